@@ -1,0 +1,135 @@
+"""scikit-learn tree ensembles → emlearn's tree format (CSV for the board, C header).
+
+emlearn stores thresholds as int16 and tests `feature < threshold`, taking
+the integer part of sklearn's float threshold. sklearn tests
+`feature <= threshold`; for integer features the two disagree whenever a
+non-negative threshold falls between two integers (int(3.5) = 3 sends x = 3
+right, sklearn sends it left). We rewrite each threshold t to floor(t) + 1
+before emlearn sees it: for integer x, `x <= t` is exactly `x < floor(t) + 1`,
+so emlearn's C, the CSV and our evaluator split integer features as sklearn
+does. The price is emlearn's own: features must be integers in int16 range
+(scale them before training).
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ConversionError
+
+SUPPORTED = ("DecisionTreeClassifier", "RandomForestClassifier", "ExtraTreesClassifier")
+INT16_MIN, INT16_MAX = -32768, 32767
+# emlearn's loadable C and emlearn-micropython take at most this many features (int8 index).
+MAX_FEATURES = 127
+
+
+@dataclass
+class TreeModel:
+    """A converted ensemble: what the board needs, and the facts a user wants to see."""
+
+    wrapper: object  # emlearn.trees.Wrapper with integer thresholds
+    kind: str
+    n_features: int
+    n_classes: int
+    n_trees: int
+    n_nodes: int
+    n_leaves: int
+    leaf_bits: int
+    classes: list
+
+    def csv(self) -> str:
+        return self.wrapper.save(name="model", format="csv")
+
+    def c_header(self, name: str) -> str:
+        return self.wrapper.save(name=name, format="c")
+
+
+def load_estimator(path: Path):
+    """Read a pickled or joblib-dumped estimator.
+
+    Unpickling runs code from the file: only convert models you trust.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConversionError(f"{path}: no such file")
+    try:
+        import joblib
+
+        return joblib.load(path)
+    except Exception as joblib_error:
+        try:
+            with open(path, "rb") as f:
+                return pickle.load(f)
+        except Exception:
+            raise ConversionError(
+                f"{path}: not a pickle or joblib file ({type(joblib_error).__name__}: {joblib_error}); "
+                "save the model with joblib.dump(model, 'model.pkl')") from None
+
+
+def _emlearn():
+    import numpy as np
+
+    saved = np.geterr()
+    import emlearn  # sets numpy.seterr(all='raise') process-wide on import
+
+    np.seterr(**saved)
+    return emlearn
+
+
+def convert_estimator(estimator) -> TreeModel:
+    """Convert a fitted sklearn tree classifier for the board.
+
+    Leaves hold a class and a forest votes by majority (emlearn's leaf_bits=0,
+    the format emlearn-micropython reads); sklearn averages probabilities
+    instead, so a forest can disagree with sklearn on close votes. The
+    conversion summary reports that agreement when given data.
+    """
+    kind = type(estimator).__name__
+    if kind not in SUPPORTED:
+        raise ConversionError(
+            f"{kind} is not supported by the tree converter; use one of {', '.join(SUPPORTED)}")
+    if not hasattr(estimator, "n_features_in_"):
+        raise ConversionError(f"the {kind} is not fitted; call fit() before saving it")
+    if getattr(estimator, "n_outputs_", 1) != 1:
+        raise ConversionError(f"the {kind} has {estimator.n_outputs_} outputs; the board format takes one")
+    if estimator.n_features_in_ > MAX_FEATURES:
+        raise ConversionError(
+            f"the {kind} takes {estimator.n_features_in_} features; emlearn's format takes at most {MAX_FEATURES}")
+    emlearn = _emlearn()
+    wrapper = emlearn.convert(estimator, method="loadable", dtype="int16_t", leaf_bits=0)
+    nodes, roots, leaves = wrapper.forest_
+    for node in nodes:
+        t = float(node[1])
+        fixed = math.floor(t) + 1
+        if not INT16_MIN <= fixed <= INT16_MAX:
+            raise ConversionError(
+                f"a split on feature {node[0]} has threshold {t:g}, outside int16; "
+                "the board compares int16 features: scale the features into -32768..32767 and retrain")
+        node[1] = _Int(fixed)
+    return TreeModel(
+        wrapper=wrapper, kind=kind, n_features=wrapper.n_features, n_classes=wrapper.n_classes,
+        n_trees=len(roots), n_nodes=len(nodes), n_leaves=len(leaves), leaf_bits=wrapper.leaf_bits,
+        classes=[c.item() if hasattr(c, "item") else c for c in estimator.classes_],
+    )
+
+
+class _Int(int):
+    """An int that survives emlearn's `value.round(6)` in its CSV writer."""
+
+    def round(self, ndigits=None):
+        return self
+
+
+def convert_file(path: Path, out: Path, *, c_header: Path | None = None) -> TreeModel:
+    """Convert a saved model; write the CSV (and optionally a C header) atomically."""
+    from ..atomic import write_text_atomic
+
+    model = convert_estimator(load_estimator(path))
+    write_text_atomic(Path(out), model.csv())
+    if c_header is not None:
+        name = "".join(ch if ch.isalnum() else "_" for ch in Path(c_header).stem) or "model"
+        write_text_atomic(Path(c_header), model.c_header(name))
+    return model
