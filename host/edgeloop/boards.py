@@ -22,6 +22,15 @@ MPY_ARCHES = {
 }
 ARCH_NUMBERS = {v: k for k, v in MPY_ARCHES.items() if v}
 FLASH_METHODS = ("esptool", "uf2", "dfu")
+# The [flash] fields each method's flasher reads (edgeloop.flash.*); checked
+# here so a typo in a profile fails on load, not halfway through a flash.
+FLASH_FIELDS: dict[str, dict[str, type]] = {
+    "uf2": {"family_id": int, "drive_label": str, "flash_base": int},
+    "esptool": {"chip": str, "offset": int, "baud": int},
+    "dfu": {"dfu_vid": int, "dfu_pid": int, "alt": int, "address": int, "max_bytes": int},
+}
+# The firmware file each method writes (the official downloads use these).
+FIRMWARE_SUFFIX = {"uf2": ".uf2", "esptool": ".bin", "dfu": ".dfu"}
 
 
 @dataclass(frozen=True)
@@ -30,6 +39,7 @@ class USBID:
     pid: int
     mode: str  # "normal" (MicroPython/CircuitPython running) or "bootloader"
     firmware: str = ""  # which firmware shows this ID ("micropython", "circuitpython", "rom", ...)
+    notes: str = ""  # how the board gets into this mode, what else shows this ID
 
 
 @dataclass(frozen=True)
@@ -63,6 +73,7 @@ class BoardProfile:
     flash: dict
     sources: dict
     path: Path
+    psram_bytes: int = 0  # external PSRAM (0: none); the heap lives there when present
 
     @property
     def mpy_value(self) -> int:
@@ -70,6 +81,13 @@ class BoardProfile:
         major, minor = (int(x) for x in self.mpy_abi.split("."))
         arch = ARCH_NUMBERS.get(self.mpy_arch, 0) if self.mpy_arch else 0
         return major | (minor << 8) | (arch << 10)
+
+    @property
+    def firmware_suffix(self) -> str:
+        return FIRMWARE_SUFFIX[self.flash_method]
+
+    def usb_ids(self, mode: str) -> list[USBID]:
+        return [u for u in self.usb if u.mode == mode]
 
     def sensor(self, kind: str) -> Sensor | None:
         return next((s for s in self.sensors if s.kind == kind), None)
@@ -86,6 +104,8 @@ def decode_mpy(value: int) -> dict:
 
 
 def _need(data: dict, key: str, kind, where: str):
+    if not isinstance(data, dict):
+        raise BoardProfileError(f"{where}: expected a table with field '{key}', got {data!r}")
     if key not in data:
         raise BoardProfileError(f"{where}: missing field '{key}'; see boards/README.md for the schema")
     value = data[key]
@@ -108,17 +128,24 @@ def _parse(path: Path) -> BoardProfile:
             f"{where}: micropython.arch {arch!r} is not a MicroPython native arch; "
             f"use one of {', '.join(sorted(ARCH_NUMBERS))}")
     abi = _need(mp, "abi", str, where + " [micropython]")
+    parts = abi.split(".")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts) or int(parts[1]) > 3:
+        raise BoardProfileError(f"{where} [micropython]: field 'abi' must look like '6.3' "
+                                f"(.mpy version.sub-version, sub-version 0-3), got {abi!r}")
     flash = _need(data, "flash", dict, where)
     method = _need(flash, "method", str, where + " [flash]")
     if method not in FLASH_METHODS:
         raise BoardProfileError(f"{where}: flash.method {method!r} is not one of {', '.join(FLASH_METHODS)}")
+    for key, kind in FLASH_FIELDS[method].items():
+        _need(flash, key, kind, f"{where} [flash] (method {method})")
     usb = []
     for i, u in enumerate(_need(data, "usb", list, where)):
         w = f"{where} [usb #{i + 1}]"
         mode = _need(u, "mode", str, w)
         if mode not in ("normal", "bootloader"):
             raise BoardProfileError(f"{w}: mode {mode!r} must be 'normal' or 'bootloader'")
-        usb.append(USBID(_need(u, "vid", int, w), _need(u, "pid", int, w), mode, u.get("firmware", "")))
+        usb.append(USBID(_need(u, "vid", int, w), _need(u, "pid", int, w), mode,
+                         u.get("firmware", ""), u.get("notes", "")))
     sensors = []
     for i, s in enumerate(data.get("sensors", [])):
         w = f"{where} [sensors #{i + 1}]"
@@ -145,9 +172,19 @@ def _parse(path: Path) -> BoardProfile:
         usb=tuple(usb),
         sensors=tuple(sensors),
         flash=flash,
-        sources=data.get("sources", {}),
+        sources=_need(data, "sources", dict, where),
         path=path,
+        psram_bytes=_need(data, "psram_bytes", int, where) if "psram_bytes" in data else 0,
     )
+    for key in ("clock_mhz", "flash_bytes", "ram_bytes"):
+        if getattr(profile, key) <= 0:
+            raise BoardProfileError(f"{where}: field '{key}' must be a positive number, got {getattr(profile, key)}")
+    for key in ("heap_bytes", "fs_bytes"):
+        if getattr(profile, key) <= 0:
+            raise BoardProfileError(f"{where} [micropython]: field '{key}' must be a positive number of bytes, "
+                                    f"got {getattr(profile, key)}")
+    if not profile.sources:
+        raise BoardProfileError(f"{where}: [sources] is empty; every figure needs its source (boards/README.md)")
     if profile.name != path.stem:
         raise BoardProfileError(f"{where}: name {profile.name!r} must match the file name {path.stem!r}")
     return profile
