@@ -1,0 +1,257 @@
+"""Keras `.keras` files and SavedModel directories → full-integer int8 TFLite.
+
+The TFLite converter does the quantization (per-channel int8 weights, int8
+activations, int8 input and output); edgeloop only feeds it the user's
+calibration data and pins the batch to 1. Pinning matters: with an unknown
+batch, Flatten/Reshape turn into SHAPE + STRIDED_SLICE + PACK, three ops a
+microcontroller runtime should not need, and Conv1D keeps an EXPAND_DIMS
+that a static shape folds into a RESHAPE.
+
+TensorFlow is imported only inside the functions that need it, so the core
+install (and `edgeloop --help`) never pays for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..errors import ConversionError, ModelError, ToolMissing
+
+TF_HINT = "pip install 'edgeloop[tf]'"
+# The converter walks every sample once per calibration pass; beyond a few
+# hundred the ranges stop moving and the wait grows linearly.
+MAX_CALIBRATION_SAMPLES = 500
+
+
+@dataclass(frozen=True)
+class KerasConversion:
+    tflite: bytes  # full-integer int8 flatbuffer
+    input_shape: tuple[int, ...]  # the float model's input, batch pinned to 1
+    calibration_samples: int
+    source_kind: str  # "keras" or "savedmodel"
+
+
+def is_keras_source(path: str | os.PathLike) -> bool:
+    """True for what this module converts: a `.keras` file or a SavedModel directory."""
+    p = Path(path)
+    if p.is_dir():
+        return (p / "saved_model.pb").is_file() or (p / "saved_model.pbtxt").is_file()
+    return p.suffix.lower() == ".keras"
+
+
+def import_tensorflow():
+    """Import TensorFlow quietly, or say how to install it."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        import tensorflow as tf
+    except ImportError as e:
+        raise ToolMissing(f"converting a Keras model needs TensorFlow, which is not installed ({e.name}): {TF_HINT}") from None
+    with contextlib.suppress(Exception):
+        tf.get_logger().setLevel("ERROR")
+    return tf
+
+
+def load_array(path: str | os.PathLike, what: str, key: str = "x") -> np.ndarray:
+    """Read one array from `.npy`, or from `.npz` (key `key`, or its only array)."""
+    p = Path(path)
+    if not p.is_file():
+        raise ModelError(f"{what} file {p} does not exist; give a .npz or .npy file")
+    try:
+        data = np.load(p, allow_pickle=False)
+    except Exception as e:
+        raise ModelError(f"{what} file {p} is not a readable .npy/.npz file ({e})") from None
+    if isinstance(data, np.ndarray):
+        return data
+    with data:
+        keys = list(data.keys())
+        if key in keys:
+            return data[key]
+        if len(keys) == 1:
+            return data[keys[0]]
+    raise ModelError(f"{what} file {p} holds arrays {keys}; name the input array '{key}'")
+
+
+def check_calibration(x: np.ndarray, input_shape: tuple, source: str = "calibration data") -> np.ndarray:
+    """Return float32 samples shaped (N, *input_shape[1:]), or say what shape is expected."""
+    want = tuple(int(d) for d in input_shape[1:])
+    expected = "(N, " + ", ".join(str(d) for d in want) + ")"
+    if x.dtype.kind not in "fiub":
+        raise ConversionError(f"{source} has dtype {x.dtype}; give numbers shaped {expected}")
+    if tuple(x.shape) == want:
+        raise ConversionError(
+            f"{source} has shape {tuple(x.shape)}, one sample without the batch axis; "
+            f"give an array shaped {expected} (x[None] for a single sample)")
+    if x.ndim != len(want) + 1 or tuple(x.shape[1:]) != want:
+        raise ConversionError(
+            f"{source} has shape {tuple(x.shape)} but the model's input is "
+            f"{(1,) + want}: give an array shaped {expected}")
+    if len(x) == 0:
+        raise ConversionError(f"{source} is empty; give at least one sample shaped {expected}")
+    x = x.astype(np.float32, copy=False)
+    if not np.isfinite(x).all():
+        raise ConversionError(f"{source} contains NaN or infinity; the converter needs finite samples")
+    return x
+
+
+def _load(tf, path: Path):
+    """The model and its batch-1 input shape, as something the converter takes."""
+    if path.is_dir():
+        try:
+            loaded = tf.saved_model.load(str(path))
+        except Exception as e:
+            raise ConversionError(f"{path} is not a loadable SavedModel ({_last_line(e)})") from None
+        sig = loaded.signatures.get("serving_default")
+        if sig is None:
+            raise ConversionError(f"SavedModel {path} has no 'serving_default' signature; export it with model.export()")
+        _, spec = sig.structured_input_signature
+        if len(spec) != 1:
+            raise ConversionError(f"SavedModel {path} has {len(spec)} inputs {sorted(spec)}; edgeloop converts single-input models")
+        (name, ts), = spec.items()
+        shape = (1,) + tuple(ts.shape[1:])
+        if any(d is None for d in shape):
+            raise ConversionError(f"SavedModel {path} input '{name}' has unknown dimensions {tuple(ts.shape)}; export it with a fixed input shape")
+        return "savedmodel", loaded, sig, name, shape
+    import keras
+
+    try:
+        model = keras.models.load_model(str(path), compile=False)
+    except Exception as e:
+        raise ConversionError(f"{path} is not a loadable Keras model ({_last_line(e)})") from None
+    if len(model.inputs) != 1:
+        raise ConversionError(f"Keras model {path} has {len(model.inputs)} inputs; edgeloop converts single-input models")
+    shape = (1,) + tuple(model.inputs[0].shape[1:])
+    if any(d is None for d in shape):
+        raise ConversionError(f"Keras model {path} has unknown input dimensions {tuple(model.inputs[0].shape)}; give keras.Input a full shape")
+    return "keras", model, None, None, shape
+
+
+def _batch1_converter(tf, kind, obj, sig, name, shape):
+    if kind == "keras":
+        import keras
+
+        if obj.inputs[0].shape[0] == 1:
+            return tf.lite.TFLiteConverter.from_keras_model(obj)
+        inp = keras.Input(batch_shape=shape, dtype=obj.inputs[0].dtype)
+        return tf.lite.TFLiteConverter.from_keras_model(keras.Model(inp, obj(inp)))
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    fn = tf.function(lambda x: sig(**{name: x}))
+    concrete = fn.get_concrete_function(tf.TensorSpec(shape, tf.float32))
+    return tf.lite.TFLiteConverter.from_concrete_functions([convert_variables_to_constants_v2(concrete)], obj)
+
+
+def keras_input_shape(path: str | os.PathLike) -> tuple[int, ...]:
+    """The batch-1 input shape, for messages that say what data to give."""
+    tf = import_tensorflow()
+    return _load(tf, Path(path))[4]
+
+
+def convert_keras(path: str | os.PathLike, calibration: np.ndarray | str | os.PathLike | None,
+                  progress: Callable[[int, int], None] | None = None) -> KerasConversion:
+    """Quantize a Keras/SavedModel model to full-integer int8 TFLite.
+
+    `calibration` is an array or a .npz/.npy path holding samples shaped like
+    the model's input (any leading count). `progress(done, total)` is called
+    as the converter consumes calibration samples.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ModelError(f"{path} does not exist; give a .keras file, a SavedModel directory or a .tflite file")
+    if not is_keras_source(path):
+        raise ConversionError(f"{path} is neither a .keras file nor a SavedModel directory (one with saved_model.pb)")
+    tf = import_tensorflow()
+    kind, obj, sig, name, shape = _load(tf, path)
+    expected = "(N, " + ", ".join(str(d) for d in shape[1:]) + ")"
+    if calibration is None:
+        raise ConversionError(
+            f"full-integer int8 needs representative data: pass --calib data.npz (or .npy) "
+            f"with float samples shaped {expected}, as the model sees them in use")
+    source = "calibration data"
+    if not isinstance(calibration, np.ndarray):
+        source = f"calibration data {calibration}"
+        calibration = load_array(calibration, "calibration")
+    x = check_calibration(calibration, shape, source)[:MAX_CALIBRATION_SAMPLES]
+
+    def representative():
+        for i in range(len(x)):
+            if progress:
+                progress(i, len(x))
+            yield [x[i:i + 1]]
+        if progress:
+            progress(len(x), len(x))
+
+    converter = _batch1_converter(tf, kind, obj, sig, name, shape)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    try:
+        with warnings.catch_warnings(), _quiet():
+            warnings.simplefilter("ignore")
+            tflite = converter.convert()
+    except Exception as e:
+        raise ConversionError(f"the TFLite converter refused {path}: {_last_line(e)}") from None
+    return KerasConversion(bytes(tflite), shape, len(x), kind)
+
+
+def float_predictor(path: str | os.PathLike) -> Callable[[np.ndarray], np.ndarray]:
+    """A function running the float model on a batch, for the accuracy report."""
+    tf = import_tensorflow()
+    kind, obj, sig, name, shape = _load(tf, Path(path))
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, np.float32)
+        if kind == "keras":
+            return np.asarray(obj(x, training=False))
+        out = sig(**{name: tf.constant(x)})
+        return np.asarray(next(iter(out.values())))
+
+    return predict
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Silence what Keras and the converter's C++ print on stdout/stderr
+    ("Saved artifact at ...", "fully_quantize: 0, ..."): the CLI shows a
+    progress bar, and failures come back in the exception anyway."""
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    saved = []
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        yield
+        return
+    try:
+        for fd in (1, 2):
+            try:
+                saved.append((fd, os.dup(fd)))
+                os.dup2(devnull, fd)
+            except OSError:
+                pass
+        with contextlib.redirect_stdout(open(os.devnull, "w")) as f:
+            try:
+                yield
+            finally:
+                f.close()
+    finally:
+        for fd, copy in saved:
+            os.dup2(copy, fd)
+            os.close(copy)
+        os.close(devnull)
+
+
+def _last_line(e: Exception) -> str:
+    lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
+    return lines[-1] if lines else type(e).__name__

@@ -1,0 +1,211 @@
+"""Small Keras models that, after full-int8 conversion, cover every op edgeloop runs.
+
+Each builder fixes its seed, so a model (and its int8 flatbuffer) is the same
+on every run. Shapes are deliberately odd (primes, non-square kernels,
+strides that do not divide the input) because even shapes hide padding and
+edge-of-window bugs. Inputs use `batch_size=1`: the converter then emits a
+plain RESHAPE for Flatten instead of SHAPE/STRIDED_SLICE/PACK.
+
+`OPS` records which TFLite ops each model is expected to contain after
+conversion; the tests check it, so a converter upgrade that changes the
+lowering shows up as a failed expectation, not as a silent coverage loss.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _keras():
+    import keras
+
+    return keras, keras.layers
+
+
+def dense_mlp():
+    keras, L = _keras()
+    inp = keras.Input((7,), batch_size=1)
+    x = L.Dense(13, activation="relu")(inp)
+    x = L.Dense(5, activation="tanh")(x)
+    x = L.Dense(3)(x)
+    return keras.Model(inp, L.Softmax()(x))
+
+
+def conv1d():
+    keras, L = _keras()
+    inp = keras.Input((23, 3), batch_size=1)
+    x = L.Conv1D(5, 4, strides=2, padding="same", activation="relu")(inp)
+    x = L.Conv1D(4, 3, dilation_rate=2, padding="valid")(x)
+    x = L.MaxPooling1D(2)(x)
+    x = L.Flatten()(x)
+    return keras.Model(inp, L.Dense(3, activation="softmax")(x))
+
+
+def conv2d():
+    keras, L = _keras()
+    inp = keras.Input((11, 9, 2), batch_size=1)
+    x = L.Conv2D(6, (3, 2), strides=(2, 1), padding="same", activation="relu6")(inp)
+    x = L.Conv2D(3, 3, dilation_rate=2, padding="valid")(x)
+    x = L.Conv2D(4, (1, 3), strides=(1, 2), padding="same", activation="relu")(x)
+    x = L.GlobalAveragePooling2D()(x)
+    return keras.Model(inp, L.Dense(2)(x))
+
+
+def depthwise():
+    keras, L = _keras()
+    inp = keras.Input((10, 7, 3), batch_size=1)
+    x = L.DepthwiseConv2D(3, strides=2, padding="same", depth_multiplier=2, activation="relu")(inp)
+    x = L.DepthwiseConv2D((2, 3), dilation_rate=(2, 1), padding="valid")(x)
+    x = L.Flatten()(x)
+    return keras.Model(inp, L.Dense(4)(x))
+
+
+def pooling():
+    keras, L = _keras()
+    inp = keras.Input((13, 11, 4), batch_size=1)
+    x = L.Conv2D(5, 1)(inp)
+    a = L.MaxPooling2D(3, strides=2, padding="same")(x)
+    a = L.AveragePooling2D(2, strides=1, padding="valid")(a)
+    b = L.AveragePooling2D((3, 2), strides=(2, 3), padding="same")(x)
+    b = L.MaxPooling2D((2, 3), strides=(1, 2), padding="valid")(b)
+    return keras.Model(inp, L.Concatenate()([L.Flatten()(a), L.Flatten()(b)]))
+
+
+def global_pool():
+    keras, L = _keras()
+    inp = keras.Input((17, 5), batch_size=1)
+    x = L.Conv1D(6, 3, padding="same", activation="relu")(inp)
+    x = L.GlobalAveragePooling1D()(x)
+    return keras.Model(inp, L.Dense(3, activation="sigmoid")(x))
+
+
+def residual():
+    keras, L = _keras()
+    inp = keras.Input((9, 7, 3), batch_size=1)
+    a = L.Conv2D(4, 3, padding="same")(inp)
+    b = L.Conv2D(4, 1, activation="relu")(inp)
+    x = L.ReLU()(L.Add()([a, b]))
+    c = L.Concatenate(axis=-1)([x, a])
+    y = L.DepthwiseConv2D(3, padding="same")(c)
+    z = L.Add()([L.Conv2D(8, 1)(c), y])
+    z = L.AveragePooling2D(2)(z)
+    return keras.Model(inp, L.Softmax()(L.Dense(5)(L.Flatten()(z))))
+
+
+def activations():
+    """Standalone RELU/RELU6 only appear where nothing can absorb them: on the
+    input, and after a CONCATENATION."""
+    keras, L = _keras()
+    inp = keras.Input((19,), batch_size=1)
+    x = L.Dense(16)(L.ReLU()(inp))
+    s = L.Activation("sigmoid")(L.Dense(9)(x))
+    t = L.Activation("tanh")(L.Dense(8)(x))
+    x = L.ReLU(max_value=6.0)(L.Concatenate()([L.Dense(5)(s), L.Dense(4)(t)]))
+    return keras.Model(inp, L.Softmax()(L.Dense(6)(x)))
+
+
+def conv1d_dynamic():
+    """Converted with an unknown batch (see `DYNAMIC`): Conv1D keeps its
+    EXPAND_DIMS, which a static batch folds into a RESHAPE."""
+    keras, L = _keras()
+    inp = keras.Input((12, 3))
+    x = L.Conv1D(4, 3, padding="same", activation="relu")(inp)
+    return keras.Model(inp, L.Conv1D(2, 5, strides=3)(x))
+
+
+def reshape():
+    keras, L = _keras()
+    inp = keras.Input((30,), batch_size=1)
+    x = L.Reshape((5, 6, 1))(inp)
+    x = L.Conv2D(3, (2, 3), padding="valid", activation="relu")(x)
+    x = L.Reshape((-1,))(x)
+    return keras.Model(inp, L.Dense(4)(x))
+
+
+def mixed_scales():
+    """tanh (fixed scale 1/128) concatenated with a ReLU branch: the converter
+    must requantize one side (QUANTIZE int8→int8) because TFLM's int8
+    CONCATENATION insists on equal scales."""
+    keras, L = _keras()
+    inp = keras.Input((6, 5, 2), batch_size=1)
+    a = L.Activation("tanh")(L.Conv2D(3, 2, padding="same")(inp))
+    b = L.Conv2D(4, 3, padding="same", activation="relu")(inp)
+    x = L.Concatenate()([a, b])
+    x = L.MaxPooling2D(2, padding="same")(x)
+    return keras.Model(inp, L.Dense(3)(L.Flatten()(x)))
+
+
+def sigmoid_only():
+    """LOGISTIC alone: int8 input covers all 256 codes in one inference."""
+    keras, L = _keras()
+    inp = keras.Input((256,), batch_size=1)
+    return keras.Model(inp, L.Activation("sigmoid")(inp))
+
+
+def tanh_only():
+    keras, L = _keras()
+    inp = keras.Input((256,), batch_size=1)
+    return keras.Model(inp, L.Activation("tanh")(inp))
+
+
+def leaky():
+    """LEAKY_RELU is not an edgeloop op: conversion must name it and its layer."""
+    keras, L = _keras()
+    inp = keras.Input((8,), batch_size=1)
+    x = L.Dense(6)(inp)
+    x = L.LeakyReLU(negative_slope=0.1, name="leaky_layer")(x)
+    return keras.Model(inp, L.Dense(2)(x))
+
+
+ZOO = {
+    "dense_mlp": dense_mlp, "conv1d": conv1d, "conv2d": conv2d, "depthwise": depthwise,
+    "pooling": pooling, "global_pool": global_pool, "residual": residual,
+    "activations": activations, "reshape": reshape, "mixed_scales": mixed_scales,
+    "sigmoid_only": sigmoid_only, "tanh_only": tanh_only, "conv1d_dynamic": conv1d_dynamic,
+}
+# Built with an unknown batch and converted without edgeloop's batch pinning.
+DYNAMIC = {"conv1d_dynamic"}
+
+# Ops each model must contain after conversion (a subset check).
+OPS = {
+    "dense_mlp": {"FULLY_CONNECTED", "TANH", "SOFTMAX"},
+    "conv1d": {"CONV_2D", "RESHAPE", "MAX_POOL_2D", "FULLY_CONNECTED", "SOFTMAX"},
+    "conv2d": {"CONV_2D", "MEAN", "FULLY_CONNECTED"},
+    "depthwise": {"DEPTHWISE_CONV_2D", "RESHAPE", "FULLY_CONNECTED"},
+    "pooling": {"MAX_POOL_2D", "AVERAGE_POOL_2D", "CONCATENATION", "RESHAPE"},
+    "global_pool": {"MEAN", "LOGISTIC"},
+    "residual": {"ADD", "CONCATENATION", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "SOFTMAX"},
+    "activations": {"RELU", "RELU6", "FULLY_CONNECTED", "LOGISTIC", "TANH", "CONCATENATION", "SOFTMAX"},
+    "conv1d_dynamic": {"EXPAND_DIMS", "CONV_2D", "RESHAPE"},
+    "reshape": {"RESHAPE", "CONV_2D", "FULLY_CONNECTED"},
+    "mixed_scales": {"TANH", "QUANTIZE", "CONCATENATION", "MAX_POOL_2D"},
+    "sigmoid_only": {"LOGISTIC"},
+    "tanh_only": {"TANH"},
+}
+
+SEED = 20261122
+
+
+def build(name: str):
+    import keras
+
+    keras.utils.set_random_seed(SEED)
+    builder = ZOO.get(name) or {"leaky": leaky}[name]
+    model = builder()
+    # Random init leaves biases at zero, which hides bias bugs: give every
+    # bias a fixed non-zero value, and spread the weights a little.
+    rng = np.random.default_rng(SEED)
+    for layer in model.layers:
+        for w in layer.weights:
+            if "bias" in w.path:
+                w.assign(rng.normal(0, 0.3, w.shape).astype("float32"))
+    return model
+
+
+def calibration(model, n: int = 24, seed: int = 7) -> np.ndarray:
+    """Float samples shaped like the model's input; the spread differs per
+    feature so per-channel scales are not all alike."""
+    shape = tuple(model.inputs[0].shape[1:])
+    rng = np.random.default_rng(seed)
+    spread = 0.5 + rng.random(shape[-1:]).astype(np.float32) * 2
+    return (rng.normal(0, 1, (n,) + shape) * spread).astype(np.float32)
