@@ -1,0 +1,574 @@
+"""The edgeloop wire protocol: one file, run by the board and imported by the host.
+
+Both ends import this exact file (`from edgeloop_fw import protocol`), so the
+opcodes, header layout and version cannot drift apart. It is written in the
+subset MicroPython and CircuitPython run (struct, no dataclasses, no f-strings,
+`const` by feature detection). docs/protocol.md is the spec; the test vectors
+in tests/vectors/protocol.json are built by an independent implementation.
+
+Why the pieces are what they are:
+- COBS with a 0x00 delimiter: a reader that lands mid-frame resynchronises at
+  the next 0x00, whatever was lost, at a cost of 1 byte per 254.
+- CRC-16/CCITT-FALSE, not CRC-32: its value always fits a small int, so the
+  board computes it without allocating a long int (a CRC-32 above 2**30 would
+  allocate on 32-bit ports), and it is 2 bytes less per frame.
+- `FrameEncoder` fills preallocated buffers: sending a frame in the board's
+  hot loop allocates nothing. The dict-based `encode_payload`/`decode_payload`
+  allocate and are meant for the host and for the (rare) commands.
+- Unknown message types and versions raise ProtocolError; nothing is skipped
+  silently.
+"""
+
+import struct
+
+try:
+    from micropython import const
+except ImportError:  # CPython, CircuitPython builds without it
+    def const(x):
+        return x
+
+try:
+    from binascii import crc_hqx as _crc_hqx  # CPython: C speed on the host
+except ImportError:  # MicroPython / CircuitPython
+    _crc_hqx = None
+
+PROTOCOL_VERSION = const(1)
+
+# -- message types: board -> host ---------------------------------------------
+MSG_HELLO = const(0x01)
+MSG_SAMPLES = const(0x02)
+MSG_FEATURES = const(0x03)
+MSG_INFERENCE = const(0x04)
+MSG_LOG = const(0x05)
+MSG_STATUS = const(0x06)
+MSG_PONG = const(0x07)
+MSG_ACK = const(0x08)
+# -- commands: host -> board ----------------------------------------------------
+CMD_STREAM_START = const(0x81)
+CMD_STREAM_STOP = const(0x82)
+CMD_SET_MODE = const(0x83)
+CMD_SET_LABEL = const(0x84)
+CMD_PING = const(0x85)
+CMD_HELLO = const(0x86)
+CMD_SET_SOURCE = const(0x87)
+
+MSG_NAMES = {
+    MSG_HELLO: "hello", MSG_SAMPLES: "samples", MSG_FEATURES: "features",
+    MSG_INFERENCE: "inference", MSG_LOG: "log", MSG_STATUS: "status",
+    MSG_PONG: "pong", MSG_ACK: "ack",
+    CMD_STREAM_START: "stream_start", CMD_STREAM_STOP: "stream_stop",
+    CMD_SET_MODE: "set_mode", CMD_SET_LABEL: "set_label", CMD_PING: "ping",
+    CMD_HELLO: "hello_request", CMD_SET_SOURCE: "set_source",
+}
+
+# CMD_STREAM_START flags: which messages the board sends while streaming.
+STREAM_SAMPLES = const(0x01)
+STREAM_FEATURES = const(0x02)
+STREAM_INFERENCE = const(0x04)
+STREAM_WINDOW = const(0x08)  # inference frames carry a copy of the input window
+STREAM_STATUS = const(0x10)
+STREAM_DEFAULT = const(0x14)  # inference + status
+
+# CMD_SET_MODE / HELLO mode
+MODE_IDLE = const(0)
+MODE_RECORD = const(1)  # capture only: samples, no model
+MODE_INFER = const(2)  # capture, features, model
+
+# MSG_FEATURES dtype
+DT_INT8 = const(1)
+DT_INT16 = const(2)
+DT_FLOAT32 = const(3)
+_DT_FMT = {DT_INT8: "b", DT_INT16: "h", DT_FLOAT32: "f"}
+
+# MSG_ACK status
+ACK_OK = const(0)
+ACK_UNKNOWN_COMMAND = const(1)
+ACK_BAD_ARGUMENT = const(2)
+ACK_BAD_VERSION = const(3)
+
+# MSG_LOG level
+LOG_DEBUG = const(0)
+LOG_INFO = const(1)
+LOG_WARNING = const(2)
+LOG_ERROR = const(3)
+
+# version u8, type u8, seq u16, device time ms u32, payload length u16
+HEADER_FMT = "<BBHIH"
+HEADER_SIZE = const(10)
+CRC_SIZE = const(2)
+MAX_PAYLOAD = const(4096)  # the host's limit; a board may use less
+DELIMITER = const(0)
+# Host -> board frames are escaped after COBS so they never contain 0x03
+# (Ctrl-C stays an interrupt on the board) and ESC stands for itself.
+ESC = const(0x10)
+ESC_XOR = const(0x20)
+ENTRY_POINT = "import edgeloop_fw.app\nedgeloop_fw.app.run()"
+
+
+class ProtocolError(ValueError):
+    """A frame was rejected; `kind` says why (cobs, length, crc, version, type, payload)."""
+
+    def __init__(self, kind, message):
+        ValueError.__init__(self, message)
+        self.kind = kind
+
+
+# -- CRC-16/CCITT-FALSE: poly 0x1021, init 0xFFFF, no reflection, xorout 0 ------
+def _crc_table():
+    from array import array
+    t = array("H", [0] * 256)
+    for i in range(256):
+        c = i << 8
+        for _ in range(8):
+            c = ((c << 1) ^ 0x1021) if c & 0x8000 else (c << 1)
+        t[i] = c & 0xFFFF
+    return t
+
+
+_CRC_TABLE = _crc_table()
+
+
+def crc16_py(buf, n, crc=0xFFFF):
+    """Table-driven CRC over buf[0:n]; small ints only, so it never allocates."""
+    t = _CRC_TABLE
+    for i in range(n):
+        crc = ((crc << 8) & 0xFFFF) ^ t[((crc >> 8) ^ buf[i]) & 0xFF]
+    return crc
+
+
+def crc16(buf, n, crc=0xFFFF):
+    if _crc_hqx is not None:
+        return _crc_hqx(memoryview(buf)[:n], crc)
+    return crc16_py(buf, n, crc)
+
+
+# -- COBS ---------------------------------------------------------------------
+def cobs_max_size(n):
+    """Worst-case encoded size of n bytes (without the delimiter)."""
+    return n + n // 254 + 1
+
+
+def cobs_encode_into(src, n, dst, off=0):
+    """COBS-encode src[0:n] into dst at off; return the end offset (no delimiter)."""
+    code_pos = off
+    o = off + 1
+    code = 1
+    last = n - 1
+    for i in range(n):
+        b = src[i]
+        if b:
+            dst[o] = b
+            o += 1
+            code += 1
+            if code == 0xFF and i != last:
+                dst[code_pos] = 0xFF
+                code_pos = o
+                o += 1
+                code = 1
+        else:
+            dst[code_pos] = code
+            code_pos = o
+            o += 1
+            code = 1
+    dst[code_pos] = code
+    return o
+
+
+def cobs_decode(src):
+    """Decode one COBS block (no delimiter) into a new bytearray."""
+    n = len(src)
+    out = bytearray()
+    mv = memoryview(src)
+    i = 0
+    while i < n:
+        code = src[i]
+        if code == 0:
+            raise ProtocolError("cobs", "zero byte inside a COBS frame")
+        end = i + code
+        if end > n:
+            raise ProtocolError("cobs", "COBS block runs past the end of the frame")
+        out += mv[i + 1:end]
+        i = end
+        if code != 0xFF and i < n:
+            out.append(0)
+    return out
+
+
+# -- frames ---------------------------------------------------------------------
+def frame_decode(data):
+    """Check and split one frame (COBS bytes between delimiters).
+
+    Returns (msg_type, seq, t_ms, payload) where payload is a bytes-like
+    object; raises ProtocolError for bad COBS, length, CRC, version or type.
+    """
+    raw = cobs_decode(data)
+    n = len(raw)
+    if n < HEADER_SIZE + CRC_SIZE:
+        raise ProtocolError("length", "frame of %d bytes is shorter than a header" % n)
+    body = n - CRC_SIZE
+    crc = raw[body] | (raw[body + 1] << 8)
+    if crc16(raw, body) != crc:
+        raise ProtocolError("crc", "CRC mismatch")
+    version, msg_type, seq, t_ms, length = struct.unpack_from(HEADER_FMT, raw, 0)
+    if version != PROTOCOL_VERSION:
+        raise ProtocolError("version", "protocol version %d, expected %d" % (version, PROTOCOL_VERSION))
+    if length != body - HEADER_SIZE:
+        raise ProtocolError("length", "header says %d payload bytes, frame has %d" % (length, body - HEADER_SIZE))
+    if msg_type not in MSG_NAMES:
+        raise ProtocolError("type", "unknown message type 0x%02x" % msg_type)
+    return msg_type, seq, t_ms, memoryview(raw)[HEADER_SIZE:body]
+
+
+def frame_encode(msg_type, seq, t_ms, payload, version=PROTOCOL_VERSION):
+    """Build one wire frame (COBS + trailing delimiter) as new bytes; host and tests."""
+    n = len(payload)
+    raw = bytearray(HEADER_SIZE + n + CRC_SIZE)
+    struct.pack_into(HEADER_FMT, raw, 0, version, msg_type, seq & 0xFFFF, t_ms & 0xFFFFFFFF, n)
+    raw[HEADER_SIZE:HEADER_SIZE + n] = payload
+    crc = crc16(raw, HEADER_SIZE + n)
+    raw[HEADER_SIZE + n] = crc & 0xFF
+    raw[HEADER_SIZE + n + 1] = crc >> 8
+    out = bytearray(cobs_max_size(len(raw)) + 1)
+    end = cobs_encode_into(raw, len(raw), out)
+    out[end] = DELIMITER
+    return bytes(out[:end + 1])
+
+
+def cmd_escape(wire):
+    """Host -> board: escape 0x03 and ESC so Ctrl-C keeps its meaning on the board."""
+    if 0x03 not in wire and ESC not in wire:
+        return bytes(wire)
+    out = bytearray()
+    for b in wire:
+        if b == 0x03 or b == ESC:
+            out.append(ESC)
+            out.append(b ^ ESC_XOR)
+        else:
+            out.append(b)
+    return bytes(out)
+
+
+def cmd_encode(cmd, seq, fields=None, t_ms=0):
+    """A host -> board command, framed and escaped, ready to write to the port."""
+    return cmd_escape(frame_encode(cmd, seq, t_ms, encode_payload(cmd, fields or {})))
+
+
+class CommandReader:
+    """Board side: collects escaped host -> board frames from raw input bytes.
+
+    `feed(b)` takes one byte and returns a decoded frame tuple when a delimiter
+    completes one, else None; a bad frame raises ProtocolError (reply with an
+    ACK carrying the error, never ignore it). Commands are rare, so decoding
+    may allocate; collecting bytes does not.
+    """
+
+    def __init__(self, max_frame=256):
+        self.buf = bytearray(max_frame)
+        self.n = 0
+        self.esc = False
+        self.overflow = False
+
+    def feed(self, b):
+        if b == DELIMITER:
+            n = self.n
+            over = self.overflow
+            self.n = 0
+            self.esc = False
+            self.overflow = False
+            if over:
+                raise ProtocolError("length", "command frame too long")
+            if n == 0:
+                return None
+            return frame_decode(memoryview(self.buf)[:n])
+        if self.esc:
+            b ^= ESC_XOR
+            self.esc = False
+        elif b == ESC:
+            self.esc = True
+            return None
+        if self.n < len(self.buf):
+            self.buf[self.n] = b
+            self.n += 1
+        else:
+            self.overflow = True
+        return None
+
+
+# -- payloads as dicts (host, commands, tests) -----------------------------------
+def _put_str(out, s):
+    b = s.encode() if isinstance(s, str) else bytes(s)
+    if len(b) > 255:
+        raise ProtocolError("payload", "string longer than 255 bytes")
+    out.append(len(b))
+    out += b
+
+
+def _get_str(p, o):
+    if o >= len(p):
+        raise ProtocolError("payload", "payload ends inside a string")
+    n = p[o]
+    if o + 1 + n > len(p):
+        raise ProtocolError("payload", "string runs past the payload")
+    return bytes(p[o + 1:o + 1 + n]).decode(), o + 1 + n
+
+
+def _ints(fmt_char, p, o, count):
+    size = struct.calcsize(fmt_char)
+    if o + count * size != len(p):
+        raise ProtocolError("payload", "data length %d is not %d x %d" % (len(p) - o, count, size))
+    return list(struct.unpack_from("<%d%s" % (count, fmt_char), p, o))
+
+
+def _check(p, size, name):
+    if len(p) < size:
+        raise ProtocolError("payload", "%s payload of %d bytes is too short" % (name, len(p)))
+
+
+_HELLO_FMT = "<HBHHBf"  # rate_hz, channels, window, hop, mode, scale (units per LSB)
+_HELLO_STRS = ("device_id", "board", "firmware", "model_hash", "sensor", "units", "classes")
+_SAMPLES_FMT = "<IHB"  # sample_index, rate_hz, channels
+_FEATURES_FMT = "<IB"  # window_index, dtype
+_INFER_FMT = "<IIBBB"  # window_index, latency_us, top, n_classes, flags
+_WINDOW_FMT = "<BH"  # channels, samples
+_STATUS_FMT = "<IIIIIB"  # capture_us, features_us, inference_us, free_heap, dropped, mode
+_ACK_FMT = "<BHB"  # command type, command seq, status
+
+
+def encode_payload(msg_type, f):
+    """The payload bytes of a message from a dict of fields (see decode_payload)."""
+    out = bytearray()
+    if msg_type == MSG_HELLO:
+        out += struct.pack(_HELLO_FMT, f["rate_hz"], f["channels"], f["window"], f["hop"],
+                           f["mode"], f["scale"])
+        for k in _HELLO_STRS:
+            v = f[k]
+            _put_str(out, ",".join(v) if k == "classes" else v)
+    elif msg_type == MSG_SAMPLES:
+        out += struct.pack(_SAMPLES_FMT, f["sample_index"], f["rate_hz"], f["channels"])
+        out += struct.pack("<%dh" % len(f["data"]), *f["data"])
+    elif msg_type == MSG_FEATURES:
+        c = _DT_FMT.get(f["dtype"])
+        if c is None:
+            raise ProtocolError("payload", "unknown feature dtype %r" % f["dtype"])
+        out += struct.pack(_FEATURES_FMT, f["window_index"], f["dtype"])
+        out += struct.pack("<%d%s" % (len(f["data"]), c), *f["data"])
+    elif msg_type == MSG_INFERENCE:
+        w = f.get("window")
+        out += struct.pack(_INFER_FMT, f["window_index"], f["latency_us"], f["top"],
+                           len(f["scores"]), 1 if w is not None else 0)
+        _put_str(out, f["model_hash"])
+        out += struct.pack("<%dH" % len(f["scores"]), *f["scores"])
+        if w is not None:
+            out += struct.pack(_WINDOW_FMT, f["window_channels"], len(w) // f["window_channels"])
+            out += struct.pack("<%dh" % len(w), *w)
+    elif msg_type == MSG_LOG:
+        out.append(f["level"])
+        out += f["text"].encode()
+    elif msg_type == MSG_STATUS:
+        out += struct.pack(_STATUS_FMT, f["capture_us"], f["features_us"], f["inference_us"],
+                           f["free_heap"], f["dropped"], f["mode"])
+    elif msg_type == MSG_PONG or msg_type == CMD_PING:
+        out += struct.pack("<I", f["token"])
+    elif msg_type == MSG_ACK:
+        out += struct.pack(_ACK_FMT, f["command"], f["command_seq"], f["status"])
+        out += f.get("text", "").encode()
+    elif msg_type == CMD_STREAM_START:
+        out.append(f.get("flags", STREAM_DEFAULT))
+    elif msg_type == CMD_SET_MODE:
+        out.append(f["mode"])
+    elif msg_type == CMD_SET_LABEL:
+        out += f["label"].encode()
+    elif msg_type == CMD_SET_SOURCE:
+        out += f["source"].encode()
+    elif msg_type == CMD_STREAM_STOP or msg_type == CMD_HELLO:
+        pass
+    else:
+        raise ProtocolError("type", "unknown message type 0x%02x" % msg_type)
+    if len(out) > MAX_PAYLOAD:
+        raise ProtocolError("length", "payload of %d bytes exceeds %d" % (len(out), MAX_PAYLOAD))
+    return bytes(out)
+
+
+def decode_payload(msg_type, p):
+    """The fields of a message as a dict; ProtocolError if the payload is malformed."""
+    f = {}
+    if msg_type == MSG_HELLO:
+        _check(p, 12, "hello")
+        (f["rate_hz"], f["channels"], f["window"], f["hop"], f["mode"],
+         f["scale"]) = struct.unpack_from(_HELLO_FMT, p, 0)
+        o = 12
+        for k in _HELLO_STRS:
+            f[k], o = _get_str(p, o)
+        f["classes"] = f["classes"].split(",") if f["classes"] else []
+        if o != len(p):
+            raise ProtocolError("payload", "hello has %d trailing bytes" % (len(p) - o))
+    elif msg_type == MSG_SAMPLES:
+        _check(p, 7, "samples")
+        f["sample_index"], f["rate_hz"], f["channels"] = struct.unpack_from(_SAMPLES_FMT, p, 0)
+        ch = f["channels"]
+        if ch == 0 or (len(p) - 7) % (2 * ch):
+            raise ProtocolError("payload", "samples: %d data bytes do not fill %d channels" % (len(p) - 7, ch))
+        f["data"] = _ints("h", p, 7, (len(p) - 7) // 2)
+    elif msg_type == MSG_FEATURES:
+        _check(p, 5, "features")
+        f["window_index"], f["dtype"] = struct.unpack_from(_FEATURES_FMT, p, 0)
+        c = _DT_FMT.get(f["dtype"])
+        if c is None:
+            raise ProtocolError("payload", "unknown feature dtype %d" % f["dtype"])
+        size = struct.calcsize(c)
+        if (len(p) - 5) % size:
+            raise ProtocolError("payload", "features: data is not whole values")
+        f["data"] = _ints(c, p, 5, (len(p) - 5) // size)
+    elif msg_type == MSG_INFERENCE:
+        _check(p, 11, "inference")
+        f["window_index"], f["latency_us"], f["top"], nc, flags = struct.unpack_from(_INFER_FMT, p, 0)
+        f["model_hash"], o = _get_str(p, 11)
+        if o + 2 * nc > len(p):
+            raise ProtocolError("payload", "inference: scores run past the payload")
+        f["scores"] = list(struct.unpack_from("<%dH" % nc, p, o))
+        o += 2 * nc
+        if nc and f["top"] >= nc:
+            raise ProtocolError("payload", "inference: top class %d of %d" % (f["top"], nc))
+        if flags & 1:
+            if o + 3 > len(p):
+                raise ProtocolError("payload", "inference: window header missing")
+            ch, ns = struct.unpack_from(_WINDOW_FMT, p, o)
+            f["window_channels"] = ch
+            f["window"] = _ints("h", p, o + 3, ch * ns)
+        else:
+            if o != len(p):
+                raise ProtocolError("payload", "inference has %d trailing bytes" % (len(p) - o))
+            f["window"] = None
+    elif msg_type == MSG_LOG:
+        _check(p, 1, "log")
+        f["level"] = p[0]
+        f["text"] = bytes(p[1:]).decode()
+    elif msg_type == MSG_STATUS:
+        if len(p) != 21:
+            raise ProtocolError("payload", "status payload of %d bytes, expected 21" % len(p))
+        (f["capture_us"], f["features_us"], f["inference_us"], f["free_heap"],
+         f["dropped"], f["mode"]) = struct.unpack_from(_STATUS_FMT, p, 0)
+    elif msg_type == MSG_PONG or msg_type == CMD_PING:
+        if len(p) != 4:
+            raise ProtocolError("payload", "ping/pong payload must be 4 bytes")
+        f["token"] = struct.unpack_from("<I", p, 0)[0]
+    elif msg_type == MSG_ACK:
+        _check(p, 4, "ack")
+        f["command"], f["command_seq"], f["status"] = struct.unpack_from(_ACK_FMT, p, 0)
+        f["text"] = bytes(p[4:]).decode()
+    elif msg_type == CMD_STREAM_START:
+        f["flags"] = p[0] if len(p) else STREAM_DEFAULT
+    elif msg_type == CMD_SET_MODE:
+        _check(p, 1, "set_mode")
+        f["mode"] = p[0]
+    elif msg_type == CMD_SET_LABEL:
+        f["label"] = bytes(p).decode()
+    elif msg_type == CMD_SET_SOURCE:
+        f["source"] = bytes(p).decode()
+    elif msg_type == CMD_STREAM_STOP or msg_type == CMD_HELLO:
+        if len(p):
+            raise ProtocolError("payload", "%s takes no payload" % MSG_NAMES[msg_type])
+    else:
+        raise ProtocolError("type", "unknown message type 0x%02x" % msg_type)
+    return f
+
+
+# -- board hot path: preallocated, allocation-free encoding -----------------------
+class FrameEncoder:
+    """Encodes board -> host frames into preallocated buffers.
+
+    Each `*` method packs its payload at `raw[HEADER_SIZE:]`, then `finish`
+    adds header and CRC and COBS-encodes into `wire`; the return value n means
+    `wire[0:n]` (delimiter included) is the frame to write. Arguments are
+    small ints and buffers (bytes/bytearray/array/memoryview) of exactly the
+    length to send, so nothing is allocated per frame.
+    """
+
+    def __init__(self, max_payload=1024):
+        self.max_payload = max_payload
+        self.raw = bytearray(HEADER_SIZE + max_payload + CRC_SIZE)
+        self.raw_mv = memoryview(self.raw)
+        self.wire = bytearray(cobs_max_size(len(self.raw)) + 1)
+        self.wire_mv = memoryview(self.wire)
+        self.seq = 0
+
+    def finish(self, msg_type, t_ms, n):
+        """Frame the n payload bytes already in raw[HEADER_SIZE:]; return the wire length."""
+        if n > self.max_payload:
+            raise ProtocolError("length", "payload of %d bytes exceeds %d" % (n, self.max_payload))
+        raw = self.raw
+        struct.pack_into(HEADER_FMT, raw, 0, PROTOCOL_VERSION, msg_type, self.seq, t_ms, n)
+        self.seq = (self.seq + 1) & 0xFFFF
+        body = HEADER_SIZE + n
+        crc = crc16(raw, body)
+        raw[body] = crc & 0xFF
+        raw[body + 1] = crc >> 8
+        end = cobs_encode_into(raw, body + CRC_SIZE, self.wire, 0)
+        self.wire[end] = DELIMITER
+        return end + 1
+
+    def _copy(self, off, data):
+        n = len(data)
+        if off + n > HEADER_SIZE + self.max_payload:
+            raise ProtocolError("length", "payload exceeds %d bytes" % self.max_payload)
+        self.raw_mv[off:off + n] = data
+        return off + n
+
+    def samples(self, t_ms, sample_index, rate_hz, channels, data):
+        """data: int16 little-endian bytes (e.g. an array('h') slice), channels interleaved."""
+        struct.pack_into(_SAMPLES_FMT, self.raw, HEADER_SIZE, sample_index, rate_hz, channels)
+        end = self._copy(HEADER_SIZE + 7, data)
+        return self.finish(MSG_SAMPLES, t_ms, end - HEADER_SIZE)
+
+    def features(self, t_ms, window_index, dtype, data):
+        struct.pack_into(_FEATURES_FMT, self.raw, HEADER_SIZE, window_index, dtype)
+        end = self._copy(HEADER_SIZE + 5, data)
+        return self.finish(MSG_FEATURES, t_ms, end - HEADER_SIZE)
+
+    def inference(self, t_ms, window_index, latency_us, top, scores, n_scores, model_hash,
+                  window=None, window_channels=0):
+        """scores: u16 values (probability * 65535) in any indexable; model_hash: bytes."""
+        raw = self.raw
+        struct.pack_into(_INFER_FMT, raw, HEADER_SIZE, window_index, latency_us, top,
+                         n_scores, 0 if window is None else 1)
+        o = HEADER_SIZE + 11
+        raw[o] = len(model_hash)
+        o = self._copy(o + 1, model_hash)
+        if o + 2 * n_scores > HEADER_SIZE + self.max_payload:
+            raise ProtocolError("length", "payload exceeds %d bytes" % self.max_payload)
+        for i in range(n_scores):
+            struct.pack_into("<H", raw, o, scores[i])
+            o += 2
+        if window is not None:
+            if o + 3 > HEADER_SIZE + self.max_payload:
+                raise ProtocolError("length", "payload exceeds %d bytes" % self.max_payload)
+            struct.pack_into(_WINDOW_FMT, raw, o, window_channels,
+                             len(window) // (2 * window_channels))
+            o = self._copy(o + 3, window)
+        return self.finish(MSG_INFERENCE, t_ms, o - HEADER_SIZE)
+
+    def status(self, t_ms, capture_us, features_us, inference_us, free_heap, dropped, mode):
+        struct.pack_into(_STATUS_FMT, self.raw, HEADER_SIZE, capture_us, features_us,
+                         inference_us, free_heap, dropped, mode)
+        return self.finish(MSG_STATUS, t_ms, 21)
+
+    def log(self, t_ms, level, text):
+        """text: bytes (encode once, outside the hot loop)."""
+        self.raw[HEADER_SIZE] = level
+        end = self._copy(HEADER_SIZE + 1, text)
+        return self.finish(MSG_LOG, t_ms, end - HEADER_SIZE)
+
+    def pong(self, t_ms, token):
+        struct.pack_into("<I", self.raw, HEADER_SIZE, token)
+        return self.finish(MSG_PONG, t_ms, 4)
+
+    def ack(self, t_ms, command, command_seq, status, text=b""):
+        struct.pack_into(_ACK_FMT, self.raw, HEADER_SIZE, command, command_seq, status)
+        end = self._copy(HEADER_SIZE + 4, text)
+        return self.finish(MSG_ACK, t_ms, end - HEADER_SIZE)
+
+    def message(self, msg_type, t_ms, fields):
+        """Any message from a dict (allocates: for hello and other rare frames)."""
+        p = encode_payload(msg_type, fields)
+        end = self._copy(HEADER_SIZE, p)
+        return self.finish(msg_type, t_ms, end - HEADER_SIZE)
