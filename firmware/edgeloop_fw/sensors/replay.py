@@ -1,0 +1,129 @@
+"""A recorded take played back as if it were a live sensor (for the virtual board).
+
+The host (`edgeloop.replay`) writes the take into one small binary file on
+the board's filesystem; this reads it in fixed chunks into a preallocated
+buffer, so a long replay costs no more memory than a short one. Pacing to
+the take's real rate is the sampler's job (`edgeloop_fw.sampler`): a replay
+sensor answers as fast as it is asked, exactly like a register read.
+
+File layout (little-endian; `HEADER` below and host/edgeloop/replay.py agree):
+
+    0   4s  magic b"ELRP"
+    4   B   version (1)
+    5   B   channels
+    6   H   reserved (0)
+    8   I   rate in milli-hertz (100 Hz -> 100000; 16 kHz -> 16000000)
+    12  I   frames
+    16  8s  units, ASCII, NUL-padded ("mg" for acceleration, "pcm16" for audio)
+    24  8s  label, ASCII, NUL-padded (the take's class, e.g. "wave")
+    32  int16 samples, frame after frame, channels interleaved
+"""
+
+import struct
+
+from .bus import SensorError
+
+MAGIC = b"ELRP"
+VERSION = 1
+HEADER = "<4sBBHII8s8s"
+HEADER_SIZE = 32
+
+
+def parse_header(data):
+    magic, version, channels, _, rate_mhz, frames, units, label = struct.unpack(HEADER, data)
+    if magic != MAGIC:
+        raise SensorError("not an edgeloop replay file (magic %r); make one with edgeloop.replay" % (magic,))
+    if version != VERSION:
+        raise SensorError("replay file version %d is not supported; this firmware reads version %d" % (version, VERSION))
+    if channels < 1 or frames < 1 or rate_mhz < 1:
+        raise SensorError("replay file header is inconsistent (channels=%d frames=%d rate=%d mHz)" % (channels, frames, rate_mhz))
+    return channels, rate_mhz, frames, _text(units), _text(label)
+
+
+def _text(b):
+    end = b.find(b"\0")
+    return (b if end < 0 else b[:end]).decode()
+
+
+class ReplaySensor:
+    """Frames from a replay file; loops at the end so a stream can run for as long as the host wants."""
+
+    PART = "replay"
+
+    def __init__(self, path, chunk_frames=64, loop=True):
+        self.path = path
+        self.loop = loop
+        try:
+            self._f = open(path, "rb")
+        except OSError:
+            raise SensorError("replay file %s is not on the board; push one with `edgeloop.replay` first" % path)
+        head = self._f.read(HEADER_SIZE)
+        if len(head) != HEADER_SIZE:
+            raise SensorError("replay file %s is too short to hold a header" % path)
+        self.channels, self.rate_mhz, self.frames, unit, self.label = parse_header(head)
+        self.rate_hz = self.rate_mhz / 1000
+        self.units = (unit,) * self.channels
+        self.names = tuple("ch%d" % i for i in range(self.channels))
+        if unit == "mg" and self.channels == 3:
+            self.names = ("ax", "ay", "az")
+        self._chunk = array_h(chunk_frames * self.channels)
+        self._have = 0  # items in the chunk
+        self._next = 0  # next item to hand out
+        self.position = 0  # frame index in the take of the next frame handed out
+        self.laps = 0
+
+    def close(self):
+        f, self._f = self._f, None
+        if f:
+            f.close()
+
+    def _refill(self):
+        n = self._f.readinto(self._chunk)
+        if not n:
+            if not self.loop:
+                return False
+            self._f.seek(HEADER_SIZE)
+            self.position = 0
+            self.laps += 1
+            n = self._f.readinto(self._chunk)
+        self._have = (n // (2 * self.channels)) * self.channels
+        self._next = 0
+        return self._have > 0
+
+    def read_into(self, out, offset=0):
+        """Copy the next frame into out[offset:offset+channels]; False once a non-looping take ends."""
+        if self._next >= self._have and not self._refill():
+            return False
+        chunk = self._chunk
+        i = self._next
+        for c in range(self.channels):
+            out[offset + c] = chunk[i + c]
+        self._next = i + self.channels
+        self.position += 1
+        return True
+
+    def read_block(self, out, frames):
+        """Copy up to `frames` frames into out (interleaved); returns the number copied."""
+        ch = self.channels
+        j = 0
+        end = frames * ch
+        chunk = self._chunk
+        while j < end:
+            if self._next >= self._have and not self._refill():
+                break
+            i = self._next
+            stop = self._have
+            if stop - i > end - j:
+                stop = i + end - j
+            while i < stop:
+                out[j] = chunk[i]
+                i += 1
+                j += 1
+            self.position += (i - self._next) // ch
+            self._next = i
+        return j // ch
+
+
+def array_h(n):
+    from array import array
+    return array("h", bytes(2 * n))
