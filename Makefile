@@ -4,7 +4,7 @@ PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
 # command:Debian-package pairs; a command already on PATH is not reinstalled.
-SYSCMDS := node:nodejs npm:npm espeak-ng:espeak-ng sox:sox arm-none-eabi-gcc:gcc-arm-none-eabi qemu-system-arm:qemu-system-arm
+SYSCMDS := node:nodejs npm:npm espeak-ng:espeak-ng sox:sox arm-none-eabi-gcc:gcc-arm-none-eabi qemu-system-arm:qemu-system-arm dfu-util:dfu-util
 
 .PHONY: setup demo test system-packages clean-venv
 setup: $(VENV)/.installed node_modules/.installed system-packages
