@@ -60,5 +60,9 @@ class StreamError(EdgeloopError):
     """The framed serial stream failed."""
 
 
+class StoreError(EdgeloopError):
+    """The inference log (SQLite) cannot be opened or written; what was committed is kept."""
+
+
 class ToolMissing(EdgeloopError):
     """An external program (node, esptool, dfu-util, a compiler) is not installed."""
