@@ -1,0 +1,154 @@
+"""SignalRfft for int16: TFLM's KissFFT (v130, FIXED_POINT=16) real FFT, step for step.
+
+A real FFT of length N runs as a complex FFT of N/2 points over the samples
+taken in (even, odd) pairs, then a split pass. The complex FFT is KissFFT's
+decimation in time: inputs in base-4 digit-reversed order, then radix-4
+butterflies that first divide every operand by 4 (so nothing overflows in
+practice) and round every product as `(a*b + 2**14) >> 15`. Each value C would
+store in an int16 is wrapped to int16 here too, so even pathological inputs
+match. Only lengths whose half is a power of 4 are supported (512: 256 = 4**4,
+micro_speech's size); KissFFT would mix in radix-2 stages for others.
+"""
+
+from array import array
+
+
+def _wrap16(v):
+    return ((v + 32768) & 0xFFFF) - 32768
+
+
+class Rfft16:
+    """Preallocated state for one FFT length; `run()` allocates nothing."""
+
+    def __init__(self, fft_length, twiddles, super_twiddles):
+        n = fft_length // 2
+        digits = 0
+        while (1 << (2 * digits)) < n:
+            digits += 1
+        if fft_length % 2 or n < 4 or (1 << (2 * digits)) != n:
+            raise ValueError("fft_length %d: only 2 * 4**k (e.g. 512) is supported" % fft_length)
+        if len(twiddles) != 2 * n or len(super_twiddles) != n:
+            raise ValueError("twiddle tables do not match fft_length %d" % fft_length)
+        self.fft_length = fft_length
+        self.n = n
+        # perm2[o] = 2 * (base-4 digit reversal of o): where output slot o of
+        # the complex FFT reads its (real, imag) pair from the real input.
+        perm = array("H", bytes(2 * n))
+        for o in range(n):
+            j, rest = 0, o
+            for _ in range(digits):
+                j = (j << 2) | (rest & 3)
+                rest >>= 2
+            perm[o] = 2 * j
+        self._perm2 = perm
+        self._twr = [twiddles[2 * i] for i in range(n)]
+        self._twi = [twiddles[2 * i + 1] for i in range(n)]
+        self._str = [super_twiddles[2 * i] for i in range(n // 2)]
+        self._sti = [super_twiddles[2 * i + 1] for i in range(n // 2)]
+        self._wr = [0] * n
+        self._wi = [0] * n
+        stages = []
+        m = 1
+        while m < n:
+            stages.append((m, n // (4 * m)))
+            m *= 4
+        self._stages = stages
+
+    def run(self, x, out_r, out_i):
+        """Spectrum of x[:fft_length] (int16) into out_r/out_i[: fft_length/2 + 1]."""
+        n = self.n
+        wr = self._wr
+        wi = self._wi
+        perm2 = self._perm2
+        for o in range(n):
+            j = perm2[o]
+            wr[o] = x[j]
+            wi[o] = x[j + 1]
+        for m, fstride in self._stages:
+            self._radix4(m, fstride)
+        self._split(out_r, out_i)
+
+    def _radix4(self, m, fstride):
+        # kf_bfly4 (forward) on every block of 4*m outputs.
+        wr = self._wr
+        wi = self._wi
+        twr = self._twr
+        twi = self._twi
+        m2 = 2 * m
+        m3 = 3 * m
+        for base in range(0, self.n, 4 * m):
+            for k in range(m):
+                a = base + k
+                t1 = k * fstride
+                t2 = t1 + t1
+                t3 = t2 + t1
+                # C_FIXDIV(., 4): x * (32767 // 4) rounded back to Q15.
+                ar = (wr[a] * 8191 + 16384) >> 15
+                ai = (wi[a] * 8191 + 16384) >> 15
+                br = (wr[a + m] * 8191 + 16384) >> 15
+                bi = (wi[a + m] * 8191 + 16384) >> 15
+                cr = (wr[a + m2] * 8191 + 16384) >> 15
+                ci = (wi[a + m2] * 8191 + 16384) >> 15
+                dr = (wr[a + m3] * 8191 + 16384) >> 15
+                di = (wi[a + m3] * 8191 + 16384) >> 15
+                # C_MUL by the three twiddles (results stay within int16).
+                w_r = twr[t1]
+                w_i = twi[t1]
+                s0r = (br * w_r - bi * w_i + 16384) >> 15
+                s0i = (br * w_i + bi * w_r + 16384) >> 15
+                w_r = twr[t2]
+                w_i = twi[t2]
+                s1r = (cr * w_r - ci * w_i + 16384) >> 15
+                s1i = (cr * w_i + ci * w_r + 16384) >> 15
+                w_r = twr[t3]
+                w_i = twi[t3]
+                s2r = (dr * w_r - di * w_i + 16384) >> 15
+                s2i = (dr * w_i + di * w_r + 16384) >> 15
+                s5r = ar - s1r
+                s5i = ai - s1i
+                ar += s1r
+                ai += s1i
+                s3r = s0r + s2r
+                s3i = s0i + s2i
+                s4r = s0r - s2r
+                s4i = s0i - s2i
+                # The four outputs are the only stores that can leave int16.
+                wr[a + m2] = ((ar - s3r + 32768) & 0xFFFF) - 32768
+                wi[a + m2] = ((ai - s3i + 32768) & 0xFFFF) - 32768
+                wr[a] = ((ar + s3r + 32768) & 0xFFFF) - 32768
+                wi[a] = ((ai + s3i + 32768) & 0xFFFF) - 32768
+                wr[a + m] = ((s5r + s4i + 32768) & 0xFFFF) - 32768
+                wi[a + m] = ((s5i - s4r + 32768) & 0xFFFF) - 32768
+                wr[a + m3] = ((s5r - s4i + 32768) & 0xFFFF) - 32768
+                wi[a + m3] = ((s5i + s4r + 32768) & 0xFFFF) - 32768
+
+    def _split(self, out_r, out_i):
+        # kiss_fftr: separate the two interleaved real FFTs, halving as it goes.
+        n = self.n
+        wr = self._wr
+        wi = self._wi
+        sr = self._str
+        si = self._sti
+        dcr = (wr[0] * 16383 + 16384) >> 15  # C_FIXDIV(., 2)
+        dci = (wi[0] * 16383 + 16384) >> 15
+        out_r[0] = _wrap16(dcr + dci)
+        out_r[n] = _wrap16(dcr - dci)
+        out_i[0] = 0
+        out_i[n] = 0
+        for k in range(1, n // 2 + 1):
+            pr = (wr[k] * 16383 + 16384) >> 15
+            pi = (wi[k] * 16383 + 16384) >> 15
+            qr = (wr[n - k] * 16383 + 16384) >> 15
+            qi = (_wrap16(-wi[n - k]) * 16383 + 16384) >> 15  # conj, stored as int16
+            f1r = pr + qr
+            f1i = pi + qi
+            f2r = pr - qr
+            f2i = pi - qi
+            w_r = sr[k - 1]
+            w_i = si[k - 1]
+            tr = _wrap16((f2r * w_r - f2i * w_i + 16384) >> 15)
+            ti = _wrap16((f2r * w_i + f2i * w_r + 16384) >> 15)
+            out_r[k] = (f1r + tr) >> 1
+            out_i[k] = (f1i + ti) >> 1
+            out_r[n - k] = (f1r - tr) >> 1
+            out_i[n - k] = (ti - f1i) >> 1
