@@ -1,0 +1,100 @@
+# Finishes a committed edgeloop deploy. Lives on the board as
+# /.edgeloop/apply.py (source, so any .mpy ABI can run it) and is run by the
+# deploy itself, by the next deploy, and by the hook edgeloop puts at the top
+# of boot.py, so a board reset in the middle of the rename phase is completed
+# at the next boot instead of leaving half an app.
+#
+# The journal (/.edgeloop/journal.json) appears by an atomic rename only after
+# every new file sits verified in /.edgeloop/stage/, so its existence means
+# "roll forward". Every step is idempotent (a move whose staged file is gone
+# was done; a removal of a missing file is done), so an interruption at any
+# point, including inside this function, is repaired by running it again.
+#
+# Runs on MicroPython, CircuitPython and CPython (tests run it against a
+# folder with `root`). Only `el_apply` is meant to be called from outside.
+
+import os
+
+try:
+    import json
+except ImportError:
+    import ujson as json
+
+EL_DIR = "/.edgeloop"
+
+
+def _el_ap_exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+def _el_ap_mkdirs(path):
+    part = ""
+    for name in path.split("/"):
+        if not name:
+            continue
+        part = part + "/" + name
+        if not _el_ap_exists(part):
+            os.mkdir(part)
+
+
+def _el_ap_move(src, dst):
+    try:
+        os.rename(src, dst)
+    except OSError:
+        # FAT refuses to rename onto an existing file.
+        os.remove(dst)
+        os.rename(src, dst)
+
+
+def _el_ap_clear(path):
+    # Removes a folder and everything in it (the stage); missing is fine.
+    try:
+        mode = os.stat(path)[0]
+    except OSError:
+        return
+    if mode & 0x4000:
+        for name in os.listdir(path):
+            _el_ap_clear(path + "/" + name)
+        os.rmdir(path)
+    else:
+        os.remove(path)
+
+
+def el_apply(root=""):
+    """Roll a committed deploy forward; returns how many files were moved (0: nothing pending)."""
+    journal_path = root + EL_DIR + "/journal.json"
+    try:
+        f = open(journal_path)
+    except OSError:
+        return 0
+    try:
+        journal = json.loads(f.read())
+    finally:
+        f.close()
+    moved = 0
+    for src, dst in journal["moves"]:
+        if _el_ap_exists(root + src):
+            parent = dst[: dst.rfind("/")]
+            if parent:
+                _el_ap_mkdirs(root + parent)
+            _el_ap_move(root + src, root + dst)
+            moved += 1
+    for path in journal["remove"]:
+        try:
+            os.remove(root + path)
+        except OSError:
+            pass
+    tmp = root + EL_DIR + "/manifest.tmp"
+    f = open(tmp, "w")
+    try:
+        f.write(journal["manifest"])
+    finally:
+        f.close()
+    _el_ap_move(tmp, root + EL_DIR + "/manifest.json")
+    os.remove(journal_path)
+    _el_ap_clear(root + EL_DIR + "/stage")
+    return moved

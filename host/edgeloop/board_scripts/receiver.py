@@ -1,0 +1,185 @@
+# The board side of `edgeloop deploy`: sent once per connection with
+# Device.exec, after which the host calls these functions in small execs.
+#
+# Runs on MicroPython, CircuitPython and CPython (the tests run it on the
+# host against a folder), so it only uses what all three have and
+# feature-detects the rest. Every name starts with `_el_` because it lives in
+# the raw REPL's globals next to whatever the user left there.
+#
+# Why these choices:
+# - Chunks arrive base64-encoded (1.33x) rather than as repr() of bytes
+#   (up to 4x for compressed data), each one an independent zlib stream so
+#   a chunk never needs state from the previous exec.
+# - One preallocated buffer for inflating and hashing: no allocation per
+#   block, so a long deploy does not fragment a small heap.
+# - Hashes are taken by re-reading the file from flash after close, so they
+#   vouch for what is stored, not for what was meant to be written.
+
+import os
+import binascii
+import hashlib
+
+try:
+    import deflate as _el_deflate
+    import io as _el_io
+except ImportError:
+    _el_deflate = None
+try:
+    import zlib as _el_zlib
+except ImportError:
+    _el_zlib = None
+
+_el_buf = bytearray(1024)
+_el_mv = memoryview(_el_buf)
+_el_f = None
+_el_path = None
+
+
+def _el_inflate_kind():
+    if _el_deflate is not None and hasattr(_el_deflate, "DeflateIO"):
+        return "deflate"
+    if _el_zlib is not None and hasattr(_el_zlib, "decompress"):
+        return "zlib"
+    return None
+
+
+def _el_isdir(path):
+    try:
+        return (os.stat(path)[0] & 0x4000) != 0
+    except OSError:
+        return False
+
+
+def _el_size(path):
+    try:
+        st = os.stat(path)
+    except OSError:
+        return -1
+    if st[0] & 0x4000:
+        return -2
+    return st[6]
+
+
+def _el_hash(path):
+    try:
+        f = open(path, "rb")
+    except OSError:
+        return None
+    h = hashlib.sha256()
+    while True:
+        n = f.readinto(_el_buf)
+        if not n:
+            break
+        h.update(_el_mv[:n])
+    f.close()
+    return binascii.hexlify(h.digest()).decode()
+
+
+def _el_mkdirs(path):
+    # Creates every missing folder of `path` (a folder path, "/a/b").
+    part = ""
+    for name in path.split("/"):
+        if not name:
+            continue
+        part = part + "/" + name
+        if not _el_isdir(part):
+            os.mkdir(part)
+
+
+def _el_rmtree(path):
+    if not _el_isdir(path):
+        try:
+            os.remove(path)
+        except OSError:
+            pass
+        return
+    for name in os.listdir(path):
+        _el_rmtree(path + "/" + name)
+    os.rmdir(path)
+
+
+def _el_info(root):
+    import sys
+    import gc
+
+    impl = sys.implementation
+    info = {
+        "name": impl.name,
+        "version": tuple(impl.version[:3]),
+        "mpy": getattr(impl, "_mpy", None),
+        "platform": sys.platform,
+        "inflate": _el_inflate_kind(),
+        "heap": None,
+    }
+    if hasattr(gc, "mem_free"):
+        gc.collect()
+        info["heap"] = gc.mem_free()
+    try:
+        st = os.statvfs(root or "/")
+        info["block"] = st[0]
+        info["total"] = st[0] * st[2]
+        info["free"] = st[0] * st[4]
+    except (AttributeError, OSError):
+        info["block"] = info["total"] = info["free"] = None
+    print(repr(info))
+
+
+def _el_read(path):
+    # Prints the file's bytes (repr) or None: for the small manifest/journal.
+    try:
+        f = open(path, "rb")
+    except OSError:
+        print("None")
+        return
+    data = f.read()
+    f.close()
+    print(repr(data))
+
+
+def _el_sizes(paths):
+    print(repr([_el_size(p) for p in paths]))
+
+
+def _el_hashes(paths):
+    print(repr([_el_hash(p) for p in paths]))
+
+
+def _el_open(path):
+    global _el_f, _el_path
+    _el_f = open(path, "wb")
+    _el_path = path
+
+
+def _el_w(data, mode):
+    # mode 0: raw bytes; mode 1: one zlib stream (inflated in 1 KB steps).
+    raw = binascii.a2b_base64(data)
+    if mode == 0:
+        _el_f.write(raw)
+    elif _el_deflate is not None:
+        d = _el_deflate.DeflateIO(_el_io.BytesIO(raw), _el_deflate.ZLIB)
+        while True:
+            n = d.readinto(_el_buf)
+            if not n:
+                break
+            _el_f.write(_el_mv[:n])
+        d.close()
+    else:
+        _el_f.write(_el_zlib.decompress(raw))
+
+
+def _el_close():
+    # Closes the file being written and prints the sha256 of what is on flash.
+    global _el_f
+    _el_f.close()
+    _el_f = None
+    print(_el_hash(_el_path))
+
+
+def _el_rename(src, dst):
+    # Moves a verified file into place; FAT will not rename onto an existing
+    # file, so the old one goes first (journalled by the caller).
+    try:
+        os.rename(src, dst)
+    except OSError:
+        os.remove(dst)
+        os.rename(src, dst)
