@@ -1,0 +1,1 @@
+"""Board halves of the kernels: one module per op, each with `eval(p, arena, model)`."""

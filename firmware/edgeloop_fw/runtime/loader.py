@@ -1,0 +1,135 @@
+"""Open an edgeloop model file, check it, and read its tables.
+
+The whole file is hashed before anything in it is trusted: a truncated copy
+or a flipped bit is refused with ModelFileError, so the caller keeps whatever
+model it had. Only the small tables (tensor table, op table, params) come
+into RAM; constants stay in the file and kernels read them on demand through
+`read_const`, which is what keeps heap use independent of model size.
+"""
+
+import struct
+from array import array
+
+from . import format as F
+from .opcodes import KERNELS
+
+try:
+    import hashlib
+except ImportError:  # some CircuitPython builds
+    try:
+        import uhashlib as hashlib
+    except ImportError:
+        hashlib = None
+
+
+class ModelFileError(ValueError):
+    """The file is not a model this runtime can run; the message says why."""
+
+
+class TensorInfo:
+    __slots__ = ("name", "dtype", "shape", "zero_point", "scale", "nbytes", "offset")
+
+    def __init__(self, name, dtype, shape, zero_point, scale, nbytes, offset):
+        self.name = name
+        self.dtype = dtype
+        self.shape = shape
+        self.zero_point = zero_point
+        self.scale = scale
+        self.nbytes = nbytes
+        self.offset = offset
+
+    def describe(self):
+        return "%s %s %s" % (F.DTYPE_NAMES.get(self.dtype, "?"), list(self.shape), self.name)
+
+
+def _file_size(f):
+    f.seek(0, 2)
+    n = f.tell()
+    f.seek(0)
+    return n
+
+
+def _check_hash(f, start, end, expected, chunk=256):
+    if hashlib is None:
+        return False
+    h = hashlib.sha256()
+    buf = bytearray(chunk)
+    mv = memoryview(buf)
+    f.seek(start)
+    left = end - start
+    while left > 0:
+        n = f.readinto(mv if left >= chunk else mv[:left])
+        if not n:
+            raise ModelFileError("model file is truncated (ends %d bytes early)" % left)
+        h.update(mv[:n])
+        left -= n
+    if h.digest() != expected:
+        raise ModelFileError("model file is corrupted (SHA-256 mismatch); copy it to the board again")
+    return True
+
+
+class Model:
+    """A checked model file kept open for its constants.
+
+    `f` is a binary file object (open(path, "rb"), or io.BytesIO on the host).
+    """
+
+    def __init__(self, f, verify=True):
+        self.file = f
+        size = _file_size(f)
+        if size < F.TABLES_AT:
+            raise ModelFileError("not an edgeloop model: %d bytes is shorter than the header" % size)
+        head = f.read(F.TABLES_AT)
+        magic, version, _flags, file_size, digest = struct.unpack_from(F.HEADER_FMT, head, 0)
+        if magic != F.MAGIC:
+            raise ModelFileError("not an edgeloop model (magic %r); convert it with `edgeloop convert`" % magic)
+        if version != F.FORMAT_VERSION:
+            raise ModelFileError("model format version %d, this runtime reads version %d; "
+                                 "convert the model again or update the runtime" % (version, F.FORMAT_VERSION))
+        if size < file_size:
+            raise ModelFileError("model file is truncated: %d of %d bytes; copy it again" % (size, file_size))
+        if size > file_size:
+            raise ModelFileError("model file has %d bytes after its end; copy it again" % (size - file_size))
+        self.verified = _check_hash(f, F.HASHED_FROM, file_size, digest) if verify else False
+        (self.arena_size, params_at, n_params, self.const_offset, self.const_size, n_tensors, n_ops,
+         n_in, n_out, names_at, names_size) = struct.unpack_from(F.SUMMARY_FMT, head, F.SUMMARY_AT)
+        f.seek(F.TABLES_AT)
+        tables = f.read(params_at - F.TABLES_AT)
+        f.seek(names_at)
+        names = f.read(names_size)
+        tensors = []
+        for i in range(n_tensors):
+            row = struct.unpack_from(F.TENSOR_FMT, tables, i * F.TENSOR_SIZE)
+            dtype, rank = row[0], row[1]
+            zp, scale, nbytes, offset, name_at, name_len = row[10:16]
+            tensors.append(TensorInfo(str(names[name_at:name_at + name_len], "utf-8"), dtype,
+                                      tuple(row[4:4 + rank]), zp, scale, nbytes, offset))
+        at = n_tensors * F.TENSOR_SIZE
+        io = struct.unpack_from("<%dH" % (n_in + n_out), tables, at)
+        self.inputs = [tensors[i] for i in io[:n_in]]
+        self.outputs = [tensors[i] for i in io[n_in:]]
+        self.tensors = tensors
+        at += 2 * (n_in + n_out)
+        self.params = array("i", bytes(4 * n_params)) if n_params else array("i")
+        if n_params:
+            f.seek(params_at)
+            f.readinto(self.params)
+        pv = memoryview(self.params)
+        self.ops = []
+        for i in range(n_ops):
+            opcode, _ver, start, count, first_in, first_out = struct.unpack_from(F.OP_FMT, tables, at)
+            at += F.OP_SIZE
+            name = KERNELS.get(opcode)
+            if name is None:
+                raise ModelFileError("op %d has opcode %d, which this runtime has no kernel for; "
+                                     "update the runtime on the board" % (i, opcode))
+            self.ops.append((opcode, name, pv[start:start + count], first_out))
+
+    def read_const(self, offset, buf):
+        """Fill `buf` (a writable buffer) with constant bytes from `offset` in the file."""
+        f = self.file
+        f.seek(offset)
+        f.readinto(buf)
+
+    def close(self):
+        self.file.close()

@@ -1,0 +1,109 @@
+"""Already-int8 .tflite -> the on-board model file.
+
+Reads the FlatBuffer, lets each op's host `prepare` (edgeloop.convert.ops.*)
+do the float work TFLM does in Prepare, plans the arena, and writes the file.
+An op without a kernel, or a float model, is refused here -- on the laptop,
+with the op and layer named -- never discovered on the board.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgeloop_fw.runtime.opcodes import KERNELS
+
+from ..errors import ConversionError, ModelError
+from .graph import Context, OpPlan
+from .plan import plan_memory
+from .tflite import TFLiteModel, read_tflite
+from .writer import write_model
+
+
+@dataclass
+class OpSummary:
+    name: str  # TFLite op name
+    layer: str  # its first output tensor
+    macs: int
+    scratch: int
+
+
+@dataclass
+class Converted:
+    data: bytes  # the model file
+    arena_size: int
+    ops: list[OpSummary]
+    tflite: TFLiteModel
+
+    @property
+    def macs(self) -> int:
+        return sum(o.macs for o in self.ops)
+
+
+def supported_ops() -> list[str]:
+    from .tflite import op_name
+    return sorted(op_name(c) for c in KERNELS)
+
+
+def _refuse_float(model: TFLiteModel, source: str) -> None:
+    for t in [model.tensors[i] for i in list(model.inputs) + list(model.outputs)]:
+        if t.dtype in ("float32", "float16", "float64"):
+            raise ConversionError(
+                f"{source} is a float model ('{t.name}' is {t.dtype}) and no calibration data was given; "
+                "edgeloop runs full-integer int8 models: convert the Keras model or SavedModel with "
+                "`edgeloop convert MODEL --calib data.npz`, or export an int8 .tflite "
+                "(representative dataset, int8 input and output)")
+        if t.dtype != "int8":
+            raise ConversionError(f"{source}: model input/output '{t.name}' is {t.dtype}; "
+                                  "edgeloop's runtime takes int8 inputs and outputs")
+
+
+def prepare_ops(model: TFLiteModel, chunk_bytes: int = 512) -> list[OpPlan]:
+    if model.subgraph_count != 1:
+        raise ConversionError(f"the model has {model.subgraph_count} subgraphs (control flow); "
+                              "edgeloop runs single-subgraph models")
+    plans = []
+    for op in model.operators:
+        kernel = KERNELS.get(op.opcode) if op.opcode != 32 else None
+        if kernel is None:
+            raise ConversionError(
+                f"op {op.name} (layer '{model.layer(op)}') is not supported by edgeloop's runtime; "
+                f"supported ops: {', '.join(supported_ops())}")
+        module = importlib.import_module(f"edgeloop.convert.ops.{kernel}")
+        plans.append(module.prepare(Context(model, op, chunk_bytes)))
+    return plans
+
+
+def convert_tflite_bytes(data: bytes, source: str = "model", *, chunk_bytes: int = 512) -> Converted:
+    model = read_tflite(data, source)
+    _refuse_float(model, source)
+    plans = prepare_ops(model, chunk_bytes)
+    alias_of = {}
+    for p in plans:
+        if p.alias:
+            out, inp = p.alias  # nothing writes in place, so sharing is always safe
+            alias_of[out] = inp
+
+    def root(t):
+        while t in alias_of:
+            t = alias_of[t]
+        return t
+
+    sizes = {}
+    for t in set(list(model.inputs) + list(model.outputs) + [t for p in plans for t in p.reads + p.writes]):
+        r = root(t)
+        sizes[r] = max(sizes.get(r, 0), model.tensors[t].nbytes)
+    buffers, arena = plan_memory(sizes, plans, list(model.inputs), list(model.outputs), alias_of)
+    blob = write_model(model, model.operators, plans, buffers, arena, root)
+    ops = [OpSummary(op.name, model.layer(op), p.macs, p.scratch) for op, p in zip(model.operators, plans)]
+    return Converted(blob, arena, ops, model)
+
+
+def convert_tflite(path: str | Path, *, chunk_bytes: int = 512) -> Converted:
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise ModelError(f"cannot read {path}: {e.strerror or e}") from None
+    return convert_tflite_bytes(data, str(path), chunk_bytes=chunk_bytes)

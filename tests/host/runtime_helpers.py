@@ -1,0 +1,45 @@
+"""Shared bits of the runtime tests: where the reference models are, TFLM, our interpreter."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+HELLO = DATA / "tflm" / "hello_world" / "hello_world_int8.tflite"
+SPEECH_DIR = DATA / "tflm" / "micro_speech"
+SPEECH = SPEECH_DIR / "micro_speech_quantized.tflite"
+
+
+def need(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"reference data {path} is absent (../shared/data is not checked out here)")
+    return path
+
+
+def tflm(path: Path):
+    runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime",
+                                  reason="tflite-micro (the TFLM reference) is not installed")
+    return runtime.Interpreter.from_file(str(path))
+
+
+def tflm_run(interp, x: np.ndarray) -> np.ndarray:
+    interp.set_input(x, 0)  # TFLM overwrites its input during invoke: set it every time
+    interp.invoke()
+    return interp.get_output(0).copy()
+
+
+def edgeloop_interpreter(blob: bytes):
+    from edgeloop_fw.runtime.interpreter import Interpreter
+    from edgeloop_fw.runtime.loader import Model
+    return Interpreter(Model(io.BytesIO(blob)))
+
+
+def edgeloop_run(interp, x: np.ndarray) -> np.ndarray:
+    interp.set_input(np.ascontiguousarray(x, np.int8).tobytes())
+    interp.invoke()
+    t = interp.model.outputs[0]
+    return np.frombuffer(interp.get_output(), np.int8).reshape(t.shape)
