@@ -9,7 +9,9 @@ last line; a vanished port says so).
 from __future__ import annotations
 
 import ast
+import contextlib
 import errno
+import io
 import os
 
 from .errors import DeviceBusy, DeviceError, DeviceNotFound, NotMicroPython
@@ -18,6 +20,16 @@ from .errors import DeviceBusy, DeviceError, DeviceNotFound, NotMicroPython
 def _last_line(text: str) -> str:
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
     return lines[-1] if lines else text.strip()
+
+
+def _port_is_locked(port: str) -> bool:
+    import serial
+
+    try:
+        serial.Serial(port, exclusive=True).close()
+    except Exception as e:
+        return "exclusively lock" in str(e) or getattr(e, "errno", None) in (errno.EBUSY, errno.EAGAIN)
+    return False
 
 
 class BoardException(DeviceError):
@@ -49,6 +61,10 @@ class Device:
         try:
             self._t = SerialTransport(port, baudrate=baudrate, timeout=timeout)
         except TransportError as e:
+            # mpremote hides pyserial's reason ("failed to access"); ask pyserial once more for it.
+            if _port_is_locked(port):
+                raise DeviceBusy(f"{port} is in use by another program (a serial monitor, mpremote, "
+                                 "another edgeloop?); close it and try again") from None
             raise DeviceNotFound(f"cannot open {port}: {e}; run `edgeloop devices` to see the ports there are") from None
         except Exception as e:  # pyserial: SerialException (an OSError subclass on POSIX)
             text = str(e)
@@ -57,7 +73,9 @@ class Device:
                                  "another edgeloop?); close it and try again") from None
             raise DeviceNotFound(f"cannot open {port}: {text}") from None
         try:
-            self._t.enter_raw_repl(soft_reset=soft_reset, timeout_overall=timeout)
+            # mpremote print()s what it got from a port that is not a REPL; keep stdout to one error line.
+            with contextlib.redirect_stdout(io.StringIO()):
+                self._t.enter_raw_repl(soft_reset=soft_reset, timeout_overall=timeout)
         except Exception as e:
             self.close()
             raise NotMicroPython(
