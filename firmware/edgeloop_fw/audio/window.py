@@ -19,21 +19,31 @@ def fft_auto_scale(buf, n):
 
     Reproduces MaxAbs16's int16 accumulator: a -32768 sample makes the running
     maximum wrap to -32768, which as uint32 has 32 significant bits, so the
-    shift is 0. An all-zero frame also gets 0 (MostSignificantBit32(0) is 32
+    shift is 0 - unless later samples overwrite the peak, and then the -32768
+    itself wraps when scaled, as C's int16 store does. An all-zero frame gets 0 (MostSignificantBit32(0) is 32
     in TFLM's GCC build). The square-root stage later undoes this shift.
     """
     peak = 0
+    wrapped = False
     for i in range(n):
         v = buf[i]
         if v > peak:
             peak = v
         elif -v > peak:
-            peak = -v if v != -32768 else -32768
+            if v == -32768:
+                peak = -32768
+                wrapped = True
+            else:
+                peak = -v
     if peak <= 0:
         return 0
     bits = 15 - msb(peak)
     if bits <= 0:
         return 0
-    for i in range(n):
-        buf[i] <<= bits
+    if wrapped:  # a -32768 is in the frame and C's int16 store wraps it
+        for i in range(n):
+            buf[i] = (((buf[i] << bits) + 32768) & 0xFFFF) - 32768
+    else:
+        for i in range(n):
+            buf[i] <<= bits
     return bits
