@@ -13,4 +13,14 @@ KERNELS = {
     9: "fully_connected",      # FULLY_CONNECTED
     22: "reshape",             # RESHAPE
     25: "softmax",             # SOFTMAX
+    0: "add",                  # ADD
+    1: "pool_2d",              # AVERAGE_POOL_2D
+    2: "concatenation",        # CONCATENATION
+    14: "lut8",                # LOGISTIC
+    17: "pool_2d",             # MAX_POOL_2D
+    19: "lut8",                # RELU
+    21: "lut8",                # RELU6
+    28: "lut8",                # TANH
+    40: "mean",                # MEAN
+    114: "lut8",               # QUANTIZE (int8 -> int8)
 }

@@ -1,0 +1,50 @@
+"""MEAN (int8): tflite::reference_ops::QuantizedMeanOrSum (mean) over adjacent axes.
+
+The input is seen as [OUTER, COUNT, INNER]; each output is the int32 sum over
+COUNT, minus zero_point * COUNT, rescaled (the 1/COUNT is folded into the
+multiplier on the host) and clamped to int8.
+"""
+
+from ..qmath import mbqm
+
+try:
+    from micropython import const
+except ImportError:
+    def const(x):
+        return x
+
+OUTER = const(0)
+COUNT = const(1)
+INNER = const(2)
+INPUT = const(3)
+OUTPUT = const(4)
+BIAS = const(5)
+MULTIPLIER = const(6)
+SHIFT = const(7)
+OUTPUT_ZP = const(8)
+
+
+def eval(p, arena, model):
+    count = p[COUNT]
+    inner = p[INNER]
+    bias = p[BIAS]
+    m = p[MULTIPLIER]
+    shift = p[SHIFT]
+    zp = p[OUTPUT_ZP]
+    x = p[INPUT]
+    y = p[OUTPUT]
+    span = count * inner
+    for o in range(p[OUTER]):
+        for i in range(inner):
+            acc = bias
+            j = x + o * span + i
+            for _ in range(count):
+                acc += arena[j]
+                j += inner
+            v = mbqm(acc, m, shift) + zp
+            if v < -128:
+                v = -128
+            elif v > 127:
+                v = 127
+            arena[y] = v
+            y += 1

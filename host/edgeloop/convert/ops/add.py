@@ -1,0 +1,74 @@
+"""ADD (int8), host half: TFLM's CalculateOpDataAdd.
+
+Both inputs are brought to a common scale (twice the larger input scale)
+with left_shift = 20 of headroom, summed, and rescaled to the output; the
+three multipliers come from QuantizeMultiplierSmallerThanOneExp on doubles.
+Broadcasting (one side smaller, as TFLM's BroadcastAdd6DSlow allows) is
+planned here as per-dimension strides over a 4-D output, 0 where an input
+repeats.
+
+Params: 0 N (output elements), 1 BROADCAST (0/1), 2 INPUT1, 3 INPUT2,
+4 OUTPUT (arena), 5 INPUT1_OFFSET, 6 INPUT2_OFFSET, 7 OUTPUT_OFFSET,
+8 LEFT_SHIFT, 9 INPUT1_MULTIPLIER, 10 INPUT1_SHIFT, 11 INPUT2_MULTIPLIER,
+12 INPUT2_SHIFT, 13 OUTPUT_MULTIPLIER, 14 OUTPUT_SHIFT, 15 ACT_MIN,
+16 ACT_MAX, 17..20 output dims (4-D), 21..24 INPUT1 strides, 25..28 INPUT2 strides.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..graph import Arena, Context, OpPlan
+from ..quant import activation_range, quantize_multiplier
+
+LEFT_SHIFT = 20
+
+
+def smaller_than_one(real: float, ctx: Context) -> tuple[int, int]:
+    """QuantizeMultiplierSmallerThanOneExp."""
+    if not 0.0 < real < 1.0:
+        raise ctx.refuse(f"rescale factor {real} is outside (0, 1); the tensor scales are inconsistent")
+    m, shift = quantize_multiplier(real)
+    return m, shift
+
+
+def add_params(s1: float, s2: float, s_out: float, ctx: Context) -> list[int]:
+    s1, s2, s_out = (float(np.float32(s)) for s in (s1, s2, s_out))
+    twice_max = 2.0 * max(s1, s2)
+    m1 = smaller_than_one(s1 / twice_max, ctx)
+    m2 = smaller_than_one(s2 / twice_max, ctx)
+    mo = smaller_than_one(twice_max / ((1 << LEFT_SHIFT) * s_out), ctx)
+    return [*m1, *m2, *mo]
+
+
+def broadcast_strides(shape: tuple, out4: tuple) -> list[int]:
+    """Strides of `shape` (right-aligned to 4-D) over the 4-D output, 0 where it repeats."""
+    s4 = (1,) * (4 - len(shape)) + tuple(shape)
+    strides, step = [0] * 4, 1
+    for d in range(3, -1, -1):
+        strides[d] = 0 if s4[d] == 1 and out4[d] != 1 else step
+        step *= s4[d]
+    return strides
+
+
+def prepare(ctx: Context) -> OpPlan:
+    a, b, y = ctx.tensor(0), ctx.tensor(1), ctx.tensor(0, outputs=True)
+    for t, role in ((a, "first input"), (b, "second input"), (y, "output")):
+        ctx.need_int8(t, role)
+        if t.is_constant:
+            raise ctx.refuse(f"{role} '{t.name}' is a constant; edgeloop's ADD takes two activations")
+    if len(y.shape) > 4:
+        raise ctx.refuse(f"ADD of rank {len(y.shape)} is not supported (up to 4-D)")
+    out4 = (1,) * (4 - len(y.shape)) + tuple(y.shape)
+    for t in (a, b):
+        t4 = (1,) * (4 - len(t.shape)) + tuple(t.shape)
+        if len(t.shape) > 4 or any(d not in (1, o) for d, o in zip(t4, out4)):
+            raise ctx.refuse(f"input {t.shape} does not broadcast to the output {y.shape}")
+    n = int(np.prod(y.shape, dtype=np.int64))
+    broadcast = int(tuple(a.shape) != tuple(y.shape) or tuple(b.shape) != tuple(y.shape))
+    act_min, act_max = activation_range(ctx.op.options.int8(0), ctx.scale(y), ctx.zero_point(y))
+    params = [n, broadcast, Arena(a.index), Arena(b.index), Arena(y.index),
+              -ctx.zero_point(a), -ctx.zero_point(b), ctx.zero_point(y), LEFT_SHIFT,
+              *add_params(ctx.scale(a), ctx.scale(b), ctx.scale(y), ctx),
+              act_min, act_max, *out4, *broadcast_strides(a.shape, out4), *broadcast_strides(b.shape, out4)]
+    return OpPlan(params, reads=[a.index, b.index], writes=[y.index], macs=n)

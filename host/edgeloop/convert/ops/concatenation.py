@@ -1,0 +1,47 @@
+"""CONCATENATION (int8), host half: TFLM's concatenation Prepare.
+
+TFLM's int8 kernel copies bytes and refuses inputs whose scale or zero point
+differ from the output's; the TFLite converter inserts a QUANTIZE (int8 →
+int8) in front of such an input, which edgeloop runs as a table (lut8). So
+here, as in TFLM, unequal quantization is refused rather than rescaled.
+
+The tensors are seen as [OUTER, size_i] with size_i = dim_i(axis) * INNER.
+Params: 0 OUTER, 1 OUTPUT (arena), 2 N_INPUTS, then per input:
+INPUT (arena), SIZE.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..graph import Arena, Context, OpPlan
+
+
+def prepare(ctx: Context) -> OpPlan:
+    y = ctx.tensor(0, outputs=True)
+    ctx.need_int8(y, "output")
+    rank = len(y.shape)
+    axis = ctx.op.options.int32(0)
+    axis = axis + rank if axis < 0 else axis
+    if not 0 <= axis < rank:
+        raise ctx.refuse(f"axis {ctx.op.options.int32(0)} does not fit an output of rank {rank}")
+    outer = int(np.prod(y.shape[:axis], dtype=np.int64))
+    inner = int(np.prod(y.shape[axis + 1:], dtype=np.int64))
+    inputs = [ctx.tensor(i) for i in range(len(ctx.op.inputs))]
+    params = [outer, Arena(y.index), len(inputs)]
+    total = 0
+    for i, x in enumerate(inputs):
+        ctx.need_int8(x, f"input {i}")
+        if x.is_constant:
+            raise ctx.refuse(f"input {i} '{x.name}' is a constant; edgeloop concatenates activations only")
+        if len(x.shape) != rank or any(a != b for d, (a, b) in enumerate(zip(x.shape, y.shape)) if d != axis):
+            raise ctx.refuse(f"input {i} {x.shape} does not fit the output {y.shape} along axis {axis}")
+        if float(np.float32(ctx.scale(x))) != float(np.float32(ctx.scale(y))) or ctx.zero_point(x) != ctx.zero_point(y):
+            raise ctx.refuse(f"input {i} '{x.name}' is quantized differently from the output; TFLM's int8 "
+                             "CONCATENATION needs equal scales (the TFLite converter adds a QUANTIZE op for that)")
+        size = x.shape[axis] * inner
+        total += size
+        params += [Arena(x.index), size]
+    if total * outer != int(np.prod(y.shape, dtype=np.int64)):
+        raise ctx.refuse(f"inputs do not add up to the output {y.shape}")
+    return OpPlan(params, reads=[x.index for x in inputs], writes=[y.index], macs=0)

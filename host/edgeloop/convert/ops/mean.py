@@ -1,0 +1,52 @@
+"""MEAN (int8), host half: TFLM's PrepareMeanOrSumHelper plus the
+per-count rescale that reference_ops::QuantizedMeanOrSum does at eval time.
+
+TFLM sums the raw int8 values in int32, subtracts zero_point * count, and
+rescales with QuantizeMultiplier(s_in / s_out) adjusted for 1/count:
+shift = min(floor(log2(count)), 32, 31 + output_shift),
+multiplier = (multiplier << shift) // count, output_shift -= shift.
+All of that depends only on shapes and scales, so it is done here.
+
+The reduced axes must be contiguous (GlobalAveragePooling gives axes 1..rank-2),
+so the input is viewed as [OUTER, COUNT, INNER] and the output as [OUTER, INNER].
+
+Params: 0 OUTER, 1 COUNT, 2 INNER, 3 INPUT (arena), 4 OUTPUT (arena),
+5 BIAS (-zero_point_in * COUNT), 6 MULTIPLIER, 7 SHIFT, 8 OUTPUT_ZP.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..graph import Arena, Context, OpPlan
+from ..quant import quantize_multiplier
+
+
+def mean_multiplier(s_in: float, s_out: float, count: int) -> tuple[int, int]:
+    m, shift = quantize_multiplier(float(np.float32(s_in)) / float(np.float32(s_out)))
+    adjust = min(count.bit_length() - 1, 32, 31 + shift)
+    return int((m << adjust) // count), shift - adjust
+
+
+def prepare(ctx: Context) -> OpPlan:
+    x, y = ctx.tensor(0), ctx.tensor(0, outputs=True)
+    ctx.need_int8(x, "input")
+    ctx.need_int8(y, "output")
+    axes = ctx.need_constant(ctx.tensor(1), "the axis")
+    rank = len(x.shape)
+    resolved = sorted({int(a) + rank if int(a) < 0 else int(a) for a in np.asarray(axes).reshape(-1)})
+    if not resolved or any(not 0 <= a < rank for a in resolved):
+        raise ctx.refuse(f"axes {list(np.asarray(axes).reshape(-1))} do not fit an input of rank {rank}")
+    if resolved != list(range(resolved[0], resolved[-1] + 1)):
+        raise ctx.refuse(f"mean over non-adjacent axes {resolved} is not supported; reduce adjacent axes")
+    outer = int(np.prod(x.shape[:resolved[0]], dtype=np.int64))
+    count = int(np.prod([x.shape[a] for a in resolved], dtype=np.int64))
+    inner = int(np.prod(x.shape[resolved[-1] + 1:], dtype=np.int64))
+    if int(np.prod(y.shape, dtype=np.int64)) != outer * inner:
+        raise ctx.refuse(f"output {y.shape} does not match input {x.shape} reduced over {resolved}")
+    if count == 0:
+        raise ctx.refuse("mean over an empty axis")
+    m, shift = mean_multiplier(ctx.scale(x), ctx.scale(y), count)
+    params = [outer, count, inner, Arena(x.index), Arena(y.index),
+              -ctx.zero_point(x) * count, m, shift, ctx.zero_point(y)]
+    return OpPlan(params, reads=[x.index], writes=[y.index], macs=outer * count * inner)
