@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "boards": ("cli_boards", "boards", "List the board profiles, or show one."),
     "deploy": ("cli_deploy", "deploy", "Push firmware/ (and models) to a board: changed files only, atomic."),
     "demo": ("cli_demo", "demo", "Start a virtual board, deploy the firmware, show what it reports."),
+    "flash": ("cli_flash", "flash", "Write MicroPython/CircuitPython to a board (UF2, esptool, DFU)."),
 }
 
 
