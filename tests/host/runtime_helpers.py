@@ -43,3 +43,28 @@ def edgeloop_run(interp, x: np.ndarray) -> np.ndarray:
     interp.invoke()
     t = interp.model.outputs[0]
     return np.frombuffer(interp.get_output(), np.int8).reshape(t.shape)
+
+
+CLIPS = ("yes", "no", "silence", "noise")
+
+
+def speech_features(clip: str) -> np.ndarray:
+    """49x40 int8 features of a 1 s recording, made by TFLM's own audio preprocessor.
+
+    30 ms windows (480 samples) every 20 ms (320), the preprocessor reset per
+    clip (it carries a noise estimate from frame to frame).
+    """
+    import wave
+
+    path = need(SPEECH_DIR / f"{clip}_1000ms.wav")
+    with wave.open(str(path)) as w:
+        audio = np.frombuffer(w.readframes(w.getnframes()), np.int16)
+    pre = tflm(need(SPEECH_DIR / "audio_preprocessor_int8.tflite"))
+    pre.reset()
+    frames = []
+    for start in range(0, len(audio) - 480 + 1, 320):
+        pre.set_input(audio[start:start + 480].reshape(1, 480), 0)
+        pre.invoke()
+        frames.append(pre.get_output(0).copy())
+    assert len(frames) == 49
+    return np.stack(frames).astype(np.int8).reshape(1, 1960)
