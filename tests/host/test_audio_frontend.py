@@ -314,3 +314,45 @@ def test_bad_models_get_one_clear_line(tmp_path, make, message):
         write_params(make(tmp_path), tmp_path / "p.py")
     assert "\n" not in str(e.value)
     assert not (tmp_path / "p.py").exists()
+
+
+# -- end to end: our features through edgeloop's own int8 runtime ------------------
+
+LABELS = ("silence", "unknown", "yes", "no")
+EXPECTED = {"yes_1000ms": "yes", "no_1000ms": "no", "silence_1000ms": "silence", "noise_1000ms": "silence"}
+
+
+@pytest.fixture(scope="module")
+def speech_model():
+    from edgeloop.convert.int8 import convert_tflite
+    return convert_tflite(DATA / "micro_speech_quantized.tflite")
+
+
+@pytest.mark.parametrize("clip", CLIPS)
+def test_features_through_edgeloop_runtime_give_tflms_output_bytes(speech_model, clip):
+    """Audio -> our front end -> edgeloop runtime equals audio -> TFLM -> TFLM, byte for byte."""
+    import io
+
+    from edgeloop_fw.runtime.interpreter import Interpreter
+    from edgeloop_fw.runtime.loader import Model
+
+    samples = read_wav(clip)
+    ours = AudioFrontend().clip_features(samples)
+    interp = Interpreter(Model(io.BytesIO(speech_model.data)))
+    interp.set_input(ours)
+    interp.invoke()
+    got = interp.get_output()
+
+    x = np.frombuffer(samples, dtype=np.int16)
+    pre = tflm_with_outputs([T_OUT])
+    pre.reset()
+    ref_feats = []
+    for f in range(49):
+        run(pre, x[f * 320:f * 320 + 480].reshape(1, 480))
+        ref_feats.append(pre.get_output(0).astype(np.int8))
+    runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
+    kws = runtime.Interpreter.from_file(str(DATA / "micro_speech_quantized.tflite"))
+    run(kws, np.concatenate(ref_feats).reshape(1, 1960))
+    want = kws.get_output(0).astype(np.int8).tobytes()
+    assert got == want
+    assert LABELS[int(np.argmax(np.frombuffer(got, np.int8)))] == EXPECTED[clip]

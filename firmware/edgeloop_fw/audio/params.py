@@ -39,7 +39,7 @@ class Params:
             text = getattr(module, name)
             if isinstance(text, tuple):
                 text = "".join(text)
-            setattr(self, name, _to_array(typecode, a2b_base64(text)))
+            setattr(self, name, _to_array(typecode, a2b_base64(text.encode())))
 
 
 def load(module=None):
