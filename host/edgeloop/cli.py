@@ -20,6 +20,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "deploy": ("cli_deploy", "deploy", "Push firmware/ (and models) to a board: changed files only, atomic."),
     "demo": ("cli_demo", "demo", "Start a virtual board, deploy the firmware, show what it reports."),
     "flash": ("cli_flash", "flash", "Write MicroPython/CircuitPython to a board (UF2, esptool, DFU)."),
+    "monitor": ("cli_monitor", "monitor", "Stream inferences from a board: live view + SQLite log."),
+    "record": ("cli_record", "record", "Record a labelled take of raw sensor data into a dataset."),
+    "export": ("cli_export", "export", "Export logged windows as a retraining set (npz, csv, parquet)."),
 }
 
 

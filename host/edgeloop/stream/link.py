@@ -1,0 +1,119 @@
+"""A board streaming frames over its REPL port, started and stopped through the raw REPL.
+
+Deploy and stream share one cable: the link enters the raw REPL through
+`edgeloop.device.Device` (the only mpremote user), checks the firmware is
+there, runs the app's entry point without following it, and then reads the
+port directly. Closing sends CMD_STREAM_STOP (then Ctrl-C if the app does not
+return), so the board is left at its REPL, ready for `edgeloop deploy`.
+"""
+
+from __future__ import annotations
+
+import time
+
+from edgeloop_fw import protocol as P
+
+from ..device import BoardException, Device
+from ..errors import DeviceError, StreamError
+
+
+class LinkLost(Exception):
+    """The port went away or stopped answering (internal; the monitor reconnects)."""
+
+
+def entry_code(flags: int = P.STREAM_DEFAULT, mode: int = P.MODE_INFER) -> str:
+    return f"import edgeloop_fw.app\nedgeloop_fw.app.run(flags={int(flags)}, mode={int(mode)})"
+
+
+class BoardLink:
+    """Open with `open()`; then `read()` returns raw bytes for a FrameReader."""
+
+    def __init__(self, port: str, *, flags: int = P.STREAM_DEFAULT, mode: int = P.MODE_INFER,
+                 baudrate: int = 115200, timeout: float = 5.0):
+        self.port = port
+        self.flags = flags
+        self.mode = mode
+        self.baudrate = baudrate
+        self.timeout = timeout
+        self._dev: Device | None = None
+        self._serial = None
+        self._cmd_seq = 0
+
+    def open(self) -> None:
+        """Start streaming; DeviceError/StreamError say why a board cannot stream."""
+        dev = Device(self.port, baudrate=self.baudrate, timeout=self.timeout)
+        try:
+            try:
+                dev.exec("import edgeloop_fw.app", timeout=self.timeout)
+            except BoardException as e:
+                if "ImportError" in e.traceback or "no module named" in e.traceback.lower():
+                    raise StreamError(
+                        f"the board at {self.port} does not have the edgeloop firmware "
+                        f"({e.traceback.strip().splitlines()[-1]}); install it with "
+                        f"`edgeloop deploy --port {self.port}`") from None
+                raise StreamError(f"the edgeloop firmware on {self.port} fails to load: {e}; "
+                                  f"redeploy it with `edgeloop deploy --port {self.port}`") from None
+            t = dev.transport
+            try:
+                t.exec_raw_no_follow(entry_code(self.flags, self.mode))
+            except Exception as e:
+                raise DeviceError(f"{self.port} did not accept the stream command ({e})") from None
+            self._serial = t.serial
+            self._serial.timeout = 0.05
+        except BaseException:
+            dev.close()
+            raise
+        self._dev = dev
+
+    @property
+    def is_open(self) -> bool:
+        return self._dev is not None
+
+    def read(self) -> bytes:
+        """What has arrived (waits at most ~50 ms); LinkLost when the port is gone."""
+        s = self._serial
+        if s is None:
+            raise LinkLost(f"{self.port} is not open")
+        try:
+            n = s.in_waiting
+            return s.read(n if n else 1)
+        except Exception as e:  # pyserial's SerialException is an OSError on POSIX
+            raise LinkLost(f"{self.port}: {e}") from None
+
+    def send(self, cmd: int, fields: dict | None = None) -> None:
+        self._cmd_seq = (self._cmd_seq + 1) & 0xFFFF
+        try:
+            self._serial.write(P.cmd_encode(cmd, self._cmd_seq, fields))
+        except Exception as e:
+            raise LinkLost(f"{self.port}: {e}") from None
+
+    def close(self, *, stop: bool = True, grace: float = 1.0) -> None:
+        """Stop the app (command, then Ctrl-C) and leave the board at its REPL."""
+        dev, s = self._dev, self._serial
+        self._dev = self._serial = None
+        if dev is None:
+            return
+        try:
+            if stop and s is not None:
+                try:
+                    s.write(P.cmd_encode(P.CMD_STREAM_STOP, 0))
+                    if not _wait_for(s, b"\x04>", grace):
+                        s.write(b"\x03")
+                        _wait_for(s, b"\x04>", grace)
+                except Exception:
+                    pass
+        finally:
+            dev.close()
+
+
+def _wait_for(s, marker: bytes, seconds: float) -> bool:
+    """Read until the raw REPL's end-of-run marker; the frames before it are discarded."""
+    end = time.monotonic() + seconds
+    tail = b""
+    while time.monotonic() < end:
+        chunk = s.read(s.in_waiting or 1)
+        if chunk:
+            tail = (tail + chunk)[-64:]
+            if marker in tail:
+                return True
+    return False

@@ -1,0 +1,178 @@
+"""Run a stream: read the link, parse, log to the Store, survive the board going away.
+
+The loop owns the policy the CLI commands share: commit when the link goes
+idle (so a crash loses at most the frames in flight), call a board lost after
+`silence` seconds without a byte (a pty whose board died reports nothing, a
+USB port vanishes), retry every `retry` seconds and carry on when it returns.
+A first connection that never yields a frame is an error (wrong firmware, a
+board that sends garbage); later silences are disconnects.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from edgeloop_fw import protocol as P
+
+from ..errors import DeviceError, EdgeloopError, StreamError
+from ..store import Store
+from .link import BoardLink, LinkLost
+from .reader import FrameReader
+from .stats import LiveStats
+
+
+class StreamSession:
+    """One monitor/record run. `link_factory()` returns an object like BoardLink."""
+
+    def __init__(self, link_factory: Callable[[], BoardLink], store: Store | None, *, port: str = "",
+                 silence: float = 3.0, retry: float = 1.0, hello_timeout: float = 5.0,
+                 on_frame: Callable[[int, int, int, dict], None] | None = None):
+        self.link_factory = link_factory
+        self.store = store
+        self.port = port
+        self.silence = silence
+        self.retry = retry
+        self.hello_timeout = hello_timeout
+        self.on_frame = on_frame
+        self.reader = FrameReader()
+        self.stats = LiveStats()
+        self._link = None
+        self._ever_connected = False
+        self._frames_this_link = 0
+
+    # -- connection ---------------------------------------------------------
+    def _connect(self) -> bool:
+        link = self.link_factory()
+        try:
+            link.open()
+        except (DeviceError, LinkLost, OSError) as e:
+            if not self._ever_connected:
+                raise
+            self.stats.event(f"board not back yet: {e}")
+            return False
+        self._link = link
+        self._opened_at = time.monotonic()
+        self._last_rx = self._opened_at
+        self._frames_this_link = 0
+        self.reader.reset_sequence()
+        self.stats.connected = True
+        if self._ever_connected:
+            self.stats.reconnects += 1
+            self.stats.event("board reconnected")
+            self._log_event("reconnected", self.port)
+        self._ever_connected = True
+        return True
+
+    def _drop(self, why: str) -> None:
+        link, self._link = self._link, None
+        self.stats.connected = False
+        self.stats.disconnects += 1
+        self.stats.event(f"board disconnected: {why}")
+        self._log_event("disconnected", why)
+        if self.store:
+            self.store.flush()
+        if link is not None:
+            try:
+                link.close(stop=False)
+            except Exception:
+                pass
+
+    def _log_event(self, kind: str, detail: str) -> None:
+        if self.store:
+            self.store.add_event(kind, detail)
+            self.store.flush()
+
+    # -- frames -------------------------------------------------------------
+    def _handle(self, data: bytes) -> None:
+        now = time.time()
+        for fr in self.reader.feed(data):
+            try:
+                f = P.decode_payload(fr.msg_type, fr.payload)
+            except (P.ProtocolError, UnicodeDecodeError, IndexError) as e:
+                self.reader.counts.rejected["payload"] += 1
+                self.reader.counts.last_error = str(e)
+                continue
+            self._frames_this_link += 1
+            self.stats.on_message(fr.msg_type, f)
+            st = self.store
+            if st is not None:
+                if fr.msg_type == P.MSG_HELLO:
+                    st.begin_session(f, self.port)
+                elif fr.msg_type == P.MSG_INFERENCE:
+                    st.add_inference(f, fr.seq, fr.t_ms, now)
+                elif fr.msg_type == P.MSG_SAMPLES:
+                    st.add_samples(f, fr.seq, fr.t_ms, now)
+                elif fr.msg_type == P.MSG_STATUS:
+                    st.add_status(f, fr.t_ms)
+                elif fr.msg_type == P.MSG_LOG:
+                    st.add_event("log", f["text"])
+            if self.on_frame is not None:
+                self.on_frame(fr.msg_type, fr.seq, fr.t_ms, f)
+
+    # -- the loop -----------------------------------------------------------
+    def run(self, seconds: float | None = None, *, should_stop: Callable[[], bool] = lambda: False,
+            on_tick: Callable[[LiveStats], None] | None = None, tick: float = 0.1) -> LiveStats:
+        """Stream until `seconds` pass or `should_stop()`; everything received is committed on return."""
+        start = time.monotonic()
+        next_try = start
+        next_tick = start
+        try:
+            self._connect()
+            while not should_stop():
+                now = time.monotonic()
+                if seconds is not None and now - start >= seconds:
+                    break
+                if on_tick is not None and now >= next_tick:
+                    on_tick(self.stats)
+                    next_tick = now + tick
+                if self._link is None:
+                    if now >= next_try:
+                        next_try = now + self.retry
+                        if self._connect():
+                            continue
+                    time.sleep(min(0.05, self.retry))
+                    continue
+                try:
+                    data = self._link.read()
+                except LinkLost as e:
+                    self._drop(str(e))
+                    next_try = time.monotonic() + self.retry
+                    continue
+                if data:
+                    self._last_rx = now
+                    self._handle(data)
+                    if self.store:
+                        self.store.maybe_commit()
+                    continue
+                if self.store:
+                    self.store.flush()  # idle link: commit what we have
+                if self._frames_this_link == 0 and now - self._opened_at > self.hello_timeout:
+                    if self.stats.reconnects == 0 and self.stats.disconnects == 0:
+                        raise self._no_frames_error()
+                    self._drop("no frames after reconnecting")
+                    next_try = now + self.retry
+                elif now - self._last_rx > self.silence:
+                    self._drop(f"silent for {self.silence:g} s")
+                    next_try = now + self.retry
+        finally:
+            link, self._link = self._link, None
+            try:
+                if link is not None:
+                    link.close()
+            finally:
+                if self.store:
+                    self.store.flush()
+            if on_tick is not None:
+                on_tick(self.stats)
+        return self.stats
+
+    def _no_frames_error(self) -> EdgeloopError:
+        c = self.reader.counts
+        if c.bytes == 0:
+            return StreamError(f"the board at {self.port} sent nothing in {self.hello_timeout:g} s after "
+                               f"starting the stream; redeploy the firmware with `edgeloop deploy --port {self.port}`")
+        return StreamError(
+            f"the board at {self.port} sends data that is not edgeloop frames ({c.bytes} bytes, "
+            f"{c.corrupt} rejected: {c.last_error or 'no frame delimiter'}); check it runs the edgeloop "
+            f"firmware (`edgeloop deploy --port {self.port}`) and that protocol versions match")
