@@ -133,3 +133,27 @@ class Model:
 
     def close(self):
         self.file.close()
+
+
+def install(staged, path):
+    """Make the file at `staged` the model at `path` only if it loads and its hash checks.
+
+    A bad file is deleted and ModelFileError raised; the model at `path` is
+    untouched, so the board keeps running what it had.
+    """
+    import os
+
+    try:
+        with open(staged, "rb") as f:
+            Model(f)
+    except Exception:
+        try:
+            os.remove(staged)
+        except OSError:
+            pass
+        raise
+    try:
+        os.rename(staged, path)
+    except OSError:  # FAT-backed ports refuse to rename over an existing file
+        os.remove(path)
+        os.rename(staged, path)
