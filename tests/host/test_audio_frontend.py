@@ -356,3 +356,9 @@ def test_features_through_edgeloop_runtime_give_tflms_output_bytes(speech_model,
     want = kws.get_output(0).astype(np.int8).tobytes()
     assert got == want
     assert LABELS[int(np.argmax(np.frombuffer(got, np.int8)))] == EXPECTED[clip]
+
+
+def test_first_fft_stage_shortcut_is_exact():
+    """fft.py skips C_MUL by twiddle 0 = (32767, 0) in the first stage: an identity for |v| <= 8191."""
+    assert all((v * 32767 + 16384) >> 15 == v for v in range(-8192, 8193))
+    assert max(abs((v * 8191 + 16384) >> 15) for v in range(-32768, 32768)) == 8191

@@ -47,8 +47,8 @@ class Rfft16:
         self._sti = [super_twiddles[2 * i + 1] for i in range(n // 2)]
         self._wr = [0] * n
         self._wi = [0] * n
-        stages = []
-        m = 1
+        stages = []  # (m, fstride) of the radix-4 stages after the first
+        m = 4
         while m < n:
             stages.append((m, n // (4 * m)))
             m *= 4
@@ -56,17 +56,48 @@ class Rfft16:
 
     def run(self, x, out_r, out_i):
         """Spectrum of x[:fft_length] (int16) into out_r/out_i[: fft_length/2 + 1]."""
-        n = self.n
-        wr = self._wr
-        wi = self._wi
-        perm2 = self._perm2
-        for o in range(n):
-            j = perm2[o]
-            wr[o] = x[j]
-            wi[o] = x[j + 1]
+        self._first_stage(x)
         for m, fstride in self._stages:
             self._radix4(m, fstride)
         self._split(out_r, out_i)
+
+    def _first_stage(self, x):
+        # The digit-reversed load fused with the first radix-4 stage (m = 1).
+        # Its twiddles are all (32767, 0), and C_MUL by that returns its input
+        # unchanged for |v| <= 16384 (after C_FIXDIV |v| <= 8191); the sums of
+        # four such values cannot leave int16, so no wraps are needed here.
+        wr = self._wr
+        wi = self._wi
+        perm2 = self._perm2
+        for a in range(0, self.n, 4):
+            j = perm2[a]
+            ar = (x[j] * 8191 + 16384) >> 15
+            ai = (x[j + 1] * 8191 + 16384) >> 15
+            j = perm2[a + 1]
+            s0r = (x[j] * 8191 + 16384) >> 15
+            s0i = (x[j + 1] * 8191 + 16384) >> 15
+            j = perm2[a + 2]
+            s1r = (x[j] * 8191 + 16384) >> 15
+            s1i = (x[j + 1] * 8191 + 16384) >> 15
+            j = perm2[a + 3]
+            s2r = (x[j] * 8191 + 16384) >> 15
+            s2i = (x[j + 1] * 8191 + 16384) >> 15
+            s5r = ar - s1r
+            s5i = ai - s1i
+            ar += s1r
+            ai += s1i
+            s3r = s0r + s2r
+            s3i = s0i + s2i
+            s4r = s0r - s2r
+            s4i = s0i - s2i
+            wr[a + 2] = ar - s3r
+            wi[a + 2] = ai - s3i
+            wr[a] = ar + s3r
+            wi[a] = ai + s3i
+            wr[a + 1] = s5r + s4i
+            wi[a + 1] = s5i - s4r
+            wr[a + 3] = s5r - s4i
+            wi[a + 3] = s5i + s4r
 
     def _radix4(self, m, fstride):
         # kf_bfly4 (forward) on every block of 4*m outputs.
