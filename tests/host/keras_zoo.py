@@ -209,3 +209,40 @@ def calibration(model, n: int = 24, seed: int = 7) -> np.ndarray:
     rng = np.random.default_rng(seed)
     spread = 0.5 + rng.random(shape[-1:]).astype(np.float32) * 2
     return (rng.normal(0, 1, (n,) + shape) * spread).astype(np.float32)
+
+
+def to_tflite(name: str, workdir) -> bytes:
+    """Save the model as a user would (.keras) and convert it through edgeloop;
+    models in DYNAMIC go through the plain converter with their unknown batch."""
+    from pathlib import Path
+
+    from edgeloop.convert.keras import convert_keras
+
+    model = build(name)
+    x = calibration(model)
+    if name in DYNAMIC:
+        import tensorflow as tf
+
+        conv = tf.lite.TFLiteConverter.from_keras_model(model)
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.representative_dataset = lambda: ([x[i:i + 1]] for i in range(len(x)))
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        conv.inference_input_type = conv.inference_output_type = tf.int8
+        return bytes(conv.convert())
+    path = Path(workdir) / f"{name}.keras"
+    model.save(path)
+    return convert_keras(path, x).tflite
+
+
+def int8_inputs(name: str, scale: float, zero_point: int, n_random: int = 3) -> list[np.ndarray]:
+    """Quantized calibration samples (what the model sees in use), full-range
+    random codes (every rounding and saturation path), and the two extremes."""
+    model = build(name)
+    x = calibration(model, n=3, seed=99)
+    q = np.clip(np.floor(x / scale + 0.5) + zero_point, -128, 127).astype(np.int8)
+    shape = (1,) + tuple(model.inputs[0].shape[1:])
+    rng = np.random.default_rng(5)
+    out = [q[i:i + 1] for i in range(len(q))]
+    out += [rng.integers(-128, 128, size=shape, dtype=np.int8) for _ in range(n_random)]
+    out += [np.full(shape, -128, np.int8), np.full(shape, 127, np.int8)]
+    return out

@@ -23,4 +23,6 @@ KERNELS = {
     28: "lut8",                # TANH
     40: "mean",                # MEAN
     114: "lut8",               # QUANTIZE (int8 -> int8)
+    43: "reshape",             # SQUEEZE (same bytes, new shape)
+    70: "reshape",             # EXPAND_DIMS
 }
