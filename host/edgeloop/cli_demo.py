@@ -31,12 +31,14 @@ def demo(board, port):
         click.secho(f"[{i}/{n}] {title}", bold=True)
 
     def on_lines(lines):
-        bar.stop()
+        if bar.live.is_started:
+            bar.stop()
         for line in lines:
             click.echo(f"      {line}")
 
     def progress(done, total, label):
-        bar.start()
+        if not bar.live.is_started:
+            bar.start()
         update(done, total, label)
 
     run_demo(DemoContext(board=board, port=port, progress=progress), on_step=on_step, on_lines=on_lines)

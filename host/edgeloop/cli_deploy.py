@@ -98,8 +98,18 @@ def deploy(port, board_name, models, source_only, verify, no_compress, firmware_
         boards.load(board_name)  # an unknown name fails before the port is touched
     port = resolve_port(port)
     bar, update = progress_bar()
-    with Device(port, timeout=timeout) as device, bar:
-        result = deploy_firmware(device, board=board_name, fw_dir=firmware_dir, models=models,
-                                 source_only=source_only, progress=update, verify=verify,
-                                 compress=False if no_compress else None)
+
+    def progress(done, total, label):  # the bar appears only once bytes move
+        if not bar.live.is_started:
+            bar.start()
+        update(done, total, label)
+
+    try:
+        with Device(port, timeout=timeout) as device:
+            result = deploy_firmware(device, board=board_name, fw_dir=firmware_dir, models=models,
+                                     source_only=source_only, progress=progress, verify=verify,
+                                     compress=False if no_compress else None)
+    finally:
+        if bar.live.is_started:
+            bar.stop()
     click.echo("\n".join(summary(result)))
