@@ -17,6 +17,8 @@ from .errors import EdgeloopError
 # name -> (module, attribute, one-line help shown by `edgeloop --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "boards": ("cli_boards", "boards", "List the board profiles, or show one."),
+    "convert": ("cli_convert", "convert", "Convert an int8 .tflite into the on-board model file."),
+    "predict": ("cli_predict", "predict", "Run a converted model on a .npy input, here or on a board."),
     "deploy": ("cli_deploy", "deploy", "Push firmware/ (and models) to a board: changed files only, atomic."),
     "demo": ("cli_demo", "demo", "Start a virtual board, deploy the firmware, show what it reports."),
     "flash": ("cli_flash", "flash", "Write MicroPython/CircuitPython to a board (UF2, esptool, DFU)."),

@@ -40,6 +40,14 @@ class Converted:
     def macs(self) -> int:
         return sum(o.macs for o in self.ops)
 
+    @property
+    def params_bytes(self) -> int:
+        """RAM the board spends on the op params (they are loaded; weights are not)."""
+        import struct
+
+        from edgeloop_fw.runtime import format as F
+        return 4 * struct.unpack_from(F.SUMMARY_FMT, self.data, F.SUMMARY_AT)[2]
+
 
 def supported_ops() -> list[str]:
     from .tflite import op_name
