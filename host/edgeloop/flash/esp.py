@@ -150,6 +150,9 @@ def flash(port: str, profile, image: Path, *, erase: bool = False, baud: int | N
                 esp.change_baud(baud or f["baud"])
             cmds.attach_flash(esp)
             if erase:
+                if not esp.IS_STUB:  # the ROM has no chip erase; refuse before writing anything
+                    raise FlashError("erasing needs esptool's flasher stub, which could not be loaded; "
+                                     "run again without --erase (the write erases what it overwrites)")
                 cmds.erase_flash(esp)
             cmds.write_flash(esp, [(f["offset"], data)], flash_size="keep", compress=True)
             cmds.reset_chip(esp, "watchdog-reset" if esp.uses_usb_jtag_serial() and not esp.secure_download_mode
