@@ -115,7 +115,13 @@ class Store:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
-        except sqlite3.Error as e:
+        except (sqlite3.Error, StoreError) as e:
+            db = getattr(self, "_db", None)
+            if db is not None:
+                db.close()
+                self._db = None
+            if isinstance(e, StoreError):
+                raise
             raise StoreError(_explain(self.path, e)) from None
 
     # -- schema -------------------------------------------------------------
