@@ -1,19 +1,15 @@
 """Turn a generated parameter module into typed arrays, once, at start-up.
 
 The parameters come from the preprocessor .tflite (see
-edgeloop.audio_params on the host). They are shipped as base64 text because a
-string constant costs a board one object, where a tuple of 2,000 ints would
-cost a compiler's worth of heap to import.
+edgeloop.audio_params on the host). They are shipped as bytes constants
+because one bytes object costs a board one allocation, where a tuple of 2,000
+ints would cost a compiler's worth of heap to import; and no decoder is needed
+(the WebAssembly MicroPython's binascii is a slow pure-Python fallback).
 """
 
 from array import array
 
-try:
-    from binascii import a2b_base64
-except ImportError:  # very old MicroPython
-    from ubinascii import a2b_base64
-
-SUPPORTED_FORMAT = 1
+SUPPORTED_FORMAT = 2
 
 
 def _to_array(typecode, raw):
@@ -36,10 +32,7 @@ class Params:
             if name.isupper() and name != "BLOB_TYPES":
                 setattr(self, name, getattr(module, name))
         for name, typecode in module.BLOB_TYPES.items():
-            text = getattr(module, name)
-            if isinstance(text, tuple):
-                text = "".join(text)
-            setattr(self, name, _to_array(typecode, a2b_base64(text.encode())))
+            setattr(self, name, _to_array(typecode, getattr(module, name)))
 
 
 def load(module=None):
