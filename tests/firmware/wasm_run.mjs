@@ -22,7 +22,8 @@ for (const [path, b64] of Object.entries(job.files || {})) {
 setup.push("del _mk");
 try {
   mp.runPython(setup.join("\n"));
-  mp.runPython(job.code);
+  // "#--- gc" splits the script: GC only runs when control is back in JS.
+  for (const part of job.code.split("\n#--- gc\n")) mp.runPython(part);
   process.stdout.write(out.join(""));
 } catch (e) {
   process.stdout.write(out.join(""));
