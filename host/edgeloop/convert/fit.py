@@ -5,9 +5,10 @@ from __future__ import annotations
 from ..boards import BoardProfile
 from ..errors import ConversionError
 
-# Heap the runtime itself takes on a board before the arena: its modules'
-# bytecode plus the loaded tables. Measured on the virtual board (MicroPython
-# 1.27) by benchmarks/bench_runtime.py for micro_speech; rounded up.
+# Heap the runtime itself takes on a board besides arena and params: its
+# modules' bytecode, the loaded tables and one inference's temporaries. An
+# allowance, not yet a measurement: benchmarks/bench_runtime.py measures the
+# tables (about 4 KB for micro_speech) but not the module code.
 RUNTIME_HEAP_BYTES = 24 * 1024
 
 
