@@ -109,7 +109,7 @@ class ProtocolError(ValueError):
     """A frame was rejected; `kind` says why (cobs, length, crc, version, type, payload)."""
 
     def __init__(self, kind, message):
-        ValueError.__init__(self, message)
+        super().__init__(message)
         self.kind = kind
 
 
