@@ -12,8 +12,17 @@ import click
 @click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the model file (default: MODEL with the .elm suffix).")
 @click.option("--board", help="Check that the model fits this board profile (see `edgeloop boards`).")
-def convert(model, out, board):
-    """Convert an int8 .tflite into edgeloop's on-board model file (.elm).
+@click.option("--calib", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Representative float samples (.npz with x, or .npy) shaped like the model input, for int8 quantization.")
+@click.option("--validate", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Labelled data (.npz with x and y): accuracy per class of float, TFLM int8 and edgeloop.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the report as a self-contained HTML page with plots.")
+def convert(model, out, board, calib, validate, report_path):
+    """Convert a model into edgeloop's on-board model file (.elm).
+
+    MODEL is an int8 .tflite, or a Keras .keras file / SavedModel directory /
+    float .tflite, which are quantized to full int8 with --calib data.
 
     Every op is checked against the runtime now, on the laptop: an op the
     board cannot run is refused with its name and layer. With --board the
@@ -23,24 +32,24 @@ def convert(model, out, board):
     \b
     Example:
       edgeloop convert micro_speech_quantized.tflite --out speech.elm --board rp2040
+      edgeloop convert gesture.keras --calib calib.npz --validate test.npz --report report.html
     """
     from .atomic import write_bytes_atomic
-    from .convert.int8 import convert_tflite
-    from .errors import ConversionError
+    from .convert.int8 import convert_tflite_bytes
 
-    if model.suffix.lower() != ".tflite":
-        raise ConversionError(f"{model}: not a .tflite file; give an int8 .tflite model")
-    result = convert_tflite(model)
+    from .convert.console import load_with_progress, make_report, show_report
+    source = load_with_progress(model, calib)
+    result = convert_tflite_bytes(source.tflite, str(model))
     lines = []
     if board:
         from . import boards
         from .convert.fit import check_fit
         lines = check_fit(len(result.data), result.arena_size, result.params_bytes, boards.load(board))
+    report = make_report(source, result, validate)  # bad --validate data fails before anything is written
     out = out or model.with_suffix(".elm")
     write_bytes_atomic(out, result.data)
     click.echo(f"wrote {out}: {len(result.data)} bytes, {len(result.ops)} ops, {result.macs} MACs, "
                f"arena {result.arena_size} bytes")
-    for op in result.ops:
-        click.echo(f"  {op.name:<20} {op.macs:>9} MACs  {op.layer}")
     for line in lines:
         click.echo(f"  fits {board}: {line}")
+    show_report(report, report_path)

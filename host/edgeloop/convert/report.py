@@ -84,8 +84,9 @@ def layer_rows(converted: Converted) -> list[LayerRow]:
     for op, summary in zip(model.operators, converted.ops):
         consts = {i for i in op.inputs if i >= 0 and model.tensors[i].is_constant}
         out = model.tensors[op.outputs[0]].shape if op.outputs else ()
-        rows.append(LayerRow(op.index, summary.name, summary.layer, tuple(out), summary.macs,
-                             sum(model.tensors[i].nbytes for i in consts)))
+        # Constants of MAC-free ops (a RESHAPE's target shape) are not weights.
+        weights = sum(model.tensors[i].nbytes for i in consts) if summary.macs else 0
+        rows.append(LayerRow(op.index, summary.name, summary.layer, tuple(out), summary.macs, weights))
     return rows
 
 
@@ -197,9 +198,8 @@ def validate(converted: Converted, tflite: bytes, x: np.ndarray, y: np.ndarray, 
     xq = x.astype(np.int8) if x.dtype == np.int8 else quantize_input(x, t_in.scale, t_in.zero_point)
     runtime = _tflm_runtime()
     ref = runtime.Interpreter.from_bytes(tflite) if runtime else None
-    preds = {"edgeloop": []}
-    if ref is not None:
-        preds["int8 TFLite (TFLM)"] = []
+    preds = {"int8 TFLite (TFLM)": []} if ref is not None else {}
+    preds["edgeloop"] = []
     same = 0
     n = len(x)
     for i in range(n):

@@ -1,0 +1,57 @@
+"""`edgeloop convert`'s terminal side: progress bars and the printed report.
+
+Imported only by cli_convert.py, so the conversion library itself never
+prints: this module drives it with callbacks and renders what it returns.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from .int8 import Converted
+from .report import Report, build_report, load_validation, renderable, to_html, validate
+from .source import Source, load_source
+
+
+def _bar(console: Console) -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console, transient=True)
+
+
+def load_with_progress(model: Path, calib: Path | None) -> Source:
+    console = Console(stderr=True)
+    with _bar(console) as bar:
+        task = bar.add_task("calibrating", total=None)
+
+        def progress(done, total):
+            bar.update(task, completed=done, total=total)
+
+        return load_source(model, calib, progress)
+
+
+def make_report(source: Source, converted: Converted, validation: Path | None) -> Report:
+    report = build_report(converted, source.tflite, str(source.path))
+    if validation is not None:
+        x, y, names = load_validation(validation)
+        float_predict = source.float_predictor()
+        if float_predict is None:
+            report.notes.append(f"float accuracy not shown: {source.path.name} is a .tflite, "
+                                "convert the Keras model to compare with the float model")
+        with _bar(Console(stderr=True)) as bar:
+            task = bar.add_task("validating", total=len(x))
+            report.accuracy = validate(converted, source.tflite, x, y, float_predict=float_predict,
+                                       class_names=names,
+                                       progress=lambda done, total: bar.update(task, completed=done))
+    return report
+
+
+def show_report(report: Report, html_path: Path | None) -> None:
+    Console(soft_wrap=False, width=120).print(renderable(report))
+    if html_path is not None:
+        from ..atomic import write_bytes_atomic
+
+        write_bytes_atomic(html_path, to_html(report).encode("utf-8"))
+        Console().print(f"report written to {html_path}")

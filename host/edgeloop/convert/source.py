@@ -1,0 +1,92 @@
+"""Whatever the user hands `edgeloop convert`, as full-integer int8 TFLite bytes.
+
+Three inputs reach the same place: a Keras `.keras` file or SavedModel
+directory (quantized by the TFLite converter with the calibration data), a
+`.tflite` that is already int8 (taken as it is), and a float `.tflite` with
+calibration data (quantized by TFLite's own post-training calibrator, the
+one the converter uses internally). A float `.tflite` without calibration
+data passes through unchanged and is refused by the int8 path with an
+explanation.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..errors import ConversionError, ModelError
+from . import keras as keras_source
+from .tflite import read_tflite
+
+
+@dataclass(frozen=True)
+class Source:
+    tflite: bytes
+    kind: str  # "keras", "savedmodel", "tflite", "float-tflite"
+    path: Path
+
+    def float_predictor(self) -> Callable[[np.ndarray], np.ndarray] | None:
+        """The float model, when there is one to compare against (Keras/SavedModel)."""
+        if self.kind in ("keras", "savedmodel"):
+            return keras_source.float_predictor(self.path)
+        return None
+
+
+def load_source(path: str | os.PathLike, calibration=None,
+                progress: Callable[[int, int], None] | None = None) -> Source:
+    path = Path(path)
+    if not path.exists():
+        raise ModelError(f"{path} does not exist; give a .keras file, a SavedModel directory or a .tflite file")
+    if keras_source.is_keras_source(path):
+        result = keras_source.convert_keras(path, calibration, progress)
+        return Source(result.tflite, result.source_kind, path)
+    if path.is_dir() or path.suffix.lower() != ".tflite":
+        raise ConversionError(f"{path} is not a model edgeloop converts; give a .keras file, "
+                              "a SavedModel directory (with saved_model.pb) or a .tflite file")
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise ModelError(f"cannot read {path}: {e.strerror or e}") from None
+    model = read_tflite(data, str(path))
+    io_types = {model.tensors[i].dtype for i in list(model.inputs) + list(model.outputs)}
+    if calibration is None or not io_types & {"float32", "float16"}:
+        return Source(data, "tflite", path)
+    return Source(quantize_float_tflite(data, model, calibration, str(path), progress), "float-tflite", path)
+
+
+def quantize_float_tflite(data: bytes, model, calibration, source: str,
+                          progress: Callable[[int, int], None] | None = None) -> bytes:
+    """Post-training full-int8 quantization of a float .tflite with TFLite's calibrator."""
+    tf = keras_source.import_tensorflow()
+    if len(model.inputs) != 1:
+        raise ConversionError(f"{source} has {len(model.inputs)} inputs; edgeloop converts single-input models")
+    shape = tuple(model.tensors[model.inputs[0]].shape)
+    where = "calibration data"
+    if not isinstance(calibration, np.ndarray):
+        where = f"calibration data {calibration}"
+        calibration = keras_source.load_array(calibration, "calibration")
+    x = keras_source.check_calibration(calibration, shape, where)[:keras_source.MAX_CALIBRATION_SAMPLES]
+
+    def samples():
+        for i in range(len(x)):
+            if progress:
+                progress(i, len(x))
+            yield [x[i:i + 1]]
+        if progress:
+            progress(len(x), len(x))
+
+    from tensorflow.lite.python.optimize import calibrator
+
+    try:
+        with warnings.catch_warnings(), keras_source._quiet():
+            warnings.simplefilter("ignore")
+            quantized = calibrator.Calibrator(data).calibrate_and_quantize(
+                samples, input_type=tf.int8, output_type=tf.int8, allow_float=False, activations_type=tf.int8)
+    except Exception as e:
+        raise ConversionError(f"TFLite's calibrator could not quantize {source}: {keras_source._last_line(e)}") from None
+    return bytes(quantized)
