@@ -105,3 +105,45 @@ for clip in %r:
         assert lines[clip] == want.tobytes().hex(), clip
         got = np.frombuffer(bytes.fromhex(lines[clip]), np.int8)
         assert LABELS[int(np.argmax(got))] == EXPECTED[clip]
+
+
+# -- through the virtual board (pty + raw REPL), once the SIM fixture exists ---------
+
+FIND_ROOT = """
+import os, sys
+for root in ('', '/flash', '/home'):
+    try:
+        os.stat(root + '/yes.raw')
+        break
+    except OSError:
+        pass
+sys.path.append(root + '/lib')
+"""
+
+
+@pytest.mark.slow
+def test_virtual_board_features_equal_tflm(request):
+    """The yes recording on the rp2040-profile virtual board, through edgeloop.device."""
+    try:
+        vb = request.getfixturevalue("virtual_board")
+    except pytest.FixtureLookupError:
+        pytest.skip("the virtual_board fixture (SIM helper, tests/conftest.py) is not available yet")
+    from edgeloop.device import Device
+
+    flash = Path(vb.flash_dir)
+    for name, data in audio_files("lib").items():
+        (flash / name).parent.mkdir(parents=True, exist_ok=True)
+        (flash / name).write_bytes(data)
+    (flash / "yes.raw").write_bytes(recording("yes"))
+    vb.restart()
+    code = FIND_ROOT + """
+import array
+from edgeloop_fw.audio import AudioFrontend
+fe = AudioFrontend()
+out = fe.clip_features(array.array('h', open(root + '/yes.raw', 'rb').read()))
+print('FEATURES', bytes(out).hex())
+"""
+    with Device(vb.port) as dev:
+        out = dev.exec(code, timeout=600).decode()
+    got = out.split("FEATURES ")[1].split()[0]
+    assert got == speech_features("yes").tobytes().hex()
