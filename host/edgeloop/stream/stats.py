@@ -58,9 +58,10 @@ class LiveStats:
             self.samples += len(data) // ch
             if len(self.channels) != ch:
                 self.channels = [deque(maxlen=self.plot_len) for _ in range(ch)]
-            sc = self.scale
+            keep = self.plot_len * ch  # only what the plot can show
+            tail = data[-keep:] if len(data) > keep else data
             for c in range(ch):
-                self.channels[c].extend(v * sc for v in data[c::ch])
+                self.channels[c].extend(tail[c::ch])  # raw int16; the view applies the scale
         elif msg_type == P.MSG_LOG:
             self.event(f"board: {f['text']}")
         elif msg_type == P.MSG_ACK and f["status"] != P.ACK_OK:

@@ -64,7 +64,9 @@ def render(stats: LiveStats, counts: LossCounts, *, port: str, plot: bool = Fals
     parts = [head, Panel(scores, title="top class"), m]
     if plot:
         lines = Text()
-        for c, q in enumerate(stats.channels):
+        sc = stats.scale
+        for c, raw in enumerate(stats.channels):
+            q = [v * sc for v in raw]
             name = "xyzabc"[c] if len(stats.channels) <= 6 else str(c)
             last = f"{q[-1]:+.3f}" if q else ""
             lines.append(f"{name} {sparkline(q)} {last}\n")
