@@ -46,7 +46,7 @@ def broadcast_strides(shape: tuple, out4: tuple) -> list[int]:
     s4 = (1,) * (4 - len(shape)) + tuple(shape)
     strides, step = [0] * 4, 1
     for d in range(3, -1, -1):
-        strides[d] = 0 if s4[d] == 1 and out4[d] != 1 else step
+        strides[d] = 0 if s4[d] == 1 else step  # a size-1 dimension repeats (or runs once)
         step *= s4[d]
     return strides
 
