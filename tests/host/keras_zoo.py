@@ -135,6 +135,14 @@ def mixed_scales():
     return keras.Model(inp, L.Dense(3)(L.Flatten()(x)))
 
 
+def add_broadcast():
+    """ADD of a feature map and a per-channel vector (1x1 spatial): TFLM's broadcast path."""
+    keras, L = _keras()
+    inp = keras.Input((5, 7, 3), batch_size=1)
+    g = L.GlobalAveragePooling2D(keepdims=True)(L.Conv2D(3, 1)(inp))
+    return keras.Model(inp, L.Add()([L.Conv2D(3, 3, padding="same")(inp), g]))
+
+
 def sigmoid_only():
     """LOGISTIC alone: int8 input covers all 256 codes in one inference."""
     keras, L = _keras()
@@ -162,6 +170,7 @@ ZOO = {
     "pooling": pooling, "global_pool": global_pool, "residual": residual,
     "activations": activations, "reshape": reshape, "mixed_scales": mixed_scales,
     "sigmoid_only": sigmoid_only, "tanh_only": tanh_only, "conv1d_dynamic": conv1d_dynamic,
+    "add_broadcast": add_broadcast,
 }
 # Built with an unknown batch and converted without edgeloop's batch pinning.
 DYNAMIC = {"conv1d_dynamic"}
@@ -179,6 +188,7 @@ OPS = {
     "conv1d_dynamic": {"EXPAND_DIMS", "CONV_2D", "RESHAPE"},
     "reshape": {"RESHAPE", "CONV_2D", "FULLY_CONNECTED"},
     "mixed_scales": {"TANH", "QUANTIZE", "CONCATENATION", "MAX_POOL_2D"},
+    "add_broadcast": {"CONV_2D", "MEAN", "ADD"},
     "sigmoid_only": {"LOGISTIC"},
     "tanh_only": {"TANH"},
 }
