@@ -1,0 +1,393 @@
+"""The board's main loop: capture -> features -> model -> frames, at the sensor's fixed rate.
+
+Entry point (what the host runs through the raw REPL, see docs/firmware.md):
+
+    import edgeloop_fw.app
+    edgeloop_fw.app.run(flags=..., mode=...)
+
+`run()` streams until the host sends CMD_STREAM_STOP (acked, then run()
+returns to the REPL) or Ctrl-C (KeyboardInterrupt, the REPL comes back).
+Everything the loop touches per sample is preallocated when the app starts:
+the sensor's frame, the windower's ring, the samples batch, the encoder's
+buffers. Nothing queues: a frame the host does not take is dropped and
+counted (serial_link.Output), so the board runs on whether or not anybody
+reads. `start()` runs the same loop as an asyncio task instead (the virtual
+board runs long loops best that way, with the REPL free meanwhile).
+
+Configuration comes from /edgeloop.json, written by the host next to the
+firmware (sensor from the board profile, window, hop, model path); a
+missing file means "replay /replay.bin if it is there".
+"""
+
+import struct
+
+from . import protocol as P
+from .port import mem_free, sleep_ms, ticks_add, ticks_diff, ticks_ms, ticks_us, IMPLEMENTATION
+from .sensors import open_sensor
+from .serial_link import Input, Output
+from .window import Windower, int16_array
+
+CONFIG_PATH = "/edgeloop.json"
+FIRMWARE = "edgeloop_fw 0.1"
+STATUS_EVERY_MS = 1000
+MAX_LAG_BLOCKS = 8  # further behind than this, capture skips ahead and counts the samples as dropped
+
+
+def load_config(path=CONFIG_PATH):
+    try:
+        import json
+        with open(path) as f:
+            return json.load(f)
+    except OSError:
+        return {}
+
+
+class App:
+    def __init__(self, config=None, flags=P.STREAM_DEFAULT, mode=P.MODE_INFER, out=None, inp=None, sensor=None):
+        cfg = load_config() if config is None else config
+        self.cfg = cfg
+        self.flags = flags
+        self.mode = mode
+        self.label = ""
+        self.sensor = sensor or open_sensor(cfg.get("sensor") or {"kind": "replay", "file": "/replay.bin"})
+        s = self.sensor
+        ch = s.channels
+        self.channels = ch
+        self.rate_mhz = int(s.rate_hz * 1000 + 0.5)
+        self.rate_hz = int(s.rate_hz + 0.5)
+        self.audio = s.units[0] == "pcm16"
+        # Capture granularity: one frame for an IMU, one 20 ms hop for audio (a Python loop per 16 kHz sample is too slow).
+        self.window_frames = cfg.get("window") or (480 if self.audio else self.rate_hz)
+        self.hop = cfg.get("hop") or (320 if self.audio else self.window_frames // 2)
+        self.block = cfg.get("block") or (self.hop if self.audio else 1)
+        self.win = Windower(ch, self.window_frames, self.hop)
+        self.capture = int16_array(ch * self.block)
+        # Samples go out in full batches only (no slicing per frame); ~150+ bytes per frame keeps overhead < 10 %.
+        self.batch_frames = cfg.get("batch") or (160 if self.audio else max(1, 150 // (2 * ch)))
+        self.batch = bytearray(2 * ch * self.batch_frames)
+        self._batch_bytes = 0
+        self._batch_start = 0
+        self.sample_index = 0
+        max_payload = max(len(self.batch) + 16, 2 * ch * self.window_frames + 96, 256)
+        self.enc = P.FrameEncoder(max_payload)
+        self.out = out if out is not None else Output()
+        self.inp = inp if inp is not None else Input()
+        self.cmd = P.CommandReader(256)
+        # Period of one capture block in µs as quotient + remainder over the rate in mHz, so
+        # pacing stays exact (16 kHz: 62.5 µs per frame) with small ints only in the loop.
+        self._bq, self._br = divmod(self.block * 1000000000, self.rate_mhz)
+        self._frac = 0
+        self.model = None
+        self.model_hash = b""
+        self.classes = cfg.get("classes") or []
+        self.frontend = None
+        self._load_model(cfg.get("model"))
+        self.capture_us = self.features_us = self.inference_us = 0
+        self.dropped = 0  # samples lost to overruns (capture late) or unsent sample frames
+        self.running = False
+
+    # -- model ----------------------------------------------------------------
+    def _load_model(self, path):
+        if not path:
+            return
+        from .runtime.interpreter import Interpreter
+        from .runtime.loader import Model
+        from .runtime import format as F
+        f = open(path, "rb")
+        head = f.read(F.TABLES_AT)
+        f.seek(0)
+        digest = struct.unpack_from(F.HEADER_FMT, head, 0)[4]
+        self.model_hash = bytes("%02x" * 8 % tuple(digest[:8]), "ascii")
+        m = Model(f)
+        self.model = Interpreter(m)
+        t_in, t_out = m.inputs[0], m.outputs[0]
+        self.model_in = bytearray(t_in.nbytes)
+        self.in_zp = t_in.zero_point
+        # input units per LSB of our int16 -> model quantum, fixed point (mg -> g for IMU windows)
+        unit = 1.0 if self.audio else 0.001
+        self.in_mul = int(unit / t_in.scale * (1 << 15) + 0.5)
+        self.out_zp = t_out.zero_point
+        self.out_mul = int(t_out.scale * 65535 * 256 + 0.5)
+        self.n_classes = t_out.nbytes
+        self.scores = [0] * self.n_classes
+        if self.audio:
+            from .audio.frontend import AudioFrontend
+            self.frontend = AudioFrontend()
+            self._feat_stride = self.frontend.num_channels
+            self._feat_frames = t_in.nbytes // self._feat_stride
+
+    # -- frames out -------------------------------------------------------------
+    def _send(self, n):
+        return self.out.write(self.enc.wire, self.enc.wire_mv, n)
+
+    def hello(self):
+        s = self.sensor
+        units = ",".join(s.units)
+        scale = 1.0 / 32768 if self.audio else 1.0
+        fields = {
+            "rate_hz": self.rate_hz, "channels": self.channels, "window": self.window_frames, "hop": self.hop,
+            "mode": self.mode, "scale": scale, "device_id": self.cfg.get("device_id", ""),
+            "board": self.cfg.get("board", IMPLEMENTATION), "firmware": FIRMWARE,
+            "model_hash": self.model_hash.decode(), "sensor": getattr(s, "PART", ""),
+            "units": units, "classes": self.classes,
+        }
+        self._send(self.enc.message(P.MSG_HELLO, ticks_ms(), fields))
+
+    def status(self):
+        free = mem_free()
+        n = self.enc.status(ticks_ms(), self.capture_us, self.features_us, self.inference_us,
+                            free if free > 0 else 0, self.dropped & 0x3FFFFFFF, self.mode)
+        self._send(n)
+
+    # -- commands -----------------------------------------------------------------
+    def poll_commands(self, limit=256):
+        inp = self.inp
+        for _ in range(limit):
+            b = inp.read()
+            if b < 0:
+                return
+            try:
+                frame = self.cmd.feed(b)
+            except P.ProtocolError as e:
+                self._send(self.enc.ack(ticks_ms(), 0, 0, P.ACK_BAD_VERSION if e.kind == "version"
+                                        else P.ACK_BAD_ARGUMENT, str(e).encode()))
+                continue
+            if frame is not None:
+                self.handle(frame)
+
+    def handle(self, frame):
+        kind, seq, _t, payload = frame
+        now = ticks_ms()
+        enc = self.enc
+        if kind == P.CMD_PING:
+            self._send(enc.pong(now, P.decode_payload(kind, payload)["token"]))
+            return
+        if kind == P.CMD_HELLO:
+            self.hello()
+            return
+        status, text = P.ACK_OK, b""
+        try:
+            f = P.decode_payload(kind, payload)
+            if kind == P.CMD_STREAM_START:
+                self.flags = f["flags"]
+            elif kind == P.CMD_STREAM_STOP:
+                self.running = False
+            elif kind == P.CMD_SET_MODE:
+                if f["mode"] > P.MODE_INFER:
+                    raise P.ProtocolError("payload", "mode %d is not 0 (idle), 1 (record) or 2 (infer)" % f["mode"])
+                self.mode = f["mode"]
+            elif kind == P.CMD_SET_LABEL:
+                self.label = f["label"]
+                text = f["label"].encode()
+            elif kind == P.CMD_SET_SOURCE:
+                self.set_source(f["source"])
+            else:
+                status, text = P.ACK_UNKNOWN_COMMAND, b"unknown command"
+        except (P.ProtocolError, OSError, ValueError) as e:
+            status, text = P.ACK_BAD_ARGUMENT, str(e).encode()
+        self._send(enc.ack(now, kind, seq, status, text))
+
+    def set_source(self, name):
+        """Switch the replay take (virtual board): a path, or a name under / with .bin added."""
+        from .sensors.replay import ReplaySensor
+        path = name if name.startswith("/") else "/" + name
+        if not path.endswith(".bin"):
+            path += ".bin"
+        new = ReplaySensor(path)
+        if new.channels != self.channels or new.rate_mhz != self.rate_mhz:
+            new.close()
+            raise ValueError("%s has %d channels at %d mHz; this stream has %d at %d mHz"
+                             % (path, new.channels, new.rate_mhz, self.channels, self.rate_mhz))
+        old, self.sensor = self.sensor, new
+        if hasattr(old, "close"):
+            old.close()
+
+    # -- capture and processing ------------------------------------------------------
+    def _read_block(self):
+        s = self.sensor
+        buf = self.capture
+        t0 = ticks_us()
+        if self.block == 1:
+            s.read_into(buf, 0)
+        elif hasattr(s, "read_block"):
+            got = s.read_block(buf, self.block)
+            if got < self.block:  # a take that does not loop ran out: keep silence
+                for i in range(got * self.channels, len(buf)):
+                    buf[i] = 0
+        else:
+            for k in range(self.block):
+                s.read_into(buf, k * self.channels)
+        self.capture_us = ticks_diff(ticks_us(), t0)
+
+    def _stream_samples(self, frames):
+        buf = self.capture
+        batch = self.batch
+        nb = len(batch)
+        ch = self.channels
+        first = self.sample_index
+        j = self._batch_bytes
+        end = frames * ch
+        i = 0
+        while i < end:
+            if j == 0:
+                self._batch_start = first + i // ch
+            v = buf[i]
+            batch[j] = v & 0xFF
+            batch[j + 1] = (v >> 8) & 0xFF
+            j += 2
+            i += 1
+            if j == nb:
+                n = self.enc.samples(ticks_ms(), self._batch_start & 0xFFFFFFFF, self.rate_hz, ch, batch)
+                if not self._send(n):
+                    self.dropped += self.batch_frames
+                j = 0
+        self._batch_bytes = j
+
+    def step_block(self):
+        """Capture one block, stream it, and run features/model for every window it completes."""
+        self._read_block()
+        frames = self.block
+        if self.flags & P.STREAM_SAMPLES and self.mode != P.MODE_IDLE:
+            self._stream_samples(frames)
+        self.sample_index += frames
+        if self.mode == P.MODE_IDLE:
+            return
+        win = self.win
+        done = 0
+        while done < frames:
+            done += win.push_block(self.capture, done, frames - done)
+            if win.ready:
+                self.on_window()
+
+    def on_window(self):
+        if self.model is None or self.mode != P.MODE_INFER:
+            return
+        t0 = ticks_us()
+        if self.frontend is not None:
+            ready = self._audio_features()
+        else:
+            ready = self._imu_features()
+        t1 = ticks_us()
+        self.features_us = ticks_diff(t1, t0)
+        if not ready:
+            return
+        if self.flags & P.STREAM_FEATURES:
+            self._send(self.enc.features(ticks_ms(), self.win.windows, P.DT_INT8, self.model_in))
+        self.model.set_input(self.model_in)
+        self.model.invoke()
+        t2 = ticks_us()
+        self.inference_us = ticks_diff(t2, t1)
+        self._send_inference(ticks_diff(t2, t0))
+
+    def _imu_features(self):
+        w = self.win.window
+        out = self.model_in
+        mul, zp = self.in_mul, self.in_zp
+        for i in range(len(out)):
+            q = ((w[i] * mul + 16384) >> 15) + zp if i < len(w) else zp
+            out[i] = (127 if q > 127 else -128 if q < -128 else q) & 0xFF
+        return True
+
+    def _audio_features(self):
+        feats = self.frontend.process(self.win.window, 0)
+        out = self.model_in
+        stride = self._feat_stride
+        n = len(out)
+        for i in range(n - stride):  # slide the spectrogram one frame
+            out[i] = out[i + stride]
+        base = n - stride
+        for i in range(stride):
+            out[base + i] = feats[i] & 0xFF
+        return self.win.windows >= self._feat_frames
+
+    def _send_inference(self, latency):
+        raw = self.model.get_output()
+        best, top = -1, 0
+        for i in range(self.n_classes):
+            q = raw[i] - 256 if raw[i] > 127 else raw[i]
+            u = ((q - self.out_zp) * self.out_mul) >> 8
+            self.scores[i] = 0 if u < 0 else 65535 if u > 65535 else u
+            if self.scores[i] > best:
+                best, top = self.scores[i], i
+        if self.flags & P.STREAM_INFERENCE:
+            self._send(self.enc.inference(ticks_ms(), self.win.windows, latency, top, self.scores,
+                                          self.n_classes, self.model_hash))
+
+    # -- the loop -------------------------------------------------------------------
+    def _advance_due(self):
+        self._frac += self._br
+        extra = 0
+        if self._frac >= self.rate_mhz:
+            self._frac -= self.rate_mhz
+            extra = 1
+        self.due = ticks_add(self.due, self._bq + extra)
+
+    def begin(self):
+        self._send_delimiter()
+        self.hello()
+        self.running = True
+        self.due = ticks_us()
+        self._next_status = ticks_ms()
+
+    def _send_delimiter(self):
+        self.enc.wire[0] = 0
+        self._send(1)
+
+    def tick(self):
+        """Do all work that is due now; return µs until the next block is due."""
+        now = ticks_us()
+        late = ticks_diff(now, self.due)
+        if late > MAX_LAG_BLOCKS * self._bq:
+            skipped = late // self._bq
+            self.dropped += skipped * self.block
+            self.sample_index += skipped * self.block
+            self.due = now
+        while ticks_diff(ticks_us(), self.due) >= 0 and self.running:
+            self.step_block()
+            self._advance_due()
+            self.poll_commands()
+        self.poll_commands()
+        if self.flags & P.STREAM_STATUS and ticks_diff(ticks_ms(), self._next_status) >= 0:
+            self.status()
+            self._next_status = ticks_add(self._next_status, STATUS_EVERY_MS)
+        return ticks_diff(self.due, ticks_us())
+
+    def run(self, seconds=0):
+        """Stream until stopped (or for `seconds`, for tests and benchmarks)."""
+        self.begin()
+        t_end = ticks_add(ticks_ms(), int(seconds * 1000)) if seconds else None
+        try:
+            while self.running:
+                wait = self.tick()
+                if t_end is not None and ticks_diff(ticks_ms(), t_end) >= 0:
+                    break
+                if wait > 1000:
+                    sleep_ms(wait // 1000)
+        finally:
+            self.running = False
+
+    async def run_async(self, seconds=0):
+        import asyncio
+        self.begin()
+        t_end = ticks_add(ticks_ms(), int(seconds * 1000)) if seconds else None
+        while self.running:
+            wait = self.tick()
+            if t_end is not None and ticks_diff(ticks_ms(), t_end) >= 0:
+                break
+            await asyncio.sleep_ms(wait // 1000 if wait > 0 else 0)
+        self.running = False
+
+
+def run(flags=P.STREAM_DEFAULT, mode=P.MODE_INFER, seconds=0, config=None):
+    """The host's entry point: stream until CMD_STREAM_STOP or Ctrl-C, then return to the REPL."""
+    app = App(config, flags=flags, mode=mode)
+    app.run(seconds)
+    return app
+
+
+def start(flags=P.STREAM_DEFAULT, mode=P.MODE_INFER, seconds=0, config=None):
+    """Run the loop as an asyncio task and return the App at once (REPL stays usable)."""
+    import asyncio
+    app = App(config, flags=flags, mode=mode)
+    asyncio.create_task(app.run_async(seconds))
+    return app
