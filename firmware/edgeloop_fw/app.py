@@ -237,7 +237,7 @@ class App:
             j += 2
             i += 1
             if j == nb:
-                n = self.enc.samples(ticks_ms(), self._batch_start & 0xFFFFFFFF, self.rate_hz, ch, batch)
+                n = self.enc.samples(ticks_ms(), self._batch_start, self.rate_hz, ch, batch)
                 if not self._send(n):
                     self.dropped += self.batch_frames
                 j = 0
