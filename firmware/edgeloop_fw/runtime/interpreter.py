@@ -10,22 +10,37 @@ from array import array
 from .loader import ModelFileError
 
 
-def _kernel(name):
+# Kernel levels, fastest first: `native` (C natmod kernels, when a board has
+# them), `viper` (machine code, needs a native emitter), `kernels` (portable,
+# always present). A level that cannot load on this board is skipped: the
+# package is absent (not deployed), CPython has no `micropython` module, or a
+# .mpy is for another arch (ValueError) or needs an emitter the port lacks.
+LEVELS = ("native", "viper", "kernels")
+
+
+def _kernel(name, levels=LEVELS):
     # Import only the kernels this model uses: each costs RAM on the board.
-    return __import__("edgeloop_fw.runtime.kernels." + name, None, None, ("eval",)).eval
+    for level in levels[:-1]:
+        try:
+            return level, __import__("edgeloop_fw.runtime.%s.%s" % (level, name), None, None, ("eval",)).eval
+        except (ImportError, ValueError, SyntaxError, NotImplementedError):
+            pass
+    return levels[-1], __import__("edgeloop_fw.runtime.%s.%s" % (levels[-1], name), None, None, ("eval",)).eval
 
 
 class Interpreter:
-    def __init__(self, model):
+    def __init__(self, model, levels=LEVELS):
+        """`levels` limits the kernel levels tried (("kernels",) = portable only)."""
         self.model = model
         self._arena_bytes = array("b", bytes(model.arena_size)) if model.arena_size else array("b")
         self.arena = memoryview(self._arena_bytes)
         cache = {}
         steps = []
+        self.kernel_levels = {}  # kernel name -> level it was loaded from
         for opcode, name, params, _out in model.ops:
             if name not in cache:
                 try:
-                    cache[name] = _kernel(name)
+                    self.kernel_levels[name], cache[name] = _kernel(name, levels)
                 except ImportError:
                     raise ModelFileError("kernel %s is missing from this runtime; "
                                          "deploy the runtime again" % name)
