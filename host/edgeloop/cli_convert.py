@@ -18,11 +18,15 @@ import click
               help="Labelled data (.npz with x and y): accuracy per class of float, TFLM int8 and edgeloop.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the report as a self-contained HTML page with plots.")
-def convert(model, out, board, calib, validate, report_path):
+@click.option("--c-header", type=click.Path(dir_okay=False, path_type=Path),
+              help="scikit-learn trees only: also write emlearn's C header, for C firmware.")
+def convert(model, out, board, calib, validate, report_path, c_header):
     """Convert a model into edgeloop's on-board model file (.elm).
 
     MODEL is an int8 .tflite, or a Keras .keras file / SavedModel directory /
-    float .tflite, which are quantized to full int8 with --calib data.
+    float .tflite, which are quantized to full int8 with --calib data. A
+    pickled/joblib scikit-learn DecisionTree/RandomForest/ExtraTrees classifier
+    (.pkl, .joblib) becomes emlearn's tree CSV (features must be int16 integers).
 
     Every op is checked against the runtime now, on the laptop: an op the
     board cannot run is refused with its name and layer. With --board the
@@ -33,7 +37,20 @@ def convert(model, out, board, calib, validate, report_path):
     Example:
       edgeloop convert micro_speech_quantized.tflite --out speech.elm --board rp2040
       edgeloop convert gesture.keras --calib calib.npz --validate test.npz --report report.html
+      edgeloop convert forest.pkl --out forest.csv --c-header forest.h
     """
+    if model.suffix.lower() in (".pkl", ".pickle", ".joblib"):
+        from .convert.sklearn_trees import convert_file
+
+        out = out or model.with_suffix(".csv")
+        info = convert_file(model, out, c_header=c_header, board=board)
+        click.echo(f"wrote {out}: {info.kind}, {info.n_trees} trees, {info.n_nodes} nodes, "
+                   f"{info.n_leaves} leaves, {info.n_features} int16 features, {info.n_classes} classes")
+        if c_header:
+            click.echo(f"wrote {c_header}: emlearn C header")
+        for line in info.fit:
+            click.echo(f"  fits {board}: {line}")
+        return
     from .atomic import write_bytes_atomic
     from .convert.int8 import convert_tflite_bytes
 

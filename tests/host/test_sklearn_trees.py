@@ -178,3 +178,29 @@ def test_not_a_pickle_is_refused(tmp_path):
 def test_board_parser_refuses_corrupt_models(text, message):
     with pytest.raises(board_trees.TreeError, match=message):
         board_trees.parse(text.splitlines())
+
+
+def test_cli_converts_a_pickled_forest(tmp_path):
+    from edgeloop.cli import cli
+
+    X, y = synthetic(3)
+    pkl = tmp_path / "forest.pkl"
+    pkl.write_bytes(pickle.dumps(RandomForestClassifier(n_estimators=4, max_depth=5, random_state=0).fit(X, y)))
+    result = CliRunner().invoke(cli, ["convert", str(pkl), "--c-header", str(tmp_path / "f.h"), "--board", "rp2040"])
+    assert result.exit_code == 0, result.output
+    assert "4 trees" in result.output and "fits rp2040" in result.output
+    trees = board_trees.load(str(tmp_path / "forest.csv"))
+    assert len(trees.roots) == 4
+    assert (tmp_path / "f.h").exists()
+
+
+def test_cli_refuses_a_non_tree_model_with_one_line(tmp_path):
+    from edgeloop.cli import cli
+
+    pkl = tmp_path / "lr.pkl"
+    pkl.write_bytes(pickle.dumps(LogisticRegression().fit([[0], [1]], [0, 1])))
+    result = CliRunner().invoke(cli, ["convert", str(pkl)])
+    assert result.exit_code == 1
+    assert result.output.strip().count("\n") == 0 and "not supported" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "lr.csv").exists()

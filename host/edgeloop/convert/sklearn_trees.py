@@ -39,6 +39,7 @@ class TreeModel:
     n_leaves: int
     leaf_bits: int
     classes: list
+    fit: tuple = ()  # lines saying how the model fits a board, when one was checked
 
     def csv(self) -> str:
         return self.wrapper.save(name="model", format="csv")
@@ -123,13 +124,39 @@ class _Int(int):
         return self
 
 
-def convert_file(path: Path, out: Path, *, c_header: Path | None = None) -> TreeModel:
-    """Convert a saved model; write the CSV (and optionally a C header) atomically."""
+def convert_file(path: Path, out: Path, *, c_header: Path | None = None,
+                 board: str | None = None) -> TreeModel:
+    """Convert a saved model; write the CSV (and optionally a C header) atomically.
+
+    With a board, the fit is checked before anything is written.
+    """
     from ..atomic import write_text_atomic
 
     model = convert_estimator(load_estimator(path))
-    write_text_atomic(Path(out), model.csv())
+    csv = model.csv()
+    if board:
+        model.fit = tuple(check_fit(len(csv.encode()), model, board))
+    write_text_atomic(Path(out), csv)
     if c_header is not None:
         name = "".join(ch if ch.isalnum() else "_" for ch in Path(c_header).stem) or "model"
         write_text_atomic(Path(c_header), model.c_header(name))
     return model
+
+
+def board_cost(model: TreeModel) -> int:
+    """Heap the pure-Python evaluator holds: 7 bytes a node, 1 a leaf, 2 a root (arrays), plus objects."""
+    return 7 * model.n_nodes + model.n_leaves + 2 * model.n_trees + 1024
+
+
+def check_fit(file_bytes: int, model: TreeModel, board: str) -> list[str]:
+    from .. import boards
+
+    profile = boards.load(board)
+    heap = board_cost(model)
+    if file_bytes > profile.fs_bytes:
+        raise ConversionError(f"the model file needs {file_bytes} bytes but {board} has a {profile.fs_bytes}-byte "
+                              "filesystem; use fewer or shallower trees")
+    if heap > profile.heap_bytes:
+        raise ConversionError(f"the trees need about {heap} bytes of heap but {board} leaves {profile.heap_bytes}; "
+                              "use fewer or shallower trees")
+    return [f"file {file_bytes} of {profile.fs_bytes} bytes", f"heap about {heap} of {profile.heap_bytes} bytes"]
