@@ -140,10 +140,10 @@ def _mbqm(x: int, m: int, s: int) -> int:
     return _rdbpot(_srdhm(x * (1 << max(s, 0)), m), max(-s, 0))
 
 
-FC_DIRECT = """
+DIRECT = """
 from array import array
-from edgeloop_fw.runtime.viper import fully_connected as V
-from edgeloop_fw.runtime.kernels import fully_connected as P
+from edgeloop_fw.runtime.viper import KERNEL as V
+from edgeloop_fw.runtime.kernels import KERNEL as P
 class Consts:
     def __init__(self, data):
         self.data = data
@@ -160,8 +160,9 @@ for name, mod in (('viper', V), ('portable', P)):
 """
 
 
-def test_requantization_on_extreme_multipliers_shifts_and_accumulators(board):
-    """Each unit of one wide FULLY_CONNECTED is a requantization case: accumulators
+@pytest.mark.parametrize("kernel", sorted(HEAVY))
+def test_requantization_on_extreme_multipliers_shifts_and_accumulators(board, kernel):
+    """Each output channel of one wide op is a requantization case: accumulators
     from -2**31 to 2**31-1, multipliers from 0 to 2**31-1 with every 16-bit limb edge,
     shifts from -31 up to what keeps acc << shift inside int32 (beyond, TFLM's C is
     undefined). The reference is TFLM's C formula on Python ints, not qmath."""
@@ -200,13 +201,41 @@ def test_requantization_on_extreme_multipliers_shifts_and_accumulators(board):
         want.append(min(max(_mbqm(acc, 2**30, 0) + zp, -128), 127))
     units = len(rows)
     yout, scratch = depth, depth + units
-    p = [1, depth, units, 0, yout, 0, scratch, chunk, zp, -128, 127] + params
+    # The same sums through each kernel: FC rows; a 1x1 CONV_2D over depth channels;
+    # a 1 x depth DEPTHWISE_CONV_2D (one input channel, multiplier = units), VALID.
+    head = {"fully_connected": [1, depth, units, 0, yout, 0, scratch, chunk, zp, -128, 127],
+            "conv_2d": [1, 1, 1, depth, 1, 1, units, 1, 1, 1, 1, 1, 1, 0, 0, 0, yout, 0, scratch,
+                        0, zp, -128, 127],
+            "depthwise_conv_2d": [1, 1, depth, 1, 1, 1, units, units, 1, depth, 1, 1, 1, 1, 0, 0,
+                                  0, yout, 0, scratch, 0, zp, -128, 127]}[kernel]
+    p = head + params
     (board / "params.bin").write_bytes(struct.pack("<%di" % len(p), *p))
     (board / "x.bin").write_bytes(np.array(x, np.int8).tobytes())
     (board / "weights.bin").write_bytes(np.array(rows, np.int8).tobytes())
-    viper_board.run(board, FC_DIRECT.replace("ARENA", str(scratch + chunk)))
+    viper_board.run(board, DIRECT.replace("ARENA", str(scratch + depth)).replace("KERNEL", kernel))
     for name in ("viper", "portable"):
         got = np.frombuffer((board / f"{name}.bin").read_bytes(), np.int8)[yout:yout + units]
         bad = [(c, int(got[c]), want[c]) for c in range(units) if got[c] != want[c]]
         assert not bad, f"{name}: (unit, got, want) {bad[:8]}"
     assert sum(-128 < v < 127 for v in want) > units // 3  # most cases are not saturated
+
+
+def test_viper_mpy_for_another_arch_falls_back_to_portable(board, tmp_path):
+    """A board given .mpy files for the wrong arch refuses them at import (ValueError on
+    MicroPython); the interpreter must then load the portable kernels, not fail."""
+    import shutil
+
+    from edgeloop.convert.int8 import convert_tflite
+    from edgeloop.mpy import compile_source
+
+    root = tmp_path / "board"
+    shutil.copytree(board / "lib", root / "lib")
+    src = viper_board.ROOT / "firmware" / "edgeloop_fw" / "runtime" / "viper" / "fully_connected.py"
+    other = "armv6m" if viper_board.mpy_info(viper_board.os.environ[viper_board.ENV])["arch"] != "armv6m" else "x64"
+    (root / "lib" / "edgeloop_fw" / "runtime" / "viper" / "fully_connected.mpy").write_bytes(
+        compile_source(src.read_bytes(), "fully_connected.py", arch=other, cache_dir=tmp_path / "cache"))
+    xs = [np.array([[v]], np.int8) for v in (-128, 0, 77)]
+    levels, fast, slow = run_both(root, convert_tflite(need(HELLO)).data, xs)
+    assert levels == {"fully_connected": "kernels"}
+    ref = tflm(HELLO)
+    assert np.array_equal(fast, np.array([tflm_run(ref, x) for x in xs]).reshape(fast.shape))
