@@ -1,0 +1,64 @@
+/* edgeloop native int8 kernels: TFLM's reference integer arithmetic, fast loops.
+ *
+ * Every kernel works on caller-provided buffers (activations, weights in
+ * TFLite's own layouts, a scratch area sized by the *_scratch_size helper)
+ * and never allocates. The output bytes equal tflite::reference_integer_ops
+ * (FullyConnected, ConvPerChannel, DepthwiseConvPerChannel) for every input
+ * on which TFLM's C is defined (no int32 accumulator overflow).
+ *
+ * Requantization params are three int32 arrays read with a common stride,
+ * so a caller whose params interleave (bias, multiplier, shift) per channel
+ * passes p, p + 1, p + 2 and stride 3 without copying.
+ */
+#ifndef EL_KERNELS_H
+#define EL_KERNELS_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    const int32_t *bias;        /* may be 0: no bias */
+    const int32_t *multiplier;
+    const int32_t *shift;       /* TFLM's sign convention: > 0 shifts left */
+    int32_t stride;             /* elements between channel c and c + 1 */
+    int32_t input_offset;       /* -input zero point */
+    int32_t output_offset;      /* output zero point */
+    int32_t act_min, act_max;
+} el_requant;
+
+typedef struct {
+    int32_t batches, in_h, in_w, in_c, out_h, out_w, out_c;
+    int32_t filter_h, filter_w, stride_h, stride_w, dilation_h, dilation_w, pad_h, pad_w;
+    int32_t depth_multiplier;   /* depthwise only */
+} el_geom;
+
+/* tflite::MultiplyByQuantizedMultiplier (double rounding, TFLM's default build). */
+int32_t el_mbqm(int32_t x, int32_t multiplier, int32_t shift);
+
+/* acc[r] += sum_k x[k] * w[r * wstride + k] for r = 0..3: the inner loop of all three ops. */
+void el_dot4_s8(const int8_t *x, const int8_t *w, int32_t wstride, int32_t n, int32_t *acc);
+/* sum_k x[k] * w[k] */
+int32_t el_dot1_s8(const int8_t *x, const int8_t *w, int32_t n);
+
+/* FULLY_CONNECTED: y[b, u] from x[b, depth] and w[units, depth]. No scratch. */
+void el_fully_connected_s8(const int8_t *x, const int8_t *w, int8_t *y,
+                           int32_t batches, int32_t depth, int32_t units, const el_requant *q);
+
+/* CONV_2D (per-channel): x NHWC, w [out_c, filter_h, filter_w, in_c] (OHWI). */
+int32_t el_conv_2d_scratch_size(const el_geom *g);
+void el_conv_2d_s8(const el_geom *g, const int8_t *x, const int8_t *w, int8_t *y,
+                   const el_requant *q, void *scratch);
+
+/* DEPTHWISE_CONV_2D (per-channel): w [out_c, filter_h, filter_w], one channel's taps
+ * contiguous (TFLite's [1, H, W, out_c] transposed, as the edgeloop model file holds it). */
+int32_t el_depthwise_conv_2d_scratch_size(const el_geom *g);
+void el_depthwise_conv_2d_s8(const el_geom *g, const int8_t *x, const int8_t *w, int8_t *y,
+                             const el_requant *q, void *scratch);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,32 @@
+"""The one place that knows the runtime's param layout for the native kernels.
+
+The runtime's params (docs/model-format.md, the host op files' docstrings)
+are being reworked; the C kernels take plain shapes, pointers and a
+requantization block instead, so a layout change touches only this file.
+Works on any int sequence (array('i'), memoryview, list).
+"""
+
+from __future__ import annotations
+
+GEOM = ("batches", "in_h", "in_w", "in_c", "out_h", "out_w", "out_c")
+WINDOW = ("filter_h", "filter_w", "stride_h", "stride_w", "dilation_h", "dilation_w", "pad_h", "pad_w")
+
+
+def fc_args(p) -> dict:
+    """edgeloop/convert/ops/fully_connected.py: input_offset is folded into the bias."""
+    return dict(batches=p[0], depth=p[1], units=p[2], input=p[3], output=p[4], weights=p[5],
+                input_offset=0, output_offset=p[8], act_min=p[9], act_max=p[10], per_channel=11)
+
+
+def conv_args(p) -> dict:
+    geom = dict(zip(GEOM + WINDOW, p[0:15]), depth_multiplier=1)
+    return dict(geom=geom, input=p[15], output=p[16], weights=p[17],
+                weight_bytes=p[6] * p[7] * p[8] * p[3],
+                input_offset=p[19], output_offset=p[20], act_min=p[21], act_max=p[22], per_channel=23)
+
+
+def depthwise_args(p) -> dict:
+    geom = dict(zip(GEOM, p[0:7]), depth_multiplier=p[7], **dict(zip(WINDOW, p[8:16])))
+    return dict(geom=geom, input=p[16], output=p[17], weights=p[18],
+                weight_bytes=p[6] * p[8] * p[9],
+                input_offset=p[20], output_offset=p[21], act_min=p[22], act_max=p[23], per_channel=24)
