@@ -116,39 +116,13 @@ def recover(session: BoardSession) -> int:
 
 
 def read_manifest(session: BoardSession) -> dict | None:
+    """The board's manifest, or None when missing or unreadable (for tools and tests; deploy does not need it)."""
     raw = session.read(MANIFEST)
-    if raw is None:
-        return None
     try:
-        manifest = json.loads(raw)
+        manifest = json.loads(raw) if raw is not None else None
     except ValueError:
         return None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
-        return None
-    return manifest
-
-
-def _plan(session: BoardSession, files: list[DeployFile], old: dict | None, verify: bool):
-    """Which files differ from the board: trust the manifest only where the board's size agrees."""
-    paths = [f.remote for f in files]
-    sizes = session.sizes(paths)
-    old_files = (old or {}).get("files", {})
-    changed, unchanged, to_hash = [], [], []
-    for f, size in zip(files, sizes):
-        entry = old_files.get(f.remote)
-        if size == -2:
-            raise DeployError(f"{f.remote} is a folder on the board; remove it (mpremote rm -r :{f.remote}) "
-                              "and deploy again")
-        if size != len(f.data):
-            changed.append(f)
-        elif not verify and entry and entry.get("size") == size:
-            (unchanged if entry.get("sha256") == f.sha256 else changed).append(f)
-        else:
-            to_hash.append(f)
-    if to_hash:
-        for f, h in zip(to_hash, session.hashes([f.remote for f in to_hash])):
-            (unchanged if h == f.sha256 else changed).append(f)
-    return changed, unchanged, len(to_hash)
+    return manifest if isinstance(manifest, dict) and isinstance(manifest.get("files"), dict) else None
 
 
 def _check_space(session: BoardSession, changed: list[DeployFile], extra: int) -> None:
@@ -196,25 +170,26 @@ def deploy_files(device: Device, files: Sequence, *, group: str = "files", prune
     if result.recovered:
         result.notes.append(f"finished an interrupted deploy first ({result.recovered} file(s) moved into place)")
 
-    old = read_manifest(session)
-    changed, unchanged, hashed = _plan(session, wanted, old, verify)
-    result.hashed_on_board = hashed
-    result.unchanged = [f.remote for f in unchanged]
-    old_files = (old or {}).get("files", {})
-    removals = []
-    if prune:
-        removals = sorted(p for p, e in old_files.items() if e.get("group") in prune and p not in seen)
-
+    header = _manifest_header(board, session.info)
+    entries = {f.remote: _entry(f) for f in wanted}
     applier = board_script("apply").encode()
-    applier_stale = session.hashes([APPLIER])[0] != sha256_hex(applier)
-    manifest = _new_manifest(old_files, wanted, removals, board, session.info)
-    manifest_text = json.dumps(manifest, sort_keys=True, separators=(",", ":"))
-    manifest_ok = old is not None and json.dumps(old, sort_keys=True, separators=(",", ":")) == manifest_text
+    wanted_list = [[f.remote, session.path(f.remote), len(f.data), f.sha256, entries[f.remote]] for f in wanted]
+    changed_idx, hashed, removals, manifest_ok, applier_ok, folders = session.call(
+        f"_el_plan({session.path(MANIFEST)!r},{wanted_list!r},{header!r},{list(prune)!r},{bool(verify)!r},"
+        f"{session.path(APPLIER)!r},{sha256_hex(applier)!r})", timeout=300)
+    if folders:
+        raise DeployError(f"{folders[0]} is a folder on the board; remove it "
+                          "(mpremote rm -r) and deploy again")
+    changed = [wanted[i] for i in changed_idx]
+    changed_set = set(changed_idx)
+    result.unchanged = [f.remote for i, f in enumerate(wanted) if i not in changed_set]
+    result.hashed_on_board = hashed
+    applier_stale = not applier_ok
     if not changed and not removals and manifest_ok and not applier_stale:
         result.seconds = time.perf_counter() - start
         return result
 
-    _check_space(session, changed, len(applier) + len(manifest_text) * 2)
+    _check_space(session, changed, len(applier) + 300 * len(wanted))
     # Boot files move first: the new boot.py carries the recovery hook.
     changed.sort(key=lambda f: (f.remote not in ("/boot.py", "/main.py", "/code.py"), f.remote))
     staged = [StagedFile(f"{STAGE}/{i}", f.data, f.sha256, f.remote) for i, f in enumerate(changed)]
@@ -238,7 +213,7 @@ def deploy_files(device: Device, files: Sequence, *, group: str = "files", prune
             progress(0, total, "")
         session.write_files(staged, on_chunk)
         journal = json.dumps({"moves": [[s.temp, s.label] for s in staged], "remove": removals,
-                              "manifest": manifest_text}).encode()
+                              "set": entries, "header": header}).encode()
         session.write_files([StagedFile(f"{STAGE}/journal", journal, sha256_hex(journal), JOURNAL)])
         session.run(f"_el_rename({session.path(STAGE + '/journal')!r},{session.path(JOURNAL)!r})")
         committed = True
@@ -268,11 +243,11 @@ def _discard_stage(session: BoardSession) -> None:
         pass  # the board is gone; the next deploy clears the stage
 
 
-def _new_manifest(old_files: dict, files: list[DeployFile], removals: list[str],
-                  board: str | None, info: dict) -> dict:
-    entries = {p: e for p, e in old_files.items() if p not in removals}
-    for f in files:
-        entries[f.remote] = {"sha256": f.sha256, "size": len(f.data), "group": f.group, "source": f.source}
+def _entry(f: DeployFile) -> dict:
+    return {"sha256": f.sha256, "size": len(f.data), "group": f.group, "source": f.source}
+
+
+def _manifest_header(board: str | None, info: dict) -> dict:
     version = ".".join(str(v) for v in info.get("version", ()))
     return {"format": MANIFEST_FORMAT, "edgeloop": __version__, "board": board,
-            "firmware": f"{info.get('name')} {version}", "mpy": info.get("mpy"), "files": entries}
+            "firmware": f"{info.get('name')} {version}", "mpy": info.get("mpy")}

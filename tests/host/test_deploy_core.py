@@ -41,15 +41,15 @@ def sha(b: bytes) -> str:
 
 @settings(max_examples=60, deadline=None)
 @given(data=st.binary(max_size=5000) | st.text(max_size=3000).map(str.encode),
-       chunk=st.sampled_from([1024, 2048, 4096]), compress=st.booleans())
-def test_chunks_round_trip(data, chunk, compress):
-    chunks = list(encode_chunks(data, chunk, compress))
-    assert decode_chunks(chunks) == data
+       chunk=st.sampled_from([1024, 2048, 4096]), compress=st.booleans(), hex_payload=st.booleans())
+def test_chunks_round_trip(data, chunk, compress, hex_payload):
+    chunks = list(encode_chunks(data, chunk, compress, hex_payload))
+    assert decode_chunks(chunks, hex_payload) == data
     assert sum(n for _, _, n in chunks) == len(data)
     for mode, payload, n in chunks:
         assert n <= chunk
         if mode == MODE_ZLIB:
-            body = base64.b64decode(payload)
+            body = bytes.fromhex(payload.decode()) if hex_payload else base64.b64decode(payload)
             # zlib header CINFO = 2: a 1 KiB window, which a small board can afford to inflate.
             assert body[0] >> 4 == 2
             assert zlib.decompressobj(10).decompress(body) == data[:n] or n < len(data)
@@ -155,9 +155,9 @@ def test_unplug_mid_transfer_leaves_previous_app(cpython_board):
     old = [(b"old %d\n" % i * 300, f"/lib/m{i}.py") for i in range(6)]
     deploy_files(board, old, session=session_for(board, root))
     before = {p: p_.read_bytes() for p, p_ in ((r, root / r.lstrip("/")) for _, r in old)}
-    new = [(b"new %d\n" % i * 3000, f"/lib/m{i}.py") for i in range(6)]
+    new = [(__import__("random").Random(i).randbytes(18_000), f"/lib/m{i}.py") for i in range(6)]
     session = session_for(board, root)
-    board.fail_after_execs = board.execs + 6  # dies while staging
+    board.fail_after_execs = board.execs + 6  # dies while staging (plan, mkdir, 4 of ~14 writes)
     with pytest.raises(DeployError, match="previous app"):
         deploy_files(board, new, session=session)
     assert {r: (root / r.lstrip("/")).read_bytes() for _, r in old} == before

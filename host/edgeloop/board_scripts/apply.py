@@ -88,13 +88,34 @@ def el_apply(root=""):
             os.remove(root + path)
         except OSError:
             pass
+    # The manifest is merged, not replaced, so the host never has to read it
+    # back; a second run merges the same changes into the same result.
+    manifest_path = root + EL_DIR + "/manifest.json"
+    manifest = None
+    try:
+        f = open(manifest_path)
+        try:
+            manifest = json.loads(f.read())
+        finally:
+            f.close()
+    except (OSError, ValueError):
+        pass
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+        manifest = {"files": {}}
+    files = manifest["files"]
+    for path in journal["remove"]:
+        files.pop(path, None)
+    for path in journal["set"]:
+        files[path] = journal["set"][path]
+    for key in journal["header"]:
+        manifest[key] = journal["header"][key]
     tmp = root + EL_DIR + "/manifest.tmp"
     f = open(tmp, "w")
     try:
-        f.write(journal["manifest"])
+        f.write(json.dumps(manifest))
     finally:
         f.close()
-    _el_ap_move(tmp, root + EL_DIR + "/manifest.json")
+    _el_ap_move(tmp, manifest_path)
     os.remove(journal_path)
     _el_ap_clear(root + EL_DIR + "/stage")
     return moved

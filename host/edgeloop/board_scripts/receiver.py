@@ -109,6 +109,7 @@ def _el_info(root):
         "mpy": getattr(impl, "_mpy", None),
         "platform": sys.platform,
         "inflate": _el_inflate_kind(),
+        "fromhex": hasattr(bytes, "fromhex"),
         "heap": None,
     }
     if hasattr(gc, "mem_free"):
@@ -151,8 +152,10 @@ def _el_open(path):
 
 
 def _el_w(data, mode):
-    # mode 0: raw bytes; mode 1: one zlib stream (inflated in 1 KB steps).
-    raw = binascii.a2b_base64(data)
+    # data: base64 bytes, or a hex str (faster to decode where a2b_base64 is
+    # slow, e.g. the WebAssembly build); mode 0: raw; mode 1: one zlib
+    # stream (inflated in 1 KB steps).
+    raw = bytes.fromhex(data) if isinstance(data, str) else binascii.a2b_base64(data)
     if mode == 0:
         _el_f.write(raw)
     elif _el_deflate is not None:
@@ -183,3 +186,53 @@ def _el_rename(src, dst):
     except OSError:
         os.remove(dst)
         os.rename(src, dst)
+
+
+def _el_plan(manifest_path, wanted, header, prune, verify, applier, applier_sha):
+    # Decides on the board which files differ, so only a few indices travel
+    # back over the (slow, byte-at-a-time) device-to-host direction.
+    # wanted: [[manifest key, path on the board, size, sha256, entry], ...]; prints
+    # (changed indices, how many were hashed, paths to remove, manifest up to date, applier ok, folders).
+    try:
+        import json
+    except ImportError:
+        import ujson as json
+    try:
+        f = open(manifest_path)
+        try:
+            old = json.loads(f.read())
+        finally:
+            f.close()
+        files = old["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        old, files = None, {}
+    changed, folders, names = [], [], {}
+    hashed = 0
+    same = old is not None
+    for i in range(len(wanted)):
+        key, path, size, sha, entry = wanted[i]
+        names[key] = 1
+        have = _el_size(path)
+        known = files.get(key)
+        if known != entry:
+            same = False
+        if have == -2:
+            folders.append(key)
+        elif have != size:
+            changed.append(i)
+        elif not verify and known and known.get("size") == size:
+            if known.get("sha256") != sha:
+                changed.append(i)
+        else:
+            hashed += 1
+            if _el_hash(path) != sha:
+                changed.append(i)
+    remove = []
+    for path in files:
+        if path not in names and files[path].get("group") in prune:
+            remove.append(path)
+    if old is not None:
+        for key in header:
+            if old.get(key) != header[key]:
+                same = False
+    print(repr((changed, hashed, sorted(remove), same and not remove, _el_hash(applier) == applier_sha, folders)))
