@@ -1,0 +1,242 @@
+"""`edgeloop train keyword`: your own keywords, from synthetic speech to a model for the board.
+
+Pipeline: espeak-ng utterances (keyword_data) → 1 s clips with noise →
+49x40 int8 features from the board's own front end → a small Keras CNN
+(micro_speech's "tiny conv" shape plus a second conv layer) → full int8 by
+the project's converter (TFLite's quantizer) → edgeloop model file. Then the
+same held-out clips are scored three ways -- float Keras, int8 under TFLM
+(the reference) and int8 under edgeloop's runtime -- and so are TFLM's real
+recordings (yes, no, silence, noise), which no synthetic voice resembles.
+
+The model's input is the front end's int8 byte itself: the float model
+reads q / 128, and the calibration data holds -1 and 127/128, so the
+converter picks scale 1/128 and zero point 0 exactly; the board feeds
+features to the model without any rescaling, as it does for micro_speech.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..errors import ConversionError
+from . import keyword_data as D
+from .speech import SpeechError
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+MODEL_NAME = "keyword"
+REAL = (("yes", "yes_1000ms.wav"), ("no", "no_1000ms.wav"), (D.SILENCE, "silence_1000ms.wav"),
+        (D.SILENCE, "noise_1000ms.wav"))
+
+
+@dataclass
+class KeywordRecipe(D.DataRecipe):
+    epochs: int = 40
+    batch_size: int = 32
+    learning_rate: float = 0.002
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class KeywordResult:
+    classes: list[str]
+    train_voices: list[str]
+    test_voices: list[str]
+    counts: dict  # split -> per-class clip counts
+    accuracy: dict  # "held-out voices" / "real recordings" -> edgeloop.convert.report.Accuracy
+    real: list[dict]  # per recording: file, expected, predicted per runner, scores
+    model_bytes: int
+    tflite_bytes: int
+    arena: int
+    tflm_arena: int | None
+    macs: int
+    params: int
+    seconds: float
+    files: dict = field(default_factory=dict)  # kind -> path written
+
+
+def as_float(x: np.ndarray) -> np.ndarray:
+    """What the float model reads: the int8 feature / 128 (scale 1/128, zero point 0 after quantization)."""
+    return (x.astype(np.float32) / np.float32(128.0))[..., None]
+
+
+def build_model(n_classes: int):
+    import keras
+
+    inp = keras.Input((D.FRAMES, D.CHANNELS, 1))
+    x = keras.layers.Conv2D(8, (10, 8), strides=(2, 2), padding="same", activation="relu", name="conv1")(inp)
+    x = keras.layers.Conv2D(16, (5, 5), strides=(2, 2), padding="same", activation="relu", name="conv2")(x)
+    x = keras.layers.Dropout(0.25)(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    out = keras.layers.Dense(n_classes, activation="softmax", name="classes")(x)
+    return keras.Model(inp, out, name="keyword_cnn")
+
+
+def train_model(x: np.ndarray, y: np.ndarray, n_classes: int, recipe: KeywordRecipe, progress: Progress | None):
+    from ..convert.keras import _quiet, import_tensorflow
+
+    tf = import_tensorflow()
+    import keras
+
+    keras.utils.set_random_seed(recipe.seed)
+    model = build_model(n_classes)
+    model.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+
+    class Report(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if progress:
+                progress("train", epoch + 1, recipe.epochs)
+
+    # Balance the classes: silence and unknown are not as numerous as each keyword.
+    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
+    weights = {i: float(len(y) / (n_classes * c)) if c else 1.0 for i, c in enumerate(counts)}
+    with _quiet():
+        model.fit(as_float(x), y, epochs=recipe.epochs, batch_size=recipe.batch_size, verbose=0,
+                  class_weight=weights, shuffle=True, callbacks=[Report()])
+    del tf
+    return model
+
+
+def quantize(model, x_calib: np.ndarray, progress: Progress | None):
+    """Keras → int8 .tflite (the project converter) → edgeloop model file."""
+    from ..convert.int8 import convert_tflite_bytes
+    from ..convert.keras import convert_keras
+
+    calib = as_float(x_calib)
+    # One sample spanning the whole int8 range pins the input scale to 1/128, zero point 0.
+    edge = np.full((1,) + calib.shape[1:], -1.0, np.float32)
+    edge.reshape(-1)[1::2] = 127 / 128
+    calib = np.concatenate([edge, calib])
+    with tempfile.TemporaryDirectory(prefix="edgeloop-kws-") as tmp:
+        path = Path(tmp) / "keyword.keras"
+        model.save(path)
+        step = (lambda d, t: progress("quantize", d, t)) if progress else None
+        conv = convert_keras(path, calib, step)
+    converted = convert_tflite_bytes(conv.tflite, "keyword model")
+    t_in = converted.tflite.tensors[converted.tflite.inputs[0]]
+    scale, zp = _quant(t_in)
+    if zp != 0 or abs(scale * 128 - 1) > 1e-6:
+        raise ConversionError(f"the converter chose input scale {scale} / zero point {zp}, not 1/128 / 0: "
+                              "the board's features would not be the model's input")
+    return conv.tflite, converted
+
+
+def _quant(tensor) -> tuple[float, int]:
+    if tensor.scale.size == 0:
+        return 0.0, 0
+    return float(tensor.scale[0]), int(tensor.zero_point[0])
+
+
+def real_clips(data_dir: Path, classes: list[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """TFLM's four recordings with the label each should get from this model's classes."""
+    from .speech import read_wav16k
+
+    names, clips, labels = [], [], []
+    for word, fname in REAL:
+        p = data_dir / fname
+        if not p.is_file():
+            continue
+        label = classes.index(word) if word in classes else classes.index(D.UNKNOWN)
+        x = read_wav16k(p)[:D.CLIP]
+        clips.append(np.pad(x, (0, D.CLIP - len(x))))
+        names.append(fname)
+        labels.append(label)
+    return names, clips, np.array(labels, np.int64)
+
+
+def train_keyword(recipe: KeywordRecipe, out_dir: str | os.PathLike, *, data_dir: str | os.PathLike,
+                  cache_dir: str | os.PathLike | None = None, jobs: int | None = None,
+                  command: str = "", progress: Progress | None = None) -> KeywordResult:
+    """Everything `edgeloop train keyword` does; writes only once all of it has succeeded."""
+    from ..convert.report import tflm_arena_size, validate
+
+    t0 = time.monotonic()
+    recipe.words = D.check_words(recipe.words)
+    out_dir, data_dir = Path(out_dir), Path(data_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise SpeechError(f"--out {out_dir} is a file; give a directory")
+    cache = Path(cache_dir) if cache_dir else None
+    backgrounds = D.load_backgrounds(data_dir)
+    classes = recipe.classes()
+    (c_train, y_train, v_train), (c_test, y_test, v_test), train_v, test_v = D.build_clips(
+        recipe, backgrounds, cache, progress)
+    names, c_real, y_real = real_clips(data_dir, classes)
+    all_clips = c_train + c_test + c_real
+    step = (lambda d, t: progress("features", d, t)) if progress else None
+    feats = D.features(all_clips, cache / "features" if cache else None, jobs, step)
+    x_train = feats[:len(c_train)]
+    x_test = feats[len(c_train):len(c_train) + len(c_test)]
+    x_real = feats[len(c_train) + len(c_test):]
+
+    model = train_model(x_train, y_train, len(classes), recipe, progress)
+    rng = np.random.default_rng([recipe.seed, 3])
+    calib_idx = rng.permutation(len(x_train))[:300]
+    tflite, converted = quantize(model, x_train[calib_idx], progress)
+
+    def float_predict(x):
+        return np.asarray(model(x, training=False))
+
+    def scored(label):
+        return (lambda d, t: progress(label, d, t)) if progress else None
+
+    acc_test = validate(converted, tflite, as_float(x_test), y_test, float_predict=float_predict,
+                        class_names=classes, progress=scored("score held-out"))
+    acc_real = validate(converted, tflite, as_float(x_real), y_real, float_predict=float_predict,
+                        class_names=classes, progress=scored("score recordings")) if len(x_real) else None
+    real = _real_rows(names, y_real, x_real, converted, classes, float_predict)
+    result = KeywordResult(
+        classes=classes, train_voices=[v.name for v in train_v], test_voices=[v.name for v in test_v],
+        counts={"train": np.bincount(y_train, minlength=len(classes)).tolist(),
+                "held-out": np.bincount(y_test, minlength=len(classes)).tolist()},
+        accuracy={"held-out voices": acc_test, **({"real recordings": acc_real} if acc_real else {})},
+        real=real, model_bytes=len(converted.data), tflite_bytes=len(tflite), arena=converted.arena_size,
+        tflm_arena=tflm_arena_size(tflite), macs=converted.macs, params=int(model.count_params()),
+        seconds=0.0)
+    result.seconds = round(time.monotonic() - t0, 1)
+    _write(out_dir, recipe, result, converted.data, tflite, command)
+    return result
+
+
+def _real_rows(names, labels, x, converted, classes, float_predict) -> list[dict]:
+    from edgeloop_fw.runtime.interpreter import Interpreter
+    from edgeloop_fw.runtime.loader import Model
+
+    it = Interpreter(Model(io.BytesIO(converted.data)))
+    rows = []
+    for name, label, feats in zip(names, labels, x):
+        it.set_input(feats.reshape(-1).tobytes())
+        it.invoke()
+        out = np.frombuffer(it.get_output(), np.int8).astype(int) + 128
+        f = float_predict(as_float(feats[None]))[0]
+        rows.append({"file": name, "expected": classes[label], "edgeloop": classes[int(out.argmax())],
+                     "score": int(out.max()), "float": classes[int(np.argmax(f))]})
+    return rows
+
+
+def _write(out_dir: Path, recipe: KeywordRecipe, result: KeywordResult, elm: bytes, tflite: bytes, command: str):
+    from ..atomic import write_bytes_atomic
+    from .keyword_card import model_card
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = {"model": out_dir / f"{MODEL_NAME}.elm", "tflite": out_dir / f"{MODEL_NAME}.tflite",
+             "recipe": out_dir / "recipe.json", "card": out_dir / "MODEL_CARD.md"}
+    recipe_doc = {"command": command, "classes": result.classes, "recipe": recipe.to_json(),
+                  "train_voices": result.train_voices, "test_voices": result.test_voices,
+                  "input": {"features": [D.FRAMES, D.CHANNELS], "dtype": "int8", "scale": 1 / 128,
+                            "zero_point": 0, "frontend": "edgeloop_fw.audio.AudioFrontend (micro_speech)"}}
+    write_bytes_atomic(files["model"], elm)
+    write_bytes_atomic(files["tflite"], tflite)
+    write_bytes_atomic(files["recipe"], (json.dumps(recipe_doc, indent=2) + "\n").encode())
+    write_bytes_atomic(files["card"], model_card(recipe, result, command).encode())
+    result.files = {k: str(v) for k, v in files.items()}
