@@ -27,6 +27,7 @@ from edgeloop.resources import firmware_dir
 from edgeloop.transfer import BoardSession
 
 pytestmark = pytest.mark.sim
+pytest.importorskip("edgeloop.sim", reason="the virtual board (edgeloop.sim) is not in this checkout yet")
 REPO = Path(__file__).resolve().parents[2]
 
 
