@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "monitor": ("cli_monitor", "monitor", "Stream inferences from a board: live view + SQLite log."),
     "record": ("cli_record", "record", "Record a labelled take of raw sensor data into a dataset."),
     "export": ("cli_export", "export", "Export logged windows as a retraining set (npz, csv, parquet)."),
+    "train": ("cli_train", "train", "Train a model (gesture, ...) from recordings, with a model card."),
 }
 
 
