@@ -29,10 +29,13 @@ WINDOW_MS = 30  # and its window (480 samples)
 
 class KeywordSpotter:
     def __init__(self, interpreter, classes=None, every=4, average_ms=1000, threshold=200,
-                 suppression_ms=1500, minimum_count=3, ignore=("silence", "unknown"), frontend=None):
+                 suppression_ms=1500, minimum_count=3, ignore=("silence", "unknown"), frontend=None,
+                 listener=None):
         """`interpreter`: a runtime Interpreter holding a keyword model (int8 in, int8 out);
         `every`: run the model once every this many frames (4 = every 80 ms);
-        `ignore`: classes that take part in the smoothing but are never reported."""
+        `ignore`: classes that take part in the smoothing but are never reported;
+        `listener(spotter, detected)`: called after every inference (detected = class or -1),
+        e.g. to stream each window's scores -- feed() may run several inferences per call."""
         if every < 1 or average_ms < FRAME_MS or minimum_count < 1:
             raise ValueError("every >= 1, average_ms >= %d and minimum_count >= 1 are needed" % FRAME_MS)
         self.interpreter = interpreter
@@ -74,6 +77,7 @@ class KeywordSpotter:
         self.average = bytearray(nc)  # the latest smoothed scores (0..255)
         self.average_u16 = array("H", bytes(2 * nc))  # the same scaled to 0..65535, for MSG_INFERENCE
         self.win = Windower(1, frontend.frame_length, frontend.STRIDE)
+        self.listener = listener
         self.reset()
 
     def reset(self):
@@ -155,7 +159,10 @@ class KeywordSpotter:
         at = self._out_at
         for i in range(self.n_classes):
             out[i] = arena[at + i] & 0xFF
-        return self._decide(self.time_ms())
+        found = self._decide(self.time_ms())
+        if self.listener is not None:
+            self.listener(self, found)
+        return found
 
     # -- smoothing and decision (TFLM RecognizeCommands) -----------------------------
     def _decide(self, now):
