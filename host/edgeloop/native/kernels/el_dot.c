@@ -2,15 +2,16 @@
  *
  * All three ops reduce to "four weight rows against one int8 vector", so the
  * hot loop lives here once and the target decides how it is written:
- * - Cortex-M4/M7 (__ARM_FEATURE_DSP): 32-bit loads, SXTB16 splits a word
- *   into its even and odd bytes as two int16 pairs, SMLAD does two MACs;
- *   the input word is split once and shared by the four rows.
+ * - Cortex-M4/M7 (__ARM_FEATURE_DSP): el_dot4_v7em.S (32-bit loads, SXTB16
+ *   splits a word into its even and odd bytes as two int16 pairs, SMLAD
+ *   does two MACs; the input word is split once and shared by four rows).
+ *   Hand-written because gcc 12 spills the sums and does not fold the
+ *   rotate into SXTB16; el_dot1_s8 stays in C with the ACLE intrinsics.
  * - ARMv6-M (Cortex-M0/M0+, RP2040): el_dot4_v6m.S (hand-scheduled: one
  *   input byte, then LDRSB/MULS/ADD per row with the sums in r8-r11).
  * - anything else (x64, xtensa, RISC-V): plain C the compiler vectorises.
  * The sums are exact int32 sums in every variant, so the bytes agree.
  */
-#include <string.h>
 #include "el_kernels.h"
 
 #if defined(__ARM_FEATURE_DSP) && defined(__ARM_ARCH) && !defined(EL_PORTABLE)
@@ -18,35 +19,30 @@
 
 static inline uint32_t ld32(const int8_t *p) {
     uint32_t v;
-    memcpy(&v, p, 4); /* an unaligned LDR: allowed on ARMv7E-M */
+    __builtin_memcpy(&v, p, 4); /* an unaligned LDR: allowed on ARMv7E-M */
     return v;
 }
 
-#define EL_ROW(a, pw) do { \
-        uint32_t v = ld32(pw); pw += 4; \
-        a = __smlad(__sxtb16(v), xe, a); \
-        a = __smlad(__sxtb16(__ror(v, 8)), xo, a); \
-    } while (0)
+static inline uint32_t ror8(uint32_t v) {
+    return (v >> 8) | (v << 24); /* folds into SXTB16's ROR #8 operand */
+}
+
+void el_dot4_v7em(const int8_t *x, const int8_t *w, int32_t wstride, int32_t n8, int32_t *acc);
 
 void el_dot4_s8(const int8_t *x, const int8_t *w, int32_t wstride, int32_t n, int32_t *acc) {
-    const int8_t *w0 = w, *w1 = w + wstride, *w2 = w1 + wstride, *w3 = w2 + wstride;
-    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
-    int32_t k = n >> 3;
-    while (k--) {
-        uint32_t u = ld32(x);
-        int16x2_t xe = __sxtb16(u), xo = __sxtb16(__ror(u, 8));
-        EL_ROW(a0, w0); EL_ROW(a1, w1); EL_ROW(a2, w2); EL_ROW(a3, w3);
-        u = ld32(x + 4);
-        x += 8;
-        xe = __sxtb16(u);
-        xo = __sxtb16(__ror(u, 8));
-        EL_ROW(a0, w0); EL_ROW(a1, w1); EL_ROW(a2, w2); EL_ROW(a3, w3);
+    int32_t n8 = n >> 3;
+    if (n8)
+        el_dot4_v7em(x, w, wstride, n8, acc);
+    int32_t done = n8 << 3;
+    if (done < n) {
+        const int8_t *w0 = w + done, *w1 = w0 + wstride, *w2 = w1 + wstride, *w3 = w2 + wstride;
+        int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+        for (int32_t k = done; k < n; k++) {
+            int32_t v = x[k];
+            a0 += v * *w0++; a1 += v * *w1++; a2 += v * *w2++; a3 += v * *w3++;
+        }
+        acc[0] = a0; acc[1] = a1; acc[2] = a2; acc[3] = a3;
     }
-    for (k = n & 7; k; k--) {
-        int32_t v = *x++;
-        a0 += v * *w0++; a1 += v * *w1++; a2 += v * *w2++; a3 += v * *w3++;
-    }
-    acc[0] = a0; acc[1] = a1; acc[2] = a2; acc[3] = a3;
 }
 
 int32_t el_dot1_s8(const int8_t *x, const int8_t *w, int32_t n) {
@@ -56,7 +52,7 @@ int32_t el_dot1_s8(const int8_t *x, const int8_t *w, int32_t n) {
         uint32_t u = ld32(x), v = ld32(w);
         x += 4; w += 4;
         a = __smlad(__sxtb16(u), __sxtb16(v), a);
-        a = __smlad(__sxtb16(__ror(u, 8)), __sxtb16(__ror(v, 8)), a);
+        a = __smlad(__sxtb16(ror8(u)), __sxtb16(ror8(v)), a);
     }
     for (k = n & 3; k; k--)
         a += *x++ * *w++;
