@@ -15,33 +15,36 @@
 
 #define INT32_MIN_ (-2147483647 - 1)
 
-static int32_t srdhm(int32_t a, int32_t b) {
+static inline int32_t srdhm(int32_t a, int32_t b) {
+    /* gemmlowp: (ab + nudge) / 2**31 truncated, nudge = 2**30 or 1 - 2**30 by
+     * the sign of ab. For ab < 0 truncation is floor((ab + 1 - 2**30 + 2**31 - 1)
+     * / 2**31), so both signs are floor((ab + 2**30) / 2**31): one arithmetic
+     * shift, no branch (the int64 >> of gcc is arithmetic). */
     if (a == b && a == INT32_MIN_)
         return 2147483647;
-    int64_t ab = (int64_t)a * (int64_t)b;
-    int64_t nudge = ab >= 0 ? (1 << 30) : (1 - (1 << 30));
-    int64_t n = ab + nudge;
-    /* C division truncates toward zero: gemmlowp divides by 2**31 */
-    int64_t q = n >= 0 ? (n >> 31) : -((-n) >> 31);
-    return (int32_t)q;
+    return (int32_t)(((int64_t)a * (int64_t)b + (1 << 30)) >> 31);
 }
 
-static int32_t rdbpot(int32_t x, int32_t e) {
+static inline int32_t rdbpot(int32_t x, int32_t e) {
     int32_t mask = (int32_t)((1u << e) - 1u);
     int32_t rem = x & mask;
     int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
     return (x >> e) + (rem > threshold ? 1 : 0);
 }
 
-int32_t el_mbqm(int32_t x, int32_t multiplier, int32_t shift) {
+static inline int32_t mbqm(int32_t x, int32_t multiplier, int32_t shift) {
     if (shift > 0)
         return srdhm((int32_t)((uint32_t)x << shift), multiplier);
     return rdbpot(srdhm(x, multiplier), -shift);
 }
 
+int32_t el_mbqm(int32_t x, int32_t multiplier, int32_t shift) {
+    return mbqm(x, multiplier, shift);
+}
+
 static inline int8_t finish(int32_t acc, const el_requant *q, int32_t c) {
     int32_t s = c * q->stride;
-    int32_t v = el_mbqm(acc, q->multiplier[s], q->shift[s]) + q->output_offset;
+    int32_t v = mbqm(acc, q->multiplier[s], q->shift[s]) + q->output_offset;
     if (v < q->act_min)
         v = q->act_min;
     if (v > q->act_max)
@@ -98,25 +101,61 @@ static inline int32_t round4(int32_t n) {
     return (n + 3) & ~3;
 }
 
-/* One pixel's window: channels [c0, c0 + cn) of each tap, stride in_c in x. */
+static void copy_strided(int8_t *dst, const int8_t *src, int32_t n, int32_t step) {
+    if (step == 1) {
+#if defined(__ARM_FEATURE_UNALIGNED) || defined(__x86_64__) || defined(__i386__)
+        for (; n >= 4; n -= 4, dst += 4, src += 4) {
+            uint32_t v;
+            __builtin_memcpy(&v, src, 4); /* one unaligned word load and store */
+            __builtin_memcpy(dst, &v, 4);
+        }
+#endif
+        while (n--)
+            *dst++ = *src++;
+        return;
+    }
+    while (n--) {
+        *dst++ = *src;
+        src += step;
+    }
+}
+
+static void fill(int8_t *dst, int32_t n, int8_t v) {
+    while (n--)
+        *dst++ = v;
+}
+
+/* One pixel's window: channels [c0, c0 + cn) of each tap (cn is in_c or 1),
+ * taps outside the image set to `pad`. Rows whose taps are all inside, with
+ * no horizontal dilation, are one contiguous (conv) or strided (depthwise)
+ * copy; only border taps are tested one by one. */
 static void gather(const el_geom *g, const int8_t *xb, int32_t y0, int32_t x0, int32_t c0, int32_t cn,
                    int8_t pad, int8_t *col) {
     int32_t row = g->in_w * g->in_c;
-    for (int32_t fy = 0; fy < g->filter_h; fy++) {
+    int32_t fw = g->filter_w, dw = g->dilation_w;
+    int32_t span = fw * cn;
+    int whole = x0 >= 0 && x0 + (fw - 1) * dw < g->in_w;
+    for (int32_t fy = 0; fy < g->filter_h; fy++, col += span) {
         int32_t iy = y0 + fy * g->dilation_h;
-        int inside_y = iy >= 0 && iy < g->in_h;
+        if (iy < 0 || iy >= g->in_h) {
+            fill(col, span, pad);
+            continue;
+        }
         const int8_t *xr = xb + iy * row + c0;
-        for (int32_t fx = 0; fx < g->filter_w; fx++) {
-            int32_t ix = x0 + fx * g->dilation_w;
-            if (inside_y && ix >= 0 && ix < g->in_w) {
-                const int8_t *s = xr + ix * g->in_c;
-                for (int32_t i = 0; i < cn; i++)
-                    col[i] = s[i];
-            } else {
-                for (int32_t i = 0; i < cn; i++)
-                    col[i] = pad;
-            }
-            col += cn;
+        if (whole && dw == 1) {
+            if (cn == g->in_c)
+                copy_strided(col, xr + x0 * cn, span, 1);
+            else
+                copy_strided(col, xr + x0 * g->in_c, fw, g->in_c);
+            continue;
+        }
+        int8_t *c = col;
+        for (int32_t fx = 0; fx < fw; fx++, c += cn) {
+            int32_t ix = x0 + fx * dw;
+            if (ix >= 0 && ix < g->in_w)
+                copy_strided(c, xr + ix * g->in_c, cn, 1);
+            else
+                fill(c, cn, pad);
         }
     }
 }
