@@ -33,7 +33,7 @@ def monitor(port, db, seconds, plot, send_window):
 
     console = Console(stderr=True)
     state = {}
-    with Live(console=console, refresh_per_second=8, transient=False) as live:
+    with Live(console=console, refresh_per_second=8, transient=True) as live:
         def on_tick(stats, session=None):
             live.update(render(stats, state["counts"], port=state["port"], plot=plot, db=db))
 

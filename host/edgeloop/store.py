@@ -110,7 +110,8 @@ class Store:
                                      "file `edgeloop monitor` wrote")
                 return
             if self.path.parent and not self.path.parent.exists():
-                raise StoreError(f"cannot create the log {self.path}: folder {self.path.parent} does not exist")
+                raise StoreError(f"cannot create the log {self.path}: folder {self.path.parent} does not exist; "
+                                 "pass --db with a path in an existing folder")
             self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")

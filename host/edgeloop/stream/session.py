@@ -144,15 +144,16 @@ class StreamSession:
                     self._handle(data)
                     if self.store:
                         self.store.maybe_commit()
-                    continue
-                if self.store:
+                elif self.store:
                     self.store.flush()  # idle link: commit what we have
-                if self._frames_this_link == 0 and now - self._opened_at > self.hello_timeout:
-                    if self.stats.reconnects == 0 and self.stats.disconnects == 0:
-                        raise self._no_frames_error()
-                    self._drop("no frames after reconnecting")
-                    next_try = now + self.retry
-                elif now - self._last_rx > self.silence:
+                if self._frames_this_link == 0:
+                    # No good frame yet on this link (silent, or bytes that are not frames).
+                    if now - self._opened_at > self.hello_timeout:
+                        if self.stats.reconnects == 0 and self.stats.disconnects == 0:
+                            raise self._no_frames_error()
+                        self._drop("no frames after reconnecting")
+                        next_try = now + self.retry
+                elif not data and now - self._last_rx > self.silence:
                     self._drop(f"silent for {self.silence:g} s")
                     next_try = now + self.retry
         finally:
