@@ -110,6 +110,7 @@ function readByte() {
       return c;
     }
     flush();
+    syncDirty();
     Atomics.store(hdr, STATE, STATE_IDLE);
     if (Atomics.load(hdr, INTR)) {
       // A Ctrl-C that raced with the end of the last command.
@@ -305,6 +306,28 @@ function usedBlocks() {
   return n;
 }
 
+// Files written but not closed yet (`open(p, 'w').write(s)` is common on
+// MicroPython) reach the host when the command ends, not only on close.
+const dirty = new Set();
+
+function syncFile(p) {
+  const h = hostPath(p);
+  const tmp = h + ".~vb";
+  fs.writeFileSync(tmp, mp.FS.readFile(p));
+  fs.renameSync(tmp, h);
+}
+
+function syncDirty() {
+  for (const stream of dirty) {
+    try {
+      if (stream.node && mp.FS.isFile(stream.node.mode)) syncFile(stream.path);
+    } catch {
+      // deleted or renamed since: the unlink/rename hook mirrored that already
+    }
+  }
+  dirty.clear();
+}
+
 function loadFlash() {
   const FS = mp.FS;
   FS.mkdir("/flash");
@@ -340,14 +363,8 @@ function hookFlash() {
     const p = stream.path;
     const wrote = (stream.flags & 3) !== 0 && p && underFlash(p);
     const r = close(stream);
-    if (wrote) {
-      mirror(() => {
-        const h = hostPath(p);
-        const tmp = h + ".~vb";
-        fs.writeFileSync(tmp, FS.readFile(p));
-        fs.renameSync(tmp, h);
-      });
-    }
+    dirty.delete(stream);
+    if (wrote) mirror(() => syncFile(p));
     return r;
   };
   FS.write = (stream, buffer, offset, length, position, canOwn) => {
@@ -358,6 +375,7 @@ function hookFlash() {
         const extra = Math.ceil((pos + length) / BLOCK) - Math.max(1, Math.ceil(cur / BLOCK));
         if (extra > 0 && usedBlocks() + extra > fsBlocks) throw new FS.ErrnoError(28); // MicroPython's ENOSPC
       }
+      dirty.add(stream);
     }
     return write(stream, buffer, offset, length, position, canOwn);
   };
@@ -443,6 +461,8 @@ async function boot({ safe, soft }) {
   runTop(PRELUDE.replace("ERRNO_MAP", JSON.stringify(ERRNO).replace(/"/g, "")));
   mp.globals.get("_vboard_setup")(BLOCK, Math.floor(cfg.fsBytes / BLOCK), 134217728);
   capHeap();
+  // Ready means "input is being taken": main.py may run forever.
+  parentPort.postMessage({ ready: true });
   if (soft) writeNow("MPY: soft reboot\r\n");
   if (safe) {
     writeNow("edgeloop sim: the interpreter was stuck and has been restarted (files kept; boot.py and main.py skipped)\r\n");
@@ -462,7 +482,6 @@ async function boot({ safe, soft }) {
     writeNow(`MicroPython v${cfg.version} on ${cfg.title} (edgeloop virtual board) with webassembly\r\n` +
       `Type "help()" for more information.\r\n>>> `);
   }
-  parentPort.postMessage({ ready: true });
 }
 
 function processChar(c) {
@@ -544,6 +563,7 @@ async function main() {
     if (resetPending) {
       resetPending = false;
       flush();
+      syncDirty();
       await boot({ safe: false, soft: true });
     }
   }
