@@ -1,0 +1,173 @@
+"""Continuous keyword spotting inside real MicroPython, against the same code under CPython.
+
+A real recording (yes) between stretches of TFLM's silence recording is
+streamed through edgeloop_fw.kws on the board in capture-sized chunks; every
+inference's output bytes must equal what CPython computes with the same
+files (whose own outputs tests/host/test_kws.py checks against TFLM), the
+detection must come out as a MSG_INFERENCE frame that the host's protocol
+decoder reads, and frames that run no inference must allocate nothing.
+"""
+
+import io
+import sys
+import wave
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "host"))
+
+import wasm_board  # noqa: E402
+from runtime_helpers import SPEECH, SPEECH_DIR, need  # noqa: E402
+
+pytestmark = pytest.mark.sim
+
+CLASSES = ["silence", "unknown", "yes", "no"]
+PARTS = (("silence", 8000), ("yes", 16000), ("silence", 8000))  # 2 s: yes from 0.5 to 1.5 s
+EVERY = 4
+AVERAGE_MS = 500
+
+
+def stream() -> bytes:
+    out = []
+    for name, n in PARTS:
+        with wave.open(str(need(SPEECH_DIR / f"{name}_1000ms.wav"))) as w:
+            out.append(w.readframes(w.getnframes())[:2 * n])
+    return b"".join(out)
+
+
+def model_blob() -> bytes:
+    from edgeloop.convert.int8 import convert_tflite
+    return convert_tflite(need(SPEECH)).data
+
+
+def board_files(root: str) -> dict[str, bytes]:
+    fw = wasm_board.REPO / "firmware" / "edgeloop_fw"
+    files = {f"{root}/edgeloop_fw/__init__.py": b""}
+    for p in sorted(list((fw / "runtime").rglob("*.py")) + list((fw / "audio").glob("*.py"))):
+        files[f"{root}/edgeloop_fw/{p.relative_to(fw).as_posix()}"] = p.read_bytes()
+    for name in ("kws.py", "window.py", "protocol.py"):
+        files[f"{root}/edgeloop_fw/{name}"] = (fw / name).read_bytes()
+    return files
+
+
+# Runs on the board (and, for the reference, under CPython): ROOT is where the files are.
+SCRIPT = """
+import sys, gc, array
+sys.path.append(ROOT + '/lib')
+from edgeloop_fw.runtime.loader import Model
+from edgeloop_fw.runtime.interpreter import Interpreter
+from edgeloop_fw.kws import KeywordSpotter
+from edgeloop_fw import protocol as P
+rows = []
+def listener(k, found):
+    rows.append('W %d %s %d' % (k.time_ms(), bytes(k.output).hex(), found))
+k = KeywordSpotter(Interpreter(Model(open(ROOT + '/model.elm', 'rb'))), CLASSES, every=EVERY,
+                   average_ms=AVERAGE_MS, listener=listener)
+enc = P.FrameEncoder(128)
+block = array.array('h', bytes(640))  # capture blocks of 20 ms, as a microphone delivers them
+f = open(ROOT + '/stream.raw', 'rb')
+while True:
+    got = f.readinto(block) // 2
+    if not got:
+        break
+    found = k.feed(block, 0, got)
+    if found >= 0:
+        m = k.encode_detection(enc, k.detected_ms, b'0123abcd')
+        rows.append('D ' + bytes(enc.wire[:m]).hex())
+f.close()
+for r in rows:
+    print(r)
+# Allocation of the spotter's own per-frame work (the front end boxes some big ints itself).
+k.listener = None
+feats = array.array('b', bytes(40))
+frame_alloc = infer_alloc = 0
+if hasattr(gc, 'mem_alloc'):
+    for i in range(2 * EVERY):
+        infer = (k.frame_count + 1 - k.frames) % k.every == 0
+        gc.collect()
+        before = gc.mem_alloc()
+        k.push_features(feats)
+        used = gc.mem_alloc() - before
+        if infer:
+            infer_alloc = max(infer_alloc, used)
+        else:
+            frame_alloc = max(frame_alloc, used)
+print('ALLOC', frame_alloc, infer_alloc)
+"""
+
+
+def script(root: str) -> str:
+    return f"ROOT = {root!r}\nCLASSES = {CLASSES!r}\nEVERY = {EVERY}\nAVERAGE_MS = {AVERAGE_MS}\n" + SCRIPT
+
+
+def host_rows(tmp_path) -> list[str]:
+    """The same script under CPython (the repo's edgeloop_fw is the same files)."""
+    import contextlib
+
+    (tmp_path / "model.elm").write_bytes(model_blob())
+    (tmp_path / "stream.raw").write_bytes(stream())
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(script(str(tmp_path)), "kws_script", "exec"), {})
+    return out.getvalue().split("\n")
+
+
+def check(board_out: str, host_out: list[str]):
+    from edgeloop_fw import protocol as P
+
+    board = [ln.strip() for ln in board_out.splitlines() if ln[:2] in ("W ", "D ", "AL")]
+    host = [ln.strip() for ln in host_out if ln[:2] in ("W ", "D ")]
+    windows = [ln for ln in board if ln.startswith("W ")]
+    # 2 s = 99 frames: the first full second at frame 49, then every 4th frame.
+    assert len(windows) == (99 - 49) // EVERY + 1
+    assert [ln for ln in board if not ln.startswith("ALLOC")] == host
+    dets = [ln for ln in board if ln.startswith("D ")]
+    assert len(dets) == 1, board
+    wire = bytes.fromhex(dets[0][2:])
+    kind, _seq, t_ms, payload = P.frame_decode(wire[:-1])
+    f = P.decode_payload(kind, payload)
+    assert kind == P.MSG_INFERENCE and CLASSES[f["top"]] == "yes" and f["model_hash"] == "0123abcd"
+    assert 800 <= t_ms <= 2000 and f["scores"][f["top"]] > 200 * 257
+    alloc = [ln for ln in board if ln.startswith("ALLOC")]
+    return tuple(int(v) for v in alloc[0].split()[1:]) if alloc else None
+
+
+@pytest.mark.slow
+def test_board_windows_and_detection_equal_cpython(tmp_path):
+    why = wasm_board.available()
+    if why:
+        pytest.skip(f"the WebAssembly MicroPython is unavailable: {why}")
+    files = board_files("/lib")
+    files["/model.elm"] = model_blob()
+    files["/stream.raw"] = stream()
+    out = wasm_board.run(script(""), files, timeout=600)
+    frame_alloc, infer_alloc = check(out, host_rows(tmp_path))
+    assert frame_alloc == 0, "a frame without an inference allocated %d bytes" % frame_alloc
+    print("kws on the board: 0 bytes per frame, %d bytes per inference (the runtime's kernels)" % infer_alloc)
+
+
+@pytest.mark.slow
+def test_virtual_board_windows_and_detection_equal_cpython(request, tmp_path):
+    """The same through the rp2040-profile virtual board (pty, raw REPL, edgeloop.device)."""
+    try:
+        vb = request.getfixturevalue("virtual_board")
+    except pytest.FixtureLookupError:
+        pytest.skip("the virtual_board fixture (SIM helper, tests/conftest.py) is not available yet")
+    from edgeloop.device import Device
+
+    flash = Path(vb.flash_dir)
+    files = board_files("lib")
+    files["model.elm"] = model_blob()
+    files["stream.raw"] = stream()
+    for name, data in files.items():
+        (flash / name).parent.mkdir(parents=True, exist_ok=True)
+        (flash / name).write_bytes(data)
+    vb.restart()
+    find_root = ("import os\nROOT = ''\nfor r in ('', '/flash', '/home'):\n    try:\n        os.stat(r + '/stream.raw')\n"
+                 "        ROOT = r\n        break\n    except OSError:\n        pass\n")
+    code = script("").replace("ROOT = ''\n", find_root, 1)
+    with Device(vb.port) as dev:
+        out = dev.exec(code, timeout=900).decode()
+    check(out, host_rows(tmp_path))
