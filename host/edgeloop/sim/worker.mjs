@@ -233,7 +233,13 @@ def _vboard_setup(block, fs_blocks, split):
             return self._do(posix.remove, p)
 
         def rename(self, a, b):
-            return self._do(posix.rename, a, b)
+            # VfsPosix('/flash').rename builds both paths in one shared
+            # buffer (MicroPython 1.27), so it renames the target onto itself;
+            # a root-less VfsPosix takes the full paths unchanged.
+            try:
+                return os.VfsPosix().rename('/flash' + self._abs(a), '/flash' + self._abs(b))
+            except OSError as e:
+                raise err(e)
 
         def chdir(self, p):
             p = self._abs(p)
