@@ -103,9 +103,11 @@ class App:
         t_in, t_out = m.inputs[0], m.outputs[0]
         self.model_in = bytearray(t_in.nbytes)
         self.in_zp = t_in.zero_point
-        # input units per LSB of our int16 -> model quantum, fixed point (mg -> g for IMU windows)
-        unit = 1.0 if self.audio else 0.001
-        self.in_mul = int(unit / t_in.scale * (1 << 15) + 0.5)
+        # IMU windows: mg -> the model's input quantum, by the code training used (edgeloop_fw.features)
+        if not self.audio:
+            from .features import input_multiplier, quantize_window
+            self.in_mul = input_multiplier(t_in.scale)
+            self._quantize = quantize_window
         self.out_zp = t_out.zero_point
         self.out_mul = int(t_out.scale * 65535 * 256 + 0.5)
         self.n_classes = t_out.nbytes
@@ -280,12 +282,7 @@ class App:
         self._send_inference(ticks_diff(t2, t0))
 
     def _imu_features(self):
-        w = self.win.window
-        out = self.model_in
-        mul, zp = self.in_mul, self.in_zp
-        for i in range(len(out)):
-            q = ((w[i] * mul + 16384) >> 15) + zp if i < len(w) else zp
-            out[i] = (127 if q > 127 else -128 if q < -128 else q) & 0xFF
+        self._quantize(self.win.window, self.model_in, self.in_mul, self.in_zp)
         return True
 
     def _audio_features(self):
