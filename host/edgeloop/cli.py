@@ -17,6 +17,9 @@ from .errors import EdgeloopError
 # name -> (module, attribute, one-line help shown by `edgeloop --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "boards": ("cli_boards", "boards", "List the board profiles, or show one."),
+    "sim": ("cli_sim", "sim", "Run a virtual board (real MicroPython on a pty) until stopped."),
+    "devices": ("cli_devices", "devices", "List attached boards and running virtual boards."),
+    "info": ("cli_info", "info", "Show what a board reports: firmware, .mpy arch, heap, filesystem."),
     "convert": ("cli_convert", "convert", "Convert an int8 .tflite into the on-board model file."),
     "predict": ("cli_predict", "predict", "Run a converted model on a .npy input, here or on a board."),
     "deploy": ("cli_deploy", "deploy", "Push firmware/ (and models) to a board: changed files only, atomic."),

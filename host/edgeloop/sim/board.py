@@ -119,9 +119,14 @@ class VirtualBoard:
         self._log = tempfile.TemporaryFile()
         self._proc = subprocess.Popen(args, pass_fds=(self._master, self._slave), stdin=subprocess.DEVNULL,
                                       stdout=subprocess.PIPE, stderr=self._log, start_new_session=True)
-        self._finalizer = weakref.finalize(self, _kill, self._proc, [self._master, self._slave])
+        self._finalizer = weakref.finalize(self, _kill, self._proc, [])
         threading.Thread(target=self._read_status, args=(self._proc,), daemon=True).start()
         self._wait_ready(1)
+        # Node holds the pty from now on: if it dies, the port goes away as an
+        # unplugged board's would, instead of going silent.
+        for fd in (self._master, self._slave):
+            os.close(fd)
+        self._master = self._slave = None
         if self._register:
             registry.register(registry.RunningSim(self.port, self.board, str(self.flash_dir),
                                                   self._proc.pid, os.getpid()))
@@ -172,13 +177,14 @@ class VirtualBoard:
             registry.unregister(proc.pid)
         if self._finalizer is not None:
             self._finalizer()
-        else:
-            for fd in (getattr(self, "_master", None), getattr(self, "_slave", None)):
-                if fd is not None:
-                    try:
-                        os.close(fd)
-                    except OSError:
-                        pass
+        for name in ("_master", "_slave"):
+            fd = getattr(self, name, None)
+            if fd is not None:
+                setattr(self, name, None)
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
         if self._own_flash:
             shutil.rmtree(self.flash_dir, ignore_errors=True)
 
