@@ -1,0 +1,160 @@
+"""The virtual board, driven through its pty by mpremote (the reference client) and by Device."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from edgeloop import boards
+from edgeloop.device import BoardException, Device
+
+pytestmark = pytest.mark.sim
+
+
+def mpremote(port, *args, timeout=60):
+    r = subprocess.run([sys.executable, "-m", "mpremote", "connect", port, *args],
+                       capture_output=True, timeout=timeout)
+    return r.returncode, r.stdout.decode(errors="replace"), r.stderr.decode(errors="replace")
+
+
+def test_mpremote_exec_and_fs_round_trip(virtual_board, tmp_path):
+    data = os.urandom(50_000)
+    (tmp_path / "blob.bin").write_bytes(data)
+    port = virtual_board.port
+    assert mpremote(port, "exec", "print(6 * 7)")[1].strip() == "42"
+    assert mpremote(port, "fs", "cp", str(tmp_path / "blob.bin"), ":blob.bin")[0] == 0
+    code, out, _ = mpremote(port, "fs", "ls")
+    assert code == 0 and "50000 blob.bin" in out
+    # The file is in the flash folder on the host, byte for byte.
+    assert (virtual_board.flash_dir / "blob.bin").read_bytes() == data
+    assert mpremote(port, "fs", "cp", ":blob.bin", str(tmp_path / "back.bin"))[0] == 0
+    assert (tmp_path / "back.bin").read_bytes() == data
+    code, out, _ = mpremote(port, "fs", "sha256sum", ":blob.bin")
+    assert hashlib.sha256(data).hexdigest() in out
+
+
+def test_mpremote_sees_missing_files_as_missing(virtual_board):
+    # Needs errno translation: the port raises emscripten's ENOENT (44).
+    code, _, err = mpremote(virtual_board.port, "fs", "cat", ":nope.txt")
+    assert code != 0 and "No such file or directory" in err
+
+
+def test_raw_paste_is_used_and_handles_large_code(virtual_board):
+    with Device(virtual_board.port) as dev:
+        body = "x = 0\n" + "x += 1\n" * 3000  # ~21 KB: several raw-paste windows
+        assert dev.exec(body + "print(x)").strip() == b"3000"
+        assert dev.transport.use_raw_paste  # mpremote did not have to fall back
+
+
+def test_exec_raises_board_exception_with_board_text(virtual_board):
+    with Device(virtual_board.port) as dev:
+        with pytest.raises(BoardException, match="ZeroDivisionError"):
+            dev.exec("1/0")
+        assert dev.eval("1 + 1") == 2  # still usable afterwards
+
+
+@pytest.mark.parametrize("loop", [
+    "import time\nwhile True:\n    time.sleep_ms(5)",
+    "i = 0\nwhile True:\n    print(i)\n    i += 1",
+])
+def test_ctrl_c_interrupts_running_code(virtual_board, loop):
+    with Device(virtual_board.port) as dev:
+        dev.transport.exec_raw_no_follow(loop)
+        time.sleep(0.3)
+    t0 = time.monotonic()
+    with Device(virtual_board.port) as dev:  # enters the raw REPL with Ctrl-C
+        assert dev.eval("'alive'") == "alive"
+    assert time.monotonic() - t0 < 1.5
+    assert virtual_board.restarts == []  # interrupted, not restarted
+
+
+def test_watchdog_recovers_a_loop_that_never_yields(virtual_board_factory):
+    vb = virtual_board_factory(watchdog=1.0)
+    with Device(vb.port) as dev:
+        dev.exec("f = open('keep.txt', 'w'); f.write('kept'); f.close()")
+        dev.transport.exec_raw_no_follow("while True:\n    pass")
+        time.sleep(0.2)
+    with Device(vb.port) as dev:
+        assert dev.exec("print(open('keep.txt').read())").strip() == b"kept"
+    assert vb.restarts == ["watchdog"]
+
+
+def test_soft_reset_runs_boot_and_main(virtual_board):
+    vb = virtual_board
+    (vb.flash_dir / "boot.py").write_text("BOOT_RAN = True\n")
+    (vb.flash_dir / "main.py").write_text(
+        "n = int(open('count.txt').read()) if 'count.txt' in __import__('os').listdir() else 0\n"
+        "open('count.txt', 'w').write(str(n + 1))\n"
+        "import time\nwhile True:\n    time.sleep_ms(10)\n")
+    vb.restart()  # hard reset: boot.py, then main.py (which loops until interrupted)
+    time.sleep(0.3)
+    with Device(vb.port) as dev:
+        assert dev.eval("BOOT_RAN") is True
+        assert dev.eval("n") == 0
+    with Device(vb.port, soft_reset=True) as dev:  # raw-REPL soft reset: boot.py only
+        assert dev.eval("BOOT_RAN") is True
+        assert dev.eval("'n' in globals()") is False
+    assert (vb.flash_dir / "count.txt").read_text() == "1"
+
+
+def test_friendly_repl_ctrl_d_soft_resets(virtual_board):
+    import serial
+
+    (virtual_board.flash_dir / "main.py").write_text("print('MAIN RAN')\n")
+    with serial.Serial(virtual_board.port, timeout=3) as s:
+        s.write(b"\x03\x02")
+        time.sleep(0.2)
+        s.reset_input_buffer()
+        s.write(b"\x04")
+        out = s.read_until(b">>> ")
+    assert b"soft reboot" in out and b"MAIN RAN" in out
+
+
+def test_heap_is_capped_at_the_profile(virtual_board):
+    heap = boards.load("rp2040").heap_bytes
+    with Device(virtual_board.port) as dev:
+        free = dev.eval("__import__('gc').mem_free()")
+        assert 0.8 * heap < free <= heap
+        with pytest.raises(BoardException, match="MemoryError"):
+            dev.exec(f"b = bytearray({heap + 1024})")
+        assert dev.exec(f"b = bytearray({heap // 2}); print(len(b))").strip() == str(heap // 2).encode()
+
+
+def test_flash_dir_survives_restart_and_new_board(virtual_board_factory, tmp_path):
+    flash = tmp_path / "flash"
+    vb = virtual_board_factory(flash_dir=flash)
+    with Device(vb.port) as dev:
+        dev.exec("import os\nos.mkdir('lib')\nf = open('lib/m.py', 'w'); f.write('V = 7'); f.close()")
+    assert (flash / "lib" / "m.py").read_text() == "V = 7"
+    vb.restart()
+    with Device(vb.port) as dev:
+        assert dev.eval("__import__('m').V") == 7  # /lib is on sys.path, as on a board
+    vb.stop()
+    vb2 = virtual_board_factory(flash_dir=flash)
+    with Device(vb2.port) as dev:
+        dev.exec("import os\nos.remove('lib/m.py')")
+    assert not (flash / "lib" / "m.py").exists()
+
+
+def test_output_is_binary_safe(virtual_board):
+    # Every byte value except \x04, which frames the raw REPL itself.
+    payload = bytes(b for b in range(256) if b != 4) * 64
+    with Device(virtual_board.port) as dev:
+        out = dev.exec("import sys\nsys.stdout.buffer.write(bytes(b for b in range(256) if b != 4) * 64)")
+    assert out == payload
+
+
+def test_filesystem_reports_profile_size_and_refuses_overflow(virtual_board):
+    fs_bytes = boards.load("rp2040").fs_bytes
+    with Device(virtual_board.port) as dev:
+        bsize, _, blocks = dev.eval("__import__('os').statvfs('/')[:3]")
+        assert bsize * blocks == fs_bytes // bsize * bsize
+        # errno 28 is ENOSPC; MicroPython prints the bare number for it, as a real board does.
+        with pytest.raises(BoardException, match="OSError: 28"):
+            dev.exec(f"f = open('big', 'wb')\nb = bytes(65536)\nfor i in range({fs_bytes // 65536 + 2}):\n"
+                     "    f.write(b)\n")
