@@ -1,60 +1,83 @@
 """Run a loaded model: one arena, the ops in order, integer kernels only.
 
 The arena is a single signed-byte array sized by the host's memory plan;
-every activation and scratch buffer is a fixed offset into it, so an
-inference allocates nothing that grows with the model.
+every activation and scratch buffer is a fixed offset into it. Everything an
+op needs besides it -- its params view and, for kernels that define
+`bind(p, arena)`, the arena views it reads and writes (handed to `eval` as a
+fourth argument) -- is made here, once, so `invoke` allocates nothing on the heap (tests/firmware/test_runtime_board.py
+runs it under micropython.heap_lock()).
+
+Kernel levels: for each op the first package in `levels` that has a module
+for it wins (`viper` holds machine-code kernels a board may or may not be able
+to import; `kernels` the portable ones every port runs). `kernel_levels` says
+which level each kernel came from.
 """
 
 from array import array
 
 from .loader import ModelFileError
 
-
-# Kernel levels, fastest first: `native` (C natmod kernels, when a board has
-# them), `viper` (machine code, needs a native emitter), `kernels` (portable,
-# always present). A level that cannot load on this board is skipped: the
-# package is absent (not deployed), CPython has no `micropython` module, or a
-# .mpy is for another arch (ValueError) or needs an emitter the port lacks.
-LEVELS = ("native", "viper", "kernels")
+LEVELS = ("viper", "kernels")
 
 
-def _kernel(name, levels=LEVELS):
-    # Import only the kernels this model uses: each costs RAM on the board.
-    for level in levels[:-1]:
-        try:
-            return level, __import__("edgeloop_fw.runtime.%s.%s" % (level, name), None, None, ("eval",)).eval
-        except (ImportError, ValueError, SyntaxError, NotImplementedError):
-            pass
-    return levels[-1], __import__("edgeloop_fw.runtime.%s.%s" % (levels[-1], name), None, None, ("eval",)).eval
+def _module(level, name):
+    try:
+        return __import__("edgeloop_fw.runtime." + level + "." + name, None, None, ("eval",))
+    except (ImportError, ValueError, SyntaxError):
+        # ValueError: a .mpy for another arch; SyntaxError: viper on a port without it.
+        return None
+
+
+def _bound(ev, views):
+    # A closure over two values called with three arguments stays within
+    # MicroPython's five on-stack slots for closure calls: no allocation.
+    def run(p, arena, model):
+        ev(p, arena, model, views)
+    return run
 
 
 class Interpreter:
     def __init__(self, model, levels=LEVELS):
-        """`levels` limits the kernel levels tried (("kernels",) = portable only)."""
         self.model = model
-        self._arena_bytes = array("b", bytes(model.arena_size)) if model.arena_size else array("b")
-        self.arena = memoryview(self._arena_bytes)
-        cache = {}
+        arena = array("b", bytes(model.arena_size)) if model.arena_size else array("b")
+        self.arena = memoryview(arena)
+        self.kernel_levels = {}
+        found = {}
         steps = []
-        self.kernel_levels = {}  # kernel name -> level it was loaded from
-        for opcode, name, params, _out in model.ops:
-            if name not in cache:
-                try:
-                    self.kernel_levels[name], cache[name] = _kernel(name, levels)
-                except ImportError:
+        for _opcode, name, params, _out in model.ops:
+            if name not in found:
+                for level in levels:
+                    mod = _module(level, name)
+                    if mod is not None:
+                        found[name] = mod
+                        self.kernel_levels[name] = level
+                        break
+                else:
                     raise ModelFileError("kernel %s is missing from this runtime; "
                                          "deploy the runtime again" % name)
-            steps.append((cache[name], params))
-        self.steps = steps
+            mod = found[name]
+            bind = getattr(mod, "bind", None)
+            steps.append((_bound(mod.eval, bind(params, self.arena)) if bind else mod.eval, params))
+        self.steps = steps  # (eval(p, arena, model), p) per op
 
-    def _io(self, tensors, index, kind):
+    def _tensor(self, tensors, index, kind):
         if not 0 <= index < len(tensors):
             raise IndexError("the model has %d %ss, not %d" % (len(tensors), kind, index + 1))
         return tensors[index]
 
+    def input_view(self, index=0):
+        """The arena bytes of input `index` (signed): fill it in place to skip set_input's copy."""
+        t = self._tensor(self.model.inputs, index, "input")
+        return self.arena[t.offset:t.offset + t.nbytes]
+
+    def output_view(self, index=0):
+        """The arena bytes of output `index` (signed), valid until the next invoke."""
+        t = self._tensor(self.model.outputs, index, "output")
+        return self.arena[t.offset:t.offset + t.nbytes]
+
     def set_input(self, data, index=0):
         """Copy raw int8 bytes (bytes, bytearray or array('b')) into input `index`."""
-        t = self._io(self.model.inputs, index, "input")
+        t = self._tensor(self.model.inputs, index, "input")
         n = len(data)
         if n != t.nbytes:
             raise ValueError("input %d is %s (%d bytes); got %d bytes" % (index, t.describe(), t.nbytes, n))
@@ -62,7 +85,7 @@ class Interpreter:
 
     def get_output(self, index=0):
         """The raw int8 bytes of output `index` (a copy)."""
-        t = self._io(self.model.outputs, index, "output")
+        t = self._tensor(self.model.outputs, index, "output")
         return bytes(self.arena[t.offset:t.offset + t.nbytes])
 
     def invoke(self, probe=None):

@@ -94,36 +94,36 @@ class Model:
         (self.arena_size, params_at, n_params, self.const_offset, self.const_size, n_tensors, n_ops,
          n_in, n_out, names_at, names_size) = struct.unpack_from(F.SUMMARY_FMT, head, F.SUMMARY_AT)
         f.seek(F.TABLES_AT)
-        tables = f.read(params_at - F.TABLES_AT)
-        f.seek(names_at)
-        names = f.read(names_size)
-        tensors = []
-        for i in range(n_tensors):
-            row = struct.unpack_from(F.TENSOR_FMT, tables, i * F.TENSOR_SIZE)
-            dtype, rank = row[0], row[1]
-            zp, scale, nbytes, offset, name_at, name_len = row[10:16]
-            tensors.append(TensorInfo(str(names[name_at:name_at + name_len], "utf-8"), dtype,
-                                      tuple(row[4:4 + rank]), zp, scale, nbytes, offset))
+        tables = f.read(params_at - F.TABLES_AT)  # garbage once loaded: only what runs is kept
         at = n_tensors * F.TENSOR_SIZE
         io = struct.unpack_from("<%dH" % (n_in + n_out), tables, at)
-        self.inputs = [tensors[i] for i in io[:n_in]]
-        self.outputs = [tensors[i] for i in io[n_in:]]
-        self.tensors = tensors
+        # Only the model's inputs and outputs are described on the heap; the
+        # other tensors are nothing but arena offsets already baked into params.
+        self.inputs = [self._tensor(tables, names_at, i) for i in io[:n_in]]
+        self.outputs = [self._tensor(tables, names_at, i) for i in io[n_in:]]
         at += 2 * (n_in + n_out)
         self.params = array("i", bytes(4 * n_params)) if n_params else array("i")
         if n_params:
             f.seek(params_at)
             f.readinto(self.params)
         pv = memoryview(self.params)
-        self.ops = []
+        ops = []
         for i in range(n_ops):
-            opcode, _ver, start, count, first_in, first_out = struct.unpack_from(F.OP_FMT, tables, at)
+            opcode, _ver, start, count, _first_in, first_out = struct.unpack_from(F.OP_FMT, tables, at)
             at += F.OP_SIZE
             name = KERNELS.get(opcode)
             if name is None:
                 raise ModelFileError("op %d has opcode %d, which this runtime has no kernel for; "
                                      "update the runtime on the board" % (i, opcode))
-            self.ops.append((opcode, name, pv[start:start + count], first_out))
+            ops.append((opcode, name, pv[start:start + count], first_out))
+        self.ops = ops
+
+    def _tensor(self, tables, names_at, i):
+        row = struct.unpack_from(F.TENSOR_FMT, tables, i * F.TENSOR_SIZE)
+        f = self.file
+        f.seek(names_at + row[14])
+        name = str(f.read(row[15]), "utf-8")
+        return TensorInfo(name, row[0], tuple(row[4:4 + row[1]]), row[10], row[11], row[12], row[13])
 
     def read_const(self, offset, buf):
         """Fill `buf` (a writable buffer) with constant bytes from `offset` in the file."""

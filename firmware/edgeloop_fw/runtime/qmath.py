@@ -1,11 +1,21 @@
-"""TFLM's integer requantization, bit for bit, in plain Python integers.
+"""TFLM's integer requantization, bit for bit, without big integers on the board.
 
-These mirror tflite::MultiplyByQuantizedMultiplier and gemmlowp's
-SaturatingRoundingDoublingHighMul / RoundingDivideByPOT (the default,
-double-rounding build that the tflite-micro package uses). Python ints are
-unbounded, so int32 wrap-around of the C code is reproduced explicitly where
-it can happen; C's division truncates toward zero while Python's >> floors,
-which is why negatives take their own branch.
+A 32-bit MicroPython or CircuitPython keeps integers below 2**30 in magnitude
+inside the object word ("small ints"); anything larger is a heap object, and
+some CircuitPython builds have no long ints at all. TFLM's
+MultiplyByQuantizedMultiplier multiplies an int32 accumulator by a multiplier
+of up to 2**31 - 1 in 64 bits, so computed naively every output byte would
+allocate. `mbqm` instead takes the multiplier split on the host into three
+limbs (`split`) and splits the accumulator itself into two 15-bit limbs; every
+intermediate value then stays below 2**30 in magnitude (the bounds are worked
+out next to each line), so an inference allocates nothing.
+
+`srdhm`, `rdbpot` and `mbqm_wide` are the same functions on unbounded
+integers: the host uses them to build tables (they do allocate on a board).
+They mirror gemmlowp's SaturatingRoundingDoublingHighMul / RoundingDivideByPOT
+in the default double-rounding build that the tflite-micro package uses. C's
+division truncates toward zero while Python's >> floors, which is why
+negatives take their own branch.
 """
 
 try:
@@ -14,9 +24,60 @@ except ImportError:
     def const(x):
         return x
 
-_NUDGE = const(0x40000000)  # 1 << 30
+_NUDGE = 0x40000000  # 1 << 30 (a heap object on a 32-bit board: host-side helpers only)
+_SMALL = const(0x3FFFFFFF)  # the largest small int on a 32-bit MicroPython port
+_LIMB = const(0x7FFF)
 INT32_MIN = -2147483648
 INT32_MAX = 2147483647
+
+
+def split(multiplier):
+    """The multiplier (0 <= m < 2**31) as limbs (m0, m1, m2): m = m2 * 2**30 + m1 * 2**15 + m0.
+
+    m0 and m1 are balanced, in [-2**14, 2**14), so a product with a 15-bit
+    limb of the accumulator stays below 2**29 and two of them add up below
+    2**30; m2 is 0, 1 or 2. Runs on the host, once per multiplier.
+    """
+    if not 0 <= multiplier <= INT32_MAX:
+        raise ValueError("multiplier %d is outside [0, 2**31)" % multiplier)
+    m0 = ((multiplier + 0x4000) & _LIMB) - 0x4000
+    rest = (multiplier - m0) >> 15
+    m1 = ((rest + 0x4000) & _LIMB) - 0x4000
+    return m0, m1, (rest - m1) >> 15
+
+
+def mbqm(x, m0, m1, m2, shift):
+    """tflite::MultiplyByQuantizedMultiplier(x, m, shift) with m given as split(m).
+
+    Allocation-free whenever |x| (or |x << shift| for a left shift) is below
+    2**30; anything larger -- never an int8 layer TFLM can run without its own
+    int32 overflow -- takes the exact wide path.
+    """
+    if shift > 0:
+        if x > (_SMALL >> shift) or x < -(_SMALL >> shift):
+            return mbqm_wide(x, (m2 << 30) + (m1 << 15) + m0, shift)
+        x <<= shift
+        r = 0
+    else:
+        if x > _SMALL or x < -_SMALL:
+            return mbqm_wide(x, (m2 << 30) + (m1 << 15) + m0, shift)
+        r = -shift
+    # SaturatingRoundingDoublingHighMul(x, m) = sign(x) * floor((|x| m + 2**30 - neg) / 2**31):
+    # gemmlowp's nudge is 1 - 2**30 for a negative product and C truncates toward zero.
+    neg = 0
+    if x < 0:
+        neg = 1
+        x = -x
+    u0 = x & _LIMB  # |x| = u1 * 2**15 + u0, both < 2**15
+    u1 = x >> 15
+    # Columns of |x| * m in base 2**15, carried upwards with floor shifts:
+    k = u0 * m0 - neg  # |.| < 2**29
+    k = u0 * m1 + u1 * m0 + (k >> 15)  # each product < 2**29, sum < 2**30 - 2**14
+    k = u0 * m2 + u1 * m1 + 1 + (k >> 15)  # the 1 is the 2**30 nudge; |.| < 2**29 + 2**17
+    k = (k >> 1) + ((u1 * m2) << 14)  # floor(. / 2**31); u1 * m2 << 14 < 2**30 - 2**15
+    if r:  # RoundingDivideByPOT of a non-negative value: round half up
+        k = (k >> r) + ((k >> (r - 1)) & 1)
+    return -k if neg else k  # rounding half away from zero is symmetric
 
 
 def srdhm(a, b):
@@ -43,8 +104,8 @@ def rdbpot(x, exponent):
     return r
 
 
-def mbqm(x, multiplier, shift):
-    """tflite::MultiplyByQuantizedMultiplier(x, multiplier, shift)."""
+def mbqm_wide(x, multiplier, shift):
+    """tflite::MultiplyByQuantizedMultiplier(x, multiplier, shift) on unbounded ints."""
     if shift > 0:
         return srdhm(x << shift, multiplier)
     return rdbpot(srdhm(x, multiplier), -shift)

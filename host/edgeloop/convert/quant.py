@@ -81,3 +81,20 @@ def activation_range(act: int, scale: float, zero_point: int, qmin=-128, qmax=12
     if act == ACT_RELU_N1_TO_1:
         return max(qmin, q(-1.0)), min(qmax, q(1.0))
     raise ValueError(f"fused activation {ACT_NAMES.get(act, act)} has no integer clamp")
+
+
+def limb_tail(mults: list[tuple[int, int]]) -> list[int]:
+    """The multipliers as the board's small-int limbs, appended after an op's per-channel params.
+
+    Layout: STEP (0 when every channel shares one multiplier, as per-tensor
+    weights do; 3 otherwise), then (m0, m1, m2) once or per channel
+    (edgeloop_fw.runtime.qmath.split). The full multiplier stays in its
+    TFLM-named slot, so other kernel levels and tools read the params as before;
+    the portable kernels use the limbs because a value of 2**30 or more read
+    from the params would be a heap-allocated int on a 32-bit board.
+    """
+    from edgeloop_fw.runtime.qmath import split
+
+    if len({m for m, _ in mults}) <= 1:
+        return [0, *split(mults[0][0] if mults else 0)]
+    return [3] + [v for m, _ in mults for v in split(m)]

@@ -3,10 +3,12 @@
 Each input gets its zero point removed, is shifted left by LEFT_SHIFT (20)
 and rescaled to the common scale; the sum is rescaled to the output. All
 three rescales are MultiplyByQuantizedMultiplierSmallerThanOneExp, i.e.
-a rounding doubling high multiply then a rounding right shift.
+a rounding doubling high multiply then a rounding right shift -- qmath.mbqm
+with the host-split multiplier limbs, so nothing is allocated per element.
+Hand-made params without the limbs take the wide path.
 """
 
-from ..qmath import rdbpot, srdhm
+from ..qmath import mbqm, mbqm_wide
 
 try:
     from micropython import const
@@ -34,6 +36,7 @@ ACT_MAX = const(16)
 DIMS = const(17)
 STRIDES1 = const(21)
 STRIDES2 = const(25)
+LIMBS = const(29)  # (m0, m1, m2) of INPUT1, INPUT2, OUTPUT multipliers
 
 
 def eval(p, arena, model):
@@ -41,12 +44,21 @@ def eval(p, arena, model):
     o2 = p[INPUT2_OFFSET]
     zp = p[OUTPUT_OFFSET]
     ls = p[LEFT_SHIFT]
-    m1 = p[INPUT1_MULTIPLIER]
-    r1 = -p[INPUT1_SHIFT]
-    m2 = p[INPUT2_MULTIPLIER]
-    r2 = -p[INPUT2_SHIFT]
-    mo = p[OUTPUT_MULTIPLIER]
-    ro = -p[OUTPUT_SHIFT]
+    s1 = p[INPUT1_SHIFT]
+    s2 = p[INPUT2_SHIFT]
+    so = p[OUTPUT_SHIFT]
+    if len(p) <= LIMBS:
+        _wide(p, arena)
+        return
+    a0 = p[LIMBS]
+    a1 = p[LIMBS + 1]
+    a2 = p[LIMBS + 2]
+    b0 = p[LIMBS + 3]
+    b1 = p[LIMBS + 4]
+    b2 = p[LIMBS + 5]
+    c0 = p[LIMBS + 6]
+    c1 = p[LIMBS + 7]
+    c2 = p[LIMBS + 8]
     lo = p[ACT_MIN]
     hi = p[ACT_MAX]
     a = p[INPUT1]
@@ -56,38 +68,65 @@ def eval(p, arena, model):
         d1 = p[DIMS + 1]
         d2 = p[DIMS + 2]
         d3 = p[DIMS + 3]
-        a0 = p[STRIDES1]
-        a1 = p[STRIDES1 + 1]
-        a2 = p[STRIDES1 + 2]
-        a3 = p[STRIDES1 + 3]
-        b0 = p[STRIDES2]
-        b1 = p[STRIDES2 + 1]
-        b2 = p[STRIDES2 + 2]
-        b3 = p[STRIDES2 + 3]
+        sa0 = p[STRIDES1]
+        sa1 = p[STRIDES1 + 1]
+        sa2 = p[STRIDES1 + 2]
+        sa3 = p[STRIDES1 + 3]
+        sb0 = p[STRIDES2]
+        sb1 = p[STRIDES2 + 1]
+        sb2 = p[STRIDES2 + 2]
+        sb3 = p[STRIDES2 + 3]
         for i0 in range(p[DIMS]):
             for i1 in range(d1):
                 for i2 in range(d2):
-                    ia = a + i0 * a0 + i1 * a1 + i2 * a2
-                    ib = b + i0 * b0 + i1 * b1 + i2 * b2
+                    ia = a + i0 * sa0 + i1 * sa1 + i2 * sa2
+                    ib = b + i0 * sb0 + i1 * sb1 + i2 * sb2
                     for i3 in range(d3):
-                        s = rdbpot(srdhm((arena[ia] + o1) << ls, m1), r1) + \
-                            rdbpot(srdhm((arena[ib] + o2) << ls, m2), r2)
-                        v = rdbpot(srdhm(s, mo), ro) + zp
+                        s = mbqm((arena[ia] + o1) << ls, a0, a1, a2, s1) + \
+                            mbqm((arena[ib] + o2) << ls, b0, b1, b2, s2)
+                        v = mbqm(s, c0, c1, c2, so) + zp
                         if v < lo:
                             v = lo
                         elif v > hi:
                             v = hi
                         arena[y] = v
                         y += 1
-                        ia += a3
-                        ib += b3
+                        ia += sa3
+                        ib += sb3
         return
     for i in range(p[N]):
-        s = rdbpot(srdhm((arena[a + i] + o1) << ls, m1), r1) + \
-            rdbpot(srdhm((arena[b + i] + o2) << ls, m2), r2)
-        v = rdbpot(srdhm(s, mo), ro) + zp
+        s = mbqm((arena[a + i] + o1) << ls, a0, a1, a2, s1) + \
+            mbqm((arena[b + i] + o2) << ls, b0, b1, b2, s2)
+        v = mbqm(s, c0, c1, c2, so) + zp
         if v < lo:
             v = lo
         elif v > hi:
             v = hi
         arena[y + i] = v
+
+
+def _wide(p, arena):
+    """Params made by hand (no limbs): the same arithmetic on unbounded ints, elementwise."""
+    o1 = p[INPUT1_OFFSET]
+    o2 = p[INPUT2_OFFSET]
+    ls = p[LEFT_SHIFT]
+    for i in range(p[N]):
+        ia, ib = _index(p, i)
+        s = mbqm_wide((arena[ia] + o1) << ls, p[INPUT1_MULTIPLIER], p[INPUT1_SHIFT]) + \
+            mbqm_wide((arena[ib] + o2) << ls, p[INPUT2_MULTIPLIER], p[INPUT2_SHIFT])
+        v = mbqm_wide(s, p[OUTPUT_MULTIPLIER], p[OUTPUT_SHIFT]) + p[OUTPUT_OFFSET]
+        arena[p[OUTPUT] + i] = p[ACT_MIN] if v < p[ACT_MIN] else p[ACT_MAX] if v > p[ACT_MAX] else v
+
+
+def _index(p, i):
+    if not p[BROADCAST]:
+        return p[INPUT1] + i, p[INPUT2] + i
+    ia = p[INPUT1]
+    ib = p[INPUT2]
+    for d in range(3, -1, -1):
+        size = p[DIMS + d]
+        k = i % size
+        i //= size
+        ia += k * p[STRIDES1 + d]
+        ib += k * p[STRIDES2 + d]
+    return ia, ib

@@ -24,5 +24,6 @@ def eval(p, arena, model):
         for k in range(n_inputs):
             size = p[FIRST + 2 * k + 1]
             x = p[FIRST + 2 * k] + o * size
-            arena[y:y + size] = arena[x:x + size]  # one slice per row, not per byte
-            y += size
+            for i in range(x, x + size):  # byte by byte: a slice would allocate
+                arena[y] = arena[i]
+                y += 1

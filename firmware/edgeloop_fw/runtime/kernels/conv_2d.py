@@ -1,11 +1,11 @@
 """CONV_2D, int8 per-channel: reference_integer_ops::ConvPerChannel.
 
 Output-channel-outer: the channel's whole filter (FILTER_H*FILTER_W*IN_C
-bytes) is read once into scratch, then swept over the image. Param layout:
+bytes) is read once into scratch, then swept over the image; `eval` allocates nothing. Param layout:
 see edgeloop/convert/ops/conv_2d.py.
 """
 
-from ..qmath import mbqm
+from ..qmath import mbqm, mbqm_wide
 
 try:
     from micropython import const
@@ -16,20 +16,49 @@ except ImportError:
 PER_CHANNEL = const(23)
 
 
-def eval(p, arena, model):
-    batches, ih, iw, ic, oh, ow, oc = p[0], p[1], p[2], p[3], p[4], p[5], p[6]
-    fh, fw, sh, sw, dh, dw, ph, pw = p[7], p[8], p[9], p[10], p[11], p[12], p[13], p[14]
-    xin, yout, wofs, scratch = p[15], p[16], p[17], p[18]
-    in_off, zp, lo, hi = p[19], p[20], p[21], p[22]
+def bind(p, arena):
+    """The scratch view one output channel's filter is read into, made once at load."""
+    s = p[18]
+    return arena[s:s + p[7] * p[8] * p[3]]
+
+
+def eval(p, arena, model, w=None):
+    batches = p[0]
+    ih = p[1]
+    iw = p[2]
+    ic = p[3]
+    oh = p[4]
+    ow = p[5]
+    oc = p[6]
+    fh = p[7]
+    fw = p[8]
+    sh = p[9]
+    sw = p[10]
+    dh = p[11]
+    dw = p[12]
+    ph = p[13]
+    pw = p[14]
+    xin = p[15]
+    yout = p[16]
+    wofs = p[17]
+    in_off = p[19]
+    zp = p[20]
+    lo = p[21]
+    hi = p[22]
     size = fh * fw * ic
-    w = arena[scratch:scratch + size]
+    if w is None:
+        w = bind(p, arena)
+    tail = PER_CHANNEL + 3 * oc  # the limbs; absent in hand-made params
+    step = p[tail] if len(p) > tail else -1
     row = iw * ic
     for c in range(oc):
         model.read_const(wofs + c * size, w)
         q = PER_CHANNEL + 3 * c
         bias = p[q]
-        mult = p[q + 1]
         shift = p[q + 2]
+        if step >= 0:
+            m = tail + 1 + step * c
+            m0, m1, m2 = p[m], p[m + 1], p[m + 2]
         for b in range(batches):
             xb = xin + b * ih * row
             yb = yout + b * oh * ow * oc + c
@@ -52,7 +81,10 @@ def eval(p, arena, model):
                             k = kbase + fx * ic
                             for i in range(ic):
                                 acc += w[k + i] * (arena[xo + i] + in_off)
-                    acc = mbqm(acc, mult, shift) + zp
+                    if step < 0:
+                        acc = mbqm_wide(acc, p[q + 1], shift) + zp
+                    else:
+                        acc = mbqm(acc, m0, m1, m2, shift) + zp
                     if acc < lo:
                         acc = lo
                     elif acc > hi:

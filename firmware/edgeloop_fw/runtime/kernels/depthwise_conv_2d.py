@@ -2,11 +2,11 @@
 
 Channel-outer order: one channel's taps are read from the file into scratch,
 then every output pixel of that channel is computed. Integer sums do not
-depend on order, so the bytes equal TFLM's. Param layout: see
+depend on order, so the bytes equal TFLM's; `eval` allocates nothing. Param layout: see
 edgeloop/convert/ops/depthwise_conv_2d.py.
 """
 
-from ..qmath import mbqm
+from ..qmath import mbqm, mbqm_wide
 
 try:
     from micropython import const
@@ -17,20 +17,50 @@ except ImportError:
 PER_CHANNEL = const(24)
 
 
-def eval(p, arena, model):
-    batches, ih, iw, ic, oh, ow, oc, dm = p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]
-    fh, fw, sh, sw, dh, dw, ph, pw = p[8], p[9], p[10], p[11], p[12], p[13], p[14], p[15]
-    xin, yout, wofs, scratch = p[16], p[17], p[18], p[19]
-    in_off, zp, lo, hi = p[20], p[21], p[22], p[23]
+def bind(p, arena):
+    """The scratch view one channel's taps are read into, made once at load."""
+    s = p[19]
+    return arena[s:s + p[8] * p[9]]
+
+
+def eval(p, arena, model, w=None):
+    batches = p[0]
+    ih = p[1]
+    iw = p[2]
+    ic = p[3]
+    oh = p[4]
+    ow = p[5]
+    oc = p[6]
+    dm = p[7]
+    fh = p[8]
+    fw = p[9]
+    sh = p[10]
+    sw = p[11]
+    dh = p[12]
+    dw = p[13]
+    ph = p[14]
+    pw = p[15]
+    xin = p[16]
+    yout = p[17]
+    wofs = p[18]
+    in_off = p[20]
+    zp = p[21]
+    lo = p[22]
+    hi = p[23]
     taps = fh * fw
-    w = arena[scratch:scratch + taps]
+    if w is None:
+        w = bind(p, arena)
+    tail = PER_CHANNEL + 3 * oc  # the limbs; absent in hand-made params
+    step = p[tail] if len(p) > tail else -1
     row = iw * ic
     for c in range(oc):
         model.read_const(wofs + c * taps, w)
         q = PER_CHANNEL + 3 * c
         bias = p[q]
-        mult = p[q + 1]
         shift = p[q + 2]
+        if step >= 0:
+            m = tail + 1 + step * c
+            m0, m1, m2 = p[m], p[m + 1], p[m + 2]
         ci = c // dm
         for b in range(batches):
             xb = xin + b * ih * row + ci
@@ -52,7 +82,10 @@ def eval(p, arena, model):
                             if 0 <= ix < iw:
                                 acc += w[k] * (arena[base + ix * ic] + in_off)
                             k += 1
-                    acc = mbqm(acc, mult, shift) + zp
+                    if step < 0:
+                        acc = mbqm_wide(acc, p[q + 1], shift) + zp
+                    else:
+                        acc = mbqm(acc, m0, m1, m2, shift) + zp
                     if acc < lo:
                         acc = lo
                     elif acc > hi:

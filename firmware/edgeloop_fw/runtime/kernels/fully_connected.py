@@ -2,10 +2,12 @@
 
 The weights stay in the model file: each unit's row is read in CHUNK-byte
 pieces into this op's scratch in the arena, so heap use does not grow with
-the model. Param layout: see edgeloop/convert/ops/fully_connected.py.
+the model. `bind` makes the arena views once, at load; `eval` then allocates
+nothing (requantization with small-int limbs, see qmath.mbqm). Param layout:
+see edgeloop/convert/ops/fully_connected.py.
 """
 
-from ..qmath import mbqm
+from ..qmath import mbqm, mbqm_wide
 
 try:
     from micropython import const
@@ -27,37 +29,53 @@ ACT_MAX = const(10)
 PER_UNIT = const(11)
 
 
-def eval(p, arena, model):
+def bind(p, arena):
+    """(weight piece, last shorter weight piece, the whole input): views made once."""
+    s = p[SCRATCH]
+    chunk = p[CHUNK]
+    last = p[DEPTH] % chunk or chunk
+    return arena[s:s + chunk], arena[s:s + last], arena[p[INPUT]:p[INPUT] + p[BATCHES] * p[DEPTH]]
+
+
+def eval(p, arena, model, views=None):
+    w, wlast, x = views or bind(p, arena)
     depth = p[DEPTH]
     units = p[UNITS]
     chunk = p[CHUNK]
-    scratch = p[SCRATCH]
     zp = p[OUTPUT_OFFSET]
     lo = p[ACT_MIN]
     hi = p[ACT_MAX]
-    read = model.read_const
-    wbuf = arena[scratch:scratch + chunk]
+    weights = p[WEIGHTS]
+    tail = PER_UNIT + 3 * units  # the limbs; absent in hand-made params
+    step = p[tail] if len(p) > tail else -1
     for b in range(p[BATCHES]):
-        x0 = p[INPUT] + b * depth
-        y0 = p[OUTPUT] + b * units
+        x0 = b * depth
+        y = p[OUTPUT] + b * units
         for c in range(units):
             q = PER_UNIT + 3 * c
             acc = p[q]
-            row = p[WEIGHTS] + c * depth
+            row = weights + c * depth
             d = 0
             while d < depth:
                 n = depth - d
-                if n > chunk:
+                if n >= chunk:
                     n = chunk
-                w = wbuf if n == chunk else wbuf[:n]
-                read(row + d, w)
-                x = arena[x0 + d:x0 + d + n]
+                    model.read_const(row + d, w)
+                    ws = w
+                else:
+                    model.read_const(row + d, wlast)
+                    ws = wlast
+                xo = x0 + d
                 for k in range(n):
-                    acc += w[k] * x[k]
+                    acc += ws[k] * x[xo + k]
                 d += n
-            acc = mbqm(acc, p[q + 1], p[q + 2]) + zp
+            if step < 0:
+                acc = mbqm_wide(acc, p[q + 1], p[q + 2]) + zp
+            else:
+                m = tail + 1 + step * c
+                acc = mbqm(acc, p[m], p[m + 1], p[m + 2], p[q + 2]) + zp
             if acc < lo:
                 acc = lo
             elif acc > hi:
                 acc = hi
-            arena[y0 + c] = acc
+            arena[y + c] = acc

@@ -2,7 +2,8 @@
 
 The host computed TFLM's answer for all 256 input codes (see
 edgeloop/convert/ops/lut8.py); the table is read from the model file into
-this op's 256-byte scratch, so nothing is allocated per element.
+this op's 256-byte scratch; the views are made once (`bind`), so an
+inference allocates nothing.
 """
 
 try:
@@ -18,12 +19,15 @@ TABLE = const(3)
 SCRATCH = const(4)
 
 
-def eval(p, arena, model):
-    n = p[N]
+def bind(p, arena):
+    """(table, input, output) views, made once at load."""
     s = p[SCRATCH]
-    table = arena[s:s + 256]
+    n = p[N]
+    return arena[s:s + 256], arena[p[INPUT]:p[INPUT] + n], arena[p[OUTPUT]:p[OUTPUT] + n]
+
+
+def eval(p, arena, model, views=None):
+    table, x, y = views or bind(p, arena)
     model.read_const(p[TABLE], table)
-    x = arena[p[INPUT]:p[INPUT] + n]
-    y = arena[p[OUTPUT]:p[OUTPUT] + n]
-    for i in range(n):
+    for i in range(p[N]):
         y[i] = table[x[i] + 128]

@@ -5,7 +5,7 @@ COUNT, minus zero_point * COUNT, rescaled (the 1/COUNT is folded into the
 multiplier on the host) and clamped to int8.
 """
 
-from ..qmath import mbqm
+from ..qmath import mbqm, mbqm_wide
 
 try:
     from micropython import const
@@ -22,13 +22,13 @@ BIAS = const(5)
 MULTIPLIER = const(6)
 SHIFT = const(7)
 OUTPUT_ZP = const(8)
+LIMBS = const(9)
 
 
 def eval(p, arena, model):
     count = p[COUNT]
     inner = p[INNER]
     bias = p[BIAS]
-    m = p[MULTIPLIER]
     shift = p[SHIFT]
     zp = p[OUTPUT_ZP]
     x = p[INPUT]
@@ -41,7 +41,10 @@ def eval(p, arena, model):
             for _ in range(count):
                 acc += arena[j]
                 j += inner
-            v = mbqm(acc, m, shift) + zp
+            if len(p) > LIMBS:
+                v = mbqm(acc, p[LIMBS], p[LIMBS + 1], p[LIMBS + 2], shift) + zp
+            else:  # hand-made params without the limbs
+                v = mbqm_wide(acc, p[MULTIPLIER], shift) + zp
             if v < -128:
                 v = -128
             elif v > 127:

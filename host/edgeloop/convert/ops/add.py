@@ -11,12 +11,15 @@ Params: 0 N (output elements), 1 BROADCAST (0/1), 2 INPUT1, 3 INPUT2,
 4 OUTPUT (arena), 5 INPUT1_OFFSET, 6 INPUT2_OFFSET, 7 OUTPUT_OFFSET,
 8 LEFT_SHIFT, 9 INPUT1_MULTIPLIER, 10 INPUT1_SHIFT, 11 INPUT2_MULTIPLIER,
 12 INPUT2_SHIFT, 13 OUTPUT_MULTIPLIER, 14 OUTPUT_SHIFT, 15 ACT_MIN,
-16 ACT_MAX, 17..20 output dims (4-D), 21..24 INPUT1 strides, 25..28 INPUT2 strides.
+16 ACT_MAX, 17..20 output dims (4-D), 21..24 INPUT1 strides, 25..28 INPUT2 strides,
+29..37 the limbs (qmath.split) of INPUT1, INPUT2 and OUTPUT multipliers.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from edgeloop_fw.runtime.qmath import split
 
 from ..graph import Arena, Context, OpPlan
 from ..quant import activation_range, quantize_multiplier
@@ -67,8 +70,9 @@ def prepare(ctx: Context) -> OpPlan:
     n = int(np.prod(y.shape, dtype=np.int64))
     broadcast = int(tuple(a.shape) != tuple(y.shape) or tuple(b.shape) != tuple(y.shape))
     act_min, act_max = activation_range(ctx.op.options.int8(0), ctx.scale(y), ctx.zero_point(y))
+    rescale = add_params(ctx.scale(a), ctx.scale(b), ctx.scale(y), ctx)
     params = [n, broadcast, Arena(a.index), Arena(b.index), Arena(y.index),
-              -ctx.zero_point(a), -ctx.zero_point(b), ctx.zero_point(y), LEFT_SHIFT,
-              *add_params(ctx.scale(a), ctx.scale(b), ctx.scale(y), ctx),
-              act_min, act_max, *out4, *broadcast_strides(a.shape, out4), *broadcast_strides(b.shape, out4)]
+              -ctx.zero_point(a), -ctx.zero_point(b), ctx.zero_point(y), LEFT_SHIFT, *rescale,
+              act_min, act_max, *out4, *broadcast_strides(a.shape, out4), *broadcast_strides(b.shape, out4),
+              *split(rescale[0]), *split(rescale[2]), *split(rescale[4])]
     return OpPlan(params, reads=[a.index, b.index], writes=[y.index], macs=n)

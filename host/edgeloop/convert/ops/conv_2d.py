@@ -7,7 +7,8 @@ Params:
   17 WEIGHTS (file: int8 [OUT_C, FILTER_H, FILTER_W, IN_C], TFLite's own layout),
   18 SCRATCH (arena, FILTER_H*FILTER_W*IN_C bytes: one output channel's filter),
   19 INPUT_OFFSET, 20 OUTPUT_OFFSET, 21 ACT_MIN, 22 ACT_MAX,
-  23 + 3*c: BIAS[c], OUTPUT_MULTIPLIER[c], OUTPUT_SHIFT[c].
+  23 + 3*c: BIAS[c], OUTPUT_MULTIPLIER[c], OUTPUT_SHIFT[c],
+  then the multipliers' limbs (quant.limb_tail: STEP, m0, m1, m2, ...).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..graph import Arena, Const, Context, OpPlan, Scratch
-from ..quant import activation_range
+from ..quant import activation_range, limb_tail
 from .common import bias_values, channel_multipliers, int8_weights, out_size, padding
 
 
@@ -46,5 +47,6 @@ def prepare(ctx: Context) -> OpPlan:
               -ctx.zero_point(x), ctx.zero_point(y), lo, hi]
     for c in range(oc):
         params += [int(bias[c]), mults[c][0], mults[c][1]]
+    params += limb_tail(mults)
     return OpPlan(params, reads=[x.index], writes=[y.index], scratch=fh * fw * ic,
                   macs=n * oh * ow * oc * fh * fw * ic)

@@ -7,7 +7,8 @@ Params:
   18 WEIGHTS (file: int8 [OUT_C, FILTER_H, FILTER_W], one channel contiguous),
   19 SCRATCH (arena, FILTER_H*FILTER_W bytes), 20 INPUT_OFFSET, 21 OUTPUT_OFFSET,
   22 ACT_MIN, 23 ACT_MAX,
-  24 + 3*c: BIAS[c], OUTPUT_MULTIPLIER[c], OUTPUT_SHIFT[c].
+  24 + 3*c: BIAS[c], OUTPUT_MULTIPLIER[c], OUTPUT_SHIFT[c],
+  then the multipliers' limbs (quant.limb_tail: STEP, m0, m1, m2, ...).
 
 TFLite stores the filter as [1, H, W, OUT_C]; it is transposed here so the
 board reads one channel's taps with a single readinto.
@@ -18,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..graph import Arena, Const, Context, OpPlan, Scratch
-from ..quant import activation_range
+from ..quant import activation_range, limb_tail
 from .common import bias_values, channel_multipliers, int8_weights, out_size, padding
 
 
@@ -53,5 +54,6 @@ def prepare(ctx: Context) -> OpPlan:
               -ctx.zero_point(x), ctx.zero_point(y), lo, hi]
     for c in range(oc):
         params += [int(bias[c]), mults[c][0], mults[c][1]]
+    params += limb_tail(mults)
     return OpPlan(params, reads=[x.index], writes=[y.index], scratch=fh * fw,
                   macs=n * oh * ow * oc * fh * fw)

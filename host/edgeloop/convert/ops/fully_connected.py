@@ -5,7 +5,8 @@ Params (int32, in this order; the board half indexes them by the same names):
   3 INPUT (arena), 4 OUTPUT (arena), 5 WEIGHTS (file offset, int8 [UNITS, DEPTH]),
   6 SCRATCH (arena), 7 CHUNK (bytes per weight read, <= DEPTH),
   8 OUTPUT_OFFSET (output zero point), 9 ACT_MIN, 10 ACT_MAX,
-  11 + 3*c: BIAS'[c], OUTPUT_MULTIPLIER[c], OUTPUT_SHIFT[c] for each unit c.
+  11 + 3*c: BIAS'[c], OUTPUT_MULTIPLIER[c], OUTPUT_SHIFT[c] for each unit c,
+  then the multipliers' limbs (quant.limb_tail: STEP, m0, m1, m2, ...).
 
 BIAS' folds TFLM's input_offset into the bias: sum_d w[c,d] * (x[d] + input_offset)
 + bias[c] equals sum_d w[c,d] * x[d] + (bias[c] + input_offset * sum_d w[c,d])
@@ -18,7 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..graph import Arena, Const, Context, OpPlan, Scratch
-from ..quant import activation_range, conv_multiplier_per_tensor, conv_multipliers_per_channel, quantize_multiplier
+from ..quant import (activation_range, conv_multiplier_per_tensor, conv_multipliers_per_channel, limb_tail,
+                     quantize_multiplier)
 
 
 def prepare(ctx: Context) -> OpPlan:
@@ -54,4 +56,5 @@ def prepare(ctx: Context) -> OpPlan:
               ctx.zero_point(y), act_min, act_max]
     for c in range(units):
         params += [int(bias_eff[c]), mults[c][0], mults[c][1]]
+    params += limb_tail(mults)
     return OpPlan(params, reads=[x.index], writes=[y.index], scratch=chunk, macs=batches * units * depth)

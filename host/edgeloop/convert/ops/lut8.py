@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from edgeloop_fw.runtime.qmath import mbqm, rdbpot
+from edgeloop_fw.runtime.qmath import mbqm_wide as mbqm, rdbpot
 
 from .. import fixedpoint
 from ..graph import Arena, Const, Context, OpPlan, Scratch

@@ -11,12 +11,15 @@ The reduced axes must be contiguous (GlobalAveragePooling gives axes 1..rank-2),
 so the input is viewed as [OUTER, COUNT, INNER] and the output as [OUTER, INNER].
 
 Params: 0 OUTER, 1 COUNT, 2 INNER, 3 INPUT (arena), 4 OUTPUT (arena),
-5 BIAS (-zero_point_in * COUNT), 6 MULTIPLIER, 7 SHIFT, 8 OUTPUT_ZP.
+5 BIAS (-zero_point_in * COUNT), 6 MULTIPLIER, 7 SHIFT, 8 OUTPUT_ZP,
+9..11 MULTIPLIER's limbs (qmath.split) for the board's small-int arithmetic.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from edgeloop_fw.runtime.qmath import split
 
 from ..graph import Arena, Context, OpPlan
 from ..quant import quantize_multiplier
@@ -48,5 +51,5 @@ def prepare(ctx: Context) -> OpPlan:
         raise ctx.refuse("mean over an empty axis")
     m, shift = mean_multiplier(ctx.scale(x), ctx.scale(y), count)
     params = [outer, count, inner, Arena(x.index), Arena(y.index),
-              -ctx.zero_point(x) * count, m, shift, ctx.zero_point(y)]
+              -ctx.zero_point(x) * count, m, shift, ctx.zero_point(y), *split(m)]
     return OpPlan(params, reads=[x.index], writes=[y.index], macs=outer * count * inner)

@@ -1,7 +1,18 @@
 """SOFTMAX, host half: TFLM's SoftmaxPrepare for int8 in, int8 out.
 
+An int8 row's exp() terms depend only on k = max(row) - x in [0, 255], so the
+host evaluates TFLM's exp_on_negative_values(MultiplyByQuantizedMultiplier
+GreaterThanOne(-k, input_multiplier, input_left_shift)) for every k up to
+-diff_min (beyond it TFLM skips the element) and stores the Q0.31 results as a
+table in the file; the board reads it into scratch and does only the sum, one
+Newton-Raphson reciprocal per row and one product per element, in small-int
+limbs (edgeloop_fw/runtime/kernels/softmax.py).
+
 Params: 0 OUTER (rows), 1 DEPTH (row length), 2 INPUT (arena), 3 OUTPUT (arena),
-4 INPUT_MULTIPLIER, 5 INPUT_LEFT_SHIFT, 6 DIFF_MIN -- TFLM's SoftmaxParams.
+4 TABLE (file: COUNT little-endian int32 exp values, k = 0..COUNT-1),
+5 COUNT (1 - diff_min, at most 256), 6 SCRATCH (arena, 4 * COUNT bytes),
+7..12 registers the kernel computes in (zero in the file),
+13 INPUT_MULTIPLIER, 14 INPUT_LEFT_SHIFT, 15 DIFF_MIN (TFLM's SoftmaxParams, for tools).
 """
 
 from __future__ import annotations
@@ -10,10 +21,14 @@ import math
 
 import numpy as np
 
-from ..graph import Arena, Context, OpPlan
+from edgeloop_fw.runtime.qmath import srdhm
+
+from ..fixedpoint import exp_on_negative_values
+from ..graph import Arena, Const, Context, OpPlan, Scratch
 from ..quant import quantize_multiplier_greater_than_one
 
 SCALED_DIFF_INTEGER_BITS = 5
+MAX_DEPTH = 2047  # the row's sum of exps in Q12.19 stays below 2**30: a small int on the board
 
 
 def input_radius(integer_bits: int, left_shift: int, total_signed_bits: int = 31) -> int:
@@ -37,5 +52,15 @@ def prepare(ctx: Context) -> OpPlan:
                float((1 << 31) - 1.0))
     mult, shift = quantize_multiplier_greater_than_one(real)
     diff_min = -input_radius(SCALED_DIFF_INTEGER_BITS, shift)
-    return OpPlan([outer, depth, Arena(x.index), Arena(y.index), mult, shift, diff_min],
-                  reads=[x.index], writes=[y.index], macs=outer * depth)
+    if depth > MAX_DEPTH:
+        raise ctx.refuse(f"softmax over {depth} values; edgeloop's int8 softmax takes rows of up to {MAX_DEPTH}")
+    table = exp_table(mult, shift, diff_min)
+    params = [outer, depth, Arena(x.index), Arena(y.index), Const(np.asarray(table, "<i4").tobytes()),
+              len(table), Scratch(), 0, 0, 0, 0, 0, 0, mult, shift, diff_min]
+    return OpPlan(params, reads=[x.index], writes=[y.index], scratch=4 * len(table), macs=outer * depth)
+
+
+def exp_table(mult: int, left_shift: int, diff_min: int) -> list[int]:
+    """exp(scaled (x - max)) in Q0.31 for x - max = 0, -1, ... down to max(diff_min, -255)."""
+    return [exp_on_negative_values(srdhm(-k * (1 << left_shift), mult), SCALED_DIFF_INTEGER_BITS)
+            for k in range(min(256, 1 - diff_min))]

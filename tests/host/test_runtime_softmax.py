@@ -1,0 +1,168 @@
+"""The int8 SOFTMAX kernel's limb arithmetic against TFLM's reference_ops::Softmax
+written out here on unbounded ints (gemmlowp's reciprocal step by step), over
+random rows, input scales and depths up to the kernel's limit.
+
+Models with a softmax are also compared with TFLM itself (test_runtime_speech,
+test_ops_keras); this test reaches rows and scales those models never produce.
+"""
+
+from array import array
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edgeloop.convert.fixedpoint import exp_on_negative_values
+from edgeloop.convert.ops.softmax import MAX_DEPTH, exp_table, input_radius
+from edgeloop.convert.quant import quantize_multiplier_greater_than_one
+from edgeloop_fw.runtime.kernels import softmax
+from edgeloop_fw.runtime.qmath import rdbpot, srdhm
+
+INT32_MAX = 2**31 - 1
+
+
+def sat_shl(x: int, s: int) -> int:
+    limit = (1 << (31 - s)) - 1
+    return INT32_MAX if x > limit else -2**31 if x < -limit else x << s
+
+
+def tflm_softmax_row(row: list[int], mult: int, left_shift: int, diff_min: int) -> list[int]:
+    top = max(row)
+    exps = []
+    for v in row:
+        d = v - top
+        exps.append(exp_on_negative_values(srdhm(d * (1 << left_shift), mult), 5) if d >= diff_min else None)
+    total = sum(rdbpot(e, 12) for e in exps if e is not None)
+    clz = 32 - total.bit_length()
+    a = (total << clz) - 2**31  # shifted_sum_minus_one
+    s = a + INT32_MAX  # RoundingHalfSum(a, One): (sum + 1) / 2, truncating
+    half = (s + 1) // 2
+    x = 1515870810 + srdhm(half, -1010580540)
+    for _ in range(3):
+        x = x + sat_shl(srdhm(x, (1 << 29) - srdhm(half, x)), 2)
+    scale = sat_shl(x, 1)
+    out = []
+    for e in exps:
+        if e is None:
+            out.append(-128)
+        else:
+            out.append(max(-128, min(127, rdbpot(srdhm(scale, e), (12 - clz) + 23) - 128)))
+    return out
+
+
+class Consts:
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def read_const(self, offset, buf):
+        buf[:] = array("b", self.data[offset:offset + len(buf)])
+
+
+def kernel_softmax(rows: list[list[int]], mult: int, left_shift: int, diff_min: int) -> list[int]:
+    table = exp_table(mult, left_shift, diff_min)
+    depth = len(rows[0])
+    n = len(rows) * depth
+    scratch = 2 * n
+    params = [len(rows), depth, 0, n, 0, len(table), scratch, 0, 0, 0, 0, 0, 0, mult, left_shift, diff_min]
+    arena = array("b", [v for r in rows for v in r] + [0] * (n + 4 * len(table)))
+    softmax.eval(memoryview(array("i", params)), memoryview(arena), Consts(np.asarray(table, "<i4").tobytes()))
+    return list(arena[n:2 * n])
+
+
+def params_for(input_scale: float, beta: float = 1.0):
+    real = min(beta * float(np.float32(input_scale)) * (1 << 26), float(INT32_MAX))
+    mult, shift = quantize_multiplier_greater_than_one(real)
+    return mult, shift, -input_radius(5, shift)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(1e-3, 2.0), st.integers(1, 40), st.integers(1, 3), st.randoms(use_true_random=False))
+def test_softmax_kernel_equals_tflm_formula(scale, depth, n_rows, rnd):
+    mult, shift, diff_min = params_for(scale)
+    rows = [[rnd.randrange(-128, 128) for _ in range(depth)] for _ in range(n_rows)]
+    want = [v for r in rows for v in tflm_softmax_row(r, mult, shift, diff_min)]
+    assert kernel_softmax(rows, mult, shift, diff_min) == want
+
+
+def test_softmax_edge_rows():
+    mult, shift, diff_min = params_for(0.1)
+    for row in ([127] * 7, [-128] * 7, [127, -128, -128, -128], [0], [5, 5, 4, -128], list(range(-128, 128, 9))):
+        assert kernel_softmax([row], mult, shift, diff_min) == tflm_softmax_row(row, mult, shift, diff_min), row
+
+
+def test_softmax_widest_row_keeps_its_sum_below_small_ints():
+    """MAX_DEPTH equal values: the sum of exps is MAX_DEPTH * 2**19 < 2**30."""
+    assert MAX_DEPTH * 2**19 < 2**30
+    mult, shift, diff_min = params_for(0.05)
+    for row in ([3] * MAX_DEPTH, [(i * 37) % 256 - 128 for i in range(MAX_DEPTH)]):
+        assert kernel_softmax([row], mult, shift, diff_min) == tflm_softmax_row(row, mult, shift, diff_min)
+
+
+# The int8 output hides small errors in the steps, so the steps are checked on their own too.
+
+def pair(v: int) -> tuple[int, int]:
+    return v >> 15, v & 0x7FFF
+
+
+def unpair(r, d: int = 0) -> int:
+    return r[d] * 32768 + r[d + 1]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.integers(-2**31, 2**31 - 1), st.integers(-2**31, 2**31 - 1))
+def test_pair_high_mul_equals_srdhm(a, b):
+    r = array("i", [0, 0])
+    softmax._mul(r, 0, *pair(a), *pair(b))
+    assert unpair(r) == srdhm(a, b)
+
+
+def test_pair_high_mul_edges():
+    edges = [-2**31, -2**31 + 1, -1, 0, 1, 2**31 - 1, 2**30, -2**30, 0x7FFF, 0x8000, -0x8000, 1515870810, -1010580540]
+    r = array("i", [0, 0])
+    for a in edges:
+        for b in edges:
+            softmax._mul(r, 0, *pair(a), *pair(b))
+            assert unpair(r) == srdhm(a, b), (a, b)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.integers(-2**31, 2**31 - 1), st.integers(1, 15))
+def test_pair_saturating_shift(v, s):
+    r = array("i", [0, 0])
+    softmax._shl_sat(r, 0, *pair(v), s)
+    assert unpair(r) == sat_shl(v, s)
+
+
+def reference_scale(total: int) -> tuple[int, int]:
+    clz = 32 - total.bit_length()
+    half = ((total << clz) - 2**31 + INT32_MAX + 1) // 2
+    x = 1515870810 + srdhm(half, -1010580540)
+    for _ in range(3):
+        x = x + sat_shl(srdhm(x, (1 << 29) - srdhm(half, x)), 2)
+    return sat_shl(x, 1), 35 - clz
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.integers(2**19, MAX_DEPTH * 2**19))
+def test_reciprocal_of_the_sum_equals_gemmlowp(total):
+    r = array("i", [0] * (softmax.REGS + 6))
+    shift = softmax._reciprocal(r, total)
+    scale = r[softmax.REGS] + (r[softmax.REGS + 1] << 11) + (r[softmax.REGS + 2] << 22)
+    assert (scale, shift) == reference_scale(total)
+
+
+def limbs11(v: int) -> tuple[int, int, int]:
+    return v & 2047, (v >> 11) & 2047, v >> 22
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.integers(0, 2**31 - 1))
+def test_per_element_product_equals_srdhm_high_bits(scale, e):
+    assert softmax._high(*limbs11(scale), *limbs11(e)) == srdhm(scale, e) >> 13
+
+
+def test_per_element_product_on_exact_ties():
+    """scale * e = (k + 1/2) * 2**31: the 2**30 nudge decides."""
+    for scale in (2**30, 3 * 2**29, 2**31 - 2):
+        for e in (1, 3, 2**13 - 1, 2**13 + 1, 2**31 - 1, 2**30 + 1):
+            assert softmax._high(*limbs11(scale), *limbs11(e)) == srdhm(scale, e) >> 13, (scale, e)
