@@ -24,7 +24,9 @@ import click
               help="Share of each class's takes held out for scoring.")
 @click.option("--units", type=click.Choice(["auto", "g", "mg"]), default="auto", show_default=True,
               help="Units of x, y, z in tables without a sidecar (auto: from gravity).")
-def gesture(data, out, kind, window, hop, train_hop, epochs, n_trees, depth, seed, test_fraction, units):
+@click.option("--board-time/--no-board-time", default=True, show_default=True,
+              help="Time the model on a virtual RP2040 board for the card (needs Node; skipped if absent).")
+def gesture(data, out, kind, window, hop, train_hop, epochs, n_trees, depth, seed, test_fraction, units, board_time):
     """Train a gesture classifier and write what the board needs.
 
     Classes come from the data's `activity` column (or the label of each
@@ -44,7 +46,7 @@ def gesture(data, out, kind, window, hop, train_hop, epochs, n_trees, depth, see
 
     opts = GestureOptions(data=data, out=out, window=window, hop=hop, train_hop=train_hop, model=kind,
                           epochs=epochs, trees=n_trees, depth=depth, seed=seed, test_fraction=test_fraction,
-                          units=units)
+                          units=units, board_time=board_time)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
         tasks = {}

@@ -104,9 +104,11 @@ with open('/windows.bin', 'rb') as f:
         assert binascii.unhexlify(bt) == t.tobytes()  # both little-endian int16
 
 
-APP_SCRIPT = """
-import sys, binascii
-sys.path.insert(0, '/lib')
+FIND_ROOT = ("import os, sys\nROOT = ''\nfor r in ('', '/flash', '/home'):\n    try:\n"
+             "        os.stat(r + '/gesture.elm')\n        ROOT = r\n        break\n    except OSError:\n"
+             "        pass\nsys.path.append(ROOT + '/lib')\n")
+SINK = """
+import binascii
 from edgeloop_fw import protocol as P
 from edgeloop_fw.app import App
 from edgeloop_fw.serial_link import Output
@@ -117,16 +119,9 @@ class Sink:
         n = len(buf) - off if n is None else n
         self.parts.append(bytes(buf[off:off + n]))
         return n
-for i in range(%(n)d):
-    sink = Sink()
-    cfg = {'sensor': {'kind': 'replay', 'file': '/take%%d.bin' %% i, 'loop': False}, 'window': %(window)d,
-           'hop': %(hop)d, 'model': '/gesture.elm', 'classes': %(classes)r}
-    app = App(cfg, flags=P.STREAM_INFERENCE | P.STREAM_FEATURES, mode=P.MODE_INFER, out=Output(sink))
-    app.begin()
-    for _ in range(%(frames)d):
+def step(n):
+    for _ in range(n):
         app.step_block()
-    print('TAKE', i, binascii.hexlify(b''.join(sink.parts)).decode())
-#--- gc
 """
 
 
@@ -139,27 +134,51 @@ def decode(wire: bytes) -> list[tuple[int, dict]]:
     return frames
 
 
-def test_held_out_takes_replayed_through_the_app_predict_as_on_the_host():
+@pytest.mark.slow
+def test_held_out_takes_replayed_through_the_app_on_the_rp2040_virtual_board(virtual_board):
+    """Replay sensor -> Windower -> features -> runtime -> frames, on the board; TFLM on the host."""
     from tflite_micro.python.tflite_micro import runtime
+
+    from edgeloop.device import Device
 
     info = json.loads((CNN / "model.json").read_text())
     inp = info["model"]["input"]
     window, hop, classes = info["window"], info["hop"], info["classes"]
     held = [n.split(":", 1)[1] for n in info["split"]["test"]]
     takes = takes_mg()
-    files = firmware_files()
-    files["/gesture.elm"] = (CNN / "gesture.elm").read_bytes()
+    flash = Path(virtual_board.flash_dir)
+    files = {k.lstrip("/"): v for k, v in firmware_files().items()}
+    files["gesture.elm"] = (CNN / "gesture.elm").read_bytes()
     for i, name in enumerate(held):
-        files[f"/take{i}.bin"] = replay.load(PARQUET, take=name).to_bytes()
-    frames = len(takes[held[0]])
-    assert all(len(takes[n]) == frames for n in held)
-    code = APP_SCRIPT % {"n": len(held), "window": window, "hop": hop, "classes": classes, "frames": frames}
-    out = wasm_board.run(code, files, timeout=600)
+        files[f"take{i}.bin"] = replay.load(PARQUET, take=name).to_bytes()
+    for name, data in files.items():
+        (flash / name).parent.mkdir(parents=True, exist_ok=True)
+        (flash / name).write_bytes(data)
+    virtual_board.restart()
+    wires = []
+    with Device(virtual_board.port) as dev:
+        dev.exec(FIND_ROOT, timeout=60)
+        for module in ("protocol", "features", "runtime.loader", "runtime.interpreter", "app"):
+            dev.exec(f"import edgeloop_fw.{module}", timeout=120)  # one import per execution (GC between)
+        dev.exec(SINK, timeout=60)
+        for i, name in enumerate(held):
+            cfg = {"sensor": {"kind": "replay", "file": f"/take{i}.bin", "loop": False}, "window": window,
+                   "hop": hop, "model": "/gesture.elm", "classes": classes}
+            dev.exec(f"cfg = {cfg!r}\ncfg['model'] = ROOT + cfg['model']\n"
+                     "cfg['sensor']['file'] = ROOT + cfg['sensor']['file']\nsink = Sink()\n"
+                     "app = App(cfg, flags=P.STREAM_INFERENCE | P.STREAM_FEATURES, mode=P.MODE_INFER, "
+                     "out=Output(sink))\napp.begin()\n", timeout=60)
+            left = len(takes[name])
+            while left:  # a few windows per execution: this board collects garbage between them
+                n = min(hop, left)
+                dev.exec(f"step({n})", timeout=300)
+                left -= n
+            wires.append(binascii.unhexlify(dev.exec("print(binascii.hexlify(b''.join(sink.parts)).decode())",
+                                                     timeout=60).strip()))
     ref = runtime.Interpreter.from_bytes((CNN / "gesture.tflite").read_bytes())
-    board_top, host_top, labels = [], [], []
-    for i, name in enumerate(held):
-        (hexwire,) = [ln.split(" ", 1)[1] for ln in lines(out, "TAKE") if ln.split(" ", 1)[0] == str(i)]
-        got = decode(binascii.unhexlify(hexwire))
+    board_top, host_top, labels, latency = [], [], [], []
+    for name, wire in zip(held, wires):
+        got = decode(wire)
         feats = [f for k, f in got if k == P.MSG_FEATURES]
         infs = [f for k, f in got if k == P.MSG_INFERENCE]
         ws = windows(takes[name], window, hop)
@@ -172,6 +191,7 @@ def test_held_out_takes_replayed_through_the_app_predict_as_on_the_host():
             ref.invoke()
             host_top.append(int(np.asarray(ref.get_output(0)).reshape(-1).argmax()))
             board_top.append(inf["top"])
+            latency.append(inf["latency_us"])
             labels.append(classes.index(re.sub(r".*_(\w+)\.npy$", r"\1", name)))
     assert board_top == host_top  # every window
     ev = info["evaluation"]
@@ -180,6 +200,8 @@ def test_held_out_takes_replayed_through_the_app_predict_as_on_the_host():
     for i, c in enumerate(classes):
         assert abs(ev["per_class"]["board"][c] - (p[y == i] == i).mean()) < 1e-12
     assert abs(ev["overall"]["board"] - (p == y).mean()) < 1e-12
+    print(f"rp2040 virtual board: {len(p)} windows, accuracy {(p == y).mean():.1%}, "
+          f"mean latency {np.mean(latency) / 1000:.1f} ms (features + inference)")
 
 
 def test_tree_model_on_the_board_equals_the_host_evaluator():

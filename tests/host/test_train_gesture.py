@@ -162,6 +162,9 @@ def test_model_card_numbers_come_from_the_evaluation(cnn):
     recipe = json.loads((out / "recipe.json").read_text())
     assert recipe["command"] in card and "--seed 0" in recipe["command"]
     assert recipe["versions"]["tensorflow-cpu"] and recipe["data_sha256"]
+    board = info["board"]
+    if "error" not in board:  # timed on the virtual board (Node present): the card shows that figure
+        assert f"{board['ms_per_inference']:.1f} ms per inference" in card and board["board"] == "rp2040"
 
 
 # -- trees ---------------------------------------------------------------------------------
@@ -185,7 +188,8 @@ def emlearn_c(header: str, X: np.ndarray, tmp: Path) -> np.ndarray:
 
 
 def train_trees(data: Path, out: Path) -> dict:
-    r = CliRunner().invoke(cli, ["train", "gesture", "--data", str(data), "--out", str(out), "--model", "trees"])
+    r = CliRunner().invoke(cli, ["train", "gesture", "--data", str(data), "--out", str(out), "--model", "trees",
+                                 "--no-board-time"])
     assert r.exit_code == 0, r.output
     return json.loads((out / "model.json").read_text())
 

@@ -93,11 +93,13 @@ def gesture_card(info: dict, recipe: dict) -> str:
             f"{len(m['features'])} window features ({', '.join(m['features'])}).",
         ]
     board = info.get("board")
-    if board:
+    if board and "error" in board:
+        out.append(f"- Time on a board: not measured ({board['error']}).")
+    elif board:
         out.append(f"- Measured on the virtual board ({board['board']}, real MicroPython, WebAssembly): "
                    f"{board['ms_per_inference']:.1f} ms per inference ({board['note']}).")
     else:
-        out.append("- Time on a board: not measured by this run (see the repository's benchmarks/).")
+        out.append("- Time on a board: not measured by this run (--no-board-time; see benchmarks/bench_gesture.py).")
     out += ["", "## Recipe", "", f"Seed {recipe['seed']}; versions: "
             + ", ".join(f"{k} {v}" for k, v in recipe["versions"].items() if v) + ".", ""]
     return "\n".join(out)

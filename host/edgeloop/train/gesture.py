@@ -50,6 +50,7 @@ class GestureOptions:
     seed: int = 0
     test_fraction: float = 0.25
     units: str = "auto"
+    board_time: bool = True  # time the model on the virtual board for the card (when Node is there)
     command: str | None = None  # the command line as typed, for the recipe
 
     def resolved_train_hop(self) -> int:
@@ -171,6 +172,14 @@ def train(opts: GestureOptions, progress: Callable[[str, int, int], None] | None
                          "features": F.feature_names(ds.channels)}
         runners = G.RUNNERS
         preds = r.predictions
+    if opts.board_time:
+        from .board_time import measure
+
+        if progress:
+            progress("timing on the virtual board", 0, 1)
+        info["board"] = measure(files[info["model"]["file"]], opts.model, x_te[:20])
+        if progress:
+            progress("timing on the virtual board", 1, 1)
     per_class, overall = _scores(classes, y_te, preds)
     info["evaluation"] = {
         "windows": int(len(y_te)), "runners": runners, "per_class": per_class, "overall": overall,

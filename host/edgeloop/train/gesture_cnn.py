@@ -69,8 +69,12 @@ def int8_inputs(x: np.ndarray, mul: int, zero_point: int) -> np.ndarray:
 
 def fit(x_train: np.ndarray, y_train: np.ndarray, n_classes: int, *, epochs: int, seed: int,
         on_epoch: Callable[[int, int], None] | None = None):
+    import os
+
     from ..convert.keras import import_tensorflow
 
+    # Level 3 also hides the C++ "NodeDef mentions attribute ..." line model.fit prints on every run.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import_tensorflow()
     import keras
 

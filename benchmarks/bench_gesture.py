@@ -1,0 +1,151 @@
+"""Time per gesture window on the virtual board, next to the host and TFLM from the same run.
+
+    .venv/bin/python benchmarks/bench_gesture.py
+
+For the shipped models/gesture (int8 CNN) and models/gesture_trees (emlearn
+trees) on real held-out windows of ../shared/data/gestures:
+- virtual board (real MicroPython 1.27, WebAssembly build, portable kernels):
+  ms per window for the input quantization, the CNN inference, the tree
+  features and the tree vote; heap the loaded CNN retains;
+- the same firmware code under CPython on this machine;
+- TFLM (C++) running the same int8 .tflite, as the reference figure.
+The WebAssembly clock ticks in whole milliseconds, so each figure is a
+total over all windows divided by their number.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+import time
+from array import array
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "firmware"))
+PARQUET = ROOT / ".." / "shared" / "data" / "gestures" / "cgestures.parquet"
+CNN = ROOT / "models" / "gesture"
+TREES = ROOT / "models" / "gesture_trees"
+
+BOARD = """
+import sys, gc, time
+sys.path.insert(0, '/lib')
+from array import array
+from edgeloop_fw import features as F
+from edgeloop_fw import trees
+from edgeloop_fw.runtime.loader import Model
+from edgeloop_fw.runtime.interpreter import Interpreter
+#--- gc
+gc.collect()
+base = gc.mem_alloc()
+it = Interpreter(Model(open('/gesture.elm', 'rb')))
+t_in = it.model.inputs[0]
+mul = F.input_multiplier(t_in.scale)
+#--- gc
+gc.collect()
+loaded = gc.mem_alloc() - base
+forest = trees.load('/gesture_trees.csv')
+data = open('/windows.bin', 'rb').read()
+n = len(data) // 300
+w = array('h', bytes(300))
+q = bytearray(t_in.nbytes)
+feats = array('h', bytes(2 * F.n_window_features(3)))
+tq = tc = tf = tt = 0
+for k in range(n):
+    w[:] = array('h', data[300 * k:300 * (k + 1)])
+    t0 = time.ticks_ms()
+    F.quantize_window(w, q, mul, t_in.zero_point)
+    t1 = time.ticks_ms()
+    it.set_input(q)
+    it.invoke()
+    t2 = time.ticks_ms()
+    F.window_features(w, 3, feats)
+    t3 = time.ticks_ms()
+    forest.predict(feats)
+    t4 = time.ticks_ms()
+    tq += time.ticks_diff(t1, t0); tc += time.ticks_diff(t2, t1)
+    tf += time.ticks_diff(t3, t2); tt += time.ticks_diff(t4, t3)
+print('RESULT', n, tq, tc, tf, tt, loaded)
+"""
+
+
+def held_out_windows(info: dict) -> np.ndarray:
+    from edgeloop import replay
+
+    out = []
+    for name in info["split"]["test"]:
+        mg = replay.load(PARQUET, take=name.split(":", 1)[1]).data
+        out += [mg[s:s + info["window"]] for s in range(0, len(mg) - info["window"] + 1, info["hop"])]
+    return np.array(out).astype("<i2")
+
+
+def host_times(ws: np.ndarray, info: dict) -> dict:
+    from edgeloop_fw import features as F
+    from edgeloop_fw import trees
+    from edgeloop_fw.runtime.interpreter import Interpreter
+    from edgeloop_fw.runtime.loader import Model
+    from tflite_micro.python.tflite_micro import runtime
+
+    it = Interpreter(Model(io.BytesIO((CNN / "gesture.elm").read_bytes())), levels=("kernels",))
+    ref = runtime.Interpreter.from_bytes((CNN / "gesture.tflite").read_bytes())
+    forest = trees.parse((TREES / "gesture_trees.csv").read_text().splitlines())
+    inp = info["model"]["input"]
+    q = bytearray(ws[0].size)
+    feats = array("h", bytes(2 * F.n_window_features(3)))
+    t = {"quantize": 0.0, "cnn": 0.0, "tflm": 0.0, "features": 0.0, "trees": 0.0}
+    for w in ws:
+        a = array("h", w.tobytes())
+        t0 = time.perf_counter()
+        F.quantize_window(a, q, inp["multiplier"], inp["zero_point"])
+        t1 = time.perf_counter()
+        it.set_input(q)
+        it.invoke()
+        t2 = time.perf_counter()
+        ref.set_input(np.frombuffer(bytes(q), np.int8).reshape(1, *w.shape), 0)
+        ref.invoke()
+        t3 = time.perf_counter()
+        F.window_features(a, 3, feats)
+        t4 = time.perf_counter()
+        forest.predict(feats)
+        t5 = time.perf_counter()
+        for k, dt in zip(t, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)):
+            t[k] += dt
+    return {k: 1000 * v / len(ws) for k, v in t.items()}
+
+
+def main() -> None:
+    import wasm_board
+
+    why = wasm_board.available()
+    if why or not PARQUET.exists():
+        sys.exit(f"cannot run: {why or f'no data at {PARQUET}'}")
+    info = json.loads((CNN / "model.json").read_text())
+    ws = held_out_windows(info)
+    files = wasm_board.runtime_files()
+    fw = ROOT / "firmware" / "edgeloop_fw"
+    for name in ("features.py", "trees.py"):
+        files[f"/lib/edgeloop_fw/{name}"] = (fw / name).read_bytes()
+    files["/gesture.elm"] = (CNN / "gesture.elm").read_bytes()
+    files["/gesture_trees.csv"] = (TREES / "gesture_trees.csv").read_bytes()
+    files["/windows.bin"] = ws.tobytes()
+    line = [ln for ln in wasm_board.run(BOARD, files).splitlines() if ln.startswith("RESULT")][0]
+    n, tq, tc, tf, tt, loaded = (int(v) for v in line.split()[1:])
+    host = host_times(ws, info)
+    macs = info["model"]["macs"]
+    print(f"gesture models on {n} held-out windows (window {info['window']} x 3, {macs:,} MACs per CNN inference)")
+    print(f"{'ms per window':28s} {'virtual board':>14s} {'CPython':>10s} {'TFLM (C++)':>11s}")
+    print(f"{'CNN input quantization':28s} {tq / n:14.2f} {host['quantize']:10.3f} {'':>11s}")
+    print(f"{'CNN inference':28s} {tc / n:14.2f} {host['cnn']:10.3f} {host['tflm']:11.4f}")
+    print(f"{'tree features (17)':28s} {tf / n:14.2f} {host['features']:10.3f} {'':>11s}")
+    print(f"{'tree vote (10 trees)':28s} {tt / n:14.2f} {host['trees']:10.3f} {'':>11s}")
+    print(f"CNN MAC/s on the virtual board: {macs * n / max(tc, 1) * 1000:,.0f}; TFLM here: "
+          f"{macs / (host['tflm'] / 1000):,.0f}")
+    print(f"heap the loaded CNN retains on the virtual board: {loaded:,} B "
+          f"(arena {info['model']['arena_bytes']:,} B; TFLM's arena {info['model']['tflm_arena_bytes']:,} B)")
+
+
+if __name__ == "__main__":
+    main()
