@@ -76,11 +76,15 @@ def el_apply(root=""):
     finally:
         f.close()
     moved = 0
+    # Each folder is checked once, not once per file: on a board every stat
+    # allocates, and the virtual board cannot collect garbage inside one exec.
+    folders = {}
     for src, dst in journal["moves"]:
         if _el_ap_exists(root + src):
             parent = dst[: dst.rfind("/")]
-            if parent:
+            if parent and parent not in folders:
                 _el_ap_mkdirs(root + parent)
+                folders[parent] = 1
             _el_ap_move(root + src, root + dst)
             moved += 1
     for path in journal["remove"]:
