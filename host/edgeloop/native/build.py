@@ -96,3 +96,50 @@ def _run(cmd: list[str]) -> None:
     if r.returncode:
         first = (r.stderr.strip().splitlines() or ["no output"])[0]
         raise EdgeloopError(f"{Path(cmd[0]).name} failed: {first}")
+
+
+# --- MicroPython native modules -----------------------------------------------------------------
+
+NATMOD = Path(__file__).resolve().parent / "natmod"
+# Position independent, no unwind tables, one section per function (the linker
+# puts mpy_init's first: the loader starts the module at offset 0), no stack
+# protector (it would need a canary symbol the runtime does not export).
+NATMOD_FLAGS = ("-fpic", "-fno-common", "-ffunction-sections", "-fdata-sections", "-fno-stack-protector",
+                "-fno-asynchronous-unwind-tables", "-fno-unwind-tables", "-Wall")
+LINKER = {"x64": "ld", "armv6m": "arm-none-eabi-ld", "armv7emdp": "arm-none-eabi-ld",
+          "xtensawin": "xtensa-esp32s3-elf-ld"}
+
+
+def module_object(arch: str, out: Path) -> Path:
+    """One relocatable ELF object: the kernels, the module glue and the libgcc
+    helpers they call (ARMv6-M's 64-bit multiply), merged by `ld -r`."""
+    target = TARGETS.get(arch)
+    if target is None or arch == "host":
+        raise EdgeloopError(f"no native build for arch {arch!r}")
+    cc = need_compiler(target)
+    out.mkdir(parents=True, exist_ok=True)
+    flags = [*NATMOD_FLAGS, "-I", str(NATMOD)]
+    objs = compile_objects(target, out / "obj", extra=flags)
+    glue = NATMOD / "el_module.c"
+    gflags = [*target.flags, *FREESTANDING, *flags, "-I", str(KERNELS)]
+    gobj = out / "obj" / f"el_module-{_digest(glue, NATMOD / 'el_natmod.h', KERNELS / 'el_kernels.h', *gflags)}.o"
+    if not gobj.exists():
+        _run([cc, *gflags, "-c", str(glue), "-o", str(gobj)])
+    ld = shutil.which(LINKER[arch]) or ""
+    if not ld:
+        raise ToolchainMissing(f"{LINKER[arch]} is not installed: install {target.install or 'binutils'}")
+    libgcc = subprocess.run([cc, *target.flags, "-print-libgcc-file-name"], capture_output=True,
+                            text=True).stdout.strip()
+    merged = out / f"elnative-{arch}-{_digest(gobj, *objs, libgcc)}.o"
+    if not merged.exists():
+        # gobj first: mpy_init's section leads the module
+        _run([ld, "-r", "-o", str(merged), str(gobj), *map(str, objs),
+              *([libgcc] if arch != "x64" and libgcc and Path(libgcc).exists() else [])])
+    return merged
+
+
+def native_module(arch: str, out: Path) -> bytes:
+    """The native .mpy for `arch`, linked by edgeloop's own writer."""
+    from .mpy_writer import link_mpy
+
+    return link_mpy(module_object(arch, out).read_bytes(), arch)

@@ -52,11 +52,21 @@ int32_t el_conv_2d_scratch_size(const el_geom *g);
 void el_conv_2d_s8(const el_geom *g, const int8_t *x, const int8_t *w, int8_t *y,
                    const el_requant *q, void *scratch);
 
+/* Output channels c0..c0+cn-1 only; w holds just their cn filters and scratch
+ * needs round4(K) + 4 * cn bytes. For callers that stream weights by group. */
+void el_conv_2d_s8_range(const el_geom *g, const int8_t *x, const int8_t *w, int8_t *y,
+                         const el_requant *q, void *scratch, int32_t c0, int32_t cn);
+
 /* DEPTHWISE_CONV_2D (per-channel): w [out_c, filter_h, filter_w], one channel's taps
  * contiguous (TFLite's [1, H, W, out_c] transposed, as the edgeloop model file holds it). */
 int32_t el_depthwise_conv_2d_scratch_size(const el_geom *g);
 void el_depthwise_conv_2d_s8(const el_geom *g, const int8_t *x, const int8_t *w, int8_t *y,
                              const el_requant *q, void *scratch);
+
+/* Input channels i0..i0+in-1 (output channels i0*dm .. (i0+in)*dm - 1); w holds
+ * just their in*dm filters, scratch needs round4(K) + 4 * in * dm bytes. */
+void el_depthwise_conv_2d_s8_range(const el_geom *g, const int8_t *x, const int8_t *w, int8_t *y,
+                                   const el_requant *q, void *scratch, int32_t i0, int32_t in);
 
 #ifdef __cplusplus
 }

@@ -67,18 +67,19 @@ static int32_t folded(const el_requant *q, const int8_t *w, int32_t n, int32_t c
     return (int32_t)b;
 }
 
-/* out[c * ostride] for rows c0..c0+count-1 of w against col; bias from fold[] */
-static void rows(const int8_t *col, const int8_t *w, int32_t k, int32_t c0, int32_t count,
+/* out[c * ostride] for rows 0..count-1 of w (k bytes each) against col; bias from
+ * fold[], requantization of channel qc0 + c */
+static void rows(const int8_t *col, const int8_t *w, int32_t k, int32_t qc0, int32_t count,
                  const int32_t *fold, const el_requant *q, int8_t *out, int32_t ostride) {
     int32_t c = 0;
     for (; c + 4 <= count; c += 4) {
         int32_t acc[4] = {fold[c], fold[c + 1], fold[c + 2], fold[c + 3]};
-        el_dot4_s8(col, w + (c0 + c) * k, k, k, acc);
+        el_dot4_s8(col, w + c * k, k, k, acc);
         for (int32_t r = 0; r < 4; r++)
-            out[(c + r) * ostride] = finish(acc[r], q, c0 + c + r);
+            out[(c + r) * ostride] = finish(acc[r], q, qc0 + c + r);
     }
     for (; c < count; c++)
-        out[c * ostride] = finish(fold[c] + el_dot1_s8(col, w + (c0 + c) * k, k), q, c0 + c);
+        out[c * ostride] = finish(fold[c] + el_dot1_s8(col, w + c * k, k), q, qc0 + c);
 }
 
 void el_fully_connected_s8(const int8_t *x, const int8_t *w, int8_t *y,
@@ -92,7 +93,7 @@ void el_fully_connected_s8(const int8_t *x, const int8_t *w, int8_t *y,
             int32_t n = units - u < 4 ? units - u : 4;
             for (int32_t r = 0; r < n; r++)
                 fold[r] = folded(q, w + (u + r) * depth, depth, u + r);
-            rows(xb, w, depth, u, n, fold, q, yb + u, 1);
+            rows(xb, w + u * depth, depth, u, n, fold, q, yb + u, 1);
         }
     }
 }
@@ -166,19 +167,24 @@ int32_t el_conv_2d_scratch_size(const el_geom *g) {
 
 void el_conv_2d_s8(const el_geom *g, const int8_t *x, const int8_t *w, int8_t *y,
                    const el_requant *q, void *scratch) {
+    el_conv_2d_s8_range(g, x, w, y, q, scratch, 0, g->out_c);
+}
+
+void el_conv_2d_s8_range(const el_geom *g, const int8_t *x, const int8_t *w, int8_t *y,
+                         const el_requant *q, void *scratch, int32_t c0, int32_t cn) {
     int32_t k = g->filter_h * g->filter_w * g->in_c;
     int8_t *col = (int8_t *)scratch;
     int32_t *fold = (int32_t *)(col + round4(k));
     int8_t pad = (int8_t)(-q->input_offset);
-    for (int32_t c = 0; c < g->out_c; c++)
-        fold[c] = folded(q, w + c * k, k, c);
+    for (int32_t c = 0; c < cn; c++)
+        fold[c] = folded(q, w + c * k, k, c0 + c);
     for (int32_t b = 0; b < g->batches; b++) {
         const int8_t *xb = x + b * g->in_h * g->in_w * g->in_c;
-        int8_t *yb = y + b * g->out_h * g->out_w * g->out_c;
+        int8_t *yb = y + b * g->out_h * g->out_w * g->out_c + c0;
         for (int32_t oy = 0; oy < g->out_h; oy++)
             for (int32_t ox = 0; ox < g->out_w; ox++) {
                 gather(g, xb, oy * g->stride_h - g->pad_h, ox * g->stride_w - g->pad_w, 0, g->in_c, pad, col);
-                rows(col, w, k, 0, g->out_c, fold, q, yb + (oy * g->out_w + ox) * g->out_c, 1);
+                rows(col, w, k, c0, cn, fold, q, yb + (oy * g->out_w + ox) * g->out_c, 1);
             }
     }
 }
@@ -189,22 +195,28 @@ int32_t el_depthwise_conv_2d_scratch_size(const el_geom *g) {
 
 void el_depthwise_conv_2d_s8(const el_geom *g, const int8_t *x, const int8_t *w, int8_t *y,
                              const el_requant *q, void *scratch) {
+    el_depthwise_conv_2d_s8_range(g, x, w, y, q, scratch, 0, g->in_c);
+}
+
+void el_depthwise_conv_2d_s8_range(const el_geom *g, const int8_t *x, const int8_t *w, int8_t *y,
+                                   const el_requant *q, void *scratch, int32_t i0, int32_t in) {
     int32_t k = g->filter_h * g->filter_w;
     int32_t dm = g->depth_multiplier;
     int8_t *col = (int8_t *)scratch;
     int32_t *fold = (int32_t *)(col + round4(k));
     int8_t pad = (int8_t)(-q->input_offset);
-    for (int32_t c = 0; c < g->out_c; c++)
-        fold[c] = folded(q, w + c * k, k, c);
+    for (int32_t c = 0; c < in * dm; c++)
+        fold[c] = folded(q, w + c * k, k, i0 * dm + c);
     for (int32_t b = 0; b < g->batches; b++) {
         const int8_t *xb = x + b * g->in_h * g->in_w * g->in_c;
         int8_t *yb = y + b * g->out_h * g->out_w * g->out_c;
         for (int32_t oy = 0; oy < g->out_h; oy++)
             for (int32_t ox = 0; ox < g->out_w; ox++) {
                 int8_t *yp = yb + (oy * g->out_w + ox) * g->out_c;
-                for (int32_t ci = 0; ci < g->in_c; ci++) {
-                    gather(g, xb, oy * g->stride_h - g->pad_h, ox * g->stride_w - g->pad_w, ci, 1, pad, col);
-                    rows(col, w, k, ci * dm, dm, fold + ci * dm, q, yp + ci * dm, 1);
+                for (int32_t ci = 0; ci < in; ci++) {
+                    int32_t oc = (i0 + ci) * dm;
+                    gather(g, xb, oy * g->stride_h - g->pad_h, ox * g->stride_w - g->pad_w, i0 + ci, 1, pad, col);
+                    rows(col, w + ci * dm * k, k, oc, dm, fold + ci * dm, q, yp + oc, 1);
                 }
             }
     }

@@ -1,0 +1,176 @@
+/* MicroPython native-module glue: the runtime's ops on top of el_ops.c.
+ *
+ * Python sees three functions, one per heavy op, each computing a group of
+ * output channels whose weights the caller has just streamed from the model
+ * file into `w` (the runtime keeps weights in the file; see
+ * docs/native-modules.md "Weights"):
+ *   fully_connected(p, arena, w, u0, n)          units u0..u0+n-1
+ *   conv_2d(p, arena, w, scratch, c0, n)         output channels c0..c0+n-1
+ *   depthwise_conv_2d(p, arena, w, scratch, i0, n) input channels i0..i0+n-1
+ * `p` is the op's params (int32, layout of docs/runtime-kernels.md, the same
+ * indices as the portable kernels), `arena` the interpreter's arena. Every
+ * offset and size is checked against the buffers before a byte is touched:
+ * a bad call raises ValueError instead of writing outside the arena.
+ * API is the version of this calling convention; the board glue refuses a
+ * module whose API differs (and the interpreter falls back a level).
+ */
+#include "el_natmod.h"
+#include "el_kernels.h"
+
+#define EL_API 1
+
+/* The qstrs this module uses, in mp_native_qstr_table order from index 1
+ * (0 is the file name). The linker reads this section and drops it. */
+static const char qstr_names[] __attribute__((section(".el_qstrs"), used)) =
+    "ValueError\0fully_connected\0conv_2d\0depthwise_conv_2d\0API\0";
+enum { Q_ValueError = 1, Q_fully_connected, Q_conv_2d, Q_depthwise_conv_2d, Q_API };
+
+static void fail(const char *msg) {
+    mp_fun_table.raise_msg(mp_fun_table.load_global(mp_native_qstr_table[Q_ValueError]), msg);
+}
+
+static int32_t get_int(mp_obj_t o) {
+    return (int32_t)mp_fun_table.native_from_obj(o, EL_NATIVE_TYPE_INT);
+}
+
+static void *get_buf(mp_obj_t o, size_t *len, uintptr_t flags) {
+    el_buffer_info info;
+    mp_fun_table.get_buffer(o, &info, flags | EL_BUFFER_RAISE);
+    *len = info.len;
+    return info.buf;
+}
+
+typedef struct {
+    const int32_t *p;
+    size_t np;       /* params */
+    int8_t *arena;
+    size_t na;
+    const int8_t *w;
+    size_t nw;
+} call_bufs;
+
+static void bufs(const mp_obj_t *args, call_bufs *b) {
+    b->p = get_buf(args[0], &b->np, EL_BUFFER_READ);
+    b->np /= 4;
+    b->arena = get_buf(args[1], &b->na, EL_BUFFER_WRITE);
+    b->w = get_buf(args[2], &b->nw, EL_BUFFER_READ);
+}
+
+/* [at, at + n) inside a buffer of `size` bytes, without overflow */
+static int inside(int32_t at, int64_t n, size_t size) {
+    return at >= 0 && n >= 0 && (uint64_t)at + (uint64_t)n <= (uint64_t)size;
+}
+
+static el_requant requant(const call_bufs *b, int32_t first, int32_t in_off, int32_t out_off,
+                          int32_t lo, int32_t hi, int32_t channels) {
+    if (first < 0 || (size_t)first + 3u * (size_t)channels > b->np)
+        fail("native: params too short for the channels");
+    el_requant q = {b->p + first, b->p + first + 1, b->p + first + 2, 3, in_off, out_off, lo, hi};
+    return q;
+}
+
+/* ---- FULLY_CONNECTED: 0 BATCHES 1 DEPTH 2 UNITS 3 INPUT 4 OUTPUT 5 WEIGHTS 6 SCRATCH
+ *      7 CHUNK 8 OUTPUT_OFFSET 9 ACT_MIN 10 ACT_MAX 11 + 3c (bias', mult, shift) */
+static mp_obj_t fully_connected(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    call_bufs b;
+    bufs(args, &b);
+    int32_t u0 = get_int(args[3]), n = get_int(args[4]);
+    if (b.np < 11)
+        fail("native: fully_connected params too short");
+    const int32_t *p = b.p;
+    int32_t batches = p[0], depth = p[1], units = p[2];
+    if (u0 < 0 || n < 0 || u0 + n > units || (int64_t)n * depth > (int64_t)b.nw ||
+        !inside(p[3], (int64_t)batches * depth, b.na) || !inside(p[4], (int64_t)batches * units, b.na))
+        fail("native: fully_connected call outside its buffers");
+    el_requant q = requant(&b, 11 + 3 * u0, 0, p[8], p[9], p[10], n);
+    for (int32_t k = 0; k < batches; k++)
+        el_fully_connected_s8(b.arena + p[3] + k * depth, b.w, b.arena + p[4] + k * units + u0,
+                              1, depth, n, &q);
+    return (mp_obj_t)mp_fun_table.const_none;
+}
+
+static void *scratch_arg(mp_obj_t o, int64_t need) {
+    size_t len;
+    void *s = get_buf(o, &len, EL_BUFFER_WRITE);
+    if ((int64_t)len < need || ((uintptr_t)s & 3))
+        fail("native: scratch too small or not word aligned");
+    return s;
+}
+
+static int geom_ok(const el_geom *g, const call_bufs *b, int32_t x, int32_t y) {
+    int64_t nx = (int64_t)g->batches * g->in_h * g->in_w * g->in_c;
+    int64_t ny = (int64_t)g->batches * g->out_h * g->out_w * g->out_c;
+    return g->batches >= 0 && g->in_h > 0 && g->in_w > 0 && g->in_c > 0 && g->out_h >= 0 &&
+           g->out_w >= 0 && g->out_c > 0 && g->filter_h > 0 && g->filter_w > 0 &&
+           inside(x, nx, b->na) && inside(y, ny, b->na);
+}
+
+static void window(el_geom *g, const int32_t *p) {
+    g->filter_h = p[0]; g->filter_w = p[1]; g->stride_h = p[2]; g->stride_w = p[3];
+    g->dilation_h = p[4]; g->dilation_w = p[5]; g->pad_h = p[6]; g->pad_w = p[7];
+}
+
+/* ---- CONV_2D: 0..6 BATCHES IN_H IN_W IN_C OUT_H OUT_W OUT_C, 7..14 window, 15 INPUT
+ *      16 OUTPUT 17 WEIGHTS 18 SCRATCH 19 INPUT_OFFSET 20 OUTPUT_OFFSET 21 ACT_MIN
+ *      22 ACT_MAX 23 + 3c */
+static mp_obj_t conv_2d(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    call_bufs b;
+    bufs(args, &b);
+    int32_t c0 = get_int(args[4]), n = get_int(args[5]);
+    if (b.np < 23)
+        fail("native: conv_2d params too short");
+    const int32_t *p = b.p;
+    el_geom g = {p[0], p[1], p[2], p[3], p[4], p[5], p[6], 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    window(&g, p + 7);
+    int64_t k = (int64_t)g.filter_h * g.filter_w * g.in_c;
+    if (!geom_ok(&g, &b, p[15], p[16]) || c0 < 0 || n < 0 || c0 + n > g.out_c || k * n > (int64_t)b.nw)
+        fail("native: conv_2d call outside its buffers");
+    void *s = scratch_arg(args[3], ((k + 3) & ~3) + 4 * (int64_t)n);
+    el_requant q = requant(&b, 23, p[19], p[20], p[21], p[22], g.out_c);
+    el_conv_2d_s8_range(&g, b.arena + p[15], b.w, b.arena + p[16], &q, s, c0, n);
+    return (mp_obj_t)mp_fun_table.const_none;
+}
+
+/* ---- DEPTHWISE_CONV_2D: 0..6 geometry, 7 DEPTH_MULTIPLIER, 8..15 window, 16 INPUT
+ *      17 OUTPUT 18 WEIGHTS 19 SCRATCH 20 INPUT_OFFSET 21 OUTPUT_OFFSET 22 ACT_MIN
+ *      23 ACT_MAX 24 + 3c */
+static mp_obj_t depthwise_conv_2d(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    call_bufs b;
+    bufs(args, &b);
+    int32_t i0 = get_int(args[4]), n = get_int(args[5]);
+    if (b.np < 24)
+        fail("native: depthwise_conv_2d params too short");
+    const int32_t *p = b.p;
+    el_geom g = {p[0], p[1], p[2], p[3], p[4], p[5], p[6], 0, 0, 0, 0, 0, 0, 0, 0, p[7]};
+    window(&g, p + 8);
+    int64_t k = (int64_t)g.filter_h * g.filter_w, dm = g.depth_multiplier;
+    if (!geom_ok(&g, &b, p[16], p[17]) || dm <= 0 || (int64_t)g.in_c * dm != g.out_c || i0 < 0 ||
+        n < 0 || i0 + n > g.in_c || k * dm * n > (int64_t)b.nw)
+        fail("native: depthwise_conv_2d call outside its buffers");
+    void *s = scratch_arg(args[3], ((k + 3) & ~3) + 4 * dm * n);
+    el_requant q = requant(&b, 24, p[20], p[21], p[22], p[23], g.out_c);
+    el_depthwise_conv_2d_s8_range(&g, b.arena + p[16], b.w, b.arena + p[17], &q, s, i0, n);
+    return (mp_obj_t)mp_fun_table.const_none;
+}
+
+/* Function objects: their type pointer is patched by the loader (mp_fun_table[81]). */
+static const el_fun_var fc_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(5, 5), fully_connected};
+static const el_fun_var conv_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(6, 6), conv_2d};
+static const el_fun_var dw_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(6, 6), depthwise_conv_2d};
+
+/* The entry point: the linker puts this function at offset 0 of the text, where
+ * the loader starts the module (as a viper function called with self first). */
+mp_obj_t mpy_init(const el_fun_bc *self, size_t n_args, size_t n_kw, mp_obj_t *args) {
+    (void)n_args; (void)n_kw; (void)args;
+    void *old = mp_fun_table.swap_globals(self->context->globals);
+    mp_fun_table.store_global(mp_native_qstr_table[Q_fully_connected], (mp_obj_t)&fc_obj);
+    mp_fun_table.store_global(mp_native_qstr_table[Q_conv_2d], (mp_obj_t)&conv_obj);
+    mp_fun_table.store_global(mp_native_qstr_table[Q_depthwise_conv_2d], (mp_obj_t)&dw_obj);
+    mp_fun_table.store_global(mp_native_qstr_table[Q_API],
+                              mp_fun_table.native_to_obj(EL_API, EL_NATIVE_TYPE_INT));
+    mp_fun_table.swap_globals(old);
+    return (mp_obj_t)mp_fun_table.const_none;
+}
