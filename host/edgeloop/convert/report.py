@@ -116,40 +116,64 @@ def _tflm_runtime():
     return runtime
 
 
+_ARENA_PROBE = r"""
+import re, sys
+from tflite_micro.python.tflite_micro import runtime
+data = sys.stdin.buffer.read()
+def loads(n):
+    try:
+        runtime.Interpreter.from_bytes(data, arena_size=n)
+        return True
+    except Exception:
+        return False
+runtime.Interpreter.from_bytes(data, arena_size=int(sys.argv[1])).print_allocations()
+sys.stdout.flush()
+"""
+
+# Bisection runs in a second child that starts at TFLM's own total: below it
+# is where tflite-micro crashes, and a crash there must not lose the total.
+_SMALLEST_PROBE = _ARENA_PROBE.split("runtime.Interpreter.from_bytes(data, arena_size=int")[0] + r"""
+lo, hi = int(sys.argv[1]) - 16, int(sys.argv[1])
+while not loads(hi):
+    lo, hi = hi, hi * 2
+while hi - lo > 16:
+    mid = (lo + hi) // 2 // 16 * 16
+    if mid <= lo:
+        break
+    lo, hi = (lo, mid) if loads(mid) else (mid, hi)
+print("smallest", hi, flush=True)
+"""
+
+
 def tflm_arena_size(tflite: bytes, limit: int = 1 << 24) -> int | None:
     """The smallest arena (to 16 bytes) TFLM's interpreter loads this model with.
 
-    None when tflite-micro is not installed. Bisection is used rather than
-    parsing print_allocations because the loader's verdict is the figure that
-    matters on a board: an arena one alignment step smaller does not load.
+    The loader's verdict is the figure that matters on a board; TFLM's own
+    "Arena allocation total" leaves out temporary allocations and is a little
+    smaller (hello_world: 1,504 total, 1,936 needed). None when tflite-micro
+    is not installed or cannot load the model. Asked in a child process:
+    tflite-micro segfaults on some too-small arenas instead of raising, which
+    would take edgeloop down with it; then the total is the answer.
     """
-    runtime = _tflm_runtime()
-    if runtime is None:
+    import re
+    import subprocess
+    import sys
+
+    if _tflm_runtime() is None:
         return None
-
-    def loads(n):
+    def probe(script, arg, pattern):
         try:
-            with _silence_fd(2), _silence_fd(1):
-                runtime.Interpreter.from_bytes(tflite, arena_size=n)
-            return True
-        except Exception:
-            return False
+            proc = subprocess.run([sys.executable, "-c", script, str(arg)], input=tflite,
+                                  capture_output=True, timeout=120)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        m = re.search(pattern, proc.stdout + proc.stderr)
+        return int(m.group(1)) if m else None
 
-    hi = 4096
-    while not loads(hi):
-        hi *= 2
-        if hi > limit:
-            raise ModelError(f"TFLM could not load the model even with a {limit}-byte arena")
-    lo = 0
-    while hi - lo > 16:
-        mid = (lo + hi) // 2 // 16 * 16
-        if mid <= lo:
-            break
-        if loads(mid):
-            hi = mid
-        else:
-            lo = mid
-    return hi
+    total = probe(_ARENA_PROBE, limit, rb"Arena allocation total (\d+) bytes")
+    if total is None:
+        return None
+    return probe(_SMALLEST_PROBE, total, rb"smallest (\d+)") or total
 
 
 # -- validation -------------------------------------------------------------------

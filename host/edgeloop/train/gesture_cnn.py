@@ -104,32 +104,11 @@ def tflm_interpreter(tflite: bytes):
     return runtime.Interpreter.from_bytes(tflite)
 
 
-_ARENA_PROBE = r"""
-import sys
-from tflite_micro.python.tflite_micro import runtime
-data = sys.stdin.buffer.read()
-runtime.Interpreter.from_bytes(data, arena_size=1 << 20).print_allocations()
-sys.stdout.flush()
-"""
-
-
 def tflm_arena(tflite: bytes) -> int | None:
-    """TFLM's "Arena allocation total" for the model (the smallest arena it loads with), or None.
+    """TFLM's arena for the model (see convert.report.tflm_arena_size)."""
+    from ..convert.report import tflm_arena_size
 
-    Asked in a child process: bisecting arena sizes in-process, as the convert
-    report does, crashed the interpreter here (tflite-micro segfaults on some
-    too-small arenas instead of raising).
-    """
-    import re
-    import subprocess
-    import sys
-
-    try:
-        proc = subprocess.run([sys.executable, "-c", _ARENA_PROBE], input=tflite, capture_output=True, timeout=120)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    m = re.search(rb"Arena allocation total (\d+) bytes", proc.stdout + proc.stderr)
-    return int(m.group(1)) if proc.returncode == 0 and m else None
+    return tflm_arena_size(tflite)
 
 
 def quantize(model, x_calib: np.ndarray) -> tuple[bytes, object]:
