@@ -110,6 +110,12 @@ def deploy_firmware(device: Device, *, board: str | None = None, fw_dir: Path | 
                                     cache_dir=cache_dir, stats=stats)
     result = DeployResult(port=device.port, board=board)
     result.skipped = skipped
+    from .native.install import REMOTE, module_for  # C kernels for the board's arch, or one line why not
+
+    native = module_for(session.info, cache_dir=cache_dir)
+    if native.data:
+        files.append(DeployFile(REMOTE, native.data, f"elnative.mpy ({native.arch})", FW))
+    result.notes.append(native.note)
     if profile and session.info.get("mpy") not in (None, profile.mpy_value):
         reported = boards.decode_mpy(session.info["mpy"])
         result.notes.append(f"the board reports .mpy {reported['abi']} arch {reported['arch'] or 'none'}, "
