@@ -20,7 +20,9 @@ import click
               help="Also write the report as a self-contained HTML page with plots.")
 @click.option("--c-header", type=click.Path(dir_okay=False, path_type=Path),
               help="scikit-learn trees only: also write emlearn's C header, for C firmware.")
-def convert(model, out, board, calib, validate, report_path, c_header):
+@click.option("--backend", type=click.Choice(["portable", "native"]), default="portable", show_default=True,
+              help="native: also build the C kernels as a MicroPython native module for --board's arch.")
+def convert(model, out, board, calib, validate, report_path, c_header, backend):
     """Convert a model into edgeloop's on-board model file (.elm).
 
     MODEL is an int8 .tflite, or a Keras .keras file / SavedModel directory /
@@ -38,7 +40,11 @@ def convert(model, out, board, calib, validate, report_path, c_header):
       edgeloop convert micro_speech_quantized.tflite --out speech.elm --board rp2040
       edgeloop convert gesture.keras --calib calib.npz --validate test.npz --report report.html
       edgeloop convert forest.pkl --out forest.csv --c-header forest.h
+      edgeloop convert micro_speech_quantized.tflite --backend native --board rp2040
     """
+    if backend == "native" and not board:
+        from .errors import ConversionError
+        raise ConversionError("--backend native needs --board (the native module is built for the board's arch)")
     if model.suffix.lower() in (".pkl", ".pickle", ".joblib"):
         from .convert.sklearn_trees import convert_file
 
@@ -69,4 +75,8 @@ def convert(model, out, board, calib, validate, report_path, c_header):
                f"arena {result.arena_size} bytes")
     for line in lines:
         click.echo(f"  fits {board}: {line}")
+    if backend == "native":
+        from .native.install import write_for_board
+
+        click.echo(write_for_board(board, out.parent)[1])
     show_report(report, report_path)

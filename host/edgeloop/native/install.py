@@ -104,3 +104,20 @@ def link_with_mpy_ld(obj: Path, arch: str) -> bytes:
             last = (r.stderr.strip().splitlines() or ["no output"])[-1]
             raise EdgeloopError(f"mpy_ld.py failed for {arch}: {last}")
         return mpy.read_bytes()
+
+
+def write_for_board(board: str, out_dir: Path, *, cache_dir: Path | None = None) -> tuple[Path | None, str]:
+    """`edgeloop convert --backend native --board B`: elnative-<arch>.mpy next to the model file,
+    for the arch and ABI of B's profile, or (None, why not and which level runs instead)."""
+    from ..boards import load
+
+    profile = load(board)
+    native = module_for({"name": "micropython", "mpy": profile.mpy_value}, cache_dir=cache_dir)
+    if native.data is None:
+        return None, native.note
+    path = Path(out_dir) / f"elnative-{native.arch}.mpy"
+    from ..atomic import write_bytes_atomic
+
+    write_bytes_atomic(path, native.data)
+    return path, (f"wrote {path}: native kernels for {native.arch} ({len(native.data)} bytes); "
+                  f"`edgeloop deploy` installs them as {REMOTE}")
