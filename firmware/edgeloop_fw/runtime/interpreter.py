@@ -4,27 +4,30 @@ The arena is a single signed-byte array sized by the host's memory plan;
 every activation and scratch buffer is a fixed offset into it. Everything an
 op needs besides it -- its params view and, for kernels that define
 `bind(p, arena)`, the arena views it reads and writes (handed to `eval` as a
-fourth argument) -- is made here, once, so `invoke` allocates nothing on the heap (tests/firmware/test_runtime_board.py
-runs it under micropython.heap_lock()).
+fourth argument) -- is made here, once, so `invoke` allocates nothing on the
+heap (tests/firmware/test_runtime_board.py runs it under heap_lock()).
 
 Kernel levels: for each op the first package in `levels` that has a module
-for it wins (`viper` holds machine-code kernels a board may or may not be able
-to import; `kernels` the portable ones every port runs). `kernel_levels` says
-which level each kernel came from.
+for it wins; `kernel_levels` says which level each kernel came from.
 """
 
 from array import array
 
 from .loader import ModelFileError
 
-LEVELS = ("viper", "kernels")
+# Kernel levels, fastest first: `native` (C natmod kernels, when a board has
+# them), `viper` (machine code, needs a native emitter), `kernels` (portable,
+# always present). A level that cannot load on this board is skipped: the
+# package is absent (not deployed), CPython has no `micropython` module, or a
+# .mpy is for another arch (ValueError) or needs an emitter the port lacks.
+LEVELS = ("native", "viper", "kernels")
 
 
 def _module(level, name):
+    # Import only the kernels this model uses: each costs RAM on the board.
     try:
         return __import__("edgeloop_fw.runtime." + level + "." + name, None, None, ("eval",))
-    except (ImportError, ValueError, SyntaxError):
-        # ValueError: a .mpy for another arch; SyntaxError: viper on a port without it.
+    except (ImportError, ValueError, SyntaxError, NotImplementedError):
         return None
 
 
@@ -38,6 +41,7 @@ def _bound(ev, views):
 
 class Interpreter:
     def __init__(self, model, levels=LEVELS):
+        """`levels` limits the kernel levels tried (("kernels",) = portable only)."""
         self.model = model
         arena = array("b", bytes(model.arena_size)) if model.arena_size else array("b")
         self.arena = memoryview(arena)
