@@ -99,7 +99,10 @@ def test_bytes_survive_both_encodings(virtual_board, compress):
     for remote, data in files.items():
         assert on_board(vb, remote).read_bytes() == data
     if compress:
-        assert r.wire_bytes < r.bytes_sent * 1.4  # noise stays raw (x1.33), text shrinks
+        # Sent raw, every byte costs 2 characters as hex (the virtual board) or 4/3 as base64;
+        # the text must shrink enough to pull the whole exchange well under that.
+        per_byte = 2.0 if r.info.get("platform") == "webassembly" else 4 / 3
+        assert r.wire_bytes < r.bytes_sent * per_byte * 0.9
 
 
 def test_missing_manifest_is_rebuilt_by_hashing_on_board(virtual_board):
@@ -107,7 +110,9 @@ def test_missing_manifest_is_rebuilt_by_hashing_on_board(virtual_board):
     files = [(b"a" * 3000, "/x/a.bin"), (b"b" * 10, "/x/b.bin")]
     with Device(vb.port) as dev:
         deploy_files(dev, files)
-        on_board(vb, "/.edgeloop/manifest.json").unlink()
+        # The running board keeps its filesystem in memory: delete through the board.
+        dev.exec("import os; os.remove('/.edgeloop/manifest.json')")
+        assert not on_board(vb, "/.edgeloop/manifest.json").exists()
         r = deploy_files(dev, files)
     assert r.sent == [] and r.hashed_on_board == 2
     assert on_board(vb, "/.edgeloop/manifest.json").exists()
@@ -213,12 +218,14 @@ def test_reset_mid_rename_is_finished_by_boot_hook(virtual_board, tmp_path, monk
     v1, v2 = small_fw(tmp_path, "1"), small_fw(tmp_path, "2")
     with Device(vb.port) as dev:
         deploy_firmware(dev, fw_dir=v1, cache_dir=tmp_path / "c")
-        session = open_session(dev)
         real_call = BoardSession.call
+        applies = []
 
         def reset_at_commit(self, code, **kw):
             if "el_apply" in code:
-                raise _Reset()
+                applies.append(code)
+                if len(applies) == 2:  # the first one is the recovery at open
+                    raise _Reset()
             return real_call(self, code, **kw)
 
         monkeypatch.setattr(BoardSession, "call", reset_at_commit)
