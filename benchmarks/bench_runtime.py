@@ -2,16 +2,24 @@
 
     .venv/bin/python benchmarks/bench_runtime.py
 
-For hello_world_int8 and micro_speech it prints:
-- heap on the virtual board (real MicroPython 1.27, WebAssembly): what the
-  loaded model retains (arena + params + tables, gc.mem_alloc after a
-  collection) and what one inference allocates on top (gc.mem_alloc before
-  and after, per op). The WebAssembly build cannot collect garbage while
-  Python runs, so "loaded + allocated" is an upper bound of the peak; on a
-  board the garbage (requantization temporaries) is collected as it goes.
-  Next to it: TFLM's arena for the same model (its smallest arena that loads).
-- MACs per second of the portable kernels on the virtual board, under CPython
-  with the same runtime code, and TFLM's (C++) in this process.
+On the virtual board (real MicroPython 1.27, WebAssembly, rp2040 profile,
+driven over its pty through edgeloop.device like hardware), per model:
+- heap after load: gc.mem_alloc() with the model loaded minus without it
+  (model tables, params, arena views, the arena, the open file), each read
+  after the board has collected garbage (this port collects only between
+  raw-REPL executions, so every figure is its own execution, read until stable);
+- bytes allocated by one inference, run under micropython.heap_lock() (any
+  allocation would raise MemoryError) with the collector disabled: 0 means the
+  peak during the inference is the heap held after load;
+- TFLM's arena for the same model (the smallest that tflite-micro loads);
+- MACs/s of the portable kernels on the board, under CPython with the same
+  code, and TFLM's C++ in this process;
+- Python bytecode operations per MAC: CPython's count of the opcodes the same
+  runtime source executes in one inference (sys.settrace opcode events),
+  divided by the model's MACs. MicroPython's bytecode is a little coarser.
+And once: the heap the runtime's modules take after import, as .py source and
+as the .mpy files `edgeloop deploy` installs -- the figure behind
+edgeloop.convert.fit.RUNTIME_HEAP_BYTES.
 """
 
 from __future__ import annotations
@@ -24,90 +32,180 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "firmware"))
+sys.path.insert(0, str(ROOT / "tests" / "host"))
 DATA = ROOT / ".." / "shared" / "data" / "tflm"
-MODELS = {"hello_world": (DATA / "hello_world" / "hello_world_int8.tflite", 1936),
-          "micro_speech": (DATA / "micro_speech" / "micro_speech_quantized.tflite", 7584)}
+MODELS = {"hello_world": DATA / "hello_world" / "hello_world_int8.tflite",
+          "micro_speech": DATA / "micro_speech" / "micro_speech_quantized.tflite"}
 
-BOARD = """
-import sys, gc, time
-sys.path.append('/lib')
-from edgeloop_fw.runtime.loader import Model
-from edgeloop_fw.runtime.interpreter import Interpreter
-from edgeloop_fw.runtime.opcodes import KERNELS
-for name in KERNELS.values():
-    __import__('edgeloop_fw.runtime.kernels.' + name, None, None, ('eval',))
-#--- gc
-gc.collect()
-base = gc.mem_alloc()
-it = Interpreter(Model(open('/model.elm', 'rb')))
-x = open('/x.bin', 'rb').read()
-#--- gc
-gc.collect()
-loaded = gc.mem_alloc() - base
-marks = []
-def probe(i):
-    marks.append(gc.mem_alloc())
-it.set_input(x)
-marks.append(gc.mem_alloc())
-probe_cost = gc.mem_alloc()
-t0 = time.ticks_ms()
-it.invoke(probe)
-t1 = time.ticks_ms()
-per_op = [marks[i + 1] - marks[i] for i in range(len(marks) - 1)]
-print('RESULT', loaded, marks[-1] - marks[0], per_op, time.ticks_diff(t1, t0))
+LOCKED_RUN = """
+def _bench(it, n):
+    gc.collect()
+    gc.disable()
+    before = gc.mem_alloc()
+    t0 = time.ticks_ms()
+    micropython.heap_lock()
+    try:
+        for _ in range(n):
+            it.invoke()
+        result = 'ok'
+    except MemoryError:
+        result = 'MemoryError'
+    micropython.heap_unlock()
+    t1 = time.ticks_ms()
+    after = gc.mem_alloc()
+    gc.enable()
+    return result, after - before, time.ticks_diff(t1, t0)
+with open('/NAME.bin', 'rb') as _f:
+    _f.readinto(it.input_view())
+print('RUN', *_bench(it, RUNS))
 """
 
 
-def tflm_figures(path: Path, x: np.ndarray, runs: int):
-    from tflite_micro.python.tflite_micro import runtime
-    interp = runtime.Interpreter.from_file(str(path))
-    t = time.perf_counter()
-    for _ in range(runs):
-        interp.set_input(x, 0)
+def runtime_files(compiled: bool) -> dict[str, bytes]:
+    from edgeloop.mpy import compile_source
+
+    fw = ROOT / "firmware" / "edgeloop_fw"
+    files = {"lib/edgeloop_fw/__init__.py": b""}
+    # The portable level only: the WebAssembly port has no native emitter for
+    # viper/ and no native module for native/ (deploy leaves them off such a board).
+    for p in sorted((fw / "runtime").glob("*.py")) + sorted((fw / "runtime" / "kernels").glob("*.py")):
+        rel = p.relative_to(fw).as_posix()
+        if compiled and p.name != "__init__.py":
+            files[f"lib/edgeloop_fw/{rel[:-3]}.mpy"] = compile_source(p.read_bytes(), f"edgeloop_fw/{rel}")
+        else:
+            files[f"lib/edgeloop_fw/{rel}"] = p.read_bytes()
+    return files
+
+
+def settled_heap(dev) -> int:
+    """gc.mem_alloc() once two reads, each after a collection between executions, agree."""
+    last = None
+    for _ in range(20):
+        dev.exec("gc.collect()")
+        now = int(dev.exec("print(gc.mem_alloc())").decode())
+        if now == last:
+            return now
+        last = now
+    raise RuntimeError(f"the board's heap did not settle (last {last} B)")
+
+
+def board_figures(models: dict, inputs: dict) -> dict:
+    from edgeloop.device import Device
+    from edgeloop.sim import VirtualBoard
+
+    from edgeloop_fw.runtime.opcodes import KERNELS
+
+    imports = ("from edgeloop_fw.runtime.loader import Model\n"
+               "from edgeloop_fw.runtime.interpreter import Interpreter\n"
+               + "".join(f"import edgeloop_fw.runtime.kernels.{k}\n" for k in sorted(set(KERNELS.values()))))
+    out = {"modules": {}}
+    with VirtualBoard(board="rp2040", register=False) as vb:
+        for compiled in (False, True):
+            flash = Path(vb.flash_dir)
+            files = runtime_files(compiled)
+            files.update({f"{n}.elm": m.data for n, m in models.items()})
+            files.update({f"{n}.bin": x.tobytes() for n, x in inputs.items()})
+            for old in flash.rglob("*"):
+                if old.is_file():
+                    old.unlink()
+            for name, data in files.items():
+                (flash / name).parent.mkdir(parents=True, exist_ok=True)
+                (flash / name).write_bytes(data)
+            vb.restart()
+            with Device(vb.port) as dev:
+                dev.exec("import gc, time, micropython\nit = None")
+                base = settled_heap(dev)
+                dev.exec(imports, timeout=120)
+                out["modules"][".mpy" if compiled else ".py"] = settled_heap(dev) - base
+                if compiled:
+                    continue
+                for name, m in models.items():
+                    empty = settled_heap(dev)
+                    dev.exec(f"it = Interpreter(Model(open('/{name}.elm', 'rb')))", timeout=60)
+                    loaded = settled_heap(dev) - empty
+                    runs = max(1, 200_000 // max(m.macs, 1))
+                    code = LOCKED_RUN.replace("NAME", name).replace("RUNS", str(runs))
+                    fields = dev.exec(code, timeout=600).decode().split("RUN ", 1)[1].split()
+                    ms = int(fields[2])
+                    out[name] = {"loaded": loaded, "arena": m.arena_size, "params": m.params_bytes, "lock": fields[0], "allocated": int(fields[1]),
+                                 "mac_s": m.macs * runs / (ms / 1000) if ms else float("inf")}
+                    dev.exec("it.model.close()\nit = None")
+    return out
+
+
+def bytecodes_per_mac(interp, x: bytes, macs: int) -> float:
+    """CPython opcodes executed by one inference, per MAC."""
+    count = 0
+
+    def tracer(frame, event, arg):
+        nonlocal count
+        frame.f_trace_opcodes = True
+        if event == "opcode":
+            count += 1
+        return tracer
+
+    interp.set_input(x)
+    sys.settrace(tracer)
+    try:
         interp.invoke()
-    return (time.perf_counter() - t) / runs
+    finally:
+        sys.settrace(None)
+    return count / macs
 
 
 def main() -> None:
-    import wasm_board
+    from runtime_helpers import speech_features
+    from tflite_micro.python.tflite_micro import runtime
+
     from edgeloop.convert.int8 import convert_tflite
+    from edgeloop.convert.report import tflm_arena_size
+    from edgeloop.sim import node_status
     from edgeloop_fw.runtime.interpreter import Interpreter
     from edgeloop_fw.runtime.loader import Model
 
-    why = wasm_board.available()
-    rng = np.random.default_rng(0)
-    print(f"{'model':<13} {'MACs':>7} | {'loaded heap':>11} {'+inference':>10} {'TFLM arena':>10} | "
-          f"{'board MAC/s':>11} {'CPython MAC/s':>13} {'TFLM MAC/s':>11}")
-    for name, (path, tflm_arena) in MODELS.items():
-        conv = convert_tflite(path)
-        t = conv.tflite.tensors[conv.tflite.inputs[0]]
-        x = rng.integers(-128, 128, t.shape).astype(np.int8)
+    models = {name: convert_tflite(path) for name, path in MODELS.items()}
+    inputs = {"hello_world": np.array([[93]], np.int8), "micro_speech": speech_features("yes")}
+    ok, why = node_status()
+    board = board_figures(models, inputs) if ok else None
+    print(f"{'model':<13} {'MACs':>7} | {'heap after load':>15} {'+inference':>10} {'peak':>7} "
+          f"{'TFLM arena':>10} {'peak/arena':>10} | {'board MAC/s':>11} {'CPython MAC/s':>13} "
+          f"{'TFLM MAC/s':>11} | {'ops/MAC':>7}")
+    for name, conv in models.items():
+        x = inputs[name].tobytes()
         interp = Interpreter(Model(io.BytesIO(conv.data)))
-        runs = 3 if conv.macs > 10000 else 200
+        runs = max(3, 100_000 // conv.macs)
         start = time.perf_counter()
         for _ in range(runs):
-            interp.set_input(x.tobytes())
+            interp.set_input(x)
             interp.invoke()
-        cpy = (time.perf_counter() - start) / runs
-        ref = tflm_figures(path, x, runs * 20)
-        if why:
-            board = f"skipped: {why}"
-            loaded = alloc = board_mps = None
+        cpython = conv.macs * runs / (time.perf_counter() - start)
+        ref = runtime.Interpreter.from_file(str(MODELS[name]))
+        start = time.perf_counter()
+        for _ in range(runs * 20):
+            ref.set_input(inputs[name], 0)
+            ref.invoke()
+        tflm = conv.macs * runs * 20 / (time.perf_counter() - start)
+        arena = tflm_arena_size(MODELS[name].read_bytes())
+        ops = bytecodes_per_mac(interp, x, conv.macs)
+        if board:
+            b = board[name]
+            peak = b["loaded"] + b["allocated"]
+            lock = "" if b["lock"] == "ok" else f" ({b['lock']} under heap_lock)"
+            print(f"{name:<13} {conv.macs:>7} | {b['loaded']:>13} B {b['allocated']:>8} B {peak:>5} B "
+                  f"{arena:>8} B {peak / arena:>10.2f} | {b['mac_s']:>11.3g} {cpython:>13.3g} {tflm:>11.3g} | "
+                  f"{ops:>7.1f}{lock}")
         else:
-            files = wasm_board.runtime_files()
-            files["/model.elm"] = conv.data
-            files["/x.bin"] = x.tobytes()
-            out = wasm_board.run(BOARD, files)
-            fields = out.split("RESULT ", 1)[1].split(" ", 2)
-            loaded, alloc = int(fields[0]), int(fields[1])
-            ms = int(fields[2].rsplit("]", 1)[1])
-            board_mps = conv.macs / (ms / 1000) if ms else float("inf")
-            per_op = fields[2].rsplit("]", 1)[0] + "]"
-        print(f"{name:<13} {conv.macs:>7} | {loaded:>9} B {alloc:>8} B {tflm_arena:>8} B | "
-              f"{board_mps:>11.3g} {conv.macs / cpy:>13.3g} {conv.macs / ref:>11.3g}")
-        print(f"{'':<13} arena {conv.arena_size} B + params {conv.params_bytes} B in the file's plan; "
-              f"per-op allocation on the board {per_op} B; ops {[o.name for o in conv.ops]}")
+            print(f"{name:<13} {conv.macs:>7} | board skipped: {why} | TFLM arena {arena} B | "
+                  f"CPython {cpython:.3g} MAC/s, TFLM {tflm:.3g} MAC/s | {ops:.1f} ops/MAC")
+        print(f"{'':<13} plan: arena {conv.arena_size} B + params {conv.params_bytes} B; "
+              f"ops {[o.name for o in conv.ops]}")
+    if board:
+        for name in models:
+            b = board[name]
+            print(f"{name}: loaded-model objects besides arena and params {b['loaded'] - b['arena'] - b['params']} B")
+        print(f"runtime modules on the board after import (loader, interpreter, every kernel): "
+              f"{board['modules']['.py']} B from .py, {board['modules']['.mpy']} B from the .mpy "
+              f"files edgeloop deploy installs")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,9 @@ from edgeloop_fw.runtime.interpreter import Interpreter
 def runtime_files() -> dict[str, bytes]:
     fw = REPO / "firmware" / "edgeloop_fw"
     files = {"lib/edgeloop_fw/__init__.py": b""}
-    for p in sorted((fw / "runtime").rglob("*.py")):
+    # The portable level only: the WebAssembly port has no native emitter for
+    # viper/ and no native module for native/ (deploy leaves them off such a board).
+    for p in sorted((fw / "runtime").glob("*.py")) + sorted((fw / "runtime" / "kernels").glob("*.py")):
         files[f"lib/edgeloop_fw/{p.relative_to(fw).as_posix()}"] = p.read_bytes()
     return files
 
