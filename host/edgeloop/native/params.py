@@ -3,7 +3,10 @@
 The runtime's params (docs/model-format.md, the host op files' docstrings)
 are being reworked; the C kernels take plain shapes, pointers and a
 requantization block instead, so a layout change touches only this file.
-Works on any int sequence (array('i'), memoryview, list).
+Works on any int sequence (array('i'), memoryview, list). The limb tail the
+runtime appends after the per-channel triples (quant.limb_tail) is for the
+portable level; the C reads the full multiplier from its TFLM-named slot.
+The board-side glue (natmod/el_module.c) reads the same indices.
 """
 
 from __future__ import annotations
