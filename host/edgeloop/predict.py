@@ -62,7 +62,10 @@ def predict_host(path: str | Path, x: np.ndarray, progress: Progress | None = No
 
     _, model = load_model(path)
     rows = batch_rows(np.asarray(x), model)
-    interp = Interpreter(model)
+    try:
+        interp = Interpreter(model)
+    except ModelFileError as e:
+        raise ModelError(f"{path}: {e}") from None
     outs = []
     for i, row in enumerate(rows):
         interp.set_input(np.ascontiguousarray(row).tobytes())

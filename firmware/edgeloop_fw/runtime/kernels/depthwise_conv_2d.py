@@ -60,7 +60,9 @@ def eval(p, arena, model, w=None):
         shift = p[q + 2]
         if step >= 0:
             m = tail + 1 + step * c
-            m0, m1, m2 = p[m], p[m + 1], p[m + 2]
+            m0 = p[m]
+            m1 = p[m + 1]
+            m2 = p[m + 2]
         ci = c // dm
         for b in range(batches):
             xb = xin + b * ih * row + ci

@@ -12,6 +12,8 @@ sums stay below 2**24. Every step is gemmlowp's integer arithmetic, so the
 bytes equal TFLM's.
 """
 
+from ..loader import ModelFileError
+
 try:
     from micropython import const
 except ImportError:
@@ -30,6 +32,8 @@ REGS = const(7)  # 6 int32 registers: (hi, lo) pairs of the reciprocal's Newton 
 
 def bind(p, arena):
     """The scratch view the exp table is read into, made once at load."""
+    if len(p) < REGS + 6:  # the table-less layout of converters before the exp table
+        raise ModelFileError("this SOFTMAX was converted by an older edgeloop; convert the model again")
     s = p[SCRATCH]
     return arena[s:s + 4 * p[COUNT]]
 
