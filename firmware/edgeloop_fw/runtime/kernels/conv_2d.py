@@ -51,6 +51,8 @@ def eval(p, arena, model, w=None):
     tail = PER_CHANNEL + 3 * oc  # the limbs; absent in hand-made params
     step = p[tail] if len(p) > tail else -1
     row = iw * ic
+    sx = dw * ic  # input step from one tap to the next along x, and along y
+    sy = dh * row
     for c in range(oc):
         model.read_const(wofs + c * size, w)
         q = PER_CHANNEL + 3 * c
@@ -66,23 +68,25 @@ def eval(p, arena, model, w=None):
             yb = yout + b * oh * ow * oc + c
             for oy in range(oh):
                 y0 = oy * sh - ph
+                # The taps inside the image: no bounds test per MAC.
+                fy0 = (dh - 1 - y0) // dh if y0 < 0 else 0
+                fy1 = (ih - 1 - y0) // dh + 1
+                if fy1 > fh:
+                    fy1 = fh
                 for ox in range(ow):
                     x0 = ox * sw - pw
+                    fx0 = (dw - 1 - x0) // dw if x0 < 0 else 0
+                    fx1 = (iw - 1 - x0) // dw + 1
+                    if fx1 > fw:
+                        fx1 = fw
                     acc = bias
-                    for fy in range(fh):
-                        iy = y0 + fy * dh
-                        if iy < 0 or iy >= ih:
-                            continue
-                        base = xb + iy * row
-                        kbase = fy * fw * ic
-                        for fx in range(fw):
-                            ix = x0 + fx * dw
-                            if ix < 0 or ix >= iw:
-                                continue
-                            xo = base + ix * ic
-                            k = kbase + fx * ic
-                            for i in range(ic):
-                                acc += w[k + i] * (arena[xo + i] + in_off)
+                    base = xb + y0 * row + x0 * ic
+                    for fy in range(fy0, fy1):
+                        for fx in range(fx0, fx1):
+                            k = (fy * fw + fx) * ic
+                            d = base + fy * sy + fx * sx - k  # input index = filter index + d
+                            for k in range(k, k + ic):
+                                acc += w[k] * (arena[k + d] + in_off)
                     if step < 0:
                         acc = mbqm_wide(acc, p[q + 1], shift) + zp
                     else:

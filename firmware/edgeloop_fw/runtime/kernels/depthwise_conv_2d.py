@@ -53,6 +53,8 @@ def eval(p, arena, model, w=None):
     tail = PER_CHANNEL + 3 * oc  # the limbs; absent in hand-made params
     step = p[tail] if len(p) > tail else -1
     row = iw * ic
+    sx = dw * ic  # input step from one tap to the next along x, and along y
+    sy = dh * row
     for c in range(oc):
         model.read_const(wofs + c * taps, w)
         q = PER_CHANNEL + 3 * c
@@ -69,21 +71,25 @@ def eval(p, arena, model, w=None):
             yb = yout + b * oh * ow * oc + c
             for oy in range(oh):
                 y0 = oy * sh - ph
+                # The taps inside the image: no bounds test per MAC.
+                fy0 = (dh - 1 - y0) // dh if y0 < 0 else 0
+                fy1 = (ih - 1 - y0) // dh + 1
+                if fy1 > fh:
+                    fy1 = fh
                 for ox in range(ow):
                     x0 = ox * sw - pw
+                    fx0 = (dw - 1 - x0) // dw if x0 < 0 else 0
+                    fx1 = (iw - 1 - x0) // dw + 1
+                    if fx1 > fw:
+                        fx1 = fw
                     acc = bias
-                    k = 0
-                    for fy in range(fh):
-                        iy = y0 + fy * dh
-                        if iy < 0 or iy >= ih:
-                            k += fw
-                            continue
-                        base = xb + iy * row
-                        for fx in range(fw):
-                            ix = x0 + fx * dw
-                            if 0 <= ix < iw:
-                                acc += w[k] * (arena[base + ix * ic] + in_off)
-                            k += 1
+                    base = xb + y0 * row + x0 * ic + fx0 * sx
+                    for fy in range(fy0, fy1):
+                        i = base + fy * sy
+                        k = fy * fw
+                        for k in range(k + fx0, k + fx1):
+                            acc += w[k] * (arena[i] + in_off)
+                            i += sx
                     if step < 0:
                         acc = mbqm_wide(acc, p[q + 1], shift) + zp
                     else:
