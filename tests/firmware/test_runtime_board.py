@@ -183,3 +183,43 @@ def test_edgeloop_predict_port_on_the_virtual_board_equals_tflm(virtual_board, t
     want = np.concatenate([tflm_run(ref, x.reshape(1, 1)) for x in xs])
     assert got.dtype == np.int8 and got.tobytes() == want.tobytes()
     assert (Path(virtual_board.flash_dir) / "models" / "hello.elm").read_bytes() == model.read_bytes()
+
+
+ZOO_LOCKED = ["conv2d", "pooling", "residual", "activations", "mixed_scales", "add_broadcast", "global_pool",
+              "conv1d_dynamic", "dense_mlp", "conv1d"]
+
+
+@pytest.mark.tf
+@pytest.mark.slow
+def test_every_op_runs_allocation_free_on_the_virtual_board(board, tmp_path):
+    """Keras models that together use every op edgeloop runs, each inference under
+    heap_lock, each output byte equal to TFLM's."""
+    pytest.importorskip("tensorflow", reason="TensorFlow is not installed (pip install 'edgeloop[tf]')")
+    runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
+    import keras_zoo
+
+    from edgeloop.convert.int8 import convert_tflite_bytes
+
+    files, want, ops = {}, {}, set()
+    for name in ZOO_LOCKED:
+        tflite = keras_zoo.to_tflite(name, tmp_path)
+        conv = convert_tflite_bytes(tflite, name)
+        ops |= {o.name for o in conv.ops}
+        ref = runtime.Interpreter.from_bytes(tflite)
+        q = ref.get_input_details(0)["quantization_parameters"]
+        x = keras_zoo.int8_inputs(name, float(q["scales"][0]), int(q["zero_points"][0]), n_random=1)[-1]
+        files[f"{name}.elm"], files[f"{name}.bin"] = conv.data, x.tobytes()
+        want[name] = tflm_run(ref, x).tobytes().hex()
+    from edgeloop.convert.tflite import op_name
+    from edgeloop_fw.runtime.opcodes import KERNELS
+    assert ops >= {op_name(c) for c in KERNELS} - {"SQUEEZE"}, "a runtime op is not exercised"
+    dev = board(files)
+    dev.exec(HEAP_LOCKED.split("it = Interpreter")[0], timeout=60)
+    for name in ZOO_LOCKED:
+        out = dev.exec(f"it = Interpreter(Model(open('/{name}.elm', 'rb')))\n"
+                       f"it.set_input(open('/{name}.bin', 'rb').read())\n"
+                       "result, grew = locked_invoke(it)\n"
+                       "print('LOCKED', result, grew, it.get_output().hex())", timeout=300).decode()
+        fields = out.split("LOCKED ")[1].split()
+        assert fields[:2] == ["ok", "0"], f"{name}: invoke() allocated ({fields[:2]})"
+        assert fields[2] == want[name], name
