@@ -529,6 +529,13 @@ function rawPaste() {
   for (;;) {
     const c = readByte();
     if (c === 4) break;
+    if (c === 3) {
+      // As pyexec's stdin reader: Ctrl-C ends the paste (\x04) and raises
+      // KeyboardInterrupt, so a host that died mid-paste can re-enter the REPL.
+      writeNow(Buffer.from("\x04\x04KeyboardInterrupt: \r\n\x04>"));
+      rawLineStart = true;
+      return;
+    }
     if (n === code.length) {
       const bigger = Buffer.alloc(code.length * 2);
       code.copy(bigger);
