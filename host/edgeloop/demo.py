@@ -61,7 +61,7 @@ def step_board_facts(ctx: DemoContext) -> list[str]:
 
     session = open_session(ctx.device)
     ctx.session = session
-    info = ctx.info = session.info
+    info = ctx.info = session.space()
     version = ".".join(str(v) for v in info["version"])
     lines = [f"firmware     {info['name']} {version} ({info['platform']})"]
     if info.get("mpy") is not None:

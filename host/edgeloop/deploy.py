@@ -30,7 +30,7 @@ STAGE = EL_DIR + "/stage"
 MANIFEST = EL_DIR + "/manifest.json"
 JOURNAL = EL_DIR + "/journal.json"
 APPLIER = EL_DIR + "/apply.py"
-MANIFEST_FORMAT = 1
+MANIFEST_FORMAT = 2  # 2: one header field or file entry per line (compared as text on the board)
 SUPPORTED_FIRMWARE = ("micropython", "circuitpython")
 
 # progress(bytes_done, bytes_total, current_remote_path)
@@ -88,6 +88,10 @@ def _as_deploy_file(item, group: str) -> DeployFile:
 
 
 def _check_remote(path: str) -> None:
+    # Manifest lines are compared as text on the board, so a path must need no JSON escaping.
+    if any(not (" " <= c <= "~") or c in '"\\' for c in path):
+        raise DeployError(f"remote path {path!r} may only hold printable ASCII without quotes or "
+                          "backslashes; rename the file")
     if not path.startswith("/") or path.startswith(EL_DIR + "/") or "//" in path or path.endswith("/") \
             or any(p in (".", "..") for p in path.split("/")):
         raise DeployError(f"remote path {path!r} must be absolute, name a file, and stay out of {EL_DIR}/")
@@ -98,21 +102,12 @@ def open_session(device: Device, root: str = "") -> BoardSession:
 
     `root` prefixes every board path (tests run the board scripts under CPython in a folder).
     """
-    session = BoardSession(device, root)
+    session = BoardSession(device, root)  # also rolls a committed deploy forward, drops a stale stage
     name = session.info.get("name")
     if name not in SUPPORTED_FIRMWARE:
         raise NotMicroPython(f"{device.port} runs {name!r}, not MicroPython or CircuitPython; "
                              "flash MicroPython with `edgeloop flash --board NAME`")
-    session.recovered = recover(session)
     return session
-
-
-def recover(session: BoardSession) -> int:
-    """Roll a committed-but-unfinished deploy forward and drop a half-sent stage."""
-    session.run(board_script("apply"))
-    moved = session.call(f"print(el_apply({session.root!r}))")
-    session.run(f"_el_rmtree({session.path(STAGE)!r})")
-    return moved
 
 
 def read_manifest(session: BoardSession) -> dict | None:
@@ -126,7 +121,7 @@ def read_manifest(session: BoardSession) -> dict | None:
 
 
 def _check_space(session: BoardSession, changed: list[DeployFile], extra: int) -> None:
-    info = session.info
+    info = session.space()
     free, block = info.get("free"), info.get("block") or 512
     if free is None:
         return
@@ -170,13 +165,14 @@ def deploy_files(device: Device, files: Sequence, *, group: str = "files", prune
     if result.recovered:
         result.notes.append(f"finished an interrupted deploy first ({result.recovered} file(s) moved into place)")
 
-    header = _manifest_header(board, session.info)
-    entries = {f.remote: _entry(f) for f in wanted}
+    header = manifest_header_lines(board, session.info)
+    entries = {f.remote: manifest_line(f) for f in wanted}
     applier = board_script("apply").encode()
-    wanted_list = [[f.remote, session.path(f.remote), len(f.data), f.sha256, entries[f.remote]] for f in wanted]
+    # One string literal: the board compiles it far faster than a nested list of the same data.
+    wanted_text = "\n".join(entries[f.remote] for f in wanted)
     changed_idx, hashed, removals, manifest_ok, applier_ok, folders = session.call(
-        f"_el_plan({session.path(MANIFEST)!r},{wanted_list!r},{header!r},{list(prune)!r},{bool(verify)!r},"
-        f"{session.path(APPLIER)!r},{sha256_hex(applier)!r})", timeout=300)
+        f"_el_plan({session.root!r},{session.path(MANIFEST)!r},{wanted_text!r},{chr(10).join(header)!r},"
+        f"{tuple(prune)!r},{bool(verify)!r},{session.path(APPLIER)!r},{sha256_hex(applier)!r})", timeout=300)
     if folders:
         raise DeployError(f"{folders[0]} is a folder on the board; remove it "
                           "(mpremote rm -r) and deploy again")
@@ -217,7 +213,7 @@ def deploy_files(device: Device, files: Sequence, *, group: str = "files", prune
         session.write_files([StagedFile(f"{STAGE}/journal", journal, sha256_hex(journal), JOURNAL)])
         session.run(f"_el_rename({session.path(STAGE + '/journal')!r},{session.path(JOURNAL)!r})")
         committed = True
-        session.call(f"print(el_apply({session.root!r}))")
+        session.call(f"print(el_apply({session.root!r}))", timeout=120)
     except (DeviceError, BoardException) as e:
         if not committed:
             _discard_stage(session)
@@ -243,11 +239,14 @@ def _discard_stage(session: BoardSession) -> None:
         pass  # the board is gone; the next deploy clears the stage
 
 
-def _entry(f: DeployFile) -> dict:
-    return {"sha256": f.sha256, "size": len(f.data), "group": f.group, "source": f.source}
+def manifest_line(f: DeployFile) -> str:
+    """The manifest's line for `f`, exactly as the board stores it (one JSON member; see apply.py)."""
+    entry = {"size": len(f.data), "sha256": f.sha256, "group": f.group, "source": f.source}
+    return f"{json.dumps(f.remote)}: {json.dumps(entry)}"
 
 
-def _manifest_header(board: str | None, info: dict) -> dict:
+def manifest_header_lines(board: str | None, info: dict) -> list[str]:
     version = ".".join(str(v) for v in info.get("version", ()))
-    return {"format": MANIFEST_FORMAT, "edgeloop": __version__, "board": board,
-            "firmware": f"{info.get('name')} {version}", "mpy": info.get("mpy")}
+    header = {"format": MANIFEST_FORMAT, "edgeloop": __version__, "board": board,
+              "firmware": f"{info.get('name')} {version}", "mpy": info.get("mpy")}
+    return [f"{json.dumps(k)}: {json.dumps(v)}" for k, v in header.items()]

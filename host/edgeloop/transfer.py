@@ -15,6 +15,7 @@ import base64
 import hashlib
 import zlib
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -28,9 +29,22 @@ MODE_RAW = 0
 MODE_ZLIB = 1
 
 
+@lru_cache(maxsize=None)
 def board_script(name: str) -> str:
     """The text of board_scripts/<name>.py, as sent to the board."""
     return (Path(__file__).resolve().parent / "board_scripts" / f"{name}.py").read_text()
+
+
+_RECEIVER_CHECK = "try:\n print(_el_rx)\nexcept NameError:\n print(None)"
+
+
+def receiver_code() -> str:
+    """The board side of a deploy: receiver.py, then apply.py, then the id that marks them installed."""
+    return f"{board_script('receiver')}\n{board_script('apply')}\n_el_rx = {receiver_id()!r}\n"
+
+
+def receiver_id() -> str:
+    return sha256_hex((board_script("receiver") + board_script("apply")).encode())[:16]
 
 
 def sha256_hex(data: bytes) -> str:
@@ -98,22 +112,33 @@ class BoardSession:
     def __init__(self, device: Device, root: str = ""):
         self.device = device
         self.root = root
+        code = receiver_code()
         try:
-            device.exec(board_script("receiver"))
-            out = device.exec(f"_el_info({root + '/'!r})")
+            # The raw REPL keeps its globals until a reset, so a board that still has this
+            # very receiver from the last deploy is not sent it again.
+            if device.exec(_RECEIVER_CHECK).decode().strip() != receiver_id():
+                device.exec(code)
+            info, self.recovered = self.call(f"_el_session({root!r})")
         except BoardException as e:
             raise NotMicroPython(f"{device.port}: the board cannot run edgeloop's deploy helper ({e}); "
                                  "is it MicroPython 1.20+ or CircuitPython 8+?") from None
-        import ast
-
-        self.info = ast.literal_eval(out.decode().strip())
+        self.info = info
         self.compress = self.info.get("inflate") is not None
-        self.chunk_size = chunk_size_for(self.info.get("heap"))
+        self.chunk_size = chunk_size_for(None)
+        self._space_known = False
         # Measured on the WebAssembly MicroPython: a2b_base64 decodes ~105 KB/s, bytes.fromhex
         # ~720 KB/s, and its pty moves MB/s, so hex wins there; on a USB board the wire is the
         # limit and base64's 1.33x beats hex's 2x.
         self.hex_payload = self.info.get("platform") == "webassembly" and bool(self.info.get("fromhex"))
         self.wire_bytes = 0
+
+    def space(self) -> dict:
+        """Free heap and filesystem space, fetched once (it costs a GC), merged into `info`."""
+        if not self._space_known:
+            self.info.update(self.call(f"_el_space({self.root!r})"))
+            self.chunk_size = chunk_size_for(self.info.get("heap"))
+            self._space_known = True
+        return self.info
 
     def call(self, code: str, *, timeout: float | None = None):
         """Run receiver code that prints one Python literal, and return it."""
@@ -143,6 +168,7 @@ class BoardSession:
 
         `progress(raw_bytes_just_done, label)` is called after each exec.
         """
+        self.space()  # the chunk size follows the free heap
         budget = self.chunk_size * (3 if self.hex_payload else 2)  # payload characters per exec
         stmts: list[str] = []
         pending: list[StagedFile] = []  # files whose _el_close() is in this exec

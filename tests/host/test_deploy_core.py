@@ -137,6 +137,7 @@ def test_prune_removes_only_its_group(cpython_board):
 def test_not_enough_space_refuses_before_writing(cpython_board):
     board, root = cpython_board
     session = session_for(board, root)
+    session.space()  # what the board reports, then a smaller filesystem in its place
     session.info.update(free=10_000, total=1_000_000, block=4096)
     with pytest.raises(NotEnoughSpace, match=r"needs [\d,]+ bytes .* 10,000 free of 1,000,000"):
         deploy_files(board, [(b"z" * 50_000, "/big.bin")], session=session)
@@ -214,6 +215,7 @@ def test_rename_phase_recovers_from_a_reset_at_any_point(cpython_board, monkeypa
                     return attr(*args)
                 return op
 
+        board.namespace.clear()  # a reset clears the REPL's globals (and the receiver in them)
         session = session_for(board, root)
         session.device.namespace["os"] = CutOS()  # the receiver's os
         try:

@@ -93,30 +93,35 @@ def el_apply(root=""):
         except OSError:
             pass
     # The manifest is merged, not replaced, so the host never has to read it
-    # back; a second run merges the same changes into the same result.
+    # back; a second run merges the same changes into the same result. The
+    # host renders every line (one header field or one file entry each), so
+    # the board only sorts and joins them, and the plan of the next deploy can
+    # compare lines instead of parsing JSON.
     manifest_path = root + EL_DIR + "/manifest.json"
-    manifest = None
+    files = {}
     try:
         f = open(manifest_path)
         try:
-            manifest = json.loads(f.read())
+            text = f.read()
         finally:
             f.close()
-    except (OSError, ValueError):
+        if text.startswith("{\n"):
+            for line in text.split("\n"):
+                if line.startswith('"/'):
+                    line = line.rstrip(",")
+                    files[line[1:line.index('"', 1)]] = line
+    except OSError:
         pass
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
-        manifest = {"files": {}}
-    files = manifest["files"]
     for path in journal["remove"]:
         files.pop(path, None)
     for path in journal["set"]:
         files[path] = journal["set"][path]
-    for key in journal["header"]:
-        manifest[key] = journal["header"][key]
+    head = "".join([line + ",\n" for line in journal["header"]])
+    body = ",\n".join([files[path] for path in sorted(files)])
     tmp = root + EL_DIR + "/manifest.tmp"
     f = open(tmp, "w")
     try:
-        f.write(json.dumps(manifest))
+        f.write("{\n" + head + '"files": {\n' + body + "\n}}\n")
     finally:
         f.close()
     _el_ap_move(tmp, manifest_path)

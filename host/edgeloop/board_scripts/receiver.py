@@ -98,9 +98,12 @@ def _el_rmtree(path):
     os.rmdir(path)
 
 
-def _el_info(root):
+def _el_session(root):
+    # Opens a deploy: what the board is, then the recovery (finish a committed
+    # deploy, drop a half-sent stage). Prints (info, files moved by recovery).
+    # Heap and free space cost a GC and a statvfs, so _el_space gives them
+    # only when something is going to be written.
     import sys
-    import gc
 
     impl = sys.implementation
     info = {
@@ -110,8 +113,16 @@ def _el_info(root):
         "platform": sys.platform,
         "inflate": _el_inflate_kind(),
         "fromhex": hasattr(bytes, "fromhex"),
-        "heap": None,
     }
+    moved = el_apply(root)
+    _el_rmtree(root + "/.edgeloop/stage")
+    print(repr((info, moved)))
+
+
+def _el_space(root):
+    import gc
+
+    info = {"heap": None}
     if hasattr(gc, "mem_free"):
         gc.collect()
         info["heap"] = gc.mem_free()
@@ -188,51 +199,88 @@ def _el_rename(src, dst):
         os.rename(src, dst)
 
 
-def _el_plan(manifest_path, wanted, header, prune, verify, applier, applier_sha):
+def _el_manifest_lines(path):
+    # The manifest as a set of lines without their trailing commas, or None.
+    # edgeloop writes one header field or one file entry per line, and the
+    # host renders the lines it wants the same way, so "unchanged" is a set
+    # lookup: no JSON parsing on the board.
+    try:
+        f = open(path)
+    except OSError:
+        return None
+    try:
+        text = f.read()
+    finally:
+        f.close()
+    if not text.startswith("{\n"):
+        return None  # not a manifest this receiver wrote: check everything by hash
+    return set([line.rstrip(",") for line in text.split("\n")])
+
+
+def _el_field(line, name):
+    # The value of "name" in a manifest file line (a number, or a string without quotes).
+    i = line.find('"' + name + '": ')
+    if i < 0:
+        return None
+    i += len(name) + 4
+    if line[i] == '"':
+        return line[i + 1:line.index('"', i + 1)]
+    j = i
+    while line[j] in "0123456789":
+        j += 1
+    return int(line[i:j])
+
+
+def _el_plan(root, manifest_path, wanted, header, prune, verify, applier, applier_sha):
     # Decides on the board which files differ, so only a few indices travel
     # back over the (slow, byte-at-a-time) device-to-host direction.
-    # wanted: [[manifest key, path on the board, size, sha256, entry], ...]; prints
-    # (changed indices, how many were hashed, paths to remove, manifest up to date, applier ok, folders).
-    try:
-        import json
-    except ImportError:
-        import ujson as json
-    try:
-        f = open(manifest_path)
-        try:
-            old = json.loads(f.read())
-        finally:
-            f.close()
-        files = old["files"]
-    except (OSError, ValueError, KeyError, TypeError):
-        old, files = None, {}
-    changed, folders, names = [], [], {}
+    # wanted: the manifest lines the host wants, "\n"-joined; header: the
+    # header lines. A line the manifest already holds is trusted when the file
+    # still has its size; any other file of the right size is hashed.
+    # Prints (changed indices, how many were hashed, paths to remove,
+    # manifest up to date, applier ok, folders).
+    known = _el_manifest_lines(manifest_path)
+    same = known is not None
+    if known is None:
+        known = ()
+    for line in header.split("\n"):
+        if line not in known:
+            same = False
+    lines = wanted.split("\n") if wanted else []
+    changed, folders = [], []
     hashed = 0
-    same = old is not None
-    for i in range(len(wanted)):
-        key, path, size, sha, entry = wanted[i]
-        names[key] = 1
-        have = _el_size(path)
-        known = files.get(key)
-        if known != entry:
+    for i in range(len(lines)):
+        line = lines[i]
+        key = line[1:line.index('"', 1)]
+        size = _el_field(line, "size")
+        have = _el_size(root + key)
+        trusted = line in known
+        if not trusted:
             same = False
         if have == -2:
             folders.append(key)
         elif have != size:
             changed.append(i)
-        elif not verify and known and known.get("size") == size:
-            if known.get("sha256") != sha:
-                changed.append(i)
-        else:
+        elif verify or not trusted:
             hashed += 1
-            if _el_hash(path) != sha:
+            if _el_hash(root + key) != _el_field(line, "sha256"):
                 changed.append(i)
     remove = []
-    for path in files:
-        if path not in names and files[path].get("group") in prune:
-            remove.append(path)
-    if old is not None:
-        for key in header:
-            if old.get(key) != header[key]:
-                same = False
-    print(repr((changed, hashed, sorted(remove), same and not remove, _el_hash(applier) == applier_sha, folders)))
+    if prune:
+        mine = set(lines)
+        for line in known:
+            if line.startswith('"/') and line not in mine:
+                key = line[1:line.index('"', 1)]
+                if key not in remove and _el_field(line, "group") in prune and \
+                        not _el_wanted(lines, key):
+                    remove.append(key)
+    remove.sort()
+    print(repr((changed, hashed, remove, same and not remove, _el_hash(applier) == applier_sha, folders)))
+
+
+def _el_wanted(lines, key):
+    prefix = '"' + key + '": '
+    for line in lines:
+        if line.startswith(prefix):
+            return True
+    return False
