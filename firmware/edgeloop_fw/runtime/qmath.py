@@ -51,33 +51,33 @@ def mbqm(x, m0, m1, m2, shift):
 
     Allocation-free whenever |x| (or |x << shift| for a left shift) is below
     2**30; anything larger -- never an int8 layer TFLM can run without its own
-    int32 overflow -- takes the exact wide path.
+    int32 overflow -- takes the exact wide path. Six locals and a stack of at
+    most four keep the frame within the 11 slots MicroPython puts on the C
+    stack on ports without a Python stack (a larger frame is heap-allocated
+    for every call).
     """
     if shift > 0:
         if x > (_SMALL >> shift) or x < -(_SMALL >> shift):
-            return mbqm_wide(x, (m2 << 30) + (m1 << 15) + m0, shift)
+            return mbqm_wide(x, (((m2 << 15) + m1) << 15) + m0, shift)
         x <<= shift
-        r = 0
-    else:
-        if x > _SMALL or x < -_SMALL:
-            return mbqm_wide(x, (m2 << 30) + (m1 << 15) + m0, shift)
-        r = -shift
-    # SaturatingRoundingDoublingHighMul(x, m) = sign(x) * floor((|x| m + 2**30 - neg) / 2**31):
-    # gemmlowp's nudge is 1 - 2**30 for a negative product and C truncates toward zero.
-    neg = 0
-    if x < 0:
-        neg = 1
-        x = -x
-    u0 = x & _LIMB  # |x| = u1 * 2**15 + u0, both < 2**15
-    u1 = x >> 15
-    # Columns of |x| * m in base 2**15, carried upwards with floor shifts:
-    k = u0 * m0 - neg  # |.| < 2**29
-    k = u0 * m1 + u1 * m0 + (k >> 15)  # each product < 2**29, sum < 2**30 - 2**14
-    k = u0 * m2 + u1 * m1 + 1 + (k >> 15)  # the 1 is the 2**30 nudge; |.| < 2**29 + 2**17
-    k = (k >> 1) + ((u1 * m2) << 14)  # floor(. / 2**31); u1 * m2 << 14 < 2**30 - 2**15
-    if r:  # RoundingDivideByPOT of a non-negative value: round half up
-        k = (k >> r) + ((k >> (r - 1)) & 1)
-    return -k if neg else k  # rounding half away from zero is symmetric
+        shift = 0
+    elif x > _SMALL or x < -_SMALL:
+        return mbqm_wide(x, (((m2 << 15) + m1) << 15) + m0, shift)
+    # SaturatingRoundingDoublingHighMul(x, m) for m >= 0: gemmlowp adds 2**30 (1 - 2**30
+    # for a negative product) and C truncates toward zero; both cases are
+    # floor((x m + 2**30) / 2**31). x is split into x >> 15 (signed, |.| <= 2**15) and
+    # x & 0x7FFF; the columns of x * m in base 2**15 carry upwards with floor shifts.
+    k = (x & _LIMB) * m0  # |.| < 2**29
+    k = (x & _LIMB) * m1 + (x >> 15) * m0 + (k >> 15)  # each product <= 2**29, |sum| <= 2**30 - 2**15
+    k = (x & _LIMB) * m2 + (x >> 15) * m1 + 1 + (k >> 15)  # the 1 is the 2**30 nudge; |.| < 2**29 + 2**17
+    k = (k >> 1) + (((x >> 15) * m2) << 14)  # floor(. / 2**31); (x >> 15) * m2 << 14 in [-2**30, 2**30)
+    if shift:  # RoundingDivideByPOT: half away from zero, symmetric, so on the magnitude
+        shift = -shift
+        if k < 0:
+            k = -k
+            return -((k >> shift) + ((k >> (shift - 1)) & 1))
+        return (k >> shift) + ((k >> (shift - 1)) & 1)
+    return k
 
 
 def srdhm(a, b):
