@@ -30,7 +30,7 @@ STAGE = EL_DIR + "/stage"
 MANIFEST = EL_DIR + "/manifest.json"
 JOURNAL = EL_DIR + "/journal.json"
 APPLIER = EL_DIR + "/apply.py"
-MANIFEST_FORMAT = 2  # 2: one header field or file entry per line (compared as text on the board)
+MANIFEST_FORMAT = 2  # 2: one member per line, files first (compared as text on the board)
 SUPPORTED_FIRMWARE = ("micropython", "circuitpython")
 
 # progress(bytes_done, bytes_total, current_remote_path)
@@ -113,11 +113,7 @@ def open_session(device: Device, root: str = "") -> BoardSession:
 def read_manifest(session: BoardSession) -> dict | None:
     """The board's manifest, or None when missing or unreadable (for tools and tests; deploy does not need it)."""
     raw = session.read(MANIFEST)
-    try:
-        manifest = json.loads(raw) if raw is not None else None
-    except ValueError:
-        return None
-    return manifest if isinstance(manifest, dict) and isinstance(manifest.get("files"), dict) else None
+    return parse_manifest(raw) if raw is not None else None
 
 
 def _check_space(session: BoardSession, changed: list[DeployFile], extra: int) -> None:
@@ -239,14 +235,32 @@ def _discard_stage(session: BoardSession) -> None:
         pass  # the board is gone; the next deploy clears the stage
 
 
+# The manifest is one JSON object written one member per line: a line per file (key: the
+# path, so it starts with '"/'; always followed by a comma), then the header fields, the
+# last without a comma. The host renders every line and the board stores them verbatim,
+# so the board decides "unchanged" by comparing lines (receiver.py's _el_plan).
+
 def manifest_line(f: DeployFile) -> str:
-    """The manifest's line for `f`, exactly as the board stores it (one JSON member; see apply.py)."""
+    """The manifest's line for `f`, exactly as the board stores it."""
     entry = {"size": len(f.data), "sha256": f.sha256, "group": f.group, "source": f.source}
-    return f"{json.dumps(f.remote)}: {json.dumps(entry)}"
+    return f"{json.dumps(f.remote)}: {json.dumps(entry)},"
 
 
 def manifest_header_lines(board: str | None, info: dict) -> list[str]:
     version = ".".join(str(v) for v in info.get("version", ()))
     header = {"format": MANIFEST_FORMAT, "edgeloop": __version__, "board": board,
               "firmware": f"{info.get('name')} {version}", "mpy": info.get("mpy")}
-    return [f"{json.dumps(k)}: {json.dumps(v)}" for k, v in header.items()]
+    return ",\n".join(f"{json.dumps(k)}: {json.dumps(v)}" for k, v in header.items()).split("\n")
+
+
+def parse_manifest(raw: bytes | str) -> dict | None:
+    """{"files": {path: entry}, header fields...} from the board's manifest text, or None."""
+    try:
+        members = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(members, dict):
+        return None
+    out = {k: v for k, v in members.items() if not k.startswith("/")}
+    out["files"] = {k: v for k, v in members.items() if k.startswith("/")}
+    return out

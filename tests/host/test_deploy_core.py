@@ -15,7 +15,7 @@ from hypothesis import given, settings, strategies as st
 
 from deploy_fakes import CPythonBoard
 from edgeloop import deploy as deploy_mod
-from edgeloop.deploy import DeployFile, deploy_files, open_session
+from edgeloop.deploy import DeployFile, deploy_files, open_session, parse_manifest
 from edgeloop.errors import DeployError, NotEnoughSpace
 from edgeloop.transfer import MODE_ZLIB, board_script, chunk_size_for, decode_chunks, encode_chunks
 
@@ -83,7 +83,7 @@ def test_first_deploy_sends_everything_and_writes_manifest(cpython_board):
     assert sorted(result.sent) == sorted(r for _, r in files)
     for data, remote in files:
         assert board_file(root, remote) == data
-    manifest = json.loads((root / ".edgeloop/manifest.json").read_text())
+    manifest = parse_manifest((root / ".edgeloop/manifest.json").read_text())
     for data, remote in files:
         assert manifest["files"][remote]["sha256"] == sha(data)
         assert manifest["files"][remote]["size"] == len(data)
@@ -130,7 +130,7 @@ def test_prune_removes_only_its_group(cpython_board):
     assert result.removed == ["/lib/fw/b.mpy"]
     assert not (root / "lib/fw/b.mpy").exists()
     assert board_file(root, "/models/m.tflite") == b"M" * 10
-    manifest = json.loads((root / ".edgeloop/manifest.json").read_text())
+    manifest = parse_manifest((root / ".edgeloop/manifest.json").read_text())
     assert set(manifest["files"]) == {"/lib/fw/a.mpy", "/models/m.tflite"}
 
 
@@ -233,7 +233,7 @@ def test_rename_phase_recovers_from_a_reset_at_any_point(cpython_board, monkeypa
         if (root / ".edgeloop/journal.json").exists():
             raise AssertionError("journal left behind after recovery")
         if state == new:
-            manifest = json.loads((root / ".edgeloop/manifest.json").read_text())
+            manifest = parse_manifest((root / ".edgeloop/manifest.json").read_text())
             assert {p: e["sha256"] for p, e in manifest["files"].items()} == {p: sha(d) for p, d in new.items()}
         if finished:
             break

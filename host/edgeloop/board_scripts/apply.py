@@ -31,14 +31,17 @@ def _el_ap_exists(path):
         return False
 
 
-def _el_ap_mkdirs(path):
+def _el_ap_mkdirs(path, known):
+    # `known` holds the folders already seen, so a shared prefix is checked once.
     part = ""
     for name in path.split("/"):
         if not name:
             continue
         part = part + "/" + name
-        if not _el_ap_exists(part):
-            os.mkdir(part)
+        if part not in known:
+            if not _el_ap_exists(part):
+                os.mkdir(part)
+            known[part] = 1
 
 
 def _el_ap_move(src, dst):
@@ -72,7 +75,7 @@ def el_apply(root=""):
     except OSError:
         return 0
     try:
-        journal = json.loads(f.read())
+        journal = json.load(f)  # from the stream: no copy of the whole text
     finally:
         f.close()
     moved = 0
@@ -82,9 +85,8 @@ def el_apply(root=""):
     for src, dst in journal["moves"]:
         if _el_ap_exists(root + src):
             parent = dst[: dst.rfind("/")]
-            if parent and parent not in folders:
-                _el_ap_mkdirs(root + parent)
-                folders[parent] = 1
+            if parent:
+                _el_ap_mkdirs(root + parent, folders)
             _el_ap_move(root + src, root + dst)
             moved += 1
     for path in journal["remove"]:
@@ -94,9 +96,10 @@ def el_apply(root=""):
             pass
     # The manifest is merged, not replaced, so the host never has to read it
     # back; a second run merges the same changes into the same result. The
-    # host renders every line (one header field or one file entry each), so
-    # the board only sorts and joins them, and the plan of the next deploy can
-    # compare lines instead of parsing JSON.
+    # host renders every line: one file entry per line, each ending in a
+    # comma, then the header fields (see deploy.py). The board only sorts and
+    # writes them, line by line (no large joined string: a small heap), and
+    # the next deploy's plan compares lines as text instead of parsing JSON.
     manifest_path = root + EL_DIR + "/manifest.json"
     files = {}
     try:
@@ -108,20 +111,25 @@ def el_apply(root=""):
         if text.startswith("{\n"):
             for line in text.split("\n"):
                 if line.startswith('"/'):
-                    line = line.rstrip(",")
                     files[line[1:line.index('"', 1)]] = line
+        text = None
     except OSError:
         pass
     for path in journal["remove"]:
         files.pop(path, None)
     for path in journal["set"]:
         files[path] = journal["set"][path]
-    head = "".join([line + ",\n" for line in journal["header"]])
-    body = ",\n".join([files[path] for path in sorted(files)])
     tmp = root + EL_DIR + "/manifest.tmp"
     f = open(tmp, "w")
     try:
-        f.write("{\n" + head + '"files": {\n' + body + "\n}}\n")
+        f.write("{\n")
+        for path in sorted(files):
+            f.write(files[path])
+            f.write("\n")
+        for line in journal["header"]:
+            f.write(line)
+            f.write("\n")
+        f.write("}\n")
     finally:
         f.close()
     _el_ap_move(tmp, manifest_path)

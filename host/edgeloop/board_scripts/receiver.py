@@ -200,10 +200,9 @@ def _el_rename(src, dst):
 
 
 def _el_manifest_lines(path):
-    # The manifest as a set of lines without their trailing commas, or None.
-    # edgeloop writes one header field or one file entry per line, and the
-    # host renders the lines it wants the same way, so "unchanged" is a set
-    # lookup: no JSON parsing on the board.
+    # The manifest as a set of its lines, or None. edgeloop writes one file
+    # entry or header field per line, and the host renders the lines it wants
+    # the same way, so "unchanged" is a set lookup: no JSON parsing on the board.
     try:
         f = open(path)
     except OSError:
@@ -214,7 +213,7 @@ def _el_manifest_lines(path):
         f.close()
     if not text.startswith("{\n"):
         return None  # not a manifest this receiver wrote: check everything by hash
-    return set([line.rstrip(",") for line in text.split("\n")])
+    return set(text.split("\n"))
 
 
 def _el_field(line, name):

@@ -161,6 +161,7 @@ def _vboard_setup(block, fs_blocks, split):
     errno_map = ERRNO_MAP
     import _vboard
     posix = os.VfsPosix('/flash')
+    rootless = os.VfsPosix()
 
     def err(e):
         n = e.errno
@@ -173,6 +174,12 @@ def _vboard_setup(block, fs_blocks, split):
             self.cwd = '/'
 
         def _abs(self, p):
+            # Already normal (the common case): no lists, no join. This port
+            # cannot collect garbage inside one exec, so every call's
+            # allocation counts against the board's heap until the exec ends.
+            if p[:1] == '/' and '//' not in p and '/./' not in p and '/../' not in p \\
+                    and p[-2:] != '/.' and p[-3:] != '/..' and (p[-1] != '/' or p == '/'):
+                return p
             if not p.startswith('/'):
                 p = self.cwd + '/' + p
             parts = []
@@ -237,7 +244,7 @@ def _vboard_setup(block, fs_blocks, split):
             # buffer (MicroPython 1.27), so it renames the target onto itself;
             # a root-less VfsPosix takes the full paths unchanged.
             try:
-                return os.VfsPosix().rename('/flash' + self._abs(a), '/flash' + self._abs(b))
+                return rootless.rename('/flash' + self._abs(a), '/flash' + self._abs(b))
             except OSError as e:
                 raise err(e)
 
