@@ -75,6 +75,9 @@ def convert(model, out, board, calib, validate, report_path, c_header, backend):
                f"arena {result.arena_size} bytes")
     for line in lines:
         click.echo(f"  fits {board}: {line}")
+    for op in result.allocating_ops:
+        click.echo(f"  note: {op.name} ('{op.layer}') can accumulate up to {op.acc_bound}, beyond a 32-bit "
+                   "board's small ints (2**30): its outputs stay exact but allocate on the board")
     if backend == "native":
         from .native.install import write_for_board
 

@@ -114,3 +114,23 @@ def test_cli_board_fit_refusal_gives_the_numbers(tmp_path, monkeypatch):
                                                    "--board", "rp2040"]))
     assert "bytes of heap" in line and "arena 6040" in line
     assert not (tmp_path / "s.elm").exists()
+
+
+def test_cli_convert_names_an_op_whose_accumulators_outgrow_small_ints(tmp_path, monkeypatch):
+    """A huge bias makes FULLY_CONNECTED's accumulator bound pass 2**30: convert still writes the
+    model (the board's bytes stay exact) and says which op will allocate on a 32-bit board."""
+    from edgeloop.convert.ops import fully_connected
+
+    real = fully_connected.prepare
+
+    def big_bias(ctx):
+        plan = real(ctx)
+        plan.acc_bound += 1 << 30
+        return plan
+
+    monkeypatch.setattr(fully_connected, "prepare", big_bias)
+    out = tmp_path / "hello.elm"
+    r = CliRunner().invoke(cli, ["convert", str(need(HELLO)), "--out", str(out)])
+    assert r.exit_code == 0 and out.exists()
+    notes = [line for line in r.output.splitlines() if "note: FULLY_CONNECTED" in line]
+    assert len(notes) == 3 and "allocate on the board" in notes[0]

@@ -24,3 +24,9 @@ def test_hello_world_plan_is_smaller_than_tflm_arena():
     assert [o.name for o in converted.ops] == ["FULLY_CONNECTED"] * 3
     assert converted.macs == 16 + 256 + 16
     assert 0 < converted.arena_size <= 1936  # TFLM's arena for the same model
+
+
+def test_hello_world_accumulators_stay_small_ints():
+    converted = convert_tflite(need(HELLO))
+    assert not converted.allocating_ops
+    assert all(0 < o.acc_bound < 2**30 for o in converted.ops)

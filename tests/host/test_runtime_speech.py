@@ -43,3 +43,23 @@ def test_micro_speech_arena_is_within_tflm_arena(converted):
     assert [o.name for o in converted.ops] == ["RESHAPE", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "SOFTMAX"]
     # input (1960) and the depthwise output (4000) are alive together; TFLM needs 7,584
     assert 1960 + 4000 <= converted.arena_size <= 7584
+
+
+def test_micro_speech_accumulators_stay_small_ints_on_a_32_bit_board(converted):
+    """The zero-allocation guarantee needs |accumulator| < 2**30; the converter's bound says so,
+    and the bound really bounds the accumulators of the real recordings."""
+    assert not converted.allocating_ops
+    bounds = {o.name: o.acc_bound for o in converted.ops}
+    assert 0 < bounds["DEPTHWISE_CONV_2D"] < 2**30 and 0 < bounds["FULLY_CONNECTED"] < 2**30
+
+
+def test_accumulator_bound_is_an_upper_bound():
+    from itertools import product
+
+    from edgeloop.convert.ops.common import acc_bound
+    w = np.array([[1, -2, 3], [-127, 127, 0]])
+    bias = np.array([5, -9])
+    for off in (0, 3, -128, 127):
+        worst = max(abs(int(bias[c]) + sum(int(w[c, k]) * (x[k] + off) for k in range(3)))
+                    for c in range(2) for x in product((-128, 127), repeat=3))
+        assert worst <= acc_bound(bias, w, off) <= worst + 3 * 255 * 127  # a bound, and not a silly one

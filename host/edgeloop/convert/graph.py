@@ -46,6 +46,7 @@ class OpPlan:
     scratch: int = 0  # bytes of arena scratch, live during this op only
     alias: tuple[int, int] | None = None  # (output, input): same bytes, no copy
     macs: int = 0  # multiply-accumulates per inference, for reports and benchmarks
+    acc_bound: int = 0  # bound of |accumulator| over all int8 inputs (ops/common.acc_bound)
 
 
 @dataclass

@@ -27,6 +27,7 @@ class OpSummary:
     layer: str  # its first output tensor
     macs: int
     scratch: int
+    acc_bound: int = 0  # bound of |int32 accumulator| (FC, conv, depthwise, mean)
 
 
 @dataclass
@@ -39,6 +40,12 @@ class Converted:
     @property
     def macs(self) -> int:
         return sum(o.macs for o in self.ops)
+
+    @property
+    def allocating_ops(self) -> list[OpSummary]:
+        """Ops whose accumulators can reach 2**30: exact on the board, but each of their
+        outputs then allocates on a 32-bit MicroPython (small ints end below 2**30)."""
+        return [o for o in self.ops if o.acc_bound >= 1 << 30]
 
     @property
     def params_bytes(self) -> int:
@@ -104,7 +111,7 @@ def convert_tflite_bytes(data: bytes, source: str = "model", *, chunk_bytes: int
         sizes[r] = max(sizes.get(r, 0), model.tensors[t].nbytes)
     buffers, arena = plan_memory(sizes, plans, list(model.inputs), list(model.outputs), alias_of)
     blob = write_model(model, model.operators, plans, buffers, arena, root)
-    ops = [OpSummary(op.name, model.layer(op), p.macs, p.scratch) for op, p in zip(model.operators, plans)]
+    ops = [OpSummary(op.name, model.layer(op), p.macs, p.scratch, p.acc_bound) for op, p in zip(model.operators, plans)]
     return Converted(blob, arena, ops, model)
 
 

@@ -31,6 +31,17 @@ def channel_multipliers(ctx, x, w, y, channels: int) -> list[tuple[int, int]]:
     return [quantize_multiplier(conv_multiplier_per_tensor(ctx.scale(x), ctx.scale(w), ctx.scale(y)))] * channels
 
 
+def acc_bound(bias: np.ndarray, weights: np.ndarray, input_offset: int = 0) -> int:
+    """An upper bound of |bias[c] + sum w[c, k] * (x[k] + input_offset)| over every int8 input x.
+
+    The board's kernels allocate nothing as long as accumulators stay below
+    2**30 (a 32-bit MicroPython's small ints); beyond, the bytes are still
+    exact but each output allocates. The converter reports such ops."""
+    worst_x = max(abs(-128 + input_offset), abs(127 + input_offset))
+    rows = np.abs(weights.reshape(len(bias), -1).astype(np.int64)).sum(axis=1)
+    return int(np.max(np.abs(bias.astype(np.int64)) + worst_x * rows)) if len(bias) else 0
+
+
 def int8_weights(ctx, w) -> np.ndarray:
     data = ctx.need_constant(w, "the filter")
     if w.dtype != "int8":

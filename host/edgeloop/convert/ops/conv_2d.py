@@ -17,7 +17,7 @@ import numpy as np
 
 from ..graph import Arena, Const, Context, OpPlan, Scratch
 from ..quant import activation_range, limb_tail
-from .common import bias_values, channel_multipliers, int8_weights, out_size, padding
+from .common import acc_bound, bias_values, channel_multipliers, int8_weights, out_size, padding
 
 
 def prepare(ctx: Context) -> OpPlan:
@@ -49,4 +49,4 @@ def prepare(ctx: Context) -> OpPlan:
         params += [int(bias[c]), mults[c][0], mults[c][1]]
     params += limb_tail(mults)
     return OpPlan(params, reads=[x.index], writes=[y.index], scratch=fh * fw * ic,
-                  macs=n * oh * ow * oc * fh * fw * ic)
+                  macs=n * oh * ow * oc * fh * fw * ic, acc_bound=acc_bound(bias, filt, -ctx.zero_point(x)))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..graph import Arena, Const, Context, OpPlan, Scratch
+from .common import acc_bound
 from ..quant import (activation_range, conv_multiplier_per_tensor, conv_multipliers_per_channel, limb_tail,
                      quantize_multiplier)
 
@@ -57,4 +58,5 @@ def prepare(ctx: Context) -> OpPlan:
     for c in range(units):
         params += [int(bias_eff[c]), mults[c][0], mults[c][1]]
     params += limb_tail(mults)
-    return OpPlan(params, reads=[x.index], writes=[y.index], scratch=chunk, macs=batches * units * depth)
+    return OpPlan(params, reads=[x.index], writes=[y.index], scratch=chunk, macs=batches * units * depth,
+                  acc_bound=acc_bound(bias_eff, w2))

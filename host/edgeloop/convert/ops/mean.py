@@ -52,4 +52,5 @@ def prepare(ctx: Context) -> OpPlan:
     m, shift = mean_multiplier(ctx.scale(x), ctx.scale(y), count)
     params = [outer, count, inner, Arena(x.index), Arena(y.index),
               -ctx.zero_point(x) * count, m, shift, ctx.zero_point(y), *split(m)]
-    return OpPlan(params, reads=[x.index], writes=[y.index], macs=outer * count * inner)
+    return OpPlan(params, reads=[x.index], writes=[y.index], macs=outer * count * inner,
+                  acc_bound=abs(ctx.zero_point(x) * count) + 128 * count)
