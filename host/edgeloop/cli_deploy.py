@@ -7,30 +7,12 @@ from pathlib import Path
 
 import click
 
-from .errors import DeviceNotFound
-
 
 def resolve_port(port: str | None) -> str:
-    """--port, else $EDGELOOP_PORT, else the one serial port whose USB ID a profile knows."""
-    port = port or os.environ.get("EDGELOOP_PORT")
-    if port:
-        return port
-    from serial.tools import list_ports
+    """--port, else $EDGELOOP_PORT, else the one board `edgeloop devices` finds (USB or virtual)."""
+    from .discover import choose_port
 
-    from . import boards
-
-    seen, matches = [], []
-    for p in list_ports.comports():
-        seen.append(p.device)
-        if p.vid is not None and boards.match_usb(p.vid, p.pid):
-            matches.append(p.device)
-    if len(matches) == 1:
-        return matches[0]
-    if matches:
-        raise DeviceNotFound(f"several boards found ({', '.join(matches)}); pick one with --port")
-    ports = ", ".join(seen) if seen else "none"
-    raise DeviceNotFound(f"no board found (serial ports seen: {ports}); plug one in and pass --port, "
-                         "or start a virtual one with `edgeloop sim --board rp2040`")
+    return choose_port(port or os.environ.get("EDGELOOP_PORT"))
 
 
 def progress_bar():
@@ -38,8 +20,12 @@ def progress_bar():
     from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
                                TransferSpeedColumn)
 
+    from rich.console import Console
+
+    console = Console(stderr=True)  # stdout stays the summary alone, for scripts
     bar = Progress(TextColumn("[bold]deploy[/] {task.description}"), BarColumn(), DownloadColumn(),
-                   TransferSpeedColumn(), TimeRemainingColumn(), transient=True)
+                   TransferSpeedColumn(), TimeRemainingColumn(), transient=True, console=console,
+                   disable=not console.is_terminal)
     task = bar.add_task("", total=None)
 
     def update(done: int, total: int, label: str) -> None:

@@ -58,23 +58,29 @@ def step_start_board(ctx: DemoContext) -> list[str]:
 
 def step_board_facts(ctx: DemoContext) -> list[str]:
     from .deploy import open_session
+    from .discover import board_info
 
-    session = open_session(ctx.device)
-    ctx.session = session
-    info = ctx.info = session.space()
-    version = ".".join(str(v) for v in info["version"])
-    lines = [f"firmware     {info['name']} {version} ({info['platform']})"]
-    if info.get("mpy") is not None:
-        mpy = boards.decode_mpy(info["mpy"])
+    # The same report as `edgeloop info`, then what deploy needs to know on top of it.
+    info = ctx.info = board_info(ctx.device)
+    session = ctx.session = open_session(ctx.device)
+    space = session.space()
+    lines = [f"firmware     {info['firmware']} {info['version']} ({info['platform']})"]
+    mpy = info.get("mpy_decoded")
+    if mpy:
         lines.append(f"_mpy         {info['mpy']}: .mpy ABI {mpy['abi']}, native arch {mpy['arch'] or 'none'}")
-    if info.get("heap") is not None:
-        lines.append(f"heap free    {info['heap']:,} bytes")
-    if info.get("free") is not None:
-        lines.append(f"filesystem   {info['free']:,} bytes free of {info['total']:,}")
-    lines.append(f"inflate      {info.get('inflate') or 'none (raw transfer)'}")
+    else:
+        lines.append("_mpy         not reported (deploy sends sources)")
+    if space.get("heap") is not None:
+        lines.append(f"heap free    {space['heap']:,} bytes")
+    if space.get("free") is not None:
+        lines.append(f"filesystem   {space['free']:,} bytes free of {space['total']:,}")
+    lines.append(f"inflate      {session.info.get('inflate') or 'none (raw transfer)'}")
     profile = boards.load(ctx.board)
-    lines.append(f"profile      {profile.name}: {profile.title}, expects arch {profile.mpy_arch or 'none'}, "
-                 f"heap {profile.heap_bytes:,}")
+    matches = info.get("profiles") or []
+    verdict = "matches" if profile.name in matches else \
+        f"does NOT match (the board looks like {', '.join(matches) or 'no known profile'})"
+    lines.append(f"profile      {profile.name} ({profile.title}) {verdict}; expects arch "
+                 f"{profile.mpy_arch or 'none'}, heap {profile.heap_bytes:,}, fs {profile.fs_bytes:,}")
     return lines
 
 
@@ -85,7 +91,11 @@ def step_deploy(ctx: DemoContext) -> list[str]:
     lines = [f"{len(r.sent)} file(s) sent, {r.bytes_sent:,} bytes in {r.seconds:.2f} s "
              f"({r.bytes_per_second / 1024:.0f} KiB/s, {'deflate' if r.compressed else 'raw'}), "
              f"{len(r.unchanged)} unchanged"]
-    lines += [f"note: {n}" for n in r.notes]
+    lines += [f"note: {n}" for n in r.notes if not n.startswith("skipped ")]
+    by_reason: dict[str, list[str]] = {}
+    for src, why in r.skipped:
+        by_reason.setdefault(why, []).append(src.removeprefix("firmware/edgeloop_fw/"))
+    lines += [f"skipped {len(names)} file(s) ({why}): {', '.join(names)}" for why, names in by_reason.items()]
     return lines
 
 
@@ -95,7 +105,11 @@ def step_ask_firmware(ctx: DemoContext) -> list[str]:
     if "error" in fw:
         return [f"import edgeloop_fw failed on the board: {fw['error']}"]
     ms = f" in {fw['import_ms']} ms" if fw.get("import_ms") is not None else ""
-    return [f"edgeloop_fw {fw.get('version') or '(no __version__)'} imported from {fw.get('file')}{ms}",
+    from . import __version__
+
+    same = "same as" if fw.get("version") == __version__ else "NOT the same as"
+    return [f"edgeloop_fw {fw.get('version') or '(no __version__)'} ({same} host edgeloop {__version__}) "
+            f"imported from {fw.get('file')}{ms}",
             f"/lib/edgeloop_fw holds {len(fw['files'])} entries: {', '.join(fw['files'])}"]
 
 

@@ -56,10 +56,12 @@ def test_port_that_does_not_exist():
     assert_one_line_error(result, text, "/dev/pts/98765", "does not exist")
 
 
-def test_no_board_found_says_how_to_start_a_virtual_one(monkeypatch):
+def test_no_board_found_says_how_to_start_a_virtual_one(monkeypatch, tmp_path):
     import serial.tools.list_ports as lp
 
     monkeypatch.setattr(lp, "comports", lambda: [])
+    monkeypatch.setenv("EDGELOOP_RUNTIME_DIR", str(tmp_path))  # no virtual boards registered either
+    monkeypatch.delenv("EDGELOOP_PORT", raising=False)
     result, text = run("deploy")
     assert_one_line_error(result, text, "no board found", "edgeloop sim --board rp2040")
 

@@ -247,14 +247,3 @@ def test_reset_mid_rename_is_finished_by_boot_hook(virtual_board, tmp_path, monk
             assert dev.eval(f"__import__('edgeloop_fw.mod{i}').mod{i}.NAME") == f"mod{i} v2"
         r = deploy_firmware(dev, fw_dir=v2, cache_dir=tmp_path / "c")
         assert r.sent == [] and r.recovered == 0
-
-
-def test_demo_runs_every_step():
-    from edgeloop.demo import STEPS, DemoContext, run_demo
-
-    seen = []
-    ctx = run_demo(DemoContext(board="rp2040"), on_step=lambda i, n, t: seen.append(t))
-    assert len(seen) == len(STEPS)
-    assert "error" not in ctx.firmware, ctx.firmware
-    assert ctx.info["name"] == "micropython"
-    assert ctx.deploy.sent
