@@ -86,10 +86,15 @@ def eval(p, arena, model, w=None):
                     base = xb + y0 * row + x0 * ic + fx0 * sx
                     for fy in range(fy0, fy1):
                         i = base + fy * sy
-                        k = fy * fw
-                        for k in range(k + fx0, k + fx1):
-                            acc += w[k] * (arena[i] + in_off)
-                            i += sx
+                        k = fy * fw + fx0
+                        if sx == 1:  # one input channel, no x dilation: input index = tap index + i
+                            i -= k
+                            for k in range(k, k + fx1 - fx0):
+                                acc += w[k] * (arena[k + i] + in_off)
+                        else:
+                            for k in range(k, k + fx1 - fx0):
+                                acc += w[k] * (arena[i] + in_off)
+                                i += sx
                     if step < 0:
                         acc = mbqm_wide(acc, p[q + 1], shift) + zp
                     else:
