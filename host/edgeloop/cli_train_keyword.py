@@ -76,3 +76,7 @@ def keyword(words, out, voices, voice_names, seed, epochs, renditions, augment, 
     for title, acc in res.accuracy.items():
         click.echo(f"{title} ({acc.samples} clips): " +
                    ", ".join(f"{r} {100 * v:.1f} %" for r, v in acc.overall.items()))
+    if res.stream:
+        st = res.stream
+        click.echo(f"continuous recognition over TFLM's recordings back to back: {st['hits']} of "
+                   f"{len(st['expected'])} keywords detected, {st['false_alarms']} false alarms")

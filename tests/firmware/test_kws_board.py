@@ -23,7 +23,7 @@ from runtime_helpers import SPEECH, SPEECH_DIR, need  # noqa: E402
 
 pytestmark = pytest.mark.sim
 
-CLASSES = ["silence", "unknown", "yes", "no"]
+MODELS = ("micro_speech", "shipped keyword")  # TFLM's canonical model, and models/keyword/
 PARTS = (("silence", 8000), ("yes", 16000), ("silence", 8000))  # 2 s: yes from 0.5 to 1.5 s
 EVERY = 4
 AVERAGE_MS = 500
@@ -37,9 +37,14 @@ def stream() -> bytes:
     return b"".join(out)
 
 
-def model_blob() -> bytes:
-    from edgeloop.convert.int8 import convert_tflite
-    return convert_tflite(need(SPEECH)).data
+def model(name: str) -> tuple[bytes, list[str]]:
+    """(model file, classes)."""
+    if name == "micro_speech":
+        from edgeloop.convert.int8 import convert_tflite
+        return convert_tflite(need(SPEECH)).data, ["silence", "unknown", "yes", "no"]
+    import json
+    d = wasm_board.REPO / "models" / "keyword"
+    return (d / "keyword.elm").read_bytes(), json.loads((d / "model.json").read_text())["classes"]
 
 
 def board_files(root: str) -> dict[str, bytes]:
@@ -103,27 +108,28 @@ print('ALLOC', frame_alloc, infer_alloc)
 """
 
 
-def setup(root: str) -> str:
-    return f"ROOT = {root!r}\nCLASSES = {CLASSES!r}\nEVERY = {EVERY}\nAVERAGE_MS = {AVERAGE_MS}\n" + SETUP
+def setup(root: str, classes: list[str]) -> str:
+    return f"ROOT = {root!r}\nCLASSES = {classes!r}\nEVERY = {EVERY}\nAVERAGE_MS = {AVERAGE_MS}\n" + SETUP
 
 
-def script(root: str) -> str:
-    return setup(root) + "while not step(10):\n    pass\n" + MEASURE
+def script(root: str, classes: list[str]) -> str:
+    return setup(root, classes) + "while not step(10):\n    pass\n" + MEASURE
 
 
-def host_rows(tmp_path) -> list[str]:
+def host_rows(tmp_path, name: str) -> list[str]:
     """The same script under CPython (the repo's edgeloop_fw is the same files)."""
     import contextlib
 
-    (tmp_path / "model.elm").write_bytes(model_blob())
+    blob, classes = model(name)
+    (tmp_path / "model.elm").write_bytes(blob)
     (tmp_path / "stream.raw").write_bytes(stream())
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        exec(compile(script(str(tmp_path)), "kws_script", "exec"), {})
+        exec(compile(script(str(tmp_path), classes), "kws_script", "exec"), {})
     return out.getvalue().split("\n")
 
 
-def check(board_out: str, host_out: list[str]):
+def check(board_out: str, host_out: list[str], classes: list[str]):
     from edgeloop_fw import protocol as P
 
     board = [ln.strip() for ln in board_out.splitlines() if ln[:2] in ("W ", "D ", "AL")]
@@ -137,28 +143,30 @@ def check(board_out: str, host_out: list[str]):
     wire = bytes.fromhex(dets[0][2:])
     kind, _seq, t_ms, payload = P.frame_decode(wire[:-1])
     f = P.decode_payload(kind, payload)
-    assert kind == P.MSG_INFERENCE and CLASSES[f["top"]] == "yes" and f["model_hash"] == "0123abcd"
+    assert kind == P.MSG_INFERENCE and classes[f["top"]] == "yes" and f["model_hash"] == "0123abcd"
     assert 800 <= t_ms <= 2000 and f["scores"][f["top"]] > 200 * 257
     alloc = [ln for ln in board if ln.startswith("ALLOC")]
     return tuple(int(v) for v in alloc[0].split()[1:]) if alloc else None
 
 
 @pytest.mark.slow
-def test_board_windows_and_detection_equal_cpython(tmp_path):
+@pytest.mark.parametrize("name", MODELS)
+def test_board_windows_and_detection_equal_cpython(tmp_path, name):
     why = wasm_board.available()
     if why:
         pytest.skip(f"the WebAssembly MicroPython is unavailable: {why}")
     files = board_files("/lib")
-    files["/model.elm"] = model_blob()
+    files["/model.elm"], classes = model(name)
     files["/stream.raw"] = stream()
-    out = wasm_board.run(script(""), files, timeout=600)
-    frame_alloc, infer_alloc = check(out, host_rows(tmp_path))
+    out = wasm_board.run(script("", classes), files, timeout=600)
+    frame_alloc, infer_alloc = check(out, host_rows(tmp_path, name), classes)
     assert frame_alloc == 0, "a frame without an inference allocated %d bytes" % frame_alloc
     print("kws on the board: 0 bytes per frame, %d bytes per inference (the runtime's kernels)" % infer_alloc)
 
 
 @pytest.mark.slow
-def test_virtual_board_windows_and_detection_equal_cpython(request, tmp_path):
+@pytest.mark.parametrize("name", MODELS)
+def test_virtual_board_windows_and_detection_equal_cpython(request, tmp_path, name):
     """The same through the rp2040-profile virtual board (pty, raw REPL, edgeloop.device)."""
     try:
         vb = request.getfixturevalue("virtual_board")
@@ -168,11 +176,11 @@ def test_virtual_board_windows_and_detection_equal_cpython(request, tmp_path):
 
     flash = Path(vb.flash_dir)
     files = board_files("lib")
-    files["model.elm"] = model_blob()
+    files["model.elm"], classes = model(name)
     files["stream.raw"] = stream()
-    for name, data in files.items():
-        (flash / name).parent.mkdir(parents=True, exist_ok=True)
-        (flash / name).write_bytes(data)
+    for path, data in files.items():
+        (flash / path).parent.mkdir(parents=True, exist_ok=True)
+        (flash / path).write_bytes(data)
     vb.restart()
     find_root = ("import os\nROOT = ''\nfor r in ('', '/flash', '/home'):\n    try:\n        os.stat(r + '/stream.raw')\n"
                  "        ROOT = r\n        break\n    except OSError:\n        pass\n")
@@ -181,7 +189,7 @@ def test_virtual_board_windows_and_detection_equal_cpython(request, tmp_path):
         dev.exec(find_root + "import sys\nsys.path.append(ROOT + '/lib')\n", timeout=60)
         for module in ("runtime.loader", "runtime.interpreter", "audio", "kws", "protocol"):
             dev.exec(f"import edgeloop_fw.{module}", timeout=120)  # one import per execution (GC between)
-        out += dev.exec(setup("").replace("ROOT = ''\n", "", 1), timeout=300).decode()
+        out += dev.exec(setup("", classes).replace("ROOT = ''\n", "", 1), timeout=300).decode()
         # Two 20 ms blocks per execution: the front end leaves 13-25 KB of boxed ints per
         # frame, which this board can only collect between executions (a real one collects
         # when its heap fills).
@@ -190,4 +198,4 @@ def test_virtual_board_windows_and_detection_equal_cpython(request, tmp_path):
             if "END" in out:
                 break
         out += dev.exec(MEASURE, timeout=300).decode()
-    check(out, host_rows(tmp_path))
+    check(out, host_rows(tmp_path, name), classes)

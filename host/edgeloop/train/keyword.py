@@ -42,6 +42,13 @@ class KeywordRecipe(D.DataRecipe):
     epochs: int = 40
     batch_size: int = 32
     learning_rate: float = 0.002
+    label_smoothing: float = 0.0
+    # Continuous recognition on the board (edgeloop_fw.kws): the model only says a word while
+    # all of it is in the window, ~half of a 1 s window's inferences, so average over 500 ms.
+    kws_every: int = 4
+    kws_average_ms: int = 500
+    kws_threshold: int = 200
+    kws_suppression_ms: int = 1500
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -55,6 +62,7 @@ class KeywordResult:
     counts: dict  # split -> per-class clip counts
     accuracy: dict  # "held-out voices" / "real recordings" -> edgeloop.convert.report.Accuracy
     real: list[dict]  # per recording: file, expected, predicted per runner, scores
+    stream: dict  # continuous recognition over the real recordings back to back
     model_bytes: int
     tflite_bytes: int
     arena: int
@@ -91,7 +99,8 @@ def train_model(x: np.ndarray, y: np.ndarray, n_classes: int, recipe: KeywordRec
     keras.utils.set_random_seed(recipe.seed)
     model = build_model(n_classes)
     model.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing),
+                  metrics=["accuracy"])
 
     class Report(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
@@ -102,7 +111,7 @@ def train_model(x: np.ndarray, y: np.ndarray, n_classes: int, recipe: KeywordRec
     counts = np.bincount(y, minlength=n_classes).astype(np.float64)
     weights = {i: float(len(y) / (n_classes * c)) if c else 1.0 for i, c in enumerate(counts)}
     with _quiet():
-        model.fit(as_float(x), y, epochs=recipe.epochs, batch_size=recipe.batch_size, verbose=0,
+        model.fit(as_float(x), np.eye(n_classes, dtype=np.float32)[y], epochs=recipe.epochs, batch_size=recipe.batch_size, verbose=0,
                   class_weight=weights, shuffle=True, callbacks=[Report()])
     del tf
     return model
@@ -195,17 +204,63 @@ def train_keyword(recipe: KeywordRecipe, out_dir: str | os.PathLike, *, data_dir
     acc_real = validate(converted, tflite, as_float(x_real), y_real, float_predict=float_predict,
                         class_names=classes, progress=scored("score recordings")) if len(x_real) else None
     real = _real_rows(names, y_real, x_real, converted, classes, float_predict)
+    stream = stream_detections(converted.data, classes, data_dir, recipe)
     result = KeywordResult(
         classes=classes, train_voices=[v.name for v in train_v], test_voices=[v.name for v in test_v],
         counts={"train": np.bincount(y_train, minlength=len(classes)).tolist(),
                 "held-out": np.bincount(y_test, minlength=len(classes)).tolist()},
         accuracy={"held-out voices": acc_test, **({"real recordings": acc_real} if acc_real else {})},
-        real=real, model_bytes=len(converted.data), tflite_bytes=len(tflite), arena=converted.arena_size,
+        real=real, stream=stream, model_bytes=len(converted.data), tflite_bytes=len(tflite), arena=converted.arena_size,
         tflm_arena=tflm_arena_size(tflite), macs=converted.macs, params=int(model.count_params()),
         seconds=0.0)
     result.seconds = round(time.monotonic() - t0, 1)
     _write(out_dir, recipe, result, converted.data, tflite, command)
     return result
+
+
+STREAM = ("silence", "yes", "silence", "no", "noise", "yes", "silence")
+
+
+def kws_settings(recipe: KeywordRecipe) -> dict:
+    return {"every": recipe.kws_every, "average_ms": recipe.kws_average_ms, "threshold": recipe.kws_threshold,
+            "suppression_ms": recipe.kws_suppression_ms}
+
+
+def stream_detections(model: bytes, classes: list[str], data_dir: Path, recipe: KeywordRecipe) -> dict:
+    """The board's spotter (same code, CPython) over TFLM's recordings played back to back.
+
+    Expected: each spoken recording detected once as its word (if it is a
+    keyword), within 2 s of its start; nothing else.
+    """
+    from array import array
+
+    from edgeloop_fw.kws import KeywordSpotter
+    from edgeloop_fw.runtime.interpreter import Interpreter
+    from edgeloop_fw.runtime.loader import Model
+
+    from .speech import read_wav16k
+
+    paths = [data_dir / f"{p}_1000ms.wav" for p in STREAM]
+    if not all(p.is_file() for p in paths):
+        return {}
+    clips = [read_wav16k(p)[:D.CLIP] for p in paths]
+    x = np.concatenate([np.pad(c, (0, D.CLIP - len(c))) for c in clips])
+    found = []
+
+    def listener(k, c):
+        if c >= 0:
+            found.append({"class": k.classes[c], "score": k.detected_score, "ms": k.detected_ms})
+
+    k = KeywordSpotter(Interpreter(Model(io.BytesIO(model))), classes, listener=listener, **kws_settings(recipe))
+    k.feed(array("h", x.astype("<i2").tobytes()))
+    expected = [(p, i * 1000) for i, p in enumerate(STREAM) if p in classes and p not in (D.SILENCE, D.UNKNOWN)]
+    hits = 0
+    for word, start in expected:
+        if any(d["class"] == word and start <= d["ms"] <= start + 2000 for d in found):
+            hits += 1
+    false = [d for d in found if not any(d["class"] == w and s <= d["ms"] <= s + 2000 for w, s in expected)]
+    return {"parts": list(STREAM), "detections": found, "expected": [{"class": w, "from_ms": s} for w, s in expected],
+            "hits": hits, "false_alarms": len(false), "settings": kws_settings(recipe)}
 
 
 def _real_rows(names, labels, x, converted, classes, float_predict) -> list[dict]:
@@ -244,7 +299,8 @@ def _write(out_dir: Path, recipe: KeywordRecipe, result: KeywordResult, elm: byt
                                    "per_class": a.per_class, "overall": a.overall,
                                    "identical_to_tflm": a.identical_to_tflm}
                            for title, a in result.accuracy.items()},
-            "real_recordings": result.real, "train_seconds": result.seconds}
+            "real_recordings": result.real, "stream": result.stream, "kws": kws_settings(recipe),
+            "train_seconds": result.seconds}
     write_bytes_atomic(files["model"], elm)
     write_bytes_atomic(files["tflite"], tflite)
     write_bytes_atomic(files["recipe"], (json.dumps(recipe_doc, indent=2) + "\n").encode())

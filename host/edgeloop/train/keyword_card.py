@@ -93,6 +93,17 @@ def model_card(recipe, result, command: str) -> str:
         for row in result.real:
             out.append(f"| {row['file']} | {row['expected']} | {row['edgeloop']} | {row['score']} | {row['float']} |")
         out.append("")
+    st = result.stream
+    if st:
+        cfg = st["settings"]
+        out += ["## Continuous recognition (board code, CPython)", "",
+                f"`edgeloop_fw.kws.KeywordSpotter` with every={cfg['every']} frames, average_ms={cfg['average_ms']}, "
+                f"threshold={cfg['threshold']}, suppression_ms={cfg['suppression_ms']} (also in model.json, `kws`), "
+                f"over TFLM's recordings back to back: {', '.join(st['parts'])} (1 s each).", "",
+                f"Keywords detected where spoken: {st['hits']} of {len(st['expected'])}; false alarms: {st['false_alarms']}.", "",
+                "| detected | score (of 255) | at (ms of stream) |", "|---|---:|---:|"]
+        out += [f"| {d['class']} | {d['score']} | {d['ms']} |" for d in st["detections"]] or ["| (none) | | |"]
+        out.append("")
     out += ["## Limits", "",
             "Trained only on synthetic voices: real speakers, rooms and microphones differ, and the four "
             "real recordings are far too few to measure that. Record real clips with `edgeloop record` "

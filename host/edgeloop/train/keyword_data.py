@@ -151,8 +151,13 @@ def synthesize_all(utts: list[Utterance], cache: Path | None, progress=None) -> 
 
 
 def place(audio: np.ndarray, backgrounds: list[np.ndarray], rng: np.random.Generator, *,
-          shift_ms: int = 100, noise_p: float = 0.8, noise_max: float = 0.4) -> np.ndarray:
-    """One second: the utterance at a random level around the middle, over random background."""
+          noise_p: float = 0.8, noise_max: float = 0.4) -> np.ndarray:
+    """One second: the utterance at a random level and a random place, over random background.
+
+    Anywhere in the second, not just near the middle: on the board the
+    window slides over the word, and every window that holds the whole word
+    should say so (micro_speech's +-100 ms shifts suit clips cut around the
+    word, not a stream)."""
     clip = np.zeros(CLIP, np.float64)
     a = audio.astype(np.float64)
     if len(a) > CLIP:
@@ -160,9 +165,7 @@ def place(audio: np.ndarray, backgrounds: list[np.ndarray], rng: np.random.Gener
         a = a[start:start + CLIP]
     peak = np.abs(a).max() or 1.0
     a *= (32767 * float(np.exp(rng.uniform(np.log(0.15), np.log(0.95))))) / peak
-    room = CLIP - len(a)
-    centre = room // 2 + int(rng.integers(-shift_ms, shift_ms + 1)) * 16
-    at = int(np.clip(centre, 0, room))
+    at = int(rng.integers(0, CLIP - len(a) + 1))
     clip[at:at + len(a)] = a
     bg = background(backgrounds, rng, noise_max) if rng.random() < noise_p else 0.0
     return np.clip(np.round(clip + bg), -32768, 32767).astype(np.int16)
