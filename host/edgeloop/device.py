@@ -13,6 +13,7 @@ import contextlib
 import errno
 import io
 import os
+import time
 
 from .errors import DeviceBusy, DeviceError, DeviceNotFound, NotMicroPython
 
@@ -30,6 +31,28 @@ def _port_is_locked(port: str) -> bool:
     except Exception as e:
         return "exclusively lock" in str(e) or getattr(e, "errno", None) in (errno.EBUSY, errno.EAGAIN)
     return False
+
+
+@contextlib.contextmanager
+def _deadline(ser, seconds: float):
+    """Make reads fail after `seconds` in total.
+
+    mpremote's read_until restarts its clock on every byte, so a device that
+    chatters without ever showing a REPL prompt would keep it waiting forever.
+    """
+    read = ser.read
+    end = time.monotonic() + seconds
+
+    def bounded(size=1):
+        if time.monotonic() > end:
+            raise TimeoutError(f"no REPL prompt within {seconds:g} s")
+        return read(size)
+
+    ser.read = bounded
+    try:
+        yield
+    finally:
+        ser.read = read
 
 
 class BoardException(DeviceError):
@@ -74,7 +97,7 @@ class Device:
             raise DeviceNotFound(f"cannot open {port}: {text}") from None
         try:
             # mpremote print()s what it got from a port that is not a REPL; keep stdout to one error line.
-            with contextlib.redirect_stdout(io.StringIO()):
+            with contextlib.redirect_stdout(io.StringIO()), _deadline(self._t.serial, timeout):
                 self._t.enter_raw_repl(soft_reset=soft_reset, timeout_overall=timeout)
         except Exception as e:
             self.close()
