@@ -65,7 +65,9 @@ def model_card(recipe, result, command: str) -> str:
         "",
         "## Model",
         "",
-        "Conv2D 8 x (10x8) stride 2 + ReLU, Conv2D 16 x (5x5) stride 2 + ReLU, dropout 0.25, dense softmax; "
+        "Conv2D 8 x (10x8) stride 2 + ReLU, "
+        + (f"Conv2D {r.conv2_filters} x (5x5) stride 2 + ReLU, " if r.conv2_filters else "")
+        + "dropout 0.25, dense softmax; "
         f"Adam (lr {r.learning_rate}), {r.epochs} epochs, batch {r.batch_size}, class-balanced weights, seed {r.seed}. "
         "Quantized to full int8 by TFLite's converter through `edgeloop.convert.keras`.",
         "",
