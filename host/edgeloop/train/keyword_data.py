@@ -211,12 +211,13 @@ def features(clips: list[np.ndarray], cache: Path | None, jobs: int | None = Non
     if todo:
         jobs = jobs or min(len(todo), os.cpu_count() or 1)
         chunk = max(1, len(todo) // (4 * jobs))
-        ctx = None
+        # Not a plain fork: a process that has loaded TensorFlow (its thread pools)
+        # can deadlock in a forked child. A fork server starts clean.
+        import multiprocessing
         try:
-            import multiprocessing
-            ctx = multiprocessing.get_context("fork")
+            ctx = multiprocessing.get_context("forkserver")
         except ValueError:
-            pass
+            ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
             for i, f in zip(todo, pool.map(_features, [clips[i] for i in todo], chunksize=chunk)):
                 out[i] = np.frombuffer(f, np.int8).reshape(FRAMES, CHANNELS)
