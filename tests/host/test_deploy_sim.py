@@ -247,3 +247,132 @@ def test_reset_mid_rename_is_finished_by_boot_hook(virtual_board, tmp_path, monk
             assert dev.eval(f"__import__('edgeloop_fw.mod{i}').mod{i}.NAME") == f"mod{i} v2"
         r = deploy_firmware(dev, fw_dir=v2, cache_dir=tmp_path / "c")
         assert r.sent == [] and r.recovered == 0
+
+
+def test_cli_board_killed_mid_deploy_is_one_line(virtual_board_factory, tmp_path):
+    """The board's process dies (cable pulled) while files are staged: one line, old app kept."""
+    import threading
+
+    flash = tmp_path / "flash"
+    vb = virtual_board_factory(flash_dir=flash)
+    env = {"EDGELOOP_CACHE_DIR": str(tmp_path / "cache")}
+    runner = CliRunner()
+    first = runner.invoke(cli, ["deploy", "-p", vb.port, "--firmware-dir", str(small_fw(tmp_path, "1"))], env=env)
+    assert first.exit_code == 0, first.output
+    before = app_state(vb)
+    big = small_fw(tmp_path, "2")
+    (big / "edgeloop_fw" / "weights.bin").write_bytes(random.Random(3).randbytes(300_000))
+    stage = flash / ".edgeloop" / "stage"
+
+    def pull_the_cable():
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (stage.exists() and any(stage.iterdir())):
+            time.sleep(0.002)
+        os.kill(vb.pid, signal.SIGKILL)
+
+    killer = threading.Thread(target=pull_the_cable)
+    killer.start()
+    result = runner.invoke(cli, ["deploy", "-p", vb.port, "--firmware-dir", str(big), "--no-compress"], env=env)
+    killer.join()
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert len(lines) == 1 and "previous app" in lines[0], lines
+    vb2 = virtual_board_factory(flash_dir=flash)  # plugged back in: boots what was there
+    with Device(vb2.port) as dev:
+        assert dev.eval("__import__('edgeloop_fw').__version__") == "1"
+    assert app_state(vb2) == before
+
+
+def test_host_killed_after_commit_board_boots_the_new_app(virtual_board, tmp_path):
+    vb = virtual_board
+    env = {**os.environ, "EDGELOOP_CACHE_DIR": str(tmp_path / "cache")}
+    edgeloop = [sys.executable, "-m", "edgeloop.cli", "deploy", "--port", vb.port]
+    v1, v2 = small_fw(tmp_path, "1"), small_fw(tmp_path, "2", extra=200)
+    subprocess.run(edgeloop + ["--firmware-dir", str(v1)], check=True, env=env, capture_output=True)
+    subprocess.run(edgeloop + ["--firmware-dir", str(v2)], check=True, env=env, capture_output=True)
+    want_new = app_state(vb)
+    subprocess.run(edgeloop + ["--firmware-dir", str(v1)], check=True, env=env, capture_output=True)
+    proc = subprocess.Popen(edgeloop + ["--firmware-dir", str(v2)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    journal = Path(vb.flash_dir) / ".edgeloop" / "journal.json"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not journal.exists() and proc.poll() is None:
+        time.sleep(0.0005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    if not journal.exists():
+        pytest.skip("the deploy finished its commit before the kill landed (timing); nothing to recover")
+    vb.restart()  # the boot.py hook rolls the committed deploy forward before main.py
+    deadline = time.monotonic() + 10
+    while journal.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not journal.exists(), "boot.py did not finish the committed deploy"
+    assert app_state(vb) == want_new
+    with Device(vb.port) as dev:
+        assert dev.eval("__import__('edgeloop_fw').__version__") == "2"
+
+
+@pytest.mark.slow
+def test_power_cut_at_every_exec_leaves_old_or_new_app(virtual_board_factory, tmp_path, monkeypatch):
+    """Kill the board's process a moment after each exec of a deploy is sent (a power cut at any
+    step, staging or commit); after the next boot the app is exactly the old one or the new one."""
+    import threading
+
+    import edgeloop.device as device_mod
+
+    flash = tmp_path / "flash"
+    v1, v2 = small_fw(tmp_path, "1"), small_fw(tmp_path, "2", extra=60)
+    (v1 / "edgeloop_fw" / "old_only.py").write_text("GONE = 1\n")  # pruned by the new deploy
+    cache = tmp_path / "c"
+    vb = virtual_board_factory(flash_dir=flash)
+    with Device(vb.port) as dev:
+        deploy_firmware(dev, fw_dir=v2, cache_dir=cache)
+    new = app_state(vb)
+    with Device(vb.port) as dev:
+        deploy_firmware(dev, fw_dir=v1, cache_dir=cache)
+    old = app_state(vb)
+    vb.stop()
+    snapshot = tmp_path / "snapshot"
+    shutil.copytree(flash, snapshot)
+
+    real_exec = device_mod.Device.exec
+    seen = {"old": 0, "new": 0}
+    cut = 0
+    while True:
+        cut += 1
+        shutil.rmtree(flash)
+        shutil.copytree(snapshot, flash)
+        vb = virtual_board_factory(flash_dir=flash)
+        calls = {"n": 0}
+
+        def exec_then_cut(self, code, **kw):
+            calls["n"] += 1
+            if calls["n"] == cut:
+                threading.Timer(0.003, os.kill, (vb.pid, signal.SIGKILL)).start()
+            return real_exec(self, code, **kw)
+
+        monkeypatch.setattr(device_mod.Device, "exec", exec_then_cut)
+        try:
+            with Device(vb.port) as dev:
+                deploy_firmware(dev, fw_dir=v2, cache_dir=cache)
+            finished = True
+        except EdgeloopError:
+            finished = False
+        monkeypatch.setattr(device_mod.Device, "exec", real_exec)
+        vb.stop()
+        vb = virtual_board_factory(flash_dir=flash)  # power back on: boot.py runs
+        with Device(vb.port) as dev:  # answers once boot.py (and its roll-forward) is done
+            version = dev.eval("__import__('edgeloop_fw').__version__")
+        state = app_state(vb)
+        assert state in (old, new), (f"a cut at exec {cut} left a mix of old and new files: "
+                                     f"old {sorted(k for k in state if state[k] == old.get(k))}, "
+                                     f"new {sorted(k for k in state if state[k] == new.get(k))}, "
+                                     f"missing {sorted(set(old) | set(new) - set(state))}")
+        assert not (flash / ".edgeloop/journal.json").exists()
+        seen["old" if state == old else "new"] += 1
+        assert version == ("1" if state == old else "2")
+        vb.stop()
+        if finished:
+            break
+        assert cut < 40, "the deploy never finished"
+    assert seen["old"] and seen["new"], seen
