@@ -4,7 +4,8 @@ Both tools copy the same ~200 KB tree to the same virtual board in the same run:
   1. edgeloop deploy_files (first deploy: everything is sent)
   2. `mpremote connect PORT fs cp -r TREE :` (the real CLI; its ~start-up cost is measured
      with `mpremote connect PORT exec pass` and reported separately)
-  3. edgeloop again with nothing changed (goal: < 10% of the first deploy)
+  3. edgeloop again with nothing changed, median of 5 (goal: < 10% of the first deploy); each
+     run opens the port, checks the board's receiver, recovers, plans, and closes
 Two trees: Python sources from this repository (text, compressible) and the same amount of
 random bytes (like model weights: incompressible), so compression's share of the speed-up shows.
 Also: the bare raw-REPL exec round trip.
@@ -117,8 +118,12 @@ def main() -> None:
                 first, r1 = edgeloop_deploy(port, tree, remote)
                 assert len(r1.sent) == sum(1 for p in tree.rglob("*") if p.is_file())
                 mp = mpremote(port, "fs", "cp", "-r", str(tree), ":")
-                again, r2 = edgeloop_deploy(port, tree, remote)
-                assert not r2.sent, "second deploy sent files"
+                agains = []
+                for _ in range(5):  # median of 5: one run is at the mercy of the board's GC pauses
+                    again, r2 = edgeloop_deploy(port, tree, remote)
+                    assert not r2.sent and not r2.hashed_on_board, "an unchanged deploy sent or hashed files"
+                    agains.append(again)
+                again = sorted(agains)[2]
                 el_rate, mp_rate = size / first, size / mp
                 mp_net = size / max(mp - startup, 1e-6)
                 print(f"{name:8} {size:8d} {first:9.2f}s {el_rate / 1e3:7.0f} {mp:9.2f}s {mp_rate / 1e3:7.0f} "
