@@ -144,7 +144,7 @@ def test_not_enough_space_refuses_before_writing(cpython_board):
     assert not (root / "big.bin").exists() and not (root / ".edgeloop/stage").exists()
 
 
-@pytest.mark.parametrize("bad", ["main.py", "/lib/", "/.edgeloop/x", "/a/../b"])
+@pytest.mark.parametrize("bad", ["main.py", "/lib/", "/.edgeloop/x", "/a/../b", '/a"b.py', "/caf\u00e9.py"])
 def test_bad_remote_paths_are_refused(cpython_board, bad):
     board, root = cpython_board
     with pytest.raises(DeployError):
@@ -242,3 +242,26 @@ def test_rename_phase_recovers_from_a_reset_at_any_point(cpython_board, monkeypa
     # Some cuts fell before the commit (old app kept), some inside the rename phase
     # (rolled forward by recovery), and the last one ran to the end.
     assert (False, False) in outcomes and (False, True) in outcomes and outcomes[-1] == (True, True)
+
+
+def test_receiver_is_sent_once_per_reset(cpython_board):
+    from edgeloop.transfer import receiver_code
+
+    board, root = cpython_board
+    deploy_files(board, [(b"x", "/a.py")], session=session_for(board, root))
+    deploy_files(board, [(b"x", "/a.py")], session=session_for(board, root))
+    assert sum(code == receiver_code() for code in board.sent) == 1
+    board.namespace.clear()  # a reset empties the REPL's globals
+    deploy_files(board, [(b"x", "/a.py")], session=session_for(board, root))
+    assert sum(code == receiver_code() for code in board.sent) == 2
+
+
+def test_manifest_is_json_with_one_member_per_line(cpython_board):
+    board, root = cpython_board
+    deploy_files(board, [(b"a", "/a.py"), (b"bb", "/lib/b.py")], group="app", board="rp2040",
+                 session=session_for(board, root))
+    text = (root / ".edgeloop/manifest.json").read_text()
+    members = json.loads(text)  # any JSON reader can use it
+    assert members["/lib/b.py"] == {"size": 2, "sha256": sha(b"bb"), "group": "app", "source": "<bytes>"}
+    assert members["board"] == "rp2040" and members["format"] == 2
+    assert len(text.splitlines()) == 2 + len(members)  # "{", a line per member, "}"
