@@ -81,7 +81,7 @@ def as_float(x: np.ndarray) -> np.ndarray:
     return (x.astype(np.float32) / np.float32(128.0))[..., None]
 
 
-def build_model(n_classes: int, conv2_filters: int = 16):
+def build_model(n_classes: int, conv2_filters: int = 0):
     import keras
 
     inp = keras.Input((D.FRAMES, D.CHANNELS, 1))
@@ -98,7 +98,7 @@ def build_model(n_classes: int, conv2_filters: int = 16):
 def train_model(x: np.ndarray, y: np.ndarray, n_classes: int, recipe: KeywordRecipe, progress: Progress | None):
     from ..convert.keras import _quiet, import_tensorflow
 
-    tf = import_tensorflow()
+    import_tensorflow()  # one clear line if TensorFlow is missing, and its logging quietened
     import keras
 
     keras.utils.set_random_seed(recipe.seed)
@@ -118,7 +118,6 @@ def train_model(x: np.ndarray, y: np.ndarray, n_classes: int, recipe: KeywordRec
     with _quiet():
         model.fit(as_float(x), np.eye(n_classes, dtype=np.float32)[y], epochs=recipe.epochs, batch_size=recipe.batch_size, verbose=0,
                   class_weight=weights, shuffle=True, callbacks=[Report()])
-    del tf
     return model
 
 
