@@ -75,7 +75,11 @@ class App:
         self.cmd = P.CommandReader(256)
         # Period of one capture block in µs as quotient + remainder over the rate in mHz, so
         # pacing stays exact (16 kHz: 62.5 µs per frame) with small ints only in the loop.
-        self._bq, self._br = divmod(self.block * 1000000000, self.rate_mhz)
+        # block * 10**9 is a long int for audio (320 * 10**9); MicroPython keeps the results of a
+        # long-int operation long even when they are small, so every later `_bq + extra` in the
+        # loop would allocate: turn them back into small ints once, here.
+        bq, br = divmod(self.block * 1000000000, self.rate_mhz)
+        self._bq, self._br = int(str(bq)), int(str(br))
         self._frac = 0
         self.model = None
         self.model_hash = b""

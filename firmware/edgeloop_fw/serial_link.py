@@ -3,8 +3,9 @@
 Output never queues: a frame is written now or dropped and counted, so a
 host that stops reading costs the board nothing but the count (memory stays
 bounded whatever happens on the cable). Where the port can say whether the
-USB endpoint has room (select.poll POLLOUT on MicroPython), a frame that
-would block is dropped instead of stalling the sampling loop.
+USB endpoint has room (select.poll POLLOUT on MicroPython; on the virtual
+board the bridge's `globalThis.edgeloopTxRoom()`, bytes it can take now), a
+frame that would block is dropped instead of stalling the sampling loop.
 
 Input is polled a byte at a time and never blocks. Where it comes from
 depends on the port, detected once:
@@ -24,8 +25,15 @@ from .port import IMPLEMENTATION, WASM
 class Output:
     def __init__(self, stream=None):
         self.poller = None
+        self._room = None
         if stream is None:
             stream = _default_output()
+            if WASM:
+                try:
+                    import js
+                    self._room = js.globalThis.edgeloopTxRoom
+                except (ImportError, AttributeError):
+                    pass
         self.stream = stream
         self.frames = 0
         self.dropped = 0  # frames not sent (no room, or a short write)
@@ -49,6 +57,9 @@ class Output:
             if not ready:
                 self.dropped += 1
                 return False
+        elif self._room is not None and self._room() < n:
+            self.dropped += 1
+            return False
         try:
             if self._offset_write:
                 w = self.stream.write(buf, 0, n)

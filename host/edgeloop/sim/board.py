@@ -97,6 +97,9 @@ class VirtualBoard:
 
         master, slave = os.openpty()
         tty.setraw(slave)  # no echo, no CR/LF or signal translation: binary-safe
+        # The board's writes never block in the kernel: the worker keeps what the pty
+        # cannot take, so it can tell the app there is no room (a USB port without POLLOUT).
+        os.set_blocking(master, False)
         self._master, self._slave = master, slave
         self.port = os.ttyname(slave)
         try:

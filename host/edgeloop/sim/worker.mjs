@@ -2,9 +2,10 @@
 //
 // Runs in a worker thread so that the main thread can keep reading the pty
 // (and notice Ctrl-C) while Python code runs. Input arrives through the
-// shared ring (see shared.mjs); output goes straight to the pty master with
-// synchronous writes, so a host that stops reading blocks the board, as a
-// full USB buffer would on hardware.
+// shared ring (see shared.mjs); output goes to the pty master (non-blocking:
+// board.py sets O_NONBLOCK) through a 16 KB buffer. print() blocks when that
+// buffer is full, as a full USB buffer would on hardware; the edgeloop app
+// instead asks edgeloopTxRoom() first and drops frames (USB CDC's POLLOUT).
 //
 // What this file adds to the stock interpreter, each for a quirk listed in
 // shared/notes/virtual-board-facts.md:
@@ -58,6 +59,22 @@ function flush() {
   lastFlush = realNow();
 }
 
+// Write what the pty takes now and keep the rest: the periodic flushes while
+// code runs must not stall the board when the host has stopped reading.
+function flushSome() {
+  let off = 0;
+  try {
+    while (off < outLen) off += fs.writeSync(FD, outBuf, off, outLen - off);
+  } catch (e) {
+    if (e.code !== "EAGAIN") throw e;
+  }
+  if (off) {
+    outBuf.copy(outBuf, 0, off, outLen);
+    outLen -= off;
+  }
+  lastFlush = realNow();
+}
+
 function writeNow(bytes) {
   flush();
   const b = Buffer.from(bytes);
@@ -83,7 +100,7 @@ function putByte(c) {
   outBuf[outLen++] = c;
   if (outLen === OUT_SIZE) flush();
   else if (realNow() - lastFlush > 20) {
-    flush();
+    flushSome();
     checkInterrupt();
   }
 }
@@ -94,9 +111,29 @@ Date.now = function () {
   const t = realNow();
   if (running) {
     checkInterrupt();
-    if (outLen && t - lastFlush > 20) flush();
+    if (outLen && t - lastFlush > 20) flushSome();
   }
   return t;
+};
+
+// The edgeloop app's serial port (firmware/edgeloop_fw/serial_link.py). This
+// port's sys.stdin never returns data, so host bytes come from the input ring
+// directly: the next byte, or -1 (never waits). A Ctrl-C is not in the ring
+// (the main thread turns it into the interrupt flag), so it still interrupts.
+globalThis.edgeloopReadByte = () => {
+  checkInterrupt();
+  const tail = Atomics.load(hdr, TAIL);
+  if (Atomics.load(hdr, HEAD) === tail) return -1;
+  const c = ring[tail & (RING_SIZE - 1)];
+  Atomics.store(hdr, TAIL, (tail + 1) | 0);
+  return c;
+};
+
+// Bytes the board can write now without blocking (POLLOUT on a USB CDC port):
+// what is left of the output buffer after pushing what the pty takes.
+globalThis.edgeloopTxRoom = () => {
+  if (outLen) flushSome();
+  return OUT_SIZE - outLen;
 };
 
 // ---- input --------------------------------------------------------------
@@ -109,7 +146,7 @@ function readByte() {
       Atomics.store(hdr, TAIL, (tail + 1) | 0);
       return c;
     }
-    flush();
+    flushSome();
     syncDirty();
     Atomics.store(hdr, STATE, STATE_IDLE);
     if (Atomics.load(hdr, INTR)) {
@@ -118,7 +155,8 @@ function readByte() {
       Atomics.store(hdr, STATE, STATE_BUSY);
       return 3;
     }
-    Atomics.wait(hdr, HEAD, head, 500);
+    // Output the host has not taken yet is retried every few ms meanwhile.
+    Atomics.wait(hdr, HEAD, head, outLen ? 5 : 500);
     Atomics.store(hdr, STATE, STATE_BUSY);
   }
 }
