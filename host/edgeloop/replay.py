@@ -68,9 +68,17 @@ def from_bytes(blob: bytes) -> Replay:
 
 
 def g_to_mg(g: np.ndarray) -> np.ndarray:
-    """Acceleration in g to the firmware's int16 milli-g (round half away from zero, saturate)."""
-    mg = np.round(np.asarray(g, dtype=np.float64) * 1000.0)
-    return np.clip(mg, -32768, 32767).astype(np.int16)
+    """Acceleration in g to the firmware's int16 milli-g.
+
+    Through edgeloop_fw.features.to_units, the one rounding rule training and
+    the board use (half away from zero, saturate): numpy's round is half to
+    even, which put replayed takes one milli-g off the training data.
+    """
+    from edgeloop_fw.features import to_units
+
+    a = np.asarray(g, dtype=np.float64)
+    flat = [to_units(v, 1000) for v in a.ravel().tolist()]
+    return np.array(flat, dtype=np.int16).reshape(a.shape)
 
 
 def _label_from_name(name: str) -> str:

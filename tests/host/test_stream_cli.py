@@ -106,22 +106,29 @@ def test_board_sending_garbage_on_the_port_is_one_line(tmp_path):
     stop = threading.Event()
 
     def spray():
-        # A burst, then quiet. (A board that never pauses hangs mpremote's
-        # enter_raw_repl: its overall timeout is only checked between bytes.)
-        for _ in range(50):
-            if stop.is_set():
-                return
+        # Without a pause, ever: mpremote's read_until restarts its timeout on every
+        # byte, so only device.py's bound on the whole handshake ends this.
+        os.set_blocking(master, False)
+        junk = b"\xff\x13garbage\x00\x01" * 400
+        while not stop.is_set():
             try:
-                os.write(master, b"\xff\x13garbage\x00\x01" * 8)
+                os.read(master, 4096)
+            except BlockingIOError:
+                pass
+            try:
+                os.write(master, junk)
+            except BlockingIOError:
+                pass
             except OSError:
                 return
-            time.sleep(0.01)
 
     t = threading.Thread(target=spray, daemon=True)
     t.start()
+    t0 = time.monotonic()
     try:
         r = CliRunner().invoke(cli, ["monitor", "--port", os.ttyname(slave), "--seconds", "3",
                                      "--db", str(tmp_path / "l.sqlite")])
+        took = time.monotonic() - t0
     finally:
         stop.set()
         t.join()
@@ -129,6 +136,7 @@ def test_board_sending_garbage_on_the_port_is_one_line(tmp_path):
         os.close(slave)
     out = one_line_error(r)
     assert "MicroPython" in out
+    assert took < 30, f"a port that never stops sending held monitor for {took:.0f} s"
 
 
 def test_read_only_db_path_is_one_line(tmp_path):
@@ -197,3 +205,79 @@ def test_export_label_file_and_filters(logged, tmp_path):
     r = CliRunner().invoke(cli, ["export", "--db", str(tmp_path / "missing.sqlite"), "--format", "npz",
                                  "--out", str(tmp_path / "e")])
     assert "no log at" in one_line_error(r)
+
+
+def spec_check_edge_impulse(doc: dict) -> None:
+    """The data acquisition format as Edge Impulse documents it (docs.edgeimpulse.com, data acquisition format)."""
+    assert set(doc) == {"protected", "signature", "payload"}
+    prot = doc["protected"]
+    assert prot["ver"] == "v1" and prot["alg"] in ("HS256", "none")
+    assert isinstance(prot.get("iat", 0), int)
+    assert len(doc["signature"]) == 64 and set(doc["signature"]) <= set("0123456789abcdef")
+    p = doc["payload"]
+    assert isinstance(p["device_type"], str) and p["device_type"]
+    if "device_name" in p:  # optional, only for a globally unique id
+        assert isinstance(p["device_name"], str) and p["device_name"]
+    assert isinstance(p["interval_ms"], (int, float)) and p["interval_ms"] > 0
+    assert p["sensors"] and all(set(s) == {"name", "units"} and s["name"] and s["units"] for s in p["sensors"])
+    n = len(p["sensors"])
+    for row in p["values"]:
+        if n == 1:
+            assert isinstance(row, (int, float)) or (isinstance(row, list) and len(row) == 1)
+        else:
+            assert isinstance(row, list) and len(row) == n and all(isinstance(v, (int, float)) for v in row)
+
+
+def test_record_edge_impulse_json_follows_the_spec_in_senml_units(tmp_path):
+    b = FakeBoardFrames()
+    script = [b.hello_frame()] + [b.samples(i * 10) for i in range(5)]
+    take = stream_run.record(port="fake", label="wave", seconds=0.4, out=tmp_path, edge_impulse=True,
+                             link_factory=factory(FakeLink(script)))
+    doc = json.loads(take.files[2].read_text())
+    spec_check_edge_impulse(doc)
+    p = doc["payload"]
+    assert p["device_name"] == "fake01" and p["interval_ms"] == 10
+    assert p["sensors"] == [{"name": f"acc{a}", "units": "m/s2"} for a in "XYZ"]  # g is not a SenML unit
+    # first sample: (-1000, -999, -998) x 0.001 g, in m/s2 (standard gravity 9.80665)
+    assert p["values"][0] == pytest.approx([-9.80665, -9.797, -9.787], abs=1e-3)
+
+
+def test_edge_impulse_audio_is_one_wav_axis():
+    from edgeloop.stream.recording import Take, edge_impulse_json
+    take = Take(label="yes", started=1.0, channels=1, rate_hz=16000, data=[1, -2, 3],
+                hello={"board": "rp2040", "units": "pcm16", "scale": 1 / 32768, "device_id": ""})
+    doc = edge_impulse_json(take)
+    spec_check_edge_impulse(doc)
+    p = doc["payload"]
+    assert "device_name" not in p and p["interval_ms"] == 0.0625
+    assert p["sensors"] == [{"name": "audio", "units": "wav"}] and p["values"] == [1, -2, 3]
+
+
+def test_every_take_of_a_label_gets_its_own_files(tmp_path):
+    """Takes used to be written as <label>.csv (the time stamp dropped), each overwriting the last."""
+    from edgeloop.stream.recording import Take, write_take
+    hello = {"board": "rp2040", "units": "mg", "scale": 1.0}
+    takes = [Take(label="wave", started=1_700_000_000.2, channels=3, rate_hz=100, data=[k] * 6, hello=hello)
+             for k in range(3)]
+    takes[2].started += 5  # another second
+    for t in takes:
+        write_take(t, tmp_path, edge_impulse=True)
+    csvs = sorted(tmp_path.glob("*.csv"))
+    assert len(csvs) == 3 and len(list(tmp_path.glob("*.ei.json"))) == 3
+    assert [p.name for p in csvs] == ["wave.20231114T221320-2.csv", "wave.20231114T221320.csv",
+                                      "wave.20231114T221325.csv"]
+    for t in takes:
+        csv_path, meta_path, _ = t.files
+        assert json.loads(meta_path.read_text())["data"] == csv_path.name
+        assert csv_path.read_text().splitlines()[1].split(",")[1] == str(t.data[0])
+
+
+def test_replay_rounds_like_the_board_and_training():
+    """Half a milli-g rounds away from zero (features.to_units), not to even as numpy does."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    from edgeloop import replay
+    g = np.array([0.0005, -0.0005, 0.0025, -0.0025, 0.0015, 1.2345, 40.0, -40.0])
+    ref = [max(-32768, min(32767, int(Decimal(float(v) * 1000).quantize(Decimal(1), ROUND_HALF_UP))))
+           for v in g]
+    assert replay.g_to_mg(g).tolist() == ref == [1, -1, 3, -3, 2, 1235, 32767, -32768]

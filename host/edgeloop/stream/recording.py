@@ -65,12 +65,28 @@ def _atomic_write(path: Path, text: str) -> None:
         raise StreamError(f"cannot write {path}: {e.strerror}; free space or pass --out elsewhere") from None
 
 
+def _take_base(out: Path, take: Take) -> Path:
+    """`<label>.<UTC time>`, with `-2`, `-3`... when a take of that label started in the same second.
+
+    Built as a string, never with Path.with_suffix: the time stamp is itself
+    the "suffix" of `<label>.<stamp>`, and with_suffix would replace it, so
+    every take of a label would overwrite the last one.
+    """
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(take.started))
+    name = f"{take.label}.{stamp}"
+    n = 1
+    while (out / f"{name}.csv").exists() or (out / f"{name}.json").exists():
+        n += 1
+        name = f"{take.label}.{stamp}-{n}"
+    return out / name
+
+
 def write_take(take: Take, out: Path, *, edge_impulse: bool = False) -> list[Path]:
     h = take.hello or {}
     scale = float(h.get("scale", 1.0))
     units = h.get("units", "")
-    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(take.started))
-    base = out / f"{take.label}.{stamp}"
+    base = _take_base(out, take)
+    csv_path, meta_path = base.with_name(base.name + ".csv"), base.with_name(base.name + ".json")
     names = take.names()
     ch, rate = take.channels, take.rate_hz or 1
     rows = [[f"{i / rate:.6f}"] + [f"{take.data[i * ch + c] * scale:.6g}" for c in range(ch)]
@@ -80,13 +96,13 @@ def write_take(take: Take, out: Path, *, edge_impulse: bool = False) -> list[Pat
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["time", *names])
     w.writerows(rows)
-    _atomic_write(base.with_suffix(".csv"), buf.getvalue())
+    _atomic_write(csv_path, buf.getvalue())
     meta = {"label": take.label, "started": take.started, "board": h.get("board"), "device_id": h.get("device_id"),
             "firmware": h.get("firmware"), "sensor": h.get("sensor"), "rate_hz": take.rate_hz, "channels": names,
             "units": units, "scale": scale, "samples": take.n_samples, "missing_samples": take.gaps,
-            "lost_frames": take.lost_frames, "data": base.with_suffix(".csv").name}
-    _atomic_write(base.with_suffix(".json"), json.dumps(meta, indent=1) + "\n")
-    take.files = [base.with_suffix(".csv"), base.with_suffix(".json")]
+            "lost_frames": take.lost_frames, "data": csv_path.name}
+    _atomic_write(meta_path, json.dumps(meta, indent=1) + "\n")
+    take.files = [csv_path, meta_path]
     if edge_impulse:
         p = base.with_name(base.name + ".ei.json")
         _atomic_write(p, json.dumps(edge_impulse_json(take)) + "\n")
@@ -94,21 +110,46 @@ def write_take(take: Take, out: Path, *, edge_impulse: bool = False) -> list[Pat
     return take.files
 
 
+# Edge Impulse wants SenML units per axis: the board's fixed-point units -> (axis prefix, unit, factor).
+_EI_UNITS = {
+    "mg": ("acc", "m/s2", 9.80665e-3),
+    "g": ("acc", "m/s2", 9.80665),
+    "ddps": ("gyr", "rad/s", 0.1 * 3.141592653589793 / 180),
+    "dps": ("gyr", "rad/s", 3.141592653589793 / 180),
+}
+
+
 def edge_impulse_json(take: Take) -> dict:
-    """Edge Impulse data acquisition format, unsigned (alg "none", signature of zeros)."""
+    """Edge Impulse's data acquisition format (JSON), unsigned.
+
+    Per their spec: protected {ver "v1", alg "none" (or HS256), iat}, a
+    signature (64 hex zeros when unsigned), payload {device_type (required),
+    device_name (only for a globally unique id, so left out when the board
+    has none), interval_ms, sensors [{name, units}], values}. Units must be
+    SenML: milli-g becomes m/s2 and 0.1 deg/s rad/s (accX/gyrX names, as
+    their own boards send); audio is one "audio" axis in "wav" with the raw
+    int16 values as a flat list.
+    """
     h = take.hello or {}
     scale = float(h.get("scale", 1.0))
     ch = take.channels
-    prefix = "acc" if h.get("sensor", "").startswith("acc") else ""
-    return {
-        "protected": {"ver": "v1", "alg": "none", "iat": int(take.started)},
-        "signature": "0" * 64,
-        "payload": {
-            "device_name": h.get("device_id") or "",
-            "device_type": h.get("board") or "edgeloop",
-            "interval_ms": 1000.0 / (take.rate_hz or 1),
-            "sensors": [{"name": (prefix + n.upper()) if prefix else n, "units": h.get("units") or "N/A"}
-                        for n in take.names()],
-            "values": [[take.data[i * ch + c] * scale for c in range(ch)] for i in range(take.n_samples)],
-        },
-    }
+    units = [u.strip() for u in (h.get("units") or "").split(",") if u.strip()] or ["N/A"]
+    units = (units * ch)[:ch] if len(units) < ch else units[:ch]
+    payload = {"device_type": h.get("board") or "edgeloop"}
+    if h.get("device_id"):
+        payload["device_name"] = h["device_id"]
+    payload["interval_ms"] = 1000.0 / (take.rate_hz or 1)
+    if ch == 1 and units[0] == "pcm16":
+        payload["sensors"] = [{"name": "audio", "units": "wav"}]
+        payload["values"] = list(take.data)
+    else:
+        sensors, factors = [], []
+        for c, (axis, unit) in enumerate(zip(take.names(), units)):
+            prefix, senml, factor = _EI_UNITS.get(unit, ("", unit, 1.0))
+            sensors.append({"name": prefix + axis.upper() if prefix else axis, "units": senml})
+            factors.append(scale * factor)
+        payload["sensors"] = sensors
+        payload["values"] = [[round(take.data[i * ch + c] * factors[c], 6) for c in range(ch)]
+                             for i in range(take.n_samples)]
+    return {"protected": {"ver": "v1", "alg": "none", "iat": int(take.started)},
+            "signature": "0" * 64, "payload": payload}
