@@ -9,6 +9,7 @@
 // boot, "RESTART <why>" when the worker is replaced.
 import { Worker } from "node:worker_threads";
 import fs from "node:fs";
+import tty from "node:tty";
 import { makeShared, views, HEAD, TAIL, STATE, INTR, RING_SIZE, STATE_BUSY } from "./shared.mjs";
 
 function parseArgs(argv) {
@@ -117,6 +118,28 @@ function readLoop() {
   });
 }
 
+// The master is non-blocking (board.py: the worker's writes must not block),
+// so reads are event-driven through libuv rather than polled: a poll loop
+// would add its period to every command's round trip.
+function startReader() {
+  let stream;
+  try {
+    stream = new tty.ReadStream(cfg.fd);
+  } catch {
+    readLoop();
+    return;
+  }
+  stream.on("data", (chunk) => {
+    stream.pause();
+    push(chunk, () => stream.resume());
+  });
+  stream.on("error", (e) => {
+    status(`ERROR pty read: ${e.code || e.message}`);
+    stream.destroy();
+    setTimeout(readLoop, 50);
+  });
+}
+
 // ---- watchdog, lifetime ------------------------------------------------------
 const parent = process.ppid;
 setInterval(() => {
@@ -137,4 +160,4 @@ for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"]) {
 void holdFd;
 
 startWorker(false);
-readLoop();
+startReader();
