@@ -23,7 +23,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "convert": ("cli_convert", "convert", "Convert an int8 .tflite into the on-board model file."),
     "predict": ("cli_predict", "predict", "Run a converted model on a .npy input, here or on a board."),
     "deploy": ("cli_deploy", "deploy", "Push firmware/ (and models) to a board: changed files only, atomic."),
-    "demo": ("cli_demo", "demo", "Start a virtual board, deploy the firmware, show what it reports."),
+    "demo": ("cli_demo", "demo", "Replay real held-out takes through a (virtual) board running a model; live view, log, accuracy."),
     "flash": ("cli_flash", "flash", "Write MicroPython/CircuitPython to a board (UF2, esptool, DFU)."),
     "monitor": ("cli_monitor", "monitor", "Stream inferences from a board: live view + SQLite log."),
     "record": ("cli_record", "record", "Record a labelled take of raw sensor data into a dataset."),

@@ -1,34 +1,54 @@
 """`edgeloop demo` as a library: a list of named steps over one shared context.
 
-Each step does one thing a user would do by hand (start a board, look at it,
-deploy, ask the firmware) and returns the lines worth showing, so the CLI
-can announce a step before it runs and print its lines after. Later issues
-add steps (convert the gesture model, stream inferences) by appending to
-`STEPS`, without touching the ones here.
+Each step does one thing a user would do by hand (find the recordings, start
+a board, deploy, stream, check the result) and returns the lines worth
+showing, so the CLI can announce a step before it runs and print its lines
+after. The same steps run on a real board (`port` given): only the first
+one changes, and the replayed recordings go to the board's flash, so what is
+measured is the same code path either way.
 """
 
 from __future__ import annotations
 
 import ast
+import json
+import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 from . import boards
 from .transfer import board_script
+
+# The app's modules, imported one execution at a time before streaming: the
+# WebAssembly board collects garbage only between executions, so importing
+# them all inside the stream's one long execution would keep every import's
+# garbage alive for the whole stream.
+PRELOAD = ("edgeloop_fw.protocol", "edgeloop_fw.features", "edgeloop_fw.runtime.loader",
+           "edgeloop_fw.runtime.interpreter", "edgeloop_fw.app")
+CONFIG = "/edgeloop.json"
+REPLAY = "/replay.bin"
 
 
 @dataclass
 class DemoContext:
     board: str = "rp2040"
     port: str | None = None  # an existing board instead of a virtual one
+    data_dir: Path | None = None  # ../shared/data by default
+    seconds: float | None = None  # replay at most this much of each take
+    db: Path = Path("edgeloop-demo.sqlite")
     progress: Callable[[int, int, str], None] | None = None
+    on_stream: Callable[[object], None] | None = None  # gets the StreamSession before it starts
+    on_tick: Callable[[object], None] | None = None  # gets the StreamSession ~10 times a second
     stack: ExitStack = field(default_factory=ExitStack)
     device: object = None
     virtual: object = None
     info: dict = field(default_factory=dict)
     deploy: object = None
     firmware: dict = field(default_factory=dict)
+    replay: object = None  # demo_data.ReplaySet
+    summary: object = None  # demo_report.Summary
 
 
 @dataclass(frozen=True)
@@ -39,6 +59,19 @@ class Step:
 
     def describe(self, ctx: DemoContext) -> str:
         return (self.connected if ctx.port and self.connected else self.title).format(board=ctx.board)
+
+
+def step_recordings(ctx: DemoContext) -> list[str]:
+    from .demo_data import gesture_set
+
+    rs = ctx.replay = gesture_set(ctx.data_dir, seconds=ctx.seconds)
+    card = rs.info["model"]
+    return [f"model      {rs.model_file} ({card['bytes']:,} B, {len(rs.classes)} classes: "
+            f"{', '.join(rs.classes)}; window {rs.window}, hop {rs.hop})",
+            f"held out   {len(rs.segments)} take(s) the model never trained on (model.json split.test): "
+            + ", ".join(f"{s.label}" for s in rs.segments),
+            f"replay     {rs.frames:,} frames = {rs.seconds:.1f} s at {rs.replay.rate_hz:g} Hz, "
+            f"{rs.n_windows} windows, from {', '.join(str(p) for p in rs.sources)}"]
 
 
 def step_start_board(ctx: DemoContext) -> list[str]:
@@ -87,8 +120,9 @@ def step_board_facts(ctx: DemoContext) -> list[str]:
 def step_deploy(ctx: DemoContext) -> list[str]:
     from .firmware_deploy import deploy_firmware
 
-    r = ctx.deploy = deploy_firmware(ctx.device, board=ctx.board, progress=ctx.progress)
-    lines = [f"{len(r.sent)} file(s) sent, {r.bytes_sent:,} bytes in {r.seconds:.2f} s "
+    r = ctx.deploy = deploy_firmware(ctx.device, board=ctx.board, models=[ctx.replay.model_file],
+                                     progress=ctx.progress)
+    lines = [f"{len(r.sent)} file(s) sent (firmware, and the model as /models/{ctx.replay.model_file.name}), {r.bytes_sent:,} bytes in {r.seconds:.2f} s "
              f"({r.bytes_per_second / 1024:.0f} KiB/s, {'deflate' if r.compressed else 'raw'}), "
              f"{len(r.unchanged)} unchanged"]
     lines += [f"note: {n}" for n in r.notes if not n.startswith("skipped ")]
@@ -113,11 +147,101 @@ def step_ask_firmware(ctx: DemoContext) -> list[str]:
             f"/lib/edgeloop_fw holds {len(fw['files'])} entries: {', '.join(fw['files'])}"]
 
 
+def step_load_replay(ctx: DemoContext) -> list[str]:
+    from .deploy import deploy_files
+
+    rs = ctx.replay
+    config = {"sensor": {"kind": "replay", "file": REPLAY}, "window": rs.window, "hop": rs.hop,
+              "model": f"/models/{rs.model_file.name}", "classes": rs.classes, "board": ctx.board,
+              "device_id": "edgeloop-demo", "autostart": False}
+    blob = rs.replay.to_bytes()
+    r = deploy_files(ctx.device, [(json.dumps(config).encode(), CONFIG), (blob, REPLAY)], group="demo",
+                     board=ctx.board)
+    what = "sent" if r.sent else "already on the board"
+    return [f"{REPLAY} ({len(blob):,} B: the takes back to back, int16 mg) and {CONFIG} "
+            f"(replay sensor, window {rs.window}/hop {rs.hop}, model /models/{rs.model_file.name}) {what}",
+            "the firmware's replay sensor plays them at the recorded rate, as an IMU would deliver them"]
+
+
+def step_stream(ctx: DemoContext) -> list[str]:
+    from edgeloop_fw import protocol as P
+
+    from .store import Store
+    from .stream.link import BoardLink
+    from .stream.session import StreamSession
+
+    rs = ctx.replay
+    for module in PRELOAD:
+        ctx.device.exec(f"import {module}", timeout=120)
+    ctx.device.close()  # the stream link opens the port itself (one user at a time)
+    ctx.device = None
+    got: dict[int, dict] = {}
+    statuses: list[dict] = []
+    last = rs.n_windows
+    seen = [0]
+
+    def on_frame(msg_type, seq, t_ms, f):
+        if msg_type == P.MSG_HELLO:  # (re)started: the replay and the window count start over
+            got.clear()
+            statuses.clear()
+            seen[0] = 0
+        elif msg_type == P.MSG_INFERENCE:
+            k = f["window_index"]
+            seen[0] = max(seen[0], k)
+            if 1 <= k <= last:
+                got[k] = f
+        elif msg_type == P.MSG_STATUS:
+            statuses.append(f)
+
+    deadline = time.monotonic() + 3 * rs.seconds + 30
+    port = ctx.port
+    flags = P.STREAM_INFERENCE | P.STREAM_STATUS | P.STREAM_SAMPLES
+    store = Store(ctx.db)
+    try:
+        session = StreamSession(lambda: BoardLink(port, flags=flags, mode=P.MODE_INFER, timeout=30), store,
+                                port=port, on_frame=on_frame)
+        if ctx.on_stream:
+            ctx.on_stream(session)
+        tick = (lambda _stats: ctx.on_tick(session)) if ctx.on_tick else None
+        t0 = time.monotonic()
+        session.run(None, should_stop=lambda: seen[0] >= last or time.monotonic() > deadline, on_tick=tick)
+        elapsed = time.monotonic() - t0
+        session_id = store.session_id
+    finally:
+        store.close()
+    from .demo_report import Summary
+
+    c = session.reader.counts
+    ctx.summary = Summary(rs, dict(got), list(statuses), frames=c.frames, dropped=c.dropped, corrupt=c.corrupt,
+                          samples=session.stats.samples, disconnects=session.stats.disconnects,
+                          db=Path(ctx.db).resolve(), session_id=session_id, stream_seconds=elapsed)
+    return [f"{len(got)} of {last} windows inferred on the board in {elapsed:.1f} s, "
+            f"{session.stats.samples:,} samples streamed; logged to {Path(ctx.db).resolve()} (session {session_id})"]
+
+
+def step_check(ctx: DemoContext) -> list[str]:
+    from .demo_report import host_predictions
+
+    s = ctx.summary
+    s.host_out, s.runner = host_predictions(ctx.replay, sorted(s.inferences))
+    same, n = s.agreement()
+    return [f"{s.runner}: same top class as the board on {same} of {n} windows"]
+
+
+def step_summary(ctx: DemoContext) -> list[str]:
+    return ctx.summary.lines()
+
+
 STEPS: list[Step] = [
+    Step("Find the model and its held-out recordings", step_recordings),
     Step("Start a virtual {board} board", step_start_board, "Connect to the board"),
     Step("Read what the board reports", step_board_facts),
-    Step("Deploy the firmware", step_deploy),
+    Step("Deploy the firmware and the model", step_deploy),
     Step("Ask the firmware who it is", step_ask_firmware),
+    Step("Load the held-out takes into the simulated IMU", step_load_replay),
+    Step("Stream: live monitor, every inference logged to SQLite", step_stream),
+    Step("Check every window against the int8 model on the host", step_check),
+    Step("Summary", step_summary),
 ]
 
 

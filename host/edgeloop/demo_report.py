@@ -1,0 +1,150 @@
+"""The demo's closing figures: what the board said, next to what the host and the model card say.
+
+Accuracy is scored only from the board's own inference frames (top class per
+window) against the replayed takes' labels. The same windows then go
+through the shipped int8 model on the host -- TFLite Micro when installed
+(the `tf` extra), else edgeloop's runtime under CPython -- so the summary can
+state, window by window, that the board computed what the reference does.
+"""
+
+from __future__ import annotations
+
+import statistics
+from array import array
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .demo_data import ReplaySet
+
+
+def _tflm(reference: Path):
+    try:
+        from tflite_micro.python.tflite_micro import runtime
+    except ImportError:
+        return None
+    return runtime.Interpreter.from_bytes(reference.read_bytes())
+
+
+def host_predictions(rs: ReplaySet, ks) -> tuple[dict[int, bytes], str]:
+    """int8 output bytes of the shipped model for windows `ks` on the host, and which runner gave them."""
+    from edgeloop_fw import features as F
+
+    inp = rs.info["model"]["input"]
+    mul, zp = int(inp["multiplier"]), int(inp["zero_point"])
+    ref = _tflm(rs.reference_file)
+    if ref is None:
+        from edgeloop_fw.runtime.interpreter import Interpreter
+
+        from .predict import load_model
+
+        interp = Interpreter(load_model(rs.model_file)[1])
+        runner = f"edgeloop's runtime on the host ({rs.model_file.name}; install '.[tf]' to check against TFLM)"
+    else:
+        runner = f"TFLite Micro on the host ({rs.reference_file.name})"
+    out = {}
+    for k in ks:
+        w = array("h", rs.window_frames(k).astype(np.int16).tobytes())
+        q = bytes(F.quantize_window(w, bytearray(len(w)), mul, zp))
+        if ref is not None:
+            ref.set_input(np.frombuffer(q, np.int8).reshape(1, rs.window, -1), 0)
+            ref.invoke()
+            out[k] = np.asarray(ref.get_output(0)).astype(np.int8).tobytes()
+        else:
+            interp.set_input(q)
+            interp.invoke()
+            out[k] = bytes(interp.get_output())
+    return out, runner
+
+
+def top_of(output: bytes) -> int:
+    return int(np.argmax(np.frombuffer(output, np.int8)))
+
+
+@dataclass
+class Summary:
+    rs: ReplaySet
+    inferences: dict[int, dict]  # window_index -> the board's MSG_INFERENCE fields
+    statuses: list[dict]
+    frames: int = 0
+    dropped: int = 0
+    corrupt: int = 0
+    samples: int = 0
+    disconnects: int = 0
+    db: Path | None = None
+    session_id: int | None = None
+    stream_seconds: float = 0.0
+    host_out: dict[int, bytes] = field(default_factory=dict)
+    runner: str = ""
+
+    # -- figures ------------------------------------------------------------------
+    def scored(self) -> list[tuple[int, int, int]]:
+        """(window, label, board top) for every received window that lies inside one take."""
+        out = []
+        for k in sorted(self.inferences):
+            label = self.rs.window_label(k)
+            if label is not None:
+                out.append((k, label, self.inferences[k]["top"]))
+        return out
+
+    def accuracy(self) -> tuple[dict[str, tuple[int, int]], tuple[int, int]]:
+        """Per class (correct, windows) and overall (correct, windows)."""
+        per = {c: [0, 0] for c in self.rs.classes}
+        for _, label, top in self.scored():
+            c = self.rs.classes[label]
+            per[c][1] += 1
+            per[c][0] += int(top == label)
+        total = (sum(v[0] for v in per.values()), sum(v[1] for v in per.values()))
+        return {c: (v[0], v[1]) for c, v in per.items()}, total
+
+    def agreement(self) -> tuple[int, int]:
+        """(windows where the board's top class is the host's, windows compared)."""
+        same = sum(top_of(self.host_out[k]) == self.inferences[k]["top"] for k in self.inferences
+                   if k in self.host_out)
+        return same, sum(1 for k in self.inferences if k in self.host_out)
+
+    def latency_ms(self) -> tuple[float, float]:
+        lat = [f["latency_us"] / 1000 for f in self.inferences.values()]
+        return (statistics.median(lat), max(lat)) if lat else (0.0, 0.0)
+
+    def free_heap(self) -> tuple[int, int] | None:
+        heaps = [s["free_heap"] for s in self.statuses if s["free_heap"] > 0]
+        return (min(heaps), heaps[-1]) if heaps else None
+
+    # -- text ---------------------------------------------------------------------
+    def lines(self) -> list[str]:
+        rs = self.rs
+        expected = rs.n_windows
+        out = [f"replayed {len(rs.segments)} held-out take(s), {rs.frames:,} frames ({rs.seconds:.1f} s at "
+               f"{rs.replay.rate_hz:g} Hz) from {', '.join(str(s) for s in rs.sources)}"]
+        card_name, card, card_all = rs.card_accuracy()
+        per, (ok, n) = self.accuracy()
+        out.append(f"{'class':<10}{'windows':>8}{'correct':>9}{'this board':>12}   model card ({card_name})")
+        for c in rs.classes:
+            good, tot = per[c]
+            mine = f"{good / tot:.1%}" if tot else "-"
+            ref = f"{card[c]:.1%}" if c in card else "-"
+            out.append(f"{c:<10}{tot:>8}{good:>9}{mine:>12}   {ref}")
+        out.append(f"{'all':<10}{n:>8}{ok:>9}{(f'{ok / n:.1%}' if n else '-'):>12}   {card_all:.1%}")
+        same, compared = self.agreement()
+        straddle = sum(1 for k in self.inferences if rs.window_label(k) is None)
+        out.append(f"board vs {self.runner}: same top class on {same} of {compared} windows"
+                   + (f" ({straddle} straddle two takes: run and checked, not scored)" if straddle else ""))
+        if len(self.inferences) != expected:
+            out.append(f"received {len(self.inferences)} of the {expected} windows the replay holds")
+        med, worst = self.latency_ms()
+        out.append(f"latency    {med:.1f} ms median, {worst:.1f} ms max per window "
+                   "(features + inference, board's clock)")
+        heap = self.free_heap()
+        if heap:
+            out.append(f"free heap  {heap[1]:,} bytes at the end, {heap[0]:,} lowest (board's status frames)")
+        overruns = max((s["dropped"] for s in self.statuses), default=0)
+        out.append(f"frames     {self.frames:,} received in {self.stream_seconds:.1f} s, "
+                   f"{self.dropped + self.corrupt} lost ({self.dropped} missing, {self.corrupt} corrupt); "
+                   f"board overruns {overruns} sample(s); {self.disconnects} disconnect(s)")
+        if self.db is not None:
+            out.append(f"log        {self.db} (session {self.session_id}: {len(self.inferences)} inferences, "
+                       f"{self.samples:,} samples); query it with sqlite3 or `edgeloop export --db {self.db}`")
+        out += [f"note: {n}" for n in rs.notes]
+        return out
