@@ -1,149 +1,159 @@
-"""The audio front end inside real MicroPython, byte for byte against TFLM.
+"""The audio front end on the rp2040-profile virtual board, byte for byte against TFLM.
 
-The board runs the same edgeloop_fw.audio files as the host: each 1 s
-recording goes onto its filesystem as raw int16, the board computes the 49x40
-features, then (end to end) runs micro_speech through edgeloop's own runtime.
-The references are TFLM's audio preprocessor and TFLM's micro_speech.
+The board is real MicroPython behind a pty with the RP2040 profile's heap cap
+(edgeloop.sim); the firmware goes on it with edgeloop's own deploy (compiled
+to .mpy, the parameter tables as their binary file), and everything is driven
+through edgeloop.device over the raw REPL, as on hardware. The references are
+TFLM's audio preprocessor and TFLM's micro_speech. No test here runs the
+front end through tests/firmware/wasm_board.py any more: every one of them
+needs the serial path and the heap cap.
+
+This board collects garbage only between raw-REPL executions, so imports go
+one per execution, and a clip (49 frames) must run in one execution without
+allocating: the measured allocation is the proof that a frame allocates
+nothing, and the same clip under micropython.heap_lock() must still run.
 """
 
 import sys
+import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "host"))
 
-import wasm_board  # noqa: E402
 from runtime_helpers import CLIPS, SPEECH, SPEECH_DIR, need, speech_features, tflm, tflm_run  # noqa: E402
 
-pytestmark = pytest.mark.sim
+pytestmark = [pytest.mark.sim, pytest.mark.slow]
 
 LABELS = ("silence", "unknown", "yes", "no")
 EXPECTED = {"yes": "yes", "no": "no", "silence": "silence", "noise": "silence"}
 
 
-@pytest.fixture(autouse=True)
-def _need_wasm():
-    why = wasm_board.available()
-    if why:
-        pytest.skip(f"the WebAssembly MicroPython is unavailable: {why}")
-
-
-def audio_files(root: str = "/lib") -> dict[str, bytes]:
-    fw = wasm_board.REPO / "firmware" / "edgeloop_fw"
-    files = {f"{root}/edgeloop_fw/__init__.py": b""}
-    for p in sorted((fw / "audio").glob("*.py")):
-        files[f"{root}/edgeloop_fw/audio/{p.name}"] = p.read_bytes()
-    return files
-
-
 def recording(clip: str) -> bytes:
-    import wave
     with wave.open(str(need(SPEECH_DIR / f"{clip}_1000ms.wav"))) as w:
         return w.readframes(w.getnframes())
 
 
-BOARD_FEATURES = """
-import sys, gc, array
-sys.path.append('/lib')
-from edgeloop_fw.audio import AudioFrontend
-gc.collect()
-before = gc.mem_alloc()
-fe = AudioFrontend()
-gc.collect()
-print('HEAP', gc.mem_alloc() - before)
-out = array.array('b', bytes(49 * 40))
-for clip in CLIPS:
-    samples = array.array('h', open('/' + clip + '.raw', 'rb').read())
-    fe.clip_features(samples, out)
-    print(clip, bytes(out).hex())
+def deploy(vb, tmp_path, models=()):
+    """edgeloop's deploy of firmware/ (+ models) and the recordings, then a hard reset for a clean heap."""
+    from edgeloop.deploy import DeployFile, deploy_files
+    from edgeloop.device import Device
+    from edgeloop.firmware_deploy import deploy_firmware
+
+    with Device(vb.port) as dev:
+        result = deploy_firmware(dev, board="rp2040", models=models, cache_dir=tmp_path / "mpy")
+        deploy_files(dev, [DeployFile(f"/data/{c}.raw", recording(c), group="audio") for c in CLIPS],
+                     group="audio")
+    sent = set(result.sent)
+    assert {"/lib/edgeloop_fw/audio/frontend.mpy", "/lib/edgeloop_fw/audio/micro_speech_params.mpy",
+            "/lib/edgeloop_fw/audio/micro_speech_params.bin"} <= sent, sorted(sent)
+    vb.restart()
+
+
+def execs(dev, parts, timeout=300) -> dict[str, list[str]]:
+    """Run each part in its own execution (the board collects between them); KEY value lines by key."""
+    out: dict[str, list[str]] = {}
+    for code in parts:
+        for line in dev.exec(code, timeout=timeout).decode().splitlines():
+            key, _, rest = line.strip().partition(" ")
+            out.setdefault(key, []).append(rest)
+    return out
+
+
+SETUP = [
+    "import gc, array, micropython\ngc.collect()\nprint('BASE', gc.mem_alloc(), gc.mem_free())",
+    "from edgeloop_fw.audio import AudioFrontend",
+    "print('IMPORTED', gc.mem_alloc())\nfe = AudioFrontend()",
+    # buffers made once; from here on nothing may allocate per frame
+    "print('BUILT', gc.mem_alloc())\nsamples = array.array('h', range(16000))\n"
+    "out = array.array('b', range(49 * 40))\nagain = array.array('b', range(49 * 40))\n"
+    "micropython.heap_lock()\ntry:\n    bytearray(8)\n    print('LOCK none')\nexcept MemoryError:\n"
+    "    print('LOCK works')\nmicropython.heap_unlock()",
+]
+
+CLIP = """
+with open('/data/%s.raw', 'rb') as f:
+    f.readinto(samples)
+a = gc.mem_alloc()
+fe.clip_features(samples, out)
+used = gc.mem_alloc() - a
+micropython.heap_lock()
+try:
+    fe.clip_features(samples, again)
+    locked = 'ok'
+except MemoryError:
+    locked = 'MemoryError'
+micropython.heap_unlock()
+print('CLIP %s', used, locked, out == again, bytes(out).hex())
 """
 
 
-@pytest.mark.slow
-def test_board_features_equal_tflm_for_the_four_recordings():
-    files = audio_files()
-    files.update({f"/{c}.raw": recording(c) for c in CLIPS})
-    out = wasm_board.run("CLIPS = %r\n" % (CLIPS,) + BOARD_FEATURES, files)
-    lines = dict(line.split() for line in out.strip().splitlines() if line.split()[0] in CLIPS + ("HEAP",))
-    for clip in CLIPS:
-        assert lines[clip] == speech_features(clip).tobytes().hex(), clip
-    # the front end's own state and tables must leave room on an RP2040 (~200 KB heap)
-    assert int(lines["HEAP"]) < 32 * 1024
-
-
-@pytest.mark.slow
-def test_board_features_through_board_runtime_give_tflms_output_bytes():
-    from edgeloop.convert.int8 import convert_tflite
-
-    files = audio_files()
-    files.update(wasm_board.runtime_files())
-    files["/model.elm"] = convert_tflite(need(SPEECH)).data
-    files.update({f"/{c}.raw": recording(c) for c in CLIPS})
-    code = """
-import sys, array
-sys.path.append('/lib')
-from edgeloop_fw.audio import AudioFrontend
-from edgeloop_fw.runtime.loader import Model
-from edgeloop_fw.runtime.interpreter import Interpreter
-fe = AudioFrontend()
-it = Interpreter(Model(open('/model.elm', 'rb')))
-feats = array.array('b', bytes(49 * 40))
-for clip in %r:
-    fe.clip_features(array.array('h', open('/' + clip + '.raw', 'rb').read()), feats)
-    it.set_input(feats)
-    it.invoke()
-    print(clip, it.get_output().hex())
-""" % (CLIPS,)
-    out = wasm_board.run(code, files)
-    lines = dict(line.split() for line in out.strip().splitlines() if line.split()[0] in CLIPS)
-    ref = tflm(SPEECH)
-    for clip in CLIPS:
-        want = tflm_run(ref, speech_features(clip))
-        assert lines[clip] == want.tobytes().hex(), clip
-        got = np.frombuffer(bytes.fromhex(lines[clip]), np.int8)
-        assert LABELS[int(np.argmax(got))] == EXPECTED[clip]
-
-
-# -- through the virtual board (pty + raw REPL), once the SIM fixture exists ---------
-
-FIND_ROOT = """
-import os, sys
-for root in ('', '/flash', '/home'):
-    try:
-        os.stat(root + '/yes.raw')
-        break
-    except OSError:
-        pass
-sys.path.append(root + '/lib')
-"""
-
-
-@pytest.mark.slow
-def test_virtual_board_features_equal_tflm(request):
-    """The yes recording on the rp2040-profile virtual board, through edgeloop.device."""
-    try:
-        vb = request.getfixturevalue("virtual_board")
-    except pytest.FixtureLookupError:
-        pytest.skip("the virtual_board fixture (SIM helper, tests/conftest.py) is not available yet")
+def test_virtual_board_features_equal_tflm_and_allocate_nothing(virtual_board, tmp_path):
+    """All four recordings on the capped RP2040 profile: TFLM's features, 0 bytes per frame."""
     from edgeloop.device import Device
 
-    flash = Path(vb.flash_dir)
-    for name, data in audio_files("lib").items():
-        (flash / name).parent.mkdir(parents=True, exist_ok=True)
-        (flash / name).write_bytes(data)
-    (flash / "yes.raw").write_bytes(recording("yes"))
-    vb.restart()
-    code = FIND_ROOT + """
-import array
-from edgeloop_fw.audio import AudioFrontend
-fe = AudioFrontend()
-out = fe.clip_features(array.array('h', open(root + '/yes.raw', 'rb').read()))
-print('FEATURES', bytes(out).hex())
+    deploy(virtual_board, tmp_path)
+    with Device(virtual_board.port) as dev:
+        got = execs(dev, SETUP + [CLIP % (c, c) for c in CLIPS])
+    assert got["LOCK"] == ["works"], "heap_lock must make an allocation fail on this port"
+    rows = {r.split()[0]: r.split()[1:] for r in got["CLIP"]}
+    for clip in CLIPS:
+        used, locked, same, features = rows[clip]
+        assert features == speech_features(clip).tobytes().hex(), clip
+        assert (int(used), locked, same) == (0, "ok", "True"), f"{clip}: {rows[clip][:3]}"
+    base = int(got["BASE"][0].split()[0])
+    imported, built = int(got["IMPORTED"][0]) - base, int(got["BUILT"][0]) - int(got["IMPORTED"][0])
+    print(f"front end on the rp2040 board: modules {imported} B, state + tables {built} B, 0 B per frame")
+    assert imported + built < 40 * 1024
+
+
+E2E = [
+    "import gc, array\ngc.collect()\nprint('BASE', gc.mem_alloc(), gc.mem_free())",
+    "import edgeloop_fw.runtime.loader",
+    "import edgeloop_fw.runtime.interpreter",
+    "from edgeloop_fw.audio import AudioFrontend",
+    "from edgeloop_fw.runtime.loader import Model\nfrom edgeloop_fw.runtime.interpreter import Interpreter\n"
+    "fe = AudioFrontend()",
+    "it = Interpreter(Model(open('/models/micro_speech.elm', 'rb')))",
+    "samples = array.array('h', range(16000))\nfeats = array.array('b', range(49 * 40))",
+    "gc.collect()\nprint('LOADED', gc.mem_alloc(), gc.mem_free())",
+]
+
+E2E_CLIP = """
+with open('/data/%s.raw', 'rb') as f:
+    f.readinto(samples)
+fe.clip_features(samples, feats)
+it.set_input(feats)
+it.invoke()
+print('OUT %s', it.get_output().hex(), gc.mem_alloc())
 """
-    with Device(vb.port) as dev:
-        out = dev.exec(code, timeout=600).decode()
-    got = out.split("FEATURES ")[1].split()[0]
-    assert got == speech_features("yes").tobytes().hex()
+
+
+def test_virtual_board_features_through_runtime_give_tflms_output_bytes(virtual_board, tmp_path):
+    """Audio -> board front end -> board runtime -> micro_speech == audio -> TFLM -> TFLM, on the capped heap."""
+    from edgeloop.convert.int8 import convert_tflite
+    from edgeloop.device import Device
+
+    model = tmp_path / "micro_speech.elm"
+    model.write_bytes(convert_tflite(need(SPEECH)).data)
+    deploy(virtual_board, tmp_path, models=[model])
+    with Device(virtual_board.port) as dev:
+        got = execs(dev, E2E + [E2E_CLIP % (c, c) for c in CLIPS])
+    ref = tflm(SPEECH)
+    rows = {r.split()[0]: r.split()[1:] for r in got["OUT"]}
+    peak = 0
+    for clip in CLIPS:
+        want = tflm_run(ref, speech_features(clip))
+        assert rows[clip][0] == want.tobytes().hex(), clip
+        assert LABELS[int(np.argmax(np.frombuffer(bytes.fromhex(rows[clip][0]), np.int8)))] == EXPECTED[clip]
+        peak = max(peak, int(rows[clip][1]))
+    base_alloc, base_free = (int(v) for v in got["BASE"][0].split())
+    loaded, free = (int(v) for v in got["LOADED"][0].split())
+    heap = base_alloc + base_free
+    print(f"keyword pipeline on the rp2040 board ({heap} B heap): front end + runtime + micro_speech "
+          f"{loaded - base_alloc} B loaded, {free} B free; after an inference {peak - base_alloc} B "
+          "without a collection")
+    # the whole pipeline, loaded, leaves at least half the heap to the application
+    assert loaded - base_alloc < heap // 2

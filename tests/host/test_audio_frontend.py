@@ -26,7 +26,7 @@ from edgeloop_fw.audio import AudioFrontend, frame_count  # noqa: E402
 from edgeloop_fw.audio import filterbank as fb_stage  # noqa: E402
 from edgeloop_fw.audio import logscale, noise  # noqa: E402
 from edgeloop_fw.audio.fft import Rfft16  # noqa: E402
-from edgeloop_fw.audio.window import apply_window, fft_auto_scale  # noqa: E402
+from edgeloop_fw.audio.window import window_pass  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not MODEL.exists(), reason="needs ../shared/data/tflm/micro_speech (reference data)")
 CLIPS = ["yes_1000ms", "no_1000ms", "silence_1000ms", "noise_1000ms"]
@@ -82,6 +82,12 @@ def tflm_cut(first_op, last_op, inputs, outputs):
     return _interpreter(model)
 
 
+def once(gen, arg=None):
+    """Run a stage generator for one frame (prime it, then one pass); returns what it yields."""
+    next(gen)
+    return gen.send(arg)
+
+
 def run(interp, *inputs):
     for i, x in enumerate(inputs):
         interp.set_input(x, i)  # before every invoke: TFLM reuses input memory
@@ -130,7 +136,7 @@ def test_every_stage_of_every_frame_equals_tflm(clip):
         ref = [interp.get_output(i).tolist() for i in range(len(outs))]
         fe.process(samples, f * 320)
         spectrum = [v for pair in zip(fe.spectrum_re, fe.spectrum_im) for v in pair]
-        ours = [list(fe.features), fe.windowed[:480], fe.scale_bits, spectrum, fe.energy,
+        ours = [list(fe.features), list(fe.windowed[:480]), fe.scale_bits, spectrum, fe.energy,
                 fe.filterbank, fe.amplitude, fe.denoised, fe.noise, fe.gained, fe.log]
         for tensor, r, o in zip(outs, ref, ours):
             assert r == o, "frame %d, tensor %d" % (f, tensor)
@@ -192,8 +198,7 @@ def test_window_and_auto_scale_equal_tflm_on_hostile_input():
     for i, frame in enumerate(_hostile_frames()):
         run(interp, frame.reshape(1, 480))
         buf = [0] * 480
-        apply_window(array.array("h", frame.tobytes()), 0, p.WINDOW, p.WINDOW_SHIFT, buf)
-        bits = fft_auto_scale(buf, 480)
+        bits = once(window_pass([array.array("h", frame.tobytes())], p.WINDOW, p.WINDOW_SHIFT, buf), 0)
         assert (buf, bits) == (interp.get_output(0).tolist(), int(interp.get_output(1))), "frame %d" % i
 
 
@@ -201,18 +206,22 @@ def test_fft_equals_tflm_kissfft_on_full_scale_input():
     """Random full-range int16 overflows KissFFT's int16 butterflies: the wraps must match too."""
     interp = tflm_cut(3, 3, [T_SCALED], [T_RFFT])
     p = AudioFrontend().params
-    fft = Rfft16(p.FFT_LENGTH, p.FFT_TWIDDLES, p.FFT_SUPER_TWIDDLES)
+    fft = Rfft16(p.FFT_LENGTH, p.FFT_TW_RE, p.FFT_TW_IM, p.FFT_SUPER_RE, p.FFT_SUPER_IM)
     re, im = [0] * 257, [0] * 257
+    x = [0] * 512
+    passes = fft.passes(x, re, im)
+    next(passes)
     for i, frame in enumerate(_hostile_frames()):
         run(interp, frame)
-        fft.run(frame.tolist() + [0] * 32, re, im)
+        x[:480] = frame.tolist()
+        next(passes)
         ours = [v for pair in zip(re, im) for v in pair]
         assert ours == interp.get_output(0).tolist(), "frame %d" % i
 
 
 def test_fft_rejects_lengths_it_does_not_implement():
     with pytest.raises(ValueError, match="2 \\* 4\\*\\*k"):
-        Rfft16(256, [0] * 256, [0] * 128)
+        Rfft16(256, [0] * 128, [0] * 128, [0] * 64, [0] * 64)
 
 
 def test_filterbank_and_sqrt_equal_tflm_on_extreme_energies():
@@ -226,12 +235,47 @@ def test_filterbank_and_sqrt_equal_tflm_on_extreme_energies():
             energy = RNG.integers(0, 4, 257, dtype=np.uint32)
         bits = np.array(i % 15, dtype=np.int32)
         run(interp, energy, bits)
-        fb, amp = [0] * 40, [0] * 40
-        fb_stage.filterbank(energy.tolist(), p.FB_WEIGHTS, p.FB_UNWEIGHTS, p.FB_FREQ_STARTS,
-                            p.FB_WEIGHT_STARTS, p.FB_WIDTHS, 40, fb)
-        fb_stage.filterbank_sqrt(fb, 40, int(bits), amp)
+        hi, lo, amp = [0] * 40, [0] * 40, [0] * 40
+        once(fb_stage.filterbank_pass(energy.tolist(), p.FB_WEIGHTS, p.FB_UNWEIGHTS, p.FB_FREQ_STARTS,
+                                      p.FB_WEIGHT_STARTS, p.FB_WIDTHS, 40, hi, lo))
+        once(fb_stage.sqrt_pass(hi, lo, 40, amp), int(bits))
+        fb = [h * 2**fb_stage.LIMB + v for h, v in zip(hi, lo)]
         assert fb == interp.get_output(0).tolist(), "case %d" % i
         assert amp == interp.get_output(1).tolist(), "case %d" % i
+
+
+def test_sqrt_from_limbs_equals_tflm_at_every_boundary():
+    """Sqrt32/Sqrt64 rounding and saturation (0xFFFF below 2**32, 0xFFFFFFFF above) from the two limbs."""
+    interp = tflm_cut(10, 10, [T_FILTERBANK, T_SCALE_BITS], [T_SQRT])
+    xs = {v for k in range(64) for v in (2**k - 1, 2**k, 2**k + 1)}
+    for r in (0xFFFE, 0xFFFF, 0x10000, 2**24 + 3, 0xFFFFFFFE, 0xFFFFFFFF):
+        xs |= {r * r - 1, r * r, r * r + 1, r * r + r, r * r + r + 1}
+    xs = sorted(v for v in xs if 0 <= v < 2**64)
+    xs += RNG.integers(0, 2**63, 40 * 5, dtype=np.uint64).tolist()
+    xs += [0] * (-len(xs) % 40)
+    for i in range(0, len(xs), 40):
+        chunk = xs[i:i + 40]
+        for bits in (0, 5):
+            run(interp, np.array(chunk, dtype=np.uint64), np.array(bits, dtype=np.int32))
+            hi = [v >> fb_stage.LIMB for v in chunk]
+            lo = [v & (2**fb_stage.LIMB - 1) for v in chunk]
+            out = [0] * 40
+            once(fb_stage.sqrt_pass(hi, lo, 40, out), bits)
+            assert out == interp.get_output(0).tolist(), "inputs %s" % chunk
+
+
+def test_pcan_gain_never_leaves_a_small_int_nor_goes_negative():
+    """pcan_pass skips C's uint32 view of the gain and boxes nothing: true for every noise estimate."""
+    lut = AudioFrontend().params.PCAN_LUT
+    for interval in range(2, 33):  # every uint32 noise estimate > 2 falls in one of these
+        base = 4 * interval - 6
+        for frac in range(1024):
+            a = (lut[base + 2] * frac) >> 5
+            b = a + (lut[base + 1] << 5)
+            c = b * frac
+            gain = ((c + (1 << 14)) >> 15) + lut[base]
+            assert max(abs(a), abs(b), abs(c), abs(gain)) < 2**28 and 0 <= gain < 2**15
+    assert min(lut[:3]) >= 0
 
 
 def test_noise_reduction_pcan_and_log_equal_tflm_over_a_long_random_sequence():
@@ -240,15 +284,19 @@ def test_noise_reduction_pcan_and_log_equal_tflm_over_a_long_random_sequence():
     interp.reset()
     p = AudioFrontend().params
     est = [0] * 40
-    den, gained, logs = [0] * 40, [0] * 40, [0] * 40
+    a, den, gained, logs = [0] * 40, [0] * 40, [0] * 40, [0] * 40
+    stages = [noise.spectral_subtraction_pass(p, a, 40, est, den),
+              noise.pcan_pass(p.PCAN_LUT, p.PCAN_SNR_SHIFT, est, den, 40, gained),
+              logscale.log_pass(gained, 40, p.LOG_CORRECTION_BITS, p.LOG_OUTPUT_SCALE, p.LOG_LUT, logs)]
+    for g in stages:
+        next(g)
     for f in range(200):
         hi = [2**8, 2**16, 2**22, 2**32][f % 4]
         amp = RNG.integers(0, hi, 40, dtype=np.uint64).astype(np.uint32)
         run(interp, amp)
-        a = amp.tolist()
-        noise.spectral_subtraction(p, a, 40, est, den)
-        noise.pcan(p.PCAN_LUT, p.PCAN_SNR_SHIFT, est, den, 40, gained)
-        logscale.filterbank_log(gained, 40, p.LOG_CORRECTION_BITS, p.LOG_OUTPUT_SCALE, p.LOG_LUT, logs)
+        a[:] = amp.tolist()
+        for g in stages:
+            next(g)
         ref = [interp.get_output(i).tolist() for i in range(4)]
         assert [den, est, gained, logs] == ref, "frame %d" % f
 
@@ -263,7 +311,7 @@ def test_log_equals_tflm_at_every_power_of_two_boundary():
         chunk = xs[i:i + 40]
         run(interp, np.array(chunk, dtype=np.uint32))
         out = [0] * 40
-        logscale.filterbank_log(chunk, 40, p.LOG_CORRECTION_BITS, p.LOG_OUTPUT_SCALE, p.LOG_LUT, out)
+        once(logscale.log_pass(chunk, 40, p.LOG_CORRECTION_BITS, p.LOG_OUTPUT_SCALE, p.LOG_LUT, out))
         assert out == interp.get_output(0).tolist(), "inputs %s" % chunk
 
 
@@ -275,16 +323,53 @@ def test_int8_tail_equals_tflm_over_the_whole_log_range():
             chunk = [min(start + k * 40 + j, 32767) for j in range(40)]
             run(interp, np.array(chunk, dtype=np.int16))
             out = array.array("b", bytes(40))
-            logscale.to_int8(p, chunk, 40, out)
+            once(logscale.int8_pass(p, chunk, 40, out))
             assert bytes(out) == interp.get_output(0).tobytes()
 
 
 # -- the parameter file ----------------------------------------------------------
 
-def test_committed_parameter_module_is_what_the_model_gives():
-    from edgeloop.audio_params import extract, render
+def test_committed_parameter_module_and_tables_are_what_the_model_gives():
+    from edgeloop.audio_params import extract, render, render_tables
     committed = ROOT / "firmware" / "edgeloop_fw" / "audio" / "micro_speech_params.py"
-    assert committed.read_text() == render(extract(MODEL))
+    p = extract(MODEL)
+    assert committed.read_text() == render(p)
+    assert committed.with_suffix(".bin").read_bytes() == render_tables(p)
+
+
+def test_loaded_tables_are_the_models_values():
+    """What the board reads from the table file equals the graph's tensors and the derived tables."""
+    from edgeloop.audio_params import extract
+    p = extract(MODEL)
+    fe = AudioFrontend().params
+    assert list(fe.WINDOW) == p["window"] and list(fe.PCAN_LUT) == p["pcan_lut"]
+    assert list(fe.FB_WEIGHTS) == p["fb_weights"] and list(fe.FB_WIDTHS) == p["fb_widths"]
+    assert [v for pair in zip(fe.FFT_TW_RE, fe.FFT_TW_IM) for v in pair] == p["fft_twiddles"]
+    assert [v for pair in zip(fe.FFT_SUPER_RE, fe.FFT_SUPER_IM) for v in pair] == p["fft_super_twiddles"]
+    assert list(fe.LOG_LUT) == p["log_lut"] and fe.SS_SMOOTHING == 409
+
+
+def _module(tmp_path, name="p"):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(name, tmp_path / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_a_short_or_stale_table_file_is_refused(tmp_path):
+    from edgeloop.audio_params import write_params
+    from edgeloop_fw.audio import params
+    write_params(MODEL, tmp_path / "p.py")
+    assert list(params.load(_module(tmp_path)).WINDOW)[:4] == [0, 0, 1, 2]
+    blob = (tmp_path / "p.bin").read_bytes()
+    (tmp_path / "p.bin").write_bytes(blob[:-2])
+    with pytest.raises(ValueError, match="shorter than its module says"):
+        params.load(_module(tmp_path))
+    old = (tmp_path / "p.py").read_text().replace("FORMAT_VERSION = 3", "FORMAT_VERSION = 2")
+    (tmp_path / "p.py").write_text(old)
+    with pytest.raises(ValueError, match="regenerate"):
+        params.load(_module(tmp_path))
 
 
 def test_parameters_match_the_graph():
@@ -299,7 +384,9 @@ def test_parameters_match_the_graph():
 def test_write_params_leaves_nothing_half_written(tmp_path):
     from edgeloop.audio_params import write_params
     out = write_params(MODEL, tmp_path / "p.py")
-    assert out.read_text().startswith('"""micro_speech') and list(tmp_path.iterdir()) == [out]
+    assert out.read_text().startswith('"""micro_speech')
+    assert sorted(tmp_path.iterdir()) == [out.with_suffix(".bin"), out]
+    assert "TABLE_FILE = 'p.bin'" in out.read_text()
 
 
 @pytest.mark.parametrize("make, message", [
@@ -313,7 +400,7 @@ def test_bad_models_get_one_clear_line(tmp_path, make, message):
     with pytest.raises(ModelError, match=message) as e:
         write_params(make(tmp_path), tmp_path / "p.py")
     assert "\n" not in str(e.value)
-    assert not (tmp_path / "p.py").exists()
+    assert not (tmp_path / "p.py").exists() and not (tmp_path / "p.bin").exists()
 
 
 # -- end to end: our features through edgeloop's own int8 runtime ------------------

@@ -2,20 +2,24 @@
 
 Runs TFLM's preprocessor graph (audio_preprocessor_int8.tflite) stage by stage
 with the same integer arithmetic, so the features are bit-identical to
-TFLM's and micro_speech_quantized.tflite works unchanged. Every buffer is made
-in the constructor; `process()` only writes into them. The per-stage buffers
-stay readable as attributes, which the stage-level tests compare with TFLM's
-intermediate tensors.
+TFLM's and micro_speech_quantized.tflite works unchanged.
+
+Memory is spent once, in the constructor: the parameter tables, one buffer
+per stage, and one generator per stage (its locals are its frame, kept for
+good). `process()` only resumes the generators and writes into the buffers,
+and every intermediate stays a small int on a 32-bit MicroPython, so a frame
+allocates nothing. The per-stage buffers stay readable as attributes, which
+the stage-level tests compare with TFLM's intermediate tensors.
 """
 
 from array import array
 
 from . import params as _params
 from .fft import Rfft16
-from .filterbank import energy, filterbank, filterbank_sqrt
-from .logscale import filterbank_log, to_int8
-from .noise import pcan, spectral_subtraction
-from .window import apply_window, fft_auto_scale
+from .filterbank import energy_pass, filterbank_pass, sqrt_pass
+from .logscale import int8_pass, log_pass
+from .noise import pcan_pass, spectral_subtraction_pass
+from .window import window_pass
 
 
 def frame_count(n_samples, frame_length=480, stride=320):
@@ -25,33 +29,59 @@ def frame_count(n_samples, frame_length=480, stride=320):
     return 1 + (n_samples - frame_length) // stride
 
 
+def _primed(gen):
+    next(gen)
+    return gen
+
+
 class AudioFrontend:
     """Stateful per clip (the noise estimate): call reset() before each new clip."""
 
     STRIDE = 320  # 20 ms at 16 kHz, the step micro_speech was trained with
 
     def __init__(self, params=None):
-        p = _params.load(params) if params is None or not isinstance(params, _params.Params) else params
+        p = params if isinstance(params, _params.Params) else _params.load(params)
         self.params = p
         self.frame_length = p.FRAME_LENGTH
         self.num_channels = nch = p.NUM_CHANNELS
         bins = p.FFT_LENGTH // 2 + 1
-        self._fft = Rfft16(p.FFT_LENGTH, p.FFT_TWIDDLES, p.FFT_SUPER_TWIDDLES)
-        # The FFT input: windowed, auto-scaled samples; the tail stays zero.
-        self.windowed = [0] * p.FFT_LENGTH
+        fft = Rfft16(p.FFT_LENGTH, p.FFT_TW_RE, p.FFT_TW_IM, p.FFT_SUPER_RE, p.FFT_SUPER_IM)
+        # The FFT input: windowed, auto-scaled samples (int16); the tail stays zero.
+        self.windowed = array("h", range(p.FFT_LENGTH))
+        for i in range(p.FFT_LENGTH):
+            self.windowed[i] = 0
         self.scale_bits = 0
         self.spectrum_re = [0] * bins
         self.spectrum_im = [0] * bins
         # Energy outside [ENERGY_START, ENERGY_END) is zero, as the graph's
-        # slice + zero-concat makes it; process() only writes inside.
+        # slice + zero-concat makes it; the energy stage only writes inside.
         self.energy = [0] * bins
-        self.filterbank = [0] * nch
+        self.filterbank_hi = [0] * nch  # channel sums: hi * 2**14 + lo (filterbank.LIMB)
+        self.filterbank_lo = [0] * nch
         self.amplitude = [0] * nch
         self.noise = [0] * nch
         self.denoised = [0] * nch
         self.gained = [0] * nch
         self.log = [0] * nch
         self.features = array("b", bytes(nch))
+        self._src = [None]  # the samples of the frame being processed
+        self._window = _primed(window_pass(self._src, p.WINDOW, p.WINDOW_SHIFT, self.windowed))
+        self._stages = [_primed(g) for g in (
+            fft.passes(self.windowed, self.spectrum_re, self.spectrum_im),
+            energy_pass(self.spectrum_re, self.spectrum_im, p.ENERGY_START, p.ENERGY_END, self.energy),
+            filterbank_pass(self.energy, p.FB_WEIGHTS, p.FB_UNWEIGHTS, p.FB_FREQ_STARTS,
+                            p.FB_WEIGHT_STARTS, p.FB_WIDTHS, nch, self.filterbank_hi, self.filterbank_lo))]
+        self._sqrt = _primed(sqrt_pass(self.filterbank_hi, self.filterbank_lo, nch, self.amplitude))
+        self._tail = [_primed(g) for g in (
+            spectral_subtraction_pass(p, self.amplitude, nch, self.noise, self.denoised),
+            pcan_pass(p.PCAN_LUT, p.PCAN_SNR_SHIFT, self.noise, self.denoised, nch, self.gained),
+            log_pass(self.gained, nch, p.LOG_CORRECTION_BITS, p.LOG_OUTPUT_SCALE, p.LOG_LUT, self.log),
+            int8_pass(p, self.log, nch, self.features))]
+
+    @property
+    def filterbank(self):
+        """The filterbank sums as plain ints (TFLM's uint64 tensor); builds a list - for tests."""
+        return [h * 16384 + lo for h, lo in zip(self.filterbank_hi, self.filterbank_lo)]
 
     def reset(self):
         """Forget the noise estimate (TFLM's reset() of the preprocessor)."""
@@ -65,22 +95,14 @@ class AudioFrontend:
         Returns the frontend's own int8 array: copy it to keep it past the
         next call.
         """
-        p = self.params
-        nch = self.num_channels
-        n = self.frame_length
-        buf = self.windowed
-        apply_window(samples, offset, p.WINDOW, p.WINDOW_SHIFT, buf)
-        self.scale_bits = bits = fft_auto_scale(buf, n)
-        self._fft.run(buf, self.spectrum_re, self.spectrum_im)
-        energy(self.spectrum_re, self.spectrum_im, p.ENERGY_START, p.ENERGY_END, self.energy)
-        filterbank(self.energy, p.FB_WEIGHTS, p.FB_UNWEIGHTS, p.FB_FREQ_STARTS,
-                   p.FB_WEIGHT_STARTS, p.FB_WIDTHS, nch, self.filterbank)
-        filterbank_sqrt(self.filterbank, nch, bits, self.amplitude)
-        spectral_subtraction(p, self.amplitude, nch, self.noise, self.denoised)
-        pcan(p.PCAN_LUT, p.PCAN_SNR_SHIFT, self.noise, self.denoised, nch, self.gained)
-        filterbank_log(self.gained, nch, p.LOG_CORRECTION_BITS, p.LOG_OUTPUT_SCALE,
-                       p.LOG_LUT, self.log)
-        to_int8(p, self.log, nch, self.features)
+        self._src[0] = samples
+        self.scale_bits = bits = self._window.send(offset)
+        self._src[0] = None
+        for g in self._stages:
+            next(g)
+        self._sqrt.send(bits)
+        for g in self._tail:
+            next(g)
         return self.features
 
     def clip_features(self, samples, out=None):
