@@ -61,6 +61,7 @@ class App:
         self.hop = cfg.get("hop") or (320 if self.audio else self.window_frames // 2)
         self.block = cfg.get("block") or (self.hop if self.audio else 1)
         self.win = Windower(ch, self.window_frames, self.hop)
+        self._win_bytes = bytearray(2 * ch * self.window_frames)  # STREAM_WINDOW copies go here
         self.capture = int16_array(ch * self.block)
         # Samples go out in full batches only (no slicing per frame); ~150+ bytes per frame keeps overhead < 10 %.
         self.batch_frames = cfg.get("batch") or (160 if self.audio else max(1, 150 // (2 * ch)))
@@ -112,6 +113,17 @@ class App:
             from .features import input_multiplier, quantize_window
             self.in_mul = input_multiplier(t_in.scale)
             self._quantize = quantize_window
+        # The model's input and output as arena views made once: set_input/get_output copy
+        # through new objects each call, which a board without GC between windows cannot afford.
+        try:
+            self._in_src = memoryview(self.model_in).cast("b")
+        except (AttributeError, NotImplementedError, TypeError, ValueError):
+            self._in_src = self.model_in  # no cast (MicroPython): byte-size items copy as they are
+        try:
+            self._in_view = self.model.input_view()
+            self._out_view = self.model.output_view()
+        except AttributeError:  # an older runtime
+            self._in_view = self._out_view = None
         self.out_zp = t_out.zero_point
         self.out_mul = int(t_out.scale * 65535 * 256 + 0.5)
         self.n_classes = t_out.nbytes
@@ -279,7 +291,10 @@ class App:
             return
         if self.flags & P.STREAM_FEATURES:
             self._send(self.enc.features(ticks_ms(), self.win.windows, P.DT_INT8, self.model_in))
-        self.model.set_input(self.model_in)
+        if self._in_view is not None:
+            self._in_view[0:len(self._in_src)] = self._in_src
+        else:
+            self.model.set_input(self.model_in)
         self.model.invoke()
         t2 = ticks_us()
         self.inference_us = ticks_diff(t2, t1)
@@ -302,17 +317,36 @@ class App:
         return self.win.windows >= self._feat_frames
 
     def _send_inference(self, latency):
-        raw = self.model.get_output()
+        raw = self._out_view if self._in_view is not None else self.model.get_output()
         best, top = -1, 0
         for i in range(self.n_classes):
-            q = raw[i] - 256 if raw[i] > 127 else raw[i]
+            q = raw[i] - 256 if raw[i] > 127 else raw[i]  # signed view, or the bytes get_output copies
             u = ((q - self.out_zp) * self.out_mul) >> 8
             self.scores[i] = 0 if u < 0 else 65535 if u > 65535 else u
             if self.scores[i] > best:
                 best, top = self.scores[i], i
         if self.flags & P.STREAM_INFERENCE:
+            window = None
+            if self.flags & P.STREAM_WINDOW:  # attach the input window (retraining sets are built from it)
+                window = self._window_bytes()
             self._send(self.enc.inference(ticks_ms(), self.win.windows, latency, top, self.scores,
-                                          self.n_classes, self.model_hash))
+                                          self.n_classes, self.model_hash, window, self.channels))
+
+    def _window_bytes(self):
+        """The latest window as int16 little-endian bytes, in a buffer made once.
+
+        A loop rather than a cast: MicroPython builds without memoryview.cast
+        cannot view an array('h') as bytes.
+        """
+        win = self.win.window
+        out = self._win_bytes
+        j = 0
+        for i in range(len(win)):
+            v = win[i]
+            out[j] = v & 0xFF
+            out[j + 1] = (v >> 8) & 0xFF
+            j += 2
+        return out
 
     # -- the loop -------------------------------------------------------------------
     def _advance_due(self):
