@@ -158,3 +158,18 @@ def test_filesystem_reports_profile_size_and_refuses_overflow(virtual_board):
         with pytest.raises(BoardException, match="OSError: 28"):
             dev.exec(f"f = open('big', 'wb')\nb = bytes(65536)\nfor i in range({fs_bytes // 65536 + 2}):\n"
                      "    f.write(b)\n")
+
+
+def test_kbd_intr_off_passes_ctrl_c_as_data(virtual_board):
+    # micropython.kbd_intr(-1) is how board code takes binary input containing 0x03.
+    with Device(virtual_board.port) as dev:
+        t = dev.transport
+        t.exec_raw_no_follow(
+            "import micropython, js, time\nmicropython.kbd_intr(-1)\ngot = []\n"
+            "while len(got) < 3:\n    b = js.globalThis.edgeloopReadByte()\n"
+            "    if b >= 0:\n        got.append(b)\n    time.sleep_ms(1)\n"
+            "micropython.kbd_intr(3)\nprint(got)")
+        time.sleep(0.3)
+        t.serial.write(b"\x41\x03\x42")
+        out, err = t.follow(5)
+    assert err == b"" and out.strip() == b"[65, 3, 66]"

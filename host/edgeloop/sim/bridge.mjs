@@ -10,7 +10,7 @@
 import { Worker } from "node:worker_threads";
 import fs from "node:fs";
 import tty from "node:tty";
-import { makeShared, views, HEAD, TAIL, STATE, INTR, RING_SIZE, STATE_BUSY } from "./shared.mjs";
+import { makeShared, views, HEAD, TAIL, STATE, INTR, INTR_POS, RING_SIZE, STATE_BUSY } from "./shared.mjs";
 
 function parseArgs(argv) {
   const out = {};
@@ -83,6 +83,7 @@ function push(data, done) {
       if (c === 3 && Atomics.load(hdr, STATE) === STATE_BUSY) {
         // Like a UART RX interrupt: Ctrl-C during running code is not input.
         if (!Atomics.load(hdr, INTR)) intrAt = Date.now();
+        Atomics.store(hdr, INTR_POS, Atomics.load(hdr, HEAD));
         Atomics.store(hdr, INTR, 1);
         i++;
         continue;

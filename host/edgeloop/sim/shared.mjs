@@ -8,6 +8,7 @@ export const TAIL = 1;        // next read index (worker)
 export const STATE = 2;       // worker state, see below
 export const INTR = 3;        // 1 while a Ctrl-C waits to be delivered
 export const INTR_AT = 4;     // seconds*10 (low 31 bits) when the Ctrl-C came
+export const INTR_POS = 5;    // ring HEAD when that Ctrl-C came (its place in the data)
 export const HEADER_INTS = 8;
 
 export const STATE_BUSY = 0;  // running Python or starting up

@@ -22,7 +22,7 @@ import { workerData, parentPort } from "node:worker_threads";
 import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { views, HEAD, TAIL, STATE, INTR, RING_SIZE, STATE_BUSY, STATE_IDLE } from "./shared.mjs";
+import { views, HEAD, TAIL, STATE, INTR, INTR_POS, RING_SIZE, STATE_BUSY, STATE_IDLE } from "./shared.mjs";
 
 const cfg = workerData;
 const { hdr, ring } = views(cfg.sab);
@@ -81,10 +81,24 @@ function writeNow(bytes) {
   writeAll(b, b.length);
 }
 
+// A Ctrl-C byte the running code asked to receive as data
+// (micropython.kbd_intr(-1)), as a board's UART handler would pass it on.
+// Kept with its place in the input so it is read in order.
+const ctrlCData = [];
+
+function takeCtrlC() {
+  if (ctrlCData.length && ((Atomics.load(hdr, TAIL) - ctrlCData[0]) | 0) >= 0) {
+    ctrlCData.shift();
+    return true;
+  }
+  return false;
+}
+
 function checkInterrupt() {
   if (running && Atomics.load(hdr, INTR)) {
     Atomics.store(hdr, INTR, 0);
-    M._mp_sched_keyboard_interrupt();
+    if (M._mp_hal_get_interrupt_char() === 3) M._mp_sched_keyboard_interrupt();
+    else ctrlCData.push(Atomics.load(hdr, INTR_POS));
   }
 }
 
@@ -122,6 +136,7 @@ Date.now = function () {
 // (the main thread turns it into the interrupt flag), so it still interrupts.
 globalThis.edgeloopReadByte = () => {
   checkInterrupt();
+  if (takeCtrlC()) return 3;
   const tail = Atomics.load(hdr, TAIL);
   if (Atomics.load(hdr, HEAD) === tail) return -1;
   const c = ring[tail & (RING_SIZE - 1)];
@@ -138,6 +153,7 @@ globalThis.edgeloopTxRoom = () => {
 
 // ---- input --------------------------------------------------------------
 function readByte() {
+  if (takeCtrlC()) return 3;
   for (;;) {
     const head = Atomics.load(hdr, HEAD);
     const tail = Atomics.load(hdr, TAIL);
@@ -318,7 +334,9 @@ def _vboard_setup(block, fs_blocks, split):
 
 
 def _vboard_run(name):
-    import sys
+    import sys, micropython
+    # As pyexec does for boot.py/main.py on a board: Ctrl-C interrupts.
+    micropython.kbd_intr(3)
     try:
         exec(open(name).read(), globals())
     except SystemExit:
