@@ -38,7 +38,7 @@ def demo(board, port, seconds, data_dir, db):
 
     from . import boards
     from .cli_deploy import progress_bar
-    from .demo import DemoContext, run_demo
+    from .demo import DemoContext, prepare, run_demo
 
     boards.load(board)  # an unknown name fails before anything starts
     bar, update = progress_bar()
@@ -62,6 +62,7 @@ def demo(board, port, seconds, data_dir, db):
 
     ctx = DemoContext(board=board, port=port, seconds=seconds, data_dir=Path(data_dir) if data_dir else None,
                       db=Path(db), progress=progress, on_stream=view.start, on_tick=view.tick)
+    prepare(ctx)  # missing recordings or port: one line, before any step starts
     try:
         run_demo(ctx, on_step=on_step, on_lines=on_lines)
     finally:

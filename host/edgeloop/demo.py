@@ -61,10 +61,23 @@ class Step:
         return (self.connected if ctx.port and self.connected else self.title).format(board=ctx.board)
 
 
-def step_recordings(ctx: DemoContext) -> list[str]:
+def prepare(ctx: DemoContext) -> DemoContext:
+    """Everything that can be refused before a board is touched: the model, the recordings, the port."""
     from .demo_data import gesture_set
 
-    rs = ctx.replay = gesture_set(ctx.data_dir, seconds=ctx.seconds)
+    if ctx.port is not None and not ctx.port.startswith(("socket://", "rfc2217://")) \
+            and not Path(ctx.port).exists():
+        from .errors import DeviceNotFound
+
+        raise DeviceNotFound(f"no board at {ctx.port}: the port does not exist; run `edgeloop devices` "
+                             "to see the ports there are, or drop --port to use a virtual board")
+    if ctx.replay is None:
+        ctx.replay = gesture_set(ctx.data_dir, seconds=ctx.seconds)
+    return ctx
+
+
+def step_recordings(ctx: DemoContext) -> list[str]:
+    rs = prepare(ctx).replay
     card = rs.info["model"]
     return [f"model      {rs.model_file} ({card['bytes']:,} B, {len(rs.classes)} classes: "
             f"{', '.join(rs.classes)}; window {rs.window}, hop {rs.hop})",
@@ -220,12 +233,13 @@ def step_stream(ctx: DemoContext) -> list[str]:
 
 
 def step_check(ctx: DemoContext) -> list[str]:
-    from .demo_report import host_predictions
+    from .demo_report import host_predictions, output_quant
 
     s = ctx.summary
     s.host_out, s.runner = host_predictions(ctx.replay, sorted(s.inferences))
+    s.out_quant = output_quant(ctx.replay)
     same, n = s.agreement()
-    return [f"{s.runner}: same top class as the board on {same} of {n} windows"]
+    return [f"{s.runner}: the board gave the same top class and scores on {same} of {n} windows"]
 
 
 def step_summary(ctx: DemoContext) -> list[str]:

@@ -25,7 +25,6 @@ from . import replay as R
 from .errors import EdgeloopError
 from .resources import models_dir, repo_root
 
-SHARED_HINT = "the `shared/data` folder next to the edgeloop checkout (../shared/data)"
 
 
 class DemoDataError(EdgeloopError):
@@ -129,8 +128,9 @@ def _table_path(table: str, tables: list[str], data_dir: Path) -> Path:
 
 def _need(path: Path, what: str) -> None:
     if not path.is_file():
-        raise DemoDataError(f"{what} not found: the demo replays real recordings and expects them at "
-                            f"{path} ({SHARED_HINT}); put them there or pass --data DIR")
+        raise DemoDataError(f"{what} are not at {path}: the demo replays real recordings from the "
+                            f"`shared/data` folder next to the edgeloop checkout ({default_data_dir()}); "
+                            "put them there or pass --data DIR")
 
 
 def _cut(n: int, rate: float, seconds: float | None, window: int, hop: int) -> int:
@@ -156,11 +156,11 @@ def gesture_set(data_dir: Path | None = None, model_dir: Path | None = None,
         table, _, take = name.rpartition(":")
         if table:
             path = _table_path(table, info["data"].get("tables", []), data_dir)
-            _need(path, "the gesture recordings")
+            _need(path, "gesture recordings")
             rep = R.load(path, take=take)
         else:
             path = data_dir / "gestures" / "raw" / take
-            _need(path, "the gesture recordings")
+            _need(path, "gesture recordings")
             rep = R.load(path)
         if rep.label not in classes:
             raise DemoDataError(f"take {name} is labelled {rep.label!r}, not one of the model's classes "

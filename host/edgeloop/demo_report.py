@@ -27,6 +27,14 @@ def _tflm(reference: Path):
     return runtime.Interpreter.from_bytes(reference.read_bytes())
 
 
+def output_quant(rs: ReplaySet) -> tuple[float, int]:
+    """(scale, zero point) of the model's int8 output, as the model file states them."""
+    from .predict import load_model
+
+    t = load_model(rs.model_file)[1].outputs[0]
+    return float(t.scale), int(t.zero_point)
+
+
 def host_predictions(rs: ReplaySet, ks) -> tuple[dict[int, bytes], str]:
     """int8 output bytes of the shipped model for windows `ks` on the host, and which runner gave them."""
     from edgeloop_fw import features as F
@@ -77,6 +85,7 @@ class Summary:
     stream_seconds: float = 0.0
     host_out: dict[int, bytes] = field(default_factory=dict)
     runner: str = ""
+    out_quant: tuple[float, int] = (1 / 256, -128)
 
     # -- figures ------------------------------------------------------------------
     def scored(self) -> list[tuple[int, int, int]]:
@@ -98,11 +107,20 @@ class Summary:
         total = (sum(v[0] for v in per.values()), sum(v[1] for v in per.values()))
         return {c: (v[0], v[1]) for c, v in per.items()}, total
 
+    def same_output(self, k: int) -> bool:
+        """The board's top class is the host's, and every score is the host's int8 output to within
+        half an int8 step (scores travel as probability x 65535, so this pins each output byte)."""
+        host = np.frombuffer(self.host_out[k], np.int8).astype(np.int64)
+        f = self.inferences[k]
+        scale, zp = self.out_quant
+        board = np.asarray(f["scores"], dtype=np.float64) / 65535
+        return (top_of(self.host_out[k]) == f["top"] and len(board) == len(host)
+                and bool(np.all(np.abs(board - (host - zp) * scale) < scale / 2)))
+
     def agreement(self) -> tuple[int, int]:
-        """(windows where the board's top class is the host's, windows compared)."""
-        same = sum(top_of(self.host_out[k]) == self.inferences[k]["top"] for k in self.inferences
-                   if k in self.host_out)
-        return same, sum(1 for k in self.inferences if k in self.host_out)
+        """(windows where the board computed the host's output, windows compared)."""
+        ks = [k for k in self.inferences if k in self.host_out]
+        return sum(self.same_output(k) for k in ks), len(ks)
 
     def latency_ms(self) -> tuple[float, float]:
         lat = [f["latency_us"] / 1000 for f in self.inferences.values()]
@@ -129,7 +147,7 @@ class Summary:
         out.append(f"{'all':<10}{n:>8}{ok:>9}{(f'{ok / n:.1%}' if n else '-'):>12}   {card_all:.1%}")
         same, compared = self.agreement()
         straddle = sum(1 for k in self.inferences if rs.window_label(k) is None)
-        out.append(f"board vs {self.runner}: same top class on {same} of {compared} windows"
+        out.append(f"board vs {self.runner}: same output on {same} of {compared} windows"
                    + (f" ({straddle} straddle two takes: run and checked, not scored)" if straddle else ""))
         if len(self.inferences) != expected:
             out.append(f"received {len(self.inferences)} of the {expected} windows the replay holds")
