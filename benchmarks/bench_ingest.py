@@ -5,7 +5,7 @@ bulk transfers); the goal is ingest >= 5x that on one core, so the host is
 never what drops frames. Also prints the wire overhead of a frame with a
 64-byte payload (goal <= 10%) and the smallest payload that meets it.
 
-    .venv/bin/python benchmarks/bench_ingest.py [--frames 40000]
+    .venv/bin/python benchmarks/bench_ingest.py [--frames 40000] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -73,24 +73,30 @@ class _Replay:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=40000)
+    ap.add_argument("--repeat", type=int, default=3, help="runs; the best is reported (the machine is shared)")
     args = ap.parse_args()
     stream = recorded_stream(args.frames)
-    with tempfile.TemporaryDirectory() as d:
-        store = Store(Path(d) / "bench.sqlite")
-        session = StreamSession(lambda: _Replay(stream), store, port="replay", silence=1e9)
-        t0 = time.perf_counter()
-        try:
-            session.run(None)
-        except KeyboardInterrupt:
-            pass
-        store.flush()
-        dt = time.perf_counter() - t0
-        rows = store.count("inferences") + store.count("samples")
-        store.close()
-    c = session.reader.counts
+    best = None
+    for _ in range(args.repeat):
+        with tempfile.TemporaryDirectory() as d:
+            store = Store(Path(d) / "bench.sqlite")
+            session = StreamSession(lambda: _Replay(stream), store, port="replay", silence=1e9)
+            t0, c0 = time.perf_counter(), time.process_time()
+            try:
+                session.run(None)
+            except KeyboardInterrupt:
+                pass
+            store.flush()
+            dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+            rows = store.count("inferences") + store.count("samples")
+            store.close()
+        if best is None or dt < best[0]:
+            best = (dt, cpu, rows, session.reader.counts)
+    dt, cpu, rows, c = best
     mbps = len(stream) / dt / 1e6
-    print(f"ingest (parse + SQLite): {len(stream) / 1e6:.2f} MB, {c.frames} frames, {rows} rows in {dt:.2f} s")
-    print(f"  {mbps:.2f} MB/s, {c.frames / dt:,.0f} frames/s")
+    print(f"ingest (parse + SQLite, WAL, batched commits): {len(stream) / 1e6:.2f} MB, {c.frames} frames, "
+          f"{rows} rows in {dt:.2f} s (best of {args.repeat}; {cpu:.2f} s CPU)")
+    print(f"  {mbps:.2f} MB/s, {c.frames / dt:,.0f} frames/s wall; {len(stream) / cpu / 1e6:.2f} MB/s per CPU second")
     print(f"  reference: USB full-speed CDC {USB_FS_BYTES_PER_S / 1e6:.1f} MB/s -> {mbps * 1e6 / USB_FS_BYTES_PER_S:.1f}x "
           f"(goal >= 5x)")
     t0 = time.perf_counter()

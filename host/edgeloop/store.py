@@ -7,6 +7,9 @@ Why it is built this way:
 - Rows are committed in small batches bounded by count AND time
   (`batch_rows`, `batch_seconds`), and always when the caller flushes on an
   idle link, so a host crash loses at most a fraction of a second of frames.
+  The frequent rows (inferences, samples, status) wait in a Python list and
+  go in with one executemany per table per batch: one statement per frame
+  cost more than parsing the frame.
 - Numbered migrations, each applied once inside one transaction that also
   bumps `PRAGMA user_version`: opening an old log upgrades it; opening a
   current one changes nothing.
@@ -55,6 +58,17 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
+_INSERT_INFERENCE = (
+    "INSERT INTO inferences (session_id, device_id, board, firmware, model_hash, seq, device_ms,"
+    " host_time, window_index, top, top_class, confidence, scores, latency_us, window_channels, window)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+_INSERT_SAMPLES = (
+    "INSERT INTO samples (session_id, seq, device_ms, host_time, sample_index, rate_hz, channels,"
+    " label, data) VALUES (?,?,?,?,?,?,?,?,?)")
+_INSERT_STATUS = (
+    "INSERT INTO status (session_id, device_ms, host_time, capture_us, features_us, inference_us,"
+    " free_heap, dropped, mode) VALUES (?,?,?,?,?,?,?,?,?)")
+
 
 def int16_blob(values) -> bytes:
     """int16 little-endian bytes, the layout the board sent (and export reads)."""
@@ -99,6 +113,7 @@ class Store:
         self.session_id: int | None = None
         self.committed = {"inferences": 0, "samples": 0}
         self._uncommitted = {"inferences": 0, "samples": 0}
+        self._rows: dict[str, list] = {_INSERT_INFERENCE: [], _INSERT_SAMPLES: [], _INSERT_STATUS: []}
         try:
             if readonly:
                 if not self.path.exists():
@@ -148,7 +163,9 @@ class Store:
 
     # -- writing ------------------------------------------------------------
     def _write(self, sql: str, row: tuple, table: str | None = None) -> None:
+        """A rare row (session, event): written now, in the open batch, after the queued rows."""
         try:
+            self._insert_queued()
             if not self._db.in_transaction:
                 self._db.execute("BEGIN")
             self._db.execute(sql, row)
@@ -159,6 +176,22 @@ class Store:
             self._uncommitted[table] += 1
         self.maybe_commit()
 
+    def _queue(self, sql: str, row: tuple, table: str | None = None) -> None:
+        self._rows[sql].append(row)
+        self._pending += 1
+        if table:
+            self._uncommitted[table] += 1
+        if self._pending >= self.batch_rows or time.monotonic() - self._last_commit >= self.batch_seconds:
+            self.flush()
+
+    def _insert_queued(self) -> None:
+        for sql, rows in self._rows.items():
+            if rows:
+                if not self._db.in_transaction:
+                    self._db.execute("BEGIN")
+                self._db.executemany(sql, rows)
+                rows.clear()
+
     def _fail(self, e: sqlite3.Error):
         try:
             if self._db.in_transaction:
@@ -167,6 +200,8 @@ class Store:
             pass
         self._pending = 0
         self._uncommitted = {k: 0 for k in self._uncommitted}
+        for rows in self._rows.values():
+            rows.clear()
         raise StoreError(_explain(self.path, e)) from None
 
     def begin_session(self, hello: dict, port: str = "") -> int:
@@ -186,32 +221,30 @@ class Store:
     def add_inference(self, f: dict, seq: int, device_ms: int, host_time: float | None = None) -> None:
         s = self._session or {}
         classes = s.get("classes") or []
-        scores = [round(v / 65535, 6) for v in f["scores"]]
+        scores = [round(v / 65535, 6) for v in f["scores"]]  # stored as JSON text (repr = json's float form)
         top = f["top"]
         window = f.get("window")
-        self._write(
-            "INSERT INTO inferences (session_id, device_id, board, firmware, model_hash, seq, device_ms,"
-            " host_time, window_index, top, top_class, confidence, scores, latency_us, window_channels, window)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        self._queue(
+            _INSERT_INFERENCE,
             (self.session_id, s.get("device_id"), s.get("board"), s.get("firmware"),
              f.get("model_hash") or s.get("model_hash"), seq, device_ms,
              time.time() if host_time is None else host_time, f["window_index"], top,
              classes[top] if top < len(classes) else str(top), scores[top] if top < len(scores) else None,
-             json.dumps(scores), f["latency_us"], f.get("window_channels") if window is not None else None,
+             "[" + ", ".join(map(repr, scores)) + "]", f["latency_us"], f.get("window_channels") if window is not None else None,
              int16_blob(window) if window is not None else None), "inferences")
 
     def add_samples(self, f: dict, seq: int, device_ms: int, host_time: float | None = None,
-                    label: str | None = None) -> None:
-        self._write(
-            "INSERT INTO samples (session_id, seq, device_ms, host_time, sample_index, rate_hz, channels,"
-            " label, data) VALUES (?,?,?,?,?,?,?,?,?)",
+                    label: str | None = None, data_le: bytes | None = None) -> None:
+        """`data_le`: the frame's int16 little-endian bytes as they came (saves re-encoding f["data"])."""
+        self._queue(
+            _INSERT_SAMPLES,
             (self.session_id, seq, device_ms, time.time() if host_time is None else host_time,
-             f["sample_index"], f["rate_hz"], f["channels"], label, int16_blob(f["data"])), "samples")
+             f["sample_index"], f["rate_hz"], f["channels"], label,
+             int16_blob(f["data"]) if data_le is None else data_le), "samples")
 
     def add_status(self, f: dict, device_ms: int) -> None:
-        self._write(
-            "INSERT INTO status (session_id, device_ms, host_time, capture_us, features_us, inference_us,"
-            " free_heap, dropped, mode) VALUES (?,?,?,?,?,?,?,?,?)",
+        self._queue(
+            _INSERT_STATUS,
             (self.session_id, device_ms, time.time(), f["capture_us"], f["features_us"],
              f["inference_us"], f["free_heap"], f["dropped"], f["mode"]))
 
@@ -229,11 +262,12 @@ class Store:
 
     def flush(self) -> None:
         """Commit everything written so far (call it when the link goes idle)."""
-        if self._db.in_transaction:
-            try:
+        try:
+            self._insert_queued()
+            if self._db.in_transaction:
                 self._db.execute("COMMIT")
-            except sqlite3.Error as e:
-                self._fail(e)
+        except sqlite3.Error as e:
+            self._fail(e)
         for k, v in self._uncommitted.items():
             self.committed[k] += v
         self._uncommitted = {k: 0 for k in self._uncommitted}

@@ -93,6 +93,8 @@ def test_missing_port_is_one_line(monkeypatch):
     monkeypatch.delenv("EDGELOOP_PORT", raising=False)
     from serial.tools import list_ports
     monkeypatch.setattr(list_ports, "comports", lambda: [])
+    from edgeloop import discover
+    monkeypatch.setattr(discover, "virtual_devices", lambda: [])  # another run's virtual board is not ours
     r = CliRunner().invoke(cli, ["record", "--label", "wave", "--seconds", "1"])
     out = one_line_error(r)
     assert "--port" in out

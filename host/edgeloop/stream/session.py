@@ -10,10 +10,13 @@ board that sends garbage); later silences are disconnects.
 
 from __future__ import annotations
 
+import struct
 import time
 from typing import Callable
 
 from edgeloop_fw import protocol as P
+
+_SAMPLES_HEAD = struct.calcsize(P._SAMPLES_FMT)  # sample_index, rate, channels; then int16 LE data
 
 from ..errors import DeviceError, EdgeloopError, StreamError
 from ..store import Store
@@ -101,8 +104,8 @@ class StreamSession:
                     st.begin_session(f, self.port)
                 elif fr.msg_type == P.MSG_INFERENCE:
                     st.add_inference(f, fr.seq, fr.t_ms, now)
-                elif fr.msg_type == P.MSG_SAMPLES:
-                    st.add_samples(f, fr.seq, fr.t_ms, now)
+                elif fr.msg_type == P.MSG_SAMPLES:  # the int16 bytes go in as they came
+                    st.add_samples(f, fr.seq, fr.t_ms, now, data_le=bytes(fr.payload[_SAMPLES_HEAD:]))
                 elif fr.msg_type == P.MSG_STATUS:
                     st.add_status(f, fr.t_ms)
                 elif fr.msg_type == P.MSG_LOG:
