@@ -114,6 +114,14 @@ def main() -> None:
     best = next(n for n in range(1, 4096) if (len(P.frame_encode(P.MSG_LOG, 0, 0, b"\x01" * n)) - n) / n <= 0.10)
     print(f"  smallest payload within 10%: {best} bytes (fixed cost: {P.HEADER_SIZE} header + {P.CRC_SIZE} CRC"
           " + 1 COBS + 1 delimiter)")
+    # The bound (docs/protocol.md): COBS code + delimiter + CRC-16 leave 64 * 10% - 4 = 2.4 bytes for a header
+    # that needs type (4 bits) + length (7) + seq (9) + time delta (10) = 30 bits; the tightest 3-byte header
+    # (type|seq nibbles, varint length, 1-byte ms delta) gives:
+    tight = 64 + 3 + P.CRC_SIZE + 2
+    print(f"  bound: any header keeping type, seq, time, length, CRC-16 and COBS costs >= 3 bytes -> "
+          f">= {tight} bytes, {(tight - 64) / 64:.1%} for 64 bytes; app sample frames carry 150 bytes: "
+          f"{len(P.frame_encode(P.MSG_SAMPLES, 0, 0, bytes(157)))} on the wire, "
+          f"{(len(P.frame_encode(P.MSG_SAMPLES, 0, 0, bytes(157))) - 157) / 157:.1%}")
 
 
 if __name__ == "__main__":
