@@ -50,7 +50,8 @@ def model(name: str) -> tuple[bytes, list[str]]:
 def board_files(root: str) -> dict[str, bytes]:
     fw = wasm_board.REPO / "firmware" / "edgeloop_fw"
     files = {f"{root}/edgeloop_fw/__init__.py": b""}
-    for p in sorted(list((fw / "runtime").rglob("*.py")) + list((fw / "audio").glob("*.py"))):
+    for p in sorted(list((fw / "runtime").rglob("*.py")) + list((fw / "audio").glob("*.py"))
+                    + list((fw / "audio").glob("*.bin"))):  # the front end's parameter tables
         files[f"{root}/edgeloop_fw/{p.relative_to(fw).as_posix()}"] = p.read_bytes()
     for name in ("kws.py", "window.py", "protocol.py"):
         files[f"{root}/edgeloop_fw/{name}"] = (fw / name).read_bytes()
