@@ -204,3 +204,74 @@ def test_board_without_the_firmware_says_how_to_deploy(virtual_board):
                                  "--db", str(Path(virtual_board.flash_dir).parent / "x.sqlite")])
     assert r.exit_code != 0 and "Traceback" not in r.output
     assert len(r.output.strip().splitlines()) == 1 and "edgeloop deploy" in r.output
+
+
+def take_mg(n: int) -> "np.ndarray":
+    """What the board replays, from the recording itself: the first n frames, looping like ReplaySensor."""
+    import numpy as np
+    data = replay.load(TAKE).data.astype(int)
+    return np.resize(data, (n, 3))
+
+
+def test_record_cli_with_edge_impulse_on_the_virtual_board(virtual_board_factory, tmp_path):
+    import json
+
+    import numpy as np
+
+    from edgeloop.cli import cli
+    from test_stream_cli import spec_check_edge_impulse
+    need(TAKE)
+    vb = virtual_board_factory(flash_dir=flash_with_firmware(tmp_path, TAKE))
+    out = tmp_path / "dataset"
+    r = CliRunner().invoke(cli, ["record", "--label", "wave", "--seconds", "3", "--out", str(out),
+                                 "--port", vb.port, "--edge-impulse"])
+    assert r.exit_code == 0, r.output
+    assert "recorded" in r.output and "Traceback" not in r.output
+    csv_path = next(out.glob("wave.*.csv"))
+    meta = json.loads(csv_path.with_name(csv_path.name[:-4] + ".json").read_text())
+    assert meta["units"] == "mg,mg,mg" and meta["rate_hz"] == 100 and meta["board"]
+    rows = np.loadtxt(csv_path, delimiter=",", skiprows=1)
+    n = len(rows)
+    assert 200 <= n <= 400 and meta["samples"] == n  # ~3 s at 100 Hz, in whole 25-frame batches
+    np.testing.assert_array_equal(rows[:, 1:].astype(int), take_mg(n))  # the recording, sample for sample
+    np.testing.assert_allclose(rows[:, 0], np.arange(n) / 100)
+    ei = json.loads(next(out.glob("wave.*.ei.json")).read_text())
+    spec_check_edge_impulse(ei)
+    p = ei["payload"]
+    assert p["interval_ms"] == 10 and [s["units"] for s in p["sensors"]] == ["m/s2"] * 3
+    np.testing.assert_allclose(p["values"], take_mg(n) * 9.80665e-3, atol=1e-6)
+
+
+def test_monitor_plot_cli_on_the_virtual_board(virtual_board_factory, tmp_path, monkeypatch):
+    import sqlite3
+
+    import numpy as np
+    from rich.console import Console
+
+    from edgeloop.cli import cli
+    from edgeloop.store import blob_int16
+    from edgeloop.stream import view
+    need(TAKE)
+    vb = virtual_board_factory(flash_dir=flash_with_firmware(tmp_path, TAKE))
+    frames = []
+    real_render = view.render
+    monkeypatch.setattr(view, "render", lambda *a, **k: frames.append(real_render(*a, **k)) or frames[-1])
+    db = tmp_path / "log.sqlite"
+    r = CliRunner().invoke(cli, ["monitor", "--port", vb.port, "--seconds", "4", "--plot", "--db", str(db)])
+    assert r.exit_code == 0, r.output
+    summary = r.output.strip().splitlines()[-1]
+    assert "samples" in summary and "0 corrupt" in summary and "0 disconnects" in summary
+    # every sample logged is the recording's, in order
+    con = sqlite3.connect(db)
+    got = np.concatenate([np.array(blob_int16(d)).reshape(-1, 3)
+                          for (d,) in con.execute("SELECT data FROM samples ORDER BY sample_index")])
+    assert len(got) >= 200
+    np.testing.assert_array_equal(got, take_mg(len(got)))
+    # the live view drew the three channels (sparklines, last value in the sensor's units)
+    console = Console(record=True, width=140, color_system=None)
+    console.print(frames[-1])
+    text = console.export_text()
+    assert "sensor" in text
+    lines = {ln.strip("│ ").split(" ", 1)[0]: ln for ln in text.splitlines() if ln.strip("│ ")[:2] in ("x ", "y ", "z ")}
+    assert set(lines) == {"x", "y", "z"}
+    assert all(any(c in ln for c in view._BLOCKS) for ln in lines.values())
