@@ -46,9 +46,15 @@ class HostKernels:
         self.lib.el_depthwise_conv_2d_scratch_size.argtypes = [v]
         self.lib.el_mbqm.argtypes = [i32, i32, i32]
         self.lib.el_mbqm.restype = i32
+        self.lib.el_mbqm_halves.argtypes = [i32, i32, i32]
+        self.lib.el_mbqm_halves.restype = i32
 
     def mbqm(self, x: int, multiplier: int, shift: int) -> int:
         return self.lib.el_mbqm(x, multiplier, shift)
+
+    def mbqm_halves(self, x: int, multiplier: int, shift: int) -> int:
+        """The ARMv6-M formula (four 16x16 products), compiled for the host."""
+        return self.lib.el_mbqm_halves(x, multiplier, shift)
 
     @staticmethod
     def _requant(p, base: int, r: dict) -> Requant:

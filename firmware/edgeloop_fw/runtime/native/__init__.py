@@ -16,7 +16,7 @@ allocate nothing per group.
 
 from . import elnative
 
-API = 1
+API = 2  # 2: conv scratch sized by elnative.scratch_size (per arch)
 if elnative.API != API:
     raise ImportError("elnative.mpy speaks API %d, this glue %d: deploy again" % (elnative.API, API))
 

@@ -11,7 +11,7 @@ def eval(p, arena, model):
     oc = p[6]
     wofs = p[17]
     g = group(oc, k)
-    s = view(1, ((k + 3) & ~3) + 4 * g)
+    s = view(1, elnative.scratch_size(k, g))
     c = 0
     while c < oc:
         n = oc - c if oc - c < g else g

@@ -78,7 +78,24 @@ int32_t el_dot1_s8(const int8_t *x, const int8_t *w, int32_t n) {
     return a;
 }
 
-#else
+#endif
+
+#if !(defined(__ARM_FEATURE_DSP) && defined(__ARM_ARCH) && !defined(EL_PORTABLE))
+/* Only ARMv7E-M widens weights (el_dot4w_v7em.S); this C keeps the symbol
+ * defined and documents the layout: per 4 taps, (w0, w2) then (w1, w3). */
+void el_dot4w_s8(const int8_t *x, const int16_t *w16, int32_t wstride, int32_t n4, int32_t *acc) {
+    for (int32_t r = 0; r < 4; r++) {
+        const int16_t *w = (const int16_t *)((const int8_t *)w16 + r * wstride);
+        int32_t a = acc[r];
+        for (int32_t i = 0; i < n4; i++, w += 4)
+            a += x[4 * i] * w[0] + x[4 * i + 2] * w[1] + x[4 * i + 1] * w[2] + x[4 * i + 3] * w[3];
+        acc[r] = a;
+    }
+}
+#endif
+
+#if !(defined(__ARM_FEATURE_DSP) && defined(__ARM_ARCH) && !defined(EL_PORTABLE)) && \
+    !(defined(__ARM_ARCH_6M__) && !defined(EL_PORTABLE))
 
 void el_dot4_s8(const int8_t *x, const int8_t *w, int32_t wstride, int32_t n, int32_t *acc) {
     const int8_t *w0 = w, *w1 = w + wstride, *w2 = w1 + wstride, *w3 = w2 + wstride;

@@ -37,9 +37,18 @@ typedef struct {
 
 /* tflite::MultiplyByQuantizedMultiplier (double rounding, TFLM's default build). */
 int32_t el_mbqm(int32_t x, int32_t multiplier, int32_t shift);
+/* The same through 16-bit halves (what ARMv6-M runs), on any target, for tests. */
+int32_t el_mbqm_halves(int32_t x, int32_t multiplier, int32_t shift);
+
+/* Bytes of scratch a conv/depthwise call needs for `rows` output channels of
+ * dot length k (the column, folded biases, widened weights on ARMv7E-M). */
+int32_t el_conv_scratch_bytes(int32_t k, int32_t rows);
 
 /* acc[r] += sum_k x[k] * w[r * wstride + k] for r = 0..3: the inner loop of all three ops. */
 void el_dot4_s8(const int8_t *x, const int8_t *w, int32_t wstride, int32_t n, int32_t *acc);
+/* The same four rows widened to int16 (ARMv7E-M only: el_ops.c's widen()):
+ * n4 steps of 4 taps, rows wstride bytes apart, word aligned. */
+void el_dot4w_s8(const int8_t *x, const int16_t *w16, int32_t wstride, int32_t n4, int32_t *acc);
 /* sum_k x[k] * w[k] */
 int32_t el_dot1_s8(const int8_t *x, const int8_t *w, int32_t n);
 
@@ -53,7 +62,8 @@ void el_conv_2d_s8(const el_geom *g, const int8_t *x, const int8_t *w, int8_t *y
                    const el_requant *q, void *scratch);
 
 /* Output channels c0..c0+cn-1 only; w holds just their cn filters and scratch
- * needs round4(K) + 4 * cn bytes. For callers that stream weights by group. */
+ * needs el_conv_scratch_bytes(K, cn) bytes, word aligned. For callers that
+ * stream weights by group. */
 void el_conv_2d_s8_range(const el_geom *g, const int8_t *x, const int8_t *w, int8_t *y,
                          const el_requant *q, void *scratch, int32_t c0, int32_t cn);
 
@@ -64,7 +74,8 @@ void el_depthwise_conv_2d_s8(const el_geom *g, const int8_t *x, const int8_t *w,
                              const el_requant *q, void *scratch);
 
 /* Input channels i0..i0+in-1 (output channels i0*dm .. (i0+in)*dm - 1); w holds
- * just their in*dm filters, scratch needs round4(K) + 4 * in * dm bytes. */
+ * just their in*dm filters, scratch needs el_conv_scratch_bytes(K, in * dm)
+ * bytes, word aligned. */
 void el_depthwise_conv_2d_s8_range(const el_geom *g, const int8_t *x, const int8_t *w, int8_t *y,
                                    const el_requant *q, void *scratch, int32_t i0, int32_t in);
 

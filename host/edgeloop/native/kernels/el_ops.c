@@ -10,46 +10,78 @@
  * The folded bias is computed once per call; the dot product then needs no
  * per-MAC addition and no branch per tap. The column is built once per pixel
  * and reused by every output channel (depth multiplier ones, for depthwise).
+ *
+ * Where the instructions go besides the MACs (measured under QEMU, see
+ * docs/native-modules.md): the gather (word copies, border taps only at the
+ * image edges) and one requantization per output, which on ARMv6-M avoids
+ * libgcc's 64-bit multiply (el_srdhm below works on 16-bit halves).
+ * On ARMv7E-M, conv and depthwise first widen their weights to int16 pairs
+ * in scratch (once per call) so that the inner loop splits only the input.
  */
 #include "el_kernels.h"
 
 #define INT32_MIN_ (-2147483647 - 1)
 
-static inline int32_t srdhm(int32_t a, int32_t b) {
-    /* gemmlowp: (ab + nudge) / 2**31 truncated, nudge = 2**30 or 1 - 2**30 by
-     * the sign of ab. For ab < 0 truncation is floor((ab + 1 - 2**30 + 2**31 - 1)
-     * / 2**31), so both signs are floor((ab + 2**30) / 2**31): one arithmetic
-     * shift, no branch (the int64 >> of gcc is arithmetic). */
-    if (a == b && a == INT32_MIN_)
-        return 2147483647;
+/* gemmlowp's SaturatingRoundingDoublingHighMul: (ab + nudge) / 2**31
+ * truncated, nudge = 2**30 or 1 - 2**30 by the sign of ab. For ab < 0
+ * truncation is floor((ab + 1 - 2**30 + 2**31 - 1) / 2**31), so both signs
+ * are floor((ab + 2**30) / 2**31). */
+static inline int32_t srdhm64(int32_t a, int32_t b) {
     return (int32_t)(((int64_t)a * (int64_t)b + (1 << 30)) >> 31);
 }
 
+/* The same floor from four 16x16 products, no 64-bit multiply (ARMv6-M has
+ * only MULS, and libgcc's __aeabi_lmul costs a call and ~30 instructions).
+ * a = ah*2^16 + al, b = bh*2^16 + bl (ah, bh signed; al, bl in [0, 2^16)):
+ * ab + 2^30 = 2^32*H + 2^16*S + (al*bl mod 2^16) with
+ *   H = ah*bh + (ah*bl >> 16) + (al*bh >> 16)          (arithmetic shifts)
+ *   S = (al*bl >> 16) + (ah*bl & 0xffff) + (al*bh & 0xffff) + 2^14  (>= 0)
+ * every product and sum fitting 32 bits, so the floor is 2H + (S >> 15). */
+static inline int32_t srdhm16(int32_t a, int32_t b) {
+    uint32_t al = (uint32_t)a & 0xffffu, bl = (uint32_t)b & 0xffffu;
+    int32_t ah = a >> 16, bh = b >> 16;
+    uint32_t lo = al * bl;
+    int32_t m1 = ah * (int32_t)bl, m2 = (int32_t)al * bh;
+    uint32_t s = (lo >> 16) + ((uint32_t)m1 & 0xffffu) + ((uint32_t)m2 & 0xffffu) + (1u << 14);
+    uint32_t h = (uint32_t)(ah * bh) + (uint32_t)(m1 >> 16) + (uint32_t)(m2 >> 16);
+    return (int32_t)(2u * h + (s >> 15));
+}
+
+#if defined(__ARM_ARCH_6M__) || defined(EL_SRDHM16)
+#define srdhm_core srdhm16
+#else
+#define srdhm_core srdhm64
+#endif
+
+/* gemmlowp's RoundingDivideByPOT, half away from zero, e >= 1: rounds up iff
+ * rem >= 2^(e-1) + (x < 0), i.e. iff rem + 2^(e-1) - (x < 0) reaches 2^e. */
 static inline int32_t rdbpot(int32_t x, int32_t e) {
-    int32_t mask = (int32_t)((1u << e) - 1u);
-    int32_t rem = x & mask;
-    int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
-    return (x >> e) + (rem > threshold ? 1 : 0);
+    if (e <= 0)
+        return x;
+    /* unsigned: rem + 2^(e-1) can pass 2^31 (e = 31); the sum is >= 0, so the
+     * wrap of adding (x >> 31) as 0xffffffff is exact */
+    uint32_t rem = (uint32_t)x & ((1u << e) - 1u);
+    return (x >> e) + (int32_t)((rem + (1u << (e - 1)) + (uint32_t)(x >> 31)) >> e);
 }
 
-static inline int32_t mbqm(int32_t x, int32_t multiplier, int32_t shift) {
-    if (shift > 0)
-        return srdhm((int32_t)((uint32_t)x << shift), multiplier);
-    return rdbpot(srdhm(x, multiplier), -shift);
+static inline int32_t mbqm_with(int32_t x, int32_t multiplier, int32_t shift, int halves) {
+    int32_t a = shift > 0 ? (int32_t)((uint32_t)x << shift) : x;
+    int32_t v;
+    if (a == multiplier && a == INT32_MIN_)
+        v = 2147483647;
+    else
+        v = halves ? srdhm16(a, multiplier) : srdhm_core(a, multiplier);
+    return rdbpot(v, -shift);
 }
 
+/* tflite::MultiplyByQuantizedMultiplier as the target's kernels compute it. */
 int32_t el_mbqm(int32_t x, int32_t multiplier, int32_t shift) {
-    return mbqm(x, multiplier, shift);
+    return mbqm_with(x, multiplier, shift, 0);
 }
 
-static inline int8_t finish(int32_t acc, const el_requant *q, int32_t c) {
-    int32_t s = c * q->stride;
-    int32_t v = mbqm(acc, q->multiplier[s], q->shift[s]) + q->output_offset;
-    if (v < q->act_min)
-        v = q->act_min;
-    if (v > q->act_max)
-        v = q->act_max;
-    return (int8_t)v;
+/* The ARMv6-M formula on any target, so the host tests check it too. */
+int32_t el_mbqm_halves(int32_t x, int32_t multiplier, int32_t shift) {
+    return mbqm_with(x, multiplier, shift, 1);
 }
 
 static int32_t row_sum(const int8_t *w, int32_t n) {
@@ -59,102 +91,220 @@ static int32_t row_sum(const int8_t *w, int32_t n) {
     return s;
 }
 
-/* bias[c] + input_offset * sum(w[c]), wrapping like TFLM's int32 sum would */
-static int32_t folded(const el_requant *q, const int8_t *w, int32_t n, int32_t c) {
-    uint32_t b = q->bias ? (uint32_t)q->bias[c * q->stride] : 0u;
-    if (q->input_offset)
-        b += (uint32_t)q->input_offset * (uint32_t)row_sum(w, n);
-    return (int32_t)b;
-}
-
-/* out[c * ostride] for rows 0..count-1 of w (k bytes each) against col; bias from
- * fold[], requantization of channel qc0 + c */
-static void rows(const int8_t *col, const int8_t *w, int32_t k, int32_t qc0, int32_t count,
-                 const int32_t *fold, const el_requant *q, int8_t *out, int32_t ostride) {
-    int32_t c = 0;
-    for (; c + 4 <= count; c += 4) {
-        int32_t acc[4] = {fold[c], fold[c + 1], fold[c + 2], fold[c + 3]};
-        el_dot4_s8(col, w + c * k, k, k, acc);
-        for (int32_t r = 0; r < 4; r++)
-            out[(c + r) * ostride] = finish(acc[r], q, qc0 + c + r);
-    }
-    for (; c < count; c++)
-        out[c * ostride] = finish(fold[c] + el_dot1_s8(col, w + c * k, k), q, qc0 + c);
-}
-
-void el_fully_connected_s8(const int8_t *x, const int8_t *w, int8_t *y,
-                           int32_t batches, int32_t depth, int32_t units, const el_requant *q) {
-    for (int32_t b = 0; b < batches; b++) {
-        const int8_t *xb = x + b * depth;
-        int8_t *yb = y + b * units;
-        int32_t fold[4];
-        int32_t u = 0;
-        for (; u < units; u += 4) {
-            int32_t n = units - u < 4 ? units - u : 4;
-            for (int32_t r = 0; r < n; r++)
-                fold[r] = folded(q, w + (u + r) * depth, depth, u + r);
-            rows(xb, w + u * depth, depth, u, n, fold, q, yb + u, 1);
-        }
-    }
-}
-
 static inline int32_t round4(int32_t n) {
     return (n + 3) & ~3;
 }
 
-static void copy_strided(int8_t *dst, const int8_t *src, int32_t n, int32_t step) {
-    if (step == 1) {
-#if defined(__ARM_FEATURE_UNALIGNED) || defined(__x86_64__) || defined(__i386__)
-        for (; n >= 4; n -= 4, dst += 4, src += 4) {
-            uint32_t v;
-            __builtin_memcpy(&v, src, 4); /* one unaligned word load and store */
-            __builtin_memcpy(dst, &v, 4);
-        }
+/* One output channel's constants, prepared once per call: the folded bias
+ * and the multiplier split the way the requantization uses it. */
+typedef struct {
+    int32_t fold;          /* bias + input_offset * sum(w), wrapping like TFLM's int32 sum */
+    int32_t mult;
+    int32_t bl, bh;        /* mult's low (unsigned) and high (signed) 16 bits */
+    int32_t lshift, rshift;
+    int32_t mask, half;    /* 2^rshift - 1 and 2^(rshift - 1) (0 when rshift is 0) */
+} el_chan;
+
+/* returns 1 when the channel needs the slow path (the INT32_MIN multiplier,
+ * whose high product can saturate) */
+static int prep(el_chan *ch, const el_requant *q, const int8_t *w, int32_t k, int32_t c) {
+    int32_t at = c * q->stride;
+    uint32_t b = q->bias ? (uint32_t)q->bias[at] : 0u;
+    if (q->input_offset)
+        b += (uint32_t)q->input_offset * (uint32_t)row_sum(w, k);
+    int32_t m = q->multiplier[at], s = q->shift[at];
+    ch->fold = (int32_t)b;
+    ch->mult = m;
+    ch->bl = m & 0xffff;
+    ch->bh = m >> 16;
+    ch->lshift = s > 0 ? s : 0;
+    ch->rshift = s > 0 ? 0 : -s;
+    ch->mask = (int32_t)((1u << ch->rshift) - 1u);
+    ch->half = ch->rshift ? 1 << (ch->rshift - 1) : 0;
+    return m == INT32_MIN_;
+}
+
+#if defined(__ARM_ARCH_6M__) && !defined(EL_PORTABLE)
+void el_requant_v6m(const int32_t *acc, const int32_t *chan, int32_t n, int8_t *out, const int32_t *o);
 #endif
-        while (n--)
-            *dst++ = *src++;
+
+/* out[c] for c < n from acc[c] and chan[c] */
+static void requant(const int32_t *acc, const el_chan *chan, int32_t n, int slow, const el_requant *q,
+                    int8_t *out) {
+    int32_t off = q->output_offset, lo = q->act_min, hi = q->act_max;
+#if defined(__ARM_ARCH_6M__) && !defined(EL_PORTABLE)
+    if (!slow && n > 0) {
+        int32_t o[3] = {off, lo, hi};
+        el_requant_v6m(acc, &chan->bl, n, out, o);
         return;
     }
-    while (n--) {
+#endif
+    if (slow) {
+        for (int32_t c = 0; c < n; c++, chan++) {
+            int32_t v = mbqm_with(acc[c], chan->mult, chan->lshift - chan->rshift, 0) + off;
+            v = v < lo ? lo : v;
+            out[c] = (int8_t)(v > hi ? hi : v);
+        }
+        return;
+    }
+    for (int32_t c = 0; c < n; c++, chan++) {
+        /* mbqm_with without the saturating case (no INT32_MIN multiplier here) */
+        int32_t v = srdhm_core((int32_t)((uint32_t)acc[c] << chan->lshift), chan->mult);
+        int32_t e = chan->rshift;
+        if (e)
+            v = (v >> e) + (int32_t)((((uint32_t)v & (uint32_t)chan->mask) + (uint32_t)chan->half +
+                                      (uint32_t)(v >> 31)) >> e);
+        v += off;
+        v = v < lo ? lo : v;
+        out[c] = (int8_t)(v > hi ? hi : v);
+    }
+}
+
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_ARCH) && !defined(EL_PORTABLE)
+#define EL_WIDE 1 /* conv/depthwise widen their weights to int16 pairs (el_dot.c) */
+#else
+#define EL_WIDE 0
+#endif
+
+/* Scratch of a conv/depthwise call over `rows` output channels with dot length k:
+ * the column, per channel its constants and sum, and on ARMv7E-M the widened
+ * weights of the rows that go four at a time. */
+int32_t el_conv_scratch_bytes(int32_t k, int32_t rows) {
+    return round4(k) + (int32_t)(sizeof(el_chan) + 4) * rows + (EL_WIDE ? 2 * round4(k) * (rows & ~3) : 0);
+}
+
+/* acc[c] = chan[c].fold + rows c of w (k bytes each; w16: rows [0, count & ~3)
+ * widened) against col, for c < count */
+static void rows(const int8_t *col, const int8_t *w, const int16_t *w16, int32_t k, int32_t count,
+                 const el_chan *chan, int32_t *acc) {
+    int32_t c = 0;
+    for (; c + 4 <= count; c += 4) {
+        acc[c] = chan[c].fold; acc[c + 1] = chan[c + 1].fold;
+        acc[c + 2] = chan[c + 2].fold; acc[c + 3] = chan[c + 3].fold;
+        if (w16)
+            el_dot4w_s8(col, w16 + c * round4(k), 2 * round4(k), round4(k) >> 2, acc + c);
+        else
+            el_dot4_s8(col, w + c * k, k, k, acc + c);
+    }
+    for (; c < count; c++)
+        acc[c] = chan[c].fold + el_dot1_s8(col, w + c * k, k);
+}
+
+/* int16 copies of `count` rows for el_dot4w_s8 into `o`: per 4 taps of a
+ * row, the pairs (w0, w2) and (w1, w3) (SXTB16's even and odd bytes of the
+ * input word), taps past k zero. Returns the end. */
+static int16_t *widen(const int8_t *w, int32_t k, int32_t count, int16_t *o) {
+    int32_t k4 = round4(k);
+    for (int32_t r = 0; r < count; r++, w += k)
+        for (int32_t i = 0; i < k4; i += 4, o += 4) {
+            o[0] = i < k ? w[i] : 0;
+            o[1] = i + 2 < k ? w[i + 2] : 0;
+            o[2] = i + 1 < k ? w[i + 1] : 0;
+            o[3] = i + 3 < k ? w[i + 3] : 0;
+        }
+    return o;
+}
+
+void el_fully_connected_s8(const int8_t *x, const int8_t *w, int8_t *y,
+                           int32_t batches, int32_t depth, int32_t units, const el_requant *q) {
+    el_chan chan[4];
+    int32_t acc[4];
+    for (int32_t u = 0; u < units; u += 4) {
+        int32_t n = units - u < 4 ? units - u : 4;
+        int slow = 0;
+        for (int32_t r = 0; r < n; r++)
+            slow |= prep(chan + r, q, w + (u + r) * depth, depth, u + r);
+        for (int32_t b = 0; b < batches; b++) {
+            rows(x + b * depth, w + u * depth, 0, depth, n, chan, acc);
+            requant(acc, chan, n, slow, q, y + b * units + u);
+        }
+    }
+}
+
+/* n bytes from src to dst; word copies where the target allows */
+static inline void copy(int8_t *dst, const int8_t *src, int32_t n) {
+#if defined(__ARM_FEATURE_UNALIGNED) || defined(__x86_64__) || defined(__i386__)
+    for (; n >= 4; n -= 4, dst += 4, src += 4) {
+        uint32_t v;
+        __builtin_memcpy(&v, src, 4); /* one unaligned word load and store */
+        __builtin_memcpy(dst, &v, 4);
+    }
+#else
+    if (!(((uintptr_t)dst | (uintptr_t)src) & 3)) {
+        for (; n >= 4; n -= 4, dst += 4, src += 4)
+            *(uint32_t *)dst = *(const uint32_t *)src;
+    } else {
+        /* LDRB/STRB pairs with immediate offsets, one pointer step per 8 */
+        for (; n >= 8; n -= 8, dst += 8, src += 8) {
+            dst[0] = src[0]; dst[1] = src[1]; dst[2] = src[2]; dst[3] = src[3];
+            dst[4] = src[4]; dst[5] = src[5]; dst[6] = src[6]; dst[7] = src[7];
+        }
+    }
+#endif
+    while (n-- > 0)
+        *dst++ = *src++;
+}
+
+static inline void copy_strided(int8_t *dst, const int8_t *src, int32_t n, int32_t step) {
+    if (step == 1) {
+        copy(dst, src, n);
+        return;
+    }
+    while (n-- > 0) {
         *dst++ = *src;
         src += step;
     }
 }
 
-static void fill(int8_t *dst, int32_t n, int8_t v) {
-    while (n--)
+static inline void fill(int8_t *dst, int32_t n, int8_t v) {
+    while (n-- > 0)
         *dst++ = v;
 }
 
 /* One pixel's window: channels [c0, c0 + cn) of each tap (cn is in_c or 1),
- * taps outside the image set to `pad`. Rows whose taps are all inside, with
- * no horizontal dilation, are one contiguous (conv) or strided (depthwise)
- * copy; only border taps are tested one by one. */
+ * taps outside the image set to `pad`. Without horizontal dilation each row
+ * is a pad run, one contiguous (conv, or depthwise over one channel) or
+ * strided copy, and a pad run, the bounds found once per pixel; only
+ * dilated rows are tested tap by tap. */
 static void gather(const el_geom *g, const int8_t *xb, int32_t y0, int32_t x0, int32_t c0, int32_t cn,
                    int8_t pad, int8_t *col) {
-    int32_t row = g->in_w * g->in_c;
-    int32_t fw = g->filter_w, dw = g->dilation_w;
-    int32_t span = fw * cn;
-    int whole = x0 >= 0 && x0 + (fw - 1) * dw < g->in_w;
-    for (int32_t fy = 0; fy < g->filter_h; fy++, col += span) {
-        int32_t iy = y0 + fy * g->dilation_h;
+    int32_t in_c = g->in_c, row = g->in_w * in_c;
+    int32_t fw = g->filter_w, dw = g->dilation_w, fh = g->filter_h, dh = g->dilation_h;
+    int32_t span = fw * cn, step = cn == in_c ? 1 : in_c, unit = cn == in_c ? cn : 1;
+    const int8_t *xr = xb + y0 * row + c0;
+    if (dw == 1) {
+        int32_t lo = x0 < 0 ? -x0 : 0, hi = x0 + fw > g->in_w ? g->in_w - x0 : fw;
+        if (hi < lo)
+            hi = lo;
+        int32_t left = lo * cn, mid = (hi - lo) * unit, right = (fw - hi) * cn;
+        const int8_t *src = xr + (x0 + lo) * in_c;
+        if (!left && !right && y0 >= 0 && y0 + (fh - 1) * dh < g->in_h) {
+            for (int32_t fy = 0; fy < fh; fy++, col += span, src += dh * row)
+                copy_strided(col, src, mid, step);
+            return;
+        }
+        for (int32_t fy = 0, iy = y0; fy < fh; fy++, iy += dh, col += span, src += dh * row) {
+            if (iy < 0 || iy >= g->in_h) {
+                fill(col, span, pad);
+                continue;
+            }
+            fill(col, left, pad);
+            copy_strided(col + left, src, mid, step);
+            fill(col + left + (hi - lo) * cn, right, pad);
+        }
+        return;
+    }
+    for (int32_t fy = 0; fy < fh; fy++, col += span, xr += dh * row) {
+        int32_t iy = y0 + fy * dh;
         if (iy < 0 || iy >= g->in_h) {
             fill(col, span, pad);
-            continue;
-        }
-        const int8_t *xr = xb + iy * row + c0;
-        if (whole && dw == 1) {
-            if (cn == g->in_c)
-                copy_strided(col, xr + x0 * cn, span, 1);
-            else
-                copy_strided(col, xr + x0 * g->in_c, fw, g->in_c);
             continue;
         }
         int8_t *c = col;
         for (int32_t fx = 0; fx < fw; fx++, c += cn) {
             int32_t ix = x0 + fx * dw;
             if (ix >= 0 && ix < g->in_w)
-                copy_strided(c, xr + ix * g->in_c, cn, 1);
+                copy_strided(c, xr + ix * in_c, cn, 1);
             else
                 fill(c, cn, pad);
         }
@@ -162,7 +312,7 @@ static void gather(const el_geom *g, const int8_t *xb, int32_t y0, int32_t x0, i
 }
 
 int32_t el_conv_2d_scratch_size(const el_geom *g) {
-    return round4(g->filter_h * g->filter_w * g->in_c) + 4 * g->out_c;
+    return el_conv_scratch_bytes(g->filter_h * g->filter_w * g->in_c, g->out_c);
 }
 
 void el_conv_2d_s8(const el_geom *g, const int8_t *x, const int8_t *w, int8_t *y,
@@ -174,23 +324,29 @@ void el_conv_2d_s8_range(const el_geom *g, const int8_t *x, const int8_t *w, int
                          const el_requant *q, void *scratch, int32_t c0, int32_t cn) {
     int32_t k = g->filter_h * g->filter_w * g->in_c;
     int8_t *col = (int8_t *)scratch;
-    int32_t *fold = (int32_t *)(col + round4(k));
-    int8_t pad = (int8_t)(-q->input_offset);
+    el_chan *chan = (el_chan *)(col + round4(k));
+    int32_t *acc = (int32_t *)(chan + cn);
+    int16_t *w16 = EL_WIDE && cn >= 4 ? (int16_t *)(acc + cn) : 0;
+    if (w16)
+        widen(w, k, cn & ~3, w16);
+    int slow = 0;
     for (int32_t c = 0; c < cn; c++)
-        fold[c] = folded(q, w + c * k, k, c0 + c);
+        slow |= prep(chan + c, q, w + c * k, k, c0 + c);
+    int8_t pad = (int8_t)(-q->input_offset);
     for (int32_t b = 0; b < g->batches; b++) {
         const int8_t *xb = x + b * g->in_h * g->in_w * g->in_c;
-        int8_t *yb = y + b * g->out_h * g->out_w * g->out_c + c0;
+        int8_t *yp = y + b * g->out_h * g->out_w * g->out_c + c0;
         for (int32_t oy = 0; oy < g->out_h; oy++)
-            for (int32_t ox = 0; ox < g->out_w; ox++) {
+            for (int32_t ox = 0; ox < g->out_w; ox++, yp += g->out_c) {
                 gather(g, xb, oy * g->stride_h - g->pad_h, ox * g->stride_w - g->pad_w, 0, g->in_c, pad, col);
-                rows(col, w, k, c0, cn, fold, q, yb + (oy * g->out_w + ox) * g->out_c, 1);
+                rows(col, w, w16, k, cn, chan, acc);
+                requant(acc, chan, cn, slow, q, yp);
             }
     }
 }
 
 int32_t el_depthwise_conv_2d_scratch_size(const el_geom *g) {
-    return round4(g->filter_h * g->filter_w) + 4 * g->out_c;
+    return el_conv_scratch_bytes(g->filter_h * g->filter_w, g->out_c);
 }
 
 void el_depthwise_conv_2d_s8(const el_geom *g, const int8_t *x, const int8_t *w, int8_t *y,
@@ -201,23 +357,29 @@ void el_depthwise_conv_2d_s8(const el_geom *g, const int8_t *x, const int8_t *w,
 void el_depthwise_conv_2d_s8_range(const el_geom *g, const int8_t *x, const int8_t *w, int8_t *y,
                                    const el_requant *q, void *scratch, int32_t i0, int32_t in) {
     int32_t k = g->filter_h * g->filter_w;
-    int32_t dm = g->depth_multiplier;
+    int32_t dm = g->depth_multiplier, n = in * dm;
     int8_t *col = (int8_t *)scratch;
-    int32_t *fold = (int32_t *)(col + round4(k));
+    el_chan *chan = (el_chan *)(col + round4(k));
+    int32_t *acc = (int32_t *)(chan + n);
+    /* each input channel's first dm & ~3 filters go four at a time */
+    int16_t *w16 = EL_WIDE && dm >= 4 ? (int16_t *)(acc + n) : 0;
+    int32_t wrow = round4(k) * (dm & ~3); /* int16 elements per input channel */
+    for (int32_t ci = 0; w16 && ci < in; ci++)
+        widen(w + ci * dm * k, k, dm & ~3, w16 + ci * wrow);
+    int slow = 0;
+    for (int32_t c = 0; c < n; c++)
+        slow |= prep(chan + c, q, w + c * k, k, i0 * dm + c);
     int8_t pad = (int8_t)(-q->input_offset);
-    for (int32_t c = 0; c < in * dm; c++)
-        fold[c] = folded(q, w + c * k, k, i0 * dm + c);
     for (int32_t b = 0; b < g->batches; b++) {
         const int8_t *xb = x + b * g->in_h * g->in_w * g->in_c;
-        int8_t *yb = y + b * g->out_h * g->out_w * g->out_c;
+        int8_t *yp = y + b * g->out_h * g->out_w * g->out_c + i0 * dm;
         for (int32_t oy = 0; oy < g->out_h; oy++)
-            for (int32_t ox = 0; ox < g->out_w; ox++) {
-                int8_t *yp = yb + (oy * g->out_w + ox) * g->out_c;
+            for (int32_t ox = 0; ox < g->out_w; ox++, yp += g->out_c) {
                 for (int32_t ci = 0; ci < in; ci++) {
-                    int32_t oc = (i0 + ci) * dm;
                     gather(g, xb, oy * g->stride_h - g->pad_h, ox * g->stride_w - g->pad_w, i0 + ci, 1, pad, col);
-                    rows(col, w + ci * dm * k, k, oc, dm, fold + ci * dm, q, yp + oc, 1);
+                    rows(col, w + ci * dm * k, w16 ? w16 + ci * wrow : 0, k, dm, chan + ci * dm, acc + ci * dm);
                 }
+                requant(acc, chan, n, slow, q, yp);
             }
     }
 }

@@ -7,6 +7,7 @@
  *   fully_connected(p, arena, w, u0, n)          units u0..u0+n-1
  *   conv_2d(p, arena, w, scratch, c0, n)         output channels c0..c0+n-1
  *   depthwise_conv_2d(p, arena, w, scratch, i0, n) input channels i0..i0+n-1
+ *   scratch_size(k, rows)                        scratch bytes for the two convolutions
  * `p` is the op's params (int32, layout of docs/runtime-kernels.md, the same
  * indices as the portable kernels), `arena` the interpreter's arena. Every
  * offset and size is checked against the buffers before a byte is touched:
@@ -17,13 +18,13 @@
 #include "el_natmod.h"
 #include "el_kernels.h"
 
-#define EL_API 1
+#define EL_API 2 /* 2: scratch sized by scratch_size() (widened weights, channel constants) */
 
 /* The qstrs this module uses, in mp_native_qstr_table order from index 1
  * (0 is the file name). The linker reads this section and drops it. */
 static const char qstr_names[] __attribute__((section(".el_qstrs"), used)) =
-    "ValueError\0fully_connected\0conv_2d\0depthwise_conv_2d\0API\0";
-enum { Q_ValueError = 1, Q_fully_connected, Q_conv_2d, Q_depthwise_conv_2d, Q_API };
+    "ValueError\0fully_connected\0conv_2d\0depthwise_conv_2d\0API\0scratch_size\0";
+enum { Q_ValueError = 1, Q_fully_connected, Q_conv_2d, Q_depthwise_conv_2d, Q_API, Q_scratch_size };
 
 static void fail(const char *msg) {
     mp_fun_table.raise_msg(mp_fun_table.load_global(mp_native_qstr_table[Q_ValueError]), msg);
@@ -127,7 +128,7 @@ static mp_obj_t conv_2d(size_t n_args, const mp_obj_t *args) {
     int64_t k = (int64_t)g.filter_h * g.filter_w * g.in_c;
     if (!geom_ok(&g, &b, p[15], p[16]) || c0 < 0 || n < 0 || c0 + n > g.out_c || k * n > (int64_t)b.nw)
         fail("native: conv_2d call outside its buffers");
-    void *s = scratch_arg(args[3], ((k + 3) & ~3) + 4 * (int64_t)n);
+    void *s = scratch_arg(args[3], el_conv_scratch_bytes((int32_t)k, n));
     el_requant q = requant(&b, 23, p[19], p[20], p[21], p[22], g.out_c);
     el_conv_2d_s8_range(&g, b.arena + p[15], b.w, b.arena + p[16], &q, s, c0, n);
     return (mp_obj_t)mp_fun_table.const_none;
@@ -150,16 +151,28 @@ static mp_obj_t depthwise_conv_2d(size_t n_args, const mp_obj_t *args) {
     if (!geom_ok(&g, &b, p[16], p[17]) || dm <= 0 || (int64_t)g.in_c * dm != g.out_c || i0 < 0 ||
         n < 0 || i0 + n > g.in_c || k * dm * n > (int64_t)b.nw)
         fail("native: depthwise_conv_2d call outside its buffers");
-    void *s = scratch_arg(args[3], ((k + 3) & ~3) + 4 * dm * n);
+    void *s = scratch_arg(args[3], el_conv_scratch_bytes((int32_t)k, (int32_t)(dm * n)));
     el_requant q = requant(&b, 24, p[20], p[21], p[22], p[23], g.out_c);
     el_depthwise_conv_2d_s8_range(&g, b.arena + p[16], b.w, b.arena + p[17], &q, s, i0, n);
     return (mp_obj_t)mp_fun_table.const_none;
+}
+
+/* ---- scratch_size(k, rows): bytes of scratch conv_2d / depthwise_conv_2d need for
+ *      `rows` output channels of dot length k on this arch (ARMv7E-M keeps widened
+ *      weights there) */
+static mp_obj_t scratch_size(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    int32_t k = get_int(args[0]), rows = get_int(args[1]);
+    if (k <= 0 || rows <= 0 || k > (1 << 20) || rows > (1 << 16))
+        fail("native: scratch_size needs 0 < k <= 2**20 and 0 < rows <= 2**16");
+    return mp_fun_table.native_to_obj((uintptr_t)el_conv_scratch_bytes(k, rows), EL_NATIVE_TYPE_INT);
 }
 
 /* Function objects: their type pointer is patched by the loader (mp_fun_table[81]). */
 static const el_fun_var fc_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(5, 5), fully_connected};
 static const el_fun_var conv_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(6, 6), conv_2d};
 static const el_fun_var dw_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(6, 6), depthwise_conv_2d};
+static const el_fun_var size_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(2, 2), scratch_size};
 
 /* The entry point: the linker puts this function at offset 0 of the text, where
  * the loader starts the module (as a viper function called with self first). */
@@ -169,6 +182,7 @@ mp_obj_t mpy_init(const el_fun_bc *self, size_t n_args, size_t n_kw, mp_obj_t *a
     mp_fun_table.store_global(mp_native_qstr_table[Q_fully_connected], (mp_obj_t)&fc_obj);
     mp_fun_table.store_global(mp_native_qstr_table[Q_conv_2d], (mp_obj_t)&conv_obj);
     mp_fun_table.store_global(mp_native_qstr_table[Q_depthwise_conv_2d], (mp_obj_t)&dw_obj);
+    mp_fun_table.store_global(mp_native_qstr_table[Q_scratch_size], (mp_obj_t)&size_obj);
     mp_fun_table.store_global(mp_native_qstr_table[Q_API],
                               mp_fun_table.native_to_obj(EL_API, EL_NATIVE_TYPE_INT));
     mp_fun_table.swap_globals(old);
