@@ -160,7 +160,11 @@ class Summary:
         overruns = max((s["dropped"] for s in self.statuses), default=0)
         out.append(f"frames     {self.frames:,} received in {self.stream_seconds:.1f} s, "
                    f"{self.dropped + self.corrupt} lost ({self.dropped} missing, {self.corrupt} corrupt); "
-                   f"board overruns {overruns} sample(s); {self.disconnects} disconnect(s)")
+                   f"{self.disconnects} disconnect(s)")
+        if overruns:
+            out.append(f"overruns   the board fell {overruns} sample period(s) behind its "
+                       f"{rs.replay.rate_hz:g} Hz clock (the replay skips time, not data; a live sensor "
+                       "would have lost those samples)")
         if self.db is not None:
             out.append(f"log        {self.db} (session {self.session_id}: {len(self.inferences)} inferences, "
                        f"{self.samples:,} samples); query it with sqlite3 or `edgeloop export --db {self.db}`")

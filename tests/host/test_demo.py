@@ -202,3 +202,41 @@ def test_missing_port_and_unknown_board_are_one_line(tmp_path):
 def test_help_has_an_example():
     result = CliRunner().invoke(cli, ["demo", "--help"])
     assert result.exit_code == 0 and "edgeloop demo --port" in result.output
+
+
+@pytest.mark.sim
+@pytest.mark.slow
+def test_port_runs_the_same_steps_on_a_board_it_did_not_start(sim_ready, virtual_board, tmp_path):
+    """--port skips only the virtual board's start: the replay goes to the board's flash like the rest."""
+    pytest.importorskip("tflite_micro")
+    db = tmp_path / "demo.sqlite"
+    result = CliRunner().invoke(cli, ["demo", "--port", virtual_board.port, "--seconds", "1", "--db", str(db)])
+    out = result.output
+    assert result.exit_code == 0, out
+    assert "[2/9] Connect to the board" in out and "Start a virtual" not in out
+    info = json.loads((GESTURE / "model.json").read_text())
+    window, hop = info["window"], info["hop"]
+    stream, spans = held_out_stream(info)
+    # 1 s of each take: 100 frames, 3 windows inside each take and one across each boundary.
+    cut = np.concatenate([stream[s:s + 100] for s, _, _ in spans])
+    cut_spans = [(100 * i, 100, label) for i, (_, _, label) in enumerate(spans)]
+    n_windows = (len(cut) - window) // hop + 1
+    assert n_windows == 19
+    session = int(re.search(r"\(session (\d+): 19 inferences", out).group(1))
+    con = sqlite3.connect(db)
+    rows = con.execute("SELECT window_index, top FROM inferences WHERE session_id = ? AND window_index <= ? "
+                       "ORDER BY window_index", (session, n_windows)).fetchall()
+    con.close()
+    assert [k for k, _ in rows] == list(range(1, n_windows + 1))
+    ref = tflm_outputs(cut, n_windows, info)
+    assert [t for _, t in rows] == [int(np.argmax(ref[k])) for k in range(1, n_windows + 1)]
+    scored = [(label_of(k, window, hop, cut_spans), info["classes"][t]) for k, t in rows]
+    scored = [(a, b) for a, b in scored if a is not None]
+    ok = sum(a == b for a, b in scored)
+    assert len(scored) == 15
+    assert re.search(rf"^\s+all\s+15\s+{ok}\s+{100 * ok / 15:.1f}%", out, re.M)
+    # The board was left at its REPL holding the replay: a 32-byte header and 500 frames of 3 int16.
+    from edgeloop.device import Device
+
+    with Device(virtual_board.port) as dev:
+        assert dev.eval("__import__('os').stat('/replay.bin')[6]") == 32 + 500 * 3 * 2
