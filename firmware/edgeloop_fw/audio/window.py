@@ -2,9 +2,10 @@
 
 Every stage of the front end is a generator made once per front end: its
 locals live in the generator object, so running a frame resumes it instead of
-calling a function, and a port without a separate Python stack (rp2, esp32,
-stm32) does not put a fresh frame for a function with this many locals on the
-heap every time (MicroPython keeps only 11 words of state on the C stack).
+calling a function. MicroPython keeps only 11 words of a call's state on the C
+stack; on a port without a separate Python stack (rp2, esp32, stm32) a call
+of a function with this many locals allocates its frame on the heap and frees
+it on return, every time.
 """
 
 from ._bits import msb
