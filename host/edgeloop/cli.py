@@ -20,7 +20,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "sim": ("cli_sim", "sim", "Run a virtual board (real MicroPython on a pty) until stopped."),
     "devices": ("cli_devices", "devices", "List attached boards and running virtual boards."),
     "info": ("cli_info", "info", "Show what a board reports: firmware, .mpy arch, heap, filesystem."),
-    "convert": ("cli_convert", "convert", "Convert an int8 .tflite into the on-board model file."),
+    "convert": ("cli_convert", "convert", "Convert a Keras, .tflite or scikit-learn model for the board (int8 .elm, trees CSV)."),
     "predict": ("cli_predict", "predict", "Run a converted model on a .npy input, here or on a board."),
     "deploy": ("cli_deploy", "deploy", "Push firmware/ (and models) to a board: changed files only, atomic."),
     "demo": ("cli_demo", "demo", "Replay real held-out takes through a (virtual) board running a model; live view, log, accuracy."),
@@ -28,7 +28,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "monitor": ("cli_monitor", "monitor", "Stream inferences from a board: live view + SQLite log."),
     "record": ("cli_record", "record", "Record a labelled take of raw sensor data into a dataset."),
     "export": ("cli_export", "export", "Export logged windows as a retraining set (npz, csv, parquet)."),
-    "train": ("cli_train", "train", "Train a model (gesture, ...) from recordings, with a model card."),
+    "train": ("cli_train", "train", "Train a gesture or keyword model from recordings, with a model card."),
 }
 
 
