@@ -86,6 +86,7 @@ class App:
         self.model_hash = b""
         self.classes = cfg.get("classes") or []
         self.frontend = None
+        self.spotter = None
         self._load_model(cfg.get("model"))
         self.capture_us = self.features_us = self.inference_us = 0
         self.dropped = 0  # samples lost to overruns (capture late) or unsent sample frames
@@ -133,6 +134,10 @@ class App:
             self.frontend = AudioFrontend()
             self._feat_stride = self.frontend.num_channels
             self._feat_frames = t_in.nbytes // self._feat_stride
+            kws = self.cfg.get("kws")
+            if kws is not None:  # continuous spotting: edgeloop_fw.kws runs the model every `every` hops
+                from .kws import KeywordSpotter
+                self.spotter = KeywordSpotter(self.model, self.classes or None, frontend=self.frontend, **kws)
 
     # -- frames out -------------------------------------------------------------
     def _send(self, n):
@@ -280,6 +285,9 @@ class App:
     def on_window(self):
         if self.model is None or self.mode != P.MODE_INFER:
             return
+        if self.spotter is not None:
+            self._spot()
+            return
         t0 = ticks_us()
         if self.frontend is not None:
             ready = self._audio_features()
@@ -299,6 +307,21 @@ class App:
         t2 = ticks_us()
         self.inference_us = ticks_diff(t2, t1)
         self._send_inference(ticks_diff(t2, t0))
+
+    def _spot(self):
+        """Keyword mode: one inference frame per model run (raw scores); a detection also as a log line."""
+        sp = self.spotter
+        t0 = ticks_us()
+        found = sp.push_audio(self.win.window, 0)
+        t1 = ticks_us()
+        if not sp.inferred:
+            self.features_us = ticks_diff(t1, t0)
+            return
+        self.inference_us = ticks_diff(t1, t0)
+        self._send_inference(self.inference_us)
+        if found >= 0:  # rare: the text may allocate
+            self._send(self.enc.log(ticks_ms(), 1, ("detected %s %d at %d ms" % (
+                sp.classes[found], sp.detected_score, sp.detected_ms)).encode()))
 
     def _imu_features(self):
         self._quantize(self.win.window, self.model_in, self.in_mul, self.in_zp)

@@ -13,11 +13,13 @@ import click
 @click.option("--port", "-p", help="Run on the board at this port instead of starting a virtual one.")
 @click.option("--seconds", type=click.FloatRange(min=0, min_open=True),
               help="Replay at most this many seconds of each take (default: whole takes, as the model card).")
+@click.option("--keyword", is_flag=True,
+              help="Keyword spotting instead: models/keyword/ on TFLM's real recordings through the simulated microphone.")
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=None),
               help="Folder holding the recordings (default: ../shared/data next to the checkout).")
 @click.option("--db", default="edgeloop-demo.sqlite", show_default=True, type=click.Path(dir_okay=False),
               help="SQLite log every inference is written to (appended to; one session per run).")
-def demo(board, port, seconds, data_dir, db):
+def demo(board, port, seconds, keyword, data_dir, db):
     """Replay real held-out gesture takes through a board running the shipped model.
 
     Starts a virtual board (real MicroPython, WebAssembly, behind a
@@ -32,6 +34,7 @@ def demo(board, port, seconds, data_dir, db):
     Examples:
       edgeloop demo
       edgeloop demo --seconds 2 --db /tmp/demo.sqlite
+      edgeloop demo --keyword               # yes/no/silence/noise through models/keyword/
       edgeloop demo --port /dev/ttyACM0     # the same steps on a real board
     """
     from pathlib import Path
@@ -42,7 +45,7 @@ def demo(board, port, seconds, data_dir, db):
 
     boards.load(board)  # an unknown name fails before anything starts
     bar, update = progress_bar()
-    view = _LiveView(Path(db))
+    view = _LiveView(Path(db), plot=not keyword)
 
     def on_step(i, n, title):
         view.stop()
@@ -60,7 +63,7 @@ def demo(board, port, seconds, data_dir, db):
             bar.start()
         update(done, total, label)
 
-    ctx = DemoContext(board=board, port=port, seconds=seconds, data_dir=Path(data_dir) if data_dir else None,
+    ctx = DemoContext(board=board, port=port, seconds=seconds, keyword=keyword, data_dir=Path(data_dir) if data_dir else None,
                       db=Path(db), progress=progress, on_stream=view.start, on_tick=view.tick)
     prepare(ctx)  # missing recordings or port: one line, before any step starts
     try:
@@ -72,8 +75,9 @@ def demo(board, port, seconds, data_dir, db):
 class _LiveView:
     """The monitor's rich view on a terminal; elsewhere a plain line every few seconds."""
 
-    def __init__(self, db):
+    def __init__(self, db, plot=True):
         self.db = db
+        self.plot = plot
         self.live = None
         self.session = None
         self._next = 0.0
@@ -94,7 +98,7 @@ class _LiveView:
         if self.live is not None:
             from .stream.view import render
 
-            self.live.update(render(session.stats, session.reader.counts, port=session.port, plot=True,
+            self.live.update(render(session.stats, session.reader.counts, port=session.port, plot=self.plot,
                                     db=str(self.db)))
             return
         now = time.monotonic()

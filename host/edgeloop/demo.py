@@ -27,6 +27,7 @@ from .transfer import board_script
 # garbage alive for the whole stream.
 PRELOAD = ("edgeloop_fw.protocol", "edgeloop_fw.features", "edgeloop_fw.runtime.loader",
            "edgeloop_fw.runtime.interpreter", "edgeloop_fw.app")
+PRELOAD_AUDIO = ("edgeloop_fw.audio.frontend", "edgeloop_fw.kws")
 CONFIG = "/edgeloop.json"
 REPLAY = "/replay.bin"
 
@@ -37,6 +38,8 @@ class DemoContext:
     port: str | None = None  # an existing board instead of a virtual one
     data_dir: Path | None = None  # ../shared/data by default
     seconds: float | None = None  # replay at most this much of each take
+    keyword: bool = False  # the keyword model and TFLM's recordings instead of gestures
+    every: int = 2  # keyword: run the model every this many 20 ms hops (2: one window per recording)
     db: Path = Path("edgeloop-demo.sqlite")
     progress: Callable[[int, int, str], None] | None = None
     on_stream: Callable[[object], None] | None = None  # gets the StreamSession before it starts
@@ -58,12 +61,14 @@ class Step:
     connected: str = ""
 
     def describe(self, ctx: DemoContext) -> str:
-        return (self.connected if ctx.port and self.connected else self.title).format(board=ctx.board)
+        return (self.connected if ctx.port and self.connected else self.title).format(
+            board=ctx.board, sensor="microphone" if ctx.keyword else "IMU",
+            what="recordings" if ctx.keyword else "held-out takes")
 
 
 def prepare(ctx: DemoContext) -> DemoContext:
     """Everything that can be refused before a board is touched: the model, the recordings, the port."""
-    from .demo_data import gesture_set
+    from .demo_data import gesture_set, keyword_set
 
     if ctx.port is not None and not ctx.port.startswith(("socket://", "rfc2217://")) \
             and not Path(ctx.port).exists():
@@ -72,19 +77,27 @@ def prepare(ctx: DemoContext) -> DemoContext:
         raise DeviceNotFound(f"no board at {ctx.port}: the port does not exist; run `edgeloop devices` "
                              "to see the ports there are, or drop --port to use a virtual board")
     if ctx.replay is None:
-        ctx.replay = gesture_set(ctx.data_dir, seconds=ctx.seconds)
+        ctx.replay = keyword_set(ctx.data_dir, every=ctx.every) if ctx.keyword else \
+            gesture_set(ctx.data_dir, seconds=ctx.seconds)
     return ctx
 
 
 def step_recordings(ctx: DemoContext) -> list[str]:
     rs = prepare(ctx).replay
     card = rs.info["model"]
-    return [f"model      {rs.model_file} ({card['bytes']:,} B, {len(rs.classes)} classes: "
-            f"{', '.join(rs.classes)}; window {rs.window}, hop {rs.hop})",
-            f"held out   {len(rs.segments)} take(s) the model never trained on (model.json split.test): "
-            + ", ".join(f"{s.label}" for s in rs.segments),
-            f"replay     {rs.frames:,} frames = {rs.seconds:.1f} s at {rs.replay.rate_hz:g} Hz, "
-            f"{rs.n_windows} windows, from {', '.join(str(p) for p in rs.sources)}"]
+    lines = [f"model      {rs.model_file} ({card['bytes']:,} B, {len(rs.classes)} classes: "
+             f"{', '.join(rs.classes)}; window {rs.window}, hop {rs.hop})"]
+    if rs.kind == "keyword":
+        lines += [f"recordings {', '.join(s.name for s in rs.segments)} (TFLM's real speech; noise counts "
+                  "as silence)",
+                  f"replay     {rs.frames:,} samples = {rs.seconds:.1f} s at {rs.replay.rate_hz:g} Hz; "
+                  f"the spotter (edgeloop_fw.kws) runs the model every {rs.every} hops: "
+                  f"{len(rs.expected())} inferences"]
+        return lines
+    return lines + [f"held out   {len(rs.segments)} take(s) the model never trained on (model.json split.test): "
+                    + ", ".join(f"{s.label}" for s in rs.segments),
+                    f"replay     {rs.frames:,} frames = {rs.seconds:.1f} s at {rs.replay.rate_hz:g} Hz, "
+                    f"{rs.n_windows} windows, from {', '.join(str(p) for p in rs.sources)}"]
 
 
 def step_start_board(ctx: DemoContext) -> list[str]:
@@ -167,13 +180,16 @@ def step_load_replay(ctx: DemoContext) -> list[str]:
     config = {"sensor": {"kind": "replay", "file": REPLAY}, "window": rs.window, "hop": rs.hop,
               "model": f"/models/{rs.model_file.name}", "classes": rs.classes, "board": ctx.board,
               "device_id": "edgeloop-demo", "autostart": False}
+    if rs.kws:
+        config["kws"] = rs.kws
     blob = rs.replay.to_bytes()
     r = deploy_files(ctx.device, [(json.dumps(config).encode(), CONFIG), (blob, REPLAY)], group="demo",
                      board=ctx.board)
     what = "sent" if r.sent else "already on the board"
-    return [f"{REPLAY} ({len(blob):,} B: the takes back to back, int16 mg) and {CONFIG} "
+    return [f"{REPLAY} ({len(blob):,} B: the recordings back to back, int16 {rs.replay.units}) and {CONFIG} "
             f"(replay sensor, window {rs.window}/hop {rs.hop}, model /models/{rs.model_file.name}) {what}",
-            "the firmware's replay sensor plays them at the recorded rate, as an IMU would deliver them"]
+            f"the firmware's replay sensor plays them at the recorded rate, as the "
+            f"{'microphone' if rs.kind == 'keyword' else 'IMU'} would deliver them"]
 
 
 def step_stream(ctx: DemoContext) -> list[str]:
@@ -184,19 +200,25 @@ def step_stream(ctx: DemoContext) -> list[str]:
     from .stream.session import StreamSession
 
     rs = ctx.replay
-    for module in PRELOAD:
-        ctx.device.exec(f"import {module}", timeout=120)
-    ctx.device.close()  # the stream link opens the port itself (one user at a time)
-    ctx.device = None
+    from .device import Device
+
+    # A soft reset first: the app gets the whole heap, not what deploy's receiver left in the REPL.
+    ctx.device.close()
+    with Device(ctx.port, soft_reset=True, timeout=30) as dev:
+        for module in PRELOAD + (PRELOAD_AUDIO if rs.kind == "keyword" else ()):
+            dev.exec(f"import {module}", timeout=120)
+    ctx.device = None  # the stream link opens the port itself (one user at a time)
     got: dict[int, dict] = {}
     statuses: list[dict] = []
-    last = rs.n_windows
+    last = rs.expected()[-1]
+    detections: list[str] = []
     seen = [0]
 
     def on_frame(msg_type, seq, t_ms, f):
         if msg_type == P.MSG_HELLO:  # (re)started: the replay and the window count start over
             got.clear()
             statuses.clear()
+            detections.clear()
             seen[0] = 0
         elif msg_type == P.MSG_INFERENCE:
             k = f["window_index"]
@@ -205,10 +227,13 @@ def step_stream(ctx: DemoContext) -> list[str]:
                 got[k] = f
         elif msg_type == P.MSG_STATUS:
             statuses.append(f)
+        elif msg_type == P.MSG_LOG and f["text"].startswith("detected ") and seen[0] <= last:
+            detections.append(f["text"][9:])
 
-    deadline = time.monotonic() + 3 * rs.seconds + 30
+    # Generous: a keyword inference takes ~0.6 s on the virtual board; normally the last window ends it.
+    deadline = time.monotonic() + 3 * rs.seconds + 30 + 2 * len(rs.expected())
     port = ctx.port
-    flags = P.STREAM_INFERENCE | P.STREAM_STATUS | P.STREAM_SAMPLES
+    flags = P.STREAM_INFERENCE | P.STREAM_STATUS | (0 if rs.kind == "keyword" else P.STREAM_SAMPLES)
     store = Store(ctx.db)
     try:
         session = StreamSession(lambda: BoardLink(port, flags=flags, mode=P.MODE_INFER, timeout=30), store,
@@ -227,8 +252,9 @@ def step_stream(ctx: DemoContext) -> list[str]:
     c = session.reader.counts
     ctx.summary = Summary(rs, dict(got), list(statuses), frames=c.frames, dropped=c.dropped, corrupt=c.corrupt,
                           samples=session.stats.samples, disconnects=session.stats.disconnects,
-                          db=Path(ctx.db).resolve(), session_id=session_id, stream_seconds=elapsed)
-    return [f"{len(got)} of {last} windows inferred on the board in {elapsed:.1f} s, "
+                          db=Path(ctx.db).resolve(), session_id=session_id, stream_seconds=elapsed,
+                          detections=list(detections))
+    return [f"{len(got)} of {len(rs.expected())} windows inferred on the board in {elapsed:.1f} s, "
             f"{session.stats.samples:,} samples streamed; logged to {Path(ctx.db).resolve()} (session {session_id})"]
 
 
@@ -252,7 +278,7 @@ STEPS: list[Step] = [
     Step("Read what the board reports", step_board_facts),
     Step("Deploy the firmware and the model", step_deploy),
     Step("Ask the firmware who it is", step_ask_firmware),
-    Step("Load the held-out takes into the simulated IMU", step_load_replay),
+    Step("Load the {what} into the simulated {sensor}", step_load_replay),
     Step("Stream: live monitor, every inference logged to SQLite", step_stream),
     Step("Check every window against the int8 model on the host", step_check),
     Step("Summary", step_summary),

@@ -59,6 +59,10 @@ class ReplaySet:
     segments: list[Segment]
     sources: list[Path]
     notes: list[str] = field(default_factory=list)
+    # Keyword models see `input_frames` front-end frames (one per hop) and run every `every` hops.
+    input_frames: int = 1
+    every: int = 1
+    kws: dict | None = None  # the spotter's settings, for the board's config
 
     @property
     def model_file(self) -> Path:
@@ -78,7 +82,17 @@ class ReplaySet:
 
     @property
     def n_windows(self) -> int:
+        """Windows the board's windower cuts from the stream (hops, for audio)."""
         return (self.frames - self.window) // self.hop + 1 if self.frames >= self.window else 0
+
+    def expected(self) -> list[int]:
+        """Window indices (1-based, as the board numbers them) that produce an inference."""
+        first = self.input_frames
+        return list(range(first, self.n_windows + 1, self.every))
+
+    def span(self, k: int) -> tuple[int, int]:
+        """Frames [start, end) of the stream that the inference at window k sees."""
+        return (k - self.input_frames) * self.hop, (k - 1) * self.hop + self.window
 
     def window_frames(self, k: int) -> np.ndarray:
         """The int16 frames of window k (1-based), as the board's windower cuts them."""
@@ -86,17 +100,21 @@ class ReplaySet:
         return self.replay.data[s:s + self.window]
 
     def window_label(self, k: int) -> int | None:
-        """Class index of the take window k lies in, or None when it straddles two takes."""
-        s = (k - 1) * self.hop
+        """Class index of the recording inference k lies in, or None when it straddles two."""
+        s, e = self.span(k)
         for seg in self.segments:
-            if seg.start <= s and s + self.window <= seg.start + seg.frames:
+            if seg.start <= s and e <= seg.start + seg.frames:
                 return self.classes.index(seg.label)
         return None
 
     def card_accuracy(self) -> tuple[str, dict[str, float], float]:
         """(column name, per class, overall) of the card's on-board-runtime accuracy."""
         ev = self.info["evaluation"]
-        return ev["runners"]["board"], dict(ev["per_class"]["board"]), float(ev["overall"]["board"])
+        if "runners" in ev:  # gesture cards
+            return ev["runners"]["board"], dict(ev["per_class"]["board"]), float(ev["overall"]["board"])
+        real = ev["real recordings"]  # keyword cards: the same four recordings, one clip each
+        return ("edgeloop, clips scored one by one", dict(zip(real["classes"], real["per_class"]["edgeloop"])),
+                float(real["overall"]["edgeloop"]))
 
 
 def read_model_info(model_dir: Path, kind: str) -> dict:
@@ -201,3 +219,35 @@ def _hash_notes(info: dict, model_dir: Path, sources: list[Path]) -> list[str]:
             notes.append(f"{src.name} differs from the file the model card was measured on "
                          "(SHA-256 in recipe.json): accuracies need not match the card")
     return notes
+
+
+KEYWORD_RECORDINGS = (("silence", "silence"), ("yes", "yes"), ("noise", "silence"), ("no", "no"))
+
+
+def keyword_set(data_dir: Path | None = None, model_dir: Path | None = None, every: int | None = None) -> ReplaySet:
+    """TFLM's four real one-second recordings back to back (noise is scored as silence).
+
+    `every` (default: the model's spotter setting) is how often the board runs
+    the model; 2 puts one inference exactly on each one-second recording.
+    """
+    data_dir = Path(data_dir) if data_dir else default_data_dir()
+    model_dir = Path(model_dir) if model_dir else models_dir() / "keyword"
+    info = read_model_info(model_dir, "keyword")
+    classes = list(info["classes"])
+    frames_in = int(info["model"]["input"]["features"][0])
+    kws = dict(info.get("kws") or {})
+    kws["every"] = int(every or kws.get("every", 4))
+    parts, segments, sources, start = [], [], [], 0
+    for name, label in KEYWORD_RECORDINGS:
+        path = data_dir / "tflm" / "micro_speech" / f"{name}_1000ms.wav"
+        _need(path, "keyword recordings")
+        rep = R.load(path)
+        if rep.rate_hz != info.get("rate_hz", 16000):
+            raise DemoDataError(f"{path} is at {rep.rate_hz:g} Hz; the keyword model takes {info.get('rate_hz')} Hz")
+        parts.append(rep.data)
+        segments.append(Segment(path.name, label, start, len(rep.data)))
+        sources.append(path)
+        start += len(rep.data)
+    stream = R.Replay(np.concatenate(parts).astype(np.int16), rep.rate_hz, "pcm16", "speech")
+    return ReplaySet("keyword", model_dir, info, classes, int(info["window"]), int(info["hop"]), stream,
+                     segments, sources, input_frames=frames_in, every=kws["every"], kws=kws)

@@ -37,6 +37,8 @@ def output_quant(rs: ReplaySet) -> tuple[float, int]:
 
 def host_predictions(rs: ReplaySet, ks) -> tuple[dict[int, bytes], str]:
     """int8 output bytes of the shipped model for windows `ks` on the host, and which runner gave them."""
+    if rs.kind == "keyword":
+        return _keyword_predictions(rs, ks)
     from edgeloop_fw import features as F
 
     inp = rs.info["model"]["input"]
@@ -66,6 +68,51 @@ def host_predictions(rs: ReplaySet, ks) -> tuple[dict[int, bytes], str]:
     return out, runner
 
 
+def _keyword_predictions(rs: ReplaySet, ks) -> tuple[dict[int, bytes], str]:
+    """The whole stream through a front end (TFLM's preprocessor model, or edgeloop's on the host),
+    then the model on the spectrogram each inference saw."""
+    x = rs.replay.data.reshape(-1)
+    n = rs.n_windows
+    feats = np.zeros((n, 40), np.int8)
+    ref = _tflm(rs.reference_file)
+    pre_path = rs.sources[0].parent / "audio_preprocessor_int8.tflite"
+    if ref is not None and pre_path.is_file():
+        from tflite_micro.python.tflite_micro import runtime
+
+        pre = runtime.Interpreter.from_file(str(pre_path))
+        for f in range(n):
+            pre.set_input(x[f * rs.hop:f * rs.hop + rs.window].reshape(1, -1).astype(np.int16), 0)
+            pre.invoke()
+            feats[f] = np.asarray(pre.get_output(0)).reshape(-1)
+        runner = f"TFLite Micro on the host ({pre_path.name} + {rs.reference_file.name})"
+    else:
+        from edgeloop_fw.audio.frontend import AudioFrontend
+        from edgeloop_fw.runtime.interpreter import Interpreter
+
+        from .predict import load_model
+
+        fe = AudioFrontend()
+        w = array("h", bytes(2 * rs.window))
+        for f in range(n):
+            w[:] = array("h", x[f * rs.hop:f * rs.hop + rs.window].astype(np.int16).tobytes())
+            feats[f] = np.frombuffer(bytes(v & 0xFF for v in fe.process(w, 0)), np.int8)
+        interp = Interpreter(load_model(rs.model_file)[1])
+        ref = None
+        runner = f"edgeloop's front end and runtime on the host ({rs.model_file.name})"
+    out = {}
+    for k in ks:
+        spec = feats[k - rs.input_frames:k]
+        if ref is not None:
+            ref.set_input(spec.reshape(tuple(ref.get_input_details(0)["shape"])), 0)
+            ref.invoke()
+            out[k] = np.asarray(ref.get_output(0)).astype(np.int8).tobytes()
+        else:
+            interp.set_input(spec.tobytes())
+            interp.invoke()
+            out[k] = bytes(interp.get_output())
+    return out, runner
+
+
 def top_of(output: bytes) -> int:
     return int(np.argmax(np.frombuffer(output, np.int8)))
 
@@ -86,6 +133,7 @@ class Summary:
     host_out: dict[int, bytes] = field(default_factory=dict)
     runner: str = ""
     out_quant: tuple[float, int] = (1 / 256, -128)
+    detections: list[str] = field(default_factory=list)  # keyword: the spotter's reports, as sent
 
     # -- figures ------------------------------------------------------------------
     def scored(self) -> list[tuple[int, int, int]]:
@@ -133,14 +181,18 @@ class Summary:
     # -- text ---------------------------------------------------------------------
     def lines(self) -> list[str]:
         rs = self.rs
-        expected = rs.n_windows
-        out = [f"replayed {len(rs.segments)} held-out take(s), {rs.frames:,} frames ({rs.seconds:.1f} s at "
-               f"{rs.replay.rate_hz:g} Hz) from {', '.join(str(s) for s in rs.sources)}"]
+        expected = len(rs.expected())
+        what = "recording(s)" if rs.kind == "keyword" else "held-out take(s)"
+        unit = "samples" if rs.kind == "keyword" else "frames"
+        out = [f"replayed {len(rs.segments)} {what}, {rs.frames:,} {unit} ({rs.seconds:.1f} s at "
+               f"{rs.replay.rate_hz:g} Hz) from {', '.join(sorted({str(s.parent) for s in rs.sources}))}"]
         card_name, card, card_all = rs.card_accuracy()
         per, (ok, n) = self.accuracy()
         out.append(f"{'class':<10}{'windows':>8}{'correct':>9}{'this board':>12}   model card ({card_name})")
         for c in rs.classes:
             good, tot = per[c]
+            if not tot and c not in card:
+                continue
             mine = f"{good / tot:.1%}" if tot else "-"
             ref = f"{card[c]:.1%}" if c in card else "-"
             out.append(f"{c:<10}{tot:>8}{good:>9}{mine:>12}   {ref}")
@@ -148,7 +200,15 @@ class Summary:
         same, compared = self.agreement()
         straddle = sum(1 for k in self.inferences if rs.window_label(k) is None)
         out.append(f"board vs {self.runner}: same output on {same} of {compared} windows"
-                   + (f" ({straddle} straddle two takes: run and checked, not scored)" if straddle else ""))
+                   + (f" ({straddle} straddle two {what.split('(')[0].split()[-1]}s: run and checked, not scored)"
+                      if straddle else ""))
+        if rs.kind == "keyword":
+            out.append(f"detected   {'; '.join(self.detections) or 'nothing'} (spotter: "
+                       + ", ".join(f"{k} {v}" for k, v in rs.kws.items()) + ")")
+            if self.stream_seconds > 1.5 * rs.seconds:
+                out.append(f"real time  the board took {self.stream_seconds:.0f} s for {rs.seconds:.0f} s of audio "
+                           f"({self.stream_seconds / rs.seconds:.0f}x slower: portable int8 kernels in WebAssembly "
+                           "MicroPython); the replay waits for it, a live microphone would drop audio")
         if len(self.inferences) != expected:
             out.append(f"received {len(self.inferences)} of the {expected} windows the replay holds")
         med, worst = self.latency_ms()
