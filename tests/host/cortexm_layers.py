@@ -19,6 +19,8 @@ LAYERS = {
     "odd_conv": ("conv", (13, 10, 5), dict(filters=7, kernel_size=3, strides=(3, 2), padding="same")),
     "odd_conv_dilated": ("conv", (12, 11, 3), dict(filters=9, kernel_size=(2, 3), dilation_rate=(3, 2))),
     "odd_dw": ("dw", (11, 10, 3), dict(kernel_size=(3, 2), depth_multiplier=3, dilation_rate=2, padding="valid")),
+    "odd_dw4": ("dw", (11, 9, 3), dict(kernel_size=(3, 5), depth_multiplier=4, strides=(3, 2), padding="same")),
+    "odd_dw4_dilated": ("dw", (12, 7, 2), dict(kernel_size=(3, 2), depth_multiplier=4, dilation_rate=(2, 1))),
     "odd_fc": ("fc", (37,), dict(units=6, activation="relu")),
 }
 BENCH = ("speech_dw", "speech_fc", "anchor_conv", "anchor_fc")

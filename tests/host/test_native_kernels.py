@@ -140,6 +140,12 @@ LAYERS = {
     "dw_mult3_dilated": ("dw", (11, 10, 2), dict(kernel_size=(3, 2), depth_multiplier=3, dilation_rate=2)),
     "dw_mult8_microspeech_like": ("dw", (17, 13, 1), dict(kernel_size=(10, 8), depth_multiplier=8,
                                                           strides=2, padding="same", activation="relu")),
+    # multiplier 4: the row strip (el_dw.c) with three input channels, an odd filter
+    # height (ARMv7E-M pads it to even), strides 3x2 and padding; then row dilation
+    "dw_mult4_strip_same": ("dw", (11, 9, 3), dict(kernel_size=(3, 5), depth_multiplier=4, strides=(3, 2),
+                                                   padding="same")),
+    "dw_mult4_strip_dilated_rows": ("dw", (12, 7, 2), dict(kernel_size=(3, 2), depth_multiplier=4,
+                                                           dilation_rate=(2, 1), activation="relu")),
     "fc_odd": ("fc", (37,), dict(units=6, activation="relu")),
     "fc_one_unit_long": ("fc", (4001,), dict(units=1)),
 }

@@ -25,7 +25,7 @@ from runtime_helpers import CLIPS, HELLO, SPEECH, need, speech_features, tflm, t
 
 ARCHS = [a for a, cc in (("x64", "gcc"), ("armv6m", "arm-none-eabi-gcc"), ("armv7emdp", "arm-none-eabi-gcc"))]
 HEAVY = {"fully_connected", "conv_2d", "depthwise_conv_2d"}
-QSTRS = ["ValueError", "fully_connected", "conv_2d", "depthwise_conv_2d", "API", "scratch_size"]
+QSTRS = ["ValueError", "fully_connected", "conv_2d", "depthwise_conv_2d", "API", "scratch_size", "dw_scratch_size"]
 
 
 def _need_cc(arch):
@@ -66,8 +66,8 @@ def test_module_parses_with_the_independent_reader_and_round_trips(arch, cache):
     dests = {d for _, d in adj}
     assert 8 in dests  # the GOT entry of mp_fun_table
     assert 6 in dests  # the module's qstr table
-    assert 9 + 81 in dests  # the four function objects' type (mp_fun_table.type_fun_builtin_var)
-    assert sum(d == 9 + 81 for d in dests) == 1 and sum(1 for _, d in adj if d == 9 + 81) == 4
+    assert 9 + 81 in dests  # the five function objects' type (mp_fun_table.type_fun_builtin_var)
+    assert sum(d == 9 + 81 for d in dests) == 1 and sum(1 for _, d in adj if d == 9 + 81) == 5
     # every text-relative word points inside the text once loaded at 0
     for w, d in adj:
         if d == 0:
@@ -281,7 +281,7 @@ def test_unloadable_module_falls_back_to_viper(board, tmp_path, cache, case):
     elif case == "absent":
         mod.unlink()
     else:  # glue and module disagree on the calling convention
-        glue(root, "API = 2", "API = 3")
+        glue(root, "API = 3", "API = 4")
     xs = [np.array([[v]], np.int8) for v in (-128, 0, 77)]
     info, outs = run_levels(root, convert_tflite(need(HELLO)).data, xs)
     assert info["native"][1] == {"fully_connected": "viper"}

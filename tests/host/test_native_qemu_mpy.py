@@ -109,4 +109,4 @@ elnative.fully_connected(p, arena, bytes(array('b', {w})), 0, {units})
 print('API', elnative.API, 'OUT', list(array('b', arena[{depth}:])))
 """
     out = run_raw(code)
-    assert f"API 2 OUT {want}" in out, out
+    assert f"API 3 OUT {want}" in out, out

@@ -17,7 +17,7 @@ from pathlib import Path
 from ..errors import EdgeloopError, ToolMissing
 
 KERNELS = Path(__file__).resolve().parent / "kernels"
-C_SOURCES = ("el_ops.c", "el_dot.c")
+C_SOURCES = ("el_ops.c", "el_dot.c", "el_dw.c")
 # Keeps gcc from turning copy/fill loops into memcpy/memset calls: a native
 # module and the bare-metal tests link no libc.
 FREESTANDING = ("-ffreestanding", "-fno-builtin", "-fno-tree-loop-distribute-patterns")
@@ -39,8 +39,8 @@ class Target:
 TARGETS = {
     "host": Target("host", "gcc", ("-O2", "-fPIC")),
     "armv6m": Target("armv6m", "arm-none-eabi-gcc", ("-O2", "-mthumb", "-mcpu=cortex-m0plus"),
-                     asm=("el_dot4_v6m.S", "el_requant_v6m.S"), install="Debian's gcc-arm-none-eabi (sudo apt-get install gcc-arm-none-eabi)"),
-    "armv7emdp": Target("armv7emdp", "arm-none-eabi-gcc", asm=("el_dot4_v7em.S", "el_dot4w_v7em.S"), flags=
+                     asm=("el_dot4_v6m.S", "el_requant_v6m.S", "el_dw4_v6m.S"), install="Debian's gcc-arm-none-eabi (sudo apt-get install gcc-arm-none-eabi)"),
+    "armv7emdp": Target("armv7emdp", "arm-none-eabi-gcc", asm=("el_dot4_v7em.S", "el_dot4w_v7em.S", "el_dw4_v7em.S"), flags=
                         ("-O2", "-mthumb", "-mcpu=cortex-m7", "-mfpu=fpv5-d16", "-mfloat-abi=hard"),
                         install="Debian's gcc-arm-none-eabi (sudo apt-get install gcc-arm-none-eabi)"),
     "xtensawin": Target("xtensawin", "xtensa-esp32s3-elf-gcc", ("-O2", "-mlongcalls"),
@@ -74,7 +74,7 @@ def compile_objects(target: Target, out: Path, extra=()) -> list[Path]:
     objs = []
     for src in sources(target):
         flags = [*target.flags, *FREESTANDING, *extra, "-I", str(KERNELS)]
-        obj = out / f"{src.stem}-{_digest(src, KERNELS / 'el_kernels.h', *flags)}.o"
+        obj = out / f"{src.stem}-{_digest(src, KERNELS / 'el_kernels.h', KERNELS / 'el_internal.h', *flags)}.o"
         if not obj.exists():
             _run([cc, *flags, "-c", str(src), "-o", str(obj)])
         objs.append(obj)

@@ -16,7 +16,7 @@ allocate nothing per group.
 
 from . import elnative
 
-API = 2  # 2: conv scratch sized by elnative.scratch_size (per arch)
+API = 3  # 2: conv scratch sized by elnative.scratch_size (per arch); 3: depthwise by dw_scratch_size
 if elnative.API != API:
     raise ImportError("elnative.mpy speaks API %d, this glue %d: deploy again" % (elnative.API, API))
 

@@ -14,7 +14,7 @@ def eval(p, arena, model):
     ic = p[3]
     wofs = p[18]
     g = group(ic, k * dm)
-    s = view(1, elnative.scratch_size(k, dm * g))
+    s = view(1, elnative.dw_scratch_size(p, g))
     i = 0
     while i < ic:
         n = ic - i if ic - i < g else g

@@ -73,8 +73,12 @@ int32_t el_depthwise_conv_2d_scratch_size(const el_geom *g);
 void el_depthwise_conv_2d_s8(const el_geom *g, const int8_t *x, const int8_t *w, int8_t *y,
                              const el_requant *q, void *scratch);
 
+/* Bytes of scratch el_depthwise_conv_2d_s8_range needs for `in` input channels
+ * (depth multipliers that are a multiple of 4 use a row strip: see el_dw.c). */
+int32_t el_depthwise_scratch_bytes(const el_geom *g, int32_t in);
+
 /* Input channels i0..i0+in-1 (output channels i0*dm .. (i0+in)*dm - 1); w holds
- * just their in*dm filters, scratch needs el_conv_scratch_bytes(K, in * dm)
+ * just their in*dm filters, scratch needs el_depthwise_scratch_bytes(g, in)
  * bytes, word aligned. */
 void el_depthwise_conv_2d_s8_range(const el_geom *g, const int8_t *x, const int8_t *w, int8_t *y,
                                    const el_requant *q, void *scratch, int32_t i0, int32_t in);

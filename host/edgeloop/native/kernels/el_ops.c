@@ -19,6 +19,7 @@
  * in scratch (once per call) so that the inner loop splits only the input.
  */
 #include "el_kernels.h"
+#include "el_internal.h"
 
 #define INT32_MIN_ (-2147483647 - 1)
 
@@ -95,15 +96,6 @@ static inline int32_t round4(int32_t n) {
     return (n + 3) & ~3;
 }
 
-/* One output channel's constants, prepared once per call: the folded bias
- * and the multiplier split the way the requantization uses it. */
-typedef struct {
-    int32_t fold;          /* bias + input_offset * sum(w), wrapping like TFLM's int32 sum */
-    int32_t mult;
-    int32_t bl, bh;        /* mult's low (unsigned) and high (signed) 16 bits */
-    int32_t lshift, rshift;
-    int32_t mask, half;    /* 2^rshift - 1 and 2^(rshift - 1) (0 when rshift is 0) */
-} el_chan;
 
 /* returns 1 when the channel needs the slow path (the INT32_MIN multiplier,
  * whose high product can saturate) */
@@ -158,6 +150,15 @@ static void requant(const int32_t *acc, const el_chan *chan, int32_t n, int slow
         v = v < lo ? lo : v;
         out[c] = (int8_t)(v > hi ? hi : v);
     }
+}
+
+int el_prep_chan(el_chan *ch, const el_requant *q, const int8_t *w, int32_t k, int32_t c) {
+    return prep(ch, q, w, k, c);
+}
+
+void el_requant_out(const int32_t *acc, const el_chan *chan, int32_t n, int slow, const el_requant *q,
+                    int8_t *out) {
+    requant(acc, chan, n, slow, q, out);
 }
 
 #if defined(__ARM_FEATURE_DSP) && defined(__ARM_ARCH) && !defined(EL_PORTABLE)
@@ -345,8 +346,14 @@ void el_conv_2d_s8_range(const el_geom *g, const int8_t *x, const int8_t *w, int
     }
 }
 
+int32_t el_depthwise_scratch_bytes(const el_geom *g, int32_t in) {
+    if (el_dw_strip_ok(g))
+        return el_dw_strip_scratch(g);
+    return el_conv_scratch_bytes(g->filter_h * g->filter_w, in * g->depth_multiplier);
+}
+
 int32_t el_depthwise_conv_2d_scratch_size(const el_geom *g) {
-    return el_conv_scratch_bytes(g->filter_h * g->filter_w, g->out_c);
+    return el_depthwise_scratch_bytes(g, g->in_c);
 }
 
 void el_depthwise_conv_2d_s8(const el_geom *g, const int8_t *x, const int8_t *w, int8_t *y,
@@ -356,6 +363,10 @@ void el_depthwise_conv_2d_s8(const el_geom *g, const int8_t *x, const int8_t *w,
 
 void el_depthwise_conv_2d_s8_range(const el_geom *g, const int8_t *x, const int8_t *w, int8_t *y,
                                    const el_requant *q, void *scratch, int32_t i0, int32_t in) {
+    if (el_dw_strip_ok(g)) {
+        el_dw_strip(g, x, w, y, q, scratch, i0, in);
+        return;
+    }
     int32_t k = g->filter_h * g->filter_w;
     int32_t dm = g->depth_multiplier, n = in * dm;
     int8_t *col = (int8_t *)scratch;

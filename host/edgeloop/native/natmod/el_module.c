@@ -7,7 +7,8 @@
  *   fully_connected(p, arena, w, u0, n)          units u0..u0+n-1
  *   conv_2d(p, arena, w, scratch, c0, n)         output channels c0..c0+n-1
  *   depthwise_conv_2d(p, arena, w, scratch, i0, n) input channels i0..i0+n-1
- *   scratch_size(k, rows)                        scratch bytes for the two convolutions
+ *   scratch_size(k, rows)                        scratch bytes for conv_2d
+ *   dw_scratch_size(p, n)                        scratch bytes for depthwise_conv_2d over n input channels
  * `p` is the op's params (int32, layout of docs/runtime-kernels.md, the same
  * indices as the portable kernels), `arena` the interpreter's arena. Every
  * offset and size is checked against the buffers before a byte is touched:
@@ -18,13 +19,14 @@
 #include "el_natmod.h"
 #include "el_kernels.h"
 
-#define EL_API 2 /* 2: scratch sized by scratch_size() (widened weights, channel constants) */
+#define EL_API 3 /* 2: scratch sized by scratch_size(); 3: depthwise by dw_scratch_size() (row strip) */
 
 /* The qstrs this module uses, in mp_native_qstr_table order from index 1
  * (0 is the file name). The linker reads this section and drops it. */
 static const char qstr_names[] __attribute__((section(".el_qstrs"), used)) =
-    "ValueError\0fully_connected\0conv_2d\0depthwise_conv_2d\0API\0scratch_size\0";
-enum { Q_ValueError = 1, Q_fully_connected, Q_conv_2d, Q_depthwise_conv_2d, Q_API, Q_scratch_size };
+    "ValueError\0fully_connected\0conv_2d\0depthwise_conv_2d\0API\0scratch_size\0dw_scratch_size\0";
+enum { Q_ValueError = 1, Q_fully_connected, Q_conv_2d, Q_depthwise_conv_2d, Q_API, Q_scratch_size,
+       Q_dw_scratch_size };
 
 static void fail(const char *msg) {
     mp_fun_table.raise_msg(mp_fun_table.load_global(mp_native_qstr_table[Q_ValueError]), msg);
@@ -134,6 +136,12 @@ static mp_obj_t conv_2d(size_t n_args, const mp_obj_t *args) {
     return (mp_obj_t)mp_fun_table.const_none;
 }
 
+static el_geom dw_geom(const int32_t *p) {
+    el_geom g = {p[0], p[1], p[2], p[3], p[4], p[5], p[6], 0, 0, 0, 0, 0, 0, 0, 0, p[7]};
+    window(&g, p + 8);
+    return g;
+}
+
 /* ---- DEPTHWISE_CONV_2D: 0..6 geometry, 7 DEPTH_MULTIPLIER, 8..15 window, 16 INPUT
  *      17 OUTPUT 18 WEIGHTS 19 SCRATCH 20 INPUT_OFFSET 21 OUTPUT_OFFSET 22 ACT_MIN
  *      23 ACT_MAX 24 + 3c */
@@ -145,13 +153,12 @@ static mp_obj_t depthwise_conv_2d(size_t n_args, const mp_obj_t *args) {
     if (b.np < 24)
         fail("native: depthwise_conv_2d params too short");
     const int32_t *p = b.p;
-    el_geom g = {p[0], p[1], p[2], p[3], p[4], p[5], p[6], 0, 0, 0, 0, 0, 0, 0, 0, p[7]};
-    window(&g, p + 8);
+    el_geom g = dw_geom(p);
     int64_t k = (int64_t)g.filter_h * g.filter_w, dm = g.depth_multiplier;
     if (!geom_ok(&g, &b, p[16], p[17]) || dm <= 0 || (int64_t)g.in_c * dm != g.out_c || i0 < 0 ||
         n < 0 || i0 + n > g.in_c || k * dm * n > (int64_t)b.nw)
         fail("native: depthwise_conv_2d call outside its buffers");
-    void *s = scratch_arg(args[3], el_conv_scratch_bytes((int32_t)k, (int32_t)(dm * n)));
+    void *s = scratch_arg(args[3], el_depthwise_scratch_bytes(&g, n));
     el_requant q = requant(&b, 24, p[20], p[21], p[22], p[23], g.out_c);
     el_depthwise_conv_2d_s8_range(&g, b.arena + p[16], b.w, b.arena + p[17], &q, s, i0, n);
     return (mp_obj_t)mp_fun_table.const_none;
@@ -168,11 +175,29 @@ static mp_obj_t scratch_size(size_t n_args, const mp_obj_t *args) {
     return mp_fun_table.native_to_obj((uintptr_t)el_conv_scratch_bytes(k, rows), EL_NATIVE_TYPE_INT);
 }
 
+/* ---- dw_scratch_size(p, n): bytes of scratch depthwise_conv_2d needs for n input
+ *      channels of the op with params p (the row strip depends on the geometry) */
+static mp_obj_t dw_scratch_size(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    size_t np;
+    const int32_t *p = get_buf(args[0], &np, EL_BUFFER_READ);
+    int32_t n = get_int(args[1]);
+    if (np / 4 < 24)
+        fail("native: depthwise_conv_2d params too short");
+    el_geom g = dw_geom(p);
+    if (n <= 0 || n > (1 << 16) || g.depth_multiplier <= 0 || g.depth_multiplier > (1 << 12) ||
+        g.filter_h <= 0 || g.filter_w <= 0 || g.filter_h > (1 << 10) || g.filter_w > (1 << 10) ||
+        g.out_w <= 0 || g.out_w > (1 << 16) || g.stride_w <= 0 || g.stride_w > (1 << 10))
+        fail("native: dw_scratch_size on a geometry out of range");
+    return mp_fun_table.native_to_obj((uintptr_t)el_depthwise_scratch_bytes(&g, n), EL_NATIVE_TYPE_INT);
+}
+
 /* Function objects: their type pointer is patched by the loader (mp_fun_table[81]). */
 static const el_fun_var fc_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(5, 5), fully_connected};
 static const el_fun_var conv_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(6, 6), conv_2d};
 static const el_fun_var dw_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(6, 6), depthwise_conv_2d};
 static const el_fun_var size_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(2, 2), scratch_size};
+static const el_fun_var dw_size_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(2, 2), dw_scratch_size};
 
 /* The entry point: the linker puts this function at offset 0 of the text, where
  * the loader starts the module (as a viper function called with self first). */
@@ -183,6 +208,7 @@ mp_obj_t mpy_init(const el_fun_bc *self, size_t n_args, size_t n_kw, mp_obj_t *a
     mp_fun_table.store_global(mp_native_qstr_table[Q_conv_2d], (mp_obj_t)&conv_obj);
     mp_fun_table.store_global(mp_native_qstr_table[Q_depthwise_conv_2d], (mp_obj_t)&dw_obj);
     mp_fun_table.store_global(mp_native_qstr_table[Q_scratch_size], (mp_obj_t)&size_obj);
+    mp_fun_table.store_global(mp_native_qstr_table[Q_dw_scratch_size], (mp_obj_t)&dw_size_obj);
     mp_fun_table.store_global(mp_native_qstr_table[Q_API],
                               mp_fun_table.native_to_obj(EL_API, EL_NATIVE_TYPE_INT));
     mp_fun_table.swap_globals(old);
