@@ -12,12 +12,13 @@ import click
               help="Board profile the virtual board pretends to be (see `edgeloop boards`).")
 @click.option("--port", "-p", help="Run on the board at this port instead of starting a virtual one.")
 @click.option("--seconds", type=click.FloatRange(min=0, min_open=True),
-              help="Replay at most this many seconds of each take (default: whole takes, as the model card).")
+              help="Gesture: replay at most this many seconds of each take (default: whole takes, as the "
+                   "model card).")
 @click.option("--keyword", is_flag=True,
               help="Keyword spotting instead: models/keyword/ on TFLM's real recordings through the simulated microphone.")
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=None),
               help="Folder holding the recordings (default: ../shared/data next to the checkout).")
-@click.option("--db", default="edgeloop-demo.sqlite", show_default=True, type=click.Path(dir_okay=False),
+@click.option("--db", default="edgeloop-log.sqlite", show_default=True, type=click.Path(dir_okay=False),
               help="SQLite log every inference is written to (appended to; one session per run).")
 def demo(board, port, seconds, keyword, data_dir, db):
     """Replay real held-out gesture takes through a board running the shipped model.

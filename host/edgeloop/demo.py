@@ -40,7 +40,7 @@ class DemoContext:
     seconds: float | None = None  # replay at most this much of each take
     keyword: bool = False  # the keyword model and TFLM's recordings instead of gestures
     every: int = 2  # keyword: run the model every this many 20 ms hops (2: one window per recording)
-    db: Path = Path("edgeloop-demo.sqlite")
+    db: Path = Path("edgeloop-log.sqlite")
     progress: Callable[[int, int, str], None] | None = None
     on_stream: Callable[[object], None] | None = None  # gets the StreamSession before it starts
     on_tick: Callable[[object], None] | None = None  # gets the StreamSession ~10 times a second
@@ -233,7 +233,9 @@ def step_stream(ctx: DemoContext) -> list[str]:
     # Generous: a keyword inference takes ~0.6 s on the virtual board; normally the last window ends it.
     deadline = time.monotonic() + 3 * rs.seconds + 30 + 2 * len(rs.expected())
     port = ctx.port
-    flags = P.STREAM_INFERENCE | P.STREAM_STATUS | (0 if rs.kind == "keyword" else P.STREAM_SAMPLES)
+    # Gesture windows travel with their inference, so the log is a retraining set (`edgeloop export`).
+    flags = P.STREAM_INFERENCE | P.STREAM_STATUS | \
+        (0 if rs.kind == "keyword" else P.STREAM_SAMPLES | P.STREAM_WINDOW)
     store = Store(ctx.db)
     try:
         session = StreamSession(lambda: BoardLink(port, flags=flags, mode=P.MODE_INFER, timeout=30), store,

@@ -227,6 +227,9 @@ class Summary:
                        "would have lost those samples)")
         if self.db is not None:
             out.append(f"log        {self.db} (session {self.session_id}: {len(self.inferences)} inferences, "
-                       f"{self.samples:,} samples); query it with sqlite3 or `edgeloop export --db {self.db}`")
+                       f"{self.samples:,} samples)")
+            if rs.kind == "gesture":
+                out.append(f"           a retraining set from it: edgeloop export --db {self.db} --format parquet "
+                           "--out retrain/")
         out += [f"note: {n}" for n in rs.notes]
         return out

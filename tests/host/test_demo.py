@@ -127,6 +127,12 @@ def test_gesture_demo_summary_matches_the_log_tflm_and_the_card(sim_ready, tmp_p
                        "WHERE session_id = ? AND window_index BETWEEN 1 AND ? ORDER BY window_index",
                        (session, n_windows)).fetchall()
     assert [r[0] for r in rows] == list(range(1, n_windows + 1)) and counted == n_windows
+    # Each logged input window is the replayed takes' frames at that position (the log is a retraining set).
+    windows = con.execute("SELECT window_index, window_channels, window FROM inferences WHERE session_id = ? "
+                          "AND window_index <= ? ORDER BY window_index", (session, n_windows)).fetchall()
+    for k, ch, blob in windows:
+        got = np.frombuffer(blob, "<i2").reshape(-1, ch)
+        assert np.array_equal(got, stream[(k - 1) * hop:(k - 1) * hop + window]), k
     assert {r[5] for r in rows} == {con.execute("SELECT model_hash FROM sessions WHERE id = ?",
                                                 (session,)).fetchone()[0]}
     assert json.loads(con.execute("SELECT classes FROM sessions WHERE id = ?", (session,)).fetchone()[0]) == classes
@@ -186,6 +192,13 @@ def test_missing_recordings_is_one_line_before_any_board_starts(tmp_path):
     assert len(lines) == 1 and "Traceback" not in result.output
     assert str(tmp_path / "nothing" / "gestures" / "cgestures.parquet") in lines[0] and "--data" in lines[0]
     assert not db.exists()
+
+
+def test_missing_keyword_recordings_is_one_line(tmp_path):
+    result = CliRunner().invoke(cli, ["demo", "--keyword", "--data", str(tmp_path), "--db", str(tmp_path / "x")])
+    lines = result.output.strip().splitlines()
+    assert result.exit_code != 0 and len(lines) == 1 and "Traceback" not in result.output
+    assert str(tmp_path / "tflm" / "micro_speech") in lines[0] and "--data" in lines[0]
 
 
 def test_missing_port_and_unknown_board_are_one_line(tmp_path):
