@@ -1,31 +1,29 @@
-"""protocol.py on real MicroPython (the WebAssembly build): the shared vectors, both ways.
+"""protocol.py on the rp2040 virtual board (real MicroPython, heap capped): the shared vectors, both ways.
 
 The vectors come from an independent implementation (tests/vectors/
 generate_protocol.py: the `cobs` package + binascii CRC). Here the board's
 own interpreter decodes every frame, re-encodes it through the
 allocation-free FrameEncoder, un-escapes every command through CommandReader,
-and shows that encoding frames in the hot path allocates nothing.
+and shows that encoding frames in the hot path allocates nothing. protocol.py
+gets there as `edgeloop deploy` puts it (compiled to .mpy), the vectors
+through the same deploy library, and the script runs over the pty.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import wasm_board  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 VECTORS = REPO / "tests" / "vectors" / "protocol.json"
 
 pytestmark = pytest.mark.sim
 
-BOARD_SCRIPT = r"""
-import sys, json, struct, gc
-sys.path.insert(0, '/lib')
+# In parts: this board collects garbage only between raw-REPL executions.
+SETUP = r"""
+import json, struct, gc
 from edgeloop_fw import protocol as P
 from array import array
 
@@ -67,7 +65,7 @@ def encode(enc, v):
         return enc.features(t, f['window_index'], f['dtype'], struct.pack('<%d%s' % (len(f['data']), c), *f['data']))
     return enc.message(v['type'], t, f)
 
-for v in V['frames']:
+def check(v):
     name = v['name']
     wire = unhex(v['wire_hex'])
     try:
@@ -92,6 +90,11 @@ for v in V['frames']:
     except Exception as e:
         print('FAIL', name, repr(e))
 
+"""
+
+FRAME = "check(V['frames'][%d])"
+
+BAD = r"""
 for b in V['bad']:
     try:
         P.frame_decode(unhex(b['wire_hex'])[:-1])
@@ -99,6 +102,9 @@ for b in V['bad']:
     except P.ProtocolError as e:
         print('PASS' if e.kind == b['error'] else 'FAIL', b['name'], e.kind)
 
+"""
+
+HOT_PATH = r"""
 # The hot path: samples, inference and status frames, 200 each, with GC off.
 enc = P.FrameEncoder(512)
 data = bytearray(struct.pack('<30h', *range(-15, 15)))
@@ -118,16 +124,12 @@ print('ALLOC', grown)
 """
 
 
-def test_protocol_vectors_on_micropython():
-    why = wasm_board.available()
-    if why:
-        pytest.skip(f"virtual board unavailable: {why}")
-    files = {"/lib/edgeloop_fw/__init__.py": b"",
-             "/lib/edgeloop_fw/protocol.py": (REPO / "firmware/edgeloop_fw/protocol.py").read_bytes(),
-             "/vectors.json": VECTORS.read_bytes()}
-    out = wasm_board.run(BOARD_SCRIPT, files, timeout=300)
-    lines = [ln for ln in out.splitlines() if ln.startswith(("PASS", "FAIL", "ALLOC"))]
+def test_protocol_vectors_on_micropython(fw_board):
     vectors = json.loads(VECTORS.read_text())
+    fw_board.put({"/vectors.json": VECTORS.read_bytes()})
+    frames = [FRAME % i for i in range(len(vectors["frames"]))]
+    out = fw_board.run([SETUP, *frames, BAD, HOT_PATH])
+    lines = [ln for ln in out.splitlines() if ln.startswith(("PASS", "FAIL", "ALLOC"))]
     fails = [ln for ln in lines if ln.startswith("FAIL")]
     assert not fails, "\n".join(fails) + "\n" + out[-2000:]
     passed = {ln.split()[1] for ln in lines if ln.startswith("PASS")}
