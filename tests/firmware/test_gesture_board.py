@@ -1,4 +1,4 @@
-"""The shipped gesture models on real MicroPython (the WebAssembly build), against the host.
+"""The shipped gesture models on the rp2040 virtual board (real MicroPython, heap capped), against the host.
 
 - The shared feature code (edgeloop_fw.features) gives the board the same
   bytes as the host on every window of every real take.
@@ -8,8 +8,11 @@
   per class equals the model card's.
 - The tree model under the board's evaluator equals the host's evaluator.
 
-Runs through tests/firmware/wasm_board.py (files straight into the board's
-RAM filesystem, one script, stdout captured).
+The firmware is deployed as `edgeloop deploy` lays it out (tests/firmware/
+fw_board.py), models and windows go through the same deploy library, and
+every script runs over the pty in parts: this board collects garbage only
+between raw-REPL executions, so a loop that prints runs a bounded number of
+windows per execution.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import wasm_board
 from edgeloop import replay
 from edgeloop_fw import features as F
 from edgeloop_fw import protocol as P
@@ -35,21 +37,8 @@ CNN = REPO / "models" / "gesture"
 TREES = REPO / "models" / "gesture_trees"
 pytestmark = [
     pytest.mark.sim,
-    pytest.mark.skipif(wasm_board.available() is not None, reason=str(wasm_board.available())),
     pytest.mark.skipif(not PARQUET.exists(), reason=f"shared test data not found at {PARQUET}"),
 ]
-
-
-def firmware_files() -> dict[str, bytes]:
-    """The firmware package as deployed, minus the audio front end and the optional kernel levels."""
-    fw = REPO / "firmware" / "edgeloop_fw"
-    out = {}
-    for p in sorted(fw.rglob("*.py")):
-        rel = p.relative_to(fw)
-        if rel.parts[0] == "audio" or rel.parts[:2] in (("runtime", "viper"), ("runtime", "native")):
-            continue
-        out[f"/lib/edgeloop_fw/{rel.as_posix()}"] = p.read_bytes()
-    return out
 
 
 def takes_mg() -> dict[str, np.ndarray]:
@@ -67,33 +56,34 @@ def lines(out: str, tag: str) -> list[str]:
     return [ln.split(" ", 1)[1] for ln in out.splitlines() if ln.startswith(tag + " ")]
 
 
-def test_features_on_the_board_equal_the_host_byte_for_byte():
+CHUNK = 25  # windows per execution
+
+
+def test_features_on_the_board_equal_the_host_byte_for_byte(fw_board):
     info = json.loads((CNN / "model.json").read_text())
     inp = info["model"]["input"]
     ws = np.concatenate([windows(mg, 50, 25) for mg in takes_mg().values()]).astype("<i2")
-    code = f"""
-import sys, binascii
-sys.path.insert(0, '/lib')
+    code = ["from edgeloop_fw import features as F", "from edgeloop_fw.runtime.loader import Model", """
+import binascii
 from array import array
-from edgeloop_fw import features as F
-from edgeloop_fw.runtime.loader import Model
 m = Model(open('/gesture.elm', 'rb'))
 mul = F.input_multiplier(m.inputs[0].scale)
 print('MUL', mul, m.inputs[0].zero_point)
 w = array('h', bytes(2 * 150))
 q = bytearray(150)
 feats = array('h', bytes(2 * F.n_window_features(3)))
-with open('/windows.bin', 'rb') as f:
-    while f.readinto(w) == 300:
+f = open('/windows.bin', 'rb')
+def chunk(n):
+    for _ in range(n):
+        if f.readinto(w) != 300:
+            return
         F.quantize_window(w, q, mul, m.inputs[0].zero_point)
         F.window_features(w, 3, feats)
         print('Q', binascii.hexlify(q).decode())
         print('T', binascii.hexlify(feats).decode())
-"""
-    files = firmware_files()
-    files["/gesture.elm"] = (CNN / "gesture.elm").read_bytes()
-    files["/windows.bin"] = ws.tobytes()
-    out = wasm_board.run(code, files)
+"""] + [f"chunk({CHUNK})"] * (len(ws) // CHUNK + 1)
+    fw_board.put({"/gesture.elm": (CNN / "gesture.elm").read_bytes(), "/windows.bin": ws.tobytes()})
+    out = fw_board.run(code)
     assert lines(out, "MUL") == [f"{inp['multiplier']} {inp['zero_point']}"]
     board_q, board_t = lines(out, "Q"), lines(out, "T")
     assert len(board_q) == len(board_t) == len(ws) == 19 * 15
@@ -104,9 +94,6 @@ with open('/windows.bin', 'rb') as f:
         assert binascii.unhexlify(bt) == t.tobytes()  # both little-endian int16
 
 
-FIND_ROOT = ("import os, sys\nROOT = ''\nfor r in ('', '/flash', '/home'):\n    try:\n"
-             "        os.stat(r + '/gesture.elm')\n        ROOT = r\n        break\n    except OSError:\n"
-             "        pass\nsys.path.append(ROOT + '/lib')\n")
 SINK = """
 import binascii
 from edgeloop_fw import protocol as P
@@ -135,37 +122,28 @@ def decode(wire: bytes) -> list[tuple[int, dict]]:
 
 
 @pytest.mark.slow
-def test_held_out_takes_replayed_through_the_app_on_the_rp2040_virtual_board(virtual_board):
+def test_held_out_takes_replayed_through_the_app_on_the_rp2040_virtual_board(fw_board):
     """Replay sensor -> Windower -> features -> runtime -> frames, on the board; TFLM on the host."""
     from tflite_micro.python.tflite_micro import runtime
-
-    from edgeloop.device import Device
 
     info = json.loads((CNN / "model.json").read_text())
     inp = info["model"]["input"]
     window, hop, classes = info["window"], info["hop"], info["classes"]
     held = [n.split(":", 1)[1] for n in info["split"]["test"]]
     takes = takes_mg()
-    flash = Path(virtual_board.flash_dir)
-    files = {k.lstrip("/"): v for k, v in firmware_files().items()}
-    files["gesture.elm"] = (CNN / "gesture.elm").read_bytes()
+    files = {"/gesture.elm": (CNN / "gesture.elm").read_bytes()}
     for i, name in enumerate(held):
-        files[f"take{i}.bin"] = replay.load(PARQUET, take=name).to_bytes()
-    for name, data in files.items():
-        (flash / name).parent.mkdir(parents=True, exist_ok=True)
-        (flash / name).write_bytes(data)
-    virtual_board.restart()
+        files[f"/take{i}.bin"] = replay.load(PARQUET, take=name).to_bytes()
+    fw_board.put(files)
     wires = []
-    with Device(virtual_board.port) as dev:
-        dev.exec(FIND_ROOT, timeout=60)
+    with fw_board.session() as dev:
         for module in ("protocol", "features", "runtime.loader", "runtime.interpreter", "app"):
             dev.exec(f"import edgeloop_fw.{module}", timeout=120)  # one import per execution (GC between)
         dev.exec(SINK, timeout=60)
         for i, name in enumerate(held):
             cfg = {"sensor": {"kind": "replay", "file": f"/take{i}.bin", "loop": False}, "window": window,
                    "hop": hop, "model": "/gesture.elm", "classes": classes}
-            dev.exec(f"cfg = {cfg!r}\ncfg['model'] = ROOT + cfg['model']\n"
-                     "cfg['sensor']['file'] = ROOT + cfg['sensor']['file']\nsink = Sink()\n"
+            dev.exec(f"cfg = {cfg!r}\nsink = Sink()\n"
                      "app = App(cfg, flags=P.STREAM_INFERENCE | P.STREAM_FEATURES, mode=P.MODE_INFER, "
                      "out=Output(sink))\napp.begin()\n", timeout=60)
             left = len(takes[name])
@@ -204,29 +182,26 @@ def test_held_out_takes_replayed_through_the_app_on_the_rp2040_virtual_board(vir
           f"mean latency {np.mean(latency) / 1000:.1f} ms (features + inference)")
 
 
-def test_tree_model_on_the_board_equals_the_host_evaluator():
+def test_tree_model_on_the_board_equals_the_host_evaluator(fw_board):
     info = json.loads((TREES / "model.json").read_text())
     csv = (TREES / "gesture_trees.csv").read_bytes()
     takes = takes_mg()
     held = [n.split(":", 1)[1] for n in info["split"]["test"]]
     ws = np.concatenate([windows(takes[n], info["window"], info["hop"]) for n in held]).astype("<i2")
-    code = """
-import sys
-sys.path.insert(0, '/lib')
+    code = ["from edgeloop_fw import features as F", "from edgeloop_fw import trees", """
 from array import array
-from edgeloop_fw import features as F
-from edgeloop_fw import trees
 model = trees.load('/gesture_trees.csv')
 w = array('h', bytes(300))
 feats = array('h', bytes(2 * F.n_window_features(3)))
-with open('/windows.bin', 'rb') as f:
-    while f.readinto(w) == 300:
+f = open('/windows.bin', 'rb')
+def chunk(n):
+    for _ in range(n):
+        if f.readinto(w) != 300:
+            return
         print('P', model.predict(F.window_features(w, 3, feats)))
-"""
-    files = firmware_files()
-    files["/gesture_trees.csv"] = csv
-    files["/windows.bin"] = ws.tobytes()
-    out = wasm_board.run(code, files)
+"""] + [f"chunk({CHUNK})"] * (len(ws) // CHUNK + 1)
+    fw_board.put({"/gesture_trees.csv": csv, "/windows.bin": ws.tobytes()})
+    out = fw_board.run(code)
     board = [int(v) for v in lines(out, "P")]
     host_model = board_trees.parse(csv.decode().splitlines())
     host = [host_model.predict(F.window_features(array("h", w.tobytes()), 3,
