@@ -1,4 +1,4 @@
-"""Continuous keyword spotting inside real MicroPython, against the same code under CPython.
+"""Continuous keyword spotting on the rp2040 virtual board, against the same code under CPython.
 
 A real recording (yes) between stretches of TFLM's silence recording is
 streamed through edgeloop_fw.kws on the board in capture-sized chunks; every
@@ -6,6 +6,10 @@ inference's output bytes must equal what CPython computes with the same
 files (whose own outputs tests/host/test_kws.py checks against TFLM), the
 detection must come out as a MSG_INFERENCE frame that the host's protocol
 decoder reads, and frames that run no inference must allocate nothing.
+The board is real MicroPython with the RP2040 heap cap, the firmware as
+`edgeloop deploy` puts it there (.mpy, the front end's table file), the
+model and recording through the same deploy library, and the stream driven
+over the pty through edgeloop.device.
 """
 
 import io
@@ -15,13 +19,13 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "host"))
 
-import wasm_board  # noqa: E402
 from runtime_helpers import SPEECH, SPEECH_DIR, need  # noqa: E402
 
 pytestmark = pytest.mark.sim
+
+REPO = Path(__file__).resolve().parents[2]
 
 MODELS = ("micro_speech", "shipped keyword")  # TFLM's canonical model, and models/keyword/
 PARTS = (("silence", 8000), ("yes", 16000), ("silence", 8000))  # 2 s: yes from 0.5 to 1.5 s
@@ -43,19 +47,8 @@ def model(name: str) -> tuple[bytes, list[str]]:
         from edgeloop.convert.int8 import convert_tflite
         return convert_tflite(need(SPEECH)).data, ["silence", "unknown", "yes", "no"]
     import json
-    d = wasm_board.REPO / "models" / "keyword"
+    d = REPO / "models" / "keyword"
     return (d / "keyword.elm").read_bytes(), json.loads((d / "model.json").read_text())["classes"]
-
-
-def board_files(root: str) -> dict[str, bytes]:
-    fw = wasm_board.REPO / "firmware" / "edgeloop_fw"
-    files = {f"{root}/edgeloop_fw/__init__.py": b""}
-    for p in sorted(list((fw / "runtime").rglob("*.py")) + list((fw / "audio").glob("*.py"))
-                    + list((fw / "audio").glob("*.bin"))):  # the front end's parameter tables
-        files[f"{root}/edgeloop_fw/{p.relative_to(fw).as_posix()}"] = p.read_bytes()
-    for name in ("kws.py", "window.py", "protocol.py"):
-        files[f"{root}/edgeloop_fw/{name}"] = (fw / name).read_bytes()
-    return files
 
 
 # Runs on the board (and, for the reference, under CPython): ROOT is where the files are.
@@ -152,51 +145,22 @@ def check(board_out: str, host_out: list[str], classes: list[str]):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", MODELS)
-def test_board_windows_and_detection_equal_cpython(tmp_path, name):
-    why = wasm_board.available()
-    if why:
-        pytest.skip(f"the WebAssembly MicroPython is unavailable: {why}")
-    files = board_files("/lib")
-    files["/model.elm"], classes = model(name)
-    files["/stream.raw"] = stream()
-    out = wasm_board.run(script("", classes), files, timeout=600)
-    frame_alloc, infer_alloc = check(out, host_rows(tmp_path, name), classes)
-    assert frame_alloc == 0, "a frame without an inference allocated %d bytes" % frame_alloc
-    print("kws on the board: 0 bytes per frame, %d bytes per inference (the runtime's kernels)" % infer_alloc)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", MODELS)
-def test_virtual_board_windows_and_detection_equal_cpython(request, tmp_path, name):
-    """The same through the rp2040-profile virtual board (pty, raw REPL, edgeloop.device)."""
-    try:
-        vb = request.getfixturevalue("virtual_board")
-    except pytest.FixtureLookupError:
-        pytest.skip("the virtual_board fixture (SIM helper, tests/conftest.py) is not available yet")
-    from edgeloop.device import Device
-
-    flash = Path(vb.flash_dir)
-    files = board_files("lib")
-    files["model.elm"], classes = model(name)
-    files["stream.raw"] = stream()
-    for path, data in files.items():
-        (flash / path).parent.mkdir(parents=True, exist_ok=True)
-        (flash / path).write_bytes(data)
-    vb.restart()
-    find_root = ("import os\nROOT = ''\nfor r in ('', '/flash', '/home'):\n    try:\n        os.stat(r + '/stream.raw')\n"
-                 "        ROOT = r\n        break\n    except OSError:\n        pass\n")
+def test_virtual_board_windows_and_detection_equal_cpython(fw_board, tmp_path, name):
+    """Through the rp2040-profile virtual board (deploy, pty, raw REPL, edgeloop.device)."""
+    blob, classes = model(name)
+    fw_board.put({"/model.elm": blob, "/stream.raw": stream()})
     out = ""
-    with Device(vb.port) as dev:
-        dev.exec(find_root + "import sys\nsys.path.append(ROOT + '/lib')\n", timeout=60)
+    with fw_board.session() as dev:
         for module in ("runtime.loader", "runtime.interpreter", "audio", "kws", "protocol"):
             dev.exec(f"import edgeloop_fw.{module}", timeout=120)  # one import per execution (GC between)
-        out += dev.exec(setup("", classes).replace("ROOT = ''\n", "", 1), timeout=300).decode()
-        # Two 20 ms blocks per execution: the front end leaves 13-25 KB of boxed ints per
-        # frame, which this board can only collect between executions (a real one collects
-        # when its heap fills).
-        for _ in range(60):
-            out += dev.exec("step(2)", timeout=300).decode()
+        out += dev.exec(setup("", classes), timeout=300).decode()
+        # Ten 20 ms blocks per execution: the front end allocates nothing per frame, but every
+        # inference's listener line does, and this board collects only between executions.
+        for _ in range(20):
+            out += dev.exec("step(10)", timeout=300).decode()
             if "END" in out:
                 break
         out += dev.exec(MEASURE, timeout=300).decode()
-    check(out, host_rows(tmp_path, name), classes)
+    frame_alloc, infer_alloc = check(out, host_rows(tmp_path, name), classes)
+    assert frame_alloc == 0, "a frame without an inference allocated %d bytes" % frame_alloc
+    print("kws on the board: 0 bytes per frame, %d bytes per inference (the runtime's kernels)" % infer_alloc)
