@@ -189,7 +189,9 @@ def step_load_replay(ctx: DemoContext) -> list[str]:
     return [f"{REPLAY} ({len(blob):,} B: the recordings back to back, int16 {rs.replay.units}) and {CONFIG} "
             f"(replay sensor, window {rs.window}/hop {rs.hop}, model /models/{rs.model_file.name}) {what}",
             f"the firmware's replay sensor plays them at the recorded rate, as the "
-            f"{'microphone' if rs.kind == 'keyword' else 'IMU'} would deliver them"]
+            f"{'microphone' if rs.kind == 'keyword' else 'IMU'} would deliver them"] + \
+        ([] if ctx.virtual is not None else
+         [f"note: this board's {CONFIG} now names the replay sensor; deploy your own config to use its sensors"])
 
 
 def step_stream(ctx: DemoContext) -> list[str]:
