@@ -18,7 +18,6 @@ import tempfile
 from pathlib import Path
 from typing import Iterable, Mapping
 
-REPO = Path(__file__).resolve().parents[2]
 TEST_GROUP = "test"  # manifest group of the files a test puts beside the firmware
 
 

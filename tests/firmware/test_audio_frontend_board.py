@@ -4,9 +4,8 @@ The board is real MicroPython behind a pty with the RP2040 profile's heap cap
 (edgeloop.sim); the firmware goes on it with edgeloop's own deploy (compiled
 to .mpy, the parameter tables as their binary file), and everything is driven
 through edgeloop.device over the raw REPL, as on hardware. The references are
-TFLM's audio preprocessor and TFLM's micro_speech. No test here runs the
-front end through tests/firmware/wasm_board.py any more: every one of them
-needs the serial path and the heap cap.
+TFLM's audio preprocessor and TFLM's micro_speech. Every test here needs
+the serial path and the heap cap, so none runs the interpreter any other way.
 
 This board collects garbage only between raw-REPL executions, so imports go
 one per execution, and a clip (49 frames) must run in one execution without
