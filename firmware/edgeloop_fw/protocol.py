@@ -43,6 +43,7 @@ MSG_LOG = const(0x05)
 MSG_STATUS = const(0x06)
 MSG_PONG = const(0x07)
 MSG_ACK = const(0x08)
+MSG_DETECTION = const(0x09)  # added within version 1: see docs/protocol.md, Versioning
 # -- commands: host -> board ----------------------------------------------------
 CMD_STREAM_START = const(0x81)
 CMD_STREAM_STOP = const(0x82)
@@ -55,7 +56,7 @@ CMD_SET_SOURCE = const(0x87)
 MSG_NAMES = {
     MSG_HELLO: "hello", MSG_SAMPLES: "samples", MSG_FEATURES: "features",
     MSG_INFERENCE: "inference", MSG_LOG: "log", MSG_STATUS: "status",
-    MSG_PONG: "pong", MSG_ACK: "ack",
+    MSG_PONG: "pong", MSG_ACK: "ack", MSG_DETECTION: "detection",
     CMD_STREAM_START: "stream_start", CMD_STREAM_STOP: "stream_stop",
     CMD_SET_MODE: "set_mode", CMD_SET_LABEL: "set_label", CMD_PING: "ping",
     CMD_HELLO: "hello_request", CMD_SET_SOURCE: "set_source",
@@ -85,6 +86,9 @@ ACK_OK = const(0)
 ACK_UNKNOWN_COMMAND = const(1)
 ACK_BAD_ARGUMENT = const(2)
 ACK_BAD_VERSION = const(3)
+
+# MSG_DETECTION flags
+DET_WINDOW = const(0x01)  # window_index is given
 
 # MSG_LOG level
 LOG_DEBUG = const(0)
@@ -354,6 +358,7 @@ _INFER_FMT = "<IIBBB"  # window_index, latency_us, top, n_classes, flags
 _WINDOW_FMT = "<BH"  # channels, samples
 _STATUS_FMT = "<IIIIIB"  # capture_us, features_us, inference_us, free_heap, dropped, mode
 _ACK_FMT = "<BHB"  # command type, command seq, status
+_DET_FMT = "<BBHII"  # class_index, flags, score, time_ms, window_index
 
 
 def encode_payload(msg_type, f):
@@ -394,6 +399,11 @@ def encode_payload(msg_type, f):
     elif msg_type == MSG_ACK:
         out += struct.pack(_ACK_FMT, f["command"], f["command_seq"], f["status"])
         out += f.get("text", "").encode()
+    elif msg_type == MSG_DETECTION:
+        w = f.get("window_index")
+        out += struct.pack(_DET_FMT, f["class_index"], 0 if w is None else DET_WINDOW, f["score"],
+                           f["time_ms"], 0 if w is None else w)
+        _put_str(out, f["model_hash"])
     elif msg_type == CMD_STREAM_START:
         out.append(f.get("flags", STREAM_DEFAULT))
     elif msg_type == CMD_SET_MODE:
@@ -478,6 +488,13 @@ def decode_payload(msg_type, p):
         _check(p, 4, "ack")
         f["command"], f["command_seq"], f["status"] = struct.unpack_from(_ACK_FMT, p, 0)
         f["text"] = bytes(p[4:]).decode()
+    elif msg_type == MSG_DETECTION:
+        _check(p, 13, "detection")
+        f["class_index"], flags, f["score"], f["time_ms"], w = struct.unpack_from(_DET_FMT, p, 0)
+        f["window_index"] = w if flags & DET_WINDOW else None
+        f["model_hash"], o = _get_str(p, 12)
+        if o != len(p):
+            raise ProtocolError("payload", "detection has %d trailing bytes" % (len(p) - o))
     elif msg_type == CMD_STREAM_START:
         f["flags"] = p[0] if len(p) else STREAM_DEFAULT
     elif msg_type == CMD_SET_MODE:
@@ -568,6 +585,17 @@ class FrameEncoder:
                              len(window) // (2 * window_channels))
             o = self._copy(o + 3, window)
         return self.finish(MSG_INFERENCE, t_ms, o - HEADER_SIZE)
+
+    def detection(self, t_ms, class_index, score, time_ms, window_index, model_hash):
+        """A detector's decision; score u16 (probability * 65535), window_index an int or None,
+        model_hash bytes. The payload is 13 bytes + the hash, packed in place."""
+        raw = self.raw
+        struct.pack_into(_DET_FMT, raw, HEADER_SIZE, class_index, 0 if window_index is None else DET_WINDOW,
+                         score, time_ms, 0 if window_index is None else window_index)
+        o = HEADER_SIZE + 12
+        raw[o] = len(model_hash)
+        o = self._copy(o + 1, model_hash)
+        return self.finish(MSG_DETECTION, t_ms, o - HEADER_SIZE)
 
     def status(self, t_ms, capture_us, features_us, inference_us, free_heap, dropped, mode):
         struct.pack_into(_STATUS_FMT, self.raw, HEADER_SIZE, capture_us, features_us,

@@ -74,6 +74,9 @@ def test_vector_board_encoder_matches(name):
         n = enc.pong(v["t_ms"], f["token"])
     elif kind == "ack":
         n = enc.ack(v["t_ms"], f["command"], f["command_seq"], f["status"], f["text"].encode())
+    elif kind == "detection":
+        n = enc.detection(v["t_ms"], f["class_index"], f["score"], f["time_ms"], f["window_index"],
+                          f["model_hash"].encode())
     elif kind == "features":
         code = {1: "b", 2: "h", 3: "f"}[f["dtype"]]
         n = enc.features(v["t_ms"], f["window_index"], f["dtype"], struct.pack(f"<{len(f['data'])}{code}", *f["data"]))
@@ -154,3 +157,36 @@ def test_encoder_refuses_oversized_payload():
     enc = P.FrameEncoder(max_payload=32)
     with pytest.raises(P.ProtocolError):
         enc.samples(0, 0, 100, 1, bytes(64))
+
+
+def test_detection_vectors_cover_both_forms():
+    kinds = [v for v in FRAMES.values() if v["kind"] == "detection"]
+    assert {v["fields"]["window_index"] is None for v in kinds} == {True, False}
+
+
+@pytest.mark.parametrize("payload, why", [
+    (bytes(12), "too short"),  # no model hash length byte
+    (bytes(12) + b"\x04ab", "string runs past"),
+    (bytes(12) + b"\x00\x00", "trailing"),
+])
+def test_malformed_detection_is_a_payload_error(payload, why):
+    with pytest.raises(P.ProtocolError, match=why) as e:
+        P.decode_payload(P.MSG_DETECTION, payload)
+    assert e.value.kind == "payload"
+
+
+def test_a_reader_without_detection_rejects_it_and_keeps_the_rest(monkeypatch):
+    """What docs/protocol.md says a host from before MSG_DETECTION does: an error of kind
+    "type", counted, and the frames around it still arrive (never a silent skip)."""
+    from edgeloop.stream.reader import FrameReader
+
+    det = bytes.fromhex(FRAMES["detection_keyword"]["wire_hex"])
+    pong = P.frame_encode(P.MSG_PONG, 15, 9121, P.encode_payload(P.MSG_PONG, {"token": 7}))
+    monkeypatch.delitem(P.MSG_NAMES, P.MSG_DETECTION)
+    with pytest.raises(P.ProtocolError) as e:
+        P.frame_decode(det[:-1])
+    assert e.value.kind == "type" and "0x09" in str(e.value)
+    reader = FrameReader()
+    got = reader.feed(bytes.fromhex(FRAMES["pong"]["wire_hex"]) + det + pong)
+    assert [f.msg_type for f in got] == [P.MSG_PONG, P.MSG_PONG]
+    assert reader.counts.rejected["type"] == 1 and reader.counts.corrupt == 1

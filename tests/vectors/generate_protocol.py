@@ -19,7 +19,7 @@ from cobs import cobs
 
 VERSION = 1
 TYPES = {"hello": 0x01, "samples": 0x02, "features": 0x03, "inference": 0x04, "log": 0x05,
-         "status": 0x06, "pong": 0x07, "ack": 0x08, "stream_start": 0x81, "stream_stop": 0x82,
+         "status": 0x06, "pong": 0x07, "ack": 0x08, "detection": 0x09, "stream_start": 0x81, "stream_stop": 0x82,
          "set_mode": 0x83, "set_label": 0x84, "ping": 0x85, "hello_request": 0x86,
          "set_source": 0x87}
 
@@ -56,6 +56,10 @@ def payload(kind: str, f: dict) -> bytes:
         return struct.pack("<I", f["token"])
     if kind == "ack":
         return struct.pack("<BHB", f["command"], f["command_seq"], f["status"]) + f["text"].encode("utf-8")
+    if kind == "detection":
+        w = f["window_index"]
+        return struct.pack("<BBHII", f["class_index"], 0 if w is None else 1, f["score"], f["time_ms"],
+                           0 if w is None else w) + s8(f["model_hash"])
     if kind == "stream_start":
         return bytes([f["flags"]])
     if kind == "set_mode":
@@ -110,6 +114,13 @@ CASES = [
                                         dropped=0, mode=2)),
     ("pong", "pong", 12, 6000, dict(token=0xDEADBEEF)),
     ("ack_unknown_command", "ack", 13, 7000, dict(command=0x9F, command_seq=77, status=1, text="unknown command 0x9f")),
+    # a keyword spotter's "yes" (class 2, smoothed 230/255 = 230 * 257) decided on window 77 at 1530 ms of audio
+    ("detection_keyword", "detection", 14, 9120, dict(class_index=2, score=230 * 257, time_ms=1530,
+                                                      window_index=77, model_hash="5e1f00d2a9b3c4e7")),
+    # no window index (a detector without one), no hash, extreme values; CRC/seq bytes include 0x00
+    ("detection_no_window", "detection", 0x0100, 0xFFFFFFFF, dict(class_index=255, score=65535,
+                                                                   time_ms=0xFFFFFFFF, window_index=None,
+                                                                   model_hash="")),
     ("cmd_stream_start", "stream_start", 1, 0, dict(flags=0x1D)),
     ("cmd_stream_stop", "stream_stop", 2, 0, {}),
     ("cmd_set_mode", "set_mode", 3, 0, dict(mode=1)),
