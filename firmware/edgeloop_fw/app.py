@@ -309,7 +309,9 @@ class App:
         self._send_inference(ticks_diff(t2, t0))
 
     def _spot(self):
-        """Keyword mode: one inference frame per model run (raw scores); a detection also as a log line."""
+        """Keyword mode: one inference frame per model run (raw scores), then a MSG_DETECTION frame
+        for each detection (always sent: they are rare and the reason for the mode). Both are packed
+        into the encoder's buffers, so a detection allocates nothing either."""
         sp = self.spotter
         t0 = ticks_us()
         found = sp.push_audio(self.win.window, 0)
@@ -319,9 +321,10 @@ class App:
             return
         self.inference_us = ticks_diff(t1, t0)
         self._send_inference(self.inference_us)
-        if found >= 0:  # rare: the text may allocate
-            self._send(self.enc.log(ticks_ms(), 1, ("detected %s %d at %d ms" % (
-                sp.classes[found], sp.detected_score, sp.detected_ms)).encode()))
+        if found >= 0:
+            # the app's window count, not the spotter's: they differ once a record-mode stretch
+            # has gone by, and this is the window_index the inference frame above carries
+            self._send(sp.encode_detection(self.enc, ticks_ms(), self.model_hash, self.win.windows))
 
     def _imu_features(self):
         self._quantize(self.win.window, self.model_in, self.in_mul, self.in_zp)

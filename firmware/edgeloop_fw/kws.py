@@ -99,7 +99,7 @@ class KeywordSpotter:
         self.detected = -1  # class of the latest detection
         self.detected_score = 0
         self.detected_ms = 0
-        self.detected_frame = 0
+        self.detected_window = 0  # frames pushed when it was decided: the app's MSG_INFERENCE window_index
         self.detections = 0
         self.frontend.reset()
         self.win.reset()
@@ -217,18 +217,22 @@ class KeywordSpotter:
                 self.detected = top
                 self.detected_score = best
                 self.detected_ms = now
-                self.detected_frame = self.frame_count - 1
+                self.detected_window = self.frame_count
                 self.detections += 1
                 return top
         return -1
 
     # -- reporting ------------------------------------------------------------------------
-    def encode_detection(self, enc, t_ms, model_hash=b"", latency_us=0):
-        """The latest detection as a MSG_INFERENCE frame in `enc` (a protocol.FrameEncoder).
+    def encode_detection(self, enc, t_ms, model_hash=b"", window_index=None):
+        """The latest detection as a MSG_DETECTION frame in `enc` (a protocol.FrameEncoder).
 
-        The protocol has no detection message: top = detected class, scores =
-        the smoothed averages that triggered it (0..65535), window_index = the
-        stream frame it ended on. Returns the wire length, as FrameEncoder does.
+        Score = the smoothed average that crossed the threshold (0..255) x 257,
+        exact both ways; time = the stream time it was decided at (the clock
+        RecognizeCommands runs on); window_index = frames pushed by then (or the
+        caller's own window count), the window_index of the inference frame sent
+        with it.
+        Packed in place like every hot-path frame: nothing is allocated.
+        Returns the wire length, as FrameEncoder does.
         """
-        return enc.inference(t_ms, self.detected_frame, latency_us, self.detected, self.average_u16,
-                             self.n_classes, model_hash)
+        return enc.detection(t_ms, self.detected, self.detected_score * 257, self.detected_ms,
+                             self.detected_window if window_index is None else window_index, model_hash)

@@ -162,19 +162,25 @@ def test_suppression_and_threshold_on_made_up_scores():
         assert k._decide(t) == want, (t, list(k.average))
 
 
-def test_detection_travels_as_an_inference_frame():
+def test_detection_travels_as_a_detection_frame():
+    """Decoded with the protocol's own decoder, whose layout the independent vectors pin."""
     k = spotter()
-    k.detected, k.detected_frame = 2, 120
-    for i, v in enumerate((10, 5, 230, 10)):
-        k.average_u16[i] = v * 257
+    k.detected, k.detected_score, k.detected_ms, k.detected_window = 2, 230, 1530, 77
     enc = P.FrameEncoder(256)
-    n = k.encode_detection(enc, 2430, b"abcd1234", 900)
-    frame = bytes(enc.wire[:n])
+    frame = bytes(enc.wire[:k.encode_detection(enc, 2430, b"abcd1234")])
     kind, _seq, t, payload = P.frame_decode(frame[:-1])
-    f = P.decode_payload(kind, payload)
-    assert kind == P.MSG_INFERENCE and t == 2430
-    assert f["top"] == 2 and f["window_index"] == 120 and f["latency_us"] == 900
-    assert f["scores"] == [2570, 1285, 59110, 2570] and f["model_hash"] == "abcd1234"
+    assert kind == P.MSG_DETECTION and t == 2430
+    assert P.decode_payload(kind, payload) == {"class_index": 2, "score": 230 * 257, "time_ms": 1530,
+                                               "window_index": 77, "model_hash": "abcd1234"}
+    assert P.decode_payload(kind, P.frame_decode(bytes(enc.wire[:k.encode_detection(
+        enc, 2431, b"", window_index=80)])[:-1])[3])["window_index"] == 80
+
+
+@pytest.mark.slow
+def test_detection_window_is_the_frame_count_at_the_decision(run):
+    _, k, rows, detections = run
+    assert k.detected_ms == k.time_ms(k.detected_window - 1)  # frame k-1 ends at (k-1)*20+30 ms
+    assert k.detected_ms == detections[-1][0]
 
 
 def test_bad_configuration_is_refused():
