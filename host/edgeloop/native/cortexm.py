@@ -124,6 +124,47 @@ def _symbol(elf: Path, name: str) -> int:
     raise EdgeloopError(f"{name} is not in {elf.name}")
 
 
+def parse_log(log, begin: int, end: int, regions: list) -> None:
+    """Append to `regions` the instructions of each begin .. end region of a
+    `-d in_asm,exec,nochain` log (an iterable of lines): `IN:` sections give
+    each block's start pc and instruction count (the last translation of a pc
+    wins), `Trace` lines the executed blocks' pcs."""
+    sizes: dict[int, int] = {}
+    current = None
+    block_pc = None
+    insn = re.compile(r"^0x([0-9a-f]{8}):")
+    trace = re.compile(r"^Trace \d+: 0x[0-9a-f]+ \[[0-9a-f]+/([0-9a-f]+)/")
+    begin_tag = "/%08x/" % begin  # outside a region only the begin block matters
+    for line in log:
+        if line.startswith("Trace"):
+            if current is None and begin_tag not in line:
+                continue
+            m = trace.match(line)
+            if not m:
+                continue
+            pc = int(m.group(1), 16)
+            if pc == begin:
+                current = 0
+            elif pc == end and current is not None:
+                regions.append(current)
+                current = None
+            elif current is not None:
+                current += sizes[pc]
+            continue
+        if line.startswith("IN:"):
+            block_pc = None
+            continue
+        m = insn.match(line)
+        if m:
+            pc = int(m.group(1), 16)
+            if block_pc is None:
+                block_pc = pc
+                sizes[pc] = 0
+            sizes[block_pc] += 1
+        elif not line.strip():
+            block_pc = None
+
+
 def count_regions(core: str, elf: Path, timeout: float = 600) -> list[int]:
     """Instructions executed in each el_bench_begin .. el_bench_end region, in order.
 
@@ -137,40 +178,10 @@ def count_regions(core: str, elf: Path, timeout: float = 600) -> list[int]:
         cmd = qemu_command(core, elf)[:-2] + ["-accel", "tcg", "-d", "in_asm,exec,nochain", "-D", fifo,
                                               "-kernel", str(elf)]
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        sizes: dict[int, int] = {}
         regions: list[int] = []
-        current = None
-        block_pc = None
-        insn = re.compile(r"^0x([0-9a-f]{8}):")
-        trace = re.compile(r"^Trace \d+: 0x[0-9a-f]+ \[[0-9a-f]+/([0-9a-f]+)/")
         try:
             with open(fifo) as log:
-                for line in log:
-                    if line.startswith("Trace"):
-                        m = trace.match(line)
-                        if not m:
-                            continue
-                        pc = int(m.group(1), 16)
-                        if pc == begin:
-                            current = 0
-                        elif pc == end and current is not None:
-                            regions.append(current)
-                            current = None
-                        elif current is not None:
-                            current += sizes[pc]
-                        continue
-                    if line.startswith("IN:"):
-                        block_pc = None
-                        continue
-                    m = insn.match(line)
-                    if m:
-                        pc = int(m.group(1), 16)
-                        if block_pc is None:
-                            block_pc = pc
-                            sizes[pc] = 0
-                        sizes[block_pc] += 1
-                    elif not line.strip():
-                        block_pc = None
+                parse_log(log, begin, end, regions)
             proc.wait(timeout=timeout)
         finally:
             if proc.poll() is None:
