@@ -6,11 +6,18 @@ functions), validated first on a SUBS/BNE loop of known length. Each figure
 is one whole kernel call (im2col, requantization and call overhead included)
 divided by the layer's nominal MACs, printed next to Arm CMSIS-NN's and a
 TFLM-style reference port's figures on the same shapes (measured with the
-same method, /work/shared/notes/cortex-m-facts.md) and next to the portable
-and viper levels (MicroPython int8 dot product on Cortex-M0, same notes; the
-full layers are not measurable there: no MicroPython firmware for these QEMU
-machines here). Goals: <= 5 on M0+, <= 2 on M7. The outputs are also
-checked against TFLM in the same run.
+same method, /work/shared/notes/cortex-m-facts.md). The outputs are also
+checked against TFLM in the same run. Goals: <= 5 on M0+, <= 2 on M7.
+
+Then, when EDGELOOP_QEMU_MICROPYTHON (Cortex-M0, microbit) and
+EDGELOOP_QEMU_MICROPYTHON_M7 (Cortex-M7, mps2-an500) name locally built
+qemu-port MicroPython firmwares with native code, micro_speech's depthwise
+and FC layers run through the board's runtime at each level (portable Python,
+viper, the native module) with the op's eval counted exactly the same way
+(edgeloop.native.qemu_mpy); those rows include the Python call and the
+weights streamed from the model file, which the bare-metal rows do not.
+The MicroPython part takes several minutes (portable depthwise is ~10^8
+instructions per core, logged block by block).
 
 Run: .venv/bin/python benchmarks/bench_native_cm.py
 """
@@ -32,7 +39,6 @@ ANCHORS = {
     "anchor_conv": ("conv 25x20x8->16, 3x3, stride 1", (8.69, 18.9, 2.92, 12.2)),
     "anchor_fc": ("fully connected 256->64", (6.43, 11.5, 2.08, 7.26)),
 }
-PYTHON_M0, VIPER_M0 = 1034, 71  # int8 dot product on MicroPython, Cortex-M0 (notes)
 GOALS = {"m0": 5.0, "m7": 2.0}
 
 
@@ -62,21 +68,72 @@ def main() -> None:
         label, (m0c, m0r, m7c, m7r) = ANCHORS[c.name]
         m0 = counts["m0"][c.name] / c.macs
         m7 = counts["m7"][c.name] / c.macs
+        BARE["m0"][c.name], BARE["m7"][c.name] = m0, m7
         print(f"{label:44} {c.macs:8d} | {m0:11.2f} {m0c:8.2f} {m0r:8.1f} | {m7:11.2f} {m7c:8.2f} {m7r:8.1f}")
     print()
     for core, goal in GOALS.items():
         worst = max(counts[core][c.name] / c.macs for c in cases)
         print(f"{core}: worst {worst:.2f} instructions/MAC, goal <= {goal}: {'met' if worst <= goal else 'NOT met'}")
-    fw = os.environ.get("EDGELOOP_QEMU_MICROPYTHON")
-    if not fw:
-        print("portable/viper per layer: skipped (EDGELOOP_QEMU_MICROPYTHON is unset: path of a qemu-port "
-              "Cortex-M0 MicroPython firmware.elf with native code)")
-    else:
-        print(f"portable/viper per layer on {fw}: not measured yet (only the module load is tested,"
-              " tests/host/test_native_qemu_mpy.py)")
-    print(f"levels above C on Cortex-M0 (int8 dot product, MicroPython, notes): portable Python ~{PYTHON_M0}/MAC,"
-          f" viper ~{VIPER_M0}/MAC")
+    levels_in_micropython()
 
+
+LEVEL_LAYERS = ("speech_dw", "speech_fc")
+FIRMWARE_ENV = {"m0": "EDGELOOP_QEMU_MICROPYTHON", "m7": "EDGELOOP_QEMU_MICROPYTHON_M7"}
+
+
+def levels_in_micropython() -> None:
+    """Portable, viper and native levels of micro_speech's two layers inside a real
+    MicroPython (the qemu port), the heavy op's instructions counted exactly."""
+    import cortexm_layers
+    from edgeloop.convert.int8 import convert_tflite_bytes
+    from edgeloop.native import qemu_mpy
+    from edgeloop.native.build import native_module
+
+    firmware = {core: os.environ.get(env, "") for core, env in FIRMWARE_ENV.items()}
+    missing = [env for core, env in FIRMWARE_ENV.items() if not firmware[core]]
+    if missing:
+        print(f"portable/viper/native in MicroPython: skipped ({' and '.join(missing)} unset: path of a qemu-port"
+              f" MicroPython firmware.elf with native code, {FIRMWARE_ENV['m0']} for Cortex-M0 (microbit),"
+              f" {FIRMWARE_ENV['m7']} for Cortex-M7 (mps2-an500))")
+        return
+    print()
+    print("In MicroPython (qemu port), instructions per MAC of the heavy op's eval, weights streamed from the model"
+          " file; every level's output compared with TFLM:")
+    print(f"{'layer':44} {'core':4} | {'portable':>9} {'viper':>7} {'native':>7} | {'bare C':>7} {'CMSIS-NN':>8}"
+          f" | equal TFLM")
+    with tempfile.TemporaryDirectory() as d:
+        for name in LEVEL_LAYERS:
+            tflite, x, want = cortexm_layers.build(name)
+            blob = convert_tflite_bytes(tflite, name).data
+            macs = _macs(blob)
+            label, (m0c, _m0r, m7c, _m7r) = ANCHORS[name]
+            for core in ("m0", "m7"):
+                mod = native_module(qemu_mpy.ARCH[core], Path(d) / core)
+                runs = qemu_mpy.level_runs(firmware[core], core, blob, x, ("kernels", "viper", "native"), mod)
+                per = {lv: n / macs for lv, (n, _out, _used) in runs.items()}
+                ok = all(out == want and lv in used for lv, (_n, out, used) in runs.items())
+                bare = BARE[core].get(name, float("nan"))
+                print(f"{label:44} {core:4} | {per['kernels']:9.1f} {per['viper']:7.1f} {per['native']:7.2f} |"
+                      f" {bare:7.2f} {m0c if core == 'm0' else m7c:8.2f} | {ok}")
+
+
+BARE: dict = {"m0": {}, "m7": {}}  # bare-metal C per MAC from main(), for the side-by-side rows
+
+
+def _macs(blob: bytes) -> int:
+    import io
+
+    from edgeloop.native.params import depthwise_args, fc_args
+    from edgeloop_fw.runtime.loader import Model
+
+    for _o, n, p, _t in Model(io.BytesIO(blob)).ops:
+        if n == "fully_connected":
+            a = fc_args(p)
+            return a["batches"] * a["depth"] * a["units"]
+        if n == "depthwise_conv_2d":
+            g = depthwise_args(p)["geom"]
+            return g["batches"] * g["out_h"] * g["out_w"] * g["out_c"] * g["filter_h"] * g["filter_w"]
+    raise SystemExit("no heavy op in the layer model")
 
 if __name__ == "__main__":
     main()

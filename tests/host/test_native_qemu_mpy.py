@@ -1,20 +1,22 @@
-"""The armv6m native module in a real MicroPython: the qemu port built for
-Cortex-M0 (`microbit` machine) with native code enabled.
+"""The native modules in a real MicroPython: MicroPython's qemu port built for
+Cortex-M0 (`microbit`, armv6m module) and Cortex-M7 (`mps2-an500`, armv7emdp
+module) with native code enabled.
 
-EDGELOOP_QEMU_MICROPYTHON names that firmware.elf (a local build from
-MicroPython's source; none is committed). The module is served to the
-firmware from a RAM filesystem typed in over the raw REPL, imported, and
-fully_connected's bytes are compared with TFLM's formula written out in
-Python (tests/host/test_native_kernels.py's _mbqm)."""
+EDGELOOP_QEMU_MICROPYTHON names the Cortex-M0 firmware.elf and
+EDGELOOP_QEMU_MICROPYTHON_M7 the Cortex-M7 one (local builds from
+MicroPython's source; none is committed); each core's tests skip with that
+reason when its variable is unset. The module is served to the firmware from
+a RAM filesystem (edgeloop.native.qemu_mpy), imported, and fully_connected's
+bytes are compared with TFLM's formula written out in Python
+(tests/host/test_native_kernels.py's _mbqm); micro_speech's depthwise layer
+runs through the board's runtime at the native, viper and portable levels
+and is compared with TFLM itself."""
 
 from __future__ import annotations
 
 import os
 import random
-import select
 import shutil
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -22,74 +24,29 @@ import pytest
 from test_native_kernels import _mbqm
 
 pytestmark = pytest.mark.slow
-FIRMWARE = os.environ.get("EDGELOOP_QEMU_MICROPYTHON", "")
-MACHINE = ["-machine", "microbit", "-global", "nrf51-soc.flash-size=1048576", "-global",
-           "nrf51-soc.sram-size=262144"]
-
-VFS = """
-import vfs, io, sys
-class V:
-    def __init__(s, f): s.f = f
-    def mount(s, ro, mkfs): pass
-    def umount(s): pass
-    def chdir(s, p): pass
-    def stat(s, p):
-        if p in s.f: return (0x8000, 0, 0, 0, 0, 0, len(s.f[p]), 0, 0, 0)
-        raise OSError(2)
-    def open(s, p, m): return io.BytesIO(s.f[p])
-vfs.mount(V({'/elnative.mpy': MPY}), '/fs')
-sys.path.insert(0, '/fs')
-import elnative
-"""
+ENV = {"m0": "EDGELOOP_QEMU_MICROPYTHON", "m7": "EDGELOOP_QEMU_MICROPYTHON_M7"}
+MACHINE = {"m0": "Cortex-M0 (microbit)", "m7": "Cortex-M7 (mps2-an500)"}
 
 
-def run_raw(code: str, timeout: float = 60) -> str:
-    """Execute `code` in the firmware's raw REPL; its output up to the end marker."""
-    p = subprocess.Popen(["qemu-system-arm", *MACHINE, "-nographic", "-monitor", "null", "-semihosting",
-                          "-serial", "mon:stdio", "-kernel", FIRMWARE],
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-
-    def until(marker: bytes, limit: float) -> bytes:
-        out, end = b"", time.time() + limit
-        while marker not in out and time.time() < end and p.poll() is None:
-            if select.select([p.stdout], [], [], 0.1)[0]:
-                out += os.read(p.stdout.fileno(), 65536)
-        return out
-
-    try:
-        until(b">>> ", 20)
-        p.stdin.write(b"\r\x01\x01")  # Ctrl-A, doubled: mon:stdio's escape key
-        p.stdin.flush()
-        until(b"raw REPL", 10)
-        data = (code + "\nprint('EL_END')\n").encode()
-        for i in range(0, len(data), 64):  # the emulated UART has a small buffer
-            p.stdin.write(data[i:i + 64])
-            p.stdin.flush()
-            time.sleep(0.005)
-        p.stdin.write(b"\x04")
-        p.stdin.flush()
-        out = until(b"EL_END", timeout).decode(errors="replace")
-    finally:
-        p.kill()
-        p.wait()
-    assert "EL_END" in out, out[-500:]
-    return out.split("OK", 1)[-1].split("EL_END")[0]
-
-
-@pytest.fixture(scope="module")
-def module_bytes(tmp_path_factory):
-    if not FIRMWARE:
-        pytest.skip("EDGELOOP_QEMU_MICROPYTHON is unset (path of a Cortex-M0 qemu-port firmware.elf "
-                    "built with native code)")
+@pytest.fixture(scope="module", params=["m0", "m7"])
+def board(request, tmp_path_factory):
+    core = request.param
+    firmware = os.environ.get(ENV[core], "")
+    if not firmware:
+        pytest.skip(f"{ENV[core]} is unset (path of a {MACHINE[core]} qemu-port firmware.elf built with native code)")
     for tool in ("arm-none-eabi-gcc", "qemu-system-arm"):
         if not shutil.which(tool):
             pytest.skip(f"{tool} is not installed (make system-packages)")
+    from edgeloop.native import qemu_mpy
     from edgeloop.native.build import native_module
 
-    return native_module("armv6m", Path(tmp_path_factory.mktemp("mod")))
+    return core, firmware, native_module(qemu_mpy.ARCH[core], Path(tmp_path_factory.mktemp("mod")))
 
 
-def test_armv6m_module_loads_and_computes_tflm_bytes(module_bytes):
+def test_module_loads_and_computes_tflm_bytes(board):
+    from edgeloop.native.qemu_mpy import QemuMicroPython
+
+    core, firmware, module_bytes = board
     rng = random.Random(5)
     depth, units = 37, 6
     x = [rng.randrange(-128, 128) for _ in range(depth)]
@@ -101,12 +58,36 @@ def test_armv6m_module_loads_and_computes_tflm_bytes(module_bytes):
     for u, (b, m, s) in enumerate(chans):
         acc = b + sum(x[k] * w[u * depth + k] for k in range(depth))
         want.append(min(hi, max(lo, _mbqm(acc, m, s) + off)))
-    code = VFS.replace("MPY", repr(module_bytes)) + f"""
+    code = f"""
+import sys
+import elnative
 from array import array
 p = array('i', {p})
 arena = bytearray(bytes(array('b', {x}))) + bytearray({units})
 elnative.fully_connected(p, arena, bytes(array('b', {w})), 0, {units})
-print('API', elnative.API, 'OUT', list(array('b', arena[{depth}:])))
+print(sys.implementation._mpy >> 10, 'API', elnative.API, 'OUT', list(array('b', arena[{depth}:])))
 """
-    out = run_raw(code)
-    assert f"API 3 OUT {want}" in out, out
+    with QemuMicroPython(firmware, core) as mp:
+        mp.put("/elnative.mpy", module_bytes)
+        out = mp.exec(code)
+    arch = {"m0": 4, "m7": 8}[core]  # sys.implementation._mpy's arch field: armv6m 4, armv7emdp 8
+    assert f"{arch} API 3 OUT {want}" in out, out
+
+
+@pytest.mark.tf
+def test_micro_speech_depthwise_at_every_level_equals_tflm(board):
+    """The row-strip depthwise through the board's runtime and the module, next to
+    the viper and portable kernels, on micro_speech's layer shape."""
+    pytest.importorskip("tflite_micro.python.tflite_micro.runtime", reason="tflite-micro is not installed")
+    import cortexm_layers
+    from edgeloop.convert.int8 import convert_tflite_bytes
+    from edgeloop.native.qemu_mpy import level_runs
+
+    core, firmware, module_bytes = board
+    tflite, x, want = cortexm_layers.build("speech_dw")
+    runs = level_runs(firmware, core, convert_tflite_bytes(tflite, "speech_dw").data, x, ("native", "viper"),
+                      module_bytes)
+    for level, (count, out, used) in runs.items():
+        assert f"'depthwise_conv_2d': '{level}'" in used, (level, used)
+        assert out == want, f"{level} on {core} differs from TFLM"
+        assert count > 0
