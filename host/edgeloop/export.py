@@ -7,7 +7,10 @@
   rows per window (`file` = "inference-<id>", `subject` = device id).
 
 Only inferences logged with their input window (`edgeloop monitor --window`)
-can be exported. Labels come from --label-from (a CSV with `id,label`, or
+can be exported. `export_detections` writes the detections table instead
+(what a keyword spotter reported, with the window index that joins each one
+to its inference): a list to review for false alarms and misses, csv or
+parquet, selected by the same --since and --model. Labels come from --label-from (a CSV with `id,label`, or
 `start,end,label` host-time ranges in Unix seconds or ISO 8601), else from
 the model's own top class (a pseudo-label: review before training on it).
 """
@@ -133,6 +136,57 @@ def export(db: str | Path, out: str | Path, *, fmt: str, since: str | None = Non
     return {"windows": len(windows), "path": path, "shape": shape, "classes": sorted(set(labels))}
 
 
+DETECTION_COLUMNS = ("id", "session_id", "host_time", "device_id", "board", "model_hash", "class", "class_index",
+                     "score", "time_ms", "window_index", "seq", "device_ms")
+
+
+def export_detections(db: str | Path, out: str | Path, *, fmt: str, since: str | None = None,
+                      model: str | None = None) -> dict:
+    """Write the logged detections as one table (detections.csv / .parquet); returns count and path."""
+    if fmt not in ("csv", "parquet"):
+        raise ExportError(f"detections export as csv or parquet (a table of events, no windows), not {fmt}; "
+                          "pass --format csv")
+    where, params = ["1"], []
+    if since:
+        where.append("host_time >= ?")
+        params.append(parse_time(since))
+    if model:
+        where.append("model_hash LIKE ?")
+        params.append(model + "%")
+    store = Store(db, readonly=True)
+    try:
+        if store.schema_version < 2:
+            raise ExportError(f"{db} was written before detections were logged (schema {store.schema_version}); "
+                              "open it once with `edgeloop monitor --db` to upgrade it, or record a new log")
+        rows = store.query("SELECT id, session_id, host_time, device_id, board, model_hash, class_name AS class, "
+                           "class_index, score, time_ms, window_index, seq, device_ms FROM detections "
+                           f"WHERE {' AND '.join(where)} ORDER BY id", tuple(params))
+        total = store.count("detections")
+    finally:
+        store.close()
+    if not rows:
+        raise ExportError(f"no detections in {db} match ({total} in the log; detections come from a board in "
+                          "keyword mode, logged by `edgeloop monitor` or `edgeloop demo --keyword`)")
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / f"detections.{fmt}"
+        tmp = out / f"detections.part.{fmt}"
+        if fmt == "csv":
+            with open(tmp, "w", newline="") as fh:
+                w = csv.writer(fh, lineterminator="\n")
+                w.writerow(DETECTION_COLUMNS)
+                w.writerows([r[c] for c in DETECTION_COLUMNS] for r in rows)
+        else:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+            pq.write_table(pa.table({c: [r[c] for r in rows] for c in DETECTION_COLUMNS}), tmp)
+        os.replace(tmp, path)
+    except OSError as e:
+        raise ExportError(f"cannot write to {out}: {e.strerror}; pass --out with a writable folder") from None
+    return {"detections": len(rows), "path": path}
+
+
 def _write(out: Path, fmt: str, x: np.ndarray, labels, ids, conf, subjects, rates) -> Path:
     if fmt == "npz":
         path = out / "windows.npz"
@@ -170,4 +224,4 @@ def _write(out: Path, fmt: str, x: np.ndarray, labels, ids, conf, subjects, rate
     return path
 
 
-__all__ = ["export", "ExportError", "FORMATS", "StoreError"]
+__all__ = ["export", "export_detections", "ExportError", "FORMATS", "StoreError"]

@@ -13,6 +13,8 @@ Why it is built this way:
 - Numbered migrations, each applied once inside one transaction that also
   bumps `PRAGMA user_version`: opening an old log upgrades it; opening a
   current one changes nothing.
+- Detections (MSG_DETECTION) have their own table: they are rare decisions,
+  not model outputs, and each is committed at once rather than batched.
 - Every failure leaves as StoreError naming the file and what to do; a failed
   commit rolls back only the batch in flight, never what was committed.
 - No connection is opened at import: `Store(path)` does it.
@@ -54,6 +56,16 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         """CREATE TABLE events (
             id INTEGER PRIMARY KEY, session_id INTEGER, host_time REAL NOT NULL, kind TEXT NOT NULL,
             detail TEXT)""",
+    ]),
+    # MSG_DETECTION: a detector's decisions (keyword spotter), one row each, beside the inferences
+    # they were decided on (same session_id and window_index).
+    (2, [
+        """CREATE TABLE detections (
+            id INTEGER PRIMARY KEY, session_id INTEGER REFERENCES sessions(id), device_id TEXT,
+            board TEXT, firmware TEXT, model_hash TEXT, seq INTEGER, device_ms INTEGER,
+            host_time REAL NOT NULL, time_ms INTEGER, window_index INTEGER, class_index INTEGER,
+            class_name TEXT, score REAL)""",
+        "CREATE INDEX detections_time ON detections(host_time)",
     ]),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
@@ -111,8 +123,8 @@ class Store:
         self._last_commit = time.monotonic()
         self._session: dict | None = None
         self.session_id: int | None = None
-        self.committed = {"inferences": 0, "samples": 0}
-        self._uncommitted = {"inferences": 0, "samples": 0}
+        self.committed = {"inferences": 0, "samples": 0, "detections": 0}
+        self._uncommitted = {"inferences": 0, "samples": 0, "detections": 0}
         self._rows: dict[str, list] = {_INSERT_INFERENCE: [], _INSERT_SAMPLES: [], _INSERT_STATUS: []}
         try:
             if readonly:
@@ -233,6 +245,21 @@ class Store:
              "[" + ", ".join(map(repr, scores)) + "]", f["latency_us"], f.get("window_channels") if window is not None else None,
              int16_blob(window) if window is not None else None), "inferences")
 
+    def add_detection(self, f: dict, seq: int, device_ms: int, host_time: float | None = None) -> None:
+        """One MSG_DETECTION, committed now: `device_ms` is the frame's send time, f["time_ms"] the
+        detector's own clock."""
+        s = self._session or {}
+        classes = s.get("classes") or []
+        c = f["class_index"]
+        self._write(
+            "INSERT INTO detections (session_id, device_id, board, firmware, model_hash, seq, device_ms,"
+            " host_time, time_ms, window_index, class_index, class_name, score) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (self.session_id, s.get("device_id"), s.get("board"), s.get("firmware"),
+             f.get("model_hash") or s.get("model_hash"), seq, device_ms,
+             time.time() if host_time is None else host_time, f["time_ms"], f.get("window_index"), c,
+             classes[c] if c < len(classes) else str(c), round(f["score"] / 65535, 6)), "detections")
+        self.flush()  # rare and the point of keyword mode: durable at once, with the rows before it
+
     def add_samples(self, f: dict, seq: int, device_ms: int, host_time: float | None = None,
                     label: str | None = None, data_le: bytes | None = None) -> None:
         """`data_le`: the frame's int16 little-endian bytes as they came (saves re-encoding f["data"])."""
@@ -300,6 +327,6 @@ class Store:
             raise StoreError(_explain(self.path, e)) from None
 
     def count(self, table: str) -> int:
-        if table not in ("inferences", "samples", "status", "events", "sessions"):
+        if table not in ("inferences", "samples", "status", "events", "sessions", "detections"):
             raise ValueError(table)
         return self.query(f"SELECT count(*) AS n FROM {table}")[0]["n"]

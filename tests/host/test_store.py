@@ -198,3 +198,47 @@ def test_full_disk_is_one_clear_error_and_keeps_what_was_committed(tmp_path):
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     n, hi = con.execute("SELECT count(*), max(window_index) FROM inferences").fetchone()
     assert n >= committed and hi == n - 1
+
+
+DETECTION = dict(class_index=1, score=230 * 257, time_ms=1530, window_index=77, model_hash="abc123")
+
+
+def test_a_version_1_log_gains_the_detections_table_and_keeps_its_rows(tmp_path):
+    """A log written before migration 2 (built here from the version 1 schema by hand) upgrades on open."""
+    from edgeloop.store import MIGRATIONS
+
+    db = tmp_path / "old.sqlite"
+    raw = sqlite3.connect(db)
+    for sql in dict(MIGRATIONS)[1]:
+        raw.execute(sql)
+    raw.execute("INSERT INTO inferences (host_time, window_index, top) VALUES (1.0, 5, 1)")
+    raw.execute("PRAGMA user_version = 1")
+    raw.commit()
+    raw.close()
+    with Store(db) as s:
+        assert s.schema_version == SCHEMA_VERSION >= 2
+        assert s.count("inferences") == 1 and s.count("detections") == 0
+        s.begin_session(HELLO)
+        s.add_detection(DETECTION, 9, 4000, host_time=2.0)
+        s.add_detection(dict(DETECTION, class_index=7, window_index=None, model_hash=""), 10, 4100)
+    row = sqlite3.connect(db).execute(
+        "SELECT device_id, board, model_hash, seq, device_ms, host_time, time_ms, window_index, class_index,"
+        " class_name, score FROM detections ORDER BY id").fetchall()
+    assert row[0] == ("d1", "rp2040", "abc123", 9, 4000, 2.0, 1530, 77, 1, "wave", round(230 / 255, 6))
+    # no window index stays NULL; an index past the class list keeps the number; the hash falls back to hello's
+    assert row[1][7:10] == (None, 7, "7") and row[1][2] == "abc123"
+
+
+def test_detections_are_committed_at_once(tmp_path):
+    db = tmp_path / "log.sqlite"
+    s = Store(db, batch_rows=1000, batch_seconds=3600)
+    s.begin_session(HELLO)
+    for i in range(3):
+        s.add_inference(inference(i), i, i)
+    s.add_detection(DETECTION, 3, 10)  # no flush: a crash now loses neither it nor the rows before it
+    other = sqlite3.connect(db)
+    assert other.execute("SELECT count(*) FROM detections").fetchone()[0] == 1
+    assert other.execute("SELECT count(*) FROM inferences").fetchone()[0] == 3
+    assert sqlite3.connect(db).execute("SELECT count(*) FROM detections").fetchone()[0] == 1
+    assert s.committed["detections"] == 1
+    s.close()

@@ -52,7 +52,8 @@ def monitor(*, port: str | None, db: str | Path | None, seconds: float | None = 
             store.close()
     c, s = session.reader.counts, session.stats
     where = f", logged to {db}" if db else ""
-    return (f"{s.inferences} inferences, {s.samples} samples in {c.frames} frames; "
+    found = f", {s.detections} detections" if s.detections else ""
+    return (f"{s.inferences} inferences{found}, {s.samples} samples in {c.frames} frames; "
             f"{c.dropped} dropped, {c.corrupt} corrupt; {s.disconnects} disconnects{where}")
 
 

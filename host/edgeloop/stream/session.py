@@ -106,6 +106,8 @@ class StreamSession:
                     st.add_inference(f, fr.seq, fr.t_ms, now)
                 elif fr.msg_type == P.MSG_SAMPLES:  # the int16 bytes go in as they came
                     st.add_samples(f, fr.seq, fr.t_ms, now, data_le=bytes(fr.payload[_SAMPLES_HEAD:]))
+                elif fr.msg_type == P.MSG_DETECTION:
+                    st.add_detection(f, fr.seq, fr.t_ms, now)
                 elif fr.msg_type == P.MSG_STATUS:
                     st.add_status(f, fr.t_ms)
                 elif fr.msg_type == P.MSG_LOG:

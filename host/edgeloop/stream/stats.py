@@ -15,6 +15,8 @@ class LiveStats:
     last_inference: dict | None = None
     last_status: dict | None = None
     inferences: int = 0
+    detections: int = 0
+    recent_detections: deque = field(default_factory=lambda: deque(maxlen=5))  # (host time, fields)
     samples: int = 0
     connected: bool = False
     disconnects: int = 0
@@ -50,6 +52,9 @@ class LiveStats:
             self.inferences += 1
             self.last_inference = f
             self._times.append(time.monotonic())
+        elif msg_type == P.MSG_DETECTION:
+            self.detections += 1
+            self.recent_detections.append((time.time(), f))
         elif msg_type == P.MSG_STATUS:
             self.last_status = f
         elif msg_type == P.MSG_SAMPLES:

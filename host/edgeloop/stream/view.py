@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
@@ -25,6 +27,19 @@ def sparkline(values, width: int = 60) -> str:
 def bar(fraction: float, width: int = 30) -> str:
     n = max(0, min(width, round(fraction * width)))
     return "█" * n + "·" * (width - n)
+
+
+def detection_lines(stats: LiveStats) -> list[str]:
+    """The last detections, newest first: host time, class, smoothed score, the detector's time."""
+    classes = stats.classes
+    out = []
+    for host_t, d in reversed(stats.recent_detections):
+        c = d["class_index"]
+        name = classes[c] if c < len(classes) else str(c)
+        where = f" (window {d['window_index']})" if d.get("window_index") is not None else ""
+        out.append(f"{time.strftime('%H:%M:%S', time.localtime(host_t))}  {name:<10} "
+                   f"{d['score'] / 65535:6.1%}  at {d['time_ms']} ms{where}")
+    return out
 
 
 def render(stats: LiveStats, counts: LossCounts, *, port: str, plot: bool = False, db: str | None = None):
@@ -62,6 +77,9 @@ def render(stats: LiveStats, counts: LossCounts, *, port: str, plot: bool = Fals
     m.add_row("disconnects", str(stats.disconnects), "board overruns", str(st.get("dropped", 0)) if st else "-")
 
     parts = [head, Panel(scores, title="top class"), m]
+    if stats.detections:
+        parts.append(Panel(Text("\n".join(detection_lines(stats)), style="bold"),
+                           title=f"detections ({stats.detections}, latest first)"))
     if plot:
         lines = Text()
         sc = stats.scale
