@@ -4,7 +4,7 @@ A real recording (yes) between stretches of TFLM's silence recording is
 streamed through edgeloop_fw.kws on the board in capture-sized chunks; every
 inference's output bytes must equal what CPython computes with the same
 files (whose own outputs tests/host/test_kws.py checks against TFLM), the
-detection must come out as a MSG_INFERENCE frame that the host's protocol
+detection must come out as a MSG_DETECTION frame that the host's protocol
 decoder reads, and frames that run no inference must allocate nothing.
 The board is real MicroPython with the RP2040 heap cap, the firmware as
 `edgeloop deploy` puts it there (.mpy, the front end's table file), the
@@ -137,8 +137,8 @@ def check(board_out: str, host_out: list[str], classes: list[str]):
     wire = bytes.fromhex(dets[0][2:])
     kind, _seq, t_ms, payload = P.frame_decode(wire[:-1])
     f = P.decode_payload(kind, payload)
-    assert kind == P.MSG_INFERENCE and classes[f["top"]] == "yes" and f["model_hash"] == "0123abcd"
-    assert 800 <= t_ms <= 2000 and f["scores"][f["top"]] > 200 * 257
+    assert kind == P.MSG_DETECTION and classes[f["class_index"]] == "yes" and f["model_hash"] == "0123abcd"
+    assert 800 <= t_ms <= 2000 and f["time_ms"] == t_ms and f["score"] > 200 * 257
     alloc = [ln for ln in board if ln.startswith("ALLOC")]
     return tuple(int(v) for v in alloc[0].split()[1:]) if alloc else None
 
