@@ -17,7 +17,8 @@ def monitor(port, db, seconds, plot, send_window):
     """Stream inferences from a board: live view + durable SQLite log.
 
     Shows the top class with confidence bars, inferences/s, latency, the
-    board's free heap and dropped/corrupt frames. Runs until Ctrl-C or
+    board's free heap, dropped/corrupt frames and, from a board spotting
+    keywords, the last detections (logged to their own table). Runs until Ctrl-C or
     --seconds, then exits 0 with everything received committed. If the board
     goes away the view says so and picks it up again when it returns.
 

@@ -213,7 +213,7 @@ def step_stream(ctx: DemoContext) -> list[str]:
     got: dict[int, dict] = {}
     statuses: list[dict] = []
     last = rs.expected()[-1]
-    detections: list[str] = []
+    detections: list[dict] = []  # MSG_DETECTION fields, keyword mode
     seen = [0]
 
     def on_frame(msg_type, seq, t_ms, f):
@@ -229,8 +229,8 @@ def step_stream(ctx: DemoContext) -> list[str]:
                 got[k] = f
         elif msg_type == P.MSG_STATUS:
             statuses.append(f)
-        elif msg_type == P.MSG_LOG and f["text"].startswith("detected ") and seen[0] <= last:
-            detections.append(f["text"][9:])
+        elif msg_type == P.MSG_DETECTION and (f["window_index"] is None or f["window_index"] <= last):
+            detections.append(f)
 
     # Generous: a keyword inference takes ~0.6 s on the virtual board; normally the last window ends it.
     deadline = time.monotonic() + 3 * rs.seconds + 30 + 2 * len(rs.expected())
@@ -246,7 +246,10 @@ def step_stream(ctx: DemoContext) -> list[str]:
             ctx.on_stream(session)
         tick = (lambda _stats: ctx.on_tick(session)) if ctx.on_tick else None
         t0 = time.monotonic()
-        session.run(None, should_stop=lambda: seen[0] >= last or time.monotonic() > deadline, on_tick=tick)
+        # Keyword: wait for the inference after the last one, so the last window's detection (sent
+        # right after its inference frame, maybe in the next read) is in: frames arrive in order.
+        stop_at = last + 1 if rs.kind == "keyword" else last
+        session.run(None, should_stop=lambda: seen[0] >= stop_at or time.monotonic() > deadline, on_tick=tick)
         elapsed = time.monotonic() - t0
         session_id = store.session_id
     finally:

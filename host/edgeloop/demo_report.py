@@ -133,7 +133,7 @@ class Summary:
     host_out: dict[int, bytes] = field(default_factory=dict)
     runner: str = ""
     out_quant: tuple[float, int] = (1 / 256, -128)
-    detections: list[str] = field(default_factory=list)  # keyword: the spotter's reports, as sent
+    detections: list[dict] = field(default_factory=list)  # keyword: the spotter's MSG_DETECTION fields
 
     # -- figures ------------------------------------------------------------------
     def scored(self) -> list[tuple[int, int, int]]:
@@ -170,6 +170,13 @@ class Summary:
         ks = [k for k in self.inferences if k in self.host_out]
         return sum(self.same_output(k) for k in ks), len(ks)
 
+    def detection_texts(self) -> list[str]:
+        """'yes 230 at 1530 ms': class, smoothed score on TFLM's 0..255 scale (the threshold's),
+        audio time of the decision, from the board's MSG_DETECTION frames."""
+        cl = self.rs.classes
+        return [f"{cl[d['class_index']] if d['class_index'] < len(cl) else d['class_index']} "
+                f"{d['score'] // 257} at {d['time_ms']} ms" for d in self.detections]
+
     def latency_ms(self) -> tuple[float, float]:
         lat = [f["latency_us"] / 1000 for f in self.inferences.values()]
         return (statistics.median(lat), max(lat)) if lat else (0.0, 0.0)
@@ -203,7 +210,7 @@ class Summary:
                    + (f" ({straddle} straddle two {what.split('(')[0].split()[-1]}s: run and checked, not scored)"
                       if straddle else ""))
         if rs.kind == "keyword":
-            out.append(f"detected   {'; '.join(self.detections) or 'nothing'} (spotter: "
+            out.append(f"detected   {'; '.join(self.detection_texts()) or 'nothing'} (spotter: "
                        + ", ".join(f"{k} {v}" for k, v in rs.kws.items()) + ")")
             if self.stream_seconds > 1.5 * rs.seconds:
                 out.append(f"real time  the board took {self.stream_seconds:.0f} s for {rs.seconds:.0f} s of audio "
@@ -226,8 +233,9 @@ class Summary:
                        f"{rs.replay.rate_hz:g} Hz clock (the replay skips time, not data; a live sensor "
                        "would have lost those samples)")
         if self.db is not None:
+            found = f"{len(self.detections)} detections, " if rs.kind == "keyword" else ""
             out.append(f"log        {self.db} (session {self.session_id}: {len(self.inferences)} inferences, "
-                       f"{self.samples:,} samples)")
+                       f"{found}{self.samples:,} samples)")
             if rs.kind == "gesture":
                 out.append(f"           a retraining set from it: edgeloop export --db {self.db} --format parquet "
                            "--out retrain/")

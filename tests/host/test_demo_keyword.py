@@ -3,8 +3,9 @@
 The recordings are read here with the `wave` module, run through TFLM's own
 audio preprocessor (audio_preprocessor_int8.tflite, stateful over the
 stream, as the board's front end is) and the shipped keyword.tflite under
-TFLM; the board's inferences come from the SQLite log; detections are
-recomputed with the independent RecognizeCommands of tests/host/test_kws.py.
+TFLM; the board's inferences come from the SQLite log; the board's
+detections (MSG_DETECTION frames, logged to their own table) are recomputed
+with the independent RecognizeCommands of tests/host/test_kws.py.
 """
 
 from __future__ import annotations
@@ -109,18 +110,26 @@ def test_keyword_demo_summary_matches_the_log_and_tflm(ready, tmp_path, monkeypa
     card = json.loads((KEYWORD / "model.json").read_text())["evaluation"]["real recordings"]["overall"]["edgeloop"]
     assert re.search(rf"^\s+all\s+{n}\s+{ok}\s+{100 * ok / n:.1f}%\s+{100 * card:.1f}%$", out, re.M)
 
-    # Detections: the board's log lines = RecognizeCommands over TFLM's outputs at the stream times.
+    # Detections: the board's MSG_DETECTION frames, as logged = RecognizeCommands over TFLM's
+    # outputs at the stream times; each one joins the inference row it was decided on.
     from test_kws import recognize
 
     kws = json.loads((KEYWORD / "model.json").read_text())["kws"]
     times = [(k - 1) * 20 + 30 for k in expected]
     scores = np.array([outputs[k] + 128 for k in expected], np.uint8)
-    ref = [f"{classes[c]} {s} at {t} ms" for t, c, s in recognize(
+    ref = [(t, classes[c], s) for t, c, s in recognize(
         times, scores, average_ms=kws["average_ms"], threshold=kws["threshold"],
         suppression_ms=kws["suppression_ms"]) if classes[c] not in ("silence", "unknown")]
-    logged = [d[len("detected "):] for (d,) in con.execute(
-        "SELECT detail FROM events WHERE session_id = ? AND kind = 'log' ORDER BY id", (session,))]
+    logged = con.execute("SELECT time_ms, class_name, score, window_index, class_index, model_hash FROM detections "
+                         "WHERE session_id = ? AND window_index <= ? ORDER BY id", (session, frames)).fetchall()
+    hello_hash = con.execute("SELECT model_hash FROM sessions WHERE id = ?", (session,)).fetchone()[0]
+    text_logs = con.execute("SELECT count(*) FROM events WHERE session_id = ? AND kind = 'log' "
+                            "AND detail LIKE 'detected %'", (session,)).fetchone()[0]
     con.close()
-    assert logged == ref
+    assert [(t, name, round(score * 255)) for t, name, score, *_ in logged] == ref
+    for t, name, _score, k, c, mh in logged:
+        assert k in outputs and t == (k - 1) * 20 + 30 and classes[c] == name and mh == hello_hash
+    assert text_logs == 0  # no text log lines for detections any more
+    assert f"{len(ref)} detections, " in out
     shown = re.search(r"detected\s+(.*) \(spotter:", out).group(1)
-    assert shown == ("; ".join(ref) or "nothing")
+    assert shown == ("; ".join(f"{c} {s} at {t} ms" for t, c, s in ref) or "nothing")
