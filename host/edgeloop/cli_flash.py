@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 
@@ -18,18 +20,25 @@ import click
 @click.option("--erase", is_flag=True, help="Erase the whole flash first (esptool boards; deletes the filesystem).")
 @click.option("--drive", type=click.Path(file_okay=False), metavar="PATH",
               help="The mounted bootloader drive (RPI-RP2) or CIRCUITPY drive, if not found by itself.")
-@click.option("--deploy", is_flag=True, help="After flashing, deploy edgeloop's on-board code.")
+@click.option("--deploy", is_flag=True, help="After flashing, deploy edgeloop's on-board code (and --model files).")
+@click.option("--model", "-m", "models", multiple=True, type=click.Path(dir_okay=False), metavar="FILE",
+              help="With --deploy: a model file to put in /models/ (repeatable).")
 @click.option("--wait", default=20.0, show_default=True, metavar="SECONDS",
               help="How long to wait for the board's drive or serial port to appear.")
 @click.option("-v", "--verbose", is_flag=True, help="Show each external command and tool output.")
-def flash(board, port, firmware_file, micropython, circuitpython, sha256, erase, drive, deploy, wait, verbose):
+def flash(board, port, firmware_file, micropython, circuitpython, sha256, erase, drive, deploy, models, wait,
+          verbose):
     """Write MicroPython or CircuitPython to a board, then find it again on serial.
 
     The image is checked against the board profile first (UF2 family and
     addresses, ESP chip, DFU flash layout); nothing is erased or written
     unless it passes. RP2040 boards are copied to their RPI-RP2 drive
     (rebooted there from --port if given), ESP32-S3 goes through esptool,
-    Nicla Vision through dfu-util. docs/boards.md has the steps per board.
+    Nicla Vision through dfu-util. The board that comes back on serial is
+    asked who it is (as `edgeloop info`); with --deploy it then gets
+    edgeloop's firmware and the --model files (CircuitPython: through the
+    CIRCUITPY drive, or the REPL when no drive is mounted). docs/boards.md
+    has the steps per board and what each error means.
 
     \b
     Examples:
@@ -37,11 +46,13 @@ def flash(board, port, firmware_file, micropython, circuitpython, sha256, erase,
       edgeloop flash --board esp32s3 --port /dev/ttyACM0 --micropython 1.24.1 --erase
       edgeloop flash --board nicla_vision --firmware ARDUINO_NICLA_VISION-20241129-v1.24.1.dfu
       edgeloop flash --board rp2040 --circuitpython 9.2.1 --deploy -v
+      edgeloop flash --board rp2040 --firmware RPI_PICO-20241129-v1.24.1.uf2 --deploy -m gesture.elm
     """
     from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from .flash import run
+    from .errors import FlashError
+    from .flash import after, run
 
     console = Console(stderr=True)
     with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
@@ -60,38 +71,41 @@ def flash(board, port, firmware_file, micropython, circuitpython, sha256, erase,
 
         report = run.Reporter(step=step, progress=progress,
                               command=lambda argv: verbose and console.print(f"$ {run.shell(argv)}", markup=False,
-                                                                             highlight=False),
-                              info=lambda text: verbose and console.print(text, markup=False, highlight=False))
+                                                                             highlight=False, soft_wrap=True),
+                              info=lambda text: verbose and console.print(text, markup=False, highlight=False,
+                                                                          soft_wrap=True))
+        if models and not deploy:
+            raise FlashError("--model goes with --deploy (the model is deployed after the firmware)")
+        from .firmware_deploy import model_files
+
+        model_files(models)  # a missing model fails now, not after the board was flashed
         result = run.flash_board(board, port=port, firmware_file=firmware_file, micropython=micropython,
                                  circuitpython=circuitpython, erase=erase, drive=drive, sha256=sha256,
                                  report=report, wait_timeout=wait)
-    click.echo(f"flashed {result.image.name} to {result.board}" +
-               (f"; the board is back on {result.port}" if result.port else ""))
-    for note in result.notes:
+        click.echo(f"flashed {result.image.name} to {result.board}" +
+                   (f"; the board is back on {result.port}" if result.port else ""))
+        for note in result.notes:
+            click.echo(f"note: {note}")
+        info = None
+        if result.port:
+            step(f"asking the board on {result.port} who it is")
+            info = after.identify(result.port, result.profile, timeout=wait)
+            click.echo(f"board: {after.describe(info)}")
+            if note := after.mismatch_note(info, result.profile):
+                click.echo(f"note: {note}")
+        if not deploy:
+            if result.port:
+                click.echo(f"next: edgeloop deploy --port {result.port} --board {result.board}")
+            return
+        step("deploying edgeloop" + (f" and {len(models)} model(s)" if models else ""))
+        kind = info["name"] if info else ("circuitpython" if circuitpython else "micropython")
+        done = after.deploy(result.port, result.profile, kind, models=models,
+                            drive=drive if drive and (Path(drive) / "boot_out.txt").is_file() else None,
+                            progress=lambda d, t, label="": progress(d, t))
+    click.echo(f"deployed edgeloop to {done.where} over {done.via}: {len(done.sent)} file(s) sent, "
+               f"{len(done.unchanged)} unchanged")
+    for note in done.notes:
         click.echo(f"note: {note}")
-    if result.port:
-        click.echo(f"next: edgeloop info --port {result.port}")
-    if deploy:
-        _deploy(result, board, drive if circuitpython else None, circuitpython)
-
-
-def _deploy(result, board, drive, circuitpython):
-    from .errors import FlashError
-
-    if circuitpython:
-        from .flash import circuitpy
-
-        done = circuitpy.deploy(drive=drive, port=result.port, board=board)
-        click.echo(f"deployed edgeloop to {getattr(done, 'drive', result.port)}")
-        if getattr(done, "reset_needed", False):
-            click.echo("boot.py changed: press the board's reset button once so usb_cdc.data is enabled")
-        return
-    if not result.port:
-        raise FlashError("cannot deploy: the board did not come back on serial; replug it and run "
-                         f"`edgeloop deploy --board {board}`")
-    from .device import Device
-    from .firmware_deploy import deploy_firmware
-
-    with Device(result.port) as dev:
-        deploy_firmware(dev, board=board)
-    click.echo(f"deployed edgeloop to {result.port}")
+    if done.reset_needed:
+        click.echo("boot.py changed: press the board's reset button once so usb_cdc.data (the stream port) "
+                   "is enabled")

@@ -35,8 +35,9 @@ _TMP = ".edgeloop-tmp-"
 
 
 @dataclass
-class DriveDeploy:
-    drive: Path
+class CircuitDeploy:
+    where: str  # the CIRCUITPY folder, or the serial port of the fallback
+    via: str = "drive"  # or "serial"
     written: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
@@ -86,10 +87,10 @@ def _write_verified(target: Path, data: bytes) -> None:
             tmp.unlink()
 
 
-def deploy_to_drive(drive: Path, files, *, progress=None) -> DriveDeploy:
+def deploy_to_drive(drive: Path, files, *, progress=None) -> CircuitDeploy:
     """Copy DeployFile-like items (.remote, .data) onto the drive, verified, boot/main last."""
     drive = Path(drive)
-    result = DriveDeploy(drive)
+    result = CircuitDeploy(str(drive))
     plan = []
     for f in files:
         data = with_cdc_boot(f.data) if f.remote == "/boot.py" else f.data
@@ -120,10 +121,24 @@ def deploy_to_drive(drive: Path, files, *, progress=None) -> DriveDeploy:
     return result
 
 
-def deploy(*, drive=None, port=None, board=None, points=None, progress=None, fw_dir=None):
-    """Deploy edgeloop's firmware to a CircuitPython board: the drive if one is mounted
-    (or given), else the serial REPL on `port` through the deploy helper's API."""
-    from ..firmware_deploy import firmware_files
+def cdc_files(files):
+    """The deploy's files with boot.py enabling usb_cdc.data (kept first: it must run at boot)."""
+    from ..deploy import DeployFile
+
+    return [DeployFile(f.remote, with_cdc_boot(f.data), f.source, f.group) if f.remote == "/boot.py" else f
+            for f in files]
+
+
+def deploy(*, drive=None, port=None, board=None, models=(), points=None, progress=None,
+           fw_dir=None) -> CircuitDeploy:
+    """Deploy edgeloop's firmware (and `models` into /models/) to a CircuitPython board: the
+    drive if one is mounted (or given), else the serial REPL on `port`.
+
+    Both paths send the same files: edgeloop_fw as source (CircuitPython's .mpy is not
+    MicroPython's), no module that needs a native emitter (CircuitPython has none), and
+    a boot.py that enables usb_cdc.data. The serial path is the deploy library's
+    (staged, hashed on the board, journalled), so it is as atomic as the drive path."""
+    from ..firmware_deploy import firmware_files, model_files
     from ..resources import firmware_dir
 
     try:
@@ -132,13 +147,15 @@ def deploy(*, drive=None, port=None, board=None, points=None, progress=None, fw_
         if drive is not None or port is None:
             raise
         target = None
+    files, skipped = firmware_files(fw_dir or firmware_dir(), arch=None, source_only=True)
+    files = files + model_files(models)
     if target is not None:
-        files, skipped = firmware_files(fw_dir or firmware_dir(), arch=None, source_only=True)
         result = deploy_to_drive(target, files, progress=progress)
         result.skipped = skipped
         return result
+    from ..deploy import deploy_files
     from ..device import Device
-    from ..firmware_deploy import deploy_firmware
 
     with Device(port) as dev:
-        return deploy_firmware(dev, board=board, source_only=True, fw_dir=fw_dir)
+        r = deploy_files(dev, cdc_files(files), prune=("firmware",), board=board, progress=progress)
+    return CircuitDeploy(port, "serial", r.sent, r.unchanged, skipped, reset_needed="/boot.py" in r.sent)

@@ -6,9 +6,10 @@ before the port is opened; the chip esptool detects is compared with the profile
 anything is erased; only then erase (optional), write at the profile's offset, verify
 (esptool checks the flash MD5 of every region it writes) and reset.
 
-Reset sequences come from esptool: DTR/RTS toggling for USB-UART bridges, the
-USB-Serial/JTAG sequence when the port is 303a:1001, and a watchdog reset after writing
-over USB-Serial/JTAG. A board running MicroPython on its native TinyUSB port (303a:4001)
+Reset sequences come from esptool, exactly as its command line (`command()`, shown
+with -v) would do them: DTR/RTS toggling for USB-UART bridges, the USB-Serial/JTAG
+sequence when the port is 303a:1001, and its "hard-reset" afterwards (the S3 class picks
+RTS, or a watchdog reset on USB-OTG). A board running MicroPython on its native TinyUSB port (303a:4001)
 cannot be reset into the ROM by those lines, so the caller first asks MicroPython for
 `machine.bootloader()` (see cli_flash) or the user holds BOOT and taps RESET.
 """
@@ -122,6 +123,17 @@ def _fail(e: Exception, logger: _Log, what: str) -> FlashError:
     return FlashError(f"{what}: esptool said: {first}")
 
 
+def command(port: str, profile, image: Path, *, erase: bool = False, stub: bool = True,
+            baud: int | None = None) -> list[str]:
+    """The esptool command line that does exactly what flash() does through the API
+    (shown with -v, and what a user runs by hand when edgeloop is not there)."""
+    f = profile.flash
+    return ["esptool", "--chip", f["chip"], "--port", port, "--baud", str(baud or f["baud"]),
+            "--connect-attempts", "3", *([] if stub else ["--no-stub"]),
+            "write-flash", *(["--erase-all"] if erase else []), "--flash-size", "keep",
+            f"0x{f['offset']:x}", str(image)]
+
+
 def flash(port: str, profile, image: Path, *, erase: bool = False, baud: int | None = None,
           connect_mode: str = "default-reset", stub: bool = True, progress=None, echo=None) -> list[str]:
     """Write `image` to the ESP32-S3 on `port`; return esptool's log lines."""
@@ -155,8 +167,7 @@ def flash(port: str, profile, image: Path, *, erase: bool = False, baud: int | N
                                      "run again without --erase (the write erases what it overwrites)")
                 cmds.erase_flash(esp)
             cmds.write_flash(esp, [(f["offset"], data)], flash_size="keep", compress=True)
-            cmds.reset_chip(esp, "watchdog-reset" if esp.uses_usb_jtag_serial() and not esp.secure_download_mode
-                            else "hard-reset")
+            cmds.reset_chip(esp, "hard-reset")  # the S3's own hard_reset picks RTS or watchdog for USB
         except FlashError:
             raise
         except errors as e:

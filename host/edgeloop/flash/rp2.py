@@ -26,13 +26,15 @@ def validate_file(path: Path, profile) -> list[uf2.Block]:
 
 def enter_bootloader(port: str) -> str:
     """Ask a running board to reboot into BOOTSEL; returns how it was asked."""
-    from ..device import Device
+    from ..device import BoardException, Device
     from ..errors import DeviceError
 
     try:
         with Device(port, timeout=3) as dev:
             try:
                 dev.exec("import machine\nmachine.bootloader()", timeout=1)
+            except BoardException:
+                raise  # it answered with an error (no machine.bootloader): try the touch
             except DeviceError:
                 pass  # the port vanishes as the board reboots: that is success
         return "machine.bootloader()"

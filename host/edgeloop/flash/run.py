@@ -30,6 +30,7 @@ class FlashResult:
     image: Path
     port: str | None = None  # where the board came back, if it did
     notes: list[str] = field(default_factory=list)
+    profile: object = None  # the boards.Board flashed
 
 
 def pick_image(profile, *, firmware_file=None, micropython=None, circuitpython=None, sha256=None,
@@ -63,7 +64,7 @@ def check_image(profile, image: Path) -> str:
 
 def flash_board(board: str, *, port=None, firmware_file=None, micropython=None, circuitpython=None,
                 erase=False, drive=None, sha256=None, report: Reporter = Reporter(),
-                wait_timeout: float = 20.0, cache=None) -> FlashResult:
+                wait_timeout: float = 20.0, cache=None, stub: bool = True) -> FlashResult:
     profile = boards_lib.load(board)
     if erase and profile.flash_method != "esptool":
         raise FlashError(f"--erase applies to esptool boards; {profile.name} is flashed with "
@@ -71,11 +72,11 @@ def flash_board(board: str, *, port=None, firmware_file=None, micropython=None, 
     image = pick_image(profile, firmware_file=firmware_file, micropython=micropython,
                        circuitpython=circuitpython, sha256=sha256, report=report, cache=cache)
     report.info(f"image {image}: {check_image(profile, image)}")
-    result = FlashResult(profile.name, image)
+    result = FlashResult(profile.name, image, profile=profile)
     if profile.flash_method == "uf2":
         _flash_uf2(profile, image, port, drive, report, wait_timeout, result)
     elif profile.flash_method == "esptool":
-        _flash_esp(profile, image, port, erase, report, result)
+        _flash_esp(profile, image, port, erase, report, result, stub)
     else:
         report.step("writing with dfu-util")
         dfu.flash(image, profile, progress=lambda pct: report.progress(pct, 100),
@@ -111,7 +112,7 @@ def _flash_uf2(profile, image, port, drive, report, wait_timeout, result):
     rp2.copy_to_drive(image, target, profile, progress=report.progress)
 
 
-def _flash_esp(profile, image, port, erase, report, result):
+def _flash_esp(profile, image, port, erase, report, result, stub=True):
     if not port:
         found = [f for f in detect.scan_ports() if profile.name in f.boards]
         boot = [f for f in found if f.mode == "bootloader"]
@@ -124,11 +125,13 @@ def _flash_esp(profile, image, port, erase, report, result):
             report.step(f"asking MicroPython on {port} for machine.bootloader()")
             rp2.enter_bootloader(port)
             port = _wait_rom_port(profile)
-    f = profile.flash
-    report.command(["esptool", "--chip", f["chip"], "--port", port, "--baud", str(f["baud"]),
-                    *(["erase-flash", "+"] if erase else []), "write-flash", f"0x{f['offset']:x}", str(image)])
+    report.command(esp.command(port, profile, image, erase=erase, stub=stub))
     report.step(("erasing, then " if erase else "") + f"writing {image.name} with esptool")
-    esp.flash(port, profile, image, erase=erase, progress=report.progress, echo=report.info)
+    esp.flash(port, profile, image, erase=erase, stub=stub, progress=report.progress, echo=report.info)
+    # Through a USB-UART bridge MicroPython's REPL (UART0) comes back on the port esptool
+    # used; on the native USB port the ROM's 303a:1001 goes and TinyUSB's port appears.
+    if any(f.where == port and f.firmware == "usb-uart" for f in detect.scan_ports()):
+        result.port = port
 
 
 def _wait_rom_port(profile, timeout=10.0):

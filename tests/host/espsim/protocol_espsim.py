@@ -3,8 +3,10 @@
 Models only what a flash needs: the DTR/RTS wiring of a dev board (RTS -> EN, DTR -> IO0,
 both inverted), the SLIP-framed command protocol (SYNC, READ_REG, GET_SECURITY_INFO,
 SPI_ATTACH/SET_PARAMS, CHANGE_BAUDRATE, FLASH_BEGIN/DATA/END and the deflate variants,
-SPI_FLASH_MD5, ERASE_FLASH) and a flash array. A chip only answers after a reset with IO0
-held low (or when created already in download mode), as the real ROM does.
+SPI_FLASH_MD5), the upload of esptool's flasher stub into RAM (MEM_BEGIN/DATA/END, then
+the stub's "OHAI" greeting), the stub's ERASE_FLASH and raw 16-byte MD5 replies, and a
+flash array. A chip only answers after a reset with IO0 held low (or when created already
+in download mode), as the real ROM does; a reset also ends the stub.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ class Chip:
         self.flash = bytearray(b"\xff") * flash_size
         self.download = download_mode
         self.usb_jtag = usb_jtag
-        self.events = []  # ("reset", "download"/"app"), ("erase",), ("write", addr, n), ("md5", addr, n)
+        self.events = []  # ("reset", "download"/"app"), ("stub",), ("erase",), ("write", addr, n), ("md5", addr, n)
+        self.stub = False  # esptool's flasher stub is running (it was uploaded and started)
+        self.ram = 0  # bytes uploaded with MEM_DATA
         self.en = True  # EN released
         self.io0 = True
         self._write = None
@@ -75,6 +79,7 @@ class Serial(SerialBase):
             c = self.chip
             self._booting = False
             c.download = not (c.io0 if io0 is None else io0)
+            c.stub = False
             c.events.append(("reset", "download" if c.download else "app"))
             self._out.clear()
 
@@ -144,8 +149,21 @@ class Serial(SerialBase):
             self._commit()
             addr, n = struct.unpack_from("<II", body)
             c.events.append(("md5", addr, n))
-            data = hashlib.md5(c.flash[addr:addr + n]).hexdigest().encode()
-        elif op == 0xD0:  # ERASE_FLASH
+            digest = hashlib.md5(c.flash[addr:addr + n])
+            data = digest.digest() if c.stub else digest.hexdigest().encode()  # stub: raw, ROM: hex
+        elif op == 0x05:  # MEM_BEGIN
+            c.ram = 0
+        elif op == 0x07:  # MEM_DATA
+            c.ram += struct.unpack_from("<I", body)[0]
+        elif op == 0x06:  # MEM_END: flag "no entry", entry point; a stub greets once running
+            no_entry, entry = struct.unpack_from("<II", body)
+            self._reply(op, value, b"\x00\x00")
+            if not no_entry and entry and c.ram:
+                c.stub = True
+                c.events.append(("stub",))
+                self._out += b"\xc0OHAI\xc0"
+            return
+        elif op == 0xD0 and c.stub:  # ERASE_FLASH: only the stub has it
             c.flash[:] = b"\xff" * len(c.flash)
             c.events.append(("erase",))
         else:
