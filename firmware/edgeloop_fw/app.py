@@ -322,9 +322,12 @@ class App:
         self.inference_us = ticks_diff(t1, t0)
         self._send_inference(self.inference_us)
         if found >= 0:
-            # the app's window count, not the spotter's: they differ once a record-mode stretch
-            # has gone by, and this is the window_index the inference frame above carries
-            self._send(sp.encode_detection(self.enc, ticks_ms(), self.model_hash, self.win.windows))
+            self._send_detection()
+
+    def _send_detection(self):
+        """The spotter's latest detection. window_index is the app's window count, not the spotter's:
+        they differ once a record-mode stretch has gone by, and it is what the inference frame carries."""
+        self._send(self.spotter.encode_detection(self.enc, ticks_ms(), self.model_hash, self.win.windows))
 
     def _imu_features(self):
         self._quantize(self.win.window, self.model_in, self.in_mul, self.in_zp)
