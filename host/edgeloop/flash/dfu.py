@@ -125,7 +125,10 @@ def list_devices(profile, run=subprocess.run) -> list[str]:
     """The DFU devices dfu-util sees with this board's bootloader IDs."""
     f = profile.flash
     cmd = [dfu_util(), "-l", "-d", f"{f['dfu_vid']:04x}:{f['dfu_pid']:04x}"]
-    out = run(cmd, capture_output=True, text=True, timeout=30)
+    try:
+        out = run(cmd, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise FlashError(f"dfu-util -l did not finish ({e}); replug the board and try again") from None
     return [ln for ln in (out.stdout + out.stderr).splitlines() if ln.startswith("Found DFU")]
 
 
@@ -150,7 +153,10 @@ def flash(path: Path, profile, *, progress=None, on_command=None, popen=subproce
     cmd = command(path, profile)
     if on_command:
         on_command(cmd)
-    proc = popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        proc = popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    except OSError as e:
+        raise FlashError(f"cannot run {cmd[0]} ({e.strerror or e}); reinstall dfu-util") from None
     tail = bytearray()
     while chunk := proc.stdout.read(256):
         tail = (tail + chunk)[-2000:]

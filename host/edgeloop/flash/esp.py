@@ -112,15 +112,18 @@ def _esptool_log(progress, echo):
         EspLog.instance = old
 
 
-def _fail(e: Exception, logger: _Log, what: str) -> FlashError:
+def _fail(e: Exception, logger: _Log, what: str, writing: bool = False) -> FlashError:
     text = str(e).strip().splitlines()
     first = text[0] if text else type(e).__name__
     if "Failed to connect" in first or "No serial data received" in " ".join(text):
         return FlashError(f"{what}: {first} The board is not in download mode: hold BOOT, tap RESET, release "
                           "BOOT, then run the command again (on the native USB port use the port that appears)")
-    if "could not open port" in first.lower() or "No such file" in first:
-        return FlashError(f"{what}: {first}; run `edgeloop devices` to see the ports there are")
-    return FlashError(f"{what}: esptool said: {first}")
+    if "could not open" in first.lower() or "No such file" in first:
+        return FlashError(f"{what}: {first.rstrip('.')}; run `edgeloop devices` to see the ports there are")
+    if writing:
+        return FlashError(f"{what}: esptool said: {first}; the board stays in its ROM bootloader, so run the "
+                          "same command again (with -v for esptool's own output)")
+    return FlashError(f"{what}: esptool said: {first}; check the port and cable, then run again with -v")
 
 
 def command(port: str, profile, image: Path, *, erase: bool = False, stub: bool = True,
@@ -171,7 +174,7 @@ def flash(port: str, profile, image: Path, *, erase: bool = False, baud: int | N
         except FlashError:
             raise
         except errors as e:
-            raise _fail(e, logger, f"flashing {profile.name} on {port} failed") from None
+            raise _fail(e, logger, f"flashing {profile.name} on {port} failed", writing=True) from None
         finally:
             try:
                 esp._port.close()

@@ -85,16 +85,26 @@ def copy_to_drive(path: Path, drive: Path, profile, progress=None) -> None:
         raise FlashError(f"{drive} has {free} bytes free, the UF2 needs {need}; is this really the "
                          f"{profile.flash['drive_label']} drive?")
     target = Path(drive) / Path(path).name
-    with open(target, "wb") as out:
-        for i in range(0, len(raw), 64 * uf2.BLOCK_SIZE):
-            out.write(raw[i:i + 64 * uf2.BLOCK_SIZE])
-            if progress:
-                progress(min(i + 64 * uf2.BLOCK_SIZE, len(raw)), len(raw))
-        out.flush()
+    try:
+        with open(target, "wb") as out:
+            for i in range(0, len(raw), 64 * uf2.BLOCK_SIZE):
+                out.write(raw[i:i + 64 * uf2.BLOCK_SIZE])
+                out.flush()
+                if progress:
+                    progress(min(i + 64 * uf2.BLOCK_SIZE, len(raw)), len(raw))
+            try:
+                os.fsync(out.fileno())
+            except OSError:
+                pass  # the bootrom may already be rebooting: the drive vanishes under us
+    except OSError as e:
+        # The bootrom only reboots after the last block, so the board stays in BOOTSEL with
+        # its flash part-written; a part-copied file is removed where the drive still holds it.
         try:
-            os.fsync(out.fileno())
+            target.unlink()
         except OSError:
-            pass  # the bootrom may already be rebooting: the drive vanishes under us
+            pass
+        raise FlashError(f"copying {Path(path).name} to {drive} stopped ({e.strerror or e}); the board stays "
+                         "in BOOTSEL mode: run the same command again") from None
     return blocks
 
 
@@ -108,7 +118,10 @@ def load_with_picotool(path: Path, profile, on_command=None, run=subprocess.run)
     cmd = picotool_command(path)
     if on_command:
         on_command(cmd)
-    out = run(cmd, capture_output=True, text=True, timeout=300)
+    try:
+        out = run(cmd, capture_output=True, text=True, timeout=300)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise FlashError(f"picotool could not run ({e}); copy the UF2 to the RPI-RP2 drive with --drive") from None
     if out.returncode != 0:
         last = (out.stderr or out.stdout).strip().splitlines()
         raise FlashError(f"picotool failed: {last[-1] if last else 'exit ' + str(out.returncode)}; "
