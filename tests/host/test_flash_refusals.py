@@ -309,3 +309,26 @@ def test_dfu_util_success_reports_progress(nicla_dfu, no_usb, monkeypatch, tmp_p
     result = invoke(["flash", "--board", "nicla_vision", "--firmware", str(nicla_dfu), "--wait", "0.2"])
     assert result.exit_code == 0 and "flashed nicla.dfu to nicla_vision" in result.output
     assert "did not show up on serial yet" in result.output
+
+
+# -- detection: asking the running firmware ------------------------------------------
+
+@pytest.mark.sim
+def test_devices_ask_the_firmware(monkeypatch, tmp_path):
+    """`edgeloop devices --ask`: a board found by USB ID that cannot be opened says why; a
+    running (virtual) board answers with its firmware, .mpy, heap and the profile it fits."""
+    from types import SimpleNamespace
+
+    from edgeloop.sim import VirtualBoard
+
+    monkeypatch.setenv("EDGELOOP_RUNTIME_DIR", str(tmp_path / "runtime"))
+    monkeypatch.setenv("COLUMNS", "300")  # one table row per line
+    gone = SimpleNamespace(device="/dev/ttyEDGELOOP-gone", vid=0x2E8A, pid=0x0005, description="Board in FS mode")
+    monkeypatch.setattr("serial.tools.list_ports.comports", lambda: [gone])
+    with VirtualBoard("esp32s3") as vb:
+        result = CliRunner().invoke(cli, ["devices", "--ask"])
+    assert result.exit_code == 0, result.output
+    rows = {ln.split()[0]: ln for ln in result.output.splitlines() if ln.strip().startswith("/dev/")}
+    assert "MicroPython 1.27.0, .mpy 6.3/none" in rows[vb.port] and "fits esp32s3" in rows[vb.port]
+    assert "KiB free" in rows[vb.port]
+    assert "cannot ask: no board at /dev/ttyEDGELOOP-gone" in rows["/dev/ttyEDGELOOP-gone"]
