@@ -110,3 +110,24 @@ def test_export_detections_filters_and_bad_requests(logged, tmp_path):
     assert r.exit_code != 0 and "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1
     assert "csv or parquet" in r.output
     assert not (tmp_path / "npz").exists()
+
+
+def test_export_detections_refuses_window_filters_and_old_logs(logged, tmp_path):
+    db, _, _ = logged
+    r = CliRunner().invoke(cli, ["export", "--db", str(db), "--detections", "--max-confidence", "0.5", "--format",
+                                 "csv", "--out", str(tmp_path / "x")])
+    assert r.exit_code != 0 and "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1
+    assert "--since or --model" in r.output
+    from edgeloop.store import MIGRATIONS
+
+    old = tmp_path / "v1.sqlite"  # a log from before migration 2, never reopened for writing
+    raw = sqlite3.connect(old)
+    for sql in dict(MIGRATIONS)[1]:
+        raw.execute(sql)
+    raw.execute("PRAGMA user_version = 1")
+    raw.commit()
+    raw.close()
+    r = CliRunner().invoke(cli, ["export", "--db", str(old), "--detections", "--format", "csv", "--out",
+                                 str(tmp_path / "y")])
+    assert r.exit_code != 0 and "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1
+    assert "before detections were logged" in r.output and not (tmp_path / "y").exists()
