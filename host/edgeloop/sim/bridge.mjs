@@ -29,7 +29,7 @@ const cfg = {
   flashDir: a.flash,
   pkg: a.pkg,
   window: Number(a.window || 4096),
-  slackBytes: Number(a.slack || 65536),
+  cPoolBytes: Number(a["c-pool"] || 65536), // malloc room kept for C once the heap is capped (worker.mjs)
   pystack: Number(a.pystack || 2048),
 };
 const holdFd = Number(a.hold); // the pty slave, kept open on purpose

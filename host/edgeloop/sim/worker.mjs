@@ -475,16 +475,30 @@ function hookFlash() {
   };
 }
 
-// Use up the malloc arena (leaving a little for the runtime's own small
-// allocations) and refuse to grow memory: the GC heap then cannot add an
-// area, so an allocation beyond the profile's heap raises MemoryError.
+// The C pool: what libc (opendir's DIR, stdio), the JS glue (code strings,
+// proxies, exception text) and this bridge may malloc once the heap is
+// capped. A quarter of the heap at most: see capHeap for why that matters.
+function cPoolBytes() {
+  return Math.min(cfg.cPoolBytes, Math.floor(cfg.heapBytes / 4));
+}
+
+// Cap MicroPython's heap at the profile's figure while keeping the C pool.
+//
+// The GC heap grows only through gc_try_add_heap, which mallocs a new area
+// of at least the current total heap (it doubles; py/gc.c, SPLIT_HEAP_AUTO).
+// So: take the pool as one block first, then use up every other free block
+// of 4 KB or more and refuse to grow wasm memory, then give the pool back.
+// The largest free chunk is then the pool plus at most two sub-4 KB
+// neighbours it merges with: far below the heap, so any growth request
+// fails (MemoryError, as on the board) while every C allocation still fits.
 function capHeap() {
+  const pool = M._malloc(cPoolBytes()); // may still grow memory: not capped yet
   memCap = memory.buffer.byteLength;
   for (let size = 1 << 24; size >= 4096; ) {
     if (!M._malloc(size)) size >>= 1;
   }
-  const slack = M._malloc(cfg.slackBytes);
-  if (slack) M._free(slack);
+  if (!pool) throw new Error(`cannot reserve the ${cPoolBytes()} B C pool`);
+  M._free(pool);
 }
 
 function runTop(code) {
