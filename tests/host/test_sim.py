@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import os
 import subprocess
@@ -14,6 +15,11 @@ from edgeloop import boards
 from edgeloop.device import BoardException, Device
 
 pytestmark = pytest.mark.sim
+
+# Every board profile, plus the rp2040 at a larger heap than its own: the heap size decides
+# how the capped malloc arena fragments, which is how os.listdir once raised ENOMEM there.
+PROFILE_CASES = [pytest.param(name, None, id=name) for name in boards.names()]
+HEAP_CASES = PROFILE_CASES + [pytest.param("rp2040", 250_000, id="rp2040-heap250000")]
 
 
 def mpremote(port, *args, timeout=60):
@@ -115,14 +121,93 @@ def test_friendly_repl_ctrl_d_soft_resets(virtual_board):
     assert b"soft reboot" in out and b"MAIN RAN" in out
 
 
-def test_heap_is_capped_at_the_profile(virtual_board):
-    heap = boards.load("rp2040").heap_bytes
-    with Device(virtual_board.port) as dev:
+# Fill the Python heap with 1000-byte objects until MemoryError, then ask C's malloc (the
+# emscripten runtime's, as opendir and the JS glue use it) for 32 KB: both numbers printed.
+FILL_HEAP = """
+import js
+malloc, free = js.Module._malloc, js.Module._free
+keep = []
+n = 0
+try:
+    while True:
+        keep.append(bytearray(1000))
+        n += 1
+except MemoryError:
+    pass
+p = malloc(32768)
+if p:
+    free(p)
+keep = None
+print(n * 1000, p != 0)
+"""
+
+
+@pytest.mark.parametrize("board,heap_bytes", HEAP_CASES)
+def test_heap_is_capped_at_the_profile(virtual_board_factory, board, heap_bytes):
+    vb = virtual_board_factory(board=board, heap_bytes=heap_bytes)
+    heap = heap_bytes or boards.load(board).heap_bytes
+    with Device(vb.port) as dev:
         free = dev.eval("__import__('gc').mem_free()")
         assert 0.8 * heap < free <= heap
+        # Small allocations cannot creep past the cap (the C pool never becomes Python heap),
+        # and C keeps room while the Python heap is full.
+        filled, c_room = dev.exec(FILL_HEAP).split()
+        assert 0.8 * heap < int(filled) <= heap
+        assert c_room == b"True"
         with pytest.raises(BoardException, match="MemoryError"):
             dev.exec(f"b = bytearray({heap + 1024})")
         assert dev.exec(f"b = bytearray({heap // 2}); print(len(b))").strip() == str(heap // 2).encode()
+
+
+FS_OPS = """
+import os
+os.mkdir('d')
+empty = os.listdir('d')
+for i in range(40):
+    f = open('d/f%02d.txt' % i, 'w')
+    f.write('x' * i)
+    f.close()
+full = os.listdir('d')
+sizes = {e[0]: e[3] for e in os.ilistdir('d')}
+os.rename('d/f00.txt', 'd/g00.txt')
+os.mkdir('d/sub')
+os.rename('d/sub', 'd/sub2')
+os.mkdir('e')
+os.rmdir('e')
+print(repr((empty, sorted(full), sizes, os.statvfs('/'))))
+"""
+
+FS_EMPTY_AGAIN = """
+import os
+for n in os.listdir('d'):
+    (os.rmdir if n == 'sub2' else os.remove)('d/' + n)
+print(repr(os.listdir('d')))
+os.rmdir('d')
+print(repr(sorted(os.listdir('/'))))
+"""
+
+
+@pytest.mark.parametrize("board,heap_bytes", HEAP_CASES)
+def test_filesystem_calls_work_on_every_profile(virtual_board_factory, board, heap_bytes):
+    """listdir of an empty and a full folder, mkdir/rmdir, rename, statvfs: C-side calls
+    (opendir, stat) that must find malloc room however the heap cap fragmented it.
+    Checked against the host folder that holds the board's filesystem."""
+    vb = virtual_board_factory(board=board, heap_bytes=heap_bytes)
+    flash = vb.flash_dir
+    names = [f"f{i:02d}.txt" for i in range(40)]
+    with Device(vb.port) as dev:
+        empty, full, sizes, statvfs = ast.literal_eval(dev.exec(FS_OPS).decode())
+        assert empty == []
+        assert full == names
+        assert sizes == {n: i for i, n in enumerate(names)}
+        assert sorted(os.listdir(flash / "d")) == sorted(names[1:] + ["g00.txt", "sub2"])
+        assert (flash / "d" / "sub2").is_dir() and not (flash / "e").exists()
+        bsize, _, blocks, bfree = statvfs[:4]
+        assert bsize * blocks == boards.load(board).fs_bytes // bsize * bsize
+        assert 0 < bfree < blocks
+        left, root = (ast.literal_eval(line) for line in dev.exec(FS_EMPTY_AGAIN).decode().split("\n")[:2])
+        assert left == [] and "d" not in root
+        assert not (flash / "d").exists()
 
 
 def test_flash_dir_survives_restart_and_new_board(virtual_board_factory, tmp_path):
