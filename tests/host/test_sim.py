@@ -18,8 +18,8 @@ pytestmark = pytest.mark.sim
 
 # Every board profile, plus the rp2040 at a larger heap than its own: the heap size decides
 # how the capped malloc arena fragments, which is how os.listdir once raised ENOMEM there.
-PROFILE_CASES = [pytest.param(name, None, id=name) for name in boards.names()]
-HEAP_CASES = PROFILE_CASES + [pytest.param("rp2040", 250_000, id="rp2040-heap250000")]
+HEAP_CASES = [pytest.param(name, None, id=name) for name in boards.names()] + \
+    [pytest.param("rp2040", 250_000, id="rp2040-heap250000")]
 
 
 def mpremote(port, *args, timeout=60):
@@ -258,3 +258,53 @@ def test_kbd_intr_off_passes_ctrl_c_as_data(virtual_board):
         t.serial.write(b"\x41\x03\x42")
         out, err = t.follow(5)
     assert err == b"" and out.strip() == b"[65, 3, 66]"
+
+
+@pytest.fixture(scope="module")
+def cache_root(tmp_path_factory):
+    """One mpy-cross cache for the deploys below: the firmware compiles once, not per board."""
+    return tmp_path_factory.mktemp("edgeloop-cache")
+
+
+def staging_is_gone(vb, dev) -> bool:
+    """deploy's /.edgeloop/stage was removed, as the board sees it and in the host folder."""
+    from edgeloop.deploy import STAGE
+
+    parent, name = STAGE.rsplit("/", 1)
+    return name not in dev.eval(f"__import__('os').listdir({parent!r})") and \
+        not (vb.flash_dir / STAGE.lstrip("/")).exists()
+
+
+@pytest.mark.parametrize("board", boards.names())
+def test_firmware_deploys_to_every_profile(virtual_board_factory, cache_root, board):
+    from edgeloop.firmware_deploy import deploy_firmware
+
+    vb = virtual_board_factory(board=board)
+    with Device(vb.port) as dev:
+        result = deploy_firmware(dev, board=board, cache_dir=cache_root / "mpy")
+        assert result.sent and not result.unchanged
+        for remote in result.sent:
+            assert (vb.flash_dir / remote.lstrip("/")).is_file(), remote
+        assert f'"board": "{board}"' in (vb.flash_dir / ".edgeloop" / "manifest.json").read_text()
+        assert staging_is_gone(vb, dev)
+        assert dev.eval("__import__('edgeloop_fw').__name__") == "edgeloop_fw"
+
+
+@pytest.mark.parametrize("board,heap_bytes", [pytest.param("esp32s3", None, id="esp32s3"),
+                                              pytest.param("rp2040", 250_000, id="rp2040-heap250000")])
+def test_deploy_removes_its_staging_folder_regression(virtual_board_factory, cache_root, monkeypatch,
+                                                      board, heap_bytes):
+    """FLASH-2's find: `edgeloop sim --board esp32s3` then `edgeloop deploy` failed when the
+    deploy removed its emptied staging folder (os.listdir raised ENOMEM: the heap cap had left
+    C's malloc no room for opendir). The same user path, through the CLI."""
+    from click.testing import CliRunner
+
+    from edgeloop.cli import cli
+
+    monkeypatch.setenv("EDGELOOP_CACHE_DIR", str(cache_root))
+    vb = virtual_board_factory(board=board, heap_bytes=heap_bytes)
+    result = CliRunner().invoke(cli, ["deploy", "--port", vb.port, "--board", board])
+    assert result.exit_code == 0, result.output
+    with Device(vb.port) as dev:
+        assert staging_is_gone(vb, dev)
+        assert dev.eval("__import__('os').listdir('/.edgeloop')") != []  # the manifest is there
