@@ -160,11 +160,9 @@ def test_esp32s3_flash_identify_deploy(tmp_path, bus):
     def native_usb(b):
         wrote = any(e[0] == "write" for e in chip.events)
         if wrote and chip.events[-1] == ("reset", "app") and not b.boards:
-            # MicroPython's TinyUSB port replaces the ROM's USB-Serial/JTAG one. The board's heap is
-            # set below the profile's: at the esp32s3 figure the virtual board's malloc arena keeps
-            # no room for opendir() (os.listdir of an empty folder raises ENOMEM; a sim limitation).
+            # MicroPython's TinyUSB port replaces the ROM's USB-Serial/JTAG one.
             b.ports[:] = [p for p in b.ports if p.device != "espsim://s3"]
-            b.plug_virtual("esp32s3", 0x303A, 0x4001, "ESP32-S3 MicroPython", heap_bytes=192000)
+            b.plug_virtual("esp32s3", 0x303A, 0x4001, "ESP32-S3 MicroPython")
 
     bus.reactions.append(native_usb)
     args = ["flash", "--board", "esp32s3", "--port", "espsim://s3", "--firmware", str(image), "--erase",
