@@ -16,7 +16,7 @@ and FC layers run through the board's runtime at each level (portable Python,
 viper, the native module) with the op's eval counted exactly the same way
 (edgeloop.native.qemu_mpy); those rows include the Python call and the
 weights streamed from the model file, which the bare-metal rows do not.
-The MicroPython part takes several minutes (portable depthwise is ~10^8
+The MicroPython part takes ~20 minutes (portable depthwise is ~5x10^8
 instructions per core, logged block by block).
 
 Run: .venv/bin/python benchmarks/bench_native_cm.py
