@@ -9,6 +9,8 @@ import shutil
 import pytest
 
 HEAVY = ("fully_connected", "conv_2d", "depthwise_conv_2d")
+# every kernel with a C version (el_misc.c adds the light ops); softmax and reshape stay portable
+NATIVE = HEAVY + ("pool_2d", "add", "mean", "lut8", "concatenation")
 
 
 def host_kernels(tmp_path_factory):
@@ -19,7 +21,7 @@ def host_kernels(tmp_path_factory):
 
 
 def native_interpreter(kernels, blob: bytes):
-    """Interpreter on the portable level with FC/CONV/DEPTHWISE swapped for the C kernels."""
+    """Interpreter on the portable level with every op that has a C kernel swapped for it."""
     from edgeloop_fw.runtime.interpreter import Interpreter
     from edgeloop_fw.runtime.loader import Model
 

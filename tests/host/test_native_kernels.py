@@ -1,7 +1,8 @@
 """The C kernels (host gcc build, through ctypes) give TFLM's bytes.
 
-Whole models run under edgeloop's interpreter with FULLY_CONNECTED, CONV_2D
-and DEPTHWISE_CONV_2D swapped for the C kernels, compared byte for byte with
+Whole models run under edgeloop's interpreter with every op that has a C
+kernel (FULLY_CONNECTED, CONV_2D, DEPTHWISE_CONV_2D, the pools, ADD, MEAN,
+CONCATENATION and the table ops) swapped for it, compared byte for byte with
 TFLM (tflite-micro): hello_world on all 256 inputs, micro_speech on real
 features, the runtime's Keras zoo, and layer cases chosen to hit every path
 of the C (row groups of 4 plus 1-3 left over, dot lengths not a multiple of
@@ -17,7 +18,7 @@ import random
 import numpy as np
 import pytest
 
-from native_helpers import HEAVY, host_kernels, native_interpreter
+from native_helpers import NATIVE, host_kernels, native_interpreter
 from runtime_helpers import CLIPS, HELLO, SPEECH, need, speech_features, tflm, tflm_run
 
 
@@ -99,7 +100,8 @@ def test_requantization_matches_tflm_formula_on_hostile_values(kernels):
 @pytest.mark.tf
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["dense_mlp", "conv1d", "conv2d", "depthwise", "residual", "mixed_scales",
-                                  "global_pool"])
+                                  "global_pool", "pooling", "activations", "add_broadcast", "sigmoid_only",
+                                  "tanh_only"])
 def test_zoo_model(kernels, tmp_path, name):
     pytest.importorskip("tensorflow", reason="TensorFlow is not installed (pip install 'edgeloop[tf]')")
     import io
@@ -112,7 +114,7 @@ def test_zoo_model(kernels, tmp_path, name):
     blob = convert_tflite_bytes(tflite, name).data
     inp = Model(io.BytesIO(blob)).inputs[0]
     runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
-    ops = {n for _o, n, _p, _t in Model(io.BytesIO(blob)).ops} & set(HEAVY)
+    ops = {n for _o, n, _p, _t in Model(io.BytesIO(blob)).ops} & set(NATIVE)
     compare(kernels, blob, runtime.Interpreter.from_bytes(tflite), keras_zoo.int8_inputs(name, inp.scale, inp.zero_point), ops)
 
 

@@ -12,7 +12,7 @@ import ctypes
 from pathlib import Path
 
 from . import build
-from .params import conv_args, depthwise_args, fc_args
+from .params import ADD, CONCAT, LUT8, MEAN, POOL, conv_args, depthwise_args, fc_args
 
 
 class Requant(ctypes.Structure):
@@ -48,6 +48,11 @@ class HostKernels:
         self.lib.el_mbqm.restype = i32
         self.lib.el_mbqm_halves.argtypes = [i32, i32, i32]
         self.lib.el_mbqm_halves.restype = i32
+        self.lib.el_pool_2d_s8.argtypes = [v, ctypes.c_int, v, v]
+        self.lib.el_add_s8.argtypes = [v, i32, ctypes.c_int, v, v, v]
+        self.lib.el_mean_s8.argtypes = [v, v, v]
+        self.lib.el_lut8_s8.argtypes = [v, v, v, i32]
+        self.lib.el_concat_s8.argtypes = [i32, i32, v, v, v]
 
     def mbqm(self, x: int, multiplier: int, shift: int) -> int:
         return self.lib.el_mbqm(x, multiplier, shift)
@@ -87,6 +92,35 @@ class HostKernels:
         self._conv(p, arena, model, depthwise_args, self.lib.el_depthwise_conv_2d_s8,
                    self.lib.el_depthwise_conv_2d_scratch_size)
 
+    # --- light ops: the C structs are runs of the params, passed by address
+
+    def pool_2d(self, p, arena, model) -> None:
+        base, pa = _addr(arena), _addr(p)
+        self.lib.el_pool_2d_s8(pa + 4 * POOL["geom"], int(p[POOL["mode"]] == POOL["max_mode"]),
+                               base + p[POOL["input"]], base + p[POOL["output"]])
+
+    def add(self, p, arena, model) -> None:
+        base = _addr(arena)
+        self.lib.el_add_s8(_addr(p) + 4 * ADD["block"], p[ADD["n"]], p[ADD["broadcast"]],
+                           base + p[ADD["input1"]], base + p[ADD["input2"]], base + p[ADD["output"]])
+
+    def mean(self, p, arena, model) -> None:
+        base = _addr(arena)
+        self.lib.el_mean_s8(_addr(p) + 4 * MEAN["block"], base + p[MEAN["input"]], base + p[MEAN["output"]])
+
+    def lut8(self, p, arena, model) -> None:
+        table = bytearray(256)
+        model.read_const(p[LUT8["table"]], table)
+        base = _addr(arena)
+        self.lib.el_lut8_s8(_addr(table), base + p[LUT8["input"]], base + p[LUT8["output"]], p[LUT8["n"]])
+
+    def concatenation(self, p, arena, model) -> None:
+        k, first, base = p[CONCAT["n_inputs"]], CONCAT["first"], _addr(arena)
+        xs = (ctypes.c_void_p * k)(*[base + p[first + 2 * i] for i in range(k)])
+        sizes = (ctypes.c_int32 * k)(*[p[first + 2 * i + 1] for i in range(k)])
+        self.lib.el_concat_s8(p[CONCAT["outer"]], k, xs, sizes, base + p[CONCAT["output"]])
+
     def evals(self) -> dict:
         return {"fully_connected": self.fully_connected, "conv_2d": self.conv_2d,
-                "depthwise_conv_2d": self.depthwise_conv_2d}
+                "depthwise_conv_2d": self.depthwise_conv_2d, "pool_2d": self.pool_2d, "add": self.add,
+                "mean": self.mean, "lut8": self.lut8, "concatenation": self.concatenation}

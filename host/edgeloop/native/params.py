@@ -33,3 +33,12 @@ def depthwise_args(p) -> dict:
     return dict(geom=geom, input=p[16], output=p[17], weights=p[18],
                 weight_bytes=p[6] * p[8] * p[9],
                 input_offset=p[20], output_offset=p[21], act_min=p[22], act_max=p[23], per_channel=24)
+
+
+# The light ops (el_misc.c): the C structs are runs of the runtime's params,
+# so these are the indices where each run starts (edgeloop/convert/ops/*.py).
+POOL = dict(mode=0, geom=1, input=15, output=16, max_mode=1)  # el_pool = p[1..14]
+ADD = dict(n=0, broadcast=1, input1=2, input2=3, output=4, block=5, block_len=24)  # el_add = p[5..28]
+MEAN = dict(input=3, output=4, block=0, block_len=9)  # el_mean = p[0..8]
+LUT8 = dict(n=0, input=1, output=2, table=3, scratch=4)
+CONCAT = dict(outer=0, output=1, n_inputs=2, first=3)  # then (offset, size) per input
