@@ -9,6 +9,8 @@
  *   depthwise_conv_2d(p, arena, w, scratch, i0, n) input channels i0..i0+n-1
  *   scratch_size(k, rows)                        scratch bytes for conv_2d
  *   dw_scratch_size(p, n)                        scratch bytes for depthwise_conv_2d over n input channels
+ *   pool_2d(p, arena), add(p, arena), mean(p, arena), concatenation(p, arena)
+ *   lut8(p, arena)                               table already read into the op's scratch
  * `p` is the op's params (int32, layout of docs/runtime-kernels.md, the same
  * indices as the portable kernels), `arena` the interpreter's arena. Every
  * offset and size is checked against the buffers before a byte is touched:
@@ -19,14 +21,16 @@
 #include "el_natmod.h"
 #include "el_kernels.h"
 
-#define EL_API 3 /* 2: scratch sized by scratch_size(); 3: depthwise by dw_scratch_size() (row strip) */
+#define EL_API 4 /* 2: scratch sized by scratch_size(); 3: depthwise by dw_scratch_size() (row strip);
+                  4: the light ops pool_2d, add, mean, lut8, concatenation */
 
 /* The qstrs this module uses, in mp_native_qstr_table order from index 1
  * (0 is the file name). The linker reads this section and drops it. */
 static const char qstr_names[] __attribute__((section(".el_qstrs"), used)) =
-    "ValueError\0fully_connected\0conv_2d\0depthwise_conv_2d\0API\0scratch_size\0dw_scratch_size\0";
+    "ValueError\0fully_connected\0conv_2d\0depthwise_conv_2d\0API\0scratch_size\0dw_scratch_size\0"
+    "pool_2d\0add\0mean\0lut8\0concatenation\0";
 enum { Q_ValueError = 1, Q_fully_connected, Q_conv_2d, Q_depthwise_conv_2d, Q_API, Q_scratch_size,
-       Q_dw_scratch_size };
+       Q_dw_scratch_size, Q_pool_2d, Q_add, Q_mean, Q_lut8, Q_concatenation };
 
 static void fail(const char *msg) {
     mp_fun_table.raise_msg(mp_fun_table.load_global(mp_native_qstr_table[Q_ValueError]), msg);
@@ -192,12 +196,149 @@ static mp_obj_t dw_scratch_size(size_t n_args, const mp_obj_t *args) {
     return mp_fun_table.native_to_obj((uintptr_t)el_depthwise_scratch_bytes(&g, n), EL_NATIVE_TYPE_INT);
 }
 
+
+/* ---- the light ops: (p, arena) only; the C structs are runs of p (params.py) */
+
+/* p and arena of a two-argument call */
+static void bufs2(const mp_obj_t *args, call_bufs *b, size_t need, const char *op) {
+    b->p = get_buf(args[0], &b->np, EL_BUFFER_READ);
+    b->np /= 4;
+    b->arena = get_buf(args[1], &b->na, EL_BUFFER_WRITE);
+    b->w = 0;
+    b->nw = 0;
+    if (b->np < need)
+        fail(op);
+}
+
+/* product of non-negative factors, -1 when one is negative, capped far above any arena */
+static int64_t prod(int32_t a, int32_t b, int32_t c, int32_t d) {
+    if (a < 0 || b < 0 || c < 0 || d < 0)
+        return -1;
+    int64_t r = (int64_t)a * b;
+    if (r > (1LL << 31))
+        return 1LL << 40;
+    r *= c;
+    if (r > (1LL << 31))
+        return 1LL << 40;
+    return r * d;
+}
+
+static const char BAD[] = "native: call outside its buffers";
+
+/* pool_2d: 0 MODE 1..14 el_pool 15 INPUT 16 OUTPUT */
+static mp_obj_t pool_2d(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    call_bufs b;
+    bufs2(args, &b, 17, "native: pool_2d params too short");
+    const el_pool *g = (const el_pool *)(b.p + 1);
+    if (g->filter_h <= 0 || g->filter_w <= 0 || g->stride_h <= 0 || g->stride_w <= 0 || g->pad_h < 0 ||
+        g->pad_w < 0 || g->filter_h > (1 << 16) || g->filter_w > (1 << 16) ||
+        !inside(b.p[15], prod(g->batches, g->in_h, g->in_w, g->depth), b.na) ||
+        !inside(b.p[16], prod(g->batches, g->out_h, g->out_w, g->depth), b.na) ||
+        prod(g->out_h, g->stride_h, 1, 1) > (1 << 24) || prod(g->out_w, g->stride_w, 1, 1) > (1 << 24))
+        fail(BAD);
+    el_pool_2d_s8(g, b.p[0] == 1, b.arena + b.p[15], b.arena + b.p[16]);
+    return (mp_obj_t)mp_fun_table.const_none;
+}
+
+/* the furthest byte a broadcast input reaches, -1 on negative strides */
+static int64_t reach(const int32_t *dims, const int32_t *strides) {
+    int64_t r = 0;
+    for (int i = 0; i < 4; i++) {
+        if (strides[i] < 0 || strides[i] > (1 << 24))
+            return -1;
+        r += (int64_t)(dims[i] - 1) * strides[i];
+    }
+    return r + 1;
+}
+
+/* add: 0 N 1 BROADCAST 2 INPUT1 3 INPUT2 4 OUTPUT 5..28 el_add */
+static mp_obj_t add(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    call_bufs b;
+    bufs2(args, &b, 29, "native: add params too short");
+    const int32_t *p = b.p;
+    const el_add *a = (const el_add *)(p + 5);
+    int32_t n = p[0];
+    int64_t n1 = n, n2 = n;
+    if (p[1]) {
+        const int32_t *d = a->dims;
+        if (d[0] <= 0 || d[1] <= 0 || d[2] <= 0 || d[3] <= 0 || prod(d[0], d[1], d[2], d[3]) != n)
+            fail(BAD);
+        n1 = reach(d, a->strides1);
+        n2 = reach(d, a->strides2);
+    }
+    if (n < 0 || a->left_shift < 0 || a->left_shift > 22 || !inside(p[2], n1, b.na) ||
+        !inside(p[3], n2, b.na) || !inside(p[4], n, b.na))
+        fail(BAD);
+    el_add_s8(a, n, p[1] != 0, b.arena + p[2], b.arena + p[3], b.arena + p[4]);
+    return (mp_obj_t)mp_fun_table.const_none;
+}
+
+/* mean: el_mean = p[0..8] */
+static mp_obj_t mean(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    call_bufs b;
+    bufs2(args, &b, 9, "native: mean params too short");
+    const el_mean *m = (const el_mean *)b.p;
+    if (!inside(m->input, prod(m->outer, m->count, m->inner, 1), b.na) ||
+        !inside(m->output, prod(m->outer, m->inner, 1, 1), b.na))
+        fail(BAD);
+    el_mean_s8(m, b.arena + m->input, b.arena + m->output);
+    return (mp_obj_t)mp_fun_table.const_none;
+}
+
+/* lut8: 0 N 1 INPUT 2 OUTPUT 3 TABLE (file) 4 SCRATCH (the table, already read) */
+static mp_obj_t lut8(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    call_bufs b;
+    bufs2(args, &b, 5, "native: lut8 params too short");
+    const int32_t *p = b.p;
+    if (!inside(p[4], 256, b.na) || !inside(p[1], p[0], b.na) || !inside(p[2], p[0], b.na))
+        fail(BAD);
+    el_lut8_s8(b.arena + p[4], b.arena + p[1], b.arena + p[2], p[0]);
+    return (mp_obj_t)mp_fun_table.const_none;
+}
+
+#define EL_MAX_CONCAT 32
+
+/* concatenation: 0 OUTER 1 OUTPUT 2 N_INPUTS 3 + 2k (offset, size) */
+static mp_obj_t concatenation(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    call_bufs b;
+    bufs2(args, &b, 3, "native: concatenation params too short");
+    const int32_t *p = b.p;
+    int32_t k = p[2], outer = p[0];
+    if (k < 1 || k > EL_MAX_CONCAT || b.np < 3 + 2 * (size_t)k)
+        fail("native: concatenation takes 1 to 32 inputs");
+    const int8_t *xs[EL_MAX_CONCAT];
+    int32_t sizes[EL_MAX_CONCAT];
+    int64_t total = 0;
+    for (int32_t i = 0; i < k; i++) {
+        int32_t at = p[3 + 2 * i], size = p[4 + 2 * i];
+        if (!inside(at, prod(outer, size, 1, 1), b.na))
+            fail(BAD);
+        xs[i] = b.arena + at;
+        sizes[i] = size;
+        total += size;
+    }
+    if (total > (1 << 30) || !inside(p[1], prod(outer, (int32_t)total, 1, 1), b.na))
+        fail(BAD);
+    el_concat_s8(outer, k, xs, sizes, b.arena + p[1]);
+    return (mp_obj_t)mp_fun_table.const_none;
+}
+
 /* Function objects: their type pointer is patched by the loader (mp_fun_table[81]). */
 static const el_fun_var fc_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(5, 5), fully_connected};
 static const el_fun_var conv_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(6, 6), conv_2d};
 static const el_fun_var dw_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(6, 6), depthwise_conv_2d};
 static const el_fun_var size_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(2, 2), scratch_size};
 static const el_fun_var dw_size_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(2, 2), dw_scratch_size};
+static const el_fun_var pool_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(2, 2), pool_2d};
+static const el_fun_var add_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(2, 2), add};
+static const el_fun_var mean_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(2, 2), mean};
+static const el_fun_var lut8_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(2, 2), lut8};
+static const el_fun_var concat_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(2, 2), concatenation};
 
 /* The entry point: the linker puts this function at offset 0 of the text, where
  * the loader starts the module (as a viper function called with self first). */
@@ -209,6 +350,11 @@ mp_obj_t mpy_init(const el_fun_bc *self, size_t n_args, size_t n_kw, mp_obj_t *a
     mp_fun_table.store_global(mp_native_qstr_table[Q_depthwise_conv_2d], (mp_obj_t)&dw_obj);
     mp_fun_table.store_global(mp_native_qstr_table[Q_scratch_size], (mp_obj_t)&size_obj);
     mp_fun_table.store_global(mp_native_qstr_table[Q_dw_scratch_size], (mp_obj_t)&dw_size_obj);
+    mp_fun_table.store_global(mp_native_qstr_table[Q_pool_2d], (mp_obj_t)&pool_obj);
+    mp_fun_table.store_global(mp_native_qstr_table[Q_add], (mp_obj_t)&add_obj);
+    mp_fun_table.store_global(mp_native_qstr_table[Q_mean], (mp_obj_t)&mean_obj);
+    mp_fun_table.store_global(mp_native_qstr_table[Q_lut8], (mp_obj_t)&lut8_obj);
+    mp_fun_table.store_global(mp_native_qstr_table[Q_concatenation], (mp_obj_t)&concat_obj);
     mp_fun_table.store_global(mp_native_qstr_table[Q_API],
                               mp_fun_table.native_to_obj(EL_API, EL_NATIVE_TYPE_INT));
     mp_fun_table.swap_globals(old);

@@ -1,0 +1,10 @@
+"""MEAN on the C kernel (el_misc.c): no weights, the C reads the op's params
+directly (same indices as kernels/mean.py)."""
+
+from . import elnative
+
+_f = elnative.mean
+
+
+def eval(p, arena, model):
+    _f(p, arena)
