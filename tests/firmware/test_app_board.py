@@ -1,16 +1,18 @@
-"""The app on real MicroPython (the WebAssembly build): a real gesture take replayed and streamed,
-decoded on the host with protocol.py; no allocation per sample; bounded memory with nobody reading.
+"""The app on the rp2040 virtual board (real MicroPython, heap capped): a real gesture take replayed
+and streamed, decoded on the host with protocol.py; no allocation per sample; bounded memory with
+nobody reading.
 
-Runs through tests/firmware/wasm_board.py (files straight into the board's
-RAM filesystem, one script, stdout captured byte for byte).
+The firmware is deployed as `edgeloop deploy` lays it out (tests/firmware/
+fw_board.py), the take goes through the same deploy library, and the frames
+are the bytes the app wrote to its console, read off the pty.
 """
 
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-import wasm_board
 from edgeloop import replay
 from edgeloop_fw import protocol as P
 
@@ -19,31 +21,44 @@ DATA = REPO / ".." / "shared" / "data"
 TAKE = "2025-06-15T192914_wave.npy"
 pytestmark = [
     pytest.mark.sim,
-    pytest.mark.skipif(wasm_board.available() is not None, reason=str(wasm_board.available())),
     pytest.mark.skipif(not (DATA / "gestures" / "raw" / TAKE).exists(), reason="../shared/data is not here"),
 ]
-SKIP = ("runtime", "audio")
 
 
-def files():
-    fw = REPO / "firmware" / "edgeloop_fw"
-    out = {}
-    for p in sorted(fw.rglob("*.py")):
-        rel = p.relative_to(fw)
-        if rel.parts[0] in SKIP:
-            continue
-        out[f"/lib/edgeloop_fw/{rel.as_posix()}"] = p.read_bytes()
-    out["/replay.bin"] = replay.load(DATA / "gestures" / "raw" / TAKE).to_bytes()
-    return out
+@pytest.fixture(scope="module")
+def board(fw_board):
+    fw_board.put({"/replay.bin": replay.load(DATA / "gestures" / "raw" / TAKE).to_bytes()})
+    return fw_board
 
 
-PRELUDE = """
-import sys
-sys.path.insert(0, '/lib')
-from edgeloop_fw import protocol as P
-from edgeloop_fw.app import App
-CFG = {'sensor': {'kind': 'replay', 'file': '/replay.bin'}, 'window': 100, 'hop': 50}
-"""
+# One import per execution: this board collects garbage only between them.
+PRELUDE = ["from edgeloop_fw import protocol as P", "from edgeloop_fw.app import App",
+           "CFG = {'sensor': {'kind': 'replay', 'file': '/replay.bin'}, 'window': 100, 'hop': 50}"]
+
+
+def console_bytes(dev, code: str, timeout: float = 120) -> bytes:
+    """What `code` writes to the board's console, read off the port as a serial monitor would.
+
+    mpremote's follow() stops at the first 0x04, which a binary frame may hold; here the
+    raw REPL's own end (0x04 0x04 '>' with no error text, then silence) ends the read.
+    """
+    t = dev.transport
+    t.exec_raw_no_follow(code)
+    s, was = t.serial, t.serial.timeout
+    buf = bytearray()
+    end = time.monotonic() + timeout
+    s.timeout = 0.2
+    try:
+        while time.monotonic() < end:
+            chunk = s.read(s.in_waiting or 1)
+            if chunk:
+                buf += chunk
+            elif buf.endswith(b"\x04\x04>"):
+                break
+    finally:
+        s.timeout = was
+    assert buf.endswith(b"\x04\x04>"), f"the board did not finish cleanly: {bytes(buf[-300:])!r}"
+    return bytes(buf[:-3])
 
 
 def parquet_take_mg(take):
@@ -53,16 +68,18 @@ def parquet_take_mg(take):
     return np.rint(np.array([[t["x"][i], t["y"][i], t["z"][i]] for i in rows]) * 1000).astype(int)
 
 
-def test_board_streams_the_take_the_host_decodes():
-    code = PRELUDE + """
+def test_board_streams_the_take_the_host_decodes(board):
+    code = """
 app = App(CFG, flags=P.STREAM_SAMPLES | P.STREAM_STATUS, mode=P.MODE_RECORD)
 app.begin()
 for _ in range(400):
     app.step_block()
 app.status()
 """
-    # wasm_run.mjs writes the board's bytes as a latin-1 JS string to a UTF-8 stdout: undo that.
-    wire = wasm_board.run(code, files()).encode("latin1").decode("utf-8").encode("latin1")
+    with board.session() as dev:
+        for part in PRELUDE:
+            dev.exec(part, timeout=60)
+        wire = console_bytes(dev, code)
     frames = []
     for chunk in wire.split(b"\0"):
         if chunk:
@@ -75,8 +92,8 @@ app.status()
     assert status["free_heap"] > 0 and status["dropped"] == 0
 
 
-def test_no_allocation_per_sample_and_bounded_with_nobody_reading():
-    code = PRELUDE + """
+def test_no_allocation_per_sample_and_bounded_with_nobody_reading(board):
+    code = PRELUDE + ["""
 import gc
 from edgeloop_fw.serial_link import Output
 class Refusing:  # a host that stopped reading: the port takes nothing
@@ -96,10 +113,9 @@ def measure(stream, flags, mode, n):
         app.step_block()
     a1 = gc.mem_alloc()
     return a1 - a0, app.dropped, app.out.dropped
-print('READ', measure(Sink(), P.STREAM_SAMPLES | P.STREAM_STATUS, P.MODE_RECORD, 3000))
-print('NOBODY', measure(Refusing(), P.STREAM_SAMPLES | P.STREAM_STATUS, P.MODE_RECORD, 3000))
-"""
-    out = wasm_board.run(code, files())
+""", "print('READ', measure(Sink(), P.STREAM_SAMPLES | P.STREAM_STATUS, P.MODE_RECORD, 3000))",
+        "print('NOBODY', measure(Refusing(), P.STREAM_SAMPLES | P.STREAM_STATUS, P.MODE_RECORD, 3000))"]
+    out = board.run(code)
     got = {line.split(" ", 1)[0]: eval(line.split(" ", 1)[1]) for line in out.splitlines() if line[:4] in ("READ", "NOBO")}
     assert got["READ"][0] == 0, got  # bytes allocated over 3000 samples
     grown, dropped, frames_dropped = got["NOBODY"]
