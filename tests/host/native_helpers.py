@@ -9,8 +9,8 @@ import shutil
 import pytest
 
 HEAVY = ("fully_connected", "conv_2d", "depthwise_conv_2d")
-# every kernel with a C version (el_misc.c adds the light ops); softmax and reshape stay portable
-NATIVE = HEAVY + ("pool_2d", "add", "mean", "lut8", "concatenation")
+# every kernel with a C version (el_misc.c adds the light ops, el_softmax.c SOFTMAX); reshape moves no bytes
+NATIVE = HEAVY + ("pool_2d", "add", "mean", "lut8", "concatenation", "softmax")
 
 
 def host_kernels(tmp_path_factory):

@@ -1,7 +1,7 @@
 """The C kernels (host gcc build, through ctypes) give TFLM's bytes.
 
 Whole models run under edgeloop's interpreter with every op that has a C
-kernel (FULLY_CONNECTED, CONV_2D, DEPTHWISE_CONV_2D, the pools, ADD, MEAN,
+kernel (FULLY_CONNECTED, CONV_2D, DEPTHWISE_CONV_2D, the pools, ADD, MEAN, SOFTMAX,
 CONCATENATION and the table ops) swapped for it, compared byte for byte with
 TFLM (tflite-micro): hello_world on all 256 inputs, micro_speech on real
 features, the runtime's Keras zoo, and layer cases chosen to hit every path
@@ -57,7 +57,7 @@ def test_micro_speech_real_features(kernels):
     rng = np.random.default_rng(3)
     xs += [rng.integers(-128, 128, (1, 1960), dtype=np.int8), np.full((1, 1960), 127, np.int8)]
     compare(kernels, convert_tflite(need(SPEECH)).data, tflm(need(SPEECH)), xs,
-            ["depthwise_conv_2d", "fully_connected"])
+            ["depthwise_conv_2d", "fully_connected", "softmax"])
 
 
 # --- requantization ------------------------------------------------------------------------
@@ -93,6 +93,42 @@ def test_requantization_matches_tflm_formula_on_hostile_values(kernels):
     # ARMv6-M's high product from four 16x16 multiplies (no 64-bit multiply there)
     bad = [(a, m, s) for a, m, s in cases if kernels.mbqm_halves(a, m, s) != _mbqm(a, m, s)]
     assert not bad, bad[:5]
+
+
+# --- softmax -------------------------------------------------------------------------------
+
+def _c_softmax(kernels, rows, mult, shift, diff_min):
+    import ctypes
+
+    from edgeloop.convert.ops.softmax import exp_table
+    from edgeloop.native.hostlib import _addr
+
+    table = bytearray(np.asarray(exp_table(mult, shift, diff_min), "<i4").tobytes())
+    x = bytearray(np.asarray(rows, np.int8).tobytes())
+    y = bytearray(len(x))
+    kernels.lib.el_softmax_s8(len(rows), len(rows[0]), _addr(table), len(table) // 4, _addr(x), _addr(y))
+    return np.frombuffer(bytes(y), np.int8).tolist()
+
+
+def test_softmax_rows_scales_and_depths_equal_tflm_formula(kernels):
+    """Scales from tiny (every k within diff_min) to large (most k cut off), depths 1..MAX_DEPTH,
+    flat rows (the sum's largest values) and ties; TFLM itself is checked on micro_speech and the
+    zoo's softmax models."""
+    from edgeloop.convert.ops.softmax import MAX_DEPTH
+    from test_runtime_softmax import params_for, tflm_softmax_row
+
+    rng = random.Random(7)
+    cases = []
+    for scale in (1e-3, 0.01, 0.05, 0.1, 0.25, 1.0, 2.0):
+        for depth in (1, 2, 3, 7, 40, 255):
+            cases.append((scale, [[rng.randrange(-128, 128) for _ in range(depth)] for _ in range(3)]))
+        cases.append((scale, [[127] * 7, [-128] * 7, [5, 5, 4, -128, -128, 0, 5]]))
+    for depth in (256, 511, 512, 1023, 1024, MAX_DEPTH):  # the sum crossing 2**27 .. 2**30
+        cases.append((0.05, [[3] * depth, [(i * 37) % 256 - 128 for i in range(depth)]]))
+    for scale, rows in cases:
+        mult, shift, diff_min = params_for(scale)
+        want = [v for r in rows for v in tflm_softmax_row(r, mult, shift, diff_min)]
+        assert _c_softmax(kernels, rows, mult, shift, diff_min) == want, (scale, len(rows[0]))
 
 
 # --- Keras models ---------------------------------------------------------------------------

@@ -24,10 +24,11 @@ import viper_board
 from runtime_helpers import CLIPS, HELLO, SPEECH, need, speech_features, tflm, tflm_run
 
 ARCHS = [a for a, cc in (("x64", "gcc"), ("armv6m", "arm-none-eabi-gcc"), ("armv7emdp", "arm-none-eabi-gcc"))]
-# every op with a C kernel must run at the native level (softmax and reshape stay viper/portable)
-HEAVY = {"fully_connected", "conv_2d", "depthwise_conv_2d", "pool_2d", "add", "mean", "lut8", "concatenation"}
+# every op with a C kernel must run at the native level (reshape moves no bytes and stays viper/portable)
+HEAVY = {"fully_connected", "conv_2d", "depthwise_conv_2d", "pool_2d", "add", "mean", "lut8", "concatenation",
+         "softmax"}
 QSTRS = ["ValueError", "fully_connected", "conv_2d", "depthwise_conv_2d", "API", "scratch_size", "dw_scratch_size",
-         "pool_2d", "add", "mean", "lut8", "concatenation"]
+         "pool_2d", "add", "mean", "lut8", "concatenation", "softmax"]
 
 
 def _need_cc(arch):
@@ -68,8 +69,8 @@ def test_module_parses_with_the_independent_reader_and_round_trips(arch, cache):
     dests = {d for _, d in adj}
     assert 8 in dests  # the GOT entry of mp_fun_table
     assert 6 in dests  # the module's qstr table
-    assert 9 + 81 in dests  # the ten function objects' type (mp_fun_table.type_fun_builtin_var)
-    assert sum(d == 9 + 81 for d in dests) == 1 and sum(1 for _, d in adj if d == 9 + 81) == 10
+    assert 9 + 81 in dests  # the eleven function objects' type (mp_fun_table.type_fun_builtin_var)
+    assert sum(d == 9 + 81 for d in dests) == 1 and sum(1 for _, d in adj if d == 9 + 81) == 11
     # every text-relative word points inside the text once loaded at 0
     for w, d in adj:
         if d == 0:
@@ -284,7 +285,7 @@ def test_unloadable_module_falls_back_to_viper(board, tmp_path, cache, case):
     elif case == "absent":
         mod.unlink()
     else:  # glue and module disagree on the calling convention
-        glue(root, "API = 4", "API = 5")
+        glue(root, "API = 5", "API = 6")
     xs = [np.array([[v]], np.int8) for v in (-128, 0, 77)]
     info, outs = run_levels(root, convert_tflite(need(HELLO)).data, xs)
     assert info["native"][1] == {"fully_connected": "viper"}
@@ -310,6 +311,33 @@ elnative.fully_connected(p, arena, bytes([1, 1, 1, 2, 0, 255]), 0, 2)
 print(list(arena))
 """)
     assert out.split() == ["VE"] * 4 + ["[1,", "2,", "3,", "8,", "250]"]
+
+
+def test_bad_softmax_calls_raise_instead_of_reading_outside_the_arena(board):
+    """The exp table, the rows and the output are all checked against the arena; a good call's
+    row [0, 0, 0, 0] with exp(0) in the table gives a quarter each: 64 - 128 = -64, byte 192."""
+    out = viper_board.run(board, """
+from array import array
+from edgeloop_fw.runtime.native import elnative
+arena = bytearray(16)
+arena[8:12] = bytes([255, 255, 255, 127])
+good = [1, 4, 0, 4, 0, 2, 8]
+for i, v in ((5, 257), (5, 0), (6, 12), (2, 13), (3, -1), (1, 0), (0, 1 << 20)):
+    p = array('i', good)
+    p[i] = v
+    try:
+        elnative.softmax(p, arena)
+        print('NO ERROR')
+    except ValueError as e:
+        print('VE')
+try:
+    elnative.softmax(array('i', good[:6]), arena)
+except ValueError:
+    print('SHORT')
+elnative.softmax(array('i', good), arena)
+print(list(arena[4:8]))
+""")
+    assert out.split() == ["VE"] * 7 + ["SHORT", "[192,", "192,", "192,", "192]"]
 
 
 # --- bad input on the host --------------------------------------------------------------------

@@ -12,7 +12,7 @@ import ctypes
 from pathlib import Path
 
 from . import build
-from .params import ADD, CONCAT, LUT8, MEAN, POOL, conv_args, depthwise_args, fc_args
+from .params import ADD, CONCAT, LUT8, MEAN, POOL, SOFTMAX, conv_args, depthwise_args, fc_args
 
 
 class Requant(ctypes.Structure):
@@ -53,6 +53,7 @@ class HostKernels:
         self.lib.el_mean_s8.argtypes = [v, v, v]
         self.lib.el_lut8_s8.argtypes = [v, v, v, i32]
         self.lib.el_concat_s8.argtypes = [i32, i32, v, v, v]
+        self.lib.el_softmax_s8.argtypes = [i32, i32, v, i32, v, v]
 
     def mbqm(self, x: int, multiplier: int, shift: int) -> int:
         return self.lib.el_mbqm(x, multiplier, shift)
@@ -120,7 +121,15 @@ class HostKernels:
         sizes = (ctypes.c_int32 * k)(*[p[first + 2 * i + 1] for i in range(k)])
         self.lib.el_concat_s8(p[CONCAT["outer"]], k, xs, sizes, base + p[CONCAT["output"]])
 
+    def softmax(self, p, arena, model) -> None:
+        table = bytearray(4 * p[SOFTMAX["count"]])
+        model.read_const(p[SOFTMAX["table"]], table)
+        base = _addr(arena)
+        self.lib.el_softmax_s8(p[SOFTMAX["outer"]], p[SOFTMAX["depth"]], _addr(table), p[SOFTMAX["count"]],
+                               base + p[SOFTMAX["input"]], base + p[SOFTMAX["output"]])
+
     def evals(self) -> dict:
         return {"fully_connected": self.fully_connected, "conv_2d": self.conv_2d,
                 "depthwise_conv_2d": self.depthwise_conv_2d, "pool_2d": self.pool_2d, "add": self.add,
-                "mean": self.mean, "lut8": self.lut8, "concatenation": self.concatenation}
+                "mean": self.mean, "lut8": self.lut8, "concatenation": self.concatenation,
+                "softmax": self.softmax}

@@ -42,3 +42,4 @@ ADD = dict(n=0, broadcast=1, input1=2, input2=3, output=4, block=5, block_len=24
 MEAN = dict(input=3, output=4, block=0, block_len=9)  # el_mean = p[0..8]
 LUT8 = dict(n=0, input=1, output=2, table=3, scratch=4)
 CONCAT = dict(outer=0, output=1, n_inputs=2, first=3)  # then (offset, size) per input
+SOFTMAX = dict(outer=0, depth=1, input=2, output=3, table=4, count=5, scratch=6)  # table read into scratch

@@ -16,8 +16,8 @@ allocate nothing per group.
 
 from . import elnative
 
-API = 4  # 2: conv scratch sized by elnative.scratch_size (per arch); 3: depthwise by dw_scratch_size;
-#         4: pool_2d, add, mean, lut8, concatenation in C
+API = 5  # 2: conv scratch sized by elnative.scratch_size (per arch); 3: depthwise by dw_scratch_size;
+#         4: pool_2d, add, mean, lut8, concatenation in C; 5: softmax in C
 if elnative.API != API:
     raise ImportError("elnative.mpy speaks API %d, this glue %d: deploy again" % (elnative.API, API))
 

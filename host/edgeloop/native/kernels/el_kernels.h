@@ -106,6 +106,11 @@ void el_mean_s8(const el_mean *m, const int8_t *x, int8_t *y);
 void el_lut8_s8(const int8_t *table, const int8_t *x, int8_t *y, int32_t n);
 void el_concat_s8(int32_t outer, int32_t n_inputs, const int8_t *const *xs, const int32_t *sizes, int8_t *y);
 
+/* SOFTMAX (el_softmax.c): `outer` rows of `depth`; table holds `count` (<= 256)
+ * little-endian int32 Q0.31 exp values for k = max(row) - x (any alignment). */
+void el_softmax_s8(int32_t outer, int32_t depth, const uint8_t *table, int32_t count, const int8_t *x,
+                   int8_t *y);
+
 #ifdef __cplusplus
 }
 #endif

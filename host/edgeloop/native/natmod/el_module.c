@@ -11,6 +11,7 @@
  *   dw_scratch_size(p, n)                        scratch bytes for depthwise_conv_2d over n input channels
  *   pool_2d(p, arena), add(p, arena), mean(p, arena), concatenation(p, arena)
  *   lut8(p, arena)                               table already read into the op's scratch
+ *   softmax(p, arena)                            exp table already read into the op's scratch
  * `p` is the op's params (int32, layout of docs/runtime-kernels.md, the same
  * indices as the portable kernels), `arena` the interpreter's arena. Every
  * offset and size is checked against the buffers before a byte is touched:
@@ -21,16 +22,16 @@
 #include "el_natmod.h"
 #include "el_kernels.h"
 
-#define EL_API 4 /* 2: scratch sized by scratch_size(); 3: depthwise by dw_scratch_size() (row strip);
-                  4: the light ops pool_2d, add, mean, lut8, concatenation */
+#define EL_API 5 /* 2: scratch sized by scratch_size(); 3: depthwise by dw_scratch_size() (row strip);
+                  4: the light ops pool_2d, add, mean, lut8, concatenation; 5: softmax */
 
 /* The qstrs this module uses, in mp_native_qstr_table order from index 1
  * (0 is the file name). The linker reads this section and drops it. */
 static const char qstr_names[] __attribute__((section(".el_qstrs"), used)) =
     "ValueError\0fully_connected\0conv_2d\0depthwise_conv_2d\0API\0scratch_size\0dw_scratch_size\0"
-    "pool_2d\0add\0mean\0lut8\0concatenation\0";
+    "pool_2d\0add\0mean\0lut8\0concatenation\0softmax\0";
 enum { Q_ValueError = 1, Q_fully_connected, Q_conv_2d, Q_depthwise_conv_2d, Q_API, Q_scratch_size,
-       Q_dw_scratch_size, Q_pool_2d, Q_add, Q_mean, Q_lut8, Q_concatenation };
+       Q_dw_scratch_size, Q_pool_2d, Q_add, Q_mean, Q_lut8, Q_concatenation, Q_softmax };
 
 static void fail(const char *msg) {
     mp_fun_table.raise_msg(mp_fun_table.load_global(mp_native_qstr_table[Q_ValueError]), msg);
@@ -328,6 +329,21 @@ static mp_obj_t concatenation(size_t n_args, const mp_obj_t *args) {
     return (mp_obj_t)mp_fun_table.const_none;
 }
 
+/* softmax: 0 OUTER 1 DEPTH 2 INPUT 3 OUTPUT 4 TABLE (file) 5 COUNT 6 SCRATCH (the exp
+ * table, already read: COUNT little-endian int32) */
+static mp_obj_t softmax(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    call_bufs b;
+    bufs2(args, &b, 7, "native: softmax params too short");
+    const int32_t *p = b.p;
+    int64_t n = prod(p[0], p[1], 1, 1);
+    if (p[1] <= 0 || p[5] < 1 || p[5] > 256 || !inside(p[6], 4 * (int64_t)p[5], b.na) ||
+        !inside(p[2], n, b.na) || !inside(p[3], n, b.na))
+        fail(BAD);
+    el_softmax_s8(p[0], p[1], (const uint8_t *)b.arena + p[6], p[5], b.arena + p[2], b.arena + p[3]);
+    return (mp_obj_t)mp_fun_table.const_none;
+}
+
 /* Function objects: their type pointer is patched by the loader (mp_fun_table[81]). */
 static const el_fun_var fc_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(5, 5), fully_connected};
 static const el_fun_var conv_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(6, 6), conv_2d};
@@ -339,6 +355,7 @@ static const el_fun_var add_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(2, 2),
 static const el_fun_var mean_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(2, 2), mean};
 static const el_fun_var lut8_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(2, 2), lut8};
 static const el_fun_var concat_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(2, 2), concatenation};
+static const el_fun_var softmax_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(2, 2), softmax};
 
 /* The entry point: the linker puts this function at offset 0 of the text, where
  * the loader starts the module (as a viper function called with self first). */
@@ -355,6 +372,7 @@ mp_obj_t mpy_init(const el_fun_bc *self, size_t n_args, size_t n_kw, mp_obj_t *a
     mp_fun_table.store_global(mp_native_qstr_table[Q_mean], (mp_obj_t)&mean_obj);
     mp_fun_table.store_global(mp_native_qstr_table[Q_lut8], (mp_obj_t)&lut8_obj);
     mp_fun_table.store_global(mp_native_qstr_table[Q_concatenation], (mp_obj_t)&concat_obj);
+    mp_fun_table.store_global(mp_native_qstr_table[Q_softmax], (mp_obj_t)&softmax_obj);
     mp_fun_table.store_global(mp_native_qstr_table[Q_API],
                               mp_fun_table.native_to_obj(EL_API, EL_NATIVE_TYPE_INT));
     mp_fun_table.swap_globals(old);
