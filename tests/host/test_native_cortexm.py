@@ -1,6 +1,9 @@
 """The C kernels bare-metal on emulated Cortex-M0 (microbit) and Cortex-M7
 (mps2-an500) under qemu-system-arm give TFLM's bytes: micro_speech's layer
-shapes, CMSIS-NN's anchor shapes and odd layers. Also checks the instruction
+shapes, CMSIS-NN's anchor shapes and odd layers; and the light ops as
+single-op models (AVERAGE/MAX_POOL_2D with padding and odd windows, ADD of
+two inputs on different scales with and without broadcast, SOFTMAX over rows
+of 10 and 300) with the model's own arena plan. Also checks the instruction
 counter on a SUBS/BNE loop of known length (2n + 1), which the benchmark
 (benchmarks/bench_native_cm.py) relies on."""
 
@@ -31,6 +34,29 @@ def test_bare_metal_kernels_equal_tflm(layer_cases, tmp_path, core):
     elf = cortexm.build_elf(core, cortexm.program([c for c, _ in layer_cases], 16384), tmp_path)
     got = cortexm.run(core, elf)
     for case, want in layer_cases:
+        assert case.name in got, f"{case.name} printed nothing on {core}"
+        assert got[case.name] == want, f"{case.name} on {core}: first difference at byte " \
+            f"{next(i for i, (a, b) in enumerate(zip(got[case.name], want)) if a != b)}"
+
+
+@pytest.fixture(scope="module")
+def light_cases():
+    for tool in ("arm-none-eabi-gcc", "qemu-system-arm"):
+        if not shutil.which(tool):
+            pytest.skip(f"{tool} is not installed (make system-packages)")
+    pytest.importorskip("tensorflow", reason="TensorFlow is not installed (pip install 'edgeloop[tf]')")
+    pytest.importorskip("tflite_micro.python.tflite_micro.runtime", reason="tflite-micro is not installed")
+    import cortexm_layers
+    return cortexm_layers.light_cases()
+
+
+@pytest.mark.parametrize("core", ["m0", "m7"])
+def test_bare_metal_light_ops_and_softmax_equal_tflm(light_cases, tmp_path, core):
+    from edgeloop.native import cortexm
+
+    elf = cortexm.build_elf(core, cortexm.program([c for c, _ in light_cases], 64), tmp_path)
+    got = cortexm.run(core, elf)
+    for case, want in light_cases:
         assert case.name in got, f"{case.name} printed nothing on {core}"
         assert got[case.name] == want, f"{case.name} on {core}: first difference at byte " \
             f"{next(i for i, (a, b) in enumerate(zip(got[case.name], want)) if a != b)}"

@@ -233,3 +233,46 @@ def case_from_model(blob: bytes, x: bytes, name: str) -> Case:
         macs = g["batches"] * g["out_h"] * g["out_w"] * g["out_c"] * k
     return Case(name=s, call=call, arrays=arrays, out=f"Y_{s}", out_len=out_t.nbytes, macs=macs)
 
+
+
+# The light ops' C calls: the structs are runs of the params (params.py), activations
+# live in a copy of the model's arena at the planned offsets, tables are const arrays.
+_LIGHT = {
+    "pool_2d": "el_pool_2d_s8((const el_pool *)(P + 1), P[0] == 1, A + P[15], A + P[16]);",
+    "add": "el_add_s8((const el_add *)(P + 5), P[0], P[1], A + P[2], A + P[3], A + P[4]);",
+    "mean": "el_mean_s8((const el_mean *)P, A + P[3], A + P[4]);",
+    "softmax": "el_softmax_s8(P[0], P[1], (const uint8_t *)T, P[5], A + P[2], A + P[3]);",
+    "lut8": "el_lut8_s8(T, A + P[1], A + P[2], P[0]);",
+}
+
+
+def light_case_from_model(blob: bytes, xs: list[bytes], name: str) -> Case:
+    """A single-op model of one of the light ops as a bare-metal call on inputs `xs`
+    (one per model input). The arena is the model's own plan, so the offsets in
+    the params are used as they are on a board."""
+    import io
+
+    from edgeloop_fw.runtime.loader import Model
+
+    from .params import LUT8, SOFTMAX
+
+    model = Model(io.BytesIO(blob))
+    ops = [(n, p) for _o, n, p, _t in model.ops if n not in ("reshape",)]
+    if len(ops) != 1 or ops[0][0] not in _LIGHT:
+        raise EdgeloopError(f"{name}: expected one of {sorted(_LIGHT)}, found {[n for n, _ in ops]}")
+    kind, p = ops[0]
+    s = name.replace("-", "_")
+    arrays = {f"P_{s}": ("int32_t", list(p), True), f"A_{s}": ("int8_t", [0] * model.arena_size, False)}
+    fill = []
+    for i, (t, x) in enumerate(zip(model.inputs, xs)):
+        arrays[f"X{i}_{s}"] = ("int8_t", list(memoryview(bytes(x)).cast("b")), True)
+        fill.append(f"for (int i = 0; i < {t.nbytes}; i++) A_{s}[{t.offset} + i] = X{i}_{s}[i];")
+    if kind in ("softmax", "lut8"):
+        at, n = (p[SOFTMAX["table"]], 4 * p[SOFTMAX["count"]]) if kind == "softmax" else (p[LUT8["table"]], 256)
+        table = bytearray(n)
+        model.read_const(at, table)
+        arrays[f"T_{s}"] = ("int8_t", list(memoryview(table).cast("b")), True)
+    call = re.sub(r"\b([PAT])\b", lambda m: f"{m.group(1)}_{s}", _LIGHT[kind])
+    out_t = model.outputs[0]
+    return Case(name=s, call=" ".join(fill) + f" el_bench_begin(); {call} el_bench_end();", arrays=arrays,
+                out=f"A_{s} + {out_t.offset}", out_len=out_t.nbytes, macs=0)
