@@ -220,10 +220,13 @@ def level_runs(firmware, core: str, blob: bytes, x: bytes, levels=("kernels", "v
     results = {}
     with QemuMicroPython(firmware, core, counted=True) as board:
         board.exec("PRE = bytearray(16384)")  # native.BUDGET, before the heap fragments
-        board.put_stream("/model.bin", blob)
-        board.put("/x.bin", x)
         for path, data in files.items():
             board.put(path, data)
+        # The module's machine code needs one contiguous block: load it before the
+        # model and input take their share of this 140 KB heap.
+        board.exec("try:\n from edgeloop_fw.runtime import native\nexcept ImportError:\n pass")
+        board.put_stream("/model.bin", blob)
+        board.put("/x.bin", x)
         board.exec(_LOAD)
         outs = []
         for level in levels:
