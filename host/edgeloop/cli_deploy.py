@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
-
-
-def resolve_port(port: str | None) -> str:
-    """--port, else $EDGELOOP_PORT, else the one board `edgeloop devices` finds (USB or virtual)."""
-    from .discover import choose_port
-
-    return choose_port(port or os.environ.get("EDGELOOP_PORT"))
 
 
 def progress_bar():
@@ -82,6 +74,8 @@ def deploy(port, board_name, models, source_only, verify, no_compress, firmware_
 
     if board_name:
         boards.load(board_name)  # an unknown name fails before the port is touched
+    from .discover import resolve_port
+
     port = resolve_port(port)
     bar, update = progress_bar()
 

@@ -9,6 +9,7 @@ flash/detect.py recognises. Each source is one function so that a new kind
 from __future__ import annotations
 
 import ast
+import os
 from dataclasses import dataclass
 
 from . import boards as boards_lib
@@ -68,6 +69,11 @@ def all_serial_ports(ports=None) -> list[str]:
         from serial.tools import list_ports
         ports = list_ports.comports()
     return sorted(p.device for p in ports)
+
+
+def resolve_port(port: str | None) -> str:
+    """--port, else $EDGELOOP_PORT, else the one board `edgeloop devices` finds (USB or virtual)."""
+    return choose_port(port or os.environ.get("EDGELOOP_PORT"))
 
 
 def choose_port(port: str | None = None, ports=None) -> str:

@@ -21,7 +21,7 @@ from .session import StreamSession
 
 
 def _port(port: str | None) -> str:
-    from ..cli_deploy import resolve_port
+    from ..discover import resolve_port
     return resolve_port(port)
 
 
