@@ -7,6 +7,7 @@ one, add a line to SUBCOMMANDS: name -> (module, attribute, one-line help).
 from __future__ import annotations
 
 import importlib
+from contextlib import contextmanager
 
 import click
 
@@ -39,3 +40,21 @@ def train():
     Example:
       edgeloop train gesture --data ../shared/data/gestures/cgestures.parquet --out models/gesture/
     """
+
+
+@contextmanager
+def step_progress():
+    """A bar per named training step on stderr; yields the progress(what, done, total) callback."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
+        tasks = {}
+
+        def progress(what, done, total):
+            if what not in tasks:
+                tasks[what] = bar.add_task(what, total=total)
+            bar.update(tasks[what], completed=done, total=total)
+
+        yield progress

@@ -39,23 +39,13 @@ def gesture(data, out, kind, window, hop, train_hop, epochs, n_trees, depth, see
       edgeloop train gesture --data ../shared/data/gestures/cgestures.parquet --out models/gesture/
       edgeloop train gesture --data dataset/ --out models/mine/ --model trees --window 100 --hop 50
     """
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
+    from .cli_train import step_progress
     from .train.gesture import GestureOptions, train as run
 
     opts = GestureOptions(data=data, out=out, window=window, hop=hop, train_hop=train_hop, model=kind,
                           epochs=epochs, trees=n_trees, depth=depth, seed=seed, test_fraction=test_fraction,
                           units=units, board_time=board_time)
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
-        tasks = {}
-
-        def progress(what, done, total):
-            if what not in tasks:
-                tasks[what] = bar.add_task(what, total=total)
-            bar.update(tasks[what], completed=done, total=total)
-
+    with step_progress() as progress:
         info = run(opts, progress)
     ev = info["evaluation"]
     names = ev["runners"]

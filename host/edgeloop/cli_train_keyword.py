@@ -49,8 +49,7 @@ def keyword(words, out, voices, voice_names, seed, epochs, renditions, augment, 
       edgeloop train keyword --words yes,no,up,down --out models/keyword/
       edgeloop train keyword --words on,off --voices 16 --epochs 20 --out models/onoff/
     """
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from .cli_train import step_progress
 
     from .train.keyword import KeywordRecipe, train_keyword
 
@@ -58,15 +57,7 @@ def keyword(words, out, voices, voice_names, seed, epochs, renditions, augment, 
                            seed=seed, epochs=epochs, renditions=renditions, augment=augment)
     command = "edgeloop " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["train"] else \
         f"edgeloop train keyword --words {words} --out {out} --voices {voices} --seed {seed} --epochs {epochs}"
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
-        tasks = {}
-
-        def progress(what, done, total):
-            if what not in tasks:
-                tasks[what] = bar.add_task(what, total=total)
-            bar.update(tasks[what], completed=done, total=total)
-
+    with step_progress() as progress:
         res = train_keyword(recipe, out, data_dir=data_dir, cache_dir=cache_dir or _cache_dir(), jobs=jobs,
                             command=command, progress=progress)
     click.echo(f"wrote {out}: keyword.elm ({res.model_bytes:,} bytes, arena {res.arena:,}, {res.macs:,} MACs), "
