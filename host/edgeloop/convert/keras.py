@@ -153,6 +153,26 @@ def keras_input_shape(path: str | os.PathLike) -> tuple[int, ...]:
     return _load(tf, Path(path))[4]
 
 
+def representative_dataset(calibration, shape, progress: Callable[[int, int], None] | None = None):
+    """The calibration samples (an array or a .npz/.npy path), checked against the input shape,
+    as the one-sample generator both TFLite quantizers take, and how many samples it yields."""
+    source = "calibration data"
+    if not isinstance(calibration, np.ndarray):
+        source = f"calibration data {calibration}"
+        calibration = load_array(calibration, "calibration")
+    x = check_calibration(calibration, shape, source)[:MAX_CALIBRATION_SAMPLES]
+
+    def representative():
+        for i in range(len(x)):
+            if progress:
+                progress(i, len(x))
+            yield [x[i:i + 1]]
+        if progress:
+            progress(len(x), len(x))
+
+    return representative, len(x)
+
+
 def convert_keras(path: str | os.PathLike, calibration: np.ndarray | str | os.PathLike | None,
                   progress: Callable[[int, int], None] | None = None) -> KerasConversion:
     """Quantize a Keras/SavedModel model to full-integer int8 TFLite.
@@ -173,20 +193,7 @@ def convert_keras(path: str | os.PathLike, calibration: np.ndarray | str | os.Pa
         raise ConversionError(
             f"full-integer int8 needs representative data: pass --calib data.npz (or .npy) "
             f"with float samples shaped {expected}, as the model sees them in use")
-    source = "calibration data"
-    if not isinstance(calibration, np.ndarray):
-        source = f"calibration data {calibration}"
-        calibration = load_array(calibration, "calibration")
-    x = check_calibration(calibration, shape, source)[:MAX_CALIBRATION_SAMPLES]
-
-    def representative():
-        for i in range(len(x)):
-            if progress:
-                progress(i, len(x))
-            yield [x[i:i + 1]]
-        if progress:
-            progress(len(x), len(x))
-
+    representative, n_samples = representative_dataset(calibration, shape, progress)
     converter = _batch1_converter(tf, kind, obj, sig, name, shape)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = representative
@@ -199,7 +206,7 @@ def convert_keras(path: str | os.PathLike, calibration: np.ndarray | str | os.Pa
             tflite = converter.convert()
     except Exception as e:
         raise ConversionError(f"the TFLite converter refused {path}: {_last_line(e)}") from None
-    return KerasConversion(bytes(tflite), shape, len(x), kind)
+    return KerasConversion(bytes(tflite), shape, n_samples, kind)
 
 
 def float_predictor(path: str | os.PathLike) -> Callable[[np.ndarray], np.ndarray]:

@@ -66,19 +66,7 @@ def quantize_float_tflite(data: bytes, model, calibration, source: str,
     if len(model.inputs) != 1:
         raise ConversionError(f"{source} has {len(model.inputs)} inputs; edgeloop converts single-input models")
     shape = tuple(model.tensors[model.inputs[0]].shape)
-    where = "calibration data"
-    if not isinstance(calibration, np.ndarray):
-        where = f"calibration data {calibration}"
-        calibration = keras_source.load_array(calibration, "calibration")
-    x = keras_source.check_calibration(calibration, shape, where)[:keras_source.MAX_CALIBRATION_SAMPLES]
-
-    def samples():
-        for i in range(len(x)):
-            if progress:
-                progress(i, len(x))
-            yield [x[i:i + 1]]
-        if progress:
-            progress(len(x), len(x))
+    samples, _ = keras_source.representative_dataset(calibration, shape, progress)
 
     from tensorflow.lite.python.optimize import calibrator
 
