@@ -16,50 +16,46 @@ import pytest
 pytestmark = [pytest.mark.slow, pytest.mark.tf]
 
 
-@pytest.fixture(scope="module")
-def layer_cases():
+def _cases(make: str):
+    """The cases cortexm_layers.<make>() builds, with TFLM's bytes; skips without the tools."""
     for tool in ("arm-none-eabi-gcc", "qemu-system-arm"):
         if not shutil.which(tool):
             pytest.skip(f"{tool} is not installed (make system-packages)")
     pytest.importorskip("tensorflow", reason="TensorFlow is not installed (pip install 'edgeloop[tf]')")
     pytest.importorskip("tflite_micro.python.tflite_micro.runtime", reason="tflite-micro is not installed")
     import cortexm_layers
-    return cortexm_layers.cases()
+    return getattr(cortexm_layers, make)()
 
 
-@pytest.mark.parametrize("core", ["m0", "m7"])
-def test_bare_metal_kernels_equal_tflm(layer_cases, tmp_path, core):
-    from edgeloop.native import cortexm
-
-    elf = cortexm.build_elf(core, cortexm.program([c for c, _ in layer_cases], 16384), tmp_path)
-    got = cortexm.run(core, elf)
-    for case, want in layer_cases:
-        assert case.name in got, f"{case.name} printed nothing on {core}"
-        assert got[case.name] == want, f"{case.name} on {core}: first difference at byte " \
-            f"{next(i for i, (a, b) in enumerate(zip(got[case.name], want)) if a != b)}"
+@pytest.fixture(scope="module")
+def layer_cases():
+    return _cases("cases")
 
 
 @pytest.fixture(scope="module")
 def light_cases():
-    for tool in ("arm-none-eabi-gcc", "qemu-system-arm"):
-        if not shutil.which(tool):
-            pytest.skip(f"{tool} is not installed (make system-packages)")
-    pytest.importorskip("tensorflow", reason="TensorFlow is not installed (pip install 'edgeloop[tf]')")
-    pytest.importorskip("tflite_micro.python.tflite_micro.runtime", reason="tflite-micro is not installed")
-    import cortexm_layers
-    return cortexm_layers.light_cases()
+    return _cases("light_cases")
+
+
+def _assert_bare_metal_equals_tflm(cases, scratch: int, core: str, tmp_path):
+    from edgeloop.native import cortexm
+
+    elf = cortexm.build_elf(core, cortexm.program([c for c, _ in cases], scratch), tmp_path)
+    got = cortexm.run(core, elf)
+    for case, want in cases:
+        assert case.name in got, f"{case.name} printed nothing on {core}"
+        assert got[case.name] == want, f"{case.name} on {core}: first difference at byte " \
+            f"{next(i for i, (a, b) in enumerate(zip(got[case.name], want)) if a != b)}"
+
+
+@pytest.mark.parametrize("core", ["m0", "m7"])
+def test_bare_metal_kernels_equal_tflm(layer_cases, tmp_path, core):
+    _assert_bare_metal_equals_tflm(layer_cases, 16384, core, tmp_path)
 
 
 @pytest.mark.parametrize("core", ["m0", "m7"])
 def test_bare_metal_light_ops_and_softmax_equal_tflm(light_cases, tmp_path, core):
-    from edgeloop.native import cortexm
-
-    elf = cortexm.build_elf(core, cortexm.program([c for c, _ in light_cases], 64), tmp_path)
-    got = cortexm.run(core, elf)
-    for case, want in light_cases:
-        assert case.name in got, f"{case.name} printed nothing on {core}"
-        assert got[case.name] == want, f"{case.name} on {core}: first difference at byte " \
-            f"{next(i for i, (a, b) in enumerate(zip(got[case.name], want)) if a != b)}"
+    _assert_bare_metal_equals_tflm(light_cases, 64, core, tmp_path)
 
 
 @pytest.mark.parametrize("core", ["m0", "m7"])
