@@ -10,7 +10,7 @@ It measures, over the 196 frames of the four 1 s recordings:
 - the virtual board (real MicroPython 1.27, WebAssembly build under Node on
   this x86 host, rp2040 profile with its heap cap), the firmware put there by
   edgeloop's deploy (.mpy + the parameter table file) and driven over the pty
-  through edgeloop.device: first pass and best of three later passes, each
+  through edgeloop.link.device: first pass and best of three later passes, each
   stage timed alone over the same number of runs; heap after import (module
   code), of the front end object (tables, buffers, stage generators), each
   read in its own execution after the board collected (this port collects
@@ -36,7 +36,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "firmware"))
 DATA = ROOT / ".." / "shared" / "data" / "tflm" / "micro_speech"
 CLIPS = ("yes", "no", "silence", "noise")
 FRAME_MS = 20.0
@@ -126,10 +125,9 @@ def recordings() -> dict[str, bytes]:
 
 def board(raw: dict[str, bytes]):
     """The figures from the rp2040-profile virtual board, or why it could not run."""
-    sys.path.insert(0, str(ROOT / "host"))
-    from edgeloop.deploy import DeployFile, deploy_files
-    from edgeloop.device import Device
-    from edgeloop.firmware_deploy import deploy_firmware
+    from edgeloop.deploy.plan import DeployFile, deploy_files
+    from edgeloop.link.device import Device
+    from edgeloop.deploy.firmware import deploy_firmware
     from edgeloop.sim import VirtualBoard, node_status
 
     ok, why = node_status()

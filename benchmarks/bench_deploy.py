@@ -64,8 +64,8 @@ def mpremote(port: str, *args: str) -> float:
 
 
 def edgeloop_deploy(port: str, tree: Path, remote_root: str):
-    from edgeloop.deploy import deploy_files
-    from edgeloop.device import Device
+    from edgeloop.deploy.plan import deploy_files
+    from edgeloop.link.device import Device
 
     files = [(p, f"{remote_root}/{p.relative_to(tree).as_posix()}") for p in sorted(tree.rglob("*")) if p.is_file()]
     start = time.perf_counter()
@@ -75,7 +75,7 @@ def edgeloop_deploy(port: str, tree: Path, remote_root: str):
 
 
 def round_trip(port: str, n: int = 200) -> float:
-    from edgeloop.device import Device
+    from edgeloop.link.device import Device
 
     with Device(port) as dev:
         dev.exec("pass")

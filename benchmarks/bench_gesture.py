@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "firmware"))
+sys.path.insert(0, str(ROOT))  # the checkout: tests.tools
 PARQUET = ROOT / ".." / "shared" / "data" / "gestures" / "cgestures.parquet"
 CNN = ROOT / "models" / "gesture"
 TREES = ROOT / "models" / "gesture_trees"
@@ -76,7 +76,7 @@ RESULT = "print('RESULT', n, tq, tc, tf, tt, loaded)"
 
 
 def held_out_windows(info: dict) -> np.ndarray:
-    from edgeloop import replay
+    from edgeloop.sim import replay
 
     out = []
     for name in info["split"]["test"]:
@@ -121,7 +121,7 @@ def host_times(ws: np.ndarray, info: dict) -> dict:
 
 def board(ws: np.ndarray) -> str:
     """The RESULT line from the rp2040 virtual board."""
-    from fw_board import FirmwareBoard
+    from tests.tools.fw_board import FirmwareBoard
 
     with FirmwareBoard("rp2040") as fb:
         fb.put({"/gesture.elm": (CNN / "gesture.elm").read_bytes(),
@@ -131,7 +131,7 @@ def board(ws: np.ndarray) -> str:
 
 
 def main() -> None:
-    from fw_board import unavailable
+    from tests.tools.fw_board import unavailable
 
     why = unavailable()
     if why or not PARQUET.exists():

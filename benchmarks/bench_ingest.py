@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from edgeloop_fw import protocol as P
-from edgeloop.store import Store
+from edgeloop.log.store import Store
 from edgeloop.stream.session import StreamSession
 
 USB_FS_BYTES_PER_S = 1_000_000

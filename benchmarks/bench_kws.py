@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "firmware"))
+sys.path.insert(0, str(ROOT))  # the checkout: tests.tools
 DATA = ROOT / ".." / "shared" / "data" / "tflm" / "micro_speech"
 PARTS = ("silence", "yes", "silence", "no", "noise", "yes", "silence")
 EVERY = 4
@@ -136,7 +136,7 @@ RESULT = "print('RESULT', total, spent[0], k.frame_count, k.inferences)"
 
 
 def board(elm: bytes, classes: list[str], x: np.ndarray) -> tuple[float, float] | None:
-    from fw_board import FirmwareBoard, unavailable
+    from tests.tools.fw_board import FirmwareBoard, unavailable
 
     if unavailable():
         return None

@@ -1,6 +1,6 @@
 """Instructions per MAC of edgeloop's C kernels on emulated Cortex-M0 and Cortex-M7.
 
-Exact instruction counts from QEMU (edgeloop.native.cortexm.count_regions:
+Exact instruction counts from QEMU (tests.tools.cortexm.count_regions:
 translated-block sizes summed over the blocks executed between two marker
 functions), validated first on a SUBS/BNE loop of known length. Each figure
 is one whole kernel call (im2col, requantization and call overhead included)
@@ -14,7 +14,7 @@ EDGELOOP_QEMU_MICROPYTHON_M7 (Cortex-M7, mps2-an500) name locally built
 qemu-port MicroPython firmwares with native code, micro_speech's depthwise
 and FC layers run through the board's runtime at each level (portable Python,
 viper, the native module) with the op's eval counted exactly the same way
-(edgeloop.native.qemu_mpy); those rows include the Python call and the
+(tests.tools.qemu_mpy); those rows include the Python call and the
 weights streamed from the model file, which the bare-metal rows do not.
 The MicroPython part takes ~20 minutes (portable depthwise is ~5x10^8
 instructions per core, logged block by block).
@@ -30,7 +30,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "host"))
+sys.path.insert(0, str(ROOT))  # the checkout: tests.tools
 
 # (M0 CMSIS-NN, M0 TFLM-style ref, M7 CMSIS-NN, M7 TFLM-style ref), instructions per MAC
 ANCHORS = {
@@ -43,8 +43,8 @@ GOALS = {"m0": 5.0, "m7": 2.0}
 
 
 def main() -> None:
-    import cortexm_layers
-    from edgeloop.native import cortexm
+    from tests.tools import cortexm_layers
+    from tests.tools import cortexm
 
     pairs = cortexm_layers.cases(cortexm_layers.BENCH)
     cases = [c for c, _ in pairs]
@@ -84,9 +84,9 @@ FIRMWARE_ENV = {"m0": "EDGELOOP_QEMU_MICROPYTHON", "m7": "EDGELOOP_QEMU_MICROPYT
 def levels_in_micropython() -> None:
     """Portable, viper and native levels of micro_speech's two layers inside a real
     MicroPython (the qemu port), the heavy op's instructions counted exactly."""
-    import cortexm_layers
+    from tests.tools import cortexm_layers
     from edgeloop.convert.int8 import convert_tflite_bytes
-    from edgeloop.native import qemu_mpy
+    from tests.tools import qemu_mpy
     from edgeloop.native.build import native_module
 
     firmware = {core: os.environ.get(env, "") for core, env in FIRMWARE_ENV.items()}

@@ -14,12 +14,12 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "host"), str(ROOT / "firmware"), str(ROOT / "tests" / "host")]
+sys.path.insert(0, str(ROOT))  # the checkout: tests.tools
 
 import numpy as np  # noqa: E402
 
-import viper_board  # noqa: E402
-from runtime_helpers import CLIPS, HELLO, SPEECH, speech_features  # noqa: E402
+from tests.tools import viper_board  # noqa: E402
+from tests.tools.runtime_helpers import CLIPS, HELLO, SPEECH, speech_features  # noqa: E402
 
 SCRIPT = """
 import time

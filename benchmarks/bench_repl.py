@@ -53,7 +53,7 @@ def pty_echo_round_trip(n):
 
 
 def main(n=200):
-    from edgeloop.device import Device
+    from edgeloop.link.device import Device
     from edgeloop.sim import VirtualBoard
 
     with VirtualBoard("rp2040", register=False) as vb, Device(vb.port) as dev:

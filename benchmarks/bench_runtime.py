@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_runtime.py
 
 On the virtual board (real MicroPython 1.27, WebAssembly, rp2040 profile,
-driven over its pty through edgeloop.device like hardware), per model:
+driven over its pty through edgeloop.link.device like hardware), per model:
 - heap after load: gc.mem_alloc() with the model loaded minus without it
   (model tables, params, arena views, the arena, the open file), each read
   after the board has collected garbage (this port collects only between
@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "host"))
+sys.path.insert(0, str(ROOT))  # the checkout: tests.tools
 DATA = ROOT / ".." / "shared" / "data" / "tflm"
 MODELS = {"hello_world": DATA / "hello_world" / "hello_world_int8.tflite",
           "micro_speech": DATA / "micro_speech" / "micro_speech_quantized.tflite"}
@@ -62,7 +62,7 @@ print('RUN', *_bench(it, RUNS))
 
 
 def runtime_files(compiled: bool) -> dict[str, bytes]:
-    from edgeloop.mpy import compile_source
+    from edgeloop.deploy.mpy import compile_source
 
     fw = ROOT / "firmware" / "edgeloop_fw"
     files = {"lib/edgeloop_fw/__init__.py": b""}
@@ -90,7 +90,7 @@ def settled_heap(dev) -> int:
 
 
 def board_figures(models: dict, inputs: dict) -> dict:
-    from edgeloop.device import Device
+    from edgeloop.link.device import Device
     from edgeloop.sim import VirtualBoard
 
     from edgeloop_fw.runtime.opcodes import KERNELS
@@ -154,7 +154,7 @@ def bytecodes_per_mac(interp, x: bytes, macs: int) -> float:
 
 
 def main() -> None:
-    from runtime_helpers import speech_features
+    from tests.tools.runtime_helpers import speech_features
     from tflite_micro.python.tflite_micro import runtime
 
     from edgeloop.convert.int8 import convert_tflite

@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests" / "host"), str(ROOT / "host")]
+sys.path.insert(0, str(ROOT))  # the checkout: tests.tools
 DATA = ROOT / ".." / "shared" / "data" / "tflm"
 REPEAT = 7
 
@@ -48,7 +48,7 @@ print('SAME', outs['viper'] == outs['portable'])
 
 
 def run_model(root: Path, tflite: Path, x: bytes, micropython: str):
-    import viper_board
+    from tests.tools import viper_board
     from edgeloop.convert.int8 import convert_tflite
 
     converted = convert_tflite(tflite)
@@ -65,13 +65,13 @@ def run_model(root: Path, tflite: Path, x: bytes, micropython: str):
 
 
 def main() -> int:
-    import viper_board
+    from tests.tools import viper_board
 
     why = viper_board.unavailable()
     if why:
         print(f"bench_viper: skipped: {why}")
         return 0
-    from runtime_helpers import speech_features
+    from tests.tools.runtime_helpers import speech_features
 
     micropython = viper_board.os.environ[viper_board.ENV]
     with tempfile.TemporaryDirectory() as tmp:

@@ -75,7 +75,7 @@ def pcan_pass(lut, snr_shift, noise, inp, n, out):
     The gain is TFLM's WideDynamicFunction of the noise estimate (inline: a
     call per channel would cost a frame), an int16 that TFLM reads as
     uint32. For micro_speech's LUT its intermediates stay below 2**28 and it
-    is never negative (tests/host/test_audio_frontend.py checks every input
+    is never negative (tests/firmware/cpython/test_audio_frontend.py checks every input
     class). The product with the signal is split at 2**15 (exact for
     snr_shift <= 15). Prime with next().
     """

@@ -5,7 +5,7 @@ every activation and scratch buffer is a fixed offset into it. Everything an
 op needs besides it -- its params view and, for kernels that define
 `bind(p, arena)`, the arena views it reads and writes (handed to `eval` as a
 fourth argument) -- is made here, once, so `invoke` allocates nothing on the
-heap (tests/firmware/test_runtime_board.py runs it under heap_lock()).
+heap (tests/firmware/board/test_runtime_board.py runs it under heap_lock()).
 
 Kernel levels: for each op the first package in `levels` that has a module
 for it wins; `kernel_levels` says which level each kernel came from.

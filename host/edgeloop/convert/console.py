@@ -1,6 +1,6 @@
 """`edgeloop convert`'s terminal side: progress bars and the printed report.
 
-Imported only by cli_convert.py, so the conversion library itself never
+Imported only by cli/convert.py, so the conversion library itself never
 prints: this module drives it with callbacks and renders what it returns.
 """
 

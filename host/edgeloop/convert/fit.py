@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..boards import BoardProfile
+from edgeloop.boards.profiles import BoardProfile
 from ..errors import ConversionError
 
 # Heap the runtime itself takes on a board besides the arena and the params,

@@ -149,7 +149,7 @@ def board_cost(model: TreeModel) -> int:
 
 
 def check_fit(file_bytes: int, model: TreeModel, board: str) -> list[str]:
-    from .. import boards
+    from edgeloop.boards import profiles as boards
 
     profile = boards.load(board)
     heap = board_cost(model)

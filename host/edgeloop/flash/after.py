@@ -33,8 +33,8 @@ class Deployed:
 def identify(port: str, profile, *, timeout: float = 10.0, ports=None, sleep=time.sleep) -> dict:
     """board_info() of the board on `port` (what `edgeloop info` shows), plus `matches`:
     whether the profile flashed is among those the board's answer fits."""
-    from ..device import BoardException, Device
-    from ..discover import board_info, usb_id_of
+    from edgeloop.link.device import BoardException, Device
+    from edgeloop.link.discover import board_info, usb_id_of
 
     deadline = time.monotonic() + timeout
     while True:
@@ -76,11 +76,11 @@ def deploy(port: str | None, profile, firmware: str, *, models=(), drive=None, p
     `firmware` is what the board reported ("micropython", "circuitpython"), or what was
     flashed when the board did not answer on serial (a CircuitPython board may still
     show its CIRCUITPY drive)."""
-    from ..firmware_deploy import model_files
+    from edgeloop.deploy.firmware import model_files
 
     model_files(models)  # a missing model file fails here, before anything is sent
     if firmware == "circuitpython":
-        from . import circuitpy
+        from edgeloop.deploy import circuitpy
 
         done = circuitpy.deploy(drive=drive, port=port, board=profile.name, models=models, points=points,
                                 progress=progress)
@@ -89,8 +89,8 @@ def deploy(port: str | None, profile, firmware: str, *, models=(), drive=None, p
     if port is None:
         raise FlashError(f"cannot deploy: the board did not come back on serial; replug it and run "
                          f"`edgeloop deploy --board {profile.name}`")
-    from ..device import Device
-    from ..firmware_deploy import deploy_firmware
+    from edgeloop.link.device import Device
+    from edgeloop.deploy.firmware import deploy_firmware
 
     with Device(port) as dev:
         r = deploy_firmware(dev, board=profile.name, models=models, progress=progress, cache_dir=cache_dir)

@@ -5,7 +5,7 @@ ROM on USB-Serial/JTAG), a USB drive (RP2040 BOOTSEL's RPI-RP2, CircuitPython's
 CIRCUITPY) and a bare USB device with no port or drive (Arduino DFU). Each scan
 takes its source as an argument so tests feed it recorded data; the defaults
 read the live system (pyserial's list_ports, the mount table, Linux sysfs).
-`edgeloop devices` (discover.py) calls `bootloader_devices()` and `match_port()`.
+`edgeloop devices` (link/discover.py) calls `bootloader_devices()` and `match_port()`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import boards as boards_lib
+from edgeloop.boards import profiles as boards_lib
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ with -v) would do them: DTR/RTS toggling for USB-UART bridges, the USB-Serial/JT
 sequence when the port is 303a:1001, and its "hard-reset" afterwards (the S3 class picks
 RTS, or a watchdog reset on USB-OTG). A board running MicroPython on its native TinyUSB port (303a:4001)
 cannot be reset into the ROM by those lines, so the caller first asks MicroPython for
-`machine.bootloader()` (see cli_flash) or the user holds BOOT and taps RESET.
+`machine.bootloader()` (see cli/flash.py) or the user holds BOOT and taps RESET.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ def validate_file(path: Path, profile) -> list[uf2.Block]:
 
 def enter_bootloader(port: str) -> str:
     """Ask a running board to reboot into BOOTSEL; returns how it was asked."""
-    from ..device import BoardException, Device
+    from edgeloop.link.device import BoardException, Device
     from ..errors import DeviceError
 
     try:

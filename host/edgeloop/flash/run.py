@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .. import boards as boards_lib
+from edgeloop.boards import profiles as boards_lib
 from ..errors import FlashError
 from . import detect, dfu, esp, firmware, rp2
 

@@ -34,7 +34,7 @@ class Native:
 def _arch_name(mpy: int | None):
     if not mpy:
         return None, None
-    from ..boards import decode_mpy
+    from edgeloop.boards.profiles import decode_mpy
 
     d = decode_mpy(mpy)
     return d["abi"], d["arch"]
@@ -66,7 +66,7 @@ def module_for(info: dict, *, cache_dir: Path | None = None, linker: str | None 
 def cache_root(cache_dir: Path | None) -> Path:
     if cache_dir:
         return Path(cache_dir) / "native"
-    from ..mpy import default_cache_dir
+    from edgeloop.deploy.mpy import default_cache_dir
 
     return default_cache_dir().parent / "native"
 
@@ -109,7 +109,7 @@ def link_with_mpy_ld(obj: Path, arch: str) -> bytes:
 def write_for_board(board: str, out_dir: Path, *, cache_dir: Path | None = None) -> tuple[Path | None, str]:
     """`edgeloop convert --backend native --board B`: elnative-<arch>.mpy next to the model file,
     for the arch and ABI of B's profile, or (None, why not and which level runs instead)."""
-    from ..boards import load
+    from edgeloop.boards.profiles import load
 
     profile = load(board)
     native = module_for({"name": "micropython", "mpy": profile.mpy_value}, cache_dir=cache_dir)

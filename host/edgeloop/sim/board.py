@@ -22,7 +22,7 @@ import tty
 import weakref
 from pathlib import Path
 
-from .. import boards
+from edgeloop.boards import profiles as boards
 from ..errors import SimError, ToolMissing
 from ..resources import node_project_dir
 from . import registry

@@ -1,7 +1,7 @@
 """A board streaming frames over its REPL port, started and stopped through the raw REPL.
 
 Deploy and stream share one cable: the link enters the raw REPL through
-`edgeloop.device.Device` (the only mpremote user), checks the firmware is
+`edgeloop.link.device.Device` (the only mpremote user), checks the firmware is
 there, runs the app's entry point without following it, and then reads the
 port directly. Closing sends CMD_STREAM_STOP (then Ctrl-C if the app does not
 return), so the board is left at its REPL, ready for `edgeloop deploy`.
@@ -13,7 +13,7 @@ import time
 
 from edgeloop_fw import protocol as P
 
-from ..device import BoardException, Device
+from edgeloop.link.device import BoardException, Device
 from ..errors import DeviceError, StreamError
 
 

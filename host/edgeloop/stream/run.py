@@ -14,14 +14,14 @@ from typing import Callable
 from edgeloop_fw import protocol as P
 
 from ..errors import StreamError
-from ..store import Store
+from edgeloop.log.store import Store
 from .link import BoardLink
 from .recording import Take, write_take
 from .session import StreamSession
 
 
 def _port(port: str | None) -> str:
-    from ..discover import resolve_port
+    from edgeloop.link.discover import resolve_port
     return resolve_port(port)
 
 

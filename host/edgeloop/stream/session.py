@@ -19,7 +19,7 @@ from edgeloop_fw import protocol as P
 _SAMPLES_HEAD = struct.calcsize(P._SAMPLES_FMT)  # sample_index, rate, channels; then int16 LE data
 
 from ..errors import DeviceError, EdgeloopError, StreamError
-from ..store import Store
+from edgeloop.log.store import Store
 from .link import BoardLink, LinkLost
 from .reader import FrameReader
 from .stats import LiveStats

@@ -66,7 +66,7 @@ def measure(model_file: bytes, kind: str, windows: np.ndarray, *, board: str = "
     from ..resources import firmware_dir
 
     try:
-        from ..device import Device
+        from edgeloop.link.device import Device
         from ..sim import VirtualBoard, node_status
     except ImportError as e:
         return {"error": f"the virtual board is not available ({e})"}

@@ -1,0 +1,91 @@
+"""The `edgeloop` command line: parsing and error translation only.
+
+Each command lives in its own `cli/<verb>.py` and is imported only when it
+runs, so `edgeloop --help` stays fast and a heavy import (TensorFlow) costs
+only the commands that need it. Every EdgeloopError becomes one stderr line
+and exit 1; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import click
+
+from edgeloop import __version__
+from edgeloop.errors import EdgeloopError
+
+# name -> (module, attribute, one-line help shown by `edgeloop --help`)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "boards": ("boards", "boards", "List the board profiles, or show one."),
+    "sim": ("sim", "sim", "Run a virtual board (real MicroPython on a pty) until stopped."),
+    "devices": ("devices", "devices", "List attached boards and running virtual boards."),
+    "info": ("info", "info", "Show what a board reports: firmware, .mpy arch, heap, filesystem."),
+    "convert": ("convert", "convert", "Convert a Keras, .tflite or scikit-learn model for the board (int8 .elm, trees CSV)."),
+    "predict": ("predict", "predict", "Run a converted model on a .npy input, here or on a board."),
+    "deploy": ("deploy", "deploy", "Push firmware/ (and models) to a board: changed files only, atomic."),
+    "demo": ("demo", "demo", "Replay real held-out takes through a (virtual) board running a model; live view, log, accuracy."),
+    "flash": ("flash", "flash", "Write MicroPython/CircuitPython to a board (UF2, esptool, DFU)."),
+    "monitor": ("monitor", "monitor", "Stream inferences from a board: live view + SQLite log."),
+    "record": ("record", "record", "Record a labelled take of raw sensor data into a dataset."),
+    "export": ("export", "export", "Export logged windows as a retraining set (npz, csv, parquet)."),
+    "train": ("train", "train", "Train a gesture or keyword model from recordings, with a model card."),
+}
+
+
+class _UserError(click.ClickException):
+    """An EdgeloopError on its way out: one line on stderr, exit 1."""
+
+    def __init__(self, error: EdgeloopError):
+        super().__init__(str(error))
+        self.exit_code = error.exit_code
+
+    def show(self, file=None):
+        click.echo(f"edgeloop: {self.format_message()}", err=True)
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        module, attr, _ = COMMANDS[name]
+        return getattr(importlib.import_module(f"edgeloop.cli.{module}"), attr)
+
+    def format_commands(self, ctx, formatter):
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+    def invoke(self, ctx):
+        # Translating here (not only in main) means CliRunner tests see
+        # exactly what a user sees.
+        try:
+            return super().invoke(ctx)
+        except EdgeloopError as e:
+            raise _UserError(e) from None
+        except KeyboardInterrupt:
+            raise click.exceptions.Exit(130) from None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="edgeloop")
+def cli():
+    """Take a small ML model from your laptop to a microcontroller and back.
+
+    \b
+    Start here, no board needed:
+      edgeloop demo                 virtual board + gesture model, end to end
+      edgeloop sim --board rp2040   a virtual board on a pseudo-terminal
+      edgeloop boards               the boards edgeloop knows
+    """
+
+
+def main(argv=None):
+    cli.main(args=argv, prog_name="edgeloop")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""`edgeloop deploy`: push firmware/ (and model files) to a board."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+def progress_bar():
+    """A rich bar with bytes/s, and the callback deploy_* call to move it."""
+    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
+                               TransferSpeedColumn)
+
+    from rich.console import Console
+
+    console = Console(stderr=True)  # stdout stays the summary alone, for scripts
+    bar = Progress(TextColumn("[bold]deploy[/] {task.description}"), BarColumn(), DownloadColumn(),
+                   TransferSpeedColumn(), TimeRemainingColumn(), transient=True, console=console,
+                   disable=not console.is_terminal)
+    task = bar.add_task("", total=None)
+
+    def update(done: int, total: int, label: str) -> None:
+        bar.update(task, completed=done, total=total, description=label.rsplit("/", 1)[-1])
+
+    return bar, update
+
+
+def summary(result) -> list[str]:
+    lines = []
+    if result.sent or result.removed:
+        how = "deflate" if result.compressed else "raw"
+        lines.append(f"deployed {len(result.sent)} file(s), {result.bytes_sent:,} bytes in {result.seconds:.2f} s "
+                     f"({result.bytes_per_second / 1024:.0f} KiB/s, {how}) to {result.port}")
+    else:
+        lines.append(f"the board at {result.port} is up to date ({result.seconds:.2f} s)")
+    if result.unchanged:
+        lines.append(f"  {len(result.unchanged)} file(s) unchanged")
+    for path in result.removed:
+        lines.append(f"  removed {path}")
+    for note in result.notes:
+        lines.append(f"  note: {note}")
+    return lines
+
+
+@click.command()
+@click.option("--port", "-p", help="Serial port of the board (default: $EDGELOOP_PORT, or the one board found).")
+@click.option("--board", "-b", "board_name", help="Board profile name, recorded in the manifest (see `edgeloop boards`).")
+@click.option("--model", "-m", "models", multiple=True, type=click.Path(dir_okay=False),
+              help="A model file to put in /models/ in the same deploy (repeatable).")
+@click.option("--source", "source_only", is_flag=True,
+              help="Send edgeloop_fw as .py sources instead of .mpy (boards without a matching .mpy ABI).")
+@click.option("--verify", is_flag=True, help="Hash every file on the board instead of trusting its manifest.")
+@click.option("--no-compress", is_flag=True, help="Send raw bytes even when the board can inflate.")
+@click.option("--firmware-dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="Deploy this folder instead of edgeloop's firmware/ (same layout).")
+@click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for the board to answer.")
+def deploy(port, board_name, models, source_only, verify, no_compress, firmware_dir, timeout):
+    """Push the on-board code (and model files) to a board: only what changed, verified, atomic.
+
+    boot.py and main.py go to the board root as source; the edgeloop_fw package
+    is compiled to .mpy for the board's ABI and goes to /lib/edgeloop_fw/.
+    An interrupted deploy leaves the previous app working (see docs/deploy.md).
+
+    \b
+    Examples:
+      edgeloop deploy --port /dev/ttyACM0 --board rp2040
+      edgeloop deploy -p /dev/pts/4 --model models/gesture.elm
+      edgeloop deploy --verify      # re-hash everything on the board
+    """
+    from edgeloop.boards import profiles as boards
+    from edgeloop.link.device import Device
+    from edgeloop.deploy.firmware import deploy_firmware
+
+    if board_name:
+        boards.load(board_name)  # an unknown name fails before the port is touched
+    from edgeloop.link.discover import resolve_port
+
+    port = resolve_port(port)
+    bar, update = progress_bar()
+
+    def progress(done, total, label):  # the bar appears only once bytes move
+        if not bar.live.is_started:
+            bar.start()
+        update(done, total, label)
+
+    try:
+        with Device(port, timeout=timeout) as device:
+            result = deploy_firmware(device, board=board_name, fw_dir=firmware_dir, models=models,
+                                     source_only=source_only, progress=progress, verify=verify,
+                                     compress=False if no_compress else None)
+    finally:
+        if bar.live.is_started:
+            bar.stop()
+    click.echo("\n".join(summary(result)))

@@ -1,0 +1,43 @@
+"""`edgeloop record`: labelled raw sensor takes for a dataset."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command()
+@click.option("--label", required=True, help="Class of what you are doing during the take (e.g. wave).")
+@click.option("--seconds", type=click.FloatRange(min=0, min_open=True), default=10, show_default=True,
+              help="Length of the take.")
+@click.option("--out", default="dataset", show_default=True, type=click.Path(file_okay=False),
+              help="Dataset folder; one .csv + .json per take.")
+@click.option("--port", "-p", help="Serial port of the board (default: $EDGELOOP_PORT, or the one board found).")
+@click.option("--db", type=click.Path(dir_okay=False), help="Also log the raw samples to this SQLite file.")
+@click.option("--edge-impulse", is_flag=True, help="Also write the take in Edge Impulse's data acquisition JSON.")
+def record(label, seconds, out, port, db, edge_impulse):
+    """Record a labelled take of raw sensor data from the board.
+
+    \b
+    Example:
+      edgeloop record --label wave --seconds 10 --out dataset/ --edge-impulse
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from edgeloop.stream.run import record as run_record
+
+    with Progress(TextColumn(f"recording '{label}'"), BarColumn(), TextColumn("{task.fields[samples]} samples"),
+                  TimeRemainingColumn(), console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("rec", total=seconds, samples=0)
+        state = {}
+
+        def on_tick(stats):
+            import time
+            state.setdefault("t0", time.monotonic())
+            bar.update(task, completed=min(seconds, time.monotonic() - state["t0"]), samples=stats.samples)
+
+        take = run_record(port=port, label=label, seconds=seconds, out=out, db=db, edge_impulse=edge_impulse,
+                          on_tick=on_tick)
+    lost = f", {take.gaps} samples missing" if take.gaps else ""
+    click.echo(f"recorded {take.n_samples} samples at {take.rate_hz} Hz x {take.channels} channels{lost}: "
+               + ", ".join(str(p) for p in take.files))

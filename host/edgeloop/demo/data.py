@@ -1,0 +1,253 @@
+"""What `edgeloop demo` replays: a model's held-out recordings as one stream, with the answer key.
+
+The demo is only worth watching if the board sees data the model never
+trained on, so the takes come from the model's own record of its split
+(`model.json`: `split.test`), read from the real recordings in
+`../shared/data`, and are played back to back in one replay file. Takes are
+cut to a whole number of hops, so every take starts on the board's window
+grid: window k (1-based, as the board numbers them) covers frames
+[(k-1)*hop, (k-1)*hop + window) of the stream, and it belongs to a take
+exactly when it lies inside one. Those windows are the model card's
+held-out windows; the few that straddle two takes are run and checked but
+not scored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edgeloop.sim import replay as R
+from edgeloop.errors import EdgeloopError
+from edgeloop.resources import models_dir, repo_root
+
+
+
+class DemoDataError(EdgeloopError):
+    """The demo's model or recordings are missing or do not match each other."""
+
+
+def default_data_dir() -> Path:
+    """../shared/data beside the checkout (or beside the current folder for an installed edgeloop)."""
+    base = repo_root() or Path.cwd()
+    return (base / ".." / "shared" / "data").resolve()
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One recording inside the replay stream."""
+
+    name: str
+    label: str
+    start: int  # first frame in the stream
+    frames: int
+
+
+@dataclass
+class ReplaySet:
+    kind: str  # "gesture" or "keyword"
+    model_dir: Path
+    info: dict  # model.json
+    classes: list[str]
+    window: int
+    hop: int
+    replay: R.Replay  # all segments back to back
+    segments: list[Segment]
+    sources: list[Path]
+    notes: list[str] = field(default_factory=list)
+    # Keyword models see `input_frames` front-end frames (one per hop) and run every `every` hops.
+    input_frames: int = 1
+    every: int = 1
+    kws: dict | None = None  # the spotter's settings, for the board's config
+
+    @property
+    def model_file(self) -> Path:
+        return self.model_dir / self.info["model"]["file"]
+
+    @property
+    def reference_file(self) -> Path:
+        return self.model_dir / self.info["model"]["reference"]
+
+    @property
+    def frames(self) -> int:
+        return len(self.replay.data)
+
+    @property
+    def seconds(self) -> float:
+        return self.frames / self.replay.rate_hz
+
+    @property
+    def n_windows(self) -> int:
+        """Windows the board's windower cuts from the stream (hops, for audio)."""
+        return (self.frames - self.window) // self.hop + 1 if self.frames >= self.window else 0
+
+    def expected(self) -> list[int]:
+        """Window indices (1-based, as the board numbers them) that produce an inference."""
+        first = self.input_frames
+        return list(range(first, self.n_windows + 1, self.every))
+
+    def span(self, k: int) -> tuple[int, int]:
+        """Frames [start, end) of the stream that the inference at window k sees."""
+        return (k - self.input_frames) * self.hop, (k - 1) * self.hop + self.window
+
+    def window_frames(self, k: int) -> np.ndarray:
+        """The int16 frames of window k (1-based), as the board's windower cuts them."""
+        s = (k - 1) * self.hop
+        return self.replay.data[s:s + self.window]
+
+    def window_label(self, k: int) -> int | None:
+        """Class index of the recording inference k lies in, or None when it straddles two."""
+        s, e = self.span(k)
+        for seg in self.segments:
+            if seg.start <= s and e <= seg.start + seg.frames:
+                return self.classes.index(seg.label)
+        return None
+
+    def card_accuracy(self) -> tuple[str, dict[str, float], float]:
+        """(column name, per class, overall) of the card's on-board-runtime accuracy."""
+        ev = self.info["evaluation"]
+        if "runners" in ev:  # gesture cards
+            return ev["runners"]["board"], dict(ev["per_class"]["board"]), float(ev["overall"]["board"])
+        real = ev["real recordings"]  # keyword cards: the same four recordings, one clip each
+        return ("edgeloop, clips scored one by one", dict(zip(real["classes"], real["per_class"]["edgeloop"])),
+                float(real["overall"]["edgeloop"]))
+
+
+def read_model_info(model_dir: Path, kind: str) -> dict:
+    path = model_dir / "model.json"
+    try:
+        info = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise DemoDataError(f"no {kind} model at {model_dir} (model.json missing); "
+                            f"train one with `edgeloop train {kind} --out {model_dir}`") from None
+    except (OSError, ValueError) as e:
+        raise DemoDataError(f"{path} is not readable JSON ({e}); retrain with `edgeloop train {kind}`") from None
+    for name in ("file", "reference"):
+        f = model_dir / info.get("model", {}).get(name, "?")
+        if not f.is_file():
+            raise DemoDataError(f"{f} is missing; the model folder {model_dir} is incomplete "
+                                f"(retrain with `edgeloop train {kind} --out {model_dir}`)")
+    return info
+
+
+def _table_path(table: str, tables: list[str], data_dir: Path) -> Path:
+    """Where a training table named in model.json is under data_dir (its path below .../data/)."""
+    for t in tables:
+        if Path(t).name == table:
+            parts = Path(t).parts
+            rel = Path(*parts[parts.index("data") + 1:]) if "data" in parts else Path(table)
+            return data_dir / rel
+    return data_dir / "gestures" / table
+
+
+def _need(path: Path, what: str) -> None:
+    if not path.is_file():
+        raise DemoDataError(f"{what} are not at {path}: the demo replays real recordings from the "
+                            f"`shared/data` folder next to the edgeloop checkout ({default_data_dir()}); "
+                            "put them there or pass --data DIR")
+
+
+def _cut(n: int, rate: float, seconds: float | None, window: int, hop: int) -> int:
+    if seconds is not None:
+        n = min(n, max(window, int(seconds * rate)))
+    n -= (n - window) % hop if n >= window else 0  # whole hops, so the next take starts on the window grid
+    return n
+
+
+def gesture_set(data_dir: Path | None = None, model_dir: Path | None = None,
+                seconds: float | None = None) -> ReplaySet:
+    """The gesture model's held-out takes (model.json `split.test`), each cut to `seconds` if given."""
+    data_dir = Path(data_dir) if data_dir else default_data_dir()
+    model_dir = Path(model_dir) if model_dir else models_dir() / "gesture"
+    info = read_model_info(model_dir, "gesture")
+    classes, window, hop = list(info["classes"]), int(info["window"]), int(info["hop"])
+    held = info.get("split", {}).get("test") or []
+    if not held:
+        raise DemoDataError(f"{model_dir / 'model.json'} does not list its held-out takes (split.test); "
+                            "retrain with `edgeloop train gesture`")
+    parts, segments, sources, start, cut = [], [], [], 0, False
+    for name in held:
+        table, _, take = name.rpartition(":")
+        if table:
+            path = _table_path(table, info["data"].get("tables", []), data_dir)
+            _need(path, "gesture recordings")
+            rep = R.load(path, take=take)
+        else:
+            path = data_dir / "gestures" / "raw" / take
+            _need(path, "gesture recordings")
+            rep = R.load(path)
+        if rep.label not in classes:
+            raise DemoDataError(f"take {name} is labelled {rep.label!r}, not one of the model's classes "
+                                f"{', '.join(classes)}; is --data the data the model was trained on?")
+        n = _cut(len(rep.data), rep.rate_hz, seconds, window, hop)
+        if n < window:
+            raise DemoDataError(f"take {name} has {len(rep.data)} frames, fewer than one {window}-frame window")
+        cut |= n < len(rep.data)
+        parts.append(rep.data[:n])
+        segments.append(Segment(take, rep.label, start, n))
+        if path not in sources:
+            sources.append(path)
+        start += n
+    rates = {round(float(info.get("rate_hz", rep.rate_hz)), 3), round(rep.rate_hz, 3)}
+    if len(rates) != 1:
+        raise DemoDataError(f"the recordings are at {rep.rate_hz:g} Hz but the model was trained at "
+                            f"{info.get('rate_hz')} Hz")
+    stream = R.Replay(np.concatenate(parts).astype(np.int16), rep.rate_hz, "mg", "heldout")
+    rs = ReplaySet("gesture", model_dir, info, classes, window, hop, stream, segments, sources)
+    rs.notes += _hash_notes(info, model_dir, sources)
+    if cut:
+        rs.notes.append("takes cut to whole hops" + (f" of at most {seconds:g} s" if seconds else "")
+                        + ": the accuracy covers fewer windows than the model card's")
+    return rs
+
+
+def _hash_notes(info: dict, model_dir: Path, sources: list[Path]) -> list[str]:
+    """Say so when the recordings differ from the ones the card was measured on."""
+    recipe = model_dir / "recipe.json"
+    try:
+        want = json.loads(recipe.read_text()).get("data_sha256", {})
+    except (OSError, ValueError):
+        return []
+    notes = []
+    for src in sources:
+        ref = next((v for k, v in want.items() if Path(k).name == src.name), None)
+        if ref and hashlib.sha256(src.read_bytes()).hexdigest() != ref:
+            notes.append(f"{src.name} differs from the file the model card was measured on "
+                         "(SHA-256 in recipe.json): accuracies need not match the card")
+    return notes
+
+
+KEYWORD_RECORDINGS = (("silence", "silence"), ("yes", "yes"), ("noise", "silence"), ("no", "no"))
+
+
+def keyword_set(data_dir: Path | None = None, model_dir: Path | None = None, every: int | None = None) -> ReplaySet:
+    """TFLM's four real one-second recordings back to back (noise is scored as silence).
+
+    `every` (default: the model's spotter setting) is how often the board runs
+    the model; 2 puts one inference exactly on each one-second recording.
+    """
+    data_dir = Path(data_dir) if data_dir else default_data_dir()
+    model_dir = Path(model_dir) if model_dir else models_dir() / "keyword"
+    info = read_model_info(model_dir, "keyword")
+    classes = list(info["classes"])
+    frames_in = int(info["model"]["input"]["features"][0])
+    kws = dict(info.get("kws") or {})
+    kws["every"] = int(every or kws.get("every", 4))
+    parts, segments, sources, start = [], [], [], 0
+    for name, label in KEYWORD_RECORDINGS:
+        path = data_dir / "tflm" / "micro_speech" / f"{name}_1000ms.wav"
+        _need(path, "keyword recordings")
+        rep = R.load(path)
+        if rep.rate_hz != info.get("rate_hz", 16000):
+            raise DemoDataError(f"{path} is at {rep.rate_hz:g} Hz; the keyword model takes {info.get('rate_hz')} Hz")
+        parts.append(rep.data)
+        segments.append(Segment(path.name, label, start, len(rep.data)))
+        sources.append(path)
+        start += len(rep.data)
+    stream = R.Replay(np.concatenate(parts).astype(np.int16), rep.rate_hz, "pcm16", "speech")
+    return ReplaySet("keyword", model_dir, info, classes, int(info["window"]), int(info["hop"]), stream,
+                     segments, sources, input_frames=frames_in, every=kws["every"], kws=kws)

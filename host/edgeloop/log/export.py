@@ -1,0 +1,227 @@
+"""Turn the inference log into a retraining set, in the layout training reads.
+
+- npz: arrays `x` (N, samples, channels) float32 in sensor units and `y`
+  (N,) labels, plus `ids` (log row ids) and `confidence`.
+- csv / parquet: the gesture table layout of ../shared/data/gestures/
+  cgestures.parquet: time, x, y, z, subject, file, activity — one block of
+  rows per window (`file` = "inference-<id>", `subject` = device id).
+
+Only inferences logged with their input window (`edgeloop monitor --window`)
+can be exported. `export_detections` writes the detections table instead
+(what a keyword spotter reported, with the window index that joins each one
+to its inference): a list to review for false alarms and misses, csv or
+parquet, selected by the same --since and --model. Labels come from --label-from (a CSV with `id,label`, or
+`start,end,label` host-time ranges in Unix seconds or ISO 8601), else from
+the model's own top class (a pseudo-label: review before training on it).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from edgeloop.errors import EdgeloopError, StoreError
+from edgeloop.log.store import Store, blob_int16
+
+FORMATS = ("npz", "csv", "parquet")
+
+
+class ExportError(EdgeloopError):
+    """The export request cannot be satisfied (bad filter, no rows, bad label file)."""
+
+
+def parse_time(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        t = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ExportError(f"time {text!r} is neither Unix seconds nor ISO 8601 (e.g. 2026-11-22T10:00)") from None
+    if t.tzinfo is None:
+        t = t.astimezone()
+    return t.timestamp()
+
+
+def read_labels(path: str | Path):
+    """A function (row id, host time) -> label or None, from an id or a time-range CSV."""
+    path = Path(path)
+    try:
+        with open(path, newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except OSError as e:
+        raise ExportError(f"cannot read the label file {path}: {e.strerror}") from None
+    if not rows:
+        raise ExportError(f"the label file {path} has no rows; write `id,label` or `start,end,label` with a header")
+    cols = set(rows[0])
+    try:
+        if {"id", "label"} <= cols:
+            by_id = {int(r["id"]): r["label"] for r in rows}
+            return lambda rid, t: by_id.get(rid)
+        if {"start", "end", "label"} <= cols:
+            spans = [(parse_time(r["start"]), parse_time(r["end"]), r["label"]) for r in rows]
+            return lambda rid, t: next((lab for a, b, lab in spans if a <= t < b), None)
+    except (ValueError, TypeError) as e:
+        raise ExportError(f"the label file {path} has a bad row ({e})") from None
+    raise ExportError(f"the label file {path} needs columns id,label or start,end,label (found {','.join(sorted(cols))})")
+
+
+def export(db: str | Path, out: str | Path, *, fmt: str, since: str | None = None, model: str | None = None,
+           max_confidence: float | None = None, label_from: str | Path | None = None) -> dict:
+    """Write the retraining set; returns what was written (counts, path)."""
+    if fmt not in FORMATS:
+        raise ExportError(f"format {fmt!r} is not supported; use one of {', '.join(FORMATS)}")
+    store = Store(db, readonly=True)
+    try:
+        where, params = ["window IS NOT NULL"], []
+        if since:
+            where.append("host_time >= ?")
+            params.append(parse_time(since))
+        if model:
+            where.append("model_hash LIKE ?")
+            params.append(model + "%")
+        if max_confidence is not None:
+            where.append("confidence <= ?")
+            params.append(max_confidence)
+        rows = store.query("SELECT i.id, i.host_time, i.device_id, i.top_class, i.confidence, i.window, "
+                           "i.window_channels, s.scale, s.rate_hz FROM inferences i LEFT JOIN sessions s "
+                           f"ON s.id = i.session_id WHERE {' AND '.join('i.' + w for w in where)} ORDER BY i.id",
+                           tuple(params))
+        total = store.count("inferences")
+    finally:
+        store.close()
+    if not rows:
+        raise ExportError(f"no logged windows in {db} match ({total} inferences in the log; only those logged "
+                          "with `edgeloop monitor --window` carry their input window)")
+    label_of = read_labels(label_from) if label_from else None
+    windows, labels, ids, conf, subjects, times, rates = [], [], [], [], [], [], []
+    shape = None
+    for r in rows:
+        a = np.asarray(blob_int16(r["window"]), dtype=np.float32) * float(r["scale"] or 1.0)
+        w = a.reshape(-1, r["window_channels"] or 1)
+        if shape is None:
+            shape = w.shape
+        if w.shape != shape:
+            raise ExportError(f"windows of different shapes in the selection ({shape} and {w.shape}); "
+                              "narrow it with --model or --since")
+        label = label_of(r["id"], r["host_time"]) if label_of else r["top_class"]
+        if label is None:
+            continue  # not covered by the label file: not part of the set
+        windows.append(w)
+        labels.append(label)
+        ids.append(r["id"])
+        conf.append(r["confidence"] if r["confidence"] is not None else np.nan)
+        subjects.append(r["device_id"] or "unknown")
+        times.append(r["host_time"])
+        rates.append(r["rate_hz"] or 1)
+    if not windows:
+        raise ExportError(f"none of the {len(rows)} selected windows is covered by the label file {label_from}")
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        path = _write(out, fmt, np.stack(windows), labels, ids, conf, subjects, rates)
+        (out / "export.json").write_text(json.dumps({
+            "source": str(db), "format": fmt, "windows": len(windows), "window_shape": list(shape),
+            "since": since, "model": model, "max_confidence": max_confidence,
+            "labels": "file " + str(label_from) if label_from else "model top class (pseudo-labels)",
+            "classes": sorted(set(labels))}, indent=1) + "\n")
+    except OSError as e:
+        raise ExportError(f"cannot write to {out}: {e.strerror}; pass --out with a writable folder") from None
+    return {"windows": len(windows), "path": path, "shape": shape, "classes": sorted(set(labels))}
+
+
+DETECTION_COLUMNS = ("id", "session_id", "host_time", "device_id", "board", "model_hash", "class", "class_index",
+                     "score", "time_ms", "window_index", "seq", "device_ms")
+
+
+def export_detections(db: str | Path, out: str | Path, *, fmt: str, since: str | None = None,
+                      model: str | None = None) -> dict:
+    """Write the logged detections as one table (detections.csv / .parquet); returns count and path."""
+    if fmt not in ("csv", "parquet"):
+        raise ExportError(f"detections export as csv or parquet (a table of events, no windows), not {fmt}; "
+                          "pass --format csv")
+    where, params = ["1"], []
+    if since:
+        where.append("host_time >= ?")
+        params.append(parse_time(since))
+    if model:
+        where.append("model_hash LIKE ?")
+        params.append(model + "%")
+    store = Store(db, readonly=True)
+    try:
+        if store.schema_version < 2:
+            raise ExportError(f"{db} was written before detections were logged (schema {store.schema_version}); "
+                              "open it once with `edgeloop monitor --db` to upgrade it, or record a new log")
+        rows = store.query("SELECT id, session_id, host_time, device_id, board, model_hash, class_name AS class, "
+                           "class_index, score, time_ms, window_index, seq, device_ms FROM detections "
+                           f"WHERE {' AND '.join(where)} ORDER BY id", tuple(params))
+        total = store.count("detections")
+    finally:
+        store.close()
+    if not rows:
+        raise ExportError(f"no detections in {db} match ({total} in the log; detections come from a board in "
+                          "keyword mode, logged by `edgeloop monitor` or `edgeloop demo --keyword`)")
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / f"detections.{fmt}"
+        tmp = out / f"detections.part.{fmt}"
+        if fmt == "csv":
+            with open(tmp, "w", newline="") as fh:
+                w = csv.writer(fh, lineterminator="\n")
+                w.writerow(DETECTION_COLUMNS)
+                w.writerows([r[c] for c in DETECTION_COLUMNS] for r in rows)
+        else:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+            pq.write_table(pa.table({c: [r[c] for r in rows] for c in DETECTION_COLUMNS}), tmp)
+        os.replace(tmp, path)
+    except OSError as e:
+        raise ExportError(f"cannot write to {out}: {e.strerror}; pass --out with a writable folder") from None
+    return {"detections": len(rows), "path": path}
+
+
+def _write(out: Path, fmt: str, x: np.ndarray, labels, ids, conf, subjects, rates) -> Path:
+    if fmt == "npz":
+        path = out / "windows.npz"
+        tmp = out / "windows.part.npz"
+        np.savez(tmp, x=x, y=np.asarray(labels), ids=np.asarray(ids, dtype=np.int64),
+                 confidence=np.asarray(conf, dtype=np.float32))
+        os.replace(tmp, path)
+        return path
+    n, length, ch = x.shape
+    names = ["x", "y", "z"][:ch] if ch <= 3 else [f"ch{i}" for i in range(ch)]
+    cols = {"time": np.concatenate([np.arange(length) / rates[i] for i in range(n)])}
+    for c, name in enumerate(names):
+        cols[name] = x[:, :, c].reshape(-1).astype(np.float64)
+    cols["subject"] = np.repeat(np.asarray(subjects, dtype=object), length)
+    cols["file"] = np.repeat(np.asarray([f"inference-{i}" for i in ids], dtype=object), length)
+    cols["activity"] = np.repeat(np.asarray(labels, dtype=object), length)
+    if fmt == "csv":
+        path = out / "windows.csv"
+        tmp = out / "windows.csv.part"
+        with open(tmp, "w", newline="") as fh:
+            w = csv.writer(fh, lineterminator="\n")
+            w.writerow(list(cols))
+            for row in zip(*(cols[k] for k in cols)):
+                w.writerow([f"{v:.6g}" if isinstance(v, float) else v for v in row])
+        os.replace(tmp, path)
+        return path
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    path = out / "windows.parquet"
+    tmp = out / "windows.parquet.part"
+    table = pa.table({k: (pa.array(list(v), pa.string()) if v.dtype == object else pa.array(v))
+                      for k, v in cols.items()})
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+__all__ = ["export", "export_detections", "ExportError", "FORMATS", "StoreError"]

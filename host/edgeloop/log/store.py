@@ -1,0 +1,332 @@
+"""The inference log: a SQLite file that keeps everything needed to retrain.
+
+Why it is built this way:
+- WAL journal with synchronous=NORMAL: a commit is durable against a crash of
+  this process (or the board) without an fsync per frame; only a power cut
+  can take the last commits back.
+- Rows are committed in small batches bounded by count AND time
+  (`batch_rows`, `batch_seconds`), and always when the caller flushes on an
+  idle link, so a host crash loses at most a fraction of a second of frames.
+  The frequent rows (inferences, samples, status) wait in a Python list and
+  go in with one executemany per table per batch: one statement per frame
+  cost more than parsing the frame.
+- Numbered migrations, each applied once inside one transaction that also
+  bumps `PRAGMA user_version`: opening an old log upgrades it; opening a
+  current one changes nothing.
+- Detections (MSG_DETECTION) have their own table: they are rare decisions,
+  not model outputs, and each is committed at once rather than batched.
+- Every failure leaves as StoreError naming the file and what to do; a failed
+  commit rolls back only the batch in flight, never what was committed.
+- No connection is opened at import: `Store(path)` does it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+import time
+from array import array
+from pathlib import Path
+
+from edgeloop.errors import StoreError
+
+MIGRATIONS: list[tuple[int, list[str]]] = [
+    (1, [
+        """CREATE TABLE sessions (
+            id INTEGER PRIMARY KEY, started REAL NOT NULL, port TEXT, device_id TEXT, board TEXT,
+            firmware TEXT, model_hash TEXT, sensor TEXT, units TEXT, scale REAL, rate_hz INTEGER,
+            channels INTEGER, window INTEGER, hop INTEGER, classes TEXT)""",
+        """CREATE TABLE inferences (
+            id INTEGER PRIMARY KEY, session_id INTEGER REFERENCES sessions(id), device_id TEXT,
+            board TEXT, firmware TEXT, model_hash TEXT, seq INTEGER, device_ms INTEGER,
+            host_time REAL NOT NULL, window_index INTEGER, top INTEGER, top_class TEXT,
+            confidence REAL, scores TEXT, latency_us INTEGER, window_channels INTEGER,
+            window BLOB)""",
+        "CREATE INDEX inferences_time ON inferences(host_time)",
+        "CREATE INDEX inferences_model ON inferences(model_hash)",
+        """CREATE TABLE samples (
+            id INTEGER PRIMARY KEY, session_id INTEGER REFERENCES sessions(id), seq INTEGER,
+            device_ms INTEGER, host_time REAL NOT NULL, sample_index INTEGER, rate_hz INTEGER,
+            channels INTEGER, label TEXT, data BLOB)""",
+        """CREATE TABLE status (
+            id INTEGER PRIMARY KEY, session_id INTEGER, device_ms INTEGER, host_time REAL,
+            capture_us INTEGER, features_us INTEGER, inference_us INTEGER, free_heap INTEGER,
+            dropped INTEGER, mode INTEGER)""",
+        """CREATE TABLE events (
+            id INTEGER PRIMARY KEY, session_id INTEGER, host_time REAL NOT NULL, kind TEXT NOT NULL,
+            detail TEXT)""",
+    ]),
+    # MSG_DETECTION: a detector's decisions (keyword spotter), one row each, beside the inferences
+    # they were decided on (same session_id and window_index).
+    (2, [
+        """CREATE TABLE detections (
+            id INTEGER PRIMARY KEY, session_id INTEGER REFERENCES sessions(id), device_id TEXT,
+            board TEXT, firmware TEXT, model_hash TEXT, seq INTEGER, device_ms INTEGER,
+            host_time REAL NOT NULL, time_ms INTEGER, window_index INTEGER, class_index INTEGER,
+            class_name TEXT, score REAL)""",
+        "CREATE INDEX detections_time ON detections(host_time)",
+    ]),
+]
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+_INSERT_INFERENCE = (
+    "INSERT INTO inferences (session_id, device_id, board, firmware, model_hash, seq, device_ms,"
+    " host_time, window_index, top, top_class, confidence, scores, latency_us, window_channels, window)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+_INSERT_SAMPLES = (
+    "INSERT INTO samples (session_id, seq, device_ms, host_time, sample_index, rate_hz, channels,"
+    " label, data) VALUES (?,?,?,?,?,?,?,?,?)")
+_INSERT_STATUS = (
+    "INSERT INTO status (session_id, device_ms, host_time, capture_us, features_us, inference_us,"
+    " free_heap, dropped, mode) VALUES (?,?,?,?,?,?,?,?,?)")
+
+
+def int16_blob(values) -> bytes:
+    """int16 little-endian bytes, the layout the board sent (and export reads)."""
+    a = array("h", values)
+    if sys.byteorder == "big":
+        a.byteswap()
+    return a.tobytes()
+
+
+def blob_int16(blob: bytes) -> array:
+    a = array("h")
+    a.frombytes(blob)
+    if sys.byteorder == "big":
+        a.byteswap()
+    return a
+
+
+def _explain(path: Path, e: sqlite3.Error) -> str:
+    text = str(e)
+    low = text.lower()
+    if "full" in low or "too large" in low or "disk i/o" in low:
+        return (f"cannot write the log {path}: the disk is full ({text}); free some space or pass "
+                "--db on another disk — everything committed before is kept")
+    if "readonly" in low or "read-only" in low or "unable to open" in low or "permission" in low:
+        return (f"cannot write the log {path}: {text}; pass --db with a path in a folder you can write to")
+    if "not a database" in low or "malformed" in low:
+        return f"{path} is not an edgeloop log ({text}); pass --db with a new file name"
+    return f"the log {path} failed: {text}"
+
+
+class Store:
+    """An append-mostly log of one or more board sessions."""
+
+    def __init__(self, path: str | Path, *, batch_rows: int = 256, batch_seconds: float = 0.1,
+                 readonly: bool = False):
+        self.path = Path(path)
+        self.batch_rows = batch_rows
+        self.batch_seconds = batch_seconds
+        self._pending = 0
+        self._last_commit = time.monotonic()
+        self._session: dict | None = None
+        self.session_id: int | None = None
+        self.committed = {"inferences": 0, "samples": 0, "detections": 0}
+        self._uncommitted = {"inferences": 0, "samples": 0, "detections": 0}
+        self._rows: dict[str, list] = {_INSERT_INFERENCE: [], _INSERT_SAMPLES: [], _INSERT_STATUS: []}
+        try:
+            if readonly:
+                if not self.path.exists():
+                    raise StoreError(f"no log at {self.path}; record one with `edgeloop monitor --db {self.path}`")
+                self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
+                self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                if self._db.execute("PRAGMA user_version").fetchone()[0] < 1:
+                    raise StoreError(f"{self.path} is not an edgeloop log (no schema); pass the --db "
+                                     "file `edgeloop monitor` wrote")
+                return
+            if self.path.parent and not self.path.parent.exists():
+                raise StoreError(f"cannot create the log {self.path}: folder {self.path.parent} does not exist; "
+                                 "pass --db with a path in an existing folder")
+            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+        except (sqlite3.Error, StoreError) as e:
+            db = getattr(self, "_db", None)
+            if db is not None:
+                db.close()
+                self._db = None
+            if isinstance(e, StoreError):
+                raise
+            raise StoreError(_explain(self.path, e)) from None
+
+    # -- schema -------------------------------------------------------------
+    def _migrate(self) -> None:
+        for version, statements in MIGRATIONS:
+            if self._db.execute("PRAGMA user_version").fetchone()[0] >= version:
+                continue
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                # Re-check inside the lock: another process may have migrated meanwhile.
+                if self._db.execute("PRAGMA user_version").fetchone()[0] < version:
+                    for sql in statements:
+                        self._db.execute(sql)
+                    self._db.execute(f"PRAGMA user_version = {int(version)}")
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    @property
+    def schema_version(self) -> int:
+        return self._db.execute("PRAGMA user_version").fetchone()[0]
+
+    # -- writing ------------------------------------------------------------
+    def _write(self, sql: str, row: tuple, table: str | None = None) -> None:
+        """A rare row (session, event): written now, in the open batch, after the queued rows."""
+        try:
+            self._insert_queued()
+            if not self._db.in_transaction:
+                self._db.execute("BEGIN")
+            self._db.execute(sql, row)
+        except sqlite3.Error as e:
+            self._fail(e)
+        self._pending += 1
+        if table:
+            self._uncommitted[table] += 1
+        self.maybe_commit()
+
+    def _queue(self, sql: str, row: tuple, table: str | None = None) -> None:
+        self._rows[sql].append(row)
+        self._pending += 1
+        if table:
+            self._uncommitted[table] += 1
+        if self._pending >= self.batch_rows or time.monotonic() - self._last_commit >= self.batch_seconds:
+            self.flush()
+
+    def _insert_queued(self) -> None:
+        for sql, rows in self._rows.items():
+            if rows:
+                if not self._db.in_transaction:
+                    self._db.execute("BEGIN")
+                self._db.executemany(sql, rows)
+                rows.clear()
+
+    def _fail(self, e: sqlite3.Error):
+        try:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+        self._pending = 0
+        self._uncommitted = {k: 0 for k in self._uncommitted}
+        for rows in self._rows.values():
+            rows.clear()
+        raise StoreError(_explain(self.path, e)) from None
+
+    def begin_session(self, hello: dict, port: str = "") -> int:
+        """Record the board's HELLO; later rows carry its identity. Commits at once."""
+        self._session = dict(hello)
+        h = hello
+        self._write(
+            "INSERT INTO sessions (started, port, device_id, board, firmware, model_hash, sensor, units,"
+            " scale, rate_hz, channels, window, hop, classes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (time.time(), port, h.get("device_id"), h.get("board"), h.get("firmware"), h.get("model_hash"),
+             h.get("sensor"), h.get("units"), h.get("scale"), h.get("rate_hz"), h.get("channels"),
+             h.get("window"), h.get("hop"), json.dumps(list(h.get("classes", [])))))
+        self.session_id = self._db.execute("SELECT last_insert_rowid()").fetchone()[0]
+        self.flush()
+        return self.session_id
+
+    def add_inference(self, f: dict, seq: int, device_ms: int, host_time: float | None = None) -> None:
+        s = self._session or {}
+        classes = s.get("classes") or []
+        scores = [round(v / 65535, 6) for v in f["scores"]]  # stored as JSON text (repr = json's float form)
+        top = f["top"]
+        window = f.get("window")
+        self._queue(
+            _INSERT_INFERENCE,
+            (self.session_id, s.get("device_id"), s.get("board"), s.get("firmware"),
+             f.get("model_hash") or s.get("model_hash"), seq, device_ms,
+             time.time() if host_time is None else host_time, f["window_index"], top,
+             classes[top] if top < len(classes) else str(top), scores[top] if top < len(scores) else None,
+             "[" + ", ".join(map(repr, scores)) + "]", f["latency_us"], f.get("window_channels") if window is not None else None,
+             int16_blob(window) if window is not None else None), "inferences")
+
+    def add_detection(self, f: dict, seq: int, device_ms: int, host_time: float | None = None) -> None:
+        """One MSG_DETECTION, committed now: `device_ms` is the frame's send time, f["time_ms"] the
+        detector's own clock."""
+        s = self._session or {}
+        classes = s.get("classes") or []
+        c = f["class_index"]
+        self._write(
+            "INSERT INTO detections (session_id, device_id, board, firmware, model_hash, seq, device_ms,"
+            " host_time, time_ms, window_index, class_index, class_name, score) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (self.session_id, s.get("device_id"), s.get("board"), s.get("firmware"),
+             f.get("model_hash") or s.get("model_hash"), seq, device_ms,
+             time.time() if host_time is None else host_time, f["time_ms"], f.get("window_index"), c,
+             classes[c] if c < len(classes) else str(c), round(f["score"] / 65535, 6)), "detections")
+        self.flush()  # rare and the point of keyword mode: durable at once, with the rows before it
+
+    def add_samples(self, f: dict, seq: int, device_ms: int, host_time: float | None = None,
+                    label: str | None = None, data_le: bytes | None = None) -> None:
+        """`data_le`: the frame's int16 little-endian bytes as they came (saves re-encoding f["data"])."""
+        self._queue(
+            _INSERT_SAMPLES,
+            (self.session_id, seq, device_ms, time.time() if host_time is None else host_time,
+             f["sample_index"], f["rate_hz"], f["channels"], label,
+             int16_blob(f["data"]) if data_le is None else data_le), "samples")
+
+    def add_status(self, f: dict, device_ms: int) -> None:
+        self._queue(
+            _INSERT_STATUS,
+            (self.session_id, device_ms, time.time(), f["capture_us"], f["features_us"],
+             f["inference_us"], f["free_heap"], f["dropped"], f["mode"]))
+
+    def add_event(self, kind: str, detail: str = "") -> None:
+        self._write("INSERT INTO events (session_id, host_time, kind, detail) VALUES (?,?,?,?)",
+                    (self.session_id, time.time(), kind, detail))
+
+    def maybe_commit(self) -> bool:
+        """Commit if the batch is full or old; returns whether it committed."""
+        if self._pending and (self._pending >= self.batch_rows
+                              or time.monotonic() - self._last_commit >= self.batch_seconds):
+            self.flush()
+            return True
+        return False
+
+    def flush(self) -> None:
+        """Commit everything written so far (call it when the link goes idle)."""
+        try:
+            self._insert_queued()
+            if self._db.in_transaction:
+                self._db.execute("COMMIT")
+        except sqlite3.Error as e:
+            self._fail(e)
+        for k, v in self._uncommitted.items():
+            self.committed[k] += v
+        self._uncommitted = {k: 0 for k in self._uncommitted}
+        self._pending = 0
+        self._last_commit = time.monotonic()
+
+    def close(self) -> None:
+        db = getattr(self, "_db", None)
+        if db is None:
+            return
+        try:
+            self.flush()
+        finally:
+            self._db = None
+            db.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- reading ------------------------------------------------------------
+    def query(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
+        try:
+            cur = self._db.execute(sql, params)
+            cur.row_factory = sqlite3.Row
+            return cur.fetchall()
+        except sqlite3.Error as e:
+            raise StoreError(_explain(self.path, e)) from None
+
+    def count(self, table: str) -> int:
+        if table not in ("inferences", "samples", "status", "events", "sessions", "detections"):
+            raise ValueError(table)
+        return self.query(f"SELECT count(*) AS n FROM {table}")[0]["n"]

@@ -1,0 +1,215 @@
+"""The C kernels (host gcc build, through ctypes) give TFLM's bytes.
+
+Whole models run under edgeloop's interpreter with every op that has a C
+kernel (FULLY_CONNECTED, CONV_2D, DEPTHWISE_CONV_2D, the pools, ADD, MEAN, SOFTMAX,
+CONCATENATION and the table ops) swapped for it, compared byte for byte with
+TFLM (tflite-micro): hello_world on all 256 inputs, micro_speech on real
+features, the runtime's Keras zoo, and layer cases chosen to hit every path
+of the C (row groups of 4 plus 1-3 left over, dot lengths not a multiple of
+8, padding on every side, strides that do not divide, dilation, depth
+multipliers 1 and 3). The requantization is checked against TFLM's C formula
+on hostile values.
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from tests.tools.native_helpers import NATIVE, host_kernels, native_interpreter
+from tests.tools.runtime_helpers import CLIPS, HELLO, SPEECH, need, speech_features, tflm, tflm_run
+
+
+@pytest.fixture(scope="module")
+def kernels(tmp_path_factory):
+    return host_kernels(tmp_path_factory)
+
+
+def run(interp, x):
+    interp.set_input(np.ascontiguousarray(x, np.int8).tobytes())
+    interp.invoke()
+    return np.frombuffer(interp.get_output(), np.int8)
+
+
+def compare(kernels, blob, ref, xs, want_ops):
+    interp, used = native_interpreter(kernels, blob)
+    assert set(used) == set(want_ops), used
+    for i, x in enumerate(xs):
+        want = tflm_run(ref, x).reshape(-1)
+        got = run(interp, x)
+        bad = np.flatnonzero(got != want)
+        assert not len(bad), f"input {i}: C kernels vs TFLM differ at bytes {bad[:8].tolist()}"
+
+
+def test_hello_world_all_256_inputs(kernels):
+    from edgeloop.convert.int8 import convert_tflite
+
+    xs = [np.array([[v]], np.int8) for v in range(-128, 128)]
+    compare(kernels, convert_tflite(need(HELLO)).data, tflm(HELLO), xs, ["fully_connected"])
+
+
+def test_micro_speech_real_features(kernels):
+    from edgeloop.convert.int8 import convert_tflite
+
+    xs = [speech_features(c) for c in CLIPS]
+    rng = np.random.default_rng(3)
+    xs += [rng.integers(-128, 128, (1, 1960), dtype=np.int8), np.full((1, 1960), 127, np.int8)]
+    compare(kernels, convert_tflite(need(SPEECH)).data, tflm(need(SPEECH)), xs,
+            ["depthwise_conv_2d", "fully_connected", "softmax"])
+
+
+# --- requantization ------------------------------------------------------------------------
+
+def _srdhm(a, b):
+    if a == b == -2**31:
+        return 2**31 - 1
+    n = a * b + ((1 << 30) if a * b >= 0 else 1 - (1 << 30))
+    return abs(n) // 2**31 * (1 if n >= 0 else -1)  # C's / truncates toward zero
+
+
+def _mbqm(x, m, s):
+    v = _srdhm(x * (1 << max(s, 0)), m)
+    e = max(-s, 0)
+    mask = (1 << e) - 1
+    return (v >> e) + (1 if (v & mask) > (mask >> 1) + (1 if v < 0 else 0) else 0)
+
+
+def test_requantization_matches_tflm_formula_on_hostile_values(kernels):
+    rng = random.Random(11)
+    accs = [-2**31, 2**31 - 1, -1, 0, 1, 2**30, -2**30, 0x7FFF, -0x8000]
+    mults = [0, 1, 2**30, 2**31 - 1, -2**31, 0x40000001, 0x7FFF8000]
+    cases = [(a, m, s) for a in accs for m in mults for s in (-31, -1, 0)]
+    cases += [(a, 2**30, 0) for a in range(-255, 256, 2)]  # exact ties of the high multiply
+    for _ in range(3000):
+        a, m = rng.randrange(-2**31, 2**31), rng.randrange(2**30, 2**31)
+        s = rng.randrange(-31, 1)
+        cases.append((a, m, s))
+        small = rng.randrange(-2**20, 2**20)
+        cases.append((small, m, rng.randrange(0, 10)))  # left shifts that stay inside int32
+    bad = [(a, m, s) for a, m, s in cases if kernels.mbqm(a, m, s) != _mbqm(a, m, s)]
+    assert not bad, bad[:5]
+    # ARMv6-M's high product from four 16x16 multiplies (no 64-bit multiply there)
+    bad = [(a, m, s) for a, m, s in cases if kernels.mbqm_halves(a, m, s) != _mbqm(a, m, s)]
+    assert not bad, bad[:5]
+
+
+# --- softmax -------------------------------------------------------------------------------
+
+def _c_softmax(kernels, rows, mult, shift, diff_min):
+    import ctypes
+
+    from edgeloop.convert.ops.softmax import exp_table
+    from tests.tools.native_host import _addr
+
+    table = bytearray(np.asarray(exp_table(mult, shift, diff_min), "<i4").tobytes())
+    x = bytearray(np.asarray(rows, np.int8).tobytes())
+    y = bytearray(len(x))
+    kernels.lib.el_softmax_s8(len(rows), len(rows[0]), _addr(table), len(table) // 4, _addr(x), _addr(y))
+    return np.frombuffer(bytes(y), np.int8).tolist()
+
+
+def test_softmax_rows_scales_and_depths_equal_tflm_formula(kernels):
+    """Scales from tiny (every k within diff_min) to large (most k cut off), depths 1..MAX_DEPTH,
+    flat rows (the sum's largest values) and ties; TFLM itself is checked on micro_speech and the
+    zoo's softmax models."""
+    from edgeloop.convert.ops.softmax import MAX_DEPTH
+    from test_runtime_softmax import params_for, tflm_softmax_row
+
+    rng = random.Random(7)
+    cases = []
+    for scale in (1e-3, 0.01, 0.05, 0.1, 0.25, 1.0, 2.0):
+        for depth in (1, 2, 3, 7, 40, 255):
+            cases.append((scale, [[rng.randrange(-128, 128) for _ in range(depth)] for _ in range(3)]))
+        cases.append((scale, [[127] * 7, [-128] * 7, [5, 5, 4, -128, -128, 0, 5]]))
+    for depth in (256, 511, 512, 1023, 1024, MAX_DEPTH):  # the sum crossing 2**27 .. 2**30
+        cases.append((0.05, [[3] * depth, [(i * 37) % 256 - 128 for i in range(depth)]]))
+    for scale, rows in cases:
+        mult, shift, diff_min = params_for(scale)
+        want = [v for r in rows for v in tflm_softmax_row(r, mult, shift, diff_min)]
+        assert _c_softmax(kernels, rows, mult, shift, diff_min) == want, (scale, len(rows[0]))
+
+
+# --- Keras models ---------------------------------------------------------------------------
+
+@pytest.mark.tf
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["dense_mlp", "conv1d", "conv2d", "depthwise", "residual", "mixed_scales",
+                                  "global_pool", "pooling", "activations", "add_broadcast", "sigmoid_only",
+                                  "tanh_only"])
+def test_zoo_model(kernels, tmp_path, name):
+    pytest.importorskip("tensorflow", reason="TensorFlow is not installed (pip install 'edgeloop[tf]')")
+    import io
+
+    from tests.tools import keras_zoo
+    from edgeloop.convert.int8 import convert_tflite_bytes
+    from edgeloop_fw.runtime.loader import Model
+
+    tflite = keras_zoo.to_tflite(name, tmp_path)
+    blob = convert_tflite_bytes(tflite, name).data
+    inp = Model(io.BytesIO(blob)).inputs[0]
+    runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
+    ops = {n for _o, n, _p, _t in Model(io.BytesIO(blob)).ops} & set(NATIVE)
+    compare(kernels, blob, runtime.Interpreter.from_bytes(tflite), keras_zoo.int8_inputs(name, inp.scale, inp.zero_point), ops)
+
+
+def _layer(kind, shape, **kw):
+    import keras
+    L = keras.layers
+    inp = keras.Input(shape, batch_size=1)
+    if kind == "conv":
+        x = L.Conv2D(**kw)(inp)
+    elif kind == "dw":
+        x = L.DepthwiseConv2D(**kw)(inp)
+    else:
+        x = L.Dense(**kw)(L.Flatten()(inp))
+    return keras.Model(inp, x)
+
+
+LAYERS = {
+    # 7 output channels: one group of 4 + 3 single rows; dot length 3*3*5 = 45
+    "conv_same_stride3x2": ("conv", (13, 10, 5), dict(filters=7, kernel_size=3, strides=(3, 2), padding="same")),
+    "conv_dilated_valid": ("conv", (12, 11, 3), dict(filters=9, kernel_size=(2, 3), dilation_rate=(3, 2),
+                                                     activation="relu")),
+    "conv_1x1_wide": ("conv", (5, 7, 33), dict(filters=6, kernel_size=1, activation="relu6")),
+    "conv_even_kernel_same": ("conv", (9, 8, 2), dict(filters=4, kernel_size=(4, 2), padding="same", strides=2)),
+    "dw_mult1_same": ("dw", (9, 11, 6), dict(kernel_size=3, padding="same", strides=(2, 3))),
+    "dw_mult3_dilated": ("dw", (11, 10, 2), dict(kernel_size=(3, 2), depth_multiplier=3, dilation_rate=2)),
+    "dw_mult8_microspeech_like": ("dw", (17, 13, 1), dict(kernel_size=(10, 8), depth_multiplier=8,
+                                                          strides=2, padding="same", activation="relu")),
+    # multiplier 4: the row strip (el_dw.c) with three input channels, an odd filter
+    # height (ARMv7E-M pads it to even), strides 3x2 and padding; then row dilation
+    "dw_mult4_strip_same": ("dw", (11, 9, 3), dict(kernel_size=(3, 5), depth_multiplier=4, strides=(3, 2),
+                                                   padding="same")),
+    "dw_mult4_strip_dilated_rows": ("dw", (12, 7, 2), dict(kernel_size=(3, 2), depth_multiplier=4,
+                                                           dilation_rate=(2, 1), activation="relu")),
+    "fc_odd": ("fc", (37,), dict(units=6, activation="relu")),
+    "fc_one_unit_long": ("fc", (4001,), dict(units=1)),
+}
+
+
+@pytest.mark.tf
+@pytest.mark.slow
+@pytest.mark.parametrize("case", sorted(LAYERS))
+def test_layer(kernels, case):
+    pytest.importorskip("tensorflow", reason="TensorFlow is not installed (pip install 'edgeloop[tf]')")
+    import tensorflow as tf
+    from edgeloop.convert.int8 import convert_tflite_bytes
+
+    kind, shape, kw = LAYERS[case]
+    tf.keras.utils.set_random_seed(sum(map(ord, case)))
+    model = _layer(kind, shape, **kw)
+    rng = np.random.default_rng(1)
+    calib = rng.normal(0.2, 1.0, (16, *shape)).astype(np.float32)
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: ([calib[i:i + 1]] for i in range(len(calib)))
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = conv.inference_output_type = tf.int8
+    tflite = bytes(conv.convert())
+    runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
+    xs = [rng.integers(-128, 128, (1, *shape), dtype=np.int8) for _ in range(4)]
+    xs += [np.full((1, *shape), v, np.int8) for v in (-128, 127)]
+    op = {"conv": "conv_2d", "dw": "depthwise_conv_2d", "fc": "fully_connected"}[kind]
+    compare(kernels, convert_tflite_bytes(tflite, case).data, runtime.Interpreter.from_bytes(tflite), xs, [op])

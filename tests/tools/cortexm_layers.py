@@ -1,0 +1,128 @@
+"""Single-layer int8 models for the Cortex-M proof and benchmark, with TFLM's output.
+
+micro_speech's two layers at their real shapes, CMSIS-NN's anchor conv and
+FC shapes (docs: shared notes), and odd zoo-like layers (padding, strides,
+dilation, row counts that are not a multiple of 4). Weights are random with
+fixed seeds; the reference is TFLM running the same .tflite.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+LAYERS = {
+    "speech_dw": ("dw", (49, 40, 1), dict(kernel_size=(10, 8), depth_multiplier=8, strides=2, padding="same",
+                                           activation="relu")),
+    "speech_fc": ("fc", (4000,), dict(units=4)),
+    "anchor_conv": ("conv", (25, 20, 8), dict(filters=16, kernel_size=3, padding="same", activation="relu")),
+    "anchor_fc": ("fc", (256,), dict(units=64, activation="relu")),
+    "odd_conv": ("conv", (13, 10, 5), dict(filters=7, kernel_size=3, strides=(3, 2), padding="same")),
+    "odd_conv_dilated": ("conv", (12, 11, 3), dict(filters=9, kernel_size=(2, 3), dilation_rate=(3, 2))),
+    "odd_dw": ("dw", (11, 10, 3), dict(kernel_size=(3, 2), depth_multiplier=3, dilation_rate=2, padding="valid")),
+    "odd_dw4": ("dw", (11, 9, 3), dict(kernel_size=(3, 5), depth_multiplier=4, strides=(3, 2), padding="same")),
+    "odd_dw4_dilated": ("dw", (12, 7, 2), dict(kernel_size=(3, 2), depth_multiplier=4, dilation_rate=(2, 1))),
+    "odd_fc": ("fc", (37,), dict(units=6, activation="relu")),
+}
+BENCH = ("speech_dw", "speech_fc", "anchor_conv", "anchor_fc")
+
+
+def build(case: str):
+    """(int8 .tflite bytes, one int8 input, TFLM's output bytes) for a layer case."""
+    import keras
+    import tensorflow as tf
+    from tflite_micro.python.tflite_micro import runtime
+
+    kind, shape, kw = LAYERS[case]
+    keras.utils.set_random_seed(sum(map(ord, case)))
+    inp = keras.Input(shape, batch_size=1)
+    L = keras.layers
+    layer = {"conv": L.Conv2D, "dw": L.DepthwiseConv2D, "fc": L.Dense}[kind](**kw)
+    model = keras.Model(inp, layer(inp))
+    rng = np.random.default_rng(2)
+    calib = rng.normal(0.1, 1.0, (16, *shape)).astype(np.float32)
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: ([calib[i:i + 1]] for i in range(len(calib)))
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = conv.inference_output_type = tf.int8
+    tflite = bytes(conv.convert())
+    x = rng.integers(-128, 128, (1, *shape), dtype=np.int8)
+    ref = runtime.Interpreter.from_bytes(tflite)
+    ref.set_input(x, 0)
+    ref.invoke()
+    return tflite, x.tobytes(), ref.get_output(0).astype(np.int8).tobytes()
+
+
+def cases(names=tuple(LAYERS)):
+    """[(Case, TFLM bytes)] for the bare-metal program."""
+    from edgeloop.convert.int8 import convert_tflite_bytes
+    from tests.tools.cortexm import case_from_model
+
+    out = []
+    for name in names:
+        tflite, x, want = build(name)
+        out.append((case_from_model(convert_tflite_bytes(tflite, name).data, x, name), want))
+    return out
+
+
+# The light ops (el_misc.c, el_softmax.c) as single-op models: odd windows, padding,
+# two-input ADD with and without broadcast, softmax rows of several lengths.
+def _light_model(case: str):
+    import keras
+    L = keras.layers
+    if case.startswith("add"):
+        a = keras.Input((5, 7, 3), batch_size=1)
+        b = keras.Input((5, 7, 3) if case == "add" else (1, 7, 1), batch_size=1)
+        return keras.Model([a, b], L.Add()([a, b]) if case == "add" else keras.ops.add(a, b))
+    inp = keras.Input({"softmax": (3, 10), "softmax_wide": (300,)}.get(case, (11, 9, 4)), batch_size=1)
+    layer = {
+        "avg_pool_same": L.AveragePooling2D((3, 2), strides=(2, 2), padding="same"),
+        "avg_pool_valid": L.AveragePooling2D((2, 3), strides=(1, 2)),
+        "max_pool_same": L.MaxPooling2D(3, strides=2, padding="same"),
+        "softmax": L.Softmax(),
+        "softmax_wide": L.Softmax(),
+    }[case]
+    return keras.Model(inp, layer(inp))
+
+
+LIGHT = ("avg_pool_same", "avg_pool_valid", "max_pool_same", "add", "add_broadcast", "softmax", "softmax_wide")
+
+
+def build_light(case: str):
+    """(int8 .tflite bytes, one int8 array per input, TFLM's output bytes)."""
+    import keras
+    import tensorflow as tf
+    from tflite_micro.python.tflite_micro import runtime
+
+    keras.utils.set_random_seed(sum(map(ord, case)))
+    model = _light_model(case)
+    shapes = [tuple(t.shape[1:]) for t in model.inputs]
+    rng = np.random.default_rng(4)
+    scales = [1.0 + i for i in range(len(shapes))]  # ADD's inputs on different scales
+    calib = [[rng.normal(0.0, s, (1, *sh)).astype(np.float32) for s, sh in zip(scales, shapes)] for _ in range(16)]
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: iter(calib)
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = conv.inference_output_type = tf.int8
+    tflite = bytes(conv.convert())
+    ref = runtime.Interpreter.from_bytes(tflite)
+    xs = []  # in the .tflite's input order, which need not be Keras's
+    for i, d in enumerate(tf.lite.Interpreter(model_content=tflite).get_input_details()):
+        x = rng.integers(-128, 128, tuple(d["shape"]), dtype=np.int8)
+        ref.set_input(x, i)
+        xs.append(x.tobytes())
+    ref.invoke()
+    return tflite, xs, ref.get_output(0).astype(np.int8).tobytes()
+
+
+def light_cases(names=LIGHT):
+    """[(Case, TFLM bytes)] for the light ops on bare metal."""
+    from edgeloop.convert.int8 import convert_tflite_bytes
+    from tests.tools.cortexm import light_case_from_model
+
+    out = []
+    for name in names:
+        tflite, xs, want = build_light(name)
+        out.append((light_case_from_model(convert_tflite_bytes(tflite, name).data, xs, name), want))
+    return out
