@@ -15,7 +15,7 @@ pytestmark = pytest.mark.sim
 SETUP = """
 import gc
 from array import array
-from tests.tools.fake_i2c import FakeI2C, LSM6DSOXModel, MPU6050Model, ICM42670Model
+from fake_i2c import FakeI2C, LSM6DSOXModel, MPU6050Model, ICM42670Model
 """
 DRIVERS = """
 from edgeloop_fw.sensors.lsm6dsox import LSM6DSOX
