@@ -187,32 +187,32 @@ def cobs_decode(src):
     """
     n = len(src)
     out = bytearray(src)
+    long_block = False
     i = 0
     while i < n:
         code = out[i]
         if code == 0:
             raise ProtocolError("cobs", "zero byte inside a COBS frame")
         if code == 0xFF:
-            return _cobs_decode_blocks(src)
+            long_block = True
         out[i] = 0
         i += code
     if i > n:
         raise ProtocolError("cobs", "COBS block runs past the end of the frame")
+    if long_block:
+        return _cobs_decode_blocks(src)
     return out[1:]  # (MicroPython's bytearray has no item deletion)
 
 
 def _cobs_decode_blocks(src):
+    """Decode COBS with 0xFF codes (a block of 254 bytes adds no zero); cobs_decode checked `src`."""
     n = len(src)
     out = bytearray()
     mv = memoryview(src)
     i = 0
     while i < n:
         code = src[i]
-        if code == 0:
-            raise ProtocolError("cobs", "zero byte inside a COBS frame")
         end = i + code
-        if end > n:
-            raise ProtocolError("cobs", "COBS block runs past the end of the frame")
         out += mv[i + 1:end]
         i = end
         if code != 0xFF and i < n:

@@ -23,14 +23,10 @@ class Trees:
     """The forest as flat arrays: 7 bytes per node, 1 per leaf, no objects per node."""
 
     def __init__(self, n_features, n_classes, feature, threshold, left, right, roots, leaves):
-        self.n_features = n_features
-        self.n_classes = n_classes
-        self.feature = feature
-        self.threshold = threshold
-        self.left = left
-        self.right = right
-        self.roots = roots
-        self.leaves = leaves
+        self.n_features, self.n_classes = n_features, n_classes
+        # one node per index: the feature it tests, the threshold, the two children
+        self.feature, self.threshold, self.left, self.right = feature, threshold, left, right
+        self.roots, self.leaves = roots, leaves
         self.votes = array("H", bytes(2 * n_classes))
 
     def leaf(self, root, x):
@@ -58,14 +54,18 @@ class Trees:
         return votes
 
     def predict(self, x):
-        votes = self.predict_votes(x)
-        best = -1
-        best_votes = 0
-        for c in range(self.n_classes):
-            if votes[c] > best_votes:
-                best = c
-                best_votes = votes[c]
-        return best
+        return _argmax(self.predict_votes(x), self.n_classes)
+
+
+def _argmax(scores, n):
+    """The first class with the highest positive score, or -1 when none is positive."""
+    best = -1
+    top = 0
+    for c in range(n):
+        if scores[c] > top:
+            best = c
+            top = scores[c]
+    return best
 
 
 def parse(lines):
@@ -145,13 +145,7 @@ class NativeTrees:
             buf[i] = x[i]
         out = self.out
         self.model.predict(buf, out)
-        best = -1
-        best_score = 0.0
-        for c in range(self.n_classes):
-            if out[c] > best_score:
-                best = c
-                best_score = out[c]
-        return best
+        return _argmax(out, self.n_classes)
 
 
 def load(path, native=True):

@@ -7,6 +7,7 @@ here instead of guessing paths, so both layouts work.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 _PKG = Path(__file__).resolve().parent
@@ -44,3 +45,15 @@ def node_project_dir() -> Path:
 def repo_root() -> Path | None:
     """The checkout this package runs from, if it runs from one."""
     return _REPO if (_REPO / "pyproject.toml").exists() else None
+
+
+def cache_dir() -> Path:
+    """edgeloop's cache root (mpy-cross output, native builds): EDGELOOP_CACHE_DIR, else the user's cache.
+
+    Here rather than in deploy/ because native/ builds into it too and sits below deploy/."""
+    env = os.environ.get("EDGELOOP_CACHE_DIR")
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("edgeloop"))

@@ -113,7 +113,7 @@ def _loaded_by_name() -> set[str]:
     from edgeloop.cli.train import SUBCOMMANDS as TRAIN
     from edgeloop_fw.runtime.opcodes import KERNELS
 
-    names = {f"edgeloop.cli.{module}" for module, _, _ in list(COMMANDS.values()) + list(TRAIN.values())}
+    names = {f"edgeloop.cli.{name}" for name in COMMANDS} | {f"edgeloop.cli.train_{name}" for name in TRAIN}
     return names | {f"edgeloop.convert.ops.{k}" for k in KERNELS.values()}
 
 

@@ -30,13 +30,9 @@ class TensorInfo:
     __slots__ = ("name", "dtype", "shape", "zero_point", "scale", "nbytes", "offset")
 
     def __init__(self, name, dtype, shape, zero_point, scale, nbytes, offset):
-        self.name = name
-        self.dtype = dtype
-        self.shape = shape
-        self.zero_point = zero_point
-        self.scale = scale
-        self.nbytes = nbytes
-        self.offset = offset
+        self.name, self.dtype, self.shape = name, dtype, shape
+        self.zero_point, self.scale = zero_point, scale
+        self.nbytes, self.offset = nbytes, offset
 
     def describe(self):
         return "%s %s %s" % (F.DTYPE_NAMES.get(self.dtype, "?"), list(self.shape), self.name)

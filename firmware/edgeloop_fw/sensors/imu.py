@@ -12,7 +12,7 @@ sensitivity: value = (raw * mul + 2**14) >> 15 with mul = round(units_per_LSB
 below 2**30 — a MicroPython small int, never a heap-allocated long.
 """
 
-from ..port import const
+from ..port import const, sleep_ms
 from .bus import I2CDevice, SensorError
 
 SHIFT = const(15)
@@ -79,6 +79,16 @@ class IMU:
 
     def configure(self):
         raise NotImplementedError
+
+    def reset(self, reg, bit, tries):
+        """Set a self-clearing reset bit and wait (1 ms steps) until the chip clears it."""
+        dev = self.dev
+        dev.write_u8(reg, bit)
+        for _ in range(tries):
+            sleep_ms(1)
+            if not dev.read_u8(reg) & bit:
+                return
+        raise SensorError("%s did not finish its reset" % self.PART)
 
     def set_scales(self, accel_mg_per_lsb, gyro_ddps_per_lsb=None):
         m = fixed_mul(accel_mg_per_lsb)

@@ -9,8 +9,7 @@ accelerometer at OUTX_L_A (0x28..0x2D). Typical sensitivities: 0.061/0.122/
 ±125/250/500/1000/2000 dps. I2C address 0x6A (SA0 low) or 0x6B.
 """
 
-from ..port import const, sleep_ms
-from .bus import SensorError
+from ..port import const
 from .imu import IMU, pick, pick_rate
 
 REG_WHO_AM_I = const(0x0F)
@@ -38,13 +37,7 @@ class LSM6DSOX(IMU):
 
     def configure(self):
         dev = self.dev
-        dev.write_u8(CTRL3_C, 0x01)  # SW_RESET
-        for _ in range(50):
-            sleep_ms(1)
-            if not dev.read_u8(CTRL3_C) & 0x01:
-                break
-        else:
-            raise SensorError("LSM6DSOX did not finish its software reset")
+        self.reset(CTRL3_C, 0x01, 50)  # SW_RESET
         dev.write_u8(CTRL3_C, 0x44)  # BDU: high and low bytes from the same sample; IF_INC: burst reads
         odr = RATES[pick_rate(RATES, self.rate_hz)]
         fs, mg = pick(ACCEL_RANGES, self.accel_g, "accelerometer range (g)")

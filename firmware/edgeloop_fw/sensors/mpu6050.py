@@ -11,7 +11,7 @@ are big-endian, ACCEL_XOUT_H at 0x3B..0x40, TEMP_OUT 0x41..0x42, GYRO_XOUT_H
 131/65.5/32.8/16.4 LSB/(deg/s) at ±250/500/1000/2000 dps. Address 0x68 (AD0 low) or 0x69.
 """
 
-from ..port import const, sleep_ms
+from ..port import const
 from .bus import SensorError
 from .imu import IMU, pick
 
@@ -39,13 +39,7 @@ class MPU6050(IMU):
 
     def configure(self):
         dev = self.dev
-        dev.write_u8(PWR_MGMT_1, 0x80)  # DEVICE_RESET
-        for _ in range(100):
-            sleep_ms(1)
-            if not dev.read_u8(PWR_MGMT_1) & 0x80:
-                break
-        else:
-            raise SensorError("MPU-6050 did not finish its reset")
+        self.reset(PWR_MGMT_1, 0x80, 100)  # DEVICE_RESET
         dev.write_u8(PWR_MGMT_1, 0x01)  # wake (SLEEP=0), clock from the X gyro PLL
         rate = self.rate_hz
         if not 4 <= rate <= 1000:

@@ -14,21 +14,21 @@ import click
 from edgeloop import __version__
 from edgeloop.errors import EdgeloopError
 
-# name -> (module, attribute, one-line help shown by `edgeloop --help`)
-COMMANDS: dict[str, tuple[str, str, str]] = {
-    "boards": ("boards", "boards", "List the board profiles, or show one."),
-    "sim": ("sim", "sim", "Run a virtual board (real MicroPython on a pty) until stopped."),
-    "devices": ("devices", "devices", "List attached boards and running virtual boards."),
-    "info": ("info", "info", "Show what a board reports: firmware, .mpy arch, heap, filesystem."),
-    "convert": ("convert", "convert", "Convert a Keras, .tflite or scikit-learn model for the board (int8 .elm, trees CSV)."),
-    "predict": ("predict", "predict", "Run a converted model on a .npy input, here or on a board."),
-    "deploy": ("deploy", "deploy", "Push firmware/ (and models) to a board: changed files only, atomic."),
-    "demo": ("demo", "demo", "Replay real held-out takes through a (virtual) board running a model; live view, log, accuracy."),
-    "flash": ("flash", "flash", "Write MicroPython/CircuitPython to a board (UF2, esptool, DFU)."),
-    "monitor": ("monitor", "monitor", "Stream inferences from a board: live view + SQLite log."),
-    "record": ("record", "record", "Record a labelled take of raw sensor data into a dataset."),
-    "export": ("export", "export", "Export logged windows as a retraining set (npz, csv, parquet)."),
-    "train": ("train", "train", "Train a gesture or keyword model from recordings, with a model card."),
+# name -> one-line help shown by `edgeloop --help`; the command is `name` in edgeloop/cli/<name>.py
+COMMANDS: dict[str, str] = {
+    "boards": "List the board profiles, or show one.",
+    "sim": "Run a virtual board (real MicroPython on a pty) until stopped.",
+    "devices": "List attached boards and running virtual boards.",
+    "info": "Show what a board reports: firmware, .mpy arch, heap, filesystem.",
+    "convert": "Convert a Keras, .tflite or scikit-learn model for the board (int8 .elm, trees CSV).",
+    "predict": "Run a converted model on a .npy input, here or on a board.",
+    "deploy": "Push firmware/ (and models) to a board: changed files only, atomic.",
+    "demo": "Replay real held-out takes through a (virtual) board running a model; live view, log, accuracy.",
+    "flash": "Write MicroPython/CircuitPython to a board (UF2, esptool, DFU).",
+    "monitor": "Stream inferences from a board: live view + SQLite log.",
+    "record": "Record a labelled take of raw sensor data into a dataset.",
+    "export": "Export logged windows as a retraining set (npz, csv, parquet).",
+    "train": "Train a gesture or keyword model from recordings, with a model card.",
 }
 
 
@@ -44,17 +44,22 @@ class _UserError(click.ClickException):
 
 
 class LazyGroup(click.Group):
+    """A group whose commands are imported only when they run: command `name` is the
+    function `name` in edgeloop/cli/<module_prefix><name>.py; `lazy` maps names to help."""
+
+    lazy: dict[str, str] = COMMANDS
+    module_prefix = ""
+
     def list_commands(self, ctx):
-        return sorted(COMMANDS)
+        return sorted(self.lazy)
 
     def get_command(self, ctx, name):
-        if name not in COMMANDS:
+        if name not in self.lazy:
             return None
-        module, attr, _ = COMMANDS[name]
-        return getattr(importlib.import_module(f"edgeloop.cli.{module}"), attr)
+        return getattr(importlib.import_module(f"edgeloop.cli.{self.module_prefix}{name}"), name)
 
     def format_commands(self, ctx, formatter):
-        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        rows = [(name, self.lazy[name]) for name in self.list_commands(ctx)]
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)

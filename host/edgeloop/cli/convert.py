@@ -22,7 +22,10 @@ import click
               help="scikit-learn trees only: also write emlearn's C header, for C firmware.")
 @click.option("--backend", type=click.Choice(["portable", "native"]), default="portable", show_default=True,
               help="native: also build the C kernels as a MicroPython native module for --board's arch.")
-def convert(model, out, board, calib, validate, report_path, c_header, backend):
+@click.option("--audio-frontend", is_flag=True,
+              help="MODEL is TFLM's audio preprocessor (.tflite of signal-library ops): write the board's "
+                   "front-end parameters (OUT .py and its .bin tables) instead of a model file.")
+def convert(model, out, board, calib, validate, report_path, c_header, backend, audio_frontend):
     """Convert a model into edgeloop's on-board model file (.elm).
 
     MODEL is an int8 .tflite, or a Keras .keras file / SavedModel directory /
@@ -41,7 +44,14 @@ def convert(model, out, board, calib, validate, report_path, c_header, backend):
       edgeloop convert gesture.keras --calib calib.npz --validate test.npz --report report.html
       edgeloop convert forest.pkl --out forest.csv --c-header forest.h
       edgeloop convert micro_speech_quantized.tflite --backend native --board rp2040
+      edgeloop convert audio_preprocessor_int8.tflite --audio-frontend -o micro_speech_params.py
     """
+    if audio_frontend:
+        from edgeloop.convert.audio_params import write_params
+
+        out = write_params(model, out or model.with_name("micro_speech_params.py"))
+        click.echo(f"wrote {out} and {out.with_suffix('.bin')}: the board's audio front-end parameters")
+        return
     if backend == "native" and not board:
         from edgeloop.errors import ConversionError
         raise ConversionError("--backend native needs --board (the native module is built for the board's arch)")

@@ -1,35 +1,27 @@
 """`edgeloop train`: a group with one sub-command per task, each in its own module.
 
 Sub-commands are imported only when they run (TensorFlow is heavy). To add
-one, add a line to SUBCOMMANDS: name -> (module, attribute, one-line help).
+one, add a line to SUBCOMMANDS and a module train_<name>.py with a command `<name>`.
 """
 
 from __future__ import annotations
 
-import importlib
 from contextlib import contextmanager
 
 import click
 
-SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
-    "gesture": ("train_gesture", "gesture", "Train a gesture model from accelerometer recordings."),
-    "keyword": ("train_keyword", "keyword", "Train a keyword spotter for your own words (espeak-ng speech)."),
+from edgeloop.cli import LazyGroup
+
+# name -> one-line help; the command is `name` in edgeloop/cli/train_<name>.py
+SUBCOMMANDS: dict[str, str] = {
+    "gesture": "Train a gesture model from accelerometer recordings.",
+    "keyword": "Train a keyword spotter for your own words (espeak-ng speech).",
 }
 
 
-class _LazyTrain(click.Group):
-    def list_commands(self, ctx):
-        return sorted(SUBCOMMANDS)
-
-    def get_command(self, ctx, name):
-        if name not in SUBCOMMANDS:
-            return None
-        module, attr, _ = SUBCOMMANDS[name]
-        return getattr(importlib.import_module(f"edgeloop.cli.{module}"), attr)
-
-    def format_commands(self, ctx, formatter):
-        with formatter.section("Commands"):
-            formatter.write_dl([(n, SUBCOMMANDS[n][2]) for n in self.list_commands(ctx)])
+class _LazyTrain(LazyGroup):
+    lazy = SUBCOMMANDS
+    module_prefix = "train_"
 
 
 @click.group(cls=_LazyTrain)

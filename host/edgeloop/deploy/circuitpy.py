@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgeloop.errors import DeployError, NotEnoughSpace
-from edgeloop.flash import detect
+from edgeloop.link import detect
 
 LABEL = "CIRCUITPY"
 BOOT_CDC = (

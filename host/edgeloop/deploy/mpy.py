@@ -25,6 +25,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from edgeloop.errors import DeployError, ToolMissing
+from edgeloop.resources import cache_dir as edgeloop_cache
 
 # The .mpy format this mpy-cross writes (and the only one edgeloop ships).
 MPY_VERSION = 6
@@ -64,12 +65,7 @@ def mpy_cross_version() -> str:
 
 
 def default_cache_dir() -> Path:
-    env = os.environ.get("EDGELOOP_CACHE_DIR")
-    if env:
-        return Path(env) / "mpy"
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("edgeloop")) / "mpy"
+    return edgeloop_cache() / "mpy"
 
 
 def cache_key(source: bytes, name: str, arch: str | None) -> str:

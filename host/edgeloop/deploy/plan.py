@@ -200,14 +200,14 @@ def deploy_files(device: Device, files: Sequence, *, group: str = "files", prune
         if applier_stale:
             # Outside the journal: no journal exists now, so nothing depends on the old copy.
             session.write_files([StagedFile(f"{STAGE}/apply", applier, sha256_hex(applier), APPLIER)])
-            session.run(f"_el_rename({session.path(STAGE + '/apply')!r},{session.path(APPLIER)!r})")
+            session.run(f"_el_ap_move({session.path(STAGE + '/apply')!r},{session.path(APPLIER)!r})")
         if progress:
             progress(0, total, "")
         session.write_files(staged, on_chunk)
         journal = json.dumps({"moves": [[s.temp, s.label] for s in staged], "remove": removals,
                               "set": entries, "header": header}).encode()
         session.write_files([StagedFile(f"{STAGE}/journal", journal, sha256_hex(journal), JOURNAL)])
-        session.run(f"_el_rename({session.path(STAGE + '/journal')!r},{session.path(JOURNAL)!r})")
+        session.run(f"_el_ap_move({session.path(STAGE + '/journal')!r},{session.path(JOURNAL)!r})")
         committed = True
         session.call(f"print(el_apply({session.root!r}))", timeout=120)
     except (DeviceError, BoardException) as e:

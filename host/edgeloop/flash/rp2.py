@@ -15,7 +15,9 @@ import time
 from pathlib import Path
 
 from ..errors import FlashError
-from . import detect, uf2
+from edgeloop.link import detect
+
+from . import uf2
 
 
 def validate_file(path: Path, profile) -> list[uf2.Block]:

@@ -10,7 +10,9 @@ from typing import Callable
 
 from edgeloop.boards import profiles as boards_lib
 from ..errors import FlashError
-from . import detect, dfu, esp, firmware, rp2
+from edgeloop.link import detect
+
+from . import dfu, esp, firmware, rp2
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 A board shows up as a serial port whose USB ID a profile lists, as a running
 virtual board (from the sim registry), or, in bootloader mode, as whatever
-flash/detect.py recognises. Each source is one function so that a new kind
+detect.py recognises. Each source is one function so that a new kind
 (another bootloader, a network board) is one more function in `list_devices`.
 """
 
@@ -34,7 +34,7 @@ class Seen:
 
 def serial_devices(ports=None, directory=None) -> list[Seen]:
     """Serial ports whose USB ID belongs to a board profile."""
-    from edgeloop.flash.detect import scan_ports
+    from .detect import scan_ports
 
     return [Seen("serial", f.where, f.boards, f.mode, f.description or f.firmware)
             for f in scan_ports(ports, directory)]
@@ -48,7 +48,7 @@ def virtual_devices() -> list[Seen]:
 
 
 def bootloader_devices(ports=None) -> list[Seen]:
-    from edgeloop.flash.detect import bootloader_devices as scan
+    from .detect import bootloader_devices as scan
 
     return [Seen(f.kind, f.where if f.kind == "serial" else "", f.boards, f.mode, f.description or f.firmware)
             for f in scan(ports=ports) if f.mode == "bootloader"]

@@ -72,6 +72,18 @@ def read_labels(path: str | Path):
     raise ExportError(f"the label file {path} needs columns id,label or start,end,label (found {','.join(sorted(cols))})")
 
 
+def _filters(first: str, since: str | None, model: str | None) -> tuple[list[str], list]:
+    """The WHERE terms and their parameters that every export shares: --since and --model."""
+    where, params = [first], []
+    if since:
+        where.append("host_time >= ?")
+        params.append(parse_time(since))
+    if model:
+        where.append("model_hash LIKE ?")
+        params.append(model + "%")
+    return where, params
+
+
 def export(db: str | Path, out: str | Path, *, fmt: str, since: str | None = None, model: str | None = None,
            max_confidence: float | None = None, label_from: str | Path | None = None) -> dict:
     """Write the retraining set; returns what was written (counts, path)."""
@@ -79,13 +91,7 @@ def export(db: str | Path, out: str | Path, *, fmt: str, since: str | None = Non
         raise ExportError(f"format {fmt!r} is not supported; use one of {', '.join(FORMATS)}")
     store = Store(db, readonly=True)
     try:
-        where, params = ["window IS NOT NULL"], []
-        if since:
-            where.append("host_time >= ?")
-            params.append(parse_time(since))
-        if model:
-            where.append("model_hash LIKE ?")
-            params.append(model + "%")
+        where, params = _filters("window IS NOT NULL", since, model)
         if max_confidence is not None:
             where.append("confidence <= ?")
             params.append(max_confidence)
@@ -146,13 +152,7 @@ def export_detections(db: str | Path, out: str | Path, *, fmt: str, since: str |
     if fmt not in ("csv", "parquet"):
         raise ExportError(f"detections export as csv or parquet (a table of events, no windows), not {fmt}; "
                           "pass --format csv")
-    where, params = ["1"], []
-    if since:
-        where.append("host_time >= ?")
-        params.append(parse_time(since))
-    if model:
-        where.append("model_hash LIKE ?")
-        params.append(model + "%")
+    where, params = _filters("1", since, model)
     store = Store(db, readonly=True)
     try:
         if store.schema_version < 2:

@@ -66,9 +66,9 @@ def module_for(info: dict, *, cache_dir: Path | None = None, linker: str | None 
 def cache_root(cache_dir: Path | None) -> Path:
     if cache_dir:
         return Path(cache_dir) / "native"
-    from edgeloop.deploy.mpy import default_cache_dir
+    from edgeloop.resources import cache_dir as edgeloop_cache
 
-    return default_cache_dir().parent / "native"
+    return edgeloop_cache() / "native"
 
 
 def native_module(arch: str, *, cache_dir: Path | None = None, linker: str | None = None) -> bytes:

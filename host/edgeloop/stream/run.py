@@ -37,19 +37,7 @@ def monitor(*, port: str | None, db: str | Path | None, seconds: float | None = 
     if link_factory is None:
         port = _port(port)
         link_factory = lambda: BoardLink(port, flags=flags, mode=P.MODE_INFER)  # noqa: E731
-    store = Store(db) if db else None
-    session = StreamSession(link_factory, store, port=port or "", silence=silence, retry=retry)
-    if on_session is not None:
-        on_session(session)
-    try:
-        with _sigterm_as_interrupt():
-            try:
-                session.run(seconds, on_tick=on_tick)
-            except KeyboardInterrupt:
-                pass  # Ctrl-C is the normal way to stop; run() committed everything
-    finally:
-        if store:
-            store.close()
+    session = _run_session(link_factory, db, port, seconds, on_tick, on_session, silence=silence, retry=retry)
     c, s = session.reader.counts, session.stats
     where = f", logged to {db}" if db else ""
     found = f", {s.detections} detections" if s.detections else ""
@@ -80,8 +68,19 @@ def record(*, port: str | None, label: str, seconds: float, out: str | Path, db:
         elif msg_type == P.MSG_SAMPLES:
             take.add(f)
 
+    session = _run_session(link_factory, db, port, seconds, on_tick, on_session, on_frame=on_frame)
+    if not take.n_samples:
+        raise StreamError("the board sent no sensor samples; check the firmware's sensor with "
+                          "`edgeloop monitor --plot`")
+    take.lost_frames = session.reader.counts.dropped + session.reader.counts.corrupt
+    write_take(take, out, edge_impulse=edge_impulse)
+    return take
+
+
+def _run_session(link_factory, db, port, seconds, on_tick, on_session, **options) -> StreamSession:
+    """Stream until `seconds` pass, Ctrl-C or SIGTERM; the log is committed and closed either way."""
     store = Store(db) if db else None
-    session = StreamSession(link_factory, store, port=port or "", on_frame=on_frame)
+    session = StreamSession(link_factory, store, port=port or "", **options)
     if on_session is not None:
         on_session(session)
     try:
@@ -89,16 +88,11 @@ def record(*, port: str | None, label: str, seconds: float, out: str | Path, db:
             try:
                 session.run(seconds, on_tick=on_tick)
             except KeyboardInterrupt:
-                pass
+                pass  # Ctrl-C is the normal way to stop; run() committed everything
     finally:
         if store:
             store.close()
-    if not take.n_samples:
-        raise StreamError("the board sent no sensor samples; check the firmware's sensor with "
-                          "`edgeloop monitor --plot`")
-    take.lost_frames = session.reader.counts.dropped + session.reader.counts.corrupt
-    write_take(take, out, edge_impulse=edge_impulse)
-    return take
+    return session
 
 
 class _sigterm_as_interrupt:

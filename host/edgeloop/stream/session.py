@@ -31,12 +31,8 @@ class StreamSession:
     def __init__(self, link_factory: Callable[[], BoardLink], store: Store | None, *, port: str = "",
                  silence: float = 3.0, retry: float = 1.0, hello_timeout: float = 5.0,
                  on_frame: Callable[[int, int, int, dict], None] | None = None):
-        self.link_factory = link_factory
-        self.store = store
-        self.port = port
-        self.silence = silence
-        self.retry = retry
-        self.hello_timeout = hello_timeout
+        self.link_factory, self.store, self.port = link_factory, store, port
+        self.silence, self.retry, self.hello_timeout = silence, retry, hello_timeout
         self.on_frame = on_frame
         self.reader = FrameReader()
         self.stats = LiveStats()

@@ -85,11 +85,8 @@ def _versions(kind: str) -> dict:
 
 def _sha256(path: Path) -> str:
     import hashlib
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 16), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def command_line(opts: GestureOptions) -> str:

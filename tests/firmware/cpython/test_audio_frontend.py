@@ -450,3 +450,17 @@ def test_first_fft_stage_shortcut_is_exact():
     """fft.py skips C_MUL by twiddle 0 = (32767, 0) in the first stage: an identity for |v| <= 8191."""
     assert all((v * 32767 + 16384) >> 15 == v for v in range(-8192, 8193))
     assert max(abs((v * 8191 + 16384) >> 15) for v in range(-32768, 32768)) == 8191
+
+
+def test_convert_audio_frontend_writes_the_committed_parameters(tmp_path):
+    """`edgeloop convert --audio-frontend` is how the committed parameter files are made."""
+    from click.testing import CliRunner
+
+    from edgeloop.cli import cli
+
+    out = tmp_path / "micro_speech_params.py"
+    r = CliRunner().invoke(cli, ["convert", str(MODEL), "--audio-frontend", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    committed = ROOT / "firmware" / "edgeloop_fw" / "audio" / "micro_speech_params.py"
+    assert out.read_text() == committed.read_text()
+    assert out.with_suffix(".bin").read_bytes() == committed.with_suffix(".bin").read_bytes()

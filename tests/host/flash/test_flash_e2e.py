@@ -242,7 +242,7 @@ def test_circuitpython_flash_then_deploy_through_the_drive(tmp_path, monkeypatch
                                                           "Raspberry Pi Pico with rp2040\n")
         return [p for p in (drive, circuitpy_drive) if p.exists()]
 
-    monkeypatch.setattr("edgeloop.flash.detect.mount_points", mounts)
+    monkeypatch.setattr("edgeloop.link.detect.mount_points", mounts)
     result = CliRunner().invoke(cli, ["flash", "--board", "rp2040", "--circuitpython", "9.2.1", "--drive", str(drive),
                                       "--deploy", "-m", str(MODEL), "--wait", "0.5"])
     assert result.exit_code == 0, result.output

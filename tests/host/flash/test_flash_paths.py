@@ -18,7 +18,8 @@ from click.testing import CliRunner
 from edgeloop.boards import profiles as boards
 from edgeloop.cli import cli
 from edgeloop.errors import DeployError, FlashError
-from edgeloop.flash import detect, firmware, rp2, uf2
+from edgeloop.flash import firmware, rp2, uf2
+from edgeloop.link import detect
 from edgeloop.deploy import circuitpy
 
 

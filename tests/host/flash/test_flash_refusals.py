@@ -67,7 +67,7 @@ def good_uf2(tmp_path):
 def no_usb(monkeypatch):
     """Nothing plugged in: no serial ports, no mounted drives."""
     monkeypatch.setattr("serial.tools.list_ports.comports", lambda: [])
-    monkeypatch.setattr("edgeloop.flash.detect.mount_points", lambda *a: [])
+    monkeypatch.setattr("edgeloop.link.detect.mount_points", lambda *a: [])
 
 
 def tool(bin_dir: Path, name: str, script: str) -> Path:

@@ -45,10 +45,12 @@ def _el_ap_mkdirs(path, known):
 
 
 def _el_ap_move(src, dst):
+    # Moves a verified file into place (the receiver's session uses it too:
+    # both scripts are sent together); FAT will not rename onto an existing
+    # file, so the old one goes first (journalled by the caller).
     try:
         os.rename(src, dst)
     except OSError:
-        # FAT refuses to rename onto an existing file.
         os.remove(dst)
         os.rename(src, dst)
 

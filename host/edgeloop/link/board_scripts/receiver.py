@@ -189,16 +189,6 @@ def _el_close():
     print(_el_hash(_el_path))
 
 
-def _el_rename(src, dst):
-    # Moves a verified file into place; FAT will not rename onto an existing
-    # file, so the old one goes first (journalled by the caller).
-    try:
-        os.rename(src, dst)
-    except OSError:
-        os.remove(dst)
-        os.rename(src, dst)
-
-
 def _el_manifest_lines(path):
     # The manifest as a set of its lines, or None. edgeloop writes one file
     # entry or header field per line, and the host renders the lines it wants
