@@ -91,6 +91,3 @@ def cli():
 def main(argv=None):
     cli.main(args=argv, prog_name="edgeloop")
 
-
-if __name__ == "__main__":
-    main()

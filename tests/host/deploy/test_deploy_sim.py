@@ -87,7 +87,7 @@ def test_bytes_survive_both_encodings(virtual_board, compress):
     vb = virtual_board
     rng = random.Random(5)
     files = {
-        "/data/text.py": (REPO / "host" / "edgeloop" / "deploy.py").read_bytes() * 3,
+        "/data/text.py": (REPO / "host" / "edgeloop" / "deploy" / "plan.py").read_bytes() * 3,
         "/data/noise.bin": rng.randbytes(70_000),
         "/data/every_byte.bin": bytes(range(256)) * 17,
         "/data/empty": b"",

@@ -33,8 +33,8 @@ from tests.tools.espsim import protocol_espsim as espsim  # noqa: E402
 from test_flash_esp import s3_image  # noqa: E402
 from tests.tools.paths import REPO
 
-if "espsim" not in serial.protocol_handler_packages:
-    serial.protocol_handler_packages.append("espsim")
+if "tests.tools.espsim" not in serial.protocol_handler_packages:
+    serial.protocol_handler_packages.append("tests.tools.espsim")
 
 pytestmark = pytest.mark.sim
 MODEL = REPO / "models" / "gesture" / "gesture.elm"

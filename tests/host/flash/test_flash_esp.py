@@ -16,8 +16,8 @@ from edgeloop.flash import esp
 
 from tests.tools.espsim import protocol_espsim as sim  # noqa: E402
 
-if "espsim" not in serial.protocol_handler_packages:
-    serial.protocol_handler_packages.append("espsim")
+if "tests.tools.espsim" not in serial.protocol_handler_packages:
+    serial.protocol_handler_packages.append("tests.tools.espsim")
 
 
 def s3_image(size=20000, chip_id=9) -> bytes:

@@ -32,8 +32,8 @@ from tests.tools.espsim import protocol_espsim as espsim  # noqa: E402
 from test_flash_esp import s3_image  # noqa: E402
 from test_flash_formats import _dfuse_body, _with_suffix  # noqa: E402
 
-if "espsim" not in serial.protocol_handler_packages:
-    serial.protocol_handler_packages.append("espsim")
+if "tests.tools.espsim" not in serial.protocol_handler_packages:
+    serial.protocol_handler_packages.append("tests.tools.espsim")
 
 
 def invoke(args):
