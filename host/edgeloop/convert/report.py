@@ -14,19 +14,17 @@ CLI's business.
 
 from __future__ import annotations
 
-import contextlib
 import html
 import io
-import os
 from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
 from ..errors import ModelError
+from ..reference import tflm
+from ..reference.arena import smallest_arena
 from .int8 import Converted
-
-TFLM_HINT = "pip install 'edgeloop[tf]'"
 
 
 @dataclass
@@ -90,92 +88,6 @@ def layer_rows(converted: Converted) -> list[LayerRow]:
     return rows
 
 
-@contextlib.contextmanager
-def _silence_fd(fd: int):
-    """TFLM prints allocation failures from C++ straight to the file descriptor."""
-    try:
-        saved = os.dup(fd)
-    except OSError:
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, fd)
-        yield
-    finally:
-        os.dup2(saved, fd)
-        os.close(saved)
-        os.close(devnull)
-
-
-def _tflm_runtime():
-    try:
-        from tflite_micro.python.tflite_micro import runtime
-    except ImportError:
-        return None
-    return runtime
-
-
-_ARENA_PROBE = r"""
-import re, sys
-from tflite_micro.python.tflite_micro import runtime
-data = sys.stdin.buffer.read()
-def loads(n):
-    try:
-        runtime.Interpreter.from_bytes(data, arena_size=n)
-        return True
-    except Exception:
-        return False
-runtime.Interpreter.from_bytes(data, arena_size=int(sys.argv[1])).print_allocations()
-sys.stdout.flush()
-"""
-
-# Bisection runs in a second child that starts at TFLM's own total: below it
-# is where tflite-micro crashes, and a crash there must not lose the total.
-_SMALLEST_PROBE = _ARENA_PROBE.split("runtime.Interpreter.from_bytes(data, arena_size=int")[0] + r"""
-lo, hi = int(sys.argv[1]) - 16, int(sys.argv[1])
-while not loads(hi):
-    lo, hi = hi, hi * 2
-while hi - lo > 16:
-    mid = (lo + hi) // 2 // 16 * 16
-    if mid <= lo:
-        break
-    lo, hi = (lo, mid) if loads(mid) else (mid, hi)
-print("smallest", hi, flush=True)
-"""
-
-
-def tflm_arena_size(tflite: bytes, limit: int = 1 << 24) -> int | None:
-    """The smallest arena (to 16 bytes) TFLM's interpreter loads this model with.
-
-    The loader's verdict is the figure that matters on a board; TFLM's own
-    "Arena allocation total" leaves out temporary allocations and is a little
-    smaller (hello_world: 1,504 total, 1,936 needed). None when tflite-micro
-    is not installed or cannot load the model. Asked in a child process:
-    tflite-micro segfaults on some too-small arenas instead of raising, which
-    would take edgeloop down with it; then the total is the answer.
-    """
-    import re
-    import subprocess
-    import sys
-
-    if _tflm_runtime() is None:
-        return None
-    def probe(script, arg, pattern):
-        try:
-            proc = subprocess.run([sys.executable, "-c", script, str(arg)], input=tflite,
-                                  capture_output=True, timeout=120)
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        m = re.search(pattern, proc.stdout + proc.stderr)
-        return int(m.group(1)) if m else None
-
-    total = probe(_ARENA_PROBE, limit, rb"Arena allocation total (\d+) bytes")
-    if total is None:
-        return None
-    return probe(_SMALLEST_PROBE, total, rb"smallest (\d+)") or total
-
-
 # -- validation -------------------------------------------------------------------
 
 def load_validation(path) -> tuple[np.ndarray, np.ndarray, list[str] | None]:
@@ -220,8 +132,7 @@ def validate(converted: Converted, tflite: bytes, x: np.ndarray, y: np.ndarray, 
         expected = "(N, " + ", ".join(str(d) for d in want[1:]) + ")"
         raise ModelError(f"validation x has shape {tuple(x.shape)} but the model's input is {want}; give x shaped {expected}")
     xq = x.astype(np.int8) if x.dtype == np.int8 else quantize_input(x, t_in.scale, t_in.zero_point)
-    runtime = _tflm_runtime()
-    ref = runtime.Interpreter.from_bytes(tflite) if runtime else None
+    ref = tflm.optional_interpreter(tflite)
     preds = {"int8 TFLite (TFLM)": []} if ref is not None else {}
     preds["edgeloop"] = []
     same = 0
@@ -233,9 +144,7 @@ def validate(converted: Converted, tflite: bytes, x: np.ndarray, y: np.ndarray, 
         out = np.frombuffer(ours.get_output(), np.int8)
         preds["edgeloop"].append(int(out.argmax()))
         if ref is not None:
-            ref.set_input(sample, 0)  # TFLM overwrites its input during invoke
-            ref.invoke()
-            r = ref.get_output(0).reshape(-1)
+            r = tflm.invoke(ref, sample).reshape(-1)
             preds["int8 TFLite (TFLM)"].append(int(r.argmax()))
             same += int(r.tobytes() == out.tobytes())
         if progress:
@@ -257,9 +166,9 @@ def validate(converted: Converted, tflite: bytes, x: np.ndarray, y: np.ndarray, 
 
 def build_report(converted: Converted, tflite: bytes, source: str, *, tflm_arena: bool = True) -> Report:
     notes = []
-    arena = tflm_arena_size(tflite) if tflm_arena else None
+    arena = smallest_arena(tflite) if tflm_arena else None
     if tflm_arena and arena is None:
-        notes.append(f"TFLM's arena not measured: tflite-micro is not installed ({TFLM_HINT})")
+        notes.append(f"TFLM's arena not measured: tflite-micro is not installed ({tflm.HINT})")
     return Report(source, len(converted.data), len(tflite), converted.arena_size, arena,
                   layer_rows(converted), notes=notes)
 
