@@ -63,7 +63,7 @@ class KeywordResult:
     train_voices: list[str]
     test_voices: list[str]
     counts: dict  # split -> per-class clip counts
-    accuracy: dict  # "held-out voices" / "real recordings" -> edgeloop.convert.report.Accuracy
+    accuracy: dict  # "held-out voices" / "real recordings" -> edgeloop.report.data.Accuracy
     real: list[dict]  # per recording: file, expected, predicted per runner, scores
     stream: dict  # continuous recognition over the real recordings back to back
     model_bytes: int
@@ -172,8 +172,8 @@ def train_keyword(recipe: KeywordRecipe, out_dir: str | os.PathLike, *, data_dir
                   cache_dir: str | os.PathLike | None = None, jobs: int | None = None,
                   command: str = "", progress: Progress | None = None) -> KeywordResult:
     """Everything `edgeloop train keyword` does; writes only once all of it has succeeded."""
-    from ..convert.report import validate
     from ..reference.arena import smallest_arena
+    from ..report.validate import validate
 
     t0 = time.monotonic()
     recipe.words = D.check_words(recipe.words)
