@@ -158,7 +158,7 @@ def main() -> None:
     from tflite_micro.python.tflite_micro import runtime
 
     from edgeloop.convert.int8 import convert_tflite
-    from edgeloop.convert.report import tflm_arena_size
+    from edgeloop.reference.arena import smallest_arena
     from edgeloop.sim import node_status
     from edgeloop_fw.runtime.interpreter import Interpreter
     from edgeloop_fw.runtime.loader import Model
@@ -185,7 +185,7 @@ def main() -> None:
             ref.set_input(inputs[name], 0)
             ref.invoke()
         tflm = conv.macs * runs * 20 / (time.perf_counter() - start)
-        arena = tflm_arena_size(MODELS[name].read_bytes())
+        arena = smallest_arena(MODELS[name].read_bytes())
         ops = bytecodes_per_mac(interp, x, conv.macs)
         if board:
             b = board[name]

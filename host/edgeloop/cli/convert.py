@@ -70,7 +70,7 @@ def convert(model, out, board, calib, validate, report_path, c_header, backend, 
     from edgeloop.atomic import write_bytes_atomic
     from edgeloop.convert.int8 import convert_tflite_bytes
 
-    from edgeloop.convert.console import load_with_progress, make_report, show_report
+    from edgeloop.cli.convert_console import load_with_progress, make_report, show_report
     source = load_with_progress(model, calib)
     result = convert_tflite_bytes(source.tflite, str(model))
     lines = []

@@ -17,14 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeloop.demo.data import ReplaySet
-
-
-def _tflm(reference: Path):
-    try:
-        from tflite_micro.python.tflite_micro import runtime
-    except ImportError:
-        return None
-    return runtime.Interpreter.from_bytes(reference.read_bytes())
+from edgeloop.reference import tflm
 
 
 def output_quant(rs: ReplaySet) -> tuple[float, int]:
@@ -43,7 +36,7 @@ def host_predictions(rs: ReplaySet, ks) -> tuple[dict[int, bytes], str]:
 
     inp = rs.info["model"]["input"]
     mul, zp = int(inp["multiplier"]), int(inp["zero_point"])
-    ref = _tflm(rs.reference_file)
+    ref = tflm.optional_interpreter(rs.reference_file)
     if ref is None:
         from edgeloop_fw.runtime.interpreter import Interpreter
 
@@ -58,9 +51,8 @@ def host_predictions(rs: ReplaySet, ks) -> tuple[dict[int, bytes], str]:
         w = array("h", rs.window_frames(k).astype(np.int16).tobytes())
         q = bytes(F.quantize_window(w, bytearray(len(w)), mul, zp))
         if ref is not None:
-            ref.set_input(np.frombuffer(q, np.int8).reshape(1, rs.window, -1), 0)
-            ref.invoke()
-            out[k] = np.asarray(ref.get_output(0)).astype(np.int8).tobytes()
+            sample = np.frombuffer(q, np.int8).reshape(1, rs.window, -1)
+            out[k] = tflm.invoke(ref, sample).astype(np.int8).tobytes()
         else:
             interp.set_input(q)
             interp.invoke()
@@ -74,16 +66,13 @@ def _keyword_predictions(rs: ReplaySet, ks) -> tuple[dict[int, bytes], str]:
     x = rs.replay.data.reshape(-1)
     n = rs.n_windows
     feats = np.zeros((n, 40), np.int8)
-    ref = _tflm(rs.reference_file)
+    ref = tflm.optional_interpreter(rs.reference_file)
     pre_path = rs.sources[0].parent / "audio_preprocessor_int8.tflite"
     if ref is not None and pre_path.is_file():
-        from tflite_micro.python.tflite_micro import runtime
-
-        pre = runtime.Interpreter.from_file(str(pre_path))
+        pre = tflm.interpreter(pre_path, "the audio front end")
         for f in range(n):
-            pre.set_input(x[f * rs.hop:f * rs.hop + rs.window].reshape(1, -1).astype(np.int16), 0)
-            pre.invoke()
-            feats[f] = np.asarray(pre.get_output(0)).reshape(-1)
+            audio = x[f * rs.hop:f * rs.hop + rs.window].reshape(1, -1).astype(np.int16)
+            feats[f] = tflm.invoke(pre, audio).reshape(-1)
         runner = f"TFLite Micro on the host ({pre_path.name} + {rs.reference_file.name})"
     else:
         from edgeloop_fw.audio.frontend import AudioFrontend
@@ -103,9 +92,8 @@ def _keyword_predictions(rs: ReplaySet, ks) -> tuple[dict[int, bytes], str]:
     for k in ks:
         spec = feats[k - rs.input_frames:k]
         if ref is not None:
-            ref.set_input(spec.reshape(tuple(ref.get_input_details(0)["shape"])), 0)
-            ref.invoke()
-            out[k] = np.asarray(ref.get_output(0)).astype(np.int8).tobytes()
+            shape = tuple(ref.get_input_details(0)["shape"])
+            out[k] = tflm.invoke(ref, spec.reshape(shape)).astype(np.int8).tobytes()
         else:
             interp.set_input(spec.tobytes())
             interp.invoke()

@@ -138,6 +138,7 @@ def train(opts: GestureOptions, progress: Callable[[str, int, int], None] | None
     }
     files: dict[str, bytes] = {}
     if opts.model == "cnn":
+        from ..reference.arena import smallest_arena
         from . import gesture_cnn as G
 
         r = G.train_and_score(x_tr, y_tr, x_te, len(classes), epochs=opts.epochs, seed=opts.seed, progress=progress)
@@ -145,7 +146,7 @@ def train(opts: GestureOptions, progress: Callable[[str, int, int], None] | None
         files["gesture.tflite"] = r.tflite
         info["model"] = {"file": "gesture.elm", "reference": "gesture.tflite", "bytes": len(r.converted.data),
                          "tflite_bytes": len(r.tflite), "arena_bytes": r.converted.arena_size,
-                         "tflm_arena_bytes": G.tflm_arena(r.tflite), "params_bytes": r.converted.params_bytes,
+                         "tflm_arena_bytes": smallest_arena(r.tflite), "params_bytes": r.converted.params_bytes,
                          "macs": r.converted.macs, "ops": [o.name for o in r.converted.ops],
                          "input": {"dtype": "int8", "shape": [1, opts.window, len(ds.channels)],
                                    "scale": r.input_scale, "zero_point": r.input_zero_point,

@@ -22,7 +22,7 @@ import numpy as np
 
 from edgeloop_fw import features as F
 
-from ..errors import ToolMissing
+from ..reference import tflm
 
 RUNNERS = {"float": "float (Keras)", "int8": "int8 TFLite (TFLM)", "board": "edgeloop runtime"}
 
@@ -95,22 +95,6 @@ def fit(x_train: np.ndarray, y_train: np.ndarray, n_classes: int, *, epochs: int
     return model
 
 
-def tflm_interpreter(tflite: bytes):
-    try:
-        from tflite_micro.python.tflite_micro import runtime
-    except ImportError:
-        raise ToolMissing("scoring the int8 model needs TFLM (tflite-micro), which is not installed: "
-                          "pip install 'edgeloop[tf]'") from None
-    return runtime.Interpreter.from_bytes(tflite)
-
-
-def tflm_arena(tflite: bytes) -> int | None:
-    """TFLM's arena for the model (see convert.report.tflm_arena_size)."""
-    from ..convert.report import tflm_arena_size
-
-    return tflm_arena_size(tflite)
-
-
 def quantize(model, x_calib: np.ndarray) -> tuple[bytes, object]:
     """Keras -> int8 .tflite (TFLite's quantizer) -> edgeloop's model file, via the project's converter."""
     from ..convert.int8 import convert_tflite_bytes
@@ -128,15 +112,13 @@ def run_int8(tflite: bytes, model_file: bytes, xq: np.ndarray) -> tuple[np.ndarr
     from edgeloop_fw.runtime.interpreter import Interpreter
     from edgeloop_fw.runtime.loader import Model
 
-    ref = tflm_interpreter(tflite)
+    ref = tflm.interpreter(tflite, "scoring the int8 model")
     ours = Interpreter(Model(io.BytesIO(model_file)))
     shape = (1,) + xq.shape[1:]
     tflm_out, our_out = [], []
     for w in xq:
         sample = np.ascontiguousarray(w.reshape(shape))
-        ref.set_input(sample, 0)  # TFLM overwrites its input during invoke: set it every time
-        ref.invoke()
-        tflm_out.append(np.asarray(ref.get_output(0)).reshape(-1).astype(np.int8))
+        tflm_out.append(tflm.invoke(ref, sample).reshape(-1).astype(np.int8))
         ours.set_input(sample.tobytes())
         ours.invoke()
         our_out.append(np.frombuffer(ours.get_output(), dtype=np.int8))

@@ -63,7 +63,7 @@ class KeywordResult:
     train_voices: list[str]
     test_voices: list[str]
     counts: dict  # split -> per-class clip counts
-    accuracy: dict  # "held-out voices" / "real recordings" -> edgeloop.convert.report.Accuracy
+    accuracy: dict  # "held-out voices" / "real recordings" -> edgeloop.report.data.Accuracy
     real: list[dict]  # per recording: file, expected, predicted per runner, scores
     stream: dict  # continuous recognition over the real recordings back to back
     model_bytes: int
@@ -172,7 +172,8 @@ def train_keyword(recipe: KeywordRecipe, out_dir: str | os.PathLike, *, data_dir
                   cache_dir: str | os.PathLike | None = None, jobs: int | None = None,
                   command: str = "", progress: Progress | None = None) -> KeywordResult:
     """Everything `edgeloop train keyword` does; writes only once all of it has succeeded."""
-    from ..convert.report import tflm_arena_size, validate
+    from ..reference.arena import smallest_arena
+    from ..report.validate import validate
 
     t0 = time.monotonic()
     recipe.words = D.check_words(recipe.words)
@@ -215,7 +216,7 @@ def train_keyword(recipe: KeywordRecipe, out_dir: str | os.PathLike, *, data_dir
                 "held-out": np.bincount(y_test, minlength=len(classes)).tolist()},
         accuracy={"held-out voices": acc_test, **({"real recordings": acc_real} if acc_real else {})},
         real=real, stream=stream, model_bytes=len(converted.data), tflite_bytes=len(tflite), arena=converted.arena_size,
-        tflm_arena=tflm_arena_size(tflite), macs=converted.macs, params=int(model.count_params()),
+        tflm_arena=smallest_arena(tflite), macs=converted.macs, params=int(model.count_params()),
         seconds=0.0)
     result.seconds = round(time.monotonic() - t0, 1)
     _write(out_dir, recipe, result, converted.data, tflite, command)

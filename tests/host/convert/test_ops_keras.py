@@ -87,9 +87,9 @@ def test_concatenation_with_unequal_scales_goes_through_quantize(zoo):
 def test_plan_is_not_larger_than_tflm_arena(zoo):
     """The host's memory plan for a multi-branch model (ADD, CONCATENATION)
     needs no more than TFLM's own arena for the same model."""
-    from edgeloop.convert.report import tflm_arena_size
+    from edgeloop.reference.arena import smallest_arena
 
     tflite, converted = zoo.get("residual")
-    tflm = tflm_arena_size(tflite)
+    tflm = smallest_arena(tflite)
     assert tflm is not None
     assert 0 < converted.arena_size <= tflm

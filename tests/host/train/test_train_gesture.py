@@ -110,7 +110,7 @@ def test_split_is_by_take_and_reproducible(cnn):
 def test_int8_model_under_edgeloop_equals_tflm_on_every_held_out_window(cnn):
     from tflite_micro.python.tflite_micro import runtime
 
-    from edgeloop.convert.report import quantize_input
+    from edgeloop.report.validate import quantize_input
     from tests.tools.runtime_helpers import edgeloop_interpreter
 
     out, info = cnn

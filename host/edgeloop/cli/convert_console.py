@@ -1,7 +1,8 @@
 """`edgeloop convert`'s terminal side: progress bars and the printed report.
 
-Imported only by cli/convert.py, so the conversion library itself never
-prints: this module drives it with callbacks and renders what it returns.
+Imported only by cli/convert.py, so neither the conversion library nor the
+report prints: this module drives them with callbacks, composes the report
+from the conversion, and prints what the renderers return.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from .int8 import Converted
-from .report import Report, build_report, load_validation, renderable, to_html, validate
-from .source import Source, load_source
+from edgeloop.convert.int8 import Converted
+from edgeloop.convert.source import Source, load_source
+from edgeloop.report.console import renderable
+from edgeloop.report.data import Report, build_report
+from edgeloop.report.html_page import to_html
+from edgeloop.report.validate import load_validation, validate
 
 
 def _bar(console: Console) -> Progress:
@@ -51,7 +55,7 @@ def make_report(source: Source, converted: Converted, validation: Path | None) -
 def show_report(report: Report, html_path: Path | None) -> None:
     Console(soft_wrap=False, width=120).print(renderable(report))
     if html_path is not None:
-        from ..atomic import write_bytes_atomic
+        from edgeloop.atomic import write_bytes_atomic
 
         write_bytes_atomic(html_path, to_html(report).encode("utf-8"))
         Console().print(f"report written to {html_path}")
