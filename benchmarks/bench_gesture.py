@@ -20,7 +20,6 @@ work inside an execution is timed.
 from __future__ import annotations
 
 import io
-import json
 import sys
 import time
 from array import array
@@ -75,17 +74,17 @@ def chunk(count):
 RESULT = "print('RESULT', n, tq, tc, tf, tt, loaded)"
 
 
-def held_out_windows(info: dict) -> np.ndarray:
+def held_out_windows(info: modelinfo.ModelInfo) -> np.ndarray:
     from edgeloop.sim import replay
 
     out = []
-    for name in info["split"]["test"]:
+    for name in info.split["test"]:
         mg = replay.load(PARQUET, take=name.split(":", 1)[1]).data
-        out += [mg[s:s + info["window"]] for s in range(0, len(mg) - info["window"] + 1, info["hop"])]
+        out += [mg[s:s + info.window] for s in range(0, len(mg) - info.window + 1, info.hop)]
     return np.array(out).astype("<i2")
 
 
-def host_times(ws: np.ndarray, info: dict) -> dict:
+def host_times(ws: np.ndarray, info: modelinfo.ModelInfo) -> dict:
     from edgeloop_fw import features as F
     from edgeloop_fw import trees
     from edgeloop_fw.runtime.interpreter import Interpreter
@@ -95,7 +94,7 @@ def host_times(ws: np.ndarray, info: dict) -> dict:
     it = Interpreter(Model(io.BytesIO((CNN / "gesture.elm").read_bytes())), levels=("kernels",))
     ref = runtime.Interpreter.from_bytes((CNN / "gesture.tflite").read_bytes())
     forest = trees.parse((TREES / "gesture_trees.csv").read_text().splitlines())
-    inp = info["model"]["input"]
+    inp = info.model["input"]
     q = bytearray(ws[0].size)
     feats = array("h", bytes(2 * F.n_window_features(3)))
     t = {"quantize": 0.0, "cnn": 0.0, "tflm": 0.0, "features": 0.0, "trees": 0.0}
@@ -136,13 +135,15 @@ def main() -> None:
     why = unavailable()
     if why or not PARQUET.exists():
         sys.exit(f"cannot run: {why or f'no data at {PARQUET}'}")
-    info = json.loads((CNN / "model.json").read_text())
+    from edgeloop import modelinfo
+
+    info = modelinfo.load(CNN)
     ws = held_out_windows(info)
     line = board(ws)
     n, tq, tc, tf, tt, loaded = (int(v) for v in line.split()[1:])
     host = host_times(ws, info)
-    macs = info["model"]["macs"]
-    print(f"gesture models on {n} held-out windows (window {info['window']} x 3, {macs:,} MACs per CNN inference)")
+    macs = info.model["macs"]
+    print(f"gesture models on {n} held-out windows (window {info.window} x 3, {macs:,} MACs per CNN inference)")
     print(f"{'ms per window':28s} {'virtual board':>14s} {'CPython':>10s} {'TFLM (C++)':>11s}")
     print(f"{'CNN input quantization':28s} {tq / n:14.2f} {host['quantize']:10.3f} {'':>11s}")
     print(f"{'CNN inference':28s} {tc / n:14.2f} {host['cnn']:10.3f} {host['tflm']:11.4f}")
@@ -151,7 +152,7 @@ def main() -> None:
     print(f"CNN MAC/s on the virtual board: {macs * n / max(tc, 1) * 1000:,.0f}; TFLM here: "
           f"{macs / (host['tflm'] / 1000):,.0f}")
     print(f"heap the loaded CNN retains on the virtual board: {loaded:,} B "
-          f"(arena {info['model']['arena_bytes']:,} B; TFLM's arena {info['model']['tflm_arena_bytes']:,} B)")
+          f"(arena {info.model['arena_bytes']:,} B; TFLM's arena {info.model['tflm_arena_bytes']:,} B)")
 
 
 if __name__ == "__main__":

@@ -44,18 +44,17 @@ def stream() -> np.ndarray:
 
 def models() -> dict[str, tuple[bytes, bytes, list[str], dict]]:
     """name -> (.elm, .tflite, classes, spotter settings: TFLM's defaults, or the card's)."""
-    import json
-
+    from edgeloop import modelinfo
     from edgeloop.convert.int8 import convert_tflite
 
     speech = DATA / "micro_speech_quantized.tflite"
     kw = ROOT / "models" / "keyword"
-    info = json.loads((kw / "model.json").read_text())
+    info = modelinfo.load(kw)
     return {
         "micro_speech": (convert_tflite(speech).data, speech.read_bytes(), ["silence", "unknown", "yes", "no"],
                          {"every": EVERY}),
         "models/keyword": ((kw / "keyword.elm").read_bytes(), (kw / "keyword.tflite").read_bytes(),
-                           info["classes"], info["kws"]),
+                           info.classes, info.kws),
     }
 
 

@@ -21,6 +21,7 @@ missing file means "replay /replay.bin if it is there".
 
 import struct
 
+from . import __version__
 from . import protocol as P
 from .port import mem_free, sleep_ms, ticks_add, ticks_diff, ticks_ms, ticks_us, IMPLEMENTATION
 from .sensors import open_sensor
@@ -28,7 +29,7 @@ from .serial_link import Input, Output
 from .window import Windower, int16_array
 
 CONFIG_PATH = "/edgeloop.json"
-FIRMWARE = "edgeloop_fw 0.1"
+FIRMWARE = "edgeloop_fw " + __version__
 STATUS_EVERY_MS = 1000
 MAX_LAG_BLOCKS = 8  # further behind than this, capture skips ahead and counts the samples as dropped
 

@@ -1,48 +1,17 @@
 """A recorded take played back as if it were a live sensor (for the virtual board).
 
-The host (`edgeloop.replay`) writes the take into one small binary file on
+The host (`edgeloop.sim.replay`) writes the take into one small binary file on
 the board's filesystem; this reads it in fixed chunks into a preallocated
 buffer, so a long replay costs no more memory than a short one. Pacing to
 the take's real rate is the sampler's job (`edgeloop_fw.sampler`): a replay
 sensor answers as fast as it is asked, exactly like a register read.
 
-File layout (little-endian; `HEADER` below and host/edgeloop/replay.py agree):
-
-    0   4s  magic b"ELRP"
-    4   B   version (1)
-    5   B   channels
-    6   H   reserved (0)
-    8   I   rate in milli-hertz (100 Hz -> 100000; 16 kHz -> 16000000)
-    12  I   frames
-    16  8s  units, ASCII, NUL-padded ("mg" for acceleration, "pcm16" for audio)
-    24  8s  label, ASCII, NUL-padded (the take's class, e.g. "wave")
-    32  int16 samples, frame after frame, channels interleaved
+The file's layout is sensors/replay_format.py's, which the host's writer
+(edgeloop.sim.replay) imports too.
 """
 
-import struct
-
 from .bus import SensorError
-
-MAGIC = b"ELRP"
-VERSION = 1
-HEADER = "<4sBBHII8s8s"
-HEADER_SIZE = 32
-
-
-def parse_header(data):
-    magic, version, channels, _, rate_mhz, frames, units, label = struct.unpack(HEADER, data)
-    if magic != MAGIC:
-        raise SensorError("not an edgeloop replay file (magic %r); make one with edgeloop.replay" % (magic,))
-    if version != VERSION:
-        raise SensorError("replay file version %d is not supported; this firmware reads version %d" % (version, VERSION))
-    if channels < 1 or frames < 1 or rate_mhz < 1:
-        raise SensorError("replay file header is inconsistent (channels=%d frames=%d rate=%d mHz)" % (channels, frames, rate_mhz))
-    return channels, rate_mhz, frames, _text(units), _text(label)
-
-
-def _text(b):
-    end = b.find(b"\0")
-    return (b if end < 0 else b[:end]).decode()
+from .replay_format import HEADER_SIZE, SAMPLE_BYTES, parse_header
 
 
 class ReplaySensor:
@@ -60,7 +29,7 @@ class ReplaySensor:
         head = self._f.read(HEADER_SIZE)
         if len(head) != HEADER_SIZE:
             raise SensorError("replay file %s is too short to hold a header" % path)
-        self.channels, self.rate_mhz, self.frames, unit, self.label = parse_header(head)
+        self.channels, self.rate_mhz, self.frames, unit, self.label = parse_header(head, SensorError)
         self.rate_hz = self.rate_mhz / 1000
         self.units = (unit,) * self.channels
         self.names = tuple("ch%d" % i for i in range(self.channels))
@@ -86,7 +55,7 @@ class ReplaySensor:
             self.position = 0
             self.laps += 1
             n = self._f.readinto(self._chunk)
-        self._have = (n // (2 * self.channels)) * self.channels
+        self._have = (n // (SAMPLE_BYTES * self.channels)) * self.channels
         self._next = 0
         return self._have > 0
 

@@ -47,9 +47,9 @@ def gesture(data, out, kind, window, hop, train_hop, epochs, n_trees, depth, see
                           units=units, board_time=board_time)
     with step_progress() as progress:
         info = run(opts, progress)
-    ev = info["evaluation"]
+    ev = info.evaluation
     names = ev["runners"]
-    click.echo(f"wrote {out}: {info['model']['file']} ({info['model']['bytes']:,} bytes), MODEL_CARD.md, "
+    click.echo(f"wrote {out}: {info.model['file']} ({info.model['bytes']:,} bytes), MODEL_CARD.md, "
                f"model.json, recipe.json")
-    click.echo(f"classes {', '.join(info['classes'])}; held out {len(info['split']['test'])} takes "
+    click.echo(f"classes {', '.join(info.classes)}; held out {len(info.split['test'])} takes "
                f"({ev['windows']} windows): " + ", ".join(f"{names[r]} {100 * ev['overall'][r]:.1f} %" for r in names))

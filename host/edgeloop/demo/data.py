@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeloop import modelinfo as MI
 from edgeloop.sim import replay as R
 from edgeloop.errors import EdgeloopError
 from edgeloop.resources import models_dir, repo_root
@@ -51,7 +52,7 @@ class Segment:
 class ReplaySet:
     kind: str  # "gesture" or "keyword"
     model_dir: Path
-    info: dict  # model.json
+    info: MI.ModelInfo  # model.json
     classes: list[str]
     window: int
     hop: int
@@ -66,11 +67,11 @@ class ReplaySet:
 
     @property
     def model_file(self) -> Path:
-        return self.model_dir / self.info["model"]["file"]
+        return self.model_dir / self.info.model["file"]
 
     @property
     def reference_file(self) -> Path:
-        return self.model_dir / self.info["model"]["reference"]
+        return self.model_dir / self.info.model["reference"]
 
     @property
     def frames(self) -> int:
@@ -109,25 +110,19 @@ class ReplaySet:
 
     def card_accuracy(self) -> tuple[str, dict[str, float], float]:
         """(column name, per class, overall) of the card's on-board-runtime accuracy."""
-        ev = self.info["evaluation"]
-        if "runners" in ev:  # gesture cards
-            return ev["runners"]["board"], dict(ev["per_class"]["board"]), float(ev["overall"]["board"])
-        real = ev["real recordings"]  # keyword cards: the same four recordings, one clip each
-        return ("edgeloop, clips scored one by one", dict(zip(real["classes"], real["per_class"]["edgeloop"])),
-                float(real["overall"]["edgeloop"]))
+        return self.info.board_accuracy()
 
 
-def read_model_info(model_dir: Path, kind: str) -> dict:
-    path = model_dir / "model.json"
-    try:
-        info = json.loads(path.read_text())
-    except FileNotFoundError:
+def read_model_info(model_dir: Path, kind: str) -> MI.ModelInfo:
+    if not (model_dir / MI.FILE_NAME).exists():
         raise DemoDataError(f"no {kind} model at {model_dir} (model.json missing); "
-                            f"train one with `edgeloop train {kind} --out {model_dir}`") from None
-    except (OSError, ValueError) as e:
-        raise DemoDataError(f"{path} is not readable JSON ({e}); retrain with `edgeloop train {kind}`") from None
+                            f"train one with `edgeloop train {kind} --out {model_dir}`")
+    try:
+        info = MI.load(model_dir, task=kind)
+    except MI.ModelInfoError as e:
+        raise DemoDataError(str(e)) from None
     for name in ("file", "reference"):
-        f = model_dir / info.get("model", {}).get(name, "?")
+        f = model_dir / info.model.get(name, "?")
         if not f.is_file():
             raise DemoDataError(f"{f} is missing; the model folder {model_dir} is incomplete "
                                 f"(retrain with `edgeloop train {kind} --out {model_dir}`)")
@@ -164,8 +159,8 @@ def gesture_set(data_dir: Path | None = None, model_dir: Path | None = None,
     data_dir = Path(data_dir) if data_dir else default_data_dir()
     model_dir = Path(model_dir) if model_dir else models_dir() / "gesture"
     info = read_model_info(model_dir, "gesture")
-    classes, window, hop = list(info["classes"]), int(info["window"]), int(info["hop"])
-    held = info.get("split", {}).get("test") or []
+    classes, window, hop = list(info.classes), int(info.window), int(info.hop)
+    held = (info.split or {}).get("test") or []
     if not held:
         raise DemoDataError(f"{model_dir / 'model.json'} does not list its held-out takes (split.test); "
                             "retrain with `edgeloop train gesture`")
@@ -173,7 +168,7 @@ def gesture_set(data_dir: Path | None = None, model_dir: Path | None = None,
     for name in held:
         table, _, take = name.rpartition(":")
         if table:
-            path = _table_path(table, info["data"].get("tables", []), data_dir)
+            path = _table_path(table, (info.data or {}).get("tables", []), data_dir)
             _need(path, "gesture recordings")
             rep = R.load(path, take=take)
         else:
@@ -192,10 +187,10 @@ def gesture_set(data_dir: Path | None = None, model_dir: Path | None = None,
         if path not in sources:
             sources.append(path)
         start += n
-    rates = {round(float(info.get("rate_hz", rep.rate_hz)), 3), round(rep.rate_hz, 3)}
+    rates = {round(float(info.rate_hz), 3), round(rep.rate_hz, 3)}
     if len(rates) != 1:
         raise DemoDataError(f"the recordings are at {rep.rate_hz:g} Hz but the model was trained at "
-                            f"{info.get('rate_hz')} Hz")
+                            f"{info.rate_hz} Hz")
     stream = R.Replay(np.concatenate(parts).astype(np.int16), rep.rate_hz, "mg", "heldout")
     rs = ReplaySet("gesture", model_dir, info, classes, window, hop, stream, segments, sources)
     rs.notes += _hash_notes(info, model_dir, sources)
@@ -205,7 +200,7 @@ def gesture_set(data_dir: Path | None = None, model_dir: Path | None = None,
     return rs
 
 
-def _hash_notes(info: dict, model_dir: Path, sources: list[Path]) -> list[str]:
+def _hash_notes(info: MI.ModelInfo, model_dir: Path, sources: list[Path]) -> list[str]:
     """Say so when the recordings differ from the ones the card was measured on."""
     recipe = model_dir / "recipe.json"
     try:
@@ -233,21 +228,21 @@ def keyword_set(data_dir: Path | None = None, model_dir: Path | None = None, eve
     data_dir = Path(data_dir) if data_dir else default_data_dir()
     model_dir = Path(model_dir) if model_dir else models_dir() / "keyword"
     info = read_model_info(model_dir, "keyword")
-    classes = list(info["classes"])
-    frames_in = int(info["model"]["input"]["features"][0])
-    kws = dict(info.get("kws") or {})
+    classes = list(info.classes)
+    frames_in = int(info.model["input"]["features"][0])
+    kws = dict(info.kws or {})
     kws["every"] = int(every or kws.get("every", 4))
     parts, segments, sources, start = [], [], [], 0
     for name, label in KEYWORD_RECORDINGS:
         path = data_dir / "tflm" / "micro_speech" / f"{name}_1000ms.wav"
         _need(path, "keyword recordings")
         rep = R.load(path)
-        if rep.rate_hz != info.get("rate_hz", 16000):
-            raise DemoDataError(f"{path} is at {rep.rate_hz:g} Hz; the keyword model takes {info.get('rate_hz')} Hz")
+        if rep.rate_hz != info.rate_hz:
+            raise DemoDataError(f"{path} is at {rep.rate_hz:g} Hz; the keyword model takes {info.rate_hz} Hz")
         parts.append(rep.data)
         segments.append(Segment(path.name, label, start, len(rep.data)))
         sources.append(path)
         start += len(rep.data)
     stream = R.Replay(np.concatenate(parts).astype(np.int16), rep.rate_hz, "pcm16", "speech")
-    return ReplaySet("keyword", model_dir, info, classes, int(info["window"]), int(info["hop"]), stream,
+    return ReplaySet("keyword", model_dir, info, classes, int(info.window), int(info.hop), stream,
                      segments, sources, input_frames=frames_in, every=kws["every"], kws=kws)

@@ -34,7 +34,7 @@ def host_predictions(rs: ReplaySet, ks) -> tuple[dict[int, bytes], str]:
         return _keyword_predictions(rs, ks)
     from edgeloop_fw import features as F
 
-    inp = rs.info["model"]["input"]
+    inp = rs.info.model["input"]
     mul, zp = int(inp["multiplier"]), int(inp["zero_point"])
     ref = tflm.optional_interpreter(rs.reference_file)
     if ref is None:

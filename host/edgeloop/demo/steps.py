@@ -84,7 +84,7 @@ def prepare(ctx: DemoContext) -> DemoContext:
 
 def step_recordings(ctx: DemoContext) -> list[str]:
     rs = prepare(ctx).replay
-    card = rs.info["model"]
+    card = rs.info.model
     lines = [f"model      {rs.model_file} ({card['bytes']:,} B, {len(rs.classes)} classes: "
              f"{', '.join(rs.classes)}; window {rs.window}, hop {rs.hop})"]
     if rs.kind == "keyword":

@@ -5,14 +5,13 @@ hardware: accelerometer takes (emlearn's gesture set: raw int16 `.npy`
 files, or a `file` from `cgestures.parquet`, both in g at 100 Hz) and 16 kHz
 16-bit mono WAV files. The file is built in memory and placed on the board
 in one step (a flash folder rename, or one mpremote write), so a board never
-sees half a take. The layout is documented in
-firmware/edgeloop_fw/sensors/replay.py; both sides use the same struct format.
+sees half a take. The file's layout belongs to
+edgeloop_fw.sensors.replay_format, which the board's ReplaySensor reads with.
 """
 
 from __future__ import annotations
 
 import os
-import struct
 import tempfile
 import wave
 from dataclasses import dataclass
@@ -21,11 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from edgeloop.errors import EdgeloopError
+from edgeloop_fw.sensors import replay_format as F
 
-MAGIC = b"ELRP"
-VERSION = 1
-HEADER = "<4sBBHII8s8s"
-HEADER_SIZE = struct.calcsize(HEADER)
 REMOTE_NAME = "replay.bin"  # where the firmware looks by default (board filesystem root)
 
 GESTURE_RATE_HZ = 100
@@ -48,23 +44,19 @@ class Replay:
 
     def to_bytes(self) -> bytes:
         frames, channels = self.data.shape
-        head = struct.pack(HEADER, MAGIC, VERSION, channels, 0, round(self.rate_hz * 1000), frames,
-                           self.units.encode()[:8], self.label.encode()[:8])
+        head = F.pack_header(channels, round(self.rate_hz * 1000), frames, self.units, self.label)
         return head + np.ascontiguousarray(self.data, dtype="<i2").tobytes()
 
 
 def from_bytes(blob: bytes) -> Replay:
     """Read a replay file back (tests, and `edgeloop` tools that show what a board is replaying)."""
-    if len(blob) < HEADER_SIZE:
-        raise ReplayError("replay file is shorter than its 32-byte header")
-    magic, version, channels, _, rate_mhz, frames, units, label = struct.unpack_from(HEADER, blob)
-    if magic != MAGIC or version != VERSION:
-        raise ReplayError(f"not an edgeloop replay file version {VERSION} (magic {magic!r}, version {version})")
-    data = np.frombuffer(blob, dtype="<i2", offset=HEADER_SIZE)
+    if len(blob) < F.HEADER_SIZE:
+        raise ReplayError(f"replay file is shorter than its {F.HEADER_SIZE}-byte header")
+    channels, rate_mhz, frames, units, label = F.parse_header(blob[:F.HEADER_SIZE], ReplayError)
+    data = np.frombuffer(blob, dtype="<i2", offset=F.HEADER_SIZE)
     if data.size != frames * channels:
         raise ReplayError(f"replay file holds {data.size} samples, header says {frames}x{channels}")
-    return Replay(data.reshape(frames, channels).astype(np.int16), rate_mhz / 1000,
-                  units.rstrip(b"\0").decode(), label.rstrip(b"\0").decode())
+    return Replay(data.reshape(frames, channels).astype(np.int16), rate_mhz / 1000, units, label)
 
 
 def g_to_mg(g: np.ndarray) -> np.ndarray:

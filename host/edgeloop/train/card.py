@@ -7,6 +7,8 @@ cannot say something the run did not measure.
 
 from __future__ import annotations
 
+from ..modelinfo import ModelInfo
+
 
 def pct(v) -> str:
     return "n/a" if v is None else f"{100 * v:.1f} %"
@@ -18,12 +20,12 @@ def _kb(n) -> str:
     return f"{n:,} B" if n < 10240 else f"{n / 1024:,.1f} KiB"
 
 
-def accuracy_table(info: dict) -> list[str]:
-    ev = info["evaluation"]
+def accuracy_table(info: ModelInfo) -> list[str]:
+    ev = info.evaluation
     runners = list(ev["runners"])
     head = "| class | windows | " + " | ".join(ev["runners"][r] for r in runners) + " |"
     lines = [head, "|---|---:|" + "---:|" * len(runners)]
-    for c in info["classes"]:
+    for c in info.classes:
         lines.append(f"| {c} | {ev['windows_per_class'][c]} | "
                      + " | ".join(pct(ev["per_class"][r][c]) for r in runners) + " |")
     lines.append(f"| **all** | **{ev['windows']}** | "
@@ -31,15 +33,15 @@ def accuracy_table(info: dict) -> list[str]:
     return lines
 
 
-def gesture_card(info: dict, recipe: dict) -> str:
-    m, d, s, ev = info["model"], info["data"], info["split"], info["evaluation"]
-    rate = info["rate_hz"]
+def gesture_card(info: ModelInfo, recipe: dict) -> str:
+    m, d, s, ev = info.model, info.data, info.split, info.evaluation
+    rate = info.rate_hz
     ms = lambda frames: f"{1000 * frames / rate:.0f} ms" if rate else "?"  # noqa: E731
-    kind = "1D CNN, int8" if info["kind"] == "cnn" else "random forest (emlearn trees, int16 features)"
+    kind = "1D CNN, int8" if info.kind == "cnn" else "random forest (emlearn trees, int16 features)"
     out = [
         f"# Gesture model: {kind}",
         "",
-        f"Classes ({len(info['classes'])}): {', '.join(info['classes'])}. "
+        f"Classes ({len(info.classes)}): {', '.join(info.classes)}. "
         f"On-board model file: `{m['file']}`.",
         "",
         "Reproduce (see recipe.json for versions):",
@@ -52,12 +54,12 @@ def gesture_card(info: dict, recipe: dict) -> str:
         f"- Source: `{d['path']}` ({len(d['tables'])} table{'s' if len(d['tables']) != 1 else ''}), "
         f"{d['takes']} takes, {d['frames']:,} frames at {rate:g} Hz.",
         "- Takes per class: " + ", ".join(f"{c} {n}" for c, n in d["takes_per_class"].items()) + ".",
-        f"- Channels: {', '.join(info['channels'])} in the board's int16 units ({', '.join(info['units'])}); "
-        f"recorded in {', '.join(sorted(set(info['source_units'])))} and converted by edgeloop_fw.features.",
+        f"- Channels: {', '.join(info.channels)} in the board's int16 units ({', '.join(info.units)}); "
+        f"recorded in {', '.join(sorted(set(info.source_units)))} and converted by edgeloop_fw.features.",
         "",
         "## Window and split",
-        f"- Window {info['window']} frames ({ms(info['window'])}), hop {info['hop']} frames ({ms(info['hop'])}) "
-        f"on the board and for scoring; training windows overlap more (hop {info['train_hop']}).",
+        f"- Window {info.window} frames ({ms(info.window)}), hop {info.hop} frames ({ms(info.hop)}) "
+        f"on the board and for scoring; training windows overlap more (hop {info.train_hop}).",
         f"- Split by recording take, never by window (seed {s['seed']}, {s['test_fraction']:g} of each class's "
         f"takes held out): {len(s['train'])} training takes ({s['train_windows']} windows), "
         f"{len(s['test'])} held-out takes ({s['test_windows']} windows).",
@@ -72,7 +74,7 @@ def gesture_card(info: dict, recipe: dict) -> str:
         out += [f"edgeloop's runtime gave output bytes identical to TFLM's on {ev['identical_outputs']} of "
                 f"{ev['windows']} windows (the int8 input bytes computed by the board's own feature code).", ""]
     out += ["## Size and cost", ""]
-    if info["kind"] == "cnn":
+    if info.kind == "cnn":
         tflm = m.get("tflm_arena_bytes")
         out += [
             f"- Model file {_kb(m['bytes'])} (int8 .tflite {_kb(m['tflite_bytes'])}), "
@@ -92,7 +94,7 @@ def gesture_card(info: dict, recipe: dict) -> str:
             f"- Estimated cost: at most {m['comparisons_max']} comparisons per window, plus the "
             f"{len(m['features'])} window features ({', '.join(m['features'])}).",
         ]
-    board = info.get("board")
+    board = info.board
     if board and "error" in board:
         out.append(f"- Time on a board: not measured ({board['error']}).")
     elif board:

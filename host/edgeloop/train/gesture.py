@@ -23,6 +23,7 @@ from typing import Callable
 import numpy as np
 
 from .. import __version__
+from .. import modelinfo as MI
 from . import card as C
 from . import dataset as D
 
@@ -110,8 +111,8 @@ def _scores(classes, y, predictions) -> tuple[dict, dict]:
     return per_class, overall
 
 
-def train(opts: GestureOptions, progress: Callable[[str, int, int], None] | None = None) -> dict:
-    """Train, score and write; returns model.json's content (where it went is `out`)."""
+def train(opts: GestureOptions, progress: Callable[[str, int, int], None] | None = None) -> MI.ModelInfo:
+    """Train, score and write; returns what model.json says (where it went is `out`)."""
     _check(opts)
     started = time.time()
     ds = D.load(opts.data, units=opts.units)
@@ -125,17 +126,18 @@ def train(opts: GestureOptions, progress: Callable[[str, int, int], None] | None
             longest = max(len(t.data) for t in ds.takes if t.label == short[0])
             raise TrainError(f"class '{short[0]}' has no {name} window: its takes are at most {longest} frames, "
                              f"shorter than --window {opts.window}; use a shorter window or longer takes")
-    info = {
-        "task": "gesture", "kind": opts.model, "classes": classes, "window": opts.window, "hop": opts.hop,
-        "train_hop": opts.resolved_train_hop(), "rate_hz": ds.rate_hz, "channels": ds.channels,
-        "units": ds.units, "source_units": ds.source_units,
-        "data": {"path": opts.data, "tables": [str(t) for t in ds.tables], "takes": len(ds.takes),
-                 "takes_per_class": ds.takes_per_class(),
-                 "frames": int(sum(len(t.data) for t in ds.takes))},
-        "split": {"by": "take", "seed": opts.seed, "test_fraction": opts.test_fraction,
-                  "train": [t.name for t in train_takes], "test": [t.name for t in test_takes],
-                  "train_windows": int(len(y_tr)), "test_windows": int(len(y_te))},
-    }
+    info = MI.ModelInfo(
+        task="gesture", kind=opts.model, classes=classes, window=opts.window, hop=opts.hop,
+        train_hop=opts.resolved_train_hop(), rate_hz=ds.rate_hz, channels=ds.channels,
+        units=ds.units, source_units=ds.source_units,
+        data={"path": opts.data, "tables": [str(t) for t in ds.tables], "takes": len(ds.takes),
+              "takes_per_class": ds.takes_per_class(),
+              "frames": int(sum(len(t.data) for t in ds.takes))},
+        split={"by": "take", "seed": opts.seed, "test_fraction": opts.test_fraction,
+               "train": [t.name for t in train_takes], "test": [t.name for t in test_takes],
+               "train_windows": int(len(y_tr)), "test_windows": int(len(y_te))},
+        model={}, evaluation={})  # both filled in below, once measured
+    identical = None  # windows where the runtime's output bytes equal TFLM's (CNN only)
     files: dict[str, bytes] = {}
     if opts.model == "cnn":
         from ..reference.arena import smallest_arena
@@ -144,17 +146,17 @@ def train(opts: GestureOptions, progress: Callable[[str, int, int], None] | None
         r = G.train_and_score(x_tr, y_tr, x_te, len(classes), epochs=opts.epochs, seed=opts.seed, progress=progress)
         files["gesture.elm"] = r.converted.data
         files["gesture.tflite"] = r.tflite
-        info["model"] = {"file": "gesture.elm", "reference": "gesture.tflite", "bytes": len(r.converted.data),
-                         "tflite_bytes": len(r.tflite), "arena_bytes": r.converted.arena_size,
-                         "tflm_arena_bytes": smallest_arena(r.tflite), "params_bytes": r.converted.params_bytes,
-                         "macs": r.converted.macs, "ops": [o.name for o in r.converted.ops],
-                         "input": {"dtype": "int8", "shape": [1, opts.window, len(ds.channels)],
-                                   "scale": r.input_scale, "zero_point": r.input_zero_point,
-                                   "multiplier": r.input_multiplier, "units_per_value": 1000},
-                         "parameters": int(r.keras_model.count_params()), "epochs": opts.epochs}
+        info.model = {"file": "gesture.elm", "reference": "gesture.tflite", "bytes": len(r.converted.data),
+                      "tflite_bytes": len(r.tflite), "arena_bytes": r.converted.arena_size,
+                      "tflm_arena_bytes": smallest_arena(r.tflite), "params_bytes": r.converted.params_bytes,
+                      "macs": r.converted.macs, "ops": [o.name for o in r.converted.ops],
+                      "input": {"dtype": "int8", "shape": [1, opts.window, len(ds.channels)],
+                                "scale": r.input_scale, "zero_point": r.input_zero_point,
+                                "multiplier": r.input_multiplier, "units_per_value": 1000},
+                      "parameters": int(r.keras_model.count_params()), "epochs": opts.epochs}
         runners = G.RUNNERS
         preds = r.predictions
-        info["evaluation_identical_outputs"] = r.identical
+        identical = r.identical
     else:
         from . import gesture_trees as G
 
@@ -163,11 +165,11 @@ def train(opts: GestureOptions, progress: Callable[[str, int, int], None] | None
         from ..convert.sklearn_trees import board_cost
         from edgeloop_fw import features as F
 
-        info["model"] = {"file": "gesture_trees.csv", "bytes": len(files["gesture_trees.csv"]),
-                         "trees": r.model.n_trees, "nodes": r.model.n_nodes, "leaves": r.model.n_leaves,
-                         "max_depth": r.max_depth, "heap_bytes_estimate": board_cost(r.model),
-                         "comparisons_max": r.model.n_trees * r.max_depth,
-                         "features": F.feature_names(ds.channels)}
+        info.model = {"file": "gesture_trees.csv", "bytes": len(files["gesture_trees.csv"]),
+                      "trees": r.model.n_trees, "nodes": r.model.n_nodes, "leaves": r.model.n_leaves,
+                      "max_depth": r.max_depth, "heap_bytes_estimate": board_cost(r.model),
+                      "comparisons_max": r.model.n_trees * r.max_depth,
+                      "features": F.feature_names(ds.channels)}
         runners = G.RUNNERS
         preds = r.predictions
     if opts.board_time:
@@ -175,22 +177,22 @@ def train(opts: GestureOptions, progress: Callable[[str, int, int], None] | None
 
         if progress:
             progress("timing on the virtual board", 0, 1)
-        info["board"] = measure(files[info["model"]["file"]], opts.model, x_te[:20])
+        info.board = measure(files[info.model["file"]], opts.model, x_te[:20])
         if progress:
             progress("timing on the virtual board", 1, 1)
     per_class, overall = _scores(classes, y_te, preds)
-    info["evaluation"] = {
+    info.evaluation = {
         "windows": int(len(y_te)), "runners": runners, "per_class": per_class, "overall": overall,
         "windows_per_class": {c: int((y_te == i).sum()) for i, c in enumerate(classes)},
         "labels": [int(v) for v in y_te], "takes": [test_takes[i].name for i in owner], "predictions": preds,
     }
-    if "evaluation_identical_outputs" in info:
-        info["evaluation"]["identical_outputs"] = info.pop("evaluation_identical_outputs")
-    info["train_seconds"] = round(time.time() - started, 1)
+    if identical is not None:
+        info.evaluation["identical_outputs"] = identical
+    info.train_seconds = round(time.time() - started, 1)
     recipe = {"command": opts.command or command_line(opts), "equivalent": command_line(opts), "seed": opts.seed,
               "versions": _versions(opts.model),
               "data_sha256": {str(t): _sha256(t) for t in ds.tables}}
-    files["model.json"] = (json.dumps(info, indent=1) + "\n").encode()
+    files[MI.FILE_NAME] = MI.dumps(info).encode()
     files["recipe.json"] = (json.dumps(recipe, indent=1) + "\n").encode()
     files["MODEL_CARD.md"] = C.gesture_card(info, recipe).encode()
     write_outputs(Path(opts.out), files)

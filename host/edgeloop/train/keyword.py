@@ -286,29 +286,31 @@ def _real_rows(names, labels, x, converted, classes, float_predict) -> list[dict
 
 def _write(out_dir: Path, recipe: KeywordRecipe, result: KeywordResult, elm: bytes, tflite: bytes, command: str):
     from ..atomic import write_bytes_atomic
+    from ..modelinfo import FILE_NAME, ModelInfo, save
     from .keyword_card import model_card
 
     out_dir.mkdir(parents=True, exist_ok=True)
     files = {"model": out_dir / f"{MODEL_NAME}.elm", "tflite": out_dir / f"{MODEL_NAME}.tflite",
-             "recipe": out_dir / "recipe.json", "card": out_dir / "MODEL_CARD.md", "info": out_dir / "model.json"}
+             "recipe": out_dir / "recipe.json", "card": out_dir / "MODEL_CARD.md", "info": out_dir / FILE_NAME}
     recipe_doc = {"command": command, "classes": result.classes, "recipe": recipe.to_json(),
                   "train_voices": result.train_voices, "test_voices": result.test_voices,
                   "input": {"features": [D.FRAMES, D.CHANNELS], "dtype": "int8", "scale": 1 / 128,
                             "zero_point": 0, "frontend": "edgeloop_fw.audio.AudioFrontend (micro_speech)"}}
-    info = {"task": "keyword", "classes": result.classes, "rate_hz": 16000, "window": 480, "hop": 320,
-            "model": {"file": files["model"].name, "reference": files["tflite"].name, "bytes": result.model_bytes,
-                      "tflite_bytes": result.tflite_bytes, "arena_bytes": result.arena,
-                      "tflm_arena_bytes": result.tflm_arena, "macs": result.macs, "parameters": result.params,
-                      "input": recipe_doc["input"]},
-            "evaluation": {title: {"clips": a.samples, "classes": a.classes, "counts": a.counts,
-                                   "per_class": a.per_class, "overall": a.overall,
-                                   "identical_to_tflm": a.identical_to_tflm}
-                           for title, a in result.accuracy.items()},
-            "real_recordings": result.real, "stream": result.stream, "kws": kws_settings(recipe),
-            "train_seconds": result.seconds}
+    info = ModelInfo(
+        task="keyword", kind="cnn", classes=result.classes, rate_hz=16000, window=480, hop=320,
+        model={"file": files["model"].name, "reference": files["tflite"].name, "bytes": result.model_bytes,
+               "tflite_bytes": result.tflite_bytes, "arena_bytes": result.arena,
+               "tflm_arena_bytes": result.tflm_arena, "macs": result.macs, "parameters": result.params,
+               "input": recipe_doc["input"]},
+        evaluation={title: {"clips": a.samples, "classes": a.classes, "counts": a.counts,
+                            "per_class": a.per_class, "overall": a.overall,
+                            "identical_to_tflm": a.identical_to_tflm}
+                    for title, a in result.accuracy.items()},
+        real_recordings=result.real, stream=result.stream, kws=kws_settings(recipe),
+        train_seconds=result.seconds)
     write_bytes_atomic(files["model"], elm)
     write_bytes_atomic(files["tflite"], tflite)
     write_bytes_atomic(files["recipe"], (json.dumps(recipe_doc, indent=2) + "\n").encode())
     write_bytes_atomic(files["card"], model_card(recipe, result, command).encode())
-    write_bytes_atomic(files["info"], (json.dumps(info, indent=1) + "\n").encode())
+    save(info, files["info"])
     result.files = {k: str(v) for k, v in files.items()}

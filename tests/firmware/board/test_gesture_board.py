@@ -18,7 +18,6 @@ windows per execution.
 from __future__ import annotations
 
 import binascii
-import json
 import re
 from array import array
 from pathlib import Path
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from edgeloop import modelinfo
 from edgeloop.sim import replay
 from edgeloop_fw import features as F
 from edgeloop_fw import protocol as P
@@ -60,8 +60,8 @@ CHUNK = 25  # windows per execution
 
 
 def test_features_on_the_board_equal_the_host_byte_for_byte(fw_board):
-    info = json.loads((CNN / "model.json").read_text())
-    inp = info["model"]["input"]
+    info = modelinfo.load(CNN)
+    inp = info.model["input"]
     ws = np.concatenate([windows(mg, 50, 25) for mg in takes_mg().values()]).astype("<i2")
     code = ["from edgeloop_fw import features as F", "from edgeloop_fw.runtime.loader import Model", """
 import binascii
@@ -126,10 +126,10 @@ def test_held_out_takes_replayed_through_the_app_on_the_rp2040_virtual_board(fw_
     """Replay sensor -> Windower -> features -> runtime -> frames, on the board; TFLM on the host."""
     from tflite_micro.python.tflite_micro import runtime
 
-    info = json.loads((CNN / "model.json").read_text())
-    inp = info["model"]["input"]
-    window, hop, classes = info["window"], info["hop"], info["classes"]
-    held = [n.split(":", 1)[1] for n in info["split"]["test"]]
+    info = modelinfo.load(CNN)
+    inp = info.model["input"]
+    window, hop, classes = info.window, info.hop, info.classes
+    held = [n.split(":", 1)[1] for n in info.split["test"]]
     takes = takes_mg()
     files = {"/gesture.elm": (CNN / "gesture.elm").read_bytes()}
     for i, name in enumerate(held):
@@ -172,7 +172,7 @@ def test_held_out_takes_replayed_through_the_app_on_the_rp2040_virtual_board(fw_
             latency.append(inf["latency_us"])
             labels.append(classes.index(re.sub(r".*_(\w+)\.npy$", r"\1", name)))
     assert board_top == host_top  # every window
-    ev = info["evaluation"]
+    ev = info.evaluation
     assert labels == ev["labels"] and board_top == ev["predictions"]["board"]
     y, p = np.array(labels), np.array(board_top)
     for i, c in enumerate(classes):
@@ -183,11 +183,11 @@ def test_held_out_takes_replayed_through_the_app_on_the_rp2040_virtual_board(fw_
 
 
 def test_tree_model_on_the_board_equals_the_host_evaluator(fw_board):
-    info = json.loads((TREES / "model.json").read_text())
+    info = modelinfo.load(TREES)
     csv = (TREES / "gesture_trees.csv").read_bytes()
     takes = takes_mg()
-    held = [n.split(":", 1)[1] for n in info["split"]["test"]]
-    ws = np.concatenate([windows(takes[n], info["window"], info["hop"]) for n in held]).astype("<i2")
+    held = [n.split(":", 1)[1] for n in info.split["test"]]
+    ws = np.concatenate([windows(takes[n], info.window, info.hop) for n in held]).astype("<i2")
     code = ["from edgeloop_fw import features as F", "from edgeloop_fw import trees", """
 from array import array
 model = trees.load('/gesture_trees.csv')
@@ -206,4 +206,4 @@ def chunk(n):
     host_model = board_trees.parse(csv.decode().splitlines())
     host = [host_model.predict(F.window_features(array("h", w.tobytes()), 3,
                                                  array("h", bytes(2 * F.n_window_features(3))))) for w in ws]
-    assert board == host == info["evaluation"]["predictions"]["board"]
+    assert board == host == info.evaluation["predictions"]["board"]

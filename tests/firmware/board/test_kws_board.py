@@ -45,9 +45,9 @@ def model(name: str) -> tuple[bytes, list[str]]:
     if name == "micro_speech":
         from edgeloop.convert.int8 import convert_tflite
         return convert_tflite(need(SPEECH)).data, ["silence", "unknown", "yes", "no"]
-    import json
+    from edgeloop import modelinfo
     d = REPO / "models" / "keyword"
-    return (d / "keyword.elm").read_bytes(), json.loads((d / "model.json").read_text())["classes"]
+    return (d / "keyword.elm").read_bytes(), modelinfo.load(d).classes
 
 
 # Runs on the board (and, for the reference, under CPython): ROOT is where the files are.

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from edgeloop import modelinfo
 from edgeloop.boards import profiles as boards
 from edgeloop.cli import cli
 from edgeloop_fw import features as F
@@ -41,14 +42,14 @@ def sim_ready():
         pytest.skip(f"shared test data not found at {PARQUET}")
 
 
-def held_out_stream(info: dict) -> tuple[np.ndarray, list[tuple[int, int, str]]]:
+def held_out_stream(info: modelinfo.ModelInfo) -> tuple[np.ndarray, list[tuple[int, int, str]]]:
     """The held-out takes back to back in int16 mg, and (start, frames, label) per take."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     table = pq.read_table(PARQUET)
     parts, spans, start = [], [], 0
-    for name in info["split"]["test"]:
+    for name in info.split["test"]:
         take = name.split(":", 1)[1]
         rows = table.filter(pc.equal(table["file"], take))
         g = np.stack([rows[c].to_numpy() for c in ("x", "y", "z")], axis=1) * 1000.0
@@ -68,17 +69,17 @@ def label_of(k: int, window: int, hop: int, spans) -> str | None:
     return None
 
 
-def tflm_outputs(stream: np.ndarray, n_windows: int, info: dict) -> dict[int, np.ndarray]:
+def tflm_outputs(stream: np.ndarray, n_windows: int, info: modelinfo.ModelInfo) -> dict[int, np.ndarray]:
     from tflite_micro.python.tflite_micro import runtime
 
     ref = runtime.Interpreter.from_bytes((GESTURE / "gesture.tflite").read_bytes())
-    inp = info["model"]["input"]
+    inp = info.model["input"]
     out = {}
     for k in range(1, n_windows + 1):
-        w = stream[(k - 1) * info["hop"]:(k - 1) * info["hop"] + info["window"]]
+        w = stream[(k - 1) * info.hop:(k - 1) * info.hop + info.window]
         q = F.quantize_window(array("h", w.astype("<i2").tobytes()), bytearray(w.size),
                               inp["multiplier"], inp["zero_point"])
-        ref.set_input(np.frombuffer(bytes(q), np.int8).reshape(1, info["window"], -1), 0)
+        ref.set_input(np.frombuffer(bytes(q), np.int8).reshape(1, info.window, -1), 0)
         ref.invoke()
         out[k] = np.asarray(ref.get_output(0)).reshape(-1).astype(np.int64)
     return out
@@ -113,11 +114,11 @@ def test_gesture_demo_summary_matches_the_log_tflm_and_the_card(sim_ready, tmp_p
     assert f"edgeloop_fw {fw_version.group(1)} (same as host edgeloop" in out
 
     # The replayed windows and their labels, from model.json's split and the parquet file.
-    info = json.loads((GESTURE / "model.json").read_text())
-    window, hop, classes = info["window"], info["hop"], info["classes"]
+    info = modelinfo.load(GESTURE)
+    window, hop, classes = info.window, info.hop, info.classes
     stream, spans = held_out_stream(info)
     n_windows = (len(stream) - window) // hop + 1
-    assert sum((n - window) // hop + 1 for _, n, _ in spans) == info["evaluation"]["windows"]  # the card's
+    assert sum((n - window) // hop + 1 for _, n, _ in spans) == info.evaluation["windows"]  # the card's
 
     # Every inference the summary counts is in the log, once, with the board's identity.
     session = int(re.search(r"\(session (\d+): (\d+) inferences", out).group(1))
@@ -154,16 +155,16 @@ def test_gesture_demo_summary_matches_the_log_tflm_and_the_card(sim_ready, tmp_p
             per[label][0] += classes[top] == label
     printed = {m[0]: (int(m[1]), int(m[2]), float(m[3]), float(m[4])) for m in re.findall(
         r"^\s+(\w+)\s+(\d+)\s+(\d+)\s+([\d.]+)%\s+([\d.]+)%$", out, re.M)}
-    card = info["evaluation"]["per_class"]["board"]
+    card = info.evaluation["per_class"]["board"]
     for c in classes:
         good, n = per[c]
         assert printed[c][:2] == (n, good), c
         assert printed[c][2] == round(100 * good / n, 1) == round(100 * card[c], 1), c
         assert printed[c][3] == round(100 * card[c], 1)
     ok, n = sum(v[0] for v in per.values()), sum(v[1] for v in per.values())
-    assert n == info["evaluation"]["windows"]
+    assert n == info.evaluation["windows"]
     assert printed["all"][:3] == (n, ok, round(100 * ok / n, 1))
-    assert printed["all"][3] == round(100 * info["evaluation"]["overall"]["board"], 1) == printed["all"][2]
+    assert printed["all"][3] == round(100 * info.evaluation["overall"]["board"], 1) == printed["all"][2]
 
     # Latency, heap and samples as the board reported them into the log.
     med = float(re.search(r"latency\s+([\d.]+) ms median", out).group(1))
@@ -227,8 +228,8 @@ def test_port_runs_the_same_steps_on_a_board_it_did_not_start(sim_ready, virtual
     out = result.output
     assert result.exit_code == 0, out
     assert "[2/9] Connect to the board" in out and "Start a virtual" not in out
-    info = json.loads((GESTURE / "model.json").read_text())
-    window, hop = info["window"], info["hop"]
+    info = modelinfo.load(GESTURE)
+    window, hop = info.window, info.hop
     stream, spans = held_out_stream(info)
     # 1 s of each take: 100 frames, 3 windows inside each take and one across each boundary.
     cut = np.concatenate([stream[s:s + 100] for s, _, _ in spans])
@@ -243,7 +244,7 @@ def test_port_runs_the_same_steps_on_a_board_it_did_not_start(sim_ready, virtual
     assert [k for k, _ in rows] == list(range(1, n_windows + 1))
     ref = tflm_outputs(cut, n_windows, info)
     assert [t for _, t in rows] == [int(np.argmax(ref[k])) for k in range(1, n_windows + 1)]
-    scored = [(label_of(k, window, hop, cut_spans), info["classes"][t]) for k, t in rows]
+    scored = [(label_of(k, window, hop, cut_spans), info.classes[t]) for k, t in rows]
     scored = [(a, b) for a, b in scored if a is not None]
     ok = sum(a == b for a, b in scored)
     assert len(scored) == 3 * len(spans)

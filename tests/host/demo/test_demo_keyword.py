@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from edgeloop import modelinfo
 from edgeloop.cli import cli
 from tests.tools.paths import REPO
 
@@ -73,7 +74,7 @@ def test_keyword_demo_summary_matches_the_log_and_tflm(ready, tmp_path, monkeypa
         feats[f] = pre.get_output(0).reshape(-1)
     model = runtime.Interpreter.from_file(str(KEYWORD / "keyword.tflite"))
     shape = tuple(model.get_input_details(0)["shape"])
-    classes = json.loads((KEYWORD / "model.json").read_text())["classes"]
+    classes = modelinfo.load(KEYWORD).classes
 
     every = int(re.search(r"spotter: every (\d+)", out).group(1))
     expected = list(range(49, frames + 1, every))  # window index k = front-end frames seen so far
@@ -107,14 +108,14 @@ def test_keyword_demo_summary_matches_the_log_and_tflm(ready, tmp_path, monkeypa
     for c, (good, n) in per.items():
         assert re.search(rf"^\s+{c}\s+{n}\s+{good}\s+{100 * good / n:.1f}%", out, re.M), c
     ok, n = sum(v[0] for v in per.values()), sum(v[1] for v in per.values())
-    card = json.loads((KEYWORD / "model.json").read_text())["evaluation"]["real recordings"]["overall"]["edgeloop"]
+    card = modelinfo.load(KEYWORD).evaluation["real recordings"]["overall"]["edgeloop"]
     assert re.search(rf"^\s+all\s+{n}\s+{ok}\s+{100 * ok / n:.1f}%\s+{100 * card:.1f}%$", out, re.M)
 
     # Detections: the board's MSG_DETECTION frames, as logged = RecognizeCommands over TFLM's
     # outputs at the stream times; each one joins the inference row it was decided on.
     from test_kws import recognize
 
-    kws = json.loads((KEYWORD / "model.json").read_text())["kws"]
+    kws = modelinfo.load(KEYWORD).kws
     times = [(k - 1) * 20 + 30 for k in expected]
     scores = np.array([outputs[k] + 128 for k in expected], np.uint8)
     ref = [(t, classes[c], s) for t, c, s in recognize(

@@ -18,7 +18,6 @@ over the threshold, the model's hash from the model file's header.
 
 from __future__ import annotations
 
-import json
 import re
 import struct
 import wave
@@ -128,14 +127,15 @@ def stream() -> np.ndarray:
 def test_detection_frames_from_the_app_allocate_nothing(virtual_board, tmp_path):
     if not (MS / "yes_1000ms.wav").exists():
         pytest.skip(f"shared test data not found at {MS}")
+    from edgeloop import modelinfo
     from edgeloop.sim import replay
     from edgeloop.deploy.plan import deploy_files
     from edgeloop.link.device import Device
     from edgeloop.deploy.firmware import deploy_firmware
     from edgeloop_fw.runtime import format as F
 
-    card = json.loads((KEYWORD / "model.json").read_text())
-    classes, kws = card["classes"], dict(card["kws"])
+    card = modelinfo.load(KEYWORD)
+    classes, kws = card.classes, dict(card.kws)
     model = KEYWORD / "keyword.elm"
     x = stream()
     blob = replay.Replay(x.reshape(-1, 1), 16000, "pcm16", "yes").to_bytes()

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from edgeloop import modelinfo
 from edgeloop_fw import protocol as P
 from edgeloop.sim import replay
 from edgeloop.log.store import Store
@@ -87,7 +88,7 @@ def test_stream_kill_board_reconnect_everything_logged(virtual_board_factory, tm
 GESTURE = REPO / "models" / "gesture"
 
 
-def deploy_gesture_app(port: str, take: Path) -> dict:
+def deploy_gesture_app(port: str, take: Path) -> modelinfo.ModelInfo:
     """`edgeloop deploy`'s library: firmware + the shipped gesture model, then the app's config and a take."""
     import json
 
@@ -95,9 +96,9 @@ def deploy_gesture_app(port: str, take: Path) -> dict:
     from edgeloop.link.device import Device
     from edgeloop.deploy.firmware import deploy_firmware
 
-    info = json.loads((GESTURE / "model.json").read_text())
-    cfg = {"sensor": {"kind": "replay", "file": "/replay.bin"}, "window": info["window"], "hop": info["hop"],
-           "model": "/models/gesture.elm", "classes": info["classes"], "board": "rp2040", "device_id": "vb-e2e"}
+    info = modelinfo.load(GESTURE)
+    cfg = {"sensor": {"kind": "replay", "file": "/replay.bin"}, "window": info.window, "hop": info.hop,
+           "model": "/models/gesture.elm", "classes": info.classes, "board": "rp2040", "device_id": "vb-e2e"}
     with Device(port, timeout=60) as dev:
         deploy_firmware(dev, board="rp2040", models=[GESTURE / "gesture.elm"])
         deploy_files(dev, [(json.dumps(cfg).encode(), "/edgeloop.json"),
@@ -172,19 +173,19 @@ def test_inferences_of_a_deployed_model_survive_killing_the_board(virtual_board_
     assert {r[6] for r in rows} == {sessions[0][0]}
 
     # The board's answers are the model's: TFLM on each logged input window, quantized by the shared rule.
-    inp = info["model"]["input"]
+    inp = info.model["input"]
     ref = runtime.Interpreter.from_bytes((GESTURE / "gesture.tflite").read_bytes())
     qp = ref.get_output_details(0)["quantization_parameters"]
     o_scale, o_zp = float(qp["scales"][0]), int(qp["zero_points"][0])
     for seq, t_ms, window_index, top, scores, latency, _h, blob in rows:
         w = np.frombuffer(blob, "<i2")
         q = F.quantize_window(array("h", w.tobytes()), bytearray(w.size), inp["multiplier"], inp["zero_point"])
-        ref.set_input(np.frombuffer(bytes(q), np.int8).reshape(1, info["window"], -1), 0)
+        ref.set_input(np.frombuffer(bytes(q), np.int8).reshape(1, info.window, -1), 0)
         ref.invoke()
         out = np.asarray(ref.get_output(0)).reshape(-1).astype(int)
         want = [min(1.0, (int(v) - o_zp) * o_scale) for v in out]  # probabilities; the wire has Q0.16
         assert top == int(out.argmax()) and latency > 0
         assert np.allclose(json.loads(scores), want, atol=3e-5), (window_index, scores, want)
-    wave = info["classes"].index("wave")
+    wave = info.classes.index("wave")
     print(f"{len(rows)} inferences logged ({seen['at_kill']} before the kill), "
           f"{sum(r[3] == wave for r in rows) / len(rows):.0%} 'wave'; {summary}")

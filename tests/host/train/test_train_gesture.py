@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from edgeloop import modelinfo
 from edgeloop.sim import replay
 from edgeloop.cli import cli
 from edgeloop_fw import features as F
@@ -72,8 +73,8 @@ def pct(v: float) -> str:
     return f"{100 * v:.1f} %"
 
 
-def held_out(info: dict) -> list[str]:
-    return [name.split(":", 1)[1] for name in info["split"]["test"]]
+def held_out(info: modelinfo.ModelInfo) -> list[str]:
+    return [name.split(":", 1)[1] for name in info.split["test"]]
 
 
 # -- the trained CNN (once per module) -----------------------------------------------------
@@ -85,24 +86,24 @@ def cnn(tmp_path_factory):
     out = tmp_path_factory.mktemp("gesture") / "model"
     r = CliRunner().invoke(cli, ["train", "gesture", "--data", str(PARQUET), "--out", str(out), "--epochs", "25"])
     assert r.exit_code == 0, r.output
-    return out, json.loads((out / "model.json").read_text())
+    return out, modelinfo.load(out)
 
 
 @pytest.mark.tf
 @pytest.mark.slow
 def test_split_is_by_take_and_reproducible(cnn):
     out, info = cnn
-    train, test = set(info["split"]["train"]), set(info["split"]["test"])
+    train, test = set(info.split["train"]), set(info.split["test"])
     assert not train & test
     assert len(train | test) == 19  # every take of cgestures.parquet, each on one side
     takes = parquet_takes()
     for side in (train, test):  # every class on both sides
         assert {takes[n.split(":", 1)[1]][0] for n in side} == {"idle", "snake", "updown", "wave"}
-    assert set(info["evaluation"]["takes"]) == test  # scored windows come from held-out takes only
+    assert set(info.evaluation["takes"]) == test  # scored windows come from held-out takes only
     from edgeloop.train import dataset as D
     ds = D.load(PARQUET)
     again = D.split(ds, test_fraction=0.25, seed=0)[1]
-    assert [t.name for t in again] == info["split"]["test"]
+    assert [t.name for t in again] == info.split["test"]
 
 
 @pytest.mark.tf
@@ -117,13 +118,13 @@ def test_int8_model_under_edgeloop_equals_tflm_on_every_held_out_window(cnn):
     tflite = (out / "gesture.tflite").read_bytes()
     ref = runtime.Interpreter.from_bytes(tflite)
     ours = edgeloop_interpreter((out / "gesture.elm").read_bytes())
-    inp = info["model"]["input"]
+    inp = info.model["input"]
     takes = parquet_takes()
     labels, tflm_pred = [], []
     for name in held_out(info):
         activity, g = takes[name]
         mg = replay.g_to_mg(g)  # what the board's replay file holds
-        for w in numpy_windows(mg, info["window"], info["hop"]):
+        for w in numpy_windows(mg, info.window, info.hop):
             q = bytearray(w.size)
             F.quantize_window(w.reshape(-1).tolist(), q, inp["multiplier"], inp["zero_point"])
             q = np.frombuffer(bytes(q), np.int8).reshape(1, *w.shape)
@@ -136,9 +137,9 @@ def test_int8_model_under_edgeloop_equals_tflm_on_every_held_out_window(cnn):
             ours.set_input(q.tobytes())
             ours.invoke()
             assert ours.get_output() == want.tobytes()
-            labels.append(info["classes"].index(activity))
+            labels.append(info.classes.index(activity))
             tflm_pred.append(int(want.argmax()))
-    ev = info["evaluation"]
+    ev = info.evaluation
     assert labels == ev["labels"]
     assert tflm_pred == ev["predictions"]["int8"] == ev["predictions"]["board"]
     assert ev["identical_outputs"] == ev["windows"] == len(labels)
@@ -149,21 +150,21 @@ def test_int8_model_under_edgeloop_equals_tflm_on_every_held_out_window(cnn):
 def test_model_card_numbers_come_from_the_evaluation(cnn):
     out, info = cnn
     card = (out / "MODEL_CARD.md").read_text()
-    ev = info["evaluation"]
+    ev = info.evaluation
     y = np.array(ev["labels"])
     table = card_table(card)
     for runner_col, runner in enumerate(ev["runners"]):
         p = np.array(ev["predictions"][runner])
-        for i, c in enumerate(info["classes"]):
+        for i, c in enumerate(info.classes):
             assert table[c][runner_col] == pct((p[y == i] == i).mean())
         assert table["all"][runner_col] == pct((p == y).mean())
-    assert f"{info['model']['macs']:,} MACs" in card
-    assert f"Arena {info['model']['arena_bytes']:,} B" in card
+    assert f"{info.model['macs']:,} MACs" in card
+    assert f"Arena {info.model['arena_bytes']:,} B" in card
     assert f"{len((out / 'gesture.elm').read_bytes()):,} B" in card
     recipe = json.loads((out / "recipe.json").read_text())
     assert recipe["command"] in card and "--seed 0" in recipe["command"]
     assert recipe["versions"]["tensorflow-cpu"] and recipe["data_sha256"]
-    board = info["board"]
+    board = info.board
     if "error" not in board:  # timed on the virtual board (Node present): the card shows that figure
         assert f"{board['ms_per_inference']:.1f} ms per inference" in card and board["board"] == "rp2040"
 
@@ -188,11 +189,11 @@ def emlearn_c(header: str, X: np.ndarray, tmp: Path) -> np.ndarray:
                                                      check=True).stdout.split()])
 
 
-def train_trees(data: Path, out: Path) -> dict:
+def train_trees(data: Path, out: Path) -> modelinfo.ModelInfo:
     r = CliRunner().invoke(cli, ["train", "gesture", "--data", str(data), "--out", str(out), "--model", "trees",
                                  "--no-board-time"])
     assert r.exit_code == 0, r.output
-    return json.loads((out / "model.json").read_text())
+    return modelinfo.load(out)
 
 
 def test_trees_board_evaluator_equals_emlearn_c_and_the_card(tmp_path):
@@ -208,31 +209,31 @@ def test_trees_board_evaluator_equals_emlearn_c_and_the_card(tmp_path):
     feats, labels = [], []
     for name in held_out(info):
         activity, g = takes[name]
-        for w in numpy_windows(replay.g_to_mg(g), info["window"], info["hop"]):
+        for w in numpy_windows(replay.g_to_mg(g), info.window, info.hop):
             buf = [0] * F.n_window_features(3)
             feats.append(F.window_features(w.reshape(-1).tolist(), 3, buf))
-            labels.append(info["classes"].index(activity))
+            labels.append(info.classes.index(activity))
     X = np.array(feats)
     evaluator = board_trees.parse(csv.splitlines())
     ours = np.array([evaluator.predict(list(map(int, row))) for row in X])
     # emlearn's C from the same forest: retrain it (seeded) and compile its header.
-    train_names = [n.split(":", 1)[1] for n in info["split"]["train"]]
+    train_names = [n.split(":", 1)[1] for n in info.split["train"]]
     Xtr, ytr = [], []
     for name in train_names:
         activity, g = takes[name]
-        for w in numpy_windows(replay.g_to_mg(g), info["window"], info["train_hop"]):
+        for w in numpy_windows(replay.g_to_mg(g), info.window, info.train_hop):
             Xtr.append(F.window_features(w.reshape(-1).tolist(), 3, [0] * F.n_window_features(3)))
-            ytr.append(info["classes"].index(activity))
+            ytr.append(info.classes.index(activity))
     est = RandomForestClassifier(n_estimators=10, max_depth=8, random_state=0, n_jobs=1).fit(np.array(Xtr), ytr)
     model = convert_estimator(est)
     assert model.csv() == csv  # the shipped CSV is this forest
     assert np.array_equal(emlearn_c(model.c_header("model"), X, tmp_path), ours)
-    ev = info["evaluation"]
+    ev = info.evaluation
     assert ev["labels"] == labels and ev["predictions"]["board"] == ours.tolist()
     assert ev["predictions"]["int8"] == ours.tolist()
     card = card_table((tmp_path / "t" / "MODEL_CARD.md").read_text())
     y = np.array(labels)
-    for i, c in enumerate(info["classes"]):
+    for i, c in enumerate(info.classes):
         assert card[c][2] == pct((ours[y == i] == i).mean())
 
 
@@ -291,10 +292,10 @@ def test_record_format_dataset_trains_the_same_way(tmp_path):
     write_record_dataset(tmp_path / "dataset")
     a = train_trees(PARQUET, tmp_path / "a")
     b = train_trees(tmp_path / "dataset", tmp_path / "b")
-    assert b["data"]["takes"] == 19 and b["source_units"] == ["mg"] * 3
-    assert [n.split(":")[-1] for n in a["split"]["test"]] == [n.split("/")[0] for n in b["split"]["test"]]
+    assert b.data["takes"] == 19 and b.source_units == ["mg"] * 3
+    assert [n.split(":")[-1] for n in a.split["test"]] == [n.split("/")[0] for n in b.split["test"]]
     assert (tmp_path / "a" / "gesture_trees.csv").read_bytes() == (tmp_path / "b" / "gesture_trees.csv").read_bytes()
-    assert a["evaluation"]["predictions"] == b["evaluation"]["predictions"]
+    assert a.evaluation["predictions"] == b.evaluation["predictions"]
 
 
 # -- bad input -------------------------------------------------------------------------------
@@ -368,7 +369,7 @@ def test_shipped_models_are_current():
     root = REPO / "models"
     elm = convert_tflite_bytes((root / "gesture" / "gesture.tflite").read_bytes()).data
     assert elm == (root / "gesture" / "gesture.elm").read_bytes()
-    info = json.loads((root / "gesture" / "model.json").read_text())
-    assert info["model"]["bytes"] == len(elm) and info["evaluation"]["identical_outputs"] == info["evaluation"]["windows"]
+    info = modelinfo.load(root / "gesture")
+    assert info.model["bytes"] == len(elm) and info.evaluation["identical_outputs"] == info.evaluation["windows"]
     trees = board_trees.parse((root / "gesture_trees" / "gesture_trees.csv").read_text().splitlines())
     assert trees.n_features == F.n_window_features(3)

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from edgeloop import modelinfo
 from edgeloop.cli import cli
 from tests.tools.runtime_helpers import DATA, need
 
@@ -80,8 +81,8 @@ def test_tiny_run_writes_a_model_whose_int8_outputs_equal_tflm_on_held_out_clips
         assert needle in card
     recipe = json.loads((out / "recipe.json").read_text())
     assert recipe["classes"] == res.classes and recipe["recipe"]["seed"] == 0
-    info = json.loads((out / "model.json").read_text())
-    assert info["task"] == "keyword" and info["model"]["bytes"] == len((out / "keyword.elm").read_bytes())
+    info = modelinfo.load(out)
+    assert info.task == "keyword" and info.model["bytes"] == len((out / "keyword.elm").read_bytes())
 
 
 @needs_espeak
