@@ -235,15 +235,24 @@ def case_from_model(blob: bytes, x: bytes, name: str) -> Case:
 
 
 
-# The light ops' C calls: the structs are runs of the params (params.py), activations
-# live in a copy of the model's arena at the planned offsets, tables are const arrays.
-_LIGHT = {
-    "pool_2d": "el_pool_2d_s8((const el_pool *)(P + 1), P[0] == 1, A + P[15], A + P[16]);",
-    "add": "el_add_s8((const el_add *)(P + 5), P[0], P[1], A + P[2], A + P[3], A + P[4]);",
-    "mean": "el_mean_s8((const el_mean *)P, A + P[3], A + P[4]);",
-    "softmax": "el_softmax_s8(P[0], P[1], (const uint8_t *)T, P[5], A + P[2], A + P[3]);",
-    "lut8": "el_lut8_s8(T, A + P[1], A + P[2], P[0]);",
-}
+def _light_calls() -> dict[str, str]:
+    """The light ops' C calls: the structs are runs of the params (params.py), activations
+    live in a copy of the model's arena at the planned offsets, tables are const arrays."""
+    from .params import ADD as a, LUT8 as t, MEAN as m, POOL as o, SOFTMAX as s
+
+    return {
+        "pool_2d": f"el_pool_2d_s8((const el_pool *)(P + {o['geom']}), P[{o['mode']}] == {o['max_mode']}, "
+                   f"A + P[{o['input']}], A + P[{o['output']}]);",
+        "add": f"el_add_s8((const el_add *)(P + {a['block']}), P[{a['n']}], P[{a['broadcast']}], "
+               f"A + P[{a['input1']}], A + P[{a['input2']}], A + P[{a['output']}]);",
+        "mean": f"el_mean_s8((const el_mean *)(P + {m['block']}), A + P[{m['input']}], A + P[{m['output']}]);",
+        "softmax": f"el_softmax_s8(P[{s['outer']}], P[{s['depth']}], (const uint8_t *)T, P[{s['count']}], "
+                   f"A + P[{s['input']}], A + P[{s['output']}]);",
+        "lut8": f"el_lut8_s8(T, A + P[{t['input']}], A + P[{t['output']}], P[{t['n']}]);",
+    }
+
+
+_LIGHT = _light_calls()
 
 
 def light_case_from_model(blob: bytes, xs: list[bytes], name: str) -> Case:

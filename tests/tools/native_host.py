@@ -116,9 +116,10 @@ class HostKernels:
         self.lib.el_lut8_s8(_addr(table), base + p[LUT8["input"]], base + p[LUT8["output"]], p[LUT8["n"]])
 
     def concatenation(self, p, arena, model) -> None:
-        k, first, base = p[CONCAT["n_inputs"]], CONCAT["first"], _addr(arena)
-        xs = (ctypes.c_void_p * k)(*[base + p[first + 2 * i] for i in range(k)])
-        sizes = (ctypes.c_int32 * k)(*[p[first + 2 * i + 1] for i in range(k)])
+        k, base = p[CONCAT["n_inputs"]], _addr(arena)
+        units = [CONCAT["inputs"] + CONCAT["inputs_step"] * i for i in range(k)]
+        xs = (ctypes.c_void_p * k)(*[base + p[q + CONCAT["input"]] for q in units])
+        sizes = (ctypes.c_int32 * k)(*[p[q + CONCAT["size"]] for q in units])
         self.lib.el_concat_s8(p[CONCAT["outer"]], k, xs, sizes, base + p[CONCAT["output"]])
 
     def softmax(self, p, arena, model) -> None:

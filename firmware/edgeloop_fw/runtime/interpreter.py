@@ -14,6 +14,7 @@ for it wins; `kernel_levels` says which level each kernel came from.
 from array import array
 
 from .loader import ModelFileError
+from .opcodes import VERSIONS
 
 # Kernel levels, fastest first: `native` (C natmod kernels, when a board has
 # them), `viper` (machine code, needs a native emitter), `kernels` (portable,
@@ -59,6 +60,10 @@ class Interpreter:
                 else:
                     raise ModelFileError("kernel %s is missing from this runtime; "
                                          "deploy the runtime again" % name)
+                ver = getattr(mod, "KERNEL_VERSION", -1)
+                if ver != VERSIONS[name]:  # a stale file of another runtime: it would misread the params
+                    raise ModelFileError("kernel %s (level %s) is version %d, this runtime's is %d; "
+                                         "deploy the runtime again" % (name, level, ver, VERSIONS[name]))
             mod = found[name]
             bind = getattr(mod, "bind", None)
             steps.append((_bound(mod.eval, bind(params, self.arena)) if bind else mod.eval, params))

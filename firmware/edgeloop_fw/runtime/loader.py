@@ -11,7 +11,7 @@ import struct
 from array import array
 
 from . import format as F
-from .opcodes import KERNELS
+from .opcodes import KERNELS, VERSIONS
 
 try:
     import hashlib
@@ -105,12 +105,15 @@ class Model:
         pv = memoryview(self.params)
         ops = []
         for i in range(n_ops):
-            opcode, _ver, start, count, _first_in, first_out = struct.unpack_from(F.OP_FMT, tables, at)
+            opcode, ver, start, count, _first_in, first_out = struct.unpack_from(F.OP_FMT, tables, at)
             at += F.OP_SIZE
             name = KERNELS.get(opcode)
             if name is None:
                 raise ModelFileError("op %d has opcode %d, which this runtime has no kernel for; "
                                      "update the runtime on the board" % (i, opcode))
+            if ver != VERSIONS[name]:  # another param layout: reading it would give wrong bytes
+                raise ModelFileError("op %d (%s) kernel version %d, this runtime has %d; convert the model "
+                                     "again" % (i, name, ver, VERSIONS[name]))
             ops.append((opcode, name, pv[start:start + count], first_out))
         self.ops = ops
 

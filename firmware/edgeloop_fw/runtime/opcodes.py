@@ -4,7 +4,11 @@ An entry maps a TFLite BuiltinOperator number to a module name. The board
 imports `edgeloop_fw.runtime.kernels.<name>` (only for ops its model uses) and
 calls its `eval`; the host converter imports `edgeloop.convert.ops.<name>` and
 calls its `prepare`. Adding an op = one line here plus those two files
-(docs/runtime-kernels.md).
+(docs/runtime-kernels.md) and its params in opspec.py.
+
+VERSIONS is each kernel's param-layout version (opspec.py, generated here so
+the board need not import the spec): the loader refuses a model whose op
+table names another.
 """
 
 KERNELS = {
@@ -26,3 +30,18 @@ KERNELS = {
     43: "reshape",             # SQUEEZE (same bytes, new shape)
     70: "reshape",             # EXPAND_DIMS
 }
+
+# --- generated kernel versions: do not edit ---
+VERSIONS = {
+    "fully_connected": 1,
+    "conv_2d": 1,
+    "depthwise_conv_2d": 1,
+    "pool_2d": 1,
+    "add": 1,
+    "mean": 1,
+    "lut8": 1,
+    "concatenation": 1,
+    "softmax": 1,
+    "reshape": 1,
+}
+# --- end generated ---

@@ -3,7 +3,8 @@
 Takes the prepared ops and the memory plan and lays out header, tables,
 params and constants, resolving the placeholders in each op's params to
 offsets. The layout constants come from the firmware's format.py, the same
-module the board's loader reads them from.
+module the board's loader reads them from; each op's kernel version from
+opspec.py, whose generated copy in opcodes.py the loader checks it against.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import hashlib
 import struct
 
 from edgeloop_fw.runtime import format as F
+from edgeloop_fw.runtime import opspec
+from edgeloop_fw.runtime.opcodes import KERNELS
 
 from ..errors import ConversionError
 from .graph import Arena, Const, Scratch
@@ -81,7 +84,8 @@ def write_model(model, ops, plans, buffers, arena_size, root) -> bytes:
                 params.append(int(v))
         first_in = table_index.get(p.reads[0], 0xFFFF) if p.reads else 0xFFFF
         first_out = table_index.get(p.writes[0], 0xFFFF) if p.writes else 0xFFFF
-        op_rows.append(struct.pack(F.OP_FMT, op.opcode, 0, start, len(p.params), first_in, first_out))
+        version = opspec.version(KERNELS[op.opcode])  # the param layout its params were packed in
+        op_rows.append(struct.pack(F.OP_FMT, op.opcode, version, start, len(p.params), first_in, first_out))
     for v in params:
         if not -(1 << 31) <= v < (1 << 31):
             raise ConversionError(f"a kernel parameter ({v}) does not fit in int32; the model is too large")

@@ -122,7 +122,8 @@ def module_object(arch: str, out: Path) -> Path:
     objs = compile_objects(target, out / "obj", extra=flags)
     glue = NATMOD / "el_module.c"
     gflags = [*target.flags, *FREESTANDING, *flags, "-I", str(KERNELS)]
-    gobj = out / "obj" / f"el_module-{_digest(glue, NATMOD / 'el_natmod.h', KERNELS / 'el_kernels.h', *gflags)}.o"
+    headers = (NATMOD / "el_natmod.h", NATMOD / "el_params.h", KERNELS / "el_kernels.h")
+    gobj = out / "obj" / f"el_module-{_digest(glue, *headers, *gflags)}.o"
     if not gobj.exists():
         _run([cc, *gflags, "-c", str(glue), "-o", str(gobj)])
     ld = shutil.which(LINKER[arch]) or ""

@@ -1,45 +1,61 @@
-"""The one place that knows the runtime's param layout for the native kernels.
+"""The runtime's params as the C kernels' arguments, for the host build (hostlib).
 
-The runtime's params (docs/model-format.md, the host op files' docstrings)
-are being reworked; the C kernels take plain shapes, pointers and a
-requantization block instead, so a layout change touches only this file.
-Works on any int sequence (array('i'), memoryview, list). The limb tail the
-runtime appends after the per-channel triples (quant.limb_tail) is for the
-portable level; the C reads the full multiplier from its TFLM-named slot.
-The board-side glue (natmod/el_module.c) reads the same indices.
+The C kernels take plain shapes, pointers and a requantization block; this
+maps an op's params onto them by the names of edgeloop_fw/runtime/opspec.py
+(the board's glue, natmod/el_module.c, reads the same indices from the
+generated el_params.h). Works on any int sequence (array('i'), memoryview,
+list). The limb tail after the per-channel triples is for the portable
+level; the C reads the full multiplier from its triple.
 """
 
 from __future__ import annotations
 
+from edgeloop_fw.runtime.opspec import names
+
 GEOM = ("batches", "in_h", "in_w", "in_c", "out_h", "out_w", "out_c")
 WINDOW = ("filter_h", "filter_w", "stride_h", "stride_w", "dilation_h", "dilation_w", "pad_h", "pad_w")
 
+FC = names("fully_connected")
+CONV = names("conv_2d")
+DW = names("depthwise_conv_2d")
+
+
+def _pick(p, ix: dict, fields) -> dict:
+    return {f: p[ix[f.upper()]] for f in fields}
+
 
 def fc_args(p) -> dict:
-    """edgeloop/convert/ops/fully_connected.py: input_offset is folded into the bias."""
-    return dict(batches=p[0], depth=p[1], units=p[2], input=p[3], output=p[4], weights=p[5],
-                input_offset=0, output_offset=p[8], act_min=p[9], act_max=p[10], per_channel=11)
+    """input_offset is folded into the bias on the host."""
+    return dict(_pick(p, FC, ("batches", "depth", "units", "input", "output", "weights", "output_offset",
+                              "act_min", "act_max")), input_offset=0, per_channel=FC["PER_UNIT"])
+
+
+def _conv_like(p, ix: dict, depth_multiplier: int, weight_bytes: int) -> dict:
+    geom = dict(_pick(p, ix, GEOM + WINDOW), depth_multiplier=depth_multiplier)
+    return dict(geom=geom, weight_bytes=weight_bytes, per_channel=ix["PER_CHANNEL"],
+                **_pick(p, ix, ("input", "output", "weights", "input_offset", "output_offset", "act_min",
+                                "act_max")))
 
 
 def conv_args(p) -> dict:
-    geom = dict(zip(GEOM + WINDOW, p[0:15]), depth_multiplier=1)
-    return dict(geom=geom, input=p[15], output=p[16], weights=p[17],
-                weight_bytes=p[6] * p[7] * p[8] * p[3],
-                input_offset=p[19], output_offset=p[20], act_min=p[21], act_max=p[22], per_channel=23)
+    return _conv_like(p, CONV, 1, p[CONV["OUT_C"]] * p[CONV["FILTER_H"]] * p[CONV["FILTER_W"]] * p[CONV["IN_C"]])
 
 
 def depthwise_args(p) -> dict:
-    geom = dict(zip(GEOM, p[0:7]), depth_multiplier=p[7], **dict(zip(WINDOW, p[8:16])))
-    return dict(geom=geom, input=p[16], output=p[17], weights=p[18],
-                weight_bytes=p[6] * p[8] * p[9],
-                input_offset=p[20], output_offset=p[21], act_min=p[22], act_max=p[23], per_channel=24)
+    return _conv_like(p, DW, p[DW["DEPTH_MULTIPLIER"]], p[DW["OUT_C"]] * p[DW["FILTER_H"]] * p[DW["FILTER_W"]])
 
 
-# The light ops (el_misc.c): the C structs are runs of the runtime's params,
-# so these are the indices where each run starts (edgeloop/convert/ops/*.py).
-POOL = dict(mode=0, geom=1, input=15, output=16, max_mode=1)  # el_pool = p[1..14]
-ADD = dict(n=0, broadcast=1, input1=2, input2=3, output=4, block=5, block_len=24)  # el_add = p[5..28]
-MEAN = dict(input=3, output=4, block=0, block_len=9)  # el_mean = p[0..8]
-LUT8 = dict(n=0, input=1, output=2, table=3, scratch=4)
-CONCAT = dict(outer=0, output=1, n_inputs=2, first=3)  # then (offset, size) per input
-SOFTMAX = dict(outer=0, depth=1, input=2, output=3, table=4, count=5, scratch=6)  # table read into scratch
+# The light ops (el_misc.c): the C structs are runs of the runtime's params
+# (el_kernels.h says which), so these are the indices where each run starts.
+_POOL, _ADD, _MEAN = names("pool_2d"), names("add"), names("mean")
+POOL = dict(mode=_POOL["MODE"], geom=_POOL["BATCHES"], input=_POOL["INPUT"], output=_POOL["OUTPUT"],
+            max_mode=1)  # el_pool = BATCHES..ACT_MAX
+ADD = dict(n=_ADD["N"], broadcast=_ADD["BROADCAST"], input1=_ADD["INPUT1"], input2=_ADD["INPUT2"],
+           output=_ADD["OUTPUT"], block=_ADD["INPUT1_OFFSET"],
+           block_len=_ADD["LIMBS"] - _ADD["INPUT1_OFFSET"])  # el_add = INPUT1_OFFSET..STRIDES2
+MEAN = dict(input=_MEAN["INPUT"], output=_MEAN["OUTPUT"], block=_MEAN["OUTER"],
+            block_len=_MEAN["LIMBS"])  # el_mean = OUTER..OUTPUT_ZP
+LUT8 = {k.lower(): v for k, v in names("lut8").items()}
+CONCAT = {k.lower(): v for k, v in names("concatenation").items()}  # INPUTS: (INPUT, SIZE) per input
+SOFTMAX = {k.lower(): v for k, v in names("softmax").items() if k in ("OUTER", "DEPTH", "INPUT", "OUTPUT", "TABLE",
+                                                                       "COUNT", "SCRATCH")}

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from edgeloop.convert.quant import limb_tail
 from edgeloop_fw.runtime.kernels import conv_2d, depthwise_conv_2d
+from edgeloop_fw.runtime.opspec import pack
 from test_runtime_qmath import tflm_mbqm
 
 
@@ -86,15 +87,17 @@ def test_clipped_windows_equal_tflm_loops(layer):
     want = reference(x, w, bias, mults, in_off, zp, lo, hi, stride, dil, pad, (oh, ow), depthwise, dm)
     xin, yout = 0, x.size
     scratch = yout + n * oh * ow * oc
+    fields = dict(batches=n, in_h=ih, in_w=iw, in_c=ic, out_h=oh, out_w=ow, out_c=oc, filter_h=fh, filter_w=fw,
+                  stride_h=stride[0], stride_w=stride[1], dilation_h=dil[0], dilation_w=dil[1], pad_h=pad[0],
+                  pad_w=pad[1], input=xin, output=yout, weights=0, scratch=scratch, input_offset=in_off,
+                  output_offset=zp, act_min=lo, act_max=hi,
+                  per_channel=[(int(bias[c]), *mults[c]) for c in range(oc)], limbs=limb_tail(mults))
     if depthwise:
-        head = [n, ih, iw, ic, oh, ow, oc, dm, fh, fw, stride[0], stride[1], dil[0], dil[1], pad[0], pad[1],
-                xin, yout, 0, scratch, in_off, zp, lo, hi]
+        params = pack("depthwise_conv_2d", depth_multiplier=dm, **fields)
         kernel, taps = depthwise_conv_2d, fh * fw
     else:
-        head = [n, ih, iw, ic, oh, ow, oc, fh, fw, stride[0], stride[1], dil[0], dil[1], pad[0], pad[1],
-                xin, yout, 0, scratch, in_off, zp, lo, hi]
+        params = pack("conv_2d", **fields)
         kernel, taps = conv_2d, fh * fw * ic
-    params = head + [v for c in range(oc) for v in (int(bias[c]), *mults[c])] + limb_tail(mults)
     arena = array("b", x.tobytes() + bytes(n * oh * ow * oc + taps))
     kernel.eval(memoryview(array("i", params)), memoryview(arena), Consts(w.tobytes()))
     got = np.frombuffer(bytes(arena[yout:scratch]), np.int8).reshape(want.shape)

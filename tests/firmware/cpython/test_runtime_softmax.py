@@ -16,6 +16,7 @@ from edgeloop.convert.fixedpoint import exp_on_negative_values
 from edgeloop.convert.ops.softmax import MAX_DEPTH, exp_table, input_radius
 from edgeloop.convert.quant import quantize_multiplier_greater_than_one
 from edgeloop_fw.runtime.kernels import softmax
+from edgeloop_fw.runtime.opspec import pack
 from edgeloop_fw.runtime.qmath import rdbpot, srdhm
 
 INT32_MAX = 2**31 - 1
@@ -63,7 +64,9 @@ def kernel_softmax(rows: list[list[int]], mult: int, left_shift: int, diff_min: 
     depth = len(rows[0])
     n = len(rows) * depth
     scratch = 2 * n
-    params = [len(rows), depth, 0, n, 0, len(table), scratch, 0, 0, 0, 0, 0, 0, mult, left_shift, diff_min]
+    params = pack("softmax", outer=len(rows), depth=depth, input=0, output=n, table=0, count=len(table),
+                  scratch=scratch, regs=[0] * 6, input_multiplier=mult, input_left_shift=left_shift,
+                  diff_min=diff_min)
     arena = array("b", [v for r in rows for v in r] + [0] * (n + 4 * len(table)))
     softmax.eval(memoryview(array("i", params)), memoryview(arena), Consts(np.asarray(table, "<i4").tobytes()))
     return list(arena[n:2 * n])

@@ -14,6 +14,8 @@ import struct
 import numpy as np
 import pytest
 
+from edgeloop.convert.quant import limb_tail
+from edgeloop_fw.runtime.opspec import pack
 from tests.tools import viper_board
 from tests.tools.runtime_helpers import CLIPS, HELLO, SPEECH, need, speech_features, tflm, tflm_run
 
@@ -172,7 +174,7 @@ def test_requantization_on_extreme_multipliers_shifts_and_accumulators(board, ke
     edges = [0, 1, 0xFFFF, 0x10000, 0x10001, 2**30, 2**30 + 0xFFFF, 2**31 - 1, 2**31 - 0x10000, 0x7FFF8000]
     accs = [-2**31, 2**31 - 1, -2**31 + 1, -1, 0, 1, -0x10000, 0xFFFF, -0x10001, 2**30, -2**30]
     zp = -7
-    rows, params, want = [], [], []
+    rows, per_unit, want = [], [], []
     for c in range(units):
         if c % 5 == 0:  # zero weights: the bias alone is the accumulator, extremes included
             w = [0] * depth
@@ -191,24 +193,27 @@ def test_requantization_on_extreme_multipliers_shifts_and_accumulators(board, ke
             while shift > -31 and abs(_srdhm(acc, mult)) >> -shift > 100:
                 shift -= 1
         rows.append(w)
-        params += [bias, mult, shift]
+        per_unit.append((bias, mult, shift))
         want.append(min(max(_mbqm(acc, mult, shift) + zp, -128), 127))
     # Exact ties of the doubling high multiply (a*b = +-(k + 1/2) * 2**31): odd
     # accumulators times 2**30, where gemmlowp's nudge for negatives decides the byte.
     for acc in range(-255, 256, 2):
         rows.append([0] * depth)
-        params += [acc, 2**30, 0]
+        per_unit.append((acc, 2**30, 0))
         want.append(min(max(_mbqm(acc, 2**30, 0) + zp, -128), 127))
     units = len(rows)
     yout, scratch = depth, depth + units
     # The same sums through each kernel: FC rows; a 1x1 CONV_2D over depth channels;
     # a 1 x depth DEPTHWISE_CONV_2D (one input channel, multiplier = units), VALID.
-    head = {"fully_connected": [1, depth, units, 0, yout, 0, scratch, chunk, zp, -128, 127],
-            "conv_2d": [1, 1, 1, depth, 1, 1, units, 1, 1, 1, 1, 1, 1, 0, 0, 0, yout, 0, scratch,
-                        0, zp, -128, 127],
-            "depthwise_conv_2d": [1, 1, depth, 1, 1, 1, units, units, 1, depth, 1, 1, 1, 1, 0, 0,
-                                  0, yout, 0, scratch, 0, zp, -128, 127]}[kernel]
-    p = head + params
+    common = dict(input=0, output=yout, weights=0, scratch=scratch, output_offset=zp, act_min=-128, act_max=127,
+                  limbs=limb_tail([(m, s) for _b, m, s in per_unit]))
+    conv = dict(batches=1, out_h=1, out_w=1, out_c=units, stride_h=1, stride_w=1, dilation_h=1, dilation_w=1,
+                pad_h=0, pad_w=0, input_offset=0, per_channel=per_unit, **common)
+    p = {"fully_connected": lambda: pack(kernel, batches=1, depth=depth, units=units, chunk=chunk,
+                                         per_unit=per_unit, **common),
+         "conv_2d": lambda: pack(kernel, in_h=1, in_w=1, in_c=depth, filter_h=1, filter_w=1, **conv),
+         "depthwise_conv_2d": lambda: pack(kernel, in_h=1, in_w=depth, in_c=1, depth_multiplier=units,
+                                           filter_h=1, filter_w=depth, **conv)}[kernel]()
     (board / "params.bin").write_bytes(struct.pack("<%di" % len(p), *p))
     (board / "x.bin").write_bytes(np.array(x, np.int8).tobytes())
     (board / "weights.bin").write_bytes(np.array(rows, np.int8).tobytes())

@@ -16,6 +16,8 @@ from edgeloop.convert.ops.lut8 import relu6_table, relu_table, requantize_table
 from edgeloop.convert.ops.mean import mean_multiplier
 from edgeloop.convert.ops.pool_2d import out_size, pad_before
 from edgeloop_fw.runtime.kernels import concatenation, mean, pool_2d
+from edgeloop_fw.runtime.opspec import pack
+from edgeloop_fw.runtime.qmath import split
 
 
 def run(kernel, params, arena_values):
@@ -27,8 +29,15 @@ def run(kernel, params, arena_values):
 def pool(mode, values, fh, fw, act=(-128, 127)):
     """One 1 x 1 x len(values) x 1 input, one output pixel over a fh x fw window."""
     n = len(values)
-    params = [mode, 1, 1, n, 1, 1, 1, 1, 1, fh, fw, 0, 0, act[0], act[1], 0, n]
+    params = pool_params(mode, n, fh, fw, act, out_w=1)
     return run(pool_2d, params, values + [0])[n]
+
+
+def pool_params(mode, in_w, fh, fw, act, out_w):
+    """1 x 1 x in_w x 1 input at 0, output right after it; stride 1, no padding."""
+    return pack("pool_2d", mode=mode, batches=1, in_h=1, in_w=in_w, depth=1, out_h=1, out_w=out_w,
+                stride_h=1, stride_w=1, filter_h=fh, filter_w=fw, pad_h=0, pad_w=0, act_min=act[0],
+                act_max=act[1], input=0, output=in_w)
 
 
 @pytest.mark.parametrize("values, expected", [
@@ -51,7 +60,7 @@ def test_max_pool_and_its_activation_clamp():
 def test_pool_window_is_clipped_at_the_padding():
     # 1x3 input [10, 20, 31], filter 1x2, stride 1, SAME: pad_w = 0 (the odd pixel goes right).
     assert out_size(0, 3, 2, 1) == 3 and pad_before(1, 1, 3, 2, 3) == 0
-    params = [0, 1, 1, 3, 1, 1, 3, 1, 1, 1, 2, 0, 0, -128, 127, 0, 3]
+    params = pool_params(0, 3, 1, 2, (-128, 127), out_w=3)
     # averages: (10+20)/2 = 15, (20+31)/2 = 25.5 -> 26, last window holds 31 alone -> 31
     assert run(pool_2d, params, [10, 20, 31, 0, 0, 0])[3:] == [15, 26, 31]
     # SAME with filter 3 on 5 pixels, stride 2: out 3, total pad (3-1)*2+3-5 = 2 -> 1 before
@@ -70,16 +79,18 @@ def test_mean_multiplier_folds_the_count_like_tflm():
 def test_mean_kernel_averages_and_rounds():
     m, s = mean_multiplier(0.5, 0.5, 4)
     # [1, 2, 3, 5] with zero point 0: 11 / 4 = 2.75 -> 3; output zero point 1 -> 4
-    params = [1, 4, 1, 0, 4, 0, m, s, 1]
+    params = pack("mean", outer=1, count=4, inner=1, input=0, output=4, bias=0, multiplier=m, shift=s,
+                  output_zp=1, limbs=split(m))
     assert run(mean, params, [1, 2, 3, 5, 0])[4] == 4
     # same values with input zero point 2: bias -8, (11 - 8) / 4 = 0.75 -> 1, + zp 1 -> 2
-    params = [1, 4, 1, 0, 4, -8, m, s, 1]
+    params = pack("mean", outer=1, count=4, inner=1, input=0, output=4, bias=-8, multiplier=m, shift=s,
+                  output_zp=1, limbs=split(m))
     assert run(mean, params, [1, 2, 3, 5, 0])[4] == 2
 
 
 def test_concatenation_interleaves_rows():
     # two inputs [2 rows x 1] and [2 rows x 2] -> output rows [a0 b0 b1], [a1 b2 b3]
-    params = [2, 6, 2, 0, 1, 2, 2]
+    params = pack("concatenation", outer=2, output=6, n_inputs=2, inputs=[(0, 1), (2, 2)])
     arena = [1, 2, 10, 11, 12, 13] + [0] * 6
     assert run(concatenation, params, arena)[6:] == [1, 10, 11, 2, 12, 13]
 

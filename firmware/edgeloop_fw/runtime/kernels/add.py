@@ -5,10 +5,9 @@ and rescaled to the common scale; the sum is rescaled to the output. All
 three rescales are MultiplyByQuantizedMultiplierSmallerThanOneExp, i.e.
 a rounding doubling high multiply then a rounding right shift -- qmath.mbqm
 with the host-split multiplier limbs, so nothing is allocated per element.
-Hand-made params without the limbs take the wide path.
 """
 
-from ..qmath import mbqm, mbqm_wide
+from ..qmath import mbqm
 
 try:
     from micropython import const
@@ -16,6 +15,8 @@ except ImportError:
     def const(x):
         return x
 
+# --- generated from opspec: do not edit ---
+KERNEL_VERSION = const(1)
 N = const(0)
 BROADCAST = const(1)
 INPUT1 = const(2)
@@ -25,18 +26,16 @@ INPUT1_OFFSET = const(5)
 INPUT2_OFFSET = const(6)
 OUTPUT_OFFSET = const(7)
 LEFT_SHIFT = const(8)
-INPUT1_MULTIPLIER = const(9)
 INPUT1_SHIFT = const(10)
-INPUT2_MULTIPLIER = const(11)
 INPUT2_SHIFT = const(12)
-OUTPUT_MULTIPLIER = const(13)
 OUTPUT_SHIFT = const(14)
 ACT_MIN = const(15)
 ACT_MAX = const(16)
 DIMS = const(17)
 STRIDES1 = const(21)
 STRIDES2 = const(25)
-LIMBS = const(29)  # (m0, m1, m2) of INPUT1, INPUT2, OUTPUT multipliers
+LIMBS = const(29)
+# --- end generated ---
 
 
 def eval(p, arena, model):
@@ -47,9 +46,6 @@ def eval(p, arena, model):
     s1 = p[INPUT1_SHIFT]
     s2 = p[INPUT2_SHIFT]
     so = p[OUTPUT_SHIFT]
-    if len(p) <= LIMBS:
-        _wide(p, arena)
-        return
     a0 = p[LIMBS]
     a1 = p[LIMBS + 1]
     a2 = p[LIMBS + 2]
@@ -103,30 +99,3 @@ def eval(p, arena, model):
         elif v > hi:
             v = hi
         arena[y + i] = v
-
-
-def _wide(p, arena):
-    """Params made by hand (no limbs): the same arithmetic on unbounded ints, elementwise."""
-    o1 = p[INPUT1_OFFSET]
-    o2 = p[INPUT2_OFFSET]
-    ls = p[LEFT_SHIFT]
-    for i in range(p[N]):
-        ia, ib = _index(p, i)
-        s = mbqm_wide((arena[ia] + o1) << ls, p[INPUT1_MULTIPLIER], p[INPUT1_SHIFT]) + \
-            mbqm_wide((arena[ib] + o2) << ls, p[INPUT2_MULTIPLIER], p[INPUT2_SHIFT])
-        v = mbqm_wide(s, p[OUTPUT_MULTIPLIER], p[OUTPUT_SHIFT]) + p[OUTPUT_OFFSET]
-        arena[p[OUTPUT] + i] = p[ACT_MIN] if v < p[ACT_MIN] else p[ACT_MAX] if v > p[ACT_MAX] else v
-
-
-def _index(p, i):
-    if not p[BROADCAST]:
-        return p[INPUT1] + i, p[INPUT2] + i
-    ia = p[INPUT1]
-    ib = p[INPUT2]
-    for d in range(3, -1, -1):
-        size = p[DIMS + d]
-        k = i % size
-        i //= size
-        ia += k * p[STRIDES1 + d]
-        ib += k * p[STRIDES2 + d]
-    return ia, ib

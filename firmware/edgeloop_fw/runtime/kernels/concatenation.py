@@ -11,10 +11,16 @@ except ImportError:
     def const(x):
         return x
 
+# --- generated from opspec: do not edit ---
+KERNEL_VERSION = const(1)
 OUTER = const(0)
 OUTPUT = const(1)
 N_INPUTS = const(2)
-FIRST = const(3)
+INPUTS = const(3)
+INPUTS_STEP = const(2)
+INPUT = const(0)
+SIZE = const(1)
+# --- end generated ---
 
 
 def eval(p, arena, model):
@@ -22,8 +28,9 @@ def eval(p, arena, model):
     y = p[OUTPUT]
     for o in range(p[OUTER]):
         for k in range(n_inputs):
-            size = p[FIRST + 2 * k + 1]
-            x = p[FIRST + 2 * k] + o * size
+            q = INPUTS + INPUTS_STEP * k
+            size = p[q + SIZE]
+            x = p[q + INPUT] + o * size
             for i in range(x, x + size):  # byte by byte: a slice would allocate
                 arena[y] = arena[i]
                 y += 1

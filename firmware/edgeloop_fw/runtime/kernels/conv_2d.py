@@ -2,10 +2,10 @@
 
 Output-channel-outer: the channel's whole filter (FILTER_H*FILTER_W*IN_C
 bytes) is read once into scratch, then swept over the image; `eval` allocates nothing. Param layout:
-see edgeloop/convert/ops/conv_2d.py.
+../opspec.py.
 """
 
-from ..qmath import mbqm, mbqm_wide
+from ..qmath import mbqm
 
 try:
     from micropython import const
@@ -13,56 +13,84 @@ except ImportError:
     def const(x):
         return x
 
+# --- generated from opspec: do not edit ---
+KERNEL_VERSION = const(1)
+BATCHES = const(0)
+IN_H = const(1)
+IN_W = const(2)
+IN_C = const(3)
+OUT_H = const(4)
+OUT_W = const(5)
+OUT_C = const(6)
+FILTER_H = const(7)
+FILTER_W = const(8)
+STRIDE_H = const(9)
+STRIDE_W = const(10)
+DILATION_H = const(11)
+DILATION_W = const(12)
+PAD_H = const(13)
+PAD_W = const(14)
+INPUT = const(15)
+OUTPUT = const(16)
+WEIGHTS = const(17)
+SCRATCH = const(18)
+INPUT_OFFSET = const(19)
+OUTPUT_OFFSET = const(20)
+ACT_MIN = const(21)
+ACT_MAX = const(22)
 PER_CHANNEL = const(23)
+PER_CHANNEL_STEP = const(3)
+BIAS = const(0)
+SHIFT = const(2)
+# --- end generated ---
 
 
 def bind(p, arena):
     """The scratch view one output channel's filter is read into, made once at load."""
-    s = p[18]
-    return arena[s:s + p[7] * p[8] * p[3]]
+    s = p[SCRATCH]
+    return arena[s:s + p[FILTER_H] * p[FILTER_W] * p[IN_C]]
 
 
 def eval(p, arena, model, w=None):
-    batches = p[0]
-    ih = p[1]
-    iw = p[2]
-    ic = p[3]
-    oh = p[4]
-    ow = p[5]
-    oc = p[6]
-    fh = p[7]
-    fw = p[8]
-    sh = p[9]
-    sw = p[10]
-    dh = p[11]
-    dw = p[12]
-    ph = p[13]
-    pw = p[14]
-    xin = p[15]
-    yout = p[16]
-    wofs = p[17]
-    in_off = p[19]
-    zp = p[20]
-    lo = p[21]
-    hi = p[22]
+    batches = p[BATCHES]
+    ih = p[IN_H]
+    iw = p[IN_W]
+    ic = p[IN_C]
+    oh = p[OUT_H]
+    ow = p[OUT_W]
+    oc = p[OUT_C]
+    fh = p[FILTER_H]
+    fw = p[FILTER_W]
+    sh = p[STRIDE_H]
+    sw = p[STRIDE_W]
+    dh = p[DILATION_H]
+    dw = p[DILATION_W]
+    ph = p[PAD_H]
+    pw = p[PAD_W]
+    xin = p[INPUT]
+    yout = p[OUTPUT]
+    wofs = p[WEIGHTS]
+    in_off = p[INPUT_OFFSET]
+    zp = p[OUTPUT_OFFSET]
+    lo = p[ACT_MIN]
+    hi = p[ACT_MAX]
     size = fh * fw * ic
     if w is None:
         w = bind(p, arena)
-    tail = PER_CHANNEL + 3 * oc  # the limbs; absent in hand-made params
-    step = p[tail] if len(p) > tail else -1
+    tail = PER_CHANNEL + PER_CHANNEL_STEP * oc  # quant.limb_tail: STEP, then the limbs
+    step = p[tail]
     row = iw * ic
     sx = dw * ic  # input step from one tap to the next along x, and along y
     sy = dh * row
     for c in range(oc):
         model.read_const(wofs + c * size, w)
-        q = PER_CHANNEL + 3 * c
-        bias = p[q]
-        shift = p[q + 2]
-        if step >= 0:
-            m = tail + 1 + step * c
-            m0 = p[m]
-            m1 = p[m + 1]
-            m2 = p[m + 2]
+        q = PER_CHANNEL + PER_CHANNEL_STEP * c
+        bias = p[q + BIAS]
+        shift = p[q + SHIFT]
+        m = tail + 1 + step * c
+        m0 = p[m]
+        m1 = p[m + 1]
+        m2 = p[m + 2]
         for b in range(batches):
             xb = xin + b * ih * row
             yb = yout + b * oh * ow * oc + c
@@ -87,10 +115,7 @@ def eval(p, arena, model, w=None):
                             d = base + fy * sy + fx * sx - k  # input index = filter index + d
                             for k in range(k, k + ic):
                                 acc += w[k] * (arena[k + d] + in_off)
-                    if step < 0:
-                        acc = mbqm_wide(acc, p[q + 1], shift) + zp
-                    else:
-                        acc = mbqm(acc, m0, m1, m2, shift) + zp
+                    acc = mbqm(acc, m0, m1, m2, shift) + zp
                     if acc < lo:
                         acc = lo
                     elif acc > hi:

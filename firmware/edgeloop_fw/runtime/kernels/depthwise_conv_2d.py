@@ -3,10 +3,10 @@
 Channel-outer order: one channel's taps are read from the file into scratch,
 then every output pixel of that channel is computed. Integer sums do not
 depend on order, so the bytes equal TFLM's; `eval` allocates nothing. Param layout: see
-edgeloop/convert/ops/depthwise_conv_2d.py.
+../opspec.py.
 """
 
-from ..qmath import mbqm, mbqm_wide
+from ..qmath import mbqm
 
 try:
     from micropython import const
@@ -14,57 +14,86 @@ except ImportError:
     def const(x):
         return x
 
+# --- generated from opspec: do not edit ---
+KERNEL_VERSION = const(1)
+BATCHES = const(0)
+IN_H = const(1)
+IN_W = const(2)
+IN_C = const(3)
+OUT_H = const(4)
+OUT_W = const(5)
+OUT_C = const(6)
+DEPTH_MULTIPLIER = const(7)
+FILTER_H = const(8)
+FILTER_W = const(9)
+STRIDE_H = const(10)
+STRIDE_W = const(11)
+DILATION_H = const(12)
+DILATION_W = const(13)
+PAD_H = const(14)
+PAD_W = const(15)
+INPUT = const(16)
+OUTPUT = const(17)
+WEIGHTS = const(18)
+SCRATCH = const(19)
+INPUT_OFFSET = const(20)
+OUTPUT_OFFSET = const(21)
+ACT_MIN = const(22)
+ACT_MAX = const(23)
 PER_CHANNEL = const(24)
+PER_CHANNEL_STEP = const(3)
+BIAS = const(0)
+SHIFT = const(2)
+# --- end generated ---
 
 
 def bind(p, arena):
     """The scratch view one channel's taps are read into, made once at load."""
-    s = p[19]
-    return arena[s:s + p[8] * p[9]]
+    s = p[SCRATCH]
+    return arena[s:s + p[FILTER_H] * p[FILTER_W]]
 
 
 def eval(p, arena, model, w=None):
-    batches = p[0]
-    ih = p[1]
-    iw = p[2]
-    ic = p[3]
-    oh = p[4]
-    ow = p[5]
-    oc = p[6]
-    dm = p[7]
-    fh = p[8]
-    fw = p[9]
-    sh = p[10]
-    sw = p[11]
-    dh = p[12]
-    dw = p[13]
-    ph = p[14]
-    pw = p[15]
-    xin = p[16]
-    yout = p[17]
-    wofs = p[18]
-    in_off = p[20]
-    zp = p[21]
-    lo = p[22]
-    hi = p[23]
+    batches = p[BATCHES]
+    ih = p[IN_H]
+    iw = p[IN_W]
+    ic = p[IN_C]
+    oh = p[OUT_H]
+    ow = p[OUT_W]
+    oc = p[OUT_C]
+    dm = p[DEPTH_MULTIPLIER]
+    fh = p[FILTER_H]
+    fw = p[FILTER_W]
+    sh = p[STRIDE_H]
+    sw = p[STRIDE_W]
+    dh = p[DILATION_H]
+    dw = p[DILATION_W]
+    ph = p[PAD_H]
+    pw = p[PAD_W]
+    xin = p[INPUT]
+    yout = p[OUTPUT]
+    wofs = p[WEIGHTS]
+    in_off = p[INPUT_OFFSET]
+    zp = p[OUTPUT_OFFSET]
+    lo = p[ACT_MIN]
+    hi = p[ACT_MAX]
     taps = fh * fw
     if w is None:
         w = bind(p, arena)
-    tail = PER_CHANNEL + 3 * oc  # the limbs; absent in hand-made params
-    step = p[tail] if len(p) > tail else -1
+    tail = PER_CHANNEL + PER_CHANNEL_STEP * oc  # quant.limb_tail: STEP, then the limbs
+    step = p[tail]
     row = iw * ic
     sx = dw * ic  # input step from one tap to the next along x, and along y
     sy = dh * row
     for c in range(oc):
         model.read_const(wofs + c * taps, w)
-        q = PER_CHANNEL + 3 * c
-        bias = p[q]
-        shift = p[q + 2]
-        if step >= 0:
-            m = tail + 1 + step * c
-            m0 = p[m]
-            m1 = p[m + 1]
-            m2 = p[m + 2]
+        q = PER_CHANNEL + PER_CHANNEL_STEP * c
+        bias = p[q + BIAS]
+        shift = p[q + SHIFT]
+        m = tail + 1 + step * c
+        m0 = p[m]
+        m1 = p[m + 1]
+        m2 = p[m + 2]
         ci = c // dm
         for b in range(batches):
             xb = xin + b * ih * row + ci
@@ -95,10 +124,7 @@ def eval(p, arena, model, w=None):
                             for k in range(k, k + fx1 - fx0):
                                 acc += w[k] * (arena[i] + in_off)
                                 i += sx
-                    if step < 0:
-                        acc = mbqm_wide(acc, p[q + 1], shift) + zp
-                    else:
-                        acc = mbqm(acc, m0, m1, m2, shift) + zp
+                    acc = mbqm(acc, m0, m1, m2, shift) + zp
                     if acc < lo:
                         acc = lo
                     elif acc > hi:

@@ -4,10 +4,10 @@ The weights stay in the model file: each unit's row is read in CHUNK-byte
 pieces into this op's scratch in the arena, so heap use does not grow with
 the model. `bind` makes the arena views once, at load; `eval` then allocates
 nothing (requantization with small-int limbs, see qmath.mbqm). Param layout:
-see edgeloop/convert/ops/fully_connected.py.
+see ../opspec.py.
 """
 
-from ..qmath import mbqm, mbqm_wide
+from ..qmath import mbqm
 
 try:
     from micropython import const
@@ -15,6 +15,8 @@ except ImportError:
     def const(x):
         return x
 
+# --- generated from opspec: do not edit ---
+KERNEL_VERSION = const(1)
 BATCHES = const(0)
 DEPTH = const(1)
 UNITS = const(2)
@@ -27,6 +29,10 @@ OUTPUT_OFFSET = const(8)
 ACT_MIN = const(9)
 ACT_MAX = const(10)
 PER_UNIT = const(11)
+PER_UNIT_STEP = const(3)
+BIAS = const(0)
+SHIFT = const(2)
+# --- end generated ---
 
 
 def bind(p, arena):
@@ -46,14 +52,14 @@ def eval(p, arena, model, views=None):
     lo = p[ACT_MIN]
     hi = p[ACT_MAX]
     weights = p[WEIGHTS]
-    tail = PER_UNIT + 3 * units  # the limbs; absent in hand-made params
-    step = p[tail] if len(p) > tail else -1
+    tail = PER_UNIT + PER_UNIT_STEP * units  # quant.limb_tail: STEP, then the limbs
+    step = p[tail]
     for b in range(p[BATCHES]):
         x0 = b * depth
         y = p[OUTPUT] + b * units
         for c in range(units):
-            q = PER_UNIT + 3 * c
-            acc = p[q]
+            q = PER_UNIT + PER_UNIT_STEP * c
+            acc = p[q + BIAS]
             row = weights + c * depth
             d = 0
             while d < depth:
@@ -69,11 +75,8 @@ def eval(p, arena, model, views=None):
                 for k in range(n):
                     acc += ws[k] * x[xo + k]
                 d += n
-            if step < 0:
-                acc = mbqm_wide(acc, p[q + 1], p[q + 2]) + zp
-            else:
-                m = tail + 1 + step * c
-                acc = mbqm(acc, p[m], p[m + 1], p[m + 2], p[q + 2]) + zp
+            m = tail + 1 + step * c
+            acc = mbqm(acc, p[m], p[m + 1], p[m + 2], p[q + SHIFT]) + zp
             if acc < lo:
                 acc = lo
             elif acc > hi:

@@ -12,11 +12,14 @@ except ImportError:
     def const(x):
         return x
 
+# --- generated from opspec: do not edit ---
+KERNEL_VERSION = const(1)
 N = const(0)
 INPUT = const(1)
 OUTPUT = const(2)
 TABLE = const(3)
 SCRATCH = const(4)
+# --- end generated ---
 
 
 def bind(p, arena):

@@ -5,7 +5,7 @@ COUNT, minus zero_point * COUNT, rescaled (the 1/COUNT is folded into the
 multiplier on the host) and clamped to int8.
 """
 
-from ..qmath import mbqm, mbqm_wide
+from ..qmath import mbqm
 
 try:
     from micropython import const
@@ -13,16 +13,18 @@ except ImportError:
     def const(x):
         return x
 
+# --- generated from opspec: do not edit ---
+KERNEL_VERSION = const(1)
 OUTER = const(0)
 COUNT = const(1)
 INNER = const(2)
 INPUT = const(3)
 OUTPUT = const(4)
 BIAS = const(5)
-MULTIPLIER = const(6)
 SHIFT = const(7)
 OUTPUT_ZP = const(8)
 LIMBS = const(9)
+# --- end generated ---
 
 
 def eval(p, arena, model):
@@ -33,6 +35,9 @@ def eval(p, arena, model):
     zp = p[OUTPUT_ZP]
     x = p[INPUT]
     y = p[OUTPUT]
+    m0 = p[LIMBS]
+    m1 = p[LIMBS + 1]
+    m2 = p[LIMBS + 2]
     span = count * inner
     for o in range(p[OUTER]):
         for i in range(inner):
@@ -41,10 +46,7 @@ def eval(p, arena, model):
             for _ in range(count):
                 acc += arena[j]
                 j += inner
-            if len(p) > LIMBS:
-                v = mbqm(acc, p[LIMBS], p[LIMBS + 1], p[LIMBS + 2], shift) + zp
-            else:  # hand-made params without the limbs
-                v = mbqm_wide(acc, p[MULTIPLIER], shift) + zp
+            v = mbqm(acc, m0, m1, m2, shift) + zp
             if v < -128:
                 v = -128
             elif v > 127:

@@ -11,6 +11,8 @@ except ImportError:
     def const(x):
         return x
 
+# --- generated from opspec: do not edit ---
+KERNEL_VERSION = const(1)
 MODE = const(0)
 BATCHES = const(1)
 IN_H = const(2)
@@ -28,6 +30,7 @@ ACT_MIN = const(13)
 ACT_MAX = const(14)
 INPUT = const(15)
 OUTPUT = const(16)
+# --- end generated ---
 
 
 def eval(p, arena, model):

@@ -12,14 +12,14 @@ sums stay below 2**24. Every step is gemmlowp's integer arithmetic, so the
 bytes equal TFLM's.
 """
 
-from ..loader import ModelFileError
-
 try:
     from micropython import const
 except ImportError:
     def const(x):
         return x
 
+# --- generated from opspec: do not edit ---
+KERNEL_VERSION = const(1)
 OUTER = const(0)
 DEPTH = const(1)
 INPUT = const(2)
@@ -27,13 +27,12 @@ OUTPUT = const(3)
 TABLE = const(4)
 COUNT = const(5)
 SCRATCH = const(6)
-REGS = const(7)  # 6 int32 registers: (hi, lo) pairs of the reciprocal's Newton iterate and temporaries
+REGS = const(7)
+# --- end generated ---
 
 
 def bind(p, arena):
     """The scratch view the exp table is read into, made once at load."""
-    if len(p) < REGS + 6:  # the table-less layout of converters before the exp table
-        raise ModelFileError("this SOFTMAX was converted by an older edgeloop; convert the model again")
     s = p[SCRATCH]
     return arena[s:s + 4 * p[COUNT]]
 

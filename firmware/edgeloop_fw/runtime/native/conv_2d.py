@@ -1,15 +1,30 @@
 """CONV_2D on the C kernel, weights streamed in output-channel groups.
-Params: edgeloop/convert/ops/conv_2d.py (3 IN_C, 6 OUT_C, 7/8 FILTER_H/W, 17 WEIGHTS)."""
+Params: ../opspec.py."""
 
 from . import elnative, group, view
+
+try:
+    from micropython import const
+except ImportError:
+    def const(x):
+        return x
+
+# --- generated from opspec: do not edit ---
+KERNEL_VERSION = const(1)
+IN_C = const(3)
+OUT_C = const(6)
+FILTER_H = const(7)
+FILTER_W = const(8)
+WEIGHTS = const(17)
+# --- end generated ---
 
 _conv = elnative.conv_2d
 
 
 def eval(p, arena, model):
-    k = p[7] * p[8] * p[3]
-    oc = p[6]
-    wofs = p[17]
+    k = p[FILTER_H] * p[FILTER_W] * p[IN_C]
+    oc = p[OUT_C]
+    wofs = p[WEIGHTS]
     g = group(oc, k)
     s = view(1, elnative.scratch_size(k, g))
     c = 0

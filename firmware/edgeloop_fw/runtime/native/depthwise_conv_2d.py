@@ -1,18 +1,32 @@
 """DEPTHWISE_CONV_2D on the C kernel, weights streamed in input-channel groups
 (each input channel's DEPTH_MULTIPLIER filters are contiguous in the file).
-Params: edgeloop/convert/ops/depthwise_conv_2d.py (3 IN_C, 7 DEPTH_MULTIPLIER,
-8/9 FILTER_H/W, 18 WEIGHTS)."""
+Params: ../opspec.py."""
 
 from . import elnative, group, view
+
+try:
+    from micropython import const
+except ImportError:
+    def const(x):
+        return x
+
+# --- generated from opspec: do not edit ---
+KERNEL_VERSION = const(1)
+IN_C = const(3)
+DEPTH_MULTIPLIER = const(7)
+FILTER_H = const(8)
+FILTER_W = const(9)
+WEIGHTS = const(18)
+# --- end generated ---
 
 _dw = elnative.depthwise_conv_2d
 
 
 def eval(p, arena, model):
-    k = p[8] * p[9]
-    dm = p[7]
-    ic = p[3]
-    wofs = p[18]
+    k = p[FILTER_H] * p[FILTER_W]
+    dm = p[DEPTH_MULTIPLIER]
+    ic = p[IN_C]
+    wofs = p[WEIGHTS]
     g = group(ic, k * dm)
     s = view(1, elnative.dw_scratch_size(p, g))
     i = 0

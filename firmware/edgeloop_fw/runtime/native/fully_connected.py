@@ -1,15 +1,28 @@
 """FULLY_CONNECTED on the C kernel, weights streamed in row groups.
-Params: edgeloop/convert/ops/fully_connected.py (1 DEPTH, 2 UNITS, 5 WEIGHTS)."""
+Params: ../opspec.py."""
 
 from . import elnative, group, view
+
+try:
+    from micropython import const
+except ImportError:
+    def const(x):
+        return x
+
+# --- generated from opspec: do not edit ---
+KERNEL_VERSION = const(1)
+DEPTH = const(1)
+UNITS = const(2)
+WEIGHTS = const(5)
+# --- end generated ---
 
 _fc = elnative.fully_connected
 
 
 def eval(p, arena, model):
-    depth = p[1]
-    units = p[2]
-    wofs = p[5]
+    depth = p[DEPTH]
+    units = p[UNITS]
+    wofs = p[WEIGHTS]
     g = group(units, depth)
     u = 0
     while u < units:

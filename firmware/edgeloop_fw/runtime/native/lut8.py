@@ -5,10 +5,21 @@ kernel does (its `bind` makes the view once), then the C does the lookups."""
 from . import elnative
 from ..kernels.lut8 import bind
 
+try:
+    from micropython import const
+except ImportError:
+    def const(x):
+        return x
+
+# --- generated from opspec: do not edit ---
+KERNEL_VERSION = const(1)
+TABLE = const(3)
+# --- end generated ---
+
 _f = elnative.lut8
 
 
 def eval(p, arena, model, views=None):
     table = (views or bind(p, arena))[0]
-    model.read_const(p[3], table)
+    model.read_const(p[TABLE], table)
     _f(p, arena)

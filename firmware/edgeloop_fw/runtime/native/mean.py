@@ -1,7 +1,17 @@
 """MEAN on the C kernel (el_misc.c): no weights, the C reads the op's params
-directly (same indices as kernels/mean.py)."""
+directly (natmod/el_params.h, generated from ../opspec.py)."""
 
 from . import elnative
+
+try:
+    from micropython import const
+except ImportError:
+    def const(x):
+        return x
+
+# --- generated from opspec: do not edit ---
+KERNEL_VERSION = const(1)
+# --- end generated ---
 
 _f = elnative.mean
 

@@ -1,9 +1,20 @@
 """SOFTMAX on the C kernel (el_softmax.c): the exp table is read from the model file into the op's
-scratch as the portable kernel does (its `bind` makes the view once, and refuses a model converted
-before the table existed), then the C does the sum, the reciprocal and the products in int64."""
+scratch as the portable kernel does (its `bind` makes the view once), then the C does the sum, the
+reciprocal and the products in int64."""
 
 from . import elnative
-from ..kernels.softmax import TABLE, bind
+from ..kernels.softmax import bind
+
+try:
+    from micropython import const
+except ImportError:
+    def const(x):
+        return x
+
+# --- generated from opspec: do not edit ---
+KERNEL_VERSION = const(1)
+TABLE = const(4)
+# --- end generated ---
 
 _f = elnative.softmax
 

@@ -8,37 +8,70 @@ pixels under it are both contiguous, so one flat loop covers
 (fx1 - fx0) * IN_C MACs. Weights and input share one index `i` (the input
 pointer is offset by the weight offset), which the loop keeps in a register
 with `acc` and the filter pointer (viper's first three locals).
-Requantization: see the docstring of fully_connected.py (same code).
-Param layout: edgeloop/convert/ops/conv_2d.py.
+Requantization: see the docstring of fully_connected.py (the same generated block).
+Param layout: ../opspec.py.
 """
 
 import micropython
+from micropython import const
+
+# --- generated from opspec: do not edit ---
+KERNEL_VERSION = const(1)
+BATCHES = const(0)
+IN_H = const(1)
+IN_W = const(2)
+IN_C = const(3)
+OUT_H = const(4)
+OUT_W = const(5)
+OUT_C = const(6)
+FILTER_H = const(7)
+FILTER_W = const(8)
+STRIDE_H = const(9)
+STRIDE_W = const(10)
+DILATION_H = const(11)
+DILATION_W = const(12)
+PAD_H = const(13)
+PAD_W = const(14)
+INPUT = const(15)
+OUTPUT = const(16)
+WEIGHTS = const(17)
+SCRATCH = const(18)
+INPUT_OFFSET = const(19)
+OUTPUT_OFFSET = const(20)
+ACT_MIN = const(21)
+ACT_MAX = const(22)
+PER_CHANNEL = const(23)
+PER_CHANNEL_STEP = const(3)
+BIAS = const(0)
+MULTIPLIER = const(1)
+SHIFT = const(2)
+# --- end generated ---
 
 
 @micropython.viper
 def _conv(acc: int, i: int, w: ptr8, a: ptr8, p, read, wbuf):
-    batches = int(p[0])
-    ih = int(p[1])
-    iw = int(p[2])
-    ic = int(p[3])
-    oh = int(p[4])
-    ow = int(p[5])
-    oc = int(p[6])
-    fh = int(p[7])
-    fw = int(p[8])
-    sh = int(p[9])
-    sw = int(p[10])
-    dh = int(p[11])
-    dw = int(p[12])
-    ph = int(p[13])
-    pw = int(p[14])
-    xin = int(p[15])
-    yout = int(p[16])
-    wofs = int(p[17])
-    off = int(p[19]) - 0x80  # x + input_offset == (byte ^ 0x80) + off
-    zp = int(p[20])
-    lo = int(p[21])
-    hi = int(p[22])
+    batches = int(p[BATCHES])
+    ih = int(p[IN_H])
+    iw = int(p[IN_W])
+    ic = int(p[IN_C])
+    oh = int(p[OUT_H])
+    ow = int(p[OUT_W])
+    oc = int(p[OUT_C])
+    fh = int(p[FILTER_H])
+    fw = int(p[FILTER_W])
+    sh = int(p[STRIDE_H])
+    sw = int(p[STRIDE_W])
+    dh = int(p[DILATION_H])
+    dw = int(p[DILATION_W])
+    ph = int(p[PAD_H])
+    pw = int(p[PAD_W])
+    xin = int(p[INPUT])
+    yout = int(p[OUTPUT])
+    wofs = int(p[WEIGHTS])
+    off = int(p[INPUT_OFFSET]) - 0x80  # x + input_offset == (byte ^ 0x80) + off
+    zp = int(p[OUTPUT_OFFSET])
+    lo = int(p[ACT_MIN])
+    hi = int(p[ACT_MAX])
     half = 0x20000000
     half += half  # 2**30 (a literal that large would be an object on 32-bit)
     size = fh * fw * ic
@@ -47,10 +80,11 @@ def _conv(acc: int, i: int, w: ptr8, a: ptr8, p, read, wbuf):
     c = 0
     while c < oc:
         read(wofs + c * size, wbuf)
-        q = 23 + 3 * c
-        bias = int(p[q])
-        mult = int(p[q + 1])
-        shift = int(p[q + 2])
+        q = PER_CHANNEL + PER_CHANNEL_STEP * c
+        bias = int(p[q + BIAS])
+        mult = int(p[q + MULTIPLIER])
+        shift = int(p[q + SHIFT])
+        # --- generated requant setup: do not edit ---
         bh = mult >> 16
         bl = mult & 0xFFFF
         lsh = 0
@@ -60,6 +94,7 @@ def _conv(acc: int, i: int, w: ptr8, a: ptr8, p, read, wbuf):
         else:
             e = 0 - shift
         mask = (1 << e) - 1
+        # --- end generated ---
         b = 0
         while b < batches:
             xb = xin + b * ih * row
@@ -105,6 +140,7 @@ def _conv(acc: int, i: int, w: ptr8, a: ptr8, p, read, wbuf):
                             xo += dw * ic
                             j += 1
                         fy += 1
+                    # --- generated requant: do not edit ---
                     # MultiplyByQuantizedMultiplier(acc, mult, shift)
                     if lsh:
                         acc = acc << lsh
@@ -141,6 +177,7 @@ def _conv(acc: int, i: int, w: ptr8, a: ptr8, p, read, wbuf):
                         v = lo
                     elif v > hi:
                         v = hi
+                    # --- end generated ---
                     a[yb + (oy * ow + ox) * oc] = v
                     ox += 1
                 oy += 1
@@ -149,6 +186,6 @@ def _conv(acc: int, i: int, w: ptr8, a: ptr8, p, read, wbuf):
 
 
 def eval(p, arena, model):
-    s = p[18]
-    w = arena[s:s + p[7] * p[8] * p[3]]
+    s = p[SCRATCH]
+    w = arena[s:s + p[FILTER_H] * p[FILTER_W] * p[IN_C]]
     _conv(0, 0, w, arena, p, model.read_const, w)

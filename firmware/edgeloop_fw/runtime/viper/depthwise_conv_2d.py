@@ -6,38 +6,72 @@ pixel of that channel. The window is clipped to the input once per
 row/column, so the MAC loop has no bounds tests; the taps of one filter row
 are contiguous, the input under them is DILATION_W * IN_C bytes apart
 (1 for micro_speech's layer, which then shares one index with the taps).
-Requantization: see the docstring of fully_connected.py (same code).
-Param layout: edgeloop/convert/ops/depthwise_conv_2d.py.
+Requantization: see the docstring of fully_connected.py (the same generated block).
+Param layout: ../opspec.py.
 """
 
 import micropython
+from micropython import const
+
+# --- generated from opspec: do not edit ---
+KERNEL_VERSION = const(1)
+BATCHES = const(0)
+IN_H = const(1)
+IN_W = const(2)
+IN_C = const(3)
+OUT_H = const(4)
+OUT_W = const(5)
+OUT_C = const(6)
+DEPTH_MULTIPLIER = const(7)
+FILTER_H = const(8)
+FILTER_W = const(9)
+STRIDE_H = const(10)
+STRIDE_W = const(11)
+DILATION_H = const(12)
+DILATION_W = const(13)
+PAD_H = const(14)
+PAD_W = const(15)
+INPUT = const(16)
+OUTPUT = const(17)
+WEIGHTS = const(18)
+SCRATCH = const(19)
+INPUT_OFFSET = const(20)
+OUTPUT_OFFSET = const(21)
+ACT_MIN = const(22)
+ACT_MAX = const(23)
+PER_CHANNEL = const(24)
+PER_CHANNEL_STEP = const(3)
+BIAS = const(0)
+MULTIPLIER = const(1)
+SHIFT = const(2)
+# --- end generated ---
 
 
 @micropython.viper
 def _dw(acc: int, i: int, w: ptr8, a: ptr8, p, read, wbuf):
-    batches = int(p[0])
-    ih = int(p[1])
-    iw = int(p[2])
-    ic = int(p[3])
-    oh = int(p[4])
-    ow = int(p[5])
-    oc = int(p[6])
-    dm = int(p[7])
-    fh = int(p[8])
-    fw = int(p[9])
-    sh = int(p[10])
-    sw = int(p[11])
-    dh = int(p[12])
-    dw = int(p[13])
-    ph = int(p[14])
-    pw = int(p[15])
-    xin = int(p[16])
-    yout = int(p[17])
-    wofs = int(p[18])
-    off = int(p[20]) - 0x80  # x + input_offset == (byte ^ 0x80) + off
-    zp = int(p[21])
-    lo = int(p[22])
-    hi = int(p[23])
+    batches = int(p[BATCHES])
+    ih = int(p[IN_H])
+    iw = int(p[IN_W])
+    ic = int(p[IN_C])
+    oh = int(p[OUT_H])
+    ow = int(p[OUT_W])
+    oc = int(p[OUT_C])
+    dm = int(p[DEPTH_MULTIPLIER])
+    fh = int(p[FILTER_H])
+    fw = int(p[FILTER_W])
+    sh = int(p[STRIDE_H])
+    sw = int(p[STRIDE_W])
+    dh = int(p[DILATION_H])
+    dw = int(p[DILATION_W])
+    ph = int(p[PAD_H])
+    pw = int(p[PAD_W])
+    xin = int(p[INPUT])
+    yout = int(p[OUTPUT])
+    wofs = int(p[WEIGHTS])
+    off = int(p[INPUT_OFFSET]) - 0x80  # x + input_offset == (byte ^ 0x80) + off
+    zp = int(p[OUTPUT_OFFSET])
+    lo = int(p[ACT_MIN])
+    hi = int(p[ACT_MAX])
     half = 0x20000000
     half += half  # 2**30 (a literal that large would be an object on 32-bit)
     taps = fh * fw
@@ -47,10 +81,11 @@ def _dw(acc: int, i: int, w: ptr8, a: ptr8, p, read, wbuf):
     c = 0
     while c < oc:
         read(wofs + c * taps, wbuf)
-        q = 24 + 3 * c
-        bias = int(p[q])
-        mult = int(p[q + 1])
-        shift = int(p[q + 2])
+        q = PER_CHANNEL + PER_CHANNEL_STEP * c
+        bias = int(p[q + BIAS])
+        mult = int(p[q + MULTIPLIER])
+        shift = int(p[q + SHIFT])
+        # --- generated requant setup: do not edit ---
         bh = mult >> 16
         bl = mult & 0xFFFF
         lsh = 0
@@ -60,6 +95,7 @@ def _dw(acc: int, i: int, w: ptr8, a: ptr8, p, read, wbuf):
         else:
             e = 0 - shift
         mask = (1 << e) - 1
+        # --- end generated ---
         ci = c // dm
         b = 0
         while b < batches:
@@ -104,6 +140,7 @@ def _dw(acc: int, i: int, w: ptr8, a: ptr8, p, read, wbuf):
                                 j += st
                                 i += 1
                         fy += 1
+                    # --- generated requant: do not edit ---
                     # MultiplyByQuantizedMultiplier(acc, mult, shift)
                     if lsh:
                         acc = acc << lsh
@@ -140,6 +177,7 @@ def _dw(acc: int, i: int, w: ptr8, a: ptr8, p, read, wbuf):
                         v = lo
                     elif v > hi:
                         v = hi
+                    # --- end generated ---
                     a[yb + (oy * ow + ox) * oc] = v
                     ox += 1
                 oy += 1
@@ -148,6 +186,6 @@ def _dw(acc: int, i: int, w: ptr8, a: ptr8, p, read, wbuf):
 
 
 def eval(p, arena, model):
-    s = p[19]
-    w = arena[s:s + p[8] * p[9]]
+    s = p[SCRATCH]
+    w = arena[s:s + p[FILTER_H] * p[FILTER_W]]
     _dw(0, 0, w, arena, p, model.read_const, w)

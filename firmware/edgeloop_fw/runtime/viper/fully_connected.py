@@ -2,7 +2,7 @@
 
 One viper call runs the whole op; it calls `model.read_const` itself for
 each weight chunk (file I/O stays Python), so nothing crosses the
-Python/viper boundary per MAC. Param layout: edgeloop/convert/ops/fully_connected.py.
+Python/viper boundary per MAC. Param layout: ../opspec.py.
 
 The first three locals of a viper function live in registers on every arch
 (REG_LOCAL_NUM is 3), so the MAC loop's `acc`, `i` and weight pointer are
@@ -26,20 +26,41 @@ The rounding right shift is gemmlowp's RoundingDivideByPOT.
 """
 
 import micropython
+from micropython import const
+
+# --- generated from opspec: do not edit ---
+KERNEL_VERSION = const(1)
+BATCHES = const(0)
+DEPTH = const(1)
+UNITS = const(2)
+INPUT = const(3)
+OUTPUT = const(4)
+WEIGHTS = const(5)
+SCRATCH = const(6)
+CHUNK = const(7)
+OUTPUT_OFFSET = const(8)
+ACT_MIN = const(9)
+ACT_MAX = const(10)
+PER_UNIT = const(11)
+PER_UNIT_STEP = const(3)
+BIAS = const(0)
+MULTIPLIER = const(1)
+SHIFT = const(2)
+# --- end generated ---
 
 
 @micropython.viper
 def _fc(acc: int, i: int, w: ptr8, a: ptr8, p, read, wbuf):
-    batches = int(p[0])
-    depth = int(p[1])
-    units = int(p[2])
-    xin = int(p[3])
-    yout = int(p[4])
-    wofs = int(p[5])
-    chunk = int(p[7])
-    zp = int(p[8])
-    lo = int(p[9])
-    hi = int(p[10])
+    batches = int(p[BATCHES])
+    depth = int(p[DEPTH])
+    units = int(p[UNITS])
+    xin = int(p[INPUT])
+    yout = int(p[OUTPUT])
+    wofs = int(p[WEIGHTS])
+    chunk = int(p[CHUNK])
+    zp = int(p[OUTPUT_OFFSET])
+    lo = int(p[ACT_MIN])
+    hi = int(p[ACT_MAX])
     half = 0x20000000
     half += half  # 2**30, built at run time (a literal would be an object on 32-bit)
     b = 0
@@ -48,10 +69,21 @@ def _fc(acc: int, i: int, w: ptr8, a: ptr8, p, read, wbuf):
         y = yout + b * units
         c = 0
         while c < units:
-            q = 11 + 3 * c
-            acc = int(p[q])
-            mult = int(p[q + 1])
-            shift = int(p[q + 2])
+            q = PER_UNIT + PER_UNIT_STEP * c
+            acc = int(p[q + BIAS])
+            mult = int(p[q + MULTIPLIER])
+            shift = int(p[q + SHIFT])
+            # --- generated requant setup: do not edit ---
+            bh = mult >> 16
+            bl = mult & 0xFFFF
+            lsh = 0
+            e = 0
+            if shift > 0:
+                lsh = shift
+            else:
+                e = 0 - shift
+            mask = (1 << e) - 1
+            # --- end generated ---
             row = wofs + c * depth
             d = 0
             while d < depth:
@@ -65,12 +97,10 @@ def _fc(acc: int, i: int, w: ptr8, a: ptr8, p, read, wbuf):
                     acc += ((w[i] ^ 0x80) - 0x80) * ((x[i] ^ 0x80) - 0x80)
                     i += 1
                 d += n
-            # MultiplyByQuantizedMultiplier(acc, mult, shift), see the docstring
-            if shift > 0:
-                acc = acc << shift
-                shift = 0
-            bh = mult >> 16
-            bl = mult & 0xFFFF
+            # --- generated requant: do not edit ---
+            # MultiplyByQuantizedMultiplier(acc, mult, shift)
+            if lsh:
+                acc = acc << lsh
             if acc < 0:
                 ul = acc & 0xFFFF
                 uh = 0 - (acc >> 16)
@@ -91,9 +121,7 @@ def _fc(acc: int, i: int, w: ptr8, a: ptr8, p, read, wbuf):
                 v += 1
             if acc < 0:
                 v = 0 - v
-            if shift < 0:
-                e = 0 - shift
-                mask = (1 << e) - 1
+            if e:
                 t = mask >> 1
                 if v < 0:
                     t += 1
@@ -106,12 +134,13 @@ def _fc(acc: int, i: int, w: ptr8, a: ptr8, p, read, wbuf):
                 v = lo
             elif v > hi:
                 v = hi
+            # --- end generated ---
             a[y + c] = v
             c += 1
         b += 1
 
 
 def eval(p, arena, model):
-    s = p[6]
-    w = arena[s:s + p[7]]
+    s = p[SCRATCH]
+    w = arena[s:s + p[CHUNK]]
     _fc(0, 0, w, arena, p, model.read_const, w)

@@ -7,18 +7,14 @@ Broadcasting (one side smaller, as TFLM's BroadcastAdd6DSlow allows) is
 planned here as per-dimension strides over a 4-D output, 0 where an input
 repeats.
 
-Params: 0 N (output elements), 1 BROADCAST (0/1), 2 INPUT1, 3 INPUT2,
-4 OUTPUT (arena), 5 INPUT1_OFFSET, 6 INPUT2_OFFSET, 7 OUTPUT_OFFSET,
-8 LEFT_SHIFT, 9 INPUT1_MULTIPLIER, 10 INPUT1_SHIFT, 11 INPUT2_MULTIPLIER,
-12 INPUT2_SHIFT, 13 OUTPUT_MULTIPLIER, 14 OUTPUT_SHIFT, 15 ACT_MIN,
-16 ACT_MAX, 17..20 output dims (4-D), 21..24 INPUT1 strides, 25..28 INPUT2 strides,
-29..37 the limbs (qmath.split) of INPUT1, INPUT2 and OUTPUT multipliers.
+Params: edgeloop_fw/runtime/opspec.py ("add"); N counts output elements.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from edgeloop_fw.runtime.opspec import pack
 from edgeloop_fw.runtime.qmath import split
 
 from ..graph import Arena, Context, OpPlan
@@ -70,9 +66,12 @@ def prepare(ctx: Context) -> OpPlan:
     n = int(np.prod(y.shape, dtype=np.int64))
     broadcast = int(tuple(a.shape) != tuple(y.shape) or tuple(b.shape) != tuple(y.shape))
     act_min, act_max = activation_range(ctx.op.options.int8(0), ctx.scale(y), ctx.zero_point(y))
-    rescale = add_params(ctx.scale(a), ctx.scale(b), ctx.scale(y), ctx)
-    params = [n, broadcast, Arena(a.index), Arena(b.index), Arena(y.index),
-              -ctx.zero_point(a), -ctx.zero_point(b), ctx.zero_point(y), LEFT_SHIFT, *rescale,
-              act_min, act_max, *out4, *broadcast_strides(a.shape, out4), *broadcast_strides(b.shape, out4),
-              *split(rescale[0]), *split(rescale[2]), *split(rescale[4])]
+    m1, s1, m2, s2, mo, so = add_params(ctx.scale(a), ctx.scale(b), ctx.scale(y), ctx)
+    params = pack("add", n=n, broadcast=broadcast, input1=Arena(a.index), input2=Arena(b.index),
+                  output=Arena(y.index), input1_offset=-ctx.zero_point(a), input2_offset=-ctx.zero_point(b),
+                  output_offset=ctx.zero_point(y), left_shift=LEFT_SHIFT, input1_multiplier=m1,
+                  input1_shift=s1, input2_multiplier=m2, input2_shift=s2, output_multiplier=mo,
+                  output_shift=so, act_min=act_min, act_max=act_max, dims=out4,
+                  strides1=broadcast_strides(a.shape, out4), strides2=broadcast_strides(b.shape, out4),
+                  limbs=[*split(m1), *split(m2), *split(mo)])
     return OpPlan(params, reads=[a.index, b.index], writes=[y.index], macs=n)

@@ -6,13 +6,14 @@ int8) in front of such an input, which edgeloop runs as a table (lut8). So
 here, as in TFLM, unequal quantization is refused rather than rescaled.
 
 The tensors are seen as [OUTER, size_i] with size_i = dim_i(axis) * INNER.
-Params: 0 OUTER, 1 OUTPUT (arena), 2 N_INPUTS, then per input:
-INPUT (arena), SIZE.
+Params: edgeloop_fw/runtime/opspec.py ("concatenation").
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from edgeloop_fw.runtime.opspec import pack
 
 from ..graph import Arena, Context, OpPlan
 
@@ -28,7 +29,7 @@ def prepare(ctx: Context) -> OpPlan:
     outer = int(np.prod(y.shape[:axis], dtype=np.int64))
     inner = int(np.prod(y.shape[axis + 1:], dtype=np.int64))
     inputs = [ctx.tensor(i) for i in range(len(ctx.op.inputs))]
-    params = [outer, Arena(y.index), len(inputs)]
+    units = []
     total = 0
     for i, x in enumerate(inputs):
         ctx.need_int8(x, f"input {i}")
@@ -41,7 +42,8 @@ def prepare(ctx: Context) -> OpPlan:
                              "CONCATENATION needs equal scales (the TFLite converter adds a QUANTIZE op for that)")
         size = x.shape[axis] * inner
         total += size
-        params += [Arena(x.index), size]
+        units.append((Arena(x.index), size))
     if total * outer != int(np.prod(y.shape, dtype=np.int64)):
         raise ctx.refuse(f"inputs do not add up to the output {y.shape}")
+    params = pack("concatenation", outer=outer, output=Arena(y.index), n_inputs=len(inputs), inputs=units)
     return OpPlan(params, reads=[x.index for x in inputs], writes=[y.index], macs=0)

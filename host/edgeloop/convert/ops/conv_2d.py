@@ -1,19 +1,14 @@
 """CONV_2D, host half: TFLM's Conv Prepare for int8 per-channel.
 
-Params:
-  0 BATCHES, 1 IN_H, 2 IN_W, 3 IN_C, 4 OUT_H, 5 OUT_W, 6 OUT_C,
-  7 FILTER_H, 8 FILTER_W, 9 STRIDE_H, 10 STRIDE_W, 11 DILATION_H, 12 DILATION_W,
-  13 PAD_H, 14 PAD_W, 15 INPUT (arena), 16 OUTPUT (arena),
-  17 WEIGHTS (file: int8 [OUT_C, FILTER_H, FILTER_W, IN_C], TFLite's own layout),
-  18 SCRATCH (arena, FILTER_H*FILTER_W*IN_C bytes: one output channel's filter),
-  19 INPUT_OFFSET, 20 OUTPUT_OFFSET, 21 ACT_MIN, 22 ACT_MAX,
-  23 + 3*c: BIAS[c], OUTPUT_MULTIPLIER[c], OUTPUT_SHIFT[c],
-  then the multipliers' limbs (quant.limb_tail: STEP, m0, m1, m2, ...).
+Params: edgeloop_fw/runtime/opspec.py ("conv_2d"); the weights keep TFLite's
+own layout.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from edgeloop_fw.runtime.opspec import pack
 
 from ..graph import Arena, Const, Context, OpPlan, Scratch
 from ..quant import activation_range, limb_tail
@@ -42,11 +37,11 @@ def prepare(ctx: Context) -> OpPlan:
     mults = channel_multipliers(ctx, x, w, y, oc)
     bias = bias_values(ctx, b, oc)
     lo, hi = activation_range(act, ctx.scale(y), ctx.zero_point(y))
-    params = [n, ih, iw, ic, oh, ow, oc, fh, fw, sh, sw, dh, dw, ph, pw,
-              Arena(x.index), Arena(y.index), Const(filt.astype(np.int8).tobytes()), Scratch(),
-              -ctx.zero_point(x), ctx.zero_point(y), lo, hi]
-    for c in range(oc):
-        params += [int(bias[c]), mults[c][0], mults[c][1]]
-    params += limb_tail(mults)
+    params = pack("conv_2d", batches=n, in_h=ih, in_w=iw, in_c=ic, out_h=oh, out_w=ow, out_c=oc,
+                  filter_h=fh, filter_w=fw, stride_h=sh, stride_w=sw, dilation_h=dh, dilation_w=dw,
+                  pad_h=ph, pad_w=pw, input=Arena(x.index), output=Arena(y.index),
+                  weights=Const(filt.astype(np.int8).tobytes()), scratch=Scratch(),
+                  input_offset=-ctx.zero_point(x), output_offset=ctx.zero_point(y), act_min=lo, act_max=hi,
+                  per_channel=[(int(bias[c]), *mults[c]) for c in range(oc)], limbs=limb_tail(mults))
     return OpPlan(params, reads=[x.index], writes=[y.index], scratch=fh * fw * ic,
                   macs=n * oh * ow * oc * fh * fw * ic, acc_bound=acc_bound(bias, filt, -ctx.zero_point(x)))

@@ -1,14 +1,6 @@
 """DEPTHWISE_CONV_2D, host half: TFLM's DepthwiseConv Prepare for int8 per-channel.
 
-Params:
-  0 BATCHES, 1 IN_H, 2 IN_W, 3 IN_C, 4 OUT_H, 5 OUT_W, 6 OUT_C, 7 DEPTH_MULTIPLIER,
-  8 FILTER_H, 9 FILTER_W, 10 STRIDE_H, 11 STRIDE_W, 12 DILATION_H, 13 DILATION_W,
-  14 PAD_H, 15 PAD_W, 16 INPUT (arena), 17 OUTPUT (arena),
-  18 WEIGHTS (file: int8 [OUT_C, FILTER_H, FILTER_W], one channel contiguous),
-  19 SCRATCH (arena, FILTER_H*FILTER_W bytes), 20 INPUT_OFFSET, 21 OUTPUT_OFFSET,
-  22 ACT_MIN, 23 ACT_MAX,
-  24 + 3*c: BIAS[c], OUTPUT_MULTIPLIER[c], OUTPUT_SHIFT[c],
-  then the multipliers' limbs (quant.limb_tail: STEP, m0, m1, m2, ...).
+Params: edgeloop_fw/runtime/opspec.py ("depthwise_conv_2d").
 
 TFLite stores the filter as [1, H, W, OUT_C]; it is transposed here so the
 board reads one channel's taps with a single readinto.
@@ -17,6 +9,8 @@ board reads one channel's taps with a single readinto.
 from __future__ import annotations
 
 import numpy as np
+
+from edgeloop_fw.runtime.opspec import pack
 
 from ..graph import Arena, Const, Context, OpPlan, Scratch
 from ..quant import activation_range, limb_tail
@@ -49,11 +43,11 @@ def prepare(ctx: Context) -> OpPlan:
     bias = bias_values(ctx, b, oc)
     lo, hi = activation_range(act, ctx.scale(y), ctx.zero_point(y))
     weights = np.ascontiguousarray(np.transpose(filt.reshape(fh, fw, oc), (2, 0, 1))).astype(np.int8)
-    params = [n, ih, iw, ic, oh, ow, oc, dm, fh, fw, sh, sw, dh, dw, ph, pw,
-              Arena(x.index), Arena(y.index), Const(weights.tobytes()), Scratch(),
-              -ctx.zero_point(x), ctx.zero_point(y), lo, hi]
-    for c in range(oc):
-        params += [int(bias[c]), mults[c][0], mults[c][1]]
-    params += limb_tail(mults)
+    params = pack("depthwise_conv_2d", batches=n, in_h=ih, in_w=iw, in_c=ic, out_h=oh, out_w=ow, out_c=oc,
+                  depth_multiplier=dm, filter_h=fh, filter_w=fw, stride_h=sh, stride_w=sw, dilation_h=dh,
+                  dilation_w=dw, pad_h=ph, pad_w=pw, input=Arena(x.index), output=Arena(y.index),
+                  weights=Const(weights.tobytes()), scratch=Scratch(),
+                  input_offset=-ctx.zero_point(x), output_offset=ctx.zero_point(y), act_min=lo, act_max=hi,
+                  per_channel=[(int(bias[c]), *mults[c]) for c in range(oc)], limbs=limb_tail(mults))
     return OpPlan(params, reads=[x.index], writes=[y.index], scratch=fh * fw,
                   macs=n * oh * ow * oc * fh * fw, acc_bound=acc_bound(bias, weights, -ctx.zero_point(x)))

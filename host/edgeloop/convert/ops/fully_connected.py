@@ -1,14 +1,9 @@
 """FULLY_CONNECTED, host half: TFLM's FullyConnected Prepare for int8.
 
-Params (int32, in this order; the board half indexes them by the same names):
-  0 BATCHES, 1 DEPTH (accum_depth), 2 UNITS (output_depth),
-  3 INPUT (arena), 4 OUTPUT (arena), 5 WEIGHTS (file offset, int8 [UNITS, DEPTH]),
-  6 SCRATCH (arena), 7 CHUNK (bytes per weight read, <= DEPTH),
-  8 OUTPUT_OFFSET (output zero point), 9 ACT_MIN, 10 ACT_MAX,
-  11 + 3*c: BIAS'[c], OUTPUT_MULTIPLIER[c], OUTPUT_SHIFT[c] for each unit c,
-  then the multipliers' limbs (quant.limb_tail: STEP, m0, m1, m2, ...).
+Params: edgeloop_fw/runtime/opspec.py ("fully_connected"); DEPTH is TFLM's
+accum_depth, UNITS its output_depth.
 
-BIAS' folds TFLM's input_offset into the bias: sum_d w[c,d] * (x[d] + input_offset)
+The bias folds TFLM's input_offset into the bias: sum_d w[c,d] * (x[d] + input_offset)
 + bias[c] equals sum_d w[c,d] * x[d] + (bias[c] + input_offset * sum_d w[c,d])
 exactly in integers, which saves the board one addition per MAC. Per-tensor
 weights repeat the one multiplier per unit, so the kernel has a single path.
@@ -17,6 +12,8 @@ weights repeat the one multiplier per unit, so the kernel has a single path.
 from __future__ import annotations
 
 import numpy as np
+
+from edgeloop_fw.runtime.opspec import pack
 
 from ..graph import Arena, Const, Context, OpPlan, Scratch
 from .common import acc_bound
@@ -52,11 +49,9 @@ def prepare(ctx: Context) -> OpPlan:
         mults = [quantize_multiplier(conv_multiplier_per_tensor(ctx.scale(x), ctx.scale(w), ctx.scale(y)))] * units
     act_min, act_max = activation_range(ctx.op.options.int8(0), ctx.scale(y), ctx.zero_point(y))
     chunk = min(depth, ctx.chunk_bytes)
-    params = [batches, depth, units, Arena(x.index), Arena(y.index),
-              Const(weights.astype(np.int8).tobytes()), Scratch(), chunk,
-              ctx.zero_point(y), act_min, act_max]
-    for c in range(units):
-        params += [int(bias_eff[c]), mults[c][0], mults[c][1]]
-    params += limb_tail(mults)
+    params = pack("fully_connected", batches=batches, depth=depth, units=units, input=Arena(x.index),
+                  output=Arena(y.index), weights=Const(weights.astype(np.int8).tobytes()), scratch=Scratch(),
+                  chunk=chunk, output_offset=ctx.zero_point(y), act_min=act_min, act_max=act_max,
+                  per_unit=[(int(bias_eff[c]), *mults[c]) for c in range(units)], limbs=limb_tail(mults))
     return OpPlan(params, reads=[x.index], writes=[y.index], scratch=chunk, macs=batches * units * depth,
                   acc_bound=acc_bound(bias_eff, w2))

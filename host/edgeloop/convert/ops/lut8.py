@@ -14,8 +14,7 @@ the value TFLM's reference kernel computes for that input code:
   TANH      reference_integer_ops::Tanh (gemmlowp::tanh on Q4.27).
   QUANTIZE  int8 → int8 reference_ops::Requantize.
 
-Params: 0 N (elements), 1 INPUT (arena), 2 OUTPUT (arena), 3 TABLE (file
-offset of 256 int8, indexed by x + 128), 4 SCRATCH (arena, 256 bytes).
+Params: edgeloop_fw/runtime/opspec.py ("lut8").
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ import math
 
 import numpy as np
 
+from edgeloop_fw.runtime.opspec import pack
 from edgeloop_fw.runtime.qmath import mbqm_wide as mbqm, rdbpot
 
 from .. import fixedpoint
@@ -125,5 +125,6 @@ def prepare(ctx: Context) -> OpPlan:
         raise ctx.refuse("per-channel activation quantization is not supported")
     n = int(np.prod(x.shape, dtype=np.int64))
     table = np.asarray(table_for(ctx), np.int8)
-    params = [n, Arena(x.index), Arena(y.index), Const(table.tobytes()), Scratch()]
+    params = pack("lut8", n=n, input=Arena(x.index), output=Arena(y.index), table=Const(table.tobytes()),
+                  scratch=Scratch())
     return OpPlan(params, reads=[x.index], writes=[y.index], scratch=256, macs=0)

@@ -10,15 +10,14 @@ All of that depends only on shapes and scales, so it is done here.
 The reduced axes must be contiguous (GlobalAveragePooling gives axes 1..rank-2),
 so the input is viewed as [OUTER, COUNT, INNER] and the output as [OUTER, INNER].
 
-Params: 0 OUTER, 1 COUNT, 2 INNER, 3 INPUT (arena), 4 OUTPUT (arena),
-5 BIAS (-zero_point_in * COUNT), 6 MULTIPLIER, 7 SHIFT, 8 OUTPUT_ZP,
-9..11 MULTIPLIER's limbs (qmath.split) for the board's small-int arithmetic.
+Params: edgeloop_fw/runtime/opspec.py ("mean").
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from edgeloop_fw.runtime.opspec import pack
 from edgeloop_fw.runtime.qmath import split
 
 from ..graph import Arena, Context, OpPlan
@@ -50,7 +49,8 @@ def prepare(ctx: Context) -> OpPlan:
     if count == 0:
         raise ctx.refuse("mean over an empty axis")
     m, shift = mean_multiplier(ctx.scale(x), ctx.scale(y), count)
-    params = [outer, count, inner, Arena(x.index), Arena(y.index),
-              -ctx.zero_point(x) * count, m, shift, ctx.zero_point(y), *split(m)]
+    params = pack("mean", outer=outer, count=count, inner=inner, input=Arena(x.index), output=Arena(y.index),
+                  bias=-ctx.zero_point(x) * count, multiplier=m, shift=shift, output_zp=ctx.zero_point(y),
+                  limbs=split(m))
     return OpPlan(params, reads=[x.index], writes=[y.index], macs=outer * count * inner,
                   acc_bound=abs(ctx.zero_point(x) * count) + 128 * count)

@@ -5,12 +5,12 @@ never rescales), so the only float work is the fused-activation clamp; the
 padding follows tflite's ComputePaddingHeightWidth (the odd pixel of SAME
 padding goes to the bottom/right, so only the top/left amount is kept).
 
-Params: 0 MODE (0 average, 1 max), 1 BATCHES, 2 IN_H, 3 IN_W, 4 DEPTH,
-5 OUT_H, 6 OUT_W, 7 STRIDE_H, 8 STRIDE_W, 9 FILTER_H, 10 FILTER_W,
-11 PAD_H, 12 PAD_W, 13 ACT_MIN, 14 ACT_MAX, 15 INPUT (arena), 16 OUTPUT (arena).
+Params: edgeloop_fw/runtime/opspec.py ("pool_2d").
 """
 
 from __future__ import annotations
+
+from edgeloop_fw.runtime.opspec import pack
 
 from ..graph import Arena, Context, OpPlan
 from ..quant import activation_range
@@ -54,8 +54,10 @@ def prepare(ctx: Context) -> OpPlan:
     pad_w = pad_before(stride_w, 1, in_w, filter_w, out_w)
     act_min, act_max = activation_range(act, ctx.scale(y), ctx.zero_point(y))
     mode = MODE_MAX if ctx.op.name == "MAX_POOL_2D" else MODE_AVERAGE
-    params = [mode, batches, in_h, in_w, depth, out_h, out_w, stride_h, stride_w,
-              filter_h, filter_w, pad_h, pad_w, act_min, act_max, Arena(x.index), Arena(y.index)]
+    params = pack("pool_2d", mode=mode, batches=batches, in_h=in_h, in_w=in_w, depth=depth, out_h=out_h,
+                  out_w=out_w, stride_h=stride_h, stride_w=stride_w, filter_h=filter_h, filter_w=filter_w,
+                  pad_h=pad_h, pad_w=pad_w, act_min=act_min, act_max=act_max, input=Arena(x.index),
+                  output=Arena(y.index))
     # "MACs" for a pool: one add or compare per window element.
     work = batches * out_h * out_w * depth * filter_h * filter_w
     return OpPlan(params, reads=[x.index], writes=[y.index], macs=work)

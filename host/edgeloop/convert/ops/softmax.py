@@ -8,11 +8,8 @@ table in the file; the board reads it into scratch and does only the sum, one
 Newton-Raphson reciprocal per row and one product per element, in small-int
 limbs (edgeloop_fw/runtime/kernels/softmax.py).
 
-Params: 0 OUTER (rows), 1 DEPTH (row length), 2 INPUT (arena), 3 OUTPUT (arena),
-4 TABLE (file: COUNT little-endian int32 exp values, k = 0..COUNT-1),
-5 COUNT (1 - diff_min, at most 256), 6 SCRATCH (arena, 4 * COUNT bytes),
-7..12 registers the kernel computes in (zero in the file),
-13 INPUT_MULTIPLIER, 14 INPUT_LEFT_SHIFT, 15 DIFF_MIN (TFLM's SoftmaxParams, for tools).
+Params: edgeloop_fw/runtime/opspec.py ("softmax"); the table holds exp values
+for k = 0..COUNT-1.
 """
 
 from __future__ import annotations
@@ -21,6 +18,7 @@ import math
 
 import numpy as np
 
+from edgeloop_fw.runtime.opspec import pack
 from edgeloop_fw.runtime.qmath import srdhm
 
 from ..fixedpoint import exp_on_negative_values
@@ -55,8 +53,9 @@ def prepare(ctx: Context) -> OpPlan:
     if depth > MAX_DEPTH:
         raise ctx.refuse(f"softmax over {depth} values; edgeloop's int8 softmax takes rows of up to {MAX_DEPTH}")
     table = exp_table(mult, shift, diff_min)
-    params = [outer, depth, Arena(x.index), Arena(y.index), Const(np.asarray(table, "<i4").tobytes()),
-              len(table), Scratch(), 0, 0, 0, 0, 0, 0, mult, shift, diff_min]
+    params = pack("softmax", outer=outer, depth=depth, input=Arena(x.index), output=Arena(y.index),
+                  table=Const(np.asarray(table, "<i4").tobytes()), count=len(table), scratch=Scratch(),
+                  regs=[0] * 6, input_multiplier=mult, input_left_shift=shift, diff_min=diff_min)
     return OpPlan(params, reads=[x.index], writes=[y.index], scratch=4 * len(table), macs=outer * depth)
 
 

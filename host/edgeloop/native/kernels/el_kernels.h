@@ -85,20 +85,21 @@ void el_depthwise_conv_2d_s8_range(const el_geom *g, const int8_t *x, const int8
 
 /* ---- light ops (el_misc.c); the structs are the runtime's params from the
  *      given index, so callers point into the params array. */
-typedef struct {   /* pool_2d params 1..14 */
+typedef struct {   /* pool_2d params BATCHES..ACT_MAX (opspec.py; el_module.c checks each member) */
     int32_t batches, in_h, in_w, depth, out_h, out_w, stride_h, stride_w;
     int32_t filter_h, filter_w, pad_h, pad_w, act_min, act_max;
 } el_pool;
 void el_pool_2d_s8(const el_pool *g, int is_max, const int8_t *x, int8_t *y);
 
-typedef struct {   /* add params 5..28 */
+typedef struct {   /* add params INPUT1_OFFSET..STRIDES2 (opspec.py; el_module.c checks each member) */
     int32_t in1_offset, in2_offset, out_offset, left_shift;
     int32_t in1_multiplier, in1_shift, in2_multiplier, in2_shift, out_multiplier, out_shift;
     int32_t act_min, act_max, dims[4], strides1[4], strides2[4];
 } el_add;
 void el_add_s8(const el_add *a, int32_t n, int broadcast, const int8_t *x1, const int8_t *x2, int8_t *y);
 
-typedef struct {   /* mean params 0..8 (input/output offsets unused here) */
+typedef struct {   /* mean params OUTER..OUTPUT_ZP (opspec.py; el_module.c checks each member;
+                      input/output offsets unused here) */
     int32_t outer, count, inner, input, output, bias, multiplier, shift, output_zp;
 } el_mean;
 void el_mean_s8(const el_mean *m, const int8_t *x, int8_t *y);

@@ -12,15 +12,19 @@
  *   pool_2d(p, arena), add(p, arena), mean(p, arena), concatenation(p, arena)
  *   lut8(p, arena)                               table already read into the op's scratch
  *   softmax(p, arena)                            exp table already read into the op's scratch
- * `p` is the op's params (int32, layout of docs/runtime-kernels.md, the same
- * indices as the portable kernels), `arena` the interpreter's arena. Every
+ * `p` is the op's params (int32, indexed by el_params.h, generated from
+ * edgeloop_fw/runtime/opspec.py like the Python kernels' names), `arena` the
+ * interpreter's arena. Every
  * offset and size is checked against the buffers before a byte is touched:
  * a bad call raises ValueError instead of writing outside the arena.
  * API is the version of this calling convention; the board glue refuses a
  * module whose API differs (and the interpreter falls back a level).
  */
+#include <stddef.h>
+
 #include "el_natmod.h"
 #include "el_kernels.h"
+#include "el_params.h" /* the params' indices, generated from opspec.py */
 
 #define EL_API 5 /* 2: scratch sized by scratch_size(); 3: depthwise by dw_scratch_size() (row strip);
                   4: the light ops pool_2d, add, mean, lut8, concatenation; 5: softmax */
@@ -69,32 +73,40 @@ static int inside(int32_t at, int64_t n, size_t size) {
     return at >= 0 && n >= 0 && (uint64_t)at + (uint64_t)n <= (uint64_t)size;
 }
 
+/* FULLY_CONNECTED, CONV_2D and DEPTHWISE_CONV_2D share one (bias, multiplier, shift) unit */
+_Static_assert(EL_FC_PER_UNIT_STEP == EL_CONV_PER_CHANNEL_STEP && EL_FC_BIAS == EL_CONV_BIAS &&
+               EL_FC_MULTIPLIER == EL_CONV_MULTIPLIER && EL_FC_SHIFT == EL_CONV_SHIFT &&
+               EL_DW_PER_CHANNEL_STEP == EL_CONV_PER_CHANNEL_STEP && EL_DW_BIAS == EL_CONV_BIAS &&
+               EL_DW_MULTIPLIER == EL_CONV_MULTIPLIER && EL_DW_SHIFT == EL_CONV_SHIFT, "per-channel units differ");
+
 static el_requant requant(const call_bufs *b, int32_t first, int32_t in_off, int32_t out_off,
                           int32_t lo, int32_t hi, int32_t channels) {
-    if (first < 0 || (size_t)first + 3u * (size_t)channels > b->np)
+    const int32_t step = EL_CONV_PER_CHANNEL_STEP;
+    if (first < 0 || (size_t)first + (size_t)step * (size_t)channels > b->np)
         fail("native: params too short for the channels");
-    el_requant q = {b->p + first, b->p + first + 1, b->p + first + 2, 3, in_off, out_off, lo, hi};
+    const int32_t *u = b->p + first;
+    el_requant q = {u + EL_CONV_BIAS, u + EL_CONV_MULTIPLIER, u + EL_CONV_SHIFT, step, in_off, out_off, lo, hi};
     return q;
 }
 
-/* ---- FULLY_CONNECTED: 0 BATCHES 1 DEPTH 2 UNITS 3 INPUT 4 OUTPUT 5 WEIGHTS 6 SCRATCH
- *      7 CHUNK 8 OUTPUT_OFFSET 9 ACT_MIN 10 ACT_MAX 11 + 3c (bias', mult, shift) */
+/* ---- FULLY_CONNECTED: EL_FC_PER_UNIT + 3u: (bias', mult, shift) */
 static mp_obj_t fully_connected(size_t n_args, const mp_obj_t *args) {
     (void)n_args;
     call_bufs b;
     bufs(args, &b);
     int32_t u0 = get_int(args[3]), n = get_int(args[4]);
-    if (b.np < 11)
+    if (b.np < EL_FC_PER_UNIT)
         fail("native: fully_connected params too short");
     const int32_t *p = b.p;
-    int32_t batches = p[0], depth = p[1], units = p[2];
+    int32_t batches = p[EL_FC_BATCHES], depth = p[EL_FC_DEPTH], units = p[EL_FC_UNITS];
+    int32_t x = p[EL_FC_INPUT], y = p[EL_FC_OUTPUT];
     if (u0 < 0 || n < 0 || u0 + n > units || (int64_t)n * depth > (int64_t)b.nw ||
-        !inside(p[3], (int64_t)batches * depth, b.na) || !inside(p[4], (int64_t)batches * units, b.na))
+        !inside(x, (int64_t)batches * depth, b.na) || !inside(y, (int64_t)batches * units, b.na))
         fail("native: fully_connected call outside its buffers");
-    el_requant q = requant(&b, 11 + 3 * u0, 0, p[8], p[9], p[10], n);
+    el_requant q = requant(&b, EL_FC_PER_UNIT + EL_FC_PER_UNIT_STEP * u0, 0, p[EL_FC_OUTPUT_OFFSET],
+                           p[EL_FC_ACT_MIN], p[EL_FC_ACT_MAX], n);
     for (int32_t k = 0; k < batches; k++)
-        el_fully_connected_s8(b.arena + p[3] + k * depth, b.w, b.arena + p[4] + k * units + u0,
-                              1, depth, n, &q);
+        el_fully_connected_s8(b.arena + x + k * depth, b.w, b.arena + y + k * units + u0, 1, depth, n, &q);
     return (mp_obj_t)mp_fun_table.const_none;
 }
 
@@ -114,58 +126,58 @@ static int geom_ok(const el_geom *g, const call_bufs *b, int32_t x, int32_t y) {
            inside(x, nx, b->na) && inside(y, ny, b->na);
 }
 
-static void window(el_geom *g, const int32_t *p) {
-    g->filter_h = p[0]; g->filter_w = p[1]; g->stride_h = p[2]; g->stride_w = p[3];
-    g->dilation_h = p[4]; g->dilation_w = p[5]; g->pad_h = p[6]; g->pad_w = p[7];
-}
+/* el_geom from the params of OP (CONV or DW), depth multiplier DM */
+#define EL_GEOM(p, OP, DM)                                                                           \
+    {p[EL_##OP##_BATCHES], p[EL_##OP##_IN_H], p[EL_##OP##_IN_W], p[EL_##OP##_IN_C], p[EL_##OP##_OUT_H],  \
+     p[EL_##OP##_OUT_W], p[EL_##OP##_OUT_C], p[EL_##OP##_FILTER_H], p[EL_##OP##_FILTER_W],              \
+     p[EL_##OP##_STRIDE_H], p[EL_##OP##_STRIDE_W], p[EL_##OP##_DILATION_H], p[EL_##OP##_DILATION_W],     \
+     p[EL_##OP##_PAD_H], p[EL_##OP##_PAD_W], DM}
 
-/* ---- CONV_2D: 0..6 BATCHES IN_H IN_W IN_C OUT_H OUT_W OUT_C, 7..14 window, 15 INPUT
- *      16 OUTPUT 17 WEIGHTS 18 SCRATCH 19 INPUT_OFFSET 20 OUTPUT_OFFSET 21 ACT_MIN
- *      22 ACT_MAX 23 + 3c */
+/* ---- CONV_2D: EL_CONV_PER_CHANNEL + 3c: (bias, mult, shift) */
 static mp_obj_t conv_2d(size_t n_args, const mp_obj_t *args) {
     (void)n_args;
     call_bufs b;
     bufs(args, &b);
     int32_t c0 = get_int(args[4]), n = get_int(args[5]);
-    if (b.np < 23)
+    if (b.np < EL_CONV_PER_CHANNEL)
         fail("native: conv_2d params too short");
     const int32_t *p = b.p;
-    el_geom g = {p[0], p[1], p[2], p[3], p[4], p[5], p[6], 0, 0, 0, 0, 0, 0, 0, 0, 1};
-    window(&g, p + 7);
+    el_geom g = EL_GEOM(p, CONV, 1);
+    int32_t x = p[EL_CONV_INPUT], y = p[EL_CONV_OUTPUT];
     int64_t k = (int64_t)g.filter_h * g.filter_w * g.in_c;
-    if (!geom_ok(&g, &b, p[15], p[16]) || c0 < 0 || n < 0 || c0 + n > g.out_c || k * n > (int64_t)b.nw)
+    if (!geom_ok(&g, &b, x, y) || c0 < 0 || n < 0 || c0 + n > g.out_c || k * n > (int64_t)b.nw)
         fail("native: conv_2d call outside its buffers");
     void *s = scratch_arg(args[3], el_conv_scratch_bytes((int32_t)k, n));
-    el_requant q = requant(&b, 23, p[19], p[20], p[21], p[22], g.out_c);
-    el_conv_2d_s8_range(&g, b.arena + p[15], b.w, b.arena + p[16], &q, s, c0, n);
+    el_requant q = requant(&b, EL_CONV_PER_CHANNEL, p[EL_CONV_INPUT_OFFSET], p[EL_CONV_OUTPUT_OFFSET],
+                           p[EL_CONV_ACT_MIN], p[EL_CONV_ACT_MAX], g.out_c);
+    el_conv_2d_s8_range(&g, b.arena + x, b.w, b.arena + y, &q, s, c0, n);
     return (mp_obj_t)mp_fun_table.const_none;
 }
 
 static el_geom dw_geom(const int32_t *p) {
-    el_geom g = {p[0], p[1], p[2], p[3], p[4], p[5], p[6], 0, 0, 0, 0, 0, 0, 0, 0, p[7]};
-    window(&g, p + 8);
+    el_geom g = EL_GEOM(p, DW, p[EL_DW_DEPTH_MULTIPLIER]);
     return g;
 }
 
-/* ---- DEPTHWISE_CONV_2D: 0..6 geometry, 7 DEPTH_MULTIPLIER, 8..15 window, 16 INPUT
- *      17 OUTPUT 18 WEIGHTS 19 SCRATCH 20 INPUT_OFFSET 21 OUTPUT_OFFSET 22 ACT_MIN
- *      23 ACT_MAX 24 + 3c */
+/* ---- DEPTHWISE_CONV_2D: EL_DW_PER_CHANNEL + 3c: (bias, mult, shift) */
 static mp_obj_t depthwise_conv_2d(size_t n_args, const mp_obj_t *args) {
     (void)n_args;
     call_bufs b;
     bufs(args, &b);
     int32_t i0 = get_int(args[4]), n = get_int(args[5]);
-    if (b.np < 24)
+    if (b.np < EL_DW_PER_CHANNEL)
         fail("native: depthwise_conv_2d params too short");
     const int32_t *p = b.p;
     el_geom g = dw_geom(p);
+    int32_t x = p[EL_DW_INPUT], y = p[EL_DW_OUTPUT];
     int64_t k = (int64_t)g.filter_h * g.filter_w, dm = g.depth_multiplier;
-    if (!geom_ok(&g, &b, p[16], p[17]) || dm <= 0 || (int64_t)g.in_c * dm != g.out_c || i0 < 0 ||
+    if (!geom_ok(&g, &b, x, y) || dm <= 0 || (int64_t)g.in_c * dm != g.out_c || i0 < 0 ||
         n < 0 || i0 + n > g.in_c || k * dm * n > (int64_t)b.nw)
         fail("native: depthwise_conv_2d call outside its buffers");
     void *s = scratch_arg(args[3], el_depthwise_scratch_bytes(&g, n));
-    el_requant q = requant(&b, 24, p[20], p[21], p[22], p[23], g.out_c);
-    el_depthwise_conv_2d_s8_range(&g, b.arena + p[16], b.w, b.arena + p[17], &q, s, i0, n);
+    el_requant q = requant(&b, EL_DW_PER_CHANNEL, p[EL_DW_INPUT_OFFSET], p[EL_DW_OUTPUT_OFFSET],
+                           p[EL_DW_ACT_MIN], p[EL_DW_ACT_MAX], g.out_c);
+    el_depthwise_conv_2d_s8_range(&g, b.arena + x, b.w, b.arena + y, &q, s, i0, n);
     return (mp_obj_t)mp_fun_table.const_none;
 }
 
@@ -187,7 +199,7 @@ static mp_obj_t dw_scratch_size(size_t n_args, const mp_obj_t *args) {
     size_t np;
     const int32_t *p = get_buf(args[0], &np, EL_BUFFER_READ);
     int32_t n = get_int(args[1]);
-    if (np / 4 < 24)
+    if (np / 4 < EL_DW_PER_CHANNEL)
         fail("native: depthwise_conv_2d params too short");
     el_geom g = dw_geom(p);
     if (n <= 0 || n > (1 << 16) || g.depth_multiplier <= 0 || g.depth_multiplier > (1 << 12) ||
@@ -198,7 +210,27 @@ static mp_obj_t dw_scratch_size(size_t n_args, const mp_obj_t *args) {
 }
 
 
-/* ---- the light ops: (p, arena) only; the C structs are runs of p (params.py) */
+/* ---- the light ops: (p, arena) only; the C structs are runs of p: each member at its param */
+#define EL_RUN(type, member, first, index) \
+    _Static_assert(offsetof(type, member) == 4 * ((index) - (first)), #type "." #member " is not its param")
+#define EL_POOL_AT(m, M) EL_RUN(el_pool, m, EL_POOL_BATCHES, EL_POOL_##M)
+EL_POOL_AT(batches, BATCHES); EL_POOL_AT(in_h, IN_H); EL_POOL_AT(in_w, IN_W); EL_POOL_AT(depth, DEPTH);
+EL_POOL_AT(out_h, OUT_H); EL_POOL_AT(out_w, OUT_W); EL_POOL_AT(stride_h, STRIDE_H);
+EL_POOL_AT(stride_w, STRIDE_W); EL_POOL_AT(filter_h, FILTER_H); EL_POOL_AT(filter_w, FILTER_W);
+EL_POOL_AT(pad_h, PAD_H); EL_POOL_AT(pad_w, PAD_W); EL_POOL_AT(act_min, ACT_MIN); EL_POOL_AT(act_max, ACT_MAX);
+_Static_assert(sizeof(el_pool) == 4 * (EL_POOL_ACT_MAX + 1 - EL_POOL_BATCHES), "el_pool");
+#define EL_ADD_AT(m, M) EL_RUN(el_add, m, EL_ADD_INPUT1_OFFSET, EL_ADD_##M)
+EL_ADD_AT(in1_offset, INPUT1_OFFSET); EL_ADD_AT(in2_offset, INPUT2_OFFSET); EL_ADD_AT(out_offset, OUTPUT_OFFSET);
+EL_ADD_AT(left_shift, LEFT_SHIFT); EL_ADD_AT(in1_multiplier, INPUT1_MULTIPLIER); EL_ADD_AT(in1_shift, INPUT1_SHIFT);
+EL_ADD_AT(in2_multiplier, INPUT2_MULTIPLIER); EL_ADD_AT(in2_shift, INPUT2_SHIFT);
+EL_ADD_AT(out_multiplier, OUTPUT_MULTIPLIER); EL_ADD_AT(out_shift, OUTPUT_SHIFT); EL_ADD_AT(act_min, ACT_MIN);
+EL_ADD_AT(act_max, ACT_MAX); EL_ADD_AT(dims, DIMS); EL_ADD_AT(strides1, STRIDES1); EL_ADD_AT(strides2, STRIDES2);
+_Static_assert(sizeof(el_add) == 4 * (EL_ADD_LIMBS - EL_ADD_INPUT1_OFFSET), "el_add");
+#define EL_MEAN_AT(m, M) EL_RUN(el_mean, m, EL_MEAN_OUTER, EL_MEAN_##M)
+EL_MEAN_AT(outer, OUTER); EL_MEAN_AT(count, COUNT); EL_MEAN_AT(inner, INNER); EL_MEAN_AT(input, INPUT);
+EL_MEAN_AT(output, OUTPUT); EL_MEAN_AT(bias, BIAS); EL_MEAN_AT(multiplier, MULTIPLIER); EL_MEAN_AT(shift, SHIFT);
+EL_MEAN_AT(output_zp, OUTPUT_ZP);
+_Static_assert(sizeof(el_mean) == 4 * (EL_MEAN_LIMBS - EL_MEAN_OUTER), "el_mean");
 
 /* p and arena of a two-argument call */
 static void bufs2(const mp_obj_t *args, call_bufs *b, size_t need, const char *op) {
@@ -226,19 +258,20 @@ static int64_t prod(int32_t a, int32_t b, int32_t c, int32_t d) {
 
 static const char BAD[] = "native: call outside its buffers";
 
-/* pool_2d: 0 MODE 1..14 el_pool 15 INPUT 16 OUTPUT */
+/* pool_2d: MODE, el_pool, INPUT, OUTPUT */
 static mp_obj_t pool_2d(size_t n_args, const mp_obj_t *args) {
     (void)n_args;
     call_bufs b;
-    bufs2(args, &b, 17, "native: pool_2d params too short");
-    const el_pool *g = (const el_pool *)(b.p + 1);
+    bufs2(args, &b, EL_POOL_OUTPUT + 1, "native: pool_2d params too short");
+    const el_pool *g = (const el_pool *)(b.p + EL_POOL_BATCHES);
+    int32_t x = b.p[EL_POOL_INPUT], y = b.p[EL_POOL_OUTPUT];
     if (g->filter_h <= 0 || g->filter_w <= 0 || g->stride_h <= 0 || g->stride_w <= 0 || g->pad_h < 0 ||
         g->pad_w < 0 || g->filter_h > (1 << 16) || g->filter_w > (1 << 16) ||
-        !inside(b.p[15], prod(g->batches, g->in_h, g->in_w, g->depth), b.na) ||
-        !inside(b.p[16], prod(g->batches, g->out_h, g->out_w, g->depth), b.na) ||
+        !inside(x, prod(g->batches, g->in_h, g->in_w, g->depth), b.na) ||
+        !inside(y, prod(g->batches, g->out_h, g->out_w, g->depth), b.na) ||
         prod(g->out_h, g->stride_h, 1, 1) > (1 << 24) || prod(g->out_w, g->stride_w, 1, 1) > (1 << 24))
         fail(BAD);
-    el_pool_2d_s8(g, b.p[0] == 1, b.arena + b.p[15], b.arena + b.p[16]);
+    el_pool_2d_s8(g, b.p[EL_POOL_MODE] == 1, b.arena + x, b.arena + y);
     return (mp_obj_t)mp_fun_table.const_none;
 }
 
@@ -253,35 +286,36 @@ static int64_t reach(const int32_t *dims, const int32_t *strides) {
     return r + 1;
 }
 
-/* add: 0 N 1 BROADCAST 2 INPUT1 3 INPUT2 4 OUTPUT 5..28 el_add */
+/* add: N, BROADCAST, INPUT1, INPUT2, OUTPUT, el_add, the limbs (for the portable level) */
 static mp_obj_t add(size_t n_args, const mp_obj_t *args) {
     (void)n_args;
     call_bufs b;
-    bufs2(args, &b, 29, "native: add params too short");
+    bufs2(args, &b, EL_ADD_LIMBS, "native: add params too short");
     const int32_t *p = b.p;
-    const el_add *a = (const el_add *)(p + 5);
-    int32_t n = p[0];
+    const el_add *a = (const el_add *)(p + EL_ADD_INPUT1_OFFSET);
+    int32_t n = p[EL_ADD_N], broadcast = p[EL_ADD_BROADCAST];
+    int32_t x1 = p[EL_ADD_INPUT1], x2 = p[EL_ADD_INPUT2], y = p[EL_ADD_OUTPUT];
     int64_t n1 = n, n2 = n;
-    if (p[1]) {
+    if (broadcast) {
         const int32_t *d = a->dims;
         if (d[0] <= 0 || d[1] <= 0 || d[2] <= 0 || d[3] <= 0 || prod(d[0], d[1], d[2], d[3]) != n)
             fail(BAD);
         n1 = reach(d, a->strides1);
         n2 = reach(d, a->strides2);
     }
-    if (n < 0 || a->left_shift < 0 || a->left_shift > 22 || !inside(p[2], n1, b.na) ||
-        !inside(p[3], n2, b.na) || !inside(p[4], n, b.na))
+    if (n < 0 || a->left_shift < 0 || a->left_shift > 22 || !inside(x1, n1, b.na) ||
+        !inside(x2, n2, b.na) || !inside(y, n, b.na))
         fail(BAD);
-    el_add_s8(a, n, p[1] != 0, b.arena + p[2], b.arena + p[3], b.arena + p[4]);
+    el_add_s8(a, n, broadcast != 0, b.arena + x1, b.arena + x2, b.arena + y);
     return (mp_obj_t)mp_fun_table.const_none;
 }
 
-/* mean: el_mean = p[0..8] */
+/* mean: el_mean, then the limbs (for the portable level) */
 static mp_obj_t mean(size_t n_args, const mp_obj_t *args) {
     (void)n_args;
     call_bufs b;
-    bufs2(args, &b, 9, "native: mean params too short");
-    const el_mean *m = (const el_mean *)b.p;
+    bufs2(args, &b, EL_MEAN_LIMBS, "native: mean params too short");
+    const el_mean *m = (const el_mean *)(b.p + EL_MEAN_OUTER);
     if (!inside(m->input, prod(m->outer, m->count, m->inner, 1), b.na) ||
         !inside(m->output, prod(m->outer, m->inner, 1, 1), b.na))
         fail(BAD);
@@ -289,58 +323,61 @@ static mp_obj_t mean(size_t n_args, const mp_obj_t *args) {
     return (mp_obj_t)mp_fun_table.const_none;
 }
 
-/* lut8: 0 N 1 INPUT 2 OUTPUT 3 TABLE (file) 4 SCRATCH (the table, already read) */
+/* lut8: SCRATCH holds the table, already read from the file */
 static mp_obj_t lut8(size_t n_args, const mp_obj_t *args) {
     (void)n_args;
     call_bufs b;
-    bufs2(args, &b, 5, "native: lut8 params too short");
+    bufs2(args, &b, EL_LUT8_SCRATCH + 1, "native: lut8 params too short");
     const int32_t *p = b.p;
-    if (!inside(p[4], 256, b.na) || !inside(p[1], p[0], b.na) || !inside(p[2], p[0], b.na))
+    int32_t n = p[EL_LUT8_N], t = p[EL_LUT8_SCRATCH], x = p[EL_LUT8_INPUT], y = p[EL_LUT8_OUTPUT];
+    if (!inside(t, 256, b.na) || !inside(x, n, b.na) || !inside(y, n, b.na))
         fail(BAD);
-    el_lut8_s8(b.arena + p[4], b.arena + p[1], b.arena + p[2], p[0]);
+    el_lut8_s8(b.arena + t, b.arena + x, b.arena + y, n);
     return (mp_obj_t)mp_fun_table.const_none;
 }
 
 #define EL_MAX_CONCAT 32
 
-/* concatenation: 0 OUTER 1 OUTPUT 2 N_INPUTS 3 + 2k (offset, size) */
+/* concatenation: OUTER, OUTPUT, N_INPUTS, then (INPUT, SIZE) per input */
 static mp_obj_t concatenation(size_t n_args, const mp_obj_t *args) {
     (void)n_args;
     call_bufs b;
-    bufs2(args, &b, 3, "native: concatenation params too short");
+    bufs2(args, &b, EL_CONCAT_INPUTS, "native: concatenation params too short");
     const int32_t *p = b.p;
-    int32_t k = p[2], outer = p[0];
-    if (k < 1 || k > EL_MAX_CONCAT || b.np < 3 + 2 * (size_t)k)
+    int32_t k = p[EL_CONCAT_N_INPUTS], outer = p[EL_CONCAT_OUTER];
+    if (k < 1 || k > EL_MAX_CONCAT || b.np < EL_CONCAT_INPUTS + EL_CONCAT_INPUTS_STEP * (size_t)k)
         fail("native: concatenation takes 1 to 32 inputs");
     const int8_t *xs[EL_MAX_CONCAT];
     int32_t sizes[EL_MAX_CONCAT];
     int64_t total = 0;
     for (int32_t i = 0; i < k; i++) {
-        int32_t at = p[3 + 2 * i], size = p[4 + 2 * i];
+        const int32_t *u = p + EL_CONCAT_INPUTS + EL_CONCAT_INPUTS_STEP * i;
+        int32_t at = u[EL_CONCAT_INPUT], size = u[EL_CONCAT_SIZE];
         if (!inside(at, prod(outer, size, 1, 1), b.na))
             fail(BAD);
         xs[i] = b.arena + at;
         sizes[i] = size;
         total += size;
     }
-    if (total > (1 << 30) || !inside(p[1], prod(outer, (int32_t)total, 1, 1), b.na))
+    if (total > (1 << 30) || !inside(p[EL_CONCAT_OUTPUT], prod(outer, (int32_t)total, 1, 1), b.na))
         fail(BAD);
-    el_concat_s8(outer, k, xs, sizes, b.arena + p[1]);
+    el_concat_s8(outer, k, xs, sizes, b.arena + p[EL_CONCAT_OUTPUT]);
     return (mp_obj_t)mp_fun_table.const_none;
 }
 
-/* softmax: 0 OUTER 1 DEPTH 2 INPUT 3 OUTPUT 4 TABLE (file) 5 COUNT 6 SCRATCH (the exp
- * table, already read: COUNT little-endian int32) */
+/* softmax: SCRATCH holds the exp table, already read from the file (COUNT little-endian int32) */
 static mp_obj_t softmax(size_t n_args, const mp_obj_t *args) {
     (void)n_args;
     call_bufs b;
-    bufs2(args, &b, 7, "native: softmax params too short");
+    bufs2(args, &b, EL_SOFTMAX_SCRATCH + 1, "native: softmax params too short");
     const int32_t *p = b.p;
-    int64_t n = prod(p[0], p[1], 1, 1);
-    if (p[1] <= 0 || p[5] < 1 || p[5] > 256 || !inside(p[6], 4 * (int64_t)p[5], b.na) ||
-        !inside(p[2], n, b.na) || !inside(p[3], n, b.na))
+    int32_t outer = p[EL_SOFTMAX_OUTER], depth = p[EL_SOFTMAX_DEPTH], count = p[EL_SOFTMAX_COUNT];
+    int32_t t = p[EL_SOFTMAX_SCRATCH], x = p[EL_SOFTMAX_INPUT], y = p[EL_SOFTMAX_OUTPUT];
+    int64_t n = prod(outer, depth, 1, 1);
+    if (depth <= 0 || count < 1 || count > 256 || !inside(t, 4 * (int64_t)count, b.na) || !inside(x, n, b.na) ||
+        !inside(y, n, b.na))
         fail(BAD);
-    el_softmax_s8(p[0], p[1], (const uint8_t *)b.arena + p[6], p[5], b.arena + p[2], b.arena + p[3]);
+    el_softmax_s8(outer, depth, (const uint8_t *)b.arena + t, count, b.arena + x, b.arena + y);
     return (mp_obj_t)mp_fun_table.const_none;
 }
 

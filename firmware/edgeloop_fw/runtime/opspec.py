@@ -1,0 +1,167 @@
+"""Every op's int32 params, written down once: names, order, variable tails, version.
+
+An op's params are written by the host (edgeloop/convert/ops/*.py, through
+`pack`) and read by three kernel levels (kernels/, viper/, native/ and the C
+glue natmod/el_module.c). Each of those reads them through names; the names
+and their indices come from here by generation
+(`python -m edgeloop.native.opspec_gen`), never by hand:
+- the board's files get a block of `NAME = const(i)` lines, because
+  MicroPython inlines a const only inside the module that defines it (an
+  imported name would be a dict lookup per use, and viper needs literals);
+- the C glue gets natmod/el_params.h;
+- the host imports this module.
+tests/host/test_opspec.py fails when a generated block differs from this file.
+
+This module is plain data (MicroPython can import it too), but the runtime on
+the board never does: it would cost RAM for names the generated consts
+already inlined.
+
+OPS[name] = (version, fields, repeat, limbs), name as in opcodes.KERNELS:
+- fields: the fixed fields in order; ("name", n) is a run of n values whose
+  first index is NAME;
+- repeat: None or (tail, count_field, items): after the fixed fields, the
+  `items` tuple once per unit of the fixed field `count_field`;
+- limbs: True when quant.limb_tail follows (STEP, then the multipliers'
+  qmath.split limbs once when STEP is 0, per unit when it is 3).
+The version is the op's entry in the op table's kernel-version field: raise
+it whenever a field moves or changes meaning, so a board refuses a model
+converted for another layout instead of misreading it.
+"""
+
+OPS = {
+    "fully_connected": (1, (
+        "batches", "depth", "units", "input", "output",
+        "weights",        # file: int8 [UNITS, DEPTH]
+        "scratch",        # arena, CHUNK bytes
+        "chunk",          # bytes per weight read, <= DEPTH
+        "output_offset", "act_min", "act_max",
+    ), ("per_unit", "units", ("bias", "multiplier", "shift")), True),  # bias has input_offset folded in
+    "conv_2d": (1, (
+        "batches", "in_h", "in_w", "in_c", "out_h", "out_w", "out_c",
+        "filter_h", "filter_w", "stride_h", "stride_w", "dilation_h", "dilation_w", "pad_h", "pad_w",
+        "input", "output",
+        "weights",        # file: int8 [OUT_C, FILTER_H, FILTER_W, IN_C]
+        "scratch",        # arena, FILTER_H * FILTER_W * IN_C bytes: one output channel's filter
+        "input_offset", "output_offset", "act_min", "act_max",
+    ), ("per_channel", "out_c", ("bias", "multiplier", "shift")), True),
+    "depthwise_conv_2d": (1, (
+        "batches", "in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "depth_multiplier",
+        "filter_h", "filter_w", "stride_h", "stride_w", "dilation_h", "dilation_w", "pad_h", "pad_w",
+        "input", "output",
+        "weights",        # file: int8 [OUT_C, FILTER_H, FILTER_W], one channel contiguous
+        "scratch",        # arena, FILTER_H * FILTER_W bytes
+        "input_offset", "output_offset", "act_min", "act_max",
+    ), ("per_channel", "out_c", ("bias", "multiplier", "shift")), True),
+    "pool_2d": (1, (
+        "mode",           # 0 average, 1 max
+        "batches", "in_h", "in_w", "depth", "out_h", "out_w",  # from BATCHES to ACT_MAX: C's el_pool
+        "stride_h", "stride_w", "filter_h", "filter_w", "pad_h", "pad_w", "act_min", "act_max",
+        "input", "output",
+    ), None, False),
+    "add": (1, (
+        "n", "broadcast", "input1", "input2", "output",
+        "input1_offset", "input2_offset", "output_offset", "left_shift",  # from here to STRIDES2: C's el_add
+        "input1_multiplier", "input1_shift", "input2_multiplier", "input2_shift",
+        "output_multiplier", "output_shift", "act_min", "act_max",
+        ("dims", 4),      # the 4-D output shape
+        ("strides1", 4),  # per dimension, 0 where INPUT1 repeats
+        ("strides2", 4),
+        ("limbs", 9),     # qmath.split of INPUT1, INPUT2, OUTPUT multipliers
+    ), None, False),
+    "mean": (1, (
+        "outer", "count", "inner", "input", "output",  # from OUTER to OUTPUT_ZP: C's el_mean
+        "bias",           # -zero_point_in * COUNT
+        "multiplier", "shift", "output_zp",
+        ("limbs", 3),     # qmath.split(MULTIPLIER)
+    ), None, False),
+    "lut8": (1, (
+        "n", "input", "output",
+        "table",          # file: 256 int8, indexed by x + 128
+        "scratch",        # arena, 256 bytes
+    ), None, False),
+    "concatenation": (1, (
+        "outer", "output", "n_inputs",
+    ), ("inputs", "n_inputs", ("input", "size")), False),
+    "softmax": (1, (
+        "outer", "depth", "input", "output",
+        "table",          # file: COUNT little-endian int32 exp values
+        "count",          # 1 - diff_min, at most 256
+        "scratch",        # arena, 4 * COUNT bytes
+        ("regs", 6),      # what the kernel computes in (zero in the file)
+        "input_multiplier", "input_left_shift", "diff_min",  # TFLM's SoftmaxParams, for tools
+    ), None, False),
+    "reshape": (1, (), None, False),
+}
+
+
+def version(op):
+    return OPS[op][0]
+
+
+def names(op):
+    """{CONST_NAME: index} of every name the op's kernels may use (tail item names
+    are offsets inside one repeated unit; TAIL_STEP is the unit's length)."""
+    _v, fields, repeat, _limbs = OPS[op]
+    out = {}
+    i = 0
+    for f in fields:
+        name, n = (f, 1) if isinstance(f, str) else f
+        out[name.upper()] = i
+        i += n
+    if repeat:
+        tail, _count, items = repeat
+        out[tail.upper()] = i
+        out[tail.upper() + "_STEP"] = len(items)
+        for k, item in enumerate(items):
+            if item.upper() in out:
+                raise ValueError("%s: tail item %s shadows a field" % (op, item))
+            out[item.upper()] = k
+    return out
+
+
+def pack(op, **values):
+    """The op's params as a positional list, from every field by name.
+
+    Runs of n values and the repeated tail (one tuple per unit, as many as
+    the count field says) are sequences; `limbs=` takes quant.limb_tail's
+    list when the op has one. Anything missing, extra or of the wrong length
+    is a ValueError: a layout change shows at the writer, not on a board.
+    """
+    _v, fields, repeat, limbs = OPS[op]
+    out = []
+    given = dict(values)
+    for f in fields:
+        name, n = (f, None) if isinstance(f, str) else f
+        if name not in given:
+            raise ValueError("%s: field %r is missing" % (op, name))
+        v = given.pop(name)
+        if n is None:
+            out.append(v)
+        else:
+            v = list(v)
+            if len(v) != n:
+                raise ValueError("%s: %r has %d values, not %d" % (op, name, len(v), n))
+            out += v
+    if repeat:
+        tail, count, items = repeat
+        units = given.pop(tail, None)
+        if units is None:
+            raise ValueError("%s: tail %r is missing" % (op, tail))
+        units = list(units)
+        if len(units) != values[count]:
+            raise ValueError("%s: %d %s for %s = %d" % (op, len(units), tail, count, values[count]))
+        for u in units:
+            if len(u) != len(items):
+                raise ValueError("%s: a unit of %r has %d values, not %d" % (op, tail, len(u), len(items)))
+            out += list(u)
+    if limbs:
+        tail = given.pop("limbs", None)
+        if tail is None:
+            raise ValueError("%s: the limb tail is missing" % op)
+        n = values[repeat[1]]
+        if not (tail and (tail[0] == 0 and len(tail) == 4 or tail[0] == 3 and len(tail) == 1 + 3 * n)):
+            raise ValueError("%s: a limb tail of %d values does not fit %d units" % (op, len(tail), n))
+        out += list(tail)
+    if given:
+        raise ValueError("%s: no field %s" % (op, ", ".join(sorted(given))))
+    return out
