@@ -123,7 +123,7 @@ BARE: dict = {"m0": {}, "m7": {}}  # bare-metal C per MAC from main(), for the s
 def _macs(blob: bytes) -> int:
     import io
 
-    from edgeloop.native.params import depthwise_args, fc_args
+    from tests.tools.native_params import depthwise_args, fc_args
     from edgeloop_fw.runtime.loader import Model
 
     for _o, n, p, _t in Model(io.BytesIO(blob)).ops:

@@ -119,7 +119,8 @@ def _loaded_by_name() -> set[str]:
 
 def test_no_module_exists_only_for_tests_or_benchmarks():
     modules = {_module_name(p) for p in _host_modules()}
-    used = {"edgeloop", "edgeloop.cli"} | _loaded_by_name()  # the package and its console script
+    # the package, its console script and `python -m edgeloop.cli`
+    used = {"edgeloop", "edgeloop.cli", "edgeloop.cli.__main__"} | _loaded_by_name()
     for path in _host_modules():
         used |= {m for _, m in _imports(path)}
     # a package counts as used when one of its modules is

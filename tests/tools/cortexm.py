@@ -199,7 +199,7 @@ def case_from_model(blob: bytes, x: bytes, name: str) -> Case:
 
     from edgeloop_fw.runtime.loader import Model
 
-    from edgeloop.native.params import conv_args, depthwise_args, fc_args
+    from tests.tools.native_params import conv_args, depthwise_args, fc_args
 
     model = Model(io.BytesIO(blob))
     ops = [(n, p) for _o, n, p, _t in model.ops if n in ("fully_connected", "conv_2d", "depthwise_conv_2d")]
@@ -263,7 +263,7 @@ def light_case_from_model(blob: bytes, xs: list[bytes], name: str) -> Case:
 
     from edgeloop_fw.runtime.loader import Model
 
-    from edgeloop.native.params import LUT8, SOFTMAX
+    from tests.tools.native_params import LUT8, SOFTMAX
 
     model = Model(io.BytesIO(blob))
     ops = [(n, p) for _o, n, p, _t in model.ops if n not in ("reshape",)]

@@ -12,7 +12,7 @@ import ctypes
 from pathlib import Path
 
 from edgeloop.native import build
-from edgeloop.native.params import ADD, CONCAT, LUT8, MEAN, POOL, SOFTMAX, conv_args, depthwise_args, fc_args
+from tests.tools.native_params import ADD, CONCAT, LUT8, MEAN, POOL, SOFTMAX, conv_args, depthwise_args, fc_args
 
 
 class Requant(ctypes.Structure):

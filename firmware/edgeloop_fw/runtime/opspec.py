@@ -4,7 +4,7 @@ An op's params are written by the host (edgeloop/convert/ops/*.py, through
 `pack`) and read by three kernel levels (kernels/, viper/, native/ and the C
 glue natmod/el_module.c). Each of those reads them through names; the names
 and their indices come from here by generation
-(`python -m edgeloop.native.opspec_gen`), never by hand:
+(`python -m tests.tools.opspec_gen`), never by hand:
 - the board's files get a block of `NAME = const(i)` lines, because
   MicroPython inlines a const only inside the module that defines it (an
   imported name would be a dict lookup per use, and viper needs literals);

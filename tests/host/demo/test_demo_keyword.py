@@ -113,7 +113,7 @@ def test_keyword_demo_summary_matches_the_log_and_tflm(ready, tmp_path, monkeypa
 
     # Detections: the board's MSG_DETECTION frames, as logged = RecognizeCommands over TFLM's
     # outputs at the stream times; each one joins the inference row it was decided on.
-    from test_kws import recognize
+    from tests.tools.kws_reference import recognize
 
     kws = modelinfo.load(KEYWORD).kws
     times = [(k - 1) * 20 + 30 for k in expected]

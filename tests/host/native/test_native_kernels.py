@@ -115,7 +115,7 @@ def test_softmax_rows_scales_and_depths_equal_tflm_formula(kernels):
     flat rows (the sum's largest values) and ties; TFLM itself is checked on micro_speech and the
     zoo's softmax models."""
     from edgeloop.convert.ops.softmax import MAX_DEPTH
-    from test_runtime_softmax import params_for, tflm_softmax_row
+    from tests.tools.softmax_reference import params_for, tflm_softmax_row
 
     rng = random.Random(7)
     cases = []

@@ -1,5 +1,5 @@
 /* The runtime's param indices for el_module.c. GENERATED from
- * firmware/edgeloop_fw/runtime/opspec.py by `python -m edgeloop.native.opspec_gen`:
+ * firmware/edgeloop_fw/runtime/opspec.py by `python -m tests.tools.opspec_gen`:
  * do not edit. */
 #ifndef EL_PARAMS_H
 #define EL_PARAMS_H

@@ -2,20 +2,20 @@
 
 Each op's layout is written once; the kernels' const blocks, el_params.h and
 opcodes.VERSIONS are derived. These tests fail when a generated copy was
-edited by hand or the spec changed without `python -m edgeloop.native.opspec_gen`.
+edited by hand or the spec changed without `python -m tests.tools.opspec_gen`.
 """
 
 import re
 
 import pytest
 
-from edgeloop.native import opspec_gen
+from tests.tools import opspec_gen
 from edgeloop_fw.runtime import opcodes, opspec
 
 
 def test_generated_files_are_up_to_date():
     stale = [str(p) for p in opspec_gen.stale()]
-    assert not stale, f"run `python -m edgeloop.native.opspec_gen`: {stale}"
+    assert not stale, f"run `python -m tests.tools.opspec_gen`: {stale}"
 
 
 def test_every_op_has_a_portable_kernel_and_every_kernel_file_a_params_block():
@@ -115,7 +115,7 @@ def test_loader_refuses_another_kernel_version_and_the_writer_writes_the_spec_on
 
     from edgeloop.convert.int8 import convert_tflite
     from edgeloop_fw.runtime.loader import Model, ModelFileError
-    from runtime_helpers import HELLO, need
+    from tests.tools.runtime_helpers import HELLO, need
 
     blob = convert_tflite(need(HELLO)).data
     assert _with_op_version(blob, opspec.version("fully_connected")) == blob
@@ -131,7 +131,7 @@ def test_interpreter_refuses_a_kernel_file_of_another_version(monkeypatch):
     from edgeloop_fw.runtime.interpreter import Interpreter
     from edgeloop_fw.runtime.kernels import fully_connected
     from edgeloop_fw.runtime.loader import Model, ModelFileError
-    from runtime_helpers import HELLO, need
+    from tests.tools.runtime_helpers import HELLO, need
 
     monkeypatch.setattr(fully_connected, "KERNEL_VERSION", 99)
     with pytest.raises(ModelFileError, match=r"kernel fully_connected \(level kernels\) is version 99"):

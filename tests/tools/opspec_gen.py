@@ -1,6 +1,6 @@
 """Write the param layout of edgeloop_fw/runtime/opspec.py into the files that read it.
 
-Run `python -m edgeloop.native.opspec_gen` after changing the spec (or a
+Run `python -m tests.tools.opspec_gen` after changing the spec (or a
 viper requantization template below); `--check` only reports what would
 change. Generated code sits between marker comments, so the hand-written
 code around it stays free:
@@ -30,10 +30,11 @@ import re
 import sys
 from pathlib import Path
 
+from edgeloop.native import build
 from edgeloop_fw.runtime import opspec
 
 RUNTIME = Path(opspec.__file__).resolve().parent
-NATMOD = Path(__file__).resolve().parent / "natmod"
+NATMOD = Path(build.__file__).resolve().parent / "natmod"
 HEADER = NATMOD / "el_params.h"
 OPCODES = RUNTIME / "opcodes.py"
 LEVELS = ("kernels", "viper", "native")
@@ -130,7 +131,7 @@ def render(text: str, op: str | None, where: str = "") -> str:
 
 def header() -> str:
     out = ["/* The runtime's param indices for el_module.c. GENERATED from\n"
-           " * firmware/edgeloop_fw/runtime/opspec.py by `python -m edgeloop.native.opspec_gen`:\n"
+           " * firmware/edgeloop_fw/runtime/opspec.py by `python -m tests.tools.opspec_gen`:\n"
            " * do not edit. */\n", "#ifndef EL_PARAMS_H\n", "#define EL_PARAMS_H\n"]
     for op, prefix in C_PREFIX.items():
         out.append(f"\n/* {op} */\n")
@@ -161,7 +162,7 @@ def stale() -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv not in ([], ["--check"]):
-        print("usage: python -m edgeloop.native.opspec_gen [--check]", file=sys.stderr)
+        print("usage: python -m tests.tools.opspec_gen [--check]", file=sys.stderr)
         return 2
     changed = stale()
     if argv == ["--check"]:
