@@ -238,7 +238,7 @@ def case_from_model(blob: bytes, x: bytes, name: str) -> Case:
 def _light_calls() -> dict[str, str]:
     """The light ops' C calls: the structs are runs of the params (params.py), activations
     live in a copy of the model's arena at the planned offsets, tables are const arrays."""
-    from .params import ADD as a, LUT8 as t, MEAN as m, POOL as o, SOFTMAX as s
+    from .native_params import ADD as a, LUT8 as t, MEAN as m, POOL as o, SOFTMAX as s
 
     return {
         "pool_2d": f"el_pool_2d_s8((const el_pool *)(P + {o['geom']}), P[{o['mode']}] == {o['max_mode']}, "
