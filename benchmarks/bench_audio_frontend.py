@@ -146,42 +146,52 @@ def board(raw: dict[str, bytes]):
     return heap, ast.literal_eval(line.split(" ", 1)[1])
 
 
+def best_ms_per_frame(one_pass, reps: int = 3) -> float:
+    """The best of `reps` runs of one_pass() (which returns the frames it processed), per frame."""
+    best = float("inf")
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        n = one_pass()
+        best = min(best, (time.perf_counter() - t0) / n)
+    return best * 1e3
+
+
 def cpython(raw: dict[str, bytes], reps: int = 3) -> float:
     from edgeloop_fw.audio import AudioFrontend, frame_count
     clips = [array.array("h", b) for b in raw.values()]
     fe = AudioFrontend()
-    best = float("inf")
-    for _ in range(reps):
+
+    def one_pass():
         n = 0
-        t0 = time.perf_counter()
         for s in clips:
             fe.reset()
             for f in range(frame_count(len(s))):
                 fe.process(s, f * 320)
                 n += 1
-        best = min(best, (time.perf_counter() - t0) / n)
-    return best * 1e3
+        return n
+
+    return best_ms_per_frame(one_pass, reps)
 
 
 def tflm(raw: dict[str, bytes], reps: int = 3) -> float | str:
-    try:
-        from tflite_micro.python.tflite_micro import runtime
-    except ImportError:
+    from edgeloop.reference import tflm as reference
+
+    interp = reference.optional_interpreter(DATA / "audio_preprocessor_int8.tflite")
+    if interp is None:
         return "tflite-micro not installed"
-    interp = runtime.Interpreter.from_file(str(DATA / "audio_preprocessor_int8.tflite"))
     clips = [np.frombuffer(b, np.int16) for b in raw.values()]
-    best = float("inf")
-    for _ in range(reps):
+
+    def one_pass():
         n = 0
-        t0 = time.perf_counter()
         for x in clips:
             interp.reset()
             for start in range(0, len(x) - 480 + 1, 320):
                 interp.set_input(x[start:start + 480].reshape(1, 480), 0)
                 interp.invoke()
                 n += 1
-        best = min(best, (time.perf_counter() - t0) / n)
-    return best * 1e3
+        return n
+
+    return best_ms_per_frame(one_pass, reps)
 
 
 def main() -> None:

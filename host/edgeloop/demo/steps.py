@@ -194,6 +194,19 @@ def step_load_replay(ctx: DemoContext) -> list[str]:
          [f"note: this board's {CONFIG} now names the replay sensor; deploy your own config to use its sensors"])
 
 
+def release_for_stream(ctx: DemoContext) -> None:
+    """Soft-reset the board and import the app one module per execution, then close the port:
+    the app gets the whole heap (not what deploy's receiver left), and the stream link opens
+    the port itself (one user at a time)."""
+    from edgeloop.link.device import Device
+
+    ctx.device.close()
+    with Device(ctx.port, soft_reset=True, timeout=30) as dev:
+        for module in PRELOAD + (PRELOAD_AUDIO if ctx.replay.kind == "keyword" else ()):
+            dev.exec(f"import {module}", timeout=120)
+    ctx.device = None
+
+
 def step_stream(ctx: DemoContext) -> list[str]:
     from edgeloop_fw import protocol as P
 
@@ -202,14 +215,7 @@ def step_stream(ctx: DemoContext) -> list[str]:
     from edgeloop.stream.session import StreamSession
 
     rs = ctx.replay
-    from edgeloop.link.device import Device
-
-    # A soft reset first: the app gets the whole heap, not what deploy's receiver left in the REPL.
-    ctx.device.close()
-    with Device(ctx.port, soft_reset=True, timeout=30) as dev:
-        for module in PRELOAD + (PRELOAD_AUDIO if rs.kind == "keyword" else ()):
-            dev.exec(f"import {module}", timeout=120)
-    ctx.device = None  # the stream link opens the port itself (one user at a time)
+    release_for_stream(ctx)
     got: dict[int, dict] = {}
     statuses: list[dict] = []
     last = rs.expected()[-1]

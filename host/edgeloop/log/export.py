@@ -84,24 +84,31 @@ def _filters(first: str, since: str | None, model: str | None) -> tuple[list[str
     return where, params
 
 
+def _select(db, table: str, sql: str, params: list, check=None) -> tuple[list, int]:
+    """(matching rows, rows in `table`) from the log, opened read-only and closed again."""
+    store = Store(db, readonly=True)
+    try:
+        if check:
+            check(store)
+        return store.query(sql, tuple(params)), store.count(table)
+    finally:
+        store.close()
+
+
 def export(db: str | Path, out: str | Path, *, fmt: str, since: str | None = None, model: str | None = None,
            max_confidence: float | None = None, label_from: str | Path | None = None) -> dict:
     """Write the retraining set; returns what was written (counts, path)."""
     if fmt not in FORMATS:
         raise ExportError(f"format {fmt!r} is not supported; use one of {', '.join(FORMATS)}")
-    store = Store(db, readonly=True)
-    try:
-        where, params = _filters("window IS NOT NULL", since, model)
-        if max_confidence is not None:
-            where.append("confidence <= ?")
-            params.append(max_confidence)
-        rows = store.query("SELECT i.id, i.host_time, i.device_id, i.top_class, i.confidence, i.window, "
-                           "i.window_channels, s.scale, s.rate_hz FROM inferences i LEFT JOIN sessions s "
-                           f"ON s.id = i.session_id WHERE {' AND '.join('i.' + w for w in where)} ORDER BY i.id",
-                           tuple(params))
-        total = store.count("inferences")
-    finally:
-        store.close()
+    where, params = _filters("window IS NOT NULL", since, model)
+    if max_confidence is not None:
+        where.append("confidence <= ?")
+        params.append(max_confidence)
+    rows, total = _select(db, "inferences",
+                          "SELECT i.id, i.host_time, i.device_id, i.top_class, i.confidence, i.window, "
+                          "i.window_channels, s.scale, s.rate_hz FROM inferences i LEFT JOIN sessions s "
+                          f"ON s.id = i.session_id WHERE {' AND '.join('i.' + w for w in where)} ORDER BY i.id",
+                          params)
     if not rows:
         raise ExportError(f"no logged windows in {db} match ({total} inferences in the log; only those logged "
                           "with `edgeloop monitor --window` carry their input window)")
@@ -153,17 +160,16 @@ def export_detections(db: str | Path, out: str | Path, *, fmt: str, since: str |
         raise ExportError(f"detections export as csv or parquet (a table of events, no windows), not {fmt}; "
                           "pass --format csv")
     where, params = _filters("1", since, model)
-    store = Store(db, readonly=True)
-    try:
+
+    def written_with_detections(store):
         if store.schema_version < 2:
             raise ExportError(f"{db} was written before detections were logged (schema {store.schema_version}); "
                               "open it once with `edgeloop monitor --db` to upgrade it, or record a new log")
-        rows = store.query("SELECT id, session_id, host_time, device_id, board, model_hash, class_name AS class, "
-                           "class_index, score, time_ms, window_index, seq, device_ms FROM detections "
-                           f"WHERE {' AND '.join(where)} ORDER BY id", tuple(params))
-        total = store.count("detections")
-    finally:
-        store.close()
+
+    rows, total = _select(db, "detections",
+                          "SELECT id, session_id, host_time, device_id, board, model_hash, class_name AS class, "
+                          "class_index, score, time_ms, window_index, seq, device_ms FROM detections "
+                          f"WHERE {' AND '.join(where)} ORDER BY id", params, check=written_with_detections)
     if not rows:
         raise ExportError(f"no detections in {db} match ({total} in the log; detections come from a board in "
                           "keyword mode, logged by `edgeloop monitor` or `edgeloop demo --keyword`)")

@@ -42,6 +42,18 @@ def acc_bound(bias: np.ndarray, weights: np.ndarray, input_offset: int = 0) -> i
     return int(np.max(np.abs(bias.astype(np.int64)) + worst_x * rows)) if len(bias) else 0
 
 
+def conv_operands(ctx):
+    """(input, filter, bias, output tensors, filter data) of a conv-like op, with TFLM's int8 checks."""
+    x, w, b = ctx.tensor(0), ctx.tensor(1), ctx.tensor(2)
+    y = ctx.tensor(0, outputs=True)
+    ctx.need_int8(x, "input")
+    ctx.need_int8(y, "output")
+    filt = int8_weights(ctx, w)
+    if len(x.shape) != 4 or filt.ndim != 4:
+        raise ctx.refuse(f"expects 4-D input and filter, got {x.shape} and {filt.shape}")
+    return x, w, b, y, filt
+
+
 def int8_weights(ctx, w) -> np.ndarray:
     data = ctx.need_constant(w, "the filter")
     if w.dtype != "int8":

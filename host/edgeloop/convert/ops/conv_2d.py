@@ -12,17 +12,11 @@ from edgeloop_fw.runtime.opspec import pack
 
 from ..graph import Arena, Const, Context, OpPlan, Scratch
 from ..quant import activation_range, limb_tail
-from .common import acc_bound, bias_values, channel_multipliers, int8_weights, out_size, padding
+from .common import acc_bound, bias_values, channel_multipliers, conv_operands, out_size, padding
 
 
 def prepare(ctx: Context) -> OpPlan:
-    x, w, b = ctx.tensor(0), ctx.tensor(1), ctx.tensor(2)
-    y = ctx.tensor(0, outputs=True)
-    ctx.need_int8(x, "input")
-    ctx.need_int8(y, "output")
-    filt = int8_weights(ctx, w)
-    if len(x.shape) != 4 or filt.ndim != 4:
-        raise ctx.refuse(f"expects 4-D input and filter, got {x.shape} and {filt.shape}")
+    x, w, b, y, filt = conv_operands(ctx)
     o = ctx.op.options
     pad_kind, sw, sh, act = o.int8(0), o.int32(1), o.int32(2), o.int8(3)
     dw, dh = o.int32(4, 1), o.int32(5, 1)

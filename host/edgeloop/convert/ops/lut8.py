@@ -65,7 +65,8 @@ def _q4_rescale(s_in):
     return m, shift, radius
 
 
-def logistic_table(s_in, zp_in) -> list[int]:
+def _q4_table(s_in, zp_in, inner) -> list[int]:
+    """TFLM's int8 LOGISTIC/TANH: saturate beyond the input radius, else `inner` of the Q4.27 input."""
     m, shift, radius = _q4_rescale(s_in)
     out = []
     for x in CODES:
@@ -75,23 +76,16 @@ def logistic_table(s_in, zp_in) -> list[int]:
         elif v >= radius:
             out.append(127)
         else:
-            q0 = fixedpoint.logistic(mbqm(v, m, shift))
-            out.append(_clamp(rdbpot(q0, 23) - 128))
+            out.append(inner(mbqm(v, m, shift)))
     return out
+
+
+def logistic_table(s_in, zp_in) -> list[int]:
+    return _q4_table(s_in, zp_in, lambda q: _clamp(rdbpot(fixedpoint.logistic(q), 23) - 128))
 
 
 def tanh_table(s_in, zp_in) -> list[int]:
-    m, shift, radius = _q4_rescale(s_in)
-    out = []
-    for x in CODES:
-        v = x - zp_in
-        if v <= -radius:
-            out.append(-128)
-        elif v >= radius:
-            out.append(127)
-        else:
-            out.append(_clamp(rdbpot(fixedpoint.tanh(mbqm(v, m, shift)), 24)))
-    return out
+    return _q4_table(s_in, zp_in, lambda q: _clamp(rdbpot(fixedpoint.tanh(q), 24)))
 
 
 def table_for(ctx: Context) -> list[int]:
