@@ -7,9 +7,9 @@ Detected, in order:
   INMP441 on ESP32-S3 / RP2040): 16-bit frames are used as they are; 32-bit
   frames (most I2S mics put 24 bits left-justified in 32) keep their top 16 bits.
 Config keys (from the board profile's microphone entry): rate (Hz), pins
-{sck, ws, sd} for I2S or {clock, data} for PDM, bits (16/32), i2s_id.
-No model of a microphone can be faked as faithfully as a register map, so this
-module is only exercised on hardware; the virtual board replays WAV files.
+{sck, ws, sd} for I2S or {clk (or clock), data} for PDM, bits (16/32), i2s_id.
+On the virtual board (`edgeloop sim --mic`) both paths hear a WAV clip
+through emulated `machine.I2S` / `audiobusio.PDMIn` (edgeloop.sim.sensors).
 """
 
 from array import array
@@ -27,9 +27,12 @@ class _Mic:
 class PDMMic(_Mic):
     def __init__(self, cfg, max_block=512):
         import audiobusio
-        pins = cfg.get("pins", {})
+        pins = cfg.get("pins") or {}
+        clock = pins.get("clock", pins.get("clk"))  # board profiles spell it "clk"
+        if clock is None or "data" not in pins:
+            raise SensorError("the PDM microphone's config names no pins {clk, data}; add them to the board profile")
         self.rate_hz = cfg.get("rate", 16000)
-        self._pdm = audiobusio.PDMIn(_pin(pins["clock"]), _pin(pins["data"]), sample_rate=self.rate_hz, bit_depth=16)
+        self._pdm = audiobusio.PDMIn(_pin(clock), _pin(pins["data"]), sample_rate=self.rate_hz, bit_depth=16)
         self._raw = array("H", bytes(2 * max_block))
 
     def read_block(self, out, frames):

@@ -16,7 +16,15 @@ import click
                    "(default: a temporary folder, deleted on exit).")
 @click.option("--watchdog", default=2.0, show_default=True, type=click.FloatRange(0.2, 60),
               help="Seconds a Ctrl-C may go unanswered before the stuck interpreter is restarted.")
-def sim(board, flash_dir, watchdog):
+@click.option("--imu", type=click.Path(exists=True), default=None,
+              help="Feed the profile's IMU from this accelerometer recording (gesture .npy, .parquet, "
+                   "or a folder of .npy takes; in g), played at its rate through the chip's registers.")
+@click.option("--take", default=None, help="With a .parquet --imu: play only this take (its `file` value).")
+@click.option("--imu-part", default=None,
+              help="Emulate this IMU part (LSM6DSOX, MPU-6050, ICM-42670) instead of the profile's.")
+@click.option("--mic", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Feed the profile's microphone (I2S or PDM) from this 16-bit mono WAV clip, at its rate.")
+def sim(board, flash_dir, watchdog, imu, take, imu_part, mic):
     """Run a virtual board: real MicroPython (WebAssembly) on a pseudo-terminal.
 
     Prints the port, then keeps running until Ctrl-C or SIGTERM. Any serial
@@ -25,25 +33,37 @@ def sim(board, flash_dir, watchdog):
     its filesystem is the --flash folder, so files survive restarts and you can
     look at them from the host.
 
+    With --imu/--mic the board gets the profile's sensors: a `machine` module
+    whose I2C finds the IMU's register model (from its datasheet) at the
+    profile's bus, pins and address, and whose I2S (or audiobusio.PDMIn)
+    hears the clip; the firmware's own drivers read them, at the recording's
+    rate. See docs/virtual-board.md.
+
     \b
     Examples:
       edgeloop sim --board rp2040
       edgeloop sim --board esp32s3 --flash ./board-files
+      edgeloop sim --board rp2040 --imu ../shared/data/gestures/raw/2025-06-15T192906_wave.npy
+      edgeloop sim --board nano_rp2040_connect --imu takes/ --mic yes_1000ms.wav
       mpremote connect /dev/pts/3 fs ls        (in another shell, with the printed port)
       edgeloop info --port /dev/pts/3
     """
     from edgeloop.errors import SimError
     from edgeloop.sim import VirtualBoard
+    from edgeloop.sim.sensors import describe
 
     def _stop(signum, frame):
         raise KeyboardInterrupt
 
     old = signal.signal(signal.SIGTERM, _stop)
-    vb = VirtualBoard(board=board, flash_dir=flash_dir, watchdog=watchdog)
+    vb = VirtualBoard(board=board, flash_dir=flash_dir, watchdog=watchdog, imu=imu, mic=mic,
+                      imu_part=imu_part, take=take)
     try:
         click.echo(vb.port)
         click.echo(f"virtual {vb.board} board on {vb.port}, filesystem in {vb.flash_dir}; "
                    "Ctrl-C stops it", err=True)
+        for line in describe(vb.flash_dir):
+            click.echo(line, err=True)
         while vb.running:
             time.sleep(0.5)
         raise SimError(f"the virtual board on {vb.port} stopped unexpectedly")

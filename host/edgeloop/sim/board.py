@@ -25,7 +25,7 @@ from pathlib import Path
 from edgeloop.boards import profiles as boards
 from ..errors import SimError, ToolMissing
 from ..resources import node_project_dir
-from . import registry
+from . import registry, sensors
 
 NPM_PACKAGE = "@micropython/micropython-webassembly-pyscript"
 _HERE = Path(__file__).resolve().parent
@@ -68,15 +68,20 @@ class VirtualBoard:
     on stop, when None). `watchdog` is how long a Ctrl-C may go unanswered
     before the stuck interpreter is replaced. `heap_bytes` overrides the
     profile's heap (the cap that makes over-allocation a MemoryError).
+    `imu` / `mic` are recordings that feed the profile's IMU and microphone,
+    emulated behind the board's `machine` module (edgeloop.sim.sensors;
+    `imu_part` names another IMU part, `take` one take of a .parquet).
     """
 
     def __init__(self, board: str = "rp2040", flash_dir: str | os.PathLike | None = None, *,
                  watchdog: float = 2.0, heap_bytes: int | None = None, register: bool = True,
-                 start_timeout: float = 30.0):
+                 start_timeout: float = 30.0, imu=None, mic=None, imu_part: str | None = None,
+                 take: str | None = None):
         self.profile = boards.load(board)
         ok, why = node_status()
         if not ok:
             raise ToolMissing(why)
+        sensor_files = sensors.plan(self.profile, imu, mic, imu_part, take)  # checked before anything is made
         self.board = self.profile.name
         self._own_flash = flash_dir is None
         if flash_dir is None:
@@ -86,6 +91,10 @@ class VirtualBoard:
             if self.flash_dir.exists() and not self.flash_dir.is_dir():
                 raise SimError(f"--flash {self.flash_dir} is a file; give a folder for the board's filesystem")
             self.flash_dir.mkdir(parents=True, exist_ok=True)
+        if sensor_files:
+            sensors.install(self.flash_dir, sensor_files)
+        else:
+            sensors.remove(self.flash_dir)
         self.heap_bytes = heap_bytes or self.profile.heap_bytes
         self.watchdog = watchdog
         self._register = register

@@ -80,7 +80,10 @@ def _label_from_name(name: str) -> str:
 
 
 def gesture_npy(path: Path) -> Replay:
-    raw = np.load(path, allow_pickle=False)
+    try:
+        raw = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:  # e.g. a take the recorder cut short
+        raise ReplayError(f"{path}: not a readable .npy take ({e})") from None
     if raw.ndim != 2 or raw.shape[1] != 3 or raw.dtype != np.int16:
         raise ReplayError(f"{path}: expected an (N, 3) int16 accelerometer take, got {raw.shape} {raw.dtype}")
     return Replay(g_to_mg(raw.astype(np.float64) * GESTURE_G_PER_COUNT), GESTURE_RATE_HZ, "mg",

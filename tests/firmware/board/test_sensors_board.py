@@ -2,7 +2,7 @@
 datasheet register models as the CPython tests, plus: reading a sample allocates nothing.
 
 The drivers are the deployed firmware (.mpy through edgeloop's deploy); the
-register models (fake_i2c.py) go beside them through the same deploy library.
+register models (the virtual board's simchips.py) go beside them through the same deploy library.
 """
 
 from pathlib import Path
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.sim
 SETUP = """
 import gc
 from array import array
-from fake_i2c import FakeI2C, LSM6DSOXModel, MPU6050Model, ICM42670Model
+from simchips import I2CBus, LSM6DSOXModel, MPU6050Model, ICM42670Model
 """
 DRIVERS = """
 from edgeloop_fw.sensors.lsm6dsox import LSM6DSOX
@@ -27,7 +27,7 @@ out = array('h', bytes(12))
 CHIP = """
 drv, model, addr = %s, %s, %#x
 chip = model()
-imu = drv(FakeI2C({addr: chip}), addr, rate_hz=100, accel_g=2, gyro_dps=250)
+imu = drv(I2CBus({addr: chip}), addr, rate_hz=100, accel_g=2, gyro_dps=250)
 chip.accel_mg = (1000.0, -500.0, 12.0)
 chip.gyro_mdps = (-100000.0, 2000.0, 0.0)
 imu.read_into(out)
@@ -42,7 +42,7 @@ print('ALLOC', drv.__name__, gc.mem_alloc() - a0)
 
 
 def test_drivers_on_micropython(fw_board):
-    fw_board.put({"/lib/fake_i2c.py": (REPO / "tests" / "tools" / "fake_i2c.py").read_bytes()})
+    fw_board.put({"/lib/simchips.py": (REPO / "host" / "edgeloop" / "sim" / "board_scripts" / "simchips.py").read_bytes()})
     chips = [CHIP % args for args in (("LSM6DSOX", "LSM6DSOXModel", 0x6A), ("MPU6050", "MPU6050Model", 0x68),
                                       ("ICM42670", "ICM42670Model", 0x68))]
     lines = fw_board.run([SETUP, DRIVERS, *chips]).splitlines()

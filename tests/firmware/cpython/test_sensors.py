@@ -1,4 +1,4 @@
-"""IMU drivers against register-level chip models (tests/tools/fake_i2c.py), under CPython.
+"""IMU drivers against the virtual board's register-level chip models (edgeloop/sim/board_scripts/simchips.py), under CPython.
 
 The expected values are physical quantities the model turns into raw counts
 with the datasheet sensitivity; the driver must give them back in its fixed
@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 
-from tests.tools.fake_i2c import FakeBusioI2C, FakeI2C, ICM42670Model, LSM6DSOXModel, MPU6050Model  # noqa: E402
+from edgeloop.sim.board_scripts.simchips import (BusioI2C, I2CBus, ICM42670Model, LSM6DSOXModel,  # noqa: E402
+                                                 MPU6050Model, UnmodelledRegister)
 
 from edgeloop_fw.sensors import open_imu  # noqa: E402
 from edgeloop_fw.sensors.bus import SensorError  # noqa: E402
@@ -46,7 +47,7 @@ def test_accel_and_gyro_every_range(driver, model, addr, accel, gyro, bus_kind):
     for g_range, mg_per_lsb in accel.items():
         for dps_range, mdps_per_lsb in gyro.items():
             chip = model()
-            bus = FakeI2C({addr: chip}) if bus_kind == "machine" else FakeBusioI2C({addr: chip})
+            bus = I2CBus({addr: chip}) if bus_kind == "machine" else BusioI2C({addr: chip})
             imu = driver(bus, addr, rate_hz=100, accel_g=g_range, gyro_dps=dps_range)
             assert imu.channels == 6 and imu.units == ("mg",) * 3 + ("ddps",) * 3
             # Near full scale, negative, small and zero, per axis.
@@ -64,7 +65,7 @@ def test_accel_and_gyro_every_range(driver, model, addr, accel, gyro, bus_kind):
 @pytest.mark.parametrize("driver,model,addr,accel,gyro", CHIPS, ids=IDS)
 def test_accel_only_leaves_three_channels(driver, model, addr, accel, gyro):
     chip = model()
-    imu = driver(FakeI2C({addr: chip}), addr, rate_hz=100, accel_g=2)
+    imu = driver(I2CBus({addr: chip}), addr, rate_hz=100, accel_g=2)
     chip.accel_mg = (-1000.0, 250.0, 1000.0)
     assert imu.channels == 3
     got = _read(imu)
@@ -74,27 +75,27 @@ def test_accel_only_leaves_three_channels(driver, model, addr, accel, gyro):
 def test_exact_counts_to_milli_g():
     # 1 g at ±2 g on an MPU-6050 is 16384 counts: exactly 1000 mg; -2 g is -32768 counts: -2000 mg.
     chip = MPU6050Model()
-    imu = MPU6050(FakeI2C({0x68: chip}), 0x68, accel_g=2)
+    imu = MPU6050(I2CBus({0x68: chip}), 0x68, accel_g=2)
     chip.accel_mg = (1000.0, -2000.0, 0.0)
     assert _read(imu) == [1000, -2000, 0]
 
 
 def test_config_registers_follow_the_datasheet():
     lsm = LSM6DSOXModel()
-    LSM6DSOX(FakeI2C({0x6A: lsm}), 0x6A, rate_hz=100, accel_g=4, gyro_dps=2000)
+    LSM6DSOX(I2CBus({0x6A: lsm}), 0x6A, rate_hz=100, accel_g=4, gyro_dps=2000)
     assert lsm.regs[0x10] == 0x48  # ODR 104 Hz (0100), FS ±4 g (10)
     assert lsm.regs[0x11] == 0x4C  # ODR 104 Hz, FS_G ±2000 dps (11)
     assert lsm.regs[0x12] & 0x44 == 0x44  # BDU + IF_INC
 
     mpu = MPU6050Model()
-    MPU6050(FakeI2C({0x68: mpu}), 0x68, rate_hz=100, accel_g=8, gyro_dps=500)
+    MPU6050(I2CBus({0x68: mpu}), 0x68, rate_hz=100, accel_g=8, gyro_dps=500)
     assert mpu.regs[0x6B] == 0x01  # awake, PLL clock
     assert mpu.regs[0x19] == 9  # 1 kHz / (1 + 9) = 100 Hz
     assert mpu.regs[0x1A] == 3  # DLPF 44 Hz <= 50 Hz Nyquist
     assert mpu.regs[0x1C] == 2 << 3 and mpu.regs[0x1B] == 1 << 3
 
     icm = ICM42670Model()
-    ICM42670(FakeI2C({0x69: icm}), 0x69, rate_hz=100, accel_g=4, gyro_dps=1000)
+    ICM42670(I2CBus({0x69: icm}), 0x69, rate_hz=100, accel_g=4, gyro_dps=1000)
     assert icm.regs[0x21] == (2 << 5) | 9  # ±4 g, 100 Hz
     assert icm.regs[0x20] == (1 << 5) | 9  # ±1000 dps, 100 Hz
     assert icm.regs[0x1F] == 0x0F  # both low-noise
@@ -102,7 +103,7 @@ def test_config_registers_follow_the_datasheet():
 
 def test_rate_rounds_up_to_next_odr():
     lsm = LSM6DSOXModel()
-    LSM6DSOX(FakeI2C({0x6A: lsm}), 0x6A, rate_hz=50, accel_g=2)
+    LSM6DSOX(I2CBus({0x6A: lsm}), 0x6A, rate_hz=50, accel_g=2)
     assert lsm.regs[0x10] >> 4 == 3  # 52 Hz
     assert lsm.regs[0x11] == 0  # gyro powered down when not asked for
 
@@ -110,31 +111,31 @@ def test_rate_rounds_up_to_next_odr():
 def test_wrong_chip_names_the_part():
     chip = MPU6050Model()
     with pytest.raises(SensorError, match=r"WHO_AM_I=0x68, not 0x67 \(ICM-42670\)"):
-        ICM42670(FakeI2C({0x68: chip}), 0x68)
+        ICM42670(I2CBus({0x68: chip}), 0x68)
 
 
 def test_absent_device_is_a_sensor_error():
     with pytest.raises(SensorError, match="no answer from I2C address 0x6a"):
-        LSM6DSOX(FakeI2C({}), 0x6A)
+        LSM6DSOX(I2CBus({}), 0x6A)
 
 
 def test_bad_range_lists_the_choices():
     with pytest.raises(SensorError, match=r"accelerometer range \(g\) 3 is not supported; use one of \[2, 4, 8, 16\]"):
-        MPU6050(FakeI2C({0x68: MPU6050Model()}), 0x68, accel_g=3)
+        MPU6050(I2CBus({0x68: MPU6050Model()}), 0x68, accel_g=3)
 
 
 def test_open_imu_by_part_name_from_profile():
     chip = LSM6DSOXModel()
-    imu = open_imu({"part": "LSM6DSOX", "address": 0x6A, "rate": 104}, i2c=FakeI2C({0x6A: chip}))
+    imu = open_imu({"part": "LSM6DSOX", "address": 0x6A, "rate": 104}, i2c=I2CBus({0x6A: chip}))
     assert isinstance(imu, LSM6DSOX)
     with pytest.raises(SensorError, match="unknown IMU part 'BMI270'"):
-        open_imu({"part": "BMI270", "address": 0x68}, i2c=FakeI2C({}))
+        open_imu({"part": "BMI270", "address": 0x68}, i2c=I2CBus({}))
 
 
 def test_fixed_point_never_needs_a_long_int():
     # raw * mul must stay a MicroPython small int (< 2**30) for every range of every chip.
     for driver, model, addr, accel, gyro in CHIPS:
         for g_range in accel:
-            imu = driver(FakeI2C({addr: model()}), addr, accel_g=g_range, gyro_dps=max(gyro))
+            imu = driver(I2CBus({addr: model()}), addr, accel_g=g_range, gyro_dps=max(gyro))
             assert max(imu._muls) * 32768 < 2 ** 30
             assert math.isclose(imu._muls[0] / 32768, accel[g_range], rel_tol=2e-3)
