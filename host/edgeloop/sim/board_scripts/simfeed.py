@@ -86,21 +86,28 @@ class Clock:
 
 
 class ImuFeed:
-    """An IMU's input: the recording's frame for this moment (mg; then 0.1 dps if it has 6 channels).
+    """An IMU's input: the recording frame a read gets (mg; then 0.1 dps if it has 6 channels).
 
-    The sample clock starts (at recording frame 0) when the chip is first read
-    after a reset, half a frame before that read: a driver polling at the
-    recording's rate then reads every frame once, unless it is more than half
-    a period late (as a real chip's output register would be overwritten).
+    The sample clock starts, at recording frame 0, when the chip is first read
+    after a reset, half a frame before that read. Each read then gets the
+    next frame the reader has not seen, if the clock has reached it: a reader
+    polling faster than the recording's rate gets a frame twice, never one
+    from the future. A reader up to SLACK frames behind the clock catches up
+    frame by frame, because on the virtual board that lateness is the shared
+    host CPU's, not the firmware's; further behind, the frames in between are
+    lost and the next read gets the clock's frame (as a skipped poll loses
+    samples on hardware).
     """
+
+    SLACK = 8
 
     def __init__(self, recording, rate_mhz):
         self.rec = recording
         self.clock = Clock(rate_mhz)
         self.frame = array("h", bytes(2 * max(6, recording.channels)))
         self.running = False
-        self.last = 0
-        self.pos = 0
+        self.seen = 0  # clock count of the frame last handed out
+        self.pos = 0  # its frame in the recording
 
     def restart(self):
         self.running = False
@@ -109,15 +116,15 @@ class ImuFeed:
         if not self.running:
             self.clock.restart(500)
             self.running = True
-            self.last = 0
+            self.seen = 0
             self.pos = 0
             self.rec.frame(0, self.frame)
         else:
-            t = self.clock.now()
-            d = (t - self.last) & MASK
-            if d:
-                self.last = t
-                self.pos = (self.pos + d) % self.rec.frames
+            ahead = (self.clock.now() - self.seen) & MASK  # frames the clock is past the last one read
+            if ahead:
+                step = 1 if ahead <= self.SLACK else ahead
+                self.seen = (self.seen + step) & MASK
+                self.pos = (self.pos + step) % self.rec.frames
                 self.rec.frame(self.pos, self.frame)
         f = self.frame
         for i in range(3):
