@@ -139,3 +139,18 @@ def test_fixed_point_never_needs_a_long_int():
             imu = driver(I2CBus({addr: model()}), addr, accel_g=g_range, gyro_dps=max(gyro))
             assert max(imu._muls) * 32768 < 2 ** 30
             assert math.isclose(imu._muls[0] / 32768, accel[g_range], rel_tol=2e-3)
+
+
+def test_a_register_the_model_does_not_emulate_is_refused_by_name():
+    # A driver writing CTRL4_C (0x13), which the LSM6DSOX model does not emulate, or writing the
+    # read-only WHO_AM_I, must fail naming part and register, not be silently accepted.
+    bus = I2CBus({0x6A: LSM6DSOXModel()})
+    imu = LSM6DSOX(bus, 0x6A)
+    with pytest.raises(UnmodelledRegister, match=r"LSM6DSOX \(virtual\): write of register 0x13 is not emulated"):
+        imu.dev.write_u8(0x13, 0x02)
+    with pytest.raises(UnmodelledRegister, match=r"write of register 0x0f is read-only"):
+        imu.dev.write_u8(0x0F, 0)
+    with pytest.raises(UnmodelledRegister, match=r"MPU-6050 \(virtual\): read of register 0x3a"):
+        MPU6050(I2CBus({0x68: MPU6050Model()}), 0x68).dev.read_u8(0x3A)
+    with pytest.raises(UnmodelledRegister, match=r"ICM-42670 \(virtual\): register 0x21 ODR code 3 is reserved"):
+        ICM42670(I2CBus({0x68: ICM42670Model()}), 0x68).dev.write_u8(0x21, 0x03)
