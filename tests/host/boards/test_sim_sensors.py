@@ -242,3 +242,24 @@ def test_cli_sim_imu_then_deploy_and_record(tmp_path):
     ref = reference_mg(TAKE)
     exact = np.mean([np.all(np.abs(row - ref[i % len(ref)]) <= 1) for i, row in enumerate(rows)])
     assert len(rows) >= 200 and exact >= 0.95, (len(rows), exact)
+
+
+@pytest.mark.parametrize("args,says", [
+    (["--board", "nicla_vision", "--imu", str(TAKE)], "nicla_vision's LSM6DSOX is on spi5, not I2C"),
+    (["--imu", str(CLIP)], "that is a pcm16 recording; give an accelerometer take"),
+    (["--mic", str(TAKE)], "give a 16-bit mono WAV clip"),
+    (["--imu", str(TAKE), "--imu-part", "BMI270"], "--imu-part BMI270: the virtual board emulates LSM6DSOX"),
+    (["--take", "x"], "--imu-part and --take go with --imu"),
+])
+def test_cli_sim_refuses_in_one_line_and_writes_nothing(tmp_path, args, says):
+    from click.testing import CliRunner
+
+    from edgeloop.cli import cli
+
+    need(TAKE, CLIP)
+    flash = tmp_path / "flash"
+    result = CliRunner().invoke(cli, ["sim", "--flash", str(flash), *args])
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert result.exit_code == 1 and len(lines) == 1 and "Traceback" not in result.output, result.output
+    assert lines[0].startswith("edgeloop: ") and says in lines[0], lines[0]
+    assert not flash.exists()
