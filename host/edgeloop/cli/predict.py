@@ -42,7 +42,7 @@ def predict(model, input_, output, raw, port):
     x = P.read_input(input_)
     if output is not None and output.is_dir():
         raise P.InputError(f"--output {output} is a folder; name a .npy file")
-    with _progress() as progress:
+    with terminal_progress("predict") as progress:
         result = P.run(target, x, port=port, progress=progress)
     if output:
         import io
@@ -61,8 +61,9 @@ def predict(model, input_, output, raw, port):
 
 
 @contextmanager
-def _progress():
-    """A bar on a terminal's stderr for a batch; nothing at all elsewhere (scripts read stdout)."""
+def terminal_progress(what: str):
+    """A bar on a terminal's stderr once there is more than one step; nothing at all elsewhere
+    (scripts read stdout). Yields progress(done, total), or None off a terminal."""
     from rich.console import Console
 
     if not Console(stderr=True).is_terminal:
@@ -71,7 +72,7 @@ def _progress():
     from edgeloop.cli.train import step_progress
 
     with step_progress() as bar:
-        yield lambda done, total: bar("predict", done, total) if total > 1 else None
+        yield lambda done, total: bar(what, done, total) if total > 1 else None
 
 
 def raw_lines(result) -> list[str]:
