@@ -1,6 +1,6 @@
 """`edgeloop predict` on this computer, each input kind against a reference that is not edgeloop's code.
 
-Gesture windows come from cgestures.parquet through pyarrow and are quantized
+Gesture windows come from cgestures.parquet through pyarrow (tests/tools/gesture_reference.py) and are quantized
 here with numpy's float arithmetic; keyword clips go through TFLM's own
 preprocessor model (audio_preprocessor_int8.tflite); both then run under
 TensorFlow Lite Micro (edgeloop.reference.tflm). Trees are checked against
@@ -23,11 +23,11 @@ from click.testing import CliRunner
 from edgeloop import modelinfo
 from edgeloop.cli import cli
 from edgeloop.reference import tflm
+from tests.tools.gesture_reference import PARQUET, held_out_stream
 from tests.tools.paths import REPO, SHARED_DATA
 
 GESTURE = REPO / "models" / "gesture"
 KEYWORD = REPO / "models" / "keyword"
-PARQUET = SHARED_DATA / "gestures" / "cgestures.parquet"
 SPEECH = SHARED_DATA / "tflm" / "micro_speech"
 
 
@@ -51,19 +51,11 @@ def one_line(result) -> str:
     return lines[0]
 
 
-def takes_mg(n_takes=4) -> list[tuple[str, np.ndarray]]:
-    """(label, int16 mg frames) of a few takes, g -> mg rounded half away from zero."""
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
+def takes_mg(n_takes=5) -> list[tuple[str, np.ndarray]]:
+    """(label, int16 mg frames) of the gesture model's held-out takes, read from the parquet by pyarrow."""
     need(PARQUET)
-    t = pq.read_table(PARQUET)
-    out = []
-    for name in sorted(set(t["file"].to_pylist()))[::5][:n_takes]:
-        rows = t.filter(pc.equal(t["file"], name))
-        g = np.stack([rows[c].to_numpy() for c in ("x", "y", "z")], axis=1) * 1000.0
-        out.append((rows["activity"][0].as_py(), (np.sign(g) * np.floor(np.abs(g) + 0.5)).astype(np.int16)))
-    return out
+    stream, spans = held_out_stream(modelinfo.load(GESTURE))
+    return [(label, stream[start:start + n]) for start, n, label in spans[:n_takes]]
 
 
 def tflm_gesture(windows: np.ndarray) -> np.ndarray:
