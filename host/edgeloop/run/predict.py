@@ -45,13 +45,17 @@ def model_errors(where):
         raise ModelError(f"{where}: {e}") from None
 
 
+def _read_model(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise ModelError(f"cannot read model {path}: {e.strerror or e}") from None
+
+
 def load_model(path: str | Path) -> tuple[bytes, Model]:
     """Read and check a model file (hash, version) exactly as the board would."""
     path = Path(path)
-    try:
-        blob = path.read_bytes()
-    except OSError as e:
-        raise ModelError(f"cannot read model {path}: {e.strerror or e}") from None
+    blob = _read_model(path)
     with model_errors(path):
         return blob, Model(io.BytesIO(blob))
 
@@ -107,10 +111,7 @@ def open_target(model: str | Path) -> Target:
     else:
         raise ModelError(f"no model at {path}: pass a model folder (model file + model.json, as "
                          "`edgeloop train` writes) or a file made by `edgeloop convert` (.elm, trees .csv)")
-    try:
-        blob = path.read_bytes()
-    except OSError as e:
-        raise ModelError(f"cannot read model {path}: {e.strerror or e}") from None
+    blob = _read_model(path)
     if blob[:4] == F.MAGIC:
         with model_errors(path):
             return Target(path, "elm", info, blob, Model(io.BytesIO(blob)))
@@ -207,6 +208,8 @@ def _read_csv(path: Path) -> np.ndarray:
         raise InputError(f"{path}: rows have {', '.join(str(w) for w in sorted(widths))} columns; "
                          "every frame needs the same channels")
     x = np.array(out, dtype=np.float64)
+    if np.all(np.isfinite(x)) and np.all(x == np.round(x)):
+        x = x.astype(np.int64)  # whole numbers: a tensor's int8 values, or a sensor's counts
     return x[0] if len(x) == 1 else x
 
 
@@ -216,10 +219,6 @@ def _is_number(text: str) -> bool:
         return True
     except ValueError:
         return False
-
-
-def _whole(x: np.ndarray, lo: int, hi: int) -> bool:
-    return bool(np.all(x == np.round(x)) and x.min() >= lo and x.max() <= hi)
 
 
 def _to_board_units(x: np.ndarray) -> np.ndarray:
@@ -280,10 +279,10 @@ def model_rows(target: Target, x) -> tuple[list[bytes], str]:
 
 
 def _as_int8(x: np.ndarray, target: Target) -> np.ndarray:
-    """An int8 tensor from an int8 array, or from whole numbers in -128..127 (a .csv of features)."""
+    """An int8 tensor from an int8 array, or from integers in -128..127 (a .csv of features)."""
     if x.dtype == np.int8:
         return x
-    if _whole(x, -128, 127) and x.dtype.kind == "f":
+    if x.dtype.kind in "iu" and x.min() >= -128 and x.max() <= 127:
         return x.astype(np.int8)
     t = target.model.inputs[0]
     hint = ("a gesture model folder (model.json) takes raw sensor windows; " if target.task != "keyword" else
@@ -425,7 +424,7 @@ def _elpredict_check():
     import sys
     if '/lib' not in sys.path:
         sys.path.append('/lib')
-    import edgeloop_fw.port, edgeloop_fw.{module}
+    import edgeloop_fw.{module}
 try:
     _elpredict_check()
 finally:
@@ -434,7 +433,10 @@ finally:
 _BOARD_OPEN = """
 def _elpredict_open(path, kind):
     from binascii import hexlify, unhexlify
-    from edgeloop_fw.port import ticks_us, ticks_diff
+    try:
+        from edgeloop_fw.port import ticks_us, ticks_diff
+    except ImportError:  # a board given the runtime alone (MicroPython's own clock then)
+        from time import ticks_us, ticks_diff
     if kind == 'trees':
         from array import array
         from edgeloop_fw import trees

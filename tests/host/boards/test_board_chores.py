@@ -17,26 +17,11 @@ import sys
 import time
 
 import pytest
-from click.testing import CliRunner
-
-from edgeloop.cli import cli
+from tests.tools.cli_result import invoke as run
+from tests.tools.cli_result import one_line
 from tests.tools.paths import REPO
 
 pytestmark = [pytest.mark.sim, pytest.mark.slow]
-
-
-def run(*args):
-    result = CliRunner().invoke(cli, [str(a) for a in args])
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result
-
-
-def one_line(result) -> str:
-    assert result.exit_code != 0, result.output
-    lines = [ln for ln in result.output.splitlines() if ln.strip()]
-    assert len(lines) == 1 and "Traceback" not in result.output, result.output
-    return lines[0]
 
 
 @pytest.fixture

@@ -18,11 +18,10 @@ import wave
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 from edgeloop import modelinfo
-from edgeloop.cli import cli
 from edgeloop.reference import tflm
+from tests.tools.cli_result import invoke, one_line
 from tests.tools.gesture_reference import PARQUET, held_out_stream
 from tests.tools.paths import REPO, SHARED_DATA
 
@@ -34,21 +33,6 @@ SPEECH = SHARED_DATA / "tflm" / "micro_speech"
 def need(path):
     if not path.exists():
         pytest.skip(f"shared test data not found at {path}")
-
-
-def invoke(*args):
-    result = CliRunner().invoke(cli, ["predict", *map(str, args)])
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result
-
-
-def one_line(result) -> str:
-    assert result.exit_code != 0, result.output
-    lines = [ln for ln in result.output.splitlines() if ln.strip()]
-    assert len(lines) == 1 and "Traceback" not in result.output, result.output
-    assert lines[0].startswith("edgeloop: ")
-    return lines[0]
 
 
 def takes_mg(n_takes=5) -> list[tuple[str, np.ndarray]]:
@@ -80,14 +64,14 @@ def test_gesture_npy_and_csv_windows_equal_tflm(tmp_path):
     wins = np.stack([frames[s:s + info.window] for _, frames in takes_mg() for s in (0, 130, 300)])
     np.save(tmp_path / "batch.npy", wins)
     ref = tflm_gesture(wins)
-    r = invoke("--model", GESTURE, "--input", tmp_path / "batch.npy", "--output", tmp_path / "out.npy")
+    r = invoke("predict", "--model", GESTURE, "--input", tmp_path / "batch.npy", "--output", tmp_path / "out.npy")
     assert r.exit_code == 0, r.output
     got = read_npy(tmp_path / "out.npy").reshape(len(wins), -1)
     assert np.array_equal(got, ref)
     # One window as .csv (with a header row, floats): class names and scores = TFLM's, dequantized.
     w = wins[4]
     (tmp_path / "w.csv").write_text("x,y,z\n" + "\n".join(",".join(f"{v:.1f}" for v in row) for row in w))
-    r = invoke("--model", GESTURE, "--input", tmp_path / "w.csv")
+    r = invoke("predict", "--model", GESTURE, "--input", tmp_path / "w.csv")
     assert r.exit_code == 0, r.output
     printed = dict(re.findall(r"^  (\w+)\s+([\d.]+)", r.output, re.M))
     assert set(printed) == set(info.classes)
@@ -107,7 +91,7 @@ def test_bare_model_file_and_int8_tensor_keep_working(tmp_path):
     np.save(tmp_path / "q.npy", q)
     bare = tmp_path / "m.elm"  # away from its model.json: no classes, only the tensor
     bare.write_bytes((GESTURE / "gesture.elm").read_bytes())
-    r = invoke("--model", bare, "--input", tmp_path / "q.npy", "--raw")
+    r = invoke("predict", "--model", bare, "--input", tmp_path / "q.npy", "--raw")
     assert r.exit_code == 0, r.output
     got = np.array([[int(v) for v in row.split()] for row in re.findall(r"\[([-\d ]+)\]", r.output)])
     assert np.array_equal(got, np.array([tflm.invoke(ref, x.reshape(d["shape"])).reshape(-1) for x in q]))
@@ -140,14 +124,14 @@ def test_keyword_wav_goes_through_the_front_end_and_equals_tflm(tmp_path):
         with wave.open(str(SPEECH / f"{word}_1000ms.wav")) as w:
             clips.append(np.frombuffer(w.readframes(w.getnframes()), "<i2"))
     for word, clip in zip(("yes", "no"), clips):
-        r = invoke("--model", KEYWORD, "--input", SPEECH / f"{word}_1000ms.wav", "--output", tmp_path / "o.npy")
+        r = invoke("predict", "--model", KEYWORD, "--input", SPEECH / f"{word}_1000ms.wav", "--output", tmp_path / "o.npy")
         assert r.exit_code == 0, r.output
         ref = tflm_keyword(clip)
         assert np.array_equal(read_npy(tmp_path / "o.npy").reshape(-1), ref), word
         assert f"top: {info.classes[int(ref.argmax())]}" in r.output
     # Two clips and a bit in one file: one inference per one-second clip, the tail named.
     _wav(tmp_path / "two.wav", np.concatenate(clips + [clips[0][:5000]]))
-    r = invoke("--model", KEYWORD, "--input", tmp_path / "two.wav", "--output", tmp_path / "o2.npy")
+    r = invoke("predict", "--model", KEYWORD, "--input", tmp_path / "two.wav", "--output", tmp_path / "o2.npy")
     assert r.exit_code == 0 and "2 clip(s)" in r.output and "0.31 s" in r.output, r.output
     got = read_npy(tmp_path / "o2.npy").reshape(2, -1)
     assert np.array_equal(got, np.stack([tflm_keyword(c) for c in clips]))
@@ -182,7 +166,7 @@ def sklearn_tree(tmp_path):
     x = np.stack([features_np(w) for w in wins])
     clf = DecisionTreeClassifier(max_depth=6, random_state=0).fit(x, labels)
     (tmp_path / "tree.pkl").write_bytes(pickle.dumps(clf))
-    conv = CliRunner().invoke(cli, ["convert", str(tmp_path / "tree.pkl"), "--out", str(tmp_path / "tree.csv")])
+    conv = invoke("convert", tmp_path / "tree.pkl", "--out", tmp_path / "tree.csv")
     assert conv.exit_code == 0, conv.output
     pick = np.arange(0, len(wins), 7)
     return tmp_path / "tree.csv", wins[pick], clf.classes_, clf.predict(x[pick])
@@ -191,7 +175,7 @@ def sklearn_tree(tmp_path):
 def test_trees_csv_written_by_convert_predicts_like_sklearn(tmp_path):
     csv, wins, classes, expected = sklearn_tree(tmp_path)
     np.save(tmp_path / "w.npy", wins)
-    r = invoke("--model", csv, "--input", tmp_path / "w.npy", "--output", tmp_path / "v.npy")
+    r = invoke("predict", "--model", csv, "--input", tmp_path / "w.npy", "--output", tmp_path / "v.npy")
     assert r.exit_code == 0, r.output
     votes = read_npy(tmp_path / "v.npy")
     assert np.array_equal(classes[votes.argmax(axis=1)], expected)
@@ -201,7 +185,7 @@ def test_trees_csv_written_by_convert_predicts_like_sklearn(tmp_path):
 def test_trees_model_folder_prints_its_class_names(tmp_path):
     label, frames = takes_mg(1)[0]
     np.savetxt(tmp_path / "w.csv", frames[:50], fmt="%d", delimiter=",")
-    r = invoke("--model", REPO / "models" / "gesture_trees", "--input", tmp_path / "w.csv")
+    r = invoke("predict", "--model", REPO / "models" / "gesture_trees", "--input", tmp_path / "w.csv")
     assert r.exit_code == 0, r.output
     info = modelinfo.load(REPO / "models" / "gesture_trees")
     assert set(re.findall(r"^  (\w+)\s+[\d.]+", r.output, re.M)) == set(info.classes)
@@ -255,7 +239,7 @@ def test_each_odd_input_is_one_line_and_writes_nothing(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     for what, model, inp, words in odd_inputs(tmp_path):
-        r = invoke("--model", model, "--input", inp, "--output", out / "y.npy")
+        r = invoke("predict", "--model", model, "--input", inp, "--output", out / "y.npy")
         line = one_line(r)
         assert words in line, (what, line)
         assert list(out.iterdir()) == [], what  # not even a temp file
@@ -270,13 +254,13 @@ def test_each_odd_input_is_one_line_and_writes_nothing(tmp_path):
 def test_crafted_header_is_one_line(tmp_path, field):
     model = _crafted(tmp_path, "crafted.elm", *field)
     np.save(tmp_path / "q.npy", np.zeros((1, 50, 3), np.int8))
-    line = one_line(invoke("--model", model, "--input", tmp_path / "q.npy", "--output", tmp_path / "y.npy"))
+    line = one_line(invoke("predict", "--model", model, "--input", tmp_path / "q.npy", "--output", tmp_path / "y.npy"))
     assert "crafted.elm" in line
     assert not (tmp_path / "y.npy").exists()
 
 
 def test_help_teaches_with_examples():
-    r = CliRunner().invoke(cli, ["predict", "--help"])
+    r = invoke("predict", "--help")
     assert r.exit_code == 0 and "edgeloop predict --model models/keyword --input yes.wav" in r.output
 
 
@@ -292,7 +276,7 @@ def board(tmp_path_factory):
 
     vb = VirtualBoard(board="rp2040", flash_dir=tmp_path_factory.mktemp("flash"), register=False)
     try:
-        r = CliRunner().invoke(cli, ["deploy", "--port", vb.port])
+        r = invoke("deploy", "--port", vb.port)
         assert r.exit_code == 0, r.output
         yield vb
     finally:
@@ -310,7 +294,7 @@ def test_on_the_board_each_input_kind_equals_tflm_and_reports_latency(board, tmp
     info = modelinfo.load(GESTURE)
     wins = np.stack([frames[s:s + info.window] for _, frames in takes_mg(2) for s in (0, 200)])
     np.save(tmp_path / "g.npy", wins)
-    r = invoke("--model", GESTURE, "--input", tmp_path / "g.npy", "--port", board.port, "--output", tmp_path / "g.out.npy")
+    r = invoke("predict", "--model", GESTURE, "--input", tmp_path / "g.npy", "--port", board.port, "--output", tmp_path / "g.out.npy")
     assert r.exit_code == 0, r.output
     assert np.array_equal(read_npy(tmp_path / "g.out.npy").reshape(len(wins), -1), tflm_gesture(wins))
     assert 0 < board_latency(r.output) < 5000
@@ -318,7 +302,7 @@ def test_on_the_board_each_input_kind_equals_tflm_and_reports_latency(board, tmp
     need(SPEECH / "yes_1000ms.wav")
     with wave.open(str(SPEECH / "yes_1000ms.wav")) as w:
         clip = np.frombuffer(w.readframes(w.getnframes()), "<i2")
-    r = invoke("--model", KEYWORD, "--input", SPEECH / "yes_1000ms.wav", "--port", board.port,
+    r = invoke("predict", "--model", KEYWORD, "--input", SPEECH / "yes_1000ms.wav", "--port", board.port,
                "--output", tmp_path / "k.out.npy")
     assert r.exit_code == 0, r.output
     assert np.array_equal(read_npy(tmp_path / "k.out.npy").reshape(-1), tflm_keyword(clip))
@@ -326,7 +310,7 @@ def test_on_the_board_each_input_kind_equals_tflm_and_reports_latency(board, tmp
 
     csv, twins, classes, expected = sklearn_tree(tmp_path)
     np.save(tmp_path / "t.npy", twins)
-    r = invoke("--model", csv, "--input", tmp_path / "t.npy", "--port", board.port, "--output", tmp_path / "t.out.npy")
+    r = invoke("predict", "--model", csv, "--input", tmp_path / "t.npy", "--port", board.port, "--output", tmp_path / "t.out.npy")
     assert r.exit_code == 0, r.output
     assert np.array_equal(classes[read_npy(tmp_path / "t.out.npy").argmax(axis=1)], expected)
     assert board_latency(r.output) > 0  # below the virtual board's 1 ms tick: timed over repeats
@@ -359,7 +343,7 @@ def test_a_hundred_predicts_leave_the_heap_where_it_was(board, tmp_path):
     global (a whole interpreter, as predict used to keep in `_it`) also fails the names check."""
     np.save(tmp_path / "w.npy", takes_mg(1)[0][1][:50])
     names0 = heap_and_globals(board.port)[1]
-    run = ["--model", GESTURE, "--input", tmp_path / "w.npy", "--port", board.port]
+    run = ["predict", "--model", GESTURE, "--input", tmp_path / "w.npy", "--port", board.port]
     assert invoke(*run).exit_code == 0
     before, names1 = heap_and_globals(board.port)
     for _ in range(100):
