@@ -10,12 +10,19 @@ grid: window k (1-based, as the board numbers them) covers frames
 exactly when it lies inside one. Those windows are the model card's
 held-out windows; the few that straddle two takes are run and checked but
 not scored.
+
+A fresh clone has no `../shared`, so the few recordings the demo replays
+ship in the package (`recordings/`: the held-out takes, TFLM's four clips
+and its preprocessor model; see its README for licence and source), and the
+demo falls back to them when the default data folder lacks them. A folder
+given with --data is used as given: missing files there are an error.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,10 +39,43 @@ class DemoDataError(EdgeloopError):
     """The demo's model or recordings are missing or do not match each other."""
 
 
+DATA_ENV = "EDGELOOP_DATA_DIR"
+SHIPPED = Path(__file__).resolve().parent / "recordings"
+GESTURE_TAKES = "gesture_heldout.npz"  # the gesture model's held-out takes, int16 mg, cut from the parquet
+KEYWORD_FILES = ("silence_1000ms.wav", "yes_1000ms.wav", "noise_1000ms.wav", "no_1000ms.wav",
+                 "audio_preprocessor_int8.tflite")  # TFLM's, byte for byte
+
+
 def default_data_dir() -> Path:
-    """../shared/data beside the checkout (or beside the current folder for an installed edgeloop)."""
+    """$EDGELOOP_DATA_DIR, else ../shared/data beside the checkout (or beside the current folder for an
+    installed edgeloop)."""
+    if os.environ.get(DATA_ENV):
+        return Path(os.environ[DATA_ENV]).expanduser().resolve()
     base = repo_root() or Path.cwd()
     return (base / ".." / "shared" / "data").resolve()
+
+
+def shipped_note(where: Path) -> str:
+    return (f"replaying the recordings shipped with edgeloop ({SHIPPED}; README there): "
+            f"{where} is not there")
+
+
+class ShippedTakes:
+    """The shipped gesture takes: {take name: Replay}, and the SHA-256 of the parquet they were cut from."""
+
+    def __init__(self, path: Path = SHIPPED / GESTURE_TAKES):
+        self.path = path
+        with np.load(path, allow_pickle=False) as z:
+            self.source_sha256 = str(z["source_sha256"])
+            self.takes = {str(name): R.Replay(z[f"take{i}"].astype(np.int16), float(z["rates"][i]), "mg",
+                                              str(z["labels"][i]))
+                          for i, name in enumerate(z["takes"])}
+
+    def take(self, name: str) -> R.Replay:
+        if name not in self.takes:
+            raise DemoDataError(f"the recordings shipped with edgeloop hold the shipped model's held-out takes, "
+                                f"not {name}; put the data it was trained on in {default_data_dir()} or pass --data")
+        return self.takes[name]
 
 
 @dataclass(frozen=True)
@@ -156,6 +196,7 @@ def _cut(n: int, rate: float, seconds: float | None, window: int, hop: int) -> i
 def gesture_set(data_dir: Path | None = None, model_dir: Path | None = None,
                 seconds: float | None = None) -> ReplaySet:
     """The gesture model's held-out takes (model.json `split.test`), each cut to `seconds` if given."""
+    explicit = data_dir is not None
     data_dir = Path(data_dir) if data_dir else default_data_dir()
     model_dir = Path(model_dir) if model_dir else models_dir() / "gesture"
     info = read_model_info(model_dir, "gesture")
@@ -165,16 +206,19 @@ def gesture_set(data_dir: Path | None = None, model_dir: Path | None = None,
         raise DemoDataError(f"{model_dir / 'model.json'} does not list its held-out takes (split.test); "
                             "retrain with `edgeloop train gesture`")
     parts, segments, sources, start, cut = [], [], [], 0, False
+    shipped = None
     for name in held:
         table, _, take = name.rpartition(":")
-        if table:
-            path = _table_path(table, (info.data or {}).get("tables", []), data_dir)
-            _need(path, "gesture recordings")
-            rep = R.load(path, take=take)
+        path = _table_path(table, (info.data or {}).get("tables", []), data_dir) if table else \
+            data_dir / "gestures" / "raw" / take
+        if not path.is_file() and not explicit:
+            if shipped is None:
+                shipped = ShippedTakes()
+                missing = path
+            rep, path = shipped.take(name), shipped.path
         else:
-            path = data_dir / "gestures" / "raw" / take
             _need(path, "gesture recordings")
-            rep = R.load(path)
+            rep = R.load(path, take=take) if table else R.load(path)
         if rep.label not in classes:
             raise DemoDataError(f"take {name} is labelled {rep.label!r}, not one of the model's classes "
                                 f"{', '.join(classes)}; is --data the data the model was trained on?")
@@ -193,25 +237,29 @@ def gesture_set(data_dir: Path | None = None, model_dir: Path | None = None,
                             f"{info.rate_hz} Hz")
     stream = R.Replay(np.concatenate(parts).astype(np.int16), rep.rate_hz, "mg", "heldout")
     rs = ReplaySet("gesture", model_dir, info, classes, window, hop, stream, segments, sources)
-    rs.notes += _hash_notes(info, model_dir, sources)
+    if shipped is not None:
+        rs.notes.append(shipped_note(missing))
+    rs.notes += _hash_notes(model_dir, [(p.name, hashlib.sha256(p.read_bytes()).hexdigest()) for p in sources
+                                        if p != getattr(shipped, "path", None)]
+                            + ([("cgestures.parquet", shipped.source_sha256)] if shipped else []))
     if cut:
         rs.notes.append("takes cut to whole hops" + (f" of at most {seconds:g} s" if seconds else "")
                         + ": the accuracy covers fewer windows than the model card's")
     return rs
 
 
-def _hash_notes(info: MI.ModelInfo, model_dir: Path, sources: list[Path]) -> list[str]:
-    """Say so when the recordings differ from the ones the card was measured on."""
+def _hash_notes(model_dir: Path, sources: list[tuple[str, str]]) -> list[str]:
+    """Say so when the recordings (file name, SHA-256) differ from the ones the card was measured on."""
     recipe = model_dir / "recipe.json"
     try:
         want = json.loads(recipe.read_text()).get("data_sha256", {})
     except (OSError, ValueError):
         return []
     notes = []
-    for src in sources:
-        ref = next((v for k, v in want.items() if Path(k).name == src.name), None)
-        if ref and hashlib.sha256(src.read_bytes()).hexdigest() != ref:
-            notes.append(f"{src.name} differs from the file the model card was measured on "
+    for name, digest in sources:
+        ref = next((v for k, v in want.items() if Path(k).name == name), None)
+        if ref and digest != ref:
+            notes.append(f"{name} differs from the file the model card was measured on "
                          "(SHA-256 in recipe.json): accuracies need not match the card")
     return notes
 
@@ -225,6 +273,7 @@ def keyword_set(data_dir: Path | None = None, model_dir: Path | None = None, eve
     `every` (default: the model's spotter setting) is how often the board runs
     the model; 2 puts one inference exactly on each one-second recording.
     """
+    explicit = data_dir is not None
     data_dir = Path(data_dir) if data_dir else default_data_dir()
     model_dir = Path(model_dir) if model_dir else models_dir() / "keyword"
     info = read_model_info(model_dir, "keyword")
@@ -232,9 +281,13 @@ def keyword_set(data_dir: Path | None = None, model_dir: Path | None = None, eve
     frames_in = int(info.model["input"]["features"][0])
     kws = dict(info.kws or {})
     kws["every"] = int(every or kws.get("every", 4))
-    parts, segments, sources, start = [], [], [], 0
+    parts, segments, sources, start, notes = [], [], [], 0, []
     for name, label in KEYWORD_RECORDINGS:
         path = data_dir / "tflm" / "micro_speech" / f"{name}_1000ms.wav"
+        if not path.is_file() and not explicit:
+            if not notes:
+                notes.append(shipped_note(path.parent))
+            path = SHIPPED / path.name
         _need(path, "keyword recordings")
         rep = R.load(path)
         if rep.rate_hz != info.rate_hz:
@@ -245,4 +298,4 @@ def keyword_set(data_dir: Path | None = None, model_dir: Path | None = None, eve
         start += len(rep.data)
     stream = R.Replay(np.concatenate(parts).astype(np.int16), rep.rate_hz, "pcm16", "speech")
     return ReplaySet("keyword", model_dir, info, classes, int(info.window), int(info.hop), stream,
-                     segments, sources, input_frames=frames_in, every=kws["every"], kws=kws)
+                     segments, sources, notes, input_frames=frames_in, every=kws["every"], kws=kws)
