@@ -226,7 +226,8 @@ def test_integer_features_validate_without_a_rounding_note(tmp_path):
     val = tmp_path / "val.npz"
     np.savez(val, x=X, y=y)
     r = CliRunner().invoke(cli, ["convert", str(pickled(tmp_path, forest)), "--validate", str(val)])
-    assert r.exit_code == 0 and "note:" not in r.output and "rounding" not in r.output, r.output
+    assert r.exit_code == 0 and f"accuracy on {len(X)} labelled samples" in r.output, r.output
+    assert "note:" not in r.output and "rounding" not in r.output, r.output
 
 
 # --- output files ------------------------------------------------------------------------------------------
