@@ -7,10 +7,49 @@ import tempfile
 from pathlib import Path
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
+def open_mode(path: Path) -> int:
+    """The permissions a plain open() would leave `path` with: the file's own when it exists,
+    else 0666 less the umask. mkstemp creates its file 0600, which would make every output
+    (a model, a report, a header) unreadable to anyone else once it is renamed into place."""
+    try:
+        return Path(path).stat().st_mode & 0o7777
+    except OSError:
+        pass
+    return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    # Linux shows the umask without changing it; elsewhere the set-and-restore is the only way.
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
+
+
+def temp_beside(path: Path, suffix: str = ".tmp") -> tuple[int, str]:
+    """A temporary file next to `path` (same filesystem, so os.replace is atomic), already
+    carrying the mode `path` will have; returns mkstemp's (fd, name)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    try:
+        os.chmod(tmp, open_mode(path))
+    except BaseException:
+        os.close(fd)
+        os.unlink(tmp)
+        raise
+    return fd, tmp
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    path = Path(path)
+    fd, tmp = temp_beside(path)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

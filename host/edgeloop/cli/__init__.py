@@ -46,6 +46,18 @@ class _UserError(click.ClickException):
         click.echo(f"edgeloop: {self.format_message()}", err=True)
 
 
+class _UsageLine(click.UsageError):
+    """A wrong option or argument: one line that says where the help is, not click's three."""
+
+    def __init__(self, error: click.UsageError):
+        super().__init__(error.format_message(), error.ctx)
+        self.exit_code = error.exit_code
+
+    def show(self, file=None):
+        where = self.ctx.command_path if self.ctx else "edgeloop"
+        click.echo(f"edgeloop: {self.format_message()} (see '{where} --help')", err=True)
+
+
 class LazyGroup(click.Group):
     """A group whose commands are imported only when they run: command `name` is the
     function `name` in edgeloop/cli/<module_prefix><name>.py; `lazy` maps names to help."""
@@ -74,6 +86,8 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except EdgeloopError as e:
             raise _UserError(e) from None
+        except click.UsageError as e:
+            raise _UsageLine(e) from None
         except KeyboardInterrupt:
             raise click.exceptions.Exit(130) from None
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from edgeloop.convert.sklearn_trees import MAX_NODES
+
 
 @click.command()
 @click.argument("model", type=click.Path(dir_okay=True, path_type=Path))
@@ -15,23 +17,33 @@ import click
 @click.option("--calib", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Representative float samples (.npz with x, or .npy) shaped like the model input, for int8 quantization.")
 @click.option("--validate", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Labelled data (.npz with x and y): accuracy per class of float, TFLM int8 and edgeloop.")
+              help="Labelled data (.npz with x and y): accuracy per class of float, TFLM int8 and edgeloop "
+                   "(for trees: scikit-learn and edgeloop). Classifiers only.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the report as a self-contained HTML page with plots.")
 @click.option("--c-header", type=click.Path(dir_okay=False, path_type=Path),
               help="scikit-learn trees only: also write emlearn's C header, for C firmware.")
+@click.option("--max-nodes", type=click.IntRange(min=1),
+              help=f"scikit-learn trees only: refuse a model with more decision nodes than this "
+                   f"(checked before converting; the board's format holds at most {MAX_NODES}).")
 @click.option("--backend", type=click.Choice(["portable", "native"]), default="portable", show_default=True,
               help="native: also build the C kernels as a MicroPython native module for --board's arch.")
 @click.option("--audio-frontend", is_flag=True,
               help="MODEL is TFLM's audio preprocessor (.tflite of signal-library ops): write the board's "
                    "front-end parameters (OUT .py and its .bin tables) instead of a model file.")
-def convert(model, out, board, calib, validate, report_path, c_header, backend, audio_frontend):
+def convert(model, out, board, calib, validate, report_path, c_header, backend, audio_frontend, max_nodes):
     """Convert a model into edgeloop's on-board model file (.elm).
 
     MODEL is an int8 .tflite, or a Keras .keras file / SavedModel directory /
     float .tflite, which are quantized to full int8 with --calib data. A
     pickled/joblib scikit-learn DecisionTree/RandomForest/ExtraTrees classifier
-    (.pkl, .joblib) becomes emlearn's tree CSV (features must be int16 integers).
+    (.pkl, .joblib) becomes emlearn's tree CSV (features must be int16 integers:
+    thresholds trained on fractions are rounded, with a note, and refused when
+    --validate shows that changes a prediction).
+
+    Every argument is checked before the heavy work starts (an unknown board,
+    an option that does not apply to the model, an oversized forest); nothing
+    is written until everything, --validate included, has passed.
 
     Every op is checked against the runtime now, on the laptop: an op the
     board cannot run is refused with its name and layer. With --board the
@@ -42,30 +54,32 @@ def convert(model, out, board, calib, validate, report_path, c_header, backend, 
     Example:
       edgeloop convert micro_speech_quantized.tflite --out speech.elm --board rp2040
       edgeloop convert gesture.keras --calib calib.npz --validate test.npz --report report.html
-      edgeloop convert forest.pkl --out forest.csv --c-header forest.h
+      edgeloop convert forest.pkl --out forest.csv --c-header forest.h --validate test.npz --board rp2040
       edgeloop convert micro_speech_quantized.tflite --backend native --board rp2040
       edgeloop convert audio_preprocessor_int8.tflite --audio-frontend -o micro_speech_params.py
     """
+    from edgeloop.convert.source import model_kind
+
+    kind = "audio-frontend" if audio_frontend else model_kind(model)
+    given = {"--board": board, "--calib": calib, "--validate": validate, "--report": report_path,
+             "--c-header": c_header, "--backend native": backend == "native", "--max-nodes": max_nodes}
+    check_arguments(kind, model, given, {"--out": out, "--report": report_path, "--c-header": c_header})
     if audio_frontend:
         from edgeloop.convert.audio_params import write_params
 
         out = write_params(model, out or model.with_name("micro_speech_params.py"))
         click.echo(f"wrote {out} and {out.with_suffix('.bin')}: the board's audio front-end parameters")
         return
-    if backend == "native" and not board:
-        from edgeloop.errors import ConversionError
-        raise ConversionError("--backend native needs --board (the native module is built for the board's arch)")
-    if model.suffix.lower() in (".pkl", ".pickle", ".joblib"):
-        from edgeloop.convert.sklearn_trees import convert_file
+    labelled = None
+    if validate:
+        from edgeloop.report.validate import load_labelled, load_validation
 
-        out = out or model.with_suffix(".csv")
-        info = convert_file(model, out, c_header=c_header, board=board)
-        click.echo(f"wrote {out}: {info.kind}, {info.n_trees} trees, {info.n_nodes} nodes, "
-                   f"{info.n_leaves} leaves, {info.n_features} int16 features, {info.n_classes} classes")
-        if c_header:
-            click.echo(f"wrote {c_header}: emlearn C header")
-        for line in info.fit:
-            click.echo(f"  fits {board}: {line}")
+        labelled = (load_labelled if kind == "sklearn" else load_validation)(validate)
+    if kind == "sklearn":
+        from edgeloop.cli.convert_trees import convert_trees
+
+        convert_trees(model, out or model.with_suffix(".csv"), c_header=c_header, board=board,
+                      max_nodes=max_nodes or MAX_NODES, labelled=labelled, validate_path=validate)
         return
     from edgeloop.atomic import write_bytes_atomic
     from edgeloop.convert.int8 import convert_tflite_bytes
@@ -78,7 +92,7 @@ def convert(model, out, board, calib, validate, report_path, c_header, backend, 
         from edgeloop.boards import profiles as boards
         from edgeloop.convert.fit import check_fit
         lines = check_fit(len(result.data), result.arena_size, result.params_bytes, boards.load(board))
-    report = make_report(source, result, validate)  # bad --validate data fails before anything is written
+    report = make_report(source, result, labelled)  # bad --validate data fails before anything is written
     out = out or model.with_suffix(".elm")
     write_bytes_atomic(out, result.data)
     click.echo(f"wrote {out}: {len(result.data)} bytes, {len(result.ops)} ops, {result.macs} MACs, "
@@ -93,3 +107,31 @@ def convert(model, out, board, calib, validate, report_path, c_header, backend, 
 
         click.echo(write_for_board(board, out.parent)[1])
     show_report(report, report_path)
+
+
+# option -> the kinds of MODEL it means something for
+APPLIES = {"--board": ("keras", "tflite", "sklearn"), "--calib": ("keras", "tflite"),
+           "--validate": ("keras", "tflite", "sklearn"), "--report": ("keras", "tflite"),
+           "--c-header": ("sklearn",), "--backend native": ("keras", "tflite"), "--max-nodes": ("sklearn",)}
+KIND_NAMES = {"keras": "a Keras model", "tflite": "a .tflite model", "sklearn": "scikit-learn trees",
+              "audio-frontend": "--audio-frontend"}
+
+
+def check_arguments(kind: str, model: Path, given: dict, outputs: dict) -> None:
+    """Refuse, in a second, what would otherwise fail (or be silently ignored) after minutes of work."""
+    from edgeloop.errors import ConversionError
+
+    for option, value in given.items():
+        if value and kind not in APPLIES[option]:
+            where = " and ".join(KIND_NAMES[k] for k in APPLIES[option])
+            raise ConversionError(f"{option} does not apply to {KIND_NAMES[kind]} ({model.name}), only to {where}; "
+                                  "drop it")
+    if given["--backend native"] and not given["--board"]:
+        raise ConversionError("--backend native needs --board (the native module is built for the board's arch)")
+    if given["--board"]:
+        from edgeloop.boards import profiles as boards
+
+        boards.load(given["--board"])  # an unknown board is refused now, not after quantizing
+    for option, path in outputs.items():
+        if path is not None and path.exists() and path.resolve() == model.resolve():
+            raise ConversionError(f"{option} {path} is the model itself, which would be replaced; give another name")

@@ -10,24 +10,24 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
+from edgeloop.cli.progress import progress_bar
 from edgeloop.convert.int8 import Converted
 from edgeloop.convert.source import Source, load_source
 from edgeloop.report.console import renderable
 from edgeloop.report.data import Report, build_report
 from edgeloop.report.html_page import to_html
-from edgeloop.report.validate import load_validation, validate
+from edgeloop.report.validate import validate
 
 
-def _bar(console: Console) -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=console, transient=True)
+def stage_bar():
+    """The bar every stage of convert shows: what, how far, how long."""
+    return progress_bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
 
 
 def load_with_progress(model: Path, calib: Path | None) -> Source:
-    console = Console(stderr=True)
-    with _bar(console) as bar:
+    with stage_bar() as bar:
         task = bar.add_task("calibrating", total=None)
 
         def progress(done, total):
@@ -36,15 +36,16 @@ def load_with_progress(model: Path, calib: Path | None) -> Source:
         return load_source(model, calib, progress)
 
 
-def make_report(source: Source, converted: Converted, validation: Path | None) -> Report:
+def make_report(source: Source, converted: Converted, labelled: tuple | None) -> Report:
+    """The report; with `labelled` (x, y, class names from load_validation) its accuracy table."""
     report = build_report(converted, source.tflite, str(source.path))
-    if validation is not None:
-        x, y, names = load_validation(validation)
+    if labelled is not None:
+        x, y, names = labelled
         float_predict = source.float_predictor()
         if float_predict is None:
             report.notes.append(f"float accuracy not shown: {source.path.name} is a .tflite, "
                                 "convert the Keras model to compare with the float model")
-        with _bar(Console(stderr=True)) as bar:
+        with stage_bar() as bar:
             task = bar.add_task("validating", total=len(x))
             report.accuracy = validate(converted, source.tflite, x, y, float_predict=float_predict,
                                        class_names=names,

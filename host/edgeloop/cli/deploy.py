@@ -9,15 +9,12 @@ import click
 
 def progress_bar():
     """A rich bar with bytes/s, and the callback deploy_* call to move it."""
-    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
-                               TransferSpeedColumn)
+    from rich.progress import BarColumn, DownloadColumn, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
-    from rich.console import Console
+    from edgeloop.cli.progress import progress_bar as rich_bar
 
-    console = Console(stderr=True)  # stdout stays the summary alone, for scripts
-    bar = Progress(TextColumn("[bold]deploy[/] {task.description}"), BarColumn(), DownloadColumn(),
-                   TransferSpeedColumn(), TimeRemainingColumn(), transient=True, console=console,
-                   disable=not console.is_terminal)
+    bar = rich_bar(TextColumn("[bold]deploy[/] {task.description}"), BarColumn(), DownloadColumn(),
+                   TransferSpeedColumn(), TimeRemainingColumn())
     task = bar.add_task("", total=None)
 
     def update(done: int, total: int, label: str) -> None:

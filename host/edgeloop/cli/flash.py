@@ -48,15 +48,15 @@ def flash(board, port, firmware_file, micropython, circuitpython, sha256, erase,
       edgeloop flash --board rp2040 --circuitpython 9.2.1 --deploy -v
       edgeloop flash --board rp2040 --firmware RPI_PICO-20241129-v1.24.1.uf2 --deploy -m gesture.elm
     """
-    from rich.console import Console
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, DownloadColumn, TextColumn, TimeRemainingColumn
 
+    from edgeloop.cli.progress import progress_bar
     from edgeloop.errors import FlashError
     from edgeloop.flash import after, run
 
-    console = Console(stderr=True)
-    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
-                  console=console, transient=True) as bar:
+    with progress_bar(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                      TimeRemainingColumn()) as bar:
+        console = bar.console
         task = {"id": None}
 
         def step(text):

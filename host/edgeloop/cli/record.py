@@ -21,13 +21,13 @@ def record(label, seconds, out, port, db, edge_impulse):
     Example:
       edgeloop record --label wave --seconds 10 --out dataset/ --edge-impulse
     """
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
 
+    from edgeloop.cli.progress import progress_bar
     from edgeloop.stream.run import record as run_record
 
-    with Progress(TextColumn(f"recording '{label}'"), BarColumn(), TextColumn("{task.fields[samples]} samples"),
-                  TimeRemainingColumn(), console=Console(stderr=True), transient=True) as bar:
+    with progress_bar(TextColumn(f"recording '{label}'"), BarColumn(), TextColumn("{task.fields[samples]} samples"),
+                      TimeRemainingColumn()) as bar:
         task = bar.add_task("rec", total=seconds, samples=0)
         state = {}
 

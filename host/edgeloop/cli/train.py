@@ -37,11 +37,12 @@ def train():
 @contextmanager
 def step_progress():
     """A bar per named training step on stderr; yields the progress(what, done, total) callback."""
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
+    from edgeloop.cli.progress import progress_bar
+
+    with progress_bar(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                      TimeElapsedColumn()) as bar:
         tasks = {}
 
         def progress(what, done, total):

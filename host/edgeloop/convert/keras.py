@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,16 +48,98 @@ def is_keras_source(path: str | os.PathLike) -> bool:
     return p.suffix.lower() == ".keras"
 
 
-def import_tensorflow():
-    """Import TensorFlow quietly, or say how to install it."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+def check_keras_file(path: Path) -> None:
+    """Say what is wrong with a `.keras` file before TensorFlow is imported.
+
+    Keras answers "File not found" for any `.keras` path that is not a zip
+    archive (an empty file, a cut-short copy, an .h5 renamed), which sends
+    users looking for a file that is right there.
+    """
+    import zipfile
+
+    fix = f"save the model again with model.save('{path.name}')"
     try:
-        import tensorflow as tf
-    except ImportError as e:
-        raise ToolMissing(f"converting a Keras model needs TensorFlow, which is not installed ({e.name}): {TF_HINT}") from None
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError as e:
+        raise ModelError(f"cannot read {path}: {e.strerror or e}") from None
+    if not head:
+        raise ModelError(f"{path} is empty (0 bytes), not a Keras model; {fix}")
+    if head.startswith(b"\x89HDF"):
+        raise ModelError(f"{path} is an HDF5 file (Keras's legacy .h5 format) named .keras; load it with "
+                         f"keras.models.load_model on a .h5 name and {fix}")
+    if not zipfile.is_zipfile(path):
+        what = ("a zip archive cut short (no directory at its end: an interrupted copy or download?)"
+                if head.startswith(b"PK") else "not a zip archive, which every .keras file is")
+        raise ModelError(f"{path} is {what}; {fix}")
+    try:
+        with zipfile.ZipFile(path) as z:
+            if "config.json" not in z.namelist():
+                raise ModelError(f"{path} is a zip archive without config.json, so not a Keras model; {fix}")
+            damaged = z.testzip()
+    except (zipfile.BadZipFile, OSError) as e:
+        raise ModelError(f"{path} is a damaged zip archive ({e}); {fix}") from None
+    if damaged:
+        raise ModelError(f"{path} is damaged: its member {damaged} fails its checksum; {fix}")
+
+
+def import_tensorflow():
+    """Import TensorFlow without its start-up chatter, or say how to install it.
+
+    TensorFlow's C++ logs at import (oneDNN, CPU features) before absl's
+    logging is set up, where TF_CPP_MIN_LOG_LEVEL does not reach; so the
+    process's stderr is captured for the import and given back without those
+    info and warning records: an error TensorFlow prints still shows.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tempfile
+
+    with tempfile.TemporaryFile("w+b") as captured:
+        try:
+            with _fds_to(captured, fds=(2,)):
+                import tensorflow as tf
+        except ImportError as e:
+            raise ToolMissing(f"converting a Keras model needs TensorFlow, which is not installed ({e.name}): {TF_HINT}") from None
+        finally:
+            captured.seek(0)
+            kept = drop_log_chatter(captured.read().decode("utf-8", "replace"))
+            if kept:
+                sys.stderr.write(kept)
+    import logging
+
+    for name in ("tensorflow", "absl"):
+        logging.getLogger(name).setLevel(logging.ERROR)
     with contextlib.suppress(Exception):
         tf.get_logger().setLevel("ERROR")
     return tf
+
+
+# A C++ log record (absl/glog): "I0000 00:00:1796528964.193948    7245 port.cc:153] ...", or TF's older
+# "2025-09-17 14:44:05.157831: I tensorflow/...cc:32] ...".
+_RECORD = re.compile(r"^(?:([IWEF])\d{4} [\d:.]+\s+\d+ |\d{4}-\d\d-\d\d [\d:.]+: ([IWEF]) )\S+:\d+\]")
+_ABSL_PREAMBLE = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
+
+
+# What TensorFlow continues an info record with on the next line (cpu_feature_guard.cc).
+_CONTINUED = ("To enable the following instructions:", " ", "\t")
+
+
+def drop_log_chatter(text: str) -> str:
+    """`text` without C++ info/warning records (and their indented or known continuation
+    lines) or absl's pre-initialisation notice; errors, fatal records and anything else are kept."""
+    kept, dropping = [], False
+    for line in text.splitlines(keepends=True):
+        m = _RECORD.match(line)
+        if m:
+            dropping = (m.group(1) or m.group(2)) in "IW"
+        elif line.rstrip("\n") == _ABSL_PREAMBLE:
+            dropping = True
+            continue
+        elif not (dropping and line.startswith(_CONTINUED)):
+            dropping = False
+        if not dropping:
+            kept.append(line)
+    return "".join(kept)
 
 
 def load_array(path: str | os.PathLike, what: str, key: str = "x") -> np.ndarray:
@@ -186,6 +270,8 @@ def convert_keras(path: str | os.PathLike, calibration: np.ndarray | str | os.Pa
         raise ModelError(f"{path} does not exist; give a .keras file, a SavedModel directory or a .tflite file")
     if not is_keras_source(path):
         raise ConversionError(f"{path} is neither a .keras file nor a SavedModel directory (one with saved_model.pb)")
+    if path.is_file():
+        check_keras_file(path)
     tf = import_tensorflow()
     kind, obj, sig, name, shape = _load(tf, path)
     expected = "(N, " + ", ".join(str(d) for d in shape[1:]) + ")"
@@ -229,34 +315,30 @@ def _quiet():
     """Silence what Keras and the converter's C++ print on stdout/stderr
     ("Saved artifact at ...", "fully_quantize: 0, ..."): the CLI shows a
     progress bar, and failures come back in the exception anyway."""
-    import sys
+    with open(os.devnull, "w") as devnull, _fds_to(devnull), contextlib.redirect_stdout(devnull):
+        yield
 
+
+@contextlib.contextmanager
+def _fds_to(file, fds=(1, 2)):
+    """Point the process's own stdout/stderr (`fds`) at `file` for the block: C++ code writes
+    to the descriptors, not to sys.stdout/sys.stderr."""
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
     saved = []
     try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-    except OSError:
-        yield
-        return
-    try:
-        for fd in (1, 2):
+        for fd in fds:
             try:
                 saved.append((fd, os.dup(fd)))
-                os.dup2(devnull, fd)
+                os.dup2(file.fileno(), fd)
             except OSError:
                 pass
-        with contextlib.redirect_stdout(open(os.devnull, "w")) as f:
-            try:
-                yield
-            finally:
-                f.close()
+        yield
     finally:
         for fd, copy in saved:
             os.dup2(copy, fd)
             os.close(copy)
-        os.close(devnull)
 
 
 def _last_line(e: Exception) -> str:

@@ -37,16 +37,35 @@ class Source:
         return None
 
 
+SKLEARN_SUFFIXES = (".pkl", ".pickle", ".joblib")
+GIVE = "give a .keras file, a SavedModel directory (with saved_model.pb), a .tflite file or a pickled sklearn tree model"
+
+
+def model_kind(path: str | os.PathLike) -> str:
+    """"keras" (a .keras file or SavedModel directory), "tflite" or "sklearn", from a look at
+    the path alone: a wrong path is refused in a second, before TensorFlow is imported."""
+    path = Path(path)
+    if not path.exists():
+        raise ModelError(f"{path} does not exist; {GIVE}")
+    if path.suffix.lower() in SKLEARN_SUFFIXES and path.is_file():
+        return "sklearn"
+    if keras_source.is_keras_source(path):
+        if path.is_file():
+            keras_source.check_keras_file(path)
+        return "keras"
+    if path.is_dir() or path.suffix.lower() != ".tflite":
+        raise ConversionError(f"{path} is not a model edgeloop converts; {GIVE}")
+    return "tflite"
+
+
 def load_source(path: str | os.PathLike, calibration=None,
                 progress: Callable[[int, int], None] | None = None) -> Source:
     path = Path(path)
-    if not path.exists():
-        raise ModelError(f"{path} does not exist; give a .keras file, a SavedModel directory or a .tflite file")
-    if keras_source.is_keras_source(path):
+    if model_kind(path) == "keras":
         result = keras_source.convert_keras(path, calibration, progress)
         return Source(result.tflite, result.source_kind, path)
-    if path.is_dir() or path.suffix.lower() != ".tflite":
-        raise ConversionError(f"{path} is not a model edgeloop converts; give a .keras file, "
+    if path.suffix.lower() != ".tflite":
+        raise ConversionError(f"{path} is not a TensorFlow model; give a .keras file, "
                               "a SavedModel directory (with saved_model.pb) or a .tflite file")
     try:
         data = path.read_bytes()

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from edgeloop.atomic import temp_beside
 from edgeloop.errors import DeployError, ToolMissing
 from edgeloop.resources import cache_dir as edgeloop_cache
 
@@ -115,8 +116,7 @@ def compile_source(source: bytes, name: str, *, arch: str | None = None,
             raise DeployError(f"mpy-cross cannot compile {name}: {lines[-1] if lines else 'failed'} "
                               f"({where or 'no location'}); fix the source and deploy again")
         data = out.read_bytes()
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(dir=cached.parent, suffix=".part")
+    fd, tmp_path = temp_beside(cached, ".part")
     with os.fdopen(fd, "wb") as f:
         f.write(data)
     os.replace(tmp_path, cached)

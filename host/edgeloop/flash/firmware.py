@@ -14,12 +14,12 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..atomic import temp_beside
 from ..errors import FlashError
 
 MICROPYTHON_PAGE = "https://micropython.org/download/{board}/"
@@ -127,8 +127,7 @@ def fetch(fw: Firmware, *, directory: Path | None = None, expected_sha256: str |
             return target
         target.unlink()  # corrupt or not what was asked for: fetch it again
         side.unlink()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{fw.filename}.", suffix=".part", dir=target.parent)
+    fd, tmp = temp_beside(target, ".part")
     h = hashlib.sha256()
     try:
         with os.fdopen(fd, "wb") as out:

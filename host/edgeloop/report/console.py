@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .data import Report
+from .data import Accuracy, Report
 from .text import kb, layer_label
 
 
@@ -24,17 +24,24 @@ def renderable(report: Report):
     sizes.add_row("arena", kb(report.arena_size), f"(TFLM's arena for the same model: {tflm_kb})")
     parts = [layers, sizes]
     if report.accuracy:
-        a = report.accuracy
-        t = Table(title=f"accuracy on {a.samples} labelled samples", title_justify="left")
-        t.add_column("class")
-        t.add_column("n", justify="right")
-        for runner in a.per_class:
-            t.add_column(runner, justify="right")
-        for i, c in enumerate(a.classes):
-            t.add_row(c, str(a.counts[i]), *[f"{a.per_class[r][i]:.1%}" for r in a.per_class])
-        t.add_row("all", str(a.samples), *[f"{a.overall[r]:.1%}" for r in a.per_class], style="bold")
-        parts.append(t)
-        if a.identical_to_tflm is not None:
-            parts.append(f"edgeloop output bytes identical to TFLM on {a.identical_to_tflm}/{a.samples} samples")
+        parts += accuracy_parts(report.accuracy)
     parts += [f"note: {n}" for n in report.notes]
     return Group(*parts)
+
+
+def accuracy_parts(a: Accuracy) -> list:
+    """The per-class accuracy table (and TFLM agreement), for the report or on its own (trees)."""
+    from rich.table import Table
+
+    t = Table(title=f"accuracy on {a.samples} labelled samples", title_justify="left")
+    t.add_column("class")
+    t.add_column("n", justify="right")
+    for runner in a.per_class:
+        t.add_column(runner, justify="right")
+    for i, c in enumerate(a.classes):
+        t.add_row(c, str(a.counts[i]), *[f"{a.per_class[r][i]:.1%}" for r in a.per_class])
+    t.add_row("all", str(a.samples), *[f"{a.overall[r]:.1%}" for r in a.per_class], style="bold")
+    parts = [t]
+    if a.identical_to_tflm is not None:
+        parts.append(f"edgeloop output bytes identical to TFLM on {a.identical_to_tflm}/{a.samples} samples")
+    return parts

@@ -13,3 +13,10 @@ def layer_label(name: str, width: int = 40) -> str:
 
 def kb(n: int) -> str:
     return f"{n:,} B" if n < 10240 else f"{n / 1024:,.1f} KiB"
+
+
+def listed(items, most: int = 8) -> str:
+    """A list of numbers for a one-line message: the first `most`, then how many more."""
+    items = list(items)
+    shown = ", ".join(str(i) for i in items[:most])
+    return shown + (f" and {len(items) - most} more" if len(items) > most else "")

@@ -12,7 +12,6 @@ edgeloop_fw.sensors.replay_format, which the board's ReplaySensor reads with.
 from __future__ import annotations
 
 import os
-import tempfile
 import wave
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,15 +143,10 @@ def load(source: str | os.PathLike, take: str | None = None) -> Replay:
 
 def place_in_flash_dir(replay: Replay, flash_dir: str | os.PathLike, name: str = REMOTE_NAME) -> Path:
     """Put the replay into a virtual board's filesystem folder atomically (temp file + rename)."""
+    from edgeloop.atomic import write_bytes_atomic
+
     dest = Path(flash_dir) / name
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".replay-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(replay.to_bytes())
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_bytes_atomic(dest, replay.to_bytes())
     return dest
 
 

@@ -100,3 +100,61 @@ def test_devices_and_info_find_a_running_sim(no_sims, monkeypatch):
         assert "MicroPython 1.27.0" in result.output and "profile     rp2040" in result.output
         assert "ABI 6.3" in result.output
     assert vb.port not in CliRunner().invoke(cli, ["devices"]).output  # unregistered on stop
+
+
+# --- devices --ask interrupts only what it may ---------------------------------------------------------
+
+@pytest.fixture
+def two_boards(no_sims, monkeypatch, tmp_path):
+    """A USB Pico on /dev/ttyACM0 and a virtual board that another process registered."""
+    import os
+
+    from edgeloop.sim.registry import RunningSim, register
+
+    pty = tmp_path / "pts-7"
+    pty.write_text("")
+    # pid: a live process (this one) for the bridge; owner: our parent, i.e. another program
+    register(RunningSim(port=str(pty), board="rp2040", flash_dir=str(tmp_path), pid=os.getpid(),
+                        owner_pid=os.getppid()))
+    monkeypatch.setattr("serial.tools.list_ports.comports", lambda: [FakePort("/dev/ttyACM0", 0x2E8A, 0x0005)])
+    monkeypatch.setattr("edgeloop.link.detect.scan_drives", lambda *a, **k: [])
+    monkeypatch.setattr("edgeloop.link.detect.scan_usb", lambda *a, **k: [])
+    asked = []
+    monkeypatch.setattr("edgeloop.cli.devices._ask", lambda seen: asked.append(seen.port) or "MicroPython v1.27")
+    return str(pty), asked
+
+
+def test_ask_without_consent_interrupts_nothing(two_boards):
+    _, asked = two_boards
+    line = one_line_error(CliRunner().invoke(cli, ["devices", "--ask"]))
+    assert "would interrupt the app running on /dev/ttyACM0" in line and "--port" in line and "--yes" in line
+    assert asked == []
+
+
+def test_ask_yes_skips_virtual_boards_of_other_programs_and_says_so(two_boards):
+    pty, asked = two_boards
+    r = CliRunner().invoke(cli, ["devices", "--ask", "--yes"])
+    assert r.exit_code == 0, r.output
+    assert asked == ["/dev/ttyACM0"]
+    assert f"skipped {pty}: a virtual board that another program" in r.output
+
+
+def test_ask_a_named_virtual_board_only(two_boards):
+    pty, asked = two_boards
+    r = CliRunner().invoke(cli, ["devices", "--ask", "--port", pty])
+    assert r.exit_code == 0, r.output
+    assert asked == [pty] and "skipped /dev/ttyACM0: not named with --port" in r.output
+
+
+def test_ask_on_a_terminal_asks_first(two_boards, monkeypatch):
+    _, asked = two_boards
+    monkeypatch.setattr("edgeloop.cli.devices._can_prompt", lambda: True)
+    r = CliRunner().invoke(cli, ["devices", "--ask"], input="n\n")
+    assert r.exit_code == 0 and asked == [] and "skipped /dev/ttyACM0: you said no" in r.output
+    r = CliRunner().invoke(cli, ["devices", "--ask"], input="y\n")
+    assert r.exit_code == 0 and asked == ["/dev/ttyACM0"]
+
+
+def test_port_without_ask_is_refused(two_boards):
+    line = one_line_error(CliRunner().invoke(cli, ["devices", "--yes"]))
+    assert "add --ask" in line

@@ -325,7 +325,7 @@ def test_devices_ask_the_firmware(monkeypatch, tmp_path):
     gone = SimpleNamespace(device="/dev/ttyEDGELOOP-gone", vid=0x2E8A, pid=0x0005, description="Board in FS mode")
     monkeypatch.setattr("serial.tools.list_ports.comports", lambda: [gone])
     with VirtualBoard("esp32s3") as vb:
-        result = CliRunner().invoke(cli, ["devices", "--ask"])
+        result = CliRunner().invoke(cli, ["devices", "--ask", "--yes"])  # --yes: the USB board is not ours
     assert result.exit_code == 0, result.output
     rows = {ln.split()[0]: ln for ln in result.output.splitlines() if ln.strip().startswith("/dev/")}
     assert "MicroPython 1.27.0, .mpy 6.3/none" in rows[vb.port] and "fits esp32s3" in rows[vb.port]
