@@ -9,6 +9,7 @@ return), so the board is left at its REPL, ready for `edgeloop deploy`.
 
 from __future__ import annotations
 
+import re
 import time
 
 from edgeloop_fw import protocol as P
@@ -19,6 +20,40 @@ from ..errors import DeviceError, StreamError
 
 class LinkLost(Exception):
     """The port went away or stopped answering (internal; the monitor reconnects)."""
+
+
+class AppFailed(StreamError):
+    """The app on the board raised (at start, or later): the board's own error line and what to do."""
+
+
+# The raw REPL ends a run that raised with "\x04<traceback>\x04>": found in the bytes after the frames.
+_TRACEBACK = re.compile(rb"\x04(Traceback \(most recent call last\):[^\x04]*)\x04>")
+_ADVICE = (
+    ("SensorError", "the sensor /edgeloop.json names cannot be read: check its wiring and the board profile's "
+                    "part and pins, or choose another with `edgeloop deploy --model DIR --sensor NAME` "
+                    "(a virtual board: --sensor replay, with a take in /replay.bin)"),
+    ("MemoryError", "the app and its model do not fit the board's free heap: deploy a smaller model "
+                    "(`edgeloop deploy --model DIR` checks the fit)"),
+    ("OSError", "a file /edgeloop.json names is missing on the board: deploy the model folder again with "
+                "`edgeloop deploy --model DIR`"),
+)
+
+
+def board_error(tail: bytes) -> str | None:
+    """The last line of a traceback the raw REPL printed at the end of `tail`, or None."""
+    m = _TRACEBACK.search(tail)
+    if m is None:
+        return None
+    lines = [ln.strip() for ln in m.group(1).decode("utf-8", "replace").splitlines() if ln.strip()]
+    return lines[-1] if lines else "an exception without a message"
+
+
+def app_failed(port: str, line: str, started: bool) -> AppFailed:
+    advice = next((a for name, a in _ADVICE if line.startswith(name)),
+                  f"redeploy with `edgeloop deploy --port {port} --model DIR`, or look at the board's REPL "
+                  f"with `mpremote connect {port} repl`")
+    when = "stopped" if started else "did not start"
+    return AppFailed(f"the edgeloop app on {port} {when}: {line}; {advice}")
 
 
 def entry_code(flags: int = P.STREAM_DEFAULT, mode: int = P.MODE_INFER) -> str:
@@ -38,6 +73,9 @@ class BoardLink:
         self._dev: Device | None = None
         self._serial = None
         self._cmd_seq = 0
+        self._ended = False
+        self._tail = b""  # the last bytes read, where the raw REPL's end-of-run shows up
+        self.started = False  # set by the session once a frame came: a later traceback is a crash, not a failed start
 
     def open(self) -> None:
         """Start streaming; DeviceError/StreamError say why a board cannot stream."""
@@ -76,9 +114,17 @@ class BoardLink:
             raise LinkLost(f"{self.port} is not open")
         try:
             n = s.in_waiting
-            return s.read(n if n else 1)
+            data = s.read(n if n else 1)
         except Exception as e:  # pyserial's SerialException is an OSError on POSIX
             raise LinkLost(f"{self.port}: {e}") from None
+        if data:
+            self._tail = (self._tail + data)[-4096:]
+            if b"\x04>" in self._tail[-len(data) - 2:]:
+                line = board_error(self._tail)
+                if line is not None:
+                    self._ended = True  # back at the raw REPL: nothing to stop
+                    raise app_failed(self.port, line, self.started)
+        return data
 
     def send(self, cmd: int, fields: dict | None = None) -> None:
         self._cmd_seq = (self._cmd_seq + 1) & 0xFFFF
@@ -94,7 +140,7 @@ class BoardLink:
         if dev is None:
             return
         try:
-            if stop and s is not None:
+            if stop and s is not None and not self._ended:
                 try:
                     s.write(P.cmd_encode(P.CMD_STREAM_STOP, 0))
                     if not _wait_for(s, b"\x04>", grace):
