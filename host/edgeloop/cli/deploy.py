@@ -74,7 +74,7 @@ def deploy(port, board_name, models, sensor, autostart, source_only, verify, no_
     \b
     Examples:
       edgeloop deploy --model models/gesture            # then: edgeloop monitor
-      edgeloop deploy -p /dev/ttyACM0 -b rp2040 --model models/gesture_trees --autostart
+      edgeloop deploy --port /dev/ttyACM0 --board rp2040 --model models/gesture_trees --autostart
       edgeloop deploy --model models/gesture --sensor replay   # virtual board: play /replay.bin
       edgeloop deploy --verify      # re-hash everything on the board
     """

@@ -95,7 +95,7 @@ def check_model_file(src: ModelSource) -> CheckedModel:
 
 
 def _refuse(src: ModelSource, why) -> ModelError:
-    what = "a tree model (emlearn CSV)" if src.file.suffix == ".csv" else "an edgeloop model"
+    what = "tree model (emlearn CSV)" if src.file.suffix == ".csv" else "edgeloop model"
     return ModelError(f"{src.file} is not a valid {what}: {why}; convert it again with `edgeloop convert` "
                       "(nothing was sent to the board)")
 
@@ -216,9 +216,10 @@ def pick_sensor(profile: BoardProfile, info: MI.ModelInfo, choice: str | None = 
                               "retrain at a rate the sensor has, or use another board")
     elif channels != 1:
         raise DeployError(f"{need} but a microphone gives 1 channel; retrain the model on mono audio")
-    entry = {"kind": s.kind, "part": s.part, "bus": s.bus, "pins": dict(s.pins)}
-    if s.address is not None:
-        entry["address"] = s.address
+    entry = {"kind": s.kind, "part": s.part}  # the profile's entry as it stands: no invented empty fields
+    for key, value in (("bus", s.bus), ("pins", dict(s.pins)), ("address", s.address)):
+        if value not in (None, "", {}):
+            entry[key] = value
     entry["rate"] = int(rate) if rate.is_integer() else rate
     if want == "imu" and channels == 6:
         entry["gyro_dps"] = GYRO_DPS
