@@ -293,7 +293,7 @@ STEPS: list[Step] = [
     Step("Ask the firmware who it is", step_ask_firmware),
     Step("Load the {what} into the simulated {sensor}", step_load_replay),
     Step("Stream: live monitor, every inference logged to SQLite", step_stream),
-    Step("Check every window against the int8 model on the host", step_check),
+    Step("Check every window against the model on the host", step_check),
     Step("Summary", step_summary),
 ]
 

@@ -91,6 +91,8 @@ def check_model_file(src: ModelSource) -> CheckedModel:
         raise DeployError(f"cannot read {src.file}: {e.strerror or e}") from None
     if src.file.suffix == ".csv":
         return _check_trees(src, data)
+    if src.info is None and src.file.suffix != ".elm":  # not a format the app runs: a plain file, as before
+        return CheckedModel(src, data, [f"{src.file.name}: not .elm or .csv, sent as a plain file (not checked)"])
     return _check_elm(src, data)
 
 
@@ -274,7 +276,7 @@ def model_deploy(checked: Sequence[CheckedModel], profile: BoardProfile | None, 
     facts, files = [], []
     for c in checked:
         facts += c.facts
-        if profile is not None:
+        if profile is not None and (c.heap or c.trees):
             facts += check_fit(c, profile)
         files.append(DeployFile(c.source.remote, c.data, str(c.source.file), "models"))
     config = None

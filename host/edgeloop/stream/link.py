@@ -134,18 +134,27 @@ class BoardLink:
             raise LinkLost(f"{self.port}: {e}") from None
 
     def close(self, *, stop: bool = True, grace: float = 1.0) -> None:
-        """Stop the app (command, then Ctrl-C) and leave the board at its REPL."""
+        """Stop the app (command, then Ctrl-C) and leave the board at its REPL, soft-reset.
+
+        The reset frees what the app imported and allocated (half the heap of a
+        small board), which the REPL would otherwise keep alive, so the next
+        command (`edgeloop deploy` after `record`) has the whole heap. It happens
+        in the raw REPL, where MicroPython does not run main.py.
+        """
         dev, s = self._dev, self._serial
         self._dev = self._serial = None
         if dev is None:
             return
         try:
-            if stop and s is not None and not self._ended:
+            if stop and s is not None:
                 try:
-                    s.write(P.cmd_encode(P.CMD_STREAM_STOP, 0))
-                    if not _wait_for(s, b"\x04>", grace):
-                        s.write(b"\x03")
-                        _wait_for(s, b"\x04>", grace)
+                    if not self._ended:
+                        s.write(P.cmd_encode(P.CMD_STREAM_STOP, 0))
+                        if not _wait_for(s, b"\x04>", grace):
+                            s.write(b"\x03")
+                            _wait_for(s, b"\x04>", grace)
+                    s.write(b"\x04")  # at the raw REPL's prompt: soft reset
+                    _wait_for(s, b"raw REPL; CTRL-B to exit\r\n>", 10 * grace)
                 except Exception:
                     pass
         finally:

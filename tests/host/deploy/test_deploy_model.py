@@ -261,3 +261,6 @@ def test_a_one_second_record_gets_a_whole_second_of_samples(virtual_board, tmp_p
         rows = np.loadtxt(csv_path, delimiter=",", skiprows=1)
         assert len(rows) >= 90, f"{csv_path.name}: {len(rows)} samples for 1 s at 100 Hz"
         np.testing.assert_array_equal(rows[:, 1:].astype(int), frames[:len(rows)])  # from the take's start
+    # the app's imports are gone with it (soft reset): the next deploy has the board's whole heap
+    code, out = run("deploy", "-p", vb.port, "--model", MODELS / "gesture_trees", "--sensor", "replay")
+    assert code == 0, out
