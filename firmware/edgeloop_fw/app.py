@@ -84,6 +84,7 @@ class App:
         self._bq, self._br = int(str(bq)), int(str(br))
         self._frac = 0
         self.model = None
+        self.trees = None
         self.model_hash = b""
         self.classes = cfg.get("classes") or []
         self.frontend = None
@@ -96,6 +97,9 @@ class App:
     # -- model ----------------------------------------------------------------
     def _load_model(self, path):
         if not path:
+            return
+        if path.endswith(".csv"):
+            self._load_trees(path)
             return
         from .runtime.interpreter import Interpreter
         from .runtime.loader import Model
@@ -139,6 +143,23 @@ class App:
             if kws is not None:  # continuous spotting: edgeloop_fw.kws runs the model every `every` hops
                 from .kws import KeywordSpotter
                 self.spotter = KeywordSpotter(self.model, self.classes or None, frontend=self.frontend, **kws)
+
+    def _load_trees(self, path):
+        """A tree ensemble (emlearn CSV): window features -> votes; scores are vote shares in Q0.16."""
+        from array import array
+        from .features import n_window_features, window_features
+        from .trees import load
+        self.trees = load(path)
+        self._features = window_features
+        self.tree_in = array("h", bytes(2 * n_window_features(self.channels)))
+        if len(self.tree_in) != self.trees.n_features:
+            raise ValueError("%s takes %d features; a %d-channel window gives %d"
+                             % (path, self.trees.n_features, self.channels, len(self.tree_in)))
+        self.n_trees = self.trees.n_trees
+        self.n_classes = self.trees.n_classes
+        self.scores = [0] * self.n_classes
+        self.model_hash = _file_hash(path)
+        self.model = self.trees
 
     # -- frames out -------------------------------------------------------------
     def _send(self, n):
@@ -290,6 +311,9 @@ class App:
             self._spot()
             return
         t0 = ticks_us()
+        if self.trees is not None:
+            self._tree_inference(t0)
+            return
         if self.frontend is not None:
             ready = self._audio_features()
         else:
@@ -346,6 +370,21 @@ class App:
             out[base + i] = feats[i] & 0xFF
         return self.win.windows >= self._feat_frames
 
+    def _tree_inference(self, t0):
+        """Trees: the window's features, the forest's votes, one inference frame like a CNN's."""
+        self._features(self.win.window, self.channels, self.tree_in)
+        t1 = ticks_us()
+        self.features_us = ticks_diff(t1, t0)
+        votes = self.trees.predict_votes(self.tree_in)
+        best, top = -1, 0
+        for i in range(self.n_classes):
+            self.scores[i] = votes[i] * 65535 // self.n_trees
+            if votes[i] > best:  # the lowest class wins a tie, as in emlearn's C
+                best, top = votes[i], i
+        t2 = ticks_us()
+        self.inference_us = ticks_diff(t2, t1)
+        self._emit_inference(ticks_diff(t2, t0), top)
+
     def _send_inference(self, latency):
         raw = self._out_view if self._in_view is not None else self.model.get_output()
         best, top = -1, 0
@@ -355,6 +394,9 @@ class App:
             self.scores[i] = 0 if u < 0 else 65535 if u > 65535 else u
             if self.scores[i] > best:
                 best, top = self.scores[i], i
+        self._emit_inference(latency, top)
+
+    def _emit_inference(self, latency, top):
         if self.flags & P.STREAM_INFERENCE:
             window = None
             if self.flags & P.STREAM_WINDOW:  # attach the input window (retraining sets are built from it)
@@ -441,6 +483,23 @@ class App:
                 break
             await asyncio.sleep_ms(wait // 1000 if wait > 0 else 0)
         self.running = False
+
+
+def _file_hash(path):
+    """The first 8 bytes of the file's SHA-256 in hex, as .elm headers carry theirs (b"" without hashlib)."""
+    try:
+        import hashlib
+    except ImportError:
+        return b""
+    h = hashlib.sha256()
+    buf = bytearray(256)
+    with open(path, "rb") as f:
+        while True:
+            n = f.readinto(buf)
+            if not n:
+                break
+            h.update(buf if n == len(buf) else buf[:n])
+    return bytes("%02x" * 8 % tuple(h.digest()[:8]), "ascii")
 
 
 def run(flags=P.STREAM_DEFAULT, mode=P.MODE_INFER, seconds=0, config=None):

@@ -27,6 +27,7 @@ class Trees:
         # one node per index: the feature it tests, the threshold, the two children
         self.feature, self.threshold, self.left, self.right = feature, threshold, left, right
         self.roots, self.leaves = roots, leaves
+        self.n_trees = len(roots)
         self.votes = array("H", bytes(2 * n_classes))
 
     def leaf(self, root, x):
@@ -134,8 +135,17 @@ class NativeTrees:
         self.model = _native.new(n_trees, n_nodes, n_leaves)
         with open(path) as f:
             _native.load_model(self.model, f)
+        self.n_trees = n_trees
         self.out = array("f", bytes(4 * n_classes))
         self.x = array("h", bytes(2 * n_features))
+        self.votes = array("H", bytes(2 * n_classes))
+
+    def predict_votes(self, x):
+        """Votes per class (the module gives vote shares), in a buffer reused between calls."""
+        self.predict(x)
+        for c in range(self.n_classes):
+            self.votes[c] = int(self.out[c] * self.n_trees + 0.5)
+        return self.votes
 
     def predict(self, x):
         if len(x) != self.n_features:

@@ -18,6 +18,10 @@ Schema history:
      (task, kind, classes, window, hop, rate_hz, model, evaluation), then
      the sections only one task has (gesture: the takes' units, data and
      split, the board timing; keyword: real recordings, stream, spotter).
+  2  "sensor": what the model reads ({"kind": "imu"|"microphone", "channels": n}),
+     so `edgeloop deploy` can write the board's /edgeloop.json and refuse a
+     board whose profile has no such sensor. Derived from schema 1's task and
+     units (accelerometer mg, gyroscope ddps; keyword: one microphone).
 """
 
 from __future__ import annotations
@@ -30,9 +34,10 @@ from pathlib import Path
 from .atomic import write_bytes_atomic
 from .errors import ModelError
 
-SCHEMA = 1
+SCHEMA = 2
 FILE_NAME = "model.json"
 TASKS = ("gesture", "keyword")
+SENSOR_KINDS = ("imu", "microphone")
 
 
 class ModelInfoError(ModelError):
@@ -51,6 +56,7 @@ class ModelInfo:
     hop: int
     train_hop: int | None = None  # gesture: the denser hop training windows used
     rate_hz: float
+    sensor: dict | None = None  # {"kind", "channels"}: what the board must stream; derived when not given
     channels: list[str] | None = None  # gesture: the sensor's channels, units on the board, units recorded
     units: list[str] | None = None
     source_units: list[str] | None = None
@@ -63,6 +69,10 @@ class ModelInfo:
     stream: dict | None = None  # keyword: the same recordings back to back through the spotter
     kws: dict | None = None  # keyword: the spotter's settings the board should use
     train_seconds: float | None = None
+
+    def __post_init__(self):
+        if self.sensor is None:  # writers (train) state the task and units; the sensor follows from them
+            self.sensor = sensor_of(self.task, self.channels, self.units)
 
     def to_json(self) -> dict:
         """The file's content, without the sections this task does not have."""
@@ -92,6 +102,16 @@ class ModelInfo:
                 raise ModelInfoError(f"{name} is missing")
         if not isinstance(self.model.get("file"), str):
             raise ModelInfoError("model.file (the model file's name) is missing")
+        if self.sensor.get("kind") not in SENSOR_KINDS or not _count(self.sensor.get("channels")):
+            raise ModelInfoError(f"sensor should be {{\"kind\": {' or '.join(SENSOR_KINDS)}, \"channels\": n}}, "
+                                 f"not {self.sensor!r}")
+
+
+def sensor_of(task: str, channels: list | None, units: list | None) -> dict:
+    """The sensor a model of `task` reads: keyword models one microphone, gesture models an IMU's channels."""
+    if task == "keyword":
+        return {"kind": "microphone", "channels": 1}
+    return {"kind": "imu", "channels": len(units or channels or ()) or 3}
 
 
 def _count(v) -> bool:
@@ -115,7 +135,7 @@ _CHECKS = (
     ("real_recordings", lambda v: isinstance(v, list), "a list"),
     ("train_seconds", lambda v: isinstance(v, (int, float)), "a number of seconds"),
 ) + tuple((name, lambda v: isinstance(v, dict), "an object")
-          for name in ("data", "split", "model", "board", "evaluation", "stream", "kws"))
+          for name in ("sensor", "data", "split", "model", "board", "evaluation", "stream", "kws"))
 
 _REQUIRED = tuple(f.name for f in fields(ModelInfo) if f.default is MISSING)
 
@@ -127,7 +147,13 @@ def _from_schema_0(raw: dict) -> dict:
     return raw
 
 
-_MIGRATIONS = {0: _from_schema_0}  # schema n -> a dict in schema n + 1
+def _from_schema_1(raw: dict) -> dict:
+    """Schema 1 had no sensor section: the task and the units say which one."""
+    raw.setdefault("sensor", sensor_of(raw.get("task"), raw.get("channels"), raw.get("units")))
+    return raw
+
+
+_MIGRATIONS = {0: _from_schema_0, 1: _from_schema_1}  # schema n -> a dict in schema n + 1
 
 
 def from_json(raw, where: str = FILE_NAME) -> ModelInfo:

@@ -27,6 +27,7 @@ ACCEL_RANGES = {2: (0, 16384), 4: (1, 8192), 8: (2, 4096), 16: (3, 2048)}
 GYRO_RANGES = {250: (0, 131.0), 500: (1, 65.5), 1000: (2, 32.8), 2000: (3, 16.4)}
 # DLPF_CFG -> accelerometer bandwidth (Hz); 0 is excluded because it switches the gyro rate to 8 kHz.
 DLPF_BANDWIDTH = ((1, 184), (2, 94), (3, 44), (4, 21), (5, 10), (6, 5))
+RATE_RANGE = (4, 1000)  # Hz: 1 kHz gyro output rate / (1 + SMPLRT_DIV), SMPLRT_DIV 0..249 (host checks models against it)
 
 
 class MPU6050(IMU):
@@ -42,7 +43,7 @@ class MPU6050(IMU):
         self.reset(PWR_MGMT_1, 0x80, 100)  # DEVICE_RESET
         dev.write_u8(PWR_MGMT_1, 0x01)  # wake (SLEEP=0), clock from the X gyro PLL
         rate = self.rate_hz
-        if not 4 <= rate <= 1000:
+        if not RATE_RANGE[0] <= rate <= RATE_RANGE[1]:
             raise SensorError("sample rate %r Hz is outside the MPU-6050's 4..1000 Hz (with its low-pass filter on)" % rate)
         # Low-pass below Nyquist: the widest bandwidth that is at most rate/2.
         cfg = 6

@@ -16,11 +16,14 @@ import click
                    "model card).")
 @click.option("--keyword", is_flag=True,
               help="Keyword spotting instead: models/keyword/ on TFLM's real recordings through the simulated microphone.")
+@click.option("--model", "model_dir", type=click.Path(file_okay=False, exists=True),
+              help="A gesture model folder to replay through instead of models/gesture/ (CNN or trees, "
+                   "e.g. models/gesture_trees).")
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=None),
               help="Folder holding the recordings (default: ../shared/data next to the checkout).")
 @click.option("--db", default="edgeloop-log.sqlite", show_default=True, type=click.Path(dir_okay=False),
               help="SQLite log every inference is written to (appended to; one session per run).")
-def demo(board, port, seconds, keyword, data_dir, db):
+def demo(board, port, seconds, keyword, model_dir, data_dir, db):
     """Replay real held-out gesture takes through a board running the shipped model.
 
     Starts a virtual board (real MicroPython, WebAssembly, behind a
@@ -36,6 +39,7 @@ def demo(board, port, seconds, keyword, data_dir, db):
       edgeloop demo
       edgeloop demo --seconds 2 --db /tmp/demo.sqlite
       edgeloop demo --keyword               # yes/no/silence/noise through models/keyword/
+      edgeloop demo --model models/gesture_trees   # the tree ensemble instead of the CNN
       edgeloop demo --port /dev/ttyACM0     # the same steps on a real board
     """
     from pathlib import Path
@@ -64,7 +68,11 @@ def demo(board, port, seconds, keyword, data_dir, db):
             bar.start()
         update(done, total, label)
 
-    ctx = DemoContext(board=board, port=port, seconds=seconds, keyword=keyword, data_dir=Path(data_dir) if data_dir else None,
+    if keyword and model_dir:
+        raise click.UsageError("--model picks a gesture model; --keyword uses models/keyword/")
+    ctx = DemoContext(board=board, port=port, seconds=seconds, keyword=keyword,
+                      model_dir=Path(model_dir) if model_dir else None,
+                      data_dir=Path(data_dir) if data_dir else None,
                       db=Path(db), progress=progress, on_stream=view.start, on_tick=view.tick)
     prepare(ctx)  # missing recordings or port: one line, before any step starts
     try:

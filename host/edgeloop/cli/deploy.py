@@ -43,8 +43,13 @@ def summary(result) -> list[str]:
 @click.command()
 @click.option("--port", "-p", help="Serial port of the board (default: $EDGELOOP_PORT, or the one board found).")
 @click.option("--board", "-b", "board_name", help="Board profile name, recorded in the manifest (see `edgeloop boards`).")
-@click.option("--model", "-m", "models", multiple=True, type=click.Path(dir_okay=False),
-              help="A model file to put in /models/ in the same deploy (repeatable).")
+@click.option("--model", "-m", "models", multiple=True, type=click.Path(),
+              help="A model folder (model file + model.json, as `edgeloop train` writes it): the model goes "
+                   "to /models/ and /edgeloop.json is written for it. A model file without model.json goes "
+                   "to /models/ only. Repeatable for files.")
+@click.option("--sensor", help="Which of the board profile's sensors the app reads, by part or kind "
+                               "(default: the one of the model's kind); `replay` plays /replay.bin instead.")
+@click.option("--autostart", is_flag=True, help="Start the app at power-up (main.py reads it from /edgeloop.json).")
 @click.option("--source", "source_only", is_flag=True,
               help="Send edgeloop_fw as .py sources instead of .mpy (boards without a matching .mpy ABI).")
 @click.option("--verify", is_flag=True, help="Hash every file on the board instead of trusting its manifest.")
@@ -52,25 +57,32 @@ def summary(result) -> list[str]:
 @click.option("--firmware-dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="Deploy this folder instead of edgeloop's firmware/ (same layout).")
 @click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for the board to answer.")
-def deploy(port, board_name, models, source_only, verify, no_compress, firmware_dir, timeout):
-    """Push the on-board code (and model files) to a board: only what changed, verified, atomic.
+def deploy(port, board_name, models, sensor, autostart, source_only, verify, no_compress, firmware_dir, timeout):
+    """Push the on-board code (and a model with its config) to a board: only what changed, verified, atomic.
 
     boot.py and main.py go to the board root as source; the edgeloop_fw package
     is compiled to .mpy for the board's ABI and goes to /lib/edgeloop_fw/.
+    With a model folder, the model goes to /models/ and /edgeloop.json (the
+    profile's sensor entry + the model's rate, window, hop and classes) in the
+    same transaction. The model is parsed on the host first, and checked
+    against the board's sensors and heap: a refused model changes nothing.
     An interrupted deploy leaves the previous app working (see docs/deploy.md).
 
     \b
     Examples:
-      edgeloop deploy --port /dev/ttyACM0 --board rp2040
-      edgeloop deploy -p /dev/pts/4 --model models/gesture.elm
+      edgeloop deploy --model models/gesture            # then: edgeloop monitor
+      edgeloop deploy --port /dev/ttyACM0 --board rp2040 --model models/gesture_trees --autostart
+      edgeloop deploy --model models/gesture --sensor replay   # virtual board: play /replay.bin
       edgeloop deploy --verify      # re-hash everything on the board
     """
     from edgeloop.boards import profiles as boards
+    from edgeloop.deploy import board_config as BC
     from edgeloop.link.device import Device
     from edgeloop.deploy.firmware import deploy_firmware
 
     if board_name:
         boards.load(board_name)  # an unknown name fails before the port is touched
+    checked = BC.prepare_models(models)  # a file that is not a valid model fails here too
     from edgeloop.link.discover import resolve_port
 
     port = resolve_port(port)
@@ -83,10 +95,24 @@ def deploy(port, board_name, models, source_only, verify, no_compress, firmware_
 
     try:
         with Device(port, timeout=timeout) as device:
-            result = deploy_firmware(device, board=board_name, fw_dir=firmware_dir, models=models,
+            profile = BC.board_profile(device, board_name) if checked else None
+            plan = BC.model_deploy(checked, profile, sensor=sensor, autostart=autostart)
+            result = deploy_firmware(device, board=profile.name if profile else board_name, fw_dir=firmware_dir,
                                      source_only=source_only, progress=progress, verify=verify,
-                                     compress=False if no_compress else None)
+                                     compress=False if no_compress else None, extra=plan.files)
     finally:
         if bar.live.is_started:
             bar.stop()
-    click.echo("\n".join(summary(result)))
+    click.echo("\n".join(summary(result) + model_lines(plan)))
+
+
+def model_lines(plan) -> list[str]:
+    """What the model deploy checked, and the config the board got."""
+    lines = [f"  checked {fact}" for fact in plan.facts]
+    cfg = plan.config
+    if cfg is not None:
+        s = cfg["sensor"]
+        what = s["kind"] if s["kind"] == "replay" else f"{s['kind']} {s['part']} on {s['bus']} at {s['rate']} Hz"
+        lines.append(f"  /edgeloop.json: {what}, model {cfg['model']}, window {cfg['window']}, hop {cfg['hop']}, "
+                     f"classes {', '.join(cfg['classes'])}{', autostart' if cfg['autostart'] else ''}")
+    return lines

@@ -7,7 +7,7 @@ import click
 
 @click.command()
 @click.option("--label", required=True, help="Class of what you are doing during the take (e.g. wave).")
-@click.option("--seconds", type=click.FloatRange(min=0, min_open=True), default=10, show_default=True,
+@click.option("--seconds", type=float, default=10, show_default=True,
               help="Length of the take.")
 @click.option("--out", default="dataset", show_default=True, type=click.Path(file_okay=False),
               help="Dataset folder; one .csv + .json per take.")
@@ -17,6 +17,10 @@ import click
 def record(label, seconds, out, port, db, edge_impulse):
     """Record a labelled take of raw sensor data from the board.
 
+    Starts the app on the board in record mode; the take is --seconds of
+    samples at the sensor's rate, counted from the board's first frame. If
+    the app does not start, the board's own error line is printed (exit 1).
+
     \b
     Example:
       edgeloop record --label wave --seconds 10 --out dataset/ --edge-impulse
@@ -24,7 +28,9 @@ def record(label, seconds, out, port, db, edge_impulse):
     from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
 
     from edgeloop.cli.progress import progress_bar
-    from edgeloop.stream.run import record as run_record
+    from edgeloop.stream.run import check_seconds, record as run_record
+
+    check_seconds(seconds)
 
     with progress_bar(TextColumn(f"recording '{label}'"), BarColumn(), TextColumn("{task.fields[samples]} samples"),
                       TimeRemainingColumn()) as bar:

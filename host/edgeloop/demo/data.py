@@ -161,7 +161,7 @@ def read_model_info(model_dir: Path, kind: str) -> MI.ModelInfo:
         info = MI.load(model_dir, task=kind)
     except MI.ModelInfoError as e:
         raise DemoDataError(str(e)) from None
-    for name in ("file", "reference"):
+    for name in ("file", "reference") if info.kind != "trees" else ("file",):  # trees have no TFLite twin
         f = model_dir / info.model.get(name, "?")
         if not f.is_file():
             raise DemoDataError(f"{f} is missing; the model folder {model_dir} is incomplete "

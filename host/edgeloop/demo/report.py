@@ -22,6 +22,8 @@ from edgeloop.reference import tflm
 
 def output_quant(rs: ReplaySet) -> tuple[float, int]:
     """(scale, zero point) of the model's int8 output, as the model file states them."""
+    if rs.info.kind == "trees":  # votes: the board sends votes * 65535 // trees
+        return 1.0 / _forest(rs).n_trees, 0
     from edgeloop.run.predict import load_model
 
     t = load_model(rs.model_file)[1].outputs[0]
@@ -32,6 +34,8 @@ def host_predictions(rs: ReplaySet, ks) -> tuple[dict[int, bytes], str]:
     """int8 output bytes of the shipped model for windows `ks` on the host, and which runner gave them."""
     if rs.kind == "keyword":
         return _keyword_predictions(rs, ks)
+    if rs.info.kind == "trees":
+        return _tree_predictions(rs, ks)
     from edgeloop_fw import features as F
 
     inp = rs.info.model["input"]
@@ -58,6 +62,26 @@ def host_predictions(rs: ReplaySet, ks) -> tuple[dict[int, bytes], str]:
             interp.invoke()
             out[k] = bytes(interp.get_output())
     return out, runner
+
+
+def _forest(rs: ReplaySet):
+    from edgeloop_fw import trees
+
+    return trees.parse(rs.model_file.read_text().splitlines())
+
+
+def _tree_predictions(rs: ReplaySet, ks) -> tuple[dict[int, bytes], str]:
+    """Each window's votes per class (one byte each) from the board's features and evaluator under CPython."""
+    from edgeloop_fw import features as F
+
+    forest = _forest(rs)
+    ch = rs.info.sensor["channels"]
+    feats = array("h", bytes(2 * F.n_window_features(ch)))
+    out = {}
+    for k in ks:
+        w = array("h", rs.window_frames(k).astype(np.int16).tobytes())
+        out[k] = bytes(forest.predict_votes(F.window_features(w, ch, feats)))[::2]  # uint16 LE: n_trees < 256
+    return out, f"edgeloop's tree evaluator on the host ({rs.model_file.name})"
 
 
 def _keyword_predictions(rs: ReplaySet, ks) -> tuple[dict[int, bytes], str]:

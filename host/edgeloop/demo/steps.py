@@ -11,7 +11,6 @@ measured is the same code path either way.
 from __future__ import annotations
 
 import ast
-import json
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -28,8 +27,8 @@ from edgeloop.link.transfer import board_script
 PRELOAD = ("edgeloop_fw.protocol", "edgeloop_fw.features", "edgeloop_fw.runtime.loader",
            "edgeloop_fw.runtime.interpreter", "edgeloop_fw.app")
 PRELOAD_AUDIO = ("edgeloop_fw.audio.frontend", "edgeloop_fw.kws")
-CONFIG = "/edgeloop.json"
-REPLAY = "/replay.bin"
+PRELOAD_TREES = ("edgeloop_fw.trees",)
+from edgeloop.deploy.board_config import CONFIG, REPLAY
 
 
 @dataclass
@@ -39,6 +38,7 @@ class DemoContext:
     data_dir: Path | None = None  # ../shared/data by default
     seconds: float | None = None  # replay at most this much of each take
     keyword: bool = False  # the keyword model and TFLM's recordings instead of gestures
+    model_dir: Path | None = None  # a gesture model folder (CNN or trees); models/gesture by default
     every: int = 2  # keyword: run the model every this many 20 ms hops (2: one window per recording)
     db: Path = Path("edgeloop-log.sqlite")
     progress: Callable[[int, int, str], None] | None = None
@@ -78,7 +78,7 @@ def prepare(ctx: DemoContext) -> DemoContext:
                              "to see the ports there are, or drop --port to use a virtual board")
     if ctx.replay is None:
         ctx.replay = keyword_set(ctx.data_dir, every=ctx.every) if ctx.keyword else \
-            gesture_set(ctx.data_dir, seconds=ctx.seconds)
+            gesture_set(ctx.data_dir, model_dir=ctx.model_dir, seconds=ctx.seconds)
     return ctx
 
 
@@ -174,24 +174,22 @@ def step_ask_firmware(ctx: DemoContext) -> list[str]:
 
 
 def step_load_replay(ctx: DemoContext) -> list[str]:
+    from edgeloop.deploy.board_config import board_config, config_file
     from edgeloop.deploy.plan import deploy_files
 
     rs = ctx.replay
-    config = {"sensor": {"kind": "replay", "file": REPLAY}, "window": rs.window, "hop": rs.hop,
-              "model": f"/models/{rs.model_file.name}", "classes": rs.classes, "board": ctx.board,
-              "device_id": "edgeloop-demo", "autostart": False}
-    if rs.kws:
-        config["kws"] = rs.kws
+    # The config `edgeloop deploy --model` writes, with the replay sensor in place of the profile's.
+    config = board_config(boards.load(ctx.board), rs.info, f"/models/{rs.model_file.name}",
+                          sensor={"kind": "replay", "file": REPLAY}, device_id="edgeloop-demo", kws=rs.kws)
     blob = rs.replay.to_bytes()
-    r = deploy_files(ctx.device, [(json.dumps(config).encode(), CONFIG), (blob, REPLAY)], group="demo",
-                     board=ctx.board)
+    r = deploy_files(ctx.device, [config_file(config), (blob, REPLAY)], group="demo", board=ctx.board)
     what = "sent" if r.sent else "already on the board"
     return [f"{REPLAY} ({len(blob):,} B: the recordings back to back, int16 {rs.replay.units}) and {CONFIG} "
             f"(replay sensor, window {rs.window}/hop {rs.hop}, model /models/{rs.model_file.name}) {what}",
             f"the firmware's replay sensor plays them at the recorded rate, as the "
             f"{'microphone' if rs.kind == 'keyword' else 'IMU'} would deliver them"] + \
         ([] if ctx.virtual is not None else
-         [f"note: this board's {CONFIG} now names the replay sensor; deploy your own config to use its sensors"])
+         [f"note: this board's {CONFIG} now names the replay sensor; `edgeloop deploy --model DIR` configures its own sensor again"])
 
 
 def release_for_stream(ctx: DemoContext) -> None:
@@ -202,7 +200,9 @@ def release_for_stream(ctx: DemoContext) -> None:
 
     ctx.device.close()
     with Device(ctx.port, soft_reset=True, timeout=30) as dev:
-        for module in PRELOAD + (PRELOAD_AUDIO if ctx.replay.kind == "keyword" else ()):
+        extra = PRELOAD_AUDIO if ctx.replay.kind == "keyword" else \
+            PRELOAD_TREES if ctx.replay.info.kind == "trees" else ()
+        for module in PRELOAD + extra:
             dev.exec(f"import {module}", timeout=120)
     ctx.device = None
 
@@ -293,7 +293,7 @@ STEPS: list[Step] = [
     Step("Ask the firmware who it is", step_ask_firmware),
     Step("Load the {what} into the simulated {sensor}", step_load_replay),
     Step("Stream: live monitor, every inference logged to SQLite", step_stream),
-    Step("Check every window against the int8 model on the host", step_check),
+    Step("Check every window against the model on the host", step_check),
     Step("Summary", step_summary),
 ]
 

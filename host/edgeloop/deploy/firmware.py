@@ -95,8 +95,9 @@ def model_files(paths: Sequence[str | Path]) -> list[DeployFile]:
 def deploy_firmware(device: Device, *, board: str | None = None, fw_dir: Path | None = None,
                     models: Sequence[str | Path] = (), source_only: bool = False,
                     cache_dir: Path | None = None, progress: Progress | None = None,
-                    verify: bool = False, compress: bool | None = None) -> DeployResult:
-    """Deploy firmware/ (and model files to /models/) to the board behind `device`.
+                    verify: bool = False, compress: bool | None = None,
+                    extra: Sequence[DeployFile] = ()) -> DeployResult:
+    """Deploy firmware/ (and model files to /models/, and `extra` files) to the board behind `device`.
 
     `board` names a profile (checked now, so a typo fails before any I/O is
     wasted) and is recorded in the manifest; the arch to compile native code
@@ -126,6 +127,6 @@ def deploy_firmware(device: Device, *, board: str | None = None, fw_dir: Path | 
     for src, why in skipped:
         result.notes.append(f"skipped {src}: {why}")
     # One transaction for firmware and models: the app never sees new code with old models.
-    return deploy_files(device, files + model_files(models), prune=("firmware",), board=board,
+    return deploy_files(device, files + model_files(models) + list(extra), prune=("firmware",), board=board,
                         progress=progress, verify=verify, compress=compress, session=session,
                         result=result)

@@ -9,6 +9,7 @@ return), so the board is left at its REPL, ready for `edgeloop deploy`.
 
 from __future__ import annotations
 
+import re
 import time
 
 from edgeloop_fw import protocol as P
@@ -19,6 +20,40 @@ from ..errors import DeviceError, StreamError
 
 class LinkLost(Exception):
     """The port went away or stopped answering (internal; the monitor reconnects)."""
+
+
+class AppFailed(StreamError):
+    """The app on the board raised (at start, or later): the board's own error line and what to do."""
+
+
+# The raw REPL ends a run that raised with "\x04<traceback>\x04>": found in the bytes after the frames.
+_TRACEBACK = re.compile(rb"\x04(Traceback \(most recent call last\):[^\x04]*)\x04>")
+_ADVICE = (
+    ("SensorError", "the sensor /edgeloop.json names cannot be read: check its wiring and the board profile's "
+                    "part and pins, or choose another with `edgeloop deploy --model DIR --sensor NAME` "
+                    "(a virtual board: --sensor replay, with a take in /replay.bin)"),
+    ("MemoryError", "the app and its model do not fit the board's free heap: deploy a smaller model "
+                    "(`edgeloop deploy --model DIR` checks the fit)"),
+    ("OSError", "a file /edgeloop.json names is missing on the board: deploy the model folder again with "
+                "`edgeloop deploy --model DIR`"),
+)
+
+
+def board_error(tail: bytes) -> str | None:
+    """The last line of a traceback the raw REPL printed at the end of `tail`, or None."""
+    m = _TRACEBACK.search(tail)
+    if m is None:
+        return None
+    lines = [ln.strip() for ln in m.group(1).decode("utf-8", "replace").splitlines() if ln.strip()]
+    return lines[-1] if lines else "an exception without a message"
+
+
+def app_failed(port: str, line: str, started: bool) -> AppFailed:
+    advice = next((a for name, a in _ADVICE if line.startswith(name)),
+                  f"redeploy with `edgeloop deploy --port {port} --model DIR`, or look at the board's REPL "
+                  f"with `mpremote connect {port} repl`")
+    when = "stopped" if started else "did not start"
+    return AppFailed(f"the edgeloop app on {port} {when}: {line}; {advice}")
 
 
 def entry_code(flags: int = P.STREAM_DEFAULT, mode: int = P.MODE_INFER) -> str:
@@ -38,6 +73,9 @@ class BoardLink:
         self._dev: Device | None = None
         self._serial = None
         self._cmd_seq = 0
+        self._ended = False
+        self._tail = b""  # the last bytes read, where the raw REPL's end-of-run shows up
+        self.started = False  # set by the session once a frame came: a later traceback is a crash, not a failed start
 
     def open(self) -> None:
         """Start streaming; DeviceError/StreamError say why a board cannot stream."""
@@ -76,9 +114,17 @@ class BoardLink:
             raise LinkLost(f"{self.port} is not open")
         try:
             n = s.in_waiting
-            return s.read(n if n else 1)
+            data = s.read(n if n else 1)
         except Exception as e:  # pyserial's SerialException is an OSError on POSIX
             raise LinkLost(f"{self.port}: {e}") from None
+        if data:
+            self._tail = (self._tail + data)[-4096:]
+            if b"\x04>" in self._tail[-len(data) - 2:]:
+                line = board_error(self._tail)
+                if line is not None:
+                    self._ended = True  # back at the raw REPL: nothing to stop
+                    raise app_failed(self.port, line, self.started)
+        return data
 
     def send(self, cmd: int, fields: dict | None = None) -> None:
         self._cmd_seq = (self._cmd_seq + 1) & 0xFFFF
@@ -88,7 +134,13 @@ class BoardLink:
             raise LinkLost(f"{self.port}: {e}") from None
 
     def close(self, *, stop: bool = True, grace: float = 1.0) -> None:
-        """Stop the app (command, then Ctrl-C) and leave the board at its REPL."""
+        """Stop the app (command, then Ctrl-C) and leave the board at its REPL, soft-reset.
+
+        The reset frees what the app imported and allocated (half the heap of a
+        small board), which the REPL would otherwise keep alive, so the next
+        command (`edgeloop deploy` after `record`) has the whole heap. It happens
+        in the raw REPL, where MicroPython does not run main.py.
+        """
         dev, s = self._dev, self._serial
         self._dev = self._serial = None
         if dev is None:
@@ -96,10 +148,13 @@ class BoardLink:
         try:
             if stop and s is not None:
                 try:
-                    s.write(P.cmd_encode(P.CMD_STREAM_STOP, 0))
-                    if not _wait_for(s, b"\x04>", grace):
-                        s.write(b"\x03")
-                        _wait_for(s, b"\x04>", grace)
+                    if not self._ended:
+                        s.write(P.cmd_encode(P.CMD_STREAM_STOP, 0))
+                        if not _wait_for(s, b"\x04>", grace):
+                            s.write(b"\x03")
+                            _wait_for(s, b"\x04>", grace)
+                    s.write(b"\x04")  # at the raw REPL's prompt: soft reset
+                    _wait_for(s, b"raw REPL; CTRL-B to exit\r\n>", 10 * grace)
                 except Exception:
                     pass
         finally:

@@ -39,6 +39,7 @@ class StreamSession:
         self._link = None
         self._ever_connected = False
         self._frames_this_link = 0
+        self.first_frame_at: float | None = None  # host clock of the session's first frame
 
     # -- connection ---------------------------------------------------------
     def _connect(self) -> bool:
@@ -114,15 +115,21 @@ class StreamSession:
     # -- the loop -----------------------------------------------------------
     def run(self, seconds: float | None = None, *, should_stop: Callable[[], bool] = lambda: False,
             on_tick: Callable[[LiveStats], None] | None = None, tick: float = 0.1) -> LiveStats:
-        """Stream until `seconds` pass or `should_stop()`; everything received is committed on return."""
+        """Stream until `seconds` pass or `should_stop()`; everything received is committed on return.
+
+        `seconds` counts from the first frame, not from opening the port: starting the app
+        (raw REPL, imports, loading the model) takes seconds on a small board, and a short
+        take must not lose them. Until then `hello_timeout` bounds the wait.
+        """
         start = time.monotonic()
         next_try = start
         next_tick = start
+        self.first_frame_at = None
         try:
             self._connect()
             while not should_stop():
                 now = time.monotonic()
-                if seconds is not None and now - start >= seconds:
+                if seconds is not None and self.first_frame_at is not None and now - self.first_frame_at >= seconds:
                     break
                 if on_tick is not None and now >= next_tick:
                     on_tick(self.stats)
@@ -143,6 +150,10 @@ class StreamSession:
                 if data:
                     self._last_rx = now
                     self._handle(data)
+                    if self._frames_this_link:
+                        self._link.started = True  # from now on a traceback is a crash, not a failed start
+                        if self.first_frame_at is None:
+                            self.first_frame_at = now
                     if self.store:
                         self.store.maybe_commit()
                 elif self.store:

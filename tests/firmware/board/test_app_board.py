@@ -92,8 +92,7 @@ app.status()
     assert status["free_heap"] > 0 and status["dropped"] == 0
 
 
-def test_no_allocation_per_sample_and_bounded_with_nobody_reading(board):
-    code = PRELUDE + ["""
+MEASURE = """
 import gc
 from edgeloop_fw.serial_link import Output
 class Refusing:  # a host that stopped reading: the port takes nothing
@@ -113,7 +112,11 @@ def measure(stream, flags, mode, n):
         app.step_block()
     a1 = gc.mem_alloc()
     return a1 - a0, app.dropped, app.out.dropped
-""", "print('READ', measure(Sink(), P.STREAM_SAMPLES | P.STREAM_STATUS, P.MODE_RECORD, 3000))",
+"""
+
+
+def test_no_allocation_per_sample_and_bounded_with_nobody_reading(board):
+    code = PRELUDE + [MEASURE, "print('READ', measure(Sink(), P.STREAM_SAMPLES | P.STREAM_STATUS, P.MODE_RECORD, 3000))",
         "print('NOBODY', measure(Refusing(), P.STREAM_SAMPLES | P.STREAM_STATUS, P.MODE_RECORD, 3000))"]
     out = board.run(code)
     got = {line.split(" ", 1)[0]: eval(line.split(" ", 1)[1]) for line in out.splitlines() if line[:4] in ("READ", "NOBO")}
@@ -121,3 +124,14 @@ def measure(stream, flags, mode, n):
     grown, dropped, frames_dropped = got["NOBODY"]
     assert grown == 0, got
     assert dropped == 3200 // 25 * 25 and frames_dropped >= 128
+
+
+def test_a_tree_model_in_the_loop_allocates_nothing(board):
+    """Trees run in the app like a CNN: 60 windows' features, votes and inference frames, 0 bytes."""
+    board.put({"/gesture_trees.csv": (REPO / "models" / "gesture_trees" / "gesture_trees.csv").read_bytes(),
+               "/replay.bin": replay.load(DATA / "gestures" / "raw" / TAKE).to_bytes()})
+    code = PRELUDE + ["CFG = dict(CFG, model='/gesture_trees.csv', window=50, hop=25)", MEASURE,
+                      "print('READ', measure(Sink(), P.STREAM_INFERENCE | P.STREAM_WINDOW, P.MODE_INFER, 1500))"]
+    out = board.run(code)
+    got = {line.split(" ", 1)[0]: eval(line.split(" ", 1)[1]) for line in out.splitlines() if line[:4] == "READ"}
+    assert got["READ"][0] == 0, got

@@ -33,7 +33,21 @@ def test_unversioned_files_migrate_to_the_same_facts_plus_schema(name):
     new = MI.load(FIXTURES / OLD[name]).to_json()
     added = {k: new[k] for k in set(new) - set(old)}
     assert {k: new[k] for k in old} == old
-    assert added == ({"schema": 1, "kind": "cnn"} if old["task"] == "keyword" else {"schema": 1})
+    sensor = {"kind": "microphone", "channels": 1} if old["task"] == "keyword" else {"kind": "imu", "channels": 3}
+    assert added == ({"schema": MI.SCHEMA, "kind": "cnn", "sensor": sensor} if old["task"] == "keyword"
+                     else {"schema": MI.SCHEMA, "sensor": sensor})
+
+
+def test_schema_1_gets_the_sensor_its_units_say(tmp_path):
+    """Schema 1 files (no sensor section) migrate: gyroscope units make a 6-channel IMU model."""
+    raw = json.loads((MODELS / "gesture" / "model.json").read_text())
+    raw["schema"] = 1
+    del raw["sensor"]
+    raw["channels"] = ["ax", "ay", "az", "gx", "gy", "gz"]
+    raw["units"] = ["mg"] * 3 + ["ddps"] * 3
+    raw["source_units"] = ["g"] * 3 + ["dps"] * 3
+    info = MI.load(_write(tmp_path, raw))
+    assert info.schema == MI.SCHEMA and info.sensor == {"kind": "imu", "channels": 6}
 
 
 def test_both_shapes_answer_the_same_questions():
@@ -75,6 +89,8 @@ def test_a_newer_schema_is_refused_in_one_line(tmp_path):
     ({"task": "vision"}, "task 'vision' is not one of gesture, keyword"),
     ({"colour": "red"}, "unknown field colour"),
     ({"model": {"bytes": 3}}, r"model.file .* is missing"),
+    ({"sensor": {"kind": "camera", "channels": 1}}, "sensor should be"),
+    ({"sensor": {"kind": "imu", "channels": 0}}, "sensor should be"),
 ])
 def test_bad_files_give_one_clear_line(tmp_path, change, match):
     raw = json.loads((MODELS / "gesture" / "model.json").read_text())
