@@ -28,13 +28,22 @@ def _driver(part):
 
 
 def open_imu(cfg, i2c=None):
-    """An IMU from {"part", "address", "bus", "pins", "rate", "accel_g", "gyro_dps"}; `i2c` overrides the bus."""
+    """An IMU from {"part", "address", "bus", "pins", "rate", "accel_g", "gyro_dps"}; `i2c` overrides the bus.
+
+    A bus named "spi…" (the Nicla Vision's LSM6DSOX on spi5) is opened as an
+    SPIDevice with the profile's chip select; anything else is I2C.
+    """
     driver = _driver(cfg.get("part", ""))
-    if i2c is None:
-        from .bus import open_i2c
-        i2c = open_i2c(cfg.get("bus", ""), cfg.get("pins"), cfg.get("freq", 400000))
-    address = cfg.get("address") or driver.DEFAULT_ADDRESS
-    return driver(i2c, address, rate_hz=cfg.get("rate", 100), accel_g=cfg.get("accel_g", 4),
+    bus = cfg.get("bus") or ""
+    if i2c is None and bus.startswith("spi"):
+        from .bus import open_spi
+        dev, address = open_spi(bus, cfg.get("pins"), cfg.get("baudrate", 1000000)), None
+    else:
+        if i2c is None:
+            from .bus import open_i2c
+            i2c = open_i2c(bus, cfg.get("pins"), cfg.get("freq", 400000))
+        dev, address = i2c, cfg.get("address") or driver.DEFAULT_ADDRESS
+    return driver(dev, address, rate_hz=cfg.get("rate", 100), accel_g=cfg.get("accel_g", 4),
                   gyro_dps=cfg.get("gyro_dps"))
 
 

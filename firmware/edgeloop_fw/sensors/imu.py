@@ -55,9 +55,12 @@ class IMU:
     WHO_AM_I = 0
     LITTLE_ENDIAN = False
 
-    def __init__(self, i2c, address, rate_hz=100, accel_g=4, gyro_dps=None):
-        """`gyro_dps=None` leaves the gyroscope off: 3 channels (accelerometer only)."""
-        self.dev = I2CDevice(i2c, address)
+    def __init__(self, bus, address=None, rate_hz=100, accel_g=4, gyro_dps=None):
+        """`bus`: an I2C bus (with the chip's `address`) or an open register device (an SPIDevice).
+
+        `gyro_dps=None` leaves the gyroscope off: 3 channels (accelerometer only).
+        """
+        self.dev = bus if hasattr(bus, "read_u8") else I2CDevice(bus, address)
         self.gyro = gyro_dps is not None
         self.channels = 6 if self.gyro else 3
         self.names = ("ax", "ay", "az", "gx", "gy", "gz")[: self.channels]
@@ -73,9 +76,9 @@ class IMU:
     def check_identity(self):
         got = self.dev.read_u8(self.WHO_AM_I_REG)
         if got != self.WHO_AM_I:
-            raise SensorError("the chip at I2C address 0x%02x says WHO_AM_I=0x%02x, not 0x%02x (%s); "
-                              "check the part and address in the board profile"
-                              % (self.dev.address, got, self.WHO_AM_I, self.PART))
+            raise SensorError("the chip at %s says WHO_AM_I=0x%02x, not 0x%02x (%s); "
+                              "check the part and its wiring in the board profile"
+                              % (self.dev.where, got, self.WHO_AM_I, self.PART))
 
     def configure(self):
         raise NotImplementedError

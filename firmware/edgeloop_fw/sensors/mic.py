@@ -73,6 +73,10 @@ def open_microphone(cfg):
         return PDMMic(cfg)
     except ImportError:
         pass
+    if cfg.get("bus") == "pdm":  # machine.I2S would open, then read nothing a PDM mic sends
+        raise SensorError("the %s is a PDM microphone and this port has no PDM input (CircuitPython's "
+                          "audiobusio.PDMIn; stock MicroPython has none): run CircuitPython or a custom build"
+                          % cfg.get("part", "microphone"))
     try:
         from machine import I2S  # noqa: F401
         return I2SMic(cfg)

@@ -35,7 +35,8 @@ def sim(board, flash_dir, watchdog, imu, take, imu_part, mic):
 
     With --imu/--mic the board gets the profile's sensors: a `machine` module
     whose I2C finds the IMU's register model (from its datasheet) at the
-    profile's bus, pins and address, and whose I2S (or audiobusio.PDMIn)
+    profile's bus, pins and address (or whose SPI reaches it through the
+    profile's chip select), and whose I2S (or audiobusio.PDMIn)
     hears the clip; the firmware's own drivers read them, at the recording's
     rate. See docs/virtual-board.md.
 
@@ -45,6 +46,7 @@ def sim(board, flash_dir, watchdog, imu, take, imu_part, mic):
       edgeloop sim --board esp32s3 --flash ./board-files
       edgeloop sim --board rp2040 --imu ../shared/data/gestures/raw/2025-06-15T192906_wave.npy
       edgeloop sim --board nano_rp2040_connect --imu takes/ --mic yes_1000ms.wav
+      edgeloop sim --board nicla_vision --imu takes.parquet      (LSM6DSOX on SPI5)
       mpremote connect /dev/pts/3 fs ls        (in another shell, with the printed port)
       edgeloop info --port /dev/pts/3
     """

@@ -2,7 +2,7 @@
 
 `edgeloop sim --imu TAKE --mic CLIP` puts on the board's flash, before its
 interpreter starts: a `machine` module (`board_scripts/machine.py`: Pin, I2C,
-I2S), the datasheet register models of the IMU (`simchips.py`), the clock that
+SPI, I2S), the datasheet register models of the IMU (`simchips.py`), the clock that
 plays recordings at their rate (`simfeed.py`), CircuitPython's `audiobusio`
 for a PDM microphone, the recordings as replay files under `/sim/`, and
 `/sim/wiring.json` saying which part sits on which bus, address and pins: the
@@ -33,6 +33,8 @@ LIB_FILES = ("machine.py", "simchips.py", "simfeed.py")
 PDM_FILES = ("audiobusio.py",)
 # The I2C addresses each part can take (datasheets: SA0/AD0 low, high); the first is the default.
 ADDRESSES = {"LSM6DSOX": (0x6A, 0x6B), "MPU-6050": (0x68, 0x69), "ICM-42670": (0x68, 0x69)}
+# The parts with a 4-wire SPI interface (ST DS13604, TDK DS-000451); the MPU-6050 is I2C only (the MPU-6000 has SPI).
+SPI_PARTS = ("LSM6DSOX", "ICM-42670")
 PARTS = {"LSM6DSOX": "LSM6DSOX", "MPU-6050": "MPU-6050", "MPU6050": "MPU-6050",
          "ICM-42670": "ICM-42670", "ICM-42670-P": "ICM-42670", "ICM42670": "ICM-42670"}
 
@@ -111,13 +113,22 @@ def plan(profile, imu=None, mic=None, imu_part: str | None = None, take: str | N
         if part is None:
             raise SimError(f"--imu-part {imu_part or s.part}: the virtual board emulates "
                            f"{', '.join(ADDRESSES)}; pick one of them")
-        if not s.bus.startswith("i2c"):
-            raise SimError(f"--imu: {profile.name}'s {s.part} is on {s.bus or 'no named bus'}, not I2C; "
-                           f"the virtual board emulates IMUs on I2C (as edgeloop's drivers read them)")
+        spi = s.bus.startswith("spi")
+        if not (spi or s.bus.startswith("i2c")):
+            raise SimError(f"--imu: {profile.name}'s {s.part} is on {s.bus or 'no named bus'}; "
+                           f"the virtual board emulates IMUs on I2C and SPI (as edgeloop's drivers read them)")
+        if spi and part not in SPI_PARTS:
+            raise SimError(f"--imu-part {part}: {profile.name}'s IMU is on {s.bus} and the {part} has no SPI "
+                           f"interface; pick one that has ({', '.join(SPI_PARTS)})")
+        if spi and "cs" not in s.pins:
+            raise SimError(f"--imu: {profile.name}'s {s.part} is on {s.bus} but its profile names no chip-select "
+                           f"pin; add pins.cs to its [[sensors]] entry")
         replay, skipped = imu_recording(imu, take)
         entry = _entry(s, part, replay, "imu.bin")
         entry["skipped"] = skipped
-        if entry["address"] not in ADDRESSES[part]:  # a part named instead of the profile's, or no address
+        if spi:
+            entry["address"] = None  # SPI: the chip select picks the chip
+        elif entry["address"] not in ADDRESSES[part]:  # a part named instead of the profile's, or no address
             entry["address"] = ADDRESSES[part][0]
         wiring["imu"] = entry
         files[f"{SIM_DIR}/imu.bin"] = replay.to_bytes()
@@ -126,6 +137,12 @@ def plan(profile, imu=None, mic=None, imu_part: str | None = None, take: str | N
         if s.bus not in ("i2s", "pdm"):
             raise SimError(f"--mic: {profile.name}'s {s.part} is on {s.bus or 'no named bus'}; "
                            f"the virtual board emulates I2S and PDM microphones")
+        if s.bus == "pdm" and not profile.circuitpython_firmware:
+            # The firmware reads PDM only through CircuitPython's audiobusio; emulating it here would
+            # pretend the board can run a model its own firmware cannot feed.
+            raise SimError(f"--mic: {profile.name}'s {s.part} is a PDM microphone, which edgeloop reads through "
+                           f"CircuitPython's audiobusio, and CircuitPython has no {profile.name} port; "
+                           f"the profile says: {s.notes}")
         replay = mic_recording(mic)
         wiring["mic"] = _entry(s, s.part, replay, "mic.bin")
         files[f"{SIM_DIR}/mic.bin"] = replay.to_bytes()

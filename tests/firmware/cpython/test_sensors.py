@@ -8,6 +8,7 @@ rounding.
 
 import math
 import sys
+import types
 from array import array
 from pathlib import Path
 
@@ -15,10 +16,10 @@ import pytest
 
 
 from edgeloop.sim.board_scripts.simchips import (BusioI2C, I2CBus, ICM42670Model, LSM6DSOXModel,  # noqa: E402
-                                                 MPU6050Model, UnmodelledRegister)
+                                                 MPU6050Model, SPIBus, UnmodelledRegister)
 
 from edgeloop_fw.sensors import open_imu  # noqa: E402
-from edgeloop_fw.sensors.bus import SensorError  # noqa: E402
+from edgeloop_fw.sensors.bus import SensorError, SPIDevice  # noqa: E402
 from edgeloop_fw.sensors.icm42670 import ICM42670  # noqa: E402
 from edgeloop_fw.sensors.lsm6dsox import LSM6DSOX  # noqa: E402
 from edgeloop_fw.sensors.mpu6050 import MPU6050  # noqa: E402
@@ -41,14 +42,25 @@ def _read(imu):
     return list(out)
 
 
-@pytest.mark.parametrize("bus_kind", ["machine", "busio"])
-@pytest.mark.parametrize("driver,model,addr,accel,gyro", CHIPS, ids=IDS)
+def _bus(kind, chip, addr):
+    """The driver's first argument: an I2C bus (machine or busio) with the chip at addr, or an SPIDevice on it."""
+    if kind == "spi":
+        spi = SPIBus(chip)
+        return SPIDevice(spi, spi.cs)
+    return I2CBus({addr: chip}) if kind == "machine" else BusioI2C({addr: chip})
+
+
+# Every chip on both I2C APIs, and on SPI where the part has it (the MPU-6050 is I2C only).
+BUSES = [pytest.param(kind, *chip, id=f"{chip[0].PART}-{kind}") for chip in CHIPS
+         for kind in ("machine", "busio", "spi") if kind != "spi" or chip[1].SPI_MAX_HZ]
+
+
+@pytest.mark.parametrize("bus_kind,driver,model,addr,accel,gyro", BUSES)
 def test_accel_and_gyro_every_range(driver, model, addr, accel, gyro, bus_kind):
     for g_range, mg_per_lsb in accel.items():
         for dps_range, mdps_per_lsb in gyro.items():
             chip = model()
-            bus = I2CBus({addr: chip}) if bus_kind == "machine" else BusioI2C({addr: chip})
-            imu = driver(bus, addr, rate_hz=100, accel_g=g_range, gyro_dps=dps_range)
+            imu = driver(_bus(bus_kind, chip, addr), addr, rate_hz=100, accel_g=g_range, gyro_dps=dps_range)
             assert imu.channels == 6 and imu.units == ("mg",) * 3 + ("ddps",) * 3
             # Near full scale, negative, small and zero, per axis.
             accel_mg = (0.93 * g_range * 1000, -0.5 * g_range * 1000, 12.3)
@@ -154,3 +166,13 @@ def test_a_register_the_model_does_not_emulate_is_refused_by_name():
         MPU6050(I2CBus({0x68: MPU6050Model()}), 0x68).dev.read_u8(0x3A)
     with pytest.raises(UnmodelledRegister, match=r"ICM-42670 \(virtual\): register 0x21 ODR code 3 is reserved"):
         ICM42670(I2CBus({0x68: ICM42670Model()}), 0x68).dev.write_u8(0x21, 0x03)
+
+
+def test_pdm_microphone_without_pdm_input_is_refused(monkeypatch):
+    """Stock MicroPython (machine.I2S, no audiobusio) must not open an I2S reader on a PDM mic's pins."""
+    from edgeloop_fw.sensors.mic import open_microphone
+
+    monkeypatch.setitem(sys.modules, "audiobusio", None)
+    monkeypatch.setitem(sys.modules, "machine", types.SimpleNamespace(I2S=object))
+    with pytest.raises(SensorError, match="the MP34DT05 is a PDM microphone and this port has no PDM input"):
+        open_microphone({"part": "MP34DT05", "bus": "pdm", "rate": 16000})

@@ -2,7 +2,7 @@
 
 Every test runs the firmware's app on the virtual board with the sensor a
 board profile names, opened from /edgeloop.json through `open_sensor` (so
-through `open_i2c`/`machine.I2S` as on hardware), and compares what the app
+through `open_i2c`/`open_spi`/`machine.I2S` as on hardware), and compares what the app
 streams with the recording read independently here (numpy on the .npy, the
 wave module on the clip), not with anything the emulation computed.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -120,6 +121,7 @@ IMU_CASES = [
     pytest.param("rp2040", None, 4, id="MPU-6050"),
     pytest.param("nano_rp2040_connect", None, 2, id="LSM6DSOX"),
     pytest.param("esp32s3", "ICM-42670", 8, id="ICM-42670"),
+    pytest.param("nicla_vision", None, 4, id="LSM6DSOX-SPI"),  # on spi5: machine.SPI + chip-select Pin
 ]
 
 
@@ -198,12 +200,18 @@ def test_unknown_register_names_part_and_register(virtual_board_factory, tmp_pat
     assert "LSM6DSOX (virtual): write of register 0x13 is not emulated" in e.value.traceback
 
 
-def test_wrong_pins_reach_no_chip(virtual_board_factory, tmp_path):
+@pytest.mark.parametrize("board,pins,says", [
+    ("rp2040", {"sda": 8, "scl": 9}, "no answer from I2C address 0x68"),
+    # SPI has no acknowledge: an unselected chip leaves MISO undriven, so the identity check is what fails.
+    ("nicla_vision", {"cs": "PF5", "sck": "PF7", "miso": "PF8", "mosi": "PF11"},
+     "the chip at SPI spi5, chip select PF5 says WHO_AM_I=0xff, not 0x6c (LSM6DSOX)"),
+])
+def test_wrong_pins_reach_no_chip(virtual_board_factory, tmp_path, board, pins, says):
     need(TAKE)
-    cfg = sensor_config("rp2040", "imu", rate=100, pins={"sda": 8, "scl": 9})
-    vb = virtual_board_factory(board="rp2040", flash_dir=firmware_flash(tmp_path, cfg), imu=TAKE)
+    cfg = sensor_config(board, "imu", rate=100, pins=pins)
+    vb = virtual_board_factory(board=board, flash_dir=firmware_flash(tmp_path, cfg), imu=TAKE)
     with Device(vb.port) as dev:
-        with pytest.raises(BoardException, match="no answer from I2C address 0x68"):
+        with pytest.raises(BoardException, match=re.escape(says)):
             dev.exec("import json\nfrom edgeloop_fw.sensors import open_sensor\n"
                      "open_sensor(json.load(open('/edgeloop.json'))['sensor'])")
 
@@ -245,7 +253,10 @@ def test_cli_sim_imu_then_deploy_and_record(tmp_path):
 
 
 @pytest.mark.parametrize("args,says", [
-    (["--board", "nicla_vision", "--imu", str(TAKE)], "nicla_vision's LSM6DSOX is on spi5, not I2C"),
+    (["--board", "nicla_vision", "--imu", str(TAKE), "--imu-part", "MPU-6050"],
+     "the MPU-6050 has no SPI interface; pick one that has (LSM6DSOX, ICM-42670)"),
+    (["--board", "nicla_vision", "--mic", str(CLIP)],
+     "stock MicroPython has no PDM driver for it (OpenMV's firmware does), so audio models need a custom build"),
     (["--imu", str(CLIP)], "that is a pcm16 recording; give an accelerometer take"),
     (["--mic", str(TAKE)], "give a 16-bit mono WAV clip"),
     (["--imu", str(TAKE), "--imu-part", "BMI270"], "--imu-part BMI270: the virtual board emulates LSM6DSOX"),

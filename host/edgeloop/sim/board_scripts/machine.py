@@ -1,18 +1,23 @@
-"""`machine` for the virtual board: its Pin, I2C and I2S, wired to the board profile's emulated sensors.
+"""`machine` for the virtual board: its Pin, I2C, SPI and I2S, wired to the board profile's emulated sensors.
 
 The WebAssembly MicroPython has no `machine` module. `edgeloop sim --imu/--mic`
 puts this file on the board's flash as `/lib/machine.py`, with the wiring
 (`/sim/wiring.json`: which part sits on which bus, pins and address, and the
 recording that feeds it). The firmware's drivers then run unchanged: an
 I2C bus opened on the profile's bus id and pins finds the chip model
-(`simchips`) at its address; an I2S receiver on the profile's pins hears the
+(`simchips`) at its address; an SPI bus opened on the profile's bus id (and
+pins, if given) reaches the same model while the profile's chip-select pin
+is driven low; an I2S receiver on the profile's pins hears the
 recording as an INMP441 delivers it (24 bits left-justified in 32-bit slots,
 left channel). Pins that do not match the wiring reach nothing, as on a board
-wired differently: no I2C device answers (ENODEV), the I2S data line reads 0.
+wired differently: no I2C device answers (ENODEV), SPI reads 0xFF (MISO
+undriven), the I2S data line reads 0.
 """
 
 WIRING = "/sim/wiring.json"
 _state = {}
+_levels = {}  # pin id -> the level last driven: every Pin object on a pin shares it
+_selects = {}  # pin id -> the SPI chip (simchips.SPIBus) whose chip select it is
 
 
 def _wiring():
@@ -59,24 +64,42 @@ class Pin:
 
     def __init__(self, id, mode=-1, pull=-1, value=None):
         self.id = id
-        self._value = 0 if value is None else value
+        if value is not None:
+            self.value(value)
+
+    def init(self, mode=-1, pull=-1, value=None):
+        if value is not None:
+            self.value(value)
 
     def value(self, v=None):
         if v is None:
-            return self._value
-        self._value = 1 if v else 0
+            return _levels.get(self.id, 0)
+        v = 1 if v else 0
+        _levels[self.id] = v
+        chip = _selects.get(self.id)
+        if chip is not None:
+            chip.select(not v)
 
     def on(self):
-        self._value = 1
+        self.value(1)
 
     def off(self):
-        self._value = 0
+        self.value(0)
 
     def __call__(self, v=None):
         return self.value(v)
 
     def __repr__(self):
         return "Pin(%r)" % (self.id,)
+
+
+def _imu_chip(entry):
+    """The profile's IMU model, fed from its recording."""
+    from simchips import model_for
+    from simfeed import ImuFeed
+    chip = model_for(entry["part"])
+    chip.attach(ImuFeed(_recording(entry), entry["rate_mhz"]))
+    return chip
 
 
 def _i2c_chips(bus_id, scl, sda):
@@ -87,14 +110,31 @@ def _i2c_chips(bus_id, scl, sda):
         chips = {}
         entry = _wiring().get("imu")
         if entry and _bus_id(entry.get("bus", ""), "i2c") == bus_id:
-            from simchips import model_for
-            from simfeed import ImuFeed
-            chip = model_for(entry["part"])
-            chip.attach(ImuFeed(_recording(entry), entry["rate_mhz"]))
-            chips[entry["address"]] = (chip, entry)
+            chips[entry["address"]] = (_imu_chip(entry), entry)
         _state[key] = chips
     return dict((addr, chip) for addr, (chip, entry) in chips.items()
                 if _pins_match(entry, {"scl": scl, "sda": sda}))
+
+
+def _spi_chip(bus_id):
+    """(simchips.SPIBus, wiring entry) of the chip on one SPI bus, or (None, None); made once per bus.
+
+    Its chip select is the wired pin: from now on, driving that pin (any Pin
+    object on it) selects the chip.
+    """
+    key = ("spi", bus_id)
+    if key not in _state:
+        found = (None, None)
+        entry = _wiring().get("imu")
+        if entry and _bus_id(entry.get("bus", ""), "spi") == bus_id:
+            from simchips import SPIBus
+            chip = SPIBus(_imu_chip(entry))
+            cs = (entry.get("pins") or {}).get("cs")
+            _selects[cs] = chip
+            chip.select(_levels.get(cs, 1) == 0)
+            found = (chip, entry)
+        _state[key] = found
+    return _state[key]
 
 
 def _make_i2c_class():
@@ -124,6 +164,65 @@ def _make_i2c_class():
 
 I2C = _make_i2c_class()
 SoftI2C = I2C
+
+
+class SPI:
+    """machine.SPI(id, baudrate, polarity=, phase=, sck=, mosi=, miso=) over the emulated chip on that bus.
+
+    The chip refuses the clock modes and rates its datasheet does not allow
+    (simchips.SPIBus.configure); other pins than the wired ones reach no chip.
+    """
+
+    MSB = 0
+    LSB = 1
+
+    def __init__(self, id=0, baudrate=1000000, *, polarity=0, phase=0, bits=8, firstbit=0, sck=None, mosi=None,
+                 miso=None):
+        if isinstance(id, str):
+            id = _bus_id(id, "spi") or 0
+        self.id = id
+        chip, entry = _spi_chip(id)
+        self._chip = chip if chip is not None and _pins_match(entry, {"sck": sck, "mosi": mosi, "miso": miso}) \
+            else None
+        self.init(baudrate, polarity=polarity, phase=phase, bits=bits, firstbit=firstbit)
+
+    def init(self, baudrate=1000000, *, polarity=0, phase=0, bits=8, firstbit=0, sck=None, mosi=None, miso=None):
+        if bits != 8 or firstbit != SPI.MSB:
+            raise ValueError("the virtual board's SPI sends 8-bit words MSB first (as the sensors expect)")
+        self.baudrate = baudrate
+        if self._chip is not None:
+            self._chip.configure(baudrate, polarity, phase)
+
+    def deinit(self):
+        pass
+
+    def _idle(self, buf):
+        for i in range(len(buf)):
+            buf[i] = 0xFF
+
+    def write(self, buf):
+        if self._chip is not None:
+            self._chip.write(buf)
+
+    def readinto(self, buf, write=0):
+        if self._chip is None:
+            self._idle(buf)
+        else:
+            self._chip.readinto(buf, write)
+
+    def read(self, nbytes, write=0):
+        buf = bytearray(nbytes)
+        self.readinto(buf, write)
+        return bytes(buf)
+
+    def write_readinto(self, write_buf, read_buf):
+        if self._chip is None:
+            self._idle(read_buf)
+        else:
+            self._chip.write_readinto(write_buf, read_buf)
+
+    def __repr__(self):
+        return "SPI(%d, baudrate=%d) [virtual]" % (self.id, self.baudrate)
 
 
 class I2S:

@@ -1,7 +1,8 @@
 """Register-level models of the IMUs the board profiles name, each written from its datasheet.
 
 The virtual board puts this file on its flash (`/lib/simchips.py`) and its
-`machine.I2C` routes every register access here; host tests drive the
+`machine.I2C` and `machine.SPI` route every register access here (one model
+serves both buses: I2CBus and SPIBus below only frame the transactions); host tests drive the
 firmware's drivers with the same models under CPython. The models know
 nothing of the drivers: each holds a register file with the datasheet's reset
 values, acts on the control bits the datasheet defines (software reset, sleep,
@@ -40,6 +41,7 @@ class ChipModel:
     LITTLE_ENDIAN = False
     RESET = {}  # every register the model emulates -> its reset value
     WRITABLE = ()  # the registers a driver may write
+    SPI_MAX_HZ = 0  # the datasheet's fastest SPI clock; 0: the part has no SPI interface
 
     def __init__(self):
         self.regs = bytearray(128)
@@ -83,20 +85,27 @@ class ChipModel:
         return UnmodelledRegister("%s (virtual): %s of register 0x%02x %s; the model (%s) has %s"
                                   % (self.PART, what, reg, why, self.DATASHEET, known))
 
-    def read_into(self, reg, buf):
-        """One read transaction: all bytes come from one sample (as with block data update)."""
+    def read_into(self, reg, buf, start=0, latch=True):
+        """One read transaction into buf[start:]: all bytes come from one sample (as with block data update).
+
+        `latch=False` continues a transaction whose sample is already latched
+        (a burst split over several SPI transfers under one chip select).
+        """
         inc = self.auto_increment()
-        n = len(buf)
+        n = len(buf) - start
+        if n <= 0:
+            return
         last = reg + n - 1 if inc else reg
         self._check(reg, 1)
         self._check(last, 1)
-        self.update_outputs()
+        if latch:
+            self.update_outputs()
         regs = self.regs
         for i in range(n):
             r = reg + i if inc else reg
             if not self.access[r]:
                 self._check(r, 1)
-            buf[i] = regs[r]
+            buf[start + i] = regs[r]
 
     def write(self, reg, buf, start=0):
         inc = self.auto_increment()
@@ -146,6 +155,7 @@ class LSM6DSOXModel(ChipModel):
     # WHO_AM_I, CTRL1_XL, CTRL2_G, CTRL3_C (IF_INC set after reset), OUT_TEMP, OUTX_L_G..OUTZ_H_A.
     RESET = dict([(0x0F, 0x6C), (0x10, 0), (0x11, 0), (0x12, 0x04)] + [(r, 0) for r in range(0x20, 0x2E)])
     WRITABLE = (0x10, 0x11, 0x12)
+    SPI_MAX_HZ = 10000000  # SPI slave timing: fc(SPC) max 10 MHz
     # FS_XL code -> mg per LSB as num/den for counts = mg * num / den (0.061, 0.488, 0.122, 0.244 mg/LSB).
     ACCEL = ((1000, 61), (1000, 488), (1000, 122), (1000, 244))
     # FS_G code -> counts = mdps * num / den (8.75, 17.5, 35, 70 mdps/LSB); FS_125 bit: 4.375 mdps/LSB.
@@ -219,6 +229,7 @@ class ICM42670Model(ChipModel):
     RESET = dict([(0x02, 0), (0x1F, 0), (0x20, 0x06), (0x21, 0x06), (0x75, 0x67), (0x09, 0), (0x0A, 0)]
                  + [(r, 0x80 if r % 2 else 0) for r in range(0x0B, 0x17)])
     WRITABLE = (0x02, 0x1F, 0x20, 0x21)
+    SPI_MAX_HZ = 24000000  # SPI at up to 24 MHz
     ACCEL = ((2048, 1000), (4096, 1000), (8192, 1000), (16384, 1000))  # ACCEL_UI_FS_SEL: ±16/8/4/2 g
     GYRO = ((41, 2500), (41, 1250), (131, 2000), (131, 1000))  # GYRO_UI_FS_SEL: ±2000/1000/500/250 dps
 
@@ -300,12 +311,10 @@ class I2CBus:
         return sorted(self.chips)
 
 
-class BusioI2C:
-    """CircuitPython busio.I2C's lock-then-transfer calls over the same chip models."""
+class BusioLock:
+    """CircuitPython's bus lock (busio.I2C, busio.SPI): try_lock/unlock; a transfer without it is refused."""
 
-    def __init__(self, chips):
-        self._bus = I2CBus(chips)
-        self.locked = False
+    locked = False
 
     def try_lock(self):
         if self.locked:
@@ -318,7 +327,14 @@ class BusioI2C:
 
     def _need_lock(self):
         if not self.locked:
-            raise RuntimeError("busio.I2C used without try_lock()")
+            raise RuntimeError("%s used without try_lock()" % type(self).__name__)
+
+
+class BusioI2C(BusioLock):
+    """CircuitPython busio.I2C's lock-then-transfer calls over the same chip models."""
+
+    def __init__(self, chips):
+        self._bus = I2CBus(chips)
 
     def writeto(self, addr, buf, start=0, end=None):
         self._need_lock()
@@ -330,3 +346,124 @@ class BusioI2C:
 
     def scan(self):
         return self._bus.scan()
+
+
+class ChipSelect:
+    """A chip's select line as a machine.Pin output drives it (active low): low starts a transaction."""
+
+    def __init__(self, bus):
+        self.bus = bus
+        self.level = 1
+
+    def value(self, v=None):
+        if v is None:
+            return self.level
+        self.level = 1 if v else 0
+        self.bus.select(not self.level)
+
+    def __call__(self, v=None):
+        return self.value(v)
+
+    def on(self):
+        self.value(1)
+
+    def off(self):
+        self.value(0)
+
+
+class SPIBus:
+    """machine.SPI's transfers to one chip model on a 4-wire bus, framed as DS13604 6.2 (TDK's parts alike).
+
+    Between chip select falling and rising, the first byte is the command
+    (bit 7: read, bits 6..0: register); every further byte reads or writes
+    the next register while the chip auto-increments. A read latches one
+    sample for the whole transaction. MISO reads IDLE while the chip does not
+    drive it (deselected, or during the command byte). `cs` is the chip's
+    select line for a driver to hold; the virtual board's machine.Pin drives
+    `select` instead when the pin is the wired one.
+    """
+
+    IDLE = 0xFF  # an undriven MISO, as with a pull-up
+
+    def __init__(self, chip, baudrate=1000000, polarity=1, phase=1):
+        self.chip = chip
+        self.cs = ChipSelect(self)
+        self.selected = False
+        self._reg = -1  # -1: the next byte is a command
+        self._read = False
+        self._latched = False
+        self._one = bytearray(1)
+        self.configure(baudrate, polarity, phase)
+
+    def configure(self, baudrate, polarity, phase):
+        """Refuse what the part's datasheet does not allow: no SPI at all, a clock too fast, modes 1 and 2."""
+        chip = self.chip
+        if not chip.SPI_MAX_HZ:
+            raise ValueError("%s (virtual): the part has no SPI interface (%s); it is read over I2C"
+                             % (chip.PART, chip.DATASHEET))
+        if polarity != phase:
+            raise ValueError("%s (virtual): SPI polarity=%d phase=%d; the chip captures data on the clock's rising "
+                             "edge (%s): use mode 3 (polarity=1, phase=1) or 0" % (chip.PART, polarity, phase,
+                                                                                  chip.DATASHEET))
+        if baudrate > chip.SPI_MAX_HZ:
+            raise ValueError("%s (virtual): SPI clock %d Hz is above the part's %d Hz (%s)"
+                             % (chip.PART, baudrate, chip.SPI_MAX_HZ, chip.DATASHEET))
+
+    def select(self, on):
+        """Chip select edge: either edge ends a transaction; low starts one."""
+        if on != self.selected:
+            self.selected = on
+            self._reg = -1
+            self._latched = False
+
+    def transfer(self, out, into, n, fill=0):
+        """n bytes each way: out[i] (or `fill` when out is None) to the chip, its answer into[i] (when given)."""
+        if not self.selected:
+            if into is not None:
+                for k in range(n):
+                    into[k] = self.IDLE
+            return
+        i = 0
+        if self._reg < 0 and n:
+            cmd = fill if out is None else out[0]
+            self._read = bool(cmd & 0x80)
+            self._reg = cmd & 0x7F
+            if into is not None:
+                into[0] = self.IDLE
+            i = 1
+        if i >= n:
+            return
+        chip = self.chip
+        if self._read:
+            if into is not None:
+                chip.read_into(self._reg, into, i, not self._latched)
+                self._latched = True
+        elif out is not None:
+            chip.write(self._reg, out, i)
+        else:
+            one = self._one
+            one[0] = fill
+            for k in range(i, n):
+                chip.write(self._reg + (k - i if chip.auto_increment() else 0), one)
+        if into is not None and not self._read:
+            for k in range(i, n):
+                into[k] = self.IDLE
+        if chip.auto_increment():
+            self._reg += n - i
+
+    # machine.SPI's calls
+    def write(self, buf):
+        self.transfer(buf, None, len(buf))
+
+    def readinto(self, buf, write=0):
+        self.transfer(None, buf, len(buf), write)
+
+    def read(self, nbytes, write=0):
+        buf = bytearray(nbytes)
+        self.readinto(buf, write)
+        return bytes(buf)
+
+    def write_readinto(self, write_buf, read_buf):
+        if len(write_buf) != len(read_buf):
+            raise ValueError("buffers must be the same length")
+        self.transfer(write_buf, read_buf, len(read_buf))
