@@ -8,7 +8,6 @@ runs, and the error says what was expected.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Callable
 
@@ -17,6 +16,7 @@ import numpy as np
 from edgeloop_fw.runtime import format as F
 from edgeloop_fw.runtime.loader import Model, ModelFileError
 
+from edgeloop.convert.modelcheck import open_model
 from edgeloop.errors import DeviceError, ModelError
 
 Progress = Callable[[int, int], None]
@@ -29,10 +29,7 @@ def load_model(path: str | Path) -> tuple[bytes, Model]:
         blob = path.read_bytes()
     except OSError as e:
         raise ModelError(f"cannot read model {path}: {e.strerror or e}") from None
-    try:
-        return blob, Model(io.BytesIO(blob))
-    except ModelFileError as e:
-        raise ModelError(f"{path}: {e}") from None
+    return blob, open_model(blob, str(path))
 
 
 def batch_rows(x: np.ndarray, model: Model) -> np.ndarray:
