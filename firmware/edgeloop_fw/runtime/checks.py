@@ -102,6 +102,20 @@ def limbs(p, first, n):
         within(p[i + 2], 0, 2, "multiplier limb %d" % (i + 2 - first))
 
 
+def conv(p, model, filt, per_channel):
+    """What CONV_2D and DEPTHWISE_CONV_2D share. Their opspec layouts agree: BATCHES, IN_H, IN_W,
+    IN_C, OUT_H, OUT_W, OUT_C are params 0..6 and from FILTER_H (`filt`) come filter, stride,
+    dilation and padding (height, width each), then INPUT, OUTPUT, WEIGHTS, SCRATCH,
+    INPUT_OFFSET, OUTPUT_OFFSET, ACT_MIN, ACT_MAX; the per-channel rows start at `per_channel`."""
+    fixed(p, per_channel)
+    arena(p[filt + 8], (p[0], p[1], p[2], p[3]), model, "input [batches, in_h, in_w, in_c]")
+    arena(p[filt + 9], (p[0], p[4], p[5], p[6]), model, "output [batches, out_h, out_w, out_c]")
+    window(p[1], p[4], p[filt], p[filt + 2], p[filt + 4], p[filt + 6], "height")
+    window(p[2], p[5], p[filt + 1], p[filt + 3], p[filt + 5], p[filt + 7], "width")
+    clamp(p[filt + 14], p[filt + 15])
+    requant(p, per_channel, p[6], per_channel + 3 * p[6])
+
+
 def window(in_size, out_size, filt, stride, dilation, pad, what):
     """A conv/pool axis as TFLM sizes it: every output's window starts inside the padded
     input, and the dilated filter is no wider than the padded input plus one."""

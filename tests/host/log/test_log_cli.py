@@ -32,6 +32,16 @@ def write_log(path: Path, n: int = 5) -> None:
                                  model_hash="abc123", window=list(range(i, i + 12)), window_channels=3), i, i)
 
 
+def sqlite_file(path: Path, *sql: str) -> Path:
+    """An SQLite file made by someone else: `sql` run and committed."""
+    con = sqlite3.connect(path)
+    for statement in sql:
+        con.execute(statement)
+    con.commit()
+    con.close()
+    return path
+
+
 def one_line_error(result) -> str:
     out = result.output.strip()
     assert result.exit_code != 0, out
@@ -44,6 +54,14 @@ def monitor(db) -> str:
                                                    "--seconds", "1"]))
 
 
+def refused_untouched(db: Path) -> str:
+    """monitor's one-line refusal of `db`, which must be byte for byte as before."""
+    before = db.read_bytes()
+    out = monitor(db)
+    assert db.read_bytes() == before, out
+    return out
+
+
 def export(db, out) -> object:
     return CliRunner().invoke(cli, ["export", "--db", str(db), "--format", "npz", "--out", str(out)])
 
@@ -51,35 +69,20 @@ def export(db, out) -> object:
 def test_a_log_of_a_newer_edgeloop_is_refused_not_written(tmp_path):
     db = tmp_path / "log.sqlite"
     write_log(db)
-    con = sqlite3.connect(db)
-    con.execute("PRAGMA user_version = 99")
-    con.close()
-    before = db.read_bytes()
-    out = monitor(db)
+    out = refused_untouched(sqlite_file(db, "PRAGMA user_version = 99"))
     assert "newer edgeloop" in out and "schema 99" in out and "upgrade edgeloop" in out
-    assert db.read_bytes() == before
 
 
 def test_another_programs_sqlite_file_is_refused_not_written(tmp_path):
-    db = tmp_path / "contacts.sqlite"
-    con = sqlite3.connect(db)
-    con.execute("CREATE TABLE contacts (name TEXT, phone TEXT)")
-    con.execute("INSERT INTO contacts VALUES ('ada', '1')")
-    con.commit()
-    con.close()
-    before = db.read_bytes()
-    out = monitor(db)
+    db = sqlite_file(tmp_path / "contacts.sqlite", "CREATE TABLE contacts (name TEXT, phone TEXT)",
+                     "INSERT INTO contacts VALUES ('ada', '1')")
+    out = refused_untouched(db)
     assert "not an edgeloop log" in out and "contacts" in out and "--db" in out
-    assert db.read_bytes() == before
 
 
 def test_another_programs_versioned_sqlite_file_is_refused_by_export(tmp_path):
-    db = tmp_path / "other.sqlite"
-    con = sqlite3.connect(db)
-    con.execute("CREATE TABLE sessions (id INTEGER PRIMARY KEY, who TEXT)")
-    con.execute("PRAGMA user_version = 1")
-    con.commit()
-    con.close()
+    db = sqlite_file(tmp_path / "other.sqlite", "CREATE TABLE sessions (id INTEGER PRIMARY KEY, who TEXT)",
+                     "PRAGMA user_version = 1")
     out = one_line_error(export(db, tmp_path / "out"))
     assert "not an edgeloop log" in out and "inferences" in out, out
     assert not (tmp_path / "out").exists()
@@ -143,12 +146,7 @@ def test_a_log_that_is_still_being_written_is_read_with_its_wal(tmp_path):
 @pytest.mark.parametrize("version", [0, 1])
 def test_own_logs_of_every_schema_still_open(tmp_path, version):
     """The checks refuse foreign files only: an empty file and an older log are upgraded in place."""
-    db = tmp_path / "log.sqlite"
-    con = sqlite3.connect(db)
-    for sql in [sql for v, statements in MIGRATIONS if v <= version for sql in statements]:
-        con.execute(sql)
-    con.execute(f"PRAGMA user_version = {version}")
-    con.commit()
-    con.close()
+    db = sqlite_file(tmp_path / "log.sqlite", *[sql for v, statements in MIGRATIONS if v <= version
+                                                for sql in statements], f"PRAGMA user_version = {version}")
     with Store(db) as s:
         assert s.schema_version == SCHEMA_VERSION

@@ -51,23 +51,12 @@ SHIFT = const(2)
 
 def check(p, model):
     """What eval reads and writes, checked once at load (edgeloop_fw.runtime.checks)."""
-    checks.fixed(p, PER_CHANNEL)
-    b = p[BATCHES]
-    ic = p[IN_C]
-    oc = p[OUT_C]
-    fh = p[FILTER_H]
-    fw = p[FILTER_W]
-    checks.arena(p[INPUT], (b, p[IN_H], p[IN_W], ic), model, "input [batches, in_h, in_w, in_c]")
-    checks.arena(p[OUTPUT], (b, p[OUT_H], p[OUT_W], oc), model, "output [batches, out_h, out_w, out_c]")
-    if oc != ic * p[DEPTH_MULTIPLIER]:  # channel c reads input channel c // DEPTH_MULTIPLIER
+    checks.conv(p, model, FILTER_H, PER_CHANNEL)
+    if p[OUT_C] != p[IN_C] * p[DEPTH_MULTIPLIER]:  # channel c reads input channel c // DEPTH_MULTIPLIER
         raise checks.ModelFileError("out_c %d is not in_c %d times depth_multiplier %d" % (
-            oc, ic, p[DEPTH_MULTIPLIER]))
-    checks.const(p[WEIGHTS], (oc, fh, fw), model, "weights [out_c, filter_h, filter_w]")
-    checks.arena(p[SCRATCH], (fh, fw), model, "scratch [filter_h, filter_w]")
-    checks.window(p[IN_H], p[OUT_H], fh, p[STRIDE_H], p[DILATION_H], p[PAD_H], "height")
-    checks.window(p[IN_W], p[OUT_W], fw, p[STRIDE_W], p[DILATION_W], p[PAD_W], "width")
-    checks.clamp(p[ACT_MIN], p[ACT_MAX])
-    checks.requant(p, PER_CHANNEL, oc, PER_CHANNEL + PER_CHANNEL_STEP * oc)
+            p[OUT_C], p[IN_C], p[DEPTH_MULTIPLIER]))
+    checks.const(p[WEIGHTS], (p[OUT_C], p[FILTER_H], p[FILTER_W]), model, "weights [out_c, filter_h, filter_w]")
+    checks.arena(p[SCRATCH], (p[FILTER_H], p[FILTER_W]), model, "scratch [filter_h, filter_w]")
 
 
 def bind(p, arena):
