@@ -140,3 +140,20 @@ def test_a_fixed_seed_sample_covers_refusals_and_runs(models):
     kinds = {checked(mutate(models[n], random.Random(s))[1], f"{n} seed {s}")[0]
              for s in range(30) for n in models}
     assert kinds == {"ok", "refused"}
+
+
+def test_predict_on_a_crafted_model_is_one_line_not_a_traceback(models, tmp_path):
+    """`edgeloop predict` crashed in fully_connected.bind on CHUNK = 0 (ZeroDivisionError)."""
+    import numpy as np
+    from click.testing import CliRunner
+
+    from edgeloop.cli import cli
+
+    blob = models["hello_world"]
+    model = tmp_path / "chunk0.elm"
+    model.write_bytes(_with(blob, _op_params(blob, 0) + 4 * 7, "<i", 0))  # opspec: FULLY_CONNECTED CHUNK
+    np.save(tmp_path / "x.npy", np.zeros((1, 1), np.int8))
+    r = CliRunner().invoke(cli, ["predict", "--model", str(model), "--input", str(tmp_path / "x.npy")])
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    assert r.output.strip().splitlines() == [f"edgeloop: {model}: model file: op 0 (fully_connected) chunk is 0, "
+                                             "must be in [1, 1]; convert the model again"]
