@@ -23,6 +23,7 @@ Why it is built this way:
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import sys
 import time
@@ -111,6 +112,34 @@ def _explain(path: Path, e: sqlite3.Error) -> str:
     return f"the log {path} failed: {text}"
 
 
+def _tables_of(version: int) -> set[str]:
+    """The tables a log of schema `version` has: those its migrations created."""
+    return {m.group(1) for v, statements in MIGRATIONS if v <= version for sql in statements
+            for m in [re.match(r"\s*CREATE TABLE (\w+)", sql)] if m}
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    """Open a log for reading without writing a byte, even in a read-only folder or from a 0444 file.
+
+    SQLite reads a WAL database read-only (mode=ro) only if it can create the -shm index beside
+    it; where it cannot, a log with no -wal file (closed cleanly: everything is in the main file)
+    is read as an immutable file instead. A log with unmerged -wal pages that SQLite cannot
+    index is refused by the caller with SQLite's reason."""
+    uri = path.absolute().as_uri()
+    db = sqlite3.connect(uri + "?mode=ro", uri=True, isolation_level=None)
+    try:
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return db
+    except sqlite3.Error as e:
+        db.close()
+        wal = Path(f"{path}-wal")
+        if not isinstance(e, sqlite3.OperationalError) or wal.exists() and wal.stat().st_size:
+            raise
+    db = sqlite3.connect(uri + "?immutable=1", uri=True, isolation_level=None)
+    db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    return db
+
+
 class Store:
     """An append-mostly log of one or more board sessions."""
 
@@ -127,19 +156,20 @@ class Store:
         self._uncommitted = {"inferences": 0, "samples": 0, "detections": 0}
         self._rows: dict[str, list] = {_INSERT_INFERENCE: [], _INSERT_SAMPLES: [], _INSERT_STATUS: []}
         try:
+            if self.path.exists() and not self.path.is_file():
+                raise StoreError(f"{self.path} is not a regular file (a device, folder or pipe); pass --db with "
+                                 "a file name such as log.sqlite")
             if readonly:
                 if not self.path.exists():
                     raise StoreError(f"no log at {self.path}; record one with `edgeloop monitor --db {self.path}`")
-                self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
-                self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()
-                if self._db.execute("PRAGMA user_version").fetchone()[0] < 1:
-                    raise StoreError(f"{self.path} is not an edgeloop log (no schema); pass the --db "
-                                     "file `edgeloop monitor` wrote")
+                self._db = _connect_readonly(self.path)
+                self._check_schema(readonly=True)
                 return
             if self.path.parent and not self.path.parent.exists():
                 raise StoreError(f"cannot create the log {self.path}: folder {self.path.parent} does not exist; "
                                  "pass --db with a path in an existing folder")
             self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10)
+            self._check_schema(readonly=False)  # before the WAL pragma: that alone writes to the file
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
@@ -168,6 +198,25 @@ class Store:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+
+    def _check_schema(self, readonly: bool) -> None:
+        """Refuse a file this edgeloop must not write or cannot read: a newer edgeloop's log, another
+        program's database, a log missing the tables its schema version promises."""
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        where = "the file `edgeloop monitor` wrote" if readonly else "a new file name"
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{self.path} is a log of a newer edgeloop (schema {version}; this one knows up to "
+                             f"{SCHEMA_VERSION}); upgrade edgeloop (pip install -U edgeloop) or pass --db with "
+                             "a new file name")
+        if version == 0 and (tables or readonly):
+            found = f"tables {', '.join(sorted(tables))}" if tables else "no tables"
+            raise StoreError(f"{self.path} is not an edgeloop log (an SQLite database with {found}); "
+                             f"pass --db with {where}")
+        missing = sorted(_tables_of(version) - tables)
+        if missing:
+            raise StoreError(f"{self.path} is not an edgeloop log (schema {version} but no {', '.join(missing)} "
+                             f"table); pass --db with {where}")
 
     @property
     def schema_version(self) -> int:

@@ -25,6 +25,7 @@ from edgeloop_fw.runtime import format as F
 from edgeloop_fw.runtime.loader import Model, ModelFileError
 
 from edgeloop import modelinfo as MI
+from edgeloop.convert.modelcheck import open_model
 from edgeloop.errors import DeviceError, EdgeloopError, ModelError
 
 Progress = Callable[[int, int], None]
@@ -37,8 +38,9 @@ class InputError(EdgeloopError):
 
 @contextlib.contextmanager
 def model_errors(where):
-    """The one place a board-side refusal of a model file (the loader's ModelFileError, the trees'
-    TreeError, any ValueError of the firmware's checks) becomes the host's one-line ModelError."""
+    """Where a board-side refusal of a trees file or an input (the trees' TreeError, any
+    ModelFileError/ValueError of the firmware's checks) becomes the host's one-line ModelError;
+    .elm files are opened through convert.modelcheck.open_model, which does the same."""
     try:
         yield
     except (ModelFileError, ValueError) as e:
@@ -56,8 +58,7 @@ def load_model(path: str | Path) -> tuple[bytes, Model]:
     """Read and check a model file (hash, version) exactly as the board would."""
     path = Path(path)
     blob = _read_model(path)
-    with model_errors(path):
-        return blob, Model(io.BytesIO(blob))
+    return blob, open_model(blob, str(path))
 
 
 # -- the model ---------------------------------------------------------------
@@ -113,8 +114,7 @@ def open_target(model: str | Path) -> Target:
                          "`edgeloop train` writes) or a file made by `edgeloop convert` (.elm, trees .csv)")
     blob = _read_model(path)
     if blob[:4] == F.MAGIC:
-        with model_errors(path):
-            return Target(path, "elm", info, blob, Model(io.BytesIO(blob)))
+        return Target(path, "elm", info, blob, open_model(blob, str(path)))
     if path.suffix.lower() == ".csv" or (info and info.kind == "trees"):
         from edgeloop_fw import trees
 

@@ -16,6 +16,7 @@ import pytest
 from edgeloop.errors import StoreError
 from edgeloop.log.store import SCHEMA_VERSION, Store
 from tests.tools.paths import REPO
+from tests.tools.readonly import read_only
 
 ROOT = REPO
 HELLO = dict(rate_hz=100, channels=3, window=4, hop=2, mode=2, scale=0.001, device_id="d1", board="rp2040",
@@ -103,31 +104,6 @@ def test_killed_writer_loses_nothing_committed(tmp_path):
     n, lo, hi = con.execute("SELECT count(*), min(window_index), max(window_index) FROM inferences").fetchone()
     assert n >= committed  # everything the writer had seen committed is there...
     assert (lo, hi) == (0, n - 1)  # ...as a gap-free prefix
-
-
-import contextlib
-
-
-@contextlib.contextmanager
-def read_only(folder: Path):
-    """Make `folder` unwritable: file modes for a normal user; root ignores those, so a read-only bind mount."""
-    if os.geteuid() != 0:
-        os.chmod(folder, 0o555)
-        try:
-            yield
-        finally:
-            os.chmod(folder, 0o755)
-        return
-    ok = subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True).returncode == 0
-    if ok and subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], capture_output=True).returncode != 0:
-        subprocess.run(["umount", str(folder)])
-        ok = False
-    if not ok:
-        pytest.skip("running as root without permission to mount: cannot make a folder read-only")
-    try:
-        yield
-    finally:
-        subprocess.run(["umount", str(folder)], check=True)
 
 
 def test_read_only_location_is_one_clear_error(tmp_path):
