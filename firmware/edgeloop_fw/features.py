@@ -23,11 +23,7 @@ Three steps, each used by both ends:
 
 import struct
 
-try:
-    from micropython import const
-except ImportError:
-    def const(x):
-        return x
+from .port import const
 
 INT16_MIN = const(-32768)
 INT16_MAX = const(32767)

@@ -21,11 +21,7 @@ Why the pieces are what they are:
 
 import struct
 
-try:
-    from micropython import const
-except ImportError:  # CPython, CircuitPython builds without it
-    def const(x):
-        return x
+from .port import const
 
 try:
     from binascii import crc_hqx as _crc_hqx  # CPython: C speed on the host

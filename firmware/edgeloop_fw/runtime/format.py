@@ -5,11 +5,7 @@ import these constants, so the two cannot drift apart. docs/model-format.md
 describes the layout in prose. All integers are little-endian.
 """
 
-try:
-    from micropython import const
-except ImportError:  # CPython
-    def const(x):
-        return x
+from . import const
 
 MAGIC = b"EDLM"
 FORMAT_VERSION = const(1)

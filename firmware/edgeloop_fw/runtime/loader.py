@@ -13,11 +13,7 @@ from array import array
 from . import format as F
 from .opcodes import KERNELS, VERSIONS
 
-try:
-    from micropython import const
-except ImportError:  # CPython
-    def const(x):
-        return x
+from . import const
 
 try:
     import hashlib

@@ -18,11 +18,7 @@ division truncates toward zero while Python's >> floors, which is why
 negatives take their own branch.
 """
 
-try:
-    from micropython import const
-except ImportError:
-    def const(x):
-        return x
+from . import const
 
 _NUDGE = 0x40000000  # 1 << 30 (a heap object on a 32-bit board: host-side helpers only)
 _SMALL = const(0x3FFFFFFF)  # the largest small int on a 32-bit MicroPython port

@@ -9,11 +9,7 @@ from ..qmath import mbqm
 
 from .. import checks
 
-try:
-    from micropython import const
-except ImportError:
-    def const(x):
-        return x
+from .. import const
 
 # --- generated from opspec: do not edit ---
 KERNEL_VERSION = const(1)

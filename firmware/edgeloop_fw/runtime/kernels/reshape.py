@@ -2,11 +2,7 @@
 
 from .. import checks
 
-try:
-    from micropython import const
-except ImportError:
-    def const(x):
-        return x
+from .. import const
 
 # --- generated from opspec: do not edit ---
 KERNEL_VERSION = const(1)

@@ -3,11 +3,7 @@ Params: ../opspec.py."""
 
 from . import elnative, group, view
 
-try:
-    from micropython import const
-except ImportError:
-    def const(x):
-        return x
+from .. import const
 
 # --- generated from opspec: do not edit ---
 KERNEL_VERSION = const(1)

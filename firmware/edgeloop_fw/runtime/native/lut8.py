@@ -5,11 +5,7 @@ kernel does (its `bind` makes the view once), then the C does the lookups."""
 from . import elnative
 from ..kernels.lut8 import bind
 
-try:
-    from micropython import const
-except ImportError:
-    def const(x):
-        return x
+from .. import const
 
 # --- generated from opspec: do not edit ---
 KERNEL_VERSION = const(1)

@@ -3,11 +3,7 @@ directly (natmod/el_params.h, generated from ../opspec.py)."""
 
 from . import elnative
 
-try:
-    from micropython import const
-except ImportError:
-    def const(x):
-        return x
+from .. import const
 
 # --- generated from opspec: do not edit ---
 KERNEL_VERSION = const(1)

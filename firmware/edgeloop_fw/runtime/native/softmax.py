@@ -5,11 +5,7 @@ reciprocal and the products in int64."""
 from . import elnative
 from ..kernels.softmax import bind
 
-try:
-    from micropython import const
-except ImportError:
-    def const(x):
-        return x
+from .. import const
 
 # --- generated from opspec: do not edit ---
 KERNEL_VERSION = const(1)
