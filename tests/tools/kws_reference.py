@@ -1,6 +1,7 @@
 """TFLM's RecognizeCommands (average over a window, threshold, suppression) written out
 from its description on whole arrays: the independent reference the board's spotter and
-the keyword demo's detections are checked against.
+the keyword demo's detections are checked against; and TFLM's own audio front end
+(audio_preprocessor_int8.tflite) over a whole stream, the features the board's must equal.
 """
 
 from __future__ import annotations
@@ -22,3 +23,22 @@ def recognize(times, scores, average_ms=1000, threshold=200, suppression_ms=1500
             prev_top, prev_time = top, now
             found.append((now, top, int(avg[top])))
     return found
+
+
+def tflm_stream_features(x: np.ndarray) -> np.ndarray:
+    """TFLM's preprocessor over an int16 stream, stateful as the board's front end: one row of
+    40 int8 features per 20 ms hop of 30 ms windows."""
+    import pytest
+
+    from tests.tools.runtime_helpers import DATA, need
+
+    runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime",
+                                  reason="tflite-micro (the TFLM reference) is not installed")
+    pre = runtime.Interpreter.from_file(str(need(DATA / "tflm" / "micro_speech" / "audio_preprocessor_int8.tflite")))
+    frames = 1 + (len(x) - 480) // 320
+    out = np.zeros((frames, 40), np.int8)
+    for f in range(frames):
+        pre.set_input(x[f * 320:f * 320 + 480].reshape(1, 480).astype(np.int16), 0)
+        pre.invoke()
+        out[f] = pre.get_output(0).reshape(-1)
+    return out

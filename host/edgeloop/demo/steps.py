@@ -20,14 +20,6 @@ from typing import Callable
 from edgeloop.boards import profiles as boards
 from edgeloop.link.transfer import board_script
 
-# The app's modules, imported one execution at a time before streaming: the
-# WebAssembly board collects garbage only between executions, so importing
-# them all inside the stream's one long execution would keep every import's
-# garbage alive for the whole stream.
-PRELOAD = ("edgeloop_fw.protocol", "edgeloop_fw.features", "edgeloop_fw.runtime.loader",
-           "edgeloop_fw.runtime.interpreter", "edgeloop_fw.app")
-PRELOAD_AUDIO = ("edgeloop_fw.audio.frontend", "edgeloop_fw.kws")
-PRELOAD_TREES = ("edgeloop_fw.trees",)
 from edgeloop.deploy.board_config import CONFIG, REPLAY
 
 
@@ -193,17 +185,10 @@ def step_load_replay(ctx: DemoContext) -> list[str]:
 
 
 def release_for_stream(ctx: DemoContext) -> None:
-    """Soft-reset the board and import the app one module per execution, then close the port:
-    the app gets the whole heap (not what deploy's receiver left), and the stream link opens
-    the port itself (one user at a time)."""
-    from edgeloop.link.device import Device
-
+    """Close the port: the stream link opens it itself (one user at a time), soft-resets the
+    board (the app gets the heap deploy's receiver held) and imports the app one module per
+    execution (`edgeloop.stream.link.preload`)."""
     ctx.device.close()
-    with Device(ctx.port, soft_reset=True, timeout=30) as dev:
-        extra = PRELOAD_AUDIO if ctx.replay.kind == "keyword" else \
-            PRELOAD_TREES if ctx.replay.info.kind == "trees" else ()
-        for module in PRELOAD + extra:
-            dev.exec(f"import {module}", timeout=120)
     ctx.device = None
 
 

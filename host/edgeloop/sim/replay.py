@@ -72,6 +72,15 @@ def g_to_mg(g: np.ndarray) -> np.ndarray:
     return np.array(flat, dtype=np.int16).reshape(a.shape)
 
 
+def accel_units(xyz: np.ndarray) -> str | None:
+    """"g" or "mg" for an (N, 3) accelerometer table, from gravity (an accelerometer always feels
+    about 1 g), or None when the median magnitude is neither. Training reads tables with it too:
+    `edgeloop export` writes the board's milli-g, cgestures.parquet holds g."""
+    a = np.asarray(xyz, dtype=np.float64)
+    mag = float(np.median(np.linalg.norm(a, axis=1))) if len(a) else 0.0
+    return "g" if 0.3 <= mag <= 5 else "mg" if 300 <= mag <= 5000 else None
+
+
 def _label_from_name(name: str) -> str:
     stem = Path(name).stem
     tail = stem.rsplit("_", 1)[-1]
@@ -99,11 +108,16 @@ def gesture_parquet(path: Path, take: str) -> Replay:
         takes = sorted(set(table["file"].to_pylist()))
         raise ReplayError(f"{path} has no take {take!r}; takes: {', '.join(takes[:5])}, ... ({len(takes)} in all)")
     xyz = np.stack([rows[c].to_numpy() for c in ("x", "y", "z")], axis=1)
+    units = accel_units(xyz)
+    if units is None:
+        raise ReplayError(f"{path}: take {take!r} is neither in g nor in mg (its median |acceleration| is "
+                          f"{np.median(np.linalg.norm(xyz, axis=1)):.4g}); give a gesture table")
     times = rows["time"].to_numpy()
     rate = GESTURE_RATE_HZ
     if len(times) > 1:
         rate = round(1.0 / float(np.median(np.diff(times))), 3)
-    return Replay(g_to_mg(xyz), rate, "mg", str(rows["activity"][0]))
+    mg = g_to_mg(xyz if units == "g" else xyz / 1000)  # an exported retraining set is in mg
+    return Replay(mg, rate, "mg", str(rows["activity"][0]))
 
 
 def wav(path: Path) -> Replay:

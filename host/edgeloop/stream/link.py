@@ -27,7 +27,9 @@ class AppFailed(StreamError):
 
 
 # The raw REPL ends a run that raised with "\x04<traceback>\x04>": found in the bytes after the frames.
-_TRACEBACK = re.compile(rb"\x04(Traceback \(most recent call last\):[^\x04]*)\x04>")
+# Out of memory, MicroPython raises its preallocated MemoryError, which carries no traceback:
+# then the exception's line comes alone ("\x04MemoryError: \r\n\x04>").
+_TRACEBACK = re.compile(rb"\x04((?:Traceback \(most recent call last\):|MemoryError:)[^\x04]*)\x04>")
 _ADVICE = (
     ("SensorError", "the sensor /edgeloop.json names cannot be read: check its wiring and the board profile's "
                     "part and pins, or choose another with `edgeloop deploy --model DIR --sensor NAME` "
@@ -56,6 +58,26 @@ def app_failed(port: str, line: str, started: bool) -> AppFailed:
     return AppFailed(f"the edgeloop app on {port} {when}: {line}; {advice}")
 
 
+# The app's modules, imported one execution at a time before it starts: the WebAssembly virtual
+# board collects garbage only between executions, so importing them inside the stream's one long
+# execution would keep every import's garbage alive for the whole stream (the keyword app then
+# does not fit the rp2040 profile's heap). Which ones: what /edgeloop.json's model needs.
+PRELOAD = ("edgeloop_fw.protocol", "edgeloop_fw.features", "edgeloop_fw.runtime.loader",
+           "edgeloop_fw.runtime.interpreter", "edgeloop_fw.app")
+PRELOAD_AUDIO = ("edgeloop_fw.audio.frontend", "edgeloop_fw.kws")
+PRELOAD_TREES = ("edgeloop_fw.trees",)
+_CONFIG_KIND = ("try:\n import json\n with open('/edgeloop.json') as f:\n  c = json.load(f)\n"
+                " print('kws' if c.get('kws') else 'trees' if str(c.get('model', '')).endswith('.csv') else '')\n"
+                "except Exception:\n print('')")
+
+
+def preload(dev: Device, kind: str, timeout: float) -> None:
+    """Import the app's modules for a model of this kind ("kws", "trees" or ""), one execution each."""
+    extra = PRELOAD_AUDIO if kind == "kws" else PRELOAD_TREES if kind == "trees" else ()
+    for module in PRELOAD + extra:
+        dev.exec(f"import {module}", timeout=timeout)
+
+
 def entry_code(flags: int = P.STREAM_DEFAULT, mode: int = P.MODE_INFER) -> str:
     return f"import edgeloop_fw.app\nedgeloop_fw.app.run(flags={int(flags)}, mode={int(mode)})"
 
@@ -79,10 +101,13 @@ class BoardLink:
 
     def open(self) -> None:
         """Start streaming; DeviceError/StreamError say why a board cannot stream."""
-        dev = Device(self.port, baudrate=self.baudrate, timeout=self.timeout)
+        # Soft-reset in the raw REPL (main.py does not run): whatever the last command left in the
+        # REPL's globals (deploy keeps its receiver there on purpose) goes, so the app gets the heap.
+        dev = Device(self.port, baudrate=self.baudrate, timeout=self.timeout, soft_reset=True)
         try:
             try:
-                dev.exec("import edgeloop_fw.app", timeout=self.timeout)
+                kind = dev.exec(_CONFIG_KIND, timeout=self.timeout).decode("utf-8", "replace").strip()
+                preload(dev, kind, 12 * self.timeout)
             except BoardException as e:
                 if "ImportError" in e.traceback or "no module named" in e.traceback.lower():
                     raise StreamError(

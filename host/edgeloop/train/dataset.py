@@ -25,6 +25,7 @@ import numpy as np
 from edgeloop_fw import features as F
 
 from ..errors import EdgeloopError
+from ..sim.replay import accel_units
 
 ACCEL = ("x", "y", "z")
 GYRO = ("gx", "gy", "gz")
@@ -108,11 +109,10 @@ def _sidecar(path: Path) -> dict:
 def _guess_units(cols: dict, path: Path) -> str:
     """g or mg, from gravity: an accelerometer always feels about 1 g."""
     xyz = np.stack([np.asarray(cols[c], dtype=np.float64) for c in ACCEL], axis=1)
+    units = accel_units(xyz)
+    if units:
+        return units
     mag = float(np.median(np.linalg.norm(xyz, axis=1))) if len(xyz) else 0.0
-    if 0.3 <= mag <= 5:
-        return "g"
-    if 300 <= mag <= 5000:
-        return "mg"
     raise DataError(f"cannot tell the units of {path}: the median |acceleration| is {mag:.4g}, neither about "
                     "1 (g) nor about 1000 (mg); pass --units g or --units mg")
 

@@ -24,7 +24,7 @@ import pytest
 from edgeloop_fw import protocol as P
 from edgeloop_fw.kws import KeywordSpotter
 
-from tests.tools.kws_reference import recognize
+from tests.tools.kws_reference import recognize, tflm_stream_features
 from tests.tools.runtime_helpers import DATA, SPEECH, need
 
 MS = DATA / "tflm" / "micro_speech"
@@ -48,19 +48,6 @@ def spotter(every=4, **kw):
 
     blob = convert_tflite(need(SPEECH)).data
     return KeywordSpotter(Interpreter(Model(io.BytesIO(blob))), CLASSES, every=every, **kw)
-
-
-def tflm_stream_features(x: np.ndarray) -> np.ndarray:
-    runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime",
-                                  reason="tflite-micro (the TFLM reference) is not installed")
-    pre = runtime.Interpreter.from_file(str(need(MS / "audio_preprocessor_int8.tflite")))
-    frames = 1 + (len(x) - 480) // 320
-    out = np.zeros((frames, 40), np.int8)
-    for f in range(frames):
-        pre.set_input(x[f * 320:f * 320 + 480].reshape(1, 480).astype(np.int16), 0)
-        pre.invoke()
-        out[f] = pre.get_output(0).reshape(-1)
-    return out
 
 
 @pytest.fixture(scope="module")

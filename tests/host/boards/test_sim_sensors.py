@@ -274,3 +274,27 @@ def test_cli_sim_refuses_in_one_line_and_writes_nothing(tmp_path, args, says):
     assert result.exit_code == 1 and len(lines) == 1 and "Traceback" not in result.output, result.output
     assert lines[0].startswith("edgeloop: ") and says in lines[0], lines[0]
     assert not flash.exists()
+
+
+def test_an_exported_take_in_mg_replays_as_the_same_frames(tmp_path):
+    """`edgeloop export` writes the board's milli-g; `sim --imu` on it must not read them as g
+    (they saturated at 32767 mg before), and must give the frames of the same take in g."""
+    need(DATA / "gestures" / "cgestures.parquet")
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from edgeloop.sim import replay
+
+    src = DATA / "gestures" / "cgestures.parquet"
+    take = "2025-06-15T192914_wave.npy"
+    t = pq.read_table(src)
+    rows = t.filter(pc.equal(t["file"], take))
+    g = np.stack([rows[c].to_numpy() for c in ("x", "y", "z")], axis=1)
+    mg = np.sign(g) * np.floor(np.abs(g) * 1000 + 0.5)  # rounded here, not by edgeloop
+    cols = {"time": rows["time"].to_numpy(), "x": mg[:, 0], "y": mg[:, 1], "z": mg[:, 2],
+            "file": rows["file"].to_pylist(), "activity": rows["activity"].to_pylist()}
+    pq.write_table(pa.table(cols), tmp_path / "windows.parquet")
+    got = replay.load(tmp_path / "windows.parquet", take=take).data
+    assert np.array_equal(got, mg.astype(np.int16))
+    assert np.array_equal(got, replay.load(src, take=take).data)

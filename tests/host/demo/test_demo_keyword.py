@@ -22,6 +22,7 @@ from click.testing import CliRunner
 
 from edgeloop import modelinfo
 from edgeloop.cli import cli
+from tests.tools.kws_reference import tflm_stream_features
 from tests.tools.paths import REPO
 
 MS = REPO / ".." / "shared" / "data" / "tflm" / "micro_speech"
@@ -65,13 +66,8 @@ def test_keyword_demo_summary_matches_the_log_and_tflm(ready, tmp_path, monkeypa
     labels = [LABEL[n.split("_")[0]] for n in names]
 
     # TFLM's front end over the whole stream (20 ms hops of 30 ms windows), then the model per inference.
-    pre = runtime.Interpreter.from_file(str(MS / "audio_preprocessor_int8.tflite"))
-    frames = 1 + (len(x) - 480) // 320
-    feats = np.zeros((frames, 40), np.int8)
-    for f in range(frames):
-        pre.set_input(x[f * 320:f * 320 + 480].reshape(1, 480).astype(np.int16), 0)
-        pre.invoke()
-        feats[f] = pre.get_output(0).reshape(-1)
+    feats = tflm_stream_features(x)
+    frames = len(feats)
     model = runtime.Interpreter.from_file(str(KEYWORD / "keyword.tflite"))
     shape = tuple(model.get_input_details(0)["shape"])
     classes = modelinfo.load(KEYWORD).classes

@@ -24,6 +24,7 @@ from click.testing import CliRunner
 from edgeloop.cli import cli
 from edgeloop.link.device import Device
 from edgeloop.sim import replay
+from tests.tools.gesture_reference import Tflm
 from tests.tools.paths import REPO, SHARED_DATA
 
 pytestmark = [pytest.mark.sim, pytest.mark.slow]
@@ -103,12 +104,7 @@ def logged(db: Path) -> list[tuple]:
 
 
 def test_cnn_deploy_then_monitor_logs_what_tflm_computes(virtual_board, tmp_path):
-    from array import array
-
-    from tflite_micro.python.tflite_micro import runtime
-
-    from edgeloop_fw import features as F
-
+    pytest.importorskip("tflite_micro")
     vb = virtual_board
     code, out = run("deploy", "-p", vb.port, "--model", MODELS / "gesture", "--sensor", "replay")
     assert code == 0, out
@@ -120,19 +116,9 @@ def test_cnn_deploy_then_monitor_logs_what_tflm_computes(virtual_board, tmp_path
     assert code == 0, out
     rows = logged(db)
     assert len(rows) >= 8, out  # a window every 0.25 s after the first 0.5 s
-    info = json.loads((MODELS / "gesture" / "model.json").read_text())
-    inp = info["model"]["input"]
-    ref = runtime.Interpreter.from_bytes((MODELS / "gesture" / "gesture.tflite").read_bytes())
-    qp = ref.get_output_details(0)["quantization_parameters"]
-    o_scale, o_zp = float(qp["scales"][0]), int(qp["zero_points"][0])
+    ref = Tflm(MODELS / "gesture")
     for k, top, scores, _hash, blob in rows:
-        w = np.frombuffer(blob, "<i2")
-        q = F.quantize_window(array("h", w.tobytes()), bytearray(w.size), inp["multiplier"], inp["zero_point"])
-        ref.set_input(np.frombuffer(bytes(q), np.int8).reshape(1, info["window"], -1), 0)
-        ref.invoke()
-        want = np.asarray(ref.get_output(0)).reshape(-1).astype(int)
-        assert top == int(want.argmax()), k
-        assert np.allclose(json.loads(scores), [min(1.0, (v - o_zp) * o_scale) for v in want], atol=3e-5), k
+        ref.check_row(np.frombuffer(blob, "<i2").reshape(ref.info.window, -1), top, scores)
 
 
 def test_trees_deploy_then_monitor_votes_as_emlearns_c(virtual_board, tmp_path):

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from edgeloop.cli import cli
 from edgeloop.errors import StreamError
 from edgeloop.stream import run as stream_run
-from edgeloop.stream.link import AppFailed, board_error
+from edgeloop.stream.link import AppFailed, app_failed, board_error
 from tests.tools.stream_fakes import HELLO, FakeBoardFrames, FakeLink, factory
 
 RAW_REPL_END = (b"\x04Traceback (most recent call last):\r\n  File \"<stdin>\", line 2, in <module>\r\n"
@@ -36,6 +36,15 @@ def test_the_boards_last_traceback_line_is_the_error():
     assert board_error(b"\x00\x05frames" + RAW_REPL_END) == "SensorError: replay file /replay.bin is not on the board"
     assert board_error(b"\x04\x04>") is None  # a run that ended normally (CMD_STREAM_STOP)
     assert board_error(b"\x04binary \x04>") is None  # frame bytes that happen to look like the markers
+
+
+def test_out_of_memory_without_a_traceback_is_the_boards_error():
+    """MicroPython's preallocated MemoryError has no traceback: the raw REPL prints its line alone
+    (seen when the app started with deploy's receiver still in the REPL's globals)."""
+    line = board_error(b"\x00\x04MemoryError: \r\n\x04>")
+    assert line == "MemoryError:"
+    msg = str(app_failed("/dev/x", line, False))
+    assert "did not start: MemoryError:" in msg and "do not fit the board's free heap" in msg
 
 
 class _FailingLink(FakeLink):
