@@ -300,7 +300,9 @@ STEPS: list[Step] = [
 
 def run_demo(ctx: DemoContext, *, on_step: Callable[[int, int, str], None] | None = None,
              on_lines: Callable[[list[str]], None] | None = None) -> DemoContext:
-    """Run every step in order; the board is released when the last one ends or one fails."""
+    """Run every step in order; the board is released when the last one ends or one fails.
+
+    StreamError after the summary when the stream came back partial (see Summary.shortfall)."""
     with ctx.stack:
         for i, step in enumerate(STEPS, 1):
             if on_step:
@@ -308,4 +310,12 @@ def run_demo(ctx: DemoContext, *, on_step: Callable[[int, int, str], None] | Non
             lines = step.run(ctx)
             if on_lines:
                 on_lines(lines)
+    missed = ctx.summary.shortfall() if ctx.summary is not None else ""
+    if missed:
+        from edgeloop.errors import StreamError
+
+        where = "the virtual board" if ctx.virtual is not None else f"the board on {ctx.port}"
+        raise StreamError(f"the stream from {where} came back partial ({missed}), so the figures above cover "
+                          "only what arrived; run the demo again (a machine this busy may starve a virtual "
+                          "board; `edgeloop monitor` shows a board's stream live)")
     return ctx
