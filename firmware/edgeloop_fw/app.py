@@ -453,11 +453,19 @@ class App:
             self.step_block()
             self._advance_due()
             self.poll_commands()
+            self._status_when_due()
         self.poll_commands()
+        self._status_when_due()
+        return ticks_diff(self.due, ticks_us())
+
+    def _status_when_due(self):
+        # Checked after every block, not only when the loop has caught up: a board slower than
+        # its sensor never catches up, and the status frames are the host's sign it is alive.
         if self.flags & P.STREAM_STATUS and ticks_diff(ticks_ms(), self._next_status) >= 0:
             self.status()
             self._next_status = ticks_add(self._next_status, STATUS_EVERY_MS)
-        return ticks_diff(self.due, ticks_us())
+            if ticks_diff(ticks_ms(), self._next_status) >= 0:  # a block longer than the period
+                self._next_status = ticks_add(ticks_ms(), STATUS_EVERY_MS)
 
     def run(self, seconds=0):
         """Stream until stopped (or for `seconds`, for tests and benchmarks)."""

@@ -197,6 +197,16 @@ class Summary:
         heaps = [s["free_heap"] for s in self.statuses if s["free_heap"] > 0]
         return (min(heaps), heaps[-1]) if heaps else None
 
+    def shortfall(self) -> str:
+        """What the stream missed ("" when every window came over one link and no frame was lost):
+        figures from partial data are not the model's, so the demo must not pass for a success."""
+        expected = len(self.rs.expected())
+        missed = [f"{len(self.inferences)} of {expected} windows inferred"] if len(self.inferences) < expected else []
+        missed += [f"{n} {what}" for n, what in ((self.disconnects, "disconnect(s)"),
+                                                (self.corrupt, "corrupt frame(s)"),
+                                                (self.dropped, "missing frame(s)")) if n]
+        return ", ".join(missed)
+
     # -- text ---------------------------------------------------------------------
     def lines(self) -> list[str]:
         rs = self.rs

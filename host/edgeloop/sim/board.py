@@ -39,7 +39,7 @@ def node_status() -> tuple[bool, str]:
     """(True, "") when a virtual board can start, else (False, what to do)."""
     if shutil.which("node") is None:
         return False, ("node is not installed; run `make setup` (it installs the nodejs Debian package), "
-                       "or install Node 20+ yourself")
+                       "or install Node 18+ yourself")
     if not (_package_dir() / "micropython.mjs").is_file():
         return False, (f"the npm package {NPM_PACKAGE} is not installed; run `make setup` "
                        f"(or `npm ci` in {node_project_dir()})")

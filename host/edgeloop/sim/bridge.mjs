@@ -40,6 +40,7 @@ const { hdr, ring } = views(sab);
 let worker = null;
 let boots = 0;
 let intrAt = 0;
+let intrCpu = 0;
 let stopping = false;
 
 function status(line) {
@@ -82,7 +83,10 @@ function push(data, done) {
       const c = data[i];
       if (c === 3 && Atomics.load(hdr, STATE) === STATE_BUSY) {
         // Like a UART RX interrupt: Ctrl-C during running code is not input.
-        if (!Atomics.load(hdr, INTR)) intrAt = Date.now();
+        if (!Atomics.load(hdr, INTR)) {
+          intrAt = Date.now();
+          intrCpu = cpuMs();
+        }
         Atomics.store(hdr, INTR_POS, Atomics.load(hdr, HEAD));
         Atomics.store(hdr, INTR, 1);
         i++;
@@ -142,11 +146,19 @@ function startReader() {
 }
 
 // ---- watchdog, lifetime ------------------------------------------------------
+// CPU time of this process (the worker is what uses it): the watchdog's clock.
+// A stuck loop burns it as fast as the machine gives any; a slow board on a
+// loaded machine gets little, and is given correspondingly longer to answer.
+function cpuMs() {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
 const parent = process.ppid;
 setInterval(() => {
   if (process.ppid !== parent) process.exit(0); // the launcher died: so do we
   if (worker && Atomics.load(hdr, INTR) && Atomics.load(hdr, STATE) === STATE_BUSY &&
-      Date.now() - intrAt > watchdogMs) {
+      Date.now() - intrAt > watchdogMs && cpuMs() - intrCpu > watchdogMs) {
     restart(true, "watchdog");
   }
 }, 100);

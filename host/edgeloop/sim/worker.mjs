@@ -446,7 +446,12 @@ function hookFlash() {
       }
       dirty.add(stream);
     }
-    return write(stream, buffer, offset, length, position, canOwn);
+    const r = write(stream, buffer, offset, length, position, canOwn);
+    // A write to the console goes out when it ends, as USB sends what it is given while
+    // the CPU moves on: a frame written just before a long computation must not wait
+    // in the buffer for the computation's next print or clock read.
+    if (outLen && (stream.fd === 1 || stream.fd === 2)) flushSome();
+    return r;
   };
   FS.unlink = (p) => {
     const r = unlink(p);

@@ -2,8 +2,11 @@
 
 The loop owns the policy the CLI commands share: commit when the link goes
 idle (so a crash loses at most the frames in flight), call a board lost after
-`silence` seconds without a byte (a pty whose board died reports nothing, a
-USB port vanishes), retry every `retry` seconds and carry on when it returns.
+a silence (a pty whose board died reports nothing, a USB port vanishes), retry
+every `retry` seconds and carry on when it returns. The silence that counts is
+`silence` seconds or PACE times the longest wait between two arrivals seen so
+far, whichever is longer: a board on a busy machine (or with a slow model)
+is slow, not gone, and reconnecting would interrupt the very work it is doing.
 A first connection that never yields a frame is an error (wrong firmware, a
 board that sends garbage); later silences are disconnects.
 """
@@ -17,6 +20,7 @@ from typing import Callable
 from edgeloop_fw import protocol as P
 
 _SAMPLES_HEAD = struct.calcsize(P._SAMPLES_FMT)  # sample_index, rate, channels; then int16 LE data
+PACE = 3.0  # a board is lost after this many times its slowest gap between arrivals so far
 
 from ..errors import DeviceError, EdgeloopError, StreamError
 from edgeloop.log.store import Store
@@ -40,6 +44,11 @@ class StreamSession:
         self._ever_connected = False
         self._frames_this_link = 0
         self.first_frame_at: float | None = None  # host clock of the session's first frame
+        self.slowest_gap = 0.0  # seconds: the longest wait for data once frames flowed, all links
+
+    def silence_limit(self) -> float:
+        """Seconds without a byte after which the board is called lost."""
+        return max(self.silence, PACE * self.slowest_gap)
 
     # -- connection ---------------------------------------------------------
     def _connect(self) -> bool:
@@ -148,6 +157,8 @@ class StreamSession:
                     next_try = time.monotonic() + self.retry
                     continue
                 if data:
+                    if self._frames_this_link:
+                        self.slowest_gap = max(self.slowest_gap, now - self._last_rx)
                     self._last_rx = now
                     self._handle(data)
                     if self._frames_this_link:
@@ -165,8 +176,8 @@ class StreamSession:
                             raise self._no_frames_error()
                         self._drop("no frames after reconnecting")
                         next_try = now + self.retry
-                elif not data and now - self._last_rx > self.silence:
-                    self._drop(f"silent for {self.silence:g} s")
+                elif not data and now - self._last_rx > self.silence_limit():
+                    self._drop(f"silent for {self.silence_limit():.1f} s")
                     next_try = now + self.retry
         finally:
             link, self._link = self._link, None

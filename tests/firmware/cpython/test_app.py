@@ -130,3 +130,29 @@ def test_paced_run_keeps_the_real_rate(replay_file):
     app.run(seconds=1.0)
     n = app.sample_index
     assert 90 <= n <= 110, n  # 100 Hz for one second
+
+
+def test_a_board_slower_than_its_sensor_still_sends_status_every_second(replay_file):
+    """Blocks that take longer than the sensor's period keep the loop catching up for good;
+    the status frames (the host's sign of life) must still come once a second of board time."""
+    import time
+
+    out = io.BytesIO()
+    app = make_app(replay_file, out)
+    real_step, blocks = app.step_block, [0]
+
+    def slow_step():  # 50 ms of work per 10 ms block, for 2.5 s
+        real_step()
+        time.sleep(0.05)
+        blocks[0] += 1
+        if blocks[0] == 50:
+            app.running = False
+
+    app.step_block = slow_step
+    app.run()
+    decoded = [P.frame_decode(c) for c in out.getvalue().split(b"\0") if c]
+    times = [t for kind, _, t, _ in decoded if kind == P.MSG_STATUS]  # the board's clock, ms
+    assert len(times) >= 3, times
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert all(900 <= g <= 1500 for g in gaps), gaps
+

