@@ -12,7 +12,6 @@ FORMAT_VERSION = const(1)
 
 # magic, version, flags, file_size, sha256 (of bytes [HASHED_FROM, file_size))
 HEADER_FMT = "<4sHHI32s"
-KNOWN_FLAGS = const(0)  # no flag bits are defined yet: a reader refuses any it does not know
 HASHED_FROM = const(44)
 # arena_size, params_offset, params_count, const_offset, const_size,
 # n_tensors, n_ops, n_inputs, n_outputs, names_offset, names_size

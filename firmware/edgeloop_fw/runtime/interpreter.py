@@ -32,16 +32,6 @@ def _module(level, name):
         return None
 
 
-def _free_heap():
-    """Bytes free on a board's heap (after a collection); None on CPython."""
-    try:
-        import gc
-        gc.collect()
-        return gc.mem_free()
-    except (ImportError, AttributeError):
-        return None
-
-
 def _bound(ev, views):
     # A closure over two values called with three arguments stays within
     # MicroPython's five on-stack slots for closure calls: no allocation.
@@ -54,10 +44,6 @@ class Interpreter:
     def __init__(self, model, levels=LEVELS):
         """`levels` limits the kernel levels tried (("kernels",) = portable only)."""
         self.model = model
-        free = _free_heap()
-        if free is not None and model.arena_size > free:
-            raise ModelFileError("the model's arena is %d bytes, this board has %d bytes of heap free; "
-                                 "use a smaller model" % (model.arena_size, free))
         arena = array("b", bytes(model.arena_size)) if model.arena_size else array("b")
         self.arena = memoryview(arena)
         self.kernel_levels = {}

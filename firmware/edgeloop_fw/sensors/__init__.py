@@ -36,7 +36,7 @@ def open_imu(cfg, i2c=None):
     driver = _driver(cfg.get("part", ""))
     bus = cfg.get("bus") or ""
     if i2c is None and bus.startswith("spi"):
-        from .bus import open_spi
+        from .spi import open_spi
         dev, address = open_spi(bus, cfg.get("pins"), cfg.get("baudrate", 1000000)), None
     else:
         if i2c is None:

@@ -9,6 +9,7 @@ deploy or a predict never replaces a good model with a bad one.
 from __future__ import annotations
 
 import io
+import struct
 from dataclasses import dataclass
 
 from edgeloop_fw.runtime import format as F
@@ -38,11 +39,22 @@ class ModelSummary:
 
 
 def open_model(data: bytes, name: str = "model", heap: int | None = None) -> Model:
-    """The board's loader over `data`; a refusal is a ModelError naming `name`."""
+    """The board's loader over `data`; a refusal is a ModelError naming `name`.
+
+    The loader checks the header, the hash and the tables; a damaged file that gets past
+    those (a field out of range behind a recomputed hash) can still make it fail in other
+    ways on the host, so those are one line here too. `heap` bounds the arena."""
     try:
-        return Model(io.BytesIO(data), heap=heap)
+        m = Model(io.BytesIO(data))
     except ModelFileError as e:
         raise ModelError(f"{name}: {e}") from None
+    except (struct.error, ValueError, IndexError, KeyError, TypeError, ZeroDivisionError, EOFError) as e:
+        raise ModelError(f"{name}: the model file is damaged ({type(e).__name__}: {e}); "
+                         "convert the model again") from None
+    if heap is not None and m.arena_size > heap:
+        raise ModelError(f"{name}: its arena of {m.arena_size} bytes is more than the {heap}-byte heap; "
+                         "convert a smaller model")
+    return m
 
 
 def validate(data: bytes, name: str = "model", heap: int | None = None) -> ModelSummary:

@@ -62,19 +62,22 @@ def app_failed(port: str, line: str, started: bool) -> AppFailed:
 # board collects garbage only between executions, so importing them inside the stream's one long
 # execution would keep every import's garbage alive for the whole stream (the keyword app then
 # does not fit the rp2040 profile's heap). Which ones: what /edgeloop.json's model needs.
-PRELOAD = ("edgeloop_fw.protocol", "edgeloop_fw.features", "edgeloop_fw.runtime.loader",
-           "edgeloop_fw.runtime.interpreter", "edgeloop_fw.app")
+PRELOAD = ("edgeloop_fw.protocol", "edgeloop_fw.features")
+PRELOAD_RUNTIME = ("edgeloop_fw.runtime.loader", "edgeloop_fw.runtime.interpreter")
 PRELOAD_AUDIO = ("edgeloop_fw.audio.frontend", "edgeloop_fw.kws")
 PRELOAD_TREES = ("edgeloop_fw.trees",)
 _CONFIG_KIND = ("try:\n import json\n with open('/edgeloop.json') as f:\n  c = json.load(f)\n"
-                " print('kws' if c.get('kws') else 'trees' if str(c.get('model', '')).endswith('.csv') else '')\n"
+                " m = str(c.get('model') or '')\n"
+                " print('kws' if c.get('kws') else 'trees' if m.endswith('.csv') else 'elm' if m else '')\n"
                 "except Exception:\n print('')")
 
 
 def preload(dev: Device, kind: str, timeout: float) -> None:
-    """Import the app's modules for a model of this kind ("kws", "trees" or ""), one execution each."""
+    """Import the app's modules for a model of this kind ("kws", "trees", "elm", or "" for no
+    model: a board that only streams its sensor may carry no runtime), one execution each."""
+    runtime = PRELOAD_RUNTIME if kind else ()
     extra = PRELOAD_AUDIO if kind == "kws" else PRELOAD_TREES if kind == "trees" else ()
-    for module in PRELOAD + extra:
+    for module in PRELOAD + runtime + ("edgeloop_fw.app",) + extra:
         dev.exec(f"import {module}", timeout=timeout)
 
 

@@ -22,7 +22,7 @@ DRIVERS = """
 from edgeloop_fw.sensors.lsm6dsox import LSM6DSOX
 from edgeloop_fw.sensors.mpu6050 import MPU6050
 from edgeloop_fw.sensors.icm42670 import ICM42670
-from edgeloop_fw.sensors.bus import SPIDevice
+from edgeloop_fw.sensors.spi import SPIDevice
 out = array('h', bytes(12))
 """
 # One chip per execution: this board collects garbage only between them.

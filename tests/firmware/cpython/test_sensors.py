@@ -19,7 +19,8 @@ from edgeloop.sim.board_scripts.simchips import (BusioI2C, I2CBus, ICM42670Model
                                                  MPU6050Model, SPIBus, UnmodelledRegister)
 
 from edgeloop_fw.sensors import open_imu  # noqa: E402
-from edgeloop_fw.sensors.bus import SensorError, SPIDevice  # noqa: E402
+from edgeloop_fw.sensors.bus import SensorError  # noqa: E402
+from edgeloop_fw.sensors.spi import SPIDevice
 from edgeloop_fw.sensors.icm42670 import ICM42670  # noqa: E402
 from edgeloop_fw.sensors.lsm6dsox import LSM6DSOX  # noqa: E402
 from edgeloop_fw.sensors.mpu6050 import MPU6050  # noqa: E402

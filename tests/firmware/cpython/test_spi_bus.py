@@ -19,7 +19,8 @@ import pytest
 
 from edgeloop.sim.board_scripts.simchips import BusioLock, LSM6DSOXModel, MPU6050Model, SPIBus
 from edgeloop_fw.sensors import open_imu
-from edgeloop_fw.sensors.bus import SensorError, SPIDevice
+from edgeloop_fw.sensors.bus import SensorError
+from edgeloop_fw.sensors.spi import SPIDevice
 from edgeloop_fw.sensors.lsm6dsox import LSM6DSOX
 
 WHO_AM_I, CTRL1_XL, CTRL2_G, CTRL3_C, OUTX_L_G, OUTX_L_A = 0x0F, 0x10, 0x11, 0x12, 0x22, 0x28

@@ -9,8 +9,6 @@ with the host-split multiplier limbs, so nothing is allocated per element.
 
 from ..qmath import mbqm
 
-from .. import checks
-
 from .. import const
 
 # --- generated from opspec: do not edit ---
@@ -34,27 +32,6 @@ STRIDES1 = const(21)
 STRIDES2 = const(25)
 LIMBS = const(29)
 # --- end generated ---
-
-
-def check(p, model):
-    """What eval reads and writes, checked once at load (edgeloop_fw.runtime.checks)."""
-    checks.length(p, LIMBS + 9)
-    if p[BROADCAST]:
-        d = (p[DIMS], p[DIMS + 1], p[DIMS + 2], p[DIMS + 3])
-        checks.arena(p[OUTPUT], d, model, "output [dims]")
-        for x, s, what in ((INPUT1, STRIDES1, "input1"), (INPUT2, STRIDES2, "input2")):
-            span = 1  # the last element read is at sum((d[k] - 1) * stride[k])
-            for k in range(4):
-                span += (d[k] - 1) * checks.within(p[s + k], 0, model.arena_size, what + " stride")
-            checks.arena(p[x], (span,), model, what)
-    else:
-        for x, what in ((INPUT1, "input1"), (INPUT2, "input2"), (OUTPUT, "output")):
-            checks.arena(p[x], (p[N],), model, what + " [n]")
-    checks.within(p[LEFT_SHIFT], 0, 31, "left_shift")
-    for s in (INPUT1_SHIFT, INPUT2_SHIFT, OUTPUT_SHIFT):
-        checks.within(p[s], checks.SHIFT_MIN, checks.SHIFT_MAX, "shift")
-    checks.limbs(p, LIMBS, 9)
-    checks.clamp(p[ACT_MIN], p[ACT_MAX])
 
 
 def eval(p, arena, model):

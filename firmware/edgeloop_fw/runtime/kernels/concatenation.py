@@ -5,8 +5,6 @@ so no value changes: for each of OUTER rows, each input contributes SIZE
 consecutive bytes.
 """
 
-from .. import checks
-
 from .. import const
 
 # --- generated from opspec: do not edit ---
@@ -19,20 +17,6 @@ INPUTS_STEP = const(2)
 INPUT = const(0)
 SIZE = const(1)
 # --- end generated ---
-
-
-def check(p, model):
-    """What eval reads and writes, checked once at load (edgeloop_fw.runtime.checks)."""
-    checks.fixed(p, INPUTS)
-    n = p[N_INPUTS]
-    checks.within(n, 1, len(p), "n_inputs")
-    checks.length(p, INPUTS + INPUTS_STEP * n)
-    outer = p[OUTER]
-    total = 0
-    for k in range(n):
-        q = INPUTS + INPUTS_STEP * k
-        total += checks.arena(p[q + INPUT], (outer, p[q + SIZE]), model, "input %d [outer, size]" % k)
-    checks.arena(p[OUTPUT], (total,), model, "output")
 
 
 def eval(p, arena, model):

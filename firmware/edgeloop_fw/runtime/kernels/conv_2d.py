@@ -7,8 +7,6 @@ bytes) is read once into scratch, then swept over the image; `eval` allocates no
 
 from ..qmath import mbqm
 
-from .. import checks
-
 from .. import const
 
 # --- generated from opspec: do not edit ---
@@ -41,14 +39,6 @@ PER_CHANNEL_STEP = const(3)
 BIAS = const(0)
 SHIFT = const(2)
 # --- end generated ---
-
-
-def check(p, model):
-    """What eval reads and writes, checked once at load (edgeloop_fw.runtime.checks)."""
-    checks.conv(p, model, FILTER_H, PER_CHANNEL)
-    checks.const(p[WEIGHTS], (p[OUT_C], p[FILTER_H], p[FILTER_W], p[IN_C]), model,
-                 "weights [out_c, filter_h, filter_w, in_c]")
-    checks.arena(p[SCRATCH], (p[FILTER_H], p[FILTER_W], p[IN_C]), model, "scratch [filter_h, filter_w, in_c]")
 
 
 def bind(p, arena):

@@ -8,8 +8,6 @@ depend on order, so the bytes equal TFLM's; `eval` allocates nothing. Param layo
 
 from ..qmath import mbqm
 
-from .. import checks
-
 from .. import const
 
 # --- generated from opspec: do not edit ---
@@ -43,16 +41,6 @@ PER_CHANNEL_STEP = const(3)
 BIAS = const(0)
 SHIFT = const(2)
 # --- end generated ---
-
-
-def check(p, model):
-    """What eval reads and writes, checked once at load (edgeloop_fw.runtime.checks)."""
-    checks.conv(p, model, FILTER_H, PER_CHANNEL)
-    if p[OUT_C] != p[IN_C] * p[DEPTH_MULTIPLIER]:  # channel c reads input channel c // DEPTH_MULTIPLIER
-        raise checks.ModelFileError("out_c %d is not in_c %d times depth_multiplier %d" % (
-            p[OUT_C], p[IN_C], p[DEPTH_MULTIPLIER]))
-    checks.const(p[WEIGHTS], (p[OUT_C], p[FILTER_H], p[FILTER_W]), model, "weights [out_c, filter_h, filter_w]")
-    checks.arena(p[SCRATCH], (p[FILTER_H], p[FILTER_W]), model, "scratch [filter_h, filter_w]")
 
 
 def bind(p, arena):

@@ -9,8 +9,6 @@ see ../opspec.py.
 
 from ..qmath import mbqm
 
-from .. import checks
-
 from .. import const
 
 # --- generated from opspec: do not edit ---
@@ -31,19 +29,6 @@ PER_UNIT_STEP = const(3)
 BIAS = const(0)
 SHIFT = const(2)
 # --- end generated ---
-
-
-def check(p, model):
-    """What eval reads and writes, checked once at load (edgeloop_fw.runtime.checks)."""
-    checks.fixed(p, PER_UNIT)
-    depth = p[DEPTH]
-    units = p[UNITS]
-    checks.arena(p[INPUT], (p[BATCHES], depth), model, "input [batches, depth]")
-    checks.arena(p[OUTPUT], (p[BATCHES], units), model, "output [batches, units]")
-    checks.const(p[WEIGHTS], (units, depth), model, "weights [units, depth]")
-    checks.arena(p[SCRATCH], (checks.within(p[CHUNK], 1, depth, "chunk"),), model, "scratch [chunk]")
-    checks.clamp(p[ACT_MIN], p[ACT_MAX])
-    checks.requant(p, PER_UNIT, units, PER_UNIT + PER_UNIT_STEP * units)
 
 
 def bind(p, arena):

@@ -6,8 +6,6 @@ this op's 256-byte scratch; the views are made once (`bind`), so an
 inference allocates nothing.
 """
 
-from .. import checks
-
 from .. import const
 
 # --- generated from opspec: do not edit ---
@@ -18,16 +16,6 @@ OUTPUT = const(2)
 TABLE = const(3)
 SCRATCH = const(4)
 # --- end generated ---
-
-
-def check(p, model):
-    """What eval reads and writes, checked once at load (edgeloop_fw.runtime.checks)."""
-    checks.length(p, SCRATCH + 1)
-    n = p[N]
-    checks.arena(p[INPUT], (n,), model, "input [n]")
-    checks.arena(p[OUTPUT], (n,), model, "output [n]")
-    checks.const(p[TABLE], (256,), model, "table")
-    checks.arena(p[SCRATCH], (256,), model, "scratch")
 
 
 def bind(p, arena):

@@ -7,8 +7,6 @@ multiplier on the host) and clamped to int8.
 
 from ..qmath import mbqm
 
-from .. import checks
-
 from .. import const
 
 # --- generated from opspec: do not edit ---
@@ -23,15 +21,6 @@ SHIFT = const(7)
 OUTPUT_ZP = const(8)
 LIMBS = const(9)
 # --- end generated ---
-
-
-def check(p, model):
-    """What eval reads and writes, checked once at load (edgeloop_fw.runtime.checks)."""
-    checks.length(p, LIMBS + 3)
-    checks.arena(p[INPUT], (p[OUTER], p[COUNT], p[INNER]), model, "input [outer, count, inner]")
-    checks.arena(p[OUTPUT], (p[OUTER], p[INNER]), model, "output [outer, inner]")
-    checks.within(p[SHIFT], checks.SHIFT_MIN, checks.SHIFT_MAX, "shift")
-    checks.limbs(p, LIMBS, 3)
 
 
 def eval(p, arena, model):

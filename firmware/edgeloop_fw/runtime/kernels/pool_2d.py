@@ -5,8 +5,6 @@ divides by the number of pixels actually inside and rounds half away from
 zero as C's truncating division does; the clamp is the fused activation.
 """
 
-from .. import checks
-
 from .. import const
 
 # --- generated from opspec: do not edit ---
@@ -29,20 +27,6 @@ ACT_MAX = const(14)
 INPUT = const(15)
 OUTPUT = const(16)
 # --- end generated ---
-
-
-def check(p, model):
-    """What eval reads and writes, checked once at load (edgeloop_fw.runtime.checks)."""
-    checks.length(p, OUTPUT + 1)
-    checks.within(p[MODE], 0, 1, "mode")
-    b = p[BATCHES]
-    depth = p[DEPTH]
-    checks.arena(p[INPUT], (b, p[IN_H], p[IN_W], depth), model, "input [batches, in_h, in_w, depth]")
-    checks.arena(p[OUTPUT], (b, p[OUT_H], p[OUT_W], depth), model, "output [batches, out_h, out_w, depth]")
-    # Every window keeps at least one input pixel: the average divides by their count.
-    checks.window(p[IN_H], p[OUT_H], p[FILTER_H], p[STRIDE_H], 1, p[PAD_H], "height")
-    checks.window(p[IN_W], p[OUT_W], p[FILTER_W], p[STRIDE_W], 1, p[PAD_W], "width")
-    checks.clamp(p[ACT_MIN], p[ACT_MAX])
 
 
 def eval(p, arena, model):
