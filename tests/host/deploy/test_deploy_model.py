@@ -250,3 +250,31 @@ def test_a_one_second_record_gets_a_whole_second_of_samples(virtual_board, tmp_p
     # the app's imports are gone with it (soft reset): the next deploy has the board's whole heap
     code, out = run("deploy", "-p", vb.port, "--model", MODELS / "gesture_trees", "--sensor", "replay")
     assert code == 0, out
+
+
+@pytest.mark.parametrize("autostart", [True, False])
+def test_autostart_decides_whether_the_app_streams_at_power_up(virtual_board, autostart):
+    """--autostart: after a hard reset the board streams frames with nobody asking; without it,
+    the board waits at its REPL (the host starts the app)."""
+    import time
+
+    import serial
+    from edgeloop_fw import protocol as P
+
+    from edgeloop.stream.reader import FrameReader
+
+    vb = virtual_board
+    code, out = run("deploy", "-p", vb.port, "--model", MODELS / "gesture", "--sensor", "replay",
+                    *(["--autostart"] if autostart else []))
+    assert code == 0, out
+    push_take(vb)
+    with serial.Serial(vb.port, timeout=0.2) as port:
+        vb.restart()  # power-up: boot.py, then main.py
+        reader, frames, t0 = FrameReader(), [], time.monotonic()
+        while time.monotonic() - t0 < 20 and not any(f.msg_type == P.MSG_INFERENCE for f in frames):
+            frames += reader.feed(port.read(4096))
+    kinds = {f.msg_type for f in frames}
+    if autostart:
+        assert {P.MSG_HELLO, P.MSG_INFERENCE} <= kinds, kinds
+    else:
+        assert not kinds, kinds
