@@ -29,7 +29,7 @@ from . import replay as R
 SCRIPTS = Path(__file__).resolve().parent / "board_scripts"
 SIM_DIR = "sim"  # on the board: /sim/wiring.json and the recordings
 WIRING = "wiring.json"
-LIB_FILES = ("machine.py", "simchips.py", "simfeed.py")
+LIB_FILES = ("machine.py", "simchips.py", "simspi.py", "simfeed.py")
 PDM_FILES = ("audiobusio.py",)
 # The I2C addresses each part can take (datasheets: SA0/AD0 low, high); the first is the default.
 ADDRESSES = {"LSM6DSOX": (0x6A, 0x6B), "MPU-6050": (0x68, 0x69), "ICM-42670": (0x68, 0x69)}

@@ -16,7 +16,8 @@ pytestmark = pytest.mark.sim
 SETUP = """
 import gc
 from array import array
-from simchips import I2CBus, SPIBus, LSM6DSOXModel, MPU6050Model, ICM42670Model
+from simchips import I2CBus, LSM6DSOXModel, MPU6050Model, ICM42670Model
+from simspi import SPIBus
 """
 DRIVERS = """
 from edgeloop_fw.sensors.lsm6dsox import LSM6DSOX
@@ -51,7 +52,8 @@ print('ALLOC', name, gc.mem_alloc() - a0)
 
 
 def test_drivers_on_micropython(fw_board):
-    fw_board.put({"/lib/simchips.py": (REPO / "host" / "edgeloop" / "sim" / "board_scripts" / "simchips.py").read_bytes()})
+    scripts = REPO / "host" / "edgeloop" / "sim" / "board_scripts"
+    fw_board.put({f"/lib/{name}": (scripts / name).read_bytes() for name in ("simchips.py", "simspi.py")})
     chips = [CHIP % args for args in (("LSM6DSOX", "LSM6DSOX", "LSM6DSOXModel", 0x6A),
                                       ("MPU6050", "MPU6050", "MPU6050Model", 0x68),
                                       ("ICM42670", "ICM42670", "ICM42670Model", 0x68),

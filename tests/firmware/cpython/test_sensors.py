@@ -16,7 +16,8 @@ import pytest
 
 
 from edgeloop.sim.board_scripts.simchips import (BusioI2C, I2CBus, ICM42670Model, LSM6DSOXModel,  # noqa: E402
-                                                 MPU6050Model, SPIBus, UnmodelledRegister)
+                                                 MPU6050Model, UnmodelledRegister)
+from edgeloop.sim.board_scripts.simspi import SPIBus  # noqa: E402
 
 from edgeloop_fw.sensors import open_imu  # noqa: E402
 from edgeloop_fw.sensors.bus import SensorError  # noqa: E402

@@ -17,7 +17,8 @@ from array import array
 
 import pytest
 
-from edgeloop.sim.board_scripts.simchips import BusioLock, LSM6DSOXModel, MPU6050Model, SPIBus
+from edgeloop.sim.board_scripts.simchips import BusioLock, LSM6DSOXModel, MPU6050Model
+from edgeloop.sim.board_scripts.simspi import SPIBus
 from edgeloop_fw.sensors import open_imu
 from edgeloop_fw.sensors.bus import SensorError
 from edgeloop_fw.sensors.spi import SPIDevice

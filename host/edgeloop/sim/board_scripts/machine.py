@@ -116,27 +116,6 @@ def _i2c_chips(bus_id, scl, sda):
                 if _pins_match(entry, {"scl": scl, "sda": sda}))
 
 
-def _spi_chip(bus_id):
-    """(simchips.SPIBus, wiring entry) of the chip on one SPI bus, or (None, None); made once per bus.
-
-    Its chip select is the wired pin: from now on, driving that pin (any Pin
-    object on it) selects the chip.
-    """
-    key = ("spi", bus_id)
-    if key not in _state:
-        found = (None, None)
-        entry = _wiring().get("imu")
-        if entry and _bus_id(entry.get("bus", ""), "spi") == bus_id:
-            from simchips import SPIBus
-            chip = SPIBus(_imu_chip(entry))
-            cs = (entry.get("pins") or {}).get("cs")
-            _selects[cs] = chip
-            chip.select(_levels.get(cs, 1) == 0)
-            found = (chip, entry)
-        _state[key] = found
-    return _state[key]
-
-
 def _make_i2c_class():
     from simchips import I2CBus
 
@@ -166,63 +145,14 @@ I2C = _make_i2c_class()
 SoftI2C = I2C
 
 
-class SPI:
-    """machine.SPI(id, baudrate, polarity=, phase=, sck=, mosi=, miso=) over the emulated chip on that bus.
-
-    The chip refuses the clock modes and rates its datasheet does not allow
-    (simchips.SPIBus.configure); other pins than the wired ones reach no chip.
-    """
-
-    MSB = 0
-    LSB = 1
-
-    def __init__(self, id=0, baudrate=1000000, *, polarity=0, phase=0, bits=8, firstbit=0, sck=None, mosi=None,
-                 miso=None):
-        if isinstance(id, str):
-            id = _bus_id(id, "spi") or 0
-        self.id = id
-        chip, entry = _spi_chip(id)
-        self._chip = chip if chip is not None and _pins_match(entry, {"sck": sck, "mosi": mosi, "miso": miso}) \
-            else None
-        self.init(baudrate, polarity=polarity, phase=phase, bits=bits, firstbit=firstbit)
-
-    def init(self, baudrate=1000000, *, polarity=0, phase=0, bits=8, firstbit=0, sck=None, mosi=None, miso=None):
-        if bits != 8 or firstbit != SPI.MSB:
-            raise ValueError("the virtual board's SPI sends 8-bit words MSB first (as the sensors expect)")
-        self.baudrate = baudrate
-        if self._chip is not None:
-            self._chip.configure(baudrate, polarity, phase)
-
-    def deinit(self):
-        pass
-
-    def _idle(self, buf):
-        for i in range(len(buf)):
-            buf[i] = 0xFF
-
-    def write(self, buf):
-        if self._chip is not None:
-            self._chip.write(buf)
-
-    def readinto(self, buf, write=0):
-        if self._chip is None:
-            self._idle(buf)
-        else:
-            self._chip.readinto(buf, write)
-
-    def read(self, nbytes, write=0):
-        buf = bytearray(nbytes)
-        self.readinto(buf, write)
-        return bytes(buf)
-
-    def write_readinto(self, write_buf, read_buf):
-        if self._chip is None:
-            self._idle(read_buf)
-        else:
-            self._chip.write_readinto(write_buf, read_buf)
-
-    def __repr__(self):
-        return "SPI(%d, baudrate=%d) [virtual]" % (self.id, self.baudrate)
+def __getattr__(name):
+    """machine.SPI is built on first use (`simspi`): boards whose sensors are on I2C or I2S
+    do not pay the heap for it."""
+    if name == "SPI":
+        from simspi import SPI
+        globals()["SPI"] = SPI
+        return SPI
+    raise AttributeError(name)
 
 
 class I2S:
