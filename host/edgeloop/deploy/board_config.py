@@ -103,15 +103,15 @@ def _refuse(src: ModelSource, why) -> ModelError:
 
 
 def _check_elm(src: ModelSource, data: bytes) -> CheckedModel:
-    import struct
-
     from edgeloop_fw.runtime.interpreter import Interpreter
     from edgeloop_fw.runtime.loader import Model
+
+    from edgeloop.convert.modelcheck import DAMAGED
 
     try:
         model = Model(io.BytesIO(data))
         Interpreter(model)
-    except (ValueError, IndexError, KeyError, EOFError, struct.error) as e:  # ModelFileError is a ValueError
+    except DAMAGED as e:
         raise _refuse(src, e) from None
     n_out = model.outputs[0].nbytes
     info = src.info
