@@ -130,13 +130,20 @@ class _Verify:
     # -- points ---------------------------------------------------------------
     def decode(self, p, s):
         """p = the point encoded in the 32 bytes s (RFC 8032 5.1.3); False if s is not one."""
-        x, y, z, tt = p
+        x = p[0]  # one name each: unpacking more than 3 builds a tuple (heap)
+        y = p[1]
+        z = p[2]
+        tt = p[3]
         _plain.from_bytes(y, s)
         enc = _plain.to_bytes(y, self.enc)
         enc[31] |= s[31] & 0x80
         if enc != s:
             return False  # y >= p: a non-canonical encoding
-        sq, mul, sub, add, t = self.sq, self.mul, self.sub, self.add, self.t
+        sq = self.sq
+        mul = self.mul
+        sub = self.sub
+        add = self.add
+        t = self.t
         u, v, w = self.b, self.c, self.a
         sq(u, y, t)
         mul(v, u, self.d, t)
@@ -172,7 +179,10 @@ class _Verify:
 
     def to_cached(self, c, p, negate=False):
         """c = (Y+X, Y-X, 2Z, 2dT) of p, or of -p."""
-        x, y, z, tt = p
+        x = p[0]  # one name each: unpacking more than 3 builds a tuple (heap)
+        y = p[1]
+        z = p[2]
+        tt = p[3]
         if negate:
             self.add(c[1], y, x)
             self.sub(c[0], y, x)
@@ -186,9 +196,21 @@ class _Verify:
 
     def add_cached(self, p, c):
         """p += the cached point c (add-2008-hwcd-3, complete for a = -1)."""
-        x, y, z, tt = p
-        mul, add, sub, t = self.mul, self.add, self.sub, self.t
-        a, b, cc, e, f, g, h = self.a, self.b, self.c, self.e, self.f, self.g, self.h
+        x = p[0]  # one name each: unpacking more than 3 builds a tuple (heap)
+        y = p[1]
+        z = p[2]
+        tt = p[3]
+        mul = self.mul
+        add = self.add
+        sub = self.sub
+        t = self.t
+        a = self.a
+        b = self.b
+        cc = self.c
+        e = self.e
+        f = self.f
+        g = self.g
+        h = self.h
         sub(a, y, x)
         mul(a, a, c[1], t)  # A = (Y1 - X1)(Y2 - X2)
         add(b, y, x)
@@ -206,9 +228,22 @@ class _Verify:
 
     def double(self, p):
         """p = 2p (dbl-2008-hwcd for a = -1, signs folded as in ref10)."""
-        x, y, z, tt = p
-        mul, sq, add, sub, t = self.mul, self.sq, self.add, self.sub, self.t
-        a, b, c, e, f, g, h = self.a, self.b, self.c, self.e, self.f, self.g, self.h
+        x = p[0]  # one name each: unpacking more than 3 builds a tuple (heap)
+        y = p[1]
+        z = p[2]
+        tt = p[3]
+        mul = self.mul
+        sq = self.sq
+        add = self.add
+        sub = self.sub
+        t = self.t
+        a = self.a
+        b = self.b
+        c = self.c
+        e = self.e
+        f = self.f
+        g = self.g
+        h = self.h
         sq(a, x, t)  # A = X^2
         sq(b, y, t)  # B = Y^2
         sq(c, z, t)

@@ -71,12 +71,15 @@ def _limbs(hex_words):
     return out
 
 
+_K = _limbs(_K_HEX)  # once, at import: made per hash they would be garbage per hash
+
+
 class _SHA512:
     """SHA-512 in 16-bit limbs; allocation-free per block (see the module doc)."""
 
     def __init__(self, data=None):
         self._h = _limbs(_H0_HEX)
-        self._k = _limbs(_K_HEX)
+        self._k = _K
         self._w = array("H", bytes(2 * 320))  # the 80-word message schedule
         self._v = array("H", bytes(64))  # the working variables a..h
         self._buf = bytearray(128)
