@@ -68,28 +68,38 @@ def sub(r, a: ptr32, b: ptr32):
 
 
 @micropython.viper
+def _columns(s: int, pa: int, pb: int, a0: int, b0: int, t: ptr32):
+    """t[k] = sum of a[i] * b[k - i] (product scanning). The first three locals live in
+    registers on every arch (REG_LOCAL_NUM is 3), so they are the inner loop's
+    accumulator and its two walking addresses; a0 and b0 are the limbs' addresses."""
+    k = 0
+    while k < 43:
+        lo = k - 21
+        if lo < 0:
+            lo = 0
+        hi = k
+        if hi > 21:
+            hi = 21
+        pa = a0 + 4 * lo
+        pb = b0 + 4 * (k - lo)
+        end = a0 + 4 * hi
+        s = 0
+        while pa <= end:
+            s += ptr32(pa)[0] * ptr32(pb)[0]
+            pa += 4
+            pb -= 4
+        t[k] = s
+        k += 1
+
+
+@micropython.viper
 def mul(r, a: ptr32, b: ptr32, t):
-    tp = ptr32(t)
-    for k in range(43):
-        tp[k] = 0
-    for i in range(22):
-        ai = a[i]
-        if ai != 0:
-            for j in range(22):
-                tp[i + j] += ai * b[j]
+    _columns(0, 0, 0, int(a), int(b), t)
     _reduce(r, t)
 
 
 @micropython.viper
 def sq(r, a: ptr32, t):
-    tp = ptr32(t)
-    for k in range(43):
-        tp[k] = 0
-    for i in range(22):
-        ai = a[i]
-        if ai != 0:
-            tp[i + i] += ai * ai
-            ai += ai
-            for j in range(i + 1, 22):
-                tp[i + j] += ai * a[j]
+    """a * a through the same columns: in registers that beats halving the products."""
+    _columns(0, 0, 0, int(a), int(a), t)
     _reduce(r, t)
