@@ -78,6 +78,15 @@ for lv in {levels}:
 """
 
 
+def print_times(out: str, where: str, ref: float) -> None:
+    """The TIME lines of a board's output, each as a row next to the reference."""
+    for line in out.splitlines():
+        if line.startswith("TIME"):
+            _, lv, us = line.split()
+            ms = int(us) / 1e3
+            print(f"{where + ', ' + lv + ' level':46} {ms:10.1f} ms   {ms / 1e3 / ref:8.0f}x the reference")
+
+
 def virtual_board_rows(pub, msg, sig, ref):
     from tests.tools import fw_board
 
@@ -88,12 +97,7 @@ def virtual_board_rows(pub, msg, sig, ref):
     with fw_board.FirmwareBoard("rp2040") as board:
         out = board.run([CHECK.format(pub=pub, msg=msg, sig=sig),
                          TIME.format(levels="('plain',)", repeat=3)], timeout=900)
-    for line in out.splitlines():
-        if line.startswith("TIME"):
-            _, lv, us = line.split()
-            ms = int(us) / 1e3
-            print(f"{'virtual rp2040 (WebAssembly), ' + lv + ' level':46} {ms:10.1f} ms   "
-                  f"{ms / 1e3 / ref:8.0f}x the reference")
+    print_times(out, "virtual rp2040 (WebAssembly)", ref)
 
 
 def unix_rows(pub, msg, sig, ref):
@@ -108,12 +112,7 @@ def unix_rows(pub, msg, sig, ref):
         arch = viper_board.install(root, root / "cache")
         out = viper_board.run(root, CHECK.format(pub=pub, msg=msg, sig=sig)
                               + TIME.format(levels="ed25519.levels()", repeat=REPEAT))
-    for line in out.splitlines():
-        if line.startswith("TIME"):
-            _, lv, us = line.split()
-            ms = int(us) / 1e3
-            print(f"{'unix MicroPython (' + arch + '), ' + lv + ' level':46} {ms:10.1f} ms   "
-                  f"{ms / 1e3 / ref:8.0f}x the reference")
+    print_times(out, f"unix MicroPython ({arch})", ref)
 
 
 def crypto_files(arch: str) -> dict[str, bytes]:
