@@ -221,18 +221,22 @@ class _Verify:
         sub(f, h, cc)  # F = D - C
         add(g, h, cc)  # G = D + C
         add(h, b, a)  # H = B + A
-        mul(x, e, f, t)
-        mul(y, g, h, t)
-        mul(tt, e, h, t)
-        mul(z, f, g, t)
+        self.finish(p)
+
+    def finish(self, p):
+        """p = (E F, G H, F G, E H) from the temporaries e, f, g, h: the last step of both formulas."""
+        mul = self.mul
+        t = self.t
+        mul(p[0], self.e, self.f, t)
+        mul(p[1], self.g, self.h, t)
+        mul(p[3], self.e, self.h, t)
+        mul(p[2], self.f, self.g, t)
 
     def double(self, p):
         """p = 2p (dbl-2008-hwcd for a = -1, signs folded as in ref10)."""
         x = p[0]  # one name each: unpacking more than 3 builds a tuple (heap)
         y = p[1]
         z = p[2]
-        tt = p[3]
-        mul = self.mul
         sq = self.sq
         add = self.add
         sub = self.sub
@@ -254,10 +258,7 @@ class _Verify:
         sub(e, h, e)  # E = H - (X + Y)^2
         sub(g, a, b)  # G = A - B
         add(f, c, g)  # F = C + G
-        mul(x, e, f, t)
-        mul(y, g, h, t)
-        mul(tt, e, h, t)
-        mul(z, f, g, t)
+        self.finish(p)
 
     def run(self, pub, msg, sig):
         if not self.decode(self.pa, pub):
