@@ -237,10 +237,18 @@ def board_config(profile: BoardProfile, info: MI.ModelInfo, model_remote: str, *
     cfg = {"sensor": entry, "window": info.window, "hop": info.hop, "model": model_remote,
            "classes": list(info.classes), "board": profile.name, "device_id": device_id,
            "autostart": bool(autostart)}
+    cfg.update(model_settings(info, kws))
+    return cfg
+
+
+def model_settings(info: MI.ModelInfo, kws: dict | None = None) -> dict:
+    """The part of /edgeloop.json that belongs to the model, not the board (a signed bundle
+    carries it, so a slot's model always runs with its own window, hop and classes)."""
+    out = {"window": info.window, "hop": info.hop, "classes": list(info.classes)}
     spotter = kws if kws is not None else info.kws
     if spotter:
-        cfg["kws"] = dict(spotter)
-    return cfg
+        out["kws"] = dict(spotter)
+    return out
 
 
 def config_file(cfg: dict) -> DeployFile:
