@@ -46,6 +46,13 @@ def load_config(path=CONFIG_PATH):
 class App:
     def __init__(self, config=None, flags=P.STREAM_DEFAULT, mode=P.MODE_INFER, out=None, inp=None, sensor=None):
         cfg = load_config() if config is None else config
+        self._confirm_left = 0  # inferences a pending slot model must still run before it is kept
+        model = cfg.get("model") or ""
+        if model:
+            from .bundle_format import KEY, MARK
+            if model.startswith(MARK) or _exists(KEY):
+                from .slots import app_config
+                cfg, self._confirm_left = app_config(cfg)
         self.cfg = cfg
         self.flags = flags
         self.mode = mode
@@ -397,6 +404,11 @@ class App:
         self._emit_inference(latency, top)
 
     def _emit_inference(self, latency, top):
+        if self._confirm_left:
+            self._confirm_left -= 1
+            if not self._confirm_left:  # a new slot model ran its first N inferences: keep it
+                from .slots import confirm
+                confirm()
         if self.flags & P.STREAM_INFERENCE:
             window = None
             if self.flags & P.STREAM_WINDOW:  # attach the input window (retraining sets are built from it)
@@ -491,6 +503,15 @@ class App:
                 break
             await asyncio.sleep_ms(wait // 1000 if wait > 0 else 0)
         self.running = False
+
+
+def _exists(path):
+    import os
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
 
 
 def _file_hash(path):
