@@ -51,3 +51,10 @@ def test_keys_help_says_where_to_keep_the_private_key():
     r = CliRunner().invoke(cli, ["keys", "new", "--help"])
     assert r.exit_code == 0 and "offline" in r.output and "0600" in r.output
 
+
+
+def test_provision_key_refuses_a_private_key_in_one_line(tmp_path):
+    K.new_keypair(tmp_path)
+    r = CliRunner().invoke(cli, ["deploy", "--provision-key", str(tmp_path / "edgeloop.key"), "--port", "/dev/nope"])
+    assert r.exit_code != 0 and "Traceback" not in r.output
+    assert len(r.output.strip().splitlines()) == 1 and "private key" in r.output
