@@ -166,3 +166,132 @@ def test_unprovisioned_board_accepts_unsigned(tmp_path):
     root = str(tmp_path)
     name, _, _, signed = install(root, B.build_bundle(TREES, counter=1))
     assert name == "a" and signed is False
+
+
+# -- a power cut after every filesystem write of an install ---------------------------------
+
+class Reset(BaseException):
+    """Power gone: nothing after it runs."""
+
+
+def _cut_after(monkeypatch, cut, fat):
+    """Make edgeloop_fw.slots and selftest lose power after `cut` writes (a torn last write:
+    half its bytes land), with FAT's rename that will not replace a file, if `fat`."""
+    import builtins
+    import os as real_os
+
+    calls = {"n": 0}
+
+    def step():
+        if calls["n"] >= cut:
+            raise Reset()
+        calls["n"] += 1
+
+    class CutFile:
+        def __init__(self, f):
+            self.f = f
+
+        def write(self, data):
+            if calls["n"] >= cut:
+                self.f.write(bytes(data)[:len(data) // 2] if not isinstance(data, str) else data[:len(data) // 2])
+                self.f.flush()
+                raise Reset()
+            calls["n"] += 1
+            return self.f.write(data)
+
+        def __getattr__(self, name):
+            return getattr(self.f, name)
+
+    def cut_open(path, mode="r", *a, **kw):
+        f = builtins.open(path, mode, *a, **kw)
+        return CutFile(f) if ("w" in mode or "a" in mode) else f
+
+    class CutOS:
+        def __getattr__(self, name):
+            attr = getattr(real_os, name)
+            if name not in ("rename", "remove", "mkdir", "rmdir"):
+                return attr
+
+            def op(*args):
+                step()
+                if fat and name == "rename" and real_os.path.exists(args[1]):
+                    raise OSError(17, "EEXIST")
+                return attr(*args)
+            return op
+
+    monkeypatch.setattr(S, "os", CutOS())
+    monkeypatch.setattr(S, "open", cut_open, raising=False)
+    return calls
+
+
+def _boot_and_selftest(root):
+    """What the board does at the next boot and app start; returns (slot, version) that runs,
+    after running that slot's own self-test (which must pass)."""
+    S.recover(root)
+    cfg, _ = S.app_config({"model": "@slots/x"}, root)
+    st = S.load_state(root)
+    name = st["active"]
+    m = S.slot_manifest(name, root)
+    S.run_selftest(name, m, root)  # raises BundleError on a mismatch
+    assert cfg["model"] == root + "/slots/" + name + "/" + m["model"]
+    return name, m["version"]
+
+
+@pytest.mark.parametrize("fat", [False, True], ids=["rename-replaces", "fat-no-replace"])
+def test_power_cut_after_every_write_always_boots_a_self_tested_model(board, monkeypatch, fat):
+    import shutil
+
+    root, key = board
+    install(root, B.build_bundle(TREES, counter=1, key=key, version="old"))
+    S.confirm(root)
+    new = B.build_bundle(CNN, counter=2, key=key, version="new")
+    send(root, new)
+    snapshot = Path(root).parent / "snapshot"
+    shutil.copytree(root, snapshot)
+    seen = {"old": 0, "new": 0}
+    for cut in range(0, 400):
+        shutil.rmtree(root)
+        shutil.copytree(snapshot, root)
+        _cut_after(monkeypatch, cut, fat)
+        try:
+            S.install(root=root, verify=crypto_verify)
+            finished = True
+        except Reset:
+            finished = False
+        monkeypatch.undo()
+        _, version = _boot_and_selftest(root)
+        seen[version] += 1
+        if finished:
+            break
+    else:
+        raise AssertionError("the install never finished within 400 writes")
+    assert seen["old"] and seen["new"], seen
+    print(f"power cuts ({'FAT' if fat else 'rename-replaces'}): {cut + 1} trials, "
+          f"old model booted {seen['old']}, new {seen['new']}")
+
+
+@pytest.mark.parametrize("fat", [False, True], ids=["rename-replaces", "fat-no-replace"])
+def test_power_cut_during_a_rollback_still_rolls_back(board, monkeypatch, fat):
+    import shutil
+
+    root, key = board
+    install(root, B.build_bundle(TREES, counter=1, key=key, version="old"))
+    S.confirm(root)
+    install(root, B.build_bundle(CNN, counter=2, key=key, version="new"))
+    S.app_config({"model": "@slots/x"}, root)  # the candidate's one start: it never confirms
+    snapshot = Path(root).parent / "snapshot"
+    shutil.copytree(root, snapshot)
+    for cut in range(0, 50):
+        shutil.rmtree(root)
+        shutil.copytree(snapshot, root)
+        _cut_after(monkeypatch, cut, fat)
+        try:
+            S.recover(root)  # main.py at boot
+            finished = True
+        except Reset:
+            finished = False
+        monkeypatch.undo()
+        assert _boot_and_selftest(root) == ("a", "old"), f"cut after {cut} writes"
+        if finished:
+            break
+    assert cut > 1
