@@ -48,7 +48,7 @@ class BundleError(ValueError):
     """A refused bundle: `code` is one of the reasons above, the message says what was found."""
 
     def __init__(self, code, message):
-        ValueError.__init__(self, message)
+        super().__init__(message)
         self.code = code
 
 

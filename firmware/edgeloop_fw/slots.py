@@ -279,7 +279,11 @@ def install(path=None, root="", verify=None):
         m, raw, signed = check(path, root, verify)
         name = inactive(root)
         write_slot(path, name, m, raw, root)
-        run_selftest(name, m, root)
+        try:
+            run_selftest(name, m, root)
+        except BF.BundleError:
+            _clear(_slot_dir(root, name))  # a candidate that failed leaves nothing behind
+            raise
         switch(name, m, root)
     finally:
         _remove(path)
