@@ -224,3 +224,101 @@ def test_candidate_that_crashes_before_confirming_is_rolled_back_at_next_boot(bo
         assert got_hash == model_hash(TREES) and windows > 0
     finally:
         vb2.stop()
+
+
+def _kill(pid):
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, TypeError):
+        pass  # the board had already stopped (the deploy ended before the cut)
+
+
+_CHECK = ("import edgeloop_fw.slots as _S\n_c, _l = _S.app_config({'model': '@slots/x'})\n_st = _S.load_state()\n"
+          "_m = _S.slot_manifest(_st['active'])\n_S.run_selftest(_st['active'], _m)\n"
+          "print(repr((_m['version'], _c['model'])))\n")
+
+
+@pytest.mark.slow
+def test_power_cut_at_every_exec_of_a_bundle_install_boots_a_self_tested_model(board, tmp_path, monkeypatch):
+    """Kill the board's process after each exec of a bundle deploy, and at a sweep of moments inside
+    the board's install (signature, hashes, slot writes, self-test, switch); after the next boot the
+    app starts a model that passes its own self-test, the old one or the new one."""
+    import shutil
+
+    import edgeloop.link.device as device_mod
+    from edgeloop.boards import profiles
+    from edgeloop.deploy import board_config as BC
+    from edgeloop.deploy.plan import deploy_files
+
+    vb, flash = board
+    assert cli_deploy(vb.port, "--sensor", "replay", "--bundle",
+                      bundle_file(tmp_path, TREES, 1, version="old", confirm_inferences=1)).exit_code == 0
+    run_app(vb.port, 1.5, "trees")
+    new = B.read_bundle(B.build_bundle(CNN, counter=2, version="new"))
+    plan = BC.bundle_deploy(new, profiles.load("rp2040"), sensor="replay")
+    vb.stop()
+    snapshot = tmp_path / "snapshot"
+    shutil.copytree(flash, snapshot)
+    real_exec = device_mod.Device.exec
+
+    def deploy_with(cut_at, delay):
+        calls = {"n": 0, "install": None, "t": 0.0}
+
+        def exec_then_cut(self, code, **kw):
+            calls["n"] += 1
+            if "_S.install(" in str(code):
+                calls["install"] = calls["n"]
+            if calls["n"] == cut_at:
+                threading.Timer(delay, _kill, (vb_now[0].pid,)).start()
+            t0 = time.monotonic()
+            try:
+                return real_exec(self, code, **kw)
+            finally:
+                if calls["install"] == calls["n"]:
+                    calls["t"] = time.monotonic() - t0
+
+        monkeypatch.setattr(device_mod.Device, "exec", exec_then_cut)
+        try:
+            with Device(vb_now[0].port, timeout=30) as dev:
+                SL.install_bundle(dev, new)
+                deploy_files(dev, plan.files, group=BC.GROUP, board="rp2040")
+            finished = True
+        except Exception:
+            finished = False
+        monkeypatch.setattr(device_mod.Device, "exec", real_exec)
+        return finished, calls
+
+    vb_now = [None]
+
+    def trial(cut_at, delay):
+        shutil.rmtree(flash)
+        shutil.copytree(snapshot, flash)
+        vb_now[0] = type(vb)(board="rp2040", flash_dir=flash, register=False)
+        try:
+            finished, calls = deploy_with(cut_at, delay)
+            vb_now[0].stop()
+            vb_now[0] = type(vb)(board="rp2040", flash_dir=flash, register=False)  # power on: main.py
+            with Device(vb_now[0].port, timeout=30, soft_reset=True) as dev:
+                preload(dev, "elm", 60)
+                import ast
+                version, model = ast.literal_eval(dev.exec(_CHECK, timeout=120).decode().strip())
+            assert version in ("old", "new") and model.endswith((".csv", ".elm"))
+            return finished, calls, version
+        finally:
+            vb_now[0].stop()
+
+    # A run without a cut: how many execs, which one installs, how long it takes.
+    finished, calls, version = trial(0, 0)
+    assert finished and version == "new"
+    n_execs, install_at, install_s = calls["n"], calls["install"], calls["t"]
+    seen = {"old": 0, "new": 0}
+    trials = 0
+    for cut_at in range(1, n_execs + 1):
+        delays = [0.003] if cut_at != install_at else [0.003 + install_s * i / 12 for i in range(13)]
+        for delay in delays:
+            finished, _, version = trial(cut_at, delay)
+            seen[version] += 1
+            trials += 1
+    assert seen["old"] and seen["new"], seen
+    print(f"\npower cuts on the virtual board: {trials} trials over {n_execs} execs "
+          f"(install exec {install_s:.2f} s, cut at 13 moments): old model booted {seen['old']}, new {seen['new']}")
