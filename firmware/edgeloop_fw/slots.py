@@ -271,12 +271,48 @@ def inactive(root=""):
     return "b" if state and state.get("active") == "a" else "a"
 
 
-def install(path=None, root="", verify=None):
-    """Check, write, self-test, switch. Returns (slot, version, counter, signature checked?);
-    raises BundleError (nothing switched) on a refusal. The bundle file is removed either way."""
+def manifest_digest(raw):
+    return BF.hexdigest(hashlib.sha256(raw))
+
+
+def check_first(path=None, root="", verify=None):
+    """install()'s checks alone, for a board that cannot hold the signature check and the
+    self-test in one go: (SHA-256 of the checked manifest, signature checked?) to pass to
+    install(checked=...). The bundle is removed if refused."""
     path = path or root + INCOMING
     try:
         m, raw, signed = check(path, root, verify)
+    except BF.BundleError:
+        _remove(path)
+        raise
+    return manifest_digest(raw), signed
+
+
+def _rechecked(path, root, checked):
+    """The manifest check_first() verified, if the bundle still carries exactly it (the files are
+    hashed again against it as they are copied, and the counter is checked again)."""
+    digest, signed = checked
+    f = open(path, "rb")
+    try:
+        raw, _sig = _read_manifest(f)
+    finally:
+        f.close()
+    if manifest_digest(raw) != digest:
+        raise BF.BundleError(BF.CHANGED_FILE, "the bundle's manifest changed after its signature was checked")
+    m = BF.parse_manifest(raw)
+    state = load_state(root)
+    if m["counter"] <= (state["counter"] if state else 0) or (state and state.get("pending")):
+        raise BF.BundleError(BF.OLDER_COUNTER, "the board's counter moved since the check; deploy again")
+    return m, raw, signed
+
+
+def install(path=None, root="", verify=None, checked=None):
+    """Check, write, self-test, switch. Returns (slot, version, counter, signature checked?);
+    raises BundleError (nothing switched) on a refusal. The bundle file is removed either way.
+    `checked`: check_first()'s answer, so the signature is not checked twice."""
+    path = path or root + INCOMING
+    try:
+        m, raw, signed = _rechecked(path, root, checked) if checked else check(path, root, verify)
         name = inactive(root)
         write_slot(path, name, m, raw, root)
         try:

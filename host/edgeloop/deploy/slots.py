@@ -38,13 +38,15 @@ REASONS = {
     BF.NO_VERIFIER: "no signature check in this firmware",
 }
 
-# Run on the board: the install and its answer as one literal. The modules are imported one
-# exec each first (the virtual board collects garbage only between execs).
+# Run on the board, each in its own exec after a soft reset: the modules one by one, then the
+# checks (the signature check alone takes ~70 KB on the virtual board, which collects garbage
+# only between execs), then the install bound to the manifest the checks passed.
 _PRELOAD = ("edgeloop_fw.bundle_format", "edgeloop_fw.slots")
-_INSTALL = ("import edgeloop_fw.slots as _S, edgeloop_fw.bundle_format as _BF\n"
-            "try:\n _r = _S.install(root={root!r})\n print(repr(('ok',) + tuple(_r)))\n"
-            "except _BF.BundleError as _e:\n print(repr(('refused', _e.code, str(_e))))\n"
-            "finally:\n del _S, _BF\n")
+_PRELOAD_VERIFY = ("edgeloop_fw.crypto.sha512", "edgeloop_fw.crypto.field", "edgeloop_fw.crypto.ed25519")
+_ANSWER = ("import edgeloop_fw.slots as _S, edgeloop_fw.bundle_format as _BF\n"
+           "try:\n _r = {call}\n print(repr(('ok',) + tuple(_r)))\n"
+           "except _BF.BundleError as _e:\n print(repr(('refused', _e.code, str(_e))))\n"
+           "finally:\n del _S, _BF\n")
 _STATE = "import edgeloop_fw.slots as _S\nprint(repr(_S.load_state({root!r})))\ndel _S"
 
 
@@ -97,20 +99,31 @@ def install_bundle(device: Device, bundle: Bundle, *, session: BoardSession | No
     """Send the bundle and have the board install it; BundleRefused with the board's reason if not."""
     session = session or open_session(device)
     incoming = FS.INCOMING
+    key_on_board = board_key(session) is not None
     try:
         session.run(f"_el_mkdirs({session.path(FS.SLOTS)!r})")
         session.write_files([StagedFile(incoming, bundle.data, sha256_hex(bundle.data), incoming)])
-        for module in _PRELOAD:
+        device.soft_reset()  # deploy's receiver leaves the REPL's globals: the checks get the heap
+        root = session.root
+        for module in _PRELOAD + (_PRELOAD_VERIFY if key_on_board else ()):
             device.exec(f"import {module}", timeout=60)
-        answer = session.call(_INSTALL.format(root=session.root), timeout=600)
+        checked = _ask(device, f"_S.check_first(root={root!r})")
+        done = _ask(device, f"_S.install(root={root!r}, checked={tuple(checked)!r})")
     except BoardException as e:
         raise DeployError(f"the board failed while installing the bundle ({e}); "
                           "its running model is unchanged") from None
+    return Installed(*done)
+
+
+def _ask(device: Device, call: str) -> tuple:
+    import ast
+
+    answer = ast.literal_eval(device.exec(_ANSWER.format(call=call), timeout=600).decode().strip())
     if answer[0] != "ok":
         _, code, text = answer
         raise BundleRefused(code, f"the board refused the bundle: {REASONS.get(code, code)}: {text}; "
                                   "nothing was replaced")
-    return Installed(*answer[1:])
+    return answer[1:]
 
 
 def slot_state(device: Device, root: str = "") -> dict | None:
