@@ -23,7 +23,7 @@ import struct
 
 from . import __version__
 from . import protocol as P
-from .port import mem_free, sleep_ms, ticks_add, ticks_diff, ticks_ms, ticks_us, IMPLEMENTATION
+from .port import file_exists, mem_free, sleep_ms, ticks_add, ticks_diff, ticks_ms, ticks_us, IMPLEMENTATION
 from .sensors import open_sensor
 from .serial_link import Input, Output
 from .window import Windower, int16_array
@@ -50,7 +50,7 @@ class App:
         model = cfg.get("model") or ""
         if model:
             from .bundle_format import KEY, MARK
-            if model.startswith(MARK) or _exists(KEY):
+            if model.startswith(MARK) or file_exists(KEY):
                 from .slots import app_config
                 cfg, self._confirm_left = app_config(cfg)
         self.cfg = cfg
@@ -503,15 +503,6 @@ class App:
                 break
             await asyncio.sleep_ms(wait // 1000 if wait > 0 else 0)
         self.running = False
-
-
-def _exists(path):
-    import os
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
 
 
 def _file_hash(path):

@@ -20,6 +20,7 @@ path for host tests).
 import os
 
 from . import bundle_format as BF
+from .port import file_exists
 
 try:
     import json
@@ -40,14 +41,6 @@ NAMES = ("a", "b")
 _CHUNK = 512
 
 
-def _exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
-
-
 def _remove(path):
     try:
         os.remove(path)
@@ -64,7 +57,7 @@ def _replace(src, dst):
 
 
 def _mkdir(path):
-    if not _exists(path):
+    if not file_exists(path):
         os.mkdir(path)
 
 
@@ -116,7 +109,7 @@ def save_state(state, root=""):
 
 
 def provisioned(root=""):
-    return _exists(root + KEY)
+    return file_exists(root + KEY)
 
 
 def _slot_dir(root, name):
@@ -211,7 +204,7 @@ def check(path, root="", verify=None):
 
 
 def _clear(folder):
-    if not _exists(folder):
+    if not file_exists(folder):
         os.mkdir(folder)
         return
     for name in os.listdir(folder):

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from edgeloop.deploy import bundle as B
 from edgeloop_fw import bundle_format as BF
 from edgeloop_fw import slots as S
+from tests.tools.deploy_fakes import cutting_os
 from tests.tools.paths import REPO
 
 TREES = REPO / "models" / "gesture_trees"
@@ -178,7 +179,6 @@ def _cut_after(monkeypatch, cut, fat):
     """Make edgeloop_fw.slots and selftest lose power after `cut` writes (a torn last write:
     half its bytes land), with FAT's rename that will not replace a file, if `fat`."""
     import builtins
-    import os as real_os
 
     calls = {"n": 0}
 
@@ -206,20 +206,7 @@ def _cut_after(monkeypatch, cut, fat):
         f = builtins.open(path, mode, *a, **kw)
         return CutFile(f) if ("w" in mode or "a" in mode) else f
 
-    class CutOS:
-        def __getattr__(self, name):
-            attr = getattr(real_os, name)
-            if name not in ("rename", "remove", "mkdir", "rmdir"):
-                return attr
-
-            def op(*args):
-                step()
-                if fat and name == "rename" and real_os.path.exists(args[1]):
-                    raise OSError(17, "EEXIST")
-                return attr(*args)
-            return op
-
-    monkeypatch.setattr(S, "os", CutOS())
+    monkeypatch.setattr(S, "os", cutting_os(step, fat))
     monkeypatch.setattr(S, "open", cut_open, raising=False)
     return calls
 
