@@ -23,7 +23,7 @@ import struct
 
 from . import __version__
 from . import protocol as P
-from .port import mem_free, sleep_ms, ticks_add, ticks_diff, ticks_ms, ticks_us, IMPLEMENTATION
+from .port import file_exists, mem_free, sleep_ms, ticks_add, ticks_diff, ticks_ms, ticks_us, IMPLEMENTATION
 from .sensors import open_sensor
 from .serial_link import Input, Output
 from .window import Windower, int16_array
@@ -46,6 +46,13 @@ def load_config(path=CONFIG_PATH):
 class App:
     def __init__(self, config=None, flags=P.STREAM_DEFAULT, mode=P.MODE_INFER, out=None, inp=None, sensor=None):
         cfg = load_config() if config is None else config
+        self._confirm_left = 0  # inferences a pending slot model must still run before it is kept
+        model = cfg.get("model") or ""
+        if model:
+            from .bundle_format import KEY, MARK
+            if model.startswith(MARK) or file_exists(KEY):
+                from .slots import app_config
+                cfg, self._confirm_left = app_config(cfg)
         self.cfg = cfg
         self.flags = flags
         self.mode = mode
@@ -397,6 +404,11 @@ class App:
         self._emit_inference(latency, top)
 
     def _emit_inference(self, latency, top):
+        if self._confirm_left:
+            self._confirm_left -= 1
+            if not self._confirm_left:  # a new slot model ran its first N inferences: keep it
+                from .slots import confirm
+                confirm()
         if self.flags & P.STREAM_INFERENCE:
             window = None
             if self.flags & P.STREAM_WINDOW:  # attach the input window (retraining sets are built from it)

@@ -86,3 +86,13 @@ def platform_name():
         return os.uname().machine
     except (ImportError, AttributeError):
         return sys.platform
+
+
+def file_exists(path):
+    """True when `path` exists (one stat; no os.path on MicroPython)."""
+    import os
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False

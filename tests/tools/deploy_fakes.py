@@ -39,3 +39,24 @@ class CPythonBoard:
             except Exception:
                 raise BoardException(traceback.format_exc()) from None
         return out.getvalue().encode()
+
+
+def cutting_os(step, fat: bool):
+    """An `os` whose mutating calls (rename, remove, mkdir, rmdir) first call `step()` (which
+    raises to cut the power); with `fat`, rename refuses to replace a file, as on FAT."""
+    import os as real_os
+
+    class CutOS:
+        def __getattr__(self, name):
+            attr = getattr(real_os, name)
+            if name not in ("rename", "remove", "mkdir", "rmdir"):
+                return attr
+
+            def op(*args):
+                step()
+                if fat and name == "rename" and real_os.path.exists(args[1]):
+                    raise OSError(17, "EEXIST")
+                return attr(*args)
+            return op
+
+    return CutOS()

@@ -32,6 +32,8 @@ COMMANDS: dict[str, str] = {
     "record": "Record a labelled take of raw sensor data into a dataset.",
     "export": "Export logged windows as a retraining set (npz, csv, parquet).",
     "train": "Train a gesture or keyword model from recordings, with a model card.",
+    "bundle": "Pack a model folder into a signed bundle (A/B slots, self-test, rollback).",
+    "keys": "Make the Ed25519 key pair that signs model bundles.",
 }
 
 

@@ -56,8 +56,15 @@ def summary(result) -> list[str]:
 @click.option("--no-compress", is_flag=True, help="Send raw bytes even when the board can inflate.")
 @click.option("--firmware-dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="Deploy this folder instead of edgeloop's firmware/ (same layout).")
+@click.option("--bundle", "bundle_path", type=click.Path(dir_okay=False),
+              help="A signed model bundle (`edgeloop bundle`): the board checks it and installs it in its idle "
+                   "A/B slot, self-tests it, then switches; a refused bundle changes nothing.")
+@click.option("--provision-key", "provision", type=click.Path(),
+              help="Put this public key (edgeloop.pub) on the board; from then on it accepts models only as "
+                   "bundles signed with the matching private key.")
 @click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for the board to answer.")
-def deploy(port, board_name, models, sensor, autostart, source_only, verify, no_compress, firmware_dir, timeout):
+def deploy(port, board_name, models, sensor, autostart, source_only, verify, no_compress, firmware_dir, timeout,
+           bundle_path, provision):
     """Push the on-board code (and a model with its config) to a board: only what changed, verified, atomic.
 
     boot.py and main.py go to the board root as source; the edgeloop_fw package
@@ -74,15 +81,29 @@ def deploy(port, board_name, models, sensor, autostart, source_only, verify, no_
       edgeloop deploy --port /dev/ttyACM0 --board rp2040 --model models/gesture_trees --autostart
       edgeloop deploy --model models/gesture --sensor replay   # virtual board: play /replay.bin
       edgeloop deploy --verify      # re-hash everything on the board
+      edgeloop deploy --provision-key keys/edgeloop.pub --bundle gesture-2.bundle   # signed A/B update
     """
     from edgeloop.boards import profiles as boards
     from edgeloop.deploy import board_config as BC
     from edgeloop.link.device import Device
     from edgeloop.deploy.firmware import deploy_firmware
+    from edgeloop.deploy.plan import deploy_files, open_session
 
     if board_name:
         boards.load(board_name)  # an unknown name fails before the port is touched
+    from edgeloop.deploy import bundle as B
+    from edgeloop.deploy import keys as K
+    from edgeloop.deploy import slots as SL
+    from edgeloop.errors import DeployError
+
+    if bundle_path and models:
+        raise DeployError("give --model or --bundle, not both: a bundle carries its own model")
+    if provision and models:
+        raise DeployError("--provision-key makes the board refuse plain models; deploy the model as a signed "
+                          "bundle (--bundle), or provision the key without --model")
     checked = BC.prepare_models(models)  # a file that is not a valid model fails here too
+    signed = B.load_bundle(bundle_path) if bundle_path else None  # framing and file hashes, before the port
+    public = K.load_public_raw(provision) if provision else None
     from edgeloop.link.discover import resolve_port
 
     port = resolve_port(port)
@@ -95,15 +116,35 @@ def deploy(port, board_name, models, sensor, autostart, source_only, verify, no_
 
     try:
         with Device(port, timeout=timeout) as device:
-            profile = BC.board_profile(device, board_name) if checked else None
-            plan = BC.model_deploy(checked, profile, sensor=sensor, autostart=autostart)
-            result = deploy_firmware(device, board=profile.name if profile else board_name, fw_dir=firmware_dir,
-                                     source_only=source_only, progress=progress, verify=verify,
-                                     compress=False if no_compress else None, extra=plan.files)
+            profile = BC.board_profile(device, board_name) if checked or signed else None
+            if signed is not None:
+                plan = BC.bundle_deploy(signed, profile, sensor=sensor, autostart=autostart)
+            else:
+                plan = BC.model_deploy(checked, profile, sensor=sensor, autostart=autostart)
+            if checked:
+                SL.refuse_plain_models(open_session(device), port)
+            name = profile.name if profile else board_name
+            result = deploy_firmware(device, board=name, fw_dir=firmware_dir, source_only=source_only,
+                                     progress=progress, verify=verify, compress=False if no_compress else None,
+                                     extra=plan.files if signed is None else ())
+            if public is not None:
+                result.notes += SL.provision_key(device, public, board=name).notes
+            if signed is not None:
+                done = SL.install_bundle(device, signed)
+                result.notes.append(installed_line(done, signed))
+                deploy_files(device, plan.files, group=BC.GROUP, board=name)  # /edgeloop.json: run the slot
     finally:
         if bar.live.is_started:
             bar.stop()
     click.echo("\n".join(summary(result) + model_lines(plan)))
+
+
+def installed_line(done, bundle) -> str:
+    how = "signature checked by the board" if done.signature_checked else \
+        "signature NOT checked: the board has no key (deploy --provision-key)"
+    n = bundle.manifest["confirm"]["inferences"]
+    return (f"installed {done.version} (counter {done.counter}) in slot {done.slot}, self-test passed, {how}; "
+            f"it is kept once the app has run {n} inferences, else the previous slot comes back at the next start")
 
 
 def model_lines(plan) -> list[str]:

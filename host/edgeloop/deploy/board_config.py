@@ -237,10 +237,18 @@ def board_config(profile: BoardProfile, info: MI.ModelInfo, model_remote: str, *
     cfg = {"sensor": entry, "window": info.window, "hop": info.hop, "model": model_remote,
            "classes": list(info.classes), "board": profile.name, "device_id": device_id,
            "autostart": bool(autostart)}
+    cfg.update(model_settings(info, kws))
+    return cfg
+
+
+def model_settings(info: MI.ModelInfo, kws: dict | None = None) -> dict:
+    """The part of /edgeloop.json that belongs to the model, not the board (a signed bundle
+    carries it, so a slot's model always runs with its own window, hop and classes)."""
+    out = {"window": info.window, "hop": info.hop, "classes": list(info.classes)}
     spotter = kws if kws is not None else info.kws
     if spotter:
-        cfg["kws"] = dict(spotter)
-    return cfg
+        out["kws"] = dict(spotter)
+    return out
 
 
 def config_file(cfg: dict) -> DeployFile:
@@ -288,6 +296,31 @@ def model_deploy(checked: Sequence[CheckedModel], profile: BoardProfile | None, 
         config = board_config(profile, src.info, src.remote, sensor=sensor, autostart=autostart)
         files.append(config_file(config))
     return ModelDeploy(files, config, facts)
+
+
+def bundle_deploy(bundle, profile: BoardProfile | None, *, sensor: str | None = None,
+                  autostart: bool = False) -> ModelDeploy:
+    """/edgeloop.json for a signed bundle: the profile's sensor for the bundle's model, and
+    `"model": "@slots/<file>"` (the app takes the model, window, hop and classes from the
+    active slot, so a rollback brings its own settings back). The bundle's model gets the
+    same file and fit checks as --model, on the bytes it carries."""
+    from edgeloop_fw.bundle_format import MARK
+
+    m = bundle.manifest
+    name = m["model"]
+    src = ModelSource(Path(name), None)
+    data = bundle.files[name]
+    checked = _check_trees(src, data) if name.endswith(".csv") else _check_elm(src, data)
+    if profile is None:
+        raise DeployError("cannot tell which board this is, so its sensors are unknown; "
+                          "pass --board NAME (see `edgeloop boards`)")
+    facts = checked.facts + check_fit(checked, profile)
+    settings = m["config"]
+    need = SimpleNamespace(sensor=m["sensor"], rate_hz=float(settings["rate"]))
+    cfg = {"sensor": pick_sensor(profile, need, sensor), "model": MARK + name, "board": profile.name,
+           "device_id": "", "autostart": bool(autostart)}
+    cfg.update({k: settings[k] for k in ("window", "hop", "classes", "kws") if k in settings})
+    return ModelDeploy([config_file(cfg)], cfg, facts)
 
 
 def board_profile(device, name: str | None) -> BoardProfile | None:

@@ -158,6 +158,18 @@ class Device:
         except (ValueError, SyntaxError):
             raise DeviceError(f"the board's answer to {expression!r} is not a Python literal: {text[:80]!r}") from None
 
+    def soft_reset(self) -> None:
+        """Soft-reset in the raw REPL (main.py does not run): the REPL's globals go, so the next
+        execs get the whole heap (the virtual board collects garbage only between execs)."""
+        from mpremote.transport import TransportError
+
+        t = self._transport()
+        try:
+            with contextlib.redirect_stdout(io.StringIO()), _deadline(t.serial, self.timeout):
+                t.enter_raw_repl(soft_reset=True, timeout_overall=self.timeout)
+        except (TransportError, TimeoutError, OSError) as e:
+            raise DeviceError(f"{self.port} did not come back from a soft reset ({e})") from None
+
     @property
     def transport(self):
         """The underlying mpremote transport, for code in this package that needs fs_* calls."""

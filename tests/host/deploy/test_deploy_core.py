@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from tests.tools.deploy_fakes import CPythonBoard
+from tests.tools.deploy_fakes import CPythonBoard, cutting_os
 from edgeloop.deploy import plan as deploy_mod
 from edgeloop.deploy.plan import DeployFile, deploy_files, open_session, parse_manifest
 from edgeloop.errors import DeployError, NotEnoughSpace
@@ -185,7 +185,6 @@ def test_rename_phase_recovers_from_a_reset_at_any_point(cpython_board, monkeypa
     board, root = cpython_board
     old = {"/boot.py": b"boot old", "/lib/fw/a.mpy": b"a old", "/lib/fw/gone.mpy": b"gone"}
     new = {"/boot.py": b"boot new", "/lib/fw/a.mpy": b"a new!", "/lib/fw/sub/c.mpy": b"c new"}
-    import os as real_os
     import shutil
 
     deploy_files(board, [DeployFile(p, d, group="firmware") for p, d in old.items()],
@@ -200,24 +199,14 @@ def test_rename_phase_recovers_from_a_reset_at_any_point(cpython_board, monkeypa
         shutil.copytree(snapshot, root)
         calls = {"n": 0}
 
-        class CutOS:
-            def __getattr__(self, name):
-                attr = getattr(real_os, name)
-                if name not in ("rename", "remove", "mkdir", "rmdir"):
-                    return attr
-
-                def op(*args):
-                    if calls["n"] >= cut:
-                        raise Reset()
-                    calls["n"] += 1
-                    if fat and name == "rename" and real_os.path.exists(args[1]):
-                        raise OSError(17, "EEXIST")
-                    return attr(*args)
-                return op
+        def step(cut=cut, calls=calls):
+            if calls["n"] >= cut:
+                raise Reset()
+            calls["n"] += 1
 
         board.namespace.clear()  # a reset clears the REPL's globals (and the receiver in them)
         session = session_for(board, root)
-        session.device.namespace["os"] = CutOS()  # the receiver's os
+        session.device.namespace["os"] = cutting_os(step, fat)  # the receiver's os
         try:
             deploy_files(board, [DeployFile(p, d, group="firmware") for p, d in new.items()],
                          prune=("firmware",), session=session)
