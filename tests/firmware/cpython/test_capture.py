@@ -16,37 +16,9 @@ import pytest
 
 from edgeloop_fw import capture as C
 from edgeloop_fw import protocol as P
+from tests.tools.capture_reference import selection
 
 CLASSES = ["idle", "wave", "shake", "circle"]
-
-
-def reference(scores: np.ndarray, spec: dict, times=None, window_index=None) -> np.ndarray:
-    """The rule code per row (0: not kept), computed with numpy from the spec's probabilities."""
-    n = len(scores)
-    idx = np.arange(n) if window_index is None else np.asarray(window_index)
-    s = np.sort(scores, axis=1)
-    top1, top2 = s[:, -1], s[:, -2]
-    top = scores.argmax(axis=1)  # the first of equal maxima, as the board's strict > scan
-    rule = np.zeros(n, int)
-    below = np.round(spec.get("below", 0) * 65535) if spec.get("below") else -1
-    margin = np.round(spec.get("margin", 0) * 65535) if spec.get("margin") else -1
-    keep_cls = np.isin(top, [CLASSES.index(c) for c in spec.get("classes", [])])
-    draws = np.array([binascii.crc_hqx(struct.pack("<I", int(i)), spec.get("seed", 0)) for i in idx])
-    rnd = draws < round(spec.get("random", 0) * 65536) if spec.get("random") else np.zeros(n, bool)
-    for code, hit in ((P.RULE_RANDOM, rnd), (P.RULE_CLASS, keep_cls), (P.RULE_MARGIN, top1 - top2 < margin),
-                      (P.RULE_BELOW, top1 < below)):
-        rule[hit] = code  # later assignments win: below first, as the board decides
-    cap = spec.get("per_minute")
-    if cap:
-        start, count = None, 0
-        for i in np.flatnonzero(rule):
-            if start is None or times[i] - start >= 60000:
-                start, count = times[i], 0
-            if count >= cap:
-                rule[i] = 0
-            else:
-                count += 1
-    return rule
 
 
 def scores_like_a_model(n: int, seed: int = 3) -> np.ndarray:
@@ -76,7 +48,7 @@ def board_decisions(scores, spec, times=None):
 def test_rules_select_what_numpy_selects(spec):
     scores = scores_like_a_model(5000)
     got, _ = board_decisions(scores, spec)
-    want = reference(scores, spec)
+    want = selection(scores, spec, CLASSES)
     np.testing.assert_array_equal(got, want)
     assert 0 < (got > 0).sum() < len(got)  # the rule does select, and not everything
 
@@ -96,9 +68,9 @@ def test_per_minute_cap_against_a_loop_over_device_time():
     times = np.cumsum(np.random.default_rng(1).integers(100, 900, len(scores)))  # ms, irregular
     spec = {"below": 0.7, "per_minute": 12}
     got, rules = board_decisions(scores, spec, times)
-    want = reference(scores, spec, times)
+    want = selection(scores, spec, CLASSES, times)
     np.testing.assert_array_equal(got, want)
-    uncapped = reference(scores, {"below": 0.7})
+    uncapped = selection(scores, {"below": 0.7}, CLASSES)
     assert rules.capped == (uncapped > 0).sum() - (want > 0).sum() > 0
 
 
