@@ -108,6 +108,11 @@ def int16_blob(values) -> bytes:
     return a.tobytes()
 
 
+def _scores_text(q16) -> str:
+    """Q0.16 scores as the log stores them: probabilities to 6 places, JSON text (repr = json's float form)."""
+    return "[" + ", ".join(repr(round(v / 65535, 6)) for v in q16) + "]"
+
+
 def blob_int16(blob: bytes) -> array:
     a = array("h")
     a.frombytes(blob)
@@ -300,14 +305,14 @@ class Store:
                        firmware: str | None = None) -> tuple:
         s = self._session or {}
         classes = s.get("classes") or []
-        scores = [round(v / 65535, 6) for v in f["scores"]]  # stored as JSON text (repr = json's float form)
+        scores = [round(v / 65535, 6) for v in f["scores"]]
         top = f["top"]
         window = f.get("window")
         return (self.session_id, s.get("device_id"), s.get("board"), firmware or s.get("firmware"),
                 f.get("model_hash") or s.get("model_hash"), seq, device_ms,
                 time.time() if host_time is None else host_time, f["window_index"], top,
                 classes[top] if top < len(classes) else str(top), scores[top] if top < len(scores) else None,
-                "[" + ", ".join(map(repr, scores)) + "]", f["latency_us"],
+                _scores_text(f["scores"]), f["latency_us"],
                 f.get("window_channels") if window is not None else None,
                 int16_blob(window) if window is not None else None)
 
@@ -334,9 +339,11 @@ class Store:
         it is a ring record this log already holds: a board cut off before it freed a shipped record
         ships it again).
 
-        A live kept window joins the inference the board sent just before it (same session, window
-        index and device time); a ring record, or a live one whose inference frame was lost, gets an
-        inference row made from the kept frame itself (its scores, top, latency and window)."""
+        A kept window joins the inference the board sent beside it (same session, window index,
+        device time and scores; a ring record joins one too when it was stored in this session before
+        the host's first ping); a ring record from an earlier run, or a kept window whose inference
+        frame was lost, gets an inference row made from the kept frame itself (its scores, top,
+        latency and window)."""
         from edgeloop_fw.protocol import RULE_NAMES
 
         s = self._session or {}
@@ -348,9 +355,10 @@ class Store:
                     " AND device_ms = ? AND window_index = ?",
                     (f["record"], s.get("device_id"), s.get("board"), f["t_ms"], f["window_index"])).fetchone():
                 return None
-            row = None if f["ring"] else self._db.execute(
+            row = self._db.execute(
                 "SELECT id FROM inferences WHERE session_id IS ? AND window_index = ? AND device_ms = ?"
-                " ORDER BY id DESC LIMIT 1", (self.session_id, f["window_index"], f["t_ms"])).fetchone()
+                " AND scores = ? ORDER BY id DESC LIMIT 1",
+                (self.session_id, f["window_index"], f["t_ms"], _scores_text(f["scores"]))).fetchone()
             if not self._db.in_transaction:
                 self._db.execute("BEGIN")
             if row is None:
