@@ -190,8 +190,9 @@ class Ring:
                 f = None
         if f is None:
             f = open(path, "wb")
+            zero = bytes(self.slot_size)
             for _ in range(self.n_slots):
-                f.write(bytes(self.slot_size))
+                f.write(zero)
             f.close()
             f = open(path, "r+b")
         self.f = f
