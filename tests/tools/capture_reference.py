@@ -43,3 +43,21 @@ def selection(scores, spec: dict, classes, times=None, window_index=None) -> np.
             else:
                 count += 1
     return rule
+
+
+RING_MAGIC = 0x4B45  # docs/firmware.md, Capture: "<HHIH" magic, payload length, record number, 0
+
+
+def ring_records(data: bytes, slot: int) -> dict:
+    """Whole records in a capture ring file read with struct + binascii.crc_hqx (not the firmware's Ring):
+    {record number: decoded MSG_KEPT fields}; torn, freed and empty slots are not records."""
+    assert len(data) % slot == 0, (len(data), slot)
+    out = {}
+    for off in range(0, len(data), slot):
+        magic, n, record, _ = struct.unpack_from("<HHIH", data, off)
+        end = off + P.HEADER_SIZE + n
+        if magic != RING_MAGIC or end + 2 > off + slot:
+            continue
+        if binascii.crc_hqx(data[off:end], 0xFFFF) == struct.unpack_from("<H", data, end)[0]:
+            out[record] = P.decode_payload(P.MSG_KEPT, data[off + P.HEADER_SIZE:end])
+    return out

@@ -3,14 +3,12 @@ on a replayed take, every window kept; no allocation per inference whether kept 
 host or into the flash ring, and the ring the board wrote reads back whole on the host (struct +
 binascii.crc_hqx, not the board's code)."""
 
-import binascii
-import struct
 
 import pytest
 
 from edgeloop.sim import replay
-from edgeloop_fw import capture as C
 from edgeloop_fw import protocol as P
+from tests.tools.capture_reference import ring_records
 from tests.tools.paths import REPO
 
 DATA = REPO / ".." / "shared" / "data"
@@ -86,13 +84,9 @@ def test_capture_allocates_nothing_per_inference_sent_or_stored(board):
 
     # The ring the board wrote, read with struct and crc_hqx: whole records, numbered in order.
     data = (board.vb.flash_dir / "ring_test.bin").read_bytes()
-    records = []
-    for off in range(0, len(data), slot):
-        magic, n, record, _ = struct.unpack_from("<HHIH", data, off)
-        end = off + P.HEADER_SIZE + n
-        if magic == C.RING_MAGIC and binascii.crc_hqx(data[off:end], 0xFFFF) == struct.unpack_from("<H", data, end)[0]:
-            f = P.decode_payload(P.MSG_KEPT, data[off + P.HEADER_SIZE:end])
-            assert f["ring"] and f["record"] == record and f["rule"] == P.RULE_CLASS and len(f["window"]) == 150
-            records.append(record)
+    found = ring_records(data, slot)
+    for record, f in found.items():
+        assert f["ring"] and f["record"] == record and f["rule"] == P.RULE_CLASS and len(f["window"]) == 150
+    records = list(found)
     assert len(data) == 8 * 1024 // slot * slot
     assert sorted(records) == list(range(21 - stored + 1, 22))  # the newest, numbered in order

@@ -16,6 +16,7 @@ import pytest
 
 from edgeloop_fw import capture as C
 from edgeloop_fw import protocol as P
+from tests.tools.capture_reference import ring_records as reference_ring
 from tests.tools.capture_reference import selection
 
 CLASSES = ["idle", "wave", "shake", "circle"]
@@ -121,18 +122,7 @@ def test_kept_frame_of_a_newer_layout_is_refused():
 
 # -- the ring --------------------------------------------------------------------------
 def ring_records(path, slot_size):
-    """Whole records in the ring file, read with struct and crc_hqx: {record: decoded fields}."""
-    data = open(path, "rb").read()
-    out = {}
-    for off in range(0, len(data), slot_size):
-        magic, n, record, _ = struct.unpack_from("<HHIH", data, off)
-        end = off + P.HEADER_SIZE + n
-        if magic != C.RING_MAGIC or end + 2 > off + slot_size:
-            continue
-        if binascii.crc_hqx(data[off:end], 0xFFFF) != struct.unpack_from("<H", data, end)[0]:
-            continue
-        out[record] = P.decode_payload(P.MSG_KEPT, data[off + P.HEADER_SIZE:end])
-    return out
+    return reference_ring(open(path, "rb").read(), slot_size)
 
 
 def put(ring, enc, i):

@@ -10,7 +10,6 @@ binascii.crc_hqx, not with the firmware's Ring.
 
 from __future__ import annotations
 
-import binascii
 import json
 import os
 import signal
@@ -25,7 +24,7 @@ import pytest
 from edgeloop_fw import capture as C
 from edgeloop_fw import protocol as P
 from tests.host.deploy.test_deploy_model import push_take, run
-from tests.tools.capture_reference import selection
+from tests.tools.capture_reference import ring_records, selection
 from tests.tools.paths import REPO
 
 pytestmark = [pytest.mark.sim, pytest.mark.slow]
@@ -56,18 +55,7 @@ def ring_on_flash(vb) -> dict[int, dict]:
     path = Path(vb.flash_dir) / C.RING_FILE.lstrip("/")
     if not path.exists():
         return {}
-    data = path.read_bytes()
-    slot = slot_size()
-    assert len(data) % slot == 0
-    out = {}
-    for off in range(0, len(data), slot):
-        magic, n, record, _ = struct.unpack_from("<HHIH", data, off)
-        end = off + P.HEADER_SIZE + n
-        if magic != C.RING_MAGIC or end + 2 > off + slot:
-            continue
-        if binascii.crc_hqx(data[off:end], 0xFFFF) == struct.unpack_from("<H", data, end)[0]:
-            out[record] = P.decode_payload(P.MSG_KEPT, data[off + P.HEADER_SIZE:end])
-    return out
+    return ring_records(path.read_bytes(), slot_size())
 
 
 def slot_size() -> int:
