@@ -115,3 +115,19 @@ def test_export_kept_from_a_version_2_log_says_how_to_upgrade(tmp_path):
     version_2_log(db)
     r = CliRunner().invoke(main, ["export", "--db", str(db), "--kept", "--format", "npz", "--out", str(tmp_path / "o")])
     assert r.exit_code == 1 and "before kept windows were logged" in r.output
+
+
+def test_a_ring_record_stored_before_the_first_ping_joins_its_inference(tmp_path):
+    """Kept before the host's first ping: the board sent the inference live and stored the kept window;
+    shipped moments later, it joins that inference (same session, index, time, scores) — one row, not two."""
+    db = tmp_path / "log.sqlite"
+    with Store(db) as s:
+        s.begin_session(HELLO)
+        s.add_inference({"window_index": 2, "latency_us": 900, "top": 1, "scores": [30000, 35535],
+                         "model_hash": "abc123", "window": None}, 5, 700)
+        s.add_inference({"window_index": 2, "latency_us": 900, "top": 1, "scores": [30001, 35534],
+                         "model_hash": "abc123", "window": None}, 6, 700)  # same index and time, other scores
+        s.add_kept(kept(2, 700, ring=True, record=1), 9, 1500)
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT count(*) FROM inferences").fetchone()[0] == 2
+    assert con.execute("SELECT i.seq FROM kept k JOIN inferences i ON i.id = k.inference_id").fetchall() == [(5,)]
