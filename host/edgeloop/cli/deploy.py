@@ -106,6 +106,7 @@ def deploy(port, board_name, models, sensor, autostart, keep_below, keep_margin,
     if board_name:
         boards.load(board_name)  # an unknown name fails before the port is touched
     checked = BC.prepare_models(models)  # a file that is not a valid model fails here too
+    BC.check_capture(checked, capture)  # bad capture rules fail before the port is touched too
     from edgeloop.link.discover import resolve_port
 
     port = resolve_port(port)

@@ -293,6 +293,16 @@ def prepare_models(paths: Sequence[str | Path]) -> list[CheckedModel]:
     return checked
 
 
+def check_capture(checked: Sequence[CheckedModel], capture: dict | None) -> None:
+    """The --keep-* flags and model.json's capture section, checked before the port is touched."""
+    with_info = [c for c in checked if c.source.info is not None]
+    if any(v not in (None, ()) for v in (capture or {}).values()) and not with_info:
+        raise DeployError("--keep-* go into /edgeloop.json, which needs a model folder (model.json beside the "
+                          "model file); pass --model with the folder")
+    for c in with_info:
+        capture_rules(c.source.info, capture)
+
+
 def model_deploy(checked: Sequence[CheckedModel], profile: BoardProfile | None, *, sensor: str | None = None,
                  autostart: bool = False, capture: dict | None = None) -> ModelDeploy:
     """The fit check for `profile`, the config for the model folder, and the files to send.

@@ -129,3 +129,14 @@ def test_capture_is_refused_for_keyword_models_and_files_without_model_json():
 def test_model_json_with_a_bad_capture_section_is_refused_at_load():
     with pytest.raises(MI.ModelInfoError, match="capture below 1.5 is not a score"):
         with_capture({"below": 1.5})
+
+
+def test_deploy_refuses_bad_capture_flags_before_touching_the_port():
+    from click.testing import CliRunner
+
+    from edgeloop.cli import cli
+
+    r = CliRunner().invoke(cli, ["deploy", "--port", "/dev/null", "--model", str(MODELS / "gesture"),
+                                 "--keep-class", "jump"])
+    assert r.exit_code == 1 and "'jump' is not one of the model's classes" in r.output
+    assert "/dev/null" not in r.output and "Traceback" not in r.output
