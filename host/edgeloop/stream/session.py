@@ -164,7 +164,10 @@ class StreamSession:
                     if self._frames_this_link:
                         self.slowest_gap = max(self.slowest_gap, now - self._last_rx)
                     self._last_rx = now
+                    frames_before = self._frames_this_link
                     self._handle(data)
+                    if self._frames_this_link > frames_before and now >= self._next_ping:
+                        self._heartbeat(now)
                     if self._frames_this_link:
                         self._link.started = True  # from now on a traceback is a crash, not a failed start
                         if self.first_frame_at is None:
@@ -173,8 +176,6 @@ class StreamSession:
                         self.store.maybe_commit()
                 elif self.store:
                     self.store.flush()  # idle link: commit what we have
-                if self._frames_this_link and now >= self._next_ping:
-                    self._heartbeat(now)
                 if self._frames_this_link == 0:
                     # No good frame yet on this link (silent, or bytes that are not frames).
                     if now - self._opened_at > self.hello_timeout:
@@ -198,8 +199,10 @@ class StreamSession:
         return self.stats
 
     def _heartbeat(self, now: float) -> None:
-        """Ping the app once a second, once it streams (before that the bytes could reach the raw REPL):
-        the board's sign that a host is attached (kept windows come live, its ring ships)."""
+        """Ping the app at most once a second, and only right after a good frame arrived: the app is
+        streaming then, so the bytes reach it and not a REPL (before the app starts, or after the board
+        reset, a ping's bytes would be typed into the REPL: 0x01 enters the raw REPL, 0x05 paste mode).
+        The board's sign that a host is attached (kept windows come live, its ring ships)."""
         self._next_ping = now + HEARTBEAT
         send = getattr(self._link, "send", None)
         if send is None:  # a test's link that only reads
