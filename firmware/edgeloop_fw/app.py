@@ -77,7 +77,7 @@ class App:
         self._batch_bytes = 0
         self._batch_start = 0
         self.sample_index = 0
-        max_payload = max(len(self.batch) + 16, 2 * ch * self.window_frames + 96, 256)
+        max_payload = max(len(self.batch) + 16, 2 * ch * self.window_frames + 160, 256)  # + a kept frame's head
         self.enc = P.FrameEncoder(max_payload)
         self.out = out if out is not None else Output()
         self.inp = inp if inp is not None else Input()
@@ -100,6 +100,52 @@ class App:
         self.capture_us = self.features_us = self.inference_us = 0
         self.dropped = 0  # samples lost to overruns (capture late) or unsent sample frames
         self.running = False
+        self.host_ms = 0  # device time of the last byte from the host
+        self.host_seen = False
+        self.rules = self.ring = None
+        self.kept = self.kept_lost = 0  # windows kept; kept but neither sent nor stored (no ring)
+        if cfg.get("capture") and self.model is not None:
+            self._open_capture(cfg["capture"])
+
+    # -- capture rules (docs/firmware.md, Capture) ----------------------------------
+    def _open_capture(self, spec):
+        """Rules and ring, made once; imported only when /edgeloop.json has a capture section."""
+        from .capture import HOST_TIMEOUT_S, RING_BYTES, RING_FILE, Ring, Rules
+        self.rules = Rules(spec, self.classes or [str(i) for i in range(self.n_classes)])
+        self.host_timeout_ms = int(1000 * (spec.get("host_timeout_s") or HOST_TIMEOUT_S))
+        self._firmware = FIRMWARE.encode()
+        size = spec.get("ring_bytes")
+        size = RING_BYTES if size is None else size
+        if size:
+            self.ring = Ring(spec.get("ring_file") or RING_FILE, size, self.enc.raw)
+
+    def host_attached(self):
+        """A host is attached while it sent a byte (a command; the host pings every second) within
+        host_timeout_s. Before its first byte, none is."""
+        return self.host_seen and ticks_diff(ticks_ms(), self.host_ms) < self.host_timeout_ms
+
+    def _keep(self, rule, now, latency, top):
+        """Send the kept window now (a host is attached and the port takes it), else store it in the ring."""
+        self.kept += 1
+        n = self.enc.kept_payload(self.win.windows, latency, now, rule, top, self.scores, self.n_classes,
+                                  self.model_hash, self._firmware, self._window_bytes(), self.channels)
+        if self.host_attached() and self._send(self.enc.finish(P.MSG_KEPT, now, n)):
+            return
+        if self.ring is not None:
+            self.ring.put(n)
+        else:
+            self.kept_lost += 1
+
+    def ship_ring(self):
+        """One stored record to an attached host (oldest first); freed once the port took it."""
+        ring = self.ring
+        slot = ring.oldest()
+        if slot < 0:
+            return False
+        n = ring.load(slot)
+        if n >= 0 and self._send(self.enc.finish(P.MSG_KEPT, ticks_ms(), n)):
+            ring.free(slot)
+        return True
 
     # -- model ----------------------------------------------------------------
     def _load_model(self, path):
@@ -198,6 +244,8 @@ class App:
             b = inp.read()
             if b < 0:
                 return
+            self.host_ms = ticks_ms()
+            self.host_seen = True
             try:
                 frame = self.cmd.feed(b)
             except P.ProtocolError as e:
@@ -409,12 +457,17 @@ class App:
             if not self._confirm_left:  # a new slot model ran its first N inferences: keep it
                 from .slots import confirm
                 confirm()
+        now = ticks_ms()  # the frame's time and the capture rules' clock: the host can recompute the cap
         if self.flags & P.STREAM_INFERENCE:
             window = None
             if self.flags & P.STREAM_WINDOW:  # attach the input window (retraining sets are built from it)
                 window = self._window_bytes()
-            self._send(self.enc.inference(ticks_ms(), self.win.windows, latency, top, self.scores,
+            self._send(self.enc.inference(now, self.win.windows, latency, top, self.scores,
                                           self.n_classes, self.model_hash, window, self.channels))
+        if self.rules is not None:
+            rule = self.rules.decide(self.scores, self.n_classes, self.win.windows, now)
+            if rule:
+                self._keep(rule, now, latency, top)
 
     def _window_bytes(self):
         """The latest window as int16 little-endian bytes, in a buffer made once.
@@ -466,6 +519,8 @@ class App:
             self._advance_due()
             self.poll_commands()
             self._status_when_due()
+            if self.ring is not None and self.host_attached():
+                self.ship_ring()  # one stored window per block: the stream keeps its pace
         self.poll_commands()
         self._status_when_due()
         return ticks_diff(self.due, ticks_us())
@@ -492,6 +547,8 @@ class App:
                     sleep_ms(wait // 1000)
         finally:
             self.running = False
+            if self.ring is not None:
+                self.ring.close()
 
     async def run_async(self, seconds=0):
         import asyncio

@@ -40,6 +40,7 @@ MSG_STATUS = const(0x06)
 MSG_PONG = const(0x07)
 MSG_ACK = const(0x08)
 MSG_DETECTION = const(0x09)  # added within version 1: see docs/protocol.md, Versioning
+MSG_KEPT = const(0x0A)  # a window the capture rules kept; added within version 1, own layout version
 # -- commands: host -> board ----------------------------------------------------
 CMD_STREAM_START = const(0x81)
 CMD_STREAM_STOP = const(0x82)
@@ -52,7 +53,7 @@ CMD_SET_SOURCE = const(0x87)
 MSG_NAMES = {
     MSG_HELLO: "hello", MSG_SAMPLES: "samples", MSG_FEATURES: "features",
     MSG_INFERENCE: "inference", MSG_LOG: "log", MSG_STATUS: "status",
-    MSG_PONG: "pong", MSG_ACK: "ack", MSG_DETECTION: "detection",
+    MSG_PONG: "pong", MSG_ACK: "ack", MSG_DETECTION: "detection", MSG_KEPT: "kept",
     CMD_STREAM_START: "stream_start", CMD_STREAM_STOP: "stream_stop",
     CMD_SET_MODE: "set_mode", CMD_SET_LABEL: "set_label", CMD_PING: "ping",
     CMD_HELLO: "hello_request", CMD_SET_SOURCE: "set_source",
@@ -85,6 +86,18 @@ ACK_BAD_VERSION = const(3)
 
 # MSG_DETECTION flags
 DET_WINDOW = const(0x01)  # window_index is given
+
+# MSG_KEPT: the payload's own layout version (first byte), flags, and where the ring patches fields
+KEPT_VERSION = const(1)
+KEPT_RING = const(0x01)  # flags: stored in the board's flash ring while no host was attached, shipped later
+KEPT_RECORD_AT = const(13)  # payload offset of the u32 ring record number
+KEPT_FLAGS_AT = const(20)  # payload offset of the flags byte
+# MSG_KEPT rule: why a window was kept (edgeloop_fw.capture decides, in this order)
+RULE_BELOW = const(1)  # top score below the threshold
+RULE_MARGIN = const(2)  # top-1 minus top-2 below the margin
+RULE_CLASS = const(3)  # top class in the list
+RULE_RANDOM = const(4)  # the seeded random share of the rest
+RULE_NAMES = {RULE_BELOW: "below", RULE_MARGIN: "margin", RULE_CLASS: "class", RULE_RANDOM: "random"}
 
 # MSG_LOG level
 LOG_DEBUG = const(0)
@@ -355,6 +368,8 @@ _WINDOW_FMT = "<BH"  # channels, samples
 _STATUS_FMT = "<IIIIIB"  # capture_us, features_us, inference_us, free_heap, dropped, mode
 _ACK_FMT = "<BHB"  # command type, command seq, status
 _DET_FMT = "<BBHII"  # class_index, flags, score, time_ms, window_index
+_KEPT_FMT = "<BIIIIBBBB"  # kept_version, window_index, latency_us, t_ms, record, rule, top, n_classes, flags
+_KEPT_HEAD = const(21)
 
 
 def encode_payload(msg_type, f):
@@ -400,6 +415,16 @@ def encode_payload(msg_type, f):
         out += struct.pack(_DET_FMT, f["class_index"], 0 if w is None else DET_WINDOW, f["score"],
                            f["time_ms"], 0 if w is None else w)
         _put_str(out, f["model_hash"])
+    elif msg_type == MSG_KEPT:
+        w = f["window"]
+        out += struct.pack(_KEPT_FMT, f.get("kept_version", KEPT_VERSION), f["window_index"], f["latency_us"],
+                           f["t_ms"], f.get("record", 0), f["rule"], f["top"], len(f["scores"]),
+                           KEPT_RING if f.get("ring") else 0)
+        _put_str(out, f["model_hash"])
+        _put_str(out, f["firmware"])
+        out += struct.pack("<%dH" % len(f["scores"]), *f["scores"])
+        out += struct.pack(_WINDOW_FMT, f["window_channels"], len(w) // f["window_channels"])
+        out += struct.pack("<%dh" % len(w), *w)
     elif msg_type == CMD_STREAM_START:
         out.append(f.get("flags", STREAM_DEFAULT))
     elif msg_type == CMD_SET_MODE:
@@ -491,6 +516,29 @@ def decode_payload(msg_type, p):
         f["model_hash"], o = _get_str(p, 12)
         if o != len(p):
             raise ProtocolError("payload", "detection has %d trailing bytes" % (len(p) - o))
+    elif msg_type == MSG_KEPT:
+        _check(p, _KEPT_HEAD, "kept")
+        if p[0] != KEPT_VERSION:
+            raise ProtocolError("version", "kept window layout %d, expected %d: update edgeloop on the host"
+                                % (p[0], KEPT_VERSION))
+        (_v, f["window_index"], f["latency_us"], f["t_ms"], f["record"], f["rule"], f["top"], nc,
+         flags) = struct.unpack_from(_KEPT_FMT, p, 0)
+        if f["rule"] not in RULE_NAMES:
+            raise ProtocolError("payload", "kept: unknown rule %d" % f["rule"])
+        f["ring"] = bool(flags & KEPT_RING)
+        f["model_hash"], o = _get_str(p, _KEPT_HEAD)
+        f["firmware"], o = _get_str(p, o)
+        if o + 2 * nc + 3 > len(p):
+            raise ProtocolError("payload", "kept: scores or window header run past the payload")
+        f["scores"] = list(struct.unpack_from("<%dH" % nc, p, o))
+        o += 2 * nc
+        if nc and f["top"] >= nc:
+            raise ProtocolError("payload", "kept: top class %d of %d" % (f["top"], nc))
+        ch, ns = struct.unpack_from(_WINDOW_FMT, p, o)
+        if ch == 0:
+            raise ProtocolError("payload", "kept: a window of 0 channels")
+        f["window_channels"] = ch
+        f["window"] = _ints("h", p, o + 3, ch * ns)
     elif msg_type == CMD_STREAM_START:
         f["flags"] = p[0] if len(p) else STREAM_DEFAULT
     elif msg_type == CMD_SET_MODE:
@@ -592,6 +640,29 @@ class FrameEncoder:
         raw[o] = len(model_hash)
         o = self._copy(o + 1, model_hash)
         return self.finish(MSG_DETECTION, t_ms, o - HEADER_SIZE)
+
+    def kept_payload(self, window_index, latency_us, t_ms, rule, top, scores, n_scores, model_hash, firmware,
+                     window, window_channels):
+        """Pack a MSG_KEPT payload (record 0, not from the ring) at raw[HEADER_SIZE:]; return its length.
+
+        `finish(MSG_KEPT, t_ms, n)` then frames it; edgeloop_fw.capture.Ring stores the same bytes
+        (it writes its slot header over raw[0:HEADER_SIZE] and its CRC after the payload)."""
+        raw = self.raw
+        struct.pack_into(_KEPT_FMT, raw, HEADER_SIZE, KEPT_VERSION, window_index, latency_us, t_ms, 0, rule,
+                         top, n_scores, 0)
+        o = HEADER_SIZE + _KEPT_HEAD
+        raw[o] = len(model_hash)
+        o = self._copy(o + 1, model_hash)
+        raw[o] = len(firmware)
+        o = self._copy(o + 1, firmware)
+        if o + 2 * n_scores + 3 > HEADER_SIZE + self.max_payload:
+            raise ProtocolError("length", "payload exceeds %d bytes" % self.max_payload)
+        for i in range(n_scores):
+            struct.pack_into("<H", raw, o, scores[i])
+            o += 2
+        struct.pack_into(_WINDOW_FMT, raw, o, window_channels, len(window) // (2 * window_channels))
+        o = self._copy(o + 3, window)
+        return o - HEADER_SIZE
 
     def status(self, t_ms, capture_us, features_us, inference_us, free_heap, dropped, mode):
         struct.pack_into(_STATUS_FMT, self.raw, HEADER_SIZE, capture_us, features_us,

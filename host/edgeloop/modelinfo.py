@@ -22,6 +22,10 @@ Schema history:
      so `edgeloop deploy` can write the board's /edgeloop.json and refuse a
      board whose profile has no such sensor. Derived from schema 1's task and
      units (accelerometer mg, gyroscope ddps; keyword: one microphone).
+     Optional "capture" (the board's capture rules, checked by
+     edgeloop_fw.capture.check) was added within schema 2: it is optional and
+     readers ignore nothing, so an older edgeloop refuses a file that has it
+     with "unknown field capture".
 """
 
 from __future__ import annotations
@@ -68,6 +72,7 @@ class ModelInfo:
     real_recordings: list | None = None  # keyword: TFLM's recordings one by one
     stream: dict | None = None  # keyword: the same recordings back to back through the spotter
     kws: dict | None = None  # keyword: the spotter's settings the board should use
+    capture: dict | None = None  # gesture: which windows the board keeps (edgeloop_fw.capture; deploy flags override)
     train_seconds: float | None = None
 
     def __post_init__(self):
@@ -105,6 +110,13 @@ class ModelInfo:
         if self.sensor.get("kind") not in SENSOR_KINDS or not _count(self.sensor.get("channels")):
             raise ModelInfoError(f"sensor should be {{\"kind\": {' or '.join(SENSOR_KINDS)}, \"channels\": n}}, "
                                  f"not {self.sensor!r}")
+        if self.capture is not None:
+            from edgeloop_fw import capture  # the board's own check: one meaning for the section
+
+            try:
+                capture.check(self.capture, self.classes)
+            except ValueError as e:
+                raise ModelInfoError(str(e)) from None
 
 
 def sensor_of(task: str, channels: list | None, units: list | None) -> dict:
@@ -135,7 +147,7 @@ _CHECKS = (
     ("real_recordings", lambda v: isinstance(v, list), "a list"),
     ("train_seconds", lambda v: isinstance(v, (int, float)), "a number of seconds"),
 ) + tuple((name, lambda v: isinstance(v, dict), "an object")
-          for name in ("sensor", "data", "split", "model", "board", "evaluation", "stream", "kws"))
+          for name in ("sensor", "data", "split", "model", "board", "evaluation", "stream", "kws", "capture"))
 
 _REQUIRED = tuple(f.name for f in fields(ModelInfo) if f.default is MISSING)
 

@@ -50,6 +50,19 @@ def summary(result) -> list[str]:
 @click.option("--sensor", help="Which of the board profile's sensors the app reads, by part or kind "
                                "(default: the one of the model's kind); `replay` plays /replay.bin instead.")
 @click.option("--autostart", is_flag=True, help="Start the app at power-up (main.py reads it from /edgeloop.json).")
+@click.option("--keep-below", type=click.FloatRange(0, 1), metavar="SCORE",
+              help="Capture: keep a window when its top score is below SCORE (e.g. 0.6).")
+@click.option("--keep-margin", type=click.FloatRange(0, 1), metavar="DIFF",
+              help="Capture: keep a window when top-1 minus top-2 score is below DIFF (e.g. 0.2).")
+@click.option("--keep-class", multiple=True, metavar="CLASS",
+              help="Capture: keep every window whose top class is CLASS (repeatable).")
+@click.option("--keep-random", type=click.FloatRange(0, 1), metavar="SHARE",
+              help="Capture: keep this share of the other windows (e.g. 0.05), drawn reproducibly from --keep-seed.")
+@click.option("--keep-seed", type=click.IntRange(0, 65535), help="Capture: seed of --keep-random (default 0).")
+@click.option("--keep-per-minute", type=click.IntRange(0), metavar="N",
+              help="Capture: keep at most N windows per minute (0: no cap).")
+@click.option("--keep-ring-kb", type=click.IntRange(0), metavar="KB",
+              help="Capture: flash for kept windows while no host listens (default 32; 0: none).")
 @click.option("--source", "source_only", is_flag=True,
               help="Send edgeloop_fw as .py sources instead of .mpy (boards without a matching .mpy ABI).")
 @click.option("--verify", is_flag=True, help="Hash every file on the board instead of trusting its manifest.")
@@ -63,7 +76,8 @@ def summary(result) -> list[str]:
               help="Put this public key (edgeloop.pub) on the board; from then on it accepts models only as "
                    "bundles signed with the matching private key.")
 @click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for the board to answer.")
-def deploy(port, board_name, models, sensor, autostart, source_only, verify, no_compress, firmware_dir, timeout,
+def deploy(port, board_name, models, sensor, autostart, keep_below, keep_margin, keep_class, keep_random, keep_seed,
+           keep_per_minute, keep_ring_kb, source_only, verify, no_compress, firmware_dir, timeout,
            bundle_path, provision):
     """Push the on-board code (and a model with its config) to a board: only what changed, verified, atomic.
 
@@ -75,6 +89,11 @@ def deploy(port, board_name, models, sensor, autostart, source_only, verify, no_
     against the board's sensors and heap: a refused model changes nothing.
     An interrupted deploy leaves the previous app working (see docs/deploy.md).
 
+    Capture rules (--keep-*, or model.json's "capture" section; a flag
+    overrides that key) make the board keep the windows worth labelling:
+    it sends them to `edgeloop monitor --db`, or, with no host attached,
+    stores them in a ring on flash until one is (docs/firmware.md, Capture).
+
     \b
     Examples:
       edgeloop deploy --model models/gesture            # then: edgeloop monitor
@@ -82,6 +101,7 @@ def deploy(port, board_name, models, sensor, autostart, source_only, verify, no_
       edgeloop deploy --model models/gesture --sensor replay   # virtual board: play /replay.bin
       edgeloop deploy --verify      # re-hash everything on the board
       edgeloop deploy --provision-key keys/edgeloop.pub --bundle gesture-2.bundle   # signed A/B update
+      edgeloop deploy --model models/gesture --keep-below 0.6 --keep-random 0.02 --keep-per-minute 20
     """
     from edgeloop.boards import profiles as boards
     from edgeloop.deploy import board_config as BC
@@ -89,6 +109,9 @@ def deploy(port, board_name, models, sensor, autostart, source_only, verify, no_
     from edgeloop.deploy.firmware import deploy_firmware
     from edgeloop.deploy.plan import deploy_files, open_session
 
+    capture = {"below": keep_below, "margin": keep_margin, "classes": keep_class, "random": keep_random,
+               "seed": keep_seed, "per_minute": keep_per_minute,
+               "ring_bytes": None if keep_ring_kb is None else 1024 * keep_ring_kb}
     if board_name:
         boards.load(board_name)  # an unknown name fails before the port is touched
     from edgeloop.deploy import bundle as B
@@ -104,6 +127,7 @@ def deploy(port, board_name, models, sensor, autostart, source_only, verify, no_
     checked = BC.prepare_models(models)  # a file that is not a valid model fails here too
     signed = B.load_bundle(bundle_path) if bundle_path else None  # framing and file hashes, before the port
     public = K.load_public_raw(provision) if provision else None
+    BC.check_capture(checked, capture)  # bad capture rules fail before the port is touched too
     from edgeloop.link.discover import resolve_port
 
     port = resolve_port(port)
@@ -120,7 +144,7 @@ def deploy(port, board_name, models, sensor, autostart, source_only, verify, no_
             if signed is not None:
                 plan = BC.bundle_deploy(signed, profile, sensor=sensor, autostart=autostart)
             else:
-                plan = BC.model_deploy(checked, profile, sensor=sensor, autostart=autostart)
+                plan = BC.model_deploy(checked, profile, sensor=sensor, autostart=autostart, capture=capture)
             if checked:
                 SL.refuse_plain_models(open_session(device), port)
             name = profile.name if profile else board_name
@@ -156,4 +180,7 @@ def model_lines(plan) -> list[str]:
         what = s["kind"] if s["kind"] == "replay" else f"{s['kind']} {s['part']} on {s['bus']} at {s['rate']} Hz"
         lines.append(f"  /edgeloop.json: {what}, model {cfg['model']}, window {cfg['window']}, hop {cfg['hop']}, "
                      f"classes {', '.join(cfg['classes'])}{', autostart' if cfg['autostart'] else ''}")
+        if cfg.get("capture"):
+            rules = ", ".join(f"{k} {','.join(v) if isinstance(v, list) else v}" for k, v in cfg["capture"].items())
+            lines.append(f"  capture: {rules}")
     return lines

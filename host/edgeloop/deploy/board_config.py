@@ -228,16 +228,43 @@ def pick_sensor(profile: BoardProfile, info: MI.ModelInfo, choice: str | None = 
     return entry
 
 
+def capture_rules(info: MI.ModelInfo, flags: dict | None = None) -> dict | None:
+    """The capture section for /edgeloop.json: model.json's `capture`, each key overridden by a
+    deploy flag that was given (None values are flags not given). Checked by the board's own
+    `edgeloop_fw.capture.check`; DeployError in one line if it is wrong."""
+    from edgeloop_fw import capture
+
+    given = {k: v for k, v in (flags or {}).items() if v is not None and v != ()}
+    if not given and not info.capture:
+        return None
+    if info.task == "keyword" or info.kws:
+        raise DeployError("capture rules keep IMU windows; a keyword model's kept window would be 30 ms of audio, "
+                          "not what the model heard: deploy without --keep-* (or drop model.json's capture)")
+    spec = dict(info.capture or {})
+    spec.update(given)
+    if "classes" in given:
+        spec["classes"] = list(given["classes"])
+    try:
+        return capture.check(spec, list(info.classes))
+    except ValueError as e:
+        raise DeployError(f"{e} (from --keep-* flags or model.json's capture); fix it and deploy again — "
+                          "nothing was sent to the board") from None
+
+
 def board_config(profile: BoardProfile, info: MI.ModelInfo, model_remote: str, *,
                  sensor: str | dict | None = None, autostart: bool = False, device_id: str = "",
-                 kws: dict | None = None) -> dict:
+                 kws: dict | None = None, capture: dict | None = None) -> dict:
     """/edgeloop.json's content: the profile's sensor (or `sensor`: --sensor's choice, or an entry
-    that replaces it, like the demo's replay) and the model's stream settings."""
+    that replaces it, like the demo's replay), the model's stream settings, and the capture rules
+    (model.json's `capture`, overridden key by key by `capture`: the deploy flags)."""
     entry = dict(sensor) if isinstance(sensor, dict) else pick_sensor(profile, info, sensor)
     cfg = {"sensor": entry, "window": info.window, "hop": info.hop, "model": model_remote,
            "classes": list(info.classes), "board": profile.name, "device_id": device_id,
            "autostart": bool(autostart)}
     cfg.update(model_settings(info, kws))
+    rules = capture_rules(info, capture)
+    if rules:
+        cfg["capture"] = rules
     return cfg
 
 
@@ -274,12 +301,24 @@ def prepare_models(paths: Sequence[str | Path]) -> list[CheckedModel]:
     return checked
 
 
-def model_deploy(checked: Sequence[CheckedModel], profile: BoardProfile | None, *, sensor: str | None = None,
-                 autostart: bool = False) -> ModelDeploy:
-    """The fit check for `profile`, the config for the model folder, and the files to send."""
+def check_capture(checked: Sequence[CheckedModel], capture: dict | None) -> None:
+    """The --keep-* flags and model.json's capture section, checked before the port is touched."""
     with_info = [c for c in checked if c.source.info is not None]
-    if (sensor or autostart) and not with_info:
-        raise DeployError("--sensor and --autostart go into /edgeloop.json, which needs a model folder "
+    if any(v not in (None, ()) for v in (capture or {}).values()) and not with_info:
+        raise DeployError("--keep-* go into /edgeloop.json, which needs a model folder (model.json beside the "
+                          "model file); pass --model with the folder")
+    for c in with_info:
+        capture_rules(c.source.info, capture)
+
+
+def model_deploy(checked: Sequence[CheckedModel], profile: BoardProfile | None, *, sensor: str | None = None,
+                 autostart: bool = False, capture: dict | None = None) -> ModelDeploy:
+    """The fit check for `profile`, the config for the model folder, and the files to send.
+    `capture`: the --keep-* flags ({"below": 0.6, ...}; None for a flag not given)."""
+    with_info = [c for c in checked if c.source.info is not None]
+    keep = any(v not in (None, ()) for v in (capture or {}).values())
+    if (sensor or autostart or keep) and not with_info:
+        raise DeployError("--sensor, --autostart and --keep-* go into /edgeloop.json, which needs a model folder "
                           "(model.json beside the model file); pass --model with the folder")
     facts, files = [], []
     for c in checked:
@@ -293,7 +332,7 @@ def model_deploy(checked: Sequence[CheckedModel], profile: BoardProfile | None, 
             raise DeployError("cannot tell which board this is, so its sensors are unknown; "
                               "pass --board NAME (see `edgeloop boards`)")
         src = with_info[0].source
-        config = board_config(profile, src.info, src.remote, sensor=sensor, autostart=autostart)
+        config = board_config(profile, src.info, src.remote, sensor=sensor, autostart=autostart, capture=capture)
         files.append(config_file(config))
     return ModelDeploy(files, config, facts)
 

@@ -7,7 +7,10 @@
   rows per window (`file` = "inference-<id>", `subject` = device id).
 
 Only inferences logged with their input window (`edgeloop monitor --window`)
-can be exported. `export_detections` writes the detections table instead
+can be exported. With `kept`, the windows the board's capture rules kept
+(the `kept` table, migration 3; each carries its window) are exported instead,
+optionally only those one `rule` kept; npz then adds a `rule` array and `ids`
+are the kept windows' inference ids. `export_detections` writes the detections table instead
 (what a keyword spotter reported, with the window index that joins each one
 to its inference): a list to review for false alarms and misses, csv or
 parquet, selected by the same --since and --model. Labels come from --label-from (a CSV with `id,label`, or
@@ -95,25 +98,59 @@ def _select(db, table: str, sql: str, params: list, check=None) -> tuple[list, i
         store.close()
 
 
+def _kept_rows(db, where: list[str], params: list, rule: str | None) -> tuple[list, int]:
+    """Kept windows (migration 3) with their inference's class and confidence; ids are the inference ids."""
+    from edgeloop_fw.protocol import RULE_NAMES
+
+    if rule is not None:
+        if rule not in RULE_NAMES.values():
+            raise ExportError(f"rule {rule!r} is not a capture rule; use one of {', '.join(RULE_NAMES.values())}")
+        where.append("k.rule = ?")
+        params.append(rule)
+
+    def written_with_kept(store):
+        if store.schema_version < 3:
+            raise ExportError(f"{db} was written before kept windows were logged (schema {store.schema_version}); "
+                              "open it once with `edgeloop monitor --db` to upgrade it, or record a new log")
+
+    return _select(db, "kept",
+                   "SELECT i.id, k.host_time, k.device_id, i.top_class, i.confidence, k.window, k.window_channels, "
+                   "s.scale, s.rate_hz, k.rule FROM kept k JOIN inferences i ON i.id = k.inference_id "
+                   f"LEFT JOIN sessions s ON s.id = k.session_id WHERE {' AND '.join(where)} ORDER BY k.id",
+                   params, check=written_with_kept)
+
+
 def export(db: str | Path, out: str | Path, *, fmt: str, since: str | None = None, model: str | None = None,
-           max_confidence: float | None = None, label_from: str | Path | None = None) -> dict:
-    """Write the retraining set; returns what was written (counts, path)."""
+           max_confidence: float | None = None, label_from: str | Path | None = None, kept: bool = False,
+           rule: str | None = None) -> dict:
+    """Write the retraining set; returns what was written (counts, path).
+
+    `kept`: only the windows the board's capture rules kept (`rule`: only those one rule kept)."""
     if fmt not in FORMATS:
         raise ExportError(f"format {fmt!r} is not supported; use one of {', '.join(FORMATS)}")
+    if rule is not None and not kept:
+        raise ExportError("--rule selects kept windows; add --kept")
+    prefix = "k." if kept else "i."
     where, params = _filters("window IS NOT NULL", since, model)
+    where = [prefix + w for w in where]
     if max_confidence is not None:
-        where.append("confidence <= ?")
+        where.append("i.confidence <= ?")
         params.append(max_confidence)
-    rows, total = _select(db, "inferences",
-                          "SELECT i.id, i.host_time, i.device_id, i.top_class, i.confidence, i.window, "
-                          "i.window_channels, s.scale, s.rate_hz FROM inferences i LEFT JOIN sessions s "
-                          f"ON s.id = i.session_id WHERE {' AND '.join('i.' + w for w in where)} ORDER BY i.id",
-                          params)
+    if kept:
+        rows, total = _kept_rows(db, where, params, rule)
+    else:
+        rows, total = _select(db, "inferences",
+                              "SELECT i.id, i.host_time, i.device_id, i.top_class, i.confidence, i.window, "
+                              "i.window_channels, s.scale, s.rate_hz FROM inferences i LEFT JOIN sessions s "
+                              f"ON s.id = i.session_id WHERE {' AND '.join(where)} ORDER BY i.id", params)
     if not rows:
+        if kept:
+            raise ExportError(f"no kept windows in {db} match ({total} in the log; a board keeps windows when it "
+                              "was deployed with capture rules: `edgeloop deploy --model DIR --keep-below 0.6`)")
         raise ExportError(f"no logged windows in {db} match ({total} inferences in the log; only those logged "
                           "with `edgeloop monitor --window` carry their input window)")
     label_of = read_labels(label_from) if label_from else None
-    windows, labels, ids, conf, subjects, times, rates = [], [], [], [], [], [], []
+    windows, labels, ids, conf, subjects, times, rates, rules = [], [], [], [], [], [], [], []
     shape = None
     for r in rows:
         a = np.asarray(blob_int16(r["window"]), dtype=np.float32) * float(r["scale"] or 1.0)
@@ -133,15 +170,16 @@ def export(db: str | Path, out: str | Path, *, fmt: str, since: str | None = Non
         subjects.append(r["device_id"] or "unknown")
         times.append(r["host_time"])
         rates.append(r["rate_hz"] or 1)
+        rules.append(r["rule"] if kept else "")
     if not windows:
         raise ExportError(f"none of the {len(rows)} selected windows is covered by the label file {label_from}")
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
-        path = _write(out, fmt, np.stack(windows), labels, ids, conf, subjects, rates)
+        path = _write(out, fmt, np.stack(windows), labels, ids, conf, subjects, rates, rules if kept else None)
         (out / "export.json").write_text(json.dumps({
             "source": str(db), "format": fmt, "windows": len(windows), "window_shape": list(shape),
-            "since": since, "model": model, "max_confidence": max_confidence,
+            "since": since, "model": model, "max_confidence": max_confidence, "kept": kept, "rule": rule,
             "labels": "file " + str(label_from) if label_from else "model top class (pseudo-labels)",
             "classes": sorted(set(labels))}, indent=1) + "\n")
     except OSError as e:
@@ -193,12 +231,13 @@ def export_detections(db: str | Path, out: str | Path, *, fmt: str, since: str |
     return {"detections": len(rows), "path": path}
 
 
-def _write(out: Path, fmt: str, x: np.ndarray, labels, ids, conf, subjects, rates) -> Path:
+def _write(out: Path, fmt: str, x: np.ndarray, labels, ids, conf, subjects, rates, rules=None) -> Path:
     if fmt == "npz":
         path = out / "windows.npz"
         tmp = out / "windows.part.npz"
+        extra = {} if rules is None else {"rule": np.asarray(rules)}
         np.savez(tmp, x=x, y=np.asarray(labels), ids=np.asarray(ids, dtype=np.int64),
-                 confidence=np.asarray(conf, dtype=np.float32))
+                 confidence=np.asarray(conf, dtype=np.float32), **extra)
         os.replace(tmp, path)
         return path
     n, length, ch = x.shape

@@ -15,6 +15,10 @@ Why it is built this way:
   current one changes nothing.
 - Detections (MSG_DETECTION) have their own table: they are rare decisions,
   not model outputs, and each is committed at once rather than batched.
+- Kept windows (MSG_KEPT, the board's capture rules) have their own table too,
+  each row pointing at its inference row and carrying its provenance (rule,
+  model hash, firmware, board, device id, live or from the board's ring);
+  committed at once.
 - Every failure leaves as StoreError naming the file and what to do; a failed
   commit rolls back only the batch in flight, never what was committed.
 - No connection is opened at import: `Store(path)` does it.
@@ -68,6 +72,19 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             class_name TEXT, score REAL)""",
         "CREATE INDEX detections_time ON detections(host_time)",
     ]),
+    # MSG_KEPT: the windows the board's capture rules kept, each tied to its inference row (the one the
+    # board sent beside it, or one made from the kept frame when it came from the board's flash ring),
+    # with its provenance: the rule, model hash, firmware, board, device id, and whether it waited in the ring.
+    (3, [
+        """CREATE TABLE kept (
+            id INTEGER PRIMARY KEY, session_id INTEGER REFERENCES sessions(id),
+            inference_id INTEGER NOT NULL REFERENCES inferences(id), device_id TEXT, board TEXT,
+            firmware TEXT, model_hash TEXT, rule TEXT NOT NULL, source TEXT NOT NULL, record INTEGER,
+            seq INTEGER, device_ms INTEGER, host_time REAL NOT NULL, window_index INTEGER,
+            window_channels INTEGER NOT NULL, window BLOB NOT NULL)""",
+        "CREATE INDEX kept_inference ON kept(inference_id)",
+        "CREATE INDEX kept_time ON kept(host_time)",
+    ]),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -89,6 +106,11 @@ def int16_blob(values) -> bytes:
     if sys.byteorder == "big":
         a.byteswap()
     return a.tobytes()
+
+
+def _scores_text(q16) -> str:
+    """Q0.16 scores as the log stores them: probabilities to 6 places, JSON text (repr = json's float form)."""
+    return "[" + ", ".join(repr(round(v / 65535, 6)) for v in q16) + "]"
 
 
 def blob_int16(blob: bytes) -> array:
@@ -152,8 +174,8 @@ class Store:
         self._last_commit = time.monotonic()
         self._session: dict | None = None
         self.session_id: int | None = None
-        self.committed = {"inferences": 0, "samples": 0, "detections": 0}
-        self._uncommitted = {"inferences": 0, "samples": 0, "detections": 0}
+        self.committed = {"inferences": 0, "samples": 0, "detections": 0, "kept": 0}
+        self._uncommitted = {"inferences": 0, "samples": 0, "detections": 0, "kept": 0}
         self._rows: dict[str, list] = {_INSERT_INFERENCE: [], _INSERT_SAMPLES: [], _INSERT_STATUS: []}
         try:
             if self.path.exists() and not self.path.is_file():
@@ -279,20 +301,23 @@ class Store:
         self.flush()
         return self.session_id
 
-    def add_inference(self, f: dict, seq: int, device_ms: int, host_time: float | None = None) -> None:
+    def _inference_row(self, f: dict, seq: int | None, device_ms: int, host_time: float | None,
+                       firmware: str | None = None) -> tuple:
         s = self._session or {}
         classes = s.get("classes") or []
-        scores = [round(v / 65535, 6) for v in f["scores"]]  # stored as JSON text (repr = json's float form)
+        scores = [round(v / 65535, 6) for v in f["scores"]]
         top = f["top"]
         window = f.get("window")
-        self._queue(
-            _INSERT_INFERENCE,
-            (self.session_id, s.get("device_id"), s.get("board"), s.get("firmware"),
-             f.get("model_hash") or s.get("model_hash"), seq, device_ms,
-             time.time() if host_time is None else host_time, f["window_index"], top,
-             classes[top] if top < len(classes) else str(top), scores[top] if top < len(scores) else None,
-             "[" + ", ".join(map(repr, scores)) + "]", f["latency_us"], f.get("window_channels") if window is not None else None,
-             int16_blob(window) if window is not None else None), "inferences")
+        return (self.session_id, s.get("device_id"), s.get("board"), firmware or s.get("firmware"),
+                f.get("model_hash") or s.get("model_hash"), seq, device_ms,
+                time.time() if host_time is None else host_time, f["window_index"], top,
+                classes[top] if top < len(classes) else str(top), scores[top] if top < len(scores) else None,
+                _scores_text(f["scores"]), f["latency_us"],
+                f.get("window_channels") if window is not None else None,
+                int16_blob(window) if window is not None else None)
+
+    def add_inference(self, f: dict, seq: int, device_ms: int, host_time: float | None = None) -> None:
+        self._queue(_INSERT_INFERENCE, self._inference_row(f, seq, device_ms, host_time), "inferences")
 
     def add_detection(self, f: dict, seq: int, device_ms: int, host_time: float | None = None) -> None:
         """One MSG_DETECTION, committed now: `device_ms` is the frame's send time, f["time_ms"] the
@@ -308,6 +333,56 @@ class Store:
              time.time() if host_time is None else host_time, f["time_ms"], f.get("window_index"), c,
              classes[c] if c < len(classes) else str(c), round(f["score"] / 65535, 6)), "detections")
         self.flush()  # rare and the point of keyword mode: durable at once, with the rows before it
+
+    def add_kept(self, f: dict, seq: int, device_ms: int, host_time: float | None = None) -> int | None:
+        """One MSG_KEPT, committed now, tied to its inference row; returns the kept row's id (None when
+        it is a ring record this log already holds: a board cut off before it freed a shipped record
+        ships it again).
+
+        A kept window joins the inference the board sent beside it (same session, window index,
+        device time and scores; a ring record joins one too when it was stored in this session before
+        the host's first ping); a ring record from an earlier run, or a kept window whose inference
+        frame was lost, gets an inference row made from the kept frame itself (its scores, top,
+        latency and window)."""
+        from edgeloop_fw.protocol import RULE_NAMES
+
+        s = self._session or {}
+        host_time = time.time() if host_time is None else host_time
+        try:
+            self._insert_queued()
+            if f["ring"] and self._db.execute(
+                    "SELECT 1 FROM kept WHERE source = 'ring' AND record = ? AND device_id IS ? AND board IS ?"
+                    " AND device_ms = ? AND window_index = ?",
+                    (f["record"], s.get("device_id"), s.get("board"), f["t_ms"], f["window_index"])).fetchone():
+                return None
+            row = self._db.execute(
+                "SELECT id FROM inferences WHERE session_id IS ? AND window_index = ? AND device_ms = ?"
+                " AND scores = ? ORDER BY id DESC LIMIT 1",
+                (self.session_id, f["window_index"], f["t_ms"], _scores_text(f["scores"]))).fetchone()
+            if not self._db.in_transaction:
+                self._db.execute("BEGIN")
+            if row is None:
+                self._db.execute(_INSERT_INFERENCE, self._inference_row(
+                    dict(f, window=f["window"]), None, f["t_ms"], host_time, firmware=f["firmware"]))
+                self._uncommitted["inferences"] += 1
+                inference_id = self._db.execute("SELECT last_insert_rowid()").fetchone()[0]
+            else:
+                inference_id = row[0]
+            self._db.execute(
+                "INSERT INTO kept (session_id, inference_id, device_id, board, firmware, model_hash, rule, source,"
+                " record, seq, device_ms, host_time, window_index, window_channels, window)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (self.session_id, inference_id, s.get("device_id"), s.get("board"), f["firmware"],
+                 f["model_hash"], RULE_NAMES[f["rule"]], "ring" if f["ring"] else "live",
+                 f["record"] if f["ring"] else None, seq, f["t_ms"], host_time, f["window_index"],
+                 f["window_channels"], int16_blob(f["window"])))
+            kept_id = self._db.execute("SELECT last_insert_rowid()").fetchone()[0]
+        except sqlite3.Error as e:
+            self._fail(e)
+        self._pending += 1
+        self._uncommitted["kept"] += 1
+        self.flush()  # rare, and what the capture rules are for: durable at once
+        return kept_id
 
     def add_samples(self, f: dict, seq: int, device_ms: int, host_time: float | None = None,
                     label: str | None = None, data_le: bytes | None = None) -> None:
@@ -376,6 +451,6 @@ class Store:
             raise StoreError(_explain(self.path, e)) from None
 
     def count(self, table: str) -> int:
-        if table not in ("inferences", "samples", "status", "events", "sessions", "detections"):
+        if table not in ("inferences", "samples", "status", "events", "sessions", "detections", "kept"):
             raise ValueError(table)
         return self.query(f"SELECT count(*) AS n FROM {table}")[0]["n"]

@@ -445,6 +445,21 @@ function hookFlash() {
         if (extra > 0 && usedBlocks() + extra > fsBlocks) throw new FS.ErrnoError(28); // MicroPython's ENOSPC
       }
       dirty.add(stream);
+      // flush() (MicroPython's MP_STREAM_FLUSH -> fsync -> WASI fd_sync -> stream_ops.fsync) makes
+      // what was written durable, as on a board's flash filesystem: the open file reaches the host
+      // folder now, not only on close or at the end of the command.
+      const ops = stream.stream_ops;
+      if (ops && !ops.edgeloopFsync) {
+        const inner = ops.fsync;
+        ops.fsync = (st) => {
+          if (st.path && underFlash(st.path) && dirty.has(st)) {
+            mirror(() => syncFile(st.path));
+            dirty.delete(st);
+          }
+          return inner ? inner(st) : 0;
+        };
+        ops.edgeloopFsync = true;
+      }
     }
     const r = write(stream, buffer, offset, length, position, canOwn);
     // A write to the console goes out when it ends, as USB sends what it is given while

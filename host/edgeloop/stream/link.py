@@ -66,17 +66,22 @@ PRELOAD = ("edgeloop_fw.protocol", "edgeloop_fw.features")
 PRELOAD_RUNTIME = ("edgeloop_fw.runtime.loader", "edgeloop_fw.runtime.interpreter")
 PRELOAD_AUDIO = ("edgeloop_fw.audio.frontend", "edgeloop_fw.kws")
 PRELOAD_TREES = ("edgeloop_fw.trees",)
+PRELOAD_CAPTURE = ("edgeloop_fw.capture",)
 _CONFIG_KIND = ("try:\n import json\n with open('/edgeloop.json') as f:\n  c = json.load(f)\n"
                 " m = str(c.get('model') or '')\n"
-                " print('kws' if c.get('kws') else 'trees' if m.endswith('.csv') else 'elm' if m else '')\n"
+                " k = 'kws' if c.get('kws') else 'trees' if m.endswith('.csv') else 'elm' if m else ''\n"
+                " print(k + ('+capture' if k and c.get('capture') else ''))\n"
                 "except Exception:\n print('')")
 
 
 def preload(dev: Device, kind: str, timeout: float) -> None:
     """Import the app's modules for a model of this kind ("kws", "trees", "elm", or "" for no
-    model: a board that only streams its sensor may carry no runtime), one execution each."""
+    model: a board that only streams its sensor may carry no runtime; "+capture" when the config
+    has capture rules), one execution each."""
+    kind, _, with_capture = kind.partition("+")
     runtime = PRELOAD_RUNTIME if kind else ()
     extra = PRELOAD_AUDIO if kind == "kws" else PRELOAD_TREES if kind == "trees" else ()
+    extra += PRELOAD_CAPTURE if with_capture else ()
     for module in PRELOAD + runtime + ("edgeloop_fw.app",) + extra:
         dev.exec(f"import {module}", timeout=timeout)
 

@@ -52,10 +52,11 @@ def monitor(*, port: str | None, db: str | Path | None, seconds: float | None = 
         link_factory = lambda: BoardLink(port, flags=flags, mode=P.MODE_INFER)  # noqa: E731
     session = _run_session(link_factory, db, port, seconds, on_tick, on_session, silence=silence, retry=retry)
     c, s = session.reader.counts, session.stats
-    if not (s.inferences or s.samples or s.detections):
+    if not (s.inferences or s.samples or s.detections or s.kept):
         raise StreamError(_nothing_arrived(session, seconds, db))
     where = f", logged to {db}" if db else ""
     found = f", {s.detections} detections" if s.detections else ""
+    found += f", {s.kept} kept windows" if s.kept else ""
     return (f"{s.inferences} inferences{found}, {s.samples} samples in {c.frames} frames; "
             f"{c.dropped} dropped, {c.corrupt} corrupt; {s.disconnects} disconnects{where}")
 

@@ -21,6 +21,7 @@ from edgeloop_fw import protocol as P
 
 _SAMPLES_HEAD = struct.calcsize(P._SAMPLES_FMT)  # sample_index, rate, channels; then int16 LE data
 PACE = 3.0  # a board is lost after this many times its slowest gap between arrivals so far
+HEARTBEAT = 1.0  # seconds between pings: a board with capture rules calls itself host-less without them
 
 from ..errors import DeviceError, EdgeloopError, StreamError
 from edgeloop.log.store import Store
@@ -64,6 +65,7 @@ class StreamSession:
         self._opened_at = time.monotonic()
         self._last_rx = self._opened_at
         self._frames_this_link = 0
+        self._next_ping = self._opened_at
         self.reader.reset_sequence()
         self.stats.connected = True
         if self._ever_connected:
@@ -114,6 +116,8 @@ class StreamSession:
                     st.add_samples(f, fr.seq, fr.t_ms, now, data_le=bytes(fr.payload[_SAMPLES_HEAD:]))
                 elif fr.msg_type == P.MSG_DETECTION:
                     st.add_detection(f, fr.seq, fr.t_ms, now)
+                elif fr.msg_type == P.MSG_KEPT:
+                    st.add_kept(f, fr.seq, fr.t_ms, now)
                 elif fr.msg_type == P.MSG_STATUS:
                     st.add_status(f, fr.t_ms)
                 elif fr.msg_type == P.MSG_LOG:
@@ -160,7 +164,10 @@ class StreamSession:
                     if self._frames_this_link:
                         self.slowest_gap = max(self.slowest_gap, now - self._last_rx)
                     self._last_rx = now
+                    frames_before = self._frames_this_link
                     self._handle(data)
+                    if self._frames_this_link > frames_before and now >= self._next_ping:
+                        self._heartbeat(now)
                     if self._frames_this_link:
                         self._link.started = True  # from now on a traceback is a crash, not a failed start
                         if self.first_frame_at is None:
@@ -190,6 +197,20 @@ class StreamSession:
             if on_tick is not None:
                 on_tick(self.stats)
         return self.stats
+
+    def _heartbeat(self, now: float) -> None:
+        """Ping the app at most once a second, and only right after a good frame arrived: the app is
+        streaming then, so the bytes reach it and not a REPL (before the app starts, or after the board
+        reset, a ping's bytes would be typed into the REPL: 0x01 enters the raw REPL, 0x05 paste mode).
+        The board's sign that a host is attached (kept windows come live, its ring ships)."""
+        self._next_ping = now + HEARTBEAT
+        send = getattr(self._link, "send", None)
+        if send is None:  # a test's link that only reads
+            return
+        try:
+            send(P.CMD_PING, {"token": int(now * 1000) & 0xFFFFFFFF})
+        except LinkLost as e:
+            self._drop(str(e))
 
     def _no_frames_error(self) -> EdgeloopError:
         c = self.reader.counts

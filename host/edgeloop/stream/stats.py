@@ -16,6 +16,7 @@ class LiveStats:
     last_status: dict | None = None
     inferences: int = 0
     detections: int = 0
+    kept: int = 0  # windows the board's capture rules kept (live or from its ring)
     recent_detections: deque = field(default_factory=lambda: deque(maxlen=5))  # (host time, fields)
     samples: int = 0
     connected: bool = False
@@ -55,6 +56,8 @@ class LiveStats:
         elif msg_type == P.MSG_DETECTION:
             self.detections += 1
             self.recent_detections.append((time.time(), f))
+        elif msg_type == P.MSG_KEPT:
+            self.kept += 1
         elif msg_type == P.MSG_STATUS:
             self.last_status = f
         elif msg_type == P.MSG_SAMPLES:

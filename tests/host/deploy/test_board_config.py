@@ -82,3 +82,61 @@ def test_sensor_choices_and_model_sources():
     assert BC.resolve_model(MODELS / "gesture" / "gesture.elm").info is not None  # the file in its folder
     with pytest.raises(DeployError, match="needs a model folder"):
         BC.model_deploy([], rp, autostart=True)
+
+
+# -- capture rules: model.json's section, overridden key by key by the deploy flags ------------------------
+NO_FLAGS = {"below": None, "margin": None, "classes": (), "random": None, "seed": None, "per_minute": None,
+            "ring_bytes": None}
+
+
+def with_capture(section):
+    raw = json.loads((MODELS / "gesture" / "model.json").read_text())
+    raw["capture"] = section
+    return MI.from_json(raw)
+
+
+def test_capture_comes_from_model_json_and_flags_override_it():
+    rp = profiles.load("rp2040")
+    info = with_capture({"below": 0.5, "classes": ["wave"], "per_minute": 10})
+    assert BC.board_config(rp, info, "/m")["capture"] == {"below": 0.5, "classes": ["wave"], "per_minute": 10}
+    flags = dict(NO_FLAGS, below=0.7, classes=("idle", "snake"), random=0.1, ring_bytes=8192)
+    assert BC.board_config(rp, info, "/m", capture=flags)["capture"] == {
+        "below": 0.7, "classes": ["idle", "snake"], "per_minute": 10, "random": 0.1, "ring_bytes": 8192}
+    plain = MI.load(MODELS / "gesture")
+    assert "capture" not in BC.board_config(rp, plain, "/m", capture=NO_FLAGS)
+    assert BC.board_config(rp, plain, "/m", capture=dict(NO_FLAGS, margin=0.2))["capture"] == {"margin": 0.2}
+
+
+@pytest.mark.parametrize("flags, words", [
+    ({"classes": ("jump",)}, "'jump' is not one of the model's classes (idle, snake, updown, wave)"),
+    ({"seed": 4}, "capture keeps nothing"),
+    ({"per_minute": 5}, "capture keeps nothing"),
+])
+def test_capture_flags_that_cannot_work_are_refused_in_one_line(flags, words):
+    with pytest.raises(DeployError) as e:
+        BC.board_config(profiles.load("rp2040"), MI.load(MODELS / "gesture"), "/m", capture=dict(NO_FLAGS, **flags))
+    assert words in str(e.value) and "\n" not in str(e.value) and "nothing was sent" in str(e.value)
+
+
+def test_capture_is_refused_for_keyword_models_and_files_without_model_json():
+    with pytest.raises(DeployError, match="keyword model"):
+        BC.board_config(profiles.load("rp2040"), MI.load(MODELS / "keyword"), "/m",
+                        capture=dict(NO_FLAGS, below=0.5))
+    with pytest.raises(DeployError, match="needs a model folder"):
+        BC.model_deploy([], profiles.load("rp2040"), capture=dict(NO_FLAGS, below=0.5))
+
+
+def test_model_json_with_a_bad_capture_section_is_refused_at_load():
+    with pytest.raises(MI.ModelInfoError, match="capture below 1.5 is not a score"):
+        with_capture({"below": 1.5})
+
+
+def test_deploy_refuses_bad_capture_flags_before_touching_the_port():
+    from click.testing import CliRunner
+
+    from edgeloop.cli import cli
+
+    r = CliRunner().invoke(cli, ["deploy", "--port", "/dev/null", "--model", str(MODELS / "gesture"),
+                                 "--keep-class", "jump"])
+    assert r.exit_code == 1 and "'jump' is not one of the model's classes" in r.output
+    assert "/dev/null" not in r.output and "Traceback" not in r.output
