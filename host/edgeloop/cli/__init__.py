@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "monitor": "Stream inferences from a board: live view + SQLite log.",
     "record": "Record a labelled take of raw sensor data into a dataset.",
     "export": "Export logged windows as a retraining set (npz, csv, parquet).",
+    "label": "Review logged windows; set, import and export their labels (CSV, Label Studio).",
     "train": "Train a gesture or keyword model from recordings, with a model card.",
 }
 

@@ -68,6 +68,14 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             class_name TEXT, score REAL)""",
         "CREATE INDEX detections_time ON detections(host_time)",
     ]),
+    # Labels a person gave logged windows (`edgeloop label`): one current label per inference,
+    # where it came from and when. Version 3 is capture provenance (another table); this one
+    # reads and writes only `inferences` and its own table, so it applies with or without 3.
+    (4, [
+        """CREATE TABLE IF NOT EXISTS labels (
+            inference_id INTEGER PRIMARY KEY REFERENCES inferences(id), label TEXT NOT NULL,
+            source TEXT NOT NULL, updated REAL NOT NULL)""",
+    ]),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -115,7 +123,7 @@ def _explain(path: Path, e: sqlite3.Error) -> str:
 def _tables_of(version: int) -> set[str]:
     """The tables a log of schema `version` has: those its migrations created."""
     return {m.group(1) for v, statements in MIGRATIONS if v <= version for sql in statements
-            for m in [re.match(r"\s*CREATE TABLE (\w+)", sql)] if m}
+            for m in [re.match(r"\s*CREATE TABLE (?:IF NOT EXISTS )?(\w+)", sql)] if m}
 
 
 def _connect_readonly(path: Path) -> sqlite3.Connection:
@@ -236,6 +244,17 @@ class Store:
         if table:
             self._uncommitted[table] += 1
         self.maybe_commit()
+
+    def write_many(self, sql: str, rows: list[tuple]) -> None:
+        """Rows that must land together (a label file): one transaction, committed now, or none of them."""
+        try:
+            self._insert_queued()
+            if not self._db.in_transaction:
+                self._db.execute("BEGIN")
+            self._db.executemany(sql, rows)
+        except sqlite3.Error as e:
+            self._fail(e)
+        self.flush()
 
     def _queue(self, sql: str, row: tuple, table: str | None = None) -> None:
         self._rows[sql].append(row)
@@ -376,6 +395,6 @@ class Store:
             raise StoreError(_explain(self.path, e)) from None
 
     def count(self, table: str) -> int:
-        if table not in ("inferences", "samples", "status", "events", "sessions", "detections"):
+        if table not in ("inferences", "samples", "status", "events", "sessions", "detections", "labels"):
             raise ValueError(table)
         return self.query(f"SELECT count(*) AS n FROM {table}")[0]["n"]
