@@ -24,12 +24,15 @@ import numpy as np
 
 from .. import __version__
 from .. import modelinfo as MI
+from .. import trainref as TR
 from . import card as C
 from . import dataset as D
+from .reference import build_from_files as build_reference
 
 KINDS = ("cnn", "trees")
 MODEL_FILES = {"cnn": ("gesture.elm", "gesture.tflite"), "trees": ("gesture_trees.csv",)}
-ALL_OUTPUTS = ("gesture.elm", "gesture.tflite", "gesture_trees.csv", "model.json", "recipe.json", "MODEL_CARD.md")
+ALL_OUTPUTS = ("gesture.elm", "gesture.tflite", "gesture_trees.csv", "model.json", "recipe.json", "MODEL_CARD.md",
+               "training_reference.json")
 MIN_CNN_WINDOW = 16  # conv 5 -> pool 2 -> conv 5 needs at least this many frames
 
 
@@ -192,7 +195,13 @@ def train(opts: GestureOptions, progress: Callable[[str, int, int], None] | None
     recipe = {"command": opts.command or command_line(opts), "equivalent": command_line(opts), "seed": opts.seed,
               "versions": _versions(opts.model),
               "data_sha256": {str(t): _sha256(t) for t in ds.tables}}
+    info.model["training_reference"] = TR.FILE_NAME
     files[MI.FILE_NAME] = MI.dumps(info).encode()
+    if progress:
+        progress("training reference (drift)", 0, 1)
+    files[TR.FILE_NAME] = build_reference(info, files, x_tr, x_te)
+    if progress:
+        progress("training reference (drift)", 1, 1)
     files["recipe.json"] = (json.dumps(recipe, indent=1) + "\n").encode()
     files["MODEL_CARD.md"] = C.gesture_card(info, recipe).encode()
     write_outputs(Path(opts.out), files)
