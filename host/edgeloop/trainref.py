@@ -18,6 +18,10 @@ Content (schema 1):
   bins          per feature: `cuts` (the distinct training deciles: a value
                 v falls in bin searchsorted(cuts, v, side="right")) and
                 `share` (training share per bin) -- PSI runs on these
+  heldout       how far the model's own held-out windows (unseen takes of
+                the training population) sit from the training windows:
+                `windows`, per feature `psi` (by `psi` below) and `ks` (the
+                two-sample KS statistic) -- drift is judged beyond these
   confidence    the top score on the held-out windows under the board's
                 runtime: `edges` (0..1 in steps of 0.05), `counts`,
                 `windows`, `low_threshold` and `low_share` (share below it)
@@ -57,10 +61,29 @@ def bin_shares(values: np.ndarray, cuts: list[float]) -> np.ndarray:
     return np.bincount(idx, minlength=len(cuts) + 1) / max(1, len(values))
 
 
-def make(features: list[str], train_features: np.ndarray, heldout_confidence: np.ndarray, *,
-         source: str) -> dict:
-    """The reference from (training windows, features) values and the held-out top scores."""
+PSI_FLOOR = 1e-4
+
+
+def psi(expected_share, values, cuts) -> float:
+    """Population stability index of `values` against the training shares on the reference's bins.
+
+    sum over bins of (a - e) * ln(a / e), where e is the training share (floored at PSI_FLOOR) and
+    a the values' share with half a window added to every bin, (count + 0.5) / (n + 0.5 * bins),
+    so an empty bin in a small sample counts as rare rather than impossible."""
+    e = np.maximum(np.asarray(expected_share, np.float64), PSI_FLOOR)
+    idx = np.searchsorted(np.asarray(cuts, np.float64), np.asarray(values, np.float64), side="right")
+    counts = np.bincount(idx, minlength=len(e)).astype(np.float64)
+    a = (counts + 0.5) / (counts.sum() + 0.5 * len(e))
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
+def make(features: list[str], train_features: np.ndarray, heldout_features: np.ndarray,
+         heldout_confidence: np.ndarray, *, source: str) -> dict:
+    """The reference from the training windows' features, and the held-out windows' features and top scores."""
+    from scipy.stats import ks_2samp
+
     x = np.asarray(train_features, np.float64)
+    h = np.asarray(heldout_features, np.float64)
     if x.ndim != 2 or x.shape[1] != len(features) or not len(x):
         raise ReferenceError(f"training features should be (windows, {len(features)}), not {list(x.shape)}")
     sample, quantiles, bins = {}, {}, {}
@@ -71,12 +94,15 @@ def make(features: list[str], train_features: np.ndarray, heldout_confidence: np
         sample[name] = [_num(v) for v in col]
         quantiles[name] = [_num(v) for v in np.quantile(x[:, j], QUANTILE_LEVELS)]
         cuts = cuts_of(x[:, j])
-        bins[name] = {"cuts": cuts, "share": [round(float(s), 6) for s in bin_shares(x[:, j], cuts)]}
+        bins[name] = {"cuts": cuts, "share": [float(s) for s in bin_shares(x[:, j], cuts)]}
+    baseline = {"windows": int(len(h)),
+                "psi": {n: round(psi(bins[n]["share"], h[:, j], bins[n]["cuts"]), 6) for j, n in enumerate(features)},
+                "ks": {n: round(float(ks_2samp(h[:, j], x[:, j]).statistic), 6) for j, n in enumerate(features)}}
     conf = np.asarray(heldout_confidence, np.float64)
     counts, _ = np.histogram(conf, bins=CONF_EDGES)
     return {"schema": SCHEMA, "features": list(features), "feature_source": source, "windows": int(len(x)),
             "sample": sample, "quantiles": {"levels": QUANTILE_LEVELS, **quantiles}, "bins": bins,
-            "confidence": {"windows": int(len(conf)), "edges": CONF_EDGES, "counts": [int(c) for c in counts],
+            "heldout": baseline, "confidence": {"windows": int(len(conf)), "edges": CONF_EDGES, "counts": [int(c) for c in counts],
                            "low_threshold": LOW_CONFIDENCE,
                            "low_share": float((conf < LOW_CONFIDENCE).mean()) if len(conf) else None}}
 
@@ -98,6 +124,9 @@ def check(ref) -> dict:
     for key in ("sample", "bins"):
         if not isinstance(ref.get(key), dict) or set(ref[key]) != set(feats):
             raise ReferenceError(f"{key} should have one entry per feature")
+    base = ref.get("heldout")
+    if not isinstance(base, dict) or any(set(base.get(k) or {}) != set(feats) for k in ("psi", "ks")):
+        raise ReferenceError("heldout should have psi and ks per feature")
     c = ref.get("confidence")
     if not isinstance(c, dict) or len(c.get("counts", [])) != len(c.get("edges", [])) - 1:
         raise ReferenceError("confidence should have edges and one count per bin")

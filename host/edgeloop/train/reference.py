@@ -38,7 +38,8 @@ def top_scores(folder: Path, x: np.ndarray) -> np.ndarray:
 
 
 def build(info: MI.ModelInfo, folder: Path, x_train: np.ndarray, x_test: np.ndarray) -> dict:
-    return R.make(F.feature_names(info.channels), window_features(x_train), top_scores(folder, x_test),
+    return R.make(F.feature_names(info.channels), window_features(x_train), window_features(x_test),
+                  top_scores(folder, x_test),
                   source=f"edgeloop_fw.features.window_features of {len(x_train)} training windows "
                          f"(window {info.window}, hop {info.train_hop or info.hop}), board units")
 
