@@ -22,6 +22,10 @@ Schema history:
      so `edgeloop deploy` can write the board's /edgeloop.json and refuse a
      board whose profile has no such sensor. Derived from schema 1's task and
      units (accelerometer mg, gyroscope ddps; keyword: one microphone).
+  3  "lineage" (optional): where a retrained model came from -- the parent's
+     model hash, the hashes of every data set it was trained on, the seeds,
+     the side-by-side re-validation against the parent and whether promotion
+     was forced (`edgeloop retrain`). Schema 2 files need no change.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from pathlib import Path
 from .atomic import write_bytes_atomic
 from .errors import ModelError
 
-SCHEMA = 2
+SCHEMA = 3
 FILE_NAME = "model.json"
 TASKS = ("gesture", "keyword")
 SENSOR_KINDS = ("imu", "microphone")
@@ -69,6 +73,7 @@ class ModelInfo:
     stream: dict | None = None  # keyword: the same recordings back to back through the spotter
     kws: dict | None = None  # keyword: the spotter's settings the board should use
     train_seconds: float | None = None
+    lineage: dict | None = None  # retrained models: parent, data hashes, seeds, re-validation, forced
 
     def __post_init__(self):
         if self.sensor is None:  # writers (train) state the task and units; the sensor follows from them
@@ -135,7 +140,7 @@ _CHECKS = (
     ("real_recordings", lambda v: isinstance(v, list), "a list"),
     ("train_seconds", lambda v: isinstance(v, (int, float)), "a number of seconds"),
 ) + tuple((name, lambda v: isinstance(v, dict), "an object")
-          for name in ("sensor", "data", "split", "model", "board", "evaluation", "stream", "kws"))
+          for name in ("sensor", "data", "split", "model", "board", "evaluation", "stream", "kws", "lineage"))
 
 _REQUIRED = tuple(f.name for f in fields(ModelInfo) if f.default is MISSING)
 
@@ -153,7 +158,7 @@ def _from_schema_1(raw: dict) -> dict:
     return raw
 
 
-_MIGRATIONS = {0: _from_schema_0, 1: _from_schema_1}  # schema n -> a dict in schema n + 1
+_MIGRATIONS = {0: _from_schema_0, 1: _from_schema_1, 2: lambda raw: raw}  # 2 -> 3: lineage is optional  # schema n -> a dict in schema n + 1
 
 
 def from_json(raw, where: str = FILE_NAME) -> ModelInfo:
