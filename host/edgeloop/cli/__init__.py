@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "export": "Export logged windows as a retraining set (npz, csv, parquet).",
     "label": "Review logged windows; set, import and export their labels (CSV, Label Studio).",
     "train": "Train a gesture or keyword model from recordings, with a model card.",
+    "retrain": "Retrain on labelled field windows; re-validate against the parent; refuse a worse model.",
     "drift": "Compare logged field windows with the model's training data: PSI, KS, unsure share; a verdict.",
 }
 
