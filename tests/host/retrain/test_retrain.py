@@ -135,3 +135,27 @@ def test_no_labels_is_one_line(tmp_path):
     field_log.write(db, PARENT, field_log.takes(modelinfo.load(PARENT).split["test"][:2]))
     out = one_line(invoke("retrain", "--from", PARENT, "--db", db, "--out", tmp_path / "o"))
     assert "no labelled windows" in out and "edgeloop label" in out
+
+
+@pytest.mark.tf
+def test_cnn_parent_is_scored_under_tflm_and_the_runtime_side_by_side(tmp_path):
+    pytest.importorskip("tensorflow", reason="TensorFlow is not installed (pip install 'edgeloop[tf]')")
+    pytest.importorskip("tflite_micro", reason="tflite-micro is not installed")
+    cnn = REPO / "models" / "gesture"
+    db = tmp_path / "log.sqlite"
+    info = modelinfo.load(cnn)
+    rows = field_log.write(db, cnn, field_log.takes(info.split["train"]), shift=lambda x: x + SHIFT)
+    set_labels(db, {rid: cls for rid, cls, _ in rows}, source="test")
+    out = tmp_path / "gesture-2"
+    r = invoke("retrain", "--from", cnn, "--db", db, "--out", out, "--epochs", "8", "--force")
+    assert r.exit_code == 0, r.output
+    lin = modelinfo.load(out).lineage
+    got = {(x["set"], x["runner"]): x for x in lin["revalidation"]["rows"]}
+    ev = info.evaluation
+    held = "parent held-out takes"
+    # TFLM and edgeloop's runtime give the parent the accuracies its training recorded
+    assert got[(held, ev["runners"]["int8"])]["parent"] == pytest.approx(ev["overall"]["int8"])
+    assert got[(held, ev["runners"]["board"])]["parent"] == pytest.approx(ev["overall"]["board"])
+    assert got[(held, ev["runners"]["float"])]["parent"] is None  # the parent's Keras model is not kept
+    assert all(x["candidate"] is not None for x in lin["revalidation"]["rows"])
+    assert lin["promoted"] or lin["forced"]
