@@ -231,15 +231,19 @@ class Store:
         return self._db.execute("PRAGMA user_version").fetchone()[0]
 
     # -- writing ------------------------------------------------------------
-    def _write(self, sql: str, row: tuple, table: str | None = None) -> None:
-        """A rare row (session, event): written now, in the open batch, after the queued rows."""
+    def _now(self, execute) -> None:
+        """Run `execute(db)` in the open batch, after the queued rows; a failure rolls the batch back."""
         try:
             self._insert_queued()
             if not self._db.in_transaction:
                 self._db.execute("BEGIN")
-            self._db.execute(sql, row)
+            execute(self._db)
         except sqlite3.Error as e:
             self._fail(e)
+
+    def _write(self, sql: str, row: tuple, table: str | None = None) -> None:
+        """A rare row (session, event): written now, in the open batch, after the queued rows."""
+        self._now(lambda db: db.execute(sql, row))
         self._pending += 1
         if table:
             self._uncommitted[table] += 1
@@ -247,13 +251,7 @@ class Store:
 
     def write_many(self, sql: str, rows: list[tuple]) -> None:
         """Rows that must land together (a label file): one transaction, committed now, or none of them."""
-        try:
-            self._insert_queued()
-            if not self._db.in_transaction:
-                self._db.execute("BEGIN")
-            self._db.executemany(sql, rows)
-        except sqlite3.Error as e:
-            self._fail(e)
+        self._now(lambda db: db.executemany(sql, rows))
         self.flush()
 
     def _queue(self, sql: str, row: tuple, table: str | None = None) -> None:

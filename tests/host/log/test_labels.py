@@ -51,6 +51,14 @@ def labels_in(db) -> dict[int, str]:
         con.close()
 
 
+def export_with_one_label(db, rows, out):
+    """Label the first window idle, then export the log to `out`."""
+    invoke("label", "--db", db, "--set", f"{rows[0][0]}=idle")
+    r = invoke("label", "--db", db, "--export", out)
+    assert r.exit_code == 0, r.output
+    return r
+
+
 def test_a_version_2_log_gains_an_empty_labels_table_and_keeps_its_rows(tmp_path):
     db = tmp_path / "old.sqlite"
     con = sqlite3.connect(db)
@@ -129,10 +137,8 @@ def test_sparkline_against_hand_worked_levels():
 @need_data
 def test_csv_export_is_the_log_and_csv_import_sets_every_row(log, tmp_path):
     db, rows = log
-    invoke("label", "--db", db, "--set", f"{rows[0][0]}=idle")
     out = tmp_path / "labels.csv"
-    r = invoke("label", "--db", db, "--export", out)
-    assert r.exit_code == 0, r.output
+    export_with_one_label(db, rows, out)
     with open(out, newline="") as fh:
         got = list(csv.DictReader(fh))
     con = sqlite3.connect(db)
@@ -164,10 +170,8 @@ def test_a_label_file_with_one_bad_row_changes_nothing(log, tmp_path):
 @need_data
 def test_label_studio_export_has_the_documented_task_shape_and_the_window(log, tmp_path):
     db, rows = log
-    invoke("label", "--db", db, "--set", f"{rows[0][0]}=idle")
     out = tmp_path / "tasks.json"
-    r = invoke("label", "--db", db, "--export", out)
-    assert r.exit_code == 0, r.output
+    r = export_with_one_label(db, rows, out)
     assert '<TimeSeries name="ts" valueType="json" value="$ts"' in r.output
     tasks = json.loads(out.read_text())
     assert len(tasks) == len(rows)
