@@ -26,6 +26,10 @@ Schema history:
      edgeloop_fw.capture.check) was added within schema 2: it is optional and
      readers ignore nothing, so an older edgeloop refuses a file that has it
      with "unknown field capture".
+  3  "lineage" (optional): where a retrained model came from -- the parent's
+     model hash, the hashes of every data set it was trained on, the seeds,
+     the side-by-side re-validation against the parent and whether promotion
+     was forced (`edgeloop retrain`). Schema 2 files need no change.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from pathlib import Path
 from .atomic import write_bytes_atomic
 from .errors import ModelError
 
-SCHEMA = 2
+SCHEMA = 3
 FILE_NAME = "model.json"
 TASKS = ("gesture", "keyword")
 SENSOR_KINDS = ("imu", "microphone")
@@ -74,6 +78,7 @@ class ModelInfo:
     kws: dict | None = None  # keyword: the spotter's settings the board should use
     capture: dict | None = None  # gesture: which windows the board keeps (edgeloop_fw.capture; deploy flags override)
     train_seconds: float | None = None
+    lineage: dict | None = None  # retrained models: parent, data hashes, seeds, re-validation, forced
 
     def __post_init__(self):
         if self.sensor is None:  # writers (train) state the task and units; the sensor follows from them
@@ -147,7 +152,7 @@ _CHECKS = (
     ("real_recordings", lambda v: isinstance(v, list), "a list"),
     ("train_seconds", lambda v: isinstance(v, (int, float)), "a number of seconds"),
 ) + tuple((name, lambda v: isinstance(v, dict), "an object")
-          for name in ("sensor", "data", "split", "model", "board", "evaluation", "stream", "kws", "capture"))
+          for name in ("sensor", "data", "split", "model", "board", "evaluation", "stream", "kws", "capture", "lineage"))
 
 _REQUIRED = tuple(f.name for f in fields(ModelInfo) if f.default is MISSING)
 
@@ -165,7 +170,7 @@ def _from_schema_1(raw: dict) -> dict:
     return raw
 
 
-_MIGRATIONS = {0: _from_schema_0, 1: _from_schema_1}  # schema n -> a dict in schema n + 1
+_MIGRATIONS = {0: _from_schema_0, 1: _from_schema_1, 2: lambda raw: raw}  # 2 -> 3: lineage is optional  # schema n -> a dict in schema n + 1
 
 
 def from_json(raw, where: str = FILE_NAME) -> ModelInfo:

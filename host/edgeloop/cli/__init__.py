@@ -31,9 +31,12 @@ COMMANDS: dict[str, str] = {
     "monitor": "Stream inferences from a board: live view + SQLite log.",
     "record": "Record a labelled take of raw sensor data into a dataset.",
     "export": "Export logged windows as a retraining set (npz, csv, parquet).",
+    "label": "Review logged windows; set, import and export their labels (CSV, Label Studio).",
     "train": "Train a gesture or keyword model from recordings, with a model card.",
     "bundle": "Pack a model folder into a signed bundle (A/B slots, self-test, rollback).",
     "keys": "Make the Ed25519 key pair that signs model bundles.",
+    "retrain": "Retrain on labelled field windows; re-validate against the parent; refuse a worse model.",
+    "drift": "Compare logged field windows with the model's training data: PSI, KS, unsure share; a verdict.",
 }
 
 

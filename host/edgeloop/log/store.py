@@ -85,6 +85,13 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         "CREATE INDEX kept_inference ON kept(inference_id)",
         "CREATE INDEX kept_time ON kept(host_time)",
     ]),
+    # Labels a person gave logged windows (`edgeloop label`): one current label per inference,
+    # where it came from and when.
+    (4, [
+        """CREATE TABLE IF NOT EXISTS labels (
+            inference_id INTEGER PRIMARY KEY REFERENCES inferences(id), label TEXT NOT NULL,
+            source TEXT NOT NULL, updated REAL NOT NULL)""",
+    ]),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -137,7 +144,7 @@ def _explain(path: Path, e: sqlite3.Error) -> str:
 def _tables_of(version: int) -> set[str]:
     """The tables a log of schema `version` has: those its migrations created."""
     return {m.group(1) for v, statements in MIGRATIONS if v <= version for sql in statements
-            for m in [re.match(r"\s*CREATE TABLE (\w+)", sql)] if m}
+            for m in [re.match(r"\s*CREATE TABLE (?:IF NOT EXISTS )?(\w+)", sql)] if m}
 
 
 def _connect_readonly(path: Path) -> sqlite3.Connection:
@@ -245,19 +252,28 @@ class Store:
         return self._db.execute("PRAGMA user_version").fetchone()[0]
 
     # -- writing ------------------------------------------------------------
-    def _write(self, sql: str, row: tuple, table: str | None = None) -> None:
-        """A rare row (session, event): written now, in the open batch, after the queued rows."""
+    def _now(self, execute) -> None:
+        """Run `execute(db)` in the open batch, after the queued rows; a failure rolls the batch back."""
         try:
             self._insert_queued()
             if not self._db.in_transaction:
                 self._db.execute("BEGIN")
-            self._db.execute(sql, row)
+            execute(self._db)
         except sqlite3.Error as e:
             self._fail(e)
+
+    def _write(self, sql: str, row: tuple, table: str | None = None) -> None:
+        """A rare row (session, event): written now, in the open batch, after the queued rows."""
+        self._now(lambda db: db.execute(sql, row))
         self._pending += 1
         if table:
             self._uncommitted[table] += 1
         self.maybe_commit()
+
+    def write_many(self, sql: str, rows: list[tuple]) -> None:
+        """Rows that must land together (a label file): one transaction, committed now, or none of them."""
+        self._now(lambda db: db.executemany(sql, rows))
+        self.flush()
 
     def _queue(self, sql: str, row: tuple, table: str | None = None) -> None:
         self._rows[sql].append(row)
@@ -451,6 +467,6 @@ class Store:
             raise StoreError(_explain(self.path, e)) from None
 
     def count(self, table: str) -> int:
-        if table not in ("inferences", "samples", "status", "events", "sessions", "detections", "kept"):
+        if table not in ("inferences", "samples", "status", "events", "sessions", "detections", "kept", "labels"):
             raise ValueError(table)
         return self.query(f"SELECT count(*) AS n FROM {table}")[0]["n"]

@@ -24,12 +24,15 @@ import numpy as np
 
 from .. import __version__
 from .. import modelinfo as MI
+from .. import trainref as TR
 from . import card as C
 from . import dataset as D
+from .reference import build_from_files as build_reference
 
 KINDS = ("cnn", "trees")
 MODEL_FILES = {"cnn": ("gesture.elm", "gesture.tflite"), "trees": ("gesture_trees.csv",)}
-ALL_OUTPUTS = ("gesture.elm", "gesture.tflite", "gesture_trees.csv", "model.json", "recipe.json", "MODEL_CARD.md")
+ALL_OUTPUTS = ("gesture.elm", "gesture.tflite", "gesture_trees.csv", "model.json", "recipe.json", "MODEL_CARD.md",
+               "training_reference.json")
 MIN_CNN_WINDOW = 16  # conv 5 -> pool 2 -> conv 5 needs at least this many frames
 
 
@@ -137,41 +140,9 @@ def train(opts: GestureOptions, progress: Callable[[str, int, int], None] | None
                "train": [t.name for t in train_takes], "test": [t.name for t in test_takes],
                "train_windows": int(len(y_tr)), "test_windows": int(len(y_te))},
         model={}, evaluation={})  # both filled in below, once measured
-    identical = None  # windows where the runtime's output bytes equal TFLM's (CNN only)
-    files: dict[str, bytes] = {}
-    if opts.model == "cnn":
-        from ..reference.arena import smallest_arena
-        from . import gesture_cnn as G
-
-        r = G.train_and_score(x_tr, y_tr, x_te, len(classes), epochs=opts.epochs, seed=opts.seed, progress=progress)
-        files["gesture.elm"] = r.converted.data
-        files["gesture.tflite"] = r.tflite
-        info.model = {"file": "gesture.elm", "reference": "gesture.tflite", "bytes": len(r.converted.data),
-                      "tflite_bytes": len(r.tflite), "arena_bytes": r.converted.arena_size,
-                      "tflm_arena_bytes": smallest_arena(r.tflite), "params_bytes": r.converted.params_bytes,
-                      "macs": r.converted.macs, "ops": [o.name for o in r.converted.ops],
-                      "input": {"dtype": "int8", "shape": [1, opts.window, len(ds.channels)],
-                                "scale": r.input_scale, "zero_point": r.input_zero_point,
-                                "multiplier": r.input_multiplier, "units_per_value": 1000},
-                      "parameters": int(r.keras_model.count_params()), "epochs": opts.epochs}
-        runners = G.RUNNERS
-        preds = r.predictions
-        identical = r.identical
-    else:
-        from . import gesture_trees as G
-
-        r = G.train_and_score(x_tr, y_tr, x_te, n_trees=opts.trees, depth=opts.depth, seed=opts.seed, progress=progress)
-        files["gesture_trees.csv"] = r.csv.encode()
-        from ..convert.sklearn_trees import board_cost
-        from edgeloop_fw import features as F
-
-        info.model = {"file": "gesture_trees.csv", "bytes": len(files["gesture_trees.csv"]),
-                      "trees": r.model.n_trees, "nodes": r.model.n_nodes, "leaves": r.model.n_leaves,
-                      "max_depth": r.max_depth, "heap_bytes_estimate": board_cost(r.model),
-                      "comparisons_max": r.model.n_trees * r.max_depth,
-                      "features": F.feature_names(ds.channels)}
-        runners = G.RUNNERS
-        preds = r.predictions
+    fitted = fit(opts, ds.channels, len(classes), x_tr, y_tr, x_te, progress)
+    info.model, files, runners, preds, identical = (fitted.model, fitted.files, fitted.runners,
+                                                    fitted.predictions, fitted.identical)
     if opts.board_time:
         from .board_time import measure
 
@@ -192,11 +163,64 @@ def train(opts: GestureOptions, progress: Callable[[str, int, int], None] | None
     recipe = {"command": opts.command or command_line(opts), "equivalent": command_line(opts), "seed": opts.seed,
               "versions": _versions(opts.model),
               "data_sha256": {str(t): _sha256(t) for t in ds.tables}}
+    info.model["training_reference"] = TR.FILE_NAME
     files[MI.FILE_NAME] = MI.dumps(info).encode()
+    if progress:
+        progress("training reference (drift)", 0, 1)
+    files[TR.FILE_NAME] = build_reference(info, files, x_tr, x_te)
+    if progress:
+        progress("training reference (drift)", 1, 1)
     files["recipe.json"] = (json.dumps(recipe, indent=1) + "\n").encode()
     files["MODEL_CARD.md"] = C.gesture_card(info, recipe).encode()
     write_outputs(Path(opts.out), files)
     return info
+
+
+@dataclass
+class Fitted:
+    """A trained gesture model: its model.json `model` section, its files, and its held-out predictions."""
+    model: dict
+    files: dict[str, bytes]
+    runners: dict[str, str]
+    predictions: dict[str, list[int]]  # runner -> class index per x_test window
+    identical: int | None  # windows where the runtime's output bytes equal TFLM's (CNN only)
+    result: object  # gesture_cnn.CNNResult or gesture_trees.TreesResult
+
+
+def fit(opts: GestureOptions, channels: list[str], n_classes: int, x_tr, y_tr, x_te, progress=None) -> Fitted:
+    """Train the recipe's model on (x_tr, y_tr) and score it float / int8 / on-board runtime on x_te."""
+    identical = None
+    files: dict[str, bytes] = {}
+    if opts.model == "cnn":
+        from ..reference.arena import smallest_arena
+        from . import gesture_cnn as G
+
+        r = G.train_and_score(x_tr, y_tr, x_te, n_classes, epochs=opts.epochs, seed=opts.seed, progress=progress)
+        files["gesture.elm"] = r.converted.data
+        files["gesture.tflite"] = r.tflite
+        model = {"file": "gesture.elm", "reference": "gesture.tflite", "bytes": len(r.converted.data),
+                 "tflite_bytes": len(r.tflite), "arena_bytes": r.converted.arena_size,
+                 "tflm_arena_bytes": smallest_arena(r.tflite), "params_bytes": r.converted.params_bytes,
+                 "macs": r.converted.macs, "ops": [o.name for o in r.converted.ops],
+                 "input": {"dtype": "int8", "shape": [1, opts.window, len(channels)],
+                           "scale": r.input_scale, "zero_point": r.input_zero_point,
+                           "multiplier": r.input_multiplier, "units_per_value": 1000},
+                 "parameters": int(r.keras_model.count_params()), "epochs": opts.epochs}
+        identical = r.identical
+    else:
+        from . import gesture_trees as G
+
+        r = G.train_and_score(x_tr, y_tr, x_te, n_trees=opts.trees, depth=opts.depth, seed=opts.seed, progress=progress)
+        files["gesture_trees.csv"] = r.csv.encode()
+        from ..convert.sklearn_trees import board_cost
+        from edgeloop_fw import features as F
+
+        model = {"file": "gesture_trees.csv", "bytes": len(files["gesture_trees.csv"]),
+                 "trees": r.model.n_trees, "nodes": r.model.n_nodes, "leaves": r.model.n_leaves,
+                 "max_depth": r.max_depth, "heap_bytes_estimate": board_cost(r.model),
+                 "comparisons_max": r.model.n_trees * r.max_depth,
+                 "features": F.feature_names(channels)}
+    return Fitted(model, files, G.RUNNERS, r.predictions, identical, r)
 
 
 def write_outputs(out: Path, files: dict[str, bytes]) -> None:

@@ -1,0 +1,1 @@
+"""The loop's last leg on the host: drift against the training reference, retraining with re-validation, reports."""
