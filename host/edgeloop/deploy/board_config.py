@@ -104,14 +104,16 @@ def _refuse(src: ModelSource, why) -> ModelError:
 
 def _check_elm(src: ModelSource, data: bytes) -> CheckedModel:
     from edgeloop_fw.runtime.interpreter import Interpreter
-    from edgeloop_fw.runtime.loader import Model
+    from edgeloop_fw.runtime.loader import Model, ModelFileError
+    from edgeloop_fw.runtime.validate import check
 
-    from edgeloop.convert.modelcheck import DAMAGED
-
+    f = io.BytesIO(data)
     try:
-        model = Model(io.BytesIO(data))
+        check(f)  # every field against the file and the arena; the board's heap is checked by check_fit
+        f.seek(0)
+        model = Model(f)
         Interpreter(model)
-    except DAMAGED as e:
+    except ModelFileError as e:
         raise _refuse(src, e) from None
     n_out = model.outputs[0].nbytes
     info = src.info

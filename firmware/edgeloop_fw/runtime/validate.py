@@ -1,0 +1,407 @@
+"""Check every field of a model file against the file, the arena and the heap.
+
+The loader (loader.py) trusts a file whose hash matches: it has to stay small,
+because it runs in the board app's heap at every boot. A hash proves only
+that the file was not damaged after it was written, not that whoever wrote it
+wrote sense, so a crafted or buggy file (arena 2**31 - 1, a names offset past
+the end, a params slice outside the params, a scratch region past the arena)
+could still crash the app or make it read outside its buffers. `check` is the
+full check, run where a refusal still costs nothing: on the host before a
+model is sent (deploy, predict), and on the board on the staged copy before
+the deploy swaps it in. Every refusal is a ModelFileError whose message says
+which field is wrong and what to do.
+
+The app never imports this module (it would cost RAM on every boot); the
+deploy's board-side check copies it next to the staged model and imports it
+there (host/edgeloop/deploy/board_check.py).
+"""
+
+import struct
+
+from . import format as F
+from .loader import ModelFileError, _check_hash, _file_size
+from .opcodes import KERNELS, VERSIONS
+from .opspec import OPS, names
+
+# The largest arena any board we know can hold (ESP32-S3 with 8 MiB PSRAM);
+# with no heap given, a bigger arena is a damaged field, not a big model.
+MAX_ARENA = 8 * 1024 * 1024
+_INT8_LO = -128
+_INT8_HI = 127
+_SHIFT = 31  # |shift| of a requantization: TFLM's QuantizeMultiplier gives [-31, 30]
+
+
+class _Refuse(Exception):
+    pass
+
+
+def _fail(fmt, *args):
+    raise ModelFileError((fmt % args) + "; convert the model again")
+
+
+def check(f, heap=None):
+    """Check the model file object `f` (binary, seekable) completely; return None or raise.
+
+    `heap` is the bytes the board can give the model (arena plus params); None
+    checks only against MAX_ARENA."""
+    size = _file_size(f)
+    if size < F.TABLES_AT:
+        raise ModelFileError("not an edgeloop model: %d bytes is shorter than the header" % size)
+    head = f.read(F.TABLES_AT)
+    magic, version, flags, file_size, digest = struct.unpack_from(F.HEADER_FMT, head, 0)
+    if magic != F.MAGIC:
+        raise ModelFileError("not an edgeloop model (magic %r); convert it with `edgeloop convert`" % magic)
+    if version != F.FORMAT_VERSION:
+        raise ModelFileError("model format version %d, this runtime reads version %d; "
+                             "convert the model again or update the runtime" % (version, F.FORMAT_VERSION))
+    if size < file_size:
+        raise ModelFileError("model file is truncated: %d of %d bytes; copy it again" % (size, file_size))
+    if size > file_size:
+        raise ModelFileError("model file has %d bytes after its end; copy it again" % (size - file_size))
+    _check_hash(f, F.HASHED_FROM, file_size, digest)
+    if flags:
+        _fail("header flags 0x%04x are not defined in format version %d", flags, F.FORMAT_VERSION)
+    (arena, params_at, n_params, const_at, const_size, n_tensors, n_ops,
+     n_in, n_out, names_at, names_size) = struct.unpack_from(F.SUMMARY_FMT, head, F.SUMMARY_AT)
+    limit = MAX_ARENA if heap is None else heap
+    if arena + 4 * n_params > limit:
+        raise ModelFileError("the model needs %d bytes of RAM (arena %d + params %d), more than the %s (%d); "
+                             "use a smaller model or a board with more RAM"
+                             % (arena + 4 * n_params, arena, 4 * n_params,
+                                "board's heap" if heap is not None else "largest board's", limit))
+    if n_in < 1 or n_out < 1:
+        _fail("the model has %d inputs and %d outputs (at least one of each is needed)", n_in, n_out)
+    if n_ops < 1:
+        _fail("the model has no ops")
+    io_at = F.TABLES_AT + F.TENSOR_SIZE * n_tensors
+    ops_at = io_at + 2 * (n_in + n_out)
+    tables_end = ops_at + F.OP_SIZE * n_ops
+    if tables_end > file_size:
+        _fail("the tables (%d tensors, %d ops) run past the end of the file", n_tensors, n_ops)
+    if params_at % 4 or params_at < tables_end or params_at + 4 * n_params > file_size:
+        _fail("the params area (offset %d, %d values) is not inside the file after the tables",
+              params_at, n_params)
+    if names_at < params_at + 4 * n_params or names_at + names_size > file_size:
+        _fail("the names area (offset %d, %d bytes) is not inside the file after the params",
+              names_at, names_size)
+    if const_at % F.CONST_ALIGN or const_at < names_at + names_size or const_at + const_size != file_size:
+        _fail("the constants area (offset %d, %d bytes) does not end the file after the names",
+              const_at, const_size)
+    f.seek(F.TABLES_AT)
+    tables = f.read(tables_end - F.TABLES_AT)
+    m = _Model(f, arena, const_at, const_size)
+    for i in range(n_tensors):
+        _tensor(m, tables, i, names_at, names_size)
+    io = struct.unpack_from("<%dH" % (n_in + n_out), tables, io_at - F.TABLES_AT)
+    for k, t in enumerate(io):
+        if t >= n_tensors:
+            _fail("model %s %d is tensor %d of %d", "input" if k < n_in else "output",
+                  k if k < n_in else k - n_in, t, n_tensors)
+    f.seek(params_at)
+    params = struct.unpack("<%di" % n_params, f.read(4 * n_params))
+    at = ops_at - F.TABLES_AT
+    for i in range(n_ops):
+        opcode, ver, start, count, first_in, first_out = struct.unpack_from(F.OP_FMT, tables, at)
+        at += F.OP_SIZE
+        name = KERNELS.get(opcode)
+        if name is None:
+            raise ModelFileError("op %d has opcode %d, which this runtime has no kernel for; "
+                                 "update the runtime on the board" % (i, opcode))
+        if ver != VERSIONS[name]:
+            _fail("op %d (%s) kernel version %d, this runtime has %d", i, name, ver, VERSIONS[name])
+        if start + count > n_params:
+            _fail("op %d (%s) params %d..%d are past the %d params", i, name, start, start + count, n_params)
+        for t in (first_in, first_out):
+            if t != 0xFFFF and t >= n_tensors:
+                _fail("op %d (%s) names tensor %d of %d", i, name, t, n_tensors)
+        try:
+            OPS_CHECK[name](m, params[start:start + count], names(name), _fixed(name))
+        except _Refuse as e:
+            _fail("op %d (%s): %s", i, name, e.args[0])
+
+
+def check_path(path, heap=None):
+    with open(path, "rb") as f:
+        check(f, heap)
+
+
+class _Model:
+    __slots__ = ("file", "arena", "const_at", "const_end")
+
+    def __init__(self, f, arena, const_at, const_size):
+        self.file, self.arena = f, arena
+        self.const_at, self.const_end = const_at, const_at + const_size
+
+
+def _tensor(m, tables, i, names_at, names_size):
+    row = struct.unpack_from(F.TENSOR_FMT, tables, i * F.TENSOR_SIZE)
+    dtype, rank, flags = row[0], row[1], row[2]
+    what = "tensor %d" % i
+    if dtype not in F.DTYPE_SIZES:
+        _fail("%s has dtype %d, not one of %s", what, dtype, sorted(F.DTYPE_SIZES))
+    if rank > F.MAX_RANK:
+        _fail("%s has rank %d (at most %d)", what, rank, F.MAX_RANK)
+    if flags & ~(F.TENSOR_INPUT | F.TENSOR_OUTPUT):
+        _fail("%s has unknown flags 0x%02x", what, flags)
+    n = F.DTYPE_SIZES[dtype]
+    for d in row[4:4 + rank]:
+        if d < 1:
+            _fail("%s has dimension %d", what, d)
+        n *= d
+        if n > m.arena:
+            break
+    if row[12] != n:
+        _fail("%s is %d bytes by its shape but says %d", what, n, row[12])
+    if row[13] + n > m.arena:
+        _fail("%s (%d bytes at arena offset %d) is past the %d-byte arena", what, n, row[13], m.arena)
+    if row[14] + row[15] > names_size:
+        _fail("%s's name (offset %d, %d bytes) is past the %d-byte names area", what, row[14], row[15],
+              names_size)
+    m.file.seek(names_at + row[14])
+    try:
+        str(m.file.read(row[15]), "utf-8")
+    except UnicodeError:
+        _fail("%s's name is not UTF-8", what)
+
+
+# ---- per-op params ---------------------------------------------------------------------------
+
+def _fixed(op):
+    n = 0
+    for fld in OPS[op][1]:
+        n += 1 if isinstance(fld, str) else fld[1]
+    return n
+
+
+def _need(cond, fmt, *args):
+    if not cond:
+        raise _Refuse(fmt % args)
+
+
+def _int8(p, N, *fields):
+    for k in fields:
+        _need(_INT8_LO <= p[N[k]] <= _INT8_HI, "%s %d is outside int8", k.lower(), p[N[k]])
+
+
+def _neg_zp(p, N, *fields):
+    """Input offsets are minus an int8 zero point: [-127, 128]."""
+    for k in fields:
+        _need(-_INT8_HI <= p[N[k]] <= -_INT8_LO, "%s %d is not minus an int8 zero point", k.lower(), p[N[k]])
+
+
+def _pos(p, N, *fields):
+    for k in fields:
+        _need(p[N[k]] >= 1, "%s is %d (must be at least 1)", k.lower(), p[N[k]])
+
+
+def _act(p, N):
+    _int8(p, N, "ACT_MIN", "ACT_MAX")
+    _need(p[N["ACT_MIN"]] <= p[N["ACT_MAX"]], "act_min %d is above act_max %d", p[N["ACT_MIN"]],
+          p[N["ACT_MAX"]])
+
+
+def _arena(m, what, off, n):
+    _need(0 <= off and off + n <= m.arena, "%s (%d bytes at arena offset %d) is past the %d-byte arena",
+          what, n, off, m.arena)
+
+
+def _const(m, what, off, n):
+    _need(m.const_at <= off and off + n <= m.const_end,
+          "%s (%d bytes at file offset %d) is outside the constants area", what, n, off)
+
+
+def _shift(what, s):
+    _need(-_SHIFT <= s <= _SHIFT, "%s %d is outside [-%d, %d]", what, s, _SHIFT, _SHIFT)
+
+
+def _limbs(p, at, n):
+    """n split multipliers from p[at]: m0, m1 in [-2**14, 2**14), m2 in 0..2 (qmath.split)."""
+    _need(at + 3 * n <= len(p), "the multiplier limbs run past the op's params")
+    for i in range(at, at + 3 * n, 3):
+        _need(-0x4000 <= p[i] < 0x4000 and -0x4000 <= p[i + 1] < 0x4000 and 0 <= p[i + 2] <= 2,
+              "multiplier limbs %d, %d, %d are not a split int32", p[i], p[i + 1], p[i + 2])
+
+
+def _per_channel(p, N, fixed, units, tail):
+    """The repeated (bias, multiplier, shift) units and quant.limb_tail after them."""
+    step = N[tail + "_STEP"]
+    at = fixed + step * units
+    _need(at < len(p), "%d params, too few for %d channels", len(p), units)
+    for c in range(units):
+        q = fixed + step * c
+        _need(0 <= p[q + N["MULTIPLIER"]], "channel %d multiplier %d is negative", c, p[q + N["MULTIPLIER"]])
+        _shift("channel %d shift" % c, p[q + N["SHIFT"]])
+    kind = p[at]
+    _need(kind in (0, 3), "limb step %d is neither 0 nor 3", kind)
+    n = 1 if kind == 0 else units
+    _need(len(p) == at + 1 + 3 * n, "%d params, expected %d", len(p), at + 1 + 3 * n)
+    _limbs(p, at + 1, n)
+
+
+def _count(p, n):
+    _need(len(p) == n, "%d params, expected %d", len(p), n)
+
+
+def _fully_connected(m, p, N, fixed):
+    _need(len(p) > fixed, "%d params, expected more than %d", len(p), fixed)
+    _pos(p, N, "BATCHES", "DEPTH", "UNITS", "CHUNK")
+    b, depth, units, chunk = p[N["BATCHES"]], p[N["DEPTH"]], p[N["UNITS"]], p[N["CHUNK"]]
+    _need(chunk <= depth, "chunk %d is larger than depth %d", chunk, depth)
+    _arena(m, "input", p[N["INPUT"]], b * depth)
+    _arena(m, "output", p[N["OUTPUT"]], b * units)
+    _arena(m, "scratch", p[N["SCRATCH"]], chunk)
+    _const(m, "weights", p[N["WEIGHTS"]], units * depth)
+    _int8(p, N, "OUTPUT_OFFSET")
+    _act(p, N)
+    _per_channel(p, N, fixed, units, "PER_UNIT")
+
+
+def _conv(m, p, N, fixed, depthwise):
+    _need(len(p) > fixed, "%d params, expected more than %d", len(p), fixed)
+    _pos(p, N, "BATCHES", "IN_H", "IN_W", "IN_C", "OUT_H", "OUT_W", "OUT_C", "FILTER_H", "FILTER_W",
+         "STRIDE_H", "STRIDE_W", "DILATION_H", "DILATION_W")
+    g = [p[N[k]] for k in ("BATCHES", "IN_H", "IN_W", "IN_C", "OUT_H", "OUT_W", "OUT_C", "FILTER_H",
+                           "FILTER_W")]
+    b, ih, iw, ic, oh, ow, oc, fh, fw = g
+    _need(p[N["PAD_H"]] >= 0 and p[N["PAD_W"]] >= 0, "padding %d, %d is negative", p[N["PAD_H"]],
+          p[N["PAD_W"]])
+    if depthwise:
+        _pos(p, N, "DEPTH_MULTIPLIER")
+        _need(oc == ic * p[N["DEPTH_MULTIPLIER"]], "out_c %d is not in_c %d x depth_multiplier %d", oc, ic,
+              p[N["DEPTH_MULTIPLIER"]])
+        taps = fh * fw
+    else:
+        taps = fh * fw * ic
+    _arena(m, "input", p[N["INPUT"]], b * ih * iw * ic)
+    _arena(m, "output", p[N["OUTPUT"]], b * oh * ow * oc)
+    _arena(m, "scratch", p[N["SCRATCH"]], taps)
+    _const(m, "weights", p[N["WEIGHTS"]], oc * taps)
+    _neg_zp(p, N, "INPUT_OFFSET")
+    _int8(p, N, "OUTPUT_OFFSET")
+    _act(p, N)
+    _per_channel(p, N, fixed, oc, "PER_CHANNEL")
+
+
+def _conv_2d(m, p, N, fixed):
+    _conv(m, p, N, fixed, False)
+
+
+def _depthwise_conv_2d(m, p, N, fixed):
+    _conv(m, p, N, fixed, True)
+
+
+def _pool_2d(m, p, N, fixed):
+    _count(p, fixed)
+    _need(p[N["MODE"]] in (0, 1), "mode %d is neither 0 (average) nor 1 (max)", p[N["MODE"]])
+    _pos(p, N, "BATCHES", "IN_H", "IN_W", "DEPTH", "OUT_H", "OUT_W", "STRIDE_H", "STRIDE_W", "FILTER_H",
+         "FILTER_W")
+    b, ih, iw, d, oh, ow = (p[N[k]] for k in ("BATCHES", "IN_H", "IN_W", "DEPTH", "OUT_H", "OUT_W"))
+    for axis, size, out in (("H", ih, oh), ("W", iw, ow)):
+        pad, stride, flt = p[N["PAD_" + axis]], p[N["STRIDE_" + axis]], p[N["FILTER_" + axis]]
+        # every window must overlap the input, or an average divides by zero
+        _need(0 <= pad < flt and (out - 1) * stride - pad < size,
+              "pool windows along %s (pad %d, filter %d, stride %d, %d outputs) leave the %d inputs",
+              axis.lower(), pad, flt, stride, out, size)
+    _arena(m, "input", p[N["INPUT"]], b * ih * iw * d)
+    _arena(m, "output", p[N["OUTPUT"]], b * oh * ow * d)
+    _act(p, N)
+
+
+def _add(m, p, N, fixed):
+    _count(p, fixed)
+    _pos(p, N, "N")
+    n = p[N["N"]]
+    _need(p[N["BROADCAST"]] in (0, 1), "broadcast %d is neither 0 nor 1", p[N["BROADCAST"]])
+    _arena(m, "output", p[N["OUTPUT"]], n)
+    if p[N["BROADCAST"]]:
+        dims = p[N["DIMS"]:N["DIMS"] + 4]
+        total = 1
+        for d in dims:
+            _need(d >= 1, "broadcast dimension %d", d)
+            total *= d
+        _need(total == n, "broadcast dims %s hold %d values, not n = %d", list(dims), total, n)
+        for k in ("1", "2"):
+            st = p[N["STRIDES" + k]:N["STRIDES" + k] + 4]
+            last = 0
+            for d, s in zip(dims, st):
+                _need(s >= 0, "input%s stride %d is negative", k, s)
+                last += (d - 1) * s
+            _arena(m, "input" + k, p[N["INPUT" + k]], last + 1)
+    else:
+        _arena(m, "input1", p[N["INPUT1"]], n)
+        _arena(m, "input2", p[N["INPUT2"]], n)
+    _need(0 <= p[N["LEFT_SHIFT"]] <= 20, "left_shift %d is outside [0, 20]", p[N["LEFT_SHIFT"]])
+    for k in ("INPUT1_SHIFT", "INPUT2_SHIFT", "OUTPUT_SHIFT"):
+        _shift(k.lower(), p[N[k]])
+    _int8(p, N, "OUTPUT_OFFSET")
+    _neg_zp(p, N, "INPUT1_OFFSET", "INPUT2_OFFSET")
+    _act(p, N)
+    _limbs(p, N["LIMBS"], 3)
+
+
+def _mean(m, p, N, fixed):
+    _count(p, fixed)
+    _pos(p, N, "OUTER", "COUNT", "INNER")
+    outer, count, inner = p[N["OUTER"]], p[N["COUNT"]], p[N["INNER"]]
+    _arena(m, "input", p[N["INPUT"]], outer * count * inner)
+    _arena(m, "output", p[N["OUTPUT"]], outer * inner)
+    _need(count <= 1 << 22, "count %d would overflow the int32 sum", count)
+    _shift("shift", p[N["SHIFT"]])
+    _int8(p, N, "OUTPUT_ZP")
+    _limbs(p, N["LIMBS"], 1)
+
+
+def _lut8(m, p, N, fixed):
+    _count(p, fixed)
+    _pos(p, N, "N")
+    n = p[N["N"]]
+    _arena(m, "input", p[N["INPUT"]], n)
+    _arena(m, "output", p[N["OUTPUT"]], n)
+    _arena(m, "scratch", p[N["SCRATCH"]], 256)
+    _const(m, "table", p[N["TABLE"]], 256)
+
+
+def _concatenation(m, p, N, fixed):
+    _need(len(p) >= fixed, "%d params, expected at least %d", len(p), fixed)
+    _pos(p, N, "OUTER", "N_INPUTS")
+    outer, k = p[N["OUTER"]], p[N["N_INPUTS"]]
+    step = N["INPUTS_STEP"]
+    _count(p, fixed + step * k)
+    total = 0
+    for i in range(k):
+        q = fixed + step * i
+        size = p[q + N["SIZE"]]
+        _need(size >= 1, "input %d size %d", i, size)
+        _arena(m, "input %d" % i, p[q + N["INPUT"]], outer * size)
+        total += size
+    _arena(m, "output", p[N["OUTPUT"]], outer * total)
+
+
+def _softmax(m, p, N, fixed):
+    _count(p, fixed)
+    _pos(p, N, "OUTER", "DEPTH", "COUNT")
+    outer, depth, count = p[N["OUTER"]], p[N["DEPTH"]], p[N["COUNT"]]
+    _need(depth < 2048, "depth %d: the exp sum would pass 2**30", depth)  # depth * 2**19 < 2**30
+    _need(count <= 256, "count %d is above 256", count)
+    _arena(m, "input", p[N["INPUT"]], outer * depth)
+    _arena(m, "output", p[N["OUTPUT"]], outer * depth)
+    _arena(m, "scratch", p[N["SCRATCH"]], 4 * count)
+    _const(m, "table", p[N["TABLE"]], 4 * count)
+    m.file.seek(p[N["TABLE"]])
+    table = struct.unpack("<%di" % count, m.file.read(4 * count))
+    # exp(0) rounds to 2**19 after the kernel's >> 12: the largest input alone keeps the sum
+    # in [2**19, 2**30), the range its reciprocal works in
+    _need(table[0] >= 0x7FFFF800, "the exp table starts at %d, not exp(0) = 2**31 - 1", table[0])
+    for v in table:
+        _need(v >= 0, "exp table value %d is negative", v)
+
+
+def _reshape(m, p, N, fixed):
+    _count(p, 0)
+
+
+OPS_CHECK = {
+    "fully_connected": _fully_connected, "conv_2d": _conv_2d, "depthwise_conv_2d": _depthwise_conv_2d,
+    "pool_2d": _pool_2d, "add": _add, "mean": _mean, "lut8": _lut8, "concatenation": _concatenation,
+    "softmax": _softmax, "reshape": _reshape,
+}
