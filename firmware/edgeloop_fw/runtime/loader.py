@@ -64,6 +64,25 @@ def _check_hash(f, start, end, expected, chunk=256):
     return True
 
 
+def read_header(f):
+    """The first TABLES_AT bytes, the flags, file_size and digest, after the checks every reader needs."""
+    size = _file_size(f)
+    if size < F.TABLES_AT:
+        raise ModelFileError("not an edgeloop model: %d bytes is shorter than the header" % size)
+    head = f.read(F.TABLES_AT)
+    magic, version, flags, file_size, digest = struct.unpack_from(F.HEADER_FMT, head, 0)
+    if magic != F.MAGIC:
+        raise ModelFileError("not an edgeloop model (magic %r); convert it with `edgeloop convert`" % magic)
+    if version != F.FORMAT_VERSION:
+        raise ModelFileError("model format version %d, this runtime reads version %d; "
+                             "convert the model again or update the runtime" % (version, F.FORMAT_VERSION))
+    if size < file_size:
+        raise ModelFileError("model file is truncated: %d of %d bytes; copy it again" % (size, file_size))
+    if size > file_size:
+        raise ModelFileError("model file has %d bytes after its end; copy it again" % (size - file_size))
+    return head, flags, file_size, digest
+
+
 class Model:
     """A checked model file kept open for its constants.
 
@@ -72,20 +91,7 @@ class Model:
 
     def __init__(self, f, verify=True):
         self.file = f
-        size = _file_size(f)
-        if size < F.TABLES_AT:
-            raise ModelFileError("not an edgeloop model: %d bytes is shorter than the header" % size)
-        head = f.read(F.TABLES_AT)
-        magic, version, _flags, file_size, digest = struct.unpack_from(F.HEADER_FMT, head, 0)
-        if magic != F.MAGIC:
-            raise ModelFileError("not an edgeloop model (magic %r); convert it with `edgeloop convert`" % magic)
-        if version != F.FORMAT_VERSION:
-            raise ModelFileError("model format version %d, this runtime reads version %d; "
-                                 "convert the model again or update the runtime" % (version, F.FORMAT_VERSION))
-        if size < file_size:
-            raise ModelFileError("model file is truncated: %d of %d bytes; copy it again" % (size, file_size))
-        if size > file_size:
-            raise ModelFileError("model file has %d bytes after its end; copy it again" % (size - file_size))
+        head, _flags, file_size, digest = read_header(f)
         self.verified = _check_hash(f, F.HASHED_FROM, file_size, digest) if verify else False
         (self.arena_size, params_at, n_params, self.const_offset, self.const_size, n_tensors, n_ops,
          n_in, n_out, names_at, names_size) = struct.unpack_from(F.SUMMARY_FMT, head, F.SUMMARY_AT)

@@ -19,7 +19,7 @@ there (host/edgeloop/deploy/board_check.py).
 import struct
 
 from . import format as F
-from .loader import ModelFileError, _check_hash, _file_size
+from .loader import ModelFileError, _check_hash, read_header
 from .opcodes import KERNELS, VERSIONS
 from .opspec import OPS, names
 
@@ -44,20 +44,7 @@ def check(f, heap=None):
 
     `heap` is the bytes the board can give the model (arena plus params); None
     checks only against MAX_ARENA."""
-    size = _file_size(f)
-    if size < F.TABLES_AT:
-        raise ModelFileError("not an edgeloop model: %d bytes is shorter than the header" % size)
-    head = f.read(F.TABLES_AT)
-    magic, version, flags, file_size, digest = struct.unpack_from(F.HEADER_FMT, head, 0)
-    if magic != F.MAGIC:
-        raise ModelFileError("not an edgeloop model (magic %r); convert it with `edgeloop convert`" % magic)
-    if version != F.FORMAT_VERSION:
-        raise ModelFileError("model format version %d, this runtime reads version %d; "
-                             "convert the model again or update the runtime" % (version, F.FORMAT_VERSION))
-    if size < file_size:
-        raise ModelFileError("model file is truncated: %d of %d bytes; copy it again" % (size, file_size))
-    if size > file_size:
-        raise ModelFileError("model file has %d bytes after its end; copy it again" % (size - file_size))
+    head, flags, file_size, digest = read_header(f)
     _check_hash(f, F.HASHED_FROM, file_size, digest)
     if flags:
         _fail("header flags 0x%04x are not defined in format version %d", flags, F.FORMAT_VERSION)
