@@ -83,6 +83,18 @@ def read_header(f):
     return head, flags, file_size, digest
 
 
+def kernel_of(i, opcode, ver):
+    """The kernel name of op `i`, refused when this runtime lacks it or reads its params otherwise."""
+    name = KERNELS.get(opcode)
+    if name is None:
+        raise ModelFileError("op %d has opcode %d, which this runtime has no kernel for; "
+                             "update the runtime on the board" % (i, opcode))
+    if ver != VERSIONS[name]:  # another param layout: reading it would give wrong bytes
+        raise ModelFileError("op %d (%s) kernel version %d, this runtime has %d; convert the model "
+                             "again" % (i, name, ver, VERSIONS[name]))
+    return name
+
+
 class Model:
     """A checked model file kept open for its constants.
 
@@ -113,13 +125,7 @@ class Model:
         for i in range(n_ops):
             opcode, ver, start, count, _first_in, first_out = struct.unpack_from(F.OP_FMT, tables, at)
             at += F.OP_SIZE
-            name = KERNELS.get(opcode)
-            if name is None:
-                raise ModelFileError("op %d has opcode %d, which this runtime has no kernel for; "
-                                     "update the runtime on the board" % (i, opcode))
-            if ver != VERSIONS[name]:  # another param layout: reading it would give wrong bytes
-                raise ModelFileError("op %d (%s) kernel version %d, this runtime has %d; convert the model "
-                                     "again" % (i, name, ver, VERSIONS[name]))
+            name = kernel_of(i, opcode, ver)
             ops.append((opcode, name, pv[start:start + count], first_out))
         self.ops = ops
 

@@ -19,8 +19,7 @@ there (host/edgeloop/deploy/board_check.py).
 import struct
 
 from . import format as F
-from .loader import ModelFileError, _check_hash, read_header
-from .opcodes import KERNELS, VERSIONS
+from .loader import ModelFileError, _check_hash, kernel_of, read_header
 from .opspec import OPS, names
 
 # The largest arena any board we know can hold (ESP32-S3 with 8 MiB PSRAM);
@@ -90,12 +89,7 @@ def check(f, heap=None):
     for i in range(n_ops):
         opcode, ver, start, count, first_in, first_out = struct.unpack_from(F.OP_FMT, tables, at)
         at += F.OP_SIZE
-        name = KERNELS.get(opcode)
-        if name is None:
-            raise ModelFileError("op %d has opcode %d, which this runtime has no kernel for; "
-                                 "update the runtime on the board" % (i, opcode))
-        if ver != VERSIONS[name]:
-            _fail("op %d (%s) kernel version %d, this runtime has %d", i, name, ver, VERSIONS[name])
+        name = kernel_of(i, opcode, ver)
         if start + count > n_params:
             _fail("op %d (%s) params %d..%d are past the %d params", i, name, start, start + count, n_params)
         for t in (first_in, first_out):

@@ -17,14 +17,17 @@ from edgeloop_fw.runtime.validate import check
 from ..errors import ModelError
 
 
-def open_model(data: bytes, name: str = "model", heap: int | None = None) -> Model:
-    """The board's loader over `data` after the full check; a refusal is a ModelError naming `name`.
-
-    `heap` is the board's heap in bytes when a board is known (deploy), None otherwise."""
+def checked_model(data: bytes) -> Model:
+    """The board's full check, then its loader, over `data`; a refusal is its ModelFileError."""
     f = io.BytesIO(data)
+    check(f)
+    f.seek(0)
+    return Model(f)
+
+
+def open_model(data: bytes, name: str = "model") -> Model:
+    """`checked_model` for predict: a refusal is a ModelError naming `name`."""
     try:
-        check(f, heap)
-        f.seek(0)
-        return Model(f)
+        return checked_model(data)
     except ModelFileError as e:
         raise ModelError(f"{name}: {e}") from None

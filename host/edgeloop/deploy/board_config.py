@@ -17,7 +17,6 @@ keeps its previous model and config.
 
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,14 +103,12 @@ def _refuse(src: ModelSource, why) -> ModelError:
 
 def _check_elm(src: ModelSource, data: bytes) -> CheckedModel:
     from edgeloop_fw.runtime.interpreter import Interpreter
-    from edgeloop_fw.runtime.loader import Model, ModelFileError
-    from edgeloop_fw.runtime.validate import check
+    from edgeloop_fw.runtime.loader import ModelFileError
 
-    f = io.BytesIO(data)
+    from edgeloop.convert.modelcheck import checked_model
+
     try:
-        check(f)  # every field against the file and the arena; the board's heap is checked by check_fit
-        f.seek(0)
-        model = Model(f)
+        model = checked_model(data)  # every field against the file and arena; the heap is check_fit's
         Interpreter(model)
     except ModelFileError as e:
         raise _refuse(src, e) from None
