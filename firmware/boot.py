@@ -6,22 +6,14 @@ try:
 except (ImportError, RuntimeError, AttributeError):
     pass
 
-# edgeloop: a board that autostarts the app imports its modules here, in their own script. A
-# board whose garbage collector runs only between scripts (the WebAssembly virtual board) then
-# starts main.py with the imports' garbage gone, as the host's stream link does with one import
-# per execution; on other boards this is the same work done a moment earlier.
+
+# edgeloop: a board that autostarts the app imports its modules here, in their own script
+# (edgeloop_fw/autostart.py, compiled, so this file stays small: boot.py is compiled from source
+# at every reset, and its parse costs heap on the virtual board). A board whose garbage collector
+# runs only between scripts (the WebAssembly virtual board) then starts main.py with the imports'
+# garbage gone; on other boards this is the same work done a moment earlier.
 try:
-    import json
-    with open("/edgeloop.json") as _f:
-        _c = json.load(_f)
-    if _c.get("autostart"):
-        import edgeloop_fw.protocol
-        import edgeloop_fw.app
-        if str(_c.get("model") or "").endswith(".elm"):
-            import edgeloop_fw.runtime.loader
-            import edgeloop_fw.runtime.interpreter
-        if _c.get("capture"):
-            import edgeloop_fw.capture
-    del _c
-except Exception:  # no config, a broken firmware: main.py reports it (or the REPL stays)
+    import edgeloop_fw.autostart
+    edgeloop_fw.autostart.preload()
+except Exception:  # no firmware, a broken one: main.py reports it (or the REPL stays)
     pass

@@ -49,7 +49,7 @@ class App:
         self._confirm_left = 0  # inferences a pending slot model must still run before it is kept
         model = cfg.get("model") or ""
         if model:
-            from .bundle_format import KEY, MARK
+            from .slot_marks import KEY, MARK
             if model.startswith(MARK) or file_exists(KEY):
                 from .slots import app_config
                 cfg, self._confirm_left = app_config(cfg)

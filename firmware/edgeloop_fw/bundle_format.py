@@ -25,8 +25,7 @@ FORMAT = 1
 HEADER_FMT = "<4sBBHI"
 HEADER_SIZE = 12
 SIG_SIZE = 64
-KEY = "/keys/edgeloop.pub"  # the board's trusted public key (32 raw bytes); present = provisioned
-MARK = "@slots/"  # /edgeloop.json's "model" when the app runs the active slot's model (edgeloop_fw.slots)
+from .slot_marks import KEY, MARK  # noqa: F401 - part of this format, defined where the app reads them
 MAX_MANIFEST = 8192  # a manifest is a few hundred bytes; a larger one is not ours
 
 # Self-test outputs are hashed as the bytes the board's own code produces: an .elm model's

@@ -58,31 +58,14 @@ def app_failed(port: str, line: str, started: bool) -> AppFailed:
     return AppFailed(f"the edgeloop app on {port} {when}: {line}; {advice}")
 
 
-# The app's modules, imported one execution at a time before it starts: the WebAssembly virtual
-# board collects garbage only between executions, so importing them inside the stream's one long
-# execution would keep every import's garbage alive for the whole stream (the keyword app then
-# does not fit the rp2040 profile's heap). Which ones: what /edgeloop.json's model needs.
-PRELOAD = ("edgeloop_fw.protocol", "edgeloop_fw.features")
-PRELOAD_RUNTIME = ("edgeloop_fw.runtime.loader", "edgeloop_fw.runtime.interpreter")
-PRELOAD_AUDIO = ("edgeloop_fw.audio.frontend", "edgeloop_fw.kws")
-PRELOAD_TREES = ("edgeloop_fw.trees",)
-PRELOAD_CAPTURE = ("edgeloop_fw.capture",)
-_CONFIG_KIND = ("try:\n import json\n with open('/edgeloop.json') as f:\n  c = json.load(f)\n"
-                " m = str(c.get('model') or '')\n"
-                " k = 'kws' if c.get('kws') else 'trees' if m.endswith('.csv') else 'elm' if m else ''\n"
-                " print(k + ('+capture' if k and c.get('capture') else ''))\n"
-                "except Exception:\n print('')")
+# The app's modules for /edgeloop.json, named by the board's own edgeloop_fw.autostart (which says
+# why they are imported one execution at a time before the app starts).
+_MODULES = "import edgeloop_fw.autostart as _a\nprint(' '.join(_a.modules(_a.config())))\ndel _a"
 
 
-def preload(dev: Device, kind: str, timeout: float) -> None:
-    """Import the app's modules for a model of this kind ("kws", "trees", "elm", or "" for no
-    model: a board that only streams its sensor may carry no runtime; "+capture" when the config
-    has capture rules), one execution each."""
-    kind, _, with_capture = kind.partition("+")
-    runtime = PRELOAD_RUNTIME if kind else ()
-    extra = PRELOAD_AUDIO if kind == "kws" else PRELOAD_TREES if kind == "trees" else ()
-    extra += PRELOAD_CAPTURE if with_capture else ()
-    for module in PRELOAD + runtime + ("edgeloop_fw.app",) + extra:
+def preload(dev: Device, timeout: float) -> None:
+    """Import the modules the board's config needs, one execution each (see edgeloop_fw.autostart)."""
+    for module in dev.exec(_MODULES, timeout=timeout).decode("utf-8", "replace").split():
         dev.exec(f"import {module}", timeout=timeout)
 
 
@@ -114,8 +97,7 @@ class BoardLink:
         dev = Device(self.port, baudrate=self.baudrate, timeout=self.timeout, soft_reset=True)
         try:
             try:
-                kind = dev.exec(_CONFIG_KIND, timeout=self.timeout).decode("utf-8", "replace").strip()
-                preload(dev, kind, 12 * self.timeout)
+                preload(dev, 12 * self.timeout)
             except BoardException as e:
                 if "ImportError" in e.traceback or "no module named" in e.traceback.lower():
                     raise StreamError(

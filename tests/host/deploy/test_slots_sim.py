@@ -79,13 +79,13 @@ _RUN = ("import edgeloop_fw.app as _A\n"
         "print(repr((_a.model_hash, _a.win.windows, _a._confirm_left)))\ndel _a\n")
 
 
-def run_app(port: str, seconds: float, kind: str) -> tuple[bytes, int, int]:
+def run_app(port: str, seconds: float) -> tuple[bytes, int, int]:
     """Start the app as the stream link does (soft reset, modules one exec each), run it with the
     replay sensor for `seconds`: (model hash it loaded, windows seen, inferences left to confirm)."""
     import ast
 
     with Device(port, soft_reset=True, timeout=30) as dev:
-        preload(dev, kind, 60)
+        preload(dev, 60)
         return ast.literal_eval(dev.exec(_RUN.format(seconds=seconds), timeout=seconds + 60).decode().strip())
 
 
@@ -106,9 +106,6 @@ def bundle_file(tmp_path, model, counter, key=None, name=None, **kw) -> Path:
     return p
 
 
-@pytest.mark.xfail(reason="since the capture merge (app.py/boot.py/protocol.py grew), installing the CNN bundle "
-                   "after the trees app ran raises MemoryError on the heap-capped rp2040 virtual board; "
-                   "passes on branch slots; open in issue 15's note", strict=False)
 def test_bundle_switches_slots_and_the_app_runs_it(board, tmp_path):
     vb, flash = board
     key = Ed25519PrivateKey.generate() if HAS_VERIFY else None
@@ -123,7 +120,7 @@ def test_bundle_switches_slots_and_the_app_runs_it(board, tmp_path):
     assert "in slot a, self-test passed" in first.output
     assert ("signature checked by the board" if key else "NOT checked") in first.output
     assert (flash / "slots/a/gesture_trees.csv").read_bytes() == (TREES / "gesture_trees.csv").read_bytes()
-    got_hash, windows, left = run_app(vb.port, 2.5, "trees")
+    got_hash, windows, left = run_app(vb.port, 2.5)
     assert got_hash == model_hash(TREES) and windows >= 3 and left == 0  # ran, and confirmed itself
     with Device(vb.port) as dev:
         st = SL.slot_state(dev)
@@ -134,7 +131,7 @@ def test_bundle_switches_slots_and_the_app_runs_it(board, tmp_path):
     assert second.exit_code == 0, second.output
     assert "in slot b" in second.output
     assert (flash / "slots/a/gesture_trees.csv").exists()  # the previous model stays for a rollback
-    got_hash, windows, left = run_app(vb.port, 2.5, "elm")
+    got_hash, windows, left = run_app(vb.port, 2.5)
     assert got_hash == model_hash(CNN) and left == 0
     with Device(vb.port) as dev:
         st = SL.slot_state(dev)
@@ -153,7 +150,7 @@ def test_refused_bundles_change_nothing(board, tmp_path):
         args += ["--provision-key", pub]
     ok = cli_deploy(vb.port, *args, "--bundle", bundle_file(tmp_path, TREES, 5, signing, confirm_inferences=1))
     assert ok.exit_code == 0, ok.output
-    run_app(vb.port, 1.5, "trees")  # confirms it
+    run_app(vb.port, 1.5)  # confirms it
     before = board_state(flash)
     assert before and b'"pending": false' in before["slots/state.json"]
 
@@ -182,7 +179,7 @@ def test_refused_bundles_change_nothing(board, tmp_path):
         else:
             one_line_refusal(cli_deploy(vb.port, "--sensor", "replay", "--bundle", path), reason, "nothing was replaced")
         assert board_state(flash) == before, reason
-    got_hash, _, _ = run_app(vb.port, 1.0, "trees")
+    got_hash, _, _ = run_app(vb.port, 1.0)
     assert got_hash == model_hash(TREES)
 
 
@@ -202,14 +199,11 @@ def test_unsigned_and_plain_models_refused_once_a_key_is_provisioned(board, tmp_
     assert board_state(flash) == before
 
 
-@pytest.mark.xfail(reason="since the capture merge (app.py/boot.py/protocol.py grew), installing the CNN bundle "
-                   "after the trees app ran raises MemoryError on the heap-capped rp2040 virtual board; "
-                   "passes on branch slots; open in issue 15's note", strict=False)
 def test_candidate_that_crashes_before_confirming_is_rolled_back_at_next_boot(board, tmp_path):
     vb, flash = board
     assert cli_deploy(vb.port, "--sensor", "replay", "--bundle",
                       bundle_file(tmp_path, TREES, 1, confirm_inferences=1)).exit_code == 0
-    run_app(vb.port, 1.5, "trees")
+    run_app(vb.port, 1.5)
     r = cli_deploy(vb.port, "--sensor", "replay", "--bundle", bundle_file(tmp_path, CNN, 2, confirm_inferences=500))
     assert r.exit_code == 0, r.output
     # The candidate starts, runs a few inferences, and the board dies (a crash, a watchdog reset).
@@ -217,7 +211,7 @@ def test_candidate_that_crashes_before_confirming_is_rolled_back_at_next_boot(bo
     killer.start()
     try:
         with pytest.raises(Exception):
-            run_app(vb.port, 30, "elm")
+            run_app(vb.port, 30)
     finally:
         killer.cancel()
     vb.stop()
@@ -226,7 +220,7 @@ def test_candidate_that_crashes_before_confirming_is_rolled_back_at_next_boot(bo
         with Device(vb2.port, timeout=30) as dev:
             st = SL.slot_state(dev)
         assert st["active"] == "a" and not st["pending"] and "rolled back" in st["note"], st
-        got_hash, windows, _ = run_app(vb2.port, 1.5, "trees")
+        got_hash, windows, _ = run_app(vb2.port, 1.5)
         assert got_hash == model_hash(TREES) and windows > 0
     finally:
         vb2.stop()
@@ -259,7 +253,7 @@ def test_power_cut_at_every_exec_of_a_bundle_install_boots_a_self_tested_model(b
     vb, flash = board
     assert cli_deploy(vb.port, "--sensor", "replay", "--bundle",
                       bundle_file(tmp_path, TREES, 1, version="old", confirm_inferences=1)).exit_code == 0
-    run_app(vb.port, 1.5, "trees")
+    run_app(vb.port, 1.5)
     new = B.read_bundle(B.build_bundle(CNN, counter=2, version="new"))
     plan = BC.bundle_deploy(new, profiles.load("rp2040"), sensor="replay")
     vb.stop()
@@ -305,7 +299,7 @@ def test_power_cut_at_every_exec_of_a_bundle_install_boots_a_self_tested_model(b
             vb_now[0].stop()
             vb_now[0] = type(vb)(board="rp2040", flash_dir=flash, register=False)  # power on: main.py
             with Device(vb_now[0].port, timeout=30, soft_reset=True) as dev:
-                preload(dev, "elm", 60)
+                preload(dev, 60)
                 import ast
                 version, model = ast.literal_eval(dev.exec(_CHECK, timeout=120).decode().strip())
             assert version in ("old", "new") and model.endswith((".csv", ".elm"))

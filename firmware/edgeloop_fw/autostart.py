@@ -1,0 +1,56 @@
+"""Which of the firmware's modules the app needs for a config, and their import before main.py.
+
+The WebAssembly virtual board collects garbage only between executions, so the
+app's imports, made inside its one long execution, would keep their garbage
+for the whole stream; the keyword app then does not fit the rp2040 profile's
+heap. Whoever starts the app imports these first, one execution each where it
+can (the host's stream link), or in boot.py's own script before main.py
+(autostart). The list lives here, once, for both.
+
+boot.py imports this compiled module rather than holding the code itself: a
+board compiles boot.py from source at every reset, and on the virtual board
+that parse cost every raw-REPL session ~3.5 KB of heap.
+"""
+
+CONFIG_PATH = "/edgeloop.json"
+SENSORS = {"replay": "edgeloop_fw.sensors.replay", "imu": "edgeloop_fw.sensors.imu",
+           "microphone": "edgeloop_fw.sensors.mic"}
+
+
+def config(path=CONFIG_PATH):
+    """/edgeloop.json as a dict; {} when it is missing or unreadable (the app says why)."""
+    try:
+        import json
+        with open(path) as f:
+            c = json.load(f)
+        return c if isinstance(c, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def modules(c):
+    """The modules the app imports for config `c`, in an order that imports each once."""
+    model = str(c.get("model") or "")
+    sensor = c.get("sensor") or {}
+    names = ["edgeloop_fw.protocol", "edgeloop_fw.features",
+             SENSORS.get(sensor.get("kind", "replay") if isinstance(sensor, dict) else "", "edgeloop_fw.sensors")]
+    if model:
+        names.append("edgeloop_fw.slot_marks")
+        if not model.endswith(".csv"):
+            names += ["edgeloop_fw.runtime.loader", "edgeloop_fw.runtime.interpreter"]
+    names.append("edgeloop_fw.app")
+    if model and c.get("kws"):
+        names += ["edgeloop_fw.audio.frontend", "edgeloop_fw.kws"]
+    elif model.endswith(".csv"):  # a slot's model ("@slots/...") may be either kind: imported by the app
+        names.append("edgeloop_fw.trees")
+    if model and c.get("capture"):
+        names.append("edgeloop_fw.capture")
+    return names
+
+
+def preload():
+    """boot.py's step: import the app's modules when the config autostarts it."""
+    c = config()
+    if c.get("autostart"):
+        for name in modules(c):
+            __import__(name)
