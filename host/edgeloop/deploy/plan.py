@@ -204,6 +204,7 @@ def deploy_files(device: Device, files: Sequence, *, group: str = "files", prune
         if progress:
             progress(0, total, "")
         session.write_files(staged, on_chunk)
+        _board_checks_models(session, staged, result)
         journal = json.dumps({"moves": [[s.temp, s.label] for s in staged], "remove": removals,
                               "set": entries, "header": header}).encode()
         session.write_files([StagedFile(f"{STAGE}/journal", journal, sha256_hex(journal), JOURNAL)])
@@ -226,6 +227,35 @@ def deploy_files(device: Device, files: Sequence, *, group: str = "files", prune
     result.wire_bytes = session.wire_bytes
     result.seconds = time.perf_counter() - start
     return result
+
+
+# Where the board's model check lives (edgeloop.deploy.firmware's LIB/PACKAGE + the runtime).
+BOARD_RUNTIME = "/lib/edgeloop_fw/runtime/"
+
+
+def _board_checks_models(session: BoardSession, staged: list[StagedFile], result: DeployResult) -> None:
+    """The board reads each staged model file with its own runtime before anything is replaced.
+
+    The host checked the file with the same code already; this run is the board's word, against
+    its heap and its installed runtime. A deploy that also brings a new runtime is checked on the
+    host only: the board's old validator may not read the format the new runtime reads."""
+    models = [s for s in staged if s.label.endswith(".elm")]
+    if not models:
+        return
+    if any(s.label.startswith(BOARD_RUNTIME) for s in staged):
+        result.notes.append("model checked on the host: the board's runtime arrives with this deploy")
+        return
+    script = f"PATHS = {[session.path(s.temp) for s in models]!r}\n" + board_script("check_models")
+    verdicts = session.call(script, timeout=300)
+    if verdicts is None:
+        result.notes.append("model checked on the host only: the board has no edgeloop_fw.runtime.validate "
+                            "(deploy the firmware with `edgeloop deploy`)")
+        return
+    for s, why in zip(models, verdicts):
+        if why:
+            raise DeployError(f"the board refused {s.label}: {why}; nothing was replaced")
+        if why is None:
+            result.notes.append(f"{s.label}: the board had no free heap to check it; checked on the host")
 
 
 def _discard_stage(session: BoardSession) -> None:
