@@ -50,6 +50,8 @@ def summary(result) -> list[str]:
 @click.option("--sensor", help="Which of the board profile's sensors the app reads, by part or kind "
                                "(default: the one of the model's kind); `replay` plays /replay.bin instead.")
 @click.option("--autostart", is_flag=True, help="Start the app at power-up (main.py reads it from /edgeloop.json).")
+@click.option("--device-id", default="", metavar="NAME",
+              help="The name this board gives in every log row (default: its chip's unique id, as hex).")
 @click.option("--keep-below", type=click.FloatRange(0, 1), metavar="SCORE",
               help="Capture: keep a window when its top score is below SCORE (e.g. 0.6).")
 @click.option("--keep-margin", type=click.FloatRange(0, 1), metavar="DIFF",
@@ -76,7 +78,7 @@ def summary(result) -> list[str]:
               help="Put this public key (edgeloop.pub) on the board; from then on it accepts models only as "
                    "bundles signed with the matching private key.")
 @click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for the board to answer.")
-def deploy(port, board_name, models, sensor, autostart, keep_below, keep_margin, keep_class, keep_random, keep_seed,
+def deploy(port, board_name, models, sensor, autostart, device_id, keep_below, keep_margin, keep_class, keep_random, keep_seed,
            keep_per_minute, keep_ring_kb, source_only, verify, no_compress, firmware_dir, timeout,
            bundle_path, provision):
     """Push the on-board code (and a model with its config) to a board: only what changed, verified, atomic.
@@ -142,9 +144,10 @@ def deploy(port, board_name, models, sensor, autostart, keep_below, keep_margin,
         with Device(port, timeout=timeout) as device:
             profile = BC.board_profile(device, board_name) if checked or signed else None
             if signed is not None:
-                plan = BC.bundle_deploy(signed, profile, sensor=sensor, autostart=autostart)
+                plan = BC.bundle_deploy(signed, profile, sensor=sensor, autostart=autostart, device_id=device_id)
             else:
-                plan = BC.model_deploy(checked, profile, sensor=sensor, autostart=autostart, capture=capture)
+                plan = BC.model_deploy(checked, profile, sensor=sensor, autostart=autostart, capture=capture,
+                                        device_id=device_id)
             if checked:
                 SL.refuse_plain_models(open_session(device), port)
             name = profile.name if profile else board_name

@@ -311,13 +311,13 @@ def check_capture(checked: Sequence[CheckedModel], capture: dict | None) -> None
 
 
 def model_deploy(checked: Sequence[CheckedModel], profile: BoardProfile | None, *, sensor: str | None = None,
-                 autostart: bool = False, capture: dict | None = None) -> ModelDeploy:
+                 autostart: bool = False, capture: dict | None = None, device_id: str = "") -> ModelDeploy:
     """The fit check for `profile`, the config for the model folder, and the files to send.
     `capture`: the --keep-* flags ({"below": 0.6, ...}; None for a flag not given)."""
     with_info = [c for c in checked if c.source.info is not None]
     keep = any(v not in (None, ()) for v in (capture or {}).values())
-    if (sensor or autostart or keep) and not with_info:
-        raise DeployError("--sensor, --autostart and --keep-* go into /edgeloop.json, which needs a model folder "
+    if (sensor or autostart or keep or device_id) and not with_info:
+        raise DeployError("--sensor, --autostart, --device-id and --keep-* go into /edgeloop.json, which needs a model folder "
                           "(model.json beside the model file); pass --model with the folder")
     facts, files = [], []
     for c in checked:
@@ -331,13 +331,14 @@ def model_deploy(checked: Sequence[CheckedModel], profile: BoardProfile | None, 
             raise DeployError("cannot tell which board this is, so its sensors are unknown; "
                               "pass --board NAME (see `edgeloop boards`)")
         src = with_info[0].source
-        config = board_config(profile, src.info, src.remote, sensor=sensor, autostart=autostart, capture=capture)
+        config = board_config(profile, src.info, src.remote, sensor=sensor, autostart=autostart, capture=capture,
+                              device_id=device_id)
         files.append(config_file(config))
     return ModelDeploy(files, config, facts)
 
 
 def bundle_deploy(bundle, profile: BoardProfile | None, *, sensor: str | None = None,
-                  autostart: bool = False) -> ModelDeploy:
+                  autostart: bool = False, device_id: str = "") -> ModelDeploy:
     """/edgeloop.json for a signed bundle: the profile's sensor for the bundle's model, and
     `"model": "@slots/<file>"` (the app takes the model, window, hop and classes from the
     active slot, so a rollback brings its own settings back). The bundle's model gets the
@@ -356,7 +357,7 @@ def bundle_deploy(bundle, profile: BoardProfile | None, *, sensor: str | None = 
     settings = m["config"]
     need = SimpleNamespace(sensor=m["sensor"], rate_hz=float(settings["rate"]))
     cfg = {"sensor": pick_sensor(profile, need, sensor), "model": MARK + name, "board": profile.name,
-           "device_id": "", "autostart": bool(autostart)}
+           "device_id": device_id, "autostart": bool(autostart)}
     cfg.update({k: settings[k] for k in ("window", "hop", "classes", "kws") if k in settings})
     return ModelDeploy([config_file(cfg)], cfg, facts)
 

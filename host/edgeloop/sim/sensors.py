@@ -14,6 +14,7 @@ started without sensors gets the files of an earlier run removed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -174,6 +175,10 @@ def install(flash_dir: Path, files: dict[str, bytes]) -> None:
     flash_dir = Path(flash_dir)
     remove(flash_dir)
     wiring = f"{SIM_DIR}/{WIRING}"
+    if wiring in files:  # the board's machine.unique_id(): one per flash folder, as one per chip
+        w = json.loads(files[wiring])
+        w["uid"] = hashlib.sha256(str(flash_dir.resolve()).encode()).hexdigest()[:16]
+        files = {**files, wiring: json.dumps(w, indent=1).encode()}
     for rel, data in sorted(files.items(), key=lambda kv: kv[0] == wiring):
         dest = flash_dir / rel
         dest.parent.mkdir(parents=True, exist_ok=True)

@@ -246,6 +246,8 @@ def test_cli_sim_imu_then_deploy_and_record(tmp_path):
     assert "imu: MPU-6050 on i2c0 address 0x68 (sda 4, scl 5), 400 frames at 100 Hz" in err
     meta = json.loads(next(out.glob("*.json")).read_text())
     assert meta["sensor"] == "MPU-6050" and meta["units"] == "mg,mg,mg" and meta["rate_hz"] == 100
+    # No device_id in the config: the board names itself by its chip id (machine.unique_id()).
+    assert len(meta["device_id"]) == 16 and int(meta["device_id"], 16) != 0, meta["device_id"]
     rows = np.loadtxt(next(out.glob("*.csv")), delimiter=",", skiprows=1)[:, 1:]
     ref = reference_mg(TAKE)
     exact = np.mean([np.all(np.abs(row - ref[i % len(ref)]) <= 1) for i, row in enumerate(rows)])

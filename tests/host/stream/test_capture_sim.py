@@ -86,7 +86,7 @@ def check_provenance(rows):
 
 def test_monitor_logs_exactly_the_windows_the_rules_select(virtual_board, tmp_path):
     vb = virtual_board
-    deploy(vb)
+    deploy(vb, "--device-id", "bench-7")
     db = tmp_path / "log.sqlite"
     code, out = run("monitor", "-p", vb.port, "--seconds", 15, "--window", "--db", db)
     assert code == 0, out
@@ -104,6 +104,7 @@ def test_monitor_logs_exactly_the_windows_the_rules_select(virtual_board, tmp_pa
     assert (uncapped > 0).sum() > (want > 0).sum() == SPEC["per_minute"]  # the cap turned some away
     assert len({r["rule"] for r in rows}) >= 3, [r["rule"] for r in rows]
     check_provenance(rows)
+    assert {r["device_id"] for r in rows} == {"bench-7"}  # deploy --device-id names the board in the log
     for r in rows:  # the kept window is the one the inference was made on
         assert r["window"] == r["i_window"] and r["window_channels"] == 3
     assert "kept windows" in out

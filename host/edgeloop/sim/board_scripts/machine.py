@@ -31,6 +31,13 @@ def _wiring():
     return _state["wiring"]
 
 
+def unique_id():
+    """The board's id, as a chip reports its serial: 8 bytes fixed for this board's flash folder
+    (`edgeloop sim` writes them into the wiring), so its logs name it across restarts."""
+    from binascii import unhexlify
+    return unhexlify(_wiring().get("uid") or "0000000000000000")
+
+
 def _recording(entry):
     from simfeed import Recording
     return Recording(entry["file"], entry["channels"], entry["frames"], entry["offset"])
