@@ -239,10 +239,12 @@ _CHECK = ("import edgeloop_fw.slots as _S\n_c, _l = _S.app_config({'model': '@sl
 
 
 @pytest.mark.slow
-def test_power_cut_at_every_exec_of_a_bundle_install_boots_a_self_tested_model(board, tmp_path, monkeypatch):
+@pytest.mark.parametrize("keyed", [False, True], ids=["no-key", "key"])
+def test_power_cut_at_every_exec_of_a_bundle_install_boots_a_self_tested_model(board, tmp_path, monkeypatch, keyed):
     """Kill the board's process after each exec of a bundle deploy, and at a sweep of moments inside
     the board's install (signature, hashes, slot writes, self-test, switch); after the next boot the
-    app starts a model that passes its own self-test, the old one or the new one."""
+    app starts a model that passes its own self-test, the old one or the new one. With a key the
+    board also verifies the signature (its own Ed25519, about a second here) before installing."""
     import shutil
 
     import edgeloop.link.device as device_mod
@@ -251,10 +253,18 @@ def test_power_cut_at_every_exec_of_a_bundle_install_boots_a_self_tested_model(b
     from edgeloop.deploy.plan import deploy_files
 
     vb, flash = board
-    assert cli_deploy(vb.port, "--sensor", "replay", "--bundle",
-                      bundle_file(tmp_path, TREES, 1, version="old", confirm_inferences=1)).exit_code == 0
+    key, extra = None, []
+    if keyed:
+        if not HAS_VERIFY:
+            pytest.skip("the board's signature check (edgeloop_fw.crypto) is not in this firmware")
+        key = Ed25519PrivateKey.generate()
+        pub = tmp_path / "edgeloop.pub"
+        pub.write_bytes(key.public_key().public_bytes_raw())
+        extra = ["--provision-key", pub]
+    assert cli_deploy(vb.port, "--sensor", "replay", *extra, "--bundle",
+                      bundle_file(tmp_path, TREES, 1, key, version="old", confirm_inferences=1)).exit_code == 0
     run_app(vb.port, 1.5)
-    new = B.read_bundle(B.build_bundle(CNN, counter=2, version="new"))
+    new = B.read_bundle(B.build_bundle(CNN, counter=2, key=key, version="new"))
     plan = BC.bundle_deploy(new, profiles.load("rp2040"), sensor="replay")
     vb.stop()
     snapshot = tmp_path / "snapshot"
@@ -262,12 +272,14 @@ def test_power_cut_at_every_exec_of_a_bundle_install_boots_a_self_tested_model(b
     real_exec = device_mod.Device.exec
 
     def deploy_with(cut_at, delay):
-        calls = {"n": 0, "install": None, "t": 0.0}
+        calls = {"n": 0, "install": None, "t": 0.0, "check": None, "check_t": 0.0}
 
         def exec_then_cut(self, code, **kw):
             calls["n"] += 1
             if "_S.install(" in str(code):
                 calls["install"] = calls["n"]
+            if "_S.check_first(" in str(code):
+                calls["check"] = calls["n"]
             if calls["n"] == cut_at:
                 threading.Timer(delay, _kill, (vb_now[0].pid,)).start()
             t0 = time.monotonic()
@@ -276,6 +288,8 @@ def test_power_cut_at_every_exec_of_a_bundle_install_boots_a_self_tested_model(b
             finally:
                 if calls["install"] == calls["n"]:
                     calls["t"] = time.monotonic() - t0
+                if calls["check"] == calls["n"]:
+                    calls["check_t"] = time.monotonic() - t0
 
         monkeypatch.setattr(device_mod.Device, "exec", exec_then_cut)
         try:
@@ -311,14 +325,17 @@ def test_power_cut_at_every_exec_of_a_bundle_install_boots_a_self_tested_model(b
     finished, calls, version = trial(0, 0)
     assert finished and version == "new"
     n_execs, install_at, install_s = calls["n"], calls["install"], calls["t"]
+    check_at, check_s = calls["check"], calls["check_t"]  # signature (with a key), hashes, counter
     seen = {"old": 0, "new": 0}
     trials = 0
     for cut_at in range(1, n_execs + 1):
-        delays = [0.003] if cut_at != install_at else [0.003 + install_s * i / 12 for i in range(13)]
+        sweep = install_s if cut_at == install_at else check_s if cut_at == check_at else 0
+        delays = [0.003 + sweep * i / 12 for i in range(13)] if sweep else [0.003]
         for delay in delays:
             finished, _, version = trial(cut_at, delay)
             seen[version] += 1
             trials += 1
     assert seen["old"] and seen["new"], seen
-    print(f"\npower cuts on the virtual board: {trials} trials over {n_execs} execs "
-          f"(install exec {install_s:.2f} s, cut at 13 moments): old model booted {seen['old']}, new {seen['new']}")
+    print(f"\npower cuts on the virtual board ({'signed, key provisioned' if keyed else 'no key'}): "
+          f"{trials} trials over {n_execs} execs "
+          f"(check exec {check_s:.2f} s and install exec {install_s:.2f} s, each cut at 13 moments): old model booted {seen['old']}, new {seen['new']}")
