@@ -7,8 +7,8 @@ Two things issue 14 asks of a board and the host cannot show for it:
   model stays byte for byte, and the stage is gone. The host's check is
   bypassed here on purpose (deploy_files is called directly), so the refusal
   can only come from the board;
-* crafted files (one field changed, hash recomputed, tests/tools/model_mutations)
-  get the same verdict on the board as under CPython: the same one-line
+* crafted files (one field changed, hash recomputed, tests/tools/model_mutations;
+  fields and values drawn by hypothesis) get the same verdict on the board as under CPython: the same one-line
   refusal, or a load and an inference with the same output bytes. Nothing
   else (an IndexError, a crash of the interpreter, a MemoryError) may come out.
 """
@@ -16,9 +16,9 @@ Two things issue 14 asks of a board and the host cannot show for it:
 from __future__ import annotations
 
 import hashlib
-import random
-
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from edgeloop.deploy.plan import STAGE, DeployFile, deploy_files
 from edgeloop.errors import DeployError
@@ -31,7 +31,7 @@ pytestmark = pytest.mark.sim
 
 GOOD = (REPO / "models" / "gesture" / "gesture.elm").read_bytes()
 REMOTE = "/models/gesture.elm"
-ROUNDS, SAMPLE = 3, 50  # rounds of mutated files put on the board at once (one deploy each), checked one per execution
+ROUNDS, SAMPLE = 4, 45  # hypothesis examples; drawn files per example (put in one deploy, checked one per exec)
 
 _SHA = ("import hashlib, binascii\n"
         "def _sha(p):\n"
@@ -121,19 +121,19 @@ except ModelFileError as e:
 HEAP = 60_000  # what the model may take on this board: well under its free heap, so a "ran" fits
 
 
-def _sample(seed: int) -> list[tuple[str, int]]:
-    rng = random.Random(seed)
-    names = [f.name for f in M.fields(GOOD)]
-    picks = [("arena_size", 2 ** 31 - 1), ("names_offset", 10 ** 9), ("flags", 1), ("n_tensors", 0xFFFF)]
-    while len(picks) < SAMPLE:
-        picks.append((rng.choice(names), rng.choice(M.INTERESTING)))
-    return picks
+ISSUE_14 = [("arena_size", 2 ** 31 - 1), ("names_offset", 10 ** 9), ("flags", 1), ("n_tensors", 0xFFFF)]
+NAMES = [f.name for f in M.fields(GOOD)]
+VALUES = st.one_of(st.sampled_from(M.INTERESTING), st.integers(-2 ** 31, 2 ** 32 - 1))
 
 
-@pytest.mark.parametrize("seed", range(14, 14 + ROUNDS))
-def test_crafted_files_get_the_same_verdict_on_the_board_as_under_cpython(fw_board, seed):
-    picks = _sample(seed)
-    blobs = [M.mutate(GOOD, _field(GOOD, name), value) for name, value in picks]
+@settings(max_examples=ROUNDS, deadline=None, derandomize=True, database=None,
+          suppress_health_check=list(HealthCheck))
+@given(picks=st.lists(st.tuples(st.sampled_from(NAMES), VALUES), min_size=SAMPLE, max_size=SAMPLE))
+def test_crafted_files_get_the_same_verdict_on_the_board_as_under_cpython(fw_board, picks):
+    """Hypothesis draws each round's fields and values; the unchanged file and issue 14's headers
+    go in every round, so each round has files the board must run and files it must refuse."""
+    blobs = [GOOD] + [M.mutate(GOOD, _field(GOOD, name), value) for name, value in ISSUE_14 + picks]
+    picks = [("(none)", 0)] + ISSUE_14 + picks
     # Not named .elm: deploy itself would have the board refuse most of them. The previous
     # round's files go first, in their own deploy (one deploy of 100 files exceeds this heap).
     fw_board.put({})
@@ -145,4 +145,4 @@ def test_crafted_files_get_the_same_verdict_on_the_board_as_under_cpython(fw_boa
             got = dev.exec(_RUN.format(path=f"/fuzz/{i}.bin", heap=HEAP), timeout=120).decode().strip()
             assert got == f"{want[0]} {want[1]}", f"{name}={value}: board {got!r}, CPython {want!r}"
             kinds.add(want[0])
-    assert kinds == {"ran", "refused"}  # each round exercises both sides
+    assert kinds == {"ran", "refused"}
