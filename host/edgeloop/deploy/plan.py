@@ -245,9 +245,22 @@ def _board_checks_models(session: BoardSession, staged: list[StagedFile], result
     if any(s.label.startswith(BOARD_RUNTIME) for s in staged):
         result.notes.append("model checked on the host: the board's runtime arrives with this deploy")
         return
-    script = f"PATHS = {[session.path(s.temp) for s in models]!r}\n" + board_script("check_models")
-    verdicts = session.call(script, timeout=300)
-    if verdicts is None:
+    verdicts = []
+    try:
+        session.run(board_script("check_models"))
+        try:
+            for s in models:
+                verdicts.append(session.call(f"print(repr(_el_check_model({session.path(s.temp)!r})))",
+                                             timeout=300))
+                if verdicts[-1] is False:
+                    break
+        finally:
+            session.run("_el_check_done(_el_check_before)\ndel _el_check_model, _el_check_done, _el_check_before")
+    except BoardException as e:
+        if "MemoryError" not in e.traceback:
+            raise
+        verdicts += [None] * (len(models) - len(verdicts))  # no heap for the check itself: no verdict
+    if verdicts and verdicts[0] is False:
         result.notes.append("model checked on the host only: the board has no edgeloop_fw.runtime.validate "
                             "(deploy the firmware with `edgeloop deploy`)")
         return
