@@ -127,7 +127,7 @@ def deploy(port, board_name, models, sensor, autostart, keep_below, keep_margin,
     checked = BC.prepare_models(models)  # a file that is not a valid model fails here too
     signed = B.load_bundle(bundle_path) if bundle_path else None  # framing and file hashes, before the port
     public = K.load_public_raw(provision) if provision else None
-    BC.check_capture(checked, capture)  # bad capture rules fail before the port is touched too
+    BC.check_capture(checked, capture, signed)  # bad capture rules fail before the port is touched too
     from edgeloop.link.discover import resolve_port
 
     port = resolve_port(port)
@@ -142,7 +142,7 @@ def deploy(port, board_name, models, sensor, autostart, keep_below, keep_margin,
         with Device(port, timeout=timeout) as device:
             profile = BC.board_profile(device, board_name) if checked or signed else None
             if signed is not None:
-                plan = BC.bundle_deploy(signed, profile, sensor=sensor, autostart=autostart)
+                plan = BC.bundle_deploy(signed, profile, sensor=sensor, autostart=autostart, capture=capture)
             else:
                 plan = BC.model_deploy(checked, profile, sensor=sensor, autostart=autostart, capture=capture)
             if checked:
