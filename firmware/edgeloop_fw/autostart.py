@@ -28,14 +28,31 @@ def config(path=CONFIG_PATH):
         return {}
 
 
+def port_name():
+    import sys
+    return sys.implementation.name
+
+
 def modules(c):
-    """The modules the app imports for config `c`, in an order that imports each once."""
+    """The modules the app imports for config `c`, in an order that imports each once.
+
+    MicroPython's `machine` goes first for a chip on a bus (an IMU, a microphone): built in on a
+    board, so free there; on the virtual board it is a Python file whose import leaves ~13 KB of
+    garbage. A slot model ("@slots/...") needs `slots` (and its bundle_format), ~10 KB of import
+    garbage: with both inside the app's one execution, a trees candidate with capture rules on the
+    IMU ran out of heap at its first start and was rolled back for it."""
     model = str(c.get("model") or "")
     sensor = c.get("sensor") or {}
-    names = ["edgeloop_fw.protocol", "edgeloop_fw.features",
-             SENSORS.get(sensor.get("kind", "replay") if isinstance(sensor, dict) else "", "edgeloop_fw.sensors")]
+    kind = sensor.get("kind", "replay") if isinstance(sensor, dict) else ""
+    names = ["edgeloop_fw.protocol", "edgeloop_fw.features"]
+    if kind in ("imu", "microphone") and port_name() == "micropython":
+        names.append("machine")
+    names.append(SENSORS.get(kind, "edgeloop_fw.sensors"))
     if model:
         names.append("edgeloop_fw.slot_marks")
+        from .slot_marks import MARK
+        if model.startswith(MARK):
+            names.append("edgeloop_fw.slots")
         if not model.endswith(".csv"):
             names += ["edgeloop_fw.runtime.loader", "edgeloop_fw.runtime.interpreter"]
     names.append("edgeloop_fw.app")
