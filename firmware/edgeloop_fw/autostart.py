@@ -38,9 +38,11 @@ def modules(c):
 
     MicroPython's `machine` goes first for a chip on a bus (an IMU, a microphone): built in on a
     board, so free there; on the virtual board it is a Python file whose import leaves ~13 KB of
-    garbage. A slot model ("@slots/...") needs `slots` (and its bundle_format), ~10 KB of import
-    garbage: with both inside the app's one execution, a trees candidate with capture rules on the
-    IMU ran out of heap at its first start and was rolled back for it."""
+    garbage, and inside the app's one execution that garbage made a 4-class trees candidate with
+    capture rules on the IMU run out of heap at its first start from a slot (so the board rolled
+    it back). `edgeloop_fw.slots` is not preloaded: it would save ~10 KB more, but moves where the
+    module sits in the heap, and a CNN bundle deployed right after such a run then failed
+    (test_slots_sim's second install)."""
     model = str(c.get("model") or "")
     sensor = c.get("sensor") or {}
     kind = sensor.get("kind", "replay") if isinstance(sensor, dict) else ""
@@ -50,9 +52,6 @@ def modules(c):
     names.append(SENSORS.get(kind, "edgeloop_fw.sensors"))
     if model:
         names.append("edgeloop_fw.slot_marks")
-        from .slot_marks import MARK
-        if model.startswith(MARK):
-            names.append("edgeloop_fw.slots")
         if not model.endswith(".csv"):
             names += ["edgeloop_fw.runtime.loader", "edgeloop_fw.runtime.interpreter"]
     names.append("edgeloop_fw.app")

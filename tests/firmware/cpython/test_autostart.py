@@ -8,14 +8,14 @@ from edgeloop_fw import autostart as A
 IMU = {"kind": "imu", "part": "MPU-6050", "bus": "i2c0"}
 
 
-def test_a_slot_model_on_a_bus_sensor_preloads_machine_and_slots(monkeypatch):
+def test_a_slot_model_on_a_bus_sensor_preloads_machine(monkeypatch):
     monkeypatch.setattr(A, "port_name", lambda: "micropython")
     names = A.modules({"model": "@slots/gesture_trees.csv", "sensor": IMU, "capture": {"below": 0.6}})
     assert names == ["edgeloop_fw.protocol", "edgeloop_fw.features", "machine", "edgeloop_fw.sensors.imu",
-                     "edgeloop_fw.slot_marks", "edgeloop_fw.slots", "edgeloop_fw.app", "edgeloop_fw.trees",
+                     "edgeloop_fw.slot_marks", "edgeloop_fw.app", "edgeloop_fw.trees",
                      "edgeloop_fw.capture"]
     mic = A.modules({"model": "/models/keyword.elm", "sensor": {"kind": "microphone"}, "kws": {"x": 1}})
-    assert "machine" in mic and "edgeloop_fw.slots" not in mic
+    assert "machine" in mic
     assert "machine" not in A.modules({"model": "@slots/g.elm", "sensor": {"kind": "replay"}})
 
 
