@@ -342,7 +342,8 @@ def test_the_closed_loop_from_the_commands(env, tmp_path):  # noqa: F811 (env: t
     # 7. The candidate as bundle 2: slot b, and on the board over the held-out field takes.
     cand_hash = file_hash(cand)
     b2 = tmp_path / "cand-2.bundle"
-    cli.run("bundle", "--model", cand, "--key", keys, "--counter", 2, "--out", b2, env=env)
+    # kept after 5 inferences: the first take's ~17 leave room for a board that lags on a busy host
+    cli.run("bundle", "--model", cand, "--key", keys, "--counter", 2, "--confirm-after", 5, "--out", b2, env=env)
     held_takes = sorted({sessions[s] for s in held_sessions})
     on_board = {}
     for i, take in enumerate(held_takes):
