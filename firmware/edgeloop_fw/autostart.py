@@ -28,12 +28,28 @@ def config(path=CONFIG_PATH):
         return {}
 
 
+def port_name():
+    import sys
+    return sys.implementation.name
+
+
 def modules(c):
-    """The modules the app imports for config `c`, in an order that imports each once."""
+    """The modules the app imports for config `c`, in an order that imports each once.
+
+    MicroPython's `machine` goes first for a chip on a bus (an IMU, a microphone): built in on a
+    board, so free there; on the virtual board it is a Python file whose import leaves ~13 KB of
+    garbage, and inside the app's one execution that garbage made a 4-class trees candidate with
+    capture rules on the IMU run out of heap at its first start from a slot (so the board rolled
+    it back). `edgeloop_fw.slots` is not preloaded: it would save ~10 KB more, but moves where the
+    module sits in the heap, and a CNN bundle deployed right after such a run then failed
+    (test_slots_sim's second install)."""
     model = str(c.get("model") or "")
     sensor = c.get("sensor") or {}
-    names = ["edgeloop_fw.protocol", "edgeloop_fw.features",
-             SENSORS.get(sensor.get("kind", "replay") if isinstance(sensor, dict) else "", "edgeloop_fw.sensors")]
+    kind = sensor.get("kind", "replay") if isinstance(sensor, dict) else ""
+    names = ["edgeloop_fw.protocol", "edgeloop_fw.features"]
+    if kind in ("imu", "microphone") and port_name() == "micropython":
+        names.append("machine")
+    names.append(SENSORS.get(kind, "edgeloop_fw.sensors"))
     if model:
         names.append("edgeloop_fw.slot_marks")
         if not model.endswith(".csv"):

@@ -129,7 +129,7 @@ def deploy(port, board_name, models, sensor, autostart, device_id, keep_below, k
     checked = BC.prepare_models(models)  # a file that is not a valid model fails here too
     signed = B.load_bundle(bundle_path) if bundle_path else None  # framing and file hashes, before the port
     public = K.load_public_raw(provision) if provision else None
-    BC.check_capture(checked, capture)  # bad capture rules fail before the port is touched too
+    BC.check_capture(checked, capture, signed)  # bad capture rules fail before the port is touched too
     from edgeloop.link.discover import resolve_port
 
     port = resolve_port(port)
@@ -144,7 +144,8 @@ def deploy(port, board_name, models, sensor, autostart, device_id, keep_below, k
         with Device(port, timeout=timeout) as device:
             profile = BC.board_profile(device, board_name) if checked or signed else None
             if signed is not None:
-                plan = BC.bundle_deploy(signed, profile, sensor=sensor, autostart=autostart, device_id=device_id)
+                plan = BC.bundle_deploy(signed, profile, sensor=sensor, autostart=autostart, capture=capture,
+                                        device_id=device_id)
             else:
                 plan = BC.model_deploy(checked, profile, sensor=sensor, autostart=autostart, capture=capture,
                                         device_id=device_id)

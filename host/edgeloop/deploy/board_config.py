@@ -300,8 +300,12 @@ def prepare_models(paths: Sequence[str | Path]) -> list[CheckedModel]:
     return checked
 
 
-def check_capture(checked: Sequence[CheckedModel], capture: dict | None) -> None:
-    """The --keep-* flags and model.json's capture section, checked before the port is touched."""
+def check_capture(checked: Sequence[CheckedModel], capture: dict | None, bundle=None) -> None:
+    """The --keep-* flags and model.json's capture section (or the flags against a bundle's
+    classes), checked before the port is touched."""
+    if bundle is not None:
+        bundle_capture(bundle, capture)
+        return
     with_info = [c for c in checked if c.source.info is not None]
     if any(v not in (None, ()) for v in (capture or {}).values()) and not with_info:
         raise DeployError("--keep-* go into /edgeloop.json, which needs a model folder (model.json beside the "
@@ -337,12 +341,22 @@ def model_deploy(checked: Sequence[CheckedModel], profile: BoardProfile | None, 
     return ModelDeploy(files, config, facts)
 
 
+def bundle_capture(bundle, flags: dict | None) -> dict | None:
+    """The capture section for a bundle deploy: the --keep-* flags, checked against the classes
+    the bundle's model has (a bundle carries no model.json, so there is no section to start from).
+    The board's config keeps it across slot switches; DeployError in one line if it is wrong."""
+    settings = bundle.manifest["config"]
+    info = SimpleNamespace(task="keyword" if settings.get("kws") else "gesture", kws=settings.get("kws"),
+                           capture=None, classes=list(settings.get("classes") or []))
+    return capture_rules(info, flags)
+
+
 def bundle_deploy(bundle, profile: BoardProfile | None, *, sensor: str | None = None,
-                  autostart: bool = False, device_id: str = "") -> ModelDeploy:
+                  autostart: bool = False, capture: dict | None = None, device_id: str = "") -> ModelDeploy:
     """/edgeloop.json for a signed bundle: the profile's sensor for the bundle's model, and
     `"model": "@slots/<file>"` (the app takes the model, window, hop and classes from the
     active slot, so a rollback brings its own settings back). The bundle's model gets the
-    same file and fit checks as --model, on the bytes it carries."""
+    same file and fit checks as --model, on the bytes it carries. `capture`: the --keep-* flags."""
     from edgeloop_fw.bundle_format import MARK
 
     m = bundle.manifest
@@ -359,6 +373,9 @@ def bundle_deploy(bundle, profile: BoardProfile | None, *, sensor: str | None = 
     cfg = {"sensor": pick_sensor(profile, need, sensor), "model": MARK + name, "board": profile.name,
            "device_id": device_id, "autostart": bool(autostart)}
     cfg.update({k: settings[k] for k in ("window", "hop", "classes", "kws") if k in settings})
+    rules = bundle_capture(bundle, capture)
+    if rules:
+        cfg["capture"] = rules
     return ModelDeploy([config_file(cfg)], cfg, facts)
 
 

@@ -88,3 +88,28 @@ def test_cli_bundle_writes_a_signed_bundle(tmp_path):
     assert b.manifest["counter"] == 3 and B.verify_signature(b, pair.public_raw)
     again = CliRunner().invoke(cli, ["bundle", "--model", str(GESTURE), "--counter", "3", "--out", str(out)])
     assert again.exit_code != 0 and len(again.output.strip().splitlines()) == 1 and "--key" in again.output
+
+
+def test_bundle_deploy_writes_the_keep_flags_into_the_board_config(tmp_path):
+    """`deploy --bundle --keep-*`: the rules go into /edgeloop.json next to "@slots/…" (a provisioned
+    board takes only bundles, so this is the only way to set them there); checked against the
+    bundle's classes before the port is touched."""
+    from edgeloop.boards import profiles
+    from edgeloop.deploy import board_config as BC
+
+    trees = REPO / "models" / "gesture_trees"
+    b = B.read_bundle(B.build_bundle(trees, counter=1))
+    flags = {"below": 0.6, "margin": 0.3, "classes": ("wave",), "random": 0.1, "seed": 7, "per_minute": None,
+             "ring_bytes": None}
+    BC.check_capture([], flags, b)
+    plan = BC.bundle_deploy(b, profiles.load("rp2040"), sensor="replay", capture=flags)
+    rules = {k: v for k, v in plan.config["capture"].items() if k != "ring_bytes"}
+    assert rules == {"below": 0.6, "margin": 0.3, "classes": ["wave"], "random": 0.1, "seed": 7}
+    assert plan.config["model"].startswith("@slots/")
+    assert "capture" not in BC.bundle_deploy(b, profiles.load("rp2040"), sensor="replay").config
+
+    out = tmp_path / "t.bundle"
+    out.write_bytes(B.build_bundle(trees, counter=1))
+    r = CliRunner().invoke(cli, ["deploy", "--port", "/dev/nonexistent-edgeloop", "--board", "rp2040",
+                                 "--bundle", str(out), "--keep-class", "jump"])
+    assert r.exit_code != 0 and "jump" in r.output and "Traceback" not in r.output, r.output
