@@ -10,8 +10,9 @@ needs a new model (`edgeloop train keyword`). Everything is checked before any w
 that is not a class, a file that is not a readable 16 kHz mono 16-bit WAV -- one line, nothing
 written. Hidden files (".DS_Store") are skipped.
 
-Speakers: Speech Commands names its clips `<speaker hash>_nohash_<n>.wav`; everything before
-`_nohash_` is the speaker, and a held-out set takes whole speakers, so no voice is both trained
+Speakers: Speech Commands names its clips `<speaker hash>_nohash_<n>.wav` (`_unknown_` ones
+`<other word>_<speaker hash>_nohash_<n>.wav`); the last `_`-separated part before `_nohash_` is
+the speaker, and a held-out set takes whole speakers, so no voice is both trained
 on and scored. A file name without `_nohash_` is its own group (name your takes
 `<you>_nohash_<n>.wav` to keep them together).
 
@@ -51,7 +52,8 @@ class Recording:
 
 def speaker_of(name: str) -> str:
     stem = Path(name).stem
-    return stem.split(SPEAKER_MARK, 1)[0] if SPEAKER_MARK in stem else stem
+    # "<speaker>_nohash_<n>", or "<other word>_<speaker>_nohash_<n>" as in Speech Commands' _unknown_
+    return stem.split(SPEAKER_MARK, 1)[0].rsplit("_", 1)[-1] if SPEAKER_MARK in stem else stem
 
 
 def read_wav(path: Path) -> np.ndarray:
