@@ -40,6 +40,8 @@ def retrain(parent, db, recordings, out, tolerance, field_test_fraction, seed, e
     Keyword models (--recordings): the parent's synthetic speech, made again
     from its recipe.json, plus your recordings; they are held out by
     speaker (the part of the file name before _nohash_), never by clip.
+    (Logged keyword audio, --db, is not supported yet: the log keeps the
+    30 ms frame of each inference, not the second the model heard.)
 
     Both are scored float / int8 under TFLM / edgeloop's runtime, on the
     parent's held-out set and on the held-out new data. The candidate is

@@ -85,6 +85,24 @@ def clips_hash(clips: list[np.ndarray]) -> str:
     return h.hexdigest()
 
 
+def lineage_card(lin: dict, split: dict) -> str:
+    """The card's last section for a retrained keyword model: where it came from and how it compared."""
+    pct = lambda v: "n/a" if v is None else f"{100 * v:.1f} %"  # noqa: E731
+    verdict = "promoted" if lin["promoted"] else "FORCED although refused: " + "; ".join(lin["refused_because"])
+    out = ["## Retrained", "",
+           f"From `{lin['parent']['path']}` (model hash {lin['parent']['model_hash']}) with the user's recordings "
+           f"of {len(split['speakers']['train'])} speakers; {len(split['speakers']['test'])} speakers' "
+           f"{len(split['recordings']['test'])} recordings held out (split by speaker, seed {split['seed']}). "
+           f"Verdict on {lin['revalidation']['runner_deciding']}, tolerance "
+           f"{100 * lin['revalidation']['tolerance']:g} points: {verdict}.", "",
+           "| set | runner | clips | parent | candidate |", "|---|---|---:|---:|---:|"]
+    out += [f"| {r['set']} | {r['runner']} | {r['windows']} | {pct(r['parent'])} | {pct(r['candidate'])} |"
+            for r in lin["revalidation"]["rows"]]
+    out += ["", "Data sets (sha256): " + "; ".join(f"{d.get('path') or d['kind']} `{d['sha256'][:16]}`"
+                                                 for d in lin["data"]) + ".", ""]
+    return "\n".join(out)
+
+
 def retrain_keyword(opts, parent: MI.ModelInfo, progress=None) -> Outcome:
     from ..reference.arena import smallest_arena
     from ..train.gesture import write_outputs
@@ -178,6 +196,7 @@ def retrain_keyword(opts, parent: MI.ModelInfo, progress=None) -> Outcome:
                                                "parent": str(parent_dir),
                                                "data_sha256": {d.get("path") or d["kind"]: d["sha256"]
                                                                for d in data}})
+    files["MODEL_CARD.md"] += lineage_card(lin, split).encode()
     written = not reasons or opts.force
     if written:
         write_outputs(Path(opts.out), files)

@@ -182,7 +182,8 @@ def test_keyword_retrain_from_real_recordings_matches_tflm_and_records_its_linea
     print("\n" + "\n".join(ln for ln in r.output.splitlines() if ln.startswith(("set ", HELD, PARENT_SET))))
     recipe = json.loads((out / "recipe.json").read_text())
     assert recipe["recipe"]["words"] == ["yes", "no"] and recipe["training_seed"] == 0
-    assert (out / "MODEL_CARD.md").exists() and (out / "keyword.elm").exists()
+    card = (out / "MODEL_CARD.md").read_text()
+    assert "## Retrained" in card and lin["parent"]["model_hash"] in card and HELD in card
 
 
 @pytest.mark.slow
@@ -248,3 +249,11 @@ def test_keyword_parent_wants_recordings_and_gesture_parent_wants_a_log(tmp_path
                            "--out", tmp_path / "o"))
     assert "--db" in line
     assert not (tmp_path / "o").exists()
+
+
+def test_help_teaches_both_kinds_of_retraining():
+    r = invoke("retrain", "--help")
+    assert r.exit_code == 0
+    for needle in ("--from models/gesture --db log.sqlite", "--from models/keyword --recordings", "_nohash_",
+                   "16 kHz", "exit code 3", "--force", "by speaker", "by session"):
+        assert needle in " ".join(r.output.split()), needle
