@@ -110,21 +110,35 @@ def retrain_keyword(opts, parent: MI.ModelInfo, progress=None) -> Outcome:
 
     t0 = time.monotonic()
     parent_dir = Path(opts.parent)
-    if opts.db:
-        raise RetrainError("retraining a keyword model from logged audio (--db) is not implemented yet; give "
-                           "--recordings DIR with one folder of 16 kHz WAV files per word")
-    if not opts.recordings:
+    if not opts.recordings and not opts.db:
         raise RetrainError(f"{opts.parent} is a keyword model: give --recordings DIR with one folder of 16 kHz "
-                           f"WAV files per word ({', '.join(parent.classes)})")
+                           f"WAV files per word ({', '.join(parent.classes)}), and/or --db with labelled keyword "
+                           "windows whose audio was logged (monitor --window --plot)")
     doc, recipe = parent_recipe(parent_dir, parent)
     classes = parent.classes
-    recs = R.load(opts.recordings, classes)
+    recs = R.load(opts.recordings, classes) if opts.recordings else []
+    logged, logged_clips, left_out = [], [], 0
+    if opts.db:
+        from ..log.keyword_audio import labelled_clips
+
+        logged_clips, left_out = labelled_clips(opts.db)
+        if not logged_clips:
+            raise RetrainError(f"no labelled keyword window in {opts.db} has its second of audio in the log "
+                               f"({left_out} labelled without it): log keyword sessions with `edgeloop monitor "
+                               "--window --plot` (raw samples too) and label them with `edgeloop label`")
+        for c in logged_clips:
+            if c.label not in classes:
+                raise RetrainError(f"logged window {c.id} is labelled '{c.label}', not a class of {opts.parent} "
+                                   f"({', '.join(classes)}); a new word needs a new model: edgeloop train keyword")
+        logged = [R.Recording(Path(opts.db), f"log:{c.id}", c.label, f"session {c.session_id}", c.clip, "")
+                  for c in logged_clips]
+    recs = recs + logged
     seed = recipe.seed if opts.seed is None else opts.seed
     test_groups, _ = split_groups([r.group for r in recs], [r.word for r in recs], opts.field_test_fraction, seed)
     if not test_groups:
-        raise RetrainError(f"the {len(recs)} recordings in {opts.recordings} come from too few speakers to hold "
-                           "any out (need two speakers of a word; Speech Commands names are <speaker>_nohash_<n>"
-                           ".wav): add recordings of more speakers")
+        raise RetrainError(f"the {len(recs)} recordings in {opts.recordings or opts.db} come from too few speakers to hold "
+                           "any out (need two speakers or logged sessions of a word; Speech Commands names are "
+                           "<speaker>_nohash_<n>.wav): add recordings of more speakers")
     data_dir = Path(opts.data_dir or DEFAULT_DATA)
     backgrounds = D.load_backgrounds(data_dir)
     cache = Path(opts.cache_dir) if opts.cache_dir else None
@@ -179,15 +193,23 @@ def retrain_keyword(opts, parent: MI.ModelInfo, progress=None) -> Outcome:
              "clips": len(c_train) + len(c_test), "sha256": clips_hash(c_train + c_test)}]
     data += [{"kind": "background recordings", "path": str(data_dir / n), "sha256": sha256_file(data_dir / n)}
              for n in D.BACKGROUNDS]
-    data.append({"kind": "recordings", "path": str(opts.recordings), "sha256": R.folder_hash(recs),
-                 "files": len(recs)})
+    folder = [r for r in recs if not r.rel.startswith("log:")]
+    if folder:
+        data.append({"kind": "recordings", "path": str(opts.recordings), "sha256": R.folder_hash(folder),
+                     "files": len(folder)})
+    if logged_clips:
+        from ..log.keyword_audio import clips_hash as logged_hash
+
+        data.append({"kind": "labelled keyword audio", "db": str(opts.db), "sha256": logged_hash(logged_clips),
+                     "windows": len(logged_clips), "ids": [c.id for c in logged_clips], "left_out": left_out})
     lin = lineage(parent_dir, parent, p_elm, data, {"data": recipe.seed, "recordings_split": seed, "training": seed},
                   RUNNERS["board"], opts.tolerance, rows, conf, reasons, opts.force)
     split = {"by": "speaker", "seed": seed, "fraction": opts.field_test_fraction,
              "speakers": {"train": sorted({r.group for r in u_train}), "test": sorted(test_groups)},
              "recordings": {"train": [r.rel for r in u_train], "test": [r.rel for r in u_test]},
              "train_clips": int(len(y_tr)), "user_train_clips": len(c_user)}
-    command = (f"edgeloop retrain --from {opts.parent} --recordings {opts.recordings} --out {opts.out} "
+    command = (f"edgeloop retrain --from {opts.parent}" + (f" --recordings {opts.recordings}" if opts.recordings else "")
+               + (f" --db {opts.db}" if opts.db else "") + f" --out {opts.out} "
                f"--tolerance {opts.tolerance:g} --seed {seed}" + (f" --epochs {opts.epochs}" if opts.epochs else "")
                + (" --force" if opts.force else ""))
     doc_recipe = K.recipe_from_json(dict(recipe.to_json(), epochs=train_recipe.epochs))  # data seed: the parent's

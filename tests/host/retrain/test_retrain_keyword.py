@@ -244,7 +244,7 @@ def test_keyword_parent_wants_recordings_and_gesture_parent_wants_a_log(tmp_path
     line = one_line(invoke("retrain", "--from", KEYWORD, "--out", tmp_path / "o"))
     assert "--recordings" in line
     line = one_line(invoke("retrain", "--from", KEYWORD, "--db", tmp_path / "log.sqlite", "--out", tmp_path / "o"))
-    assert "not implemented yet" in line and "--recordings" in line
+    assert "no log at" in line
     line = one_line(invoke("retrain", "--from", REPO / "models" / "gesture_trees", "--recordings", tmp_path,
                            "--out", tmp_path / "o"))
     assert "--db" in line
@@ -257,3 +257,88 @@ def test_help_teaches_both_kinds_of_retraining():
     for needle in ("--from models/gesture --db log.sqlite", "--from models/keyword --recordings", "_nohash_",
                    "16 kHz", "exit code 3", "--force", "by speaker", "by session"):
         assert needle in " ".join(r.output.split()), needle
+
+
+def keyword_log(db: Path, model: Path, speakers: int) -> dict[int, tuple[str, np.ndarray]]:
+    """What `edgeloop monitor --window --plot` logs from a keyword board, made from real clips: one
+    session per Speech Commands speaker, their clips back to back after 0.5 s of faint noise, streamed
+    as 1,600-sample frames; an inference per window whose 49 frames are exactly one clip (window w
+    ends at sample 480 + 320 w), carrying that last 30 ms frame, labelled with the clip's word; one
+    more session without raw samples (its labelled windows have no audio). Returns inference id ->
+    (speaker, the clip as read from the data set)."""
+    from edgeloop.log.labels import set_labels
+    from edgeloop.log.store import Store
+
+    info = modelinfo.load(model)
+    h = hashlib.sha256((model / "keyword.elm").read_bytes()).hexdigest()[:16]
+    folder = db.parent / "clips"
+    owner = user_folder(folder, speakers)
+    by_speaker: dict = defaultdict(list)
+    for rel, spk in sorted(owner.items()):
+        by_speaker[spk].append(rel)
+    truth, labels = {}, {}
+    rng = np.random.default_rng(7)
+    with Store(db) as s:
+        for k, (spk, rels) in enumerate(sorted(by_speaker.items()) + [("nosamples", by_speaker[min(by_speaker)][:2])]):
+            s.begin_session(dict(rate_hz=16000, channels=1, window=480, hop=320, mode=2, scale=1.0, device_id=spk,
+                                 board="rp2040", firmware="test", model_hash=h, sensor="mic", units="",
+                                 classes=info.classes))
+            pre = np.round(rng.normal(0, 3, 8000)).astype(np.int16)
+            x = np.concatenate([pre] + [read_pcm(folder / r) for r in rels])
+            if spk != "nosamples":
+                for i in range(0, len(x), 1600):
+                    s.add_samples(dict(sample_index=i, rate_hz=16000, channels=1, data=x[i:i + 1600].tolist()),
+                                  i // 1600, i // 16, host_time=1.78e9 + k * 60 + i / 16000)
+            s.flush()
+            for j, rel in enumerate(rels):
+                w = (8000 + 16000 * j + 15360) // 320
+                end = 480 + 320 * w
+                s.add_inference(dict(window_index=w, latency_us=1000, top=0, scores=[65535 // len(info.classes)] *
+                                     len(info.classes), model_hash=h, window=x[end - 480:end].tolist(),
+                                     window_channels=1), j, end // 16, host_time=1.78e9 + k * 60 + end / 16000)
+                s.flush()
+                rid = s.query("SELECT max(id) AS m FROM inferences")[0]["m"]
+                labels[rid] = rel.split("/")[0]
+                if spk != "nosamples":
+                    truth[rid] = (spk, read_pcm(folder / rel))
+    set_labels(db, labels, source="test")
+    return truth
+
+
+@pytest.mark.slow
+@pytest.mark.tf
+def test_keyword_retrain_from_labelled_logged_audio_splits_by_session_and_matches_tflm(parent):
+    tmp = parent
+    db = tmp / "log" / "log.sqlite"
+    db.parent.mkdir()
+    truth = keyword_log(db, tmp / "parent", speakers=8)
+    out = tmp / "from-log"
+    r = invoke("retrain", "--from", tmp / "parent", "--db", db, "--out", out, "--data", MS,
+               "--cache", tmp / "cache", "--jobs", 2, "--force")
+    assert r.exit_code == 0, r.output
+    info = modelinfo.load(out)
+    lin, split = info.lineage, info.split
+    test_ids = [int(f.split(":")[1]) for f in split["recordings"]["test"]]
+    train_ids = [int(f.split(":")[1]) for f in split["recordings"]["train"]]
+    assert sorted(test_ids + train_ids) == sorted(truth)  # the session without samples is left out
+    assert test_ids and not {truth[i][0] for i in test_ids} & {truth[i][0] for i in train_ids}  # whole sessions
+    logged = next(d for d in lin["data"] if d["kind"] == "labelled keyword audio")
+    assert logged["windows"] == len(truth) and logged["left_out"] == 2
+    rows = {(x["set"], x["runner"]): x for x in lin["revalidation"]["rows"]}
+    feats = [tflm_features(truth[i][1]) for i in test_ids]  # the clips as the data set has them
+    import sqlite3
+
+    con = sqlite3.connect(db)
+    lab = dict(con.execute("SELECT inference_id, label FROM labels").fetchall())
+    y = [info.classes.index(lab[i]) for i in test_ids]
+    for who, folder in (("parent", tmp / "parent"), ("candidate", out)):
+        acc = tflm_accuracy(folder / "keyword.tflite", feats, y)
+        assert rows[(HELD, "int8 TFLite (TFLM)")][who] == pytest.approx(acc)
+        assert rows[(HELD, "edgeloop")][who] == pytest.approx(acc)
+    # the hash of the logged audio, recomputed from the data set's clips (the second the model heard)
+    hh = hashlib.sha256()
+    for i in sorted(truth):
+        hh.update(f"{i}\t{lab[i]}\n".encode())
+        hh.update(np.pad(truth[i][1][:15840], (0, 160)).astype("<i2").tobytes())
+    assert logged["sha256"] == hh.hexdigest()
+    print("\n" + "\n".join(ln for ln in r.output.splitlines() if ln.startswith(("set ", HELD, PARENT_SET))))
