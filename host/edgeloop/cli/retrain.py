@@ -11,7 +11,8 @@ DEFAULT_DATA = "../shared/data/tflm/micro_speech"
 @click.option("--from", "parent", required=True, type=click.Path(file_okay=False, exists=True),
               help="The parent model folder (model.json, recipe.json, model file).")
 @click.option("--db", type=click.Path(dir_okay=False),
-              help="Gesture models: the log holding labelled windows (edgeloop label).")
+              help="The log holding labelled windows (edgeloop label); keyword sessions need their raw "
+                   "samples logged too (monitor --window --plot).")
 @click.option("--recordings", type=click.Path(file_okay=False),
               help="Keyword models: your recordings, one folder per word (yes/, no/, unknown/, silence/) "
                    "of 16 kHz mono 16-bit WAV files; name them <speaker>_nohash_<n>.wav to keep a speaker together.")
@@ -40,8 +41,9 @@ def retrain(parent, db, recordings, out, tolerance, field_test_fraction, seed, e
     Keyword models (--recordings): the parent's synthetic speech, made again
     from its recipe.json, plus your recordings; they are held out by
     speaker (the part of the file name before _nohash_), never by clip.
-    (Logged keyword audio, --db, is not supported yet: the log keeps the
-    30 ms frame of each inference, not the second the model heard.)
+    Keyword models also take --db: labelled keyword inferences of sessions
+    logged with `monitor --window --plot` (the raw samples hold the second
+    the model heard); they are held out by session.
 
     Both are scored float / int8 under TFLM / edgeloop's runtime, on the
     parent's held-out set and on the held-out new data. The candidate is
@@ -58,6 +60,7 @@ def retrain(parent, db, recordings, out, tolerance, field_test_fraction, seed, e
       # my-words/yes/me_nohash_0.wav, my-words/no/me_nohash_0.wav, ...
       # (sox take.wav -r 16000 -c 1 -b 16 my-words/yes/me_nohash_3.wav converts a take)
       edgeloop retrain --from models/keyword --recordings my-words --out models/keyword-2
+      edgeloop retrain --from models/keyword --db log.sqlite --out models/keyword-3
     """
     from edgeloop.cli.train import step_progress
     from edgeloop.retrain.retrain import RetrainOptions, RetrainRefused, retrain as run

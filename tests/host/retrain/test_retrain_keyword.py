@@ -342,3 +342,23 @@ def test_keyword_retrain_from_labelled_logged_audio_splits_by_session_and_matche
         hh.update(np.pad(truth[i][1][:15840], (0, 160)).astype("<i2").tobytes())
     assert logged["sha256"] == hh.hexdigest()
     print("\n" + "\n".join(ln for ln in r.output.splitlines() if ln.startswith(("set ", HELD, PARENT_SET))))
+
+
+def test_labelled_keyword_windows_without_their_audio_are_one_line(tmp_path):
+    from edgeloop.log.labels import set_labels
+    from edgeloop.log.store import Store
+
+    db = tmp_path / "log.sqlite"
+    info = modelinfo.load(KEYWORD)
+    with Store(db) as s:  # monitor --window without --plot: inferences carry their 30 ms frame, no samples
+        s.begin_session(dict(rate_hz=16000, channels=1, window=480, hop=320, mode=2, scale=1.0, device_id="d1",
+                             board="rp2040", firmware="test", model_hash="0" * 16, sensor="mic", units="",
+                             classes=info.classes))
+        for w in range(3):
+            s.add_inference(dict(window_index=w, latency_us=1, top=0, scores=[0] * 6, model_hash="0" * 16,
+                                 window=[w] * 480, window_channels=1), w, w)
+    set_labels(db, {1: "yes", 2: "no"}, source="test")
+    line = one_line(invoke("retrain", "--from", KEYWORD, "--db", db, "--out", tmp_path / "o", "--data", MS,
+                           "--cache", tmp_path / "c"))
+    assert "no labelled keyword window" in line and "2 labelled without it" in line and "--plot" in line
+    assert not (tmp_path / "o").exists()
