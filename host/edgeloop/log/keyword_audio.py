@@ -6,7 +6,8 @@ streamed its raw samples (`monitor --plot`: STREAM_SAMPLES, the `samples` table)
 in the log: the inference's frame is the last 480 samples of it. The frame is found in the
 session's sample stream by content (the board's own bytes, so no clock or index arithmetic is
 trusted; when the frame occurs more than once, e.g. digital silence, the occurrence nearest
-window_index x hop is taken), and the 15,840 samples ending there are the clip, padded to one
+where the app's window count puts it is taken: window w (counted from 1) ends at sample
+(w - 1) x 320 + 480 of the stream), and the 15,840 samples ending there are the clip, padded to one
 second with zeros (the front end never reads the last 160 samples of a second).
 
 No firmware change: the board already sends both. Windows whose second is not fully in the
@@ -82,7 +83,7 @@ def labelled_clips(db: str | Path) -> tuple[list[LoggedClip], int]:
             if sid not in streams:
                 streams[sid] = _stream(store, sid)
             first, x, have = streams[sid]
-            expected = (index.get(w.id) or 0) * HOP + FRAME
+            expected = ((index.get(w.id) or 1) - 1) * HOP + FRAME
             end = _find(x, w.raw[:, 0], expected)
             if end is None or end < HEARD or not have[end - HEARD:end].all():
                 missing += 1

@@ -262,8 +262,8 @@ def test_help_teaches_both_kinds_of_retraining():
 def keyword_log(db: Path, model: Path, speakers: int) -> dict[int, tuple[str, np.ndarray]]:
     """What `edgeloop monitor --window --plot` logs from a keyword board, made from real clips: one
     session per Speech Commands speaker, their clips back to back after 0.5 s of faint noise, streamed
-    as 1,600-sample frames; an inference per window whose 49 frames are exactly one clip (window w
-    ends at sample 480 + 320 w), carrying that last 30 ms frame, labelled with the clip's word; one
+    as 1,600-sample frames; an inference per window whose 49 frames are exactly one clip (window w,
+    counted from 1 as the app does, ends at sample 320 (w - 1) + 480), carrying that last 30 ms frame, labelled with the clip's word; one
     more session without raw samples (its labelled windows have no audio). Returns inference id ->
     (speaker, the clip as read from the data set)."""
     from edgeloop.log.labels import set_labels
@@ -291,8 +291,8 @@ def keyword_log(db: Path, model: Path, speakers: int) -> dict[int, tuple[str, np
                                   i // 1600, i // 16, host_time=1.78e9 + k * 60 + i / 16000)
             s.flush()
             for j, rel in enumerate(rels):
-                w = (8000 + 16000 * j + 15360) // 320
-                end = 480 + 320 * w
+                end = 8000 + 16000 * j + 15840
+                w = (end - 480) // 320 + 1
                 s.add_inference(dict(window_index=w, latency_us=1000, top=0, scores=[65535 // len(info.classes)] *
                                      len(info.classes), model_hash=h, window=x[end - 480:end].tolist(),
                                      window_channels=1), j, end // 16, host_time=1.78e9 + k * 60 + end / 16000)
@@ -362,3 +362,50 @@ def test_labelled_keyword_windows_without_their_audio_are_one_line(tmp_path):
                            "--cache", tmp_path / "c"))
     assert "no labelled keyword window" in line and "2 labelled without it" in line and "--plot" in line
     assert not (tmp_path / "o").exists()
+
+
+def test_the_apps_own_keyword_stream_gives_back_the_second_each_inference_heard(tmp_path):
+    """The board's app (CPython) in keyword mode over a replayed recording (TFLM's silence, yes,
+    noise), streaming samples, inferences and their frames; logged by the host's own stream
+    session; every inference labelled. Each rebuilt clip is the replayed audio of the 49 frames
+    ending at the app's window (window w ends at sample 320 (w - 1) + 480), byte for byte."""
+    import io
+
+    from edgeloop.log.keyword_audio import labelled_clips
+    from edgeloop.log.labels import set_labels
+    from edgeloop.log.store import Store
+    from edgeloop.sim import replay
+    from edgeloop.stream.session import StreamSession
+    from edgeloop_fw import protocol as P
+    from edgeloop_fw.app import App
+    from edgeloop_fw.serial_link import Output
+
+    x = np.concatenate([read_pcm(need(MS / f"{n}_1000ms.wav"))[:16000] for n in ("silence", "yes", "noise")])
+    path = replay.place_in_flash_dir(replay.Replay(x.reshape(-1, 1), 16000, "pcm16", "yes"), tmp_path)
+    card = modelinfo.load(KEYWORD)
+    cfg = {"sensor": {"kind": "replay", "file": str(path)}, "model": str(KEYWORD / "keyword.elm"),
+           "classes": card.classes, "kws": dict(card.kws), "board": "test", "device_id": "t1"}
+
+    class NoInput:
+        def read(self):
+            return -1
+
+    wire = io.BytesIO()
+    app = App(cfg, flags=P.STREAM_SAMPLES | P.STREAM_INFERENCE | P.STREAM_WINDOW, mode=P.MODE_INFER,
+              out=Output(wire), inp=NoInput())
+    app.begin()
+    for _ in range(140):  # 2.8 s of 20 ms blocks: the replay does not loop
+        app.step_block()
+    db = tmp_path / "log.sqlite"
+    with Store(db) as store:
+        StreamSession(lambda: None, store)._handle(wire.getvalue())  # what monitor does with the bytes
+        store.flush()
+        rows = store.query("SELECT id, window_index FROM inferences ORDER BY id")
+    assert len(rows) > 15
+    set_labels(db, {r["id"]: "yes" for r in rows}, source="test")
+    clips, missing = labelled_clips(db)
+    assert missing == 0 and [c.id for c in clips] == [r["id"] for r in rows]
+    at = {r["id"]: r["window_index"] for r in rows}
+    for c in clips:
+        end = 320 * (at[c.id] - 1) + 480
+        assert np.array_equal(c.clip[:15840], x[end - 15840:end]) and not c.clip[15840:].any()
