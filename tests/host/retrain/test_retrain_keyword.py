@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -313,9 +314,13 @@ def test_keyword_retrain_from_labelled_logged_audio_splits_by_session_and_matche
     db.parent.mkdir()
     truth = keyword_log(db, tmp / "parent", speakers=8)
     out = tmp / "from-log"
+    report = ["--report", tmp / "log" / "retrain.html"] if importlib.util.find_spec("matplotlib") else []
     r = invoke("retrain", "--from", tmp / "parent", "--db", db, "--out", out, "--data", MS,
-               "--cache", tmp / "cache", "--jobs", 2, "--force")
+               "--cache", tmp / "cache", "--jobs", 2, "--force", *report)
     assert r.exit_code == 0, r.output
+    if report:  # the HTML page names the logged data set and both sets
+        page = report[1].read_text()
+        assert "labelled windows" in page and HELD in page and PARENT_SET in page
     info = modelinfo.load(out)
     lin, split = info.lineage, info.split
     test_ids = [int(f.split(":")[1]) for f in split["recordings"]["test"]]
