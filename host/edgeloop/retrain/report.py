@@ -155,7 +155,8 @@ def retrain_report(outcome, path) -> Path:
         body += [f"<h2>{html.escape(name)} (edgeloop runtime)</h2>", _png(fig)]
     lin = info.lineage
     body.append("<h2>Lineage</h2>")
-    body.append(_table(["data set", "sha256"], [[d.get("path") or f"{d['db']} ({d['windows']} labelled windows)",
+    body.append(_table(["data set", "sha256"], [[d.get("path") or (f"{d['db']} ({d['windows']} labelled windows)" if "db" in d
+                                                                   else f"{d['kind']} ({d.get('clips')} clips)"),
                                                  d["sha256"]] for d in lin["data"]]))
     body.append(f"<p>seeds: {html.escape(str(lin['seeds']))}</p>")
     return _write(path, _page("edgeloop retrain", body))

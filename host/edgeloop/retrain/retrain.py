@@ -29,68 +29,39 @@ import hashlib
 import json
 import shlex
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .. import modelinfo as MI
 from .. import trainref as TR
-from ..errors import EdgeloopError
 from ..log.labels import Window, load_windows
 from ..train import card as C
 from ..train import dataset as D
 from ..train import gesture as G
 from ..train.reference import build_from_files, split_of, window_features
+from .common import (DEFAULT_TOLERANCE, Outcome, RetrainError, RetrainRefused, Row, check_tolerance,  # noqa: F401
+                     lineage, sha256_file, side_by_side, split_groups)
 
-DEFAULT_TOLERANCE = 0.02
 SETS = ("parent held-out takes", "held-out field sessions")
-
-
-class RetrainError(EdgeloopError):
-    """Retraining cannot start: no labelled windows, windows of another shape, too few sessions."""
-
-
-class RetrainRefused(EdgeloopError):
-    """The candidate is worse than its parent beyond the tolerance; nothing was written."""
-
-    exit_code = 3
 
 
 @dataclass
 class RetrainOptions:
     parent: str
-    db: str
+    db: str | None
     out: str
     tolerance: float = DEFAULT_TOLERANCE
     field_test_fraction: float = 0.3
     seed: int | None = None  # default: the parent's
     epochs: int | None = None  # default: the parent's
     force: bool = False
-
-
-@dataclass
-class Row:
-    set: str
-    runner: str
-    windows: int
-    parent: float | None
-    candidate: float | None
-
-    @property
-    def delta(self) -> float | None:
-        return None if self.parent is None or self.candidate is None else self.candidate - self.parent
-
-
-@dataclass
-class Outcome:
-    rows: list[Row]
-    promoted: bool
-    forced: bool
-    reasons: list[str]
-    info: MI.ModelInfo
-    written: bool
-    confusion: dict = field(default_factory=dict)  # set -> {"parent"/"candidate": matrix}, classes in info
+    # keyword parents (retrain/keyword.py)
+    recordings: str | None = None  # one folder per word of 16 kHz mono 16-bit WAV files
+    data_dir: str | None = None  # TFLM's micro_speech recordings: the recipe's background noise
+    cache_dir: str | None = None  # synthesized speech and features, as `train keyword --cache`
+    jobs: int | None = None
 
 
 def recipe_options(folder: Path, info: MI.ModelInfo) -> G.GestureOptions:
@@ -111,24 +82,11 @@ def recipe_options(folder: Path, info: MI.ModelInfo) -> G.GestureOptions:
 
 def split_sessions(windows: list[Window], fraction: float, seed: int) -> tuple[list[Window], list[Window], dict]:
     """Hold out whole sessions: per class, a share of the sessions whose windows are mostly that class."""
-    sessions: dict[int, list[Window]] = {}
-    for w in windows:
-        sessions.setdefault(w.session_id or 0, []).append(w)
-    by_class: dict[str, list[int]] = {}
-    for sid, ws in sorted(sessions.items()):
-        labels = [w.label for w in ws]
-        by_class.setdefault(max(sorted(set(labels)), key=labels.count), []).append(sid)
-    rng = np.random.default_rng(seed)
-    test: set[int] = set()
-    for cls in sorted(by_class):
-        sids = by_class[cls]
-        if len(sids) < 2:
-            continue  # one session of a class: it trains
-        k = min(len(sids) - 1, max(1, round(len(sids) * fraction)))
-        test |= {sids[i] for i in rng.permutation(len(sids))[:k]}
-    train = [w for w in windows if (w.session_id or 0) not in test]
-    held = [w for w in windows if (w.session_id or 0) in test]
-    return train, held, {"train": sorted(set(sessions) - test), "test": sorted(test), "seed": seed,
+    sids = [w.session_id or 0 for w in windows]
+    test, _ = split_groups(sids, [w.label for w in windows], fraction, seed)
+    train = [w for w, s in zip(windows, sids) if s not in test]
+    held = [w for w, s in zip(windows, sids) if s in test]
+    return train, held, {"train": sorted(set(sids) - test), "test": sorted(test), "seed": seed,
                          "fraction": fraction}
 
 
@@ -138,10 +96,6 @@ def field_hash(windows: list[Window]) -> str:
         h.update(f"{w.id}\t{w.label}\n".encode())
         h.update(w.raw.astype("<i2").tobytes())
     return h.hexdigest()
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def predict_all(kind: str, files: dict[str, bytes], x: np.ndarray, result=None) -> dict[str, np.ndarray | None]:
@@ -175,13 +129,23 @@ def _files_of(folder: Path, info: MI.ModelInfo) -> dict[str, bytes]:
     return {n: (folder / n).read_bytes() for n in names}
 
 
-def _confusion(y: np.ndarray, p: np.ndarray, n: int) -> list[list[int]]:
-    m = np.zeros((n, n), np.int64)
-    np.add.at(m, (y, p), 1)
-    return m.tolist()
-
-
 def retrain(opts: RetrainOptions, progress=None) -> Outcome:
+    """Retrain the parent in opts.parent: a gesture model from a log, a keyword model from recordings."""
+    parent = MI.load(Path(opts.parent))
+    check_tolerance(opts.tolerance)
+    if parent.task == "keyword":
+        from .keyword import retrain_keyword
+
+        return retrain_keyword(opts, parent, progress)
+    if opts.recordings:
+        raise RetrainError(f"--recordings (WAV folders) retrains keyword models; {opts.parent} is a "
+                           f"{parent.task} model: give --db with labelled windows")
+    if not opts.db:
+        raise RetrainError(f"a {parent.task} model retrains from labelled windows: give --db log.sqlite")
+    return retrain_gesture(opts, progress)
+
+
+def retrain_gesture(opts: RetrainOptions, progress=None) -> Outcome:
     started = time.time()
     parent_dir = Path(opts.parent)
     parent = MI.load(parent_dir, "gesture")
@@ -190,8 +154,6 @@ def retrain(opts: RetrainOptions, progress=None) -> Outcome:
     recipe.seed = seed
     if opts.epochs:
         recipe.epochs = opts.epochs
-    if not 0 <= opts.tolerance < 1:
-        raise RetrainError(f"tolerance {opts.tolerance} should be a share between 0 and 1 (0.02 = 2 points)")
     ds, train_takes, test_takes = split_of(parent_dir, parent)
     labelled = load_windows(opts.db, labelled=True)
     channels = len(parent.channels or []) or 3
@@ -217,24 +179,15 @@ def retrain(opts: RetrainOptions, progress=None) -> Outcome:
         progress("re-validating parent and candidate", 0, 1)
     parent_files = _files_of(parent_dir, parent)
     to_new = np.array([classes.index(c) for c in parent.classes])
-    rows, reasons, confusion = [], [], {}
-    for name, x, y in ((SETS[0], x_te, y_te), (SETS[1], x_ft, y_ft)):
-        p_pred = predict_all(parent.kind, parent_files, x)
-        c_pred = predict_all(recipe.model, fitted.files, x, fitted.result)
-        for runner in ("float", "int8", "board"):
-            pa = None if p_pred[runner] is None else float((to_new[np.asarray(p_pred[runner])] == y).mean())
-            ca = None if c_pred[runner] is None else float((np.asarray(c_pred[runner]) == y).mean())
-            rows.append(Row(name, fitted.runners[runner], len(y), pa, ca))
-            if runner == "board" and pa is not None and ca is not None and ca < pa - opts.tolerance:
-                reasons.append(f"{name}: {fitted.runners[runner]} {100 * ca:.1f} % < parent {100 * pa:.1f} % "
-                               f"- tolerance {100 * opts.tolerance:.1f} points")
-        confusion[name] = {"parent": _confusion(y, to_new[np.asarray(p_pred["board"])], len(classes)),
-                           "candidate": _confusion(y, np.asarray(c_pred["board"]), len(classes))}
+    rows, reasons, confusion = side_by_side(
+        ((SETS[0], x_te, y_te), (SETS[1], x_ft, y_ft)),
+        lambda x: predict_all(parent.kind, parent_files, x),
+        lambda x: predict_all(recipe.model, fitted.files, x, fitted.result),
+        fitted.runners, to_new, len(classes), opts.tolerance)
     if progress:
         progress("re-validating parent and candidate", 1, 1)
     promoted = not reasons
     per_class, overall = G._scores(classes, y_te, fitted.predictions)
-    parent_model_hash = hashlib.sha256(parent_files[parent.model["file"]]).hexdigest()[:16]
     info = MI.ModelInfo(
         task="gesture", kind=recipe.model, classes=classes, window=parent.window, hop=parent.hop,
         train_hop=recipe.resolved_train_hop(), rate_hz=parent.rate_hz, channels=parent.channels,
@@ -247,19 +200,13 @@ def retrain(opts: RetrainOptions, progress=None) -> Outcome:
                     "windows_per_class": {c: int((y_te == i).sum()) for i, c in enumerate(classes)},
                     "labels": [int(v) for v in y_te], "takes": [test_takes[i].name for i in owner],
                     "predictions": fitted.predictions},
-        lineage={
-            "parent": {"path": str(parent_dir), "model_hash": parent_model_hash,
-                       "model_json_sha256": _sha256(parent_dir / MI.FILE_NAME), "classes": parent.classes},
-            "data": [{"kind": "takes", "path": str(t), "sha256": _sha256(t)} for t in ds.tables]
-                    + [{"kind": "labelled field windows", "db": str(opts.db), "sha256": field_hash(labelled),
-                        "windows": len(labelled), "ids": [w.id for w in labelled]}],
-            "seeds": {"split": parent.split.get("seed"), "field_split": seed, "training": seed},
-            "revalidation": {"runner_deciding": fitted.runners["board"], "tolerance": opts.tolerance,
-                             "rows": [{"set": r.set, "runner": r.runner, "windows": r.windows,
-                                       "parent": r.parent, "candidate": r.candidate} for r in rows],
-                             "confusion": confusion},
-            "promoted": promoted, "forced": bool(opts.force and not promoted), "refused_because": reasons,
-        })
+        lineage=lineage(
+            parent_dir, parent, parent_files[parent.model["file"]],
+            [{"kind": "takes", "path": str(t), "sha256": sha256_file(t)} for t in ds.tables]
+            + [{"kind": "labelled field windows", "db": str(opts.db), "sha256": field_hash(labelled),
+                "windows": len(labelled), "ids": [w.id for w in labelled]}],
+            {"split": parent.split.get("seed"), "field_split": seed, "training": seed},
+            fitted.runners["board"], opts.tolerance, rows, confusion, reasons, opts.force))
     if fitted.identical is not None:
         info.evaluation["identical_outputs"] = fitted.identical
     info.train_seconds = round(time.time() - started, 1)

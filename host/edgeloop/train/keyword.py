@@ -168,12 +168,56 @@ def real_clips(data_dir: Path, classes: list[str]) -> tuple[list[str], np.ndarra
     return names, clips, np.array(labels, np.int64)
 
 
+def recipe_from_json(doc: dict) -> KeywordRecipe:
+    """The recipe recipe.json's "recipe" holds (unknown keys from other versions are left out)."""
+    from dataclasses import fields
+
+    known = {f.name for f in fields(KeywordRecipe)}
+    return KeywordRecipe(**{k: v for k, v in doc.items() if k in known})
+
+
+def fit_and_quantize(x_train: np.ndarray, y_train: np.ndarray, n_classes: int, recipe: KeywordRecipe,
+                     progress: Progress | None):
+    """The recipe's model trained on (x_train, y_train), then quantized with a seeded calibration sample:
+    (Keras model, int8 .tflite bytes, converted edgeloop model)."""
+    model = train_model(x_train, y_train, n_classes, recipe, progress)
+    rng = np.random.default_rng([recipe.seed, 3])
+    calib_idx = rng.permutation(len(x_train))[:300]
+    tflite, converted = quantize(model, x_train[calib_idx], progress)
+    return model, tflite, converted
+
+
+def score_all(model, tflite: bytes, converted, classes: list[str], sets: dict, recipe: KeywordRecipe,
+              data_dir: Path, progress: Progress | None):
+    """Float / TFLM / edgeloop accuracy on each {title: (x, y)} set (empty sets left out), TFLM's real
+    recordings one by one and back to back through the board's spotter: (accuracy, real rows, stream)."""
+    from ..report.validate import validate
+
+    def float_predict(x):
+        return np.asarray(model(x, training=False))
+
+    accuracy = {}
+    for title, (x, y) in sets.items():
+        if len(x):
+            step = (lambda d, t, title=title: progress(f"score {title}", d, t)) if progress else None
+            accuracy[title] = validate(converted, tflite, as_float(x), y, float_predict=float_predict,
+                                       class_names=classes, progress=step)
+    names, c_real, y_real = real_clips(data_dir, classes)
+    real = []
+    if names:
+        x_real = D.features(c_real, None, 1)
+        step = (lambda d, t: progress("score recordings", d, t)) if progress else None
+        accuracy["real recordings"] = validate(converted, tflite, as_float(x_real), y_real,
+                                               float_predict=float_predict, class_names=classes, progress=step)
+        real = _real_rows(names, y_real, x_real, converted, classes, float_predict)
+    return accuracy, real, stream_detections(converted.data, classes, data_dir, recipe)
+
+
 def train_keyword(recipe: KeywordRecipe, out_dir: str | os.PathLike, *, data_dir: str | os.PathLike,
                   cache_dir: str | os.PathLike | None = None, jobs: int | None = None,
                   command: str = "", progress: Progress | None = None) -> KeywordResult:
     """Everything `edgeloop train keyword` does; writes only once all of it has succeeded."""
     from ..reference.arena import smallest_arena
-    from ..report.validate import validate
 
     t0 = time.monotonic()
     recipe.words = D.check_words(recipe.words)
@@ -185,39 +229,20 @@ def train_keyword(recipe: KeywordRecipe, out_dir: str | os.PathLike, *, data_dir
     classes = recipe.classes()
     (c_train, y_train, v_train), (c_test, y_test, v_test), train_v, test_v = D.build_clips(
         recipe, backgrounds, cache, progress)
-    names, c_real, y_real = real_clips(data_dir, classes)
-    all_clips = c_train + c_test + c_real
     step = (lambda d, t: progress("features", d, t)) if progress else None
-    feats = D.features(all_clips, cache / "features" if cache else None, jobs, step)
-    x_train = feats[:len(c_train)]
-    x_test = feats[len(c_train):len(c_train) + len(c_test)]
-    x_real = feats[len(c_train) + len(c_test):]
+    feats = D.features(c_train + c_test, cache / "features" if cache else None, jobs, step)
+    x_train, x_test = feats[:len(c_train)], feats[len(c_train):]
 
-    model = train_model(x_train, y_train, len(classes), recipe, progress)
-    rng = np.random.default_rng([recipe.seed, 3])
-    calib_idx = rng.permutation(len(x_train))[:300]
-    tflite, converted = quantize(model, x_train[calib_idx], progress)
-
-    def float_predict(x):
-        return np.asarray(model(x, training=False))
-
-    def scored(label):
-        return (lambda d, t: progress(label, d, t)) if progress else None
-
-    acc_test = validate(converted, tflite, as_float(x_test), y_test, float_predict=float_predict,
-                        class_names=classes, progress=scored("score held-out"))
-    acc_real = validate(converted, tflite, as_float(x_real), y_real, float_predict=float_predict,
-                        class_names=classes, progress=scored("score recordings")) if len(x_real) else None
-    real = _real_rows(names, y_real, x_real, converted, classes, float_predict)
-    stream = stream_detections(converted.data, classes, data_dir, recipe)
+    model, tflite, converted = fit_and_quantize(x_train, y_train, len(classes), recipe, progress)
+    accuracy, real, stream = score_all(model, tflite, converted, classes, {"held-out voices": (x_test, y_test)},
+                                       recipe, data_dir, progress)
     result = KeywordResult(
         classes=classes, train_voices=[v.name for v in train_v], test_voices=[v.name for v in test_v],
         counts={"train": np.bincount(y_train, minlength=len(classes)).tolist(),
                 "held-out": np.bincount(y_test, minlength=len(classes)).tolist()},
-        accuracy={"held-out voices": acc_test, **({"real recordings": acc_real} if acc_real else {})},
-        real=real, stream=stream, model_bytes=len(converted.data), tflite_bytes=len(tflite), arena=converted.arena_size,
-        tflm_arena=smallest_arena(tflite), macs=converted.macs, params=int(model.count_params()),
-        seconds=0.0)
+        accuracy=accuracy, real=real, stream=stream, model_bytes=len(converted.data), tflite_bytes=len(tflite),
+        arena=converted.arena_size, tflm_arena=smallest_arena(tflite), macs=converted.macs,
+        params=int(model.count_params()), seconds=0.0)
     result.seconds = round(time.monotonic() - t0, 1)
     _write(out_dir, recipe, result, converted.data, tflite, command)
     return result
@@ -284,21 +309,21 @@ def _real_rows(names, labels, x, converted, classes, float_predict) -> list[dict
     return rows
 
 
-def _write(out_dir: Path, recipe: KeywordRecipe, result: KeywordResult, elm: bytes, tflite: bytes, command: str):
-    from ..atomic import write_bytes_atomic
-    from ..modelinfo import FILE_NAME, ModelInfo, save
+def output_files(recipe: KeywordRecipe, result: KeywordResult, elm: bytes, tflite: bytes, command: str, *,
+                 recipe_extra: dict | None = None, split: dict | None = None,
+                 lineage: dict | None = None) -> tuple[dict[str, bytes], object]:
+    """Every file of a keyword model folder as bytes, and its ModelInfo (retrain adds split and lineage)."""
+    from ..modelinfo import FILE_NAME, ModelInfo, dumps
     from .keyword_card import model_card
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    files = {"model": out_dir / f"{MODEL_NAME}.elm", "tflite": out_dir / f"{MODEL_NAME}.tflite",
-             "recipe": out_dir / "recipe.json", "card": out_dir / "MODEL_CARD.md", "info": out_dir / FILE_NAME}
     recipe_doc = {"command": command, "classes": result.classes, "recipe": recipe.to_json(),
                   "train_voices": result.train_voices, "test_voices": result.test_voices,
                   "input": {"features": [D.FRAMES, D.CHANNELS], "dtype": "int8", "scale": 1 / 128,
-                            "zero_point": 0, "frontend": "edgeloop_fw.audio.AudioFrontend (micro_speech)"}}
+                            "zero_point": 0, "frontend": "edgeloop_fw.audio.AudioFrontend (micro_speech)"},
+                  **(recipe_extra or {})}
     info = ModelInfo(
-        task="keyword", kind="cnn", classes=result.classes, rate_hz=16000, window=480, hop=320,
-        model={"file": files["model"].name, "reference": files["tflite"].name, "bytes": result.model_bytes,
+        task="keyword", kind="cnn", classes=result.classes, rate_hz=16000, window=480, hop=320, split=split,
+        model={"file": f"{MODEL_NAME}.elm", "reference": f"{MODEL_NAME}.tflite", "bytes": result.model_bytes,
                "tflite_bytes": result.tflite_bytes, "arena_bytes": result.arena,
                "tflm_arena_bytes": result.tflm_arena, "macs": result.macs, "parameters": result.params,
                "input": recipe_doc["input"]},
@@ -307,10 +332,23 @@ def _write(out_dir: Path, recipe: KeywordRecipe, result: KeywordResult, elm: byt
                             "identical_to_tflm": a.identical_to_tflm}
                     for title, a in result.accuracy.items()},
         real_recordings=result.real, stream=result.stream, kws=kws_settings(recipe),
-        train_seconds=result.seconds)
-    write_bytes_atomic(files["model"], elm)
-    write_bytes_atomic(files["tflite"], tflite)
-    write_bytes_atomic(files["recipe"], (json.dumps(recipe_doc, indent=2) + "\n").encode())
-    write_bytes_atomic(files["card"], model_card(recipe, result, command).encode())
-    save(info, files["info"])
-    result.files = {k: str(v) for k, v in files.items()}
+        train_seconds=result.seconds, lineage=lineage)
+    files = {f"{MODEL_NAME}.elm": elm, f"{MODEL_NAME}.tflite": tflite,
+             "recipe.json": (json.dumps(recipe_doc, indent=2) + "\n").encode(),
+             "MODEL_CARD.md": model_card(recipe, result, command).encode(),
+             FILE_NAME: dumps(info).encode()}
+    return files, info
+
+
+def _write(out_dir: Path, recipe: KeywordRecipe, result: KeywordResult, elm: bytes, tflite: bytes, command: str):
+    from ..atomic import write_bytes_atomic
+    from ..modelinfo import FILE_NAME
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files, _ = output_files(recipe, result, elm, tflite, command)
+    # model.json last: a folder whose model.json is there is complete
+    for name in [n for n in files if n != FILE_NAME] + [FILE_NAME]:
+        write_bytes_atomic(out_dir / name, files[name])
+    kinds = {"model": f"{MODEL_NAME}.elm", "tflite": f"{MODEL_NAME}.tflite", "recipe": "recipe.json",
+             "card": "MODEL_CARD.md", "info": FILE_NAME}
+    result.files = {k: str(out_dir / v) for k, v in kinds.items()}
