@@ -15,6 +15,7 @@ except (ImportError, RuntimeError, AttributeError):
 try:
     import edgeloop_fw.autostart
     edgeloop_fw.autostart.preload()
+    edgeloop_fw.autostart.forget()
     del edgeloop_fw  # the REPL's globals stay as they were (tests measure allocation against them)
 except Exception:  # no firmware, a broken one: main.py reports it (or the REPL stays)
     pass

@@ -23,7 +23,7 @@ import struct
 
 from . import __version__
 from . import protocol as P
-from .port import device_id, file_exists, mem_free, sleep_ms, ticks_add, ticks_diff, ticks_ms, ticks_us, IMPLEMENTATION
+from .port import file_exists, mem_free, sleep_ms, ticks_add, ticks_diff, ticks_ms, ticks_us, IMPLEMENTATION
 from .sensors import open_sensor
 from .serial_link import Input, Output
 from .window import Windower, int16_array
@@ -41,6 +41,11 @@ def load_config(path=CONFIG_PATH):
             return json.load(f)
     except OSError:
         return {}
+
+
+def _chip_id():
+    from .chip_id import device_id
+    return device_id()
 
 
 class App:
@@ -224,7 +229,7 @@ class App:
         scale = 1.0 / 32768 if self.audio else 1.0
         fields = {
             "rate_hz": self.rate_hz, "channels": self.channels, "window": self.window_frames, "hop": self.hop,
-            "mode": self.mode, "scale": scale, "device_id": self.cfg.get("device_id") or device_id(),
+            "mode": self.mode, "scale": scale, "device_id": self.cfg.get("device_id") or _chip_id(),
             "board": self.cfg.get("board", IMPLEMENTATION), "firmware": FIRMWARE,
             "model_hash": self.model_hash.decode(), "sensor": getattr(s, "PART", ""),
             "units": units, "classes": self.classes,

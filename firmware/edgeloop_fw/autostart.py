@@ -70,3 +70,14 @@ def preload():
     if c.get("autostart"):
         for name in modules(c):
             __import__(name)
+
+
+def forget():
+    """Drop this module once its list is used: it stays out of the heap the app then needs."""
+    import sys
+    import edgeloop_fw
+    sys.modules.pop("edgeloop_fw.autostart", None)
+    try:
+        delattr(edgeloop_fw, "autostart")
+    except AttributeError:
+        pass

@@ -88,25 +88,6 @@ def platform_name():
         return sys.platform
 
 
-def device_id():
-    """The chip's unique id as hex ('' where the port has none): what names a board in the log
-    when /edgeloop.json gives no device_id. Called once per hello, so it may allocate."""
-    uid = None
-    try:
-        import machine
-        uid = machine.unique_id()
-    except (ImportError, AttributeError, OSError):
-        try:
-            import microcontroller  # CircuitPython
-            uid = microcontroller.cpu.uid
-        except (ImportError, AttributeError):
-            pass
-    if not uid:
-        return ""
-    from binascii import hexlify
-    return hexlify(bytes(uid)).decode()
-
-
 def file_exists(path):
     """True when `path` exists (one stat; no os.path on MicroPython)."""
     import os

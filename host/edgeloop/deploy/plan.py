@@ -166,9 +166,21 @@ def deploy_files(device: Device, files: Sequence, *, group: str = "files", prune
     applier = board_script("apply").encode()
     # One string literal: the board compiles it far faster than a nested list of the same data.
     wanted_text = "\n".join(entries[f.remote] for f in wanted)
-    changed_idx, hashed, removals, manifest_ok, applier_ok, folders = session.call(
-        f"_el_plan({session.root!r},{session.path(MANIFEST)!r},{wanted_text!r},{chr(10).join(header)!r},"
-        f"{tuple(prune)!r},{bool(verify)!r},{session.path(APPLIER)!r},{sha256_hex(applier)!r})", timeout=300)
+    plan_call = (f"_el_plan({session.root!r},{session.path(MANIFEST)!r},{wanted_text!r},{chr(10).join(header)!r},"
+                 f"{tuple(prune)!r},{bool(verify)!r},{session.path(APPLIER)!r},{sha256_hex(applier)!r})")
+    try:
+        planned = session.call(plan_call, timeout=300)
+    except BoardException as e:
+        if "MemoryError" not in e.traceback or session.root:
+            raise
+        # What the REPL still holds (modules an earlier command imported) left the plan no heap:
+        # a soft reset frees it (nothing is staged yet), and the receiver is sent again.
+        device.soft_reset()
+        compress_now = session.compress
+        session = open_session(device)
+        session.compress = compress_now
+        planned = session.call(plan_call, timeout=300)
+    changed_idx, hashed, removals, manifest_ok, applier_ok, folders = planned
     if folders:
         raise DeployError(f"{folders[0]} is a folder on the board; remove it "
                           "(mpremote rm -r) and deploy again")

@@ -60,7 +60,7 @@ def app_failed(port: str, line: str, started: bool) -> AppFailed:
 
 # The app's modules for /edgeloop.json, named by the board's own edgeloop_fw.autostart (which says
 # why they are imported one execution at a time before the app starts).
-_MODULES = "import edgeloop_fw.autostart as _a\nprint(' '.join(_a.modules(_a.config())))\ndel _a"
+_MODULES = "import edgeloop_fw.autostart as _a\nprint(' '.join(_a.modules(_a.config())))\n_a.forget()\ndel _a"
 
 
 def preload(dev: Device, timeout: float) -> None:
