@@ -1,6 +1,5 @@
-"""The board's own name for the log, imported by the app's hello only (not kept in port.py,
-which every module imports: on the rp2040 virtual board its few hundred bytes tipped a bundle
-install's signature check over the heap)."""
+"""The board's own name for the log, imported by the app's hello only: port.py, which every
+module imports, stays as small as the heap of the rp2040 virtual board needs."""
 
 
 def device_id():
