@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 
@@ -14,7 +16,13 @@ import click
 @click.option("--port", "-p", help="Serial port of the board (default: $EDGELOOP_PORT, or the one board found).")
 @click.option("--db", type=click.Path(dir_okay=False), help="Also log the raw samples to this SQLite file.")
 @click.option("--edge-impulse", is_flag=True, help="Also write the take in Edge Impulse's data acquisition JSON.")
-def record(label, seconds, out, port, db, edge_impulse):
+@click.option("--wav", "wav_dir", type=click.Path(file_okay=False),
+              help="Microphone takes: also write the first --seconds as WAV in WAV_DIR/<label>/ "
+                   "(one folder per word: what `edgeloop retrain --recordings WAV_DIR` reads).")
+@click.option("--speaker", default=None, metavar="NAME",
+              help="Whose voice (letters, digits, '-'): the WAV is NAME_nohash_<n>.wav, and retraining keeps "
+                   "one speaker's takes together when it holds some out. Default: your login name.")
+def record(label, seconds, out, port, db, edge_impulse, wav_dir, speaker):
     """Record a labelled take of raw sensor data from the board.
 
     Starts the app on the board in record mode; the take is --seconds of
@@ -22,8 +30,9 @@ def record(label, seconds, out, port, db, edge_impulse):
     the app does not start, the board's own error line is printed (exit 1).
 
     \b
-    Example:
+    Examples:
       edgeloop record --label wave --seconds 10 --out dataset/ --edge-impulse
+      edgeloop record --label yes --seconds 1 --wav myvoice/ --speaker ana   # a keyword take
     """
     from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
 
@@ -31,6 +40,10 @@ def record(label, seconds, out, port, db, edge_impulse):
     from edgeloop.stream.run import check_seconds, record as run_record
 
     check_seconds(seconds)
+    if wav_dir is not None:
+        from edgeloop.train.recordings import check_speaker
+        speaker = speaker or _login()
+        check_speaker(speaker)  # before the port: a bad name never costs a take
 
     with progress_bar(TextColumn(f"recording '{label}'"), BarColumn(), TextColumn("{task.fields[samples]} samples"),
                       TimeRemainingColumn()) as bar:
@@ -44,6 +57,22 @@ def record(label, seconds, out, port, db, edge_impulse):
 
         take = run_record(port=port, label=label, seconds=seconds, out=out, db=db, edge_impulse=edge_impulse,
                           on_tick=on_tick)
+    if wav_dir is not None:
+        from edgeloop.train.recordings import save_take
+        save_take(take, Path(wav_dir), speaker, seconds)
     lost = f", {take.gaps} samples missing" if take.gaps else ""
     click.echo(f"recorded {take.n_samples} samples at {take.rate_hz} Hz x {take.channels} channels{lost}: "
                + ", ".join(str(p) for p in take.files))
+
+
+def _login() -> str:
+    """The login name, reduced to what --speaker accepts ('me' when nothing is left)."""
+    import getpass
+    import re
+
+    try:
+        name = getpass.getuser()
+    except Exception:  # no login name in this environment
+        name = ""
+    return re.sub(r"[^A-Za-z0-9-]", "", name) or "me"
+

@@ -4,7 +4,9 @@ Per take: `<label>.<UTC time>.csv` (time + one column per channel, in the
 sensor's units, the layout the gesture training data has) and a `.json`
 sidecar with board, rate, channels, units and what was lost on the way; with
 `edge_impulse=True` also `.ei.json` in Edge Impulse's data acquisition format
-(unsigned: alg "none"), ready for their uploader.
+(unsigned: alg "none"), ready for their uploader. A microphone take can also go
+out as WAV in the folder-per-word layout that `edgeloop retrain --recordings`
+reads: edgeloop.train.recordings.save_take.
 """
 
 from __future__ import annotations

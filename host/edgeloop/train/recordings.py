@@ -23,6 +23,7 @@ loudest second (20 ms steps), where the word is.
 from __future__ import annotations
 
 import hashlib
+import os
 import wave
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,3 +118,45 @@ def folder_hash(recordings: list[Recording]) -> str:
     for r in sorted(recordings, key=lambda r: r.rel):
         h.update(f"{r.rel}\t{r.sha256}\n".encode())
     return h.hexdigest()
+
+
+def check_speaker(speaker: str) -> None:
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9-]+", speaker or ""):
+        raise RecordingsError(f"--speaker {speaker!r}: use letters, digits and '-' (it names the files "
+                              "and groups your takes when retraining)")
+
+
+def save_take(take, folder: Path, speaker: str, seconds: float) -> Path:
+    """A recorded take (edgeloop.stream.recording.Take) from a microphone: its first `seconds` as
+    16-bit mono WAV in `folder/<label>/<speaker>_nohash_<n>.wav`, the layout read above."""
+    units = (take.hello or {}).get("units", "")
+    if take.channels != 1 or units != "pcm16":
+        raise RecordingsError(f"--wav keeps microphone takes, and this board streams {units or 'unknown units'}"
+                              f" x {take.channels} channel(s); the take is in "
+                              f"{take.files[0] if take.files else 'its .csv'}")
+    check_speaker(speaker)
+    word = Path(folder) / take.label
+    word.mkdir(parents=True, exist_ok=True)
+    taken = {p.name for p in word.glob(f"{speaker}{SPEAKER_MARK}*.wav")}
+    n = 0
+    while f"{speaker}{SPEAKER_MARK}{n}.wav" in taken:
+        n += 1
+    path = word / f"{speaker}{SPEAKER_MARK}{n}.wav"
+    count = min(take.n_samples, round(seconds * (take.rate_hz or 16000)))
+    pcm = np.asarray(take.data[:count], dtype="<i2").tobytes()
+    tmp = path.with_name(path.name + ".part")
+    try:
+        with wave.open(str(tmp), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(int(take.rate_hz or 16000))
+            w.writeframes(pcm)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    take.files.append(path)
+    return path
+

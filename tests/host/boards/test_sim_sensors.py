@@ -254,6 +254,55 @@ def test_cli_sim_imu_then_deploy_and_record(tmp_path):
     assert len(rows) >= 200 and exact >= 0.95, (len(rows), exact)
 
 
+def test_cli_record_from_the_microphone_writes_the_wav_folder_retrain_reads(tmp_path):
+    """`record --wav` on a board with the emulated I2S microphone: each take is a WAV under
+    <dir>/<label>/<speaker>_nohash_<n>.wav whose samples are a run of the clip the microphone heard,
+    read back with the wave module; an IMU board's take is refused for --wav in one line."""
+    need(CLIP)
+    from edgeloop.sim import node_status
+    ok, why = node_status()
+    if not ok:
+        pytest.skip(why)
+    env = {**os.environ, "EDGELOOP_CACHE_DIR": str(tmp_path / "cache"), "EDGELOOP_RUNTIME_DIR": str(tmp_path / "run"),
+           "PYTHONPATH": os.pathsep.join([str(REPO / "host"), str(REPO / "firmware")])}
+    edgeloop = [sys.executable, "-m", "edgeloop.cli"]
+    words = tmp_path / "myvoice"
+    bad = subprocess.run(edgeloop + ["record", "--label", "yes", "--wav", str(words), "--speaker", "a_b",
+                                     "--port", "/dev/null"], env=env, capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0 and "--speaker 'a_b'" in bad.stderr and not words.exists(), bad.stderr
+    sim = subprocess.Popen(edgeloop + ["sim", "--board", "rp2040", "--mic", str(CLIP)], env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        port = sim.stdout.readline().strip()
+        assert port.startswith("/dev/"), sim.stderr.read()
+        r = subprocess.run(edgeloop + ["deploy", "--port", port, "--board", "rp2040"], env=env,
+                           capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stderr
+        with Device(port) as dev:
+            dev.transport.fs_writefile("/edgeloop.json",
+                                       json.dumps(sensor_config("rp2040", "microphone", rate=16000)).encode())
+        for _ in range(2):
+            r = subprocess.run(edgeloop + ["record", "--port", port, "--label", "yes", "--seconds", "1",
+                                           "--out", str(tmp_path / "takes"), "--wav", str(words), "--speaker", "ana"],
+                               env=env, capture_output=True, text=True, timeout=120)
+            assert r.returncode == 0, r.stderr
+    finally:
+        sim.terminate()
+        sim.communicate(timeout=30)
+    assert sorted(p.name for p in (words / "yes").iterdir()) == ["ana_nohash_0.wav", "ana_nohash_1.wav"]
+    ref = reference_pcm(CLIP)
+    for p in (words / "yes").iterdir():
+        with wave.open(str(p)) as w:
+            assert (w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes()) == (1, 2, 16000, 16000)
+            got = np.frombuffer(w.readframes(w.getnframes()), "<i2")
+        # The take starts wherever the board's first frame fell in the looping clip: find that
+        # place by its first 64 samples (quiet stretches match in several), then every sample after it
+        # must be the clip's.
+        starts = [i for i in range(len(ref)) if np.array_equal(np.take(ref, np.arange(i, i + 64), mode="wrap"), got[:64])]
+        assert any(np.array_equal(np.take(ref, np.arange(i, i + len(got)), mode="wrap"), got) for i in starts), \
+            f"{p.name} is not a run of {CLIP.name}"
+
+
 @pytest.mark.parametrize("args,says", [
     (["--board", "nicla_vision", "--imu", str(TAKE), "--imu-part", "MPU-6050"],
      "the MPU-6050 has no SPI interface; pick one that has (LSM6DSOX, ICM-42670)"),
