@@ -16,13 +16,12 @@ log (samples not streamed, the start of a session, a gap) are counted and left o
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .labels import load_windows
+from .labels import labelled_hash, load_windows
 from .store import Store
 
 FRAME, HOP, CLIP = 480, 320, 16000
@@ -93,9 +92,5 @@ def labelled_clips(db: str | Path) -> tuple[list[LoggedClip], int]:
 
 
 def clips_hash(clips: list[LoggedClip]) -> str:
-    """sha256 over the clips in id order: "<id>\\t<label>\\n" then the clip's int16 little-endian bytes."""
-    h = hashlib.sha256()
-    for c in sorted(clips, key=lambda c: c.id):
-        h.update(f"{c.id}\t{c.label}\n".encode())
-        h.update(c.clip.astype("<i2").tobytes())
-    return h.hexdigest()
+    """The lineage hash of logged clips (edgeloop.log.labels.labelled_hash over each clip)."""
+    return labelled_hash(clips, lambda c: c.clip)

@@ -117,6 +117,18 @@ def _windows(store: Store, *, ids=None, unlabelled=False, labelled=False, max_co
     return out
 
 
+def labelled_hash(items, samples) -> str:
+    """sha256 over labelled items in id order: "<id>\\t<label>\\n", then `samples(item)` as int16
+    little-endian bytes. The lineage's hash of a field data set, recomputable from the log alone."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for it in sorted(items, key=lambda it: it.id):
+        h.update(f"{it.id}\t{it.label}\n".encode())
+        h.update(np.asarray(samples(it)).astype("<i2").tobytes())
+    return h.hexdigest()
+
+
 def sparkline(values: np.ndarray, width: int = 24) -> str:
     """The window's per-frame magnitude (L2 over channels) as block characters, min..max of the window."""
     v = np.asarray(values, dtype=np.float64)

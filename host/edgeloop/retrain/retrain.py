@@ -25,7 +25,6 @@ window bytes), seeds, the re-validation table, forced or not.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shlex
 import time
@@ -36,7 +35,7 @@ import numpy as np
 
 from .. import modelinfo as MI
 from .. import trainref as TR
-from ..log.labels import Window, load_windows
+from ..log.labels import Window, labelled_hash, load_windows
 from ..train import card as C
 from ..train import dataset as D
 from ..train import gesture as G
@@ -91,11 +90,7 @@ def split_sessions(windows: list[Window], fraction: float, seed: int) -> tuple[l
 
 
 def field_hash(windows: list[Window]) -> str:
-    h = hashlib.sha256()
-    for w in sorted(windows, key=lambda w: w.id):
-        h.update(f"{w.id}\t{w.label}\n".encode())
-        h.update(w.raw.astype("<i2").tobytes())
-    return h.hexdigest()
+    return labelled_hash(windows, lambda w: w.raw)
 
 
 def predict_all(kind: str, files: dict[str, bytes], x: np.ndarray, result=None) -> dict[str, np.ndarray | None]:

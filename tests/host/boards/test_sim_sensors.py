@@ -9,6 +9,7 @@ wave module on the clip), not with anything the emulation computed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -216,17 +217,22 @@ def test_wrong_pins_reach_no_chip(virtual_board_factory, tmp_path, board, pins, 
                      "open_sensor(json.load(open('/edgeloop.json'))['sensor'])")
 
 
-def test_cli_sim_imu_then_deploy_and_record(tmp_path):
-    """The user's path: `edgeloop sim --imu` in one process, `edgeloop deploy` and `edgeloop record` in others."""
-    need(TAKE)
+def cli_env(tmp_path) -> tuple[dict, list[str]]:
+    """(environment, command prefix) for running `edgeloop` in its own process, as a user does."""
     from edgeloop.sim import node_status
     ok, why = node_status()
     if not ok:
         pytest.skip(why)
     env = {**os.environ, "EDGELOOP_CACHE_DIR": str(tmp_path / "cache"), "EDGELOOP_RUNTIME_DIR": str(tmp_path / "run"),
            "PYTHONPATH": os.pathsep.join([str(REPO / "host"), str(REPO / "firmware")])}
-    edgeloop = [sys.executable, "-m", "edgeloop.cli"]
-    sim = subprocess.Popen(edgeloop + ["sim", "--board", "rp2040", "--imu", str(TAKE)], env=env,
+    return env, [sys.executable, "-m", "edgeloop.cli"]
+
+
+@contextlib.contextmanager
+def cli_board(env, edgeloop, sim_args, config, logs):
+    """`edgeloop sim --board rp2040 SIM_ARGS` in its own process, `edgeloop deploy` to it, and the
+    sensor config deploy writes from the profile; yields the port. The sim's stderr goes to `logs`."""
+    sim = subprocess.Popen(edgeloop + ["sim", "--board", "rp2040", *sim_args], env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         port = sim.stdout.readline().strip()
@@ -234,15 +240,25 @@ def test_cli_sim_imu_then_deploy_and_record(tmp_path):
         r = subprocess.run(edgeloop + ["deploy", "--port", port, "--board", "rp2040"], env=env,
                            capture_output=True, text=True, timeout=600)
         assert r.returncode == 0, r.stderr
-        with Device(port) as dev:  # the config `edgeloop deploy` writes from the profile
-            dev.transport.fs_writefile("/edgeloop.json", json.dumps(sensor_config("rp2040", "imu", rate=100)).encode())
+        with Device(port) as dev:
+            dev.transport.fs_writefile("/edgeloop.json", json.dumps(config).encode())
+        yield port
+    finally:
+        sim.terminate()
+        logs.append(sim.communicate(timeout=30)[1])
+
+
+def test_cli_sim_imu_then_deploy_and_record(tmp_path):
+    """The user's path: `edgeloop sim --imu` in one process, `edgeloop deploy` and `edgeloop record` in others."""
+    need(TAKE)
+    env, edgeloop = cli_env(tmp_path)
+    logs = []
+    with cli_board(env, edgeloop, ["--imu", str(TAKE)], sensor_config("rp2040", "imu", rate=100), logs) as port:
         out = tmp_path / "takes"
         r = subprocess.run(edgeloop + ["record", "--port", port, "--label", "wave", "--seconds", "4",
                                        "--out", str(out)], env=env, capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stderr
-    finally:
-        sim.terminate()
-        err = sim.communicate(timeout=30)[1]
+    err = logs[0]
     assert "imu: MPU-6050 on i2c0 address 0x68 (sda 4, scl 5), 400 frames at 100 Hz" in err
     meta = json.loads(next(out.glob("*.json")).read_text())
     assert meta["sensor"] == "MPU-6050" and meta["units"] == "mg,mg,mg" and meta["rate_hz"] == 100
@@ -257,38 +273,20 @@ def test_cli_sim_imu_then_deploy_and_record(tmp_path):
 def test_cli_record_from_the_microphone_writes_the_wav_folder_retrain_reads(tmp_path):
     """`record --wav` on a board with the emulated I2S microphone: each take is a WAV under
     <dir>/<label>/<speaker>_nohash_<n>.wav whose samples are a run of the clip the microphone heard,
-    read back with the wave module; an IMU board's take is refused for --wav in one line."""
+    read back with the wave module. A speaker name that cannot name a file is refused before the
+    port is opened."""
     need(CLIP)
-    from edgeloop.sim import node_status
-    ok, why = node_status()
-    if not ok:
-        pytest.skip(why)
-    env = {**os.environ, "EDGELOOP_CACHE_DIR": str(tmp_path / "cache"), "EDGELOOP_RUNTIME_DIR": str(tmp_path / "run"),
-           "PYTHONPATH": os.pathsep.join([str(REPO / "host"), str(REPO / "firmware")])}
-    edgeloop = [sys.executable, "-m", "edgeloop.cli"]
+    env, edgeloop = cli_env(tmp_path)
     words = tmp_path / "myvoice"
     bad = subprocess.run(edgeloop + ["record", "--label", "yes", "--wav", str(words), "--speaker", "a_b",
                                      "--port", "/dev/null"], env=env, capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0 and "--speaker 'a_b'" in bad.stderr and not words.exists(), bad.stderr
-    sim = subprocess.Popen(edgeloop + ["sim", "--board", "rp2040", "--mic", str(CLIP)], env=env,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        port = sim.stdout.readline().strip()
-        assert port.startswith("/dev/"), sim.stderr.read()
-        r = subprocess.run(edgeloop + ["deploy", "--port", port, "--board", "rp2040"], env=env,
-                           capture_output=True, text=True, timeout=600)
-        assert r.returncode == 0, r.stderr
-        with Device(port) as dev:
-            dev.transport.fs_writefile("/edgeloop.json",
-                                       json.dumps(sensor_config("rp2040", "microphone", rate=16000)).encode())
+    with cli_board(env, edgeloop, ["--mic", str(CLIP)], sensor_config("rp2040", "microphone", rate=16000), []) as port:
         for _ in range(2):
             r = subprocess.run(edgeloop + ["record", "--port", port, "--label", "yes", "--seconds", "1",
                                            "--out", str(tmp_path / "takes"), "--wav", str(words), "--speaker", "ana"],
                                env=env, capture_output=True, text=True, timeout=120)
             assert r.returncode == 0, r.stderr
-    finally:
-        sim.terminate()
-        sim.communicate(timeout=30)
     assert sorted(p.name for p in (words / "yes").iterdir()) == ["ana_nohash_0.wav", "ana_nohash_1.wav"]
     ref = reference_pcm(CLIP)
     for p in (words / "yes").iterdir():
