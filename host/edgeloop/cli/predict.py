@@ -99,7 +99,10 @@ def lines(result) -> list[str]:
         import statistics
 
         lat = result.latency_us
-        span = f" (min {min(lat) / 1000:.2f}, max {max(lat) / 1000:.2f})" if len(lat) > 1 else ""
-        out.append(f"on the board at {result.where}: {statistics.median(lat) / 1000:.2f} ms per inference"
+
+        def ms(us):  # a shallow tree takes a few µs: two decimals of a ms would print 0.00
+            return f"{us / 1000:.2f}" if us >= 100 else f"{us / 1000:.4f}"
+        span = f" (min {ms(min(lat))}, max {ms(max(lat))})" if len(lat) > 1 else ""
+        out.append(f"on the board at {result.where}: {ms(statistics.median(lat))} ms per inference"
                    f"{' median' if len(lat) > 1 else ''}{span}, the board's clock around the model alone")
     return out
