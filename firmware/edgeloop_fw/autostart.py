@@ -28,11 +28,6 @@ def config(path=CONFIG_PATH):
         return {}
 
 
-def port_name():
-    import sys
-    return sys.implementation.name
-
-
 def modules(c):
     """The modules the app imports for config `c`, in an order that imports each once.
 
@@ -43,11 +38,13 @@ def modules(c):
     it back). `edgeloop_fw.slots` is not preloaded: it would save ~10 KB more, but moves where the
     module sits in the heap, and a CNN bundle deployed right after such a run then failed
     (test_slots_sim's second install)."""
+    from . import port  # imported here: a board that does not autostart never loads it at boot
+
     model = str(c.get("model") or "")
     sensor = c.get("sensor") or {}
     kind = sensor.get("kind", "replay") if isinstance(sensor, dict) else ""
     names = ["edgeloop_fw.protocol", "edgeloop_fw.features"]
-    if kind in ("imu", "microphone") and port_name() == "micropython":
+    if kind in ("imu", "microphone") and port.IMPLEMENTATION == "micropython":
         names.append("machine")
     names.append(SENSORS.get(kind, "edgeloop_fw.sensors"))
     if model:

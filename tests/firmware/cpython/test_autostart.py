@@ -4,12 +4,13 @@ each, before the app's own long execution (the virtual board collects garbage on
 from __future__ import annotations
 
 from edgeloop_fw import autostart as A
+from edgeloop_fw import port
 
 IMU = {"kind": "imu", "part": "MPU-6050", "bus": "i2c0"}
 
 
 def test_a_slot_model_on_a_bus_sensor_preloads_machine(monkeypatch):
-    monkeypatch.setattr(A, "port_name", lambda: "micropython")
+    monkeypatch.setattr(port, "IMPLEMENTATION", "micropython")
     names = A.modules({"model": "@slots/gesture_trees.csv", "sensor": IMU, "capture": {"below": 0.6}})
     assert names == ["edgeloop_fw.protocol", "edgeloop_fw.features", "machine", "edgeloop_fw.sensors.imu",
                      "edgeloop_fw.slot_marks", "edgeloop_fw.app", "edgeloop_fw.trees",
@@ -22,7 +23,7 @@ def test_a_slot_model_on_a_bus_sensor_preloads_machine(monkeypatch):
 def test_no_machine_where_the_port_has_none(monkeypatch):
     """CircuitPython (board/busio) and CPython: `import machine` would fail the preload."""
     for name in ("circuitpython", "cpython"):
-        monkeypatch.setattr(A, "port_name", lambda: name)
+        monkeypatch.setattr(port, "IMPLEMENTATION", name)
         assert "machine" not in A.modules({"model": "@slots/g.csv", "sensor": IMU})
     monkeypatch.undo()
     for name in A.modules({"model": "@slots/g.csv", "sensor": IMU}):
