@@ -251,28 +251,30 @@ class App:
                 return
             self.host_ms = ticks_ms()
             self.host_seen = True
+            cmd = self.cmd
             try:
-                frame = self.cmd.feed(b)
+                kind = cmd.take(b)
             except P.ProtocolError as e:
                 self._send(self.enc.ack(ticks_ms(), 0, 0, P.ACK_BAD_VERSION if e.kind == "version"
                                         else P.ACK_BAD_ARGUMENT, str(e).encode()))
                 continue
-            if frame is not None:
-                self.handle(frame)
+            # The host's heartbeat, every second for as long as it streams: answered from the
+            # reader's buffer, as no other command needs to be (see CommandReader).
+            if kind == P.CMD_PING and cmd.length == 4:
+                self._send(self.enc.pong_from(ticks_ms(), cmd.raw, P.HEADER_SIZE))
+            elif kind >= 0:
+                self.handle(cmd.frame(kind))
 
     def handle(self, frame):
         kind, seq, _t, payload = frame
         now = ticks_ms()
         enc = self.enc
-        if kind == P.CMD_PING:
-            self._send(enc.pong(now, P.decode_payload(kind, payload)["token"]))
-            return
         if kind == P.CMD_HELLO:
             self.hello()
             return
         status, text = P.ACK_OK, b""
         try:
-            f = P.decode_payload(kind, payload)
+            f = P.decode_payload(kind, payload)  # a ping here is malformed: this refuses it
             if kind == P.CMD_STREAM_START:
                 self.flags = f["flags"]
             elif kind == P.CMD_STREAM_STOP:

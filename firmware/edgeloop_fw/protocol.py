@@ -229,7 +229,54 @@ def _cobs_decode_blocks(src):
     return out
 
 
+def cobs_decode_into(src, n, dst):
+    """Decode the COBS block src[0:n] into dst (n - 1 bytes at most); return the decoded length.
+
+    The board's command path: byte by byte into a buffer made once, so a
+    command (the host's ping every second) allocates nothing.
+    """
+    i = 0
+    o = 0
+    while i < n:
+        code = src[i]
+        if code == 0:
+            raise ProtocolError("cobs", "zero byte inside a COBS frame")
+        end = i + code
+        if end > n:
+            raise ProtocolError("cobs", "COBS block runs past the end of the frame")
+        i += 1
+        while i < end:
+            dst[o] = src[i]
+            o += 1
+            i += 1
+        if code != 0xFF and i < n:
+            dst[o] = 0
+            o += 1
+    return o
+
+
 # -- frames ---------------------------------------------------------------------
+def check_frame(raw, n):
+    """Check the decoded frame raw[0:n] (header, CRC, version, length, type) and return its type.
+
+    Allocates nothing unless it raises: the board checks every host command with it.
+    Raises ProtocolError for bad length, CRC, version or type.
+    """
+    if n < HEADER_SIZE + CRC_SIZE:
+        raise ProtocolError("length", "frame of %d bytes is shorter than a header" % n)
+    body = n - CRC_SIZE
+    if crc16(raw, body) != raw[body] | (raw[body + 1] << 8):
+        raise ProtocolError("crc", "CRC mismatch")
+    if raw[0] != PROTOCOL_VERSION:
+        raise ProtocolError("version", "protocol version %d, expected %d" % (raw[0], PROTOCOL_VERSION))
+    length = raw[8] | (raw[9] << 8)
+    if length != body - HEADER_SIZE:
+        raise ProtocolError("length", "header says %d payload bytes, frame has %d" % (length, body - HEADER_SIZE))
+    if raw[1] not in MSG_NAMES:
+        raise ProtocolError("type", "unknown message type 0x%02x" % raw[1])
+    return raw[1]
+
+
 def frame_decode(data):
     """Check and split one frame (COBS bytes between delimiters).
 
@@ -238,20 +285,9 @@ def frame_decode(data):
     """
     raw = cobs_decode(data)
     n = len(raw)
-    if n < HEADER_SIZE + CRC_SIZE:
-        raise ProtocolError("length", "frame of %d bytes is shorter than a header" % n)
-    body = n - CRC_SIZE
-    crc = raw[body] | (raw[body + 1] << 8)
-    if crc16(raw, body) != crc:
-        raise ProtocolError("crc", "CRC mismatch")
-    version, msg_type, seq, t_ms, length = struct.unpack_from(HEADER_FMT, raw, 0)
-    if version != PROTOCOL_VERSION:
-        raise ProtocolError("version", "protocol version %d, expected %d" % (version, PROTOCOL_VERSION))
-    if length != body - HEADER_SIZE:
-        raise ProtocolError("length", "header says %d payload bytes, frame has %d" % (length, body - HEADER_SIZE))
-    if msg_type not in MSG_NAMES:
-        raise ProtocolError("type", "unknown message type 0x%02x" % msg_type)
-    return msg_type, seq, t_ms, memoryview(raw)[HEADER_SIZE:body]
+    msg_type = check_frame(raw, n)
+    _version, _type, seq, t_ms, _length = struct.unpack_from(HEADER_FMT, raw, 0)
+    return msg_type, seq, t_ms, memoryview(raw)[HEADER_SIZE:n - CRC_SIZE]
 
 
 def frame_encode(msg_type, seq, t_ms, payload, version=PROTOCOL_VERSION):
@@ -291,19 +327,27 @@ def cmd_encode(cmd, seq, fields=None, t_ms=0):
 class CommandReader:
     """Board side: collects escaped host -> board frames from raw input bytes.
 
-    `feed(b)` takes one byte and returns a decoded frame tuple when a delimiter
-    completes one, else None; a bad frame raises ProtocolError (reply with an
-    ACK carrying the error, never ignore it). Commands are rare, so decoding
-    may allocate; collecting bytes does not.
+    `take(b)` takes one byte and returns the type of the frame a delimiter
+    completes, else -1; the frame's seq and payload length are then in
+    `seq` and `length`, its payload at `raw[HEADER_SIZE:HEADER_SIZE + length]`
+    until the next frame. Nothing is allocated: the host pings every second,
+    and a board that cannot collect garbage during a long run (the virtual
+    board) would run out of heap. `feed(b)` is the same as a tuple
+    (msg_type, seq, t_ms, payload bytes) or None, for rare commands and tests.
+    A bad frame raises ProtocolError (reply with an ACK carrying the error,
+    never ignore it).
     """
 
     def __init__(self, max_frame=256):
         self.buf = bytearray(max_frame)
+        self.raw = bytearray(max_frame)
         self.n = 0
         self.esc = False
         self.overflow = False
+        self.seq = 0
+        self.length = 0
 
-    def feed(self, b):
+    def take(self, b):
         if b == DELIMITER:
             n = self.n
             over = self.overflow
@@ -313,20 +357,33 @@ class CommandReader:
             if over:
                 raise ProtocolError("length", "command frame too long")
             if n == 0:
-                return None
-            return frame_decode(memoryview(self.buf)[:n])
+                return -1
+            raw = self.raw
+            kind = check_frame(raw, cobs_decode_into(self.buf, n, raw))
+            self.seq = raw[2] | (raw[3] << 8)
+            self.length = raw[8] | (raw[9] << 8)
+            return kind
         if self.esc:
             b ^= ESC_XOR
             self.esc = False
         elif b == ESC:
             self.esc = True
-            return None
+            return -1
         if self.n < len(self.buf):
             self.buf[self.n] = b
             self.n += 1
         else:
             self.overflow = True
-        return None
+        return -1
+
+    def frame(self, kind):
+        """The frame `take` just returned as (msg_type, seq, t_ms, payload bytes); allocates."""
+        t_ms = struct.unpack_from("<I", self.raw, 4)[0]
+        return kind, self.seq, t_ms, bytes(self.raw[HEADER_SIZE:HEADER_SIZE + self.length])
+
+    def feed(self, b):
+        kind = self.take(b)
+        return None if kind < 0 else self.frame(kind)
 
 
 # -- payloads as dicts (host, commands, tests) -----------------------------------
@@ -677,6 +734,14 @@ class FrameEncoder:
 
     def pong(self, t_ms, token):
         struct.pack_into("<I", self.raw, HEADER_SIZE, token)
+        return self.finish(MSG_PONG, t_ms, 4)
+
+    def pong_from(self, t_ms, src, off):
+        """A pong echoing the 4 token bytes at src[off:], copied as bytes: a 32-bit token as an
+        int would be a heap object on a 32-bit board."""
+        raw = self.raw
+        for i in range(4):
+            raw[HEADER_SIZE + i] = src[off + i]
         return self.finish(MSG_PONG, t_ms, 4)
 
     def ack(self, t_ms, command, command_seq, status, text=b""):

@@ -135,3 +135,29 @@ def test_a_tree_model_in_the_loop_allocates_nothing(board):
     out = board.run(code)
     got = {line.split(" ", 1)[0]: eval(line.split(" ", 1)[1]) for line in out.splitlines() if line[:4] == "READ"}
     assert got["READ"][0] == 0, got
+
+
+def test_the_hosts_heartbeat_allocates_nothing(board):
+    """The host pings every second while it streams (stream/session.py HEARTBEAT) with a 32-bit
+    token, a heap object on this board; this board collects garbage only between executions, and
+    the app runs in one: 150 B per ping ran the keyword app out of heap after a minute of a busy
+    machine's streaming (CI, 2026-12). 40 pings and their pongs: 0 bytes."""
+    wire = b"".join(P.cmd_encode(P.CMD_PING, i, {"token": 0xC0000000 + i}, t_ms=0xF0000000 + i) for i in range(41))
+    first = len(P.cmd_encode(P.CMD_PING, 0, {"token": 0xC0000000}, t_ms=0xF0000000))
+    code = PRELUDE + [MEASURE, f"""
+import io
+from edgeloop_fw.serial_link import Input
+app = App(CFG, flags=P.STREAM_STATUS, mode=P.MODE_INFER, out=Output(Sink()), inp=Input(io.BytesIO({wire!r})))
+app.begin()
+app.poll_commands({first})  # the first ping: warm up
+def pings(app, n):  # locals: a new global would grow the module's dict inside the measurement
+    seq = app.enc.seq
+    gc.collect()
+    a0 = gc.mem_alloc()
+    app.poll_commands(n)
+    return gc.mem_alloc() - a0, app.enc.seq - seq
+print('PINGS', *pings(app, {len(wire) - first}))
+"""]
+    out = board.run(code)
+    got = [line.split()[1:] for line in out.splitlines() if line.startswith("PINGS")]
+    assert got == [["0", "40"]], out  # bytes allocated, pongs sent

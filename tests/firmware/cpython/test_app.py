@@ -114,6 +114,22 @@ def test_commands_ping_label_mode_stop(replay_file):
     assert acks[0]["text"] == "wave"
 
 
+def test_a_malformed_ping_gets_an_ack_and_the_next_ping_its_pong(replay_file):
+    """Pings are answered from the reader's buffer without decoding (the board allocates nothing
+    for the host's heartbeat); one whose payload is not 4 bytes is refused like any bad command."""
+    out = io.BytesIO()
+    pipe = Pipe()
+    app = make_app(replay_file, out, pipe)
+    app.begin()
+    pipe.push(P.cmd_escape(P.frame_encode(P.CMD_PING, 7, 0, b"\x01\x02\x03")))
+    pipe.push(P.cmd_encode(P.CMD_PING, 8, {"token": 0x80000001}, t_ms=0xFFFFFFFF))
+    app.poll_commands()
+    got = [(k, f) for k, _, f in frames_of(out.getvalue())]
+    acks = [(f["command"], f["command_seq"], f["status"]) for k, f in got if k == P.MSG_ACK]
+    assert acks == [(P.CMD_PING, 7, P.ACK_BAD_ARGUMENT)]
+    assert [f["token"] for k, f in got if k == P.MSG_PONG] == [0x80000001]
+
+
 def test_nobody_reading_drops_and_counts(replay_file):
     app = make_app(replay_file, FullPort())
     app.begin()
