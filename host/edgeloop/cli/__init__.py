@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "info": "Show what a board reports: firmware, .mpy arch, heap, filesystem.",
     "convert": "Convert a Keras, .tflite or scikit-learn model for the board (int8 .elm, trees CSV).",
     "predict": "Run a model on a sensor window, a .wav or a tensor, here or on a board: classes and scores.",
+    "bench": "Time a model on a board, layer by layer and whole: where its inference time goes.",
     "deploy": "Push firmware/ (and models) to a board: changed files only, atomic.",
     "demo": "Replay real held-out takes through a (virtual) board running a model; live view, log, accuracy.",
     "shell": "Open the board's Python prompt (REPL) on this terminal.",
