@@ -82,8 +82,6 @@ class App:
         self._batch_bytes = 0
         self._batch_start = 0
         self.sample_index = 0
-        max_payload = max(len(self.batch) + 16, 2 * ch * self.window_frames + 160, 256)  # + a kept frame's head
-        self.enc = P.FrameEncoder(max_payload)
         self.out = out if out is not None else Output()
         self.inp = inp if inp is not None else Input()
         self.cmd = P.CommandReader(256)
@@ -102,6 +100,10 @@ class App:
         self.frontend = None
         self.spotter = None
         self._load_model(cfg.get("model"))
+        max_payload = max(len(self.batch) + 16, 2 * ch * self.window_frames + 160, 256)  # + a kept frame's head
+        if cfg.get("capture") and self.spotter is not None:  # kept keyword windows: the model's input features
+            max_payload = max(max_payload, self.spotter.frames * self.spotter.channels + 160)
+        self.enc = P.FrameEncoder(max_payload)
         self.capture_us = self.features_us = self.inference_us = 0
         self.dropped = 0  # samples lost to overruns (capture late) or unsent sample frames
         self.running = False
@@ -132,8 +134,13 @@ class App:
     def _keep(self, rule, now, latency, top):
         """Send the kept window now (a host is attached and the port takes it), else store it in the ring."""
         self.kept += 1
-        n = self.enc.kept_payload(self.win.windows, latency, now, rule, top, self.scores, self.n_classes,
-                                  self.model_hash, self._firmware, self._window_bytes(), self.channels)
+        sp = self.spotter
+        if sp is not None:  # keyword: what the model heard (its second of features), not 30 ms of audio
+            n = self.enc.kept_payload(self.win.windows, latency, now, rule, top, self.scores, self.n_classes,
+                                      self.model_hash, self._firmware, sp.features(), sp.channels, True)
+        else:
+            n = self.enc.kept_payload(self.win.windows, latency, now, rule, top, self.scores, self.n_classes,
+                                      self.model_hash, self._firmware, self._window_bytes(), self.channels)
         if self.host_attached() and self._send(self.enc.finish(P.MSG_KEPT, now, n)):
             return
         if self.ring is not None:

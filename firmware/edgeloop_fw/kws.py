@@ -125,6 +125,11 @@ class KeywordSpotter:
                     found = c
         return found
 
+    def features(self):
+        """The model's latest input: the last second of features, int8, oldest frame first (a view
+        made once; valid until the next frame is pushed)."""
+        return self._views[self._pos]
+
     def push_audio(self, samples, offset=0):
         """One 30 ms window (480 samples at samples[offset:]); the stream advances 20 ms."""
         return self.push_features(self.frontend.process(samples, offset))

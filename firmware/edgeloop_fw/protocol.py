@@ -88,8 +88,9 @@ ACK_BAD_VERSION = const(3)
 DET_WINDOW = const(0x01)  # window_index is given
 
 # MSG_KEPT: the payload's own layout version (first byte), flags, and where the ring patches fields
-KEPT_VERSION = const(1)
+KEPT_VERSION = const(2)  # the newest layout; 1 (int16 windows) is still written and read
 KEPT_RING = const(0x01)  # flags: stored in the board's flash ring while no host was attached, shipped later
+KEPT_FEATURES = const(0x02)  # flags (layout 2): the window is the model's int8 input features, not sensor samples
 KEPT_RECORD_AT = const(13)  # payload offset of the u32 ring record number
 KEPT_FLAGS_AT = const(20)  # payload offset of the flags byte
 # MSG_KEPT rule: why a window was kept (edgeloop_fw.capture decides, in this order)
@@ -474,14 +475,15 @@ def encode_payload(msg_type, f):
         _put_str(out, f["model_hash"])
     elif msg_type == MSG_KEPT:
         w = f["window"]
-        out += struct.pack(_KEPT_FMT, f.get("kept_version", KEPT_VERSION), f["window_index"], f["latency_us"],
+        feats = f.get("features")
+        out += struct.pack(_KEPT_FMT, f.get("kept_version", 2 if feats else 1), f["window_index"], f["latency_us"],
                            f["t_ms"], f.get("record", 0), f["rule"], f["top"], len(f["scores"]),
-                           KEPT_RING if f.get("ring") else 0)
+                           (KEPT_RING if f.get("ring") else 0) | (KEPT_FEATURES if feats else 0))
         _put_str(out, f["model_hash"])
         _put_str(out, f["firmware"])
         out += struct.pack("<%dH" % len(f["scores"]), *f["scores"])
         out += struct.pack(_WINDOW_FMT, f["window_channels"], len(w) // f["window_channels"])
-        out += struct.pack("<%dh" % len(w), *w)
+        out += struct.pack("<%d%s" % (len(w), "b" if feats else "h"), *w)
     elif msg_type == CMD_STREAM_START:
         out.append(f.get("flags", STREAM_DEFAULT))
     elif msg_type == CMD_SET_MODE:
@@ -575,14 +577,17 @@ def decode_payload(msg_type, p):
             raise ProtocolError("payload", "detection has %d trailing bytes" % (len(p) - o))
     elif msg_type == MSG_KEPT:
         _check(p, _KEPT_HEAD, "kept")
-        if p[0] != KEPT_VERSION:
-            raise ProtocolError("version", "kept window layout %d, expected %d: update edgeloop on the host"
+        if not 1 <= p[0] <= KEPT_VERSION:
+            raise ProtocolError("version", "kept window layout %d, expected 1 to %d: update edgeloop on the host"
                                 % (p[0], KEPT_VERSION))
         (_v, f["window_index"], f["latency_us"], f["t_ms"], f["record"], f["rule"], f["top"], nc,
          flags) = struct.unpack_from(_KEPT_FMT, p, 0)
         if f["rule"] not in RULE_NAMES:
             raise ProtocolError("payload", "kept: unknown rule %d" % f["rule"])
         f["ring"] = bool(flags & KEPT_RING)
+        f["features"] = bool(flags & KEPT_FEATURES)
+        if f["features"] and p[0] < 2:
+            raise ProtocolError("payload", "kept: layout 1 has no feature windows")
         f["model_hash"], o = _get_str(p, _KEPT_HEAD)
         f["firmware"], o = _get_str(p, o)
         if o + 2 * nc + 3 > len(p):
@@ -595,7 +600,7 @@ def decode_payload(msg_type, p):
         if ch == 0:
             raise ProtocolError("payload", "kept: a window of 0 channels")
         f["window_channels"] = ch
-        f["window"] = _ints("h", p, o + 3, ch * ns)
+        f["window"] = _ints("b" if f["features"] else "h", p, o + 3, ch * ns)
     elif msg_type == CMD_STREAM_START:
         f["flags"] = p[0] if len(p) else STREAM_DEFAULT
     elif msg_type == CMD_SET_MODE:
@@ -699,14 +704,17 @@ class FrameEncoder:
         return self.finish(MSG_DETECTION, t_ms, o - HEADER_SIZE)
 
     def kept_payload(self, window_index, latency_us, t_ms, rule, top, scores, n_scores, model_hash, firmware,
-                     window, window_channels):
+                     window, window_channels, features=False):
         """Pack a MSG_KEPT payload (record 0, not from the ring) at raw[HEADER_SIZE:]; return its length.
 
+        `window`: int16 little-endian sensor samples (layout 1), or with `features` the model's
+        int8 input (layout 2: an int8 array or view, window_channels features per frame), copied
+        byte by byte so an int8 view needs no cast (CPython refuses to mix formats).
         `finish(MSG_KEPT, t_ms, n)` then frames it; edgeloop_fw.capture.Ring stores the same bytes
         (it writes its slot header over raw[0:HEADER_SIZE] and its CRC after the payload)."""
         raw = self.raw
-        struct.pack_into(_KEPT_FMT, raw, HEADER_SIZE, KEPT_VERSION, window_index, latency_us, t_ms, 0, rule,
-                         top, n_scores, 0)
+        struct.pack_into(_KEPT_FMT, raw, HEADER_SIZE, 2 if features else 1, window_index, latency_us, t_ms, 0,
+                         rule, top, n_scores, KEPT_FEATURES if features else 0)
         o = HEADER_SIZE + _KEPT_HEAD
         raw[o] = len(model_hash)
         o = self._copy(o + 1, model_hash)
@@ -717,9 +725,18 @@ class FrameEncoder:
         for i in range(n_scores):
             struct.pack_into("<H", raw, o, scores[i])
             o += 2
-        struct.pack_into(_WINDOW_FMT, raw, o, window_channels, len(window) // (2 * window_channels))
-        o = self._copy(o + 3, window)
-        return o - HEADER_SIZE
+        if not features:
+            struct.pack_into(_WINDOW_FMT, raw, o, window_channels, len(window) // (2 * window_channels))
+            o = self._copy(o + 3, window)
+            return o - HEADER_SIZE
+        n = len(window)
+        struct.pack_into(_WINDOW_FMT, raw, o, window_channels, n // window_channels)
+        o += 3
+        if o + n > HEADER_SIZE + self.max_payload:
+            raise ProtocolError("length", "payload exceeds %d bytes" % self.max_payload)
+        for i in range(n):
+            raw[o + i] = window[i] & 0xFF
+        return o + n - HEADER_SIZE
 
     def status(self, t_ms, capture_us, features_us, inference_us, free_heap, dropped, mode):
         struct.pack_into(_STATUS_FMT, self.raw, HEADER_SIZE, capture_us, features_us,

@@ -230,15 +230,13 @@ def pick_sensor(profile: BoardProfile, info: MI.ModelInfo, choice: str | None = 
 def capture_rules(info: MI.ModelInfo, flags: dict | None = None) -> dict | None:
     """The capture section for /edgeloop.json: model.json's `capture`, each key overridden by a
     deploy flag that was given (None values are flags not given). Checked by the board's own
-    `edgeloop_fw.capture.check`; DeployError in one line if it is wrong."""
+    `edgeloop_fw.capture.check`; DeployError in one line if it is wrong. A keyword model's kept
+    windows are its input features (the second it heard), an IMU model's its sensor window."""
     from edgeloop_fw import capture
 
     given = {k: v for k, v in (flags or {}).items() if v is not None and v != ()}
     if not given and not info.capture:
         return None
-    if info.task == "keyword" or info.kws:
-        raise DeployError("capture rules keep IMU windows; a keyword model's kept window would be 30 ms of audio, "
-                          "not what the model heard: deploy without --keep-* (or drop model.json's capture)")
     spec = dict(info.capture or {})
     spec.update(given)
     if "classes" in given:

@@ -92,6 +92,11 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             inference_id INTEGER PRIMARY KEY REFERENCES inferences(id), label TEXT NOT NULL,
             source TEXT NOT NULL, updated REAL NOT NULL)""",
     ]),
+    # Kept keyword windows are the model's int8 input features (MSG_KEPT layout 2), not sensor
+    # samples: `features` 1 says so (window_channels = features per frame).
+    (5, [
+        "ALTER TABLE kept ADD COLUMN features INTEGER NOT NULL DEFAULT 0",
+    ]),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -378,20 +383,22 @@ class Store:
             if not self._db.in_transaction:
                 self._db.execute("BEGIN")
             if row is None:
+                # Features are not a sensor window: the inference row gets none (the kept row has them).
                 self._db.execute(_INSERT_INFERENCE, self._inference_row(
-                    dict(f, window=f["window"]), None, f["t_ms"], host_time, firmware=f["firmware"]))
+                    dict(f, window=None if f.get("features") else f["window"]), None, f["t_ms"], host_time,
+                    firmware=f["firmware"]))
                 self._uncommitted["inferences"] += 1
                 inference_id = self._db.execute("SELECT last_insert_rowid()").fetchone()[0]
             else:
                 inference_id = row[0]
             self._db.execute(
                 "INSERT INTO kept (session_id, inference_id, device_id, board, firmware, model_hash, rule, source,"
-                " record, seq, device_ms, host_time, window_index, window_channels, window)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " record, seq, device_ms, host_time, window_index, window_channels, window, features)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (self.session_id, inference_id, s.get("device_id"), s.get("board"), f["firmware"],
                  f["model_hash"], RULE_NAMES[f["rule"]], "ring" if f["ring"] else "live",
                  f["record"] if f["ring"] else None, seq, f["t_ms"], host_time, f["window_index"],
-                 f["window_channels"], int16_blob(f["window"])))
+                 f["window_channels"], int16_blob(f["window"]), 1 if f.get("features") else 0))
             kept_id = self._db.execute("SELECT last_insert_rowid()").fetchone()[0]
         except sqlite3.Error as e:
             self._fail(e)

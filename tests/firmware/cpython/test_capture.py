@@ -109,7 +109,27 @@ def test_kept_frame_encoder_matches_the_dict_encoder_and_decodes():
     wire = bytes(enc.wire[:enc.finish(P.MSG_KEPT, 5, n)])
     kind, _seq, t, payload = P.frame_decode(wire[:-1])
     assert (kind, t) == (P.MSG_KEPT, 5)
-    assert P.decode_payload(kind, payload) == f
+    assert P.decode_payload(kind, payload) == dict(f, features=False)
+    assert payload[0] == 1  # sensor windows keep layout 1: a host from before layout 2 reads them
+
+
+def test_kept_keyword_features_are_int8_in_layout_2():
+    """A keyword model's kept window is its input: 49 frames x 40 int8 features, from the spotter's
+    int8 view, byte for byte what the dict encoder writes; a layout-1 payload claiming features is refused."""
+    from array import array
+
+    feats = array("b", [(i * 37) % 256 - 128 for i in range(49 * 40)])
+    f = dict(kept_fields(), window=list(feats), window_channels=40, features=True)
+    enc = P.FrameEncoder(2200)
+    n = enc.kept_payload(f["window_index"], f["latency_us"], f["t_ms"], f["rule"], f["top"], f["scores"], 4,
+                         f["model_hash"].encode(), f["firmware"].encode(), memoryview(feats), 40, True)
+    payload = bytes(enc.raw[P.HEADER_SIZE:P.HEADER_SIZE + n])
+    assert payload == P.encode_payload(P.MSG_KEPT, f) and payload[0] == 2
+    assert P.decode_payload(P.MSG_KEPT, payload) == dict(f, ring=False)
+    old = bytearray(payload)
+    old[0] = 1
+    with pytest.raises(P.ProtocolError, match="layout 1 has no feature windows"):
+        P.decode_payload(P.MSG_KEPT, bytes(old))
 
 
 def test_kept_frame_of_a_newer_layout_is_refused():

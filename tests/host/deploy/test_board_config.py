@@ -118,10 +118,13 @@ def test_capture_flags_that_cannot_work_are_refused_in_one_line(flags, words):
     assert words in str(e.value) and "\n" not in str(e.value) and "nothing was sent" in str(e.value)
 
 
-def test_capture_is_refused_for_keyword_models_and_files_without_model_json():
-    with pytest.raises(DeployError, match="keyword model"):
-        BC.board_config(profiles.load("rp2040"), MI.load(MODELS / "keyword"), "/m",
-                        capture=dict(NO_FLAGS, below=0.5))
+def test_capture_for_keyword_models_is_configured_and_refused_for_files_without_model_json():
+    kw = MI.load(MODELS / "keyword")
+    cfg = BC.board_config(profiles.load("rp2040"), kw, "/m", capture=dict(NO_FLAGS, below=0.5, classes=("yes",)),
+                          kws={"every": 2})
+    assert cfg["capture"] == {"below": 0.5, "classes": ["yes"]} and cfg["kws"] == {"every": 2}
+    with pytest.raises(DeployError, match="'maybe' is not one of the model's classes"):
+        BC.board_config(profiles.load("rp2040"), kw, "/m", capture=dict(NO_FLAGS, classes=("maybe",)))
     with pytest.raises(DeployError, match="needs a model folder"):
         BC.model_deploy([], profiles.load("rp2040"), capture=dict(NO_FLAGS, below=0.5))
 

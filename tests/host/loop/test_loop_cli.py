@@ -254,6 +254,44 @@ def test_keyword_from_the_commands(env, tmp_path):
     print(f"keyword: {len(scored)} inferences equal to TFLM, detections {detections}")
 
 
+def test_keyword_kept_windows_are_what_the_model_heard(env, tmp_path):
+    """`deploy --model models/keyword --keep-random 1` → `monitor --plot --db`: a keyword model's kept
+    window is its input, the second of features it ran on (MSG_KEPT layout 2, int8), not 30 ms of
+    audio. Checked against TFLM's own front end over the audio the app heard (streamed with
+    --plot), for every kept window of this run, live or shipped from the flash ring."""
+    clip = CLIPS / "yes_1000ms.wav"
+    if not clip.exists():
+        pytest.skip(f"shared test data not found at {clip}")
+    kw = MODELS / "keyword"
+    db = tmp_path / "kw.sqlite"
+    with cli.Sim("--board", "esp32s3", "--flash", tmp_path / "flash", "--mic", clip, env=env) as sim:
+        out = cli.run("deploy", "--port", sim.port, "--model", kw, "--keep-random", "1", "--keep-seed", "1", env=env)
+        assert "capture" in out, out
+        cli.run("monitor", "--port", sim.port, "--window", "--plot", "--seconds", 8, "--db", db, env=env)
+    con = sqlite3.connect(db)
+    session = con.execute("SELECT max(id) FROM sessions").fetchone()[0]
+    blocks = con.execute("SELECT data FROM samples WHERE session_id = ? ORDER BY sample_index", (session,)).fetchall()
+    # This run's kept windows: joined to an inference frame the board sent (seq set); a ring record
+    # from a run before this one has an inference row made from itself instead.
+    kept = con.execute(
+        "SELECT k.window_index, k.window_channels, k.window, k.features, k.source, k.rule, k.model_hash "
+        "FROM kept k JOIN inferences i ON i.id = k.inference_id "
+        "WHERE k.session_id = ? AND i.seq IS NOT NULL ORDER BY k.id", (session,)).fetchall()
+    hello_hash = con.execute("SELECT model_hash FROM sessions WHERE id = ?", (session,)).fetchone()[0]
+    con.close()
+    heard = np.concatenate([np.frombuffer(d, "<i2") for (d,) in blocks])
+    feats = tflm_stream_features(heard)
+    checked = [k for k in kept if k[0] <= len(feats)]
+    assert len(checked) >= 2, kept
+    for k, channels, blob, features, source, rule, model_hash in checked:
+        assert (channels, features, rule) == (40, 1, "random"), (k, source)
+        assert model_hash == hello_hash, k
+        np.testing.assert_array_equal(np.frombuffer(blob, "<i2"), feats[k - 49:k].reshape(-1).astype(np.int16),
+                                      err_msg=f"kept window {k} ({source})")
+    print(f"keyword kept: {len(checked)} windows equal to TFLM's features, sources "
+          f"{sorted({k[4] for k in checked})}")
+
+
 def ref_end(scored) -> int:
     """Stream time (ms) of the last inference checked: later detections have no outputs here."""
     return (scored[-1][0] - 1) * 20 + 30
