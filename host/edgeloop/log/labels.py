@@ -63,6 +63,7 @@ class Window:
     rate_hz: float
     values: np.ndarray  # (frames, channels) float, sensor units (window * session scale)
     raw: np.ndarray  # (frames, channels) int16 as the board sent it
+    features: bool = False  # raw is the model's int8 input a board kept (a keyword second), not samples
 
     @property
     def day(self) -> str:
@@ -89,7 +90,14 @@ def _windows(store: Store, *, ids=None, unlabelled=False, labelled=False, max_co
              limit=None) -> list[Window]:
     join = "LEFT JOIN labels l ON l.inference_id = i.id" if _has_labels(store) else ""
     label = "l.label" if join else "NULL"
-    where, params = ["i.window IS NOT NULL"], []
+    # A kept keyword window (schema 5) is the model's input features: labelled through its inference
+    # (which carries no window of its own, or only the last 30 ms of audio) and shown instead of it.
+    kept = store.schema_version >= 5
+    kf = ("(SELECT k.window FROM kept k WHERE k.inference_id = i.id AND k.features = 1 ORDER BY k.id LIMIT 1)"
+          if kept else "NULL")
+    kc = ("(SELECT k.window_channels FROM kept k WHERE k.inference_id = i.id AND k.features = 1 "
+          "ORDER BY k.id LIMIT 1)" if kept else "NULL")
+    where, params = [f"(i.window IS NOT NULL OR {kf} IS NOT NULL)"], []
     if ids is not None:
         where.append(f"i.id IN ({','.join('?' * len(ids))})")
         params += list(ids)
@@ -104,16 +112,21 @@ def _windows(store: Store, *, ids=None, unlabelled=False, labelled=False, max_co
         where.append("i.model_hash LIKE ?")
         params.append(model + "%")
     sql = (f"SELECT i.id, i.session_id, i.host_time, i.device_id, i.model_hash, i.top_class, i.confidence, "
-           f"i.window, i.window_channels, s.scale, s.rate_hz, s.classes, {label} AS label FROM inferences i "
+           f"i.window, i.window_channels, {kf} AS kwin, {kc} AS kch, s.scale, s.rate_hz, s.classes, "
+           f"{label} AS label FROM inferences i "
            f"LEFT JOIN sessions s ON s.id = i.session_id {join} WHERE {' AND '.join(where)} ORDER BY i.id")
     if limit:
         sql += f" LIMIT {int(limit)}"
     out = []
     for r in store.query(sql, tuple(params)):
-        raw = np.asarray(blob_int16(r["window"]), dtype=np.int16).reshape(-1, r["window_channels"] or 1)
+        feats = r["kwin"] is not None
+        blob, ch = (r["kwin"], r["kch"]) if feats else (r["window"], r["window_channels"])
+        raw = np.asarray(blob_int16(blob), dtype=np.int16).reshape(-1, ch or 1)
+        scale = 1.0 if feats else float(r["scale"] or 1.0)
+        rate = 50.0 if feats else float(r["rate_hz"] or 1)  # feature frames are 20 ms apart
         out.append(Window(r["id"], r["session_id"], r["host_time"], r["device_id"] or "unknown", r["model_hash"],
                           r["top_class"], r["confidence"], r["label"], json.loads(r["classes"] or "[]"),
-                          float(r["rate_hz"] or 1), raw.astype(np.float64) * float(r["scale"] or 1.0), raw))
+                          rate, raw.astype(np.float64) * scale, raw, feats))
     return out
 
 

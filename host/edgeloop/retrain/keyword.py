@@ -7,7 +7,9 @@ Steps:
 2. The user's recordings (train.recordings: one folder per word, 16 kHz mono 16-bit WAV), split
    by speaker -- never by clip -- with retrain.common.split_groups (seeded). The training
    speakers' clips join the parent's training clips (each once as recorded, and recipe.augment - 1
-   more copies over the recipe's background noise, as synthetic clips get).
+   more copies over the recipe's background noise, as synthetic clips get). With --db, labelled
+   logged audio (log.keyword_audio) and labelled kept feature windows (log.kept_features: the
+   board's own features, taken as they are) join them, split by session.
 3. The candidate is trained and quantized by the parent's own code (train.keyword.fit_and_quantize)
    with the same recipe (--epochs / --seed override, recorded).
 4. Parent and candidate side by side (retrain.common.side_by_side) on the parent's held-out voices
@@ -117,16 +119,19 @@ def retrain_keyword(opts, parent: MI.ModelInfo, progress=None) -> Outcome:
     doc, recipe = parent_recipe(parent_dir, parent)
     classes = parent.classes
     recs = R.load(opts.recordings, classes) if opts.recordings else []
-    logged, logged_clips, left_out = [], [], 0
+    logged, logged_clips, left_out, kept = [], [], 0, []
     if opts.db:
+        from ..log.kept_features import labelled_features
         from ..log.keyword_audio import labelled_clips
 
         logged_clips, left_out = labelled_clips(opts.db)
-        if not logged_clips:
+        kept = labelled_features(opts.db)
+        if not logged_clips and not kept:
             raise RetrainError(f"no labelled keyword window in {opts.db} has its second of audio in the log "
-                               f"({left_out} labelled without it): log keyword sessions with `edgeloop monitor "
-                               "--window --plot` (raw samples too) and label them with `edgeloop label`")
-        for c in logged_clips:
+                               f"({left_out} labelled without it), and no labelled window was kept by a board's "
+                               "capture rules: log keyword sessions with `edgeloop monitor --window --plot` (raw "
+                               "samples too) or deploy with --keep-*, and label them with `edgeloop label`")
+        for c in list(logged_clips) + kept:
             if c.label not in classes:
                 raise RetrainError(f"logged window {c.id} is labelled '{c.label}', not a class of {opts.parent} "
                                    f"({', '.join(classes)}); a new word needs a new model: edgeloop train keyword")
@@ -134,9 +139,12 @@ def retrain_keyword(opts, parent: MI.ModelInfo, progress=None) -> Outcome:
                   for c in logged_clips]
     recs = recs + logged
     seed = recipe.seed if opts.seed is None else opts.seed
-    test_groups, _ = split_groups([r.group for r in recs], [r.word for r in recs], opts.field_test_fraction, seed)
+    # Kept feature windows are split with the recordings, by session like logged audio.
+    kept_groups = [f"session {k.session_id}" for k in kept]
+    test_groups, _ = split_groups([r.group for r in recs] + kept_groups,
+                                  [r.word for r in recs] + [k.label for k in kept], opts.field_test_fraction, seed)
     if not test_groups:
-        raise RetrainError(f"the {len(recs)} recordings in {opts.recordings or opts.db} come from too few speakers to hold "
+        raise RetrainError(f"the {len(recs) + len(kept)} recordings in {opts.recordings or opts.db} come from too few speakers to hold "
                            "any out (need two speakers or logged sessions of a word; Speech Commands names are "
                            "<speaker>_nohash_<n>.wav): add recordings of more speakers")
     data_dir = Path(opts.data_dir or DEFAULT_DATA)
@@ -157,10 +165,17 @@ def retrain_keyword(opts, parent: MI.ModelInfo, progress=None) -> Outcome:
     step = (lambda d, t: progress("features", d, t)) if progress else None
     feats = D.features(all_clips, cache / "features" if cache else None, opts.jobs, step)
     n0, n1, n2 = len(c_train), len(c_train) + len(c_test), len(c_train) + len(c_test) + len(c_user)
-    x_tr = np.concatenate([feats[:n0], feats[n1:n2]])
-    y_tr = np.concatenate([y_train, np.array([classes.index(w) for w in w_user], np.int64)])
-    x_te, x_ut = feats[n0:n1], feats[n2:]
-    y_ut = np.array([classes.index(r.word) for r in u_test], np.int64)
+    k_train = [k for k, g in zip(kept, kept_groups) if g not in test_groups]
+    k_test = [k for k, g in zip(kept, kept_groups) if g in test_groups]
+
+    def kept_x(items):  # as the board computed them: the training input itself, no front end here
+        return np.array([k.features for k in items], feats.dtype).reshape((len(items),) + feats.shape[1:])
+
+    x_tr = np.concatenate([feats[:n0], feats[n1:n2], kept_x(k_train)])
+    y_tr = np.concatenate([y_train, np.array([classes.index(w) for w in w_user], np.int64),
+                           np.array([classes.index(k.label) for k in k_train], np.int64)])
+    x_te, x_ut = feats[n0:n1], np.concatenate([feats[n2:], kept_x(k_test)])
+    y_ut = np.array([classes.index(r.word) for r in u_test] + [classes.index(k.label) for k in k_test], np.int64)
 
     # 3. the candidate, by the parent's recipe
     train_recipe = K.recipe_from_json(dict(recipe.to_json(), seed=seed, epochs=opts.epochs or recipe.epochs))
@@ -202,11 +217,17 @@ def retrain_keyword(opts, parent: MI.ModelInfo, progress=None) -> Outcome:
 
         data.append({"kind": "labelled keyword audio", "db": str(opts.db), "sha256": logged_hash(logged_clips),
                      "windows": len(logged_clips), "ids": [c.id for c in logged_clips], "left_out": left_out})
+    if kept:
+        from ..log.kept_features import features_hash
+
+        data.append({"kind": "labelled kept keyword features", "db": str(opts.db), "sha256": features_hash(kept),
+                     "windows": len(kept), "ids": [k.id for k in kept]})
     lin = lineage(parent_dir, parent, p_elm, data, {"data": recipe.seed, "recordings_split": seed, "training": seed},
                   RUNNERS["board"], opts.tolerance, rows, conf, reasons, opts.force)
     split = {"by": "speaker", "seed": seed, "fraction": opts.field_test_fraction,
              "speakers": {"train": sorted({r.group for r in u_train}), "test": sorted(test_groups)},
-             "recordings": {"train": [r.rel for r in u_train], "test": [r.rel for r in u_test]},
+             "recordings": {"train": [r.rel for r in u_train] + [f"kept:{k.id}" for k in k_train],
+                            "test": [r.rel for r in u_test] + [f"kept:{k.id}" for k in k_test]},
              "train_clips": int(len(y_tr)), "user_train_clips": len(c_user)}
     command = (f"edgeloop retrain --from {opts.parent}" + (f" --recordings {opts.recordings}" if opts.recordings else "")
                + (f" --db {opts.db}" if opts.db else "") + f" --out {opts.out} "

@@ -349,6 +349,80 @@ def test_keyword_retrain_from_labelled_logged_audio_splits_by_session_and_matche
     print("\n" + "\n".join(ln for ln in r.output.splitlines() if ln.startswith(("set ", HELD, PARENT_SET))))
 
 
+def kept_log(db: Path, model: Path, speakers: int) -> dict[int, tuple[str, str, np.ndarray]]:
+    """What a keyword board with capture rules logs (`deploy --keep-*`, `monitor --db`): per
+    Speech Commands speaker one session, and per clip a kept window whose features are TFLM's
+    front end over the clip (what the board's front end computes: tests/host/loop's
+    test_keyword_kept_windows_are_what_the_model_heard checks that on the virtual board), labelled
+    with the clip's word; no inference carries a window of its own. Returns inference id ->
+    (speaker, word, features)."""
+    from edgeloop.log.labels import set_labels
+    from edgeloop.log.store import Store
+    from edgeloop_fw import protocol as P
+
+    info = modelinfo.load(model)
+    h = hashlib.sha256((model / "keyword.elm").read_bytes()).hexdigest()[:16]
+    folder = db.parent / "kept-clips"
+    owner = user_folder(folder, speakers)
+    truth, labels = {}, {}
+    with Store(db) as s:
+        for k, spk in enumerate(sorted(set(owner.values()))):
+            s.begin_session(dict(rate_hz=16000, channels=1, window=480, hop=320, mode=2, scale=1.0, device_id=spk,
+                                 board="esp32s3", firmware="test", model_hash=h, sensor="mic", units="",
+                                 classes=info.classes))
+            for j, rel in enumerate(sorted(r for r, o in owner.items() if o == spk)):
+                feats = tflm_features(read_pcm(folder / rel)).astype(np.int8)
+                scores = [65535 // len(info.classes)] * len(info.classes)
+                kid = s.add_kept(dict(window_index=49 + 2 * j, latency_us=1000, t_ms=1000 * j, record=0,
+                                      rule=P.RULE_RANDOM, top=0, scores=scores, model_hash=h, firmware="test",
+                                      window_channels=40, window=feats.reshape(-1).tolist(), ring=False,
+                                      features=True), j, 1000 * j, host_time=1.78e9 + k * 60 + j)
+                rid = s.query("SELECT inference_id FROM kept WHERE id = ?", (kid,))[0]["inference_id"]
+                labels[rid] = rel.split("/")[0]
+                truth[rid] = (spk, labels[rid], feats)
+    set_labels(db, labels, source="test")
+    return truth
+
+
+@pytest.mark.slow
+@pytest.mark.tf
+def test_keyword_retrain_from_labelled_kept_features_splits_by_session_and_matches_tflm(parent):
+    tmp = parent
+    db = tmp / "kept" / "log.sqlite"
+    db.parent.mkdir()
+    truth = kept_log(db, tmp / "parent", speakers=8)
+    from edgeloop.log.labels import load_windows
+
+    shown = {w.id: w for w in load_windows(db)}  # `edgeloop label` shows the features themselves
+    assert set(shown) == set(truth) and all(w.features and w.raw.shape == (49, 40) for w in shown.values())
+    out = tmp / "from-kept"
+    r = invoke("retrain", "--from", tmp / "parent", "--db", db, "--out", out, "--data", MS,
+               "--cache", tmp / "cache", "--jobs", 2, "--force")
+    assert r.exit_code == 0, r.output
+    info = modelinfo.load(out)
+    lin, split = info.lineage, info.split
+    test_ids = [int(f.split(":")[1]) for f in split["recordings"]["test"]]
+    train_ids = [int(f.split(":")[1]) for f in split["recordings"]["train"]]
+    assert all(f.startswith("kept:") for f in split["recordings"]["test"] + split["recordings"]["train"])
+    assert sorted(test_ids + train_ids) == sorted(truth)
+    assert test_ids and not {truth[i][0] for i in test_ids} & {truth[i][0] for i in train_ids}  # whole sessions
+    kept = next(d for d in lin["data"] if d["kind"] == "labelled kept keyword features")
+    assert kept["windows"] == len(truth) and sorted(kept["ids"]) == sorted(truth)
+    rows = {(x["set"], x["runner"]): x for x in lin["revalidation"]["rows"]}
+    feats = [truth[i][2] for i in test_ids]
+    y = [info.classes.index(truth[i][1]) for i in test_ids]
+    for who, folder in (("parent", tmp / "parent"), ("candidate", out)):
+        acc = tflm_accuracy(folder / "keyword.tflite", feats, y)
+        assert rows[(HELD, "int8 TFLite (TFLM)")][who] == pytest.approx(acc)
+        assert rows[(HELD, "edgeloop")][who] == pytest.approx(acc)
+    hh = hashlib.sha256()  # the lineage hash, recomputed from TFLM's features and the labels
+    for i in sorted(truth):
+        hh.update(f"{i}\t{truth[i][1]}\n".encode())
+        hh.update(truth[i][2].astype("<i2").tobytes())
+    assert kept["sha256"] == hh.hexdigest()
+    print("\n" + "\n".join(ln for ln in r.output.splitlines() if ln.startswith(("set ", HELD, PARENT_SET))))
+
+
 def test_labelled_keyword_windows_without_their_audio_are_one_line(tmp_path):
     from edgeloop.log.labels import set_labels
     from edgeloop.log.store import Store
