@@ -87,13 +87,14 @@ def _filters(first: str, since: str | None, model: str | None) -> tuple[list[str
     return where, params
 
 
-def _select(db, table: str, sql: str, params: list, check=None) -> tuple[list, int]:
-    """(matching rows, rows in `table`) from the log, opened read-only and closed again."""
+def _select(db, table: str, sql, params: list, check=None) -> tuple[list, int]:
+    """(matching rows, rows in `table`) from the log, opened read-only and closed again; `sql` may
+    be a function of the open store (columns that depend on its schema version)."""
     store = Store(db, readonly=True)
     try:
         if check:
             check(store)
-        return store.query(sql, tuple(params)), store.count(table)
+        return store.query(sql(store) if callable(sql) else sql, tuple(params)), store.count(table)
     finally:
         store.close()
 
@@ -113,11 +114,14 @@ def _kept_rows(db, where: list[str], params: list, rule: str | None) -> tuple[li
             raise ExportError(f"{db} was written before kept windows were logged (schema {store.schema_version}); "
                               "open it once with `edgeloop monitor --db` to upgrade it, or record a new log")
 
-    return _select(db, "kept",
-                   "SELECT i.id, k.host_time, k.device_id, i.top_class, i.confidence, k.window, k.window_channels, "
-                   "s.scale, s.rate_hz, k.rule FROM kept k JOIN inferences i ON i.id = k.inference_id "
-                   f"LEFT JOIN sessions s ON s.id = k.session_id WHERE {' AND '.join(where)} ORDER BY k.id",
-                   params, check=written_with_kept)
+    def sql(store):  # a kept keyword window (schema 5) is int8 features: no sensor scale applies
+        features = "k.features" if store.schema_version >= 5 else "0"
+        return ("SELECT i.id, k.host_time, k.device_id, i.top_class, i.confidence, k.window, k.window_channels, "
+                f"s.scale, s.rate_hz, k.rule, {features} AS features FROM kept k "
+                "JOIN inferences i ON i.id = k.inference_id "
+                f"LEFT JOIN sessions s ON s.id = k.session_id WHERE {' AND '.join(where)} ORDER BY k.id")
+
+    return _select(db, "kept", sql, params, check=written_with_kept)
 
 
 def export(db: str | Path, out: str | Path, *, fmt: str, since: str | None = None, model: str | None = None,
@@ -153,7 +157,8 @@ def export(db: str | Path, out: str | Path, *, fmt: str, since: str | None = Non
     windows, labels, ids, conf, subjects, times, rates, rules = [], [], [], [], [], [], [], []
     shape = None
     for r in rows:
-        a = np.asarray(blob_int16(r["window"]), dtype=np.float32) * float(r["scale"] or 1.0)
+        feats = kept and bool(r["features"])
+        a = np.asarray(blob_int16(r["window"]), dtype=np.float32) * (1.0 if feats else float(r["scale"] or 1.0))
         w = a.reshape(-1, r["window_channels"] or 1)
         if shape is None:
             shape = w.shape

@@ -131,3 +131,32 @@ def test_a_ring_record_stored_before_the_first_ping_joins_its_inference(tmp_path
     con = sqlite3.connect(db)
     assert con.execute("SELECT count(*) FROM inferences").fetchone()[0] == 2
     assert con.execute("SELECT i.seq FROM kept k JOIN inferences i ON i.id = k.inference_id").fetchall() == [(5,)]
+
+
+def test_kept_keyword_features_are_logged_labelled_and_exported_unscaled(tmp_path):
+    """A keyword board's kept window is int8 features (layout 2): logged with `features` 1, no window on
+    the inference row made from it, shown by `label` as the features, exported as the values themselves
+    (the session's 1/32768 audio scale does not apply to them)."""
+    import numpy as np
+    from click.testing import CliRunner
+
+    from edgeloop.cli import cli as main
+    from edgeloop.log.labels import load_windows
+
+    feats = [(i * 7) % 256 - 128 for i in range(49 * 40)]
+    f = {"window_index": 60, "latency_us": 900, "t_ms": 1200, "record": 0, "rule": P.RULE_RANDOM, "top": 1,
+         "scores": [30000, 35535], "model_hash": "kw0001", "firmware": "edgeloop_fw 0.1.0", "window_channels": 40,
+         "window": feats, "ring": False, "features": True}
+    db = tmp_path / "kw.sqlite"
+    with Store(db) as s:
+        s.begin_session(dict(HELLO, rate_hz=16000, channels=1, window=480, hop=320, scale=1 / 32768, units="pcm16",
+                             sensor="mic", classes=["no", "yes"]))
+        s.add_kept(P.decode_payload(P.MSG_KEPT, P.encode_payload(P.MSG_KEPT, f)), 5, 1200)
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT features, window_channels FROM kept").fetchall() == [(1, 40)]
+    assert con.execute("SELECT window FROM inferences").fetchall() == [(None,)]
+    (w,) = load_windows(db)
+    assert w.features and w.raw.reshape(-1).tolist() == feats and w.values.max() == 127
+    r = CliRunner().invoke(main, ["export", "--db", str(db), "--kept", "--format", "npz", "--out", str(tmp_path / "o")])
+    assert r.exit_code == 0, r.output
+    np.testing.assert_array_equal(np.load(tmp_path / "o" / "windows.npz")["x"][0], np.array(feats).reshape(49, 40))
