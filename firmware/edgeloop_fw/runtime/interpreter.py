@@ -32,6 +32,16 @@ def _module(level, name):
         return None
 
 
+def kernel(name, levels=LEVELS):
+    """The module of kernel `name` at the first level this board can load, or None (imported now:
+    edgeloop_fw.autostart preloads a model's kernels this way, one execution each)."""
+    for level in levels:
+        mod = _module(level, name)
+        if mod is not None:
+            return mod, level
+    return None
+
+
 def _bound(ev, views):
     # A closure over two values called with three arguments stays within
     # MicroPython's five on-stack slots for closure calls: no allocation.
@@ -51,15 +61,13 @@ class Interpreter:
         steps = []
         for _opcode, name, params, _out in model.ops:
             if name not in found:
-                for level in levels:
-                    mod = _module(level, name)
-                    if mod is not None:
-                        found[name] = mod
-                        self.kernel_levels[name] = level
-                        break
-                else:
+                got = kernel(name, levels)
+                if got is None:
                     raise ModelFileError("kernel %s is missing from this runtime; "
                                          "deploy the runtime again" % name)
+                mod, level = got
+                found[name] = mod
+                self.kernel_levels[name] = level
                 ver = getattr(mod, "KERNEL_VERSION", -1)
                 if ver != VERSIONS[name]:  # a stale file of another runtime: it would misread the params
                     raise ModelFileError("kernel %s (level %s) is version %d, this runtime's is %d; "

@@ -66,7 +66,11 @@ _MODULES = "import edgeloop_fw.autostart as _a\nprint(' '.join(_a.modules(_a.con
 def preload(dev: Device, timeout: float) -> None:
     """Import the modules the board's config needs, one execution each (see edgeloop_fw.autostart)."""
     for module in dev.exec(_MODULES, timeout=timeout).decode("utf-8", "replace").split():
-        dev.exec(f"import {module}", timeout=timeout)
+        if module.startswith("kernel:"):  # a model's kernel, at the level the interpreter picks
+            dev.exec(f"__import__('edgeloop_fw.runtime.interpreter').runtime.interpreter.kernel({module[7:]!r})",
+                     timeout=timeout)
+        else:
+            dev.exec(f"import {module}", timeout=timeout)
 
 
 def entry_code(flags: int = P.STREAM_DEFAULT, mode: int = P.MODE_INFER) -> str:
