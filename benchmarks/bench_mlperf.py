@@ -1,0 +1,209 @@
+"""MLPerf Tiny's four reference int8 models, whole inferences, inside a real MicroPython.
+
+Each model (../shared/data/mlperf_tiny) is converted by edgeloop and run by the
+board's runtime (its .mpy files as deploy compiles them) in MicroPython's qemu
+port on Cortex-M0 (`microbit`) and Cortex-M7 (`mps2-an500`), at three kernel
+levels: portable Python only, viper first, the native module (elnative.mpy)
+first. The instructions of one `invoke()` are counted exactly by QEMU (TCG
+plugin tests/tools/qemu_count_plugin.c, the same counting as the trace log, run
+under -icount shift=0 so the 1 ms tick follows the instructions, not the host's
+load), after one uncounted warm-up inference; a second counted inference gives
+the per-op split. The output bytes of every level are compared with TFLM's on
+the same seeded random input.
+
+The model file is placed in the emulated flash (M0) or RAM (M7) by QEMU's
+generic loader and read through `uctypes.bytearray_at` (the 140 KB heap of the
+port cannot hold the 285 KB VWW and AD files), so weight reads cost a slice
+copy, as from a board's memory-mapped flash.
+
+The published MLPerf Tiny keyword-spotting results are cycles; QEMU counts
+instructions (a Cortex-M0+ spends more than one cycle on loads, branches and
+multiplies, so ratios to the M0+ anchor flatter edgeloop).
+
+Needs EDGELOOP_QEMU_MICROPYTHON (Cortex-M0) and EDGELOOP_QEMU_MICROPYTHON_M7
+(Cortex-M7): local builds of MicroPython's qemu port (docs/signing.md says how).
+
+    PYTHONPATH=host:firmware .venv/bin/python benchmarks/bench_mlperf.py [kws vww ic ad] [--levels kernels,viper,native]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import io
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the checkout: tests.tools
+
+FIRMWARE_ENV = {"m0": "EDGELOOP_QEMU_MICROPYTHON", "m7": "EDGELOOP_QEMU_MICROPYTHON_M7"}
+# Where the model file goes: past the firmware in the 1 MB flash of the M0 machine; in the
+# 4 MB RAM of mps2-an500, above the firmware, its heap and below the stack.
+MODEL_AT = {"m0": 0x80000, "m7": 0x200000}
+LEVELS = {"kernels": ("kernels",), "viper": ("viper", "kernels"), "native": ("native", "viper", "kernels")}
+LABEL = {"kernels": "portable", "viper": "viper", "native": "native"}
+
+_SETUP = """
+import uctypes, gc
+from edgeloop_fw.runtime.loader import Model
+from edgeloop_fw.runtime.interpreter import Interpreter
+class RomFile:  # the model file in memory-mapped flash, read like a file
+    def __init__(s, addr, n):
+        s.m = memoryview(uctypes.bytearray_at(addr, n))
+        s.n = n
+        s.p = 0
+    def seek(s, off, whence=0):
+        s.p = off if whence == 0 else (s.n + off if whence == 2 else s.p + off)
+        return s.p
+    def tell(s):
+        return s.p
+    def read(s, k=-1):
+        e = s.n if k < 0 else min(s.n, s.p + k)
+        b = bytes(s.m[s.p:e])
+        s.p = e
+        return b
+    def readinto(s, buf):
+        k = min(len(buf), s.n - s.p)
+        memoryview(buf)[:k] = s.m[s.p:s.p + k]
+        s.p += k
+        return k
+    def close(s):
+        pass
+m = Model(RomFile({addr}, {size}))
+try:  # the native level's weight buffer, allocated while the heap is in one piece
+    from edgeloop_fw.runtime import native
+    native._bufs[0] = PRE
+except ImportError:
+    pass
+PRE = None
+"""
+_RUN = """
+it = None
+gc.collect()
+it = Interpreter(m, {levels!r})
+it.set_input(F['/x.bin'])
+it.invoke()
+gc.collect()
+it.set_input(F['/x.bin'])
+hash(0)
+it.invoke()
+callable(0)
+out1 = it.get_output()
+def probe(i):
+    callable(0)
+    hash(0)
+it.set_input(F['/x.bin'])
+hash(0)
+it.invoke(probe)
+callable(0)
+assert it.get_output() == out1
+print('LEVEL', it.kernel_levels, 'OUT', out1.hex())
+"""
+
+
+def run_core(firmware: str, core: str, blob: bytes, x: bytes, levels, native_mod: bytes | None, ops):
+    """{level: (whole-invoke instructions, [instructions per op], output bytes, kernel_levels)},
+    one MicroPython process per level (the port's 140 KB heap holds one level's kernels,
+    the model's params and arena, not three levels' kernels)."""
+    from tests.tools import qemu_mpy
+
+    n_ops = len(ops_list(blob))
+    per_level = 2 + n_ops  # the whole invoke, each op, then the tail after the last op's probe
+    results = {}
+    with tempfile.TemporaryDirectory() as d:
+        model = Path(d) / "model.elm"
+        model.write_bytes(blob)
+        qemu_args = ("-icount", "shift=0", "-device", f"loader,file={model},addr={MODEL_AT[core]:#x}")
+        everything = qemu_mpy.runtime_files(qemu_mpy.ARCH[core], native_mod, ops)
+        for level in levels:
+            skip = {"viper", "native"} - set(LEVELS[level])
+            files = {p: b for p, b in everything.items() if (p.split("/") + [""] * 4)[3] not in skip}
+            with qemu_mpy.QemuMicroPython(firmware, core, counted="plugin", qemu_args=qemu_args) as board:
+                # native.BUDGET, before the heap fragments; only the native level uses it
+                board.exec("PRE = bytearray(%d)" % (16384 if "native" in LEVELS[level] else 0))
+                for path, data in files.items():
+                    board.put(path, data)
+                # import every module now: the .mpy files leave the heap as they load, before the
+                # model's params and arena need their blocks; the native module first (one block)
+                mods = ["edgeloop_fw.runtime.native"] + sorted(
+                    p[1:-4].replace("/", ".") for p in files if not p.endswith("__init__.mpy"))
+                board.exec("for n in %r:\n try:\n  __import__(n)\n except ImportError:\n  pass\n"
+                           "import gc\ngc.collect()" % (mods,))
+                board.put("/x.bin", x)
+                board.exec(_SETUP.format(addr=MODEL_AT[core], size=len(blob)))
+                out = board.exec(_RUN.format(levels=LEVELS[level]), timeout=3600)
+            regions = board.regions()
+            if len(regions) != per_level:
+                raise SystemExit(f"{core} {level}: counted {len(regions)} regions, expected {per_level}")
+            used = ast.literal_eval(out.split("LEVEL ", 1)[1].split(" OUT")[0])
+            results[level] = (regions[0], regions[1:1 + n_ops], bytes.fromhex(out.split("OUT ", 1)[1].split()[0]),
+                              used)
+    return results
+
+
+def ops_list(blob: bytes):
+    from edgeloop_fw.runtime.loader import Model
+
+    return [n for _o, n, _p, _t in Model(io.BytesIO(blob)).ops]
+
+
+def main() -> None:
+    from edgeloop.convert.int8 import convert_tflite
+    from edgeloop.native.build import native_module
+    from tests.tools import qemu_mpy
+    from tests.tools.mlperf_tiny import ANCHORS, DIR, MODELS, random_inputs
+    from tests.tools.runtime_helpers import tflm_run
+    from tflite_micro.python.tflite_micro import runtime
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("models", nargs="*", default=[b.name for b in MODELS])
+    ap.add_argument("--levels", default="kernels,viper,native")
+    ap.add_argument("--cores", default="m0,m7")
+    ap.add_argument("--top", type=int, default=3, help="slowest ops shown per model and level")
+    args = ap.parse_args()
+    levels = args.levels.split(",")
+    cores = args.cores.split(",")
+    if not DIR.is_dir():
+        sys.exit(f"{DIR} is absent: the MLPerf Tiny models are in ../shared/data")
+    firmware = {c: os.environ.get(FIRMWARE_ENV[c], "") for c in cores}
+    missing = [FIRMWARE_ENV[c] for c in cores if not firmware[c]]
+    if missing:
+        sys.exit(f"{' and '.join(missing)} unset: path of a qemu-port MicroPython firmware.elf with native code"
+                 f" ({FIRMWARE_ENV['m0']}: Cortex-M0 build, {FIRMWARE_ENV['m7']}: Cortex-M7); see docs/mlperf.md")
+
+    rows = []
+    with tempfile.TemporaryDirectory() as d:
+        mods = {c: native_module(qemu_mpy.ARCH[c], Path(d) / c) if "native" in levels else None for c in cores}
+        for bench in [b for b in MODELS if b.name in args.models]:
+            conv = convert_tflite(DIR / bench.file)
+            shape = tuple(conv.tflite.tensors[conv.tflite.inputs[0]].shape)
+            x = random_inputs(shape, 1, seed=7)[0]
+            want = tflm_run(runtime.Interpreter.from_file(str(DIR / bench.file)), x).tobytes()
+            ops = ops_list(conv.data)
+            print(f"\n{bench.name} ({bench.file}): {conv.macs:,} MACs, {len(ops)} ops, model file {len(conv.data):,} B,"
+                  f" arena {conv.arena_size:,} B")
+            for core in cores:
+                res = run_core(firmware[core], core, conv.data, x.tobytes(), levels, mods[core], set(ops))
+                anchor = ANCHORS.get(bench.name, {}).get(core)
+                for level in levels:
+                    total, per_op, out, used = res[level]
+                    same = out == want
+                    ratio = f"{total / anchor[1]:7.1f}x {anchor[0]}" if anchor else "no published anchor"
+                    print(f"  {core} {LABEL[level]:8s} {total:>15,} instructions/inference"
+                          f" ({total / conv.macs:7.1f}/MAC)  equal TFLM: {same}  vs MLPerf: {ratio}")
+                    slow = sorted(range(len(ops)), key=lambda i: -per_op[i])[:args.top]
+                    print("      slowest ops: " + "; ".join(
+                        f"#{i} {ops[i]} ({used[ops[i]]}) {per_op[i]:,} ({100 * per_op[i] / total:.0f}%)" for i in slow))
+                    rows.append((bench.name, core, level, total, conv.macs, same, anchor))
+    print("\n| model | core | level | instructions/inference | per MAC | equal TFLM | vs MLPerf anchor (cycles) |")
+    print("|---|---|---|---|---|---|---|")
+    for name, core, level, total, macs, same, anchor in rows:
+        vs = f"{total / anchor[1]:.1f}x ({anchor[1] / 1e6:.1f} M, {anchor[0]})" if anchor else "-"
+        print(f"| {name} | {core.upper()} | {LABEL[level]} | {total / 1e6:,.1f} M | {total / macs:.1f} | {same} | {vs} |")
+
+
+if __name__ == "__main__":
+    main()
