@@ -95,6 +95,8 @@ class RomFile:  # the model file in memory-mapped flash, read like a file
         return k
     def close(s):
         pass
+RES = None
+gc.collect()
 m = Model(RomFile({addr}, {size}))
 try:  # the native level's weight buffer, allocated while the heap is in one piece
     from edgeloop_fw.runtime import native
@@ -151,6 +153,10 @@ def run_core(firmware: str, core: str, blob: bytes, x: bytes, levels, native_mod
                     print(f"  {core}: MicroPython heap {heap // 1024} KB free at start")
                 # native.BUDGET, before the heap fragments; only the native level uses it
                 board.exec("PRE = bytearray(%d)" % (16384 if "native" in LEVELS[level] else 0))
+                # The model's blocks, reserved while the heap is in one piece: the uploads and imports
+                # below scatter what they keep over the whole heap before the first collection.
+                board.exec("RES = bytearray(%d)" % reserve(blob))
+                board.put("/x.bin", x)
                 for path, data in files.items():
                     board.put(path, data)
                 # import every module now: the .mpy files leave the heap as they load, before the
@@ -159,7 +165,6 @@ def run_core(firmware: str, core: str, blob: bytes, x: bytes, levels, native_mod
                     p[1:-4].replace("/", ".") for p in files if not p.endswith("__init__.mpy"))
                 board.exec("for n in %r:\n try:\n  __import__(n)\n except ImportError:\n  pass\n"
                            "import gc\ngc.collect()" % (mods,))
-                board.put("/x.bin", x)
                 board.exec(_SETUP.format(addr=at, size=len(blob)))
                 out = board.exec(_RUN.format(levels=LEVELS[level]), timeout=3600)
             regions = board.regions()
@@ -169,6 +174,18 @@ def run_core(firmware: str, core: str, blob: bytes, x: bytes, levels, native_mod
             results[level] = (regions[0], regions[1:1 + n_ops], bytes.fromhex(out.split("OUT ", 1)[1].split()[0]),
                               used)
     return results
+
+
+def reserve(blob: bytes) -> int:
+    """Heap bytes the model needs in large blocks: its arena, its params (twice: the loader
+    reads them through a bytes object of their size), its tables, and slack for the small
+    objects made meanwhile."""
+    import struct
+
+    from edgeloop_fw.runtime import format as F
+
+    arena, params_at, n_params = struct.unpack_from(F.SUMMARY_FMT, blob, F.SUMMARY_AT)[:3]
+    return arena + 8 * n_params + (params_at - F.TABLES_AT) + 32768
 
 
 def ops_list(blob: bytes):
