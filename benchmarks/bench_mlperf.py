@@ -17,14 +17,14 @@ port cannot hold the 285 KB VWW and AD files), so weight reads cost a slice
 copy, as from a board's memory-mapped flash.
 
 The published MLPerf Tiny keyword-spotting results are cycles; QEMU counts
-instructions (a Cortex-M0+ spends more than one cycle on loads, branches and
-multiplies, so ratios to the M0+ anchor flatter edgeloop).
+instructions (a Cortex-M0+ spends two cycles on loads, stores and taken
+branches, so ratios to the M0+ anchor flatter edgeloop).
 
 Needs EDGELOOP_QEMU_MICROPYTHON (Cortex-M0) and EDGELOOP_QEMU_MICROPYTHON_M7
 (Cortex-M7): local builds of MicroPython's qemu port with a 960 KB heap (the
 runtime files arrive through the REPL and fragment the heap; VWW's params and
 arena alone are 133 KB), built as docs/mlperf.md says. The heap's size does not
-change the instruction counts. ~15 minutes for all four models on both cores.
+change the instruction counts. ~16 minutes for all four models on both cores.
 
     PYTHONPATH=host:firmware .venv/bin/python benchmarks/bench_mlperf.py [kws vww ic ad] [--levels kernels,viper,native]
 """
@@ -250,6 +250,8 @@ def main() -> None:
     for name, core, level, total, macs, same, anchor in rows:
         vs = f"{total / anchor[1]:.1f}x ({anchor[1] / 1e6:.1f} M, {anchor[0]})" if anchor else "-"
         print(f"| {name} | {core.upper()} | {LABEL[level]} | {total / 1e6:,.1f} M | {total / macs:.1f} | {same} | {vs} |")
+    if not all(r[5] for r in rows):
+        sys.exit("some outputs differ from TFLM")
 
 
 if __name__ == "__main__":
