@@ -60,17 +60,26 @@ class QemuMicroPython:
     """One firmware run: `exec` code in the raw REPL, `put` files; `counted=True`
     logs the instruction trace so `regions()` returns each hash() .. callable() count."""
 
-    def __init__(self, firmware: str | Path, core: str, counted: bool = False):
+    def __init__(self, firmware: str | Path, core: str, counted: bool | str = False, qemu_args=()):
+        """`counted`: True logs the trace (exact, slow: ~10^8 instructions a minute);
+        "plugin" counts the same regions with tests/tools/qemu_count_plugin.c (no log,
+        for whole-model runs of 10^10 instructions). `qemu_args` go on QEMU's command
+        line (e.g. -device loader to put a model file in the emulated flash)."""
         self.firmware = Path(firmware)
         if not self.firmware.is_file():
             raise EdgeloopError(f"no MicroPython firmware at {self.firmware}: build MicroPython's qemu port")
         self.core = core
         self._dir = tempfile.TemporaryDirectory()
         cmd = ["qemu-system-arm", *MACHINES[core], "-nographic", "-monitor", "null", "-semihosting",
-               "-serial", "mon:stdio", "-kernel", str(self.firmware)]
+               "-serial", "mon:stdio", *qemu_args, "-kernel", str(self.firmware)]
         self._regions: list[int] = []
         self._counter = None
-        if counted:
+        self._plugin_out = None
+        if counted == "plugin":
+            self._plugin_out = os.path.join(self._dir.name, "regions")
+            begin, end = _symbol(self.firmware, BEGIN), _symbol(self.firmware, END)
+            cmd[1:1] = ["-plugin", f"{count_plugin()},begin={begin},end={end},out={self._plugin_out}"]
+        elif counted:
             fifo = os.path.join(self._dir.name, "log")
             os.mkfifo(fifo)
             cmd[1:1] = ["-accel", "tcg", "-d", "in_asm,exec,nochain", "-D", fifo]
@@ -148,6 +157,9 @@ class QemuMicroPython:
         self.proc.wait()
         if self._counter is not None:
             self._counter.join(timeout=600)
+        if self._plugin_out is not None and os.path.exists(self._plugin_out):
+            with open(self._plugin_out) as f:
+                self._regions = [int(line) for line in f if line.strip()]
         self._dir.cleanup()
 
     def __enter__(self):
@@ -155,6 +167,22 @@ class QemuMicroPython:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def count_plugin(cache: Path | None = None) -> Path:
+    """tests/tools/qemu_count_plugin.c built with the host's gcc (once per source)."""
+    import hashlib
+
+    src = Path(__file__).with_name("qemu_count_plugin.c")
+    text = src.read_bytes()
+    cache = cache or Path(tempfile.gettempdir()) / "edgeloop-qemu-plugin"
+    lib = cache / f"count-{hashlib.sha256(text).hexdigest()[:12]}.so"
+    if not lib.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = lib.with_suffix(f".{os.getpid()}.tmp")
+        subprocess.run(["gcc", "-O2", "-shared", "-fPIC", "-o", str(tmp), str(src)], check=True)
+        os.replace(tmp, lib)
+    return lib
 
 
 def runtime_files(arch: str, native_module: bytes | None = None, ops=None) -> dict[str, bytes]:

@@ -71,3 +71,26 @@ def test_instruction_counter_on_a_loop_of_known_length(tmp_path, core):
     assert b - a == 2 * 100  # SUBS + BNE per iteration
     assert c - b == 2
     assert a == 2 * 100 + 1 + 3  # the loop and its BX, plus MOVS r0, BL, and the BL to the end marker
+
+
+@pytest.mark.parametrize("core", ["m0", "m7"])
+def test_plugin_counter_equals_the_log_on_a_loop_of_known_length(tmp_path, core):
+    """The TCG plugin (tests/tools/qemu_count_plugin.c) that bench_mlperf counts whole
+    inferences with gives the trace log's counts, on the same loop and a 10^5 one."""
+    import subprocess
+
+    for tool in ("arm-none-eabi-gcc", "qemu-system-arm", "gcc"):
+        if not shutil.which(tool):
+            pytest.skip(f"{tool} is not installed (make system-packages)")
+    from tests.tools import cortexm
+    from tests.tools.qemu_mpy import count_plugin
+
+    elf = cortexm.build_elf(core, cortexm.program([], 64, repeat_calib=(100, 200, 50000)), tmp_path)
+    begin, end = cortexm._symbol(elf, "el_bench_begin"), cortexm._symbol(elf, "el_bench_end")
+    out = tmp_path / "regions"
+    cmd = cortexm.qemu_command(core, elf)
+    cmd[1:1] = ["-plugin", f"{count_plugin(tmp_path)},begin={begin},end={end},out={out}"]
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120, check=True)
+    got = [int(v) for v in out.read_text().split()]
+    assert got == [2 * 100 + 4, 2 * 200 + 4, 2 * 50000 + 4]
+    assert got == cortexm.count_regions(core, elf)
