@@ -39,3 +39,68 @@ def board_frames(device_id: str, inferences: int, *, status_every: int = 10, det
             yield _split(enc, enc.status(t, 100, 200, 300, 40000, 0, P.MODE_INFER))
         if detect_every and i % detect_every == detect_every - 1:
             yield _split(enc, enc.detection(t, top, scores[top], t, i, b"ab12cd34"))
+
+
+def fleet_messages(device_id: str, inferences: int, *, gateway_id: str = "gw-test", first: int = 0, **kw):
+    """(topic, payload) of a gateway's messages for one board, sequences first, first+1, ..."""
+    from edgeloop.fleet import wire
+
+    out = []
+    for i, (msg_type, seq, t_ms, payload) in enumerate(board_frames(device_id, inferences, **kw)):
+        out.append((wire.topic(device_id, wire.KINDS[msg_type]),
+                    wire.encode(gateway_id, first + i, wire.raw_frame(msg_type, seq, t_ms, payload))))
+    return out
+
+
+def publish(url: str, messages, timeout: float = 120.0) -> None:
+    """Publish (topic, payload) pairs with QoS 1 and wait for every PUBACK: a plain paho client,
+    not the gateway, so collector tests do not depend on the gateway."""
+    import paho.mqtt.client as mqtt
+
+    from edgeloop.fleet.broker import parse_broker
+
+    b = parse_broker(url)
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="", clean_session=True)
+    c.max_inflight_messages_set(200)
+    c.connect(b.host, b.port)
+    c.loop_start()
+    try:
+        infos = [c.publish(t, p, qos=1) for t, p in messages]
+        for info in infos:
+            info.wait_for_publish(timeout)
+            assert info.is_published()
+    finally:
+        c.disconnect()
+        c.loop_stop()
+
+
+def stored_sequences(db_path) -> dict:
+    """(device_id, gateway_id) -> list of stored sequences, read straight from the file with sqlite3."""
+    import sqlite3
+
+    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        out: dict = {}
+        try:
+            rows = db.execute("SELECT device_id, gateway_id, sequence FROM fleet_messages ORDER BY sequence").fetchall()
+        except sqlite3.OperationalError:  # not created yet
+            return {}
+        for d, g, s in rows:
+            out.setdefault((d, g), []).append(s)
+        return out
+    finally:
+        db.close()
+
+
+def wait_for(condition, timeout: float, what: str, poll: float = 0.1):
+    """Poll `condition()` until it is truthy; fail naming `what` after `timeout` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(poll)
