@@ -7,6 +7,7 @@ on every user's PATH, so both are searched.
 
 from __future__ import annotations
 
+import getpass
 import os
 import shutil
 import signal
@@ -47,7 +48,11 @@ class Mosquitto:
         self.conf = self.folder / "mosquitto.conf"
         # max_queued_messages 0: no limit on what waits for a persistent client that is away
         # (the default, 1000, would drop the rest: see docs/fleet.md).
+        # user: Mosquitto started as root switches to the `mosquitto` user, which cannot write this
+        # test's folder: its persistence file (the queued messages, the collector's subscription)
+        # would silently not be saved. Naming the current user keeps it (ignored when not root).
         self.conf.write_text(
+            f"user {getpass.getuser()}\n"
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
             f"persistence_location {self.folder}/\nmax_queued_messages 0\n"
             f"log_dest file {self.folder}/mosquitto.log\n")
