@@ -1,7 +1,7 @@
 """A real Mosquitto broker for one test: its own config, persistence folder and localhost port.
 
-Started and stopped by the test (SIGTERM: it saves its queue; SIGKILL: a crash), restarted on the
-same port with the same persistence file. Debian installs the binary in /usr/sbin, which is not
+Started and stopped by the test (SIGTERM: it saves its queue; SIGKILL: a crash, which keeps only
+what it saved before; `extra` config lines such as autosave_interval), restarted on the same port with the same persistence file. Debian installs the binary in /usr/sbin, which is not
 on every user's PATH, so both are searched.
 """
 
@@ -39,7 +39,7 @@ def free_port() -> int:
 
 
 class Mosquitto:
-    def __init__(self, folder: Path, port: int | None = None):
+    def __init__(self, folder: Path, port: int | None = None, extra: str = ""):
         self.binary = need_mosquitto()
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -55,7 +55,7 @@ class Mosquitto:
             f"user {getpass.getuser()}\n"
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
             f"persistence_location {self.folder}/\nmax_queued_messages 0\n"
-            f"log_dest file {self.folder}/mosquitto.log\n")
+            f"log_dest file {self.folder}/mosquitto.log\n" + extra)
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30.0) -> "Mosquitto":

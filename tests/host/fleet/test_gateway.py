@@ -83,3 +83,4 @@ def test_broker_stopped_and_restarted_mid_stream_loses_and_doubles_nothing(broke
             assert gw.stats().dropped == 0
     expect_all_once(db, devices)
     assert col.collector.stats.lost >= 1
+
