@@ -102,6 +102,11 @@ class Gateway:
             kind = wire.KINDS.get(msg_type)
             if msg_type == P.MSG_HELLO:
                 device_id = P.decode_payload(msg_type, payload).get("device_id")
+                if not device_id:
+                    name = str(getattr(self.sources[index], "name", index))
+                    device_id = wire.fallback_device_id(self.outbox.gateway_id, name)
+                    if self._devices.get(index) != device_id:
+                        self.log(f"the board on {name} has no device id of its own; publishing it as {device_id}")
                 try:
                     self._devices[index] = wire.check_id(device_id, "device id", wire.DEVICE_ID_MAX)
                 except wire.WireError as e:

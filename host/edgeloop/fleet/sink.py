@@ -45,6 +45,7 @@ class FleetSink:
         f = P.decode_payload(m.msg_type, m.payload)
         now = time.time()
         if m.msg_type == P.MSG_HELLO:
+            f["device_id"] = f["device_id"] or m.device_id  # named by its gateway (wire.fallback_device_id)
             session_id = st.begin_session(f, f"mqtt:{m.gateway_id}")
             self._sessions[m.device_id] = (session_id, dict(f))
         else:

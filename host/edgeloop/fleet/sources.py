@@ -32,7 +32,7 @@ class BoardSource:
     it starts the app, and reconnects when the board goes away and comes back."""
 
     def __init__(self, port: str, *, send_window: bool = False, link_factory=None, silence: float = 3.0,
-                 retry: float = 1.0):
+                 retry: float = 1.0, hello_timeout: float = 5.0):
         self.port, self.name = port, port
         flags = P.STREAM_INFERENCE | P.STREAM_STATUS | (P.STREAM_WINDOW if send_window else 0)
         if link_factory is None:
@@ -40,11 +40,12 @@ class BoardSource:
 
             link_factory = lambda: BoardLink(port, flags=flags, mode=P.MODE_INFER)  # noqa: E731
         self.link_factory, self.silence, self.retry = link_factory, silence, retry
+        self.hello_timeout = hello_timeout
         self.session = None
 
     def run(self, emit: Emit, should_stop: Callable[[], bool]) -> None:
         from edgeloop.stream.session import StreamSession
 
         self.session = StreamSession(self.link_factory, None, port=self.port, silence=self.silence,
-                                     retry=self.retry, on_raw=emit)
+                                     retry=self.retry, hello_timeout=self.hello_timeout, on_raw=emit)
         self.session.run(should_stop=should_stop)

@@ -75,6 +75,13 @@ def check_id(value: str, what: str, limit: int) -> str:
     return value
 
 
+def fallback_device_id(gateway_id: str, source_name: str) -> str:
+    """The name a gateway gives a board that has no id of its own (an empty device_id in its hello:
+    a port without a chip id, the virtual board): the gateway's id and the port's last part."""
+    tail = re.sub(r"[^A-Za-z0-9._:-]", "-", source_name.rstrip("/").rsplit("/", 1)[-1]).strip("-") or "board"
+    return f"{gateway_id}.{tail}"[:DEVICE_ID_MAX]
+
+
 def topic(device_id: str, kind: str) -> str:
     check_id(device_id, "device id", DEVICE_ID_MAX)
     if kind not in MSG_OF_KIND:
@@ -143,6 +150,6 @@ def decode(topic_name: str, data: bytes) -> Message:
         raise WireError("mismatch", f"topic kind {kind!r} but the frame is {P.MSG_NAMES.get(msg_type, msg_type)}")
     if msg_type == P.MSG_HELLO:
         said = P.decode_payload(msg_type, payload)["device_id"]
-        if said != device_id:
+        if said and said != device_id:  # a board with no id of its own is named by its gateway
             raise WireError("mismatch", f"topic device {device_id!r} but the board's hello says {said!r}")
     return Message(device_id, kind, gateway_id, sequence, msg_type, frame_seq, t_ms, payload, frame)

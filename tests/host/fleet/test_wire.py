@@ -9,7 +9,7 @@ import pytest
 from edgeloop_fw import protocol as P
 
 from edgeloop.fleet import wire
-from tests.tools.fleet_frames import board_frames
+from tests.tools.fleet_frames import board_frames, hello_fields
 
 
 def _frames(n=5):
@@ -119,3 +119,13 @@ def test_ids_the_gateway_would_publish_are_checked_before_sending():
     with pytest.raises(wire.WireError):
         wire.encode("gw", -1, b"")
     assert struct.calcsize(wire.HEADER_FMT) == 28
+
+
+def test_a_board_without_an_id_is_named_by_its_gateway():
+    assert wire.fallback_device_id("gw-1", "/dev/ttyACM0") == "gw-1.ttyACM0"
+    assert wire.fallback_device_id("gw-1", "COM3") == "gw-1.COM3"
+    assert wire.fallback_device_id("gw-1", "/dev/pts/7") == "gw-1.7"
+    nameless = hello_fields("")
+    frame = wire.raw_frame(P.MSG_HELLO, 0, 0, P.encode_payload(P.MSG_HELLO, nameless))
+    m = wire.decode("edgeloop/gw-1.ttyACM0/hello", wire.encode("gw-1", 0, frame))
+    assert m.device_id == "gw-1.ttyACM0"
