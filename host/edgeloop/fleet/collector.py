@@ -145,5 +145,4 @@ class Collector:
                     self._client.disconnect()
                 except Exception:
                     pass
-        self.stats.duplicates = self.sink.duplicates
         return self.stats

@@ -101,7 +101,14 @@ class Gateway:
             self.stats.frames += 1
             kind = wire.KINDS.get(msg_type)
             if msg_type == P.MSG_HELLO:
-                device_id = P.decode_payload(msg_type, payload).get("device_id")
+                try:  # a board's stream checked it already; an iterable's frames come unchecked
+                    device_id = P.decode_payload(msg_type, payload).get("device_id")
+                except (P.ProtocolError, UnicodeDecodeError, IndexError, ValueError) as e:
+                    self.log(f"source {getattr(self.sources[index], 'name', index)}: a hello that does not "
+                             f"parse ({e}); its frames are not published until a good one")
+                    self._devices[index] = None
+                    self.stats.no_device += 1
+                    continue
                 if not device_id:
                     name = str(getattr(self.sources[index], "name", index))
                     device_id = wire.fallback_device_id(self.outbox.gateway_id, name)

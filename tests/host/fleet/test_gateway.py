@@ -84,3 +84,32 @@ def test_broker_stopped_and_restarted_mid_stream_loses_and_doubles_nothing(broke
     expect_all_once(db, devices)
     assert col.collector.stats.lost >= 1
 
+
+
+def test_a_full_queue_drops_the_oldest_frames_and_counts_them(broker, tmp_path):
+    db = tmp_path / "fleet.sqlite"
+    frames = frames_of("dev-a", 900)  # 1 hello + 900 inferences + 90 status = 991
+    with RunningCollector(broker.url, db) as col:
+        broker.stop()
+        with RunningGateway(broker.url, tmp_path / "q.sqlite", [frames], limit=400) as gw:
+            wait_for(lambda: gw.stats() and gw.stats().queued == len(frames), DEADLINE, "all queued")
+            assert gw.gateway.outbox.size == 400 and gw.gateway.outbox.dropped == len(frames) - 400
+            broker.start()
+            wait_for(lambda: col.check() and len(stored_sequences(db).get(("dev-a", "gw-test"), [])) == 400,
+                     DEADLINE, "the newest 400 stored")
+    # exactly the oldest were dropped: the log holds the last 400 sequences, each once
+    assert stored_sequences(db)[("dev-a", "gw-test")] == list(range(len(frames) - 400, len(frames)))
+    assert gw.gateway.stats.dropped == len(frames) - 400
+
+
+def test_a_hello_that_does_not_parse_is_counted_not_fatal(broker, tmp_path):
+    db = tmp_path / "fleet.sqlite"
+    good = frames_of("dev-a", 20)
+    bad_hello = (good[0][0], good[0][1], good[0][2], good[0][3][:5])
+    with RunningCollector(broker.url, db) as col:
+        with RunningGateway(broker.url, tmp_path / "q.sqlite", [[bad_hello] + good[1:5] + good],
+                            until_drained=True) as gw:
+            wait_for(lambda: col.check() and gw.check() and all_stored(db, {"dev-a": good}), DEADLINE,
+                     "the frames after the good hello")
+    assert gw.gateway.stats.no_device == 1 + 4
+    expect_all_once(db, {"dev-a": good})
