@@ -55,7 +55,11 @@ class RunningCollector(_Thread):
         self.collector = None
 
     def _run(self):
-        with Store(self.db) as store:  # SQLite connections belong to the thread that made them
+        if str(self.db).startswith("postgresql://"):
+            from edgeloop.log.pgstore import PgStore as open_store
+        else:
+            open_store = Store
+        with open_store(self.db) as store:  # SQLite connections belong to the thread that made them
             self.collector = Collector(parse_broker(self.url), store, client_id=self.client_id, retry=0.2,
                                        log=self.logs.append)
             self.collector.run(should_stop=self._stop.is_set)

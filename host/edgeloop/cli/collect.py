@@ -7,7 +7,8 @@ import click
 
 @click.command()
 @click.option("--broker", required=True, metavar="mqtt://HOST[:PORT]", help="The MQTT broker the gateways publish to.")
-@click.option("--db", required=True, type=click.Path(dir_okay=False), help="SQLite log (the tables `monitor` writes).")
+@click.option("--db", required=True, metavar="PATH.sqlite|postgresql://...",
+              help="The log: an SQLite file (the tables `monitor` writes) or a PostgreSQL database (the same tables).")
 @click.option("--client-id", default="edgeloop-collector", show_default=True,
               help="The broker keeps this id's subscription and queues its messages while it is away; "
                    "two collectors need two ids.")
@@ -32,6 +33,8 @@ def collect(broker, db, client_id, seconds):
     from edgeloop.log.store import Store
 
     where = parse_broker(broker)
+    if db.startswith(("postgresql://", "postgres://")):
+        from edgeloop.log.pgstore import PgStore as Store  # noqa: N814
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     with Store(db) as store:

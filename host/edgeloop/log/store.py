@@ -129,6 +129,23 @@ def _scores_text(q16) -> str:
     return "[" + ", ".join(repr(round(v / 65535, 6)) for v in q16) + "]"
 
 
+
+def inference_row(session_id, session: dict | None, f: dict, seq: int | None, device_ms: int,
+                  host_time: float | None, firmware: str | None = None) -> tuple:
+    """An inferences row (the columns of _INSERT_INFERENCE) from a decoded inference or kept frame."""
+    s = session or {}
+    classes = s.get("classes") or []
+    scores = [round(v / 65535, 6) for v in f["scores"]]
+    top = f["top"]
+    window = f.get("window")
+    return (session_id, s.get("device_id"), s.get("board"), firmware or s.get("firmware"),
+            f.get("model_hash") or s.get("model_hash"), seq, device_ms,
+            time.time() if host_time is None else host_time, f["window_index"], top,
+            classes[top] if top < len(classes) else str(top), scores[top] if top < len(scores) else None,
+            _scores_text(f["scores"]), f["latency_us"],
+            f.get("window_channels") if window is not None else None,
+            int16_blob(window) if window is not None else None)
+
 def blob_int16(blob: bytes) -> array:
     a = array("h")
     a.frombytes(blob)
@@ -356,18 +373,7 @@ class Store:
 
     def _inference_row(self, f: dict, seq: int | None, device_ms: int, host_time: float | None,
                        firmware: str | None = None) -> tuple:
-        s = self._session or {}
-        classes = s.get("classes") or []
-        scores = [round(v / 65535, 6) for v in f["scores"]]
-        top = f["top"]
-        window = f.get("window")
-        return (self.session_id, s.get("device_id"), s.get("board"), firmware or s.get("firmware"),
-                f.get("model_hash") or s.get("model_hash"), seq, device_ms,
-                time.time() if host_time is None else host_time, f["window_index"], top,
-                classes[top] if top < len(classes) else str(top), scores[top] if top < len(scores) else None,
-                _scores_text(f["scores"]), f["latency_us"],
-                f.get("window_channels") if window is not None else None,
-                int16_blob(window) if window is not None else None)
+        return inference_row(self.session_id, self._session, f, seq, device_ms, host_time, firmware)
 
     def add_inference(self, f: dict, seq: int, device_ms: int, host_time: float | None = None) -> None:
         self._queue(_INSERT_INFERENCE, self._inference_row(f, seq, device_ms, host_time), "inferences")
