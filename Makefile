@@ -3,8 +3,9 @@
 PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
-# command:Debian-package pairs; a command already on PATH is not reinstalled.
-SYSCMDS := node:nodejs npm:npm espeak-ng:espeak-ng sox:sox arm-none-eabi-gcc:gcc-arm-none-eabi qemu-system-arm:qemu-system-arm dfu-util:dfu-util stress-ng:stress-ng
+# command:Debian-package pairs; a command already on PATH (or in /usr/sbin, where Debian puts
+# mosquitto and which a normal user's PATH lacks) is not reinstalled.
+SYSCMDS := node:nodejs npm:npm espeak-ng:espeak-ng sox:sox arm-none-eabi-gcc:gcc-arm-none-eabi qemu-system-arm:qemu-system-arm dfu-util:dfu-util stress-ng:stress-ng mosquitto:mosquitto
 # `make test` runs the virtual-board tests a second time with this many CPU hogs per core
 # (stress-ng): a busy machine must not turn a slow board into a failed test (issue 14).
 HOGS_PER_CORE ?= 2
@@ -28,10 +29,10 @@ node_modules/.installed: package.json package-lock.json | system-packages
 
 # Debian packages: Node and npm for the virtual board (Debian's Node 18 is enough),
 # espeak-ng/sox for keyword training, the Arm toolchain and QEMU for the Cortex-M
-# kernels, stress-ng for `make test`'s run under load. Only the missing ones are
-# installed, so a machine that has them pays nothing.
+# kernels, stress-ng for `make test`'s run under load, mosquitto for the fleet tests'
+# broker. Only the missing ones are installed, so a machine that has them pays nothing.
 system-packages:
-	@missing=""; for cp in $(SYSCMDS); do command -v $${cp%%:*} >/dev/null 2>&1 || missing="$$missing $${cp#*:}"; done; \
+	@missing=""; for cp in $(SYSCMDS); do command -v $${cp%%:*} >/dev/null 2>&1 || test -x /usr/sbin/$${cp%%:*} || missing="$$missing $${cp#*:}"; done; \
 	case "$$missing" in *gcc-arm-none-eabi*) missing="$$missing libnewlib-arm-none-eabi";; esac; \
 	if [ -n "$$missing" ]; then \
 	  echo "setup: Debian packages:$$missing"; \

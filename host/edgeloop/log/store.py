@@ -97,6 +97,15 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
     (5, [
         "ALTER TABLE kept ADD COLUMN features INTEGER NOT NULL DEFAULT 0",
     ]),
+    # Fleet messages a collector stored (docs/fleet.md), one row per gateway sequence number of a
+    # device: the key that makes a redelivered MQTT message land once. Its row commits in the same
+    # transaction as the rows the message added.
+    (6, [
+        """CREATE TABLE IF NOT EXISTS fleet_messages (
+            device_id TEXT NOT NULL, gateway_id TEXT NOT NULL, sequence INTEGER NOT NULL,
+            kind TEXT NOT NULL, frame_seq INTEGER, received REAL NOT NULL,
+            PRIMARY KEY (device_id, gateway_id, sequence))""",
+    ]),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -124,6 +133,23 @@ def _scores_text(q16) -> str:
     """Q0.16 scores as the log stores them: probabilities to 6 places, JSON text (repr = json's float form)."""
     return "[" + ", ".join(repr(round(v / 65535, 6)) for v in q16) + "]"
 
+
+
+def inference_row(session_id, session: dict | None, f: dict, seq: int | None, device_ms: int,
+                  host_time: float | None, firmware: str | None = None) -> tuple:
+    """An inferences row (the columns of _INSERT_INFERENCE) from a decoded inference or kept frame."""
+    s = session or {}
+    classes = s.get("classes") or []
+    scores = [round(v / 65535, 6) for v in f["scores"]]
+    top = f["top"]
+    window = f.get("window")
+    return (session_id, s.get("device_id"), s.get("board"), firmware or s.get("firmware"),
+            f.get("model_hash") or s.get("model_hash"), seq, device_ms,
+            time.time() if host_time is None else host_time, f["window_index"], top,
+            classes[top] if top < len(classes) else str(top), scores[top] if top < len(scores) else None,
+            _scores_text(f["scores"]), f["latency_us"],
+            f.get("window_channels") if window is not None else None,
+            int16_blob(window) if window is not None else None)
 
 def blob_int16(blob: bytes) -> array:
     a = array("h")
@@ -322,20 +348,37 @@ class Store:
         self.flush()
         return self.session_id
 
+    def claim_message(self, device_id: str, gateway_id: str, sequence: int, kind: str, frame_seq: int) -> bool:
+        """Note a fleet message as stored, in the open batch; False when it was stored before (a
+        redelivery). The rows the caller adds for it next commit in the same transaction, so a crash
+        keeps both or neither."""
+        new = []
+        self._now(lambda db: new.append(db.execute(
+            "INSERT OR IGNORE INTO fleet_messages (device_id, gateway_id, sequence, kind, frame_seq, received)"
+            " VALUES (?,?,?,?,?,?)", (device_id, gateway_id, sequence, kind, frame_seq, time.time())).rowcount))
+        if new[0]:
+            self._pending += 1
+        return new[0] == 1
+
+    def use_session(self, session_id: int | None, hello: dict) -> None:
+        """Make later rows belong to this session (a collector writes many boards' rows in turn)."""
+        self.session_id, self._session = session_id, hello
+
+    def latest_session(self, device_id: str) -> tuple[int, dict] | None:
+        """The last session logged for a device, with its HELLO fields (a restarted collector
+        carries on with it)."""
+        rows = self.query("SELECT * FROM sessions WHERE device_id = ? ORDER BY id DESC LIMIT 1", (device_id,))
+        if not rows:
+            return None
+        r = dict(rows[0])
+        hello = {k: r[k] for k in ("device_id", "board", "firmware", "model_hash", "sensor", "units", "scale",
+                                   "rate_hz", "channels", "window", "hop")}
+        hello["classes"] = json.loads(r["classes"] or "[]")
+        return r["id"], hello
+
     def _inference_row(self, f: dict, seq: int | None, device_ms: int, host_time: float | None,
                        firmware: str | None = None) -> tuple:
-        s = self._session or {}
-        classes = s.get("classes") or []
-        scores = [round(v / 65535, 6) for v in f["scores"]]
-        top = f["top"]
-        window = f.get("window")
-        return (self.session_id, s.get("device_id"), s.get("board"), firmware or s.get("firmware"),
-                f.get("model_hash") or s.get("model_hash"), seq, device_ms,
-                time.time() if host_time is None else host_time, f["window_index"], top,
-                classes[top] if top < len(classes) else str(top), scores[top] if top < len(scores) else None,
-                _scores_text(f["scores"]), f["latency_us"],
-                f.get("window_channels") if window is not None else None,
-                int16_blob(window) if window is not None else None)
+        return inference_row(self.session_id, self._session, f, seq, device_ms, host_time, firmware)
 
     def add_inference(self, f: dict, seq: int, device_ms: int, host_time: float | None = None) -> None:
         self._queue(_INSERT_INFERENCE, self._inference_row(f, seq, device_ms, host_time), "inferences")
@@ -474,6 +517,7 @@ class Store:
             raise StoreError(_explain(self.path, e)) from None
 
     def count(self, table: str) -> int:
-        if table not in ("inferences", "samples", "status", "events", "sessions", "detections", "kept", "labels"):
+        if table not in ("inferences", "samples", "status", "events", "sessions", "detections", "kept", "labels",
+                         "fleet_messages"):
             raise ValueError(table)
         return self.query(f"SELECT count(*) AS n FROM {table}")[0]["n"]

@@ -35,8 +35,12 @@ class StreamSession:
 
     def __init__(self, link_factory: Callable[[], BoardLink], store: Store | None, *, port: str = "",
                  silence: float = 3.0, retry: float = 1.0, hello_timeout: float = 5.0,
-                 on_frame: Callable[[int, int, int, dict], None] | None = None):
+                 on_frame: Callable[[int, int, int, dict], None] | None = None,
+                 on_raw: Callable[[int, int, int, bytes], None] | None = None):
+        """`on_raw(msg_type, seq, t_ms, payload)`: each good frame's payload bytes as the board sent
+        them (a fleet gateway forwards them unchanged)."""
         self.link_factory, self.store, self.port = link_factory, store, port
+        self.on_raw = on_raw
         self.silence, self.retry, self.hello_timeout = silence, retry, hello_timeout
         self.on_frame = on_frame
         self.reader = FrameReader()
@@ -106,6 +110,8 @@ class StreamSession:
                 continue
             self._frames_this_link += 1
             self.stats.on_message(fr.msg_type, f)
+            if self.on_raw is not None:
+                self.on_raw(fr.msg_type, fr.seq, fr.t_ms, bytes(fr.payload))
             st = self.store
             if st is not None:
                 if fr.msg_type == P.MSG_HELLO:

@@ -1,0 +1,1 @@
+"""Many boards, many hosts: gateway -> MQTT broker -> collector -> database (docs/fleet.md)."""

@@ -1,0 +1,66 @@
+"""Fleet messages into the log's tables, each once: the collector's database side.
+
+Every board of every gateway gets its own session rows (its HELLO's identity); a message whose
+(device, gateway, sequence) the log already holds is a broker's redelivery and adds nothing.
+The rows a message adds commit together with its key (Store.claim_message), so a collector that
+dies mid-batch leaves neither, and the broker's redelivery stores it then.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+
+from edgeloop_fw import protocol as P
+
+from edgeloop.log.store import Store
+
+from .wire import Message
+
+_SAMPLES_HEAD = struct.calcsize(P._SAMPLES_FMT)  # sample_index, rate_hz, channels; then int16 LE data
+
+
+class FleetSink:
+    def __init__(self, store: Store):
+        self.store = store
+        self._sessions: dict[str, tuple[int | None, dict]] = {}
+        self.stored = 0
+        self.duplicates = 0
+
+    def _session_of(self, device_id: str) -> tuple[int | None, dict]:
+        s = self._sessions.get(device_id)
+        if s is None:
+            # A restarted collector carries on with the device's last session; a device never seen
+            # (its hello went before this log existed) gets rows with its id and no session.
+            s = self.store.latest_session(device_id) or (None, {"device_id": device_id})
+            self._sessions[device_id] = s
+        return s
+
+    def apply(self, m: Message) -> bool:
+        """Store one message; False when it was stored before."""
+        st = self.store
+        if not st.claim_message(m.device_id, m.gateway_id, m.sequence, m.kind, m.frame_seq):
+            self.duplicates += 1
+            return False
+        f = P.decode_payload(m.msg_type, m.payload)
+        now = time.time()
+        if m.msg_type == P.MSG_HELLO:
+            f["device_id"] = f["device_id"] or m.device_id  # named by its gateway (wire.fallback_device_id)
+            session_id = st.begin_session(f, f"mqtt:{m.gateway_id}")
+            self._sessions[m.device_id] = (session_id, dict(f))
+        else:
+            st.use_session(*self._session_of(m.device_id))
+            if m.msg_type == P.MSG_INFERENCE:
+                st.add_inference(f, m.frame_seq, m.t_ms, now)
+            elif m.msg_type == P.MSG_SAMPLES:
+                st.add_samples(f, m.frame_seq, m.t_ms, now, data_le=bytes(m.payload[_SAMPLES_HEAD:]))
+            elif m.msg_type == P.MSG_DETECTION:
+                st.add_detection(f, m.frame_seq, m.t_ms, now)
+            elif m.msg_type == P.MSG_KEPT:
+                st.add_kept(f, m.frame_seq, m.t_ms, now)
+            elif m.msg_type == P.MSG_STATUS:
+                st.add_status(f, m.t_ms)
+            elif m.msg_type == P.MSG_LOG:
+                st.add_event("log", f["text"])
+        self.stored += 1
+        return True

@@ -1,0 +1,155 @@
+"""The fleet's MQTT wire format: topics and payloads (docs/fleet.md).
+
+A topic is `edgeloop/<device_id>/<kind>`; a payload is a fixed 28-byte fleet header (magic,
+version, flags, gateway id, the gateway's sequence number for this device) followed by one board
+frame exactly as the protocol defines it (docs/protocol.md: its 10-byte header, payload and CRC,
+without the serial line's COBS and delimiter, which MQTT's own framing replaces). The board's
+frame is carried, not re-encoded, so the collector checks the board's own CRC and version.
+
+Everything that arrives is untrusted: `decode` raises WireError with the reason (one of REASONS)
+and never anything else, so a collector counts and logs a bad message and carries on.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from typing import NamedTuple
+
+from edgeloop_fw import protocol as P
+
+from edgeloop.errors import EdgeloopError
+
+TOPIC_ROOT = "edgeloop"
+SUBSCRIBE_ALL = TOPIC_ROOT + "/+/+"
+MAGIC = b"EL"
+WIRE_VERSION = 1
+HEADER_FMT = "<2sBB16sQ"  # magic, wire version, flags (0), gateway id (ASCII, NUL-padded), sequence
+HEADER_SIZE = struct.calcsize(HEADER_FMT)  # 28
+GATEWAY_ID_MAX = 16
+DEVICE_ID_MAX = 64
+# Letters, digits and . _ - : ; no '/', '+', '#', spaces or control characters (MQTT topic levels).
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*\Z")
+
+# message type -> topic kind. What the local log keeps is published; features, pongs and acks are
+# a link's business, not the fleet's.
+KINDS = {
+    P.MSG_HELLO: "hello",
+    P.MSG_INFERENCE: "inference",
+    P.MSG_KEPT: "window",
+    P.MSG_DETECTION: "detection",
+    P.MSG_STATUS: "status",
+    P.MSG_SAMPLES: "samples",
+    P.MSG_LOG: "log",
+}
+MSG_OF_KIND = {v: k for k, v in KINDS.items()}
+
+REASONS = ("topic", "device_id", "kind", "header", "magic", "version", "gateway_id", "frame", "mismatch")
+
+
+class WireError(EdgeloopError):
+    """A message that is not a valid fleet message; `reason` is one of REASONS."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+
+
+class Message(NamedTuple):
+    device_id: str
+    kind: str
+    gateway_id: str
+    sequence: int  # the gateway's count for this device, from 0
+    msg_type: int
+    frame_seq: int  # the board's own u16 frame counter
+    t_ms: int
+    payload: bytes  # the protocol payload (decode with protocol.decode_payload)
+    frame: bytes  # the board frame as carried (protocol header + payload + CRC)
+
+
+def check_id(value: str, what: str, limit: int) -> str:
+    if not isinstance(value, str) or not value or len(value.encode("utf-8")) > limit or not _ID.match(value):
+        reason = "device_id" if what == "device id" else "gateway_id"
+        raise WireError(reason, f"{what} {value!r} must be 1-{limit} of A-Z a-z 0-9 . _ - : "
+                                "(starting with a letter or digit)")
+    return value
+
+
+def fallback_device_id(gateway_id: str, source_name: str) -> str:
+    """The name a gateway gives a board that has no id of its own (an empty device_id in its hello:
+    a port without a chip id, the virtual board): the gateway's id and the port's last part."""
+    tail = re.sub(r"[^A-Za-z0-9._:-]", "-", source_name.rstrip("/").rsplit("/", 1)[-1]).strip("-") or "board"
+    return f"{gateway_id}.{tail}"[:DEVICE_ID_MAX]
+
+
+def topic(device_id: str, kind: str) -> str:
+    check_id(device_id, "device id", DEVICE_ID_MAX)
+    if kind not in MSG_OF_KIND:
+        raise WireError("kind", f"unknown kind {kind!r} (one of {', '.join(MSG_OF_KIND)})")
+    return f"{TOPIC_ROOT}/{device_id}/{kind}"
+
+
+def parse_topic(name: str) -> tuple[str, str]:
+    parts = name.split("/")
+    if len(parts) != 3 or parts[0] != TOPIC_ROOT:
+        raise WireError("topic", f"topic {name!r} is not {TOPIC_ROOT}/<device_id>/<kind>")
+    check_id(parts[1], "device id", DEVICE_ID_MAX)
+    if parts[2] not in MSG_OF_KIND:
+        raise WireError("kind", f"unknown kind {parts[2]!r} in topic {name!r}")
+    return parts[1], parts[2]
+
+
+def raw_frame(msg_type: int, frame_seq: int, t_ms: int, payload) -> bytes:
+    """A board frame without its serial framing (header + payload + CRC), as the board built it."""
+    n = len(payload)
+    raw = bytearray(P.HEADER_SIZE + n + P.CRC_SIZE)
+    struct.pack_into(P.HEADER_FMT, raw, 0, P.PROTOCOL_VERSION, msg_type, frame_seq & 0xFFFF,
+                     t_ms & 0xFFFFFFFF, n)
+    raw[P.HEADER_SIZE:P.HEADER_SIZE + n] = payload
+    crc = P.crc16(raw, P.HEADER_SIZE + n)
+    raw[-2], raw[-1] = crc & 0xFF, crc >> 8
+    return bytes(raw)
+
+
+def encode(gateway_id: str, sequence: int, frame: bytes) -> bytes:
+    """One message payload: the fleet header, then `frame` (see raw_frame)."""
+    check_id(gateway_id, "gateway id", GATEWAY_ID_MAX)
+    if not 0 <= sequence < 1 << 64:
+        raise WireError("header", f"sequence {sequence} out of range")
+    return struct.pack(HEADER_FMT, MAGIC, WIRE_VERSION, 0, gateway_id.encode("ascii"), sequence) + bytes(frame)
+
+
+def decode(topic_name: str, data: bytes) -> Message:
+    """Check and split one received message; raises WireError (with `reason`) and nothing else."""
+    device_id, kind = parse_topic(topic_name)
+    data = bytes(data)
+    if len(data) < HEADER_SIZE:
+        raise WireError("header", f"{len(data)} bytes, shorter than the {HEADER_SIZE}-byte fleet header")
+    magic, version, _flags, gw, sequence = struct.unpack_from(HEADER_FMT, data, 0)
+    if magic != MAGIC:
+        raise WireError("magic", f"starts with {magic!r}, not {MAGIC!r}: not an edgeloop fleet message")
+    if version != WIRE_VERSION:
+        raise WireError("version", f"fleet wire version {version}, this collector reads {WIRE_VERSION}; "
+                                   "upgrade edgeloop on the older side")
+    try:
+        gateway_id = gw.rstrip(b"\0").decode("ascii")
+    except UnicodeDecodeError:
+        raise WireError("gateway_id", f"gateway id {gw!r} is not ASCII") from None
+    check_id(gateway_id, "gateway id", GATEWAY_ID_MAX)
+    frame = data[HEADER_SIZE:]
+    try:
+        msg_type = P.check_frame(frame, len(frame))
+        _v, _t, frame_seq, t_ms, _n = struct.unpack_from(P.HEADER_FMT, frame, 0)
+        payload = frame[P.HEADER_SIZE:len(frame) - P.CRC_SIZE]
+        P.decode_payload(msg_type, payload)  # the payload must parse, or the store would choke on it later
+    except P.ProtocolError as e:
+        raise WireError("frame", f"board frame rejected: {e}") from None
+    except (UnicodeDecodeError, IndexError, struct.error, ValueError, KeyError) as e:
+        raise WireError("frame", f"board payload does not parse: {e}") from None
+    if KINDS.get(msg_type) != kind:
+        raise WireError("mismatch", f"topic kind {kind!r} but the frame is {P.MSG_NAMES.get(msg_type, msg_type)}")
+    if msg_type == P.MSG_HELLO:
+        said = P.decode_payload(msg_type, payload)["device_id"]
+        if said and said != device_id:  # a board with no id of its own is named by its gateway
+            raise WireError("mismatch", f"topic device {device_id!r} but the board's hello says {said!r}")
+    return Message(device_id, kind, gateway_id, sequence, msg_type, frame_seq, t_ms, payload, frame)

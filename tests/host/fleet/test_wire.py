@@ -1,0 +1,131 @@
+"""The fleet wire format: a board's frame goes through encode/decode unchanged, and every kind
+of bad message is refused with its reason (never another exception)."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+from edgeloop_fw import protocol as P
+
+from edgeloop.fleet import wire
+from tests.tools.fleet_frames import board_frames, hello_fields
+
+
+def _frames(n=5):
+    return list(board_frames("dev-1", n, status_every=2, detect_every=3))
+
+
+def test_a_board_frame_crosses_the_wire_unchanged():
+    enc = P.FrameEncoder()
+    n = enc.inference(1234, 7, 900, 1, [100, 65000, 435], 3, b"ab12cd34")
+    board_raw = bytes(P.cobs_decode(bytes(enc.wire[:n - 1])))  # what the board framed, COBS removed
+    msg_type, seq, t_ms, payload = P.frame_decode(bytes(enc.wire[:n - 1]))
+    assert wire.raw_frame(msg_type, seq, t_ms, payload) == board_raw
+    data = wire.encode("gw-a", 2**40 + 3, board_raw)
+    assert len(data) == wire.HEADER_SIZE + len(board_raw) == 28 + len(board_raw)
+    m = wire.decode("edgeloop/dev-1/inference", data)
+    assert (m.device_id, m.kind, m.gateway_id, m.sequence) == ("dev-1", "inference", "gw-a", 2**40 + 3)
+    assert (m.msg_type, m.frame_seq, m.t_ms) == (P.MSG_INFERENCE, 0, 1234)
+    assert m.frame == board_raw
+    f = P.decode_payload(m.msg_type, m.payload)
+    assert (f["window_index"], f["top"], f["scores"]) == (7, 1, [100, 65000, 435])
+
+
+def test_every_kind_has_its_topic():
+    seen = set()
+    for msg_type, seq, t_ms, payload in _frames():
+        kind = wire.KINDS[msg_type]
+        t = wire.topic("dev-1", kind)
+        assert t == f"edgeloop/dev-1/{kind}"
+        m = wire.decode(t, wire.encode("gw", 0, wire.raw_frame(msg_type, seq, t_ms, payload)))
+        seen.add(m.kind)
+    assert seen == {"hello", "inference", "status", "detection"}
+
+
+def _good():
+    msg_type, seq, t_ms, payload = _frames()[1]
+    return wire.raw_frame(msg_type, seq, t_ms, payload)
+
+
+@pytest.mark.parametrize("topic, reason", [
+    ("edgeloop/dev-1", "topic"), ("other/dev-1/inference", "topic"), ("edgeloop/dev-1/inference/x", "topic"),
+    ("edgeloop/dev 1/inference", "device_id"), ("edgeloop//inference", "device_id"),
+    ("edgeloop/-dev/inference", "device_id"), ("edgeloop/" + "d" * 65 + "/inference", "device_id"),
+    ("edgeloop/dév/inference", "device_id"), ("edgeloop/dev-1/features", "kind"),
+    ("edgeloop/dev-1/status", "mismatch"),
+])
+def test_bad_topics_are_refused_with_their_reason(topic, reason):
+    with pytest.raises(wire.WireError) as e:
+        wire.decode(topic, wire.encode("gw", 1, _good()))
+    assert e.value.reason == reason
+
+
+def test_bad_payloads_are_refused_with_their_reason():
+    good = wire.encode("gw", 1, _good())
+    t = "edgeloop/dev-1/inference"
+    cases = {
+        "header": good[:20],
+        "magic": b"XX" + good[2:],
+        "version": good[:2] + bytes([2]) + good[3:],
+        "gateway_id": good[:4] + b"g w".ljust(16, b"\0") + good[20:],
+        "frame": good[:-1] + bytes([good[-1] ^ 0xFF]),  # the board's CRC
+    }
+    bad_protocol = bytearray(_good())
+    bad_protocol[0] = 9  # the board's protocol version
+    crc = P.crc16(bad_protocol, len(bad_protocol) - 2)
+    bad_protocol[-2:] = bytes([crc & 0xFF, crc >> 8])
+    cases["frame (protocol version)"] = good[:wire.HEADER_SIZE] + bytes(bad_protocol)
+    for reason, data in cases.items():
+        with pytest.raises(wire.WireError) as e:
+            wire.decode(t, data)
+        assert e.value.reason == reason.split()[0], reason
+    with pytest.raises(wire.WireError, match="protocol version 9"):
+        wire.decode(t, cases["frame (protocol version)"])
+
+
+def test_random_garbage_never_escapes_as_another_exception():
+    import random
+
+    rng = random.Random(1)
+    good = wire.encode("gw", 1, _good())
+    for _ in range(3000):
+        data = bytearray(good)
+        for _ in range(rng.randint(1, 4)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        data = bytes(data[:rng.randint(0, len(data))]) if rng.random() < 0.3 else bytes(data)
+        try:
+            wire.decode("edgeloop/dev-1/inference", data)
+        except wire.WireError:
+            pass
+
+
+def test_a_hello_must_name_the_device_of_its_topic():
+    msg_type, seq, t_ms, payload = _frames()[0]
+    data = wire.encode("gw", 0, wire.raw_frame(msg_type, seq, t_ms, payload))
+    assert wire.decode("edgeloop/dev-1/hello", data).kind == "hello"
+    with pytest.raises(wire.WireError) as e:
+        wire.decode("edgeloop/dev-2/hello", data)
+    assert e.value.reason == "mismatch"
+
+
+def test_ids_the_gateway_would_publish_are_checked_before_sending():
+    with pytest.raises(wire.WireError):
+        wire.topic("a/b", "inference")
+    with pytest.raises(wire.WireError):
+        wire.topic("dev", "nope")
+    with pytest.raises(wire.WireError):
+        wire.encode("a-gateway-id-too-long", 0, b"")
+    with pytest.raises(wire.WireError):
+        wire.encode("gw", -1, b"")
+    assert struct.calcsize(wire.HEADER_FMT) == 28
+
+
+def test_a_board_without_an_id_is_named_by_its_gateway():
+    assert wire.fallback_device_id("gw-1", "/dev/ttyACM0") == "gw-1.ttyACM0"
+    assert wire.fallback_device_id("gw-1", "COM3") == "gw-1.COM3"
+    assert wire.fallback_device_id("gw-1", "/dev/pts/7") == "gw-1.7"
+    nameless = hello_fields("")
+    frame = wire.raw_frame(P.MSG_HELLO, 0, 0, P.encode_payload(P.MSG_HELLO, nameless))
+    m = wire.decode("edgeloop/gw-1.ttyACM0/hello", wire.encode("gw-1", 0, frame))
+    assert m.device_id == "gw-1.ttyACM0"
