@@ -8,16 +8,15 @@ dies mid-batch leaves neither, and the broker's redelivery stores it then.
 
 from __future__ import annotations
 
-import struct
 import time
 
 from edgeloop_fw import protocol as P
 
+from edgeloop.log.frames import store_frame
 from edgeloop.log.store import Store
 
 from .wire import Message
 
-_SAMPLES_HEAD = struct.calcsize(P._SAMPLES_FMT)  # sample_index, rate_hz, channels; then int16 LE data
 
 
 class FleetSink:
@@ -50,17 +49,6 @@ class FleetSink:
             self._sessions[m.device_id] = (session_id, dict(f))
         else:
             st.use_session(*self._session_of(m.device_id))
-            if m.msg_type == P.MSG_INFERENCE:
-                st.add_inference(f, m.frame_seq, m.t_ms, now)
-            elif m.msg_type == P.MSG_SAMPLES:
-                st.add_samples(f, m.frame_seq, m.t_ms, now, data_le=bytes(m.payload[_SAMPLES_HEAD:]))
-            elif m.msg_type == P.MSG_DETECTION:
-                st.add_detection(f, m.frame_seq, m.t_ms, now)
-            elif m.msg_type == P.MSG_KEPT:
-                st.add_kept(f, m.frame_seq, m.t_ms, now)
-            elif m.msg_type == P.MSG_STATUS:
-                st.add_status(f, m.t_ms)
-            elif m.msg_type == P.MSG_LOG:
-                st.add_event("log", f["text"])
+            store_frame(st, m.msg_type, m.frame_seq, m.t_ms, f, m.payload, now)
         self.stored += 1
         return True

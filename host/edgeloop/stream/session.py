@@ -13,17 +13,16 @@ board that sends garbage); later silences are disconnects.
 
 from __future__ import annotations
 
-import struct
 import time
 from typing import Callable
 
 from edgeloop_fw import protocol as P
 
-_SAMPLES_HEAD = struct.calcsize(P._SAMPLES_FMT)  # sample_index, rate, channels; then int16 LE data
 PACE = 3.0  # a board is lost after this many times its slowest gap between arrivals so far
 HEARTBEAT = 1.0  # seconds between pings: a board with capture rules calls itself host-less without them
 
 from ..errors import DeviceError, EdgeloopError, StreamError
+from edgeloop.log.frames import store_frame
 from edgeloop.log.store import Store
 from .link import BoardLink, LinkLost
 from .reader import FrameReader
@@ -116,18 +115,8 @@ class StreamSession:
             if st is not None:
                 if fr.msg_type == P.MSG_HELLO:
                     st.begin_session(f, self.port)
-                elif fr.msg_type == P.MSG_INFERENCE:
-                    st.add_inference(f, fr.seq, fr.t_ms, now)
-                elif fr.msg_type == P.MSG_SAMPLES:  # the int16 bytes go in as they came
-                    st.add_samples(f, fr.seq, fr.t_ms, now, data_le=bytes(fr.payload[_SAMPLES_HEAD:]))
-                elif fr.msg_type == P.MSG_DETECTION:
-                    st.add_detection(f, fr.seq, fr.t_ms, now)
-                elif fr.msg_type == P.MSG_KEPT:
-                    st.add_kept(f, fr.seq, fr.t_ms, now)
-                elif fr.msg_type == P.MSG_STATUS:
-                    st.add_status(f, fr.t_ms)
-                elif fr.msg_type == P.MSG_LOG:
-                    st.add_event("log", f["text"])
+                else:
+                    store_frame(st, fr.msg_type, fr.seq, fr.t_ms, f, fr.payload, now)
             if self.on_frame is not None:
                 self.on_frame(fr.msg_type, fr.seq, fr.t_ms, f)
 
