@@ -34,6 +34,7 @@ class DemoContext:
     keyword: bool = False  # the keyword model and TFLM's recordings instead of gestures
     model_dir: Path | None = None  # a gesture model folder (CNN or trees); models/gesture by default
     every: int = 2  # keyword: run the model every this many 20 ms hops (2: one window per recording)
+    capture: dict | None = None  # capture rules for /edgeloop.json (checked, as `deploy --keep-*` writes them)
     db: Path = Path("edgeloop-log.sqlite")
     progress: Callable[[int, int, str], None] | None = None
     on_stream: Callable[[object], None] | None = None  # gets the StreamSession before it starts
@@ -174,7 +175,8 @@ def step_load_replay(ctx: DemoContext) -> list[str]:
     rs = ctx.replay
     # The config `edgeloop deploy --model` writes, with the replay sensor in place of the profile's.
     config = board_config(boards.load(ctx.board), rs.info, f"/models/{rs.model_file.name}",
-                          sensor={"kind": "replay", "file": REPLAY}, device_id="edgeloop-demo", kws=rs.kws)
+                          sensor={"kind": "replay", "file": REPLAY}, device_id="edgeloop-demo", kws=rs.kws,
+                          capture=ctx.capture)
     blob = rs.replay.to_bytes()
     r = deploy_files(ctx.device, [config_file(config), (blob, REPLAY)], group="demo", board=ctx.board)
     what = "sent" if r.sent else "already on the board"

@@ -130,3 +130,35 @@ def test_keyword_demo_summary_matches_the_log_and_tflm(ready, tmp_path, monkeypa
     assert f"{len(ref)} detections, " in out
     shown = re.search(r"detected\s+(.*) \(spotter:", out).group(1)
     assert shown == ("; ".join(f"{c} {s} at {t} ms" for t, c, s in ref) or "nothing")
+
+
+def test_keyword_app_with_capture_rules_fits_the_rp2040_and_keeps_what_the_model_heard(ready, tmp_path, monkeypatch):
+    """The demo's keyword stream on the rp2040 virtual board with capture rules (as `deploy --keep-*`
+    writes them): the app starts within the board's heap (kept keyword windows are 1,960 B of
+    features and need a bigger frame buffer; they fit since the model's kernels are preloaded), and
+    every window it kept is TFLM's front end over the replayed recordings, the second before it."""
+    from edgeloop.demo.steps import DemoContext, run_demo
+
+    monkeypatch.setenv("EDGELOOP_RUNTIME_DIR", str(tmp_path / "run"))
+    db = tmp_path / "kw.sqlite"
+    ctx = DemoContext(keyword=True, db=db, capture={"random": 0.3, "seed": 2})
+    run_demo(ctx)
+    names = [s.name for s in ctx.replay.segments]
+    clips = []
+    for name in names:
+        with wave.open(str(MS / name)) as w:
+            clips.append(np.frombuffer(w.readframes(w.getnframes()), "<i2"))
+    feats = tflm_stream_features(np.concatenate(clips))
+    con = sqlite3.connect(db)
+    session = con.execute("SELECT max(id) FROM sessions").fetchone()[0]
+    kept = con.execute("SELECT k.window_index, k.window_channels, k.features, k.window, k.rule FROM kept k "
+                       "JOIN inferences i ON i.id = k.inference_id WHERE k.session_id = ? AND i.seq IS NOT NULL "
+                       "AND k.window_index <= ?", (session, len(feats))).fetchall()
+    heap = con.execute("SELECT min(free_heap) FROM status WHERE session_id = ?", (session,)).fetchone()[0]
+    con.close()
+    assert len(kept) >= 5 and heap > 0, (kept, heap)
+    for k, channels, features, blob, rule in kept:
+        assert (channels, features, rule) == (40, 1, "random"), k
+        np.testing.assert_array_equal(np.frombuffer(blob, "<i2"), feats[k - 49:k].reshape(-1), err_msg=str(k))
+    print(f"rp2040 keyword app with capture rules: {len(kept)} kept windows equal TFLM's features; "
+          f"lowest free heap {heap} B")
