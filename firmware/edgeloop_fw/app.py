@@ -136,11 +136,11 @@ class App:
         self.kept += 1
         sp = self.spotter
         if sp is not None:  # keyword: what the model heard (its second of features), not 30 ms of audio
-            n = self.enc.kept_payload(self.win.windows, latency, now, rule, top, self.scores, self.n_classes,
-                                      self.model_hash, self._firmware, sp.features(), sp.channels, True)
+            window, channels = sp.features(), sp.channels
         else:
-            n = self.enc.kept_payload(self.win.windows, latency, now, rule, top, self.scores, self.n_classes,
-                                      self.model_hash, self._firmware, self._window_bytes(), self.channels)
+            window, channels = self._window_bytes(), self.channels
+        n = self.enc.kept_payload(self.win.windows, latency, now, rule, top, self.scores, self.n_classes,
+                                  self.model_hash, self._firmware, window, channels, sp is not None)
         if self.host_attached() and self._send(self.enc.finish(P.MSG_KEPT, now, n)):
             return
         if self.ring is not None:

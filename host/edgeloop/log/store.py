@@ -134,7 +134,6 @@ def _scores_text(q16) -> str:
     return "[" + ", ".join(repr(round(v / 65535, 6)) for v in q16) + "]"
 
 
-
 def inference_row(session_id, session: dict | None, f: dict, seq: int | None, device_ms: int,
                   host_time: float | None, firmware: str | None = None) -> tuple:
     """An inferences row (the columns of _INSERT_INFERENCE) from a decoded inference or kept frame."""
@@ -150,6 +149,7 @@ def inference_row(session_id, session: dict | None, f: dict, seq: int | None, de
             _scores_text(f["scores"]), f["latency_us"],
             f.get("window_channels") if window is not None else None,
             int16_blob(window) if window is not None else None)
+
 
 def blob_int16(blob: bytes) -> array:
     a = array("h")

@@ -65,9 +65,12 @@ _MODULES = "import edgeloop_fw.autostart as _a\nprint(' '.join(_a.modules(_a.con
 
 def preload(dev: Device, timeout: float) -> None:
     """Import the modules the board's config needs, one execution each (see edgeloop_fw.autostart)."""
+    from edgeloop_fw.autostart import KERNEL
+
     for module in dev.exec(_MODULES, timeout=timeout).decode("utf-8", "replace").split():
-        if module.startswith("kernel:"):  # a model's kernel, at the level the interpreter picks
-            dev.exec(f"__import__('edgeloop_fw.runtime.interpreter').runtime.interpreter.kernel({module[7:]!r})",
+        if module.startswith(KERNEL):  # a model's kernel, at the level the interpreter picks
+            name = module[len(KERNEL):]
+            dev.exec(f"__import__('edgeloop_fw.runtime.interpreter').runtime.interpreter.kernel({name!r})",
                      timeout=timeout)
         else:
             dev.exec(f"import {module}", timeout=timeout)
