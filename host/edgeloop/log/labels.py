@@ -92,11 +92,13 @@ def _windows(store: Store, *, ids=None, unlabelled=False, labelled=False, max_co
     label = "l.label" if join else "NULL"
     # A kept keyword window (schema 5) is the model's input features: labelled through its inference
     # (which carries no window of its own, or only the last 30 ms of audio) and shown instead of it.
-    kept = store.schema_version >= 5
-    kf = ("(SELECT k.window FROM kept k WHERE k.inference_id = i.id AND k.features = 1 ORDER BY k.id LIMIT 1)"
-          if kept else "NULL")
-    kc = ("(SELECT k.window_channels FROM kept k WHERE k.inference_id = i.id AND k.features = 1 "
-          "ORDER BY k.id LIMIT 1)" if kept else "NULL")
+    # One kept row per inference, its first (SQLite takes the bare columns from the min(id) row).
+    if store.schema_version >= 5:
+        join += (" LEFT JOIN (SELECT inference_id, window AS kwin, window_channels AS kch, min(id) FROM kept"
+                 " WHERE features = 1 GROUP BY inference_id) kf ON kf.inference_id = i.id")
+        kf, kc = "kf.kwin", "kf.kch"
+    else:
+        kf = kc = "NULL"
     where, params = [f"(i.window IS NOT NULL OR {kf} IS NOT NULL)"], []
     if ids is not None:
         where.append(f"i.id IN ({','.join('?' * len(ids))})")

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DeviceError, ModelError
-from .predict import Target, _BOARD_CHECK
+from ..errors import ModelError
+from .predict import Target, model_on_board
 
 # The board side. One exec; the interpreter allocates nothing per inference on the
 # runtime's own models (tests/firmware/board/test_kws_board.py measures it), and
@@ -146,19 +146,11 @@ def run_bench(port: str, target: Target, *, seconds: float = 2.0, cap: int = 100
     if target.kind == "trees":
         raise ModelError(f"{target.path} is a tree ensemble: it has no layers to time; "
                          "`edgeloop predict --port` prints its latency")
-    from edgeloop.deploy.firmware import MODELS, model_files
-    from edgeloop.deploy.plan import deploy_files
     from edgeloop.link.device import BoardException, Device
 
-    remote = f"{MODELS}/{target.path.name}"
     data = bench_input(target, seed)
     with Device(port) as dev:
-        try:
-            dev.exec(_BOARD_CHECK.format(module="runtime.interpreter"), timeout=60)
-        except BoardException:
-            raise DeviceError(f"the board at {port} has no edgeloop runtime; "
-                              f"run `edgeloop deploy --port {port}` first") from None
-        deploy_files(dev, model_files([target.path]), group="models")
+        remote = model_on_board(dev, port, target)
         try:
             out = dev.exec(_BOARD_BENCH.format(path=remote, data=data.hex(), seconds_ms=int(seconds * 1000),
                                                cap=cap), timeout=600).decode()

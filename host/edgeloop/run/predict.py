@@ -493,22 +493,30 @@ __import__('gc').collect()
 """
 
 
-def _run_board(port: str, target: Target, rows: list[bytes], progress: Progress | None) -> tuple[list[bytes], list[int]]:
-    """Copy the model to /models/ (only if it changed: hash-checked, atomic) and run each row there."""
+def model_on_board(dev, port: str, target: Target) -> str:
+    """The board's path of the model, copied to /models/ if it changed (hash-checked, atomic), once
+    the board's runtime is known to be there (DeviceError in one line if not)."""
     from edgeloop.deploy.firmware import MODELS, model_files
     from edgeloop.deploy.plan import deploy_files
+    from edgeloop.link.device import BoardException
+
+    module = "trees" if target.kind == "trees" else "runtime.interpreter"
+    try:
+        dev.exec(_BOARD_CHECK.format(module=module), timeout=60)
+    except BoardException:
+        raise DeviceError(f"the board at {port} has no edgeloop runtime; "
+                          f"run `edgeloop deploy --port {port}` first") from None
+    deploy_files(dev, model_files([target.path]), group="models")
+    return f"{MODELS}/{target.path.name}"
+
+
+def _run_board(port: str, target: Target, rows: list[bytes], progress: Progress | None) -> tuple[list[bytes], list[int]]:
+    """Copy the model to the board and run each row there."""
     from edgeloop.link.device import BoardException, Device
 
-    remote = f"{MODELS}/{target.path.name}"
-    module = "trees" if target.kind == "trees" else "runtime.interpreter"
     outs, lat = [], []
     with Device(port) as dev:
-        try:
-            dev.exec(_BOARD_CHECK.format(module=module), timeout=60)
-        except BoardException:
-            raise DeviceError(f"the board at {port} has no edgeloop runtime; "
-                              f"run `edgeloop deploy --port {port}` first") from None
-        deploy_files(dev, model_files([target.path]), group="models")
+        remote = model_on_board(dev, port, target)
         try:
             try:
                 dev.exec(_BOARD_OPEN.format(path=remote, kind=target.kind), timeout=60)
