@@ -29,10 +29,12 @@ node_modules/.installed: package.json package-lock.json | system-packages
 
 # Debian packages: Node and npm for the virtual board (Debian's Node 18 is enough),
 # espeak-ng/sox for keyword training, the Arm toolchain and QEMU for the Cortex-M
-# kernels, stress-ng for `make test`'s run under load, mosquitto for the fleet tests'
-# broker. Only the missing ones are installed, so a machine that has them pays nothing.
+# kernels, stress-ng for `make test`'s run under load, mosquitto and postgresql for the fleet
+# tests' broker and database (Debian keeps initdb in /usr/lib/postgresql/<version>/bin).
+# Only the missing ones are installed, so a machine that has them pays nothing.
 system-packages:
 	@missing=""; for cp in $(SYSCMDS); do command -v $${cp%%:*} >/dev/null 2>&1 || test -x /usr/sbin/$${cp%%:*} || missing="$$missing $${cp#*:}"; done; \
+	{ command -v initdb || ls /usr/lib/postgresql/*/bin/initdb; } >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	case "$$missing" in *gcc-arm-none-eabi*) missing="$$missing libnewlib-arm-none-eabi";; esac; \
 	if [ -n "$$missing" ]; then \
 	  echo "setup: Debian packages:$$missing"; \

@@ -16,7 +16,10 @@ from tests.tools.mosquitto import free_port
 
 
 def _tool(name: str) -> str | None:
-    return shutil.which(name) or next((p for p in (f"/usr/local/bin/{name}", f"/usr/lib/postgresql/15/bin/{name}")
+    import glob
+
+    debian = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)  # the newest version first
+    return shutil.which(name) or next((p for p in [f"/usr/local/bin/{name}"] + debian
                                        if os.access(p, os.X_OK)), None)
 
 
