@@ -1,6 +1,6 @@
 """The inference log in PostgreSQL, for `edgeloop collect --db postgresql://...` (docs/fleet.md).
 
-The same tables and columns as the SQLite log (store.py, schema 5), so a query that reads one
+The same tables and columns as the SQLite log (store.py, schema 6), so a query that reads one
 reads the other (`window` is quoted: a reserved word in PostgreSQL). It offers what a collector
 writes through (FleetSink): sessions, inferences, samples, status, detections, kept windows,
 events and the fleet_messages key. One transaction per batch, committed by `flush`; the key and
