@@ -4,7 +4,9 @@ Deploy and stream share one cable: the link enters the raw REPL through
 `edgeloop.link.device.Device` (the only mpremote user), checks the firmware is
 there, runs the app's entry point without following it, and then reads the
 port directly. Closing sends CMD_STREAM_STOP (then Ctrl-C if the app does not
-return), so the board is left at its REPL, ready for `edgeloop deploy`.
+return), so the board is left at its REPL, ready for `edgeloop deploy`; the
+frames the board sent until it stopped are returned, not dropped (a kept window
+the board called sent must reach the log).
 """
 
 from __future__ import annotations
@@ -155,8 +157,12 @@ class BoardLink:
         except Exception as e:
             raise LinkLost(f"{self.port}: {e}") from None
 
-    def close(self, *, stop: bool = True, grace: float = 1.0) -> None:
-        """Stop the app (command, then Ctrl-C) and leave the board at its REPL, soft-reset.
+    def close(self, *, stop: bool = True, grace: float = 1.0) -> bytes:
+        """Stop the app (command, then Ctrl-C) and leave the board at its REPL, soft-reset; returns
+        the bytes that came until the app returned (frames still in flight, for the caller's reader).
+
+        `grace` is how long the app may take to see the stop (it reads commands once per block,
+        and a busy machine stretches a block): only then is it interrupted, mid-frame perhaps.
 
         The reset frees what the app imported and allocated (half the heap of a
         small board), which the REPL would otherwise keep alive, so the next
@@ -165,32 +171,43 @@ class BoardLink:
         """
         dev, s = self._dev, self._serial
         self._dev = self._serial = None
+        drained = bytearray()
         if dev is None:
-            return
+            return bytes(drained)
         try:
             if stop and s is not None:
                 try:
                     if not self._ended:
                         s.write(P.cmd_encode(P.CMD_STREAM_STOP, 0))
-                        if not _wait_for(s, b"\x04>", grace):
+                        if not _wait_for(s, _run_ended, grace, drained):
                             s.write(b"\x03")
-                            _wait_for(s, b"\x04>", grace)
+                            _wait_for(s, _run_ended, grace, drained)
                     s.write(b"\x04")  # at the raw REPL's prompt: soft reset
-                    _wait_for(s, b"raw REPL; CTRL-B to exit\r\n>", 10 * grace)
+                    _wait_for(s, lambda tail: b"raw REPL; CTRL-B to exit\r\n>" in tail, 10 * grace)
                 except Exception:
                     pass
         finally:
             dev.close()
+        return bytes(drained)
 
 
-def _wait_for(s, marker: bytes, seconds: float) -> bool:
-    """Read until the raw REPL's end-of-run marker; the frames before it are discarded."""
+def _run_ended(tail: bytes) -> bool:
+    """The raw REPL's end of a run: "\x04" + the run's stderr + "\x04>". Not "\x04>" alone, which
+    one frame in a few hundred holds by chance: the run has ended when stderr was empty or holds
+    the traceback (Ctrl-C's KeyboardInterrupt, an error)."""
+    return b"\x04\x04>" in tail or _TRACEBACK.search(tail) is not None
+
+
+def _wait_for(s, ended, seconds: float, keep: bytearray | None = None) -> bool:
+    """Read until `ended(last bytes)`; what came is added to `keep`."""
     end = time.monotonic() + seconds
     tail = b""
     while time.monotonic() < end:
         chunk = s.read(s.in_waiting or 1)
         if chunk:
-            tail = (tail + chunk)[-64:]
-            if marker in tail:
+            if keep is not None:
+                keep += chunk
+            tail = (tail + chunk)[-4096:]
+            if ended(tail):
                 return True
     return False

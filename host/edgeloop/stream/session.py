@@ -185,7 +185,11 @@ class StreamSession:
             link, self._link = self._link, None
             try:
                 if link is not None:
-                    link.close()
+                    # The app stops at its next block; what it sent until then (a kept window the
+                    # board now calls sent, the stop's ack) is logged like the rest.
+                    drained = link.close(grace=max(1.0, self.silence_limit()))
+                    if drained:
+                        self._handle(drained)
             finally:
                 if self.store:
                     self.store.flush()
