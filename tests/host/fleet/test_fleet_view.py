@@ -198,3 +198,31 @@ def test_a_late_message_fills_its_gap_and_a_repeat_is_not_counted():
     assert seen_lost == [0, 2, 1, 1, 0]
     assert row.inferences == 4 and row.duplicates == 1
     assert (row.last_class, row.latency_us) == ("1", 103)  # no hello: the index; the newest message's values
+
+
+def test_seconds_stops_it_and_a_quiet_fleet_says_so(broker):
+    r = subprocess.run(cli_process.COMMAND + ["monitor", "--broker", broker.url, "--seconds", "1"],
+                       env=cli_process.env(), capture_output=True, text=True, timeout=DEADLINE,
+                       stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["no device published while watching",
+                                     f"0 device(s); 0 messages from {broker.url}; refused: none"], r.stdout
+
+
+def test_a_broker_that_restarts_is_watched_again(broker):
+    first, expected = _fleet()
+    a_msgs = [m for m in first if m[0].startswith("edgeloop/dev-a/")]
+    with Watching(broker.url) as w:
+        wait_for(lambda: w.saw("watching edgeloop/+/+"), DEADLINE, "the view to subscribe")
+        publish(broker.url, a_msgs[:10])
+        broker.stop()
+        wait_for(lambda: w.saw("lost the broker"), DEADLINE, "the view to see the broker go")
+        broker.start()
+        wait_for(lambda: sum("watching edgeloop/+/+" in line for line in list(w.err)) == 2, DEADLINE,
+                 "the view to subscribe again")
+        publish(broker.url, a_msgs[10:] + [(wire.topic("dev-z", "status"), b"XX" + bytes(26))])
+        wait_for(lambda: w.saw("dev-z/status"), DEADLINE, "the view to refuse the last message")
+        code, out = w.stop()
+    assert code == 0, (out, w.err)
+    rows = _table(out)
+    assert rows["dev-a"][:8] == expected["dev-a"], out  # every message, before and after the restart
