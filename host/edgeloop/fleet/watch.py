@@ -129,16 +129,19 @@ class FleetState:
             row.duplicates += 1
             return
         row.lost = sum(s.lost for s in per_gateway.values())
-        f = P.decode_payload(m.msg_type, m.payload)  # wire.decode has parsed it once: it parses
         if m.msg_type == P.MSG_INFERENCE:
             row.inferences += 1
         if verdict == "late":  # older than what the row shows: counted, not shown
             return
         row.gateway_id = m.gateway_id
         row.last_seen = time.time() if now is None else now
+        if m.msg_type not in (P.MSG_HELLO, P.MSG_INFERENCE, P.MSG_STATUS):
+            return  # samples, logs, windows, detections: the row shows none of their fields
+        f = P.decode_payload(m.msg_type, m.payload)  # wire.decode parsed it once already: it parses
         if m.msg_type == P.MSG_HELLO:
             row.classes = list(f.get("classes") or [])
-            row._times.clear()  # a new run of the board: its clock starts again
+            row._times.clear()  # a new run of the board: its clock starts again, maybe another model,
+            row.top = row.latency_us = None  # whose class names the old top index would misname
         elif m.msg_type == P.MSG_INFERENCE:
             row.top, row.latency_us = f["top"], f["latency_us"]
             row._inference_time(m.t_ms)
