@@ -218,7 +218,7 @@ class Watcher:
             self._connect()
         except OSError as e:
             raise BrokerError(f"cannot reach the broker {self.broker} ({e.strerror or e}); "
-                              "is Mosquitto running there? (docs/fleet.md)") from None
+                              "check the address, and that Mosquitto runs there (docs/fleet.md)") from None
         start = time.monotonic()
         end = None if seconds is None else start + seconds
         next_tick = next_try = start
