@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import ast
 import io
+import math
 import os
 import sys
 import tempfile
@@ -208,6 +209,9 @@ def main() -> None:
     ap.add_argument("--levels", default="kernels,viper,native")
     ap.add_argument("--cores", default="m0,m7")
     ap.add_argument("--top", type=int, default=3, help="slowest ops shown per model and level")
+    ap.add_argument("--fit", type=Path, metavar="DIR",
+                    help="write DIR/cortex-m0.toml and cortex-m7.toml: the native level's instructions per op call, "
+                         "per MAC and per element, which `edgeloop bench` estimates from (boards/speed/)")
     args = ap.parse_args()
     levels = args.levels.split(",")
     cores = args.cores.split(",")
@@ -220,6 +224,7 @@ def main() -> None:
                  f" ({FIRMWARE_ENV['m0']}: Cortex-M0 build, {FIRMWARE_ENV['m7']}: Cortex-M7); see docs/mlperf.md")
 
     rows = []
+    counted = {c: [] for c in cores}  # native level: (model, op, MACs, output elements, instructions) per op
     with tempfile.TemporaryDirectory() as d:
         mods = {c: native_module(qemu_mpy.ARCH[c], Path(d) / c) if "native" in levels else None for c in cores}
         for bench in [b for b in MODELS if b.name in args.models]:
@@ -229,6 +234,9 @@ def main() -> None:
             want = tflm_run(runtime.Interpreter.from_file(str(DIR / bench.file)), x).tobytes()
             ops = ops_list(conv.data)
             op_macs = [o.macs for o in conv.ops] if len(conv.ops) == len(ops) else [0] * len(ops)
+            from edgeloop.report.data import layer_rows
+
+            layers = layer_rows(conv)  # TFLite's op names (as `edgeloop bench` has them) and output shapes
             print(f"\n{bench.name} ({bench.file}): {conv.macs:,} MACs, {len(ops)} ops, model file {len(conv.data):,} B,"
                   f" arena {conv.arena_size:,} B")
             for core in cores:
@@ -245,6 +253,9 @@ def main() -> None:
                         f"#{i} {ops[i]} ({used[ops[i]]}) {per_op[i]:,} ({100 * per_op[i] / total:.0f}%"
                         + (f", {per_op[i] / op_macs[i]:.1f}/MAC)" if op_macs[i] else ")") for i in slow))
                     rows.append((bench.name, core, level, total, conv.macs, same, anchor))
+                    if level == "native" and len(layers) == len(ops):
+                        counted[core] += [(bench.name, layers[i].op, op_macs[i], math.prod(layers[i].shape), per_op[i])
+                                          for i in range(len(ops))]
     print("\n| model | core | level | instructions/inference | per MAC | equal TFLM | vs MLPerf anchor (cycles) |")
     print("|---|---|---|---|---|---|---|")
     for name, core, level, total, macs, same, anchor in rows:
@@ -252,6 +263,65 @@ def main() -> None:
         print(f"| {name} | {core.upper()} | {LABEL[level]} | {total / 1e6:,.1f} M | {total / macs:.1f} | {same} | {vs} |")
     if not all(r[5] for r in rows):
         sys.exit("some outputs differ from TFLM")
+    if args.fit:
+        for core in cores:
+            if counted[core]:
+                fit_core(core, counted[core], args.fit)
+
+
+# How the core's pipeline turns instructions into cycles: not countable under QEMU, so stated.
+CPI = {
+    "m0": (1.4, "estimate: a Cortex-M0+ takes 2 cycles for loads, stores and taken branches and 1 for the rest; "
+                "the kernels' inner loops are about 40% of those (docs/mlperf.md)"),
+    "m7": (1.0, "estimate: a Cortex-M7 issues up to two instructions a cycle, and loses cycles to flash wait states "
+                "and cache misses; 1.0 sits between the two, to be replaced by a board's own measurement"),
+}
+
+
+def fit_core(core: str, counted: list, out: Path) -> None:
+    """Per op kind: the cost of a call (RESHAPE, which the plan aliases, is nothing else), then
+    instructions per MAC (ops that multiply) or per output element (the rest), weighted by
+    work; then how far that arithmetic lands from each model's counted total."""
+    import statistics
+
+    calls = [n for _m, op, _mac, _e, n in counted if op == "RESHAPE"]
+    per_call = statistics.median(calls) if calls else min(n for *_r, n in counted)
+    mac_work, mac_n, el_work, el_n = {}, {}, {}, {}
+    for _m, op, macs, elements, n in counted:
+        work, count = (mac_work, mac_n) if macs else (el_work, el_n)
+        if op == "RESHAPE":
+            continue
+        work[op] = work.get(op, 0) + max(n - per_call, 0)
+        count[op] = count.get(op, 0) + (macs or elements)
+    per_mac = {op: round(mac_work[op] / mac_n[op], 3) for op in sorted(mac_work)}
+    per_element = {op: round(el_work[op] / el_n[op], 3) for op in sorted(el_work)}
+    per_element["default"] = max(per_element.values()) if per_element else 0.0
+    name = {"m0": "cortex-m0", "m7": "cortex-m7"}[core]
+    machine = {"m0": "QEMU microbit (Cortex-M0)", "m7": "QEMU mps2-an500 (Cortex-M7)"}[core]
+    cpi, why = CPI[core]
+    out.mkdir(parents=True, exist_ok=True)
+    lines = [f"# Instructions the runtime's native kernels take inside MicroPython on a {name}, counted",
+             "# exactly under QEMU (benchmarks/bench_mlperf.py --fit, the four MLPerf Tiny models).",
+             "# `edgeloop bench` estimates a model from these; schema: boards/README.md, [speed].",
+             f'core = "{name}"', 'level = "native"',
+             f'counted_on = "{machine}, MicroPython qemu port, {len({c[0] for c in counted})} MLPerf Tiny models"',
+             f"cycles_per_instruction = {cpi}", f"per_call = {round(per_call)}", "", "[per_mac]"]
+    lines += [f"{op} = {v}" for op, v in per_mac.items()] + ["", "[per_element]"]
+    lines += [f"{op} = {v}" for op, v in per_element.items()]
+    lines += ["", "[sources]", f'cycles_per_instruction = "{why}"',
+              'per_call = "median count of a RESHAPE call (aliased by the plan: the call and nothing else)"',
+              'per_mac = "sum over every op of that kind of (its count - per_call) / its MACs"',
+              'per_element = "the same per output element, for ops without MACs; default: the dearest"', ""]
+    (out / f"{name}.toml").write_text("\n".join(lines))
+    print(f"\n{name}: per call {per_call:,.0f}, per MAC {per_mac}, per element {per_element} -> {out / (name + '.toml')}")
+    from edgeloop.boards.speed import CoreSpeed
+
+    speed = CoreSpeed(name, "native", machine, cpi, per_call, per_mac, per_element)
+    for model in sorted({c[0] for c in counted}):
+        mine = [c for c in counted if c[0] == model]
+        got = sum(c[4] for c in mine)
+        est = sum(speed.layer(op, macs, el) for _m, op, macs, el, _n in mine)
+        print(f"  {model}: counted {got:,}, estimated {est:,.0f} ({est / got:.2f}x)")
 
 
 if __name__ == "__main__":

@@ -74,6 +74,7 @@ class BoardProfile:
     sources: dict
     path: Path
     psram_bytes: int = 0  # external PSRAM (0: none); the heap lives there when present
+    speed_core: str | None = None  # boards/speed/<core>.toml: counted figures for `edgeloop bench` estimates
 
     @property
     def mpy_value(self) -> int:
@@ -175,6 +176,7 @@ def _parse(path: Path) -> BoardProfile:
         sources=_need(data, "sources", dict, where),
         path=path,
         psram_bytes=_need(data, "psram_bytes", int, where) if "psram_bytes" in data else 0,
+        speed_core=_need(data["speed"], "core", str, where + " [speed]") if "speed" in data else None,
     )
     for key in ("clock_mhz", "flash_bytes", "ram_bytes"):
         if getattr(profile, key) <= 0:

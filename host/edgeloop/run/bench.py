@@ -187,20 +187,76 @@ def virtual_board(board: str):
         yield vb.port
 
 
-def table(b: Bench) -> list[str]:
-    """The per-layer table and the whole-model line, as the CLI prints them."""
+def estimate_for(target: Target, board: str):
+    """The instruction estimate of `target` on `board`'s core (boards/speed/), or a line saying why
+    there is none: no counted figures for that core, or no TFLite reference to take layers from."""
+    from ..boards import profiles
+    from ..boards.speed import estimate, load_core
+
+    profile = profiles.load(board)
+    if profile.speed_core is None:
+        return (f"no instruction estimate for {board} ({profile.cpu}): the runtime's kernels have not been "
+                "counted on that core (docs/mlperf.md)")
+    if target.kind == "trees":
+        return f"no instruction estimate for {target.path}: a tree ensemble has no layers to count"
+    rows = reference_layers(target)
+    if rows is None:
+        return (f"no instruction estimate for {target.path}: its model.json names no TFLite reference "
+                "to take the layers' MACs from")
+    return estimate(rows, load_core(profile.speed_core), profile.clock_mhz), profile
+
+
+def estimate_table(target: Target, board: str) -> list[str]:
+    """`edgeloop bench --estimate`: the layers and what they would cost on the board, no board needed."""
+    got = estimate_for(target, board)
+    if isinstance(got, str):
+        raise ModelError(got + "; run `edgeloop bench` without --estimate to time it on a (virtual) board")
+    est, profile = got
+    rows = reference_layers(target)
+    head = f"{target.path}: {len(rows)} ops, {sum(r[2] or 0 for r in rows):,} MACs, estimated for {_on(profile, est)}"
+    out = [head, f"  {'#':>3}  {'op':<18} {'output':<14} {'MACs':>10} {'instructions':>13} {'est. µs':>10}"]
+    for i, ((op, shape, macs), n) in enumerate(zip(rows, est.layers)):
+        shape_s = "x".join(str(d) for d in shape) if shape else "-"
+        out.append(f"  {i:>3}  {op:<18} {shape_s:<14} {macs or 0:>10,} {n:>13,.0f} {est.us(n):>10.0f}")
+    out.append(_whole(est))
+    return out
+
+
+def _on(profile, est) -> str:
+    s = est.speed
+    return (f"{profile.name} ({profile.cpu}, {profile.clock_mhz} MHz; the runtime's {s.level} kernels, "
+            f"counted on {s.counted_on}; {s.cycles_per_instruction:g} cycles per instruction)")
+
+
+def _whole(est) -> str:
+    us = est.us(est.instructions)
+    return (f"estimate: {est.instructions / 1e6:,.2f} M instructions per inference ≈ {us / 1000:,.2f} ms "
+            f"≈ {1e6 / us if us else 0:,.1f} inferences/s at {est.clock_mhz} MHz")
+
+
+def table(b: Bench, estimate=None) -> list[str]:
+    """The per-layer table and the whole-model line, as the CLI prints them; with `estimate` (what
+    `estimate_for` returns), each layer's estimated µs on that board's chip beside the measured."""
     total = sum(layer.us for layer in b.layers) or 1.0
     macs = b.macs
+    est = estimate[0] if isinstance(estimate, tuple) and len(estimate[0].layers) == len(b.layers) else None
     head = (f"{b.target.path}: {len(b.layers)} ops"
             + (f", {macs:,} MACs" if macs is not None else " (no TFLite reference beside it: MACs unknown)")
             + f", on {b.where}")
-    out = [head, f"  {'#':>3}  {'op':<18} {'output':<14} {'MACs':>10} {'µs':>10} {'share':>6} {'MACs/µs':>8}"]
+    out = [head, f"  {'#':>3}  {'op':<18} {'output':<14} {'MACs':>10} {'µs':>10} {'share':>6} {'MACs/µs':>8}"
+           + (f" {'est. µs':>10}" if est else "")]
     for layer in b.layers:
         shape = "x".join(str(d) for d in layer.shape) if layer.shape else "-"
         m = f"{layer.macs:,}" if layer.macs is not None else "-"
         rate = f"{layer.macs / layer.us:.1f}" if layer.macs and layer.us > 0 else "-"
         out.append(f"  {layer.index:>3}  {layer.op:<18} {shape:<14} {m:>10} {layer.us:>10.1f} "
-                   f"{100 * layer.us / total:>5.1f}% {rate:>8}")
+                   f"{100 * layer.us / total:>5.1f}% {rate:>8}"
+                   + (f" {est.us(est.layers[layer.index]):>10.0f}" if est else ""))
     out.append(f"whole model: {b.whole_us / 1000:.3f} ms per inference (mean of {b.whole_runs} runs, no probe); "
                f"layers: mean of {b.runs} runs, each including one probe call of ~{b.probe_us:.1f} µs")
+    if est:
+        out.append(f"est. µs: {_on(estimate[1], est)}")
+        out.append(_whole(est))
+    elif isinstance(estimate, str):
+        out.append(estimate)
     return out
