@@ -133,6 +133,7 @@ class MsgRing:
         self._zero = bytes(2)
         self.lost = 0
         self.used = 0
+        self.busy = -1  # the slot whose message is in flight: never overwritten (its PUBACK frees it)
         f = None
         try:
             f = open(path, "r+b")
@@ -178,7 +179,7 @@ class MsgRing:
             if q < 0:
                 slot = s
                 break
-            if oldest < 0 or q < self.seqs[oldest]:
+            if s != self.busy and (oldest < 0 or q < self.seqs[oldest]):
                 oldest = s
         if slot < 0:
             slot = oldest
@@ -345,11 +346,13 @@ class MqttSink:
         if self._inflight:
             if self._acked:
                 self._inflight = False
+                self.ring.busy = -1
                 self.published += 1
                 if self._inflight_slot >= 0:
                     self.ring.free(self._inflight_slot)
             elif not self.connected():  # the connection broke before its PUBACK: send it again later
                 self._inflight = False
+                self.ring.busy = -1
                 if self._inflight_slot < 0:
                     self.ring.put(self.out_mv, self._out_n, self._inflight_seq)
                     self.stored += 1
@@ -373,6 +376,7 @@ class MqttSink:
             return False
         self._inflight = True
         self._inflight_slot = slot
+        self.ring.busy = slot
         self._inflight_seq = seq
         self.out_mv, self._out_n = src, n  # chumicro copied it; kept for a RAM message that must go to the ring
         if slot < 0:

