@@ -14,6 +14,7 @@ import pytest
 
 from edgeloop.deploy.mqtt_client import client_files
 from tests.tools import viper_board
+from tests.tools.cli_process import COMMAND, env
 from tests.tools.fleet_frames import stored_sequences, wait_for
 from tests.tools.fleet_running import DEADLINE, RunningCollector
 from tests.tools.paths import REPO
@@ -109,3 +110,21 @@ def test_every_frame_lands_once_through_a_broker_outage_and_a_reboot(broker, tmp
             want["device_ms"], want["latency_us"], want["top"], "ab12cd34ef567890", DEVICE)
         assert json.loads(scores) == pytest.approx(want["scores"], abs=1e-6)
     assert con.execute("SELECT count(*) FROM sessions WHERE device_id = ?", (DEVICE,)).fetchone()[0] == 2
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--broker", "http://10.0.0.5"], "is not mqtt://HOST[:PORT]"),
+    (["--broker", "mqtt://10.0.0.5:99999"], "port must be a number"),
+    (["--broker", "mqtt://10.0.0.5", "--wifi", "lab-no-password"], "is not SSID:PASSWORD"),
+    (["--broker", "mqtt://10.0.0.5", "--wifi", "lab:short"], "8-63 characters"),
+    (["--wifi", "lab:secret123"], "give --broker"),
+])
+def test_a_bad_broker_or_wifi_is_one_line_and_nothing_is_deployed(args, says, tmp_path):
+    # The port does not exist: had deploy got as far as opening it, the error would say so instead.
+    r = subprocess.run(COMMAND + ["deploy", "--port", str(tmp_path / "no-such-port"), "--board", "esp32s3",
+                                  "--model", str(REPO / "models" / "gesture"), "--autostart", *args],
+                       env=env(), capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300)
+    assert r.returncode != 0
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and says in lines[0], r.stderr
+    assert "Traceback" not in r.stderr and "no-such-port" not in r.stderr
