@@ -133,7 +133,7 @@ class MsgRing:
         self._zero = bytes(2)
         self.lost = 0
         self.used = 0
-        self.busy = -1  # the slot whose message is in flight: never overwritten (its PUBACK frees it)
+        self.busy = bytearray(self.n_slots)  # 1: its message is in flight; never overwritten (its PUBACK frees it)
         f = None
         try:
             f = open(path, "r+b")
@@ -179,7 +179,7 @@ class MsgRing:
             if q < 0:
                 slot = s
                 break
-            if s != self.busy and (oldest < 0 or q < self.seqs[oldest]):
+            if not self.busy[s] and (oldest < 0 or q < self.seqs[oldest]):
                 oldest = s
         if slot < 0:
             slot = oldest
@@ -199,10 +199,11 @@ class MsgRing:
         self.used += 1
 
     def oldest(self):
+        """The slot of the oldest message not in flight, or -1."""
         best = -1
         for s in range(self.n_slots):
             q = self.seqs[s]
-            if q >= 0 and (best < 0 or q < self.seqs[best]):
+            if q >= 0 and not self.busy[s] and (best < 0 or q < self.seqs[best]):
                 best = s
         return best
 
@@ -221,6 +222,7 @@ class MsgRing:
         f.write(self._zero)
         f.flush()
         self.seqs[slot] = -1
+        self.busy[slot] = 0
         self.used -= 1
 
     def close(self):
@@ -264,6 +266,8 @@ class MqttSink:
 
     `attach(enc, device_id)` is called once the app has its FrameEncoder: each write then sends
     the frame the encoder just finished (enc.raw[0:enc.raw_n]), not the COBS bytes in buf.
+    Up to `in_flight` messages (default 4) wait for their PUBACK at once, each with a copy in a
+    buffer made at start (a broken connection sends it to the ring); beyond that, the ring.
     """
 
     def __init__(self, mqtt, wifi=None, client=None):
@@ -275,10 +279,6 @@ class MqttSink:
         self.dropped = 0  # frames of a kind the fleet does not publish (pongs, acks, features)
         self.published = 0  # PUBACKs received
         self.stored = 0  # messages that went to the ring
-        self._inflight = False
-        self._acked = False
-        self._inflight_slot = -1  # ring slot of the message in flight, -1: it came from RAM
-        self._inflight_seq = 0
 
     def attach(self, enc, device_id):
         cfg = self.cfg
@@ -293,13 +293,28 @@ class MqttSink:
         self.msg = bytearray(msg_max)
         self.msg_mv = memoryview(self.msg)
         struct.pack_into(HEADER_FMT, self.msg, 0, MAGIC, WIRE_VERSION, 0, gw, 0)
+        w = cfg.get("in_flight") or 4
+        self._fl_buf = [memoryview(bytearray(msg_max)) for _ in range(w)]  # RAM messages in flight
+        self._fl_n = [0] * w
+        self._fl_seq = [-1] * w  # -1: free
+        self._fl_slot = [-1] * w  # the ring slot it came from, -1: from RAM
+        self._fl_acked = bytearray(w)
+        self._fl_used = 0
+        self._ack_cbs = [self._acker(k) for k in range(w)]  # made once, not a closure per message
         self.mark = SeqMark(cfg.get("seq_file") or SEQ_FILE, cfg.get("seq_step") or SEQ_STEP)
         size = cfg.get("ring_bytes")
         self.ring = MsgRing(cfg.get("ring_file") or RING_FILE, RING_BYTES if size is None else size, msg_max)
-        self._ack_cb = self._on_ack
+        # Looked up once: chumicro_mqtt's lazy attributes run gc.collect() on every access.
+        from chumicro_mqtt import ProtocolState
+        self._CONNECTED = ProtocolState.CONNECTED
         if self._client is None:
             self._client = self._make_client()
         self._client.connect()
+
+    def _acker(self, k):
+        def acked(topic, payload):
+            self._fl_acked[k] = 1
+        return acked
 
     def _make_client(self):
         radio = join_wifi(self.wifi.get("ssid"), self.wifi.get("password"))
@@ -309,11 +324,16 @@ class MqttSink:
         return MQTTClient(transport_factory=fixed_connector_factory(cfg["host"], cfg.get("port") or 1883, radio=radio),
                           client_id=cfg.get("client_id") or "edgeloop-" + self.device_id,
                           keep_alive_seconds=cfg.get("keepalive") or 30, when_disconnected="raise",
-                          max_tx_queue_size=4)
+                          max_tx_queue_size=len(self._fl_seq) + 2)
 
     def connected(self):
-        from chumicro_mqtt import ProtocolState
-        return self._client.state == ProtocolState.CONNECTED
+        return self._client.state == self._CONNECTED
+
+    def _free_entry(self):
+        for k in range(len(self._fl_seq)):
+            if self._fl_seq[k] < 0:
+                return k
+        return -1
 
     # -- the app's side -----------------------------------------------------------
     def write(self, buf, mv, n):
@@ -327,77 +347,76 @@ class MqttSink:
             self.dropped += 1
             return True
         self.frames += 1
-        msg = self.msg
         seq = self.mark.take()
-        struct.pack_into("<Q", msg, 20, seq)
+        struct.pack_into("<Q", self.msg, 20, seq)
         self.msg_mv[HEADER_SIZE:HEADER_SIZE + raw_n] = enc.raw_mv[0:raw_n]
         n_msg = HEADER_SIZE + raw_n
         self.pump()
-        if self._inflight or self.ring.used or not self.connected() or not self._publish(t, n_msg, seq, -1):
+        k = self._free_entry() if not self.ring.used and self.connected() else -1
+        if k < 0 or not self._publish(k, t, self.msg_mv, n_msg, seq, -1):
             self.ring.put(self.msg_mv, n_msg, seq)
             self.stored += 1
         return True
 
     def pump(self):
-        """Advance the client one step; ship the ring's oldest message when the way is free."""
+        """Advance the client one step, settle what was acknowledged or cut off, ship the ring's oldest."""
         c = self._client
-        now = ticks_ms()
-        c.handle(now)
-        if self._inflight:
-            if self._acked:
-                self._inflight = False
-                self.ring.busy = -1
-                self.published += 1
-                if self._inflight_slot >= 0:
-                    self.ring.free(self._inflight_slot)
-            elif not self.connected():  # the connection broke before its PUBACK: send it again later
-                self._inflight = False
-                self.ring.busy = -1
-                if self._inflight_slot < 0:
-                    self.ring.put(self.out_mv, self._out_n, self._inflight_seq)
+        c.handle(ticks_ms())
+        if self._fl_used:
+            up = self.connected()
+            ring = self.ring
+            for k in range(len(self._fl_seq)):
+                seq = self._fl_seq[k]
+                if seq < 0:
+                    continue
+                slot = self._fl_slot[k]
+                if self._fl_acked[k]:
+                    self.published += 1
+                    if slot >= 0:
+                        ring.free(slot)
+                elif up:
+                    continue
+                elif slot >= 0:  # cut off before its PUBACK: it stays in the ring, sent again later
+                    ring.busy[slot] = 0
+                else:
+                    ring.put(self._fl_buf[k], self._fl_n[k], seq)
                     self.stored += 1
-        if not self._inflight and self.ring.used and self.connected():
+                self._fl_seq[k] = -1
+                self._fl_used -= 1
+        while self.ring.used and self.connected():
+            k = self._free_entry()
+            if k < 0:
+                return
             slot = self.ring.oldest()
+            if slot < 0:
+                return
             n = self.ring.load(slot)
             if n > 0:
                 # the frame's type byte is at 4 (slot head) + 28 (fleet header) + 1
-                self._publish(self.ring.buf[_SLOT_HEAD + HEADER_SIZE + 1], n, self.ring.seqs[slot], slot)
+                t = self.ring.buf[_SLOT_HEAD + HEADER_SIZE + 1]
+                if not self._publish(k, t, self.ring.mv[_SLOT_HEAD:_SLOT_HEAD + n], n, self.ring.seqs[slot], slot):
+                    return
 
-    def _publish(self, t, n, seq, slot):
-        """Hand one message to the client; True when it took it."""
-        if slot >= 0:
-            src = self.ring.mv[_SLOT_HEAD:_SLOT_HEAD + n]
-        else:
-            src = self.msg_mv[0:n]
+    def _publish(self, k, t, src, n, seq, slot):
+        """Hand one message to the client as in-flight entry k; True when it took it."""
         try:
-            self._acked = False
-            self._client.publish(self.topics[t], src, qos=1, on_publish=self._ack_cb)
+            self._fl_acked[k] = 0
+            self._client.publish(self.topics[t], src[0:n], qos=1, on_publish=self._ack_cbs[k])
         except Exception:  # backpressure, not connected after all: the ring keeps it
             return False
-        self._inflight = True
-        self._inflight_slot = slot
-        self.ring.busy = slot
-        self._inflight_seq = seq
-        self.out_mv, self._out_n = src, n  # chumicro copied it; kept for a RAM message that must go to the ring
-        if slot < 0:
-            self._keep_out()
+        if slot >= 0:
+            self.ring.busy[slot] = 1
+        else:
+            self._fl_buf[k][0:n] = src[0:n]  # kept until its PUBACK: a broken connection moves it to the ring
+        self._fl_seq[k] = seq
+        self._fl_slot[k] = slot
+        self._fl_n[k] = n
+        self._fl_used += 1
         return True
-
-    def _keep_out(self):
-        # The RAM message in flight must survive the next frame overwriting msg: copy it aside once.
-        out = getattr(self, "_out", None)
-        if out is None:
-            out = self._out = bytearray(len(self.msg))
-            self._out_view = memoryview(out)
-        self._out_view[0:self._out_n] = self.msg_mv[0:self._out_n]
-        self.out_mv = self._out_view
-
-    def _on_ack(self, topic, payload):
-        self._acked = True
 
     def idle(self):
         """Nothing waits: no message in flight and the ring empty."""
-        return not self._inflight and not self.ring.used
+        return not self._fl_used and not self.ring.used
 
     def close(self):
         try:

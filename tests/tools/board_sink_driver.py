@@ -3,7 +3,7 @@
 # argv: lib folder (what deploy puts in /lib), firmware folder, broker port, device id.
 # The current folder is the board's flash (ring and sequence mark files).
 # Commands: "feed FIRST COUNT" (inference frames window FIRST.., values from inference_values),
-# "hello", "drain SECONDS" (pump until nothing waits), "stats", "quit". Each answers one line.
+# "alloc FIRST COUNT" (heap bytes per frame), "hello", "drain SECONDS" (pump until nothing waits), "stats", "quit". Each answers one line.
 import sys
 import time
 
@@ -60,6 +60,19 @@ while True:
             sink.write(enc.wire, enc.wire_mv, n)
             n = enc.pong_from(t, b"abcd", 0)  # not a fleet message: the sink must leave it out
             sink.write(enc.wire, enc.wire_mv, n)
+    elif cmd == "alloc":  # heap bytes per frame taken (gc off): "alloc FIRST COUNT"
+        import gc
+        first, count = int(words[1]), int(words[2])
+        gc.collect()
+        gc.disable()
+        before = gc.mem_alloc()
+        for i in range(first, first + count):
+            t, latency, top, scores = inference_values(i)
+            sink.write(enc.wire, enc.wire_mv, enc.inference(t, i, latency, top, scores, 3, MODEL_HASH))
+        used = gc.mem_alloc() - before
+        gc.enable()
+        print("alloc per_frame=%d" % (used // count))
+        continue
     elif cmd == "drain":
         end = time.time() + float(words[1])
         while not sink.idle() and time.time() < end:

@@ -68,7 +68,7 @@ def test_ring_overflow_drops_the_oldest_never_the_slot_in_flight(tmp_path):
     for seq in range(4):
         msg[20:28] = seq.to_bytes(8, "little")
         ring.put(memoryview(msg), 40, seq)
-    ring.busy = 0  # seq 0 is in flight
+    ring.busy[0] = 1  # seq 0 is in flight
     for seq in (4, 5):
         msg[20:28] = seq.to_bytes(8, "little")
         ring.put(memoryview(msg), 40, seq)
