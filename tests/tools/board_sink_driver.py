@@ -3,7 +3,7 @@
 # argv: lib folder (what deploy puts in /lib), firmware folder, broker port, device id.
 # The current folder is the board's flash (ring and sequence mark files).
 # Commands: "feed FIRST COUNT" (inference frames window FIRST.., values from inference_values),
-# "alloc FIRST COUNT" (heap bytes per frame), "hello", "drain SECONDS" (pump until nothing waits), "stats", "quit". Each answers one line.
+# "alloc FIRST COUNT" (heap bytes per frame), "hello", "settle SECONDS" (pump until nothing is in flight), "drain SECONDS" (pump until nothing waits), "stats", "quit". Each answers one line.
 import sys
 import time
 
@@ -37,8 +37,8 @@ sink.attach(enc, device)
 
 
 def stats():
-    return "frames=%d published=%d stored=%d ring=%d lost=%d next_seq=%d" % (
-        sink.frames, sink.published, sink.stored, sink.ring.used, sink.ring.lost, sink.mark.next)
+    return "frames=%d published=%d stored=%d ring=%d lost=%d next_seq=%d in_flight=%d" % (
+        sink.frames, sink.published, sink.stored, sink.ring.used, sink.ring.lost, sink.mark.next, sink._fl_used)
 
 
 while True:
@@ -73,6 +73,11 @@ while True:
         gc.enable()
         print("alloc per_frame=%d" % (used // count))
         continue
+    elif cmd == "settle":  # pump until nothing is in flight (acknowledged, or back in the ring)
+        end = time.time() + float(words[1])
+        while sink._fl_used and time.time() < end:
+            sink.pump()
+            time.sleep_ms(2)
     elif cmd == "drain":
         end = time.time() + float(words[1])
         while not sink.idle() and time.time() < end:
