@@ -60,3 +60,50 @@ def test_client_files_are_the_wheels_modules_without_test_helpers_or_tls():
     compiled = client_files()
     assert {f.remote[:-4] for f in compiled} == {r[:-3] for r in files}
     assert all(f.data[:1] == b"M" for f in compiled)  # .mpy files
+
+
+class _NoBoard:
+    """Device's place in `edgeloop deploy`: everything that would talk to a board is replaced."""
+
+    def __init__(self, port, timeout=None):
+        self.port = port
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+@pytest.mark.parametrize("broker", [True, False])
+def test_deploy_sends_the_client_and_the_sections_only_with_a_broker(monkeypatch, broker):
+    from click.testing import CliRunner
+
+    from edgeloop.cli import cli
+    from edgeloop.deploy import firmware, slots
+    from edgeloop.deploy.plan import DeployResult
+    from edgeloop.link import device, discover
+
+    sent = {}
+
+    def fake_deploy(dev, *, extra=(), **kw):
+        sent.update({f.remote: f for f in extra})
+        return DeployResult(port=dev.port, board=kw.get("board"))
+
+    monkeypatch.setattr(device, "Device", _NoBoard)
+    monkeypatch.setattr(discover, "resolve_port", lambda p: p or "fake")
+    monkeypatch.setattr(slots, "refuse_plain_models", lambda *a: None)
+    monkeypatch.setattr(firmware, "deploy_firmware", fake_deploy)
+    monkeypatch.setattr("edgeloop.deploy.plan.open_session", lambda *a, **k: None)
+    args = ["deploy", "--port", "fake", "--board", "esp32s3", "--model", str(REPO / "models" / "gesture"), "--autostart"]
+    if broker:
+        args += ["--broker", "mqtt://10.0.0.5:1884", "--wifi", "lab:secret123", "--device-id", "b1"]
+    r = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    cfg = json.loads(sent["/edgeloop.json"].data)
+    client = [p for p in sent if p.startswith("/lib/chumicro_")]
+    if broker:
+        assert cfg["mqtt"]["host"] == "10.0.0.5" and cfg["mqtt"]["port"] == 1884 and cfg["wifi"]["ssid"] == "lab"
+        assert "/lib/chumicro_mqtt/client.mpy" in client and "publishes to mqtt://10.0.0.5:1884" in r.output
+    else:
+        assert "mqtt" not in cfg and not client
