@@ -34,7 +34,7 @@ frames a second).
 import struct
 
 from . import protocol as P
-from .port import ticks_ms, ticks_diff
+from .port import ticks_ms
 
 MAGIC = b"EL"
 WIRE_VERSION = 1
@@ -182,6 +182,9 @@ class MsgRing:
             if not self.busy[s] and (oldest < 0 or q < self.seqs[oldest]):
                 oldest = s
         if slot < 0:
+            if oldest < 0:  # every slot in flight (a ring of no more slots than messages in flight)
+                self.lost += 1
+                return
             slot = oldest
             self.lost += 1
             self.used -= 1
