@@ -6,6 +6,7 @@ holds every frame once, with the values the test fed (computed here, not read fr
 
 from __future__ import annotations
 
+import io
 import json
 import sqlite3
 import subprocess
@@ -17,7 +18,7 @@ from tests.tools import viper_board
 from tests.tools.cli_process import COMMAND, env
 from tests.tools.fleet_frames import stored_sequences, wait_for
 from tests.tools.fleet_running import DEADLINE, RunningCollector
-from tests.tools.paths import REPO
+from tests.tools.paths import REPO, SHARED_DATA
 
 DEVICE = "esp32s3-0a1b2c3d4e5f60718293"  # longer than 16: the gateway id is its first 16 characters
 DRIVER = REPO / "tests" / "tools" / "board_sink_driver.py"
@@ -131,3 +132,56 @@ def test_a_bad_broker_or_wifi_is_one_line_and_nothing_is_deployed(args, says, tm
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and says in lines[0], r.stderr
     assert "Traceback" not in r.stderr and "no-such-port" not in r.stderr
+
+
+TAKE = SHARED_DATA / "gestures" / "raw" / "2025-06-15T192914_wave.npy"
+
+
+@pytest.mark.skipif(not TAKE.exists(), reason="../shared/data/gestures is not here")
+def test_the_app_itself_publishes_its_inferences(broker, tmp_path, board_lib):
+    """The firmware's app in MicroPython (gesture model, replayed take) publishing as an autostarted
+    board does; reference: the same take through the same firmware under CPython, sent on a serial
+    line and decoded by the protocol's frame_decode."""
+    from edgeloop.sim import replay
+    from edgeloop_fw import protocol as P
+    from edgeloop_fw.app import App
+    from edgeloop_fw.serial_link import Output
+
+    replay_file = replay.place_in_flash_dir(replay.load(TAKE), tmp_path)
+    cfg = {"sensor": {"kind": "replay", "file": str(replay_file)}, "window": 50, "hop": 25,
+           "model": str(REPO / "models" / "gesture" / "gesture.elm"), "classes": ["idle", "snake", "updown", "wave"],
+           "board": "unix", "device_id": "app-board-1", "autostart": True,
+           "mqtt": {"host": "127.0.0.1", "port": broker.port, "client_id": "app-board-1",
+                    "ring_file": str(tmp_path / "ring.bin"), "seq_file": str(tmp_path / "seq.bin")}}
+    config = tmp_path / "edgeloop.json"
+    config.write_text(json.dumps(cfg))
+    blocks = 1500  # 30 s at 50 Hz (the take loops): 59 inferences
+    serial = io.BytesIO()
+    twin = App({k: v for k, v in cfg.items() if k != "mqtt"}, flags=P.STREAM_INFERENCE, out=Output(serial))
+    twin.begin()
+    for _ in range(blocks):
+        twin.step_block()
+    want = [P.decode_payload(t, p) for t, _, _, p in (P.frame_decode(c) for c in serial.getvalue().split(b"\0") if c)
+            if t == P.MSG_INFERENCE]
+    assert len(want) >= 50
+    db = tmp_path / "fleet.sqlite"
+    with RunningCollector(broker.url, db):
+        r = subprocess.run([viper_board.binary(), str(REPO / "tests" / "tools" / "board_app_driver.py"), str(board_lib),
+                            str(REPO / "firmware"), str(config), str(blocks)], capture_output=True, text=True,
+                           timeout=600, cwd=tmp_path)
+        assert r.returncode == 0 and r.stdout.startswith("idle"), r.stdout + r.stderr
+        wait_for(lambda: len(stored_sequences(db).get(("app-board-1", "app-board-1"), [])) == len(want) + 1,
+                 DEADLINE, "the hello and every inference")
+    con = sqlite3.connect(db)
+    rows = con.execute("SELECT window_index, top, scores, model_hash FROM inferences WHERE device_id = 'app-board-1'"
+                       " ORDER BY window_index").fetchall()
+    assert [(w, t, json.loads(s), h) for w, t, s, h in rows] == [
+        (f["window_index"], f["top"], [round(v / 65535, 6) for v in f["scores"]], f["model_hash"]) for f in want]
+    assert con.execute("SELECT board, firmware FROM sessions WHERE device_id = 'app-board-1'").fetchall() == [
+        ("unix", twin_firmware())]
+
+
+def twin_firmware():
+    from edgeloop_fw.app import FIRMWARE
+
+    return FIRMWARE
