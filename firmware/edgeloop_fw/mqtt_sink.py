@@ -9,14 +9,16 @@ wheel): non-blocking, so the sampling loop never waits on the network; it runs o
 CircuitPython and the unix MicroPython the tests use. umqtt.simple was the other candidate: its
 PyPI upload is a bare source archive pip cannot install, and its publish blocks until the PUBACK.
 
-Delivery, one message in flight at a time:
-- the newest frame is published from RAM when nothing is in flight and the flash ring is empty;
-- otherwise (in flight, offline, broker down, Wi-Fi not joined) it goes to a ring of fixed slots
-  on flash, oldest overwritten and counted (`lost`); the ring ships oldest first whenever the
-  client is connected and nothing is in flight;
+Delivery, up to `in_flight` (4) messages waiting for their PUBACK at once:
+- a frame is published from RAM when the client is connected, the flash ring is empty and an
+  in-flight entry is free (each entry keeps a copy in a buffer made at start);
+- otherwise (all entries waiting, offline, broker down, Wi-Fi not joined) it goes to a ring of
+  fixed slots on flash, oldest overwritten and counted (`lost`), never a slot in flight; the ring
+  ships oldest first whenever the client is connected and an entry is free;
 - a slot is freed only when the broker's PUBACK for it arrived; a message whose connection broke
   before its PUBACK goes (back) to the ring and is sent again: the collector's key (device,
-  gateway id, sequence) drops the copy that may have arrived.
+  gateway id, sequence) drops the copy that may have arrived. The RAM copies of messages in
+  flight are lost at a power cut (at most `in_flight` messages).
 
 Sequences are never reused across reboots: a high-water mark on flash (two CRC-checked copies,
 written alternately, so a power cut mid-write leaves the other) says every sequence below it may
@@ -24,11 +26,11 @@ have been used. At start the count resumes at the mark and a new mark STEP ahead
 the first message; each time the count reaches the mark, the next step is written. A reboot skips
 at most STEP sequences (gaps are harmless); flash sees one small write per STEP messages.
 
-Allocation: the sink packs each message into buffers made once, and frames the app does not
-publish (pongs, acks, features) cost nothing. chumicro-mqtt copies each payload into a new bytes
-object and packet, and keeps a small record per message in flight: that is its allocation per
-message, not ours. A sequence above 2**30 is a long int on a 32-bit port (three years at ten
-frames a second).
+Allocation (measured on the unix MicroPython, gc off): a frame that goes to the ring costs 128
+bytes of heap (memoryview slices); a published one about 1.5 KB, nearly all chumicro-mqtt's (a
+copy of the payload, the packet, its in-flight record and callback). Frames the app does not
+publish (pongs, acks, features) cost nothing. A sequence above 2**30 is a long int on a 32-bit
+port (three years at ten frames a second).
 """
 
 import struct
