@@ -17,4 +17,4 @@ except (OSError, ValueError, ImportError):
     _auto = False
 if _auto:
     import edgeloop_fw.app
-    edgeloop_fw.app.run()
+    edgeloop_fw.app.run(publish=True)  # with an mqtt section, the board publishes itself (docs/fleet.md)

@@ -49,7 +49,8 @@ def _chip_id():
 
 
 class App:
-    def __init__(self, config=None, flags=P.STREAM_DEFAULT, mode=P.MODE_INFER, out=None, inp=None, sensor=None):
+    def __init__(self, config=None, flags=P.STREAM_DEFAULT, mode=P.MODE_INFER, out=None, inp=None, sensor=None,
+                 publish=False):
         cfg = load_config() if config is None else config
         self._confirm_left = 0  # inferences a pending slot model must still run before it is kept
         model = cfg.get("model") or ""
@@ -82,6 +83,9 @@ class App:
         self._batch_bytes = 0
         self._batch_start = 0
         self.sample_index = 0
+        if out is None and publish and cfg.get("mqtt"):  # on its own, a Wi-Fi board publishes (mqtt_sink.py)
+            from .mqtt_sink import MqttSink
+            out = MqttSink(cfg["mqtt"], cfg.get("wifi"))
         self.out = out if out is not None else Output()
         self.inp = inp if inp is not None else Input()
         self.cmd = P.CommandReader(256)
@@ -104,6 +108,11 @@ class App:
         if cfg.get("capture") and self.spotter is not None:  # kept keyword windows: the model's input features
             max_payload = max(max_payload, self.spotter.frames * self.spotter.channels + 160)
         self.enc = P.FrameEncoder(max_payload)
+        self._pump = None  # a sink that needs a turn every block (the MQTT client's socket work)
+        attach = getattr(self.out, "attach", None)
+        if attach is not None:
+            attach(self.enc, cfg.get("device_id") or _chip_id())  # the id its hello names
+            self._pump = self.out.pump
         self.capture_us = self.features_us = self.inference_us = 0
         self.dropped = 0  # samples lost to overruns (capture late) or unsent sample frames
         self.running = False
@@ -128,7 +137,9 @@ class App:
 
     def host_attached(self):
         """A host is attached while it sent a byte (a command; the host pings every second) within
-        host_timeout_s. Before its first byte, none is."""
+        host_timeout_s. Before its first byte, none is. A sink with its own flash ring (MQTT) always takes them."""
+        if self._pump is not None:
+            return True
         return self.host_seen and ticks_diff(ticks_ms(), self.host_ms) < self.host_timeout_ms
 
     def _keep(self, rule, now, latency, top):
@@ -535,6 +546,8 @@ class App:
             self._status_when_due()
             if self.ring is not None and self.host_attached():
                 self.ship_ring()  # one stored window per block: the stream keeps its pace
+            if self._pump is not None:
+                self._pump()
         self.poll_commands()
         self._status_when_due()
         return ticks_diff(self.due, ticks_us())
@@ -563,6 +576,8 @@ class App:
             self.running = False
             if self.ring is not None:
                 self.ring.close()
+            if self._pump is not None:
+                self.out.close()
 
     async def run_async(self, seconds=0):
         import asyncio
@@ -593,9 +608,11 @@ def _file_hash(path):
     return bytes("%02x" * 8 % tuple(h.digest()[:8]), "ascii")
 
 
-def run(flags=P.STREAM_DEFAULT, mode=P.MODE_INFER, seconds=0, config=None):
-    """The host's entry point: stream until CMD_STREAM_STOP or Ctrl-C, then return to the REPL."""
-    app = App(config, flags=flags, mode=mode)
+def run(flags=P.STREAM_DEFAULT, mode=P.MODE_INFER, seconds=0, config=None, publish=False):
+    """The host's entry point: stream until CMD_STREAM_STOP or Ctrl-C, then return to the REPL.
+    `publish` (main.py's autostart): with an mqtt section in the config, frames go to MQTT, not the
+    serial port; a host's `monitor` starts the app without it and gets the serial stream as before."""
+    app = App(config, flags=flags, mode=mode, publish=publish)
     app.run(seconds)
     return app
 

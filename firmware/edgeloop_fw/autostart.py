@@ -60,6 +60,8 @@ def modules(c):
         names.append("edgeloop_fw.trees")
     if model and c.get("capture"):
         names.append("edgeloop_fw.capture")
+    if c.get("mqtt") and c.get("autostart"):  # the app publishes itself only when it starts on its own
+        names += ["edgeloop_fw.mqtt_sink", "chumicro_mqtt.client", "chumicro_sockets.sockets_factory"]
     return names
 
 

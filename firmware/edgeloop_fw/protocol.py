@@ -636,6 +636,7 @@ class FrameEncoder:
         self.wire = bytearray(cobs_max_size(len(self.raw)) + 1)
         self.wire_mv = memoryview(self.wire)
         self.seq = 0
+        self.raw_n = 0  # length of the last frame in raw (header + payload + CRC), for sinks that send it as is
 
     def finish(self, msg_type, t_ms, n):
         """Frame the n payload bytes already in raw[HEADER_SIZE:]; return the wire length."""
@@ -648,6 +649,7 @@ class FrameEncoder:
         crc = crc16(raw, body)
         raw[body] = crc & 0xFF
         raw[body + 1] = crc >> 8
+        self.raw_n = body + CRC_SIZE
         end = cobs_encode_into(raw, body + CRC_SIZE, self.wire, 0)
         self.wire[end] = DELIMITER
         return end + 1

@@ -77,10 +77,14 @@ def summary(result) -> list[str]:
 @click.option("--provision-key", "provision", type=click.Path(),
               help="Put this public key (edgeloop.pub) on the board; from then on it accepts models only as "
                    "bundles signed with the matching private key.")
+@click.option("--broker", metavar="mqtt://HOST[:PORT]",
+              help="The board publishes its frames itself to this MQTT broker when it runs on its own "
+                   "(with --autostart; docs/fleet.md, Boards that publish themselves).")
+@click.option("--wifi", metavar="SSID:PASSWORD", help="Wi-Fi the board joins to reach --broker (stored in /edgeloop.json).")
 @click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for the board to answer.")
 def deploy(port, board_name, models, sensor, autostart, device_id, keep_below, keep_margin, keep_class, keep_random, keep_seed,
            keep_per_minute, keep_ring_kb, source_only, verify, no_compress, firmware_dir, timeout,
-           bundle_path, provision):
+           bundle_path, provision, broker, wifi):
     """Push the on-board code (and a model with its config) to a board: only what changed, verified, atomic.
 
     boot.py and main.py go to the board root as source; the edgeloop_fw package
@@ -104,6 +108,7 @@ def deploy(port, board_name, models, sensor, autostart, device_id, keep_below, k
       edgeloop deploy --verify      # re-hash everything on the board
       edgeloop deploy --provision-key keys/edgeloop.pub --bundle gesture-2.bundle   # signed A/B update
       edgeloop deploy --model models/gesture --keep-below 0.6 --keep-random 0.02 --keep-per-minute 20
+      edgeloop deploy --board esp32s3 --model models/gesture --autostart --wifi lab:secret123 --broker mqtt://10.0.0.5
     """
     from edgeloop.boards import profiles as boards
     from edgeloop.deploy import board_config as BC
@@ -130,6 +135,12 @@ def deploy(port, board_name, models, sensor, autostart, device_id, keep_below, k
     signed = B.load_bundle(bundle_path) if bundle_path else None  # framing and file hashes, before the port
     public = K.load_public_raw(provision) if provision else None
     BC.check_capture(checked, capture, signed)  # bad capture rules fail before the port is touched too
+    network = _network(broker, wifi, checked, signed, device_id)  # and so do a bad --broker or --wifi
+    client = []
+    if network:
+        from edgeloop.deploy.mqtt_client import client_files
+
+        client = client_files(source_only=source_only)
     from edgeloop.link.discover import resolve_port
 
     port = resolve_port(port)
@@ -145,16 +156,16 @@ def deploy(port, board_name, models, sensor, autostart, device_id, keep_below, k
             profile = BC.board_profile(device, board_name) if checked or signed else None
             if signed is not None:
                 plan = BC.bundle_deploy(signed, profile, sensor=sensor, autostart=autostart, capture=capture,
-                                        device_id=device_id)
+                                        device_id=device_id, network=network)
             else:
                 plan = BC.model_deploy(checked, profile, sensor=sensor, autostart=autostart, capture=capture,
-                                        device_id=device_id)
+                                        device_id=device_id, network=network)
             if checked:
                 SL.refuse_plain_models(open_session(device), port)
             name = profile.name if profile else board_name
             result = deploy_firmware(device, board=name, fw_dir=firmware_dir, source_only=source_only,
                                      progress=progress, verify=verify, compress=False if no_compress else None,
-                                     extra=plan.files if signed is None else ())
+                                     extra=(plan.files if signed is None else []) + client)
             if public is not None:
                 result.notes += SL.provision_key(device, public, board=name).notes
             if signed is not None:
@@ -165,6 +176,25 @@ def deploy(port, board_name, models, sensor, autostart, device_id, keep_below, k
         if bar.live.is_started:
             bar.stop()
     click.echo("\n".join(summary(result) + model_lines(plan)))
+
+
+def _network(broker, wifi, checked, signed, device_id):
+    """The mqtt/wifi sections for /edgeloop.json, or None; every mistake is one line before the port is opened."""
+    from edgeloop.errors import DeployError
+
+    if not broker:
+        if wifi:
+            raise DeployError("--wifi is for a board that publishes itself: give --broker mqtt://HOST[:PORT] too")
+        return None
+    from edgeloop.deploy.mqtt_client import network_settings, parse_wifi
+    from edgeloop.fleet.broker import parse_broker
+
+    b = parse_broker(broker)
+    creds = parse_wifi(wifi) if wifi else None
+    if signed is None and not any(c.source.info is not None for c in checked):
+        raise DeployError("--broker goes into /edgeloop.json, which needs a model folder (model.json beside the "
+                          "model file); pass --model with the folder")
+    return network_settings(b.host, b.port, creds, client_id=f"edgeloop-{device_id}" if device_id else "")
 
 
 def installed_line(done, bundle) -> str:
@@ -187,4 +217,8 @@ def model_lines(plan) -> list[str]:
         if cfg.get("capture"):
             rules = ", ".join(f"{k} {','.join(v) if isinstance(v, list) else v}" for k, v in cfg["capture"].items())
             lines.append(f"  capture: {rules}")
+        if cfg.get("mqtt"):
+            m, w = cfg["mqtt"], cfg.get("wifi") or {}
+            lines.append(f"  publishes to mqtt://{m['host']}:{m['port']} when it runs on its own"
+                         f"{' (Wi-Fi ' + w['ssid'] + ')' if w else ''}; MQTT client in /lib/chumicro_*")
     return lines

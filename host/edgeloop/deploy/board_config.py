@@ -313,13 +313,16 @@ def check_capture(checked: Sequence[CheckedModel], capture: dict | None, bundle=
 
 
 def model_deploy(checked: Sequence[CheckedModel], profile: BoardProfile | None, *, sensor: str | None = None,
-                 autostart: bool = False, capture: dict | None = None, device_id: str = "") -> ModelDeploy:
+                 autostart: bool = False, capture: dict | None = None, device_id: str = "",
+                 network: dict | None = None) -> ModelDeploy:
     """The fit check for `profile`, the config for the model folder, and the files to send.
-    `capture`: the --keep-* flags ({"below": 0.6, ...}; None for a flag not given)."""
+    `capture`: the --keep-* flags ({"below": 0.6, ...}; None for a flag not given). `network`: the
+    mqtt and wifi sections of a board that publishes itself (deploy/mqtt_client.py)."""
     with_info = [c for c in checked if c.source.info is not None]
     keep = any(v not in (None, ()) for v in (capture or {}).values())
-    if (sensor or autostart or keep or device_id) and not with_info:
-        raise DeployError("--sensor, --autostart, --device-id and --keep-* go into /edgeloop.json, which needs a model folder "
+    if (sensor or autostart or keep or device_id or network) and not with_info:
+        raise DeployError("--sensor, --autostart, --device-id, --broker, --wifi and --keep-* go into /edgeloop.json, "
+                          "which needs a model folder "
                           "(model.json beside the model file); pass --model with the folder")
     facts, files = [], []
     for c in checked:
@@ -335,6 +338,7 @@ def model_deploy(checked: Sequence[CheckedModel], profile: BoardProfile | None, 
         src = with_info[0].source
         config = board_config(profile, src.info, src.remote, sensor=sensor, autostart=autostart, capture=capture,
                               device_id=device_id)
+        config.update(network or {})
         files.append(config_file(config))
     return ModelDeploy(files, config, facts)
 
@@ -350,7 +354,8 @@ def bundle_capture(bundle, flags: dict | None) -> dict | None:
 
 
 def bundle_deploy(bundle, profile: BoardProfile | None, *, sensor: str | None = None,
-                  autostart: bool = False, capture: dict | None = None, device_id: str = "") -> ModelDeploy:
+                  autostart: bool = False, capture: dict | None = None, device_id: str = "",
+                  network: dict | None = None) -> ModelDeploy:
     """/edgeloop.json for a signed bundle: the profile's sensor for the bundle's model, and
     `"model": "@slots/<file>"` (the app takes the model, window, hop and classes from the
     active slot, so a rollback brings its own settings back). The bundle's model gets the
@@ -374,6 +379,7 @@ def bundle_deploy(bundle, profile: BoardProfile | None, *, sensor: str | None = 
     rules = bundle_capture(bundle, capture)
     if rules:
         cfg["capture"] = rules
+    cfg.update(network or {})
     return ModelDeploy([config_file(cfg)], cfg, facts)
 
 
