@@ -278,6 +278,9 @@ CPI = {
 }
 
 
+MULTIPLY = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")  # counted per MAC; the rest per output element
+
+
 def fit_core(core: str, counted: list, out: Path) -> None:
     """Per op kind: the cost of a call (RESHAPE, which the plan aliases, is nothing else), then
     instructions per MAC (ops that multiply) or per output element (the rest), weighted by
@@ -288,14 +291,15 @@ def fit_core(core: str, counted: list, out: Path) -> None:
     per_call = statistics.median(calls) if calls else min(n for *_r, n in counted)
     mac_work, mac_n, el_work, el_n = {}, {}, {}, {}
     for _m, op, macs, elements, n in counted:
-        work, count = (mac_work, mac_n) if macs else (el_work, el_n)
         if op == "RESHAPE":
             continue
+        work, count = (mac_work, mac_n) if op in MULTIPLY else (el_work, el_n)
         work[op] = work.get(op, 0) + max(n - per_call, 0)
-        count[op] = count.get(op, 0) + (macs or elements)
+        count[op] = count.get(op, 0) + (macs if op in MULTIPLY else elements)
     per_mac = {op: round(mac_work[op] / mac_n[op], 3) for op in sorted(mac_work)}
     per_element = {op: round(el_work[op] / el_n[op], 3) for op in sorted(el_work)}
-    per_element["default"] = max(per_element.values()) if per_element else 0.0
+    per_element["RESHAPE"] = 0.0
+    per_element["default"] = statistics.median(per_element.values())
     name = {"m0": "cortex-m0", "m7": "cortex-m7"}[core]
     machine = {"m0": "QEMU microbit (Cortex-M0)", "m7": "QEMU mps2-an500 (Cortex-M7)"}[core]
     cpi, why = CPI[core]
@@ -311,7 +315,7 @@ def fit_core(core: str, counted: list, out: Path) -> None:
     lines += ["", "[sources]", f'cycles_per_instruction = "{why}"',
               'per_call = "median count of a RESHAPE call (aliased by the plan: the call and nothing else)"',
               'per_mac = "sum over every op of that kind of (its count - per_call) / its MACs"',
-              'per_element = "the same per output element, for ops without MACs; default: the dearest"', ""]
+              'per_element = "the same per output element, for the ops that do not multiply; default: the median of those"', ""]
     (out / f"{name}.toml").write_text("\n".join(lines))
     print(f"\n{name}: per call {per_call:,.0f}, per MAC {per_mac}, per element {per_element} -> {out / (name + '.toml')}")
     from edgeloop.boards.speed import CoreSpeed

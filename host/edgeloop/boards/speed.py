@@ -32,12 +32,16 @@ class CoreSpeed:
     sources: dict = field(default_factory=dict)
 
     def layer(self, op: str, macs: int, elements: int) -> float:
-        """Instructions of one op call."""
-        if macs and op in self.per_mac:
+        """Instructions of one op call: per MAC for the ops that multiply (convolutions, fully
+        connected), per output element for the rest (pooling, softmax, add: what their MACs
+        would mean differs from tool to tool)."""
+        if op in self.per_mac:
             return self.per_call + macs * self.per_mac[op]
+        if op in self.per_element:
+            return self.per_call + elements * self.per_element[op]
         if macs:  # an op that multiplies but was not counted: the dearest counted MAC
             return self.per_call + macs * max(self.per_mac.values())
-        return self.per_call + elements * self.per_element.get(op, self.per_element["default"])
+        return self.per_call + elements * self.per_element["default"]
 
 
 def speed_dir(directory: Path | None = None) -> Path:
