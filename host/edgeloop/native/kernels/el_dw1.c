@@ -16,61 +16,111 @@
  * el_ops.c) it adds exactly 0 and no tap is tested in the inner loop. This
  * handles padding, any stride and dilation the same way.
  *
- * Weights are rearranged once per call into int32, tap-major per block of 4
- * channels ([block][tap][4]), so one LDM (ARMv6-M) or LDRD pair brings a tap's
- * four weights without sign extension. Channels past the last whole block
- * (in % 4) go one at a time over the same layout (zero weights fill the rest).
+ * Weights are rearranged once per call, tap-major per block of 4 channels:
+ * - ARMv6-M: int32 [block][tap][4], one LDM per tap, no sign extension; the
+ *   input bytes need LDRB + SXTB (LDRSB has no immediate offset): 21
+ *   instructions per 4 MACs (el_dw1_v6m.S).
+ * - ARMv7E-M: int16 pairs (w0, w2), (w1, w3) per tap, matching SXTB16 of one
+ *   unaligned word of input; SMLABB/SMLATT per channel: 11 per 4 MACs
+ *   (el_dw1_v7em.S).
+ * - elsewhere: the int32 layout and a C loop.
+ * Both loops run all whole blocks of one pixel per call; channels past the
+ * last whole block (in % 4) go one at a time in C from the file's weights.
  *
- * Scratch (el_dw1_scratch): weights 16 * k per 4 channels, the zero-point row,
- * k tap pointers, and per channel its constants and sum.
+ * Scratch (el_dw1_scratch): weights 16 * k bytes per 4 channels, the
+ * zero-point row, k tap pointers, and per channel its constants, folded bias
+ * and sum.
  */
 #include "el_internal.h"
+
+/* what the per-pixel loops read (the assembly's offsets: 0, 4, 8, 12, 16, 20) */
+typedef struct {
+    const int8_t *const *xp;   /* the pixel's k tap addresses, channel i0 of each */
+    const int8_t *const *end;  /* xp + k */
+    const void *w;             /* rearranged weights, block after block */
+    const int32_t *fold;       /* per channel: bias + input_offset * sum(w) */
+    int32_t *acc;              /* per channel: the sums out */
+    int32_t n4;                /* channels in whole blocks of 4 */
+} el_dw1_run;
+
+#if defined(__ARM_ARCH_6M__) && !defined(EL_PORTABLE)
+#define WPAIRS 0
+void el_dw1_v6m(const el_dw1_run *r);
+#define RUN el_dw1_v6m
+#elif defined(__ARM_FEATURE_DSP) && defined(__ARM_ARCH) && !defined(EL_PORTABLE)
+#define WPAIRS 1
+void el_dw1_v7em(const el_dw1_run *r);
+#define RUN el_dw1_v7em
+#else
+#define WPAIRS 0
+#define RUN run_c
+static void run_c(const el_dw1_run *r) {
+    const int32_t *w = (const int32_t *)r->w;
+    for (int32_t c = 0; c < r->n4; c += 4) {
+        int32_t a0 = r->fold[c], a1 = r->fold[c + 1], a2 = r->fold[c + 2], a3 = r->fold[c + 3];
+        for (const int8_t *const *xp = r->xp; xp != r->end; xp++, w += 4) {
+            const int8_t *s = *xp + c;
+            a0 += s[0] * w[0];
+            a1 += s[1] * w[1];
+            a2 += s[2] * w[2];
+            a3 += s[3] * w[3];
+        }
+        r->acc[c] = a0; r->acc[c + 1] = a1; r->acc[c + 2] = a2; r->acc[c + 3] = a3;
+    }
+}
+#endif
 
 static inline int32_t round4(int32_t n) {
     return (n + 3) & ~3;
 }
 
-int32_t el_dw1_scratch(const el_geom *g, int32_t in) {
-    int32_t k = g->filter_h * g->filter_w, c4 = round4(in);
-    return 4 * k * c4 + ((c4 + 7) & ~7) + (int32_t)sizeof(void *) * k + (int32_t)(sizeof(el_chan) + 4) * in;
+static inline int32_t round8(int32_t n) {
+    return (n + 7) & ~7;
 }
 
-/* acc[0..3] = fold + sum over the k taps of xp[t][0..3] * w[4t + 0..3] */
-static __attribute__((noinline)) void block4(const int8_t *const *xp, int32_t k, int32_t c, const int32_t *w, const el_chan *ch,
-                   int32_t *acc) {
-    int32_t a0 = ch[0].fold, a1 = ch[1].fold, a2 = ch[2].fold, a3 = ch[3].fold;
-    const int8_t *const *end = xp + k;
-    do {
-        const int8_t *s = *xp++ + c;
-        a0 += s[0] * w[0];
-        a1 += s[1] * w[1];
-        a2 += s[2] * w[2];
-        a3 += s[3] * w[3];
-        w += 4;
-    } while (xp != end);
-    acc[0] = a0; acc[1] = a1; acc[2] = a2; acc[3] = a3;
+int32_t el_dw1_scratch(const el_geom *g, int32_t in) {
+    int32_t k = g->filter_h * g->filter_w;
+    return 4 * k * (in & ~3) + round8(round4(in)) + (int32_t)sizeof(void *) * k +
+           (int32_t)(sizeof(el_chan) + 8) * in;
+}
+
+/* w ([in][k], a channel's taps contiguous) into the loop's layout, whole blocks only */
+static void rearrange(const int8_t *w, int32_t k, int32_t n4, void *out) {
+    for (int32_t c = 0; c < n4; c++) {
+        const int8_t *wc = w + c * k;
+        int32_t base = (c >> 2) * k * 4, j = c & 3;
+        for (int32_t t = 0; t < k; t++) {
+#if WPAIRS
+            /* halves of a tap: w0 w2 w1 w3 */
+            ((int16_t *)out)[base + 4 * t + ((j & 1) << 1) + (j >> 1)] = wc[t];
+#else
+            ((int32_t *)out)[base + 4 * t + j] = wc[t];
+#endif
+        }
+    }
 }
 
 void el_dw1(const el_geom *g, const int8_t *x, const int8_t *w, int8_t *y, const el_requant *q,
             void *scratch, int32_t i0, int32_t in) {
-    int32_t fh = g->filter_h, fw = g->filter_w, k = fh * fw, c4 = round4(in), full = in & ~3;
+    int32_t fh = g->filter_h, fw = g->filter_w, k = fh * fw, n4 = in & ~3;
     int32_t in_c = g->in_c, row = g->in_w * in_c;
-    int32_t *wt = (int32_t *)scratch;
-    int8_t *padrow = (int8_t *)(wt + k * c4);
-    const int8_t **xp = (const int8_t **)(padrow + ((c4 + 7) & ~7)); /* pointer aligned on 64-bit hosts */
+    int8_t *wt = (int8_t *)scratch;
+    int8_t *padrow = wt + 4 * k * n4;
+    const int8_t **xp = (const int8_t **)(padrow + round8(round4(in))); /* pointer aligned on 64-bit hosts */
     el_chan *chan = (el_chan *)(xp + k);
-    int32_t *acc = (int32_t *)(chan + in);
+    int32_t *fold = (int32_t *)(chan + in);
+    int32_t *acc = fold + in;
 
-    /* w is [in][fh][fw]: channel c's tap t goes to block c / 4, slot c % 4 */
-    for (int32_t c = 0; c < c4; c++)
-        for (int32_t t = 0; t < k; t++)
-            wt[((c >> 2) * k + t) * 4 + (c & 3)] = c < in ? w[c * k + t] : 0;
+    rearrange(w, k, n4, wt);
     int8_t pad = (int8_t)(-q->input_offset);
-    for (int32_t c = 0; c < c4; c++)
+    for (int32_t c = 0; c < in; c++)
         padrow[c] = pad;
     int slow = 0;
-    for (int32_t c = 0; c < in; c++)
+    for (int32_t c = 0; c < in; c++) {
         slow |= el_prep_chan(chan + c, q, w + c * k, k, i0 + c);
+        fold[c] = chan[c].fold;
+    }
+    el_dw1_run run = {xp, xp + k, wt, fold, acc, n4};
 
     for (int32_t b = 0; b < g->batches; b++) {
         const int8_t *xb = x + b * g->in_h * row + i0;
@@ -90,14 +140,13 @@ void el_dw1(const el_geom *g, const int8_t *x, const int8_t *w, int8_t *y, const
                     for (int32_t fx = 0, ix = x0; fx < fw; fx++, ix += g->dilation_w)
                         *p++ = ix >= 0 && ix < g->in_w ? r + ix * in_c : padrow;
                 }
-                int32_t c = 0;
-                for (; c < full; c += 4)
-                    block4(xp, k, c, wt + c * k, chan + c, acc + c);
-                for (; c < in; c++) {
-                    const int32_t *wc = wt + full * k + (c & 3);
-                    int32_t a = chan[c].fold;
+                if (n4)
+                    RUN(&run);
+                for (int32_t c = n4; c < in; c++) {
+                    const int8_t *wc = w + c * k;
+                    int32_t a = fold[c];
                     for (int32_t t = 0; t < k; t++)
-                        a += xp[t][c] * wc[4 * t];
+                        a += xp[t][c] * wc[t];
                     acc[c] = a;
                 }
                 el_requant_out(acc, chan, in, slow, q, yp);
