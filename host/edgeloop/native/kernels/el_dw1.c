@@ -27,7 +27,8 @@
  * Both loops run all whole blocks of one pixel per call; channels past the
  * last whole block (in % 4) go one at a time in C from the file's weights.
  *
- * Scratch (el_dw1_scratch): weights 16 * k bytes per 4 channels, the
+ * Scratch (el_dw1_scratch): weights 16 * k bytes per 4 channels (8 * k on
+ * ARMv7E-M), the
  * zero-point row, k tap pointers, and per channel its constants, folded bias
  * and sum.
  */
@@ -80,7 +81,7 @@ static inline int32_t round8(int32_t n) {
 
 int32_t el_dw1_scratch(const el_geom *g, int32_t in) {
     int32_t k = g->filter_h * g->filter_w;
-    return 4 * k * (in & ~3) + round8(round4(in)) + (int32_t)sizeof(void *) * k +
+    return (WPAIRS ? 2 : 4) * k * (in & ~3) + round8(round4(in)) + (int32_t)sizeof(void *) * k +
            (int32_t)(sizeof(el_chan) + 8) * in;
 }
 
@@ -105,7 +106,7 @@ void el_dw1(const el_geom *g, const int8_t *x, const int8_t *w, int8_t *y, const
     int32_t fh = g->filter_h, fw = g->filter_w, k = fh * fw, n4 = in & ~3;
     int32_t in_c = g->in_c, row = g->in_w * in_c;
     int8_t *wt = (int8_t *)scratch;
-    int8_t *padrow = wt + 4 * k * n4;
+    int8_t *padrow = wt + (WPAIRS ? 2 : 4) * k * n4;
     const int8_t **xp = (const int8_t **)(padrow + round8(round4(in))); /* pointer aligned on 64-bit hosts */
     el_chan *chan = (el_chan *)(xp + k);
     int32_t *fold = (int32_t *)(chan + in);
