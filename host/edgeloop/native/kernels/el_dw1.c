@@ -28,8 +28,8 @@
  * last whole block (in % 4) go one at a time in C from the file's weights.
  *
  * Scratch (el_dw1_scratch): weights 16 * k bytes per 4 channels (8 * k on
- * ARMv7E-M), the
- * zero-point row, k tap pointers, and per channel its constants, folded bias
+ * ARMv7E-M), the zero-point row, k tap pointers and k tap offsets (a window
+ * inside the image, the common case, is its origin plus fixed offsets), and per channel its constants, folded bias
  * and sum.
  */
 #include "el_internal.h"
@@ -81,7 +81,7 @@ static inline int32_t round8(int32_t n) {
 
 int32_t el_dw1_scratch(const el_geom *g, int32_t in) {
     int32_t k = g->filter_h * g->filter_w;
-    return (WPAIRS ? 2 : 4) * k * (in & ~3) + round8(round4(in)) + (int32_t)sizeof(void *) * k +
+    return (WPAIRS ? 2 : 4) * k * (in & ~3) + round8(round4(in)) + (int32_t)(sizeof(void *) + 4) * k +
            (int32_t)(sizeof(el_chan) + 8) * in;
 }
 
@@ -108,7 +108,8 @@ void el_dw1(const el_geom *g, const int8_t *x, const int8_t *w, int8_t *y, const
     int8_t *wt = (int8_t *)scratch;
     int8_t *padrow = wt + (WPAIRS ? 2 : 4) * k * n4;
     const int8_t **xp = (const int8_t **)(padrow + round8(round4(in))); /* pointer aligned on 64-bit hosts */
-    el_chan *chan = (el_chan *)(xp + k);
+    int32_t *toff = (int32_t *)(xp + k);
+    el_chan *chan = (el_chan *)(toff + k);
     int32_t *fold = (int32_t *)(chan + in);
     int32_t *acc = fold + in;
 
@@ -123,23 +124,40 @@ void el_dw1(const el_geom *g, const int8_t *x, const int8_t *w, int8_t *y, const
     }
     el_dw1_run run = {xp, xp + k, wt, fold, acc, n4};
 
+    /* locals: the stores through xp would otherwise make the compiler reload g */
+    const int32_t in_h = g->in_h, in_w = g->in_w, out_h = g->out_h, out_w = g->out_w, out_c = g->out_c;
+    const int32_t sh = g->stride_h, sw = g->stride_w, dh = g->dilation_h, dw = g->dilation_w;
+    const int32_t pad_h = g->pad_h, pad_w = g->pad_w;
+    /* a window inside the image: tap t at its origin + toff[t] */
+    for (int32_t fy = 0, t = 0; fy < fh; fy++)
+        for (int32_t fx = 0; fx < fw; fx++, t++)
+            toff[t] = fy * dh * row + fx * dw * in_c;
+    const int32_t span_h = (fh - 1) * dh, span_w = (fw - 1) * dw;
+
     for (int32_t b = 0; b < g->batches; b++) {
-        const int8_t *xb = x + b * g->in_h * row + i0;
-        int8_t *yp = y + b * g->out_h * g->out_w * g->out_c + i0;
-        for (int32_t oy = 0; oy < g->out_h; oy++) {
-            int32_t y0 = oy * g->stride_h - g->pad_h;
-            for (int32_t ox = 0; ox < g->out_w; ox++, yp += g->out_c) {
-                int32_t x0 = ox * g->stride_w - g->pad_w;
+        const int8_t *xb = x + b * in_h * row + i0;
+        int8_t *yp = y + b * out_h * out_w * out_c + i0;
+        for (int32_t oy = 0; oy < out_h; oy++) {
+            int32_t y0 = oy * sh - pad_h;
+            int rows_in = y0 >= 0 && y0 + span_h < in_h;
+            for (int32_t ox = 0; ox < out_w; ox++, yp += out_c) {
+                int32_t x0 = ox * sw - pad_w;
                 const int8_t **p = xp;
-                for (int32_t fy = 0, iy = y0; fy < fh; fy++, iy += g->dilation_h) {
-                    if (iy < 0 || iy >= g->in_h) {
-                        for (int32_t fx = 0; fx < fw; fx++)
-                            *p++ = padrow;
-                        continue;
+                if (rows_in && x0 >= 0 && x0 + span_w < in_w) {
+                    const int8_t *o = xb + y0 * row + x0 * in_c;
+                    for (int32_t t = 0; t < k; t++)
+                        p[t] = o + toff[t];
+                } else {
+                    for (int32_t fy = 0, iy = y0; fy < fh; fy++, iy += dh) {
+                        if (iy < 0 || iy >= in_h) {
+                            for (int32_t fx = 0; fx < fw; fx++)
+                                *p++ = padrow;
+                            continue;
+                        }
+                        const int8_t *r = xb + iy * row;
+                        for (int32_t fx = 0, ix = x0; fx < fw; fx++, ix += dw)
+                            *p++ = ix >= 0 && ix < in_w ? r + ix * in_c : padrow;
                     }
-                    const int8_t *r = xb + iy * row;
-                    for (int32_t fx = 0, ix = x0; fx < fw; fx++, ix += g->dilation_w)
-                        *p++ = ix >= 0 && ix < g->in_w ? r + ix * in_c : padrow;
                 }
                 if (n4)
                     RUN(&run);
