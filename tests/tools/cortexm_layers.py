@@ -34,7 +34,7 @@ LAYERS = {
     "dw1_valid_zpmax": ("dw", (8, 9, 5), dict(kernel_size=(2, 3), strides=(2, 1), calib=(-40.0, 5.0))),
     "dw1_dilated_valid": ("dw", (10, 9, 8), dict(kernel_size=3, dilation_rate=(2, 3))),
 }
-BENCH = ("speech_dw", "speech_fc", "anchor_conv", "anchor_fc")
+BENCH = ("speech_dw", "speech_fc", "anchor_conv", "anchor_fc", "dw1_dscnn")
 
 
 def extremes(kw: dict, calib=(0.1, 1.0)):
