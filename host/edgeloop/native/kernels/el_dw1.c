@@ -18,10 +18,10 @@
  *
  * Weights are rearranged once per call, tap-major per block of 4 channels:
  * - ARMv6-M: int32 [block][tap][4], one LDM per tap, no sign extension; the
- *   input bytes need LDRB + SXTB (LDRSB has no immediate offset): 21
- *   instructions per 4 MACs (el_dw1_v6m.S).
+ *   input bytes need LDRB + SXTB (LDRSB has no immediate offset): 19
+ *   instructions per 4 MACs plus the loop's share (el_dw1_v6m.S).
  * - ARMv7E-M: int16 pairs (w0, w2), (w1, w3) per tap, matching SXTB16 of one
- *   unaligned word of input; SMLABB/SMLATT per channel: 11 per 4 MACs
+ *   unaligned word of input; SMLABB/SMLATT per channel: 10 per 4 MACs
  *   (el_dw1_v7em.S).
  * - elsewhere: the int32 layout and a C loop.
  * Both loops run all whole blocks of one pixel per call; channels past the
