@@ -22,8 +22,40 @@ LAYERS = {
     "odd_dw4": ("dw", (11, 9, 3), dict(kernel_size=(3, 5), depth_multiplier=4, strides=(3, 2), padding="same")),
     "odd_dw4_dilated": ("dw", (12, 7, 2), dict(kernel_size=(3, 2), depth_multiplier=4, dilation_rate=(2, 1))),
     "odd_fc": ("fc", (37,), dict(units=6, activation="relu")),
+    # depth multiplier 1 (el_dw1.c): DS-CNN's shape; 11 channels = 2 blocks of 4 + 3 alone,
+    # stride 2 with SAME padding, inputs all positive (zero point -128) and per-channel
+    # weight scales 1e-4..1e4 under relu6 (multipliers from ~1e-7, right shifts past 20,
+    # to > 1, left shifts); 5 channels under VALID with inputs all negative (zero point
+    # 127); a dilated VALID window over 8 channels
+    "dw1_dscnn": ("dw", (25, 5, 64), dict(kernel_size=3, padding="same", activation="relu")),
+    "dw1_same_s2_zpmin_spread": ("dw", (9, 7, 11), dict(kernel_size=3, strides=2, padding="same",
+                                                        activation="relu6", calib=(40.0, 5.0),
+                                                        weight_spread=4)),
+    "dw1_valid_zpmax": ("dw", (8, 9, 5), dict(kernel_size=(2, 3), strides=(2, 1), calib=(-40.0, 5.0))),
+    "dw1_dilated_valid": ("dw", (10, 9, 8), dict(kernel_size=3, dilation_rate=(2, 3))),
 }
-BENCH = ("speech_dw", "speech_fc", "anchor_conv", "anchor_fc")
+BENCH = ("speech_dw", "speech_fc", "anchor_conv", "anchor_fc", "dw1_dscnn")
+
+
+def extremes(kw: dict, calib=(0.1, 1.0)):
+    """A case's layer arguments without its test-only keys, the calibration's (mean, std)
+    and a function that spreads the weights' per-channel scales.
+
+    calib far from 0 puts the input zero point at -128 or 127 (the range always
+    holds 0); weight_spread=e scales output channel i by 10**(-e .. e), so the
+    requantization multipliers span ~10**(2e) (tiny ones shift right a long way,
+    big ones under a narrow relu6 output range are > 1 and shift left)."""
+    kw = dict(kw)
+    calib = kw.pop("calib", calib)
+    spread = kw.pop("weight_spread", 0)
+
+    def apply(layer):
+        if spread:
+            ws = layer.get_weights()
+            k = ws[0]
+            f = 10.0 ** np.linspace(-spread, spread, k.shape[-2] * k.shape[-1]).reshape(k.shape[-2:])
+            layer.set_weights([k * f, *ws[1:]])
+    return kw, calib, apply
 
 
 def build(case: str):
@@ -33,13 +65,15 @@ def build(case: str):
     from tflite_micro.python.tflite_micro import runtime
 
     kind, shape, kw = LAYERS[case]
+    kw, (mean, std), spread = extremes(kw)
     keras.utils.set_random_seed(sum(map(ord, case)))
     inp = keras.Input(shape, batch_size=1)
     L = keras.layers
     layer = {"conv": L.Conv2D, "dw": L.DepthwiseConv2D, "fc": L.Dense}[kind](**kw)
     model = keras.Model(inp, layer(inp))
+    spread(layer)
     rng = np.random.default_rng(2)
-    calib = rng.normal(0.1, 1.0, (16, *shape)).astype(np.float32)
+    calib = rng.normal(mean, std, (16, *shape)).astype(np.float32)
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     conv.representative_dataset = lambda: ([calib[i:i + 1]] for i in range(len(calib)))

@@ -18,6 +18,7 @@ import random
 import numpy as np
 import pytest
 
+from tests.tools.cortexm_layers import extremes
 from tests.tools.native_helpers import NATIVE, host_kernels, native_interpreter
 from tests.tools.runtime_helpers import CLIPS, HELLO, SPEECH, need, speech_features, tflm, tflm_run
 
@@ -158,13 +159,20 @@ def _layer(kind, shape, **kw):
     import keras
     L = keras.layers
     inp = keras.Input(shape, batch_size=1)
+    kw, calib, spread = extremes(kw, (0.2, 1.0))
     if kind == "conv":
-        x = L.Conv2D(**kw)(inp)
+        layer = L.Conv2D(**kw)
     elif kind == "dw":
-        x = L.DepthwiseConv2D(**kw)(inp)
+        layer = L.DepthwiseConv2D(**kw)
     else:
-        x = L.Dense(**kw)(L.Flatten()(inp))
-    return keras.Model(inp, x)
+        layer = L.Dense(**kw)
+        inp2 = L.Flatten()(inp)
+        model = keras.Model(inp, layer(inp2))
+        spread(layer)
+        return model, calib
+    model = keras.Model(inp, layer(inp))
+    spread(layer)
+    return model, calib
 
 
 LAYERS = {
@@ -184,6 +192,18 @@ LAYERS = {
                                                    padding="same")),
     "dw_mult4_strip_dilated_rows": ("dw", (12, 7, 2), dict(kernel_size=(3, 2), depth_multiplier=4,
                                                            dilation_rate=(2, 1), activation="relu")),
+    # depth multiplier 1 (el_dw1.c, channels innermost): whole blocks of 4 plus 1-3
+    # channels alone; SAME/VALID, stride 2, dilation; inputs all positive or all
+    # negative (zero point -128 / 127); per-channel weight scales 1e-4..1e4 under
+    # relu6 (multipliers from tiny, long right shifts, to > 1, left shifts)
+    "dw_mult1_dscnn_like": ("dw", (25, 5, 64), dict(kernel_size=3, padding="same", activation="relu")),
+    "dw_mult1_same_s2_zpmin_spread": ("dw", (9, 7, 11), dict(kernel_size=3, strides=2, padding="same",
+                                                             activation="relu6", calib=(40.0, 5.0),
+                                                             weight_spread=4)),
+    "dw_mult1_valid_s2_zpmax_spread": ("dw", (8, 9, 5), dict(kernel_size=(2, 3), strides=(2, 1),
+                                                             calib=(-40.0, 5.0), weight_spread=3)),
+    "dw_mult1_dilated_valid_13ch": ("dw", (10, 9, 13), dict(kernel_size=3, dilation_rate=(2, 3))),
+    "dw_mult1_one_channel_same": ("dw", (6, 7, 1), dict(kernel_size=(3, 4), padding="same", strides=2)),
     "fc_odd": ("fc", (37,), dict(units=6, activation="relu")),
     "fc_one_unit_long": ("fc", (4001,), dict(units=1)),
 }
@@ -199,9 +219,9 @@ def test_layer(kernels, case):
 
     kind, shape, kw = LAYERS[case]
     tf.keras.utils.set_random_seed(sum(map(ord, case)))
-    model = _layer(kind, shape, **kw)
+    model, (mean, std) = _layer(kind, shape, **kw)
     rng = np.random.default_rng(1)
-    calib = rng.normal(0.2, 1.0, (16, *shape)).astype(np.float32)
+    calib = rng.normal(mean, std, (16, *shape)).astype(np.float32)
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     conv.representative_dataset = lambda: ([calib[i:i + 1]] for i in range(len(calib)))

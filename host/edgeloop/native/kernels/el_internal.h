@@ -29,4 +29,9 @@ int32_t el_dw_strip_scratch(const el_geom *g);
 void el_dw_strip(const el_geom *g, const int8_t *x, const int8_t *w, int8_t *y, const el_requant *q,
                  void *scratch, int32_t i0, int32_t in);
 
+/* el_dw1.c: depthwise with depth multiplier 1, channels innermost. */
+int32_t el_dw1_scratch(const el_geom *g, int32_t in);
+void el_dw1(const el_geom *g, const int8_t *x, const int8_t *w, int8_t *y, const el_requant *q,
+            void *scratch, int32_t i0, int32_t in);
+
 #endif

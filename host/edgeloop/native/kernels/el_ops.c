@@ -347,6 +347,8 @@ void el_conv_2d_s8_range(const el_geom *g, const int8_t *x, const int8_t *w, int
 }
 
 int32_t el_depthwise_scratch_bytes(const el_geom *g, int32_t in) {
+    if (g->depth_multiplier == 1)
+        return el_dw1_scratch(g, in);
     if (el_dw_strip_ok(g))
         return el_dw_strip_scratch(g);
     return el_conv_scratch_bytes(g->filter_h * g->filter_w, in * g->depth_multiplier);
@@ -363,6 +365,10 @@ void el_depthwise_conv_2d_s8(const el_geom *g, const int8_t *x, const int8_t *w,
 
 void el_depthwise_conv_2d_s8_range(const el_geom *g, const int8_t *x, const int8_t *w, int8_t *y,
                                    const el_requant *q, void *scratch, int32_t i0, int32_t in) {
+    if (g->depth_multiplier == 1) {
+        el_dw1(g, x, w, y, q, scratch, i0, in);
+        return;
+    }
     if (el_dw_strip_ok(g)) {
         el_dw_strip(g, x, w, y, q, scratch, i0, in);
         return;
