@@ -46,7 +46,7 @@ def test_two_boards_through_gateway_broker_and_collector(broker, tmp_path):
         with gw:
             wait_for(lambda: col.check() and gw.check() and all_stored(db, devices), DEADLINE, "every frame stored")
     expect_all_once(db, devices)
-    assert gw.gateway.stats.queued == gw.gateway.stats.acked == sum(map(len, devices.values()))
+    assert gw.gateway.stats.queued == gw.gateway.stats.confirmed == sum(map(len, devices.values()))
     assert gw.gateway.stats.waiting == 0
 
 
