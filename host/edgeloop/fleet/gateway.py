@@ -310,8 +310,8 @@ class Gateway:
 
     def run(self, seconds: float | None = None, *, should_stop: Callable[[], bool] = lambda: False,
             until_drained: bool = False) -> GatewayStats:
-        """Run until `seconds`, `should_stop()`, or (with `until_drained`) every source ended and the
-        broker acknowledged everything queued."""
+        """Run until `seconds`, `should_stop()`, or (with `until_drained`) every source ended and a
+        collector confirmed everything queued."""
         threads = [threading.Thread(target=self._source_thread, args=(i, s), daemon=True, name=f"source-{i}")
                    for i, s in enumerate(self.sources)]
         for t in threads:
