@@ -125,19 +125,19 @@ def test_broker_killed_three_times_mid_stream_loses_and_doubles_nothing(broker, 
     SIGKILL throws away messages it had acknowledged; with the collector's confirmation the gateway
     still holds them and sends them again. Delete-on-PUBACK lost frames here (docs/fleet.md)."""
     db = tmp_path / "fleet.sqlite"
-    devices = {d: list(board_frames(d, 3000)) for d in ("dev-a", "dev-b")}
+    devices = {d: list(board_frames(d, 6000)) for d in ("dev-a", "dev-b")}
     n = sum(map(len, devices.values()))
 
     def stored():
         return sum(len(v) for k, v in stored_sequences(db).items() if k[1] == "gw-test")
 
     with RunningCollector(broker.url, db, client_id="kill-broker") as col:
-        sources = [paced(f, 400) for f in devices.values()]
+        sources = [paced(f, 1000) for f in devices.values()]
         with RunningGateway(broker.url, tmp_path / "q.sqlite", sources, confirm_wait=2.0) as gw:
             for k in (1, 2, 3):
                 wait_for(lambda: col.check() and gw.check() and stored() > k * n // 5, DEADLINE,
                          f"{k}/5 of the frames stored")
-                # mid-stream (at 2 x 400 frames/s the boards send for about 8 s), with the broker's
+                # mid-stream (at 2 x 1000 frames/s the boards send for about 7 s), with the broker's
                 # default config: nothing saved since it started
                 broker.stop(signal.SIGKILL)
                 broker.start()
