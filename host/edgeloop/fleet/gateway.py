@@ -342,7 +342,7 @@ class Gateway:
             self._stop.set()
             if self._client is not None:
                 try:
-                    self._client.loop(timeout=0.1)  # the last PUBACKs
+                    self._client.loop(timeout=0.1)  # the last PUBACKs and confirmations
                     self._settle()
                     self._client.disconnect()
                 except Exception:
