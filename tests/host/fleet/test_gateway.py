@@ -45,6 +45,8 @@ def test_two_boards_through_gateway_broker_and_collector(broker, tmp_path):
         gw = RunningGateway(broker.url, tmp_path / "q.sqlite", list(devices.values()), until_drained=True)
         with gw:
             wait_for(lambda: col.check() and gw.check() and all_stored(db, devices), DEADLINE, "every frame stored")
+            wait_for(lambda: gw.stats().confirmed == sum(map(len, devices.values())), DEADLINE,
+                     "the confirmations to reach the gateway")
     expect_all_once(db, devices)
     assert gw.gateway.stats.queued == gw.gateway.stats.confirmed == sum(map(len, devices.values()))
     assert gw.gateway.stats.waiting == 0
@@ -127,6 +129,7 @@ def test_what_the_broker_took_stays_queued_until_a_collector_confirms_it(broker,
     with RunningCollector(broker.url, db) as col:
         with RunningGateway(broker.url, tmp_path / "q.sqlite", [], until_drained=True) as gw:
             wait_for(lambda: col.check() and gw.check() and all_stored(db, devices), DEADLINE, "every frame stored")
+            wait_for(lambda: gw.stats().confirmed == n, DEADLINE, "the confirmations to reach the gateway")
     expect_all_once(db, devices)
     assert gw.gateway.stats.queued == 0 and gw.gateway.stats.confirmed == n
 
