@@ -2,7 +2,7 @@
 `python -m tests.tools.fleet_gateway_proc URL QUEUE DEVICE INFERENCES RATE`.
 
 It publishes DEVICE's hello and INFERENCES inference frames (a status every 10) at about RATE
-frames a second and exits 0 once everything it queued was acknowledged (INFERENCES 0: it only
+frames a second and exits 0 once a collector confirmed everything it queued (INFERENCES 0: it only
 drains what an earlier process left in QUEUE). Its stats go to stdout as one line.
 """
 

@@ -75,8 +75,9 @@ class RunningCollector(_Thread):
 
 
 class RunningGateway(_Thread):
-    def __init__(self, url, queue_path, frames, gateway_id="gw-test", limit=1_000_000, until_drained=False):
+    def __init__(self, url, queue_path, frames, gateway_id="gw-test", limit=1_000_000, until_drained=False, **options):
         super().__init__()
+        self.options = options  # more Gateway keywords (confirm_wait)
         self.url, self.queue_path, self.frames = url, queue_path, frames
         self.gateway_id, self.limit, self.until_drained = gateway_id, limit, until_drained
         self.gateway = None
@@ -85,7 +86,8 @@ class RunningGateway(_Thread):
         outbox = Outbox(self.queue_path, self.gateway_id, limit=self.limit)
         try:
             sources = [IterableSource(f, name=f"src{i}") for i, f in enumerate(self.frames)]
-            self.gateway = Gateway(parse_broker(self.url), outbox, sources, retry=0.2, log=self.logs.append)
+            self.gateway = Gateway(parse_broker(self.url), outbox, sources, retry=0.2, log=self.logs.append,
+                                   **self.options)
             self.gateway.run(should_stop=self._stop.is_set, until_drained=self.until_drained)
         finally:
             outbox.close()

@@ -18,7 +18,7 @@ def collect(broker, db, client_id, seconds):
 
     Subscribes to edgeloop/+/+ with QoS 1 in a persistent session (what arrives while the
     collector is down waits in the broker), writes each message into the log's tables and
-    acknowledges it only once committed. A redelivered message is recognised by its device,
+    acknowledges it, and confirms it to its gateway (which keeps it until then), only once committed. A redelivered message is recognised by its device,
     gateway and sequence number and stored once. Bad messages are counted, logged, skipped.
     See docs/fleet.md.
 

@@ -8,8 +8,14 @@ Why it is built this way:
   unique key (device, gateway, sequence) then stores it once (FleetSink).
 - One thread, paho's `loop()` called from here: receiving, storing, committing and acking never
   race, and a lost connection is handled in one place (commit, forget the unacked, reconnect).
+- After each commit it confirms to every gateway what is now stored (wire.encode_ack on
+  wire.ack_topic, QoS 1): the gateway keeps a message on its disk until then, so a broker killed
+  after its PUBACK and before saving costs nothing (the gateway sends it again). A redelivered
+  duplicate is confirmed again (its first confirmation may be what was lost); confirmations not
+  yet sent when the connection goes are sent after the next commit on the next one.
 - A bad message is counted by reason, logged and acknowledged (redelivering it would not make
-  it valid); only a failing database stops the collector.
+  it valid), and confirmed when its fleet header is readable, for the same reason; only a
+  failing database stops the collector.
 """
 
 from __future__ import annotations
@@ -34,11 +40,12 @@ class CollectorStats:
     rejected: Counter = field(default_factory=Counter)
     connects: int = 0
     lost: int = 0
+    confirmations: int = 0  # confirmation messages sent to gateways
 
     def summary(self) -> str:
         bad = ", ".join(f"{k} {v}" for k, v in sorted(self.rejected.items())) or "none"
         return (f"{self.received} messages received, {self.stored} stored, {self.duplicates} redelivered "
-                f"duplicates ignored, rejected: {bad}; connected {self.connects}x, lost the broker {self.lost}x")
+                f"duplicates ignored, rejected: {bad}; {self.confirmations} confirmations sent; connected {self.connects}x, lost the broker {self.lost}x")
 
 
 class Collector:
@@ -54,6 +61,7 @@ class Collector:
         self._unacked: list[tuple[int, int]] = []
         self._oldest_unacked = 0.0
         self._new = 0
+        self._confirm: dict[str, dict[str, list[int]]] = {}  # gateway -> device -> sequences to confirm
 
     # -- paho callbacks (called from inside loop(), on this thread) ------------
     def _on_connect(self, client, userdata, flags, reason_code, properties=None):
@@ -72,11 +80,15 @@ class Collector:
         except wire.WireError as e:
             self.stats.rejected[e.reason] += 1
             self.log(f"rejected a message on {msg.topic!r}: {e}")
+            key = wire.key_of(msg.topic, msg.payload)
         else:
             if self.sink.apply(m):
                 self.stats.stored += 1
             else:
                 self.stats.duplicates += 1
+            key = (m.gateway_id, m.device_id, m.sequence)
+        if key is not None:
+            self._confirm.setdefault(key[0], {}).setdefault(key[1], []).append(key[2])
         if msg.qos:
             if not self._unacked:
                 self._oldest_unacked = time.monotonic()
@@ -96,9 +108,15 @@ class Collector:
         return True
 
     def _commit_and_ack(self) -> None:
-        """Commit everything stored, then acknowledge it: never the other way round."""
+        """Commit everything stored, then confirm it to its gateways and acknowledge it to the
+        broker: never the other way round."""
         self.store.flush()
         if self._client is not None:
+            for gateway_id, devices in self._confirm.items():
+                ranges = [(d, first, n) for d, seqs in devices.items() for first, n in wire.seq_ranges(seqs)]
+                self._client.publish(wire.ack_topic(gateway_id), wire.encode_ack(ranges), qos=1)
+                self.stats.confirmations += 1
+            self._confirm.clear()
             for mid, qos in self._unacked:
                 self._client.ack(mid, qos)
         self._unacked.clear()
@@ -107,7 +125,7 @@ class Collector:
         self.stats.lost += 1
         self.log(f"lost the broker {self.broker}: {why}; the unacknowledged messages will be redelivered")
         self.store.flush()  # what is stored stays; the broker redelivers it and the key drops it then
-        self._unacked.clear()
+        self._unacked.clear()  # (self._confirm stays: it goes out after the next commit)
         c, self._client = self._client, None
         try:
             c.disconnect()
@@ -133,8 +151,8 @@ class Collector:
                     self._lost(f"error {rc}")
                     next_try = time.monotonic() + self.retry
                     continue
-                if self._unacked and (not self._new or len(self._unacked) >= self.commit_every
-                                      or now - self._oldest_unacked >= self.commit_seconds):
+                if (self._unacked or self._confirm) and (not self._new or len(self._unacked) >= self.commit_every
+                                                         or now - self._oldest_unacked >= self.commit_seconds):
                     self._commit_and_ack()
                     self._client.loop_write()
         finally:

@@ -1,14 +1,22 @@
 """`edgeloop gateway`'s loop: frames from the sources into the on-disk queue, from the queue to
-the broker with QoS 1, out of the queue only when the broker acknowledged them.
+the broker with QoS 1, out of the queue only when a collector confirmed it stored them.
 
 Why it is built this way:
 - Every frame goes through the Outbox (SQLite) before it is published: a broker that is away, or
   a gateway that is killed, costs no frame; the queue is bounded and drops its oldest (counted).
-- A window of at most `window` unacknowledged messages is published in queue order; a PUBACK
-  removes exactly its message. When the connection is lost the client is thrown away, with paho's
-  own memory of what was in flight, and the next connection sends the queue again from its oldest
-  message: a message whose PUBACK was lost goes twice (QoS 1 is at-least-once) and the collector
-  stores it once by its sequence number; a message that was acknowledged is never sent again.
+- A window of at most `window` messages without PUBACK is published in queue order. A PUBACK
+  only says the broker took the message; Mosquitto sends it before it saves to disk, so a broker
+  that is killed loses what it acknowledged since its last save. The message therefore stays in
+  the queue until the collector's confirmation (wire.decode_ack, on wire.ack_topic) names it, after
+  the collector committed it; only then its row is removed.
+- Sent again, same bytes and sequence, the collector's unique key making it harmless: everything
+  still queued after a new connection (the client is thrown away with paho's memory of what was
+  in flight, and the queue is sent again from its oldest row; a restarted gateway does the same
+  from its file), and a message whose confirmation has not come `confirm_wait` seconds after its
+  PUBACK (a confirmation lost on the collector's side, a broker that lost it without the gateway
+  noticing). Those are resent a window at a time with a growing pause (`confirm_wait` doubled up
+  to `max_backoff`) until a resent one is confirmed, so a collector that is away for hours does
+  not get the queue again every few seconds, only one window per pause.
 - One thread owns the queue and the MQTT client (paho's `loop()` is called from here); each source
   runs on its own thread and hands frames over through a thread-safe queue.
 """
@@ -35,8 +43,10 @@ class GatewayStats:
     skipped: int = 0  # frames the fleet does not carry (features, pongs, acks)
     no_device: int = 0  # frames before the source's first HELLO, or of a device id the wire refuses
     published: int = 0
-    resent: int = 0  # publishes of a message sent before (its PUBACK had not come when the link went)
-    acked: int = 0
+    resent: int = 0  # publishes of a message sent before (after a reconnect, or its confirmation did not come)
+    acked: int = 0  # PUBACKs from the broker (a resent message counts each time)
+    confirmed: int = 0  # messages a collector confirmed it stored: they left the queue
+    bad_confirmations: int = 0  # confirmations that did not parse (logged, ignored)
     connects: int = 0
     lost: int = 0
     dropped: int = 0  # oldest frames dropped because the queue was full (over the queue's life)
@@ -44,16 +54,18 @@ class GatewayStats:
 
     def summary(self) -> str:
         return (f"{self.frames} frames read, {self.queued} queued, {self.acked} acknowledged by the broker, "
-                f"{self.waiting} still queued, {self.dropped} dropped (queue full), {self.resent} resent, "
+                f"{self.confirmed} confirmed stored by a collector, {self.waiting} still queued, {self.dropped} dropped (queue full), {self.resent} resent, "
                 f"{self.no_device} without a device id, {self.skipped} not for the fleet; "
                 f"connected {self.connects}x, lost the broker {self.lost}x")
 
 
 class Gateway:
     def __init__(self, broker: Broker, outbox: Outbox, sources: list, *, window: int = 200, retry: float = 0.5,
+                 confirm_wait: float = 30.0, max_backoff: float = 600.0,
                  log: Callable[[str], None] = lambda text: None):
         self.broker, self.outbox, self.sources = broker, outbox, sources
         self.window, self.retry, self.log = window, retry, log
+        self.confirm_wait, self.max_backoff = confirm_wait, max(max_backoff, confirm_wait)
         self.stats = GatewayStats(dropped=outbox.dropped, waiting=outbox.size)
         self._frames: queue.Queue = queue.Queue(maxsize=10_000)
         self._devices: dict[int, str | None] = {}
@@ -61,8 +73,17 @@ class Gateway:
         self._stop = threading.Event()
         self._client = None
         self._connected = False
-        self._inflight: dict[int, int] = {}  # mid -> outbox row id
-        self._acked: list[int] = []
+        self._inflight: dict[int, int] = {}  # mid -> outbox row id, published and not PUBACKed
+        self._acked: list[int] = []  # mids PUBACKed, not yet settled
+        self._confirmations: list[bytes] = []  # confirmation payloads received, not yet settled
+        # everything published on this connection and not confirmed: row id <-> (device id, sequence)
+        self._pending: dict[int, tuple[str, int]] = {}
+        self._by_key: dict[tuple[str, int], int] = {}
+        self._unconfirmed: dict[int, float] = {}  # row id -> its PUBACK's time, oldest first
+        self._resent_rows: set[int] = set()  # resent for want of a confirmation
+        self._resend_at = 0.0
+        self._backoff = confirm_wait
+        self._caught_up = False  # every queued row was published on this connection
         self._last_sent = 0  # outbox row id of the last message published on this connection
         self._high_water = 0  # highest row id ever published
 
@@ -128,6 +149,7 @@ class Gateway:
                 continue
             batch.append((device_id, kind, wire.raw_frame(msg_type, seq, t_ms, payload)))
         if batch:
+            self._caught_up = False
             dropped = self.outbox.put_many(batch)
             self.stats.queued += len(batch)
             if dropped:
@@ -140,6 +162,8 @@ class Gateway:
             return
         self._connected = True
         self.stats.connects += 1
+        # before any publish on this connection, so no confirmation of it can come before the subscription
+        client.subscribe(wire.ack_topic(self.outbox.gateway_id), qos=1)
         self.log(f"connected to {self.broker}; {self.outbox.size} queued messages to send")
 
     def _connect(self) -> None:
@@ -148,6 +172,7 @@ class Gateway:
         c.max_inflight_messages_set(self.window)
         c.on_connect = self._on_connect
         c.on_publish = lambda client, userdata, mid, reason_code=None, properties=None: acked.append(mid)
+        c.on_message = lambda client, userdata, msg: self._confirmations.append(msg.payload)
         try:
             c.connect(self.broker.host, self.broker.port, keepalive=15)
         except OSError as e:
@@ -156,42 +181,128 @@ class Gateway:
             return
         self._client, self._acked = c, acked
         self._connected = False
+        self._forget()
+
+    def _forget(self) -> None:
+        """A new connection sends the whole queue again from its oldest message, unconfirmed ones too."""
         self._inflight.clear()
-        self._last_sent = 0  # send the queue again from its oldest message
+        self._pending.clear()
+        self._by_key.clear()
+        self._unconfirmed.clear()
+        self._resent_rows.clear()
+        self._confirmations.clear()
+        self._caught_up = False
+        self._last_sent = 0
+        self._resend_at, self._backoff = 0.0, self.confirm_wait
 
     def _lost(self, why: str) -> None:
         self.stats.lost += 1
         self.log(f"lost the broker {self.broker} ({why}); {self.outbox.size} messages queued")
         c, self._client, self._connected = self._client, None, False
-        self._inflight.clear()
+        self._forget()
         try:
             c.disconnect()
         except Exception:
             pass
 
     def _settle(self) -> None:
-        """Forget the acknowledged messages."""
+        """PUBACKed messages start waiting for their confirmation; confirmed ones leave the queue."""
+        now = time.monotonic()
         if self._acked:
             mids, self._acked[:] = list(self._acked), []
-            ids = [self._inflight.pop(m) for m in mids if m in self._inflight]
-            self.outbox.remove(ids)
-            self.stats.acked += len(ids)
+            for mid in mids:
+                row_id = self._inflight.pop(mid, None)
+                if row_id is None:
+                    continue
+                self.stats.acked += 1
+                if row_id in self._pending:  # not confirmed already (a confirmation can overtake a PUBACK)
+                    self._unconfirmed[row_id] = now
+        if self._confirmations:
+            payloads, self._confirmations[:] = list(self._confirmations), []
+            done = []
+            for payload in payloads:
+                try:
+                    ranges = wire.decode_ack(payload)
+                except wire.WireError as e:
+                    self.stats.bad_confirmations += 1
+                    self.log(f"ignored a confirmation that does not parse: {e}")
+                    continue
+                for device_id, first, count in ranges:
+                    if count <= len(self._by_key):
+                        keys = [(device_id, s) for s in range(first, first + count)]
+                    else:  # a huge range: look through what is pending instead
+                        keys = [k for k in self._by_key if k[0] == device_id and first <= k[1] < first + count]
+                    for key in keys:
+                        row_id = self._by_key.pop(key, None)
+                        if row_id is None:  # confirmed before, or published before this connection
+                            continue
+                        del self._pending[row_id]
+                        self._unconfirmed.pop(row_id, None)
+                        if row_id in self._resent_rows:  # the collector answers again: resend the next ones now
+                            self._resent_rows.discard(row_id)
+                            self._resend_at, self._backoff = 0.0, self.confirm_wait
+                        done.append(row_id)
+            if done:
+                self.outbox.remove(done)
+                self.stats.confirmed += len(done)
+
+    def _publish(self, row_id: int, topic_name: str, payload: bytes) -> bool:
+        info = self._client.publish(topic_name, payload, qos=1)
+        if info.rc != 0:
+            self._lost(f"publish failed ({info.rc})")
+            return False
+        self._inflight[info.mid] = row_id
+        if row_id not in self._pending:
+            key = (topic_name.split("/", 2)[1], wire.sequence_of(payload))
+            self._pending[row_id] = key
+            self._by_key[key] = row_id
+        self.stats.published += 1
+        if row_id <= self._high_water:
+            self.stats.resent += 1
+        self._high_water = max(self._high_water, row_id)
+        return True
+
+    def _resend_unconfirmed(self, room: int) -> int:
+        """Publish again the oldest messages PUBACKed `confirm_wait` ago and still unconfirmed, at
+        most `room`, then pause (doubling) until one of them is confirmed; returns how many."""
+        now = time.monotonic()
+        if not self._unconfirmed or now < self._resend_at:
+            return 0
+        overdue = []
+        for row_id, t in self._unconfirmed.items():  # oldest PUBACK first
+            if now - t < self.confirm_wait or len(overdue) >= room:
+                break
+            overdue.append(row_id)
+        if not overdue:
+            return 0
+        for row_id in overdue:
+            del self._unconfirmed[row_id]
+        rows = self.outbox.get(overdue)
+        for row_id in set(overdue) - {r[0] for r in rows}:  # dropped by the queue's limit meanwhile
+            self._by_key.pop(self._pending.pop(row_id), None)
+        self.log(f"{len(overdue)} messages not confirmed {self.confirm_wait:g} s after the broker took them: "
+                 f"sending them again (next time after {self._backoff:g} s without a confirmation)")
+        self._resend_at, self._backoff = now + self._backoff, min(2 * self._backoff, self.max_backoff)
+        for row_id, topic_name, payload in rows:
+            if not self._publish(row_id, topic_name, payload):
+                return len(overdue)
+            self._resent_rows.add(row_id)
+        return len(rows)
 
     def _send(self) -> None:
         room = self.window - len(self._inflight)
         if room <= 0:
             return
-        for row_id, topic_name, payload in self.outbox.after(self._last_sent, room):
-            info = self._client.publish(topic_name, payload, qos=1)
-            if info.rc != 0:
-                self._lost(f"publish failed ({info.rc})")
+        room -= self._resend_unconfirmed(room)
+        if room <= 0 or self._client is None or self._caught_up:
+            return
+        rows = self.outbox.after(self._last_sent, room)
+        for row_id, topic_name, payload in rows:
+            if not self._publish(row_id, topic_name, payload):
                 return
-            self._inflight[info.mid] = row_id
             self._last_sent = row_id
-            self.stats.published += 1
-            if row_id <= self._high_water:
-                self.stats.resent += 1
-            self._high_water = max(self._high_water, row_id)
+        if len(rows) < room:
+            self._caught_up = True
 
     # -- the loop -------------------------------------------------------------------
     def drained(self) -> bool:
@@ -199,8 +310,8 @@ class Gateway:
 
     def run(self, seconds: float | None = None, *, should_stop: Callable[[], bool] = lambda: False,
             until_drained: bool = False) -> GatewayStats:
-        """Run until `seconds`, `should_stop()`, or (with `until_drained`) every source ended and the
-        broker acknowledged everything queued."""
+        """Run until `seconds`, `should_stop()`, or (with `until_drained`) every source ended and a
+        collector confirmed everything queued."""
         threads = [threading.Thread(target=self._source_thread, args=(i, s), daemon=True, name=f"source-{i}")
                    for i, s in enumerate(self.sources)]
         for t in threads:
@@ -211,7 +322,7 @@ class Gateway:
             while not should_stop() and (end is None or time.monotonic() < end):
                 if until_drained and self.drained():
                     break
-                busy = bool(self._inflight) or (self._connected and self.outbox.size)
+                busy = bool(self._inflight) or (self._connected and not self._caught_up)
                 self._take_frames(0 if busy else 0.01)
                 now = time.monotonic()
                 if self._client is None:
@@ -231,7 +342,7 @@ class Gateway:
             self._stop.set()
             if self._client is not None:
                 try:
-                    self._client.loop(timeout=0.1)  # the last PUBACKs
+                    self._client.loop(timeout=0.1)  # the last PUBACKs and confirmations
                     self._settle()
                     self._client.disconnect()
                 except Exception:

@@ -1,14 +1,17 @@
-"""The gateway's on-disk queue: frames wait here until the broker acknowledged them.
+"""The gateway's on-disk queue: frames wait here until a collector confirmed it stored them.
 
 Why it is built this way:
 - SQLite (WAL, synchronous=NORMAL), one transaction per batch of frames: a killed gateway keeps
   every frame it queued; only a power cut can take the last commits back.
 - Each message is stored as it will be published (topic and payload, the sequence number already
   in its header): a restarted gateway resends the same bytes, so the collector recognises a
-  message the broker did take before the restart, and sequences are never reused (`sequences`).
+  message it stored before the restart, and sequences are never reused (`sequences`).
 - Row ids only grow (AUTOINCREMENT): they are the order of sending.
 - Bounded: past `limit` messages the oldest are dropped and counted (`dropped`, kept in the file).
-- A row leaves only through `remove`, which the gateway calls with PUBACKed messages only.
+  Published messages that wait for their confirmation are rows like the others and count too.
+- A row leaves only through `remove`, which the gateway calls with confirmed messages only; the
+  file needs no mark for "published": whatever is in it is unconfirmed, and a restarted gateway
+  sends all of it again.
 """
 
 from __future__ import annotations
@@ -86,8 +89,17 @@ class Outbox:
         return self._db.execute("SELECT id, topic, payload FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
                                 (last_id, limit)).fetchall()
 
+    def get(self, ids) -> list[tuple[int, str, bytes]]:
+        """The messages of rows `ids` still queued (a dropped one is missing), oldest first."""
+        ids, out = list(ids), []
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            out += self._db.execute(f"SELECT id, topic, payload FROM outbox WHERE id IN ({','.join('?' * len(part))})",
+                                    part).fetchall()
+        return sorted(out)
+
     def remove(self, ids) -> None:
-        """Forget messages the broker acknowledged (ids already dropped are ignored)."""
+        """Forget messages a collector confirmed (ids already dropped or removed are ignored)."""
         ids = list(ids)
         if not ids:
             return

@@ -8,6 +8,11 @@ frame is carried, not re-encoded, so the collector checks the board's own CRC an
 
 Everything that arrives is untrusted: `decode` raises WireError with the reason (one of REASONS)
 and never anything else, so a collector counts and logs a bad message and carries on.
+
+The other direction is the collector's confirmation (docs/fleet.md, "Delivery"): on
+`edgeloop-ack/<gateway_id>`, outside the boards' `edgeloop/+/+` (and not under `$`, which brokers
+reserve), a payload of (device id, first sequence, count) ranges the collector has committed. It
+is what lets a gateway forget a message: a broker's PUBACK only says the broker took it.
 """
 
 from __future__ import annotations
@@ -47,8 +52,16 @@ MSG_OF_KIND = {v: k for k, v in KINDS.items()}
 REASONS = ("topic", "device_id", "kind", "header", "magic", "version", "gateway_id", "frame", "mismatch")
 
 
+ACK_ROOT = "edgeloop-ack"
+ACK_MAGIC = b"EA"
+ACK_VERSION = 1
+ACK_HEADER_FMT = "<2sBB"  # magic, confirmation version, flags (0)
+ACK_RANGE_FMT = "<QI"  # after a u8 length and the device id: first sequence, count (at least 1)
+
+
 class WireError(EdgeloopError):
-    """A message that is not a valid fleet message; `reason` is one of REASONS."""
+    """A message that is not a valid fleet message; `reason` is one of REASONS ("ack" for a
+    confirmation the gateway cannot read)."""
 
     def __init__(self, reason: str, detail: str):
         super().__init__(f"{reason}: {detail}")
@@ -153,3 +166,79 @@ def decode(topic_name: str, data: bytes) -> Message:
         if said and said != device_id:  # a board with no id of its own is named by its gateway
             raise WireError("mismatch", f"topic device {device_id!r} but the board's hello says {said!r}")
     return Message(device_id, kind, gateway_id, sequence, msg_type, frame_seq, t_ms, payload, frame)
+
+
+def sequence_of(data: bytes) -> int:
+    """The sequence in a payload `encode` made (the gateway reads its own queue)."""
+    return struct.unpack_from(HEADER_FMT, data, 0)[4]
+
+
+def key_of(topic_name: str, data: bytes) -> tuple[str, str, int] | None:
+    """(gateway id, device id, sequence) of a message whose topic and fleet header are readable, even
+    when its board frame is refused: the collector confirms a refused message too (done with, not
+    stored), or its gateway would send it for ever. None when even that cannot be read."""
+    try:
+        device_id, _kind = parse_topic(topic_name)
+        magic, version, _flags, gw, sequence = struct.unpack_from(HEADER_FMT, bytes(data), 0)
+        if magic != MAGIC or version != WIRE_VERSION:
+            return None
+        return check_id(gw.rstrip(b"\0").decode("ascii"), "gateway id", GATEWAY_ID_MAX), device_id, sequence
+    except (WireError, struct.error, UnicodeDecodeError):
+        return None
+
+
+# -- the collector's confirmation ---------------------------------------------------------------
+
+def ack_topic(gateway_id: str) -> str:
+    return f"{ACK_ROOT}/{check_id(gateway_id, 'gateway id', GATEWAY_ID_MAX)}"
+
+
+def seq_ranges(sequences) -> list[tuple[int, int]]:
+    """Sorted distinct sequences as (first, count) runs: a batch of one board's messages is one run."""
+    out: list[list[int]] = []
+    for s in sorted(set(sequences)):
+        if out and out[-1][0] + out[-1][1] == s:
+            out[-1][1] += 1
+        else:
+            out.append([s, 1])
+    return [(a, n) for a, n in out]
+
+
+def encode_ack(ranges) -> bytes:
+    """A confirmation payload: `ranges` of (device_id, first sequence, count), all of one gateway."""
+    parts = [struct.pack(ACK_HEADER_FMT, ACK_MAGIC, ACK_VERSION, 0)]
+    for device_id, first, count in ranges:
+        raw = check_id(device_id, "device id", DEVICE_ID_MAX).encode("ascii")
+        if not (0 <= first < 1 << 64 and 1 <= count < 1 << 32 and first + count <= 1 << 64):
+            raise WireError("ack", f"range {first}+{count} out of bounds")
+        parts.append(bytes((len(raw),)) + raw + struct.pack(ACK_RANGE_FMT, first, count))
+    return b"".join(parts)
+
+
+def decode_ack(data: bytes) -> list[tuple[str, int, int]]:
+    """The (device_id, first, count) ranges of a confirmation; raises WireError("ack", ...) only."""
+    data = bytes(data)
+    head = struct.calcsize(ACK_HEADER_FMT)
+    if len(data) < head:
+        raise WireError("ack", f"{len(data)} bytes, shorter than the {head}-byte confirmation header")
+    magic, version, _flags = struct.unpack_from(ACK_HEADER_FMT, data, 0)
+    if magic != ACK_MAGIC:
+        raise WireError("ack", f"starts with {magic!r}, not {ACK_MAGIC!r}: not an edgeloop confirmation")
+    if version != ACK_VERSION:
+        raise WireError("ack", f"confirmation version {version}, this gateway reads {ACK_VERSION}; "
+                               "upgrade edgeloop on the older side")
+    out, i, size = [], head, struct.calcsize(ACK_RANGE_FMT)
+    while i < len(data):
+        n = data[i]
+        if i + 1 + n + size > len(data):
+            raise WireError("ack", f"range at byte {i} runs past the end of the confirmation")
+        try:
+            device_id = check_id(data[i + 1:i + 1 + n].decode("ascii"), "device id", DEVICE_ID_MAX)
+        except (UnicodeDecodeError, WireError):
+            raise WireError("ack", f"range at byte {i}: not a device id") from None
+        first, count = struct.unpack_from(ACK_RANGE_FMT, data, i + 1 + n)
+        if count < 1:
+            raise WireError("ack", f"range at byte {i}: count 0")
+        out.append((device_id, first, count))
+        i += 1 + n + size
+    return out

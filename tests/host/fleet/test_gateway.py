@@ -45,8 +45,10 @@ def test_two_boards_through_gateway_broker_and_collector(broker, tmp_path):
         gw = RunningGateway(broker.url, tmp_path / "q.sqlite", list(devices.values()), until_drained=True)
         with gw:
             wait_for(lambda: col.check() and gw.check() and all_stored(db, devices), DEADLINE, "every frame stored")
+            wait_for(lambda: gw.stats().confirmed == sum(map(len, devices.values())), DEADLINE,
+                     "the confirmations to reach the gateway")
     expect_all_once(db, devices)
-    assert gw.gateway.stats.queued == gw.gateway.stats.acked == sum(map(len, devices.values()))
+    assert gw.gateway.stats.queued == gw.gateway.stats.confirmed == sum(map(len, devices.values()))
     assert gw.gateway.stats.waiting == 0
 
 
@@ -113,3 +115,35 @@ def test_a_hello_that_does_not_parse_is_counted_not_fatal(broker, tmp_path):
                      "the frames after the good hello")
     assert gw.gateway.stats.no_device == 1 + 4
     expect_all_once(db, {"dev-a": good})
+
+
+def test_what_the_broker_took_stays_queued_until_a_collector_confirms_it(broker, tmp_path):
+    """No collector session yet: the broker acknowledges every message and gives it to nobody. The
+    gateway keeps them all (PUBACK is not enough), and a restarted gateway sends them from its file."""
+    db = tmp_path / "fleet.sqlite"
+    devices = {"dev-a": frames_of("dev-a", 200)}
+    n = len(devices["dev-a"])
+    with RunningGateway(broker.url, tmp_path / "q.sqlite", list(devices.values()), confirm_wait=3600) as gw:
+        wait_for(lambda: gw.stats() and gw.stats().acked >= n, DEADLINE, "the broker to acknowledge everything")
+        assert gw.gateway.outbox.size == n and gw.stats().confirmed == 0
+    with RunningCollector(broker.url, db) as col:
+        with RunningGateway(broker.url, tmp_path / "q.sqlite", [], until_drained=True) as gw:
+            wait_for(lambda: col.check() and gw.check() and all_stored(db, devices), DEADLINE, "every frame stored")
+            wait_for(lambda: gw.stats().confirmed == n, DEADLINE, "the confirmations to reach the gateway")
+    expect_all_once(db, devices)
+    assert gw.gateway.stats.queued == 0 and gw.gateway.stats.confirmed == n
+
+
+def test_an_unconfirmed_message_is_sent_again_after_the_wait(broker, tmp_path):
+    """The same gateway, connected all along: what the broker took before any collector existed is
+    resent once `confirm_wait` passed without a confirmation, and a collector that came later stores it."""
+    db = tmp_path / "fleet.sqlite"
+    devices = {"dev-a": frames_of("dev-a", 200)}
+    n = len(devices["dev-a"])
+    with RunningGateway(broker.url, tmp_path / "q.sqlite", list(devices.values()), confirm_wait=1.0) as gw:
+        wait_for(lambda: gw.stats() and gw.stats().acked >= n, DEADLINE, "the broker to acknowledge everything")
+        with RunningCollector(broker.url, db) as col:
+            wait_for(lambda: col.check() and gw.check() and all_stored(db, devices), DEADLINE, "every frame stored")
+            wait_for(lambda: gw.gateway.outbox.size == 0, DEADLINE, "the queue emptied by confirmations")
+    expect_all_once(db, devices)
+    assert gw.gateway.stats.lost == 0 and gw.gateway.stats.resent >= n

@@ -129,3 +129,40 @@ def test_a_board_without_an_id_is_named_by_its_gateway():
     frame = wire.raw_frame(P.MSG_HELLO, 0, 0, P.encode_payload(P.MSG_HELLO, nameless))
     m = wire.decode("edgeloop/gw-1.ttyACM0/hello", wire.encode("gw-1", 0, frame))
     assert m.device_id == "gw-1.ttyACM0"
+
+
+# -- the collector's confirmation ---------------------------------------------------------------
+
+def test_a_confirmation_is_the_documented_bytes():
+    """Built by hand from docs/fleet.md's table, not by encode_ack."""
+    expected = (b"EA\x01\x00" + b"\x05dev-1" + (7).to_bytes(8, "little") + (3).to_bytes(4, "little")
+                + b"\x01b" + (2**40).to_bytes(8, "little") + (1).to_bytes(4, "little"))
+    assert wire.encode_ack([("dev-1", 7, 3), ("b", 2**40, 1)]) == expected
+    assert wire.decode_ack(expected) == [("dev-1", 7, 3), ("b", 2**40, 1)]
+    assert wire.ack_topic("gw-1") == "edgeloop-ack/gw-1"
+    assert not wire.ack_topic("gw-1").startswith(wire.SUBSCRIBE_ALL[:len("edgeloop/")])  # not a board's topic
+
+
+def test_sequences_become_runs():
+    assert wire.seq_ranges([5, 3, 4, 9, 4, 10, 0]) == [(0, 1), (3, 3), (9, 2)]
+    assert wire.seq_ranges([]) == []
+
+
+@pytest.mark.parametrize("data", [b"", b"EA\x01", b"XX\x01\x00", b"EA\x02\x00",
+                                  b"EA\x01\x00\x05dev-1" + b"\x00" * 11,  # cut short
+                                  b"EA\x01\x00\x03a/b" + b"\x00" * 12,  # not a device id
+                                  b"EA\x01\x00\x01a" + b"\x00" * 12])  # count 0
+def test_a_bad_confirmation_is_refused_with_reason_ack(data):
+    with pytest.raises(wire.WireError) as e:
+        wire.decode_ack(data)
+    assert e.value.reason == "ack"
+
+
+def test_a_refused_message_still_names_its_key_when_its_header_reads():
+    good = wire.encode("gw-a", 12, b"\x01\x02\x03")  # a board frame that fails its check
+    with pytest.raises(wire.WireError):
+        wire.decode("edgeloop/dev-1/inference", good)
+    assert wire.key_of("edgeloop/dev-1/inference", good) == ("gw-a", "dev-1", 12)
+    assert wire.key_of("edgeloop/dev-1/inference", b"EL\x02" + good[3:]) is None  # another version: unknown layout
+    assert wire.key_of("other/dev-1/inference", good) is None
+    assert wire.key_of("edgeloop/dev-1/inference", good[:20]) is None
