@@ -30,14 +30,12 @@ def collect(broker, db, client_id, seconds):
 
     from edgeloop.fleet.broker import parse_broker
     from edgeloop.fleet.collector import Collector
-    from edgeloop.log.store import Store
+    from edgeloop.log.db import open_log
 
     where = parse_broker(broker)
-    if db.startswith(("postgresql://", "postgres://")):
-        from edgeloop.log.pgstore import PgStore as Store  # noqa: N814
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
-    with Store(db) as store:
+    with open_log(db) as store:
         c = Collector(where, store, client_id=client_id, log=lambda text: click.echo(f"collect: {text}", err=True))
         try:
             stats = c.run(seconds, should_stop=lambda: bool(stop))

@@ -6,7 +6,9 @@ import click
 
 
 @click.command()
-@click.option("--db", required=True, type=click.Path(dir_okay=False), help="The SQLite log `edgeloop monitor` wrote.")
+@click.option("--db", required=True, type=click.Path(dir_okay=False), metavar="PATH.sqlite|postgresql://...",
+              help="The log: the SQLite file `edgeloop monitor` wrote, or the PostgreSQL database "
+                   "`edgeloop collect` wrote (postgresql://USER@HOST[:PORT]/DB).")
 @click.option("--model", required=True, type=click.Path(file_okay=False),
               help="The model folder (model.json + training_reference.json) the board ran.")
 @click.option("--any-model", is_flag=True, help="Compare every logged window, not only those of this model's hash.")

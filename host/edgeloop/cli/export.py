@@ -6,7 +6,9 @@ import click
 
 
 @click.command()
-@click.option("--db", required=True, type=click.Path(dir_okay=False), help="The SQLite log `edgeloop monitor` wrote.")
+@click.option("--db", required=True, type=click.Path(dir_okay=False), metavar="PATH.sqlite|postgresql://...",
+              help="The log: the SQLite file `edgeloop monitor` wrote, or the PostgreSQL database "
+                   "`edgeloop collect` wrote (postgresql://USER@HOST[:PORT]/DB).")
 @click.option("--since", help="Only inferences logged at or after this time (Unix seconds or ISO 8601).")
 @click.option("--model", help="Only inferences of this model hash (a prefix is enough).")
 @click.option("--max-confidence", type=click.FloatRange(0, 1),

@@ -17,7 +17,9 @@ def _line(w) -> str:
 
 
 @click.command()
-@click.option("--db", required=True, type=click.Path(dir_okay=False), help="The SQLite log `edgeloop monitor` wrote.")
+@click.option("--db", required=True, type=click.Path(dir_okay=False), metavar="PATH.sqlite|postgresql://...",
+              help="The log: the SQLite file `edgeloop monitor` wrote, or the PostgreSQL database "
+                   "`edgeloop collect` wrote (postgresql://USER@HOST[:PORT]/DB).")
 @click.option("--set", "sets", multiple=True, metavar="ID=CLASS",
               help="Set or correct one window's label (repeatable), e.g. --set 12=wave.")
 @click.option("--import", "import_from", type=click.Path(dir_okay=False),

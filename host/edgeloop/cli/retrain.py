@@ -10,9 +10,10 @@ DEFAULT_DATA = "../shared/data/tflm/micro_speech"
 @click.command()
 @click.option("--from", "parent", required=True, type=click.Path(file_okay=False, exists=True),
               help="The parent model folder (model.json, recipe.json, model file).")
-@click.option("--db", type=click.Path(dir_okay=False),
-              help="The log holding labelled windows (edgeloop label); keyword sessions need their raw "
-                   "samples logged too (monitor --window --plot).")
+@click.option("--db", type=click.Path(dir_okay=False), metavar="PATH.sqlite|postgresql://...",
+              help="The log holding labelled windows (edgeloop label), an SQLite file or a PostgreSQL database "
+                   "(postgresql://USER@HOST[:PORT]/DB); keyword sessions need their raw samples logged too "
+                   "(monitor --window --plot).")
 @click.option("--recordings", type=click.Path(file_okay=False),
               help="Keyword models: your recordings, one folder per word (yes/, no/, unknown/, silence/) "
                    "of 16 kHz mono 16-bit WAV files; name them <speaker>_nohash_<n>.wav to keep a speaker together.")

@@ -29,7 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from edgeloop.errors import EdgeloopError, StoreError
-from edgeloop.log.store import Store, blob_int16
+from edgeloop.log.db import open_log, shown
+from edgeloop.log.store import blob_int16
 
 FORMATS = ("npz", "csv", "parquet")
 
@@ -90,7 +91,7 @@ def _filters(first: str, since: str | None, model: str | None) -> tuple[list[str
 def _select(db, table: str, sql, params: list, check=None) -> tuple[list, int]:
     """(matching rows, rows in `table`) from the log, opened read-only and closed again; `sql` may
     be a function of the open store (columns that depend on its schema version)."""
-    store = Store(db, readonly=True)
+    store = open_log(db, readonly=True)
     try:
         if check:
             check(store)
@@ -111,7 +112,7 @@ def _kept_rows(db, where: list[str], params: list, rule: str | None) -> tuple[li
 
     def written_with_kept(store):
         if store.schema_version < 3:
-            raise ExportError(f"{db} was written before kept windows were logged (schema {store.schema_version}); "
+            raise ExportError(f"{shown(db)} was written before kept windows were logged (schema {store.schema_version}); "
                               "open it once with `edgeloop monitor --db` to upgrade it, or record a new log")
 
     def sql(store):  # a kept keyword window (schema 5) is int8 features: no sensor scale applies
@@ -149,9 +150,9 @@ def export(db: str | Path, out: str | Path, *, fmt: str, since: str | None = Non
                               f"ON s.id = i.session_id WHERE {' AND '.join(where)} ORDER BY i.id", params)
     if not rows:
         if kept:
-            raise ExportError(f"no kept windows in {db} match ({total} in the log; a board keeps windows when it "
+            raise ExportError(f"no kept windows in {shown(db)} match ({total} in the log; a board keeps windows when it "
                               "was deployed with capture rules: `edgeloop deploy --model DIR --keep-below 0.6`)")
-        raise ExportError(f"no logged windows in {db} match ({total} inferences in the log; only those logged "
+        raise ExportError(f"no logged windows in {shown(db)} match ({total} inferences in the log; only those logged "
                           "with `edgeloop monitor --window` carry their input window)")
     label_of = read_labels(label_from) if label_from else None
     windows, labels, ids, conf, subjects, times, rates, rules = [], [], [], [], [], [], [], []
@@ -183,7 +184,7 @@ def export(db: str | Path, out: str | Path, *, fmt: str, since: str | None = Non
         out.mkdir(parents=True, exist_ok=True)
         path = _write(out, fmt, np.stack(windows), labels, ids, conf, subjects, rates, rules if kept else None)
         (out / "export.json").write_text(json.dumps({
-            "source": str(db), "format": fmt, "windows": len(windows), "window_shape": list(shape),
+            "source": shown(db), "format": fmt, "windows": len(windows), "window_shape": list(shape),
             "since": since, "model": model, "max_confidence": max_confidence, "kept": kept, "rule": rule,
             "labels": "file " + str(label_from) if label_from else "model top class (pseudo-labels)",
             "classes": sorted(set(labels))}, indent=1) + "\n")
@@ -202,11 +203,11 @@ def export_detections(db: str | Path, out: str | Path, *, fmt: str, since: str |
     if fmt not in ("csv", "parquet"):
         raise ExportError(f"detections export as csv or parquet (a table of events, no windows), not {fmt}; "
                           "pass --format csv")
-    where, params = _filters("1", since, model)
+    where, params = _filters("1 = 1", since, model)
 
     def written_with_detections(store):
         if store.schema_version < 2:
-            raise ExportError(f"{db} was written before detections were logged (schema {store.schema_version}); "
+            raise ExportError(f"{shown(db)} was written before detections were logged (schema {store.schema_version}); "
                               "open it once with `edgeloop monitor --db` to upgrade it, or record a new log")
 
     rows, total = _select(db, "detections",
@@ -214,7 +215,7 @@ def export_detections(db: str | Path, out: str | Path, *, fmt: str, since: str |
                           "class_index, score, time_ms, window_index, seq, device_ms FROM detections "
                           f"WHERE {' AND '.join(where)} ORDER BY id", params, check=written_with_detections)
     if not rows:
-        raise ExportError(f"no detections in {db} match ({total} in the log; detections come from a board in "
+        raise ExportError(f"no detections in {shown(db)} match ({total} in the log; detections come from a board in "
                           "keyword mode, logged by `edgeloop monitor` or `edgeloop demo --keyword`)")
     out = Path(out)
     try:

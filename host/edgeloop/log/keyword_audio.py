@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from .labels import labelled_hash, load_windows
-from .store import Store
+from .db import open_log
+from .store import LogBase
 
 FRAME, HOP, CLIP = 480, 320, 16000
 HEARD = FRAME + 48 * HOP  # 15,840 samples: the 49 frames of a model input
@@ -36,7 +37,7 @@ class LoggedClip:
     clip: np.ndarray  # int16, CLIP samples
 
 
-def _stream(store: Store, session_id: int) -> tuple[int, np.ndarray, np.ndarray]:
+def _stream(store: LogBase, session_id: int) -> tuple[int, np.ndarray, np.ndarray]:
     """(first sample index, samples, present mask) of a session's mono 16 kHz sample frames."""
     rows = store.query("SELECT sample_index, channels, data FROM samples WHERE session_id = ? "
                        "ORDER BY sample_index", (session_id,))
@@ -73,7 +74,7 @@ def labelled_clips(db: str | Path) -> tuple[list[LoggedClip], int]:
     if not windows:
         return [], 0
     out, missing = [], 0
-    with Store(db, readonly=True) as store:
+    with open_log(db, readonly=True) as store:
         index = {r["id"]: r["window_index"] for r in store.query(
             f"SELECT id, window_index FROM inferences WHERE id IN ({','.join(str(w.id) for w in windows)})")}
         streams: dict = {}

@@ -38,7 +38,8 @@ import numpy as np
 
 from edgeloop.atomic import write_text_atomic
 from edgeloop.errors import EdgeloopError
-from edgeloop.log.store import Store, blob_int16
+from edgeloop.log.db import open_log, shown
+from edgeloop.log.store import LogBase, blob_int16
 
 FROM_NAME, TO_NAME = "label", "ts"  # the Label Studio control and object names the config uses
 SPARK = "▁▂▃▄▅▆▇█"
@@ -70,7 +71,7 @@ class Window:
         return dt.datetime.fromtimestamp(self.host_time, dt.timezone.utc).date().isoformat()
 
 
-def _has_labels(store: Store) -> bool:
+def _has_labels(store: LogBase) -> bool:
     return store.schema_version >= 4
 
 
@@ -78,7 +79,7 @@ def load_windows(db: str | Path, *, ids=None, unlabelled: bool = False, labelled
                  max_confidence: float | None = None, model: str | None = None, limit: int | None = None
                  ) -> list[Window]:
     """The logged windows (with their labels), oldest first, read without writing to the log."""
-    store = Store(db, readonly=True)
+    store = open_log(db, readonly=True)
     try:
         return _windows(store, ids=ids, unlabelled=unlabelled, labelled=labelled,
                         max_confidence=max_confidence, model=model, limit=limit)
@@ -86,17 +87,17 @@ def load_windows(db: str | Path, *, ids=None, unlabelled: bool = False, labelled
         store.close()
 
 
-def _windows(store: Store, *, ids=None, unlabelled=False, labelled=False, max_confidence=None, model=None,
+def _windows(store: LogBase, *, ids=None, unlabelled=False, labelled=False, max_confidence=None, model=None,
              limit=None) -> list[Window]:
     join = "LEFT JOIN labels l ON l.inference_id = i.id" if _has_labels(store) else ""
     label = "l.label" if join else "NULL"
     # A kept keyword window (schema 5) is the model's input features: labelled through its inference
     # (which carries no window of its own, or only the last 30 ms of audio) and shown instead of it.
-    # One kept row per inference, its first (SQLite takes the bare columns from the min(id) row).
+    # One kept row per inference, its first (written in SQL that SQLite and PostgreSQL both read).
     if store.schema_version >= 5:
-        join += (" LEFT JOIN (SELECT inference_id, window AS kwin, window_channels AS kch, min(id) FROM kept"
-                 " WHERE features = 1 GROUP BY inference_id) kf ON kf.inference_id = i.id")
-        kf, kc = "kf.kwin", "kf.kch"
+        join += (" LEFT JOIN (SELECT inference_id, min(id) AS kid FROM kept WHERE features = 1"
+                 " GROUP BY inference_id) kfirst ON kfirst.inference_id = i.id LEFT JOIN kept kf ON kf.id = kfirst.kid")
+        kf, kc = "kf.window", "kf.window_channels"
     else:
         kf = kc = "NULL"
     where, params = [f"(i.window IS NOT NULL OR {kf} IS NOT NULL)"], []
@@ -174,16 +175,16 @@ def set_labels(db: str | Path, labels: dict[int, str], *, source: str, extra_cla
     """Write `labels` (id -> class) in one transaction after checking every id and class; returns the count."""
     if not labels:
         return 0
-    store = Store(db)  # writable: opening migrates an older log to the labels table
+    store = open_log(db)  # writable: opening migrates an older log to the labels table
     try:
         found = {w.id: w for w in _windows(store, ids=sorted(labels))}
         missing = sorted(set(labels) - set(found))
         if missing:
             n = store.query("SELECT count(*) AS n, min(id) AS lo, max(id) AS hi FROM inferences "
-                            "WHERE window IS NOT NULL")[0]
+                            "WHERE inferences.window IS NOT NULL")[0]
             have = f"windows {n['lo']}..{n['hi']}" if n["n"] else "no logged windows"
             raise LabelError(f"no logged window with id {missing[0]}{' (and %d more)' % (len(missing) - 1) if len(missing) > 1 else ''} "
-                             f"in {db} (it has {have}); list them with `edgeloop label --db {db}`")
+                             f"in {shown(db)} (it has {have}); list them with `edgeloop label --db {shown(db)}`")
         extra = list(extra_classes)
         for rid, cls in labels.items():
             known = found[rid].classes + extra
@@ -191,8 +192,9 @@ def set_labels(db: str | Path, labels: dict[int, str], *, source: str, extra_cla
                 raise LabelError(f"class {cls!r} for window {rid} is not one of {', '.join(known)}; fix the label "
                                  f"or add the class on purpose with --new-class {cls}")
         now = time.time()
-        store.write_many("INSERT OR REPLACE INTO labels (inference_id, label, source, updated) VALUES (?,?,?,?)",
-                          [(rid, cls, source, now) for rid, cls in labels.items()])
+        store.write_many("INSERT INTO labels (inference_id, label, source, updated) VALUES (?,?,?,?) "
+                         "ON CONFLICT (inference_id) DO UPDATE SET label = excluded.label, source = excluded.source, "
+                         "updated = excluded.updated", [(rid, cls, source, now) for rid, cls in labels.items()])
         return len(labels)
     finally:
         store.close()
@@ -302,7 +304,7 @@ def export_labels(db: str | Path, path: str | Path, *, unlabelled: bool = False,
         raise LabelError(f"cannot tell the format of {path}: name it .csv or .json (Label Studio)")
     ws = load_windows(db, unlabelled=unlabelled, labelled=labelled, max_confidence=max_confidence)
     if not ws:
-        raise LabelError(f"no logged windows in {db} match; only inferences logged with `edgeloop monitor "
+        raise LabelError(f"no logged windows in {shown(db)} match; only inferences logged with `edgeloop monitor "
                          "--window` carry their input window")
     if fmt == ".json":
         text = json.dumps(labelstudio_tasks(ws), indent=1) + "\n"

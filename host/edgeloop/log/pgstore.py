@@ -1,20 +1,26 @@
-"""The inference log in PostgreSQL, for `edgeloop collect --db postgresql://...` (docs/fleet.md).
+"""The inference log in PostgreSQL, for `--db postgresql://USER@HOST[:PORT]/DB` (docs/fleet.md).
 
 The same tables and columns as the SQLite log (store.py, schema 6), so a query that reads one
-reads the other (`window` is quoted: a reserved word in PostgreSQL). It offers what a collector
-writes through (FleetSink): sessions, inferences, samples, status, detections, kept windows,
-events and the fleet_messages key. One transaction per batch, committed by `flush`; the key and
-the rows of a message commit together. psycopg 3 is imported only when a PgStore is made.
+reads the other. A collector writes through it (FleetSink): sessions, inferences, samples,
+status, detections, kept windows, events and the fleet_messages key, one transaction per
+batch, committed by `flush`; the key and the rows of a message commit together. `export`,
+`label`, `drift` and `retrain` read it (and `label` writes labels) through the interface both
+logs share (store.LogBase): `query` takes SQL in SQLite's spelling and `_pg` respells it
+(`?` placeholders, the reserved word `window`), rows read by name or position as sqlite3.Row.
+Migrations are numbered like SQLite's, the version kept in the table edgeloop_schema.
+psycopg 3 is imported only when a PgStore is made.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 
 from edgeloop.errors import StoreError
 
-from .store import SCHEMA_VERSION, _INSERT_INFERENCE, _INSERT_SAMPLES, _INSERT_STATUS, _scores_text, inference_row, int16_blob
+from .store import (SCHEMA_VERSION, _INSERT_INFERENCE, _INSERT_SAMPLES, _INSERT_STATUS, LogBase, _scores_text,
+                    _tables_of, inference_row, int16_blob)
 
 _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS sessions (
@@ -55,45 +61,129 @@ _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS fleet_messages (
         device_id TEXT NOT NULL, gateway_id TEXT NOT NULL, sequence BIGINT NOT NULL, kind TEXT NOT NULL,
         frame_seq INTEGER, received DOUBLE PRECISION NOT NULL, PRIMARY KEY (device_id, gateway_id, sequence))""",
-    "CREATE TABLE IF NOT EXISTS edgeloop_schema (version INTEGER NOT NULL)",
 ]
+
+# (version, statements) as store.MIGRATIONS: a PostgreSQL log starts at 6 (the tables above, all
+# of SQLite's schema 6); a later SQLite migration needs its PostgreSQL twin here
+# (tests/host/log/test_pg_read.py checks both logs have the same tables and columns).
+MIGRATIONS: list[tuple[int, list[str]]] = [(6, _SCHEMA)]
+
+
+_WINDOW = re.compile(r'(?<![\w"])window(?![\w"])')
 
 
 def _pg(sql: str) -> str:
-    """The SQLite statement in PostgreSQL's spelling: %s placeholders, "window" quoted."""
-    return sql.replace("?", "%s").replace(" window)", ' "window")').replace(", window,", ', "window",')
+    """The SQLite statement in PostgreSQL's spelling: %s placeholders (a literal % doubled),
+    "window" quoted (a reserved word in PostgreSQL, a plain name in SQLite)."""
+    return _WINDOW.sub('"window"', sql.replace("%", "%%").replace("?", "%s"))
 
 
-class PgStore:
-    def __init__(self, url: str):
+def _one_line(e: Exception) -> str:
+    return " ".join(str(e).split())
+
+
+class _Row(tuple):
+    """A result row read by column name or position, as sqlite3.Row is."""
+
+    __slots__ = ()
+    names: dict[str, int] = {}
+
+    def __getitem__(self, key):
+        return tuple.__getitem__(self, self.names[key] if isinstance(key, str) else key)
+
+    def keys(self) -> list[str]:
+        return list(self.names)
+
+
+def _rows(cursor):
+    """psycopg row factory: rows of one result, named by its columns."""
+    names: dict[str, int] = {}
+    for i, d in enumerate(cursor.description or ()):
+        names.setdefault(d.name, i)
+    return type("Row", (_Row,), {"__slots__": (), "names": names})
+
+
+def shown(url: str) -> str:
+    """The URL without its password or options, for messages and files (USER@HOST:PORT/DB)."""
+    rest = url.split("://", 1)[-1].split("?", 1)[0]
+    user, at, host = rest.rpartition("@")
+    return (user.split(":", 1)[0] + at if at else "") + host
+
+
+class PgStore(LogBase):
+    def __init__(self, url: str, *, readonly: bool = False):
         try:
             import psycopg
         except ImportError:
             raise StoreError("--db postgresql://... needs psycopg: pip install 'psycopg[binary]'") from None
         self._psycopg = psycopg
-        self.path = url.split("@")[-1]  # for messages: never the password
-        try:
-            self._db = psycopg.connect(url, autocommit=False)
-            with self._db.transaction():
-                self._db.execute("SELECT pg_advisory_xact_lock(7244051)")  # one migrator at a time
-                for sql in _SCHEMA:
-                    self._db.execute(sql)
-                row = self._db.execute("SELECT max(version) FROM edgeloop_schema").fetchone()
-                if row[0] is None:
-                    self._db.execute("INSERT INTO edgeloop_schema (version) VALUES (%s)", (SCHEMA_VERSION,))
-                elif row[0] > SCHEMA_VERSION:
-                    raise StoreError(f"{self.path} holds a log of a newer edgeloop (schema {row[0]}); upgrade edgeloop")
-        except psycopg.Error as e:
-            raise StoreError(f"cannot use the database {self.path}: {e}".strip()) from None
+        self.path = shown(url)  # for messages: never the password
         self.session_id: int | None = None
         self._session: dict | None = None
+        try:
+            self._db = psycopg.connect(url, autocommit=False, connect_timeout=10)
+        except psycopg.Error as e:
+            raise StoreError(f"cannot reach the database {self.path}: {_one_line(e)}; check the host, port, "
+                             "user and database name in --db, and that PostgreSQL is running") from None
+        try:
+            if readonly:
+                self._db.read_only = True  # one read-only transaction: every query sees the same log
+                self._version = self._check_schema()
+            else:
+                self._version = self._migrate()
+        except (psycopg.Error, StoreError) as e:
+            db, self._db = self._db, None
+            db.close()
+            if isinstance(e, StoreError):
+                raise
+            raise StoreError(f"cannot use the database {self.path}: {_one_line(e)}") from None
+
+    # -- schema -----------------------------------------------------------------
+    def _migrate(self) -> int:
+        with self._db.transaction():
+            self._db.execute("SELECT pg_advisory_xact_lock(7244051)")  # one migrator at a time
+            self._db.execute("CREATE TABLE IF NOT EXISTS edgeloop_schema (version INTEGER NOT NULL)")
+            version = self._db.execute("SELECT max(version) FROM edgeloop_schema").fetchone()[0] or 0
+            self._refuse_newer(version)
+            for v, statements in MIGRATIONS:
+                if v > version:
+                    for sql in statements:
+                        self._db.execute(sql)
+                    self._db.execute("INSERT INTO edgeloop_schema (version) VALUES (%s)", (v,))
+                    version = v
+        return version
+
+    def _check_schema(self) -> int:
+        """The log's schema version, refusing a database this edgeloop cannot read."""
+        tables = {r[0] for r in self._db.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")}
+        if "edgeloop_schema" not in tables:
+            found = f"tables {', '.join(sorted(tables))}" if tables else "no tables"
+            raise StoreError(f"the database {self.path} holds no edgeloop log ({found}); pass --db with the "
+                             "database `edgeloop collect` wrote")
+        version = self._db.execute("SELECT max(version) FROM edgeloop_schema").fetchone()[0] or 0
+        self._refuse_newer(version)
+        missing = sorted(_tables_of(version) - tables)
+        if missing:
+            raise StoreError(f"the database {self.path} is not an edgeloop log (schema {version} but no "
+                             f"{', '.join(missing)} table); pass --db with the database `edgeloop collect` wrote")
+        return version
+
+    def _refuse_newer(self, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{self.path} holds a log of a newer edgeloop (schema {version}; this one knows up to "
+                             f"{SCHEMA_VERSION}); upgrade edgeloop (pip install -U edgeloop)")
+
+    @property
+    def schema_version(self) -> int:
+        return self._version
 
     def _run(self, sql: str, row: tuple = ()):
         try:
             return self._db.execute(_pg(sql), row)
         except self._psycopg.Error as e:
             self._rollback()
-            raise StoreError(f"the database {self.path} failed: {e}".strip()) from None
+            raise StoreError(f"the database {self.path} failed: {_one_line(e)}") from None
 
     def _rollback(self) -> None:
         try:
@@ -191,26 +281,31 @@ class PgStore:
              f["t_ms"], host_time, f["window_index"], f["window_channels"], int16_blob(f["window"]),
              1 if f.get("features") else 0)).fetchone()[0]
 
+    # -- reading, and the rare writes of a reader (labels) ----------------------------
+    def query(self, sql: str, params: tuple = ()) -> list:
+        """Rows of `sql` (SQLite's spelling), read by column name or position."""
+        try:
+            with self._db.cursor(row_factory=_rows) as cur:
+                cur.execute(_pg(sql), tuple(params))
+                return cur.fetchall()
+        except self._psycopg.Error as e:
+            self._rollback()
+            raise StoreError(f"the database {self.path} failed: {_one_line(e)}") from None
+
+    def write_many(self, sql: str, rows: list[tuple]) -> None:
+        """Rows that must land together (a label file): one transaction, committed now, or none of them."""
+        try:
+            with self._db.cursor() as cur:
+                cur.executemany(_pg(sql), rows)
+        except self._psycopg.Error as e:
+            self._rollback()
+            raise StoreError(f"the database {self.path} failed: {_one_line(e)}") from None
+        self.flush()
+
     # -- transactions -------------------------------------------------------------------
     def flush(self) -> None:
         try:
             self._db.commit()
         except self._psycopg.Error as e:
             self._rollback()
-            raise StoreError(f"the database {self.path} failed to commit: {e}".strip()) from None
-
-    def close(self) -> None:
-        db = getattr(self, "_db", None)
-        if db is None:
-            return
-        try:
-            self.flush()
-        finally:
-            self._db = None
-            db.close()
-
-    def __enter__(self) -> "PgStore":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+            raise StoreError(f"the database {self.path} failed to commit: {_one_line(e)}") from None

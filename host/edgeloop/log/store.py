@@ -200,7 +200,39 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
     return db
 
 
-class Store:
+TABLES = ("inferences", "samples", "status", "events", "sessions", "detections", "kept", "labels", "fleet_messages")
+
+
+class LogBase:
+    """What the SQLite log and the PostgreSQL log (pgstore.py) share, so a reader holds either:
+    `query` (rows read by name or position, SQL in SQLite's spelling), `schema_version`,
+    `write_many`, `flush`; closing commits first; `with` closes."""
+
+    _db = None
+
+    def close(self) -> None:
+        db = getattr(self, "_db", None)
+        if db is None:
+            return
+        try:
+            self.flush()
+        finally:
+            self._db = None
+            db.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def count(self, table: str) -> int:
+        if table not in TABLES:
+            raise ValueError(table)
+        return self.query(f"SELECT count(*) AS n FROM {table}")[0]["n"]
+
+
+class Store(LogBase):
     """An append-mostly log of one or more board sessions."""
 
     def __init__(self, path: str | Path, *, batch_rows: int = 256, batch_seconds: float = 0.1,
@@ -491,22 +523,6 @@ class Store:
         self._pending = 0
         self._last_commit = time.monotonic()
 
-    def close(self) -> None:
-        db = getattr(self, "_db", None)
-        if db is None:
-            return
-        try:
-            self.flush()
-        finally:
-            self._db = None
-            db.close()
-
-    def __enter__(self) -> "Store":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
     # -- reading ------------------------------------------------------------
     def query(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
         try:
@@ -515,9 +531,3 @@ class Store:
             return cur.fetchall()
         except sqlite3.Error as e:
             raise StoreError(_explain(self.path, e)) from None
-
-    def count(self, table: str) -> int:
-        if table not in ("inferences", "samples", "status", "events", "sessions", "detections", "kept", "labels",
-                         "fleet_messages"):
-            raise ValueError(table)
-        return self.query(f"SELECT count(*) AS n FROM {table}")[0]["n"]

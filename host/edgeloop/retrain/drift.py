@@ -39,6 +39,7 @@ from edgeloop_fw import features as F
 from .. import modelinfo as MI
 from .. import trainref as R
 from ..errors import EdgeloopError
+from ..log.db import shown
 from ..log.labels import Window, load_windows
 from ..train.reference import window_features
 
@@ -136,7 +137,7 @@ def check(db: str | Path, model: str | Path, *, any_model: bool = False) -> Drif
         total = len(load_windows(db))
         hint = (f"{total} logged windows are of other models; pass --any-model to compare them anyway"
                 if total else "only inferences logged with `edgeloop monitor --window` carry their window")
-        raise DriftError(f"no logged windows of model {h} ({folder}) in {db}: {hint}")
+        raise DriftError(f"no logged windows of model {h} ({folder}) in {shown(db)}: {hint}")
     channels = len(info.channels or []) or 3
     shapes = {w.raw.shape for w in ws}
     if shapes != {(info.window, channels)}:

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import modelinfo as MI
+from ..log.db import shown
 from ..train import keyword as K
 from ..train import keyword_data as D
 from ..train import recordings as R
@@ -127,7 +128,7 @@ def retrain_keyword(opts, parent: MI.ModelInfo, progress=None) -> Outcome:
         logged_clips, left_out = labelled_clips(opts.db)
         kept = labelled_features(opts.db)
         if not logged_clips and not kept:
-            raise RetrainError(f"no labelled keyword window in {opts.db} has its second of audio in the log "
+            raise RetrainError(f"no labelled keyword window in {shown(opts.db)} has its second of audio in the log "
                                f"({left_out} labelled without it), and no labelled window was kept by a board's "
                                "capture rules: log keyword sessions with `edgeloop monitor --window --plot` (raw "
                                "samples too) or deploy with --keep-*, and label them with `edgeloop label`")
@@ -135,7 +136,7 @@ def retrain_keyword(opts, parent: MI.ModelInfo, progress=None) -> Outcome:
             if c.label not in classes:
                 raise RetrainError(f"logged window {c.id} is labelled '{c.label}', not a class of {opts.parent} "
                                    f"({', '.join(classes)}); a new word needs a new model: edgeloop train keyword")
-        logged = [R.Recording(Path(opts.db), f"log:{c.id}", c.label, f"session {c.session_id}", c.clip, "")
+        logged = [R.Recording(Path(shown(opts.db)), f"log:{c.id}", c.label, f"session {c.session_id}", c.clip, "")
                   for c in logged_clips]
     recs = recs + logged
     seed = recipe.seed if opts.seed is None else opts.seed
@@ -144,7 +145,7 @@ def retrain_keyword(opts, parent: MI.ModelInfo, progress=None) -> Outcome:
     test_groups, _ = split_groups([r.group for r in recs] + kept_groups,
                                   [r.word for r in recs] + [k.label for k in kept], opts.field_test_fraction, seed)
     if not test_groups:
-        raise RetrainError(f"the {len(recs) + len(kept)} recordings in {opts.recordings or opts.db} come from too few speakers to hold "
+        raise RetrainError(f"the {len(recs) + len(kept)} recordings in {opts.recordings or shown(opts.db)} come from too few speakers to hold "
                            "any out (need two speakers or logged sessions of a word; Speech Commands names are "
                            "<speaker>_nohash_<n>.wav): add recordings of more speakers")
     data_dir = Path(opts.data_dir or DEFAULT_DATA)
@@ -215,12 +216,12 @@ def retrain_keyword(opts, parent: MI.ModelInfo, progress=None) -> Outcome:
     if logged_clips:
         from ..log.keyword_audio import clips_hash as logged_hash
 
-        data.append({"kind": "labelled keyword audio", "db": str(opts.db), "sha256": logged_hash(logged_clips),
+        data.append({"kind": "labelled keyword audio", "db": shown(opts.db), "sha256": logged_hash(logged_clips),
                      "windows": len(logged_clips), "ids": [c.id for c in logged_clips], "left_out": left_out})
     if kept:
         from ..log.kept_features import features_hash
 
-        data.append({"kind": "labelled kept keyword features", "db": str(opts.db), "sha256": features_hash(kept),
+        data.append({"kind": "labelled kept keyword features", "db": shown(opts.db), "sha256": features_hash(kept),
                      "windows": len(kept), "ids": [k.id for k in kept]})
     lin = lineage(parent_dir, parent, p_elm, data, {"data": recipe.seed, "recordings_split": seed, "training": seed},
                   RUNNERS["board"], opts.tolerance, rows, conf, reasons, opts.force)
@@ -230,7 +231,7 @@ def retrain_keyword(opts, parent: MI.ModelInfo, progress=None) -> Outcome:
                             "test": [r.rel for r in u_test] + [f"kept:{k.id}" for k in k_test]},
              "train_clips": int(len(y_tr)), "user_train_clips": len(c_user)}
     command = (f"edgeloop retrain --from {opts.parent}" + (f" --recordings {opts.recordings}" if opts.recordings else "")
-               + (f" --db {opts.db}" if opts.db else "") + f" --out {opts.out} "
+               + (f" --db {shown(opts.db)}" if opts.db else "") + f" --out {opts.out} "
                f"--tolerance {opts.tolerance:g} --seed {seed}" + (f" --epochs {opts.epochs}" if opts.epochs else "")
                + (" --force" if opts.force else ""))
     doc_recipe = K.recipe_from_json(dict(recipe.to_json(), epochs=train_recipe.epochs))  # data seed: the parent's

@@ -35,6 +35,7 @@ import numpy as np
 
 from .. import modelinfo as MI
 from .. import trainref as TR
+from ..log.db import shown
 from ..log.labels import Window, labelled_hash, load_windows
 from ..train import card as C
 from ..train import dataset as D
@@ -154,8 +155,8 @@ def retrain_gesture(opts: RetrainOptions, progress=None) -> Outcome:
     channels = len(parent.channels or []) or 3
     labelled = [w for w in labelled if w.raw.shape == (parent.window, channels)]
     if not labelled:
-        raise RetrainError(f"no labelled windows of {parent.window}x{channels} in {opts.db}; label some with "
-                           f"`edgeloop label --db {opts.db} --set ID=class`")
+        raise RetrainError(f"no labelled windows of {parent.window}x{channels} in {shown(opts.db)}; label some with "
+                           f"`edgeloop label --db {shown(opts.db)} --set ID=class`")
     classes = sorted(set(parent.classes) | {w.label for w in labelled})
     field_train, field_test, sessions = split_sessions(labelled, opts.field_test_fraction, seed)
     if not field_test:
@@ -198,7 +199,7 @@ def retrain_gesture(opts: RetrainOptions, progress=None) -> Outcome:
         lineage=lineage(
             parent_dir, parent, parent_files[parent.model["file"]],
             [{"kind": "takes", "path": str(t), "sha256": sha256_file(t)} for t in ds.tables]
-            + [{"kind": "labelled field windows", "db": str(opts.db), "sha256": field_hash(labelled),
+            + [{"kind": "labelled field windows", "db": shown(opts.db), "sha256": field_hash(labelled),
                 "windows": len(labelled), "ids": [w.id for w in labelled]}],
             {"split": parent.split.get("seed"), "field_split": seed, "training": seed},
             fitted.runners["board"], opts.tolerance, rows, confusion, reasons, opts.force))
@@ -210,7 +211,7 @@ def retrain_gesture(opts: RetrainOptions, progress=None) -> Outcome:
         files = dict(fitted.files)
         files[MI.FILE_NAME] = MI.dumps(info).encode()
         files[TR.FILE_NAME] = build_from_files(info, files, x_tr, x_te)
-        rec = {"command": f"edgeloop retrain --from {opts.parent} --db {opts.db} --out {opts.out} "
+        rec = {"command": f"edgeloop retrain --from {opts.parent} --db {shown(opts.db)} --out {opts.out} "
                           f"--tolerance {opts.tolerance:g} --seed {seed}" + (" --force" if opts.force else ""),
                "equivalent": G.command_line(recipe), "seed": seed, "versions": G._versions(recipe.model),
                "data_sha256": {d.get("path") or d["db"]: d["sha256"] for d in info.lineage["data"]}}
