@@ -278,14 +278,13 @@ CPI = {
 }
 
 
-MULTIPLY = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")  # counted per MAC; the rest per output element
-
-
 def fit_core(core: str, counted: list, out: Path) -> None:
     """Per op kind: the cost of a call (RESHAPE, which the plan aliases, is nothing else), then
     instructions per MAC (ops that multiply) or per output element (the rest), weighted by
     work; then how far that arithmetic lands from each model's counted total."""
     import statistics
+
+    from edgeloop.boards.speed import MULTIPLY  # counted per MAC; the rest per output element
 
     calls = [n for _m, op, _mac, _e, n in counted if op == "RESHAPE"]
     per_call = statistics.median(calls) if calls else min(n for *_r, n in counted)
@@ -299,7 +298,7 @@ def fit_core(core: str, counted: list, out: Path) -> None:
     per_mac = {op: round(mac_work[op] / mac_n[op], 3) for op in sorted(mac_work)}
     per_element = {op: round(el_work[op] / el_n[op], 3) for op in sorted(el_work)}
     per_element["RESHAPE"] = 0.0
-    per_element["default"] = statistics.median(per_element.values())
+    per_element["default"] = round(statistics.median(per_element.values()), 3)
     name = {"m0": "cortex-m0", "m7": "cortex-m7"}[core]
     machine = {"m0": "QEMU microbit (Cortex-M0)", "m7": "QEMU mps2-an500 (Cortex-M7)"}[core]
     cpi, why = CPI[core]

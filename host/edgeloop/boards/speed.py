@@ -20,6 +20,10 @@ from edgeloop.errors import BoardProfileError
 from edgeloop.resources import boards_dir
 
 
+# Ops whose work is their MACs (weights against inputs); every other op is costed per output element.
+MULTIPLY = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", "BATCH_MATMUL", "CONV_3D"})
+
+
 @dataclass(frozen=True)
 class CoreSpeed:
     core: str
@@ -37,11 +41,9 @@ class CoreSpeed:
         would mean differs from tool to tool)."""
         if op in self.per_mac:
             return self.per_call + macs * self.per_mac[op]
-        if op in self.per_element:
-            return self.per_call + elements * self.per_element[op]
-        if macs:  # an op that multiplies but was not counted: the dearest counted MAC
+        if op in MULTIPLY:  # one that multiplies but was not counted: the dearest counted MAC
             return self.per_call + macs * max(self.per_mac.values())
-        return self.per_call + elements * self.per_element["default"]
+        return self.per_call + elements * self.per_element.get(op, self.per_element["default"])
 
 
 def speed_dir(directory: Path | None = None) -> Path:

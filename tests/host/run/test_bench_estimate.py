@@ -43,7 +43,7 @@ def test_the_estimate_adds_up_the_models_own_layers(board, name):
     rows = tf_rows((REPO / "models" / name / target.info.model["reference"]).read_bytes())
     assert len(est.layers) == len(rows)
     for got, (op, elements, macs) in zip(est.layers, rows):
-        if op in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
+        if op in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):  # the rest: per element, MACs or not
             want = speed.per_call + macs * speed.per_mac[op]
         else:
             want = speed.per_call + elements * speed.per_element.get(op, speed.per_element["default"])
