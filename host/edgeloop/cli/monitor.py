@@ -14,11 +14,14 @@ import click
 @click.option("--db", default="edgeloop-log.sqlite", show_default=True, type=click.Path(dir_okay=False),
               help="SQLite log every inference is written to.")
 @click.option("--seconds", type=float, help="Stop after N seconds (default: until Ctrl-C).")
+@click.option("--count", type=click.IntRange(min=1), metavar="N",
+              help="Stop after N inferences (with --seconds, whichever comes first): a replayed take's "
+                   "windows on a slow or busy machine, where time would cut it short.")
 @click.option("--plot", is_flag=True, help="Also stream the raw sensor channels and draw them live.")
 @click.option("--window", "send_window", is_flag=True,
               help="Ask the board to attach each input window, so `edgeloop export` can build a retraining set.")
 @click.pass_context
-def monitor(ctx, broker, port, db, seconds, plot, send_window):
+def monitor(ctx, broker, port, db, seconds, count, plot, send_window):
     """Stream inferences from a board: live view + durable SQLite log.
 
     Shows the top class with confidence bars, inferences/s, latency, the
@@ -43,6 +46,7 @@ def monitor(ctx, broker, port, db, seconds, plot, send_window):
     Example:
       edgeloop monitor --port /dev/ttyACM0 --db log.sqlite --seconds 60 --plot
       edgeloop monitor --seconds 10 --window   # log input windows for `edgeloop export`
+      edgeloop monitor --count 100 --window    # exactly the first 100 inferences (and the frames in flight)
       edgeloop monitor --broker mqtt://broker.local:1883              # the fleet, until Ctrl-C
       edgeloop monitor --broker mqtt://localhost --seconds 30 | tee fleet.txt
     """
@@ -50,7 +54,7 @@ def monitor(ctx, broker, port, db, seconds, plot, send_window):
         from click.core import ParameterSource
 
         given = [f"--{name}" for name, opt in (("port", "port"), ("db", "db"), ("plot", "plot"),
-                                                ("window", "send_window"))
+                                                ("window", "send_window"), ("count", "count"))
                  if ctx.get_parameter_source(opt) not in (ParameterSource.DEFAULT, None)]
         if given:
             raise click.UsageError(f"--broker watches the fleet and cannot be used with {', '.join(given)} "
@@ -76,7 +80,7 @@ def monitor(ctx, broker, port, db, seconds, plot, send_window):
             state["port"] = session.port
 
         summary = run_monitor(port=port, db=db, seconds=seconds, plot=plot, send_window=send_window,
-                              on_tick=on_tick, on_session=bind)
+                              on_tick=on_tick, on_session=bind, count=count)
     click.echo(summary)
 
 

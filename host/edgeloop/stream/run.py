@@ -35,8 +35,12 @@ def _port(port: str | None) -> str:
 
 def monitor(*, port: str | None, db: str | Path | None, seconds: float | None = None, plot: bool = False,
             send_window: bool = False, on_tick: Callable | None = None, link_factory=None,
-            silence: float = 3.0, retry: float = 1.0, on_session: Callable | None = None) -> str:
-    """Stream and log until `seconds` (of streaming) or Ctrl-C; returns a one-line summary.
+            silence: float = 3.0, retry: float = 1.0, on_session: Callable | None = None,
+            count: int | None = None) -> str:
+    """Stream and log until `seconds` (of streaming), `count` inferences or Ctrl-C; returns a one-line summary.
+
+    `count` is board work, not host time: a board that runs slower than its sensor (a busy
+    machine, a slow model) still delivers that many, where `seconds` would cut it short.
 
     StreamError when the app fails to start (the board's own error line) or when
     nothing worth monitoring arrived: no inference, no sample.
@@ -50,7 +54,18 @@ def monitor(*, port: str | None, db: str | Path | None, seconds: float | None = 
     if link_factory is None:
         port = _port(port)
         link_factory = lambda: BoardLink(port, flags=flags, mode=P.MODE_INFER)  # noqa: E731
-    session = _run_session(link_factory, db, port, seconds, on_tick, on_session, silence=silence, retry=retry)
+    holder: dict = {}
+
+    def bind(session):
+        holder["session"] = session
+        if on_session is not None:
+            on_session(session)
+
+    def enough() -> bool:
+        return count is not None and holder["session"].stats.inferences >= count
+
+    session = _run_session(link_factory, db, port, seconds, on_tick, bind, should_stop=enough,
+                           silence=silence, retry=retry)
     c, s = session.reader.counts, session.stats
     if not (s.inferences or s.samples or s.detections or s.kept):
         raise StreamError(_nothing_arrived(session, seconds, db))

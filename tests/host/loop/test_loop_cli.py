@@ -79,16 +79,17 @@ def last_session(db: Path) -> int:
 
 def play(model_dir: Path, takes, db: Path, env: dict, flash: Path) -> list[dict]:
     """Each take on its own virtual board (one flash folder, so the firmware goes over once):
-    sim → deploy → monitor --window for the take's length plus one window (the last window's
-    inference has to arrive). Returns per take: its frames, label and the session's rows."""
+    sim → deploy → monitor --window --count <the take's windows>: board work, not host time (a
+    busy machine slows the board below its sensor's rate, and a time limit cut the take short).
+    Returns per take: its frames, label and the session's rows."""
     info = modelinfo.load(model_dir)
     played = []
     for table, take in takes:
         frames, label = table_take(table, take)
-        seconds = len(frames) / info.rate_hz + info.window / info.rate_hz
+        windows = (len(frames) - info.window) // info.hop + 1
         with cli.Sim("--board", "rp2040", "--flash", flash, "--imu", table, "--take", take, env=env) as sim:
             cli.run("deploy", "--port", sim.port, "--model", model_dir, env=env)
-            cli.run("monitor", "--port", sim.port, "--window", "--seconds", f"{seconds:g}", "--db", db, env=env)
+            cli.run("monitor", "--port", sim.port, "--window", "--count", windows, "--db", db, env=env)
         played.append({"take": take, "table": table, "frames": frames, "label": label,
                        "rows": logged(db, last_session(db))})
     return played

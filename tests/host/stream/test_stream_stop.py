@@ -102,3 +102,14 @@ def test_frames_in_flight_at_the_time_limit_are_logged(tmp_path):
         logged = [r[0] for r in c.execute("SELECT window_index FROM inferences ORDER BY window_index")]
     assert logged == list(range(b.index)), logged
     assert link.grace >= 1.0
+
+
+def test_count_stops_after_that_many_inferences_whatever_the_time(tmp_path):
+    """monitor --count: board work, not host time; a slow board still delivers all N."""
+    b = FakeBoardFrames()
+    script = [b.hello_frame()] + [x for _ in range(30) for x in (b.inference(), 0.01)]
+    db = tmp_path / "log.sqlite"
+    out = stream_run.monitor(port="fake", db=db, count=7, link_factory=factory(FakeLink(script)))
+    assert out.startswith("7 inferences"), out
+    with sqlite3.connect(db) as c:
+        assert [r[0] for r in c.execute("SELECT window_index FROM inferences ORDER BY id")] == list(range(7))
