@@ -1,6 +1,6 @@
 """The fleet view end to end: a virtual board (real MicroPython on a pty) running the gesture model
 on a replayed take, read by the real gateway, through Mosquitto, watched by
-`edgeloop monitor --broker`; its row shows what the board sent (the frames the gateway's source
+`edgeloop monitor --broker` (beside the collector that confirms what it stored); its row shows what the board sent (the frames the gateway's source
 yielded, decoded here)."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from edgeloop.stream.link import BoardLink
 from tests.host.deploy.test_deploy_model import HELD_OUT_WAVE, push_take, run
 from tests.host.fleet.test_fleet_view import Watching, _table
 from tests.tools.fleet_frames import publish, wait_for
-from tests.tools.fleet_running import DEADLINE
+from tests.tools.fleet_running import DEADLINE, RunningCollector
 from tests.tools.paths import REPO
 
 pytestmark = [pytest.mark.sim, pytest.mark.slow]
@@ -60,7 +60,8 @@ def test_the_view_shows_what_a_virtual_board_sent_through_the_gateway(virtual_bo
         finally:
             outbox.close()
 
-    with Watching(broker.url) as w:
+    # A collector confirms what it stored: only then do messages leave the gateway's queue (docs/fleet.md).
+    with RunningCollector(broker.url, tmp_path / "fleet.sqlite"), Watching(broker.url) as w:
         wait_for(lambda: w.saw("watching edgeloop/+/+"), DEADLINE, "the view to subscribe")
         t = threading.Thread(target=run_gateway, daemon=True)
         t.start()
