@@ -1,13 +1,16 @@
-"""Frames per second through gateway -> Mosquitto -> collector -> SQLite, next to the local log.
+"""Frames per second through gateway -> Mosquitto -> collector -> SQLite or PostgreSQL, next to the local log.
 
 Three processes on this machine, as in a deployment: a real Mosquitto (started here, in a
-temporary folder), `edgeloop collect`, and a gateway process fed with N inference frames of one
-board made by the board's own encoder (tests/tools/fleet_gateway_proc.py), as fast as it takes
-them. The figure is frames stored in the collector's log per second, from the gateway's start
-until the last sequence number is in the log. Reference from the same run: the same frames
+temporary folder), `edgeloop collect`, and a gateway process fed with inference frames of
+N boards made by the board's own encoder (tests/tools/fleet_gateway_proc.py: one reader
+thread per board, as a gateway's serial ports), as fast as it takes them. The figure is
+frames stored in the collector's log per second, from the gateway's start until every
+board's last sequence number is in the log, and the check that each was stored once (the
+unique key) and none is missing. Reference from the same run: the same number of frames
 written straight into a local log by Store (what `edgeloop monitor` does), frames per second.
 
-    PYTHONPATH=.:host:firmware .venv/bin/python benchmarks/bench_fleet.py [--inferences 20000]
+    PYTHONPATH=.:host:firmware .venv/bin/python benchmarks/bench_fleet.py [--inferences 20000] \
+        [--boards 1,10,100] [--postgres]
 """
 
 from __future__ import annotations
@@ -41,22 +44,28 @@ def local(frames, folder: Path) -> float:
     return len(frames) / (time.perf_counter() - t0)
 
 
-def fleet(n: int, total: int, folder: Path) -> tuple[float, str]:
+def fleet(n: int, boards: int, total: int, folder: Path, pg_url: str | None = None) -> tuple[float, str]:
+    """Frames per second into the collector's log; `total` frames from `boards` boards must all be
+    there, each once."""
     broker = Mosquitto(folder / "broker").start()
-    db = folder / "fleet.sqlite"
+    db = pg_url or str(folder / "fleet.sqlite")
     err = (folder / "collect.err").open("w")
-    col = subprocess.Popen(cli_process.COMMAND + ["collect", "--broker", broker.url, "--db", str(db)],
+    col = subprocess.Popen(cli_process.COMMAND + ["collect", "--broker", broker.url, "--db", db],
                            env=cli_process.env(), stdout=subprocess.PIPE, stderr=err, text=True)
+    count = _pg_count(pg_url) if pg_url else lambda: sum(len(v) for v in stored_sequences(db).values())
     try:
         wait_for(lambda: "connected" in (folder / "collect.err").read_text(), 60, "the collector")
         t0 = time.perf_counter()
         gw = subprocess.Popen([sys.executable, "-m", "tests.tools.fleet_gateway_proc", broker.url,
-                               str(folder / "q.sqlite"), "bench", str(n), "1e9"], env=cli_process.env())
-        wait_for(lambda: len(stored_sequences(db).get(("bench", "gw-proc"), [])) == total, 600, "every frame", 0.02)
+                               str(folder / "q.sqlite"), "bench", str(n), "1e9", str(boards)], env=cli_process.env())
+        wait_for(lambda: count() >= total, 1200, "every frame", 0.05)
         rate = total / (time.perf_counter() - t0)
-        gw.wait(60)
+        gw.wait(120)
         col.send_signal(signal.SIGTERM)
         out, _ = col.communicate(timeout=60)
+        stored = count()
+        if stored != total:  # the unique key makes a double impossible; a surplus would be a bug here
+            raise SystemExit(f"{stored} frames stored, {total} sent")
         return rate, out.strip()
     finally:
         if col.poll() is None:
@@ -64,19 +73,55 @@ def fleet(n: int, total: int, folder: Path) -> tuple[float, str]:
         broker.stop()
 
 
+def _pg_count(url: str):
+    import psycopg
+
+    def count() -> int:
+        try:
+            with psycopg.connect(url) as c:
+                return c.execute("SELECT count(*) FROM fleet_messages").fetchone()[0]
+        except psycopg.errors.UndefinedTable:
+            return 0
+    return count
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--inferences", type=int, default=20000)
+    ap.add_argument("--inferences", type=int, default=20000, help="in all, shared by the boards")
+    ap.add_argument("--boards", default="1", help="comma-separated board counts, one run each (e.g. 1,10,100)")
+    ap.add_argument("--postgres", action="store_true", help="also into PostgreSQL (a server started here)")
     a = ap.parse_args()
-    frames = list(board_frames("bench", a.inferences))
-    with tempfile.TemporaryDirectory() as d:
-        folder = Path(d)
-        ref = local(frames, folder)
-        rate, summary = fleet(a.inferences, len(frames), folder)
-    print(f"frames: {len(frames)} (1 hello, {a.inferences} inferences, {len(frames) - a.inferences - 1} status)")
-    print(f"gateway -> mosquitto -> collect -> SQLite: {rate:,.0f} frames/s")
-    print(f"reference, the same frames into a local log (Store, as monitor): {ref:,.0f} frames/s")
-    print(f"collector: {summary}")
+    pg = None
+    if a.postgres:
+        from tests.tools.postgres import Postgres
+        pg = Postgres().start()
+    try:
+        frames = list(board_frames("bench", a.inferences))
+        with tempfile.TemporaryDirectory() as d:
+            ref = local(frames, Path(d))
+        print(f"reference, {len(frames)} frames into a local log (Store, as monitor): {ref:,.0f} frames/s")
+        for boards in (int(b) for b in a.boards.split(",")):
+            per = a.inferences // boards
+            total = boards * len(list(board_frames("x", per)))
+            for name, url in [("SQLite", None)] + ([("PostgreSQL", pg.url)] if pg else []):
+                if url:
+                    _reset(url)
+                with tempfile.TemporaryDirectory() as d:
+                    rate, summary = fleet(a.inferences, boards, total, Path(d), url)
+                print(f"{boards:>4} board(s), {total} frames: gateway -> mosquitto -> collect -> {name}: "
+                      f"{rate:,.0f} frames/s ({rate / ref:.2f}x the local log), each stored once; collector: {summary}")
+    finally:
+        if pg:
+            pg.stop()
+
+
+def _reset(url: str) -> None:
+    """An empty database for each run: the collector creates its tables."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as c:
+        c.execute("DROP SCHEMA public CASCADE")
+        c.execute("CREATE SCHEMA public")
 
 
 if __name__ == "__main__":
