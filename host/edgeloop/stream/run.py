@@ -54,17 +54,10 @@ def monitor(*, port: str | None, db: str | Path | None, seconds: float | None = 
     if link_factory is None:
         port = _port(port)
         link_factory = lambda: BoardLink(port, flags=flags, mode=P.MODE_INFER)  # noqa: E731
-    holder: dict = {}
+    def enough(session) -> bool:
+        return count is not None and session.stats.inferences >= count
 
-    def bind(session):
-        holder["session"] = session
-        if on_session is not None:
-            on_session(session)
-
-    def enough() -> bool:
-        return count is not None and holder["session"].stats.inferences >= count
-
-    session = _run_session(link_factory, db, port, seconds, on_tick, bind, should_stop=enough,
+    session = _run_session(link_factory, db, port, seconds, on_tick, on_session, should_stop=enough,
                            silence=silence, retry=retry)
     c, s = session.reader.counts, session.stats
     if not (s.inferences or s.samples or s.detections or s.kept):
@@ -121,15 +114,8 @@ def record(*, port: str | None, label: str, seconds: float, out: str | Path, db:
         elif msg_type == P.MSG_SAMPLES:
             take.add(f)
 
-    holder: dict = {}
-
-    def bind(session):
-        holder["session"] = session
-        if on_session is not None:
-            on_session(session)
-
-    def take_done() -> bool:
-        started = holder["session"].first_frame_at
+    def take_done(session) -> bool:
+        started = session.first_frame_at
         if started is None:
             return False
         elapsed = time.monotonic() - started
@@ -137,7 +123,7 @@ def record(*, port: str | None, label: str, seconds: float, out: str | Path, db:
         enough = rate and take.n_samples >= math.ceil(seconds * rate)
         return elapsed >= seconds and (enough or elapsed >= seconds + max(2.0, seconds))
 
-    session = _run_session(link_factory, db, port, None, on_tick, bind, on_frame=on_frame, should_stop=take_done)
+    session = _run_session(link_factory, db, port, None, on_tick, on_session, on_frame=on_frame, should_stop=take_done)
     if not take.n_samples:
         raise StreamError("the board sent no sensor samples; check the firmware's sensor with "
                           "`edgeloop monitor --plot`")
@@ -146,9 +132,10 @@ def record(*, port: str | None, label: str, seconds: float, out: str | Path, db:
     return take
 
 
-def _run_session(link_factory, db, port, seconds, on_tick, on_session, should_stop=lambda: False,
+def _run_session(link_factory, db, port, seconds, on_tick, on_session, should_stop=lambda session: False,
                  **options) -> StreamSession:
-    """Stream until `seconds` pass, `should_stop()`, Ctrl-C or SIGTERM; the log is committed and closed either way."""
+    """Stream until `seconds` pass, `should_stop(session)`, Ctrl-C or SIGTERM; the log is committed and closed
+    either way."""
     store = Store(db) if db else None
     session = StreamSession(link_factory, store, port=port or "", **options)
     if on_session is not None:
@@ -156,7 +143,7 @@ def _run_session(link_factory, db, port, seconds, on_tick, on_session, should_st
     try:
         with _sigterm_as_interrupt():
             try:
-                session.run(seconds, on_tick=on_tick, should_stop=should_stop)
+                session.run(seconds, on_tick=on_tick, should_stop=lambda: should_stop(session))
             except KeyboardInterrupt:
                 pass  # Ctrl-C is the normal way to stop; run() committed everything
     finally:
