@@ -96,6 +96,7 @@ class Estimate:
     speed: CoreSpeed
     clock_mhz: int
     layers: list[float]  # instructions per layer
+    rows: list  # (op name, output shape, MACs) of each layer, as costed
 
     @property
     def instructions(self) -> float:
@@ -107,5 +108,6 @@ class Estimate:
 
 def estimate(rows, speed: CoreSpeed, clock_mhz: int) -> Estimate:
     """rows: (op name, output shape, MACs) per layer, as the converter reports them."""
+    rows = list(rows)
     return Estimate(speed, clock_mhz, [speed.layer(op, macs or 0, math.prod(shape) if shape else 0)
-                                       for op, shape, macs in rows])
+                                       for op, shape, macs in rows], rows)

@@ -52,9 +52,8 @@ def bench(model, port, board, seconds, estimate):
         for line in B.estimate_table(target, board):
             click.echo(line)
         return
-    est = B.estimate_for(target, board)  # an unknown profile: one line, before a board starts
+    profiles.load(board)  # an unknown profile: one line, before a board starts
     if port is None:
-        profiles.load(board)  # an unknown profile: one line, before the board starts
         with terminal_progress("virtual board") as progress:
             if progress:
                 progress(0, 2)
@@ -65,5 +64,7 @@ def bench(model, port, board, seconds, estimate):
                                      "(WebAssembly MicroPython: its speed, not the chip's)")
     else:
         result = B.run_bench(port, target, seconds=seconds, where=f"the board at {port}")
-    for line in B.table(result, est):
+    # The estimate costs the layers the bench read (no second conversion of the reference).
+    rows = [(layer.op, layer.shape, layer.macs) for layer in result.layers] if result.macs is not None else None
+    for line in B.table(result, B.estimate_for(target, board, rows)):
         click.echo(line)

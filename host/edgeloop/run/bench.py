@@ -187,9 +187,10 @@ def virtual_board(board: str):
         yield vb.port
 
 
-def estimate_for(target: Target, board: str):
+def estimate_for(target: Target, board: str, rows=None):
     """The instruction estimate of `target` on `board`'s core (boards/speed/), or a line saying why
-    there is none: no counted figures for that core, or no TFLite reference to take layers from."""
+    there is none: no counted figures for that core, or no TFLite reference to take layers from.
+    `rows`: the layers when the caller has them already (a bench's), else read from the reference."""
     from ..boards import profiles
     from ..boards.speed import estimate, load_core
 
@@ -199,7 +200,8 @@ def estimate_for(target: Target, board: str):
                 "counted on that core (docs/mlperf.md)")
     if target.kind == "trees":
         return f"no instruction estimate for {target.path}: a tree ensemble has no layers to count"
-    rows = reference_layers(target)
+    if rows is None:
+        rows = reference_layers(target)
     if rows is None:
         return (f"no instruction estimate for {target.path}: its model.json names no TFLite reference "
                 "to take the layers' MACs from")
@@ -212,7 +214,7 @@ def estimate_table(target: Target, board: str) -> list[str]:
     if isinstance(got, str):
         raise ModelError(got + "; run `edgeloop bench` without --estimate to time it on a (virtual) board")
     est, profile = got
-    rows = reference_layers(target)
+    rows = est.rows
     head = f"{target.path}: {len(rows)} ops, {sum(r[2] or 0 for r in rows):,} MACs, estimated for {_on(profile, est)}"
     out = [head, f"  {'#':>3}  {'op':<18} {'output':<14} {'MACs':>10} {'instructions':>13} {'est. µs':>10}"]
     for i, ((op, shape, macs), n) in enumerate(zip(rows, est.layers)):
