@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import click
 
+from edgeloop.cli.broker_options import broker_options
+
 
 @click.command()
-@click.option("--broker", required=True, metavar="mqtt://HOST[:PORT]", help="The MQTT broker the gateways publish to.")
+@click.option("--broker", required=True, metavar="mqtt[s]://HOST[:PORT]", help="The MQTT broker the gateways publish to.")
+@broker_options
 @click.option("--db", required=True, metavar="PATH.sqlite|postgresql://...",
               help="The log: an SQLite file (the tables `monitor` writes) or a PostgreSQL database (the same tables).")
 @click.option("--client-id", default="edgeloop-collector", show_default=True,
               help="The broker keeps this id's subscription and queues its messages while it is away; "
                    "two collectors need two ids.")
 @click.option("--seconds", type=float, help="Stop after N seconds (default: until Ctrl-C or SIGTERM).")
-def collect(broker, db, client_id, seconds):
+def collect(broker, db, client_id, seconds, auth):
     """Store every board's frames from the broker, each exactly once.
 
     Subscribes to edgeloop/+/+ with QoS 1 in a persistent session (what arrives while the
@@ -25,6 +28,8 @@ def collect(broker, db, client_id, seconds):
     \b
     Example:
       edgeloop collect --broker mqtt://localhost:1883 --db fleet.sqlite
+      edgeloop collect --broker mqtts://fleet.example:8883 --ca fleet/ca.pem --username collector \
+        --password-file fleet/credentials/collector/password --db postgresql://edgeloop_collector@db/fleet
     """
     import signal
 
@@ -32,7 +37,7 @@ def collect(broker, db, client_id, seconds):
     from edgeloop.fleet.collector import Collector
     from edgeloop.log.db import open_log
 
-    where = parse_broker(broker)
+    where = parse_broker(broker, **auth)
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     with open_log(db) as store:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from edgeloop.cli.broker_options import broker_options
+
 
 def _default_id() -> str:
     import re
@@ -14,7 +16,8 @@ def _default_id() -> str:
 
 
 @click.command()
-@click.option("--broker", required=True, metavar="mqtt://HOST[:PORT]", help="The MQTT broker to publish to.")
+@click.option("--broker", required=True, metavar="mqtt[s]://HOST[:PORT]", help="The MQTT broker to publish to.")
+@broker_options
 @click.option("--port", "-p", "ports", multiple=True, required=True,
               help="Serial port of a board (repeat for each board on this host).")
 @click.option("--queue", "queue_path", default="edgeloop-gateway-queue.sqlite", show_default=True,
@@ -29,7 +32,7 @@ def _default_id() -> str:
                    "sending a message again (then the pause doubles, up to 10 minutes).")
 @click.option("--window", "send_window", is_flag=True, help="Ask the boards to attach each input window.")
 @click.option("--seconds", type=float, help="Stop after N seconds (default: until Ctrl-C or SIGTERM).")
-def gateway(broker, ports, queue_path, queue_limit, gateway_id, confirm_wait, send_window, seconds):
+def gateway(broker, ports, queue_path, queue_limit, gateway_id, confirm_wait, send_window, seconds, auth):
     """Publish every frame of the boards on --port to the broker, losing none.
 
     Reads each board as `edgeloop monitor` does (starts its app, picks it up again after a
@@ -41,6 +44,8 @@ def gateway(broker, ports, queue_path, queue_limit, gateway_id, confirm_wait, se
     \b
     Example:
       edgeloop gateway --broker mqtt://fleet.local --port /dev/ttyACM0 --port /dev/ttyACM1
+      edgeloop gateway --broker mqtts://fleet.example:8883 --ca fleet/ca.pem --gateway-id gw1 \
+        --cert fleet/credentials/gw1/cert.pem --key fleet/credentials/gw1/key.pem --port /dev/ttyACM0
     """
     import signal
 
@@ -51,7 +56,7 @@ def gateway(broker, ports, queue_path, queue_limit, gateway_id, confirm_wait, se
     from edgeloop.stream.run import check_seconds
 
     check_seconds(seconds)
-    where = parse_broker(broker)
+    where = parse_broker(broker, **auth)
     outbox = Outbox(queue_path, gateway_id or _default_id(), limit=queue_limit)
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))

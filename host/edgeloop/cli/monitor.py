@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import click
 
+from edgeloop.cli.broker_options import broker_options
+
 
 @click.command()
-@click.option("--broker", metavar="mqtt://HOST[:PORT]",
+@click.option("--broker", metavar="mqtt[s]://HOST[:PORT]",
               help="Watch every board the gateways publish to this broker instead: one row per device "
                    "(nothing is logged; see docs/fleet.md).")
 @click.option("--port", "-p", help="Serial port of the board (default: $EDGELOOP_PORT, or the one board found).")
@@ -20,8 +22,9 @@ import click
 @click.option("--plot", is_flag=True, help="Also stream the raw sensor channels and draw them live.")
 @click.option("--window", "send_window", is_flag=True,
               help="Ask the board to attach each input window, so `edgeloop export` can build a retraining set.")
+@broker_options
 @click.pass_context
-def monitor(ctx, broker, port, db, seconds, count, plot, send_window):
+def monitor(ctx, broker, port, db, seconds, count, plot, send_window, auth):
     """Stream inferences from a board: live view + durable SQLite log.
 
     Shows the top class with confidence bars, inferences/s, latency, the
@@ -59,8 +62,10 @@ def monitor(ctx, broker, port, db, seconds, count, plot, send_window):
         if given:
             raise click.UsageError(f"--broker watches the fleet and cannot be used with {', '.join(given)} "
                                    "(those are for one board on a serial port)")
-        _watch_fleet(broker, seconds)
+        _watch_fleet(broker, seconds, auth)
         return
+    if any(auth.values()):
+        raise click.UsageError("--ca/--cert/--key/--username/--password-file go with --broker")
     from rich.console import Console
     from rich.live import Live
 
@@ -84,7 +89,7 @@ def monitor(ctx, broker, port, db, seconds, count, plot, send_window):
     click.echo(summary)
 
 
-def _watch_fleet(broker: str, seconds: float | None) -> None:
+def _watch_fleet(broker: str, seconds: float | None, auth: dict) -> None:
     from rich.console import Console
     from rich.live import Live
 
@@ -94,7 +99,7 @@ def _watch_fleet(broker: str, seconds: float | None) -> None:
     from edgeloop.stream.run import check_seconds
 
     check_seconds(seconds)
-    where = parse_broker(broker)
+    where = parse_broker(broker, **auth)
     watcher = Watcher(where, log=lambda text: click.echo(f"monitor: {text}", err=True))
     console = Console(stderr=True)
     with Live(console=console, refresh_per_second=4, transient=True) as live:

@@ -96,7 +96,7 @@ class Collector:
 
     # -- the loop ---------------------------------------------------------------
     def _connect(self) -> bool:
-        c = make_client(self.client_id, persistent=True, manual_ack=True)
+        c = make_client(self.client_id, persistent=True, manual_ack=True, broker=self.broker)
         c.on_connect = self._on_connect
         c.on_message = self._on_message
         try:

@@ -168,7 +168,7 @@ class Gateway:
 
     def _connect(self) -> None:
         acked: list[int] = []
-        c = make_client(f"edgeloop-gw-{self.outbox.gateway_id}", persistent=False)
+        c = make_client(f"edgeloop-gw-{self.outbox.gateway_id}", persistent=False, broker=self.broker)
         c.max_inflight_messages_set(self.window)
         c.on_connect = self._on_connect
         c.on_publish = lambda client, userdata, mid, reason_code=None, properties=None: acked.append(mid)

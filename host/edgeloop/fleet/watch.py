@@ -191,7 +191,7 @@ class Watcher:
         self.state.apply(m)
 
     def _connect(self) -> None:
-        c = make_client(self.client_id, persistent=False)
+        c = make_client(self.client_id, persistent=False, broker=self.broker)
         c.on_connect = self._on_connect
         c.on_message = self._on_message
         c.on_subscribe = self._on_subscribe
