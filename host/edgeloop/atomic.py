@@ -66,3 +66,23 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
 
 def write_text_atomic(path: Path, text: str) -> None:
     write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_secret_atomic(path: Path, data: bytes) -> None:
+    """As write_bytes_atomic, but the file is mode 0600 before a byte of the secret is in it
+    (a password, a private key), whatever it was before."""
+    path = Path(path)
+    fd, tmp = temp_beside(path)
+    try:
+        os.chmod(tmp, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise

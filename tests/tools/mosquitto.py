@@ -39,12 +39,22 @@ def free_port() -> int:
 
 
 class Mosquitto:
-    def __init__(self, folder: Path, port: int | None = None, extra: str = ""):
+    def __init__(self, folder: Path, port: int | None = None, extra: str = "", secure=None):
+        """`secure`: an edgeloop.fleet.credentials.Fleet; the broker then takes only TLS clients with
+        that fleet's credentials (its own mosquitto.conf listeners: `port` for user name + password,
+        `cert_port` for client certificates) and checks its ACL and CRL."""
         self.binary = need_mosquitto()
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
         self.url = f"mqtt://127.0.0.1:{self.port}"
+        self.cert_port = None
+        listen = f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
+        if secure is not None:
+            self.cert_port = free_port()
+            self.url = f"mqtts://127.0.0.1:{self.port}"
+            self.cert_url = f"mqtts://127.0.0.1:{self.cert_port}"
+            listen = secure.mosquitto_conf(self.port, self.cert_port, bind="127.0.0.1")
         self.conf = self.folder / "mosquitto.conf"
         # max_queued_messages 0: no limit on what waits for a persistent client that is away
         # (the default, 1000, would drop the rest: see docs/fleet.md).
@@ -53,7 +63,7 @@ class Mosquitto:
         # would silently not be saved. Naming the current user keeps it (ignored when not root).
         self.conf.write_text(
             f"user {getpass.getuser()}\n"
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+            + listen + "persistence true\n"
             f"persistence_location {self.folder}/\nmax_queued_messages 0\n"
             f"log_dest file {self.folder}/mosquitto.log\n" + extra)
         self.proc: subprocess.Popen | None = None
@@ -80,6 +90,10 @@ class Mosquitto:
             self.proc.send_signal(sig)
             self.proc.wait(timeout)
         self.proc = None
+
+    def reload(self) -> None:
+        """SIGHUP: Mosquitto reads its password and ACL files again (what `fleet revoke` changed)."""
+        self.proc.send_signal(signal.SIGHUP)
 
     def restart(self) -> None:
         self.stop()

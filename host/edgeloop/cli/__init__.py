@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "monitor": "Stream inferences from a board: live view + SQLite log.",
     "collect": "Store every board's frames from an MQTT broker into one log, each exactly once.",
     "gateway": "Publish the frames of the boards on this host's ports to an MQTT broker (queued on disk while it is down).",
+    "fleet": "The fleet's security: CA, per-device broker credentials and ACLs, revocation, database roles.",
     "record": "Record a labelled take of raw sensor data into a dataset.",
     "export": "Export logged windows as a retraining set (npz, csv, parquet).",
     "label": "Review logged windows; set, import and export their labels (CSV, Label Studio).",

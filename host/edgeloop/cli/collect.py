@@ -15,8 +15,11 @@ from edgeloop.cli.broker_options import broker_options
 @click.option("--client-id", default="edgeloop-collector", show_default=True,
               help="The broker keeps this id's subscription and queues its messages while it is away; "
                    "two collectors need two ids.")
+@click.option("--fleet-dir", type=click.Path(file_okay=False),
+              help="Store only messages whose device is registered in this fleet (`edgeloop fleet init`) and "
+                   "whose gateway id is the one it publishes through; others are rejected as identity.")
 @click.option("--seconds", type=float, help="Stop after N seconds (default: until Ctrl-C or SIGTERM).")
-def collect(broker, db, client_id, seconds, auth):
+def collect(broker, db, client_id, fleet_dir, seconds, auth):
     """Store every board's frames from the broker, each exactly once.
 
     Subscribes to edgeloop/+/+ with QoS 1 in a persistent session (what arrives while the
@@ -38,10 +41,19 @@ def collect(broker, db, client_id, seconds, auth):
     from edgeloop.log.db import open_log
 
     where = parse_broker(broker, **auth)
+    check = None
+    if fleet_dir is not None:
+        from edgeloop.fleet.credentials import Fleet
+        from edgeloop.fleet.identity import RegistryCheck
+
+        fleet = Fleet(fleet_dir)
+        fleet.load()  # a missing or unreadable fleet is the user's to fix before anything starts
+        check = RegistryCheck(fleet)
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     with open_log(db) as store:
-        c = Collector(where, store, client_id=client_id, log=lambda text: click.echo(f"collect: {text}", err=True))
+        c = Collector(where, store, client_id=client_id, log=lambda text: click.echo(f"collect: {text}", err=True),
+                      check=check)
         try:
             stats = c.run(seconds, should_stop=lambda: bool(stop))
         except KeyboardInterrupt:

@@ -51,8 +51,12 @@ class CollectorStats:
 class Collector:
     def __init__(self, broker: Broker, store: Store, *, client_id: str = "edgeloop-collector",
                  retry: float = 1.0, commit_every: int = 500, commit_seconds: float = 0.2,
-                 log: Callable[[str], None] = lambda text: None):
+                 log: Callable[[str], None] = lambda text: None,
+                 check: Callable[[wire.Message], str | None] | None = None):
+        """`check`: refuses a decoded message by returning why (counted as "identity", logged,
+        confirmed, not stored), e.g. fleet/identity.py's registry check."""
         self.broker, self.store, self.client_id = broker, store, client_id
+        self.check = check
         self.retry, self.commit_every, self.commit_seconds = retry, commit_every, commit_seconds
         self.log = log
         self.sink = FleetSink(store)
@@ -82,7 +86,11 @@ class Collector:
             self.log(f"rejected a message on {msg.topic!r}: {e}")
             key = wire.key_of(msg.topic, msg.payload)
         else:
-            if self.sink.apply(m):
+            refused = self.check(m) if self.check is not None else None
+            if refused:
+                self.stats.rejected["identity"] += 1
+                self.log(f"rejected a message on {msg.topic!r}: {refused}")
+            elif self.sink.apply(m):
                 self.stats.stored += 1
             else:
                 self.stats.duplicates += 1

@@ -35,7 +35,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgeloop.atomic import temp_beside, write_text_atomic
+from edgeloop.atomic import write_secret_atomic as _write_secret, write_text_atomic
 from edgeloop.errors import EdgeloopError
 
 from . import wire
@@ -61,24 +61,6 @@ def fleet_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_config_dir("edgeloop")) / "fleet"
-
-
-def _write_secret(path: Path, data: bytes) -> None:
-    """Atomically, mode 0600 before a byte of the secret is in the file."""
-    fd, tmp = temp_beside(path)
-    try:
-        os.chmod(tmp, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def password_hash(password: str, salt: bytes | None = None, iterations: int = PBKDF2_ITERATIONS) -> str:

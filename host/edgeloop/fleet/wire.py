@@ -49,7 +49,8 @@ KINDS = {
 }
 MSG_OF_KIND = {v: k for k, v in KINDS.items()}
 
-REASONS = ("topic", "device_id", "kind", "header", "magic", "version", "gateway_id", "frame", "mismatch")
+REASONS = ("topic", "device_id", "kind", "header", "magic", "version", "gateway_id", "frame", "mismatch",
+           "identity")  # identity: the collector's check against the fleet's registry (fleet/identity.py)
 
 
 ACK_ROOT = "edgeloop-ack"

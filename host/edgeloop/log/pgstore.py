@@ -140,6 +140,15 @@ class PgStore(LogBase):
 
     # -- schema -----------------------------------------------------------------
     def _migrate(self) -> int:
+        # A log already at this edgeloop's schema is used as it is: a role that may only insert and
+        # read (the collector's, `edgeloop fleet db-roles`) could not run even CREATE ... IF NOT
+        # EXISTS, which needs the right to create in the schema.
+        with self._db.transaction():
+            if self._db.execute("SELECT to_regclass('edgeloop_schema')").fetchone()[0] is not None:
+                version = self._db.execute("SELECT max(version) FROM edgeloop_schema").fetchone()[0] or 0
+                if version >= MIGRATIONS[-1][0]:
+                    self._refuse_newer(version)
+                    return version
         with self._db.transaction():
             self._db.execute("SELECT pg_advisory_xact_lock(7244051)")  # one migrator at a time
             self._db.execute("CREATE TABLE IF NOT EXISTS edgeloop_schema (version INTEGER NOT NULL)")
