@@ -49,9 +49,10 @@ class _Thread:
 
 
 class RunningCollector(_Thread):
-    def __init__(self, url, db, client_id="c-test"):
+    def __init__(self, url, db, client_id="c-test", auth=None, check=None):
         super().__init__()
         self.url, self.db, self.client_id = url, db, client_id
+        self.auth, self.check_message = auth or {}, check  # broker credential (parse_broker's), identity check
         self.collector = None
 
     def _run(self):
@@ -60,8 +61,8 @@ class RunningCollector(_Thread):
         else:
             open_store = Store
         with open_store(self.db) as store:  # SQLite connections belong to the thread that made them
-            self.collector = Collector(parse_broker(self.url), store, client_id=self.client_id, retry=0.2,
-                                       log=self.logs.append)
+            self.collector = Collector(parse_broker(self.url, **self.auth), store, client_id=self.client_id,
+                                       retry=0.2, log=self.logs.append, check=self.check_message)
             self.collector.run(should_stop=self._stop.is_set)
 
     def connected(self):
@@ -75,8 +76,10 @@ class RunningCollector(_Thread):
 
 
 class RunningGateway(_Thread):
-    def __init__(self, url, queue_path, frames, gateway_id="gw-test", limit=1_000_000, until_drained=False, **options):
+    def __init__(self, url, queue_path, frames, gateway_id="gw-test", limit=1_000_000, until_drained=False,
+                 auth=None, **options):
         super().__init__()
+        self.auth = auth or {}  # broker credential (parse_broker's keywords)
         self.options = options  # more Gateway keywords (confirm_wait)
         self.url, self.queue_path, self.frames = url, queue_path, frames
         self.gateway_id, self.limit, self.until_drained = gateway_id, limit, until_drained
@@ -86,7 +89,7 @@ class RunningGateway(_Thread):
         outbox = Outbox(self.queue_path, self.gateway_id, limit=self.limit)
         try:
             sources = [IterableSource(f, name=f"src{i}") for i, f in enumerate(self.frames)]
-            self.gateway = Gateway(parse_broker(self.url), outbox, sources, retry=0.2, log=self.logs.append,
+            self.gateway = Gateway(parse_broker(self.url, **self.auth), outbox, sources, retry=0.2, log=self.logs.append,
                                    **self.options)
             self.gateway.run(should_stop=self._stop.is_set, until_drained=self.until_drained)
         finally:
