@@ -40,8 +40,10 @@ def statements(collector: str = COLLECTOR, reader: str = READER) -> list[str]:
         if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", role):
             raise StoreError(f"role name {role!r}: lower-case letters, digits and _ only")
     tables = ", ".join(log_tables())
-    writes = ", ".join(t for t in log_tables() if t != "edgeloop_schema")
-    out = []
+    writes = ", ".join(t for t in log_tables() if t != "edgeloop_schema" and t not in LABEL_TABLES)
+    # No one else creates in the log's schema (PostgreSQL 15's default, made explicit for older
+    # servers): a role that may CREATE could shadow a log table with its own.
+    out = ["REVOKE CREATE ON SCHEMA public FROM PUBLIC"]
     for role in (collector, reader):
         out += [f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {role}",
                 f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {role}",
