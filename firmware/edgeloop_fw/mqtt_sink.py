@@ -26,6 +26,11 @@ have been used. At start the count resumes at the mark and a new mark STEP ahead
 the first message; each time the count reaches the mark, the next step is written. A reboot skips
 at most STEP sequences (gaps are harmless); flash sees one small write per STEP messages.
 
+TLS (`"tls": true` in the mqtt section, with `ca_file`, `username`, `password`): the connection is
+TLS against the fleet's CA only and the board logs in with its own credential (`edgeloop fleet
+add-device`); the handshake happens at each connect, not per message, so the per-frame path below
+is the same.
+
 Allocation (measured on the unix MicroPython, gc off): a frame that goes to the ring costs 128
 bytes of heap (memoryview slices); a published one about 1.5 KB, nearly all chumicro-mqtt's (a
 copy of the payload, the packet, its in-flight record and callback). Frames the app does not
@@ -236,6 +241,21 @@ class MsgRing:
             f.close()
 
 
+def tls_context(ca_file):
+    """A TLS context that trusts only the fleet's CA (the file deploy wrote), made once at start.
+    A firmware built without `ssl` cannot do TLS: say so rather than send the password in clear
+    (such a board publishes through a gateway instead; docs/fleet.md, Security)."""
+    try:
+        import ssl  # noqa: F401  (feature detection: MicroPython and CircuitPython both call it ssl)
+    except ImportError:
+        raise OSError("mqtt tls: this firmware has no ssl module; use a gateway for this board")
+    if not ca_file:
+        raise OSError("mqtt tls: no ca_file in /edgeloop.json (deploy --broker mqtts:// --ca CA writes it)")
+    import chumicro_sockets
+    with open(ca_file, "rb") as f:
+        return chumicro_sockets.ssl_context_with_ca(f.read())
+
+
 def join_wifi(ssid, password):
     """Start joining Wi-Fi where the port has it; returns the radio chumicro needs (CircuitPython) or None.
 
@@ -326,8 +346,12 @@ class MqttSink:
         from chumicro_mqtt import MQTTClient
         from chumicro_sockets.sockets_factory import fixed_connector_factory
         cfg = self.cfg
-        return MQTTClient(transport_factory=fixed_connector_factory(cfg["host"], cfg.get("port") or 1883, radio=radio),
+        tls = bool(cfg.get("tls"))
+        context = tls_context(cfg.get("ca_file")) if tls else None
+        return MQTTClient(transport_factory=fixed_connector_factory(cfg["host"], cfg.get("port") or (8883 if tls else 1883),
+                                                                    use_tls=tls, ssl_context=context, radio=radio),
                           client_id=cfg.get("client_id") or "edgeloop-" + self.device_id,
+                          username=cfg.get("username") or None, password=cfg.get("password") or None,
                           keep_alive_seconds=cfg.get("keepalive") or 30, when_disconnected="raise",
                           max_tx_queue_size=len(self._fl_seq) + 2)
 

@@ -1,6 +1,7 @@
 # Runs in the unix MicroPython (not CPython): the firmware's MQTT sink fed by the firmware's own
 # FrameEncoder, driven line by line on stdin by tests/host/fleet/test_board_sink.py.
-# argv: lib folder (what deploy puts in /lib), firmware folder, broker port, device id.
+# argv: lib folder (what deploy puts in /lib), firmware folder, broker port, device id, and optionally
+# a JSON object of more mqtt settings (tls, ca_file, username, password, host).
 # The current folder is the board's flash (ring and sequence mark files).
 # Commands: "feed FIRST COUNT" (inference frames window FIRST.., values from inference_values),
 # "alloc FIRST COUNT" (heap bytes per frame), "hello", "settle SECONDS" (pump until nothing is in flight), "drain SECONDS" (pump until nothing waits), "stats", "quit". Each answers one line.
@@ -31,8 +32,12 @@ def inference_values(i):
 
 
 enc = P.FrameEncoder(512)
-sink = MqttSink({"host": "127.0.0.1", "port": port, "ring_file": "ring.bin", "seq_file": "seq.bin",
-                 "client_id": "board-" + device, "seq_step": 64})
+settings = {"host": "127.0.0.1", "port": port, "ring_file": "ring.bin", "seq_file": "seq.bin",
+            "client_id": "board-" + device, "seq_step": 64}
+if len(sys.argv) > 5:
+    import json
+    settings.update(json.loads(sys.argv[5]))
+sink = MqttSink(settings)
 sink.attach(enc, device)
 
 

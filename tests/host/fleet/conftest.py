@@ -10,3 +10,21 @@ def broker(tmp_path):
     b = Mosquitto(tmp_path / "broker").start()
     yield b
     b.stop()
+
+
+@pytest.fixture
+def fleet(tmp_path):
+    """A fleet's CA, broker certificate and (empty) registry (edgeloop.fleet.credentials)."""
+    from edgeloop.fleet.credentials import Fleet
+
+    f = Fleet(tmp_path / "fleet")
+    f.init(["127.0.0.1", "localhost"])
+    return f
+
+
+@pytest.fixture
+def secure_broker(tmp_path, fleet):
+    """Mosquitto with TLS only, the fleet's password file, ACL and CRL (reload() after add/revoke)."""
+    b = Mosquitto(tmp_path / "broker", secure=fleet).start()
+    yield b
+    b.stop()

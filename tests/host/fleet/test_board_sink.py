@@ -36,9 +36,10 @@ def expected(i):
 class Board:
     """One boot of the board: the driver in MicroPython, its flash the same folder every boot."""
 
-    def __init__(self, lib, flash, port):
+    def __init__(self, lib, flash, port, settings=None, device=DEVICE):
         mp = viper_board.binary()
-        self.proc = subprocess.Popen([mp, str(DRIVER), str(lib), str(REPO / "firmware"), str(port), DEVICE],
+        extra = [json.dumps(settings)] if settings else []
+        self.proc = subprocess.Popen([mp, str(DRIVER), str(lib), str(REPO / "firmware"), str(port), device] + extra,
                                      cwd=flash, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
     def ask(self, line):
@@ -114,6 +115,43 @@ def test_every_frame_lands_once_through_a_broker_outage_and_a_reboot(broker, tmp
             want["device_ms"], want["latency_us"], want["top"], "ab12cd34ef567890", DEVICE)
         assert json.loads(scores) == pytest.approx(want["scores"], abs=1e-6)
     assert con.execute("SELECT count(*) FROM sessions WHERE device_id = ?", (DEVICE,)).fetchone()[0] == 2
+
+
+def test_a_board_publishes_over_tls_with_its_own_credential(fleet, secure_broker, tmp_path, board_lib):
+    """The unix MicroPython has `ssl` (mbedTLS), as the ESP32-S3 and Nicla ports do: the sink speaks
+    TLS to the fleet's broker, trusting only the fleet's CA, and logs in as its own device."""
+    from edgeloop.fleet.identity import RegistryCheck
+
+    col = fleet.add("collector", "collector")
+    dev = fleet.add(DEVICE, "device")
+    secure_broker.reload()
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    # the CA on the board's flash, as deploy puts it there (the unix MicroPython also died with
+    # "uncaught NLR" when given a ~110-character absolute path for it: see docs/fleet.md)
+    (flash / "ca.pem").write_bytes(dev.folder.joinpath("ca.pem").read_bytes())
+    db = tmp_path / "fleet.sqlite"
+    tls = {"tls": True, "ca_file": "ca.pem", "username": DEVICE, "host": "localhost"}
+    auth = {"username": "collector", "password_file": str(col.password_file), "ca": str(fleet.ca_cert)}
+    with RunningCollector(secure_broker.url, db, auth=auth, check=RegistryCheck(fleet)) as run:
+        wrong = Board(board_lib, flash, secure_broker.port, dict(tls, password="not-the-password"))
+        wrong.ask("hello")
+        state, s = wrong.ask("feed 0 5")
+        assert s["published"] == "0", s  # the broker refused it: its frames wait on flash
+        wrong.quit()
+        board = Board(board_lib, flash, secure_broker.port, dict(tls, password=dev.password_file.read_text().strip()))
+        board.ask("hello")
+        board.ask("feed 5 20")
+        state, s = board.ask("drain 120")
+        assert state == "idle" and s["ring"] == "0" and s["lost"] == "0", s
+        board.quit()
+        total = 2 + 25  # two boots' hellos, 25 inferences
+        wait_for(lambda: len(stored_sequences(db).get((DEVICE, DEVICE[:16]), [])) >= total, DEADLINE, "every frame")
+        assert not any(run.collector.stats.rejected.values()), run.collector.stats
+    seqs = stored_sequences(db)[(DEVICE, DEVICE[:16])]
+    assert len(seqs) == len(set(seqs)) == total
+    con = sqlite3.connect(db)
+    assert [r[0] for r in con.execute("SELECT window_index FROM inferences ORDER BY window_index")] == list(range(25))
 
 
 @pytest.mark.parametrize("args, says", [

@@ -11,29 +11,13 @@ import ssl
 import time
 
 import paho.mqtt.client as mqtt
-import pytest
 
 from edgeloop.fleet.credentials import Fleet
 from edgeloop.fleet.identity import RegistryCheck
 from tests.tools.fleet_frames import fleet_messages, stored_sequences, wait_for
 from tests.tools.fleet_running import DEADLINE, RunningCollector, RunningGateway
-from tests.tools.mosquitto import Mosquitto
 
 from tests.host.fleet.test_gateway import all_stored, expect_all_once, frames_of
-
-
-@pytest.fixture
-def fleet(tmp_path):
-    f = Fleet(tmp_path / "fleet")
-    f.init(["127.0.0.1", "localhost"])
-    return f
-
-
-@pytest.fixture
-def secure_broker(tmp_path, fleet):
-    b = Mosquitto(tmp_path / "broker", secure=fleet).start()
-    yield b
-    b.stop()
 
 
 def paho_client(fleet, *, user=None, password=None, cert=None, key=None, ca=None):
