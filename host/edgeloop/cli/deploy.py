@@ -77,14 +77,19 @@ def summary(result) -> list[str]:
 @click.option("--provision-key", "provision", type=click.Path(),
               help="Put this public key (edgeloop.pub) on the board; from then on it accepts models only as "
                    "bundles signed with the matching private key.")
-@click.option("--broker", metavar="mqtt://HOST[:PORT]",
+@click.option("--broker", metavar="mqtt[s]://HOST[:PORT]",
               help="The board publishes its frames itself to this MQTT broker when it runs on its own "
                    "(with --autostart; docs/fleet.md, Boards that publish themselves).")
+@click.option("--ca", type=click.Path(dir_okay=False, exists=True),
+              help="With --broker mqtts://: the fleet's CA certificate; the board trusts only it.")
+@click.option("--username", help="The board's broker user name (`edgeloop fleet add-device NAME`).")
+@click.option("--password-file", type=click.Path(dir_okay=False, exists=True),
+              help="File holding the board's broker password (its first line); it goes into /edgeloop.json.")
 @click.option("--wifi", metavar="SSID:PASSWORD", help="Wi-Fi the board joins to reach --broker (stored in /edgeloop.json).")
 @click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for the board to answer.")
 def deploy(port, board_name, models, sensor, autostart, device_id, keep_below, keep_margin, keep_class, keep_random, keep_seed,
            keep_per_minute, keep_ring_kb, source_only, verify, no_compress, firmware_dir, timeout,
-           bundle_path, provision, broker, wifi):
+           bundle_path, provision, broker, wifi, ca, username, password_file):
     """Push the on-board code (and a model with its config) to a board: only what changed, verified, atomic.
 
     boot.py and main.py go to the board root as source; the edgeloop_fw package
@@ -135,12 +140,12 @@ def deploy(port, board_name, models, sensor, autostart, device_id, keep_below, k
     signed = B.load_bundle(bundle_path) if bundle_path else None  # framing and file hashes, before the port
     public = K.load_public_raw(provision) if provision else None
     BC.check_capture(checked, capture, signed)  # bad capture rules fail before the port is touched too
-    network = _network(broker, wifi, checked, signed, device_id)  # and so do a bad --broker or --wifi
+    network = _network(broker, wifi, checked, signed, device_id, ca, username, password_file)  # and so do a bad --broker or --wifi
     client = []
     if network:
-        from edgeloop.deploy.mqtt_client import client_files
+        from edgeloop.deploy.mqtt_client import ca_file_entry, client_files
 
-        client = client_files(source_only=source_only)
+        client = client_files(source_only=source_only) + ([ca_file_entry(ca)] if ca else [])
     from edgeloop.link.discover import resolve_port
 
     port = resolve_port(port)
@@ -178,11 +183,13 @@ def deploy(port, board_name, models, sensor, autostart, device_id, keep_below, k
     click.echo("\n".join(summary(result) + model_lines(plan)))
 
 
-def _network(broker, wifi, checked, signed, device_id):
+def _network(broker, wifi, checked, signed, device_id, ca=None, username=None, password_file=None):
     """The mqtt/wifi sections for /edgeloop.json, or None; every mistake is one line before the port is opened."""
     from edgeloop.errors import DeployError
 
     if not broker:
+        if ca or username or password_file:
+            raise DeployError("--ca/--username/--password-file are the board's broker credential: give --broker mqtts://HOST too")
         if wifi:
             raise DeployError("--wifi is for a board that publishes itself: give --broker mqtt://HOST[:PORT] too")
         return None
@@ -190,11 +197,23 @@ def _network(broker, wifi, checked, signed, device_id):
     from edgeloop.fleet.broker import parse_broker
 
     b = parse_broker(broker)
+    if b.tls and not ca:
+        raise DeployError("--broker mqtts:// needs --ca: the fleet's CA certificate, the only one the board trusts")
+    if ca and not b.tls:
+        raise DeployError(f"--ca is for TLS: write --broker mqtts://{b.host}... (port 8883 unless given)")
+    if bool(username) != bool(password_file):
+        raise DeployError("--username and --password-file go together (the board's broker credential)")
+    password = ""
+    if password_file:
+        from edgeloop.fleet.broker import read_password
+
+        password = read_password(password_file)
     creds = parse_wifi(wifi) if wifi else None
     if signed is None and not any(c.source.info is not None for c in checked):
         raise DeployError("--broker goes into /edgeloop.json, which needs a model folder (model.json beside the "
                           "model file); pass --model with the folder")
-    return network_settings(b.host, b.port, creds, client_id=f"edgeloop-{device_id}" if device_id else "")
+    return network_settings(b.host, b.port, creds, client_id=f"edgeloop-{device_id}" if device_id else "",
+                            tls=b.tls, username=username or "", password=password)
 
 
 def installed_line(done, bundle) -> str:
@@ -219,6 +238,7 @@ def model_lines(plan) -> list[str]:
             lines.append(f"  capture: {rules}")
         if cfg.get("mqtt"):
             m, w = cfg["mqtt"], cfg.get("wifi") or {}
-            lines.append(f"  publishes to mqtt://{m['host']}:{m['port']} when it runs on its own"
+            lines.append(f"  publishes to {'mqtts' if m.get('tls') else 'mqtt'}://{m['host']}:{m['port']}"
+                         f"{' as ' + m['username'] if m.get('username') else ''} when it runs on its own"
                          f"{' (Wi-Fi ' + w['ssid'] + ')' if w else ''}; MQTT client in /lib/chumicro_*")
     return lines

@@ -4,7 +4,8 @@
 The client is chumicro-mqtt with the two packages it imports on a board (chumicro-sockets,
 chumicro-timing), taken from the installed PyPI wheels (edgeloop depends on them), not rewritten:
 deploy copies their modules, compiled like the firmware's. Left out: their test helpers, the
-CPython socket adapter and the TLS CA bundle (the board does not use TLS).
+CPython socket adapter and the public TLS CA bundle: a board on TLS trusts only its fleet's CA,
+which deploy writes to CA_FILE (`deploy --broker mqtts://... --ca`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ PACKAGES = ("chumicro_mqtt", "chumicro_sockets", "chumicro_timing")
 LEAVE_OUT = {"testing.py", "cpython.py", "_ca_bundle.py", "_ca_bundle.der"}
 GROUP = "mqtt-client"
 LIB = "/lib"
+CA_FILE = "/edgeloop_ca.pem"  # the fleet's CA on the board (short: see docs/fleet.md)
 
 
 def package_dir(name: str) -> Path:
@@ -64,9 +66,27 @@ def parse_wifi(text: str) -> dict:
 
 
 def network_settings(host: str, port: int, wifi: dict | None, client_id: str = "",
-                     topic_prefix: str = "edgeloop") -> dict:
-    """The mqtt (and wifi) sections of /edgeloop.json: the firmware's mqtt_sink reads them."""
+                     topic_prefix: str = "edgeloop", *, tls: bool = False, username: str = "",
+                     password: str = "") -> dict:
+    """The mqtt (and wifi) sections of /edgeloop.json: the firmware's mqtt_sink reads them. With
+    `tls`, the board dials TLS trusting only CA_FILE (ca_file_entry), and logs in as `username`
+    (its own credential from `edgeloop fleet add-device`); the password sits on the board's flash
+    beside the Wi-Fi password: whoever holds the board holds both (docs/fleet.md, threat model)."""
     out = {"mqtt": {"host": host, "port": port, "client_id": client_id, "topic_prefix": topic_prefix}}
+    if tls:
+        out["mqtt"]["tls"] = True
+        out["mqtt"]["ca_file"] = CA_FILE
+    if username:
+        out["mqtt"]["username"] = username
+        out["mqtt"]["password"] = password
     if wifi:
         out["wifi"] = dict(wifi)
     return out
+
+
+def ca_file_entry(ca_path: str | Path) -> DeployFile:
+    """The fleet's CA certificate (PEM) as the board's CA_FILE."""
+    data = Path(ca_path).read_bytes()
+    if b"-----BEGIN CERTIFICATE-----" not in data:
+        raise DeployError(f"--ca {ca_path}: not a PEM certificate (the fleet's ca.pem from `edgeloop fleet init`)")
+    return DeployFile(CA_FILE, data, str(ca_path), GROUP)

@@ -43,6 +43,26 @@ def test_the_config_gets_the_mqtt_and_wifi_sections():
     assert on_board["autostart"] is True and on_board["device_id"] == "b1"
 
 
+def test_a_tls_board_gets_the_fleet_ca_and_its_own_credential(tmp_path):
+    from edgeloop.deploy.mqtt_client import CA_FILE, ca_file_entry
+    from edgeloop.fleet.credentials import Fleet
+
+    fleet = Fleet(tmp_path / "fleet")
+    fleet.init(["fleet.example"])
+    dev = fleet.add("b1", "device")
+    password = dev.password_file.read_text().strip()
+    checked = BC.prepare_models([REPO / "models" / "gesture"])
+    net = network_settings("fleet.example", 8883, None, client_id="edgeloop-b1", tls=True, username="b1",
+                           password=password)
+    plan = BC.model_deploy(checked, profiles.load("esp32s3"), autostart=True, device_id="b1", network=net)
+    on_board = json.loads(next(f for f in plan.files if f.remote == "/edgeloop.json").data)
+    assert on_board["mqtt"] == {"host": "fleet.example", "port": 8883, "client_id": "edgeloop-b1",
+                                "topic_prefix": "edgeloop", "tls": True, "ca_file": CA_FILE, "username": "b1",
+                                "password": password}
+    ca = ca_file_entry(fleet.ca_cert)
+    assert ca.remote == CA_FILE and ca.data == fleet.ca_cert.read_bytes()
+
+
 def test_no_mqtt_section_without_a_broker():
     checked = BC.prepare_models([REPO / "models" / "gesture"])
     plan = BC.model_deploy(checked, profiles.load("esp32s3"))

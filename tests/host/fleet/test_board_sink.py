@@ -160,6 +160,11 @@ def test_a_board_publishes_over_tls_with_its_own_credential(fleet, secure_broker
     (["--broker", "mqtt://10.0.0.5", "--wifi", "lab-no-password"], "is not SSID:PASSWORD"),
     (["--broker", "mqtt://10.0.0.5", "--wifi", "lab:short"], "8-63 characters"),
     (["--wifi", "lab:secret123"], "give --broker"),
+    (["--broker", "mqtts://10.0.0.5"], "needs --ca"),
+    (["--broker", "mqtts://10.0.0.5", "--ca", str(REPO / "pyproject.toml")], "not a PEM certificate"),
+    (["--broker", "mqtt://10.0.0.5", "--ca", str(REPO / "pyproject.toml")], "--ca is for TLS"),
+    (["--broker", "mqtt://10.0.0.5", "--username", "b1"], "go together"),
+    (["--username", "b1"], "give --broker mqtts://"),
 ])
 def test_a_bad_broker_or_wifi_is_one_line_and_nothing_is_deployed(args, says, tmp_path):
     # The port does not exist: had deploy got as far as opening it, the error would say so instead.
