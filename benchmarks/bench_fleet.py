@@ -10,7 +10,12 @@ unique key) and none is missing. Reference from the same run: the same number of
 written straight into a local log by Store (what `edgeloop monitor` does), frames per second.
 
     PYTHONPATH=.:host:firmware .venv/bin/python benchmarks/bench_fleet.py [--inferences 20000] \
-        [--boards 1,10,100] [--postgres]
+        [--boards 1,10,100] [--postgres] [--tls]
+
+--tls: each run again with the fleet secured (docs/fleet.md, Security): Mosquitto on TLS with the
+password file, ACL and CRL of a fleet made here, the gateway on a client certificate, the collector
+on a password and checking every message against the fleet's registry (--fleet-dir); the TLS cost
+is that run's rate next to the plain one's.
 """
 
 from __future__ import annotations
@@ -44,20 +49,43 @@ def local(frames, folder: Path) -> float:
     return len(frames) / (time.perf_counter() - t0)
 
 
-def fleet(n: int, boards: int, total: int, folder: Path, pg_url: str | None = None) -> tuple[float, str]:
+def secured(folder: Path, boards: int):
+    """A fleet for one TLS run: (Fleet, the collector's collect options, the gateway's credential)."""
+    from edgeloop.fleet.credentials import Fleet
+
+    f = Fleet(folder / "fleet")
+    f.init(["127.0.0.1"])
+    col = f.add("collector", "collector")
+    gw = f.add("gw-proc", "gateway", auth="cert")
+    for name in (["bench"] if boards == 1 else [f"bench-{i}" for i in range(boards)]):
+        f.add(name, "board", gateway="gw-proc")
+    col_opts = ["--ca", str(f.ca_cert), "--username", "collector", "--password-file", str(col.password_file),
+                "--fleet-dir", str(f.root)]
+    return f, col_opts, {"ca": str(f.ca_cert), "cert": str(gw.cert), "key": str(gw.key)}
+
+
+def fleet(n: int, boards: int, total: int, folder: Path, pg_url: str | None = None,
+          tls: bool = False) -> tuple[float, str]:
     """Frames per second into the collector's log; `total` frames from `boards` boards must all be
     there, each once."""
-    broker = Mosquitto(folder / "broker").start()
+    import json
+
+    col_opts, gw_auth, secure = [], {}, None
+    if tls:
+        secure, col_opts, gw_auth = secured(folder, boards)
+    broker = Mosquitto(folder / "broker", secure=secure).start()
+    gw_url = broker.cert_url if tls else broker.url
     db = pg_url or str(folder / "fleet.sqlite")
     err = (folder / "collect.err").open("w")
-    col = subprocess.Popen(cli_process.COMMAND + ["collect", "--broker", broker.url, "--db", db],
+    col = subprocess.Popen(cli_process.COMMAND + ["collect", "--broker", broker.url, "--db", db] + col_opts,
                            env=cli_process.env(), stdout=subprocess.PIPE, stderr=err, text=True)
     count = _pg_count(pg_url) if pg_url else lambda: sum(len(v) for v in stored_sequences(db).values())
     try:
         wait_for(lambda: "connected" in (folder / "collect.err").read_text(), 60, "the collector")
         t0 = time.perf_counter()
-        gw = subprocess.Popen([sys.executable, "-m", "tests.tools.fleet_gateway_proc", broker.url,
-                               str(folder / "q.sqlite"), "bench", str(n), "1e9", str(boards)], env=cli_process.env())
+        gw = subprocess.Popen([sys.executable, "-m", "tests.tools.fleet_gateway_proc", gw_url,
+                               str(folder / "q.sqlite"), "bench", str(n), "1e9", str(boards), json.dumps(gw_auth)],
+                              env=cli_process.env())
         wait_for(lambda: count() >= total, 1200, "every frame", 0.05)
         rate = total / (time.perf_counter() - t0)
         gw.wait(120)
@@ -90,6 +118,7 @@ def main() -> None:
     ap.add_argument("--inferences", type=int, default=20000, help="in all, shared by the boards")
     ap.add_argument("--boards", default="1", help="comma-separated board counts, one run each (e.g. 1,10,100)")
     ap.add_argument("--postgres", action="store_true", help="also into PostgreSQL (a server started here)")
+    ap.add_argument("--tls", action="store_true", help="each run also secured (TLS, credentials, ACL, identity check)")
     a = ap.parse_args()
     pg = None
     if a.postgres:
@@ -104,12 +133,18 @@ def main() -> None:
             per = a.inferences // boards
             total = boards * len(list(board_frames("x", per)))
             for name, url in [("SQLite", None)] + ([("PostgreSQL", pg.url)] if pg else []):
-                if url:
-                    _reset(url)
-                with tempfile.TemporaryDirectory() as d:
-                    rate, summary = fleet(a.inferences, boards, total, Path(d), url)
-                print(f"{boards:>4} board(s), {total} frames: gateway -> mosquitto -> collect -> {name}: "
-                      f"{rate:,.0f} frames/s ({rate / ref:.2f}x the local log), each stored once; collector: {summary}")
+                plain = None
+                for tls in [False] + ([True] if a.tls else []):
+                    if url:
+                        _reset(url)
+                    with tempfile.TemporaryDirectory() as d:
+                        rate, summary = fleet(a.inferences, boards, total, Path(d), url, tls=tls)
+                    how = "mqtts (TLS, per-device credentials, ACL, identity check)" if tls else "mqtt"
+                    cost = f", {rate / plain:.2f}x plain MQTT" if tls else ""
+                    plain = plain or rate
+                    print(f"{boards:>4} board(s), {total} frames: gateway -> mosquitto {how} -> collect -> {name}: "
+                          f"{rate:,.0f} frames/s ({rate / ref:.2f}x the local log{cost}), each stored once; "
+                          f"collector: {summary}")
     finally:
         if pg:
             pg.stop()
