@@ -92,6 +92,19 @@ def revoke(fleet_dir, name):
     click.echo(f"revoked {', '.join(removed)}; reload the broker (systemctl reload mosquitto)")
 
 
+@fleet.command("broker-conf")
+@_DIR
+@click.option("--at", required=True, type=click.Path(file_okay=False),
+              help="Where the broker host keeps its copy of the fleet's ca.pem and broker/ folder.")
+@click.option("--password-port", default=8883, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--cert-port", default=8884, show_default=True, type=click.IntRange(1, 65535))
+def broker_conf(fleet_dir, at, password_port, cert_port):
+    """Print Mosquitto's settings for the broker host, with paths under --at (no secrets in it)."""
+    f = _fleet(fleet_dir)
+    f.load()
+    click.echo(f.mosquitto_conf(password_port, cert_port, at=at), nl=False)
+
+
 @fleet.command("list")
 @_DIR
 def list_(fleet_dir):

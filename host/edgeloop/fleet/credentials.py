@@ -220,16 +220,19 @@ class Fleet:
         write_text_atomic(self.conf, self.mosquitto_conf(*ports))
         self._save(reg)
 
-    def mosquitto_conf(self, password_port: int, cert_port: int, bind: str | None = None) -> str:
+    def mosquitto_conf(self, password_port: int, cert_port: int, bind: str | None = None,
+                       at: str | os.PathLike | None = None) -> str:
         """Mosquitto's settings for this fleet: TLS only, no anonymous clients, one listener for
         user name + password, one for client certificates (the user name is the certificate's
-        common name), both checked against this folder's password file, ACL and CRL."""
+        common name), both checked against this folder's password file, ACL and CRL. `at`: where
+        the broker host keeps a copy of this folder's ca.pem and broker/ (paths rebased there)."""
+        f = self if at is None else Fleet(at)
         on = f" {bind}" if bind else ""
-        tls = (f"cafile {self.ca_cert}\ncertfile {self.server_cert}\nkeyfile {self.server_key}\n"
-               f"crlfile {self.crl}\ntls_version tlsv1.2\n")
-        return ("# written by `edgeloop fleet init` (docs/fleet.md, Security)\n"
+        tls = (f"cafile {f.ca_cert}\ncertfile {f.server_cert}\nkeyfile {f.server_key}\n"
+               f"crlfile {f.crl}\ntls_version tlsv1.2\n")
+        return ("# written by `edgeloop fleet` (docs/fleet.md, Security)\n"
                 "per_listener_settings false\nallow_anonymous false\n"
-                f"password_file {self.passwd}\nacl_file {self.acl}\n\n"
+                f"password_file {f.passwd}\nacl_file {f.acl}\n\n"
                 f"# user name + password (Wi-Fi boards, gateways, the collector)\nlistener {password_port}{on}\n"
                 f"{tls}require_certificate false\n\n"
                 f"# client certificates: the certificate's common name is the user name\nlistener {cert_port}{on}\n"
