@@ -269,3 +269,27 @@ def test_whole_pipeline_over_tls_with_per_device_credentials_delivers_every_fram
                      "the confirmations to reach the gateway")
     expect_all_once(db, devices)
     assert not running.collector.stats.rejected
+
+
+def test_a_board_not_registered_behind_its_gateway_stays_queued_and_the_others_still_arrive(fleet, secure_broker, tmp_path):
+    """The ACL drops a gateway's publish for a board nobody registered and Mosquitto ends the
+    connection; the gateway reconnects and sends its queue again. Its registered board's frames all
+    arrive; the other board's wait in the gateway's queue, none stored (until add-device + reload)."""
+    col = fleet.add("collector", "collector")
+    gw = fleet.add("gw-test", "gateway", auth="cert")
+    fleet.add("dev-a", "board", gateway="gw-test")
+    secure_broker.reload()
+    db = tmp_path / "fleet.sqlite"
+    devices = {"dev-a": frames_of("dev-a", 20)}
+    stray = frames_of("dev-x", 20)
+    col_auth = {"username": "collector", "password_file": str(col.password_file), "ca": str(fleet.ca_cert)}
+    gw_auth = {"cert": str(gw.cert), "key": str(gw.key), "ca": str(fleet.ca_cert)}
+    with RunningCollector(secure_broker.url, db, auth=col_auth, check=RegistryCheck(fleet)) as running:
+        with RunningGateway(secure_broker.cert_url, tmp_path / "q.sqlite", [devices["dev-a"], stray], auth=gw_auth,
+                            confirm_wait=0.5, max_backoff=2.0) as g:  # confirmations sent while it was away are lost
+            wait_for(lambda: running.check() and g.check() and all_stored(db, devices), DEADLINE, "dev-a's frames")
+            wait_for(lambda: g.stats().confirmed == len(devices["dev-a"]) and g.stats().lost >= 1, DEADLINE,
+                     "dev-a's confirmations and at least one dropped connection")
+            assert g.gateway.outbox.size == len(stray)
+    expect_all_once(db, devices)
+    assert ("dev-x", "gw-test") not in stored_sequences(db)
