@@ -193,6 +193,18 @@ def test_acl_lets_a_device_publish_only_under_its_own_topics(fleet, secure_broke
         publish_in_order(lambda: paho_client(fleet, cert=gw.cert, key=gw.key), secure_broker.cert_port, other + board)
         wait_for(lambda: len(listener.got) >= len(board), DEADLINE, "the gateway's board's messages")
         assert listener.got == board
+
+        # the collector and a viewer read everything and write no board's topic
+        listener.got.clear()
+        viewer = fleet.add("ops", "viewer")
+        secure_broker.reload()
+        forged = fleet_messages("dev-a", 1, gateway_id="dev-a")
+        for who in (col, viewer):
+            publish_in_order(lambda: paho_client(fleet, user=who.name, password=password_of(who)), secure_broker.port,
+                             forged)
+        publish_in_order(lambda: paho_client(fleet, user="dev-a", password=password_of(dev)), secure_broker.port, own)
+        wait_for(lambda: len(listener.got) >= len(own), DEADLINE, "dev-a's own messages again")
+        assert listener.got == own
     finally:
         listener.close()
 
