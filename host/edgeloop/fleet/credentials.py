@@ -173,7 +173,8 @@ class Fleet:
             raise FleetCredentialError(f"{self.registry} is unreadable ({e}); restore it from a backup") from None
 
     def _save(self, reg: dict) -> None:
-        write_text_atomic(self.registry, json.dumps(reg, indent=1, sort_keys=True) + "\n")
+        # 0600: it holds the password hashes (of random passwords, but the broker's copy is 0600 too)
+        _write_secret(self.registry, (json.dumps(reg, indent=1, sort_keys=True) + "\n").encode())
 
     def _ca(self):
         from cryptography import x509

@@ -40,7 +40,7 @@ def test_add_device_writes_secrets_0600_and_never_prints_them(tmp_path):
     r2 = invoke("fleet", "add-device", "gw1", "--role", "gateway", "--auth", "cert", "--dir", d)
     key = (d / "credentials" / "gw1" / "key.pem").read_text()
     assert "PRIVATE KEY" in key and key not in r2.output
-    for secret in [d / "ca.key", d / "broker" / "server.key", d / "broker" / "passwd",
+    for secret in [d / "ca.key", d / "broker" / "server.key", d / "broker" / "passwd", d / "fleet.json",
                    d / "credentials" / "nicla-7" / "password", d / "credentials" / "gw1" / "key.pem"]:
         assert stat.S_IMODE(os.stat(secret).st_mode) == 0o600, secret
     assert password not in (d / "fleet.json").read_text() and password not in (d / "broker" / "passwd").read_text()
