@@ -59,6 +59,7 @@ class GatewayStats:
     published: int = 0
     resent: int = 0  # publishes of a message sent before (after a reconnect, or its confirmation did not come)
     acked: int = 0  # PUBACKs from the broker (a resent message counts each time)
+    acked_frames: int = 0  # the frames those PUBACKed messages carried
     confirmed: int = 0  # frames a collector confirmed it stored: they left the queue
     bad_confirmations: int = 0  # confirmations that did not parse (logged, ignored)
     connects: int = 0
@@ -93,7 +94,7 @@ class Gateway:
         self._stop = threading.Event()
         self._client = None
         self._connected = False
-        self._inflight: dict[int, int] = {}  # mid -> outbox row id, published and not PUBACKed
+        self._inflight: dict[int, tuple[int, int]] = {}  # mid -> (outbox row id, frames), published and not PUBACKed
         self._acked: list[int] = []  # mids PUBACKed, not yet settled
         self._confirmations: list[bytes] = []  # confirmation payloads received, not yet settled
         # everything published on this connection and not confirmed:
@@ -270,10 +271,11 @@ class Gateway:
         if self._acked:
             mids, self._acked[:] = list(self._acked), []
             for mid in mids:
-                row_id = self._inflight.pop(mid, None)
+                row_id, frames = self._inflight.pop(mid, (None, 0))
                 if row_id is None:
                     continue
                 self.stats.acked += 1
+                self.stats.acked_frames += frames
                 if row_id in self._pending:  # not confirmed already (a confirmation can overtake a PUBACK)
                     self._unconfirmed[row_id] = now
         if self._confirmations:
@@ -313,10 +315,10 @@ class Gateway:
         if info.rc != 0:
             self._lost(f"publish failed ({info.rc})")
             return False
-        self._inflight[info.mid] = row_id
+        first, count = wire.sequences_of(payload)
+        self._inflight[info.mid] = (row_id, count)
         if row_id not in self._pending:
             device_id = topic_name.split("/", 2)[1]
-            first, count = wire.sequences_of(payload)
             self._pending[row_id] = (device_id, first, count)
             self._by_key[(device_id, first)] = row_id
         self.stats.published += 1
