@@ -9,6 +9,12 @@ board's last sequence number is in the log, and the check that each was stored o
 unique key) and none is missing. Reference from the same run: the same number of frames
 written straight into a local log by Store (what `edgeloop monitor` does), frames per second.
 
+Beside the rate, the CPU each process spent (user + system, from /proc, while the frames went
+through): on a machine shared with other work the rate says how busy the machine was as much
+as how fast the fleet is, while CPU seconds per frame say which process bounds it (the
+busiest one cannot go past 1 / its seconds per frame on one core; the sum over all of them, with
+2 cores, bounds the whole).
+
     PYTHONPATH=.:host:firmware .venv/bin/python benchmarks/bench_fleet.py [--inferences 20000] \
         [--boards 1,10,100] [--postgres]
 """
@@ -16,6 +22,7 @@ written straight into a local log by Store (what `edgeloop monitor` does), frame
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import subprocess
 import sys
@@ -44,9 +51,19 @@ def local(frames, folder: Path) -> float:
     return len(frames) / (time.perf_counter() - t0)
 
 
-def fleet(n: int, boards: int, total: int, folder: Path, pg_url: str | None = None) -> tuple[float, str]:
-    """Frames per second into the collector's log; `total` frames from `boards` boards must all be
-    there, each once."""
+def _cpu(pid: int) -> float:
+    """CPU seconds (user + system, its reaped children's too) of process `pid` so far."""
+    try:
+        f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return sum(int(x) for x in f[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def fleet(n: int, boards: int, total: int, folder: Path, pg=None) -> tuple[float, str, dict]:
+    """Frames per second into the collector's log, the collector's summary and the CPU seconds
+    each process spent; `total` frames from `boards` boards must all be there, each once."""
+    pg_url = pg.url if pg else None
     broker = Mosquitto(folder / "broker").start()
     db = pg_url or str(folder / "fleet.sqlite")
     err = (folder / "collect.err").open("w")
@@ -55,31 +72,51 @@ def fleet(n: int, boards: int, total: int, folder: Path, pg_url: str | None = No
     count = _pg_count(pg_url) if pg_url else lambda: sum(len(v) for v in stored_sequences(db).values())
     try:
         wait_for(lambda: "connected" in (folder / "collect.err").read_text(), 60, "the collector")
+        pg_pid = int((pg.data / "postmaster.pid").read_text().split()[0]) if pg else None
+        cpu0 = {"collector": _cpu(col.pid), "mosquitto": _cpu(broker.proc.pid)}
+        if pg_pid:
+            cpu0["postgres"] = _cpu(pg_pid)
         t0 = time.perf_counter()
         gw = subprocess.Popen([sys.executable, "-m", "tests.tools.fleet_gateway_proc", broker.url,
                                str(folder / "q.sqlite"), "bench", str(n), "1e9", str(boards)], env=cli_process.env())
-        wait_for(lambda: count() >= total, 1200, "every frame", 0.05)
+        gw_cpu = [0.0]
+
+        def done() -> bool:
+            gw_cpu[0] = max(gw_cpu[0], _cpu(gw.pid) if gw.poll() is None else 0.0)
+            return count() >= total
+        wait_for(done, 1200, "every frame", 0.2)
         rate = total / (time.perf_counter() - t0)
+        cpu = {"gateway": gw_cpu[0], "collector": _cpu(col.pid) - cpu0["collector"],
+               "mosquitto": _cpu(broker.proc.pid) - cpu0["mosquitto"]}
         gw.wait(120)
         col.send_signal(signal.SIGTERM)
         out, _ = col.communicate(timeout=60)
+        if pg_pid:  # its backends' CPU counts once they exit (the collector's did just now)
+            cpu["postgres"] = _cpu(pg_pid) - cpu0["postgres"]
         stored = count()
         if stored != total:  # the unique key makes a double impossible; a surplus would be a bug here
             raise SystemExit(f"{stored} frames stored, {total} sent")
-        return rate, out.strip()
+        return rate, out.strip(), cpu
     finally:
         if col.poll() is None:
             col.kill()
         broker.stop()
 
 
+_PG_COUNTER = {}
+
+
 def _pg_count(url: str):
+    """One connection for the whole bench: a backend that exits during a run would add its CPU
+    to PostgreSQL's."""
     import psycopg
+
+    if url not in _PG_COUNTER:
+        _PG_COUNTER[url] = psycopg.connect(url, autocommit=True)
 
     def count() -> int:
         try:
-            with psycopg.connect(url) as c:
-                return c.execute("SELECT count(*) FROM fleet_messages").fetchone()[0]
+            return _PG_COUNTER[url].execute("SELECT count(*) FROM fleet_messages").fetchone()[0]
         except psycopg.errors.UndefinedTable:
             return 0
     return count
@@ -103,13 +140,15 @@ def main() -> None:
         for boards in (int(b) for b in a.boards.split(",")):
             per = a.inferences // boards
             total = boards * len(list(board_frames("x", per)))
-            for name, url in [("SQLite", None)] + ([("PostgreSQL", pg.url)] if pg else []):
-                if url:
-                    _reset(url)
+            for name, server in [("SQLite", None)] + ([("PostgreSQL", pg)] if pg else []):
+                if server:
+                    _reset(server.url)
                 with tempfile.TemporaryDirectory() as d:
-                    rate, summary = fleet(a.inferences, boards, total, Path(d), url)
+                    rate, summary, cpu = fleet(a.inferences, boards, total, Path(d), server)
+                per = ", ".join(f"{k} {v:.2f} s ({v / total * 1e6:.0f} us/frame)" for k, v in cpu.items())
                 print(f"{boards:>4} board(s), {total} frames: gateway -> mosquitto -> collect -> {name}: "
-                      f"{rate:,.0f} frames/s ({rate / ref:.2f}x the local log), each stored once; collector: {summary}")
+                      f"{rate:,.0f} frames/s ({rate / ref:.2f}x the local log), each stored once; CPU: {per}; "
+                      f"all {sum(cpu.values()) / total * 1e6:.0f} us/frame; collector: {summary}", flush=True)
     finally:
         if pg:
             pg.stop()
@@ -122,6 +161,8 @@ def _reset(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as c:
         c.execute("DROP SCHEMA public CASCADE")
         c.execute("CREATE SCHEMA public")
+    if url in _PG_COUNTER:  # its cached plan named the dropped table
+        _PG_COUNTER.pop(url).close()
 
 
 if __name__ == "__main__":
