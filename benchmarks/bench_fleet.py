@@ -60,6 +60,21 @@ def _cpu(pid: int) -> float:
     return sum(int(x) for x in f[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
+def _pg_cpu(postmaster: int, skip: int) -> float:
+    """CPU seconds so far of PostgreSQL's processes (the postmaster, and its children: the
+    collector's backend, the WAL writer, ...) but the bench's own counting backend `skip`."""
+    total = _cpu(postmaster)
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit() and int(d.name) != skip:
+            try:
+                f = (d / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(f[1]) == postmaster:
+                total += sum(int(x) for x in f[11:13]) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def fleet(n: int, boards: int, total: int, folder: Path, pg=None) -> tuple[float, str, dict]:
     """Frames per second into the collector's log, the collector's summary and the CPU seconds
     each process spent; `total` frames from `boards` boards must all be there, each once."""
@@ -75,7 +90,9 @@ def fleet(n: int, boards: int, total: int, folder: Path, pg=None) -> tuple[float
         pg_pid = int((pg.data / "postmaster.pid").read_text().split()[0]) if pg else None
         cpu0 = {"collector": _cpu(col.pid), "mosquitto": _cpu(broker.proc.pid)}
         if pg_pid:
-            cpu0["postgres"] = _cpu(pg_pid)
+            count()  # its connection opened before the CPU is read
+            counter = _PG_COUNTER[pg_url].info.backend_pid
+            cpu0["postgres"] = _pg_cpu(pg_pid, counter)
         t0 = time.perf_counter()
         gw = subprocess.Popen([sys.executable, "-m", "tests.tools.fleet_gateway_proc", broker.url,
                                str(folder / "q.sqlite"), "bench", str(n), "1e9", str(boards)], env=cli_process.env())
@@ -88,11 +105,11 @@ def fleet(n: int, boards: int, total: int, folder: Path, pg=None) -> tuple[float
         rate = total / (time.perf_counter() - t0)
         cpu = {"gateway": gw_cpu[0], "collector": _cpu(col.pid) - cpu0["collector"],
                "mosquitto": _cpu(broker.proc.pid) - cpu0["mosquitto"]}
+        if pg_pid:
+            cpu["postgres"] = _pg_cpu(pg_pid, counter) - cpu0["postgres"]
         gw.wait(120)
         col.send_signal(signal.SIGTERM)
         out, _ = col.communicate(timeout=60)
-        if pg_pid:  # its backends' CPU counts once they exit (the collector's did just now)
-            cpu["postgres"] = _cpu(pg_pid) - cpu0["postgres"]
         stored = count()
         if stored != total:  # the unique key makes a double impossible; a surplus would be a bug here
             raise SystemExit(f"{stored} frames stored, {total} sent")
@@ -107,8 +124,7 @@ _PG_COUNTER = {}
 
 
 def _pg_count(url: str):
-    """One connection for the whole bench: a backend that exits during a run would add its CPU
-    to PostgreSQL's."""
+    """One connection per run, opened before the CPU is read, whose backend the CPU leaves out."""
     import psycopg
 
     if url not in _PG_COUNTER:
