@@ -232,8 +232,8 @@ class PgStore(LogBase):
             raise StoreError(f"the database {self.path} failed: {_one_line(e)}") from None
 
     def claim_message(self, device_id: str, gateway_id: str, sequence: int, kind: str, frame_seq: int) -> bool:
-        cur = self._run("INSERT INTO fleet_messages (device_id, gateway_id, sequence, kind, frame_seq, received)"
-                        " VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+        cur = self._claim("INSERT INTO fleet_messages (device_id, gateway_id, sequence, kind, frame_seq, received)"
+                          " VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING",
                         (device_id, gateway_id, sequence, kind, frame_seq, time.time()))
         return cur.rowcount == 1
 
