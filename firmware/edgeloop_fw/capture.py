@@ -37,6 +37,7 @@ import struct
 
 from . import protocol as P
 from .port import ticks_diff
+from .flash_ring import FlashRing
 
 KEYS = ("below", "margin", "classes", "random", "seed", "per_minute", "ring_bytes", "ring_file", "host_timeout_s")
 RING_FILE = "/edgeloop_ring.bin"
@@ -44,7 +45,6 @@ RING_BYTES = 32768
 HOST_TIMEOUT_S = 5
 MINUTE_MS = 60000
 RING_MAGIC = 0x4B45  # "EK" little-endian
-_SLOT_FMT = "<HHIH"  # magic, payload length, record number, reserved: exactly protocol.HEADER_SIZE bytes
 
 
 def _number(spec, key, lo, hi, what):
@@ -161,121 +161,27 @@ class Rules:
         return rule
 
 
-class Ring:
-    """Kept windows on flash: fixed slots, oldest overwritten, each record whole or absent.
+class Ring(FlashRing):
+    """Kept windows on flash (flash_ring.FlashRing), numbered records, oldest overwritten.
 
     `buf` is the frame encoder's raw buffer (protocol.FrameEncoder.raw): a record's payload
     is built there at HEADER_SIZE, so storing and shipping copy nothing. A slot is the whole
-    buffer: slot header (10 bytes) | payload | CRC-16 | unused.
+    buffer: slot head (10 bytes, the record number in it) | payload | CRC-16 | unused. The
+    record number is also stamped into the payload (KEPT_RECORD_AT), flagged KEPT_RING, so a
+    host can tell a record it got twice.
     """
 
     def __init__(self, path, size, buf):
-        self.path = path
-        self.buf = buf
-        self.slot_size = len(buf)
-        self.n_slots = size // self.slot_size
-        if self.n_slots < 2:
-            raise ValueError("capture ring_bytes %d holds fewer than 2 records of %d bytes" % (size, self.slot_size))
-        from array import array
-        self.records = array("i", bytes(4 * self.n_slots))  # record number per slot, 0: free
-        self._zero = bytes(2)
-        try:
-            f = open(path, "r+b")
-        except OSError:
-            f = None
-        if f is not None:  # a ring of another slot size is started over (a new model, other windows)
-            f.seek(0, 2)
-            if f.tell() != self.n_slots * self.slot_size:
-                f.close()
-                f = None
-        if f is None:
-            f = open(path, "wb")
-            zero = bytes(self.slot_size)
-            for _ in range(self.n_slots):
-                f.write(zero)
-            f.close()
-            f = open(path, "r+b")
-        self.f = f
-        self.next_record = 1
-        self.head = 0
-        top = 0
-        for s in range(self.n_slots):
-            r = self._read(s)
-            if r > 0:
-                self.records[s] = r
-                if r > top:
-                    top = r
-                    self.head = (s + 1) % self.n_slots
-        self.next_record = top + 1
-        self.lost = 0  # records overwritten before they were shipped
+        FlashRing.__init__(self, path, size, buf, RING_MAGIC, "capture")
 
-    def _read(self, slot):
-        """Read the slot into buf; its record number if whole (magic, length and CRC right), else 0."""
-        f, buf = self.f, self.buf
-        f.seek(slot * self.slot_size)
-        if f.readinto(buf) != self.slot_size:
-            return 0
-        magic, n, record, _r = struct.unpack_from(_SLOT_FMT, buf, 0)
-        end = P.HEADER_SIZE + n
-        if magic != RING_MAGIC or end + 2 > self.slot_size or record <= 0:
-            return 0
-        if P.crc16(buf, end) != buf[end] | (buf[end + 1] << 8):
-            return 0
-        return record
-
-    def count(self):
-        c = 0
-        for s in range(self.n_slots):
-            if self.records[s]:
-                c += 1
-        return c
+    @property
+    def records(self):
+        """Each slot's record number, 0: free (for tests and tools; allocates)."""
+        return [k if k > 0 else 0 for k in self.keys]
 
     def put(self, n):
         """Store the n-byte MSG_KEPT payload in buf[HEADER_SIZE:] as the next record (flagged KEPT_RING)."""
         buf = self.buf
-        slot = self.head
-        if self.records[slot]:
-            self.lost += 1
-        record = self.next_record
-        struct.pack_into("<I", buf, P.HEADER_SIZE + P.KEPT_RECORD_AT, record)
+        struct.pack_into("<I", buf, P.HEADER_SIZE + P.KEPT_RECORD_AT, self.next_record)
         buf[P.HEADER_SIZE + P.KEPT_FLAGS_AT] |= P.KEPT_RING
-        struct.pack_into(_SLOT_FMT, buf, 0, RING_MAGIC, n, record, 0)
-        end = P.HEADER_SIZE + n
-        crc = P.crc16(buf, end)
-        buf[end] = crc & 0xFF
-        buf[end + 1] = crc >> 8
-        f = self.f
-        f.seek(slot * self.slot_size)
-        f.write(buf)
-        f.flush()
-        self.records[slot] = record
-        self.next_record = record + 1
-        self.head = (slot + 1) % self.n_slots
-
-    def oldest(self):
-        """The slot of the oldest stored record, or -1 when the ring is empty."""
-        best, slot = 0, -1
-        for s in range(self.n_slots):
-            r = self.records[s]
-            if r and (best == 0 or r < best):
-                best, slot = r, s
-        return slot
-
-    def load(self, slot):
-        """Read the slot's record into buf (payload at HEADER_SIZE); its payload length, or -1 (then freed)."""
-        if self._read(slot) != self.records[slot]:
-            self.free(slot)
-            return -1
-        return self.buf[2] | (self.buf[3] << 8)
-
-    def free(self, slot):
-        f = self.f
-        f.seek(slot * self.slot_size)
-        f.write(self._zero)
-        f.flush()
-        self.records[slot] = 0
-
-    def close(self):
-        f, self.f = self.f, None
-        if f is not None:
-            f.close()
+        return FlashRing.put(self, n)

@@ -42,6 +42,7 @@ import struct
 
 from . import protocol as P
 from .port import ticks_ms
+from .flash_ring import FlashRing, HEAD_SIZE
 
 MAGIC = b"EL"
 WIRE_VERSION = 1
@@ -59,7 +60,7 @@ RING_BYTES = 32768
 SEQ_FILE = "/edgeloop_mqtt_seq.bin"
 SEQ_STEP = 1024
 _SLOT_MAGIC = 0x5145  # "EQ"
-_SLOT_HEAD = 4  # magic u16, message length u16; then the message; then CRC-16 over both
+_SLOT_HEAD = HEAD_SIZE  # the flash ring's slot head (10 bytes); then the message; then its CRC-16
 _ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-:"
 
 
@@ -126,119 +127,24 @@ class SeqMark:
         return s
 
 
-class MsgRing:
-    """Messages (fleet header + frame) on flash: fixed slots, each whole or absent, oldest overwritten."""
+class MsgRing(FlashRing):
+    """Messages (fleet header + frame) on flash (flash_ring.FlashRing): ordered by their fleet
+    sequence, so a message put back after a broken connection goes before newer ones; `busy`
+    marks a slot whose message is in flight."""
 
     def __init__(self, path, size, msg_max):
-        self.slot_size = _SLOT_HEAD + msg_max + 2
-        self.n_slots = size // self.slot_size
-        if self.n_slots < 2:
-            raise ValueError("mqtt ring_bytes %d holds fewer than 2 messages of %d bytes" % (size, self.slot_size))
-        self.buf = bytearray(self.slot_size)
-        self.mv = memoryview(self.buf)
-        self.seqs = [-1] * self.n_slots  # the fleet sequence each slot holds, -1: free
-        self._zero = bytes(2)
-        self.lost = 0
-        self.used = 0
-        self.busy = bytearray(self.n_slots)  # 1: its message is in flight; never overwritten (its PUBACK frees it)
-        f = None
-        try:
-            f = open(path, "r+b")
-            f.seek(0, 2)
-            if f.tell() != self.n_slots * self.slot_size:  # another slot size: start over
-                f.close()
-                f = None
-        except OSError:
-            f = None
-        if f is None:
-            f = open(path, "wb")
-            z = bytes(self.slot_size)
-            for _ in range(self.n_slots):
-                f.write(z)
-            f.close()
-            f = open(path, "r+b")
-        self.f = f
-        for s in range(self.n_slots):
-            q = self._read(s)
-            if q >= 0:
-                self.seqs[s] = q
-                self.used += 1
+        FlashRing.__init__(self, path, size, bytearray(_SLOT_HEAD + msg_max + 2), _SLOT_MAGIC, "mqtt",
+                           key_at=_SLOT_HEAD + 20)
 
-    def _read(self, slot):
-        """Read the slot into buf; the message's sequence if whole, else -1."""
-        f, buf = self.f, self.buf
-        f.seek(slot * self.slot_size)
-        if f.readinto(buf) != self.slot_size:
-            return -1
-        magic, n = struct.unpack_from("<HH", buf, 0)
-        end = _SLOT_HEAD + n
-        if magic != _SLOT_MAGIC or n < HEADER_SIZE or end + 2 > self.slot_size:
-            return -1
-        if P.crc16(buf, end) != buf[end] | (buf[end + 1] << 8):
-            return -1
-        return struct.unpack_from("<Q", buf, _SLOT_HEAD + 20)[0]
+    @property
+    def seqs(self):
+        """Each slot's fleet sequence, -1: free (for tests and tools; allocates)."""
+        return list(self.keys)
 
     def put(self, msg, n, seq):
-        """Store msg[0:n] (sequence seq) in the free slot, or over the oldest when none is free."""
-        slot, oldest = -1, -1
-        for s in range(self.n_slots):
-            q = self.seqs[s]
-            if q < 0:
-                slot = s
-                break
-            if not self.busy[s] and (oldest < 0 or q < self.seqs[oldest]):
-                oldest = s
-        if slot < 0:
-            if oldest < 0:  # every slot in flight (a ring of no more slots than messages in flight)
-                self.lost += 1
-                return
-            slot = oldest
-            self.lost += 1
-            self.used -= 1
-        buf = self.buf
-        struct.pack_into("<HH", buf, 0, _SLOT_MAGIC, n)
+        """Store msg[0:n] (its fleet header holds `seq`) in a free slot, or over the oldest not in flight."""
         self.mv[_SLOT_HEAD:_SLOT_HEAD + n] = msg[0:n]
-        end = _SLOT_HEAD + n
-        crc = P.crc16(buf, end)
-        buf[end], buf[end + 1] = crc & 0xFF, crc >> 8
-        f = self.f
-        f.seek(slot * self.slot_size)
-        f.write(buf)
-        f.flush()
-        self.seqs[slot] = seq
-        self.used += 1
-
-    def oldest(self):
-        """The slot of the oldest message not in flight, or -1."""
-        best = -1
-        for s in range(self.n_slots):
-            q = self.seqs[s]
-            if q >= 0 and not self.busy[s] and (best < 0 or q < self.seqs[best]):
-                best = s
-        return best
-
-    def load(self, slot):
-        """The slot's message length (message at buf[4:]), or -1 (then freed) when it no longer reads back."""
-        if self._read(slot) != self.seqs[slot]:
-            self.free(slot)
-            return -1
-        return self.buf[2] | (self.buf[3] << 8)
-
-    def free(self, slot):
-        if self.seqs[slot] < 0:
-            return
-        f = self.f
-        f.seek(slot * self.slot_size)
-        f.write(self._zero)
-        f.flush()
-        self.seqs[slot] = -1
-        self.busy[slot] = 0
-        self.used -= 1
-
-    def close(self):
-        f, self.f = self.f, None
-        if f is not None:
-            f.close()
+        FlashRing.put(self, n)
 
 
 def tls_context(ca_file):
@@ -406,7 +312,7 @@ class MqttSink:
                 elif up:
                     continue
                 elif slot >= 0:  # cut off before its PUBACK: it stays in the ring, sent again later
-                    ring.busy[slot] = 0
+                    ring.unmark(slot)
                 else:
                     ring.put(self._fl_buf[k], self._fl_n[k], seq)
                     self.stored += 1
@@ -421,9 +327,9 @@ class MqttSink:
                 return
             n = self.ring.load(slot)
             if n > 0:
-                # the frame's type byte is at 4 (slot head) + 28 (fleet header) + 1
+                # the frame's type byte is at 10 (slot head) + 28 (fleet header) + 1
                 t = self.ring.buf[_SLOT_HEAD + HEADER_SIZE + 1]
-                if not self._publish(k, t, self.ring.mv[_SLOT_HEAD:_SLOT_HEAD + n], n, self.ring.seqs[slot], slot):
+                if not self._publish(k, t, self.ring.mv[_SLOT_HEAD:_SLOT_HEAD + n], n, self.ring.keys[slot], slot):
                     return
 
     def _publish(self, k, t, src, n, seq, slot):
@@ -434,7 +340,7 @@ class MqttSink:
         except Exception:  # backpressure, not connected after all: the ring keeps it
             return False
         if slot >= 0:
-            self.ring.busy[slot] = 1
+            self.ring.mark(slot)
         else:
             self._fl_buf[k][0:n] = src[0:n]  # kept until its PUBACK: a broken connection moves it to the ring
         self._fl_seq[k] = seq

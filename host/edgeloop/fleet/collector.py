@@ -34,9 +34,10 @@ from .sink import FleetSink
 
 @dataclass
 class CollectorStats:
-    received: int = 0
-    stored: int = 0
-    duplicates: int = 0
+    received: int = 0  # MQTT messages
+    frames: int = 0  # board frames in the messages that were valid
+    stored: int = 0  # frames
+    duplicates: int = 0  # frames
     rejected: Counter = field(default_factory=Counter)
     connects: int = 0
     lost: int = 0
@@ -44,13 +45,14 @@ class CollectorStats:
 
     def summary(self) -> str:
         bad = ", ".join(f"{k} {v}" for k, v in sorted(self.rejected.items())) or "none"
-        return (f"{self.received} messages received, {self.stored} stored, {self.duplicates} redelivered "
+        return (f"{self.received} messages received ({self.frames} frames), {self.stored} frames stored, "
+                f"{self.duplicates} redelivered "
                 f"duplicates ignored, rejected: {bad}; {self.confirmations} confirmations sent; connected {self.connects}x, lost the broker {self.lost}x")
 
 
 class Collector:
     def __init__(self, broker: Broker, store: Store, *, client_id: str = "edgeloop-collector",
-                 retry: float = 1.0, commit_every: int = 500, commit_seconds: float = 0.2,
+                 retry: float = 1.0, commit_every: int = 2000, commit_seconds: float = 0.2,
                  log: Callable[[str], None] = lambda text: None,
                  check: Callable[[wire.Message], str | None] | None = None):
         """`check`: refuses a decoded message by returning why (counted as "identity", logged,
@@ -65,7 +67,8 @@ class Collector:
         self._unacked: list[tuple[int, int]] = []
         self._oldest_unacked = 0.0
         self._new = 0
-        self._confirm: dict[str, dict[str, list[int]]] = {}  # gateway -> device -> sequences to confirm
+        self._frames = 0  # frames received since the last commit
+        self._confirm: dict[str, dict[str, list[tuple[int, int]]]] = {}  # gateway -> device -> (first, count) to confirm
 
     # -- paho callbacks (called from inside loop(), on this thread) ------------
     def _on_connect(self, client, userdata, flags, reason_code, properties=None):
@@ -80,23 +83,26 @@ class Collector:
         self.stats.received += 1
         self._new += 1
         try:
-            m = wire.decode(msg.topic, msg.payload)
+            batch = wire.decode_batch(msg.topic, msg.payload)
         except wire.WireError as e:
             self.stats.rejected[e.reason] += 1
             self.log(f"rejected a message on {msg.topic!r}: {e}")
             key = wire.key_of(msg.topic, msg.payload)
         else:
+            m = batch[0]  # a batch is one device's, through one gateway
             refused = self.check(m) if self.check is not None else None
             if refused:
                 self.stats.rejected["identity"] += 1
                 self.log(f"rejected a message on {msg.topic!r}: {refused}")
-            elif self.sink.apply(m):
-                self.stats.stored += 1
             else:
-                self.stats.duplicates += 1
-            key = (m.gateway_id, m.device_id, m.sequence)
+                new = self.sink.apply_batch(batch)
+                self.stats.frames += len(batch)
+                self.stats.stored += new
+                self.stats.duplicates += len(batch) - new
+            key = (m.gateway_id, m.device_id, m.sequence, len(batch))
         if key is not None:
-            self._confirm.setdefault(key[0], {}).setdefault(key[1], []).append(key[2])
+            self._confirm.setdefault(key[0], {}).setdefault(key[1], []).append((key[2], key[3]))
+            self._frames += key[3]
         if msg.qos:
             if not self._unacked:
                 self._oldest_unacked = time.monotonic()
@@ -121,13 +127,14 @@ class Collector:
         self.store.flush()
         if self._client is not None:
             for gateway_id, devices in self._confirm.items():
-                ranges = [(d, first, n) for d, seqs in devices.items() for first, n in wire.seq_ranges(seqs)]
+                ranges = [(d, first, n) for d, batches in devices.items() for first, n in wire.batch_ranges(batches)]
                 self._client.publish(wire.ack_topic(gateway_id), wire.encode_ack(ranges), qos=1)
                 self.stats.confirmations += 1
             self._confirm.clear()
             for mid, qos in self._unacked:
                 self._client.ack(mid, qos)
         self._unacked.clear()
+        self._frames = 0
 
     def _lost(self, why: str) -> None:
         self.stats.lost += 1
@@ -159,7 +166,7 @@ class Collector:
                     self._lost(f"error {rc}")
                     next_try = time.monotonic() + self.retry
                     continue
-                if (self._unacked or self._confirm) and (not self._new or len(self._unacked) >= self.commit_every
+                if (self._unacked or self._confirm) and (not self._new or self._frames >= self.commit_every
                                                          or now - self._oldest_unacked >= self.commit_seconds):
                     self._commit_and_ack()
                     self._client.loop_write()

@@ -17,6 +17,15 @@ Why it is built this way:
   noticing). Those are resent a window at a time with a growing pause (`confirm_wait` doubled up
   to `max_backoff`) until a resent one is confirmed, so a collector that is away for hours does
   not get the queue again every few seconds, only one window per pause.
+- Frames travel in batches (wire.py, version 2): consecutive frames of one board and kind wait in
+  memory up to `linger` seconds (or BATCH_FRAMES frames, BATCH_BYTES bytes) and go into the queue,
+  to the broker and to the collector as one message, so that every per-message cost (a queue
+  row, a publish, a PUBACK, a confirmation, the collector's database round trips) is paid once per
+  batch. Frames of different kinds of one board may each have an open batch, except that a hello
+  or a kept window first closes every open batch of its board: the collector must see the frames
+  before a hello in the session they belong to, and a kept window after the inference it joins.
+  A killed gateway loses what lingered (at most `linger` seconds), as it loses what its sources
+  had read and not handed over.
 - One thread owns the queue and the MQTT client (paho's `loop()` is called from here); each source
   runs on its own thread and hands frames over through a thread-safe queue.
 """
@@ -35,6 +44,10 @@ from . import wire
 from .broker import Broker, client as make_client
 from .outbox import Outbox
 
+BATCH_FRAMES = 64  # frames in one message at most
+BATCH_BYTES = 16_384  # bytes of frames in one message at most (one larger frame goes alone)
+_CLOSE_OTHERS = (P.MSG_HELLO, P.MSG_KEPT)  # kinds whose frame must not overtake its board's others
+
 
 @dataclass
 class GatewayStats:
@@ -42,28 +55,36 @@ class GatewayStats:
     queued: int = 0  # frames put in the queue (the kinds the fleet carries, of a known device)
     skipped: int = 0  # frames the fleet does not carry (features, pongs, acks)
     no_device: int = 0  # frames before the source's first HELLO, or of a device id the wire refuses
+    # from here on: MQTT messages (a batch of frames each), except `confirmed`
     published: int = 0
     resent: int = 0  # publishes of a message sent before (after a reconnect, or its confirmation did not come)
     acked: int = 0  # PUBACKs from the broker (a resent message counts each time)
-    confirmed: int = 0  # messages a collector confirmed it stored: they left the queue
+    acked_frames: int = 0  # the frames those PUBACKed messages carried
+    confirmed: int = 0  # frames a collector confirmed it stored: they left the queue
     bad_confirmations: int = 0  # confirmations that did not parse (logged, ignored)
     connects: int = 0
     lost: int = 0
-    dropped: int = 0  # oldest frames dropped because the queue was full (over the queue's life)
-    waiting: int = 0  # frames in the queue now
+    dropped: int = 0  # oldest messages dropped because the queue was full (over the queue's life)
+    waiting: int = 0  # messages in the queue now
 
     def summary(self) -> str:
-        return (f"{self.frames} frames read, {self.queued} queued, {self.acked} acknowledged by the broker, "
-                f"{self.confirmed} confirmed stored by a collector, {self.waiting} still queued, {self.dropped} dropped (queue full), {self.resent} resent, "
+        return (f"{self.frames} frames read, {self.queued} queued, {self.confirmed} confirmed stored by a collector; "
+                f"{self.published} messages published, {self.acked} acknowledged by the broker, {self.waiting} still queued, "
+                f"{self.dropped} dropped (queue full), {self.resent} resent; "
                 f"{self.no_device} without a device id, {self.skipped} not for the fleet; "
                 f"connected {self.connects}x, lost the broker {self.lost}x")
 
 
 class Gateway:
     def __init__(self, broker: Broker, outbox: Outbox, sources: list, *, window: int = 200, retry: float = 0.5,
-                 confirm_wait: float = 30.0, max_backoff: float = 600.0,
+                 confirm_wait: float = 30.0, max_backoff: float = 600.0, linger: float = 0.05,
+                 batch_frames: int = BATCH_FRAMES, batch_bytes: int = BATCH_BYTES,
                  log: Callable[[str], None] = lambda text: None):
         self.broker, self.outbox, self.sources = broker, outbox, sources
+        self.linger, self.batch_frames, self.batch_bytes = linger, max(1, batch_frames), batch_bytes
+        # (source index, kind) -> [device id, frames, bytes, when the first frame came]: batches
+        # not yet queued, oldest first (dicts keep insertion order)
+        self._open: dict[tuple[int, str], list] = {}
         self.window, self.retry, self.log = window, retry, log
         self.confirm_wait, self.max_backoff = confirm_wait, max(max_backoff, confirm_wait)
         self.stats = GatewayStats(dropped=outbox.dropped, waiting=outbox.size)
@@ -73,11 +94,12 @@ class Gateway:
         self._stop = threading.Event()
         self._client = None
         self._connected = False
-        self._inflight: dict[int, int] = {}  # mid -> outbox row id, published and not PUBACKed
+        self._inflight: dict[int, tuple[int, int]] = {}  # mid -> (outbox row id, frames), published and not PUBACKed
         self._acked: list[int] = []  # mids PUBACKed, not yet settled
         self._confirmations: list[bytes] = []  # confirmation payloads received, not yet settled
-        # everything published on this connection and not confirmed: row id <-> (device id, sequence)
-        self._pending: dict[int, tuple[str, int]] = {}
+        # everything published on this connection and not confirmed:
+        # row id -> (device id, first sequence, count); (device id, first sequence) -> row id
+        self._pending: dict[int, tuple[str, int, int]] = {}
         self._by_key: dict[tuple[str, int], int] = {}
         self._unconfirmed: dict[int, float] = {}  # row id -> its PUBACK's time, oldest first
         self._resent_rows: set[int] = set()  # resent for want of a confirmation
@@ -115,8 +137,10 @@ class Gateway:
         except queue.Empty:
             pass
         batch = []
+        now = time.monotonic()
         for index, msg_type, seq, t_ms, payload in items:
             if msg_type is None:
+                self._close(batch, index)
                 self._ended.add(index)
                 continue
             self.stats.frames += 1
@@ -147,13 +171,49 @@ class Gateway:
             if device_id is None:
                 self.stats.no_device += 1
                 continue
-            batch.append((device_id, kind, wire.raw_frame(msg_type, seq, t_ms, payload)))
+            self._add(batch, index, device_id, kind, msg_type, wire.raw_frame(msg_type, seq, t_ms, payload), now)
+        for key in [k for k, b in self._open.items() if now - b[3] >= self.linger]:
+            batch.append(self._pop(key))
         if batch:
             self._caught_up = False
             dropped = self.outbox.put_many(batch)
-            self.stats.queued += len(batch)
+            self.stats.queued += sum(len(f) for _d, _k, f in batch)
             if dropped:
                 self.log(f"the queue is full ({self.outbox.limit} messages): dropped the {dropped} oldest")
+
+    def _pop(self, key) -> tuple[str, str, list]:
+        device_id, frames, _n, _t = self._open.pop(key)
+        return device_id, key[1], frames
+
+    def _close(self, out: list, index: int) -> None:
+        """Every open batch of source `index` into `out`, oldest first."""
+        for key in [k for k in self._open if k[0] == index]:
+            out.append(self._pop(key))
+
+    def _add(self, out: list, index: int, device_id: str, kind: str, msg_type: int, frame: bytes, now: float) -> None:
+        """`frame` into its open batch; batches that are full or must not wait go into `out`."""
+        key = (index, kind)
+        if msg_type in _CLOSE_OTHERS:
+            self._close(out, index)
+        b = self._open.get(key)
+        if b is not None and (b[0] != device_id or b[2] + len(frame) > self.batch_bytes):
+            out.append(self._pop(key))  # a new device id on this port (a hello closed it anyway), or too big
+            b = None
+        if b is None:
+            b = self._open[key] = [device_id, [], 0, now]
+        b[1].append(frame)
+        b[2] += len(frame)
+        if len(b[1]) >= self.batch_frames or msg_type == P.MSG_HELLO:
+            out.append(self._pop(key))
+
+    def _close_all(self) -> None:
+        out = []
+        for key in list(self._open):
+            out.append(self._pop(key))
+        if out:
+            self._caught_up = False
+            self.outbox.put_many(out)
+            self.stats.queued += sum(len(f) for _d, _k, f in out)
 
     # -- MQTT ---------------------------------------------------------------------
     def _on_connect(self, client, userdata, flags, reason_code, properties=None):
@@ -211,15 +271,16 @@ class Gateway:
         if self._acked:
             mids, self._acked[:] = list(self._acked), []
             for mid in mids:
-                row_id = self._inflight.pop(mid, None)
+                row_id, frames = self._inflight.pop(mid, (None, 0))
                 if row_id is None:
                     continue
                 self.stats.acked += 1
+                self.stats.acked_frames += frames
                 if row_id in self._pending:  # not confirmed already (a confirmation can overtake a PUBACK)
                     self._unconfirmed[row_id] = now
         if self._confirmations:
             payloads, self._confirmations[:] = list(self._confirmations), []
-            done = []
+            done, frames = [], 0
             for payload in payloads:
                 try:
                     ranges = wire.decode_ack(payload)
@@ -233,10 +294,13 @@ class Gateway:
                     else:  # a huge range: look through what is pending instead
                         keys = [k for k in self._by_key if k[0] == device_id and first <= k[1] < first + count]
                     for key in keys:
-                        row_id = self._by_key.pop(key, None)
-                        if row_id is None:  # confirmed before, or published before this connection
+                        row_id = self._by_key.get(key)
+                        # a message is confirmed when all of its frames are (a collector confirms a
+                        # message's frames together, so this is the whole batch or none of it)
+                        if row_id is None or key[1] + self._pending[row_id][2] > first + count:
                             continue
-                        del self._pending[row_id]
+                        frames += self._pending[row_id][2]
+                        del self._by_key[key], self._pending[row_id]
                         self._unconfirmed.pop(row_id, None)
                         if row_id in self._resent_rows:  # the collector answers again: resend the next ones now
                             self._resent_rows.discard(row_id)
@@ -244,18 +308,19 @@ class Gateway:
                         done.append(row_id)
             if done:
                 self.outbox.remove(done)
-                self.stats.confirmed += len(done)
+                self.stats.confirmed += frames
 
     def _publish(self, row_id: int, topic_name: str, payload: bytes) -> bool:
         info = self._client.publish(topic_name, payload, qos=1)
         if info.rc != 0:
             self._lost(f"publish failed ({info.rc})")
             return False
-        self._inflight[info.mid] = row_id
+        first, count = wire.sequences_of(payload)
+        self._inflight[info.mid] = (row_id, count)
         if row_id not in self._pending:
-            key = (topic_name.split("/", 2)[1], wire.sequence_of(payload))
-            self._pending[row_id] = key
-            self._by_key[key] = row_id
+            device_id = topic_name.split("/", 2)[1]
+            self._pending[row_id] = (device_id, first, count)
+            self._by_key[(device_id, first)] = row_id
         self.stats.published += 1
         if row_id <= self._high_water:
             self.stats.resent += 1
@@ -279,7 +344,8 @@ class Gateway:
             del self._unconfirmed[row_id]
         rows = self.outbox.get(overdue)
         for row_id in set(overdue) - {r[0] for r in rows}:  # dropped by the queue's limit meanwhile
-            self._by_key.pop(self._pending.pop(row_id), None)
+            device_id, first, _n = self._pending.pop(row_id)
+            self._by_key.pop((device_id, first), None)
         self.log(f"{len(overdue)} messages not confirmed {self.confirm_wait:g} s after the broker took them: "
                  f"sending them again (next time after {self._backoff:g} s without a confirmation)")
         self._resend_at, self._backoff = now + self._backoff, min(2 * self._backoff, self.max_backoff)
@@ -306,7 +372,8 @@ class Gateway:
 
     # -- the loop -------------------------------------------------------------------
     def drained(self) -> bool:
-        return len(self._ended) == len(self.sources) and self._frames.empty() and self.outbox.size == 0
+        return (len(self._ended) == len(self.sources) and self._frames.empty() and not self._open
+                and self.outbox.size == 0)
 
     def run(self, seconds: float | None = None, *, should_stop: Callable[[], bool] = lambda: False,
             until_drained: bool = False) -> GatewayStats:
@@ -351,5 +418,6 @@ class Gateway:
                 t.join(5)
             while not self._frames.empty():  # what the sources handed over last is queued, not lost
                 self._take_frames(0)
+            self._close_all()
             self.stats.dropped, self.stats.waiting = self.outbox.dropped, self.outbox.size
         return self.stats

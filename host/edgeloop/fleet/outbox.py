@@ -7,6 +7,7 @@ Why it is built this way:
   in its header): a restarted gateway resends the same bytes, so the collector recognises a
   message it stored before the restart, and sequences are never reused (`sequences`).
 - Row ids only grow (AUTOINCREMENT): they are the order of sending.
+- A row is one MQTT message: a batch of up to gateway.BATCH_FRAMES frames of one device and kind.
 - Bounded: past `limit` messages the oldest are dropped and counted (`dropped`, kept in the file).
   Published messages that wait for their confirmation are rows like the others and count too.
 - A row leaves only through `remove`, which the gateway calls with confirmed messages only; the
@@ -55,16 +56,19 @@ class Outbox:
         self.dropped = row[0] if row else 0
 
     def put_many(self, items) -> int:
-        """Queue (device_id, kind, frame) items in order, in one transaction; returns how many of the
-        oldest were dropped to stay within the limit."""
+        """Queue (device_id, kind, frames) items in order, in one transaction, each one message
+        (`frames`: a list of one device's frames of one kind, a batch, or a single frame); returns
+        how many of the oldest messages were dropped to stay within the limit."""
         db = self._db
         try:
             db.execute("BEGIN IMMEDIATE")
             rows, touched = [], {}
-            for device_id, kind, frame in items:
+            for device_id, kind, frames in items:
+                if isinstance(frames, (bytes, bytearray)):
+                    frames = [frames]
                 seq = self._next.get(device_id, 0)
-                rows.append((wire.topic(device_id, kind), wire.encode(self.gateway_id, seq, frame)))
-                self._next[device_id] = touched[device_id] = seq + 1
+                rows.append((wire.topic(device_id, kind), wire.encode(self.gateway_id, seq, frames)))
+                self._next[device_id] = touched[device_id] = seq + len(frames)
             db.executemany("INSERT INTO outbox (topic, payload) VALUES (?, ?)", rows)
             db.executemany("INSERT OR REPLACE INTO sequences (device_id, next) VALUES (?, ?)", touched.items())
             over = self.size + len(rows) - self.limit
@@ -105,7 +109,10 @@ class Outbox:
             return
         try:
             self._db.execute("BEGIN")
-            n = sum(self._db.execute("DELETE FROM outbox WHERE id = ?", (i,)).rowcount for i in ids)
+            n = 0
+            for i in range(0, len(ids), 500):
+                part = ids[i:i + 500]
+                n += self._db.execute(f"DELETE FROM outbox WHERE id IN ({','.join('?' * len(part))})", part).rowcount
             self._db.execute("COMMIT")
         except sqlite3.Error as e:
             if self._db.in_transaction:

@@ -183,12 +183,13 @@ class Watcher:
 
     def _on_message(self, client, userdata, msg):
         try:
-            m = wire.decode(msg.topic, msg.payload)
+            batch = wire.decode_batch(msg.topic, msg.payload)
         except wire.WireError as e:
             self.state.refuse(e.reason)
             self.log(f"refused a message on {msg.topic!r}: {e}")
             return
-        self.state.apply(m)
+        for m in batch:  # a gateway's message carries a batch of one board's frames
+            self.state.apply(m)
 
     def _connect(self) -> None:
         c = make_client(self.client_id, persistent=False, broker=self.broker)

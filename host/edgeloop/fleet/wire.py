@@ -1,10 +1,21 @@
 """The fleet's MQTT wire format: topics and payloads (docs/fleet.md).
 
-A topic is `edgeloop/<device_id>/<kind>`; a payload is a fixed 28-byte fleet header (magic,
-version, flags, gateway id, the gateway's sequence number for this device) followed by one board
-frame exactly as the protocol defines it (docs/protocol.md: its 10-byte header, payload and CRC,
-without the serial line's COBS and delimiter, which MQTT's own framing replaces). The board's
-frame is carried, not re-encoded, so the collector checks the board's own CRC and version.
+A topic is `edgeloop/<device_id>/<kind>`; a payload is a fleet header (magic, version, flags,
+gateway id, the gateway's sequence number for this device) followed by board frames exactly as
+the protocol defines them (docs/protocol.md: its 10-byte header, payload and CRC, without the
+serial line's COBS and delimiter, which MQTT's own framing replaces). The board's frame is
+carried, not re-encoded, so the collector checks the board's own CRC and version.
+
+Two versions, both read:
+- 1: a 28-byte header and one frame. What a board's own MQTT sink sends (firmware mqtt_sink.py),
+  and what an older gateway left in its queue.
+- 2 (what a gateway sends): a 30-byte header that adds a u16 count, then `count` frames of one
+  device and kind, back to back (each frame's own header says its length), sequences first,
+  first + 1, ... A batch: the broker, the acks, the gateway's queue rows and the collector's
+  database round trips are per message, so carrying many frames per message is what makes the
+  fleet fast. One frame is a batch of 1.
+Any other version is refused ("version"): a collector older than its gateways refuses their
+batches, so upgrade collectors first.
 
 Everything that arrives is untrusted: `decode` raises WireError with the reason (one of REASONS)
 and never anything else, so a collector counts and logs a bad message and carries on.
@@ -28,9 +39,13 @@ from edgeloop.errors import EdgeloopError
 TOPIC_ROOT = "edgeloop"
 SUBSCRIBE_ALL = TOPIC_ROOT + "/+/+"
 MAGIC = b"EL"
-WIRE_VERSION = 1
-HEADER_FMT = "<2sBB16sQ"  # magic, wire version, flags (0), gateway id (ASCII, NUL-padded), sequence
-HEADER_SIZE = struct.calcsize(HEADER_FMT)  # 28
+WIRE_VERSION = 2  # what encode writes
+WIRE_VERSIONS = (1, 2)  # what decode reads
+HEADER_FMT_V1 = "<2sBB16sQ"  # magic, wire version, flags (0), gateway id (ASCII, NUL-padded), sequence
+HEADER_SIZE_V1 = struct.calcsize(HEADER_FMT_V1)  # 28
+HEADER_FMT = HEADER_FMT_V1 + "H"  # version 2: and the number of frames that follow (at least 1)
+HEADER_SIZE = struct.calcsize(HEADER_FMT)  # 30
+BATCH_MAX = 65535  # frames in one message (the u16 count); a gateway sends far fewer (gateway.BATCH_FRAMES)
 GATEWAY_ID_MAX = 16
 DEVICE_ID_MAX = 64
 # Letters, digits and . _ - : ; no '/', '+', '#', spaces or control characters (MQTT topic levels).
@@ -79,6 +94,7 @@ class Message(NamedTuple):
     t_ms: int
     payload: bytes  # the protocol payload (decode with protocol.decode_payload)
     frame: bytes  # the board frame as carried (protocol header + payload + CRC)
+    fields: dict | None = None  # the payload decoded (the check parsed it anyway; readers need not again)
 
 
 def check_id(value: str, what: str, limit: int) -> str:
@@ -125,37 +141,83 @@ def raw_frame(msg_type: int, frame_seq: int, t_ms: int, payload) -> bytes:
     return bytes(raw)
 
 
-def encode(gateway_id: str, sequence: int, frame: bytes) -> bytes:
-    """One message payload: the fleet header, then `frame` (see raw_frame)."""
+def encode(gateway_id: str, sequence: int, frames) -> bytes:
+    """One message payload (version 2): the fleet header, then `frames` (a list of raw_frame
+    results, of one device and kind, sequences `sequence`, `sequence` + 1, ...; or one frame)."""
     check_id(gateway_id, "gateway id", GATEWAY_ID_MAX)
-    if not 0 <= sequence < 1 << 64:
+    if isinstance(frames, (bytes, bytearray, memoryview)):
+        frames = [frames]
+    if not 1 <= len(frames) <= BATCH_MAX:
+        raise WireError("header", f"{len(frames)} frames in one message (1 to {BATCH_MAX})")
+    if not 0 <= sequence or sequence + len(frames) > 1 << 64:
         raise WireError("header", f"sequence {sequence} out of range")
-    return struct.pack(HEADER_FMT, MAGIC, WIRE_VERSION, 0, gateway_id.encode("ascii"), sequence) + bytes(frame)
+    return b"".join([struct.pack(HEADER_FMT, MAGIC, WIRE_VERSION, 0, gateway_id.encode("ascii"), sequence,
+                                 len(frames))] + [bytes(f) for f in frames])
 
 
-def decode(topic_name: str, data: bytes) -> Message:
-    """Check and split one received message; raises WireError (with `reason`) and nothing else."""
-    device_id, kind = parse_topic(topic_name)
-    data = bytes(data)
-    if len(data) < HEADER_SIZE:
-        raise WireError("header", f"{len(data)} bytes, shorter than the {HEADER_SIZE}-byte fleet header")
-    magic, version, _flags, gw, sequence = struct.unpack_from(HEADER_FMT, data, 0)
+def _header(data: bytes) -> tuple[int, str, int, int, int]:
+    """(version, gateway id, first sequence, count, where the frames start) of a fleet header."""
+    if len(data) < HEADER_SIZE_V1:
+        raise WireError("header", f"{len(data)} bytes, shorter than the {HEADER_SIZE_V1}-byte fleet header")
+    magic, version, _flags, gw, sequence = struct.unpack_from(HEADER_FMT_V1, data, 0)
     if magic != MAGIC:
         raise WireError("magic", f"starts with {magic!r}, not {MAGIC!r}: not an edgeloop fleet message")
-    if version != WIRE_VERSION:
-        raise WireError("version", f"fleet wire version {version}, this collector reads {WIRE_VERSION}; "
-                                   "upgrade edgeloop on the older side")
+    if version not in WIRE_VERSIONS:
+        raise WireError("version", f"fleet wire version {version}, this collector reads "
+                                   f"{' and '.join(map(str, WIRE_VERSIONS))}; upgrade edgeloop on the older side")
+    if version == 1:
+        count, start = 1, HEADER_SIZE_V1
+    else:
+        if len(data) < HEADER_SIZE:
+            raise WireError("header", f"{len(data)} bytes, shorter than the {HEADER_SIZE}-byte fleet header")
+        count, start = struct.unpack_from(HEADER_FMT, data, 0)[5], HEADER_SIZE
+        if count < 1:
+            raise WireError("header", "a batch of 0 frames")
     try:
         gateway_id = gw.rstrip(b"\0").decode("ascii")
     except UnicodeDecodeError:
         raise WireError("gateway_id", f"gateway id {gw!r} is not ASCII") from None
     check_id(gateway_id, "gateway id", GATEWAY_ID_MAX)
-    frame = data[HEADER_SIZE:]
+    if sequence + count > 1 << 64:
+        raise WireError("header", f"sequences {sequence}+{count} run past 2^64")
+    return version, gateway_id, sequence, count, start
+
+
+def decode_batch(topic_name: str, data: bytes) -> list[Message]:
+    """Check and split one received message into its frames (sequences first, first + 1, ...);
+    raises WireError (with `reason`) and nothing else. A message is taken whole or refused whole:
+    one bad frame, or bytes that do not split into exactly `count` frames, refuse all of it."""
+    device_id, kind = parse_topic(topic_name)
+    data = bytes(data)
+    _version, gateway_id, first, count, i = _header(data)
+    out = []
+    for k in range(count):
+        if len(data) - i < P.HEADER_SIZE + P.CRC_SIZE:
+            raise WireError("frame", f"frame {k + 1} of {count}: {len(data) - i} bytes left, shorter than a frame")
+        end = i + P.HEADER_SIZE + struct.unpack_from(P.HEADER_FMT, data, i)[4] + P.CRC_SIZE
+        if end > len(data) or (k == count - 1 and end != len(data)):
+            raise WireError("frame", f"frame {k + 1} of {count} ends at byte {end} of {len(data)}: "
+                                     "the batch does not split into its count of frames")
+        out.append(_frame(device_id, kind, gateway_id, first + k, data[i:end]))
+        i = end
+    return out
+
+
+def decode(topic_name: str, data: bytes) -> Message:
+    """Check one received message of one frame (as decode_batch); a batch of more is refused
+    ("header"), so nothing reading one frame drops the rest unseen."""
+    batch = decode_batch(topic_name, data)
+    if len(batch) != 1:
+        raise WireError("header", f"a batch of {len(batch)} frames where one was expected (use decode_batch)")
+    return batch[0]
+
+
+def _frame(device_id: str, kind: str, gateway_id: str, sequence: int, frame: bytes) -> Message:
     try:
         msg_type = P.check_frame(frame, len(frame))
         _v, _t, frame_seq, t_ms, _n = struct.unpack_from(P.HEADER_FMT, frame, 0)
         payload = frame[P.HEADER_SIZE:len(frame) - P.CRC_SIZE]
-        P.decode_payload(msg_type, payload)  # the payload must parse, or the store would choke on it later
+        fields = P.decode_payload(msg_type, payload)  # it must parse, or the store would choke on it later
     except P.ProtocolError as e:
         raise WireError("frame", f"board frame rejected: {e}") from None
     except (UnicodeDecodeError, IndexError, struct.error, ValueError, KeyError) as e:
@@ -163,28 +225,28 @@ def decode(topic_name: str, data: bytes) -> Message:
     if KINDS.get(msg_type) != kind:
         raise WireError("mismatch", f"topic kind {kind!r} but the frame is {P.MSG_NAMES.get(msg_type, msg_type)}")
     if msg_type == P.MSG_HELLO:
-        said = P.decode_payload(msg_type, payload)["device_id"]
+        said = fields["device_id"]
         if said and said != device_id:  # a board with no id of its own is named by its gateway
             raise WireError("mismatch", f"topic device {device_id!r} but the board's hello says {said!r}")
-    return Message(device_id, kind, gateway_id, sequence, msg_type, frame_seq, t_ms, payload, frame)
+    return Message(device_id, kind, gateway_id, sequence, msg_type, frame_seq, t_ms, payload, frame, fields)
 
 
-def sequence_of(data: bytes) -> int:
-    """The sequence in a payload `encode` made (the gateway reads its own queue)."""
-    return struct.unpack_from(HEADER_FMT, data, 0)[4]
+def sequences_of(data: bytes) -> tuple[int, int]:
+    """(first sequence, count) of a payload `encode` made (the gateway reads its own queue; a
+    version-1 payload an older gateway queued is one frame)."""
+    _m, version, _f, _g, first = struct.unpack_from(HEADER_FMT_V1, data, 0)
+    return first, (1 if version == 1 else struct.unpack_from(HEADER_FMT, data, 0)[5])
 
 
-def key_of(topic_name: str, data: bytes) -> tuple[str, str, int] | None:
-    """(gateway id, device id, sequence) of a message whose topic and fleet header are readable, even
-    when its board frame is refused: the collector confirms a refused message too (done with, not
-    stored), or its gateway would send it for ever. None when even that cannot be read."""
+def key_of(topic_name: str, data: bytes) -> tuple[str, str, int, int] | None:
+    """(gateway id, device id, first sequence, count) of a message whose topic and fleet header are
+    readable, even when its frames are refused: the collector confirms a refused message too (done
+    with, not stored), or its gateway would send it for ever. None when even that cannot be read."""
     try:
         device_id, _kind = parse_topic(topic_name)
-        magic, version, _flags, gw, sequence = struct.unpack_from(HEADER_FMT, bytes(data), 0)
-        if magic != MAGIC or version != WIRE_VERSION:
-            return None
-        return check_id(gw.rstrip(b"\0").decode("ascii"), "gateway id", GATEWAY_ID_MAX), device_id, sequence
-    except (WireError, struct.error, UnicodeDecodeError):
+        _v, gateway_id, first, count, _start = _header(bytes(data))
+        return gateway_id, device_id, first, count
+    except (WireError, struct.error):
         return None
 
 
@@ -202,6 +264,18 @@ def seq_ranges(sequences) -> list[tuple[int, int]]:
             out[-1][1] += 1
         else:
             out.append([s, 1])
+    return [(a, n) for a, n in out]
+
+
+def batch_ranges(batches) -> list[tuple[int, int]]:
+    """(first, count) batches of one device, merged into sorted distinct (first, count) runs: what
+    one confirmation says for them (overlapping redeliveries merge too)."""
+    out: list[list[int]] = []
+    for first, n in sorted(batches):
+        if out and first <= out[-1][0] + out[-1][1]:
+            out[-1][1] = max(out[-1][1], first + n - out[-1][0])
+        else:
+            out.append([first, n])
     return [(a, n) for a, n in out]
 
 

@@ -78,6 +78,10 @@ def _pg(sql: str) -> str:
     return _WINDOW.sub('"window"', sql.replace("%", "%%").replace("?", "%s"))
 
 
+# the columns of store._INSERT_INFERENCE, in its order (inference_row's)
+_COPY_INFERENCES = _pg("COPY inferences (" + _INSERT_INFERENCE.split("(", 1)[1].split(")", 1)[0] + ") FROM STDIN")
+
+
 def _one_line(e: Exception) -> str:
     return " ".join(str(e).split())
 
@@ -120,6 +124,7 @@ class PgStore(LogBase):
         self.path = shown(url)  # for messages: never the password
         self.session_id: int | None = None
         self._session: dict | None = None
+        self._inferences: list[tuple] = []  # rows add_inference queued (_insert_queued)
         try:
             self._db = psycopg.connect(url, autocommit=False, connect_timeout=10)
         except psycopg.Error as e:
@@ -189,21 +194,55 @@ class PgStore(LogBase):
 
     def _run(self, sql: str, row: tuple = ()):
         try:
+            self._insert_queued()
             return self._db.execute(_pg(sql), row)
         except self._psycopg.Error as e:
             self._rollback()
             raise StoreError(f"the database {self.path} failed: {_one_line(e)}") from None
 
+    def _insert_queued(self) -> None:
+        """The queued inference rows, in one COPY (one round trip and the server's bulk path, where
+        an INSERT per row costs a parse, plan and execute each): before any other statement, so a
+        query sees them, and before the commit."""
+        rows = self._inferences
+        if rows:
+            self._inferences = []
+            with self._db.cursor() as cur, cur.copy(_COPY_INFERENCES) as copy:
+                for row in rows:
+                    copy.write_row(row)
+
     def _rollback(self) -> None:
+        self._inferences = []
         try:
             self._db.rollback()
         except self._psycopg.Error:
             pass
 
     # -- what a collector writes --------------------------------------------------
+    def claim_messages(self, device_id: str, gateway_id: str, kind: str, items) -> set[int]:
+        """Note the frames of one batch as stored, in one statement: `items` are (sequence,
+        frame_seq); returns the sequences that were new (a redelivery's are not). As claim_message,
+        the rows the caller adds for them commit in the same transaction."""
+        items = list(items)
+        cur = self._claim(
+            "INSERT INTO fleet_messages (device_id, gateway_id, sequence, kind, frame_seq, received)"
+            " SELECT ?, ?, s, ?, f, ? FROM unnest(?::bigint[], ?::integer[]) AS t(s, f)"
+            " ON CONFLICT DO NOTHING RETURNING sequence",
+            (device_id, gateway_id, kind, time.time(), [i[0] for i in items], [i[1] for i in items]))
+        return {r[0] for r in cur.fetchall()}
+
+    def _claim(self, sql: str, row: tuple):
+        """As _run, without sending the queued rows first: a key needs none of them, and they then
+        go in one COPY per commit instead of one per batch."""
+        try:
+            return self._db.execute(_pg(sql), row)
+        except self._psycopg.Error as e:
+            self._rollback()
+            raise StoreError(f"the database {self.path} failed: {_one_line(e)}") from None
+
     def claim_message(self, device_id: str, gateway_id: str, sequence: int, kind: str, frame_seq: int) -> bool:
-        cur = self._run("INSERT INTO fleet_messages (device_id, gateway_id, sequence, kind, frame_seq, received)"
-                        " VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+        cur = self._claim("INSERT INTO fleet_messages (device_id, gateway_id, sequence, kind, frame_seq, received)"
+                          " VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING",
                         (device_id, gateway_id, sequence, kind, frame_seq, time.time()))
         return cur.rowcount == 1
 
@@ -234,7 +273,8 @@ class PgStore(LogBase):
         return self.session_id
 
     def add_inference(self, f: dict, seq: int, device_ms: int, host_time: float | None = None) -> None:
-        self._run(_INSERT_INFERENCE, inference_row(self.session_id, self._session, f, seq, device_ms, host_time))
+        """Queued, sent with the next statement or commit (_insert_queued): the bulk of a log."""
+        self._inferences.append(inference_row(self.session_id, self._session, f, seq, device_ms, host_time))
 
     def add_samples(self, f: dict, seq: int, device_ms: int, host_time: float | None = None,
                     label: str | None = None, data_le: bytes | None = None) -> None:
@@ -314,6 +354,7 @@ class PgStore(LogBase):
     # -- transactions -------------------------------------------------------------------
     def flush(self) -> None:
         try:
+            self._insert_queued()
             self._db.commit()
         except self._psycopg.Error as e:
             self._rollback()

@@ -63,7 +63,7 @@ def sink(tmp_path, client, **cfg):
 
 
 def test_ring_overflow_drops_the_oldest_never_the_slot_in_flight(tmp_path):
-    ring = MsgRing(str(tmp_path / "r.bin"), 4 * (4 + 40 + 2), 40)
+    ring = MsgRing(str(tmp_path / "r.bin"), 4 * (10 + 40 + 2), 40)
     msg = bytearray(40)
     for seq in range(4):
         msg[20:28] = seq.to_bytes(8, "little")
@@ -74,7 +74,7 @@ def test_ring_overflow_drops_the_oldest_never_the_slot_in_flight(tmp_path):
         ring.put(memoryview(msg), 40, seq)
     assert sorted(q for q in ring.seqs) == [0, 3, 4, 5] and ring.lost == 2
     ring.close()
-    again = MsgRing(str(tmp_path / "r.bin"), 4 * (4 + 40 + 2), 40)  # after a reboot: the same records
+    again = MsgRing(str(tmp_path / "r.bin"), 4 * (10 + 40 + 2), 40)  # after a reboot: the same records
     assert sorted(again.seqs) == [0, 3, 4, 5] and again.used == 4
     slot = again.oldest()
     assert again.seqs[slot] == 0 and again.load(slot) == 40
@@ -82,7 +82,7 @@ def test_ring_overflow_drops_the_oldest_never_the_slot_in_flight(tmp_path):
         f.seek(again.slot_size * slot + 10)
         f.write(b"\xff\xff")
     again.close()
-    assert sorted(MsgRing(str(tmp_path / "r.bin"), 4 * (4 + 40 + 2), 40).seqs) == [-1, 3, 4, 5]
+    assert sorted(MsgRing(str(tmp_path / "r.bin"), 4 * (10 + 40 + 2), 40).seqs) == [-1, 3, 4, 5]
 
 
 def test_sequences_are_never_reused_across_reboots_even_when_the_newer_mark_is_torn(tmp_path):

@@ -38,6 +38,17 @@ def all_stored(db, devices, gateway_id="gw-test"):
     return all(len(seqs.get((d, gateway_id), [])) == len(f) for d, f in devices.items())
 
 
+def queued_frames(queue_path) -> int:
+    """Frames waiting in a gateway's queue file, read from the file (each row's header says how many
+    frames its batch carries: docs/fleet.md's payload table, read by hand here)."""
+    db = sqlite3.connect(f"file:{queue_path}?mode=ro", uri=True)
+    try:
+        heads = [bytes(h) for (h,) in db.execute("SELECT substr(payload, 1, 30) FROM outbox")]
+    finally:
+        db.close()
+    return sum(1 if h[2] == 1 else int.from_bytes(h[28:30], "little") for h in heads)
+
+
 def test_two_boards_through_gateway_broker_and_collector(broker, tmp_path):
     db = tmp_path / "fleet.sqlite"
     devices = {"dev-a": frames_of("dev-a"), "dev-b": frames_of("dev-b")}
@@ -59,7 +70,8 @@ def test_frames_wait_on_disk_while_the_broker_is_down_and_go_in_order(broker, tm
         broker.stop()
         with RunningGateway(broker.url, tmp_path / "q.sqlite", list(devices.values())) as gw:
             wait_for(lambda: gw.stats() and gw.stats().queued == len(devices["dev-a"]), DEADLINE, "all queued")
-            assert gw.gateway.outbox.size == len(devices["dev-a"])  # nothing left the queue without a broker
+            # nothing left the queue without a broker
+            assert queued_frames(tmp_path / "q.sqlite") == len(devices["dev-a"]) and gw.stats().published == 0
             broker.start()
             wait_for(lambda: col.check() and gw.check() and all_stored(db, devices), DEADLINE, "every frame stored")
     expect_all_once(db, devices)
@@ -93,7 +105,8 @@ def test_a_full_queue_drops_the_oldest_frames_and_counts_them(broker, tmp_path):
     frames = frames_of("dev-a", 900)  # 1 hello + 900 inferences + 90 status = 991
     with RunningCollector(broker.url, db) as col:
         broker.stop()
-        with RunningGateway(broker.url, tmp_path / "q.sqlite", [frames], limit=400) as gw:
+        # one frame per message: the limit counts messages, and this checks exactly which frames go
+        with RunningGateway(broker.url, tmp_path / "q.sqlite", [frames], limit=400, batch_frames=1) as gw:
             wait_for(lambda: gw.stats() and gw.stats().queued == len(frames), DEADLINE, "all queued")
             assert gw.gateway.outbox.size == 400 and gw.gateway.outbox.dropped == len(frames) - 400
             broker.start()
@@ -124,8 +137,9 @@ def test_what_the_broker_took_stays_queued_until_a_collector_confirms_it(broker,
     devices = {"dev-a": frames_of("dev-a", 200)}
     n = len(devices["dev-a"])
     with RunningGateway(broker.url, tmp_path / "q.sqlite", list(devices.values()), confirm_wait=3600) as gw:
-        wait_for(lambda: gw.stats() and gw.stats().acked >= n, DEADLINE, "the broker to acknowledge everything")
-        assert gw.gateway.outbox.size == n and gw.stats().confirmed == 0
+        wait_for(lambda: gw.stats() and gw.stats().queued == n and gw.stats().acked == gw.gateway.outbox.size,
+                 DEADLINE, "the broker to acknowledge everything")
+        assert queued_frames(tmp_path / "q.sqlite") == n and gw.stats().confirmed == 0
     with RunningCollector(broker.url, db) as col:
         with RunningGateway(broker.url, tmp_path / "q.sqlite", [], until_drained=True) as gw:
             wait_for(lambda: col.check() and gw.check() and all_stored(db, devices), DEADLINE, "every frame stored")
@@ -141,9 +155,12 @@ def test_an_unconfirmed_message_is_sent_again_after_the_wait(broker, tmp_path):
     devices = {"dev-a": frames_of("dev-a", 200)}
     n = len(devices["dev-a"])
     with RunningGateway(broker.url, tmp_path / "q.sqlite", list(devices.values()), confirm_wait=1.0) as gw:
-        wait_for(lambda: gw.stats() and gw.stats().acked >= n, DEADLINE, "the broker to acknowledge everything")
+        wait_for(lambda: gw.stats() and gw.stats().queued == n and gw.stats().acked >= gw.gateway.outbox.size,
+                 DEADLINE, "the broker to acknowledge everything")
+        messages = gw.gateway.outbox.size
+        assert queued_frames(tmp_path / "q.sqlite") == n
         with RunningCollector(broker.url, db) as col:
             wait_for(lambda: col.check() and gw.check() and all_stored(db, devices), DEADLINE, "every frame stored")
             wait_for(lambda: gw.gateway.outbox.size == 0, DEADLINE, "the queue emptied by confirmations")
     expect_all_once(db, devices)
-    assert gw.gateway.stats.lost == 0 and gw.gateway.stats.resent >= n
+    assert gw.gateway.stats.lost == 0 and gw.gateway.stats.resent >= messages

@@ -55,3 +55,20 @@ def test_collect_into_postgres_stores_each_message_once(broker, postgres):
         assert rows == [("dev-a", 300, 300, "dev-a"), ("dev-b", 200, 200, "dev-b")]
         assert con.execute("SELECT count(*) FROM detections").fetchone()[0] == 6
         assert con.execute("SELECT count(*) FROM sessions").fetchone()[0] == 2  # the restart carried on
+
+
+def test_a_partly_overlapping_redelivered_batch_is_stored_once_postgres(broker, postgres):
+    """The batch path (PgStore.claim_messages: a batch's keys in one statement, only the new
+    frames' rows after it): overlapping redeliveries add only the frames not stored before."""
+    from tests.host.fleet.test_batch import _overlapping
+
+    msgs, total, doubled = _overlapping()
+    with RunningCollector(broker.url, postgres.url) as run:
+        publish(broker.url, msgs)
+        wait_for(lambda: run.connected() and run.collector.stats.received == len(msgs), DEADLINE, "every message")
+    assert _sequences(postgres.url) == {"dev-o": list(range(total))}
+    with psycopg.connect(postgres.url) as con:
+        windows = [w for (w,) in con.execute("SELECT window_index FROM inferences ORDER BY window_index")]
+        assert con.execute("SELECT count(*) FROM sessions").fetchone()[0] == 1
+    assert windows == list(range(total - 1))
+    assert run.collector.stats.duplicates == doubled and run.collector.stats.stored == total

@@ -23,7 +23,9 @@ def test_a_board_frame_crosses_the_wire_unchanged():
     msg_type, seq, t_ms, payload = P.frame_decode(bytes(enc.wire[:n - 1]))
     assert wire.raw_frame(msg_type, seq, t_ms, payload) == board_raw
     data = wire.encode("gw-a", 2**40 + 3, board_raw)
-    assert len(data) == wire.HEADER_SIZE + len(board_raw) == 28 + len(board_raw)
+    assert len(data) == wire.HEADER_SIZE + len(board_raw) == 30 + len(board_raw)
+    # the header spelled out as docs/fleet.md gives it: magic, version 2, flags, gateway id, first, count
+    assert data[:30] == b"EL\x02\x00" + b"gw-a".ljust(16, b"\0") + (2**40 + 3).to_bytes(8, "little") + b"\x01\x00"
     m = wire.decode("edgeloop/dev-1/inference", data)
     assert (m.device_id, m.kind, m.gateway_id, m.sequence) == ("dev-1", "inference", "gw-a", 2**40 + 3)
     assert (m.msg_type, m.frame_seq, m.t_ms) == (P.MSG_INFERENCE, 0, 1234)
@@ -67,7 +69,7 @@ def test_bad_payloads_are_refused_with_their_reason():
     cases = {
         "header": good[:20],
         "magic": b"XX" + good[2:],
-        "version": good[:2] + bytes([2]) + good[3:],
+        "version": good[:2] + bytes([3]) + good[3:],
         "gateway_id": good[:4] + b"g w".ljust(16, b"\0") + good[20:],
         "frame": good[:-1] + bytes([good[-1] ^ 0xFF]),  # the board's CRC
     }
@@ -118,7 +120,9 @@ def test_ids_the_gateway_would_publish_are_checked_before_sending():
         wire.encode("a-gateway-id-too-long", 0, b"")
     with pytest.raises(wire.WireError):
         wire.encode("gw", -1, b"")
-    assert struct.calcsize(wire.HEADER_FMT) == 28
+    assert struct.calcsize(wire.HEADER_FMT) == 30 and struct.calcsize(wire.HEADER_FMT_V1) == 28
+    with pytest.raises(wire.WireError):
+        wire.encode("gw", 0, [])
 
 
 def test_a_board_without_an_id_is_named_by_its_gateway():
@@ -162,7 +166,70 @@ def test_a_refused_message_still_names_its_key_when_its_header_reads():
     good = wire.encode("gw-a", 12, b"\x01\x02\x03")  # a board frame that fails its check
     with pytest.raises(wire.WireError):
         wire.decode("edgeloop/dev-1/inference", good)
-    assert wire.key_of("edgeloop/dev-1/inference", good) == ("gw-a", "dev-1", 12)
-    assert wire.key_of("edgeloop/dev-1/inference", b"EL\x02" + good[3:]) is None  # another version: unknown layout
+    assert wire.key_of("edgeloop/dev-1/inference", good) == ("gw-a", "dev-1", 12, 1)
+    assert wire.key_of("edgeloop/dev-1/inference", b"EL\x03" + good[3:]) is None  # another version: unknown layout
     assert wire.key_of("other/dev-1/inference", good) is None
     assert wire.key_of("edgeloop/dev-1/inference", good[:20]) is None
+
+
+def _hand_header(version, gw, first, count=None):
+    """A fleet header written from docs/fleet.md's table, not with wire's struct formats."""
+    head = b"EL" + bytes([version, 0]) + gw.encode().ljust(16, b"\0") + first.to_bytes(8, "little")
+    return head if count is None else head + count.to_bytes(2, "little")
+
+
+def _raws(kind_type=P.MSG_INFERENCE, n=5):
+    return [wire.raw_frame(t, s, ms, p) for t, s, ms, p in _frames(20) if t == kind_type][:n]
+
+
+def test_a_batch_carries_its_frames_with_consecutive_sequences():
+    raws = _raws(n=5)
+    data = _hand_header(2, "gw-b", 2**33, 5) + b"".join(raws)
+    assert wire.encode("gw-b", 2**33, raws) == data
+    batch = wire.decode_batch("edgeloop/dev-1/inference", data)
+    assert [m.sequence for m in batch] == [2**33 + i for i in range(5)]
+    assert [m.frame for m in batch] == raws
+    assert {(m.device_id, m.kind, m.gateway_id) for m in batch} == {("dev-1", "inference", "gw-b")}
+    assert wire.sequences_of(data) == (2**33, 5)
+    assert wire.key_of("edgeloop/dev-1/inference", data) == ("gw-b", "dev-1", 2**33, 5)
+    with pytest.raises(wire.WireError) as e:  # decode reads one frame: a batch is not silently cut
+        wire.decode("edgeloop/dev-1/inference", data)
+    assert e.value.reason == "header"
+
+
+def test_version_1_one_frame_is_still_read():
+    """What a board's own MQTT sink sends, and what an older gateway left in its queue."""
+    raw = _raws(n=1)[0]
+    data = _hand_header(1, "gw-old", 41) + raw
+    m = wire.decode("edgeloop/dev-1/inference", data)
+    assert (m.gateway_id, m.sequence, m.frame) == ("gw-old", 41, raw)
+    assert wire.sequences_of(data) == (41, 1)
+    assert wire.key_of("edgeloop/dev-1/inference", data) == ("gw-old", "dev-1", 41, 1)
+    with pytest.raises(wire.WireError) as e:  # two frames are not a version-1 message
+        wire.decode_batch("edgeloop/dev-1/inference", data + raw)
+    assert e.value.reason == "frame"
+
+
+def test_a_batch_is_refused_whole():
+    raws = _raws(n=3)
+    t = "edgeloop/dev-1/inference"
+    bad_crc = raws[1][:-1] + bytes([raws[1][-1] ^ 0xFF])
+    status = [wire.raw_frame(ty, s, ms, p) for ty, s, ms, p in _frames(20) if ty == P.MSG_STATUS][0]
+    cases = {
+        "header (count 0)": _hand_header(2, "gw", 0, 0) + b"".join(raws),
+        "frame (count over)": _hand_header(2, "gw", 0, 4) + b"".join(raws),
+        "frame (bytes left over)": _hand_header(2, "gw", 0, 2) + b"".join(raws),
+        "frame (one bad CRC)": _hand_header(2, "gw", 0, 3) + raws[0] + bad_crc + raws[2],
+        "frame (cut short)": (_hand_header(2, "gw", 0, 3) + b"".join(raws))[:-5],
+        "mismatch (another kind inside)": _hand_header(2, "gw", 0, 3) + raws[0] + status + raws[2],
+        "header (sequences past 2^64)": _hand_header(2, "gw", 2**64 - 2, 3) + b"".join(raws),
+    }
+    for what, data in cases.items():
+        with pytest.raises(wire.WireError) as e:
+            wire.decode_batch(t, data)
+        assert e.value.reason == what.split()[0], what
+
+
+def test_batch_ranges_merge_what_one_confirmation_says():
+    assert wire.batch_ranges([(10, 5), (0, 3), (3, 2), (12, 6), (30, 1)]) == [(0, 5), (10, 8), (30, 1)]
+    assert wire.batch_ranges([(4, 2), (4, 2)]) == [(4, 2)]  # a redelivered batch confirmed again
