@@ -23,6 +23,11 @@ class BrokerError(EdgeloopError):
     pass
 
 
+# CONNACK reasons that blame the credential, not the broker's health (MQTT 3.1.1's 4 and 5, as paho
+# reports them): retrying with the same credential cannot help.
+AUTH_REFUSED = (134, 135)
+
+
 class Broker(NamedTuple):
     host: str
     port: int

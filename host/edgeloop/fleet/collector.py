@@ -28,7 +28,7 @@ from typing import Callable
 from edgeloop.log.store import Store
 
 from . import wire
-from .broker import Broker, client as make_client
+from .broker import AUTH_REFUSED, Broker, BrokerError, client as make_client
 from .sink import FleetSink
 
 
@@ -68,12 +68,15 @@ class Collector:
         self._oldest_unacked = 0.0
         self._new = 0
         self._frames = 0  # frames received since the last commit
+        self._refused: str | None = None  # why the broker refused our first connection, if for the credential
         self._confirm: dict[str, dict[str, list[tuple[int, int]]]] = {}  # gateway -> device -> (first, count) to confirm
 
     # -- paho callbacks (called from inside loop(), on this thread) ------------
     def _on_connect(self, client, userdata, flags, reason_code, properties=None):
         if reason_code.is_failure:
             self.log(f"the broker {self.broker} refused the connection: {reason_code}")
+            if reason_code.value in AUTH_REFUSED and self.stats.connects == 0:
+                self._refused = str(reason_code)
             return
         self.stats.connects += 1
         self.log(f"connected to {self.broker} (session {'resumed' if flags.session_present else 'new'})")
@@ -162,6 +165,12 @@ class Collector:
                     continue
                 self._new = 0
                 rc = self._client.loop(timeout=0.0 if self._unacked else 0.05)
+                if self._refused is not None:
+                    # A credential the broker refuses at the start is a set-up mistake, not an
+                    # outage: retrying would only fill the log. (Once connected, a refusal is
+                    # retried: a broker restarting with its password file half-written says the same.)
+                    raise BrokerError(f"the broker {self.broker} refused our credential ({self._refused}); "
+                                      "check --username/--password-file or --cert/--key (`edgeloop fleet list`)")
                 if rc != 0:
                     self._lost(f"error {rc}")
                     next_try = time.monotonic() + self.retry

@@ -66,3 +66,19 @@ def test_a_broker_refusing_the_credential_is_reported_not_retried_silently(secur
     r = _run("monitor", "--broker", secure_broker.url, "--ca", str(fleet.ca_cert), "--username", "ops",
              "--password-file", str(dev.password_file), "--seconds", "2")
     assert r.exit_code == 0, r.output
+
+
+def test_collect_stops_with_one_line_when_the_broker_refuses_its_credential(secure_broker, fleet, tmp_path):
+    """A collector that retried a refused credential forever only filled its log; the right
+    credential must still connect, so the refusal is the broker's verdict on the password."""
+    col = fleet.add("collector", "collector")
+    secure_broker.reload()
+    wrong = tmp_path / "wrong"
+    wrong.write_text("not-it\n")
+    common = ["collect", "--broker", secure_broker.url, "--ca", str(fleet.ca_cert), "--username", "collector",
+              "--db", str(tmp_path / "fleet.sqlite")]
+    r = _run(*common, "--password-file", str(wrong), "--seconds", "60")
+    assert r.exit_code == 1 and "Traceback" not in r.output, r.output
+    assert "refused our credential" in r.output and len(r.output.strip().splitlines()) <= 2, r.output
+    r = _run(*common, "--password-file", str(col.password_file), "--seconds", "2")
+    assert r.exit_code == 0, r.output

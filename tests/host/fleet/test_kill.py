@@ -95,14 +95,19 @@ def test_gateway_killed_and_restarted_drains_its_queue_once(broker, tmp_path):
     gw_cmd = [sys.executable, "-m", "tests.tools.fleet_gateway_proc", broker.url, str(queue), "dev-k"]
     with RunningCollector(broker.url, db, client_id="kill-gw") as col:
         broker.stop()  # the gateway queues on disk first, then the broker comes back mid-stream
-        first = subprocess.Popen(gw_cmd + ["4000", "2000"], env=env, stdout=subprocess.DEVNULL,
+        first = subprocess.Popen(gw_cmd + ["20000", "2000"], env=env, stdout=subprocess.DEVNULL,
                                  stderr=subprocess.DEVNULL)
         wait_for(lambda: queue.exists() and _queued_sequences(queue)[1] > 800, DEADLINE, "frames queued on disk")
         broker.start()
         wait_for(lambda: col.check() and len(stored_sequences(db).get(("dev-k", "gw-proc"), [])) > 1000, DEADLINE,
                  "part of the queue delivered")
+        # the broker goes away again so that the queue surely holds frames at the kill: a gateway
+        # that had drained everything before it was killed would prove nothing
+        broker.stop()
+        wait_for(lambda: len(_queued_sequences(queue)[0]) > 200, DEADLINE, "frames queued again")
         first.send_signal(signal.SIGKILL)
         first.wait(DEADLINE)
+        broker.start()
         waiting, given = _queued_sequences(queue)
         # the kill lost nothing the queue had taken: each sequence is still waiting in the queue file,
         # or was acknowledged by the broker and so reaches the log (what the broker holds arrives soon)
