@@ -17,9 +17,14 @@ mktime = _t.mktime
 struct_time = tuple  # boards: a 9-field named tuple; nothing here builds one
 
 
+_BOOT_NS = _t.time_ns()
+
+
 def monotonic_ns():
-    return _t.time_ns()  # wall clock in ns: the unix port's only ns clock; fine for tests
+    return _t.time_ns() - _BOOT_NS  # from "boot" (this import), as on boards
 
 
 def monotonic():
-    return _t.time_ns() / 1e9  # a single-precision float, as on boards (loses ms after hours)
+    # A single-precision float as on boards, counted from boot so it keeps ms
+    # resolution for hours (a wall-clock value near 1.8e9 would not).
+    return (_t.time_ns() - _BOOT_NS) / 1e9
