@@ -27,3 +27,26 @@ def fw_board(tmp_path_factory, mpy_cache):
     with _fw.FirmwareBoard("rp2040", flash_dir=tmp_path_factory.mktemp("flash-rp2040"),
                            cache_dir=mpy_cache) as board:
         yield board
+
+
+@pytest.fixture(scope="module", params=["wasm", "circuitpython", "micropython-unix"])
+def any_board(request, tmp_path_factory):
+    """The firmware on each real interpreter: the virtual board, and the unix ports of
+    CircuitPython (EDGELOOP_CIRCUITPYTHON, skipped when unset) and MicroPython (the venv's).
+
+    Same put/run/session as fw_board; `.kind` says which (tests that measure
+    what only one of them has check it).
+    """
+    if request.param == "wasm":
+        board = request.getfixturevalue("fw_board")
+        board.kind = "wasm"
+        yield board
+        return
+    from tests.tools import unix_board as _ub
+
+    interp = _ub.interpreters()[request.param]
+    if not interp:
+        pytest.skip(f"{request.param}: set {_ub.CIRCUITPYTHON_ENV} to a CircuitPython unix build "
+                    "(tests/tools/build_circuitpython.sh)" if request.param == "circuitpython"
+                    else f"no unix MicroPython (pip install micropython, or set {_ub.MICROPYTHON_ENV})")
+    yield _ub.UnixBoard(request.param, interp, tmp_path_factory.mktemp(f"flash-{request.param}"))
