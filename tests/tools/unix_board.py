@@ -161,9 +161,13 @@ class UnixBoard:
             self._put.append(dest)
         return sorted(wanted)
 
+    def open_session(self) -> UnixSession:
+        """A fresh interpreter on this flash (the caller closes it)."""
+        return UnixSession(self.interp, self.flash_dir)
+
     @contextlib.contextmanager
     def session(self):
-        s = UnixSession(self.interp, self.flash_dir)
+        s = self.open_session()
         try:
             yield s
         finally:

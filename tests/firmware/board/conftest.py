@@ -42,11 +42,16 @@ def any_board(request, tmp_path_factory):
         board.kind = "wasm"
         yield board
         return
+    yield unix_board_or_skip(request.param, tmp_path_factory.mktemp(f"flash-{request.param}"))
+
+
+def unix_board_or_skip(kind, flash_dir):
+    """A UnixBoard of `kind` ("circuitpython", "micropython-unix"), or skip saying how to get one."""
     from tests.tools import unix_board as _ub
 
-    interp = _ub.interpreters()[request.param]
+    interp = _ub.interpreters()[kind]
     if not interp:
-        pytest.skip(f"{request.param}: set {_ub.CIRCUITPYTHON_ENV} to a CircuitPython unix build "
-                    "(tests/tools/build_circuitpython.sh)" if request.param == "circuitpython"
+        pytest.skip(f"{kind}: set {_ub.CIRCUITPYTHON_ENV} to a CircuitPython unix build "
+                    "(tests/tools/build_circuitpython.sh)" if kind == "circuitpython"
                     else f"no unix MicroPython (pip install micropython, or set {_ub.MICROPYTHON_ENV})")
-    yield _ub.UnixBoard(request.param, interp, tmp_path_factory.mktemp(f"flash-{request.param}"))
+    return _ub.UnixBoard(kind, interp, flash_dir)
