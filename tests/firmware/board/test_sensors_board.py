@@ -51,7 +51,8 @@ print('ALLOC', name, gc.mem_alloc() - a0)
 """
 
 
-def test_drivers_on_micropython(fw_board):
+def test_drivers_on_micropython(any_board):
+    fw_board = any_board
     scripts = REPO / "host" / "edgeloop" / "sim" / "board_scripts"
     fw_board.put({f"/lib/{name}": (scripts / name).read_bytes() for name in ("simchips.py", "simspi.py")})
     chips = [CHIP % args for args in (("LSM6DSOX", "LSM6DSOX", "LSM6DSOXModel", 0x6A),
