@@ -37,8 +37,10 @@ class Output:
         self.stream = stream
         self.frames = 0
         self.dropped = 0  # frames not sent (no room, or a short write)
-        # MicroPython's stream.write(buf, off, n) writes part of a buffer without slicing it.
-        self._offset_write = IMPLEMENTATION == "micropython" and not hasattr(stream, "in_waiting")
+        # stream.write(buf, off, n) writes part of a buffer without slicing it (a slice is a
+        # heap object per frame). MicroPython's and CircuitPython's streams (usb_cdc, UART,
+        # the console) take it, CPython's do not: asked of the stream itself, not the port's name.
+        self._offset_write = _takes_offset(stream)
         if IMPLEMENTATION == "micropython" and not WASM:
             try:
                 import select
@@ -71,6 +73,17 @@ class Output:
             self.dropped += 1
             return False
         self.frames += 1
+        return True
+
+
+def _takes_offset(stream):
+    """True if stream.write(buf, off, n) works: a zero-byte write tells, once."""
+    try:
+        stream.write(b"", 0, 0)
+        return True
+    except (TypeError, ValueError, AttributeError):
+        return False
+    except OSError:  # a real port that failed the empty write: it did parse the arguments
         return True
 
 
