@@ -593,8 +593,8 @@ class App:
 
 def _file_hash(path):
     """The first 8 bytes of the file's SHA-256 in hex, as .elm headers carry theirs."""
-    from .crypto import sha256
-    h = sha256.new()
+    from .bundle_format import sha256
+    h = sha256()
     buf = bytearray(256)
     with open(path, "rb") as f:
         while True:

@@ -25,7 +25,7 @@ except ImportError:  # some CircuitPython builds
 def _sha256():
     """SHA-256 as this port spells it: hashlib.sha256, CircuitPython's hashlib.new("sha256")
     (its only form), or without hashlib the pure code (never skipped: a bit-flipped model
-    must not load). crypto/sha256.py does the same for the rest of the firmware; this copy
+    must not load). bundle_format.sha256 does the same for the rest of the firmware; this copy
     keeps the runtime's imports (and heap) as small as they were."""
     if hashlib is None:
         from ..crypto.sha256_pure import Pure
