@@ -592,12 +592,18 @@ class App:
 
 
 def _file_hash(path):
-    """The first 8 bytes of the file's SHA-256 in hex, as .elm headers carry theirs (b"" without hashlib)."""
-    try:
+    """The first 8 bytes of the file's SHA-256 in hex, as .elm headers carry theirs."""
+    try:  # as bundle_format.sha256, without importing that module into the app's heap
         import hashlib
     except ImportError:
-        return b""
-    h = hashlib.sha256()
+        hashlib = None
+    if hashlib is None:  # CircuitPython builds without hashlib
+        from .crypto.sha256_pure import Pure
+        h = Pure()
+    elif hasattr(hashlib, "sha256"):
+        h = hashlib.sha256()
+    else:  # CircuitPython's hashlib: new(name) only
+        h = hashlib.new("sha256")
     buf = bytearray(256)
     with open(path, "rb") as f:
         while True:

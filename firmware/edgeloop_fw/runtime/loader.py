@@ -22,6 +22,19 @@ except ImportError:  # some CircuitPython builds
         hashlib = None
 
 
+def _sha256():
+    """SHA-256 as this port spells it: hashlib.sha256, CircuitPython's hashlib.new("sha256")
+    (its only form), or without hashlib the pure code (never skipped: a bit-flipped model
+    must not load). bundle_format.sha256 does the same for the rest of the firmware; this copy
+    keeps the runtime's imports (and heap) as small as they were."""
+    if hashlib is None:
+        from ..crypto.sha256_pure import Pure
+        return Pure()
+    if hasattr(hashlib, "sha256"):
+        return hashlib.sha256()
+    return hashlib.new("sha256")
+
+
 class ModelFileError(ValueError):
     """The file is not a model this runtime can run; the message says why."""
 
@@ -46,9 +59,7 @@ def _file_size(f):
 
 
 def _check_hash(f, start, end, expected, chunk=256):
-    if hashlib is None:
-        return False
-    h = hashlib.sha256()
+    h = _sha256()
     buf = bytearray(chunk)
     mv = memoryview(buf)
     f.seek(start)

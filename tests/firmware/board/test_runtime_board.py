@@ -36,23 +36,39 @@ def runtime_files() -> dict[str, bytes]:
     return files
 
 
-@pytest.fixture
-def board(virtual_board):
-    """boot(files) -> Device: a fresh rp2040 virtual board with the runtime and `files` in flash.
+@pytest.fixture(params=["wasm", "circuitpython", "micropython-unix"])
+def board(request, tmp_path):
+    """boot(files) -> Device: a fresh rp2040 virtual board with the runtime and `files` in flash,
+    or a unix-port interpreter (CircuitPython's, MicroPython's: tests/tools/unix_board.py) with
+    the whole firmware — there the viper level runs where the interpreter has the emitter.
 
     The board reads its flash folder when it starts, so everything goes in before the restart."""
-    from edgeloop.link.device import Device
-
     opened = []
+    if request.param == "wasm":
+        from edgeloop.link.device import Device
 
-    def boot(files: dict[str, bytes]):
-        put(virtual_board, {**runtime_files(), **files})
-        virtual_board.restart()
-        dev = Device(virtual_board.port)
-        opened.append(dev)
-        dev.exec(PRELUDE, timeout=60)
-        return dev
+        virtual_board = request.getfixturevalue("virtual_board")
 
+        def boot(files: dict[str, bytes]):
+            put(virtual_board, {**runtime_files(), **files})
+            virtual_board.restart()
+            dev = Device(virtual_board.port)
+            opened.append(dev)
+            dev.exec(PRELUDE, timeout=60)
+            return dev
+    else:
+        from tests.firmware.board.conftest import unix_board_or_skip
+
+        ub = unix_board_or_skip(request.param, tmp_path / "flash")
+
+        def boot(files: dict[str, bytes]):
+            ub.put(files)
+            dev = ub.open_session()
+            opened.append(dev)
+            dev.exec(PRELUDE, timeout=60)
+            return dev
+
+    boot.kind = request.param
     yield boot
     for dev in opened:
         dev.close()
@@ -115,6 +131,7 @@ it = Interpreter(Model(open('/model.elm', 'rb')))
 it.set_input(open('/x.bin', 'rb').read())
 result, grew = locked_invoke(it)
 print('LOCKED', result, grew, it.get_output().hex())
+print('LEVELS', sorted(set(it.kernel_levels.values())))
 """
 
 
@@ -125,7 +142,10 @@ def test_an_inference_allocates_nothing_on_the_virtual_board(board, model):
     path = need(HELLO if model == "hello_world" else SPEECH)
     x = (np.array([[93]], np.int8) if model == "hello_world" else speech_features("yes"))
     dev = board({"model.elm": convert_tflite(path).data, "x.bin": x.tobytes()})
-    fields = dev.exec(HEAP_LOCKED, timeout=300).decode().split("LOCKED ")[1].split()
+    out = dev.exec(HEAP_LOCKED, timeout=300).decode()
+    fields = out.split("LOCKED ")[1].split()
+    if board.kind == "micropython-unix":  # it has the emitter: the viper level is what ran
+        assert "'viper'" in out.split("LEVELS ")[1], out
     assert fields[0] == "ok", "invoke() allocated on the heap"
     assert int(fields[1]) == 0
     assert fields[2] == tflm_run(tflm(path), x).tobytes().hex()

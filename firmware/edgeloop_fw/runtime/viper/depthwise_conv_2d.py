@@ -48,7 +48,11 @@ SHIFT = const(2)
 
 
 @micropython.viper
-def _dw(acc: int, i: int, w: ptr8, a: ptr8, p, read, wbuf):
+def _dw(acc: int, i: int, w: ptr8, a: ptr8, p, model, wbuf):
+    # The multiplier (2**30 <= m < 2**31) read as a machine word: p[...] would box it as a
+    # long int on a 32-bit port, a heap object per channel per inference. It is never
+    # negative, so x64's zero-extending ptr32 load gives the same value.
+    pmul = ptr32(p)
     batches = int(p[BATCHES])
     ih = int(p[IN_H])
     iw = int(p[IN_W])
@@ -80,10 +84,10 @@ def _dw(acc: int, i: int, w: ptr8, a: ptr8, p, read, wbuf):
     base = uint(a)
     c = 0
     while c < oc:
-        read(wofs + c * taps, wbuf)
+        model.read_const(wofs + c * taps, wbuf)
         q = PER_CHANNEL + PER_CHANNEL_STEP * c
         bias = int(p[q + BIAS])
-        mult = int(p[q + MULTIPLIER])
+        mult = pmul[q + MULTIPLIER]
         shift = int(p[q + SHIFT])
         # --- generated requant setup: do not edit ---
         bh = mult >> 16
@@ -185,7 +189,13 @@ def _dw(acc: int, i: int, w: ptr8, a: ptr8, p, read, wbuf):
         c += 1
 
 
-def eval(p, arena, model):
+def bind(p, arena):
+    """The scratch view, made once per interpreter: a slice of the arena is a heap object."""
     s = p[SCRATCH]
-    w = arena[s:s + p[FILTER_H] * p[FILTER_W]]
-    _dw(0, 0, w, arena, p, model.read_const, w)
+    return arena[s:s + p[FILTER_H] * p[FILTER_W]]
+
+
+def eval(p, arena, model, views=None):
+    w = views or bind(p, arena)
+    # model, not model.read_const: a method call from viper makes no bound-method object
+    _dw(0, 0, w, arena, p, model, w)
