@@ -148,7 +148,7 @@ class UnixBoard:
         args = [self.interpreter, "-X", f"heapsize={self.heap_bytes}", str(SCRIPT), str(self.flash_dir),
                 "raw" if raw else "friendly", start, str(ctl_w), str(data),
                 str(CPY_SHIMS) if self.implementation == "circuitpython" else "-",
-                "1" if self.data_enabled and start != "hard" else "0"]
+                "1" if self.data_enabled and start != "hard" else "0", self.board]
         proc = subprocess.Popen(args, stdin=r_in, stdout=subprocess.PIPE, stderr=self._log,
                                 pass_fds=fds, start_new_session=True, cwd=str(self.flash_dir))
         os.close(r_in)

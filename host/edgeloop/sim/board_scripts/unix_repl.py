@@ -13,7 +13,7 @@
 # Soft and hard resets end this process; the bridge starts a new one, which
 # is how a reset frees the whole heap, as on a board.
 #
-# argv: flash-folder raw|friendly hard|soft|safe control-fd data-fd shims-folder|- data-on(1|0)
+# argv: flash-folder raw|friendly hard|soft|safe control-fd data-fd shims-folder|- data-on(1|0) profile-name
 import sys
 import os
 import select
@@ -36,8 +36,69 @@ if _A[6] != "-":
     usb_cdc._attach(_DATA if _DATA >= 0 else None, _CTL, _A[3] == "hard", _A[7] == "1")
     del sys.path[0]
 
+
+
+class _vboard:
+    # What `edgeloop info`/deploy read to know a virtual board and its profile (as the WASM board's module).
+    board = _A[8]
+    bridge = "edgeloop-sim-unix 1"
+
+
+sys.modules["_vboard"] = _vboard
+
+class _Flash:
+    # The flash folder as the board's /. VfsPosix(root).rename builds both paths in one
+    # shared buffer (MicroPython 1.27, CircuitPython 10), so it renames the target onto
+    # itself (ENOENT); a root-less VfsPosix given the two host paths does it right.
+    def __init__(self, root):
+        self.root = root
+        self.v = os.VfsPosix(root)
+        self.h = os.VfsPosix()
+
+    def mount(self, readonly, mkfs):
+        self.v.mount(readonly, mkfs)
+
+    def umount(self):
+        pass
+
+    def ilistdir(self, p):
+        return self.v.ilistdir(p)
+
+    def open(self, p, mode):
+        return self.v.open(p, mode)
+
+    def chdir(self, p):
+        return self.v.chdir(p)
+
+    def getcwd(self):
+        return self.v.getcwd()
+
+    def mkdir(self, p):
+        return self.v.mkdir(p)
+
+    def remove(self, p):
+        return self.v.remove(p)
+
+    def rmdir(self, p):
+        return self.v.rmdir(p)
+
+    def stat(self, p):
+        return self.v.stat(p)
+
+    def statvfs(self, p):
+        return self.v.statvfs(p)
+
+    def _host(self, p):
+        if p[:1] != "/":
+            p = (self.v.getcwd() or "/").rstrip("/") + "/" + p
+        return self.root + p
+
+    def rename(self, a, b):
+        return self.h.rename(self._host(a), self._host(b))
+
+
 os.umount("/")
-os.mount(os.VfsPosix(_FLASH), "/")
+os.mount(_Flash(_FLASH.rstrip("/")), "/")
 os.chdir("/")
 sys.path.clear()
 sys.path.extend(["", "/", "/lib"] if _CPY else ["", "/lib"])
