@@ -11,8 +11,8 @@ a control pipe on which the script says when it is at a prompt, took an
 interrupt, or wants a reset. Every reset is a new process on the same ptys:
 that is what frees the heap, and what a hard reset is.
 
-The heap is the profile's (`-X heapsize=`; the unix ports are 64-bit, so
-objects are about twice a board's size). The filesystem is the flash folder,
+The heap is the profile's, doubled (`-X heapsize=`; the unix ports are 64-bit,
+so objects are about twice a board's size). The filesystem is the flash folder,
 mounted at `/` in the interpreter; for CircuitPython it is the CIRCUITPY
 drive (a boot_out.txt is written at each hard reset, as boards do). For
 CircuitPython the board-only modules come from `shims/circuitpython/`, and
@@ -40,6 +40,7 @@ from . import registry
 _HERE = Path(__file__).resolve().parent
 SCRIPT = _HERE / "board_scripts" / "unix_repl.py"
 CPY_SHIMS = _HERE / "shims" / "circuitpython"
+WORD_SCALE = 2  # 64-bit unix interpreter vs a 32-bit board: bytes per object word
 
 
 def interpreter_kind(path: str | os.PathLike) -> str:
@@ -95,7 +96,9 @@ class UnixBoard:
             if self.flash_dir.exists() and not self.flash_dir.is_dir():
                 raise SimError(f"--flash {self.flash_dir} is a file; give a folder for the board's filesystem")
             self.flash_dir.mkdir(parents=True, exist_ok=True)
-        self.heap_bytes = heap_bytes or self.profile.heap_bytes
+        # The unix ports are 64-bit: a pointer or small int is twice a board's 32-bit word, so the
+        # profile's heap holds about half the objects it does on the board. WORD_SCALE gives it back.
+        self.heap_bytes = heap_bytes or self.profile.heap_bytes * WORD_SCALE
         self.watchdog = watchdog
         self._start_timeout = start_timeout
         self._register = register

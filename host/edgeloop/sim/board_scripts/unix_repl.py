@@ -124,7 +124,11 @@ def _byte():
     # The next host byte; the pipe is non-blocking (the bridge made it so),
     # so readinto returns what has arrived instead of waiting for a full buffer.
     while _st[0] >= _st[1]:
-        _POLL.poll(-1)
+        try:
+            _POLL.poll(-1)
+        except KeyboardInterrupt:  # the bridge's Ctrl-C while waiting: the byte itself, as on a board
+            _tell(b"K")
+            return 3
         n = _IN.readinto(_BUF)
         if n == 0:
             raise SystemExit  # the bridge is gone
@@ -220,8 +224,9 @@ def _raw_paste():
     _raw_exec(bytes(code), True)
 
 
-def _raw():
-    _w(b"raw REPL; CTRL-B to exit\r\n>")
+def _raw(banner=True):
+    if banner:
+        _w(b"raw REPL; CTRL-B to exit\r\n>")
     while True:
         _tell(b"I")
         line = bytearray()
@@ -309,16 +314,22 @@ def _main():
                 _reset(b"F")
             break
     raw = _RAW
+    banner = True
     while True:
         try:
             if raw:
-                _raw()
+                _raw(banner)
                 raw = False
+                banner = True
             else:
                 raw = _friendly()
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # between two reads: a raw REPL goes on at its prompt, silently
             _tell(b"K")
-            _st[0] = _st[1]
+            banner = False
+        except MemoryError:  # the REPL itself out of heap (a huge paste): say so, stay up
+            _G.clear()
+            _G["__name__"] = "__main__"
+            _w(b"\x04MemoryError: the REPL ran out of heap\r\n\x04>" if raw else b"MemoryError\r\n")
 
 
 try:
