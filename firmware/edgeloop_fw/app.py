@@ -592,12 +592,9 @@ class App:
 
 
 def _file_hash(path):
-    """The first 8 bytes of the file's SHA-256 in hex, as .elm headers carry theirs (b"" without hashlib)."""
-    try:
-        import hashlib
-    except ImportError:
-        return b""
-    h = hashlib.sha256()
+    """The first 8 bytes of the file's SHA-256 in hex, as .elm headers carry theirs."""
+    from .crypto import sha256
+    h = sha256.new()
     buf = bytearray(256)
     with open(path, "rb") as f:
         while True:

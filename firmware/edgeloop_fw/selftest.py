@@ -9,15 +9,12 @@ the host saw. What is hashed is fixed by bundle_format (output tensors / votes).
 
 from array import array
 
-try:
-    import hashlib
-except ImportError:  # pragma: no cover
-    import uhashlib as hashlib
+from .crypto import sha256
 
 
 def outputs_digest(model_path, inputs_path, count, size):
     """SHA-256 (32 bytes) of the outputs of `count` inputs of `size` bytes read from `inputs_path`."""
-    h = hashlib.sha256()
+    h = sha256.new()
     inp = open(inputs_path, "rb")
     try:
         if model_path.endswith(".csv"):

@@ -26,10 +26,7 @@ try:
     import json
 except ImportError:  # pragma: no cover
     import ujson as json
-try:
-    import hashlib
-except ImportError:  # pragma: no cover
-    import uhashlib as hashlib
+from .crypto import sha256
 
 KEY = BF.KEY
 MARK = BF.MARK
@@ -76,7 +73,7 @@ def _parse_state(path):
         text = text.rstrip("\n")
         cut = text.rfind("\n")
         body, digest = text[:cut], text[cut + 1:]
-        h = hashlib.sha256(body.encode())
+        h = sha256.new(body.encode())
         if BF.hexdigest(h) != digest:
             return None
         return json.loads(body)
@@ -101,7 +98,7 @@ def save_state(state, root=""):
     try:
         f.write(body)
         f.write("\n")
-        f.write(BF.hexdigest(hashlib.sha256(body.encode())))
+        f.write(BF.hexdigest(sha256.new(body.encode())))
         f.write("\n")
     finally:
         f.close()
@@ -128,7 +125,7 @@ def slot_manifest(name, root=""):
 
 def _hash_file_part(f, size, buf, out=None):
     """SHA-256 hex of the next `size` bytes of f (copied to `out` if given); None if short."""
-    h = hashlib.sha256()
+    h = sha256.new()
     left = size
     mv = memoryview(buf)
     while left > 0:
@@ -265,7 +262,7 @@ def inactive(root=""):
 
 
 def manifest_digest(raw):
-    return BF.hexdigest(hashlib.sha256(raw))
+    return BF.hexdigest(sha256.new(raw))
 
 
 def check_first(path=None, root="", verify=None):

@@ -31,27 +31,43 @@ def runtime_files() -> dict[str, bytes]:
     files = {"lib/edgeloop_fw/__init__.py": b""}
     # The portable level only: the WebAssembly port has no native emitter for
     # viper/ and no native module for native/ (deploy leaves them off such a board).
-    for p in sorted((fw / "runtime").glob("*.py")) + sorted((fw / "runtime" / "kernels").glob("*.py")):
+    for p in (sorted((fw / "runtime").glob("*.py")) + sorted((fw / "runtime" / "kernels").glob("*.py"))
+              + [fw / "crypto" / "__init__.py", fw / "crypto" / "sha256.py"]):  # the loader's SHA-256
         files[f"lib/edgeloop_fw/{p.relative_to(fw).as_posix()}"] = p.read_bytes()
     return files
 
 
-@pytest.fixture
-def board(virtual_board):
-    """boot(files) -> Device: a fresh rp2040 virtual board with the runtime and `files` in flash.
+@pytest.fixture(params=["wasm", "circuitpython", "micropython-unix"])
+def board(request, tmp_path):
+    """boot(files) -> Device: a fresh rp2040 virtual board with the runtime and `files` in flash,
+    or a unix-port interpreter (CircuitPython's, MicroPython's: tests/tools/unix_board.py) with
+    the whole firmware — there the viper level runs where the interpreter has the emitter.
 
     The board reads its flash folder when it starts, so everything goes in before the restart."""
-    from edgeloop.link.device import Device
-
     opened = []
+    if request.param == "wasm":
+        from edgeloop.link.device import Device
 
-    def boot(files: dict[str, bytes]):
-        put(virtual_board, {**runtime_files(), **files})
-        virtual_board.restart()
-        dev = Device(virtual_board.port)
-        opened.append(dev)
-        dev.exec(PRELUDE, timeout=60)
-        return dev
+        virtual_board = request.getfixturevalue("virtual_board")
+
+        def boot(files: dict[str, bytes]):
+            put(virtual_board, {**runtime_files(), **files})
+            virtual_board.restart()
+            dev = Device(virtual_board.port)
+            opened.append(dev)
+            dev.exec(PRELUDE, timeout=60)
+            return dev
+    else:
+        from tests.firmware.board.conftest import unix_board_or_skip
+
+        ub = unix_board_or_skip(request.param, tmp_path / "flash")
+
+        def boot(files: dict[str, bytes]):
+            ub.put(files)
+            dev = ub.open_session()
+            opened.append(dev)
+            dev.exec(PRELUDE, timeout=60)
+            return dev
 
     yield boot
     for dev in opened:
