@@ -126,7 +126,7 @@ def deploy_firmware(device: Device, *, board: str | None = None, fw_dir: Path | 
         if native.data:
             files.append(DeployFile(REMOTE, native.data, f"elnative.mpy ({native.arch})", FW))
         result.notes.append(native.note)
-    if profile and session.info.get("mpy") not in (None, profile.mpy_value):
+    if profile and not circuitpython and session.info.get("mpy") not in (None, profile.mpy_value):
         reported = boards.decode_mpy(session.info["mpy"])
         result.notes.append(f"the board reports .mpy {reported['abi']} arch {reported['arch'] or 'none'}, "
                             f"profile {profile.name} expects arch {profile.mpy_arch or 'none'}; "

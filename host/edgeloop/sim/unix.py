@@ -57,8 +57,10 @@ def interpreter_kind(path: str | os.PathLike) -> str:
                        "CircuitPython") from None
     name = out.stdout.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
     if out.returncode != 0 or name[0] not in ("micropython", "circuitpython"):
-        raise SimError(f"--interpreter {path} is not a unix MicroPython or CircuitPython "
-                       f"(it says {name[0]!r}); give the path of one")
+        err = (out.stderr.decode("utf-8", "replace").strip().splitlines() or [""])[-1][:200]
+        raise SimError(f"--interpreter {path} is not a unix MicroPython or CircuitPython (asked its "
+                       f"sys.implementation, it said {name[0]!r}, exit {out.returncode}{', ' + err if err else ''}); "
+                       "give the path of one")
     return name[0]
 
 
@@ -103,6 +105,7 @@ class UnixBoard:
         self._start_timeout = start_timeout
         self._register = register
         self._lock = threading.Condition()
+        self._reg_lock = threading.Lock()
         self._proc: subprocess.Popen | None = None
         self._stdin: int | None = None
         self._events: list[str] = []  # control messages of the current process
@@ -301,6 +304,11 @@ class UnixBoard:
 
     # -- the VirtualBoard surface ---------------------------------------------
     def _registry_entry(self) -> None:
+        with self._reg_lock:  # the control thread (usb_cdc on/off) and __init__ both write it
+            if not self._stopping:
+                self._write_entry()
+
+    def _write_entry(self) -> None:
         registry.register(registry.RunningSim(self.port, self.board, str(self.flash_dir), os.getpid(), os.getpid(),
                                               data_port=self.data_port if self.data_enabled else ""))
 
@@ -327,7 +335,8 @@ class UnixBoard:
             proc, self._proc = self._proc, None
             self._lock.notify_all()
         if self._register:
-            registry.unregister(os.getpid())
+            with self._reg_lock:
+                registry.unregister(os.getpid())
         if proc is not None and proc.poll() is None:
             proc.kill()
             proc.wait()

@@ -325,7 +325,7 @@ def _main():
                 raw = _friendly()
         except KeyboardInterrupt:  # between two reads: a raw REPL goes on at its prompt, silently
             _tell(b"K")
-            banner = False
+            banner = not raw  # back to the friendly REPL it was in, or the raw one, silently
         except MemoryError:  # the REPL itself out of heap (a huge paste): say so, stay up
             _G.clear()
             _G["__name__"] = "__main__"
