@@ -163,10 +163,14 @@ class UnixBoard:
             self._proc = proc
             self._stdin = w_in
             self._events = []
+            self._lock.notify_all()
         threading.Thread(target=self._pump_out, args=(proc,), daemon=True).start()
-        threading.Thread(target=self._read_control, args=(proc, ctl_r), daemon=True).start()
+        self._control = threading.Thread(target=self._read_control, args=(proc, ctl_r), daemon=True)
+        self._control.start()
 
     def _wait_up(self) -> None:
+        """Until the new process answers Ctrl-C ("U"), then until boot.py has run ("B"; a
+        boot.py that never ends is the board's problem, not a failed start)."""
         deadline = time.monotonic() + self._start_timeout
         with self._lock:
             proc = self._proc
@@ -178,6 +182,11 @@ class UnixBoard:
                     detail = tail[-1] if tail else ("no answer" if left <= 0 else f"exit status {proc.returncode}")
                     raise SimError(f"the virtual board ({self.implementation} at {self.interpreter}) did not "
                                    f"start: {detail[:300]}")
+                self._lock.wait(min(left, 0.2))
+            while "B" not in self._events and self._proc is proc and proc.poll() is None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
                 self._lock.wait(min(left, 0.2))
 
     def _pump_out(self, proc: subprocess.Popen) -> None:
@@ -217,7 +226,7 @@ class UnixBoard:
             if proc is None:
                 return
             proc.wait()
-            time.sleep(0.05)  # the control pipe's last message
+            self._control.join(10)  # its last message (which reset it asked for) is read to the end
             with self._lock:
                 if self._stopping:
                     return
@@ -326,8 +335,9 @@ class UnixBoard:
         proc.kill()
         deadline = time.monotonic() + self._start_timeout
         with self._lock:
-            while (self._proc is proc or "U" not in self._events) and time.monotonic() < deadline:
+            while self._proc is proc and time.monotonic() < deadline:
                 self._lock.wait(0.2)
+        self._wait_up()
 
     def stop(self) -> None:
         self._stopping = True

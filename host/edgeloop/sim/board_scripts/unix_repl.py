@@ -103,7 +103,6 @@ os.chdir("/")
 sys.path.clear()
 sys.path.extend(["", "/", "/lib"] if _CPY else ["", "/lib"])
 
-_CTL.write(b"U\n")  # up: the launcher's "started"
 _IN = sys.stdin.buffer
 _OUT = sys.stdout.buffer
 _POLL = select.poll()
@@ -292,19 +291,22 @@ def _friendly():
             _run(code)
 
 
-def _main():
+def _boot():
     if _BOOT == "safe":
         _w(b"edgeloop sim: the interpreter was stuck and has been restarted (files kept; boot.py and main.py skipped)\r\n")
-    else:
-        if _BOOT == "soft":
-            _w(b"soft reboot\r\n" if _CPY else b"MPY: soft reboot\r\n")
-        # MicroPython runs boot.py at every reset; CircuitPython only at a hard one, when
-        # usb_cdc.enable() may still change the USB interfaces.
+        return
+    if _BOOT == "soft":
+        _w(b"soft reboot\r\n" if _CPY else b"MPY: soft reboot\r\n")
+    # MicroPython runs boot.py at every reset; CircuitPython only at a hard one, when
+    # usb_cdc.enable() may still change the USB interfaces.
+    try:
         if (not _CPY or _BOOT == "hard") and _run_file("boot.py"):
             _reset(b"F")
+    finally:
         if _CPY and _BOOT == "hard":
             _tell(b"D1" if usb_cdc._boot_done() else b"D0")
-    if _BOOT != "safe" and not _RAW:
+        _tell(b"B")  # booted: what a hard reset waits for (main.py may run forever)
+    if not _RAW:
         for name in (("code.py", "main.py") if _CPY else ("main.py",)):
             try:
                 os.stat(name)
@@ -313,6 +315,9 @@ def _main():
             if _run_file(name):
                 _reset(b"F")
             break
+
+
+def _repl():
     raw = _RAW
     banner = True
     while True:
@@ -332,7 +337,13 @@ def _main():
             _w(b"\x04MemoryError: the REPL ran out of heap\r\n\x04>" if raw else b"MemoryError\r\n")
 
 
+# From here on a Ctrl-C (SIGINT) is answered: "U" tells the bridge so.
+_tell(b"U")
 try:
-    _main()
+    try:
+        _boot()
+    except KeyboardInterrupt:  # between boot.py and main.py: the REPL, as a board would
+        _tell(b"K")
+    _repl()
 except SystemExit:
     pass
