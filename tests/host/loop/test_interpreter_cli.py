@@ -124,3 +124,35 @@ def test_circuitpython_refuses_to_stream_on_its_console(env, tmp_path):
     assert r.returncode != 0 and "Traceback" not in r.stderr
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "usb_cdc data channel off" in lines[0] and "edgeloop deploy" in lines[0], r.stderr
+
+
+def test_circuitpython_app_runs_under_the_asyncio_deploy_installed(env, tmp_path, monkeypatch):
+    """CircuitPython builds no asyncio in: the app's asyncio entry point (app.start) runs on the
+    Adafruit library `deploy` put in /lib, and its frames come over the data channel."""
+    import serial
+
+    from edgeloop.link.device import Device
+    from edgeloop.link.discover import data_port
+    from edgeloop.stream.reader import FrameReader
+    from edgeloop_fw import protocol as P
+
+    path = interpreters()["circuitpython"]
+    if not path:
+        pytest.skip(f"set {CIRCUITPYTHON_ENV} to a CircuitPython unix build")
+    flash, _frames = flash_with_take(tmp_path)
+    with cli.Sim("--interpreter", path, "--flash", flash, env=env) as sim:
+        cli.run("deploy", "--port", sim.port, "--model", MODEL, "--sensor", "replay", env=env)
+        monkeypatch.setenv("EDGELOOP_RUNTIME_DIR", env["EDGELOOP_RUNTIME_DIR"])  # the sim's registry, read here
+        data = data_port(sim.port)
+        assert data, "the registry names no data port"
+        code = ("import asyncio\nimport edgeloop_fw.app as A\nasync def main():\n"
+                f"    app = A.start(flags={P.STREAM_INFERENCE}, seconds=3)\n"
+                "    while True:\n        await asyncio.sleep_ms(100)\n        if not app.running and app.sample_index:\n"
+                "            break\n    print('done', app.sample_index, asyncio.__file__)\n"
+                "asyncio.run(main())")
+        with Device(sim.port, soft_reset=True, timeout=60) as dev, serial.Serial(data, timeout=0.2) as s:
+            out = dev.exec(code, timeout=300).decode()
+            got = s.read(65536)
+        assert out.startswith("done ") and "/lib/asyncio" in out, out
+        inferences = [f for f in FrameReader().feed(got) if f.msg_type == P.MSG_INFERENCE]
+        assert inferences, got[:200]
