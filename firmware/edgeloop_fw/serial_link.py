@@ -11,7 +11,8 @@ Input is polled a byte at a time and never blocks. Where it comes from
 depends on the port, detected once:
 - MicroPython: sys.stdin (the REPL's USB CDC), polled with select.
 - CircuitPython: usb_cdc.data when enabled (a second CDC port just for
-  data), else the console via supervisor.runtime.serial_bytes_available.
+  data), else the console read as bytes (usb_cdc.console, or sys.stdin's
+  buffer), polled with supervisor.runtime.serial_bytes_available.
   Output on CircuitPython goes only to usb_cdc.data: Output() refuses the
   console (RuntimeError), whose text stdout would corrupt every frame.
 - The virtual board (WebAssembly MicroPython, whose own stdin never returns
@@ -39,8 +40,10 @@ class Output:
         self.stream = stream
         self.frames = 0
         self.dropped = 0  # frames not sent (no room, or a short write)
-        # MicroPython's stream.write(buf, off, n) writes part of a buffer without slicing it.
-        self._offset_write = IMPLEMENTATION == "micropython" and not hasattr(stream, "in_waiting")
+        # stream.write(buf, off, n) writes part of a buffer without slicing it (a slice is a
+        # heap object per frame). MicroPython's and CircuitPython's streams (usb_cdc, UART,
+        # the console) take it, CPython's do not: asked of the stream itself, not the port's name.
+        self._offset_write = _takes_offset(stream)
         if IMPLEMENTATION == "micropython" and not WASM:
             try:
                 import select
@@ -79,6 +82,17 @@ class Output:
 CONSOLE_REFUSED = "edgeloop streams on usb_cdc.data, which is off: "
 CONSOLE_FIX = ("boot.py must call usb_cdc.enable(console=True, data=True) and the board be reset "
                "(edgeloop deploy does both)")
+
+
+def _takes_offset(stream):
+    """True if stream.write(buf, off, n) works: a zero-byte write tells, once."""
+    try:
+        stream.write(b"", 0, 0)
+        return True
+    except (TypeError, ValueError, AttributeError):
+        return False
+    except OSError:  # a real port that failed the empty write: it did parse the arguments
+        return True
 
 
 def _default_output():
@@ -126,10 +140,24 @@ class Input:
             try:
                 import supervisor
                 self._sup = supervisor.runtime
-                self.stream = sys.stdin
-                self._read = self._from_console
             except (ImportError, AttributeError):
+                return
+            # The console in binary: usb_cdc.console (a bytes stream, no decoding, no
+            # \r -> \n), else sys.stdin.buffer where the port has it; the text sys.stdin
+            # only as a last resort (readinto: no UTF-8 decoding, but boards still turn
+            # \r into \n there, which the command's CRC then refuses).
+            console = None
+            try:
+                import usb_cdc
+                console = getattr(usb_cdc, "console", None)
+            except ImportError:
                 pass
+            if console is not None:
+                self.stream = console
+                self._read = self._from_stream
+                return
+            self.stream = getattr(sys.stdin, "buffer", sys.stdin)
+            self._read = self._from_console
             return
         if IMPLEMENTATION == "micropython":
             try:
@@ -158,7 +186,8 @@ class Input:
     def _from_console(self):
         if not self._sup.serial_bytes_available:
             return -1
-        return ord(self.stream.read(1))
+        n = self.stream.readinto(self._one)  # bytes as sent: read(1) would decode text (0x80 raised)
+        return self._one[0] if n else -1
 
     def _from_polled(self):
         for _ in self._poll.ipoll(0):

@@ -66,6 +66,11 @@ while True:
         exec(code, _g)
         ok = 'OK'
     except BaseException as e:
+        try:
+            import micropython
+            micropython.heap_unlock()  # an exec that failed under heap_lock must not kill the session
+        except (ImportError, AttributeError):
+            pass
         ok = 'ERR'
         print('\nEXEC-ERROR ', end='')
         _show(e)

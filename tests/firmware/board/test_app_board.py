@@ -26,7 +26,9 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def board(fw_board):
+def board(any_board):
+    """The virtual board, and the unix CircuitPython and MicroPython (conftest.any_board)."""
+    fw_board = any_board
     fw_board.put({"/replay.bin": replay.load(DATA / "gestures" / "raw" / TAKE).to_bytes()})
     return fw_board
 
@@ -79,7 +81,12 @@ app.status()
     with board.session() as dev:
         for part in PRELUDE:
             dev.exec(part, timeout=60)
-        wire = console_bytes(dev, code)
+        if board.kind == "wasm":
+            wire = console_bytes(dev, code)
+        else:  # the unix ports' stdout is the exec pipe: the frames go to a stream and come back as hex
+            out = dev.exec(COLLECT + code.replace("mode=P.MODE_RECORD)", "mode=P.MODE_RECORD, out=Output(sink))")
+                           + "print('WIRE', bytes(sink.data).hex())", timeout=120).decode()
+            wire = bytes.fromhex(out.split("WIRE ")[1].split()[0])
     frames = []
     for chunk in wire.split(b"\0"):
         if chunk:
@@ -91,6 +98,18 @@ app.status()
     status = [f for k, f in frames if k == P.MSG_STATUS][-1]
     assert status["free_heap"] > 0 and status["dropped"] == 0
 
+
+COLLECT = """
+from edgeloop_fw.serial_link import Output
+class Collect:  # a host that reads everything, kept
+    def __init__(self):
+        self.data = bytearray()
+    def write(self, buf, off=0, n=None):
+        n = len(buf) - off if n is None else n
+        self.data += bytes(buf)[off:off + n]
+        return n
+sink = Collect()
+"""
 
 MEASURE = """
 import gc

@@ -60,7 +60,9 @@ def measure(stream, inp, n):
 
 
 @pytest.fixture(scope="module")
-def board(fw_board):
+def board(any_board):
+    """The virtual board, and the unix CircuitPython and MicroPython (conftest.any_board)."""
+    fw_board = any_board
     fw_board.put({"/replay.bin": replay.load(DATA / "gestures" / "raw" / TAKE).to_bytes()},
                  models=[GESTURE / "gesture.elm"])
     return fw_board
@@ -83,7 +85,8 @@ def test_capture_allocates_nothing_per_inference_sent_or_stored(board):
     assert stored == min(21, 8 * 1024 // slot), got  # 5 warm-up + 16 windows, or as many as the ring holds
 
     # The ring the board wrote, read with struct and crc_hqx: whole records, numbered in order.
-    data = (board.vb.flash_dir / "ring_test.bin").read_bytes()
+    flash = board.vb.flash_dir if board.kind == "wasm" else board.flash_dir
+    data = (flash / "ring_test.bin").read_bytes()
     found = ring_records(data, slot)
     for record, f in found.items():
         assert f["ring"] and f["record"] == record and f["rule"] == P.RULE_CLASS and len(f["window"]) == 150

@@ -34,13 +34,15 @@ def cases(n=3):
     return out
 
 
-def test_verify_on_the_virtual_board_matches_cryptography(fw_board):
+def test_verify_on_the_virtual_board_matches_cryptography(any_board):
+    fw_board = any_board
     lines = []
     for pub, msg, sig in cases():
         bad = sig[:10] + bytes([sig[10] ^ 4]) + sig[11:]
         lines.append(f"check({pub.hex()!r}, {msg.hex()!r}, {sig.hex()!r}, {bad.hex()!r})")
     setup = """
-import gc, time
+import gc
+from edgeloop_fw.port import ticks_ms, ticks_diff  # CircuitPython's time has no ticks_*
 from edgeloop_fw.crypto import verify
 from edgeloop_fw.crypto import ed25519
 def unhex(s):
@@ -49,9 +51,9 @@ def check(p, m, s, b):
     p, m, s, b = unhex(p), unhex(m), unhex(s), unhex(b)
     gc.collect()
     a0 = gc.mem_alloc()
-    t0 = time.ticks_ms()
+    t0 = ticks_ms()
     ok = verify(p, m, s)
-    dt = time.ticks_diff(time.ticks_ms(), t0)
+    dt = ticks_diff(ticks_ms(), t0)
     used = gc.mem_alloc() - a0
     print('RESULT', ok, verify(p, m, b), verify(p, m + b'!', s), len(m), dt, used, ed25519.levels())
 """
@@ -61,7 +63,10 @@ def check(p, m, s, b):
     assert len(results) == len(lines), out
     for r in results:
         assert r[1:4] == ["True", "False", "False"], r  # good, tampered sig, tampered msg
-        assert "'plain'" in " ".join(r[7:]) and "viper" not in " ".join(r[7:])
-        assert int(r[6]) < HEAP_BOUND, f"a verify allocated {r[6]} bytes"
+        if any_board.kind == "wasm":  # no native emitter there: the plain field level ran
+            assert "'plain'" in " ".join(r[7:]) and "viper" not in " ".join(r[7:])
+        # the unix ports are 64-bit: every object is about twice a 32-bit board's
+        bound = HEAP_BOUND if any_board.kind == "wasm" else 2 * HEAP_BOUND
+        assert int(r[6]) < bound, f"a verify allocated {r[6]} bytes"
     print("virtual board verify (msg bytes, ms, bytes allocated):",
           [(int(r[4]), int(r[5]), int(r[6])) for r in results])

@@ -59,7 +59,8 @@ def lines(out: str, tag: str) -> list[str]:
 CHUNK = 25  # windows per execution
 
 
-def test_features_on_the_board_equal_the_host_byte_for_byte(fw_board):
+def test_features_on_the_board_equal_the_host_byte_for_byte(any_board):
+    fw_board = any_board
     info = modelinfo.load(CNN)
     inp = info.model["input"]
     ws = np.concatenate([windows(mg, 50, 25) for mg in takes_mg().values()]).astype("<i2")
@@ -122,7 +123,8 @@ def decode(wire: bytes) -> list[tuple[int, dict]]:
 
 
 @pytest.mark.slow
-def test_held_out_takes_replayed_through_the_app_on_the_rp2040_virtual_board(fw_board):
+def test_held_out_takes_replayed_through_the_app_on_the_rp2040_virtual_board(any_board):
+    fw_board = any_board
     """Replay sensor -> Windower -> features -> runtime -> frames, on the board; TFLM on the host."""
     from tflite_micro.python.tflite_micro import runtime
 
@@ -182,7 +184,8 @@ def test_held_out_takes_replayed_through_the_app_on_the_rp2040_virtual_board(fw_
           f"mean latency {np.mean(latency) / 1000:.1f} ms (features + inference)")
 
 
-def test_tree_model_on_the_board_equals_the_host_evaluator(fw_board):
+def test_tree_model_on_the_board_equals_the_host_evaluator(any_board):
+    fw_board = any_board
     info = modelinfo.load(TREES)
     csv = (TREES / "gesture_trees.csv").read_bytes()
     takes = takes_mg()

@@ -83,3 +83,52 @@ except ModelFileError as e:
 """])
     assert "GOOD True" in out, out
     assert "BAD refused model file is corrupted" in out, out
+
+
+# Bytes a command frame can hold that a text console mangles: 0x80 (not UTF-8), c3 a9 (é, one
+# character from two bytes), \r (boards turn it into \n), and 0x00/0xff.
+CONSOLE_BYTES = b"\x80\xc3\xa9\r\n\x00\x7f\xff\x04z"
+
+CONSOLE_SCRIPT = r"""
+import sys
+class _CDC:  # usb_cdc with the data channel off (boot.py did not enable it)
+    data = None
+    console = None
+sys.modules['usb_cdc'] = _CDC
+if sys.argv[-1] == 'console':
+    import io
+    class _Serial:  # usb_cdc.console: a bytes stream with in_waiting
+        in_waiting = 1
+        def __init__(self, b):
+            self._f = io.BytesIO(b)
+        def readinto(self, buf):
+            return self._f.readinto(buf)
+    _CDC.console = _Serial(sys.stdin.buffer.read(%d))
+from edgeloop_fw.serial_link import Input
+inp = Input()
+got = []
+while len(got) < %d:
+    b = inp.read()
+    if b >= 0:
+        got.append(b)
+print('GOT', bytes(got).hex())
+""" % (len(CONSOLE_BYTES), len(CONSOLE_BYTES))
+
+
+@pytest.mark.parametrize("via", ["stdin", "console"])
+def test_circuitpython_console_input_gives_the_bytes_sent(tmp_path, via):
+    """serial_link.Input on CircuitPython without the data channel: every byte as sent, whether
+    the console is read through sys.stdin (the unix build has its .buffer) or usb_cdc.console."""
+    import subprocess
+
+    from tests.tools import unix_board as UB
+
+    interp = UB.interpreters()["circuitpython"]
+    if not interp:
+        pytest.skip(f"set {UB.CIRCUITPYTHON_ENV} to a CircuitPython unix build (tests/tools/build_circuitpython.sh)")
+    script = tmp_path / "console.py"
+    script.write_text(CONSOLE_SCRIPT)
+    env = dict(os.environ, MICROPYPATH=f"{UB.SHIMS}:{UB.REPO / 'firmware'}")
+    r = subprocess.run([interp, str(script), via], input=CONSOLE_BYTES, capture_output=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.split(b"GOT ")[1].split()[0].decode() == CONSOLE_BYTES.hex()

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.sim
 SETUP = """
 import gc
 from array import array
-from simchips import I2CBus, LSM6DSOXModel, MPU6050Model, ICM42670Model
+from simchips import I2CBus, BusioI2C, LSM6DSOXModel, MPU6050Model, ICM42670Model
 from simspi import SPIBus
 """
 DRIVERS = """
@@ -33,6 +33,8 @@ chip = model()
 if name.endswith('-SPI'):
     spi = SPIBus(chip)
     imu = drv(SPIDevice(spi, spi.cs), None, rate_hz=100, accel_g=2, gyro_dps=250)
+elif name.endswith('-busio'):  # CircuitPython's API: try_lock, writeto_then_readfrom
+    imu = drv(BusioI2C({addr: chip}), addr, rate_hz=100, accel_g=2, gyro_dps=250)
 else:
     imu = drv(I2CBus({addr: chip}), addr, rate_hz=100, accel_g=2, gyro_dps=250)
 chip.accel_mg = (1000.0, -500.0, 12.0)
@@ -51,18 +53,24 @@ print('ALLOC', name, gc.mem_alloc() - a0)
 """
 
 
-def test_drivers_on_micropython(fw_board):
+def test_drivers_on_micropython_and_circuitpython(any_board):
+    """Over machine-style I2C, busio-style I2C and SPI, on the virtual board and the unix ports."""
+    fw_board = any_board
     scripts = REPO / "host" / "edgeloop" / "sim" / "board_scripts"
     fw_board.put({f"/lib/{name}": (scripts / name).read_bytes() for name in ("simchips.py", "simspi.py")})
     chips = [CHIP % args for args in (("LSM6DSOX", "LSM6DSOX", "LSM6DSOXModel", 0x6A),
                                       ("MPU6050", "MPU6050", "MPU6050Model", 0x68),
                                       ("ICM42670", "ICM42670", "ICM42670Model", 0x68),
-                                      ("LSM6DSOX-SPI", "LSM6DSOX", "LSM6DSOXModel", 0))]
+                                      ("LSM6DSOX-SPI", "LSM6DSOX", "LSM6DSOXModel", 0),
+                                      ("LSM6DSOX-busio", "LSM6DSOX", "LSM6DSOXModel", 0x6A),
+                                      ("MPU6050-busio", "MPU6050", "MPU6050Model", 0x68),
+                                      ("ICM42670-busio", "ICM42670", "ICM42670Model", 0x68))]
     lines = fw_board.run([SETUP, DRIVERS, *chips]).splitlines()
     vals = {ln.split()[1]: eval(ln.split(" ", 2)[2]) for ln in lines if ln.startswith("VAL")}
     allocs = {ln.split()[1]: int(ln.split()[2]) for ln in lines if ln.startswith("ALLOC")}
-    assert set(vals) == {"LSM6DSOX", "MPU6050", "ICM42670", "LSM6DSOX-SPI"}
+    names = {"LSM6DSOX", "MPU6050", "ICM42670", "LSM6DSOX-SPI", "LSM6DSOX-busio", "MPU6050-busio", "ICM42670-busio"}
+    assert set(vals) == names
     for name, v in vals.items():
         for got, want in zip(v, (1000, -500, 12, -1000, 20, 0)):
             assert abs(got - want) <= 1, (name, v)
-    assert allocs == {"LSM6DSOX": 0, "MPU6050": 0, "ICM42670": 0, "LSM6DSOX-SPI": 0}
+    assert allocs == dict.fromkeys(names, 0)

@@ -49,7 +49,7 @@ SHIFT = const(2)
 
 
 @micropython.viper
-def _conv(acc: int, i: int, w: ptr8, a: ptr8, p, read, wbuf):
+def _conv(acc: int, i: int, w: ptr8, a: ptr8, p, model, wbuf):
     batches = int(p[BATCHES])
     ih = int(p[IN_H])
     iw = int(p[IN_W])
@@ -79,7 +79,7 @@ def _conv(acc: int, i: int, w: ptr8, a: ptr8, p, read, wbuf):
     base = uint(a)
     c = 0
     while c < oc:
-        read(wofs + c * size, wbuf)
+        model.read_const(wofs + c * size, wbuf)
         q = PER_CHANNEL + PER_CHANNEL_STEP * c
         bias = int(p[q + BIAS])
         mult = int(p[q + MULTIPLIER])
@@ -185,7 +185,13 @@ def _conv(acc: int, i: int, w: ptr8, a: ptr8, p, read, wbuf):
         c += 1
 
 
-def eval(p, arena, model):
+def bind(p, arena):
+    """The scratch view, made once per interpreter: a slice of the arena is a heap object."""
     s = p[SCRATCH]
-    w = arena[s:s + p[FILTER_H] * p[FILTER_W] * p[IN_C]]
-    _conv(0, 0, w, arena, p, model.read_const, w)
+    return arena[s:s + p[FILTER_H] * p[FILTER_W] * p[IN_C]]
+
+
+def eval(p, arena, model, views=None):
+    w = views or bind(p, arena)
+    # model, not model.read_const: a method call from viper makes no bound-method object
+    _conv(0, 0, w, arena, p, model, w)

@@ -50,7 +50,7 @@ SHIFT = const(2)
 
 
 @micropython.viper
-def _fc(acc: int, i: int, w: ptr8, a: ptr8, p, read, wbuf):
+def _fc(acc: int, i: int, w: ptr8, a: ptr8, p, model, wbuf):
     batches = int(p[BATCHES])
     depth = int(p[DEPTH])
     units = int(p[UNITS])
@@ -90,7 +90,7 @@ def _fc(acc: int, i: int, w: ptr8, a: ptr8, p, read, wbuf):
                 n = depth - d
                 if n > chunk:
                     n = chunk
-                read(row + d, wbuf)  # whole scratch (w is its address); only n bytes are used
+                model.read_const(row + d, wbuf)  # whole scratch (w is its address); only n bytes are used
                 x = ptr8(x0 + d)
                 i = 0
                 while i < n:
@@ -140,7 +140,13 @@ def _fc(acc: int, i: int, w: ptr8, a: ptr8, p, read, wbuf):
         b += 1
 
 
-def eval(p, arena, model):
+def bind(p, arena):
+    """The scratch view, made once per interpreter: a slice of the arena is a heap object."""
     s = p[SCRATCH]
-    w = arena[s:s + p[CHUNK]]
-    _fc(0, 0, w, arena, p, model.read_const, w)
+    return arena[s:s + p[CHUNK]]
+
+
+def eval(p, arena, model, views=None):
+    w = views or bind(p, arena)
+    # model, not model.read_const: a method call from viper makes no bound-method object
+    _fc(0, 0, w, arena, p, model, w)

@@ -31,7 +31,9 @@ class _Runtime:
             import sys
             self._poll = select.poll()
             self._poll.register(sys.stdin, select.POLLIN)
-        return 1 if self._poll.poll(0) else 0
+        for _ in self._poll.ipoll(0):  # ipoll, not poll: no list per call (the board's is C)
+            return 1
+        return 0
 
 
 runtime = _Runtime()
