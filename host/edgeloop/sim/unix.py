@@ -132,7 +132,8 @@ class UnixBoard:
             self.stop()
             raise
         threading.Thread(target=self._pump_in, daemon=True).start()
-        threading.Thread(target=self._supervise, daemon=True).start()
+        self._supervisor = threading.Thread(target=self._supervise, daemon=True)
+        self._supervisor.start()
         if register:
             self._registry_entry()
 
@@ -160,6 +161,12 @@ class UnixBoard:
         os.close(r_in)
         os.close(ctl_w)
         with self._lock:
+            if self._stopping:  # stop() came while this one started: it must not outlive the board
+                proc.kill()
+                proc.wait()
+                os.close(w_in)
+                os.close(ctl_r)
+                raise SimError("the virtual board was stopped")
             self._proc = proc
             self._stdin = w_in
             self._events = []
@@ -232,9 +239,8 @@ class UnixBoard:
                     return
                 events, forced = self._events, self._next
                 self._next = None
-            if forced:
-                start, why = forced
-                raw = start == "safe" and "friendly" not in why
+            if forced:  # restart() (hard) or the watchdog (safe: nothing runs, the friendly REPL)
+                (start, why), raw = forced, False
             elif "R" in events:
                 start, raw, why = "hard", False, "hard reset"
             elif events and events[-1] in ("S", "F"):
@@ -248,7 +254,12 @@ class UnixBoard:
                 self._spawn(start, raw=raw)
                 self._wait_up()
             except (OSError, SimError) as e:
-                os.write(self._master, f"\r\nedgeloop sim: the interpreter does not start again ({e})\r\n".encode())
+                if not self._stopping:
+                    try:
+                        os.write(self._master, f"\r\nedgeloop sim: the interpreter does not start again ({e})\r\n"
+                                 .encode())
+                    except (OSError, TypeError):
+                        pass
                 return
             finally:
                 if old is not None:
@@ -363,8 +374,8 @@ class UnixBoard:
 
     @property
     def running(self) -> bool:
-        proc = self._proc
-        return not self._stopping and proc is not None
+        """False once stopped, or when an interpreter could not be started again after a reset."""
+        return not self._stopping and self._proc is not None and self._supervisor.is_alive()
 
     @property
     def pid(self) -> int | None:

@@ -294,6 +294,7 @@ def _friendly():
 def _boot():
     if _BOOT == "safe":
         _w(b"edgeloop sim: the interpreter was stuck and has been restarted (files kept; boot.py and main.py skipped)\r\n")
+        _tell(b"B")
         return
     if _BOOT == "soft":
         _w(b"soft reboot\r\n" if _CPY else b"MPY: soft reboot\r\n")
