@@ -3,7 +3,8 @@
 Deploy and stream share one cable: the link enters the raw REPL through
 `edgeloop.link.device.Device` (the only mpremote user), checks the firmware is
 there, runs the app's entry point without following it, and then reads the
-port directly. Closing sends CMD_STREAM_STOP (then Ctrl-C if the app does not
+port directly (on CircuitPython the usb_cdc data port: frames and commands go there, the console
+stays the raw REPL's, where the end of the run shows). Closing sends CMD_STREAM_STOP (then Ctrl-C if the app does not
 return), so the board is left at its REPL, ready for `edgeloop deploy`; the
 frames the board sent until it stopped are returned, not dropped (a kept window
 the board called sent must reach the log).
