@@ -172,3 +172,13 @@ def test_data_channel_is_binary_exact_both_ways(cpy_board):
                  f"while n < {len(payload)} and time.time() - t < 30:\n"
                  "    if usb_cdc.data.in_waiting:\n        n += usb_cdc.data.readinto(memoryview(buf)[n:])")
         assert dev.eval("bytes(buf)") == payload
+
+
+def test_code_larger_than_the_heap_is_a_memory_error_and_the_repl_stays(board):
+    code = "y = " + repr(bytes(range(256)) * (board.heap_bytes // 256))  # ~4 bytes of source per byte
+    with Device(board.port, soft_reset=True, timeout=120) as dev:
+        with pytest.raises(BoardException) as e:
+            dev.exec(code, timeout=300)
+        assert "MemoryError" in e.value.traceback
+        assert dev.eval("2 + 2") == 4
+    assert board.restarts == []

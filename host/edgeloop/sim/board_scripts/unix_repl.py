@@ -214,13 +214,26 @@ def _raw_paste():
         if c == 3:
             _w(b"\x04\x04KeyboardInterrupt: \r\n\x04>")
             return
-        code.append(c)
+        if code is not None:
+            try:
+                code.append(c)
+            except MemoryError:  # read on to the end (acking windows), then say so as a board would
+                code = None
         since += 1
         if since == win:
             since = 0
             _w(b"\x01")
     _w(b"\x04")
-    _raw_exec(bytes(code), True)
+    if code is None:
+        _w(b"\x04MemoryError: the pasted code does not fit the heap\r\n\x04>")
+        return
+    try:
+        code = bytes(code)
+    except MemoryError:
+        code = None
+        _w(b"\x04MemoryError: the pasted code does not fit the heap\r\n\x04>")
+        return
+    _raw_exec(code, True)
 
 
 def _raw(banner=True):
