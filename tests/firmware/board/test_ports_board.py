@@ -28,10 +28,11 @@ def test_sha256_on_every_port_and_without_hashlib_equals_cpython(any_board):
     any_board.put({"/blob.bin": blob})
     out = any_board.run(["""
 from edgeloop_fw.crypto import sha256
+from edgeloop_fw.crypto.sha256_pure import Pure
 data = open('/blob.bin', 'rb').read()
 print('PORT', sha256.PORT)
 for n in %r:
-    h = sha256.Pure(data[:n // 3])
+    h = Pure(data[:n // 3])
     h.update(data[n // 3:n])
     print('SHA', n, sha256.new(data[:n]).digest().hex(), h.digest().hex())
 """ % (SHA_LENGTHS,), """
@@ -46,7 +47,7 @@ def locked(h, block):
         r = 'MemoryError'
     micropython.heap_unlock()
     return r
-h = sha256.Pure(data[:64])
+h = Pure(data[:64])
 block = data[64:128]
 gc.collect()
 print('LOCKED', locked(h, block))
