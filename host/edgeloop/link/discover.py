@@ -43,7 +43,8 @@ def serial_devices(ports=None, directory=None) -> list[Seen]:
 def virtual_devices() -> list[Seen]:
     from edgeloop.sim import running_sims
 
-    return [Seen("virtual", s.port, (s.board,), "normal", f"virtual board, flash in {s.flash_dir}")
+    return [Seen("virtual", s.port, (s.board,), "normal", f"virtual board, flash in {s.flash_dir}"
+                 + (f", usb_cdc data on {s.data_port}" if s.data_port else ""))
             for s in running_sims()]
 
 
