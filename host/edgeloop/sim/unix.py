@@ -75,6 +75,20 @@ def _cpu_ticks(pid: int) -> int:
         return -1
 
 
+def _catches_sigint(pid: int) -> bool:
+    """Whether the process has a SIGINT handler: the unix ports install one while Ctrl-C is the
+    interrupt character and restore the default after micropython.kbd_intr(-1), so this is the
+    board's "is Ctrl-C an interrupt or data" (True where /proc cannot say)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("SigCgt:"):
+                    return bool(int(line.split()[1], 16) & (1 << (signal.SIGINT - 1)))
+    except (OSError, ValueError, IndexError):
+        pass
+    return True
+
+
 class UnixBoard:
     """A board on a pty, run by a unix MicroPython/CircuitPython binary (see the module doc).
 
@@ -304,6 +318,9 @@ class UnixBoard:
             if proc is None or proc.poll() is not None:
                 return
             n = len(self._events)
+        if not _catches_sigint(proc.pid):  # micropython.kbd_intr(-1): Ctrl-C is data, as on a board
+            self._send(b"\x03")
+            return
         try:
             os.kill(proc.pid, signal.SIGINT)
         except ProcessLookupError:

@@ -182,3 +182,17 @@ def test_code_larger_than_the_heap_is_a_memory_error_and_the_repl_stays(board):
         assert "MemoryError" in e.value.traceback
         assert dev.eval("2 + 2") == 4
     assert board.restarts == []
+
+
+def test_ctrl_c_is_data_while_kbd_intr_is_off(board):
+    """micropython.kbd_intr(-1), as code that reads binary input does: 0x03 arrives as a byte."""
+    with Device(board.port, soft_reset=True) as dev:
+        t = dev.transport
+        t.exec_raw_no_follow("import micropython, select, sys\nmicropython.kbd_intr(-1)\np = select.poll()\n"
+                             "p.register(sys.stdin, select.POLLIN)\nprint('ready')\np.poll(-1)\n"
+                             "c = sys.stdin.buffer.read(1)\nmicropython.kbd_intr(3)\nprint('got', c)")
+        assert t.read_until(1, b"ready", timeout=60).endswith(b"ready")
+        t.serial.write(b"\x03")
+        out, err = t.follow(30)
+        assert out.split() == [b"got", b"b'\\x03'"] and err == b""
+    assert board.restarts == []
