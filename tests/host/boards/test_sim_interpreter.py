@@ -85,7 +85,8 @@ def test_a_loop_that_swallows_ctrl_c_is_replaced_by_the_watchdog(board):
     deadline = time.monotonic() + 120
     while "watchdog" not in board.restarts and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert board.restarts == ["watchdog"]
+    board._log.seek(0)
+    assert board.restarts == ["watchdog"], (board.restarts, board._events, board._log.read()[-500:])
     with Device(board.port) as dev:
         assert dev.eval("1 + 1") == 2
 
