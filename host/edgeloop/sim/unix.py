@@ -122,7 +122,8 @@ class UnixBoard:
         self._reg_lock = threading.Lock()
         self._proc: subprocess.Popen | None = None
         self._stdin: int | None = None
-        self._events: list[str] = []  # control messages of the current process
+        self._events: list[str] = []  # control messages of the current process (K and I only counted)
+        self._acks = 0  # K and I messages so far: a Ctrl-C was taken, or the REPL is at its prompt
         self._restarts: list[str] = []
         self._next: tuple[str, str] | None = None  # (start kind, why) forced by restart()/watchdog
         self._stopping = False
@@ -212,26 +213,33 @@ class UnixBoard:
 
     def _pump_out(self, proc: subprocess.Popen) -> None:
         fd = proc.stdout.fileno()
-        while True:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            view = memoryview(chunk)
-            while view:
+        try:
+            while True:
                 try:
-                    view = view[os.write(self._master, view):]
+                    chunk = os.read(fd, 4096)
                 except OSError:
-                    return
+                    break
+                if not chunk:
+                    break
+                view = memoryview(chunk)
+                while view:
+                    try:
+                        view = view[os.write(self._master, view):]
+                    except (OSError, TypeError):  # stopped: the master is closed (None)
+                        return
+        finally:
+            proc.stdout.close()
 
     def _read_control(self, proc: subprocess.Popen, fd: int) -> None:
         with os.fdopen(fd, "rb") as f:
             for raw in f:
                 msg = raw.decode("ascii", "replace").strip()
                 with self._lock:
-                    if self._proc is proc:
+                    if self._proc is proc and msg in ("K", "I"):
+                        self._acks += 1  # counted, not kept: one per command for as long as the board runs
+                        if "I" not in self._events:
+                            self._events.append(msg)
+                    elif self._proc is proc:
                         self._events.append(msg)
                         if msg in ("D0", "D1"):
                             self.data_enabled = msg == "D1"
@@ -267,7 +275,7 @@ class UnixBoard:
             try:
                 self._spawn(start, raw=raw)
                 self._wait_up()
-            except (OSError, SimError) as e:
+            except (OSError, ValueError, SimError) as e:  # ValueError: stopped meanwhile (its log is closed)
                 if not self._stopping:
                     try:
                         os.write(self._master, f"\r\nedgeloop sim: the interpreter does not start again ({e})\r\n"
@@ -317,7 +325,7 @@ class UnixBoard:
             proc = self._proc
             if proc is None or proc.poll() is not None:
                 return
-            n = len(self._events)
+            acks = self._acks
         if not _catches_sigint(proc.pid):  # micropython.kbd_intr(-1): Ctrl-C is data, as on a board
             self._send(b"\x03")
             return
@@ -329,7 +337,7 @@ class UnixBoard:
         hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
         with self._lock:
             while self._proc is proc and proc.poll() is None:
-                if any(m in ("K", "I") for m in self._events[n:]):
+                if self._acks != acks:  # a K or an I since the SIGINT: it was taken
                     return
                 cpu = _cpu_ticks(proc.pid)
                 used = (cpu - start_cpu) / hz if cpu >= 0 and start_cpu >= 0 else time.monotonic() - start
@@ -388,6 +396,7 @@ class UnixBoard:
                     pass
         if self._own_flash:
             shutil.rmtree(self.flash_dir, ignore_errors=True)
+        self._log.close()
 
     @property
     def running(self) -> bool:
