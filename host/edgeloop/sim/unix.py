@@ -121,9 +121,11 @@ class UnixBoard:
         self._lock = threading.Condition()
         self._reg_lock = threading.Lock()
         self._proc: subprocess.Popen | None = None
-        self._stdin: int | None = None
         self._events: list[str] = []  # control messages of the current process (K and I only counted)
         self._acks = 0  # K and I messages so far: a Ctrl-C was taken, or the REPL is at its prompt
+        self._stdin: int | None = None  # the current interpreter's stdin pipe (written by _pump_in only)
+        self._stale: list[int] = []  # earlier ones, for _pump_in to close
+        self._in_thread = self._out_thread = self._supervisor = None
         self._restarts: list[str] = []
         self._next: tuple[str, str] | None = None  # (start kind, why) forced by restart()/watchdog
         self._stopping = False
@@ -146,7 +148,8 @@ class UnixBoard:
         except BaseException:
             self.stop()
             raise
-        threading.Thread(target=self._pump_in, daemon=True).start()
+        self._in_thread = threading.Thread(target=self._pump_in, daemon=True)
+        self._in_thread.start()
         self._supervisor = threading.Thread(target=self._supervise, daemon=True)
         self._supervisor.start()
         if register:
@@ -183,10 +186,13 @@ class UnixBoard:
                 os.close(ctl_r)
                 raise SimError("the virtual board was stopped")
             self._proc = proc
+            if self._stdin is not None:
+                self._stale.append(self._stdin)  # closed by the input thread, the only writer (_send)
             self._stdin = w_in
             self._events = []
             self._lock.notify_all()
-        threading.Thread(target=self._pump_out, args=(proc,), daemon=True).start()
+        self._out_thread = threading.Thread(target=self._pump_out, args=(proc,), daemon=True)
+        self._out_thread.start()
         self._control = threading.Thread(target=self._read_control, args=(proc, ctl_r), daemon=True)
         self._control.start()
 
@@ -271,7 +277,6 @@ class UnixBoard:
                 start, raw, why = "safe", False, "crashed"
             if why:
                 self._restarts.append(why)
-            old = self._stdin
             try:
                 self._spawn(start, raw=raw)
                 self._wait_up()
@@ -283,35 +288,49 @@ class UnixBoard:
                     except (OSError, TypeError):
                         pass
                 return
-            finally:
-                if old is not None:
-                    try:
-                        os.close(old)
-                    except OSError:
-                        pass
 
     def _pump_in(self) -> None:
-        """Host bytes to the interpreter; Ctrl-C as SIGINT, answered before the next byte goes."""
-        while not self._stopping:
+        """Host bytes to the interpreter; Ctrl-C as SIGINT, answered before the next byte goes.
+
+        This thread is the only one that writes the interpreters' stdin pipes, so it is the one
+        that closes them: an fd closed elsewhere could be reused by then and written to here."""
+        try:
+            while not self._stopping:
+                try:
+                    ready, _, _ = select.select([self._master], [], [], 0.5)
+                    if not ready:
+                        continue
+                    data = os.read(self._master, 4096)
+                except OSError:
+                    return
+                parts = data.split(b"\x03")
+                for i, part in enumerate(parts):
+                    if i:
+                        self._interrupt()
+                    if part:
+                        self._send(part)
+        finally:
+            self._close_stdin(everything=True)
+
+    def _close_stdin(self, *, everything: bool = False) -> None:
+        with self._lock:
+            fds, self._stale = self._stale, []
+            if everything and self._stdin is not None:
+                fds.append(self._stdin)
+                self._stdin = None
+        for fd in fds:
             try:
-                master = self._master
-                ready, _, _ = select.select([master], [], [], 0.5)
-                if not ready:
-                    continue
-                data = os.read(master, 4096)
-            except (OSError, TypeError, ValueError):  # stopped: the fd is closed (None)
-                return
-            parts = data.split(b"\x03")
-            for i, part in enumerate(parts):
-                if i:
-                    self._interrupt()
-                if part:
-                    self._send(part)
+                os.close(fd)
+            except OSError:
+                pass
 
     def _send(self, data: bytes) -> None:
+        self._close_stdin()  # the pipes of processes that ended
         while data and not self._stopping:
             with self._lock:
                 fd = self._stdin
+            if fd is None:
+                return
             try:
                 data = data[os.write(fd, data):]
             except OSError:
@@ -376,6 +395,8 @@ class UnixBoard:
         self._wait_up()
 
     def stop(self) -> None:
+        """Kill the interpreter, let the threads finish, then close the ptys: an fd closed under a
+        thread still using it could be another file's by the time the thread writes."""
         self._stopping = True
         with self._lock:
             proc, self._proc = self._proc, None
@@ -386,7 +407,12 @@ class UnixBoard:
         if proc is not None and proc.poll() is None:
             proc.kill()
             proc.wait()
-        for name in ("_stdin", "_master", "_slave", "_data_master", "_data_slave"):
+        for t in (self._out_thread, self._in_thread, self._supervisor):
+            if t is not None and t is not threading.current_thread():
+                t.join(10)
+        if self._in_thread is None or not self._in_thread.is_alive():
+            self._close_stdin(everything=True)
+        for name in ("_master", "_slave", "_data_master", "_data_slave"):
             fd = getattr(self, name, None)
             if fd is not None:
                 setattr(self, name, None)
@@ -396,7 +422,8 @@ class UnixBoard:
                     pass
         if self._own_flash:
             shutil.rmtree(self.flash_dir, ignore_errors=True)
-        self._log.close()
+        if not (self._supervisor is not None and self._supervisor.is_alive()):
+            self._log.close()
 
     @property
     def running(self) -> bool:
