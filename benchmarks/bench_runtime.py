@@ -68,8 +68,7 @@ def runtime_files(compiled: bool) -> dict[str, bytes]:
     files = {"lib/edgeloop_fw/__init__.py": b""}
     # The portable level only: the WebAssembly port has no native emitter for
     # viper/ and no native module for native/ (deploy leaves them off such a board).
-    for p in (sorted((fw / "runtime").glob("*.py")) + sorted((fw / "runtime" / "kernels").glob("*.py"))
-              + [fw / "crypto" / "__init__.py", fw / "crypto" / "sha256.py"]):  # the loader's SHA-256
+    for p in sorted((fw / "runtime").glob("*.py")) + sorted((fw / "runtime" / "kernels").glob("*.py")):
         rel = p.relative_to(fw).as_posix()
         if compiled and p.name != "__init__.py":
             files[f"lib/edgeloop_fw/{rel[:-3]}.mpy"] = compile_source(p.read_bytes(), f"edgeloop_fw/{rel}")

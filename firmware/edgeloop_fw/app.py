@@ -593,8 +593,17 @@ class App:
 
 def _file_hash(path):
     """The first 8 bytes of the file's SHA-256 in hex, as .elm headers carry theirs."""
-    from .crypto import sha256
-    h = sha256.new()
+    try:  # as bundle_format.sha256, without importing that module into the app's heap
+        import hashlib
+    except ImportError:
+        hashlib = None
+    if hashlib is None:  # CircuitPython builds without hashlib
+        from .crypto.sha256_pure import Pure
+        h = Pure()
+    elif hasattr(hashlib, "sha256"):
+        h = hashlib.sha256()
+    else:  # CircuitPython's hashlib: new(name) only
+        h = hashlib.new("sha256")
     buf = bytearray(256)
     with open(path, "rb") as f:
         while True:

@@ -26,7 +26,6 @@ try:
     import json
 except ImportError:  # pragma: no cover
     import ujson as json
-from .crypto import sha256
 
 KEY = BF.KEY
 MARK = BF.MARK
@@ -73,7 +72,7 @@ def _parse_state(path):
         text = text.rstrip("\n")
         cut = text.rfind("\n")
         body, digest = text[:cut], text[cut + 1:]
-        h = sha256.new(body.encode())
+        h = BF.sha256(body.encode())
         if BF.hexdigest(h) != digest:
             return None
         return json.loads(body)
@@ -98,7 +97,7 @@ def save_state(state, root=""):
     try:
         f.write(body)
         f.write("\n")
-        f.write(BF.hexdigest(sha256.new(body.encode())))
+        f.write(BF.hexdigest(BF.sha256(body.encode())))
         f.write("\n")
     finally:
         f.close()
@@ -125,7 +124,7 @@ def slot_manifest(name, root=""):
 
 def _hash_file_part(f, size, buf, out=None):
     """SHA-256 hex of the next `size` bytes of f (copied to `out` if given); None if short."""
-    h = sha256.new()
+    h = BF.sha256()
     left = size
     mv = memoryview(buf)
     while left > 0:
@@ -262,7 +261,7 @@ def inactive(root=""):
 
 
 def manifest_digest(raw):
-    return BF.hexdigest(sha256.new(raw))
+    return BF.hexdigest(BF.sha256(raw))
 
 
 def check_first(path=None, root="", verify=None):

@@ -194,9 +194,7 @@ def runtime_files(arch: str, native_module: bytes | None = None, ops=None) -> di
 
     root = firmware_dir()
     files = {}
-    fw = root / "edgeloop_fw"
-    for src in (sorted(fw.glob("runtime/**/*.py")) + [fw / "__init__.py"]
-                + [fw / "crypto" / "__init__.py", fw / "crypto" / "sha256.py"]):  # the loader's SHA-256
+    for src in sorted((root / "edgeloop_fw").glob("runtime/**/*.py")) + [root / "edgeloop_fw" / "__init__.py"]:
         rel = src.relative_to(root).as_posix()
         if ops is not None and src.parent.name in ("kernels", "viper", "native") and \
                 src.stem not in (*ops, "__init__"):

@@ -1,4 +1,5 @@
-"""SHA-256 (FIPS 180-4) in Python, for ports without hashlib (see sha256.py, which picks it).
+"""SHA-256 (FIPS 180-4) in Python, for ports without hashlib (bundle_format.sha256 and the
+runtime's loader pick it there).
 
 A module of its own so the ports that have hashlib never load its tables and
 bytecode: a board's heap is better spent on models.

@@ -13,7 +13,26 @@ from array import array
 from . import format as F
 from .opcodes import KERNELS, VERSIONS
 
-from ..crypto import sha256
+try:
+    import hashlib
+except ImportError:  # some CircuitPython builds
+    try:
+        import uhashlib as hashlib
+    except ImportError:
+        hashlib = None
+
+
+def _sha256():
+    """SHA-256 as this port spells it: hashlib.sha256, CircuitPython's hashlib.new("sha256")
+    (its only form), or without hashlib the pure code (never skipped: a bit-flipped model
+    must not load). bundle_format.sha256 does the same for the rest of the firmware; this copy
+    keeps the runtime's imports (and heap) as small as they were."""
+    if hashlib is None:
+        from ..crypto.sha256_pure import Pure
+        return Pure()
+    if hasattr(hashlib, "sha256"):
+        return hashlib.sha256()
+    return hashlib.new("sha256")
 
 
 class ModelFileError(ValueError):
@@ -40,7 +59,7 @@ def _file_size(f):
 
 
 def _check_hash(f, start, end, expected, chunk=256):
-    h = sha256.new()  # every port, even without hashlib: an unchecked model must never load
+    h = _sha256()
     buf = bytearray(chunk)
     mv = memoryview(buf)
     f.seek(start)

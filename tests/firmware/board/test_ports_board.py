@@ -21,20 +21,21 @@ SHA_LENGTHS = (0, 1, 55, 56, 63, 64, 65, 119, 120, 1000)
 
 
 def test_sha256_on_every_port_and_without_hashlib_equals_cpython(any_board):
-    """crypto.sha256.new (whichever spelling the port has) and the pure fallback for
+    """bundle_format.sha256 (whichever spelling the port has) and the pure fallback for
     ports without hashlib give CPython's digest, across the padding boundaries."""
     rng = random.Random(20)
     blob = bytes(rng.getrandbits(8) for _ in range(max(SHA_LENGTHS)))
     any_board.put({"/blob.bin": blob})
     out = any_board.run(["""
-from edgeloop_fw.crypto import sha256
+from edgeloop_fw.bundle_format import sha256
 from edgeloop_fw.crypto.sha256_pure import Pure
+import hashlib
 data = open('/blob.bin', 'rb').read()
-print('PORT', sha256.PORT)
+print('PORT', 'sha256' if hasattr(hashlib, 'sha256') else 'new')
 for n in %r:
     h = Pure(data[:n // 3])
     h.update(data[n // 3:n])
-    print('SHA', n, sha256.new(data[:n]).digest().hex(), h.digest().hex())
+    print('SHA', n, sha256(data[:n]).digest().hex(), h.digest().hex())
 """ % (SHA_LENGTHS,), """
 import gc, micropython
 def locked(h, block):
@@ -71,8 +72,8 @@ def test_a_bit_flipped_model_is_refused_where_the_port_has_no_hashlib(any_board)
     bad[-10] ^= 0x04
     any_board.put({"/good.elm": good, "/bad.bin": bytes(bad)})
     out = any_board.run(["""
-from edgeloop_fw.crypto import sha256
-sha256.PORT = 'pure'  # as on a CircuitPython build without hashlib
+from edgeloop_fw.runtime import loader
+loader.hashlib = None  # as on a CircuitPython build without hashlib
 from edgeloop_fw.runtime.loader import Model, ModelFileError
 m = Model(open('/good.elm', 'rb'))
 print('GOOD', m.verified)

@@ -31,8 +31,7 @@ def runtime_files() -> dict[str, bytes]:
     files = {"lib/edgeloop_fw/__init__.py": b""}
     # The portable level only: the WebAssembly port has no native emitter for
     # viper/ and no native module for native/ (deploy leaves them off such a board).
-    for p in (sorted((fw / "runtime").glob("*.py")) + sorted((fw / "runtime" / "kernels").glob("*.py"))
-              + [fw / "crypto" / "__init__.py", fw / "crypto" / "sha256.py"]):  # the loader's SHA-256
+    for p in sorted((fw / "runtime").glob("*.py")) + sorted((fw / "runtime" / "kernels").glob("*.py")):
         files[f"lib/edgeloop_fw/{p.relative_to(fw).as_posix()}"] = p.read_bytes()
     return files
 

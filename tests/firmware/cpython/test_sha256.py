@@ -1,4 +1,4 @@
-"""crypto.sha256 under CPython against hashlib: the port's spelling and the pure fallback
+"""bundle_format.sha256 under CPython against hashlib: the port's spelling and the pure fallback
 (what a CircuitPython build without hashlib uses to check model files)."""
 
 import hashlib
@@ -6,7 +6,9 @@ import random
 
 import pytest
 
-from edgeloop_fw.crypto import sha256
+import builtins
+
+from edgeloop_fw.bundle_format import sha256
 from edgeloop_fw.crypto.sha256_pure import Pure
 
 
@@ -19,7 +21,7 @@ def test_pure_and_port_equal_hashlib_across_padding_boundaries(n):
         h.update(data[i:i + 37])
     assert h.digest() == want
     assert h.digest() == want  # digest() leaves the object usable
-    assert sha256.new(data).digest() == want
+    assert sha256(data).digest() == want
 
 
 def test_digest_then_more_data_equals_hashing_it_all():
@@ -29,7 +31,14 @@ def test_digest_then_more_data_equals_hashing_it_all():
     assert h.digest() == hashlib.sha256(b"abcdef").digest()
 
 
-def test_without_hashlib_new_uses_the_pure_code(monkeypatch):
-    monkeypatch.setattr(sha256, "PORT", "pure")
-    h = sha256.new(b"edgeloop")
+def test_without_hashlib_the_pure_code_hashes(monkeypatch):
+    real_import = builtins.__import__
+
+    def no_hashlib(name, *a, **kw):
+        if name in ("hashlib", "uhashlib"):
+            raise ImportError(name)
+        return real_import(name, *a, **kw)
+
+    monkeypatch.setattr(builtins, "__import__", no_hashlib)
+    h = sha256(b"edgeloop")
     assert isinstance(h, Pure) and h.digest() == hashlib.sha256(b"edgeloop").digest()

@@ -97,3 +97,46 @@ def test_micro_speech_depthwise_at_every_level_equals_tflm(board):
         assert f"'depthwise_conv_2d': '{level}'" in used, (level, used)
         assert out == want, f"{level} on {core} differs from TFLM"
         assert count > 0
+
+
+HEAP_LOCKED_VIPER = """
+import micropython
+it = Interpreter(m, ('viper',))
+def locked(it):  # in a function: a new global would need the heap while it is locked
+    gc.collect()
+    a = gc.mem_alloc()
+    micropython.heap_lock()
+    try:
+        it.invoke()
+        r = 'ok'
+    except MemoryError:
+        r = 'MemoryError'
+    micropython.heap_unlock()
+    return r, gc.mem_alloc() - a
+it.set_input(F['/x.bin'])
+r, grew = locked(it)
+print('LOCKED', r, grew, it.kernel_levels['fully_connected'], it.get_output().hex())
+"""
+
+
+def test_viper_inference_allocates_nothing_on_a_32_bit_port(board):
+    """hello_world at the viper level under heap_lock on the 32-bit qemu port: the multipliers
+    (>= 2**30) were read as Python ints, one heap object per unit per inference (issue 20, 7)."""
+    import numpy as np
+
+    from edgeloop.convert.int8 import convert_tflite
+    from tests.tools import qemu_mpy
+    from tests.tools.runtime_helpers import HELLO, need, tflm, tflm_run
+
+    core, firmware, _module = board
+    x = np.array([[93]], np.int8)
+    with qemu_mpy.QemuMicroPython(firmware, core) as qb:
+        for path, data in qemu_mpy.runtime_files(qemu_mpy.ARCH[core], None, {"fully_connected"}).items():
+            qb.put(path, data)
+        qb.put_stream("/model.bin", convert_tflite(need(HELLO)).data)
+        qb.put("/x.bin", x.tobytes())
+        qb.exec(qemu_mpy._LOAD)
+        out = qb.exec(HEAP_LOCKED_VIPER, timeout=600)
+    fields = out.split("LOCKED ")[1].split()
+    assert fields[:3] == ["ok", "0", "viper"], out
+    assert fields[3] == tflm_run(tflm(HELLO), x).tobytes().hex()

@@ -49,6 +49,10 @@ SHIFT = const(2)
 
 @micropython.viper
 def _dw(acc: int, i: int, w: ptr8, a: ptr8, p, model, wbuf):
+    # The multiplier (2**30 <= m < 2**31) read as a machine word: p[...] would box it as a
+    # long int on a 32-bit port, a heap object per channel per inference. It is never
+    # negative, so x64's zero-extending ptr32 load gives the same value.
+    pmul = ptr32(p)
     batches = int(p[BATCHES])
     ih = int(p[IN_H])
     iw = int(p[IN_W])
@@ -83,7 +87,7 @@ def _dw(acc: int, i: int, w: ptr8, a: ptr8, p, model, wbuf):
         model.read_const(wofs + c * taps, wbuf)
         q = PER_CHANNEL + PER_CHANNEL_STEP * c
         bias = int(p[q + BIAS])
-        mult = int(p[q + MULTIPLIER])
+        mult = pmul[q + MULTIPLIER]
         shift = int(p[q + SHIFT])
         # --- generated requant setup: do not edit ---
         bh = mult >> 16

@@ -51,6 +51,10 @@ SHIFT = const(2)
 
 @micropython.viper
 def _fc(acc: int, i: int, w: ptr8, a: ptr8, p, model, wbuf):
+    # The multiplier (2**30 <= m < 2**31) read as a machine word: p[...] would box it as a
+    # long int on a 32-bit port, a heap object per channel per inference. It is never
+    # negative, so x64's zero-extending ptr32 load gives the same value.
+    pmul = ptr32(p)
     batches = int(p[BATCHES])
     depth = int(p[DEPTH])
     units = int(p[UNITS])
@@ -71,7 +75,7 @@ def _fc(acc: int, i: int, w: ptr8, a: ptr8, p, model, wbuf):
         while c < units:
             q = PER_UNIT + PER_UNIT_STEP * c
             acc = int(p[q + BIAS])
-            mult = int(p[q + MULTIPLIER])
+            mult = pmul[q + MULTIPLIER]
             shift = int(p[q + SHIFT])
             # --- generated requant setup: do not edit ---
             bh = mult >> 16
