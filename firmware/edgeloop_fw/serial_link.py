@@ -13,6 +13,8 @@ depends on the port, detected once:
 - CircuitPython: usb_cdc.data when enabled (a second CDC port just for
   data), else the console read as bytes (usb_cdc.console, or sys.stdin's
   buffer), polled with supervisor.runtime.serial_bytes_available.
+  Output on CircuitPython goes only to usb_cdc.data: Output() refuses the
+  console (RuntimeError), whose text stdout would corrupt every frame.
 - The virtual board (WebAssembly MicroPython, whose own stdin never returns
   data): the bridge's JavaScript function `globalThis.edgeloopReadByte()`,
   which returns the next host byte or -1.
@@ -77,6 +79,11 @@ class Output:
         return True
 
 
+CONSOLE_REFUSED = "edgeloop streams on usb_cdc.data, which is off: "
+CONSOLE_FIX = ("boot.py must call usb_cdc.enable(console=True, data=True) and the board be reset "
+               "(edgeloop deploy does both)")
+
+
 def _takes_offset(stream):
     """True if stream.write(buf, off, n) works: a zero-byte write tells, once."""
     try:
@@ -90,12 +97,15 @@ def _takes_offset(stream):
 
 def _default_output():
     if IMPLEMENTATION == "circuitpython":
+        # CircuitPython's console has no binary stdout: its text write turns every \n of a
+        # frame into \r\n. Frames go on the data channel or nowhere.
         try:
             import usb_cdc
             if usb_cdc.data is not None:
                 return usb_cdc.data
         except ImportError:
             pass
+        raise RuntimeError(CONSOLE_REFUSED + CONSOLE_FIX)
     return getattr(sys.stdout, "buffer", sys.stdout)
 
 

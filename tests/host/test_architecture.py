@@ -59,8 +59,9 @@ def _imports(path: Path) -> list[tuple[int, str]]:
 
 
 def _host_modules() -> list[Path]:
-    # board_scripts are sent to the board as text; they import the board's modules
-    return [p for p in sorted(HOST.rglob("*.py")) if "board_scripts" not in p.parts]
+    # board_scripts are sent to the board as text, and sim/shims are the board-only modules a unix
+    # interpreter imports: both run on the board's side and import the board's modules
+    return [p for p in sorted(HOST.rglob("*.py")) if "board_scripts" not in p.parts and "shims" not in p.parts]
 
 
 def _top(module: str) -> str:

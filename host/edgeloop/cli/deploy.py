@@ -150,6 +150,7 @@ def deploy(port, board_name, models, sensor, autostart, device_id, keep_below, k
 
     port = resolve_port(port)
     bar, update = progress_bar()
+    circuitpython = False
 
     def progress(done, total, label):  # the bar appears only once bytes move
         if not bar.live.is_started:
@@ -168,9 +169,19 @@ def deploy(port, board_name, models, sensor, autostart, device_id, keep_below, k
             if checked:
                 SL.refuse_plain_models(open_session(device), port)
             name = profile.name if profile else board_name
+            circuitpython = device.eval("__import__('sys').implementation.name") == "circuitpython"
+            libs = []
+            if circuitpython:  # no asyncio built in: Adafruit's, from its PyPI wheel (deploy/cplibs.py)
+                from edgeloop.deploy.cplibs import library_files
+
+                libs = library_files()
             result = deploy_firmware(device, board=name, fw_dir=firmware_dir, source_only=source_only,
                                      progress=progress, verify=verify, compress=False if no_compress else None,
-                                     extra=(plan.files if signed is None else []) + client)
+                                     extra=(plan.files if signed is None else []) + client + libs)
+            if libs:
+                from edgeloop.deploy.cplibs import LIBRARIES
+
+                result.notes.append("CircuitPython libraries in /lib: " + ", ".join(f"{n} {v}" for n, v in LIBRARIES))
             if public is not None:
                 result.notes += SL.provision_key(device, public, board=name).notes
             if signed is not None:
@@ -180,6 +191,10 @@ def deploy(port, board_name, models, sensor, autostart, device_id, keep_below, k
     finally:
         if bar.live.is_started:
             bar.stop()
+    if circuitpython:  # the data channel the app streams on: boot.py enables it at a hard reset
+        from edgeloop.deploy.circuitpy import data_channel_step
+
+        result.notes += data_channel_step(port, timeout=timeout)
     click.echo("\n".join(summary(result) + model_lines(plan)))
 
 

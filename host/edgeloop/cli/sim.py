@@ -24,7 +24,11 @@ import click
               help="Emulate this IMU part (LSM6DSOX, MPU-6050, ICM-42670) instead of the profile's.")
 @click.option("--mic", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Feed the profile's microphone (I2S or PDM) from this 16-bit mono WAV clip, at its rate.")
-def sim(board, flash_dir, watchdog, imu, take, imu_part, mic):
+@click.option("--interpreter", type=click.Path(dir_okay=False), default=None,
+              help="Run this unix build of MicroPython or CircuitPython instead of the WebAssembly one "
+                   "(e.g. .venv/bin/micropython: viper and native modules; a CircuitPython build: its "
+                   "usb_cdc data channel is a second pty). See docs/virtual-board.md.")
+def sim(board, flash_dir, watchdog, imu, take, imu_part, mic, interpreter):
     """Run a virtual board: real MicroPython (WebAssembly) on a pseudo-terminal.
 
     Prints the port, then keeps running until Ctrl-C or SIGTERM. Any serial
@@ -49,6 +53,8 @@ def sim(board, flash_dir, watchdog, imu, take, imu_part, mic):
       edgeloop sim --board nicla_vision --imu takes.parquet      (LSM6DSOX on SPI5)
       mpremote connect /dev/pts/3 fs ls        (in another shell, with the printed port)
       edgeloop info --port /dev/pts/3
+      edgeloop sim --interpreter .venv/bin/micropython       (unix MicroPython: viper, native .mpy)
+      edgeloop sim --interpreter $EDGELOOP_CIRCUITPYTHON     (CircuitPython: console + data port)
     """
     from edgeloop.errors import SimError
     from edgeloop.sim import VirtualBoard
@@ -57,13 +63,25 @@ def sim(board, flash_dir, watchdog, imu, take, imu_part, mic):
     def _stop(signum, frame):
         raise KeyboardInterrupt
 
+    if interpreter and (imu or mic):
+        raise SimError("--imu/--mic need the WebAssembly board's emulated sensors; "
+                       "drop --interpreter, or deploy with --sensor replay")
     old = signal.signal(signal.SIGTERM, _stop)
-    vb = VirtualBoard(board=board, flash_dir=flash_dir, watchdog=watchdog, imu=imu, mic=mic,
-                      imu_part=imu_part, take=take)
+    if interpreter:
+        from edgeloop.sim.unix import UnixBoard
+
+        vb = UnixBoard(interpreter, board=board, flash_dir=flash_dir, watchdog=watchdog)
+    else:
+        vb = VirtualBoard(board=board, flash_dir=flash_dir, watchdog=watchdog, imu=imu, mic=mic,
+                          imu_part=imu_part, take=take)
     try:
         click.echo(vb.port)
-        click.echo(f"virtual {vb.board} board on {vb.port}, filesystem in {vb.flash_dir}; "
+        what = f"{vb.implementation} ({interpreter}) " if interpreter else ""
+        click.echo(f"virtual {vb.board} board, {what}on {vb.port}, filesystem in {vb.flash_dir}; "
                    "Ctrl-C stops it", err=True)
+        if getattr(vb, "data_port", None):
+            click.echo(f"usb_cdc data channel: {vb.data_port} (live once boot.py enabled it and the "
+                       "board was reset; `edgeloop deploy` does both)", err=True)
         for line in describe(vb.flash_dir):
             click.echo(line, err=True)
         while vb.running:

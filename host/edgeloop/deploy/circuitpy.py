@@ -159,3 +159,77 @@ def deploy(*, drive=None, port=None, board=None, models=(), points=None, progres
     with Device(port) as dev:
         r = deploy_files(dev, cdc_files(files), prune=("firmware",), board=board, progress=progress)
     return CircuitDeploy(port, "serial", r.sent, r.unchanged, skipped, reset_needed="/boot.py" in r.sent)
+
+
+# What the board streams on: "console" (MicroPython: frames go on the REPL's binary stdout), or, on
+# CircuitPython, "on"/"off": whether boot.py enabled usb_cdc.data at the last hard reset.
+CHANNEL_CODE = ("import sys\nif sys.implementation.name == 'circuitpython':\n    import usb_cdc\n"
+                "    print('on' if usb_cdc.data is not None else 'off')\n    del usb_cdc\nelse:\n    print('console')")
+_RESET_CODE = "import microcontroller\nmicrocontroller.reset()"
+
+
+def _channel(port: str, timeout: float) -> str:
+    from edgeloop.link.device import Device
+
+    with Device(port, timeout=timeout) as dev:
+        return dev.exec(CHANNEL_CODE).decode("utf-8", "replace").strip()
+
+
+def _found_data_port(port: str, seconds: float) -> str | None:
+    import time
+
+    from edgeloop.link.discover import data_port
+
+    end = time.monotonic() + seconds
+    while True:
+        found = data_port(port)
+        if found or time.monotonic() > end:
+            return found
+        time.sleep(0.2)
+
+
+def data_channel_step(port: str, *, timeout: float = 10.0, come_back: float = 60.0) -> list[str]:
+    """Make a CircuitPython board's usb_cdc data channel live (deploy's last step); notes for the user.
+
+    The channel is enabled by boot.py (the deploy just wrote one that does), and boot.py
+    runs only at a hard reset, so when the channel is still off the board is reset
+    (microcontroller.reset()) and asked again once its REPL is back. A board that does not
+    come back, or comes back without the channel, is a DeployError that says what to do
+    by hand. Nothing to do on MicroPython (frames share its binary REPL port).
+    """
+    import time
+
+    from edgeloop.errors import EdgeloopError
+
+    state = _channel(port, timeout)
+    if state == "console":
+        return []
+    if state != "on":
+        from edgeloop.link.device import Device
+
+        with Device(port, timeout=timeout) as dev:
+            dev.transport.exec_raw_no_follow(_RESET_CODE)
+        end = time.monotonic() + come_back
+        while True:
+            time.sleep(0.5)
+            try:
+                state = _channel(port, timeout)
+                break
+            except EdgeloopError as e:
+                if time.monotonic() > end:
+                    raise DeployError(
+                        f"the board on {port} was reset so that boot.py enables its usb_cdc data channel, and its "
+                        f"REPL has not come back ({e}); press its reset button, then run `edgeloop devices` "
+                        "and `edgeloop monitor --port PORT`") from None
+        if state != "on":
+            raise DeployError(f"the board on {port} was reset but its usb_cdc data channel is still off: its boot.py "
+                              "must call usb_cdc.enable(console=True, data=True) (edgeloop's does; is another "
+                              "boot.py on the CIRCUITPY drive?); fix boot.py, press reset, and deploy again")
+        reset = "reset the board so boot.py enabled it; "
+    else:
+        reset = ""
+    found = _found_data_port(port, 5.0)
+    if found is None:
+        return [f"usb_cdc data channel on ({reset}no second serial port with the board's USB serial number "
+                "was found: replug the board and check `edgeloop devices`)"]
+    return [f"usb_cdc data channel on {found} ({reset}frames stream there; the REPL stays on {port})"]

@@ -105,19 +105,28 @@ def deploy_firmware(device: Device, *, board: str | None = None, fw_dir: Path | 
     """
     profile = boards.load(board) if board else None
     session = open_session(device)
-    arch = board_arch(session.info, source_only=source_only)
+    circuitpython = session.info.get("name") == "circuitpython"
+    # CircuitPython: source (its .mpy is not MicroPython's), no native emitter (boards build none),
+    # no native module, and a boot.py that enables usb_cdc.data (deploy/circuitpy.py).
+    arch = None if circuitpython else board_arch(session.info, source_only=source_only)
     stats = CompileStats()
-    files, skipped = firmware_files(fw_dir or firmware_dir(), arch=arch, source_only=source_only,
+    files, skipped = firmware_files(fw_dir or firmware_dir(), arch=arch, source_only=source_only or circuitpython,
                                     cache_dir=cache_dir, stats=stats)
     result = DeployResult(port=device.port, board=board)
     result.skipped = skipped
-    from edgeloop.native.install import REMOTE, module_for  # C kernels for the board's arch, or one line why not
+    if circuitpython:
+        from edgeloop.deploy.circuitpy import cdc_files
 
-    native = module_for(session.info, cache_dir=cache_dir)
-    if native.data:
-        files.append(DeployFile(REMOTE, native.data, f"elnative.mpy ({native.arch})", FW))
-    result.notes.append(native.note)
-    if profile and session.info.get("mpy") not in (None, profile.mpy_value):
+        files = cdc_files(files)
+        result.notes.append("CircuitPython: edgeloop_fw as source, boot.py enables usb_cdc.data")
+    else:
+        from edgeloop.native.install import REMOTE, module_for  # C kernels for the board's arch, or one line why not
+
+        native = module_for(session.info, cache_dir=cache_dir)
+        if native.data:
+            files.append(DeployFile(REMOTE, native.data, f"elnative.mpy ({native.arch})", FW))
+        result.notes.append(native.note)
+    if profile and not circuitpython and session.info.get("mpy") not in (None, profile.mpy_value):
         reported = boards.decode_mpy(session.info["mpy"])
         result.notes.append(f"the board reports .mpy {reported['abi']} arch {reported['arch'] or 'none'}, "
                             f"profile {profile.name} expects arch {profile.mpy_arch or 'none'}; "

@@ -43,7 +43,8 @@ def serial_devices(ports=None, directory=None) -> list[Seen]:
 def virtual_devices() -> list[Seen]:
     from edgeloop.sim import running_sims
 
-    return [Seen("virtual", s.port, (s.board,), "normal", f"virtual board, flash in {s.flash_dir}")
+    return [Seen("virtual", s.port, (s.board,), "normal", f"virtual board, flash in {s.flash_dir}"
+                 + (f", usb_cdc data on {s.data_port}" if s.data_port else ""))
             for s in running_sims()]
 
 
@@ -162,3 +163,27 @@ def usb_id_of(port: str, ports=None) -> tuple[int, int] | None:
         if p.device == port and p.vid is not None:
             return p.vid, p.pid
     return None
+
+
+def data_port(console: str, ports=None) -> str | None:
+    """The serial port of a CircuitPython board's usb_cdc data channel, given its console.
+
+    A virtual board says it in the sim registry (once boot.py enabled the channel).
+    A real board enumerates the data channel as a second CDC interface with the
+    same USB serial number: the one of that number that is not the console
+    (on Linux, the higher interface of the two, e.g. ttyACM1 beside ttyACM0).
+    """
+    from edgeloop.sim import running_sims
+
+    for s in running_sims():
+        if s.port == console:
+            return s.data_port or None
+    if ports is None:
+        from serial.tools import list_ports
+        ports = list_ports.comports()
+    mine = next((p for p in ports if p.device == console), None)
+    if mine is None or not getattr(mine, "serial_number", None):
+        return None
+    same = sorted((p for p in ports if p.device != console and p.serial_number == mine.serial_number
+                   and p.vid == mine.vid and p.pid == mine.pid), key=lambda p: (p.location or "", p.device))
+    return same[-1].device if same else None

@@ -21,8 +21,9 @@ class RunningSim:
     port: str
     board: str
     flash_dir: str
-    pid: int  # the Node bridge's process id
+    pid: int  # the Node bridge's process id (a unix interpreter's board: the process running the bridge)
     owner_pid: int  # the Python process that started it
+    data_port: str = ""  # CircuitPython's usb_cdc data channel, once boot.py enabled it (edgeloop.sim.unix)
 
 
 def registry_dir() -> Path:

@@ -3,7 +3,8 @@
 Deploy and stream share one cable: the link enters the raw REPL through
 `edgeloop.link.device.Device` (the only mpremote user), checks the firmware is
 there, runs the app's entry point without following it, and then reads the
-port directly. Closing sends CMD_STREAM_STOP (then Ctrl-C if the app does not
+port directly (on CircuitPython the usb_cdc data port: frames and commands go there, the console
+stays the raw REPL's, where the end of the run shows). Closing sends CMD_STREAM_STOP (then Ctrl-C if the app does not
 return), so the board is left at its REPL, ready for `edgeloop deploy`; the
 frames the board sent until it stopped are returned, not dropped (a kept window
 the board called sent must reach the log).
@@ -78,6 +79,34 @@ def preload(dev: Device, timeout: float) -> None:
             dev.exec(f"import {module}", timeout=timeout)
 
 
+def open_data_channel(dev: Device, port: str, baudrate: int):
+    """The CircuitPython board's usb_cdc data port, opened; None where frames share the console.
+
+    CircuitPython streams on usb_cdc.data: its console's text stdout would turn every \\n of a
+    frame into \\r\\n, so a board whose boot.py has not enabled the channel is refused."""
+    from edgeloop.deploy.circuitpy import CHANNEL_CODE
+    from edgeloop.link.discover import data_port
+
+    where = dev.exec(CHANNEL_CODE).decode("utf-8", "replace").strip()
+    if where == "console":
+        return None
+    if where != "on":
+        raise StreamError(f"the CircuitPython board on {port} has its usb_cdc data channel off, and its console "
+                          f"would corrupt the frames (\\n becomes \\r\\n); run `edgeloop deploy --port {port}`: "
+                          "it enables the channel in boot.py and resets the board")
+    found = data_port(port)
+    if found is None:
+        raise StreamError(f"the CircuitPython board on {port} has its usb_cdc data channel on, but no second "
+                          "serial port with its USB serial number is there; replug the board, then check "
+                          "`edgeloop devices`")
+    import serial
+
+    try:
+        return serial.Serial(found, baudrate=baudrate, timeout=0.05, exclusive=True)
+    except Exception as e:
+        raise DeviceError(f"cannot open {port}'s data channel {found}: {e}") from None
+
+
 def entry_code(flags: int = P.STREAM_DEFAULT, mode: int = P.MODE_INFER) -> str:
     return f"import edgeloop_fw.app\nedgeloop_fw.app.run(flags={int(flags)}, mode={int(mode)})"
 
@@ -97,6 +126,8 @@ class BoardLink:
         self._cmd_seq = 0
         self._ended = False
         self._tail = b""  # the last bytes read, where the raw REPL's end-of-run shows up
+        self._data = None  # CircuitPython: the usb_cdc data port the frames come on (the console stays the REPL's)
+        self.data_port: str | None = None
         self.started = False  # set by the session once a frame came: a later traceback is a crash, not a failed start
 
     def open(self) -> None:
@@ -115,6 +146,10 @@ class BoardLink:
                         f"`edgeloop deploy --port {self.port}`") from None
                 raise StreamError(f"the edgeloop firmware on {self.port} fails to load: {e}; "
                                   f"redeploy it with `edgeloop deploy --port {self.port}`") from None
+            self._data = open_data_channel(dev, self.port, self.baudrate)
+            if self._data is not None:
+                self.data_port = self._data.port
+                self._data.reset_input_buffer()
             t = dev.transport
             try:
                 t.exec_raw_no_follow(entry_code(self.flags, self.mode))
@@ -123,6 +158,9 @@ class BoardLink:
             self._serial = t.serial
             self._serial.timeout = 0.05
         except BaseException:
+            if self._data is not None:
+                self._data.close()
+                self._data = None
             dev.close()
             raise
         self._dev = dev
@@ -136,14 +174,20 @@ class BoardLink:
         s = self._serial
         if s is None:
             raise LinkLost(f"{self.port} is not open")
+        console = b""
         try:
-            n = s.in_waiting
-            data = s.read(n if n else 1)
+            if self._data is not None:  # frames on the data port; the console only shows how the run ends
+                n = self._data.in_waiting
+                data = self._data.read(n if n else 1)
+                console = s.read(s.in_waiting) if s.in_waiting else b""
+            else:
+                n = s.in_waiting
+                data = console = s.read(n if n else 1)
         except Exception as e:  # pyserial's SerialException is an OSError on POSIX
             raise LinkLost(f"{self.port}: {e}") from None
-        if data:
-            self._tail = (self._tail + data)[-4096:]
-            if b"\x04>" in self._tail[-len(data) - 2:]:
+        if console:
+            self._tail = (self._tail + console)[-4096:]
+            if b"\x04>" in self._tail[-len(console) - 2:]:
                 line = board_error(self._tail)
                 if line is not None:
                     self._ended = True  # back at the raw REPL: nothing to stop
@@ -153,7 +197,7 @@ class BoardLink:
     def send(self, cmd: int, fields: dict | None = None) -> None:
         self._cmd_seq = (self._cmd_seq + 1) & 0xFFFF
         try:
-            self._serial.write(P.cmd_encode(cmd, self._cmd_seq, fields))
+            (self._data or self._serial).write(P.cmd_encode(cmd, self._cmd_seq, fields))
         except Exception as e:
             raise LinkLost(f"{self.port}: {e}") from None
 
@@ -169,8 +213,8 @@ class BoardLink:
         command (`edgeloop deploy` after `record`) has the whole heap. It happens
         in the raw REPL, where MicroPython does not run main.py.
         """
-        dev, s = self._dev, self._serial
-        self._dev = self._serial = None
+        dev, s, data = self._dev, self._serial, self._data
+        self._dev = self._serial = self._data = None
         drained = bytearray()
         if dev is None:
             return bytes(drained)
@@ -178,15 +222,17 @@ class BoardLink:
             if stop and s is not None:
                 try:
                     if not self._ended:
-                        s.write(P.cmd_encode(P.CMD_STREAM_STOP, 0))
-                        if not _wait_for(s, _run_ended, grace, drained):
+                        (data or s).write(P.cmd_encode(P.CMD_STREAM_STOP, 0))
+                        if not _wait_for(s, _run_ended, grace, drained, data):
                             s.write(b"\x03")
-                            _wait_for(s, _run_ended, grace, drained)
+                            _wait_for(s, _run_ended, grace, drained, data)
                     s.write(b"\x04")  # at the raw REPL's prompt: soft reset
                     _wait_for(s, lambda tail: b"raw REPL; CTRL-B to exit\r\n>" in tail, 10 * grace)
                 except Exception:
                     pass
         finally:
+            if data is not None:
+                data.close()
             dev.close()
         return bytes(drained)
 
@@ -198,16 +244,25 @@ def _run_ended(tail: bytes) -> bool:
     return b"\x04\x04>" in tail or _TRACEBACK.search(tail) is not None
 
 
-def _wait_for(s, ended, seconds: float, keep: bytearray | None = None) -> bool:
-    """Read until `ended(last bytes)`; what came is added to `keep`."""
+def _wait_for(s, ended, seconds: float, keep: bytearray | None = None, data=None) -> bool:
+    """Read until `ended(last bytes)`; what came is added to `keep`. With `data` (CircuitPython's
+    data port) the frames still in flight come from there, and the end from the console `s`."""
     end = time.monotonic() + seconds
     tail = b""
     while time.monotonic() < end:
-        chunk = s.read(s.in_waiting or 1)
-        if chunk:
+        if data is not None:
+            frames = data.read(data.in_waiting) if data.in_waiting else b""
             if keep is not None:
+                keep += frames
+            chunk = s.read(s.in_waiting) if s.in_waiting else (b"" if frames else s.read(1))
+        else:
+            chunk = s.read(s.in_waiting or 1)
+            if chunk and keep is not None:
                 keep += chunk
+        if chunk:
             tail = (tail + chunk)[-4096:]
             if ended(tail):
+                if data is not None and keep is not None:
+                    keep += data.read(data.in_waiting) if data.in_waiting else b""
                 return True
     return False

@@ -65,7 +65,8 @@ def _el_hash(path):
         f = open(path, "rb")
     except OSError:
         return None
-    h = hashlib.sha256()
+    # CircuitPython's hashlib has only new(name): a deploy to it hashed nothing before.
+    h = hashlib.sha256() if hasattr(hashlib, "sha256") else hashlib.new("sha256")
     while True:
         n = f.readinto(_el_buf)
         if not n:
