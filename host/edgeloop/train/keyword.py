@@ -88,7 +88,7 @@ class KeywordResult:
     params: int
     seconds: float
     files: dict = field(default_factory=dict)  # kind -> path written
-    field: dict = field(default_factory=dict)  # real recordings: speakers, kws_score figures, stream
+    held_out: dict = field(default_factory=dict)  # real recordings: speakers, kws_score figures, stream
     instructions: dict = field(default_factory=dict)  # estimate on the RP2040 profile's core
 
 
@@ -322,7 +322,7 @@ def _train_real(recipe: KeywordRecipe, out_dir: Path, data_dir: Path, background
     accuracy, real, stream = score_all(model, tflite, converted, classes, {"held-out speakers": (x_test, y_test)},
                                        recipe, data_dir, progress)
     scores = S.clip_scores(tflite, x_test)
-    field = {"speakers": {"train": len(train_spk), "held-out": len(test_spk)},
+    scores_doc = {"speakers": {"train": len(train_spk), "held-out": len(test_spk)},
              "held_out_speakers": test_spk, "data_sha256": R.folder_hash(clips),
              "summary": S.summary(scores, y_test, classes, recipe.kws_threshold),
              "top1": S.summary(scores, y_test, classes, 0),
@@ -334,7 +334,7 @@ def _train_real(recipe: KeywordRecipe, out_dir: Path, data_dir: Path, background
     sx, marks = S.make_stream([c.audio for c in kw], [c.label for c in kw], other, bed, recipe.stream_seed)
     if progress:
         progress("stream", 0, 1)
-    field["stream"] = S.stream_score(S.TflmInterpreter(converted.data, tflite), classes, sx, marks,
+    scores_doc["stream"] = S.stream_score(S.TflmInterpreter(converted.data, tflite), classes, sx, marks,
                                      kws_settings(recipe))
     if progress:
         progress("stream", 1, 1)
@@ -344,7 +344,7 @@ def _train_real(recipe: KeywordRecipe, out_dir: Path, data_dir: Path, background
                 "held-out": np.bincount(y_test, minlength=len(classes)).tolist()},
         accuracy=accuracy, real=real, stream=stream, model_bytes=len(converted.data), tflite_bytes=len(tflite),
         arena=converted.arena_size, tflm_arena=smallest_arena(tflite), macs=converted.macs,
-        params=int(model.count_params()), seconds=0.0, field=field,
+        params=int(model.count_params()), seconds=0.0, held_out=scores_doc,
         instructions=_instructions(converted))
     result.seconds = round(time.monotonic() - t0, 1)
     _write(out_dir, recipe, result, converted.data, tflite, command)
@@ -440,7 +440,14 @@ def output_files(recipe: KeywordRecipe, result: KeywordResult, elm: bytes, tflit
                   "input": {"features": [D.FRAMES, D.CHANNELS], "dtype": "int8", "scale": 1 / 128,
                             "zero_point": 0, "frontend": "edgeloop_fw.audio.AudioFrontend (micro_speech)"},
                   **(recipe_extra or {})}
-    info = ModelInfo(
+    data = None
+    if result.held_out:
+        recipe_doc["held_out_speakers"] = result.held_out["held_out_speakers"]
+        data = {"recordings": recipe.recordings, "sha256": result.held_out["data_sha256"],
+                "speakers": result.held_out["speakers"],
+                "held_out": {k: result.held_out[k] for k in ("summary", "top1", "thresholds", "stream")},
+                "instructions": result.instructions}
+    info = ModelInfo(data=data, 
         task="keyword", kind="cnn", classes=result.classes, rate_hz=16000, window=480, hop=320, split=split,
         model={"file": f"{MODEL_NAME}.elm", "reference": f"{MODEL_NAME}.tflite", "bytes": result.model_bytes,
                "tflite_bytes": result.tflite_bytes, "arena_bytes": result.arena,

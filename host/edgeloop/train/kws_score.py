@@ -86,6 +86,7 @@ class TflmInterpreter:
         board = Interpreter(Model(io.BytesIO(elm)))
         self.model = board.model
         self.arena = board.arena
+        self._bytes = memoryview(self.arena).cast("B")  # the arena as plain bytes, whatever its format
         self._in, self._out = self.model.inputs[0], self.model.outputs[0]
         self._shape = tuple(self._in.shape)
         self._ref = tflm.interpreter(tflite, "the streaming score")
@@ -94,9 +95,9 @@ class TflmInterpreter:
         from ..reference import tflm
 
         t = self._in
-        x = np.frombuffer(bytes(self.arena[t.offset:t.offset + t.nbytes]), np.int8).reshape(self._shape)
+        x = np.frombuffer(bytes(self._bytes[t.offset:t.offset + t.nbytes]), np.int8).reshape(self._shape)
         out = tflm.invoke(self._ref, x).astype(np.int8).tobytes()
-        self.arena[self._out.offset:self._out.offset + len(out)] = out
+        self._bytes[self._out.offset:self._out.offset + len(out)] = out
 
 
 def make_stream(keyword_clips: list[np.ndarray], keyword_labels: list[int], other_clips: list[np.ndarray],
