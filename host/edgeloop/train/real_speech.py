@@ -195,6 +195,11 @@ def _power(x: np.ndarray) -> float:
     return float(np.mean(x.astype(np.float64) ** 2)) + 1e-9
 
 
+def augment_noise(a: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
+    """a plus noise scaled so that the power of a over the noise's is snr_db (whole-clip powers)."""
+    return a + noise * np.sqrt(_power(a) / _power(noise) / 10 ** (snr_db / 10))
+
+
 def augment(x: np.ndarray, noises: list[np.ndarray], rng: np.random.Generator, *, is_silence: bool = False,
             max_shift_ms: int = 150, noise_p: float = 0.8) -> np.ndarray:
     """One training copy of a 1 s clip (draw order fixed: speed, shift, gain, noise)."""
@@ -215,9 +220,7 @@ def augment(x: np.ndarray, noises: list[np.ndarray], rng: np.random.Generator, *
     a = shift(speed(a, f), s) * g
     a = np.clip(a, -32768, 32767)
     if use_noise and noises:
-        n = np.roll(noises[k].astype(np.float64), roll)
-        n *= np.sqrt(_power(a) / _power(n) / 10 ** (snr / 10))
-        a = a + n
+        a = augment_noise(a, np.roll(noises[k].astype(np.float64), roll), snr)
     return np.clip(np.round(a), -32768, 32767).astype(np.int16)
 
 
