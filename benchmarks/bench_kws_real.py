@@ -73,6 +73,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", action="append", type=Path, help="keyword model folder(s) [models/keyword]")
     ap.add_argument("--no-stream", action="store_true")
+    ap.add_argument("--cache", type=Path, help="folder for the stream's front-end features (reused across runs)")
     args = ap.parse_args()
     dirs = [p.resolve() for p in (args.model or [ROOT / "models" / "keyword"])]
 
@@ -81,7 +82,7 @@ def main() -> None:
 
     recipe, test = held_out(dirs[0])
     words = recipe["words"]
-    x = D.features([c.audio for c in test], None)
+    x = D.features([c.audio for c in test], args.cache)
     y = np.array([c.label for c in test], np.int64)
     models = load_models(dirs)
     print(f"held-out speakers of {dirs[0].name}: {len({c.speaker for c in test if c.speaker})}; clips: "
@@ -91,6 +92,7 @@ def main() -> None:
                                     [c.audio for c in test if c.label == 1], [c.audio for c in test if c.label == 0],
                                     recipe.get("stream_seed", 0))
     names_all = ["silence", "unknown", *words]
+    feats_stream = None if args.no_stream else S.stream_features(stream_x, args.cache)
     for name, (elm, tflite, classes, settings) in models.items():
         yy = relabel(words, y, classes)
         scores = S.clip_scores(tflite, x)
@@ -110,7 +112,7 @@ def main() -> None:
                   f"{pct(t['false_keyword_unknown']):>10}  {pct(t['false_keyword_silence']):>8}  {pct(t['balanced_accuracy']):>8}")
         if not args.no_stream:
             m = [(classes.index(names_all[lab]), at_) for lab, at_ in marks if names_all[lab] in classes]
-            st = S.stream_score(S.TflmInterpreter(elm, tflite), classes, stream_x, m, settings)
+            st = S.stream_score(S.TflmInterpreter(elm, tflite), classes, stream_x, m, settings, features=feats_stream)
             print(f"stream {st['hours'] * 60:.1f} min, settings {settings}: {st['detected']} of {st['keywords']} "
                   f"keywords detected ({pct(st['detected_rate'])} %), {st['missed']} missed, {st['false_alarms']} "
                   f"false alarms ({st['false_alarms_per_hour']:.1f} per hour)")

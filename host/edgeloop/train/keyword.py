@@ -334,8 +334,9 @@ def _train_real(recipe: KeywordRecipe, out_dir: Path, data_dir: Path, background
     sx, marks = S.make_stream([c.audio for c in kw], [c.label for c in kw], other, bed, recipe.stream_seed)
     if progress:
         progress("stream", 0, 1)
+    feats_stream = S.stream_features(sx, cache / "features" if cache else None)
     scores_doc["stream"] = S.stream_score(S.TflmInterpreter(converted.data, tflite), classes, sx, marks,
-                                     kws_settings(recipe))
+                                          kws_settings(recipe), features=feats_stream)
     if progress:
         progress("stream", 1, 1)
     result = KeywordResult(

@@ -182,3 +182,26 @@ def test_a_small_slice_trains_fast_and_beats_the_floor_on_speakers_it_never_hear
                    "false alarms per hour", "instructions per inference"):
         assert needle in card
     assert "class-balanced accuracy" in result.output
+
+
+def test_stream_features_fed_to_the_spotter_decide_as_feeding_the_samples(tmp_path):
+    """The streaming score computes the front end once and pushes its rows; the board feeds samples.
+    Same detections and same window outputs both ways (micro_speech over TFLM's recordings)."""
+    pytest.importorskip("tflite_micro.python.tflite_micro.runtime", reason="tflite-micro is not installed")
+    from edgeloop.convert.int8 import convert_tflite
+    from edgeloop.train import kws_score as S
+    from edgeloop.train.speech import read_wav16k
+    from tests.tools.kws_reference import tflm_stream_features
+
+    speech = need(MS / "micro_speech_quantized.tflite")
+    elm = convert_tflite(speech).data
+    x = np.concatenate([read_wav16k(need(MS / f"{p}_1000ms.wav")) for p in
+                        ("silence", "yes", "silence", "no", "noise", "yes", "silence")])
+    feats = S.stream_features(x, tmp_path)
+    assert np.array_equal(feats, tflm_stream_features(x))  # TFLM's preprocessor, stateful, the reference
+    assert np.array_equal(S.stream_features(x, tmp_path), feats)  # cached
+    classes = ["silence", "unknown", "yes", "no"]
+    marks = [(2, 16000), (3, 48000), (2, 80000)]
+    a = S.stream_score(S.TflmInterpreter(elm, speech.read_bytes()), classes, x, marks, {"every": 4})
+    b = S.stream_score(S.TflmInterpreter(elm, speech.read_bytes()), classes, x, marks, {"every": 4}, features=feats)
+    assert a == b and a["detections"] >= 2 and a["detected"] >= 2
