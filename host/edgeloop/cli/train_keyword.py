@@ -62,6 +62,7 @@ def keyword(words, out, voices, voice_names, seed, epochs, renditions, augment, 
     Examples:
       edgeloop train keyword --words yes,no,up,down --out models/keyword/
       edgeloop train keyword --words on,off --voices 16 --epochs 20 --out models/onoff/
+      edgeloop train keyword --words yes,no,up,down --recordings ../shared/data/speech_commands --epochs 30
     """
     from edgeloop.cli.train import step_progress
 
