@@ -33,10 +33,11 @@ def clip_scores(tflite: bytes, x: np.ndarray) -> np.ndarray:
     from ..reference import tflm
 
     ref = tflm.interpreter(tflite, "scoring the keyword model")
+    shape = tuple(ref.get_input_details(0)["shape"])  # (1, 49, 40, 1), or (1, 1960) for micro_speech
     out = np.zeros((len(x), 0), np.int64)
     rows = []
     for f in x:
-        rows.append(tflm.invoke(ref, np.ascontiguousarray(f.reshape(1, *f.shape, 1))).reshape(-1).astype(np.int64) + 128)
+        rows.append(tflm.invoke(ref, np.ascontiguousarray(f.reshape(shape))).reshape(-1).astype(np.int64) + 128)
     return np.array(rows, np.int64) if rows else out
 
 
@@ -88,8 +89,8 @@ class TflmInterpreter:
         self.arena = board.arena
         self._bytes = memoryview(self.arena).cast("B")  # the arena as plain bytes, whatever its format
         self._in, self._out = self.model.inputs[0], self.model.outputs[0]
-        self._shape = tuple(self._in.shape)
         self._ref = tflm.interpreter(tflite, "the streaming score")
+        self._shape = tuple(self._ref.get_input_details(0)["shape"])
 
     def invoke(self):
         from ..reference import tflm
