@@ -206,3 +206,27 @@ def test_stream_features_fed_to_the_spotter_decide_as_feeding_the_samples(tmp_pa
     a = S.stream_score(S.TflmInterpreter(elm, speech.read_bytes()), classes, x, marks, {"every": 4})
     b = S.stream_score(S.TflmInterpreter(elm, speech.read_bytes()), classes, x, marks, {"every": 4}, features=feats)
     assert a == b and a["detections"] >= 2 and a["detected"] >= 2
+
+
+def test_retrain_from_a_parent_trained_on_recordings_is_one_line(tmp_path):
+    """The shipped model was trained on real recordings; retrain can only rebuild synthetic parent data."""
+    import wave
+
+    from edgeloop.train import real_speech as R
+
+    rows = [r for r in manifest() if r[0].startswith("yes/")]
+    spk = sorted({r[2] for r in rows})[:2]
+    for f, _, s, _ in [next(r for r in rows if r[2] == s) for s in spk]:
+        (tmp_path / "rec" / "yes").mkdir(parents=True, exist_ok=True)
+        with wave.open(str(tmp_path / "rec" / "yes" / (Path(f).stem + ".wav")), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(16000)
+            w.writeframes(R.read_clip(SC / f).astype("<i2").tobytes())
+    result = CliRunner().invoke(cli, ["retrain", "--from", str(Path(__file__).parents[3] / "models" / "keyword"),
+                                      "--recordings", str(tmp_path / "rec"), "--out", str(tmp_path / "o"),
+                                      "--data", str(need(MS)), "--cache", str(tmp_path / "c")])
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert result.exit_code != 0 and "Traceback" not in result.output and len(lines) == 1, result.output
+    assert "trained on real recordings" in lines[0] and "--recordings" in lines[0]
+    assert not (tmp_path / "o").exists()
