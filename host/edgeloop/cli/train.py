@@ -15,7 +15,7 @@ from edgeloop.cli import LazyGroup
 # name -> one-line help; the command is `name` in edgeloop/cli/train_<name>.py
 SUBCOMMANDS: dict[str, str] = {
     "gesture": "Train a gesture model from accelerometer recordings.",
-    "keyword": "Train a keyword spotter for your own words (espeak-ng speech).",
+    "keyword": "Train a keyword spotter for your own words (espeak-ng speech or real recordings).",
 }
 
 

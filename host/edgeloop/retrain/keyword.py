@@ -152,6 +152,10 @@ def retrain_keyword(opts, parent: MI.ModelInfo, progress=None) -> Outcome:
     backgrounds = D.load_backgrounds(data_dir)
     cache = Path(opts.cache_dir) if opts.cache_dir else None
 
+    if recipe.recordings:
+        raise RetrainError(f"{opts.parent} was trained on real recordings ({recipe.recordings}); retrain rebuilds a "
+                           "parent's synthetic speech only: train again with `edgeloop train keyword --recordings` "
+                           "over a folder holding those recordings and yours")
     # 1. the parent's own data, made again by the same code with the same seed
     (c_train, y_train, _), (c_test, y_test, _), train_v, test_v = D.build_clips(
         recipe, backgrounds, cache / "speech" if cache else None, progress)

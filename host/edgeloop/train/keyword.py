@@ -46,6 +46,20 @@ class KeywordRecipe(D.DataRecipe):
     # 0: micro_speech's "tiny conv" (one conv layer). A second 5x5 conv of 16 filters scored the
     # same on held-out voices and the real recordings but doubled the MACs (748 k vs 344 k).
     conv2_filters: int = 0
+    # The network (build_model): "tiny" (above, conv2_filters adds the second conv) or "dscnn"
+    # (a conv then `blocks` depthwise-separable blocks of `width` channels, global average pool).
+    arch: str = "tiny"
+    width: int = 8
+    blocks: int = 2
+    dropout: float = 0.25
+    # Real speech (real_speech.py): a Speech Commands-layout folder, split by speaker (held_out of
+    # the speakers scored, never trained on); `copies` augmented copies of each training clip
+    # (`unknown_copies` of each unknown one); `synthetic`: espeak-ng clips mixed into training too.
+    recordings: str | None = None
+    copies: int = 2
+    unknown_copies: int = 1
+    synthetic: bool = False
+    stream_seed: int = 0
     # Continuous recognition on the board (edgeloop_fw.kws): the model only says a word while
     # all of it is in the window, ~half of a 1 s window's inferences, so average over 500 ms.
     kws_every: int = 4
@@ -74,6 +88,8 @@ class KeywordResult:
     params: int
     seconds: float
     files: dict = field(default_factory=dict)  # kind -> path written
+    held_out: dict = field(default_factory=dict)  # real recordings: speakers, kws_score figures, stream
+    instructions: dict = field(default_factory=dict)  # estimate on the RP2040 profile's core
 
 
 def as_float(x: np.ndarray) -> np.ndarray:
@@ -81,15 +97,33 @@ def as_float(x: np.ndarray) -> np.ndarray:
     return (x.astype(np.float32) / np.float32(128.0))[..., None]
 
 
-def build_model(n_classes: int, conv2_filters: int = 0):
+def build_model(n_classes: int, conv2_filters: int = 0, arch: str = "tiny", width: int = 8, blocks: int = 2,
+                dropout: float = 0.25):
     import keras
 
     inp = keras.Input((D.FRAMES, D.CHANNELS, 1))
-    x = keras.layers.Conv2D(8, (10, 8), strides=(2, 2), padding="same", activation="relu", name="conv1")(inp)
+    if arch == "dscnn":
+        # Batch norm is folded into the convolutions by TFLite's converter: int8 conv + relu on the board.
+        L = keras.layers
+        x = L.Conv2D(width, (10, 4), strides=(2, 2), padding="same", use_bias=False, name="conv1")(inp)
+        x = L.ReLU()(L.BatchNormalization()(x))
+        for b in range(blocks):
+            x = L.DepthwiseConv2D((3, 3), strides=(2, 2) if b == 0 else (1, 1), padding="same", use_bias=False,
+                                  name=f"dw{b + 1}")(x)
+            x = L.ReLU()(L.BatchNormalization()(x))
+            x = L.Conv2D(width, (1, 1), use_bias=False, name=f"pw{b + 1}")(x)
+            x = L.ReLU()(L.BatchNormalization()(x))
+        x = L.GlobalAveragePooling2D()(x)
+        x = L.Dropout(dropout)(x)
+        out = L.Dense(n_classes, activation="softmax", name="classes")(x)
+        return keras.Model(inp, out, name="keyword_dscnn")
+    if arch != "tiny":
+        raise ConversionError(f"--arch {arch}: choose tiny or dscnn")
+    x = keras.layers.Conv2D(width, (10, 8), strides=(2, 2), padding="same", activation="relu", name="conv1")(inp)
     if conv2_filters:
         x = keras.layers.Conv2D(conv2_filters, (5, 5), strides=(2, 2), padding="same", activation="relu",
                                 name="conv2")(x)
-    x = keras.layers.Dropout(0.25)(x)
+    x = keras.layers.Dropout(dropout)(x)
     x = keras.layers.Flatten(name="flatten")(x)
     out = keras.layers.Dense(n_classes, activation="softmax", name="classes")(x)
     return keras.Model(inp, out, name="keyword_cnn")
@@ -102,7 +136,7 @@ def train_model(x: np.ndarray, y: np.ndarray, n_classes: int, recipe: KeywordRec
     import keras
 
     keras.utils.set_random_seed(recipe.seed)
-    model = build_model(n_classes, recipe.conv2_filters)
+    model = build_model(n_classes, recipe.conv2_filters, recipe.arch, recipe.width, recipe.blocks, recipe.dropout)
     model.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate),
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing),
                   metrics=["accuracy"])
@@ -227,6 +261,8 @@ def train_keyword(recipe: KeywordRecipe, out_dir: str | os.PathLike, *, data_dir
     cache = Path(cache_dir) if cache_dir else None
     backgrounds = D.load_backgrounds(data_dir)
     classes = recipe.classes()
+    if recipe.recordings:
+        return _train_real(recipe, out_dir, data_dir, backgrounds, cache, jobs, command, progress, t0)
     (c_train, y_train, v_train), (c_test, y_test, v_test), train_v, test_v = D.build_clips(
         recipe, backgrounds, cache, progress)
     step = (lambda d, t: progress("features", d, t)) if progress else None
@@ -246,6 +282,90 @@ def train_keyword(recipe: KeywordRecipe, out_dir: str | os.PathLike, *, data_dir
     result.seconds = round(time.monotonic() - t0, 1)
     _write(out_dir, recipe, result, converted.data, tflite, command)
     return result
+
+
+def _train_real(recipe: KeywordRecipe, out_dir: Path, data_dir: Path, backgrounds, cache: Path | None, jobs,
+                command: str, progress: Progress | None, t0: float) -> KeywordResult:
+    """train_keyword on real recordings: speakers split, training copies augmented, held-out speakers
+    scored clip by clip (kws_score) and as one long stream through the board's spotter."""
+    from ..reference.arena import smallest_arena
+    from . import kws_score as S
+    from . import real_speech as R
+
+    classes = recipe.classes()
+    step = (lambda d, t: progress("read recordings", d, t)) if progress else None
+    clips = R.load(recipe.recordings, recipe.words, progress=step)
+    missing = R.missing_words(clips, recipe.words)
+    if missing and not recipe.synthetic:
+        raise SpeechError(f"--recordings {recipe.recordings} has no clips of {', '.join(missing)}; record them "
+                          "or add --synthetic to train those words on espeak-ng speech")
+    train, test, train_spk, test_spk = R.split(clips, recipe.held_out, recipe.seed)
+    if not test_spk:
+        raise SpeechError(f"--recordings {recipe.recordings} holds one speaker; scoring needs speakers the model "
+                          "never heard: record at least two people (<name>_nohash_<n>.wav)")
+    # Background for augmentation: the training split's silence clips and TFLM's noise recording;
+    # the held-out silence clips make the stream's bed and are scored, never trained on.
+    noises = [c.audio for c in train if c.label == 0] + [backgrounds[0]]
+    c_train, y_train = R.training_clips(train, noises, recipe.copies, recipe.seed, recipe.unknown_copies)
+    voices: list = []
+    if recipe.synthetic:
+        (c_syn, y_syn, _), _, train_v, _ = D.build_clips(recipe, backgrounds, cache, progress)
+        c_train, y_train = c_train + c_syn, np.concatenate([y_train, y_syn])
+        voices = [v.name for v in train_v]
+    c_test = [c.audio for c in test]
+    y_test = np.array([c.label for c in test], np.int64)
+    step = (lambda d, t: progress("features", d, t)) if progress else None
+    feats = D.features(c_train + c_test, cache / "features" if cache else None, jobs, step)
+    x_train, x_test = feats[:len(c_train)], feats[len(c_train):]
+
+    model, tflite, converted = fit_and_quantize(x_train, y_train, len(classes), recipe, progress)
+    accuracy, real, stream = score_all(model, tflite, converted, classes, {"held-out speakers": (x_test, y_test)},
+                                       recipe, data_dir, progress)
+    scores = S.clip_scores(tflite, x_test)
+    scores_doc = {"speakers": {"train": len(train_spk), "held-out": len(test_spk)},
+             "held_out_speakers": test_spk, "data_sha256": R.folder_hash(clips),
+             "summary": S.summary(scores, y_test, classes, recipe.kws_threshold),
+             "top1": S.summary(scores, y_test, classes, 0),
+             "thresholds": S.threshold_table(scores, y_test, classes),
+             "words_in_unknown": sorted({c.word for c in clips if c.label == 1})}
+    kw = [c for c in test if c.label >= 2]
+    other = [c.audio for c in test if c.label == 1]
+    bed = [c.audio for c in test if c.label == 0]
+    sx, marks = S.make_stream([c.audio for c in kw], [c.label for c in kw], other, bed, recipe.stream_seed)
+    if progress:
+        progress("stream", 0, 1)
+    feats_stream = S.stream_features(sx, cache / "features" if cache else None)
+    scores_doc["stream"] = S.stream_score(S.TflmInterpreter(converted.data, tflite), classes, sx, marks,
+                                          kws_settings(recipe), features=feats_stream)
+    if progress:
+        progress("stream", 1, 1)
+    result = KeywordResult(
+        classes=classes, train_voices=voices, test_voices=[],
+        counts={"train": np.bincount(y_train, minlength=len(classes)).tolist(),
+                "held-out": np.bincount(y_test, minlength=len(classes)).tolist()},
+        accuracy=accuracy, real=real, stream=stream, model_bytes=len(converted.data), tflite_bytes=len(tflite),
+        arena=converted.arena_size, tflm_arena=smallest_arena(tflite), macs=converted.macs,
+        params=int(model.count_params()), seconds=0.0, held_out=scores_doc,
+        instructions=_instructions(converted))
+    result.seconds = round(time.monotonic() - t0, 1)
+    _write(out_dir, recipe, result, converted.data, tflite, command)
+    return result
+
+
+def _instructions(converted) -> dict:
+    """The counted-instruction estimate on the RP2040 profile's core (boards/speed), per inference."""
+    from ..boards.profiles import load as load_profile
+    from ..boards.speed import estimate, load_core
+    from ..report.data import layer_rows
+
+    try:
+        profile = load_profile("rp2040")
+        est = estimate([(r.op, r.shape, r.macs) for r in layer_rows(converted)], load_core(profile.speed_core),
+                       profile.clock_mhz)
+    except Exception as e:  # the estimate is a card figure, not a reason to lose a trained model
+        return {"error": str(e)}
+    return {"board": "rp2040", "instructions": int(est.instructions), "ms": round(est.us(est.instructions) / 1000, 1),
+            "heap_bytes": profile.heap_bytes}
 
 
 STREAM = ("silence", "yes", "silence", "no", "noise", "yes", "silence")
@@ -321,7 +441,14 @@ def output_files(recipe: KeywordRecipe, result: KeywordResult, elm: bytes, tflit
                   "input": {"features": [D.FRAMES, D.CHANNELS], "dtype": "int8", "scale": 1 / 128,
                             "zero_point": 0, "frontend": "edgeloop_fw.audio.AudioFrontend (micro_speech)"},
                   **(recipe_extra or {})}
-    info = ModelInfo(
+    data = None
+    if result.held_out:
+        recipe_doc["held_out_speakers"] = result.held_out["held_out_speakers"]
+        data = {"recordings": recipe.recordings, "sha256": result.held_out["data_sha256"],
+                "speakers": result.held_out["speakers"],
+                "held_out": {k: result.held_out[k] for k in ("summary", "top1", "thresholds", "stream")},
+                "instructions": result.instructions}
+    info = ModelInfo(data=data, 
         task="keyword", kind="cnn", classes=result.classes, rate_hz=16000, window=480, hop=320, split=split,
         model={"file": f"{MODEL_NAME}.elm", "reference": f"{MODEL_NAME}.tflite", "bytes": result.model_bytes,
                "tflite_bytes": result.tflite_bytes, "arena_bytes": result.arena,
