@@ -121,6 +121,7 @@ class UnixBoard:
         self._lock = threading.Condition()
         self._reg_lock = threading.Lock()
         self._proc: subprocess.Popen | None = None
+        self._ctl: tuple = (None, -1, False)  # (process, its control pipe, a partial message read)
         self._events: list[str] = []  # control messages of the current process (K and I only counted)
         self._acks = 0  # K and I messages so far: a Ctrl-C was taken, or the REPL is at its prompt
         self._stdin: int | None = None  # the current interpreter's stdin pipe (written by _pump_in only)
@@ -237,21 +238,47 @@ class UnixBoard:
             proc.stdout.close()
 
     def _read_control(self, proc: subprocess.Popen, fd: int) -> None:
-        with os.fdopen(fd, "rb") as f:
-            for raw in f:
-                msg = raw.decode("ascii", "replace").strip()
+        """Reads the control pipe under the lock, all it holds at once: while the lock is held a
+        message is either still in the pipe or already counted, which _interrupt relies on."""
+        with self._lock:
+            self._ctl = (proc, fd, False)
+        rest = b""
+        try:
+            while True:
+                select.select([fd], [], [])
                 with self._lock:
-                    if self._proc is proc and msg in ("K", "I"):
-                        self._acks += 1  # counted, not kept: one per command for as long as the board runs
-                        if "I" not in self._events:
-                            self._events.append(msg)
-                    elif self._proc is proc:
-                        self._events.append(msg)
-                        if msg in ("D0", "D1"):
-                            self.data_enabled = msg == "D1"
-                            if self._register:
-                                self._registry_entry()
+                    chunk = os.read(fd, 4096)
+                    if not chunk:
+                        break
+                    *lines, rest = (rest + chunk).split(b"\n")
+                    self._ctl = (proc, fd, bool(rest))
+                    for raw in lines:
+                        self._control_message(proc, raw.decode("ascii", "replace").strip())
                     self._lock.notify_all()
+        finally:
+            with self._lock:
+                if self._ctl[0] is proc:
+                    self._ctl = (None, -1, False)
+            os.close(fd)
+
+    def _control_message(self, proc: subprocess.Popen, msg: str) -> None:
+        if self._proc is proc and msg in ("K", "I"):
+            self._acks += 1  # counted, not kept: one per command for as long as the board runs
+            if "I" not in self._events:
+                self._events.append(msg)
+        elif self._proc is proc:
+            self._events.append(msg)
+            if msg in ("D0", "D1"):
+                self.data_enabled = msg == "D1"
+                if self._register:
+                    self._registry_entry()
+
+    def _control_unread(self, proc: subprocess.Popen) -> bool:
+        """(Under the lock) whether `proc` told something the control thread has not counted yet."""
+        who, fd, partial = self._ctl
+        if who is not proc:
+            return False
+        return partial or bool(select.select([fd], [], [], 0)[0])
 
     def _supervise(self) -> None:
         """Start the next process when one ends: a reset it asked for, a forced one, or a crash."""
@@ -262,6 +289,10 @@ class UnixBoard:
                 return
             proc.wait()
             self._control.join(10)  # its last message (which reset it asked for) is read to the end
+            # and its last output is on the pty before the next one's: a tail forwarded late (the
+            # "\r\n" after a soft reset's "OK") landed after the new banner's ">" on a busy machine,
+            # and mpremote took it for the answer to its raw-paste request
+            self._out_thread.join(10)
             with self._lock:
                 if self._stopping:
                     return
@@ -344,6 +375,12 @@ class UnixBoard:
             proc = self._proc
             if proc is None or proc.poll() is not None:
                 return
+            # An "I" the script sent at the prompt before this command ran may still be in the
+            # pipe (the host reads it on another thread than the command's output): counted
+            # after the snapshot, it would pass for this Ctrl-C's answer and call off the watchdog.
+            settle = time.monotonic() + 10
+            while self._control_unread(proc) and proc.poll() is None and time.monotonic() < settle:
+                self._lock.wait(0.01)
             acks = self._acks
         if not _catches_sigint(proc.pid):  # micropython.kbd_intr(-1): Ctrl-C is data, as on a board
             self._send(b"\x03")
