@@ -312,6 +312,10 @@ class UnixBoard:
                 self._spawn(start, raw=raw)
                 self._wait_up()
             except (OSError, ValueError, SimError) as e:  # ValueError: stopped meanwhile (its log is closed)
+                with self._lock:
+                    asked = self._next is not None and not self._stopping
+                if asked:  # restart() ended it while it started: start the one asked for
+                    continue
                 if not self._stopping:
                     try:
                         os.write(self._master, f"\r\nedgeloop sim: the interpreter does not start again ({e})\r\n"
