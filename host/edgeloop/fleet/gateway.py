@@ -108,6 +108,11 @@ class Gateway:
         self._caught_up = False  # every queued row was published on this connection
         self._last_sent = 0  # outbox row id of the last message published on this connection
         self._high_water = 0  # highest row id ever published
+        # A board whose publish ends the connection again and again (the broker's ACL refuses a
+        # board nobody registered behind this gateway) is held back, so that it does not go first
+        # after every reconnect and take the other boards' confirmations down with it:
+        self._strikes: dict[str, int] = {}  # device -> connections lost with its message oldest in flight
+        self._held: dict[str, float] = {}  # device -> until when its messages are not sent
 
     # -- sources (their own threads) -----------------------------------------------
     def _source_thread(self, index: int, source) -> None:
@@ -255,7 +260,27 @@ class Gateway:
         self._last_sent = 0
         self._resend_at, self._backoff = 0.0, self.confirm_wait
 
+    def _suspect(self) -> None:
+        """Count a lost connection against the device of the oldest message the broker had not
+        PUBACKed: the broker handles a connection's messages in order, so a refused one is the
+        oldest still unanswered. Twice in a row, with no PUBACK of that device between, and its
+        messages are held back (2 s, doubling to 5 min); other boards' go on."""
+        acked = set(self._acked)
+        for mid, (row_id, _n) in self._inflight.items():  # oldest published first
+            if mid in acked or row_id not in self._pending:
+                continue
+            device_id = self._pending[row_id][0]
+            n = self._strikes[device_id] = self._strikes.get(device_id, 0) + 1
+            if n >= 2:
+                hold = min(2.0 * 2 ** (n - 2), 300.0)
+                self._held[device_id] = time.monotonic() + hold
+                self.log(f"the broker ended the connection {n} times in a row at a message of {device_id}: holding "
+                         f"its messages for {hold:g} s (is it registered behind this gateway? `edgeloop fleet "
+                         f"add-device {device_id} --role board --gateway {self.outbox.gateway_id}`)")
+            return
+
     def _lost(self, why: str) -> None:
+        self._suspect()
         self.stats.lost += 1
         self.log(f"lost the broker {self.broker} ({why}); {self.outbox.size} messages queued")
         c, self._client, self._connected = self._client, None, False
@@ -276,6 +301,8 @@ class Gateway:
                     continue
                 self.stats.acked += 1
                 self.stats.acked_frames += frames
+                if self._strikes and row_id in self._pending:
+                    self._strikes.pop(self._pending[row_id][0], None)
                 if row_id in self._pending:  # not confirmed already (a confirmation can overtake a PUBACK)
                     self._unconfirmed[row_id] = now
         if self._confirmations:
@@ -360,12 +387,19 @@ class Gateway:
         if room <= 0:
             return
         room -= self._resend_unconfirmed(room)
+        if self._held:
+            now = time.monotonic()
+            for device_id in [d for d, until in self._held.items() if until <= now]:
+                del self._held[device_id]
+                self._last_sent, self._caught_up = 0, False  # its messages are read again from the oldest
         if room <= 0 or self._client is None or self._caught_up:
             return
         rows = self.outbox.after(self._last_sent, room)
         for row_id, topic_name, payload in rows:
-            if not self._publish(row_id, topic_name, payload):
-                return
+            # (published on this connection already: a rescan after a hold skips it)
+            if row_id not in self._pending and not (self._held and topic_name.split("/", 2)[1] in self._held):
+                if not self._publish(row_id, topic_name, payload):
+                    return
             self._last_sent = row_id
         if len(rows) < room:
             self._caught_up = True
