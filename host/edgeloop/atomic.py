@@ -47,10 +47,13 @@ def temp_beside(path: Path, suffix: str = ".tmp") -> tuple[int, str]:
     return fd, tmp
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
+def write_bytes_atomic(path: Path, data: bytes, *, mode: int | None = None) -> None:
+    """`mode`: set on the temporary file before a byte is in it (write_secret_atomic's 0600)."""
     path = Path(path)
     fd, tmp = temp_beside(path)
     try:
+        if mode is not None:
+            os.chmod(tmp, mode)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -71,18 +74,4 @@ def write_text_atomic(path: Path, text: str) -> None:
 def write_secret_atomic(path: Path, data: bytes) -> None:
     """As write_bytes_atomic, but the file is mode 0600 before a byte of the secret is in it
     (a password, a private key), whatever it was before."""
-    path = Path(path)
-    fd, tmp = temp_beside(path)
-    try:
-        os.chmod(tmp, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    write_bytes_atomic(path, data, mode=0o600)
