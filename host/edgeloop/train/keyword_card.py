@@ -120,12 +120,7 @@ def model_card(recipe, result, command: str) -> str:
         "",
         "| | |",
         "|---|---|",
-        f"| parameters | {result.params} |",
-        f"| model file (.elm) | {result.model_bytes} bytes |",
-        f"| int8 .tflite | {result.tflite_bytes} bytes |",
-        f"| arena (edgeloop) | {result.arena} bytes |",
-        f"| arena (TFLM, smallest that loads) | {result.tflm_arena if result.tflm_arena is not None else 'n/a'} bytes |",
-        f"| MACs per inference | {result.macs} |",
+        *_size_rows(result),
         f"| training run | {result.seconds} s |",
         "",
         "## Accuracy",
@@ -198,12 +193,7 @@ def real_card(recipe, result, command: str) -> str:
         _net(r) + f"; Adam (lr {r.learning_rate}), {r.epochs} epochs, batch {r.batch_size}, class-balanced "
         f"weights, seed {r.seed}. Quantized to full int8 by TFLite's converter through `edgeloop.convert.keras`.",
         "", "| | |", "|---|---|",
-        f"| parameters | {result.params} |",
-        f"| model file (.elm) | {result.model_bytes} bytes |",
-        f"| int8 .tflite | {result.tflite_bytes} bytes |",
-        f"| arena (edgeloop) | {result.arena} bytes |",
-        f"| arena (TFLM, smallest that loads) | {result.tflm_arena if result.tflm_arena is not None else 'n/a'} bytes |",
-        f"| MACs per inference | {result.macs} |",
+        *_size_rows(result),
         f"| training run | {result.seconds} s |", "",
         "## Accuracy, three runners", "",
         "Float = the Keras model; int8 = the quantized .tflite under TFLM (the reference); edgeloop = the "
@@ -216,3 +206,15 @@ def real_card(recipe, result, command: str) -> str:
             "made of the same held-out clips, not a real conversation. A board's microphone, room and talkers "
             "differ: record with `edgeloop record --mic` and retrain.", ""]
     return "\n".join(out)
+
+
+def _size_rows(result) -> list[str]:
+    """The model's size table, the same in the synthetic and the real-speech card."""
+    return [
+        f"| parameters | {result.params} |",
+        f"| model file (.elm) | {result.model_bytes} bytes |",
+        f"| int8 .tflite | {result.tflite_bytes} bytes |",
+        f"| arena (edgeloop) | {result.arena} bytes |",
+        f"| arena (TFLM, smallest that loads) | {result.tflm_arena if result.tflm_arena is not None else 'n/a'} bytes |",
+        f"| MACs per inference | {result.macs} |",
+    ]
