@@ -28,3 +28,13 @@ def secure_broker(tmp_path, fleet):
     b = Mosquitto(tmp_path / "broker", secure=fleet).start()
     yield b
     b.stop()
+
+
+@pytest.fixture
+def postgres():
+    """A PostgreSQL server of its own on a free localhost port (tests that use it skip without psycopg)."""
+    from tests.tools.postgres import Postgres
+
+    pg = Postgres().start()
+    yield pg
+    pg.stop()

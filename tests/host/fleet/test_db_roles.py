@@ -18,15 +18,6 @@ from tests.tools.fleet_running import DEADLINE, RunningCollector
 psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed (pip install 'psycopg[binary]')")
 
 
-@pytest.fixture
-def postgres():
-    from tests.tools.postgres import Postgres
-
-    pg = Postgres().start()
-    yield pg
-    pg.stop()
-
-
 def as_role(url: str, role: str) -> str:
     return url.replace("postgresql://edgeloop@", f"postgresql://{role}@")
 

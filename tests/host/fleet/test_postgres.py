@@ -12,15 +12,6 @@ from tests.tools.fleet_running import DEADLINE, RunningCollector
 psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed (pip install 'psycopg[binary]')")
 
 
-@pytest.fixture
-def postgres():
-    from tests.tools.postgres import Postgres
-
-    pg = Postgres().start()
-    yield pg
-    pg.stop()
-
-
 def _sequences(url):
     with psycopg.connect(url) as con:
         try:
