@@ -143,6 +143,18 @@ def add_broadcast():
     return keras.Model(inp, L.Add()([L.Conv2D(3, 3, padding="same")(inp), g]))
 
 
+def permute():
+    """Permute layers (TRANSPOSE) of rank 4 and 3, the latter as a PyTorch flatten after a
+    convolution looks: channels moved ahead of the pixels."""
+    keras, L = _keras()
+    inp = keras.Input((5, 7, 3), batch_size=1)
+    x = L.Conv2D(4, 2, padding="same")(inp)
+    a = L.Permute((3, 1, 2))(x)
+    a = L.Reshape((4, 35))(a)
+    a = L.Permute((2, 1))(a)
+    return keras.Model(inp, L.Dense(3)(L.Flatten()(a)))
+
+
 def sigmoid_only():
     """LOGISTIC alone: int8 input covers all 256 codes in one inference."""
     keras, L = _keras()
@@ -170,7 +182,7 @@ ZOO = {
     "pooling": pooling, "global_pool": global_pool, "residual": residual,
     "activations": activations, "reshape": reshape, "mixed_scales": mixed_scales,
     "sigmoid_only": sigmoid_only, "tanh_only": tanh_only, "conv1d_dynamic": conv1d_dynamic,
-    "add_broadcast": add_broadcast,
+    "add_broadcast": add_broadcast, "permute": permute,
 }
 # Built with an unknown batch and converted without edgeloop's batch pinning.
 DYNAMIC = {"conv1d_dynamic"}
@@ -191,6 +203,7 @@ OPS = {
     "add_broadcast": {"CONV_2D", "MEAN", "ADD"},
     "sigmoid_only": {"LOGISTIC"},
     "tanh_only": {"TANH"},
+    "permute": {"CONV_2D", "TRANSPOSE", "RESHAPE", "FULLY_CONNECTED"},
 }
 
 SEED = 20261122

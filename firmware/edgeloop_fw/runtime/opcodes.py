@@ -29,6 +29,7 @@ KERNELS = {
     114: "lut8",               # QUANTIZE (int8 -> int8)
     43: "reshape",             # SQUEEZE (same bytes, new shape)
     70: "reshape",             # EXPAND_DIMS
+    39: "transpose",           # TRANSPOSE
 }
 
 # --- generated kernel versions: do not edit ---
@@ -43,5 +44,6 @@ VERSIONS = {
     "concatenation": 1,
     "softmax": 1,
     "reshape": 1,
+    "transpose": 1,
 }
 # --- end generated ---

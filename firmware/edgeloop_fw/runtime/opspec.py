@@ -91,6 +91,11 @@ OPS = {
         "input_multiplier", "input_left_shift", "diff_min",  # TFLM's SoftmaxParams, for tools
     ), None, False),
     "reshape": (1, (), None, False),
+    "transpose": (1, (
+        "input", "output",
+        ("dims", 4),      # the output's extents, rank padded to 4 with leading 1s
+        ("strides", 4),   # per output axis: its step in the input, in bytes
+    ), None, False),
 }
 
 

@@ -178,4 +178,11 @@
 /* reshape */
 #define EL_RESHAPE_VERSION 1
 
+/* transpose */
+#define EL_TRANSPOSE_VERSION 1
+#define EL_TRANSPOSE_INPUT 0
+#define EL_TRANSPOSE_OUTPUT 1
+#define EL_TRANSPOSE_DIMS 2
+#define EL_TRANSPOSE_STRIDES 6
+
 #endif
