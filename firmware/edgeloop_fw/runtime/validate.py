@@ -381,8 +381,22 @@ def _reshape(m, p, N, fixed):
     _count(p, 0)
 
 
+def _transpose(m, p, N, fixed):
+    _count(p, fixed)
+    n, last = 1, 0
+    for k in range(4):
+        d, s = p[N["DIMS"] + k], p[N["STRIDES"] + k]
+        _need(d >= 1, "dimension %d is %d", k, d)
+        _need(s >= 0, "stride %d is %d", k, s)
+        n *= d
+        last += (d - 1) * s
+        _need(n <= m.arena and last < m.arena, "the transpose is larger than the %d-byte arena", m.arena)
+    _arena(m, "input", p[N["INPUT"]], last + 1)
+    _arena(m, "output", p[N["OUTPUT"]], n)
+
+
 OPS_CHECK = {
     "fully_connected": _fully_connected, "conv_2d": _conv_2d, "depthwise_conv_2d": _depthwise_conv_2d,
     "pool_2d": _pool_2d, "add": _add, "mean": _mean, "lut8": _lut8, "concatenation": _concatenation,
-    "softmax": _softmax, "reshape": _reshape,
+    "softmax": _softmax, "reshape": _reshape, "transpose": _transpose,
 }

@@ -35,7 +35,8 @@ def convert(model, out, board, calib, validate, report_path, c_header, backend, 
     """Convert a model into edgeloop's on-board model file (.elm).
 
     MODEL is an int8 .tflite, or a Keras .keras file / SavedModel directory /
-    float .tflite, which are quantized to full int8 with --calib data. A
+    float .tflite / PyTorch .pt2 (torch.export.save; needs the torch extra),
+    which are quantized to full int8 with --calib data. A
     pickled/joblib scikit-learn DecisionTree/RandomForest/ExtraTrees classifier
     (.pkl, .joblib) becomes emlearn's tree CSV (features must be int16 integers:
     thresholds trained on fractions are rounded, with a note, and refused when
@@ -54,6 +55,7 @@ def convert(model, out, board, calib, validate, report_path, c_header, backend, 
     Example:
       edgeloop convert micro_speech_quantized.tflite --out speech.elm --board rp2040
       edgeloop convert gesture.keras --calib calib.npz --validate test.npz --report report.html
+      edgeloop convert net.pt2 --calib calib.npy --board rp2040
       edgeloop convert forest.pkl --out forest.csv --c-header forest.h --validate test.npz --board rp2040
       edgeloop convert micro_speech_quantized.tflite --backend native --board rp2040
       edgeloop convert audio_preprocessor_int8.tflite --audio-frontend -o micro_speech_params.py
@@ -110,10 +112,11 @@ def convert(model, out, board, calib, validate, report_path, c_header, backend, 
 
 
 # option -> the kinds of MODEL it means something for
-APPLIES = {"--board": ("keras", "tflite", "sklearn"), "--calib": ("keras", "tflite"),
-           "--validate": ("keras", "tflite", "sklearn"), "--report": ("keras", "tflite"),
-           "--c-header": ("sklearn",), "--backend native": ("keras", "tflite"), "--max-nodes": ("sklearn",)}
-KIND_NAMES = {"keras": "a Keras model", "tflite": "a .tflite model", "sklearn": "scikit-learn trees",
+APPLIES = {"--board": ("keras", "tflite", "torch", "sklearn"), "--calib": ("keras", "tflite", "torch"),
+           "--validate": ("keras", "tflite", "torch", "sklearn"), "--report": ("keras", "tflite", "torch"),
+           "--c-header": ("sklearn",), "--backend native": ("keras", "tflite", "torch"), "--max-nodes": ("sklearn",)}
+KIND_NAMES = {"keras": "a Keras model", "tflite": "a .tflite model", "torch": "a PyTorch model",
+              "sklearn": "scikit-learn trees",
               "audio-frontend": "--audio-frontend"}
 
 

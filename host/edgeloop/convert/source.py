@@ -1,10 +1,11 @@
 """Whatever the user hands `edgeloop convert`, as full-integer int8 TFLite bytes.
 
-Three inputs reach the same place: a Keras `.keras` file or SavedModel
+Four inputs reach the same place: a Keras `.keras` file or SavedModel
 directory (quantized by the TFLite converter with the calibration data), a
-`.tflite` that is already int8 (taken as it is), and a float `.tflite` with
+`.tflite` that is already int8 (taken as it is), a float `.tflite` with
 calibration data (quantized by TFLite's own post-training calibrator, the
-one the converter uses internally). A float `.tflite` without calibration
+one the converter uses internally), and a PyTorch `.pt2` (made a float
+`.tflite` by litert-torch, then calibrated the same way). A float `.tflite` without calibration
 data passes through unchanged and is refused by the int8 path with an
 explanation.
 """
@@ -21,34 +22,42 @@ import numpy as np
 
 from ..errors import ConversionError, ModelError
 from . import keras as keras_source
+from . import torch_source
 from .tflite import read_tflite
 
 
 @dataclass(frozen=True)
 class Source:
     tflite: bytes
-    kind: str  # "keras", "savedmodel", "tflite", "float-tflite"
+    kind: str  # "keras", "savedmodel", "tflite", "float-tflite", "torch"
     path: Path
 
     def float_predictor(self) -> Callable[[np.ndarray], np.ndarray] | None:
         """The float model, when there is one to compare against (Keras/SavedModel)."""
         if self.kind in ("keras", "savedmodel"):
             return keras_source.float_predictor(self.path)
+        if self.kind == "torch":
+            from . import torch_source
+
+            return torch_source.float_predictor(self.path)
         return None
 
 
 SKLEARN_SUFFIXES = (".pkl", ".pickle", ".joblib")
-GIVE = "give a .keras file, a SavedModel directory (with saved_model.pb), a .tflite file or a pickled sklearn tree model"
+GIVE = ("give a .keras file, a SavedModel directory (with saved_model.pb), a .tflite file, a PyTorch .pt2 file "
+        "or a pickled sklearn tree model")
 
 
 def model_kind(path: str | os.PathLike) -> str:
-    """"keras" (a .keras file or SavedModel directory), "tflite" or "sklearn", from a look at
+    """"keras" (a .keras file or SavedModel directory), "tflite", "torch" (.pt2) or "sklearn", from a look at
     the path alone: a wrong path is refused in a second, before TensorFlow is imported."""
     path = Path(path)
     if not path.exists():
         raise ModelError(f"{path} does not exist; {GIVE}")
     if path.suffix.lower() in SKLEARN_SUFFIXES and path.is_file():
         return "sklearn"
+    if path.is_file() and torch_source.is_torch_source(path):
+        return "torch"
     if keras_source.is_keras_source(path):
         if path.is_file():
             keras_source.check_keras_file(path)
@@ -61,9 +70,12 @@ def model_kind(path: str | os.PathLike) -> str:
 def load_source(path: str | os.PathLike, calibration=None,
                 progress: Callable[[int, int], None] | None = None) -> Source:
     path = Path(path)
-    if model_kind(path) == "keras":
+    kind = model_kind(path)
+    if kind == "keras":
         result = keras_source.convert_keras(path, calibration, progress)
         return Source(result.tflite, result.source_kind, path)
+    if kind == "torch":
+        return Source(convert_torch(path, calibration, progress), "torch", path)
     if path.suffix.lower() != ".tflite":
         raise ConversionError(f"{path} is not a TensorFlow model; give a .keras file, "
                               "a SavedModel directory (with saved_model.pb) or a .tflite file")
@@ -97,3 +109,14 @@ def quantize_float_tflite(data: bytes, model, calibration, source: str,
     except Exception as e:
         raise ConversionError(f"TFLite's calibrator could not quantize {source}: {keras_source._last_line(e)}") from None
     return bytes(quantized)
+
+
+def convert_torch(path: Path, calibration, progress: Callable[[int, int], None] | None = None) -> bytes:
+    """A `.pt2` as full-integer int8 TFLite: litert-torch's float model, calibrated as a float `.tflite`."""
+    if calibration is None:
+        exported = torch_source.load_exported(path)
+        shape = "(N, " + ", ".join(str(d) for d in torch_source.example_input(exported).shape[1:]) + ")"
+        raise ConversionError(f"full-integer int8 needs representative data: pass --calib data.npz (or .npy) with "
+                              f"float samples shaped {shape}, in the PyTorch model's own layout")
+    data = torch_source.float_tflite_from_file(path)
+    return quantize_float_tflite(data, read_tflite(data, str(path)), calibration, str(path), progress)

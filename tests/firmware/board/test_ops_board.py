@@ -2,25 +2,22 @@
 
 A representative subset of the keras_zoo models: together they use ADD
 (with broadcast-free requantization of both inputs), CONCATENATION, QUANTIZE,
-MAX/AVERAGE pooling, MEAN, and the table ops RELU, RELU6, LOGISTIC, TANH,
+MAX/AVERAGE pooling, MEAN, TRANSPOSE, and the table ops RELU, RELU6, LOGISTIC, TANH,
 besides RUNTIME's CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, SOFTMAX.
 The runtime is the deployed firmware; models and inputs go through the same
 deploy library, one model per raw-REPL execution (the board collects
 garbage only between them).
 """
 
-import sys
-from pathlib import Path
-
-import numpy as np
 import pytest
 
 
 from tests.tools import keras_zoo  # noqa: E402
+from tests.tools.board_models import assert_board_matches_tflm  # noqa: E402
 
 pytestmark = [pytest.mark.sim, pytest.mark.tf]
 
-SUBSET = ["residual", "mixed_scales", "global_pool", "activations", "pooling"]
+SUBSET = ["residual", "mixed_scales", "global_pool", "activations", "pooling", "permute"]
 
 
 @pytest.fixture(scope="module")
@@ -37,30 +34,10 @@ def converted(tmp_path_factory):
 
 
 def test_zoo_subset_on_micropython_matches_tflm(converted, any_board):
-    fw_board = any_board
     runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
-    files = {}
-    code = ["from edgeloop_fw.runtime.loader import Model",
-            "from edgeloop_fw.runtime.interpreter import Interpreter"]
-    want = {}
+    cases = {}
     for name, (tflite, blob) in converted.items():
-        files[f"/{name}.elm"] = blob
-        ref = runtime.Interpreter.from_bytes(tflite)
-        details = ref.get_input_details(0)
+        details = runtime.Interpreter.from_bytes(tflite).get_input_details(0)
         scale, zp = details["quantization_parameters"]["scales"][0], details["quantization_parameters"]["zero_points"][0]
-        xs = keras_zoo.int8_inputs(name, float(scale), int(zp), n_random=1)[2:5]
-        part = [f"it = Interpreter(Model(open('/{name}.elm', 'rb')))"]
-        for k, x in enumerate(xs):
-            files[f"/{name}_{k}.bin"] = x.tobytes()
-            ref.set_input(x, 0)  # TFLM overwrites its input during invoke
-            ref.invoke()
-            want[f"{name}_{k}"] = ref.get_output(0).tobytes().hex()
-            part.append(f"it.set_input(open('/{name}_{k}.bin', 'rb').read()); it.invoke(); "
-                        f"print('{name}_{k}', it.get_output().hex())")
-        code.append("\n".join(part + ["it = None  # collectable once this execution ends"]))
-    fw_board.put(files)
-    out = fw_board.run(code)
-    got = dict(line.split() for line in out.strip().splitlines() if line.split() and line.split()[0] in want)
-    assert set(got) == set(want), out[-2000:]
-    bad = [k for k in want if got[k] != want[k]]
-    assert not bad, f"differ from TFLM on MicroPython: {bad}"
+        cases[name] = (tflite, blob, keras_zoo.int8_inputs(name, float(scale), int(zp), n_random=1)[2:5])
+    assert_board_matches_tflm(any_board, cases)
