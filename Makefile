@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml | system-packages
 	@echo "setup: Python packages into $(VENV) (TensorFlow is a download of several hundred MB)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PY) -m pip install --progress-bar on --upgrade pip
-	$(PY) -m pip install --progress-bar on -e '.[tf,dev]'
+	$(PY) -m pip install --progress-bar on -e '.[tf,torch,dev]'
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json | system-packages

@@ -78,13 +78,14 @@ def example_input(exported) -> np.ndarray:
 
 
 def float_tflite_from_module(module, sample: np.ndarray, source: str = "the module") -> bytes:
-    """A float `.tflite` of `module`, traced with `sample` (one batch, the model's input shape)."""
+    """A float `.tflite` of `module` (already in eval mode; an exported program's module refuses
+    `eval()`), traced with `sample` (one batch, the model's input shape)."""
     torch, litert_torch = import_torch()
     x = torch.from_numpy(np.ascontiguousarray(sample, np.float32))
     try:
         with warnings.catch_warnings(), _quiet():
             warnings.simplefilter("ignore")
-            edge = litert_torch.convert(module.eval() if hasattr(module, "eval") else module, (x,))
+            edge = litert_torch.convert(module, (x,))
             return bytes(edge.model_content())
     except Exception as e:
         raise ConversionError(f"litert-torch could not convert {source}: {_last_line(e)}") from None
@@ -102,7 +103,7 @@ def convert_module(module, sample: np.ndarray, calibration: np.ndarray | str | o
     from .source import quantize_float_tflite
     from .tflite import read_tflite
 
-    data = float_tflite_from_module(module, sample)
+    data = float_tflite_from_module(module.eval(), sample)  # eval: dropout and batch-norm as in use
     return quantize_float_tflite(data, read_tflite(data, "the module"), calibration, "the module", progress)
 
 
