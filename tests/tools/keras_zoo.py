@@ -22,6 +22,14 @@ def _keras():
     return keras, keras.layers
 
 
+def _tf_keras():
+    import pytest
+
+    tf_keras = pytest.importorskip("tf_keras", reason="tf_keras is not installed (pip install 'edgeloop[tf]')")
+
+    return tf_keras, tf_keras.layers
+
+
 def dense_mlp():
     keras, L = _keras()
     inp = keras.Input((7,), batch_size=1)
@@ -155,6 +163,25 @@ def permute():
     return keras.Model(inp, L.Dense(3)(L.Flatten()(a)))
 
 
+def lstm():
+    """A gesture model: an LSTM over 20 steps of 6 features, its last state into Dense.
+    Built with tf_keras (see `LEGACY`); Keras returns the last step, which the
+    converter takes from the whole sequence with a STRIDED_SLICE."""
+    keras, L = _tf_keras()
+    inp = keras.Input((20, 6), batch_size=1)
+    x = L.LSTM(12)(inp)
+    return keras.Model(inp, L.Dense(4)(x))
+
+
+def lstm_seq():
+    """An LSTM returning every step (odd sizes: 9 steps, 5 features, 7 units), then a
+    Dense per step."""
+    keras, L = _tf_keras()
+    inp = keras.Input((9, 5), batch_size=1)
+    x = L.LSTM(7, return_sequences=True)(inp)
+    return keras.Model(inp, L.Dense(3)(x))
+
+
 def sigmoid_only():
     """LOGISTIC alone: int8 input covers all 256 codes in one inference."""
     keras, L = _keras()
@@ -182,10 +209,13 @@ ZOO = {
     "pooling": pooling, "global_pool": global_pool, "residual": residual,
     "activations": activations, "reshape": reshape, "mixed_scales": mixed_scales,
     "sigmoid_only": sigmoid_only, "tanh_only": tanh_only, "conv1d_dynamic": conv1d_dynamic,
-    "add_broadcast": add_broadcast, "permute": permute,
+    "add_broadcast": add_broadcast, "permute": permute, "lstm_seq": lstm_seq,
 }
 # Built with an unknown batch and converted without edgeloop's batch pinning.
 DYNAMIC = {"conv1d_dynamic"}
+# Built with tf_keras (Keras 2) and converted by the plain converter: Keras 3 lowers LSTM to a
+# WHILE loop (the calibrator crashes on it), Keras 2's LSTM is fused to UNIDIRECTIONAL_SEQUENCE_LSTM.
+LEGACY = {"lstm", "lstm_seq"}
 
 # Ops each model must contain after conversion (a subset check).
 OPS = {
@@ -204,23 +234,24 @@ OPS = {
     "sigmoid_only": {"LOGISTIC"},
     "tanh_only": {"TANH"},
     "permute": {"CONV_2D", "TRANSPOSE", "RESHAPE", "FULLY_CONNECTED"},
+    "lstm": {"UNIDIRECTIONAL_SEQUENCE_LSTM", "STRIDED_SLICE", "FULLY_CONNECTED"},
+    "lstm_seq": {"UNIDIRECTIONAL_SEQUENCE_LSTM", "FULLY_CONNECTED"},
 }
 
 SEED = 20261122
 
 
 def build(name: str):
-    import keras
-
+    keras = _tf_keras()[0] if name in LEGACY else _keras()[0]
     keras.utils.set_random_seed(SEED)
-    builder = ZOO.get(name) or {"leaky": leaky}[name]
+    builder = ZOO.get(name) or {"leaky": leaky, "lstm": lstm}[name]
     model = builder()
     # Random init leaves biases at zero, which hides bias bugs: give every
     # bias a fixed non-zero value, and spread the weights a little.
     rng = np.random.default_rng(SEED)
     for layer in model.layers:
         for w in layer.weights:
-            if "bias" in w.path:
+            if "bias" in getattr(w, "path", w.name):
                 w.assign(rng.normal(0, 0.3, w.shape).astype("float32"))
     return model
 
@@ -236,14 +267,14 @@ def calibration(model, n: int = 24, seed: int = 7) -> np.ndarray:
 
 def to_tflite(name: str, workdir) -> bytes:
     """Save the model as a user would (.keras) and convert it through edgeloop;
-    models in DYNAMIC go through the plain converter with their unknown batch."""
+    models in DYNAMIC (with their unknown batch) and LEGACY go through the plain converter."""
     from pathlib import Path
 
     from edgeloop.convert.keras import convert_keras
 
     model = build(name)
     x = calibration(model)
-    if name in DYNAMIC:
+    if name in DYNAMIC or name in LEGACY:
         import tensorflow as tf
 
         conv = tf.lite.TFLiteConverter.from_keras_model(model)

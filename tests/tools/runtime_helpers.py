@@ -28,6 +28,9 @@ def tflm(path: Path):
 
 
 def tflm_run(interp, x: np.ndarray) -> np.ndarray:
+    # TFLM carries an LSTM's state from one invoke to the next; edgeloop starts every
+    # inference afresh, as a Keras layer that is not stateful does: TFLM after a reset.
+    interp.reset()
     interp.set_input(x, 0)  # TFLM overwrites its input during invoke: set it every time
     interp.invoke()
     return interp.get_output(0).copy()

@@ -30,6 +30,7 @@ KERNELS = {
     43: "reshape",             # SQUEEZE (same bytes, new shape)
     70: "reshape",             # EXPAND_DIMS
     39: "transpose",           # TRANSPOSE
+    44: "lstm",                # UNIDIRECTIONAL_SEQUENCE_LSTM
 }
 
 # --- generated kernel versions: do not edit ---
@@ -45,5 +46,6 @@ VERSIONS = {
     "softmax": 1,
     "reshape": 1,
     "transpose": 1,
+    "lstm": 1,
 }
 # --- end generated ---

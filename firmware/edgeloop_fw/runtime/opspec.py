@@ -96,6 +96,19 @@ OPS = {
         ("dims", 4),      # the output's extents, rank padded to 4 with leading 1s
         ("strides", 4),   # per output axis: its step in the input, in bytes
     ), None, False),
+    "lstm": (1, (
+        "batches", "steps", "features", "units", "input", "output",
+        "weights",        # file: int8 [4 gates (input, forget, cell, output)][UNITS][FEATURES + UNITS]:
+                          # per unit, its input-weight row, then its recurrent-weight row
+        "scratch",        # arena, FEATURES + UNITS bytes: one unit's two rows
+        "hidden_zp",      # the hidden state's (= the output's) zero point
+        "cell_clip",      # quantized cell clip, 0 = none
+        "cell_tanh_mult", "cell_tanh_shift",  # tanh(cell) input rescale: (c * MULT + round) >> SHIFT
+        ("gate_q", 32),   # per gate: input FC (m0, m1, m2, shift), recurrent FC (m0, m1, m2, shift)
+        ("mul_q", 12),    # forget*cell, input*cell gate, output*tanh(cell): (m0, m1, m2, shift)
+        ("sigmoid", 256),  # 65536 * sigmoid(k / 24), the int16 sigmoid/tanh interpolation table
+    ), ("per_unit", "units", ("in_i", "rec_i", "in_f", "rec_f", "in_c", "rec_c", "in_o", "rec_o")),
+        False),  # per gate: input FC bias (input offset folded), recurrent FC bias (hidden offset folded)
 }
 
 

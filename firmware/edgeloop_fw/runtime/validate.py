@@ -395,8 +395,30 @@ def _transpose(m, p, N, fixed):
     _arena(m, "output", p[N["OUTPUT"]], n)
 
 
+def _lstm(m, p, N, fixed):
+    _pos(p, N, "BATCHES", "STEPS", "FEATURES", "UNITS")
+    b, t, f, u = p[N["BATCHES"]], p[N["STEPS"]], p[N["FEATURES"]], p[N["UNITS"]]
+    _need(f <= m.arena and u <= m.arena and b * t <= m.arena, "the LSTM is larger than the %d-byte arena", m.arena)
+    _count(p, fixed + N["PER_UNIT_STEP"] * u)
+    _arena(m, "input", p[N["INPUT"]], b * t * f)
+    _arena(m, "output", p[N["OUTPUT"]], b * t * u)
+    _arena(m, "scratch", p[N["SCRATCH"]], f + u)
+    _const(m, "weights", p[N["WEIGHTS"]], 4 * u * (f + u))
+    _int8(p, N, "HIDDEN_ZP")
+    _need(0 <= p[N["CELL_CLIP"]] <= 32767, "cell_clip %d is outside [0, 32767]", p[N["CELL_CLIP"]])
+    _need(0 < p[N["CELL_TANH_MULT"]] <= 3 << 15 and 0 <= p[N["CELL_TANH_SHIFT"]] <= 15,
+          "cell tanh rescale %d >> %d is not TFLM's", p[N["CELL_TANH_MULT"]], p[N["CELL_TANH_SHIFT"]])
+    for at in [N["GATE_Q"] + 4 * k for k in range(8)] + [N["MUL_Q"] + 4 * k for k in range(3)]:
+        _limbs(p, at, 1)
+        _shift("LSTM shift", p[at + 3])
+    table = N["SIGMOID"]
+    for k in range(256):
+        _need(0 <= p[table + k] <= 65535 and (k == 0 or p[table + k - 1] <= p[table + k]),
+              "sigmoid table entry %d (%d) is not a rising uint16 curve", k, p[table + k])
+
+
 OPS_CHECK = {
     "fully_connected": _fully_connected, "conv_2d": _conv_2d, "depthwise_conv_2d": _depthwise_conv_2d,
     "pool_2d": _pool_2d, "add": _add, "mean": _mean, "lut8": _lut8, "concatenation": _concatenation,
-    "softmax": _softmax, "reshape": _reshape, "transpose": _transpose,
+    "softmax": _softmax, "reshape": _reshape, "transpose": _transpose, "lstm": _lstm,
 }

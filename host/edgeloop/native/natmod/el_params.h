@@ -185,4 +185,32 @@
 #define EL_TRANSPOSE_DIMS 2
 #define EL_TRANSPOSE_STRIDES 6
 
+/* lstm */
+#define EL_LSTM_VERSION 1
+#define EL_LSTM_BATCHES 0
+#define EL_LSTM_STEPS 1
+#define EL_LSTM_FEATURES 2
+#define EL_LSTM_UNITS 3
+#define EL_LSTM_INPUT 4
+#define EL_LSTM_OUTPUT 5
+#define EL_LSTM_WEIGHTS 6
+#define EL_LSTM_SCRATCH 7
+#define EL_LSTM_HIDDEN_ZP 8
+#define EL_LSTM_CELL_CLIP 9
+#define EL_LSTM_CELL_TANH_MULT 10
+#define EL_LSTM_CELL_TANH_SHIFT 11
+#define EL_LSTM_GATE_Q 12
+#define EL_LSTM_MUL_Q 44
+#define EL_LSTM_SIGMOID 56
+#define EL_LSTM_PER_UNIT 312
+#define EL_LSTM_PER_UNIT_STEP 8
+#define EL_LSTM_IN_I 0
+#define EL_LSTM_REC_I 1
+#define EL_LSTM_IN_F 2
+#define EL_LSTM_REC_F 3
+#define EL_LSTM_IN_C 4
+#define EL_LSTM_REC_C 5
+#define EL_LSTM_IN_O 6
+#define EL_LSTM_REC_O 7
+
 #endif
