@@ -29,6 +29,8 @@ KERNELS = {
     114: "lut8",               # QUANTIZE (int8 -> int8)
     43: "reshape",             # SQUEEZE (same bytes, new shape)
     70: "reshape",             # EXPAND_DIMS
+    # --- ops1 ---
+    41: "sub",                 # SUB
 }
 
 # --- generated kernel versions: do not edit ---
@@ -43,5 +45,6 @@ VERSIONS = {
     "concatenation": 1,
     "softmax": 1,
     "reshape": 1,
+    "sub": 1,
 }
 # --- end generated ---

@@ -91,6 +91,18 @@ OPS = {
         "input_multiplier", "input_left_shift", "diff_min",  # TFLM's SoftmaxParams, for tools
     ), None, False),
     "reshape": (1, (), None, False),
+    # --- ops1: two-input element-wise ops (ops/binary.py); keep new entries below ---
+    "sub": (1, (
+        "n", "broadcast", "input1", "input2", "output",
+        "const", "const_size", "const_to",  # a constant input: file offset, bytes, its arena copy (scratch)
+        "input1_offset", "input2_offset", "output_offset", "left_shift",
+        "input1_multiplier", "input1_shift", "input2_multiplier", "input2_shift",
+        "output_multiplier", "output_shift", "act_min", "act_max",
+        ("dims", 4),      # the 4-D output shape
+        ("strides1", 4),  # per dimension, 0 where INPUT1 repeats
+        ("strides2", 4),
+        ("limbs", 9),     # qmath.split of INPUT1, INPUT2, OUTPUT multipliers
+    ), None, False),
 }
 
 
