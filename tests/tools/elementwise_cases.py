@@ -23,6 +23,10 @@ BINARY = {"SUB": ("SubOptions", True), "MUL": ("MulOptions", True),
           "PRELU": (None, False)}
 
 
+# The ops these cases cover, in the order they were added (the board test runs each).
+OPS = ("SUB",)
+
+
 @dataclass
 class Case:
     name: str
@@ -86,6 +90,11 @@ def binary(op: str, seed: int, *, runs: int = 3) -> Case:
     name = (f"{op}#{seed} {list(sa)}{'(const)' if const == 0 else ''} {list(sb)}{'(const)' if const == 1 else ''}"
             f" -> {list(sy)} act={act}")
     return Case(name, tflite, feeds)
+
+
+def case(op: str, seed: int, *, runs: int = 3) -> Case:
+    """A random model of `op`, whichever kind it is."""
+    return binary(op, seed, runs=runs)
 
 
 def tflm(case: Case) -> list[bytes]:

@@ -18,13 +18,13 @@ def _same(case, want, got):
                      f"vs TFLM {want[bad[0]][:16].hex()}")
 
 
-@pytest.mark.parametrize("op", ["SUB"])
+@pytest.mark.parametrize("op", E.OPS)
 def test_binary_op_matches_tflm_on_random_models(op):
     import io
 
     outputs = set()
     for seed in SEEDS:
-        case = E.binary(op, seed)
+        case = E.case(op, seed)
         want = E.tflm(case)
         blob = convert_tflite_bytes(case.tflite, case.name).data
         check(io.BytesIO(blob))
