@@ -31,6 +31,7 @@ KERNELS = {
     70: "reshape",             # EXPAND_DIMS
     # --- ops1 ---
     41: "sub",                 # SUB
+    18: "mul",                 # MUL
 }
 
 # --- generated kernel versions: do not edit ---
@@ -46,5 +47,6 @@ VERSIONS = {
     "softmax": 1,
     "reshape": 1,
     "sub": 1,
+    "mul": 1,
 }
 # --- end generated ---

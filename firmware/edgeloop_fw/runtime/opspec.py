@@ -103,6 +103,14 @@ OPS = {
         ("strides2", 4),
         ("limbs", 9),     # qmath.split of INPUT1, INPUT2, OUTPUT multipliers
     ), None, False),
+    "mul": (1, (
+        "n", "broadcast", "input1", "input2", "output",
+        "const", "const_size", "const_to",  # as in "sub"
+        "input1_offset", "input2_offset", "output_offset",
+        "output_multiplier", "output_shift", "act_min", "act_max",
+        ("dims", 4), ("strides1", 4), ("strides2", 4),  # as in "sub"
+        ("limbs", 3),     # qmath.split(OUTPUT_MULTIPLIER)
+    ), None, False),
 }
 
 

@@ -347,6 +347,15 @@ def _sub(m, p, N, fixed):
     _limbs(p, N["LIMBS"], 3)
 
 
+def _mul(m, p, N, fixed):
+    _binary(m, p, N, fixed)
+    _need(-_SHIFT <= p[N["OUTPUT_SHIFT"]] <= 15, "output_shift %d is outside [-31, 15]", p[N["OUTPUT_SHIFT"]])
+    _int8(p, N, "OUTPUT_OFFSET")
+    _neg_zp(p, N, "INPUT1_OFFSET", "INPUT2_OFFSET")
+    _act(p, N)
+    _limbs(p, N["LIMBS"], 1)
+
+
 def _mean(m, p, N, fixed):
     _count(p, fixed)
     _pos(p, N, "OUTER", "COUNT", "INNER")
@@ -413,5 +422,5 @@ OPS_CHECK = {
     "pool_2d": _pool_2d, "add": _add, "mean": _mean, "lut8": _lut8, "concatenation": _concatenation,
     "softmax": _softmax, "reshape": _reshape,
     # ops1
-    "sub": _sub,
+    "sub": _sub, "mul": _mul,
 }
