@@ -32,6 +32,8 @@ KERNELS = {
     # --- ops1 ---
     41: "sub",                 # SUB
     18: "mul",                 # MUL
+    55: "maximum_minimum",     # MAXIMUM
+    57: "maximum_minimum",     # MINIMUM
 }
 
 # --- generated kernel versions: do not edit ---
@@ -48,5 +50,6 @@ VERSIONS = {
     "reshape": 1,
     "sub": 1,
     "mul": 1,
+    "maximum_minimum": 1,
 }
 # --- end generated ---

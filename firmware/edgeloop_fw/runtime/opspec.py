@@ -111,6 +111,12 @@ OPS = {
         ("dims", 4), ("strides1", 4), ("strides2", 4),  # as in "sub"
         ("limbs", 3),     # qmath.split(OUTPUT_MULTIPLIER)
     ), None, False),
+    "maximum_minimum": (1, (
+        "n", "broadcast", "input1", "input2", "output",
+        "const", "const_size", "const_to",  # as in "sub"
+        "mode",           # 0 MAXIMUM, 1 MINIMUM
+        ("dims", 4), ("strides1", 4), ("strides2", 4),  # as in "sub"
+    ), None, False),
 }
 
 

@@ -356,6 +356,11 @@ def _mul(m, p, N, fixed):
     _limbs(p, N["LIMBS"], 1)
 
 
+def _maximum_minimum(m, p, N, fixed):
+    _binary(m, p, N, fixed)
+    _need(p[N["MODE"]] in (0, 1), "mode %d is neither 0 (max) nor 1 (min)", p[N["MODE"]])
+
+
 def _mean(m, p, N, fixed):
     _count(p, fixed)
     _pos(p, N, "OUTER", "COUNT", "INNER")
@@ -422,5 +427,5 @@ OPS_CHECK = {
     "pool_2d": _pool_2d, "add": _add, "mean": _mean, "lut8": _lut8, "concatenation": _concatenation,
     "softmax": _softmax, "reshape": _reshape,
     # ops1
-    "sub": _sub, "mul": _mul,
+    "sub": _sub, "mul": _mul, "maximum_minimum": _maximum_minimum,
 }
