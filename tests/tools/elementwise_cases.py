@@ -24,7 +24,14 @@ BINARY = {"SUB": ("SubOptions", True), "MUL": ("MulOptions", True),
 
 
 # The ops these cases cover, in the order they were added (the board test runs each).
-OPS = ("SUB", "MUL", "MAXIMUM", "MINIMUM")
+OPS = ("SUB", "MUL", "MAXIMUM", "MINIMUM", "LEAKY_RELU")
+
+
+# one-input ops: op name -> (BuiltinOptions member or None, random option fields)
+UNARY = {"LEAKY_RELU": ("LeakyReluOptions", lambda rng: {"alpha": float(np.float32(rng.choice(
+             [rng.uniform(0, 1), rng.uniform(1, 3), 0.0, 0.2, 0.3])))}),
+         "HARD_SWISH": (None, lambda rng: {})}
+SHAPES_256 = [(1, 256), (256,), (4, 64), (1, 16, 16), (2, 2, 8, 8), (1, 4, 4, 16)]
 
 
 @dataclass
@@ -92,9 +99,27 @@ def binary(op: str, seed: int, *, runs: int = 3) -> Case:
     return Case(name, tflite, feeds)
 
 
+def unary(op: str, seed: int, *, runs: int = 3) -> Case:
+    """A random model of the one-input op `op` (UNARY): 256 elements, so the first run holds every
+    int8 code once (the whole table is compared), the others random codes."""
+    s = M.schema()
+    rng = np.random.default_rng([seed, 100 + list(UNARY).index(op)])
+    shape = SHAPES_256[int(rng.integers(len(SHAPES_256)))]
+    qx = dict(scale=_scale(rng), zero_point=_zp(rng))
+    qy = dict(scale=_scale(rng), zero_point=_zp(rng))
+    opts_name, draw = UNARY[op]
+    fields = draw(rng)
+    options = M.options(opts_name, **fields) if opts_name else None
+    tensors = [T("x", shape, **qx), T("y", shape, **qy)]
+    tflite = M.build(tensors, [Op(getattr(s.BuiltinOperator, op), ["x"], ["y"], options, opts_name)], ["x"], ["y"])
+    every = rng.permutation(np.arange(-128, 128)).astype(np.int8).reshape(shape)
+    feeds = [[every]] + [[M.random_int8(rng, shape)] for _ in range(runs - 1)]
+    return Case(f"{op}#{seed} {list(shape)} in {qx} out {qy} {fields}", tflite, feeds)
+
+
 def case(op: str, seed: int, *, runs: int = 3) -> Case:
     """A random model of `op`, whichever kind it is."""
-    return binary(op, seed, runs=runs)
+    return (unary if op in UNARY else binary)(op, seed, runs=runs)
 
 
 def tflm(case: Case) -> list[bytes]:

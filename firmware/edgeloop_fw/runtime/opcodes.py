@@ -34,6 +34,7 @@ KERNELS = {
     18: "mul",                 # MUL
     55: "maximum_minimum",     # MAXIMUM
     57: "maximum_minimum",     # MINIMUM
+    98: "lut8",                # LEAKY_RELU (table: host/edgeloop/convert/ops/leaky_relu.py)
 }
 
 # --- generated kernel versions: do not edit ---
