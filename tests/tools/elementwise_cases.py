@@ -24,7 +24,7 @@ BINARY = {"SUB": ("SubOptions", True), "MUL": ("MulOptions", True),
 
 
 # The ops these cases cover, in the order they were added (the board test runs each).
-OPS = ("SUB", "MUL", "MAXIMUM", "MINIMUM", "LEAKY_RELU")
+OPS = ("SUB", "MUL", "MAXIMUM", "MINIMUM", "LEAKY_RELU", "HARD_SWISH")
 
 
 # one-input ops: op name -> (BuiltinOptions member or None, random option fields)
@@ -107,6 +107,8 @@ def unary(op: str, seed: int, *, runs: int = 3) -> Case:
     shape = SHAPES_256[int(rng.integers(len(SHAPES_256)))]
     qx = dict(scale=_scale(rng), zero_point=_zp(rng))
     qy = dict(scale=_scale(rng), zero_point=_zp(rng))
+    if op == "HARD_SWISH":  # TFLM refuses an output scale below input scale / 128
+        qy["scale"] = max(qy["scale"], float(np.float32(qx["scale"] / 100)))
     opts_name, draw = UNARY[op]
     fields = draw(rng)
     options = M.options(opts_name, **fields) if opts_name else None

@@ -35,6 +35,7 @@ KERNELS = {
     55: "maximum_minimum",     # MAXIMUM
     57: "maximum_minimum",     # MINIMUM
     98: "lut8",                # LEAKY_RELU (table: host/edgeloop/convert/ops/leaky_relu.py)
+    117: "lut8",               # HARD_SWISH (table: host/edgeloop/convert/ops/hard_swish.py)
 }
 
 # --- generated kernel versions: do not edit ---

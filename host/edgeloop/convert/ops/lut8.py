@@ -1,5 +1,5 @@
 """Element-wise int8 → int8 ops as a 256-entry table: RELU, RELU6, LOGISTIC, TANH, QUANTIZE, and the
-ops whose tables have their own files (LEAKY_RELU: ops/leaky_relu.py).
+ops whose tables have their own files (LEAKY_RELU, HARD_SWISH: ops/<name>.py).
 
 Each of these maps one int8 code to one int8 code with nothing but the
 tensors' quantization, so the host runs TFLM's integer arithmetic for all
@@ -33,7 +33,7 @@ from ..graph import Arena, Const, Context, OpPlan, Scratch
 from ..quant import quantize_multiplier, tflite_round
 
 CODES = range(-128, 128)
-OWN_TABLES = {"LEAKY_RELU": "leaky_relu"}  # op -> module with table(ctx)
+OWN_TABLES = {"LEAKY_RELU": "leaky_relu", "HARD_SWISH": "hard_swish"}  # op -> module with table(ctx)
 
 
 def _clamp(v: int) -> int:
