@@ -24,7 +24,7 @@ BINARY = {"SUB": ("SubOptions", True), "MUL": ("MulOptions", True),
 
 
 # The ops these cases cover, in the order they were added (the board test runs each).
-OPS = ("SUB", "MUL", "MAXIMUM", "MINIMUM", "LEAKY_RELU", "HARD_SWISH")
+OPS = ("SUB", "MUL", "MAXIMUM", "MINIMUM", "LEAKY_RELU", "HARD_SWISH", "PRELU")
 
 
 # one-input ops: op name -> (BuiltinOptions member or None, random option fields)

@@ -36,6 +36,7 @@ KERNELS = {
     57: "maximum_minimum",     # MINIMUM
     98: "lut8",                # LEAKY_RELU (table: host/edgeloop/convert/ops/leaky_relu.py)
     117: "lut8",               # HARD_SWISH (table: host/edgeloop/convert/ops/hard_swish.py)
+    54: "prelu",               # PRELU
 }
 
 # --- generated kernel versions: do not edit ---
@@ -53,5 +54,6 @@ VERSIONS = {
     "sub": 1,
     "mul": 1,
     "maximum_minimum": 1,
+    "prelu": 1,
 }
 # --- end generated ---

@@ -117,6 +117,14 @@ OPS = {
         "mode",           # 0 MAXIMUM, 1 MINIMUM
         ("dims", 4), ("strides1", 4), ("strides2", 4),  # as in "sub"
     ), None, False),
+    "prelu": (1, (
+        "n", "broadcast", "input1", "input2", "output",  # INPUT2 is alpha
+        "const", "const_size", "const_to",  # as in "sub"
+        "input_offset", "alpha_offset", "output_offset",
+        "output_multiplier_1", "output_shift_1", "output_multiplier_2", "output_shift_2",
+        ("dims", 4), ("strides1", 4), ("strides2", 4),  # as in "sub"
+        ("limbs", 6),     # qmath.split of OUTPUT_MULTIPLIER_1, OUTPUT_MULTIPLIER_2
+    ), None, False),
 }
 
 

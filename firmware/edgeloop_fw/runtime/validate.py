@@ -361,6 +361,15 @@ def _maximum_minimum(m, p, N, fixed):
     _need(p[N["MODE"]] in (0, 1), "mode %d is neither 0 (max) nor 1 (min)", p[N["MODE"]])
 
 
+def _prelu(m, p, N, fixed):
+    _binary(m, p, N, fixed)
+    for k in ("OUTPUT_SHIFT_1", "OUTPUT_SHIFT_2"):
+        _need(-_SHIFT <= p[N[k]] <= 15, "%s %d is outside [-31, 15]", k.lower(), p[N[k]])
+    _int8(p, N, "OUTPUT_OFFSET")
+    _neg_zp(p, N, "INPUT_OFFSET", "ALPHA_OFFSET")
+    _limbs(p, N["LIMBS"], 2)
+
+
 def _mean(m, p, N, fixed):
     _count(p, fixed)
     _pos(p, N, "OUTER", "COUNT", "INNER")
@@ -427,5 +436,5 @@ OPS_CHECK = {
     "pool_2d": _pool_2d, "add": _add, "mean": _mean, "lut8": _lut8, "concatenation": _concatenation,
     "softmax": _softmax, "reshape": _reshape,
     # ops1
-    "sub": _sub, "mul": _mul, "maximum_minimum": _maximum_minimum,
+    "sub": _sub, "mul": _mul, "maximum_minimum": _maximum_minimum, "prelu": _prelu,
 }
