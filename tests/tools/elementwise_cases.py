@@ -24,13 +24,14 @@ BINARY = {"SUB": ("SubOptions", True), "MUL": ("MulOptions", True),
 
 
 # The ops these cases cover, in the order they were added (the board test runs each).
-OPS = ("SUB", "MUL", "MAXIMUM", "MINIMUM", "LEAKY_RELU", "HARD_SWISH", "PRELU")
+OPS = ("SUB", "MUL", "MAXIMUM", "MINIMUM", "LEAKY_RELU", "HARD_SWISH", "PRELU", "DEQUANTIZE")
 
 
 # one-input ops: op name -> (BuiltinOptions member or None, random option fields)
 UNARY = {"LEAKY_RELU": ("LeakyReluOptions", lambda rng: {"alpha": float(np.float32(rng.choice(
              [rng.uniform(0, 1), rng.uniform(1, 3), 0.0, 0.2, 0.3])))}),
-         "HARD_SWISH": (None, lambda rng: {})}
+         "HARD_SWISH": (None, lambda rng: {}),
+         "DEQUANTIZE": (None, lambda rng: {})}
 SHAPES_256 = [(1, 256), (256,), (4, 64), (1, 16, 16), (2, 2, 8, 8), (1, 4, 4, 16)]
 
 
@@ -112,7 +113,8 @@ def unary(op: str, seed: int, *, runs: int = 3) -> Case:
     opts_name, draw = UNARY[op]
     fields = draw(rng)
     options = M.options(opts_name, **fields) if opts_name else None
-    tensors = [T("x", shape, **qx), T("y", shape, **qy)]
+    y = T("y", shape, dtype="float32") if op == "DEQUANTIZE" else T("y", shape, **qy)
+    tensors = [T("x", shape, **qx), y]
     tflite = M.build(tensors, [Op(getattr(s.BuiltinOperator, op), ["x"], ["y"], options, opts_name)], ["x"], ["y"])
     every = rng.permutation(np.arange(-128, 128)).astype(np.int8).reshape(shape)
     feeds = [[every]] + [[M.random_int8(rng, shape)] for _ in range(runs - 1)]

@@ -37,6 +37,7 @@ KERNELS = {
     98: "lut8",                # LEAKY_RELU (table: host/edgeloop/convert/ops/leaky_relu.py)
     117: "lut8",               # HARD_SWISH (table: host/edgeloop/convert/ops/hard_swish.py)
     54: "prelu",               # PRELU
+    6: "dequantize",           # DEQUANTIZE (int8 -> float32)
 }
 
 # --- generated kernel versions: do not edit ---
@@ -55,5 +56,6 @@ VERSIONS = {
     "mul": 1,
     "maximum_minimum": 1,
     "prelu": 1,
+    "dequantize": 1,
 }
 # --- end generated ---

@@ -125,6 +125,11 @@ OPS = {
         ("dims", 4), ("strides1", 4), ("strides2", 4),  # as in "sub"
         ("limbs", 6),     # qmath.split of OUTPUT_MULTIPLIER_1, OUTPUT_MULTIPLIER_2
     ), None, False),
+    "dequantize": (1, (
+        "n", "input", "output",  # OUTPUT: N float32 values, 4 * N bytes
+        "table",          # file: 256 little-endian float32, indexed by x + 128
+        "scratch",        # arena, 1024 bytes
+    ), None, False),
 }
 
 

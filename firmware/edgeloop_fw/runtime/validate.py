@@ -370,6 +370,16 @@ def _prelu(m, p, N, fixed):
     _limbs(p, N["LIMBS"], 2)
 
 
+def _dequantize(m, p, N, fixed):
+    _count(p, fixed)
+    _pos(p, N, "N")
+    n = p[N["N"]]
+    _arena(m, "input", p[N["INPUT"]], n)
+    _arena(m, "output", p[N["OUTPUT"]], 4 * n)
+    _arena(m, "scratch", p[N["SCRATCH"]], 1024)
+    _const(m, "table", p[N["TABLE"]], 1024)
+
+
 def _mean(m, p, N, fixed):
     _count(p, fixed)
     _pos(p, N, "OUTER", "COUNT", "INNER")
@@ -436,5 +446,5 @@ OPS_CHECK = {
     "pool_2d": _pool_2d, "add": _add, "mean": _mean, "lut8": _lut8, "concatenation": _concatenation,
     "softmax": _softmax, "reshape": _reshape,
     # ops1
-    "sub": _sub, "mul": _mul, "maximum_minimum": _maximum_minimum, "prelu": _prelu,
+    "sub": _sub, "mul": _mul, "maximum_minimum": _maximum_minimum, "prelu": _prelu, "dequantize": _dequantize,
 }

@@ -63,9 +63,15 @@ def supported_ops() -> list[str]:
 
 def _refuse_float(model: TFLiteModel, source: str) -> list[str]:
     """A float model is refused at once (it needs --calib, not edits); an I/O tensor
-    of another dtype is one problem among the model's others."""
+    of another dtype is one problem among the model's others. A float32 output that a
+    DEQUANTIZE of an int8 tensor makes is an int8 model's answer in floats: accepted."""
     problems = []
-    for t in [model.tensors[i] for i in list(model.inputs) + list(model.outputs)]:
+    dequantized = {op.outputs[0] for op in model.operators
+                   if op.opcode == 6 and op.outputs and model.tensors[op.inputs[0]].dtype == "int8"}
+    for i in list(model.inputs) + list(model.outputs):
+        t = model.tensors[i]
+        if t.dtype == "float32" and i in dequantized and i in model.outputs:
+            continue
         if t.dtype in ("float32", "float16", "float64"):
             raise ConversionError(
                 f"{source} is a float model ('{t.name}' is {t.dtype}) and no calibration data was given; "
@@ -74,7 +80,7 @@ def _refuse_float(model: TFLiteModel, source: str) -> list[str]:
                 "(representative dataset, int8 input and output)")
         if t.dtype != "int8":
             problems.append(f"model input/output '{t.name}' is {t.dtype} (edgeloop's runtime takes int8 "
-                            "inputs and outputs)")
+                            "inputs and int8 outputs, or float32 outputs made by DEQUANTIZE)")
     return problems
 
 
