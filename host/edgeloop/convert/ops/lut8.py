@@ -20,7 +20,6 @@ Params: edgeloop_fw/runtime/opspec.py ("lut8").
 
 from __future__ import annotations
 
-import importlib
 import math
 
 import numpy as np
@@ -31,9 +30,10 @@ from edgeloop_fw.runtime.qmath import mbqm_wide as mbqm, rdbpot
 from .. import fixedpoint
 from ..graph import Arena, Const, Context, OpPlan, Scratch
 from ..quant import quantize_multiplier, tflite_round
+from . import hard_swish, leaky_relu
 
 CODES = range(-128, 128)
-OWN_TABLES = {"LEAKY_RELU": "leaky_relu", "HARD_SWISH": "hard_swish"}  # op -> module with table(ctx)
+OWN_TABLES = {"LEAKY_RELU": leaky_relu.table, "HARD_SWISH": hard_swish.table}  # op -> table(ctx)
 
 
 def _clamp(v: int) -> int:
@@ -110,7 +110,7 @@ def table_for(ctx: Context) -> list[int]:
         return requantize_table(s_in, zp_in, ctx.scale(y), ctx.zero_point(y))
     own = OWN_TABLES.get(name)
     if own:
-        return importlib.import_module(f"{__package__}.{own}").table(ctx)
+        return own(ctx)
     raise ctx.refuse("no table for this op")  # only reachable through a registry mistake
 
 
