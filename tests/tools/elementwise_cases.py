@@ -24,14 +24,15 @@ BINARY = {"SUB": ("SubOptions", True), "MUL": ("MulOptions", True),
 
 
 # The ops these cases cover, in the order they were added (the board test runs each).
-OPS = ("SUB", "MUL", "MAXIMUM", "MINIMUM", "LEAKY_RELU", "HARD_SWISH", "PRELU", "DEQUANTIZE")
+OPS = ("SUB", "MUL", "MAXIMUM", "MINIMUM", "LEAKY_RELU", "HARD_SWISH", "PRELU", "DEQUANTIZE", "QUANTIZE")
 
 
 # one-input ops: op name -> (BuiltinOptions member or None, random option fields)
 UNARY = {"LEAKY_RELU": ("LeakyReluOptions", lambda rng: {"alpha": float(np.float32(rng.choice(
              [rng.uniform(0, 1), rng.uniform(1, 3), 0.0, 0.2, 0.3])))}),
          "HARD_SWISH": (None, lambda rng: {}),
-         "DEQUANTIZE": (None, lambda rng: {})}
+         "DEQUANTIZE": (None, lambda rng: {}),
+         "QUANTIZE": (None, lambda rng: {})}  # int8 -> int8: a requantization (kernels/lut8.py)
 SHAPES_256 = [(1, 256), (256,), (4, 64), (1, 16, 16), (2, 2, 8, 8), (1, 4, 4, 16)]
 
 

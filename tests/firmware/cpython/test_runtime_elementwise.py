@@ -1,4 +1,4 @@
-"""The element-wise ops (SUB, MUL, MAXIMUM, MINIMUM, LEAKY_RELU, HARD_SWISH, PRELU, DEQUANTIZE) under
+"""The element-wise ops (SUB, MUL, MAXIMUM, MINIMUM, LEAKY_RELU, HARD_SWISH, PRELU, DEQUANTIZE, QUANTIZE) under
 edgeloop's runtime on CPython vs TFLM's reference kernels: identical output bytes on randomized models
 (shapes, broadcasting, scales, zero points, constant operands, fused activations)."""
 
