@@ -81,8 +81,10 @@ def binary(op: str, seed: int, *, runs: int = 3) -> Case:
     if op in ("MAXIMUM", "MINIMUM") and rng.random() < 0.5:
         qb = qy = qa  # what converters emit; TFLM compares raw codes either way
     const = None
-    if op == "PRELU" or rng.random() < 0.3:
-        const = 1 if op == "PRELU" or rng.random() < 0.5 else 0  # PReLU's alpha is its second input
+    if op == "PRELU":
+        const = 1 if rng.random() < 0.7 else None  # alpha (the second input): a weight, sometimes an activation
+    elif rng.random() < 0.3:
+        const = int(rng.random() < 0.5)
     shapes = [sa, sb]
     tensors = []
     for i, (shape, q) in enumerate(zip(shapes, (qa, qb))):
