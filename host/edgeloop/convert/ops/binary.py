@@ -28,11 +28,10 @@ class Binary:
     scratch: int
 
 
-def operands(ctx: Context, second: str = "second input", dtypes: tuple = ("int8",)) -> Binary:
+def operands(ctx: Context, second: str = "second input") -> Binary:
     a, b, y = ctx.tensor(0), ctx.tensor(1), ctx.tensor(0, outputs=True)
     for t, role in ((a, "first input"), (b, second), (y, "output")):
-        if t.dtype not in dtypes:
-            ctx.need_int8(t, role)
+        ctx.need_int8(t, role)
         if t.per_channel:
             raise ctx.refuse(f"{role} '{t.name}' is quantized per channel; {ctx.op.name} takes one scale per tensor")
     if a.is_constant and b.is_constant:
