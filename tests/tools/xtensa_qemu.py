@@ -8,13 +8,15 @@ in Debian's qemu-user (`qemu-xtensa`, core dc233c: windowed registers, MAC16,
 zero-overhead loops, SEXT, as the ESP32-S3's LX7). The stub loads up to six
 arguments into a10..a15, calls the code with CALLX8 (the windowed ABI a
 MicroPython port uses for an asm function: the callee sees them in a2..a7),
-stores the returned a2 and writes its block and the data area to stdout (Linux syscalls
-write = 13, exit = 118, number in a2, arguments in a6, a3, a4).
+stores the returned a2, repeats that for every call record (one process runs a
+whole layer's calls), then writes its block, the records and the data area to
+stdout (Linux syscalls write = 13, exit = 118, number in a2, arguments in a6, a3,
+a4).
 
-Instructions are counted with tests/tools/qemu_count_plugin.c between the
-CALLX8 and its return; `Runner.call(..., count=True)` gives that count minus
-the same count for an empty asm function, i.e. the instructions the kernel
-adds to a bare call.
+Instructions are counted with tests/tools/qemu_count_plugin.c from the
+kernel's first instruction to its return, one count per call (the whole asm
+function: the jump over its literals, ENTRY, the body, RETW); `log=True` counts
+the same from QEMU's `-d in_asm,exec,nochain` log, the check of the plugin.
 
 The stub is assembled with binutils-xtensa-lx106 (the ESP8266 configuration:
 its core encodings are the LX7's; CALLX8, which that configuration lacks, is
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import re
 import os
 import shutil
 import struct
@@ -46,30 +49,47 @@ _STUB = """
 block: .word 0
     .global _start
 _start:
-    l32r a8, block
-    l32i a10, a8, 4
-    l32i a11, a8, 8
-    l32i a12, a8, 12
-    l32i a13, a8, 16
-    l32i a14, a8, 20
-    l32i a15, a8, 24
-    l32i a9, a8, 0
+    l32r a2, block          /* a2..a7 survive a CALLX8: the callee's window starts at a8 */
+    l32i a3, a2, 4
+    l32i a4, a2, 8
+    beqz a3, done
+next:
+    l32i a10, a4, 0
+    l32i a11, a4, 4
+    l32i a12, a4, 8
+    l32i a13, a4, 12
+    l32i a14, a4, 16
+    l32i a15, a4, 20
+    l32i a9, a2, 0
 call:
-    .byte 0xe0, 0x09, 0x00      /* callx8 a9 */
+    .byte 0xe0, 0x09, 0x00  /* callx8 a9 */
 back:
-    l32r a8, block
-    s32i a10, a8, 28
+    s32i a10, a4, 24
+    addi a4, a4, 28
+    addi a3, a3, -1
+    bnez a3, next
+done:
+    mov a5, a2
     movi a2, 13
     movi a6, 1
-    l32i a3, a8, 32
-    l32i a4, a8, 36
+    l32i a3, a5, 12
+    l32i a4, a5, 16
     syscall
     movi a2, 118
     movi a6, 0
     syscall
 """
-# block: [code address, a10..a15, returned a2, data address, data length]
-_BLOCK = 40
+# block: [code address, number of calls, first call record, data address, data length];
+# a call record: a10..a15, then the returned a2
+_BLOCK = 20
+_RECORD = 28
+
+
+class Buf:
+    """An argument that is the address of buffer `index` (plus `offset`) in the data area."""
+
+    def __init__(self, index: int, offset: int = 0):
+        self.index, self.offset = index, offset
 
 
 def unavailable() -> str | None:
@@ -193,30 +213,38 @@ class Runner:
     def __init__(self, cache: Path | None = None):
         self.cache = cache or Path(tempfile.gettempdir()) / "edgeloop-xtensa"
         self.stub, self._call, self._back = _stub(self.cache)
-        self._empty = None
 
     def call(self, code: bytes, args, count: bool = False):
-        """Run `code(*args)`: a bytes/bytearray argument is copied into the data area and
-        passed as its address, an int is passed as it is. Returns (returned a2 as int32,
-        [each bytes argument after the call], instructions or None)."""
-        if len(args) > MAX_ARGS:
+        """One call `code(*args)`: a bytes argument is copied into the data area and passed
+        as its address, an int as it is. (returned a2 as int32, [each bytes argument
+        after the call], instructions or None)."""
+        bufs = [bytes(a) for a in args if isinstance(a, (bytes, bytearray))]
+        it = iter(range(len(bufs)))
+        call = [Buf(next(it)) if isinstance(a, (bytes, bytearray)) else a for a in args]
+        rets, outs, counts = self.run(code, bufs, [call], count)
+        return rets[0], outs, counts[0] if count else None
+
+    def run(self, code: bytes, buffers, calls, count: bool = False, log: bool = False):
+        """Every call in `calls` (a list of argument lists: int or Buf) in one process, in
+        order, on shared `buffers`. ([returned a2], [buffers after], [instructions per call]
+        or None; log=True: counted from QEMU's execution log instead of the plugin)."""
+        if any(len(c) > MAX_ARGS for c in calls):
             raise ValueError(f"at most {MAX_ARGS} arguments")
         k = (len(self.stub) + 15) & ~15
         blk = (k + len(code) + 15) & ~15
-        data = blk + _BLOCK
+        rec = blk + _BLOCK
+        data = rec + _RECORD * len(calls)
         image = bytearray(self.stub.ljust(k, b"\0") + code).ljust(data, b"\0")
-        regs, spans = [], []
-        for a in args:
-            if isinstance(a, (bytes, bytearray)):
-                at = (len(image) + 3) & ~3
-                image = image.ljust(at, b"\0") + bytes(a)
-                spans.append((at - data, len(a)))
-                regs.append(BASE + at)
-            else:
-                regs.append(int(a) & 0xFFFFFFFF)
-        regs += [0] * (MAX_ARGS - len(regs))
+        at = []
+        for b in buffers:
+            a = (len(image) + 3) & ~3
+            image = image.ljust(a, b"\0") + bytes(b)
+            at.append(a)
+        for i, c in enumerate(calls):
+            regs = [BASE + at[a.index] + a.offset if isinstance(a, Buf) else int(a) & 0xFFFFFFFF for a in c]
+            struct.pack_into("<7I", image, rec + _RECORD * i, *(regs + [0] * (7 - len(regs))))
         struct.pack_into("<I", image, 0, BASE + blk)
-        struct.pack_into("<10I", image, blk, BASE + k, *regs, 0, BASE + blk, len(image) - blk)
+        struct.pack_into("<5I", image, blk, BASE + k, len(calls), BASE + rec, BASE + blk, len(image) - blk)
         with tempfile.TemporaryDirectory() as d:
             exe = os.path.join(d, "run.elf")
             Path(exe).write_bytes(_elf(bytes(image), BASE + 4, 0x10000))
@@ -226,27 +254,60 @@ class Runner:
             if count:
                 from tests.tools.qemu_mpy import count_plugin
 
-                cmd += ["-plugin", f"{count_plugin()},begin={BASE + self._call},end={BASE + self._back},"
+                # from the kernel's first instruction: a region begun at the CALLX8 is only
+                # marked on that block's first execution in QEMU 7.2's xtensa (the counts of
+                # later calls ran on), one begun at the callee's entry on every call
+                cmd += ["-plugin", f"{count_plugin()},begin={BASE + k},end={BASE + self._back},"
                         f"out={regions}"]
-            proc = subprocess.run(cmd + [exe], capture_output=True, timeout=120)
+            if log:
+                cmd += ["-d", "in_asm,exec,nochain", "-D", os.path.join(d, "log")]
+            proc = subprocess.run(cmd + [exe], capture_output=True, timeout=600)
             if proc.returncode != 0:
                 raise RuntimeError(f"qemu-xtensa exit {proc.returncode}: {proc.stderr.decode()[-500:]}")
-            counted = None
+            counts = None
             if count:
-                counted = int(Path(regions).read_text().split()[0])
-        out = proc.stdout  # the block, then the data area
+                # + 1: the plugin leaves out the region's first block, which is the jump over
+                # the literal pool every xtensawin asm function starts with
+                counts = [int(v) + 1 for v in Path(regions).read_text().split()]
+                if len(counts) != len(calls):
+                    raise RuntimeError(f"{len(counts)} counted regions for {len(calls)} calls")
+            if log:
+                with open(os.path.join(d, "log"), errors="replace") as f:
+                    counts = exact_counts(f, BASE + k, BASE + self._back)
+        out = proc.stdout  # the block, the call records, then the data area
         if len(out) != len(image) - blk:
             raise RuntimeError(f"the runner wrote {len(out)} bytes, expected {len(image) - blk}")
-        ret = struct.unpack_from("<i", out, 28)[0]
-        outs = [out[_BLOCK + s:_BLOCK + s + n] for s, n in spans]
-        if count:
-            counted -= self.empty_count()
-        return ret, outs, counted
+        rets = [struct.unpack_from("<i", out, _BLOCK + _RECORD * i + 24)[0] for i in range(len(calls))]
+        outs = [out[a - blk:a - blk + len(b)] for a, b in zip(at, buffers)]
+        return rets, outs, counts
 
-    def empty_count(self) -> int:
-        """Instructions of the region around a call of an asm function with no body."""
-        if self._empty is None:
-            code = compile_asm("@micropython.asm_xtensa\ndef empty(a2):\n    pass\n")["empty"]
-            self._empty = 0
-            _, _, self._empty = self.call(code, [0], count=True)
-        return self._empty
+
+def exact_counts(log, begin: int, end: int) -> list[int]:
+    """Instructions of each region from the block at `begin` (included) to the block at
+    `end` (excluded) in a `-d in_asm,exec,nochain` log: `IN:` sections give each block's
+    size, `Trace` lines the blocks executed. Slow on long runs; the check of the plugin."""
+    sizes, block, current, regions = {}, None, None, []
+    insn = re.compile(r"^0x([0-9a-f]{8}):")
+    trace = re.compile(r"^Trace \d+: 0x[0-9a-f]+ \[[0-9a-f]+/([0-9a-f]+)/")
+    for line in log:
+        m = trace.match(line)
+        if m:
+            pc = int(m.group(1), 16)
+            if pc == begin:
+                current = 0
+            if pc == end and current is not None:
+                regions.append(current)
+                current = None
+            elif current is not None:
+                current += sizes[pc]
+            continue
+        if line.startswith("IN:") or not line.strip():
+            block = None
+            continue
+        m = insn.match(line)
+        if m:
+            if block is None:
+                block = int(m.group(1), 16)
+                sizes[block] = 0
+            sizes[block] += 1
+    return regions
