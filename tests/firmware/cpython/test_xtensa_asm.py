@@ -119,6 +119,18 @@ def test_plugin_counts_equal_the_execution_log(codes, runner):
     assert plugin[1] == plugin[4]
 
 
+def test_viper_kernels_use_the_same_parameter_block():
+    """Each viper kernel copies the P_* indices (a const inlines only in its own module)."""
+    import re
+
+    want = dict(re.findall(r"^(P_\w+) = const\((\d+)\)", SRC.read_text(), re.M))
+    assert len(want) == 11
+    for name in ("fully_connected", "conv_2d", "depthwise_conv_2d"):
+        text = (SRC.parent / f"{name}.py").read_text()
+        assert dict(re.findall(r"^(P_\w+) = const\((\d+)\)", text, re.M)) == want, name
+        assert "from .xtensa import" in text
+
+
 LAYERS = ("speech_fc", "anchor_fc", "odd_fc", "anchor_conv", "odd_conv", "speech_dw", "odd_dw", "odd_dw4",
           "dw1_dscnn", "dw1_same_s2_zpmin_spread", "dw1_valid_zpmax", "dw1_dilated_valid", "odd_dw4_dilated")
 
