@@ -128,3 +128,19 @@ def run_layer(blob: bytes, x: bytes, codes: dict, runner: Runner | None = None, 
         v = mbqm_wide(acc[out], p[q + ix["MULTIPLIER"]], p[q + ix["SHIFT"]]) + a["output_offset"]
         y[out] = min(max(v, a["act_min"]), a["act_max"]) & 0xFF
     return bytes(y), (total if count else None), len(calls)
+
+
+def layer_macs(blob: bytes) -> int:
+    """The nominal MACs of the model's one heavy op (every tap, padding included, as the
+    Cortex-M benchmarks count them)."""
+    from edgeloop_fw.runtime.loader import Model
+
+    model = Model(io.BytesIO(blob))
+    kind, p = next((n, p) for _o, n, p, _t in model.ops
+                   if n in ("fully_connected", "conv_2d", "depthwise_conv_2d"))
+    if kind == "fully_connected":
+        a = fc_args(p)
+        return a["batches"] * a["depth"] * a["units"]
+    g = (conv_args if kind == "conv_2d" else depthwise_args)(p)["geom"]
+    k = g["filter_h"] * g["filter_w"] * (g["in_c"] if kind == "conv_2d" else 1)
+    return g["batches"] * g["out_h"] * g["out_w"] * g["out_c"] * k

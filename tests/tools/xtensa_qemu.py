@@ -224,6 +224,18 @@ class Runner:
         rets, outs, counts = self.run(code, bufs, [call], count)
         return rets[0], outs, counts[0] if count else None
 
+    def layout(self, code: bytes, sizes, n_calls: int) -> list[int]:
+        """The address each buffer of `sizes` bytes gets in `run(code, ..., calls)` with
+        n_calls calls, for buffers that hold pointers to others (a fake function table)."""
+        k = (len(self.stub) + 15) & ~15
+        at = (k + len(code) + 15 & ~15) + _BLOCK + _RECORD * n_calls
+        out = []
+        for n in sizes:
+            at = (at + 3) & ~3
+            out.append(BASE + at)
+            at += n
+        return out
+
     def run(self, code: bytes, buffers, calls, count: bool = False, log: bool = False):
         """Every call in `calls` (a list of argument lists: int or Buf) in one process, in
         order, on shared `buffers`. ([returned a2], [buffers after], [instructions per call]
