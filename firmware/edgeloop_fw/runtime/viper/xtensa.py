@@ -1,16 +1,17 @@
 """The viper kernels' MAC loops in Xtensa assembler, for xtensawin boards (ESP32-S3).
 
-Viper spends ~50 instructions per MAC (it has no sign-extending byte load and
-keeps few values in registers); these loops spend 5.5-7.25 (docs/xtensa.md,
-benchmarks/bench_xtensa.py). Deploy compiles this file only for an xtensawin
+Viper's own loops spend 34-46 instructions per MAC on xtensawin (no
+sign-extending byte load, few values kept in registers); these spend 5.5-7.25
+in the loop (docs/xtensa.md, benchmarks/bench_xtensa.py). Deploy compiles this file only for an xtensawin
 board (`-march=xtensawin`); elsewhere it is absent, the viper kernels' import
 of it fails and they keep their own loops, so every board gets the same bytes.
 
 The instructions MicroPython's assembler has no mnemonic for are written with
 `data(3, word)`: SEXT (sign-extend a loaded byte), MULA.AA.LL (MAC16: the
 40-bit accumulator ACC += the signed low 16-bit halves of two registers),
-LOOPNEZ (zero-overhead loop: no branch per iteration), WSR/RSR of ACCLO. Every loop body is written with 3-byte instructions only, so its
-length in the LOOPNEZ word is 3 * instructions - 1.
+LOOPNEZ (zero-overhead loop: no branch per iteration), WSR/RSR of ACCLO.
+Every loop body is written with 3-byte instructions only, so its length in
+the LOOPNEZ word is 3 * instructions - 1.
 
 The arithmetic is TFLM's int32 sum of (x + input_offset) * w: both bytes are
 sign-extended, x + offset (-255..255) and w fit MUL16's signed halves, and
