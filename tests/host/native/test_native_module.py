@@ -371,6 +371,7 @@ def test_missing_toolchain_names_what_to_install_and_the_fallback(monkeypatch, t
     x = module_for({"name": "micropython", "mpy": MPY63 | 10 << 10}, cache_dir=tmp_path, linker="edgeloop")
     if not real("xtensa-esp32s3-elf-gcc"):
         assert x.data is None and "xtensa-esp32s3-elf-gcc" in x.note and "viper" in x.note
+        assert "Xtensa assembler" in x.note and "Xtensa" not in n.note  # the ESP32-S3's loops (docs/xtensa.md)
 
 
 def test_cli_convert_backend_native(tmp_path):
