@@ -219,3 +219,27 @@ def test_bind_refuses_a_band_outside_the_spectrum(audio):
     finally:
         audio.tables[widths + 40] = saved
         audio.bind()
+
+
+@pytest.mark.parametrize("core", ["m0", "m7"])
+def test_bare_metal_cortexm_equals_tflm(tmp_path, core):
+    """el_audio.c built with arm-none-eabi-gcc for Cortex-M0+ (microbit) and M7 (mps2-an500),
+    run under qemu-system-arm over whole clips (noise state carried): TFLM's features."""
+    import shutil
+    for tool in ("arm-none-eabi-gcc", "qemu-system-arm"):
+        if not shutil.which(tool):
+            pytest.skip(f"{tool} is not installed (make system-packages)")
+    from tests.tools import cortexm, cortexm_audio
+    from tests.tools.kws_reference import tflm_stream_features
+    clips = {c: _samples(c) for c in CLIPS}
+    clips.update({p.name: _samples(p) for p in _speech_clips(1)[:4]})
+    clips["hostile"] = np.concatenate(_hostile_frames())
+    case, order = cortexm_audio.case(clips)
+    want = b"".join(tflm_stream_features(x).tobytes() for x in clips.values())
+    got = cortexm.run(core, cortexm.build_elf(core, cortexm_audio.source(case), tmp_path))["audio_frontend"]
+    assert len(got) == len(want)
+    at = 0
+    for name, frames in order:
+        n = frames * 40
+        assert got[at:at + n] == want[at:at + n], f"{name} on {core}"
+        at += n
