@@ -144,10 +144,17 @@ class KeywordSpotter:
         ring = self.ring
         a = self._pos * nch
         b = a + nf * nch
-        for i in range(nch):
-            v = feats[i]
-            ring[a + i] = v
-            ring[b + i] = v
+        # two slice copies (memcpy in MicroPython; the slice of a subscript is not
+        # heap-allocated): a Python loop over the channels cost ~50,000 instructions
+        # per hop on a Cortex-M0, a third of the native front end's hop
+        try:
+            ring[a:a + nch] = feats
+            ring[b:b + nch] = feats
+        except TypeError:  # not an array('b') (a list, a numpy row): item by item
+            for i in range(nch):
+                v = feats[i]
+                ring[a + i] = v
+                ring[b + i] = v
         self._pos += 1
         if self._pos == nf:
             self._pos = 0

@@ -74,7 +74,7 @@ class HostAudio:
 
     def rfft(self, x):
         x = np.ascontiguousarray(x, dtype=np.int16)
-        work = np.zeros(self.fft, np.int16)
+        work = np.zeros(self.fft, np.int32)
         out = np.zeros(self.fft + 2, np.int16)
         self.lib.el_audio_rfft(self._a, _p(x), _p(work), _p(out))
         return out

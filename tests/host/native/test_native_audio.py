@@ -243,3 +243,45 @@ def test_bare_metal_cortexm_equals_tflm(tmp_path, core):
         n = frames * 40
         assert got[at:at + n] == want[at:at + n], f"{name} on {core}"
         at += n
+
+
+def _filterbank_reference(audio, energy):
+    """TFLM's FilterbankAccumulateChannels written out in numpy uint64 (int16 weights read as uint64)."""
+    h, t = audio.header, audio.tables
+    from edgeloop_fw.audio import native
+    at = {name: h[1 + len(native.SCALARS) + 2 * i] for i, name in enumerate(native.TABLES)}
+    nch = audio.nch
+    w = t[at["FB_WEIGHTS"]:].astype(np.int64).astype(np.uint64)
+    u = t[at["FB_UNWEIGHTS"]:].astype(np.int64).astype(np.uint64)
+    fs, ws, wd = (t[at[k]:at[k] + nch + 1] for k in ("FB_FREQ_STARTS", "FB_WEIGHT_STARTS", "FB_WIDTHS"))
+    e = energy.astype(np.uint64)
+    out, acc = [], np.uint64(0)
+    with np.errstate(over="ignore"):
+        for c in range(nch + 1):
+            nxt = np.uint64(0)
+            for j in range(wd[c]):
+                acc += w[ws[c] + j] * e[fs[c] + j]
+                nxt += u[ws[c] + j] * e[fs[c] + j]
+            out.append(acc)
+            acc = nxt
+    return np.array(out[1:], dtype=np.uint64)
+
+
+def test_filterbank_with_any_int16_weights_equals_tflms_uint64_sums(audio):
+    """Weights micro_speech does not have (negative, full-scale int16) take the 64-bit loop
+    instead of the 32-bit one; both give TFLM's uint64 sums modulo 2**64."""
+    from edgeloop_fw.audio import native
+    at = 1 + len(native.SCALARS) + 2 * native.TABLES.index("FB_WEIGHTS")
+    lo, n = audio.header[at], audio.header[at + 1]
+    saved = audio.tables.copy()
+    try:
+        for case in range(6):
+            energy = RNG.integers(0, 2**32, 257, dtype=np.uint64).astype(np.uint32)
+            if case:  # case 0: the model's own weights (the 32-bit loop)
+                audio.tables[lo:lo + 2 * n] = RNG.integers(-32768, 32768, 2 * n, dtype=np.int16) if case % 2 else \
+                    RNG.integers(0, 32768, 2 * n, dtype=np.int16)
+                audio.bind()
+            assert np.array_equal(audio.filterbank(energy), _filterbank_reference(audio, energy)), case
+    finally:
+        audio.tables[:] = saved
+        audio.bind()

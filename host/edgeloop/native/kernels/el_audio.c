@@ -89,10 +89,10 @@ const char *el_audio_bind(el_audio *a, const int32_t *h, size_t header_len, cons
 }
 
 /* ---- SignalWindow + SignalFftAutoScale ----------------------------------------------------- */
-int32_t el_audio_window(const el_audio *a, const int16_t *x, int16_t *out) {
-    const int16_t *w = a->window;
-    int32_t shift = a->h[EL_AU_WINDOW_SHIFT], len = a->frame_length;
-    int16_t peak = 0; /* MaxAbs16 keeps its maximum in an int16: -(-32768) wraps */
+/* The exact loop: saturation, and MaxAbs16's int16 peak (a -32768 wraps it to -32768,
+ * after which any later sample replaces it). */
+static int16_t window_exact(const int16_t *x, const int16_t *w, int32_t shift, int32_t len, int16_t *out) {
+    int16_t peak = 0;
     for (int32_t i = 0; i < len; i++) {
         int32_t v = ((int32_t)x[i] * w[i]) >> shift;
         if (v > 32767)
@@ -105,6 +105,29 @@ int32_t el_audio_window(const el_audio *a, const int16_t *x, int16_t *out) {
         else if (-v > peak)
             peak = (int16_t)-v;
     }
+    return peak;
+}
+
+int32_t el_audio_window(const el_audio *a, const int16_t *x, int16_t *out) {
+    const int16_t *w = a->window;
+    int32_t shift = a->h[EL_AU_WINDOW_SHIFT], len = a->frame_length;
+    /* Fast pass: the products' range only. With every value inside (-32768, 32767] there
+     * is nothing to saturate and the int16 peak never wraps, so it is max(hi, -lo);
+     * otherwise the exact loop runs again (full-scale input only). */
+    int32_t hi = 0, lo = 0;
+    for (int32_t i = 0; i < len; i++) {
+        int32_t v = ((int32_t)x[i] * w[i]) >> shift;
+        out[i] = (int16_t)v;
+        if (v > hi)
+            hi = v;
+        if (v < lo)
+            lo = v;
+    }
+    int16_t peak;
+    if (hi > 32767 || lo <= -32768)
+        peak = window_exact(x, w, shift, len, out);
+    else
+        peak = (int16_t)(hi > -lo ? hi : -lo);
     for (int32_t i = len; i < a->fft_length; i++)
         out[i] = 0;
     /* 16 - MostSignificantBit32((uint32)peak) - 1, with MSB(0) = 32 as in TFLM's gcc build */
@@ -121,75 +144,82 @@ int32_t el_audio_window(const el_audio *a, const int16_t *x, int16_t *out) {
 #define FIXDIV4(v) (((int32_t)(v) * 8191 + 16384) >> 15)  /* C_FIXDIV(., 4) */
 #define FIXDIV2(v) (((int32_t)(v) * 16383 + 16384) >> 15) /* C_FIXDIV(., 2) */
 
-void el_audio_rfft(const el_audio *a, const int16_t *x, int16_t *w, int16_t *out) {
-    const int32_t n = a->n;
+/* The radix-4 butterfly's sums from a, s0, s1, s2 (s* the twiddled b, c, d), computed in
+ * place in three steps so that at most eight values are live: ARMv6-M has eight low
+ * registers, and gcc spilled a one-step version heavily. Outputs stored as int16
+ * (wrapping as KissFFT's kiss_fft_cpx does), held in the int32 work buffer. */
+static inline void bfly4_out(int32_t *f0, int32_t *f1, int32_t *f2, int32_t *f3, int32_t ar, int32_t ai) {
+    int32_t s3r = f1[0] + f3[0], s3i = f1[1] + f3[1];
+    int32_t s4r = f1[0] - f3[0], s4i = f1[1] - f3[1];
+    f1[0] = s3r;
+    f1[1] = s3i;
+    f3[0] = s4r;
+    f3[1] = s4i;
+    int32_t s5r = ar - f2[0], s5i = ai - f2[1];
+    ar += f2[0];
+    ai += f2[1];
+    s3r = f1[0];
+    s3i = f1[1];
+    f0[0] = (int16_t)(ar + s3r);
+    f0[1] = (int16_t)(ai + s3i);
+    f2[0] = (int16_t)(ar - s3r);
+    f2[1] = (int16_t)(ai - s3i);
+    s4r = f3[0];
+    s4i = f3[1];
+    f1[0] = (int16_t)(s5r + s4i);
+    f1[1] = (int16_t)(s5i - s4r);
+    f3[0] = (int16_t)(s5r - s4i);
+    f3[1] = (int16_t)(s5i + s4r);
+}
+
+/* v (one complex value, already divided by 4) times twiddle (wr, wi), rounded to Q15, in place */
+static inline void cmul_q15(int32_t *v, int32_t wr, int32_t wi) {
+    int32_t br = v[0], bi = v[1];
+    v[0] = (br * wr - bi * wi + 16384) >> 15;
+    v[1] = (br * wi + bi * wr + 16384) >> 15;
+}
+
+void el_audio_rfft(const el_audio *a, const int16_t *x, int32_t *w, int16_t *out) {
+    const int32_t n = a->n, q = n / 4;
     int32_t digits = 0;
-    while ((1 << (2 * digits)) < n)
+    while ((1 << (2 * digits)) < q)
         digits++;
     /* The digit-reversed load fused with the radix-4 stage m = 1: its twiddles are
      * (32767, 0), which C_MUL returns unchanged for |v| <= 8192 (after FIXDIV4),
-     * and sums of four such values stay inside int16. */
-    for (int32_t o = 0; o < n; o += 4) {
-        int32_t v[8];
-        for (int32_t q = 0; q < 4; q++) {
-            uint32_t rest = (uint32_t)(o + q), j = 0;
-            for (int32_t d = 0; d < digits; d++) {
-                j = (j << 2) | (rest & 3);
-                rest >>= 2;
-            }
-            v[2 * q] = FIXDIV4(x[2 * j]);
-            v[2 * q + 1] = FIXDIV4(x[2 * j + 1]);
+     * and sums of four such values stay inside int16. Output o = 4 * blk + r reads
+     * input rev(o) = r * n / 4 + rev(blk). */
+    for (int32_t blk = 0; blk < q; blk++) {
+        uint32_t rest = (uint32_t)blk, j = 0;
+        for (int32_t d = 0; d < digits; d++) {
+            j = (j << 2) | (rest & 3);
+            rest >>= 2;
         }
-        int32_t ar = v[0], ai = v[1];
-        int32_t s5r = ar - v[4], s5i = ai - v[5];
-        ar += v[4];
-        ai += v[5];
-        int32_t s3r = v[2] + v[6], s3i = v[3] + v[7], s4r = v[2] - v[6], s4i = v[3] - v[7];
-        int16_t *f = w + 2 * o;
-        f[4] = (int16_t)(ar - s3r);
-        f[5] = (int16_t)(ai - s3i);
-        f[0] = (int16_t)(ar + s3r);
-        f[1] = (int16_t)(ai + s3i);
-        f[2] = (int16_t)(s5r + s4i);
-        f[3] = (int16_t)(s5i - s4r);
-        f[6] = (int16_t)(s5r - s4i);
-        f[7] = (int16_t)(s5i + s4r);
+        int32_t *f = w + 8 * blk;
+        const int16_t *src = x + 2 * j;
+        for (int32_t r = 1; r < 4; r++) {
+            f[2 * r] = FIXDIV4(src[2 * q * r]);
+            f[2 * r + 1] = FIXDIV4(src[2 * q * r + 1]);
+        }
+        bfly4_out(f, f + 2, f + 4, f + 6, FIXDIV4(src[0]), FIXDIV4(src[1]));
     }
-    /* kf_bfly4 for m = 4, 16, ...: every operand divided by 4, products rounded to Q15,
-     * each of the four outputs stored as int16 (wrapping as C does on full-scale input).
+    /* kf_bfly4 for m = 4, 16, ...: every operand divided by 4, products rounded to Q15.
      * |b| <= 8192 after FIXDIV4, so a C_MUL sum stays below 2**29. */
     const int16_t *twr = a->tw_re, *twi = a->tw_im;
-    for (int32_t m = 4; m < n; m *= 4) {
-        const int32_t fstride = n / (4 * m);
+    for (int32_t m = 4, fstride = n / 16; m < n; m *= 4, fstride /= 4) {
         for (int32_t base = 0; base < n; base += 4 * m) {
-            int16_t *f0 = w + 2 * base, *f1 = f0 + 2 * m, *f2 = f1 + 2 * m, *f3 = f2 + 2 * m;
-            int32_t t1 = 0;
-            for (int32_t k = 0; k < m; k++, t1 += fstride) {
-                int32_t ar = FIXDIV4(f0[0]), ai = FIXDIV4(f0[1]);
-                int32_t br = FIXDIV4(f1[0]), bi = FIXDIV4(f1[1]);
-                int32_t cr = FIXDIV4(f2[0]), ci = FIXDIV4(f2[1]);
-                int32_t dr = FIXDIV4(f3[0]), di = FIXDIV4(f3[1]);
-                int32_t t2 = 2 * t1, t3 = 3 * t1;
-                int32_t wr = twr[t1], wi = twi[t1];
-                int32_t s0r = (br * wr - bi * wi + 16384) >> 15, s0i = (br * wi + bi * wr + 16384) >> 15;
-                wr = twr[t2];
-                wi = twi[t2];
-                int32_t s1r = (cr * wr - ci * wi + 16384) >> 15, s1i = (cr * wi + ci * wr + 16384) >> 15;
-                wr = twr[t3];
-                wi = twi[t3];
-                int32_t s2r = (dr * wr - di * wi + 16384) >> 15, s2i = (dr * wi + di * wr + 16384) >> 15;
-                int32_t s5r = ar - s1r, s5i = ai - s1i;
-                ar += s1r;
-                ai += s1i;
-                int32_t s3r = s0r + s2r, s3i = s0i + s2i, s4r = s0r - s2r, s4i = s0i - s2i;
-                f2[0] = (int16_t)(ar - s3r);
-                f2[1] = (int16_t)(ai - s3i);
-                f0[0] = (int16_t)(ar + s3r);
-                f0[1] = (int16_t)(ai + s3i);
-                f1[0] = (int16_t)(s5r + s4i);
-                f1[1] = (int16_t)(s5i - s4r);
-                f3[0] = (int16_t)(s5r - s4i);
-                f3[1] = (int16_t)(s5i + s4r);
+            int32_t *f0 = w + 2 * base, *f1 = f0 + 2 * m, *f2 = f1 + 2 * m, *f3 = f2 + 2 * m;
+            for (int32_t k = 0, t = 0; k < m; k++, t += fstride) {
+                f1[0] = FIXDIV4(f1[0]);
+                f1[1] = FIXDIV4(f1[1]);
+                cmul_q15(f1, twr[t], twi[t]);
+                f2[0] = FIXDIV4(f2[0]);
+                f2[1] = FIXDIV4(f2[1]);
+                cmul_q15(f2, twr[2 * t], twi[2 * t]);
+                f3[0] = FIXDIV4(f3[0]);
+                f3[1] = FIXDIV4(f3[1]);
+                cmul_q15(f3, twr[3 * t], twi[3 * t]);
+                /* bfly4_out pairs s0 = f1, s1 = f2, s2 = f3 as KissFFT's scratch[0..2] */
+                bfly4_out(f0, f1, f2, f3, FIXDIV4(f0[0]), FIXDIV4(f0[1]));
                 f0 += 2;
                 f1 += 2;
                 f2 += 2;
@@ -238,8 +268,50 @@ void el_audio_energy(const el_audio *a, const int16_t *s, uint32_t *e) {
  * every product is an int32 (|w| <= 2**15, half < 2**16) and only the sums are 64-bit;
  * the result is the same modulo 2**64 for any weights (a negative int16 weight is a
  * huge uint64 in TFLM: adding w * e modulo 2**64 is the same). */
+/* True when every weight is >= 0 and each channel's weights (the unweights of the band
+ * before plus the weights of its own) sum to at most 2**16: then each half-sum
+ * (energy halves < 2**16) stays below 2**32 and uint32 accumulators are exact.
+ * micro_speech's Q12 triangles qualify; the 64-bit loop below covers anything else. */
+static int filterbank_fits32(const el_audio *a) {
+    const int16_t *wt = a->weights, *uw = a->unweights;
+    int32_t neg = 0, prev_u = 0;
+    for (int32_t c = 0; c <= a->num_channels; c++) {
+        int32_t w0 = a->weight_starts[c], width = a->widths[c], sw = 0, su = 0;
+        for (int32_t j = 0; j < width; j++) {
+            int32_t k = wt[w0 + j], u = uw[w0 + j];
+            sw += k;
+            su += u;
+            neg |= k | u;
+        }
+        if (c && prev_u + sw > 65536)
+            return 0;
+        prev_u = su;
+    }
+    return neg >= 0;
+}
+
 void el_audio_filterbank(const el_audio *a, const uint32_t *e, uint64_t *out) {
     const int16_t *wt = a->weights, *uw = a->unweights;
+    if (filterbank_fits32(a)) {
+        uint32_t ah = 0, al = 0;
+        for (int32_t c = 0; c <= a->num_channels; c++) {
+            uint32_t nh = 0, nl = 0;
+            const uint32_t *ec = e + a->freq_starts[c];
+            const int16_t *k = wt + a->weight_starts[c], *u = uw + a->weight_starts[c];
+            for (int32_t j = 0, width = a->widths[c]; j < width; j++) {
+                uint32_t eh = ec[j] >> 16, el = ec[j] & 0xFFFF, kj = (uint32_t)k[j], uj = (uint32_t)u[j];
+                ah += kj * eh;
+                al += kj * el;
+                nh += uj * eh;
+                nl += uj * el;
+            }
+            if (c)
+                out[c - 1] = ((uint64_t)ah << 16) + al;
+            ah = nh;
+            al = nl;
+        }
+        return;
+    }
     int64_t acc_h = 0, acc_l = 0;
     for (int32_t c = 0; c <= a->num_channels; c++) {
         int64_t nh = 0, nl = 0;
@@ -308,18 +380,29 @@ void el_audio_spectral_subtraction(const el_audio *a, const uint32_t *in, uint32
     const int32_t *h = a->h;
     int32_t sbits = h[EL_AU_SS_SMOOTHING_BITS], ssbits = h[EL_AU_SS_SPECTRAL_SUBTRACTION_BITS];
     uint32_t floor_mul = (uint32_t)h[EL_AU_SS_MIN_SIGNAL_REMAINING];
+    /* ARMv6-M has no 64-bit multiply: split the uint32 factors at 2**15 (as the portable
+     * Python does) when every coefficient pair sums to at most 2**14 and the shift is <= 15,
+     * so that each partial sum stays below 2**31; the result is the same modulo 2**32. */
+    int fast = ssbits <= 15 && floor_mul <= 16384 &&
+               h[EL_AU_SS_SMOOTHING] + h[EL_AU_SS_ONE_MINUS_SMOOTHING] <= 16384 &&
+               h[EL_AU_SS_ALTERNATE_SMOOTHING] + h[EL_AU_SS_ALTERNATE_ONE_MINUS_SMOOTHING] <= 16384;
     for (int32_t i = 0; i < a->num_channels; i++) {
         uint32_t s = (uint32_t)h[(i & 1) ? EL_AU_SS_ALTERNATE_SMOOTHING : EL_AU_SS_SMOOTHING];
         uint32_t k = (uint32_t)h[(i & 1) ? EL_AU_SS_ALTERNATE_ONE_MINUS_SMOOTHING : EL_AU_SS_ONE_MINUS_SMOOTHING];
-        uint32_t x = in[i], up = x << sbits;
-        uint32_t est = (uint32_t)(((uint64_t)up * s + (uint64_t)noise[i] * k) >> ssbits);
+        uint32_t x = in[i], up = x << sbits, est;
+        if (fast) /* (hi * 2**15 + lo) * c with c <= 2**14 - s: both partial sums fit 32 bits */
+            est = ((((up >> 15) * s + (noise[i] >> 15) * k)) << (15 - ssbits)) +
+                  (((up & 0x7FFF) * s + (noise[i] & 0x7FFF) * k) >> ssbits);
+        else
+            est = (uint32_t)(((uint64_t)up * s + (uint64_t)noise[i] * k) >> ssbits);
         noise[i] = est;
         if (est > up) {
             est = up;
             if (h[EL_AU_SS_CLAMPING])
                 noise[i] = est;
         }
-        uint32_t floor = (uint32_t)(((uint64_t)x * floor_mul) >> ssbits);
+        uint32_t floor = fast ? (((x >> 15) * floor_mul) << (15 - ssbits)) + (((x & 0x7FFF) * floor_mul) >> ssbits)
+                              : (uint32_t)(((uint64_t)x * floor_mul) >> ssbits);
         uint32_t sub = (up - est) >> sbits;
         out[i] = sub > floor ? sub : floor;
     }
@@ -414,7 +497,7 @@ static layout plan(const el_audio *a) {
     l.windowed = at;
     at += 2 * (size_t)a->fft_length;
     l.work = at;
-    at += 4 * n;
+    at += 8 * n;
     l.spectrum = at;
     at += 4 * (n + 1);
     l.log = at;
@@ -436,7 +519,7 @@ void el_audio_frame(const el_audio *a, const int16_t *samples, uint32_t *noise, 
     uint64_t *fb = (uint64_t *)(s + l.fb);
     int16_t *logv = (int16_t *)(s + l.log);
     int32_t bits = el_audio_window(a, samples, windowed);
-    el_audio_rfft(a, windowed, (int16_t *)(s + l.work), spectrum);
+    el_audio_rfft(a, windowed, (int32_t *)(s + l.work), spectrum);
     el_audio_energy(a, spectrum, energy);
     el_audio_filterbank(a, energy, fb);
     el_audio_sqrt(a, fb, bits, amp);

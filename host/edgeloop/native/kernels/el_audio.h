@@ -89,7 +89,7 @@ void el_audio_frame(const el_audio *a, const int16_t *samples, uint32_t *noise, 
 
 /* The stages one by one (the host test compares each with TFLM's tensor). */
 int32_t el_audio_window(const el_audio *a, const int16_t *samples, int16_t *out); /* out: fft_length; returns the auto-scale shift */
-void el_audio_rfft(const el_audio *a, const int16_t *x, int16_t *work, int16_t *out); /* work 2n, out 2(n+1) (re, im) */
+void el_audio_rfft(const el_audio *a, const int16_t *x, int32_t *work, int16_t *out); /* work 2n int16 values held in int32 (ARMv6-M loads them with an offset), out 2(n+1) (re, im) */
 void el_audio_energy(const el_audio *a, const int16_t *spectrum, uint32_t *energy); /* energy: n + 1 */
 void el_audio_filterbank(const el_audio *a, const uint32_t *energy, uint64_t *out); /* out: num_channels */
 void el_audio_sqrt(const el_audio *a, const uint64_t *in, int32_t scale_bits, uint32_t *out);
