@@ -285,3 +285,62 @@ def test_filterbank_with_any_int16_weights_equals_tflms_uint64_sums(audio):
     finally:
         audio.tables[:] = saved
         audio.bind()
+
+
+UNIX = """
+import gc, micropython
+from array import array
+from edgeloop_fw.audio import AudioFrontend
+from edgeloop_fw.runtime.native import elnative
+S = array('h', open('x.bin', 'rb').read())
+fe = AudioFrontend()
+print('LEVEL', fe.level)
+print('FEATS', bytes(fe.clip_features(S)).hex())
+def hops(n):
+    for f in range(n):
+        fe.process(S, f * 320)
+fe.reset()
+hops(1)
+gc.collect()
+before = gc.mem_alloc()
+micropython.heap_lock()
+hops(49)
+micropython.heap_unlock()
+after = gc.mem_alloc()
+print('ALLOC', after - before)
+h, t, w = fe._hdr, fe._tables, fe._work
+for args in ((h, t, bytearray(len(w) - 1), S, 0, bytearray(40)), (h, t, w, S, len(S) - 479, bytearray(40)),
+             (h, t, w, S, -1, bytearray(40)), (h, t, w, S, 0, bytearray(39)), (h[:10], t, w, S, 0, bytearray(40)),
+             (h, t[:100], w, S, 0, bytearray(40))):
+    try:
+        elnative.audio_frame(*args)
+        print('NO ERROR')
+    except ValueError:
+        print('VE')
+"""
+
+
+def test_unix_micropython_picks_the_c_front_end_equal_to_tflm(tmp_path_factory):
+    """The venv's unix MicroPython (x64 module): AudioFrontend() picks elnative.audio_frame,
+    gives TFLM's features for a whole clip, allocates nothing per hop (runs under heap_lock),
+    and refuses calls whose buffers are too small instead of touching memory past them."""
+    from edgeloop.native.build import native_module
+    from tests.tools import viper_board
+    from tests.tools.kws_reference import tflm_stream_features
+    why = viper_board.unavailable()
+    if why:
+        pytest.skip(why)
+    if viper_board.mpy_info(viper_board.binary())["arch"] != "x64":
+        pytest.skip(f"{viper_board.binary()} is not an x64 MicroPython")
+    root = tmp_path_factory.mktemp("audio_board")
+    viper_board.install(root, tmp_path_factory.mktemp("mpy_cache"))
+    (root / "lib" / "edgeloop_fw" / "runtime" / "native" / "elnative.mpy").write_bytes(
+        native_module("x64", tmp_path_factory.mktemp("mod")))
+    x = _samples("yes_1000ms")
+    (root / "x.bin").write_bytes(x.tobytes())
+    out = viper_board.run(root, UNIX)
+    lines = dict(line.split(" ", 1) for line in out.splitlines() if line[:1].isupper() and " " in line)
+    assert lines["LEVEL"] == "native"
+    assert bytes.fromhex(lines["FEATS"]) == tflm_stream_features(x).tobytes()
+    assert lines["ALLOC"] == "0"
+    assert out.split().count("VE") == 6 and "NO ERROR" not in out
