@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 # command:Debian-package pairs; a command already on PATH (or in /usr/sbin, where Debian puts
 # mosquitto and which a normal user's PATH lacks) is not reinstalled.
-SYSCMDS := node:nodejs npm:npm espeak-ng:espeak-ng sox:sox arm-none-eabi-gcc:gcc-arm-none-eabi qemu-system-arm:qemu-system-arm dfu-util:dfu-util stress-ng:stress-ng mosquitto:mosquitto
+SYSCMDS := node:nodejs npm:npm espeak-ng:espeak-ng sox:sox arm-none-eabi-gcc:gcc-arm-none-eabi qemu-system-arm:qemu-system-arm dfu-util:dfu-util stress-ng:stress-ng mosquitto:mosquitto qemu-xtensa:qemu-user xtensa-lx106-elf-as:binutils-xtensa-lx106
 # `make test` runs the virtual-board tests a second time with this many CPU hogs per core
 # (stress-ng): a busy machine must not turn a slow board into a failed test (issue 14).
 HOGS_PER_CORE ?= 2

@@ -18,6 +18,17 @@ noise, yes, silence: 349 frames):
   driven over the pty): the first 2 s, ms-resolution clock, ten 20 ms
   blocks per raw-REPL execution with only the work inside them timed. Nothing here measures an RP2040 (a Cortex-M0+ at
   133 MHz runs bytecode far slower than V8 runs the WebAssembly build).
+
+`--qemu` instead counts instructions per 20 ms hop inside a real MicroPython
+(MicroPython's qemu port on Cortex-M0 and Cortex-M7, the board's .mpy files,
+elnative.mpy; tests.tools.qemu_kws): the front end alone (native C and portable
+Python, features checked against TFLM), one models/keyword inference, and
+steady spotter hops with the model every 4th hop, printed next to the goals
+(M0: 665,000 = 25 % of RP2040's 133 MHz per 20 ms; M7: 480,000 = 5 % of Nicla
+Vision's 480 MHz). Needs EDGELOOP_QEMU_MICROPYTHON / EDGELOOP_QEMU_MICROPYTHON_M7
+(960 KB-heap qemu-port builds, docs/mlperf.md); ~3 minutes per core.
+
+    PYTHONPATH=host:firmware .venv/bin/python benchmarks/bench_kws.py --qemu
 """
 
 from __future__ import annotations
@@ -153,7 +164,57 @@ def row(where: str, frame_ms: float, infer_ms: float) -> str:
     return f"  {where:<34} {frame_ms:9.3f} {infer_ms:12.3f} {per20 / 20:10.3f}"
 
 
+GOALS = {"m0": (665_000, "25 % of RP2040's 133 MHz"), "m7": (480_000, "5 % of Nicla Vision's 480 MHz")}
+QEMU_ENV = {"m0": "EDGELOOP_QEMU_MICROPYTHON", "m7": "EDGELOOP_QEMU_MICROPYTHON_M7"}
+
+
+def qemu_main() -> None:
+    """Instructions per 20 ms hop inside MicroPython on emulated Cortex-M0/M7 (exact counts)."""
+    import os
+    import tempfile
+
+    from edgeloop.native.build import native_module
+    from tests.tools import qemu_kws, qemu_mpy
+    from tests.tools.kws_reference import tflm_stream_features
+
+    x = stream()[:32000]
+    want = tflm_stream_features(x[:16000]).tobytes()
+    kw = ROOT / "models" / "keyword"
+    blob = (kw / "keyword.elm").read_bytes()
+    print(f"continuous keyword spotting inside MicroPython (qemu port), models/keyword every {EVERY} hops;"
+          " instructions (exact QEMU counts)")
+    for core in ("m0", "m7"):
+        firmware = os.environ.get(QEMU_ENV[core])
+        if not firmware:
+            print(f"\n{core}: skipped ({QEMU_ENV[core]} unset: path of a qemu-port firmware.elf with native code)")
+            continue
+        with tempfile.TemporaryDirectory() as d:
+            mod = native_module(qemu_mpy.ARCH[core], Path(d))
+        r = qemu_kws.run(firmware, core, blob, x.astype("<i2").tobytes(), mod, kws_hops=8)
+        for name in ("fe_native", "fe_portable"):
+            got = bytes.fromhex(r[name][1].split()[-1])
+            if got != want[:len(got)]:
+                raise SystemExit(f"{core} {name}: features differ from TFLM's")
+        mean = {k: sum(v[0]) / len(v[0]) for k, v in r.items()}
+        goal, why = GOALS[core]
+        hop = mean["kws_native"]
+        print(f"\n{core}:")
+        print(f"  front end, native C (elnative.audio_frame), per hop  {mean['fe_native']:>12,.0f}   (49 hops = TFLM's bytes)")
+        print(f"  front end, portable Python, per hop                 {mean['fe_portable']:>12,.0f}   "
+              f"({mean['fe_portable'] / mean['fe_native']:.0f}x the native; {len(r['fe_portable'][0])} hops = TFLM's bytes)")
+        print(f"  models/keyword inference (native kernels)           {mean['invoke']:>12,.0f}")
+        print(f"  spotter hop, native front end, window in place      {hop:>12,.0f}   "
+              f"goal <= {goal:,} ({why}): {'met' if hop <= goal else 'MISSED'}, {hop / goal:.0%} of it")
+        print(f"  spotter hop, native front end, through feed()       {mean['kws_native_feed']:>12,.0f}   "
+              "(the Windower copies 320 + 480 samples in Python)")
+        print(f"  spotter hop, portable front end, window in place    {mean['kws_portable']:>12,.0f}   "
+              f"({mean['kws_portable'] / hop:.1f}x)")
+
+
 def main():
+    if "--qemu" in sys.argv[1:]:
+        qemu_main()
+        return
     x = stream()
     print(f"keyword spotting, inference every {EVERY} frames (80 ms); {len(x) // 16} ms of audio")
     for name, (elm, tflite, classes, settings) in models().items():

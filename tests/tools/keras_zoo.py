@@ -196,11 +196,34 @@ def tanh_only():
 
 
 def leaky():
-    """LEAKY_RELU is not an edgeloop op: conversion must name it and its layer."""
+    """LEAKY_RELU between two dense layers."""
     keras, L = _keras()
     inp = keras.Input((8,), batch_size=1)
     x = L.Dense(6)(inp)
     x = L.LeakyReLU(negative_slope=0.1, name="leaky_layer")(x)
+    return keras.Model(inp, L.Dense(2)(x))
+
+
+def elementwise():
+    """Keras's element-wise layers as the TFLite converter emits them: SUB, MUL, MAXIMUM,
+    MINIMUM between branches, PReLU with per-channel alpha (broadcast over H and W), hard swish."""
+    keras, L = _keras()
+    inp = keras.Input((4, 5, 3), batch_size=1)
+    a = L.Conv2D(3, 1)(inp)
+    b = L.Conv2D(3, 3, padding="same")(inp)
+    x = L.Multiply()([L.Subtract()([a, b]), a])
+    x = L.Minimum()([L.Maximum()([x, b]), a])
+    x = L.PReLU(shared_axes=[1, 2])(x)
+    x = L.Activation("hard_swish")(x)
+    return keras.Model(inp, L.Dense(3)(L.Flatten()(x)))
+
+
+def unsupported():
+    """ELU is not an edgeloop op: conversion must name it and its layer."""
+    keras, L = _keras()
+    inp = keras.Input((8,), batch_size=1)
+    x = L.Dense(6)(inp)
+    x = L.Activation("elu", name="elu_layer")(x)
     return keras.Model(inp, L.Dense(2)(x))
 
 
@@ -209,7 +232,8 @@ ZOO = {
     "pooling": pooling, "global_pool": global_pool, "residual": residual,
     "activations": activations, "reshape": reshape, "mixed_scales": mixed_scales,
     "sigmoid_only": sigmoid_only, "tanh_only": tanh_only, "conv1d_dynamic": conv1d_dynamic,
-    "add_broadcast": add_broadcast, "permute": permute, "lstm_seq": lstm_seq,
+    "add_broadcast": add_broadcast, "permute": permute, "leaky": leaky, "elementwise": elementwise,
+    "lstm_seq": lstm_seq,
 }
 # Built with an unknown batch and converted without edgeloop's batch pinning.
 DYNAMIC = {"conv1d_dynamic"}
@@ -234,6 +258,8 @@ OPS = {
     "sigmoid_only": {"LOGISTIC"},
     "tanh_only": {"TANH"},
     "permute": {"CONV_2D", "TRANSPOSE", "RESHAPE", "FULLY_CONNECTED"},
+    "leaky": {"FULLY_CONNECTED", "LEAKY_RELU"},
+    "elementwise": {"SUB", "MUL", "MAXIMUM", "MINIMUM", "PRELU", "HARD_SWISH"},
     "lstm": {"UNIDIRECTIONAL_SEQUENCE_LSTM", "STRIDED_SLICE", "FULLY_CONNECTED"},
     "lstm_seq": {"UNIDIRECTIONAL_SEQUENCE_LSTM", "FULLY_CONNECTED"},
 }
@@ -244,7 +270,7 @@ SEED = 20261122
 def build(name: str):
     keras = _tf_keras()[0] if name in LEGACY else _keras()[0]
     keras.utils.set_random_seed(SEED)
-    builder = ZOO.get(name) or {"leaky": leaky, "lstm": lstm}[name]
+    builder = ZOO.get(name) or {"unsupported": unsupported, "lstm": lstm}[name]
     model = builder()
     # Random init leaves biases at zero, which hides bias bugs: give every
     # bias a fixed non-zero value, and spread the weights a little.

@@ -201,6 +201,8 @@ def runtime_files(arch: str, native_module: bytes | None = None, ops=None) -> di
             continue
         data = src.read_bytes()
         native = mpy.needs_native(rel, data)
+        if mpy.asm_archs(data) and arch not in mpy.asm_archs(data):
+            continue
         files["/" + rel[:-3] + ".mpy"] = mpy.compile_source(data, rel, arch=arch if native else None)
     if native_module is not None:
         files["/edgeloop_fw/runtime/native/elnative.mpy"] = native_module

@@ -14,6 +14,7 @@ the stage-level tests compare with TFLM's intermediate tensors.
 
 from array import array
 
+from . import native as _native
 from . import params as _params
 from .fft import Rfft16
 from .filterbank import energy_pass, filterbank_pass, sqrt_pass
@@ -39,11 +40,26 @@ class AudioFrontend:
 
     STRIDE = 320  # 20 ms at 16 kHz, the step micro_speech was trained with
 
-    def __init__(self, params=None):
+    def __init__(self, params=None, level=None):
+        """level: "native" (the C in elnative.mpy), "portable" (this package's Python) or
+        None for native when the board has it."""
         p = params if isinstance(params, _params.Params) else _params.load(params)
         self.params = p
         self.frame_length = p.FRAME_LENGTH
         self.num_channels = nch = p.NUM_CHANNELS
+        self.features = array("b", bytes(nch))
+        fn = _native.frame() if level != "portable" else None
+        if level == "native" and fn is None:
+            raise ValueError("no native audio front end on this board (elnative.mpy with audio_frame)")
+        self._c = fn
+        self.level = "native" if fn else "portable"
+        if fn:
+            # The C keeps nothing: parameters packed once, one work buffer whose tail
+            # is the noise estimate (4 bytes per channel).
+            self._hdr, self._tables = _native.pack(p)
+            self._work = bytearray(_native.work_size(self._hdr, self._tables))
+            self._noise_at = len(self._work) - 4 * nch
+            return
         bins = p.FFT_LENGTH // 2 + 1
         fft = Rfft16(p.FFT_LENGTH, p.FFT_TW_RE, p.FFT_TW_IM, p.FFT_SUPER_RE, p.FFT_SUPER_IM)
         # The FFT input: windowed, auto-scaled samples (int16); the tail stays zero.
@@ -63,7 +79,6 @@ class AudioFrontend:
         self.denoised = [0] * nch
         self.gained = [0] * nch
         self.log = [0] * nch
-        self.features = array("b", bytes(nch))
         self._src = [None]  # the samples of the frame being processed
         self._window = _primed(window_pass(self._src, p.WINDOW, p.WINDOW_SHIFT, self.windowed))
         self._stages = [_primed(g) for g in (
@@ -85,6 +100,11 @@ class AudioFrontend:
 
     def reset(self):
         """Forget the noise estimate (TFLM's reset() of the preprocessor)."""
+        if self._c:
+            work = self._work
+            for i in range(self._noise_at, len(work)):
+                work[i] = 0
+            return
         noise = self.noise
         for i in range(self.num_channels):
             noise[i] = 0
@@ -95,6 +115,9 @@ class AudioFrontend:
         Returns the frontend's own int8 array: copy it to keep it past the
         next call.
         """
+        if self._c:
+            self._c(self._hdr, self._tables, self._work, samples, offset, self.features)
+            return self.features
         self._src[0] = samples
         self.scale_bits = bits = self._window.send(offset)
         self._src[0] = None

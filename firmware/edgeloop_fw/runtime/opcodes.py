@@ -30,6 +30,15 @@ KERNELS = {
     43: "reshape",             # SQUEEZE (same bytes, new shape)
     70: "reshape",             # EXPAND_DIMS
     39: "transpose",           # TRANSPOSE
+    # --- ops1 ---
+    41: "sub",                 # SUB
+    18: "mul",                 # MUL
+    55: "maximum_minimum",     # MAXIMUM
+    57: "maximum_minimum",     # MINIMUM
+    98: "lut8",                # LEAKY_RELU (table: host/edgeloop/convert/ops/leaky_relu.py)
+    117: "lut8",               # HARD_SWISH (table: host/edgeloop/convert/ops/hard_swish.py)
+    54: "prelu",               # PRELU
+    6: "dequantize",           # DEQUANTIZE (int8 -> float32)
     44: "lstm",                # UNIDIRECTIONAL_SEQUENCE_LSTM
 }
 
@@ -46,6 +55,11 @@ VERSIONS = {
     "softmax": 1,
     "reshape": 1,
     "transpose": 1,
+    "sub": 1,
+    "mul": 1,
+    "maximum_minimum": 1,
+    "prelu": 1,
+    "dequantize": 1,
     "lstm": 1,
 }
 # --- end generated ---

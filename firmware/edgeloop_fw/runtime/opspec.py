@@ -96,6 +96,45 @@ OPS = {
         ("dims", 4),      # the output's extents, rank padded to 4 with leading 1s
         ("strides", 4),   # per output axis: its step in the input, in bytes
     ), None, False),
+    # --- ops1: two-input element-wise ops (ops/binary.py); keep new entries below ---
+    "sub": (1, (
+        "n", "broadcast", "input1", "input2", "output",
+        "const", "const_size", "const_to",  # a constant input: file offset, bytes, its arena copy (scratch)
+        "input1_offset", "input2_offset", "output_offset", "left_shift",
+        "input1_multiplier", "input1_shift", "input2_multiplier", "input2_shift",
+        "output_multiplier", "output_shift", "act_min", "act_max",
+        ("dims", 4),      # the 4-D output shape
+        ("strides1", 4),  # per dimension, 0 where INPUT1 repeats
+        ("strides2", 4),
+        ("limbs", 9),     # qmath.split of INPUT1, INPUT2, OUTPUT multipliers
+    ), None, False),
+    "mul": (1, (
+        "n", "broadcast", "input1", "input2", "output",
+        "const", "const_size", "const_to",  # as in "sub"
+        "input1_offset", "input2_offset", "output_offset",
+        "output_multiplier", "output_shift", "act_min", "act_max",
+        ("dims", 4), ("strides1", 4), ("strides2", 4),  # as in "sub"
+        ("limbs", 3),     # qmath.split(OUTPUT_MULTIPLIER)
+    ), None, False),
+    "maximum_minimum": (1, (
+        "n", "broadcast", "input1", "input2", "output",
+        "const", "const_size", "const_to",  # as in "sub"
+        "mode",           # 0 MAXIMUM, 1 MINIMUM
+        ("dims", 4), ("strides1", 4), ("strides2", 4),  # as in "sub"
+    ), None, False),
+    "prelu": (1, (
+        "n", "broadcast", "input1", "input2", "output",  # INPUT2 is alpha
+        "const", "const_size", "const_to",  # as in "sub"
+        "input_offset", "alpha_offset", "output_offset",
+        "output_multiplier_1", "output_shift_1", "output_multiplier_2", "output_shift_2",
+        ("dims", 4), ("strides1", 4), ("strides2", 4),  # as in "sub"
+        ("limbs", 6),     # qmath.split of OUTPUT_MULTIPLIER_1, OUTPUT_MULTIPLIER_2
+    ), None, False),
+    "dequantize": (1, (
+        "n", "input", "output",  # OUTPUT: N float32 values, 4 * N bytes
+        "table",          # file: 256 little-endian float32, indexed by x + 128
+        "scratch",        # arena, 1024 bytes
+    ), None, False),
     "lstm": (1, (
         "batches", "steps", "features", "units", "input", "output",
         "weights",        # file: int8 [4 gates (input, forget, cell, output)][UNITS][FEATURES + UNITS]:

@@ -288,8 +288,8 @@ def _pool_2d(m, p, N, fixed):
     _act(p, N)
 
 
-def _add(m, p, N, fixed):
-    _count(p, fixed)
+def _operands(m, p, N):
+    """N, BROADCAST, OUTPUT, INPUT1/2 and their broadcast DIMS/STRIDES (ADD and the ops/binary.py ops)."""
     _pos(p, N, "N")
     n = p[N["N"]]
     _need(p[N["BROADCAST"]] in (0, 1), "broadcast %d is neither 0 nor 1", p[N["BROADCAST"]])
@@ -311,6 +311,11 @@ def _add(m, p, N, fixed):
     else:
         _arena(m, "input1", p[N["INPUT1"]], n)
         _arena(m, "input2", p[N["INPUT2"]], n)
+
+
+def _add(m, p, N, fixed):
+    _count(p, fixed)
+    _operands(m, p, N)
     _need(0 <= p[N["LEFT_SHIFT"]] <= 20, "left_shift %d is outside [0, 20]", p[N["LEFT_SHIFT"]])
     for k in ("INPUT1_SHIFT", "INPUT2_SHIFT", "OUTPUT_SHIFT"):
         _shift(k.lower(), p[N[k]])
@@ -318,6 +323,61 @@ def _add(m, p, N, fixed):
     _neg_zp(p, N, "INPUT1_OFFSET", "INPUT2_OFFSET")
     _act(p, N)
     _limbs(p, N["LIMBS"], 3)
+
+
+def _binary(m, p, N, fixed):
+    """The fields every ops/binary.py op shares: operands and the constant one's copy."""
+    _count(p, fixed)
+    _operands(m, p, N)
+    size = p[N["CONST_SIZE"]]
+    _need(size >= 0, "const_size %d is negative", size)
+    if size:
+        _const(m, "constant input", p[N["CONST"]], size)
+        _arena(m, "constant input's copy", p[N["CONST_TO"]], size)
+
+
+def _sub(m, p, N, fixed):
+    _binary(m, p, N, fixed)
+    _need(0 <= p[N["LEFT_SHIFT"]] <= 20, "left_shift %d is outside [0, 20]", p[N["LEFT_SHIFT"]])
+    for k in ("INPUT1_SHIFT", "INPUT2_SHIFT", "OUTPUT_SHIFT"):
+        _shift(k.lower(), p[N[k]])
+    _int8(p, N, "OUTPUT_OFFSET")
+    _neg_zp(p, N, "INPUT1_OFFSET", "INPUT2_OFFSET")
+    _act(p, N)
+    _limbs(p, N["LIMBS"], 3)
+
+
+def _mul(m, p, N, fixed):
+    _binary(m, p, N, fixed)
+    _need(-_SHIFT <= p[N["OUTPUT_SHIFT"]] <= 15, "output_shift %d is outside [-31, 15]", p[N["OUTPUT_SHIFT"]])
+    _int8(p, N, "OUTPUT_OFFSET")
+    _neg_zp(p, N, "INPUT1_OFFSET", "INPUT2_OFFSET")
+    _act(p, N)
+    _limbs(p, N["LIMBS"], 1)
+
+
+def _maximum_minimum(m, p, N, fixed):
+    _binary(m, p, N, fixed)
+    _need(p[N["MODE"]] in (0, 1), "mode %d is neither 0 (max) nor 1 (min)", p[N["MODE"]])
+
+
+def _prelu(m, p, N, fixed):
+    _binary(m, p, N, fixed)
+    for k in ("OUTPUT_SHIFT_1", "OUTPUT_SHIFT_2"):
+        _need(-_SHIFT <= p[N[k]] <= 15, "%s %d is outside [-31, 15]", k.lower(), p[N[k]])
+    _int8(p, N, "OUTPUT_OFFSET")
+    _neg_zp(p, N, "INPUT_OFFSET", "ALPHA_OFFSET")
+    _limbs(p, N["LIMBS"], 2)
+
+
+def _dequantize(m, p, N, fixed):
+    _count(p, fixed)
+    _pos(p, N, "N")
+    n = p[N["N"]]
+    _arena(m, "input", p[N["INPUT"]], n)
+    _arena(m, "output", p[N["OUTPUT"]], 4 * n)
+    _arena(m, "scratch", p[N["SCRATCH"]], 1024)
+    _const(m, "table", p[N["TABLE"]], 1024)
 
 
 def _mean(m, p, N, fixed):
@@ -420,5 +480,8 @@ def _lstm(m, p, N, fixed):
 OPS_CHECK = {
     "fully_connected": _fully_connected, "conv_2d": _conv_2d, "depthwise_conv_2d": _depthwise_conv_2d,
     "pool_2d": _pool_2d, "add": _add, "mean": _mean, "lut8": _lut8, "concatenation": _concatenation,
-    "softmax": _softmax, "reshape": _reshape, "transpose": _transpose, "lstm": _lstm,
+    "softmax": _softmax, "reshape": _reshape, "transpose": _transpose,
+    # ops1
+    "sub": _sub, "mul": _mul, "maximum_minimum": _maximum_minimum, "prelu": _prelu, "dequantize": _dequantize,
+    "lstm": _lstm,
 }

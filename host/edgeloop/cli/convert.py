@@ -46,8 +46,9 @@ def convert(model, out, board, calib, validate, report_path, c_header, backend, 
     an option that does not apply to the model, an oversized forest); nothing
     is written until everything, --validate included, has passed.
 
-    Every op is checked against the runtime now, on the laptop: an op the
-    board cannot run is refused with its name and layer. With --board the
+    Every op is checked against the runtime now, on the laptop: the whole
+    model first, then one message lists every op, dtype and parameter the
+    board cannot run, each with its layer (docs/ops.md). With --board the
     model file must fit the board's filesystem and the arena plus the runtime
     its heap.
 

@@ -61,8 +61,17 @@ def supported_ops() -> list[str]:
     return sorted(op_name(c) for c in KERNELS)
 
 
-def _refuse_float(model: TFLiteModel, source: str) -> None:
-    for t in [model.tensors[i] for i in list(model.inputs) + list(model.outputs)]:
+def _refuse_float(model: TFLiteModel, source: str) -> list[str]:
+    """A float model is refused at once (it needs --calib, not edits); an I/O tensor
+    of another dtype is one problem among the model's others. A float32 output that a
+    DEQUANTIZE of an int8 tensor makes is an int8 model's answer in floats: accepted."""
+    problems = []
+    dequantized = {op.outputs[0] for op in model.operators
+                   if op.opcode == 6 and op.outputs and model.tensors[op.inputs[0]].dtype == "int8"}
+    for i in list(model.inputs) + list(model.outputs):
+        t = model.tensors[i]
+        if t.dtype == "float32" and i in dequantized and i in model.outputs:
+            continue
         if t.dtype in ("float32", "float16", "float64"):
             raise ConversionError(
                 f"{source} is a float model ('{t.name}' is {t.dtype}) and no calibration data was given; "
@@ -70,30 +79,52 @@ def _refuse_float(model: TFLiteModel, source: str) -> None:
                 "`edgeloop convert MODEL --calib data.npz`, or export an int8 .tflite "
                 "(representative dataset, int8 input and output)")
         if t.dtype != "int8":
-            raise ConversionError(f"{source}: model input/output '{t.name}' is {t.dtype}; "
-                                  "edgeloop's runtime takes int8 inputs and outputs")
+            problems.append(f"model input/output '{t.name}' is {t.dtype} (edgeloop's runtime takes int8 "
+                            "inputs and int8 outputs, or float32 outputs made by DEQUANTIZE)")
+    return problems
 
 
-def prepare_ops(model: TFLiteModel, chunk_bytes: int = 512) -> list[OpPlan]:
+def prepare_ops(model: TFLiteModel, chunk_bytes: int = 512, source: str = "model",
+                problems: list[str] | None = None) -> list[OpPlan]:
+    """Every op's plan, or one ConversionError listing every problem of the whole model.
+
+    Each op is checked even after one fails, so a user editing the model
+    learns everything to change from one run, not one problem per run.
+    An op without a kernel is listed by name with all its layers; an op
+    whose kernel refuses says why (the op's own first problem)."""
     if model.subgraph_count != 1:
         raise ConversionError(f"the model has {model.subgraph_count} subgraphs (control flow); "
                               "edgeloop runs single-subgraph models")
+    problems = list(problems or [])
+    missing: dict[str, list[str]] = {}
     plans = []
     for op in model.operators:
         kernel = KERNELS.get(op.opcode) if op.opcode != 32 else None
         if kernel is None:
-            raise ConversionError(
-                f"op {op.name} (layer '{model.layer(op)}') is not supported by edgeloop's runtime; "
-                f"supported ops: {', '.join(supported_ops())}")
+            missing.setdefault(op.name, []).append(model.layer(op))
+            continue
         module = importlib.import_module(f"edgeloop.convert.ops.{kernel}")
-        plans.append(module.prepare(Context(model, op, chunk_bytes)))
+        try:
+            plans.append(module.prepare(Context(model, op, chunk_bytes)))
+        except ConversionError as e:
+            problems.append(str(e))
+    unsupported = [f"op {name} (layer{'s' if len(layers) > 1 else ''} {', '.join(repr(n) for n in layers)}) "
+                   "is not supported" for name, layers in missing.items()]
+    problems = unsupported + problems
+    if len(problems) == 1 and not unsupported:
+        raise ConversionError(problems[0])
+    if problems:
+        hint = f"; supported ops: {', '.join(supported_ops())} (docs/ops.md)" if unsupported else ""
+        raise ConversionError(f"{source} has {len(problems)} problem{'s' if len(problems) > 1 else ''} "
+                              f"edgeloop's runtime cannot run: " + "; ".join(
+                                  f"({i}) {p}" for i, p in enumerate(problems, 1)) +
+                              hint + "; change these layers (or quantize them to int8) and convert again")
     return plans
 
 
 def convert_tflite_bytes(data: bytes, source: str = "model", *, chunk_bytes: int = 512) -> Converted:
     model = read_tflite(data, source)
-    _refuse_float(model, source)
-    plans = prepare_ops(model, chunk_bytes)
+    plans = prepare_ops(model, chunk_bytes, source, _refuse_float(model, source))
     alias_of = {}
     for p in plans:
         if p.alias:

@@ -17,7 +17,7 @@ from edgeloop.boards import profiles as boards
 from edgeloop.deploy.plan import DeployFile, DeployResult, Progress, deploy_files, open_session
 from edgeloop.link.device import Device
 from edgeloop.errors import DeployError
-from edgeloop.deploy.mpy import MPY_ABI, CompileStats, compile_source, needs_native
+from edgeloop.deploy.mpy import MPY_ABI, CompileStats, asm_archs, compile_source, needs_native
 from edgeloop.resources import firmware_dir
 from edgeloop.link.transfer import board_script
 
@@ -71,6 +71,9 @@ def firmware_files(fw_dir: Path, *, arch: str | None, source_only: bool = False,
             files.append(DeployFile(f"{LIB}/{rel}", data, f"firmware/{rel}", FW))
             continue
         native = needs_native(rel, data)
+        only = asm_archs(data)
+        if only and arch and arch not in only:
+            continue  # another family's assembler (viper/xtensa.py on an ARM board): not this board's
         if native and not arch:
             skipped.append((f"firmware/{rel}", "needs a native emitter and the board has none"))
             continue

@@ -33,12 +33,23 @@ MPY_VERSION = 6
 MPY_SUB = 3
 MPY_ABI = f"{MPY_VERSION}.{MPY_SUB}"
 
-_NATIVE_DECORATOR = re.compile(rb"^\s*@micropython\.(native|viper)\b", re.MULTILINE)
+_NATIVE_DECORATOR = re.compile(rb"^\s*@micropython\.(native|viper|asm_xtensa|asm_thumb)\b", re.MULTILINE)
+_ASM_DECORATOR = re.compile(rb"^\s*@micropython\.asm_(xtensa|thumb)\b", re.MULTILINE)
+# The archs whose mpy-cross accepts each inline assembler (xtensa: the call0 ESP8266 one too).
+_ASM_ARCHS = {b"xtensa": ("xtensa", "xtensawin"),
+              b"thumb": ("armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp")}
 
 
 def needs_native(rel_path: str, source: bytes) -> bool:
     """True when the file only compiles with a native emitter (`-march`)."""
     return "viper" in Path(rel_path).parts[:-1] or bool(_NATIVE_DECORATOR.search(source))
+
+
+def asm_archs(source: bytes) -> tuple[str, ...] | None:
+    """The archs an inline-assembler file compiles for (None: not assembler). Such a file is
+    machine code for one family: deploy leaves it out for a board of another."""
+    m = _ASM_DECORATOR.search(source)
+    return _ASM_ARCHS[m.group(1)] if m else None
 
 
 @lru_cache(maxsize=1)

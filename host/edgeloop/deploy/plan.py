@@ -30,6 +30,7 @@ STAGE = EL_DIR + "/stage"
 MANIFEST = EL_DIR + "/manifest.json"
 JOURNAL = EL_DIR + "/journal.json"
 APPLIER = EL_DIR + "/apply.py"
+APPLY_BATCH = 16  # files moved per exec: the WebAssembly board collects garbage only between execs
 MANIFEST_FORMAT = 2  # 2: one member per line, files first (compared as text on the board)
 SUPPORTED_FIRMWARE = ("micropython", "circuitpython")
 
@@ -222,7 +223,8 @@ def deploy_files(device: Device, files: Sequence, *, group: str = "files", prune
         session.write_files([StagedFile(f"{STAGE}/journal", journal, sha256_hex(journal), JOURNAL)])
         session.run(f"_el_ap_move({session.path(STAGE + '/journal')!r},{session.path(JOURNAL)!r})")
         committed = True
-        session.call(f"print(el_apply({session.root!r}))", timeout=120)
+        while session.call(f"print(el_apply({session.root!r},{APPLY_BATCH}))", timeout=120) < 0:
+            pass
     except (DeviceError, BoardException) as e:
         if not committed:
             _discard_stage(session)

@@ -17,7 +17,8 @@ from pathlib import Path
 from ..errors import EdgeloopError, ToolMissing
 
 KERNELS = Path(__file__).resolve().parent / "kernels"
-C_SOURCES = ("el_ops.c", "el_dot.c", "el_dw.c", "el_dw1.c", "el_misc.c", "el_softmax.c")
+C_SOURCES = ("el_ops.c", "el_dot.c", "el_dw.c", "el_dw1.c", "el_misc.c", "el_softmax.c",
+             "el_audio.c")  # el_audio.c: the keyword front end (docs/audio-frontend.md)
 # Keeps gcc from turning copy/fill loops into memcpy/memset calls: a native
 # module and the bare-metal tests link no libc.
 FREESTANDING = ("-ffreestanding", "-fno-builtin", "-fno-tree-loop-distribute-patterns")
@@ -74,7 +75,7 @@ def compile_objects(target: Target, out: Path, extra=()) -> list[Path]:
     objs = []
     for src in sources(target):
         flags = [*target.flags, *FREESTANDING, *extra, "-I", str(KERNELS)]
-        obj = out / f"{src.stem}-{_digest(src, KERNELS / 'el_kernels.h', KERNELS / 'el_internal.h', *flags)}.o"
+        obj = out / f"{src.stem}-{_digest(src, KERNELS / 'el_kernels.h', KERNELS / 'el_internal.h', KERNELS / 'el_audio.h', *flags)}.o"
         if not obj.exists():
             _run([cc, *flags, "-c", str(src), "-o", str(obj)])
         objs.append(obj)
@@ -122,7 +123,8 @@ def module_object(arch: str, out: Path) -> Path:
     objs = compile_objects(target, out / "obj", extra=flags)
     glue = NATMOD / "el_module.c"
     gflags = [*target.flags, *FREESTANDING, *flags, "-I", str(KERNELS)]
-    headers = (NATMOD / "el_natmod.h", NATMOD / "el_params.h", KERNELS / "el_kernels.h")
+    headers = (NATMOD / "el_natmod.h", NATMOD / "el_params.h", KERNELS / "el_kernels.h", NATMOD / "el_audio_glue.h",
+               KERNELS / "el_audio.h")
     gobj = out / "obj" / f"el_module-{_digest(glue, *headers, *gflags)}.o"
     if not gobj.exists():
         _run([cc, *gflags, "-c", str(glue), "-o", str(gobj)])

@@ -59,7 +59,8 @@ def module_for(info: dict, *, cache_dir: Path | None = None, linker: str | None 
     try:
         data = native_module(arch, cache_dir=cache_dir, linker=linker)
     except EdgeloopError as e:
-        return Native(None, f"{e}: the {fallback} kernels will be used meanwhile", arch)
+        loops = ", their MAC loops in Xtensa assembler (docs/xtensa.md)" if arch.startswith("xtensa") else ""
+        return Native(None, f"{e}: the {fallback} kernels will be used meanwhile{loops}", arch)
     return Native(data, f"native kernels: elnative.mpy for {arch}, {len(data)} bytes", arch)
 
 

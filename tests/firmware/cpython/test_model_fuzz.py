@@ -63,7 +63,7 @@ def _refusal(blob) -> str:
     ("tensor0.nbytes", 10 ** 6, "tensor 0"),
     ("tensor0.name_len", 0xFFFF, "name"),
     ("io0", 0xFFFF, "input 0"),
-    ("op0.opcode", 6, "opcode 6"),
+    ("op0.opcode", 16, "opcode 16"),  # LSTM: no kernel
     ("op0.params_start", 10 ** 6, "params"),
 ])
 def test_the_crafted_headers_of_issue_14_are_refused_in_one_line(field, value, says):
@@ -115,3 +115,40 @@ def test_any_one_field_changed_is_refused_or_runs(m):
     assert verdict in ("refused", "ran")
     if verdict == "refused":
         assert "\n" not in detail
+
+
+_ELEMENTWISE = {}
+
+
+def _elementwise(op: str) -> bytes:
+    """A converted random model of one of the element-wise ops (built once, needs tflite-micro's schema)."""
+    if op not in _ELEMENTWISE:
+        from edgeloop.convert.int8 import convert_tflite_bytes
+        from tests.tools import elementwise_cases as E
+
+        seed = 1 if op != "SUB" else 6  # a constant operand (1), a broadcast with a constant (6)
+        _ELEMENTWISE[op] = convert_tflite_bytes(E.case(op, seed).tflite).data
+    return _ELEMENTWISE[op]
+
+
+@st.composite
+def _elementwise_mutation(draw):
+    from tests.tools import elementwise_cases as E
+
+    op = draw(st.sampled_from(E.OPS))
+    blob = _elementwise(op)
+    field = draw(st.sampled_from(M.fields(blob)))
+    old = M.value_of(blob, field)
+    value = draw(st.one_of(st.sampled_from(M.INTERESTING), st.integers(-2 ** 31, 2 ** 32 - 1),
+                           st.integers(-3, 3).map(lambda d: old + d), st.just(old * 2), st.just(old // 2)))
+    return blob, field, value
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_elementwise_mutation())
+def test_any_one_field_of_an_elementwise_op_changed_is_refused_or_runs(m):
+    """The new kernels' checks (validate._binary and friends) against crafted params."""
+    pytest.importorskip("tflite_micro.tensorflow.lite.micro.python.schema_py_generated")
+    blob, field, value = m
+    verdict, detail = M.outcome(M.mutate(blob, field, value))
+    assert verdict in ("refused", "ran")

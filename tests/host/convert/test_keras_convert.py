@@ -131,12 +131,12 @@ def test_wrong_validation_shape_writes_nothing(saved, tmp_path):
 
 def test_unsupported_op_is_refused_with_its_name_and_layer(tmp_path):
     pytest.importorskip("tensorflow")
-    model = keras_zoo.build("leaky")
-    model.save(tmp_path / "leaky.keras")
+    model = keras_zoo.build("unsupported")
+    model.save(tmp_path / "elu.keras")
     np.save(tmp_path / "c.npy", keras_zoo.calibration(model))
-    line = one_line_error(CliRunner().invoke(cli, ["convert", str(tmp_path / "leaky.keras"), "--calib",
+    line = one_line_error(CliRunner().invoke(cli, ["convert", str(tmp_path / "elu.keras"), "--calib",
                                                    str(tmp_path / "c.npy"), "-o", str(tmp_path / "l.elm")]))
-    assert "LEAKY_RELU" in line and "leaky_layer" in line
+    assert "ELU" in line and "elu_layer" in line
     assert not (tmp_path / "l.elm").exists()
 
 

@@ -52,6 +52,27 @@ def test_native_code_needs_march(tmp_path):
         compile_source(VIPER, "edgeloop_fw/k.py", cache_dir=tmp_path)
 
 
+ASM = b"import micropython\n\n@micropython.asm_xtensa\ndef f(a2):\n    addi(a2, a2, 1)\n"
+
+
+def test_xtensa_assembler_goes_only_to_xtensa_boards(tmp_path):
+    """An asm_xtensa file is machine code for one family: mpy-cross refuses it for an ARM
+    arch, so deploy ships it to an xtensawin board only and leaves it out elsewhere."""
+    assert needs_native("edgeloop_fw/k.py", ASM)
+    assert mpy_header(compile_source(ASM, "edgeloop_fw/k.py", arch="xtensawin", cache_dir=tmp_path))["arch"] == 10
+    with pytest.raises(DeployError):
+        compile_source(ASM, "edgeloop_fw/k.py", arch="armv6m", cache_dir=tmp_path)
+    fw = make_fw(tmp_path)
+    (fw / "edgeloop_fw" / "asm.py").write_bytes(ASM)
+    names = {arch: {f.remote for f in firmware_files(fw, arch=arch, cache_dir=tmp_path / "c")[0]}
+             for arch in ("xtensawin", "armv6m")}
+    assert "/lib/edgeloop_fw/asm.mpy" in names["xtensawin"]
+    assert "/lib/edgeloop_fw/asm.mpy" not in names["armv6m"]
+    assert "/lib/edgeloop_fw/kern.mpy" in names["armv6m"]  # the rest of the tree is unaffected
+    _, skipped = firmware_files(fw, arch=None, cache_dir=tmp_path / "c")
+    assert any(src.endswith("asm.py") for src, _why in skipped)  # no native emitter: said, as for viper
+
+
 def test_syntax_error_names_the_file(tmp_path):
     with pytest.raises(DeployError, match=r"edgeloop_fw/bad.py.*SyntaxError.*line 2|edgeloop_fw/bad.py.*line 2"):
         compile_source(b"x = 1\ndef (:\n", "edgeloop_fw/bad.py", cache_dir=tmp_path)

@@ -180,8 +180,14 @@ class Reset(BaseException):
     """A board reset: nothing after it runs."""
 
 
+@pytest.mark.parametrize("batch", [16, 1], ids=["one-apply-call", "an-apply-call-per-file"])
 @pytest.mark.parametrize("fat", [False, True], ids=["rename-replaces", "fat-no-replace"])
-def test_rename_phase_recovers_from_a_reset_at_any_point(cpython_board, monkeypatch, fat):
+def test_rename_phase_recovers_from_a_reset_at_any_point(cpython_board, monkeypatch, fat, batch):
+    """batch=1: the roll-forward split over several execs (as the WebAssembly board needs),
+    cut between and inside them."""
+    from edgeloop.deploy import plan
+
+    monkeypatch.setattr(plan, "APPLY_BATCH", batch)
     board, root = cpython_board
     old = {"/boot.py": b"boot old", "/lib/fw/a.mpy": b"a old", "/lib/fw/gone.mpy": b"gone"}
     new = {"/boot.py": b"boot new", "/lib/fw/a.mpy": b"a new!", "/lib/fw/sub/c.mpy": b"c new"}

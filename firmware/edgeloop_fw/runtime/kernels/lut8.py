@@ -1,4 +1,4 @@
-"""RELU, RELU6, LOGISTIC, TANH, QUANTIZE (int8): one table lookup per element.
+"""RELU, RELU6, LOGISTIC, TANH, QUANTIZE, LEAKY_RELU, HARD_SWISH (int8): one table lookup per element.
 
 The host computed TFLM's answer for all 256 input codes (see
 edgeloop/convert/ops/lut8.py); the table is read from the model file into

@@ -7,6 +7,10 @@ portable one in `kernels/` and falls back when the import fails (CPython,
 the WebAssembly port, CircuitPython, a .mpy for another arch), so a board
 runs whatever level it can and gets the same bytes either way.
 
+On an xtensawin board (ESP32-S3) the three kernels hand their MAC loops to
+`xtensa.py` (inline Xtensa assembler, deployed to xtensa boards only) and keep
+the rest; elsewhere its import fails and their own loops run (docs/xtensa.md).
+
 Why the arithmetic is safe on both 32- and 64-bit words (viper ints are
 machine words: 32 bits on armv6m/armv7em/xtensawin, 64 on x64):
 - activations and weights are read through `ptr8`, which zero-extends;

@@ -48,8 +48,30 @@ SHIFT = const(2)
 # --- end generated ---
 
 
+# The MAC loop in Xtensa assembler: an xtensawin board's deploy ships viper/xtensa.mpy; on
+# any other port the file is absent (ImportError) or, deployed as source, not compilable
+# there (SyntaxError: invalid micropython decorator), and this kernel keeps its own loop.
+try:
+    from .xtensa import dot as _dot
+except (ImportError, SyntaxError, ValueError):
+    _dot = None
+# viper/xtensa.py's parameter block (a const inlines only in its own module;
+# tests/firmware/cpython/test_xtensa_asm.py checks these against that file)
+P_N = const(0)
+P_RUNS = const(1)
+P_XSKIP = const(2)
+P_WSKIP = const(3)
+P_OFF = const(4)
+P_X = const(5)
+P_W = const(6)
+P_XSTEP = const(7)
+P_NOUT = const(8)
+P_XOUT = const(9)
+P_SIZE = const(10)
+
+
 @micropython.viper
-def _conv(acc: int, i: int, w: ptr8, a: ptr8, p, model, wbuf):
+def _conv(acc: int, i: int, w: ptr8, a: ptr8, p, model, wbuf, use: int, dot, prm, accs, arena):
     # The multiplier (2**30 <= m < 2**31) read as a machine word: p[...] would box it as a
     # long int on a 32-bit port, a heap object per channel per inference. It is never
     # negative, so x64's zero-extending ptr32 load gives the same value.
@@ -78,9 +100,30 @@ def _conv(acc: int, i: int, w: ptr8, a: ptr8, p, model, wbuf):
     hi = int(p[ACT_MAX])
     half = 0x20000000
     half += half  # 2**30 (a literal that large would be an object on 32-bit)
+    sign = half + half  # bit 31
+    wrap = sign + sign  # 2**32: 0 on a 32-bit word
     size = fh * fw * ic
     row = iw * ic
     base = uint(a)
+    # Xtensa (use): the outputs of a row whose window lies wholly inside the input
+    # horizontally, olo .. ohi, go through one `dot` call per row and channel
+    olo = (pw + sw - 1) // sw
+    ohi = iw - 1 - (fw - 1) * dw + pw
+    if ohi < 0:
+        ohi = -1
+    else:
+        ohi = ohi // sw
+    if ohi > ow - 1:
+        ohi = ow - 1
+    if use:
+        pp = ptr32(prm)
+        pa = ptr32(accs)
+        pp[P_N] = fw * ic
+        pp[P_XSKIP] = row * dh - fw * ic
+        pp[P_XSTEP] = 1
+        pp[P_WSKIP] = 0
+        pp[P_OFF] = off + 0x80
+        pp[P_XOUT] = sw * ic
     c = 0
     while c < oc:
         model.read_const(wofs + c * size, wbuf)
@@ -122,28 +165,44 @@ def _conv(acc: int, i: int, w: ptr8, a: ptr8, p, model, wbuf):
                     while fx1 > fx0 and x0 + (fx1 - 1) * dw >= iw:
                         fx1 -= 1
                     acc = bias
-                    if dw == 1:
-                        runs = 1
-                        n = (fx1 - fx0) * ic
+                    if use and ox >= olo and ox <= ohi and fy1 > fy0:
+                        if ox == olo:
+                            pp[P_RUNS] = fy1 - fy0
+                            pp[P_X] = xb + (y0 + fy0 * dh) * row + (olo * sw - pw) * ic
+                            pp[P_W] = fy0 * fw * ic
+                            pp[P_NOUT] = ohi - olo + 1
+                            j = 0
+                            while j <= ohi - olo:
+                                pa[j] = 0
+                                j += 1
+                            dot(arena, wbuf, prm, accs)
+                        t = pa[ox - olo]
+                        if t & sign:  # int32 sign on any word size (x64's ptr32 zero-extends)
+                            t -= wrap
+                        acc += t
                     else:
-                        runs = fx1 - fx0
-                        n = ic
-                    fy = fy0
-                    while fy < fy1:
-                        k = (fy * fw + fx0) * ic
-                        xo = base + xb + (y0 + fy * dh) * row + (x0 + fx0 * dw) * ic
-                        j = 0
-                        while j < runs:
-                            x = ptr8(xo - k)
-                            i = k
-                            end = k + n
-                            while i < end:
-                                acc += ((w[i] ^ 0x80) - 0x80) * ((x[i] ^ 0x80) + off)
-                                i += 1
-                            k += ic
-                            xo += dw * ic
-                            j += 1
-                        fy += 1
+                        if dw == 1:
+                            runs = 1
+                            n = (fx1 - fx0) * ic
+                        else:
+                            runs = fx1 - fx0
+                            n = ic
+                        fy = fy0
+                        while fy < fy1:
+                            k = (fy * fw + fx0) * ic
+                            xo = base + xb + (y0 + fy * dh) * row + (x0 + fx0 * dw) * ic
+                            j = 0
+                            while j < runs:
+                                x = ptr8(xo - k)
+                                i = k
+                                end = k + n
+                                while i < end:
+                                    acc += ((w[i] ^ 0x80) - 0x80) * ((x[i] ^ 0x80) + off)
+                                    i += 1
+                                k += ic
+                                xo += dw * ic
+                                j += 1
+                            fy += 1
                     # --- generated requant: do not edit ---
                     # MultiplyByQuantizedMultiplier(acc, mult, shift)
                     if lsh:
@@ -190,12 +249,18 @@ def _conv(acc: int, i: int, w: ptr8, a: ptr8, p, model, wbuf):
 
 
 def bind(p, arena):
-    """The scratch view, made once per interpreter: a slice of the arena is a heap object."""
+    """The scratch view (a slice of the arena is a heap object) and, for the Xtensa loop,
+    its parameter block and one int32 sum per output column; made once per interpreter."""
     s = p[SCRATCH]
-    return arena[s:s + p[FILTER_H] * p[FILTER_W] * p[IN_C]]
+    w = arena[s:s + p[FILTER_H] * p[FILTER_W] * p[IN_C]]
+    if _dot is None or p[DILATION_W] != 1:
+        return w, 0, None, None
+    from array import array
+
+    return w, 1, array("i", bytes(4 * P_SIZE)), array("i", bytes(4 * p[OUT_W]))
 
 
 def eval(p, arena, model, views=None):
-    w = views or bind(p, arena)
+    w, use, prm, accs = views or bind(p, arena)
     # model, not model.read_const: a method call from viper makes no bound-method object
-    _conv(0, 0, w, arena, p, model, w)
+    _conv(0, 0, w, arena, p, model, w, use, _dot, prm, accs, arena)

@@ -49,8 +49,30 @@ SHIFT = const(2)
 # --- end generated ---
 
 
+# The MAC loop in Xtensa assembler: an xtensawin board's deploy ships viper/xtensa.mpy; on
+# any other port the file is absent (ImportError) or, deployed as source, not compilable
+# there (SyntaxError: invalid micropython decorator), and this kernel keeps its own loop.
+try:
+    from .xtensa import dot0 as _dot
+except (ImportError, SyntaxError, ValueError):
+    _dot = None
+# viper/xtensa.py's parameter block (a const inlines only in its own module;
+# tests/firmware/cpython/test_xtensa_asm.py checks these against that file)
+P_N = const(0)
+P_RUNS = const(1)
+P_XSKIP = const(2)
+P_WSKIP = const(3)
+P_OFF = const(4)
+P_X = const(5)
+P_W = const(6)
+P_XSTEP = const(7)
+P_NOUT = const(8)
+P_XOUT = const(9)
+P_SIZE = const(10)
+
+
 @micropython.viper
-def _fc(acc: int, i: int, w: ptr8, a: ptr8, p, model, wbuf):
+def _fc(acc: int, i: int, w: ptr8, a: ptr8, p, model, wbuf, rows: int, dot, prm, accs, arena):
     # The multiplier (2**30 <= m < 2**31) read as a machine word: p[...] would box it as a
     # long int on a 32-bit port, a heap object per channel per inference. It is never
     # negative, so x64's zero-extending ptr32 load gives the same value.
@@ -67,10 +89,26 @@ def _fc(acc: int, i: int, w: ptr8, a: ptr8, p, model, wbuf):
     hi = int(p[ACT_MAX])
     half = 0x20000000
     half += half  # 2**30, built at run time (a literal would be an object on 32-bit)
+    sign = half + half  # bit 31
+    wrap = sign + sign  # 2**32: 0 on a 32-bit word
+    # Xtensa (rows > 0): the rows of weights the scratch holds go through `dot` together,
+    # a row longer than the scratch piece by piece
+    use = 0
+    if rows > 0:
+        use = 1
+        pp = ptr32(prm)
+        pa = ptr32(accs)
+        pp[P_RUNS] = 1
+        pp[P_XSKIP] = 0
+        pp[P_WSKIP] = 0
+        pp[P_OFF] = 0
+        pp[P_XOUT] = 0
     b = 0
     while b < batches:
         x0 = uint(a) + xin + b * depth
         y = yout + b * units
+        g0 = 0
+        gend = 0
         c = 0
         while c < units:
             q = PER_UNIT + PER_UNIT_STEP * c
@@ -90,16 +128,50 @@ def _fc(acc: int, i: int, w: ptr8, a: ptr8, p, model, wbuf):
             # --- end generated ---
             row = wofs + c * depth
             d = 0
+            if use and depth <= chunk:
+                if c >= gend:  # the next rows the scratch holds, in one call
+                    k = units - c
+                    if k > rows:
+                        k = rows
+                    model.read_const(row, wbuf)  # rows c .. c + k - 1 (the whole scratch is read)
+                    pp[P_N] = depth
+                    pp[P_X] = xin + b * depth
+                    pp[P_W] = 0
+                    pp[P_NOUT] = k
+                    j = 0
+                    while j < k:
+                        pa[j] = 0
+                        j += 1
+                    dot(arena, wbuf, prm, accs)
+                    g0 = c
+                    gend = c + k
+                t = pa[c - g0]
+                if t & sign:  # int32 sign on any word size (x64's ptr32 zero-extends)
+                    t -= wrap
+                acc += t
+                d = depth
             while d < depth:
                 n = depth - d
                 if n > chunk:
                     n = chunk
                 model.read_const(row + d, wbuf)  # whole scratch (w is its address); only n bytes are used
-                x = ptr8(x0 + d)
-                i = 0
-                while i < n:
-                    acc += ((w[i] ^ 0x80) - 0x80) * ((x[i] ^ 0x80) - 0x80)
-                    i += 1
+                if use:  # a row longer than the scratch: one call per piece
+                    pp[P_N] = n
+                    pp[P_X] = xin + b * depth + d
+                    pp[P_W] = 0
+                    pp[P_NOUT] = 1
+                    pa[0] = 0
+                    dot(arena, wbuf, prm, accs)
+                    t = pa[0]
+                    if t & sign:
+                        t -= wrap
+                    acc += t
+                else:
+                    x = ptr8(x0 + d)
+                    i = 0
+                    while i < n:
+                        acc += ((w[i] ^ 0x80) - 0x80) * ((x[i] ^ 0x80) - 0x80)
+                        i += 1
                 d += n
             # --- generated requant: do not edit ---
             # MultiplyByQuantizedMultiplier(acc, mult, shift)
@@ -145,12 +217,19 @@ def _fc(acc: int, i: int, w: ptr8, a: ptr8, p, model, wbuf):
 
 
 def bind(p, arena):
-    """The scratch view, made once per interpreter: a slice of the arena is a heap object."""
+    """The scratch view (a slice of the arena is a heap object) and, for the Xtensa loop,
+    its parameter block and one int32 sum per row the scratch holds; made once per interpreter."""
     s = p[SCRATCH]
-    return arena[s:s + p[CHUNK]]
+    w = arena[s:s + p[CHUNK]]
+    if _dot is None:
+        return w, 0, None, None
+    from array import array
+
+    rows = p[CHUNK] // p[DEPTH] or 1
+    return w, rows, array("i", bytes(4 * P_SIZE)), array("i", bytes(4 * rows))
 
 
 def eval(p, arena, model, views=None):
-    w = views or bind(p, arena)
+    w, rows, prm, accs = views or bind(p, arena)
     # model, not model.read_const: a method call from viper makes no bound-method object
-    _fc(0, 0, w, arena, p, model, w)
+    _fc(0, 0, w, arena, p, model, w, rows, _dot, prm, accs, arena)

@@ -1,4 +1,5 @@
-"""Element-wise int8 → int8 ops as a 256-entry table: RELU, RELU6, LOGISTIC, TANH, QUANTIZE.
+"""Element-wise int8 → int8 ops as a 256-entry table: RELU, RELU6, LOGISTIC, TANH, QUANTIZE, and the
+ops whose tables have their own files (LEAKY_RELU, HARD_SWISH: ops/<name>.py).
 
 Each of these maps one int8 code to one int8 code with nothing but the
 tensors' quantization, so the host runs TFLM's integer arithmetic for all
@@ -29,8 +30,10 @@ from edgeloop_fw.runtime.qmath import mbqm_wide as mbqm, rdbpot
 from .. import fixedpoint
 from ..graph import Arena, Const, Context, OpPlan, Scratch
 from ..quant import quantize_multiplier, tflite_round
+from . import hard_swish, leaky_relu
 
 CODES = range(-128, 128)
+OWN_TABLES = {"LEAKY_RELU": leaky_relu.table, "HARD_SWISH": hard_swish.table}  # op -> table(ctx)
 
 
 def _clamp(v: int) -> int:
@@ -105,6 +108,9 @@ def table_for(ctx: Context) -> list[int]:
         return tanh_table(s_in, zp_in)
     if name == "QUANTIZE":
         return requantize_table(s_in, zp_in, ctx.scale(y), ctx.zero_point(y))
+    own = OWN_TABLES.get(name)
+    if own:
+        return own(ctx)
     raise ctx.refuse("no table for this op")  # only reachable through a registry mistake
 
 

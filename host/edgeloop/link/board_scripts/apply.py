@@ -69,8 +69,14 @@ def _el_ap_clear(path):
         os.remove(path)
 
 
-def el_apply(root=""):
-    """Roll a committed deploy forward; returns how many files were moved (0: nothing pending)."""
+def el_apply(root="", limit=0):
+    """Roll a committed deploy forward; returns how many files were moved (0: nothing pending).
+
+    With `limit`, at most that many files move and -1 means "call again": a
+    board whose heap is only collected between execs (the WebAssembly board)
+    cannot hold the garbage of a whole firmware's moves in one call. A repeat
+    skips the moves already done, as after a reset.
+    """
     journal_path = root + EL_DIR + "/journal.json"
     try:
         f = open(journal_path)
@@ -86,6 +92,8 @@ def el_apply(root=""):
     folders = {}
     for src, dst in journal["moves"]:
         if _el_ap_exists(root + src):
+            if limit and moved == limit:
+                return -1
             parent = dst[: dst.rfind("/")]
             if parent:
                 _el_ap_mkdirs(root + parent, folders)

@@ -33,9 +33,11 @@
  * (0 is the file name). The linker reads this section and drops it. */
 static const char qstr_names[] __attribute__((section(".el_qstrs"), used)) =
     "ValueError\0fully_connected\0conv_2d\0depthwise_conv_2d\0API\0scratch_size\0dw_scratch_size\0"
-    "pool_2d\0add\0mean\0lut8\0concatenation\0softmax\0";
+    "pool_2d\0add\0mean\0lut8\0concatenation\0softmax\0"
+    "audio_frame\0audio_work_size\0";
 enum { Q_ValueError = 1, Q_fully_connected, Q_conv_2d, Q_depthwise_conv_2d, Q_API, Q_scratch_size,
-       Q_dw_scratch_size, Q_pool_2d, Q_add, Q_mean, Q_lut8, Q_concatenation, Q_softmax };
+       Q_dw_scratch_size, Q_pool_2d, Q_add, Q_mean, Q_lut8, Q_concatenation, Q_softmax,
+       Q_audio_frame, Q_audio_work_size };
 
 static void fail(const char *msg) {
     mp_fun_table.raise_msg(mp_fun_table.load_global(mp_native_qstr_table[Q_ValueError]), msg);
@@ -381,6 +383,8 @@ static mp_obj_t softmax(size_t n_args, const mp_obj_t *args) {
     return (mp_obj_t)mp_fun_table.const_none;
 }
 
+#include "el_audio_glue.h" /* audio_frame, audio_work_size: the keyword front end */
+
 /* Function objects: their type pointer is patched by the loader (mp_fun_table[81]). */
 static const el_fun_var fc_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(5, 5), fully_connected};
 static const el_fun_var conv_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(6, 6), conv_2d};
@@ -410,6 +414,8 @@ mp_obj_t mpy_init(const el_fun_bc *self, size_t n_args, size_t n_kw, mp_obj_t *a
     mp_fun_table.store_global(mp_native_qstr_table[Q_lut8], (mp_obj_t)&lut8_obj);
     mp_fun_table.store_global(mp_native_qstr_table[Q_concatenation], (mp_obj_t)&concat_obj);
     mp_fun_table.store_global(mp_native_qstr_table[Q_softmax], (mp_obj_t)&softmax_obj);
+    mp_fun_table.store_global(mp_native_qstr_table[Q_audio_frame], (mp_obj_t)&audio_frame_obj);
+    mp_fun_table.store_global(mp_native_qstr_table[Q_audio_work_size], (mp_obj_t)&audio_work_size_obj);
     mp_fun_table.store_global(mp_native_qstr_table[Q_API],
                               mp_fun_table.native_to_obj(EL_API, EL_NATIVE_TYPE_INT));
     mp_fun_table.swap_globals(old);

@@ -1,0 +1,162 @@
+"""Instructions per MAC of the Xtensa loops (viper/xtensa.py) next to viper's, on xtensawin.
+
+Both are the exact machine code mpy-cross writes for an ESP32-S3 (`-march=xtensawin`),
+run under qemu-xtensa (core dc233c: windowed ABI, MAC16, zero-overhead loops) and
+counted with tests/tools/qemu_count_plugin.c (tests.tools.xtensa_qemu).
+
+- "asm": every call the viper kernels would make for the layer (tests.tools.xtensa_layers:
+  FULLY_CONNECTED several rows per call, CONV_2D/DEPTHWISE a run of output pixels per call),
+  whole calls (entry, set-up, loops, return) over the layer's MACs; the outputs are checked
+  against TFLM in the same run. Not included: the Python call from viper (one per call
+  listed) and the requantization, which stays in viper.
+- "asm loop": the slope, one more block of four MACs in the innermost loop.
+- "viper loop": viper's own inner MAC loop (the same statements as the kernel's, compiled
+  by the same mpy-cross for xtensawin), run under the same QEMU with a stand-in function
+  table (its argument conversions) and counted the same way; the slope between 64 and
+  1064 iterations, i.e. the loop alone, none of the kernel around it.
+
+Goal: <= 8 instructions per MAC (viper's whole-op figure on Cortex-M is ~40-50,
+docs/native-modules.md). Run: .venv/bin/python benchmarks/bench_xtensa.py
+"""
+
+from __future__ import annotations
+
+import struct
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the checkout: tests.tools
+
+GOAL = 8.0
+CASES = {
+    "speech_fc": "fully connected 4000->4",
+    "anchor_fc": "fully connected 256->64",
+    "anchor_conv": "conv 25x20x8->16, 3x3",
+    "speech_dw": "depthwise 49x40x1, 10x8, mult 8, stride 2",
+    "dw1_dscnn": "depthwise 25x5x64, 3x3, mult 1 (DS-CNN)",
+}
+# Viper's inner loops, statement for statement as in viper/*.py (FC; CONV_2D rows and
+# DEPTHWISE with dilation 1 and one channel; DEPTHWISE over channels, x strided).
+VIPER = {
+    "fully_connected": """
+@micropython.viper
+def mac(acc: int, i: int, w: ptr8, x: ptr8, n: int, off: int) -> int:
+    while i < n:
+        acc += ((w[i] ^ 0x80) - 0x80) * ((x[i] ^ 0x80) - 0x80)
+        i += 1
+    return acc
+""",
+    "conv_2d": """
+@micropython.viper
+def mac(acc: int, i: int, w: ptr8, x: ptr8, n: int, off: int) -> int:
+    while i < n:
+        acc += ((w[i] ^ 0x80) - 0x80) * ((x[i] ^ 0x80) + off)
+        i += 1
+    return acc
+""",
+    "depthwise_conv_2d": """
+@micropython.viper
+def mac(acc: int, i: int, w: ptr8, x: ptr8, n: int, st: int) -> int:
+    j = 0
+    while i < n:
+        acc += ((w[i] ^ 0x80) - 0x80) * ((x[j] ^ 0x80) + 3)
+        j += st
+        i += 1
+    return acc
+""",
+}
+
+
+def viper_text(source: str) -> bytes:
+    """The machine code of the one viper function in `source`, compiled for xtensawin
+    (the .mpy's first child raw code: uint(len << 3 | kind 2) and the text)."""
+    from edgeloop.deploy.mpy import compile_source
+    from tests.tools.xtensa_qemu import _In
+
+    mpy = compile_source(source.encode(), "viper_mac.py", arch="xtensawin")
+    f = _In(mpy)
+    f.take(4)
+    n_qstr, n_obj = f.uint(), f.uint()
+    for _ in range(n_qstr):
+        n = f.uint()
+        if not n & 1:
+            f.take((n >> 1) + 1)
+    for _ in range(n_obj):  # viper code refers to mp_fun_table through object 0 (type byte 0)
+        if f.take(1)[0] > 4:
+            raise SystemExit("a constant object with a payload: the reader does not skip those")
+    kind_len = f.uint()
+    f.take(kind_len >> 3)
+    if f.uint() != 1:
+        raise SystemExit("expected one function")
+    kind_len = f.uint()
+    assert kind_len & 3 == 2, "not viper code"
+    return f.take(kind_len >> 3)
+
+
+def viper_count(runner, code: bytes, ident: bytes, n: int) -> int:
+    """One call of a viper function taking 6 arguments, with a function table whose
+    entries 3, 4 (native_from_obj, native_to_obj) and 44 return their first argument:
+    the arguments are then raw machine words. The function object's context gives the
+    table (fun->context, context word 3 -> a pointer to the table)."""
+    from tests.tools.xtensa_qemu import Buf
+
+    w = bytes((7 * i + 3) & 0xFF for i in range(n))
+    x = bytes((5 * i + 1) & 0xFF for i in range(4 * n))
+    sizes = [8, 16, 4, 256, len(ident), 24, len(w), len(x)]
+    at = runner.layout(code, sizes, 1)
+    table = bytearray(256)
+    for e in (3, 4, 44):
+        struct.pack_into("<I", table, 4 * e, at[4])
+    bufs = [struct.pack("<2I", 0, at[1]), struct.pack("<4I", 0, 0, 0, at[2]), struct.pack("<I", at[3]),
+            bytes(table), ident, struct.pack("<6i", 0, 0, at[6], at[7], n, 1), w, x]
+    _rets, _outs, counts = runner.run(code, bufs, [[Buf(0), 6, 0, Buf(5)]], count=True)
+    return counts[0]
+
+
+def main() -> None:
+    from edgeloop.convert.int8 import convert_tflite_bytes
+    from tests.tools import cortexm_layers, xtensa_layers, xtensa_qemu as xq
+
+    why = xq.unavailable()
+    if why:
+        raise SystemExit(why)
+    src = ROOT / "firmware" / "edgeloop_fw" / "runtime" / "viper" / "xtensa.py"
+    codes = xq.compile_asm(src.read_text(), "edgeloop_fw/runtime/viper/xtensa.py")
+    runner = xq.Runner()
+    ident = xq.compile_asm("@micropython.asm_xtensa\ndef ident(a2):\n    pass\n")["ident"]
+    viper = {}
+    for op, source in VIPER.items():
+        code = viper_text(source)
+        viper[op] = (viper_count(runner, code, ident, 1064) - viper_count(runner, code, ident, 64)) / 1000
+
+    # the innermost loops' slopes: 4 more MACs in each function
+    slope = {}
+    for fn in ("dot0", "dot", "dots"):
+        prm = [struct.pack("<10i", n, 1, 0, 0, 3 if fn != "dot0" else 0, 0, 0, 2, 1, 0) for n in (64, 68)]
+        bufs = [bytes(256), bytes(256)] + [prm[0], bytes(4), prm[1], bytes(4)]
+        counts = runner.run(codes[fn], bufs, [[xq.Buf(0), xq.Buf(1), xq.Buf(2), xq.Buf(3)],
+                                              [xq.Buf(0), xq.Buf(1), xq.Buf(4), xq.Buf(5)]], count=True)[2]
+        slope[fn] = (counts[1] - counts[0]) / 4
+
+    print("Xtensa (ESP32-S3, xtensawin) under qemu-xtensa dc233c: instructions per MAC, exact counts")
+    print(f"{'layer':44} {'asm':>6} {'calls':>6} {'asm loop':>9} {'viper loop':>11} {'viper/asm':>10}  goal <= {GOAL:g}")
+    ok = True
+    for case, label in CASES.items():
+        tflite, x, want = cortexm_layers.build(case)
+        blob = convert_tflite_bytes(tflite, case).data
+        y, n, calls = xtensa_layers.run_layer(blob, x, codes, runner, count=True)
+        kind = "fully_connected" if "fc" in case else ("conv_2d" if "conv" in case else "depthwise_conv_2d")
+        fn = {"fully_connected": "dot0", "conv_2d": "dot", "depthwise_conv_2d": "dots"}[kind]
+        macs = xtensa_layers.layer_macs(blob)
+        per = n / macs
+        ok &= y == want
+        print(f"{label:44} {per:6.2f} {calls:6d} {slope[fn]:9.2f} {viper[kind]:11.2f} {viper[kind] / per:9.1f}x"
+              f"  {'met' if per <= GOAL else 'NOT met'}{'' if y == want else '  OUTPUT DIFFERS FROM TFLM'}")
+    print("outputs equal TFLM's on every layer" if ok else "SOME OUTPUTS DIFFER FROM TFLM")
+    if not ok:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()

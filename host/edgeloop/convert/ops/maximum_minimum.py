@@ -1,0 +1,25 @@
+"""MAXIMUM and MINIMUM (int8), host half: TFLM's maximum_minimum.cc.
+
+TFLM compares the raw int8 codes and copies the winner: no rescale, no
+zero point, whatever the tensors' scales say (converters give all three
+tensors one scale; with different scales TFLM's bytes are still what it
+computes, and edgeloop's equal them). Broadcasting and a constant operand:
+ops/binary.py.
+
+Params: edgeloop_fw/runtime/opspec.py ("maximum_minimum"); MODE 0 max, 1 min.
+"""
+
+from __future__ import annotations
+
+from edgeloop_fw.runtime.opspec import pack
+
+from ..graph import Context, OpPlan
+from .binary import operands
+
+MODES = {"MAXIMUM": 0, "MINIMUM": 1}
+
+
+def prepare(ctx: Context) -> OpPlan:
+    op = operands(ctx)
+    params = pack("maximum_minimum", **op.fields, mode=MODES[ctx.op.name])
+    return OpPlan(params, reads=op.reads, writes=[op.y.index], scratch=op.scratch)
