@@ -163,6 +163,16 @@ def permute():
     return keras.Model(inp, L.Dense(3)(L.Flatten()(a)))
 
 
+def strided():
+    """STRIDED_SLICE: steps, a negative begin, and an axis taken at one index (shrunk)."""
+    keras, L = _keras()
+    inp = keras.Input((11, 7, 3), batch_size=1)
+    x = L.Conv2D(4, 2, padding="same")(inp)
+    a = x[:, 1:9:3, -5::2, :]
+    b = x[:, -1, :, 1:3]
+    return keras.Model(inp, L.Concatenate()([L.Flatten()(a), L.Flatten()(b)]))
+
+
 def lstm():
     """A gesture model: an LSTM over 20 steps of 6 features, its last state into Dense.
     Built with tf_keras (see `LEGACY`); Keras returns the last step, which the
@@ -233,7 +243,7 @@ ZOO = {
     "activations": activations, "reshape": reshape, "mixed_scales": mixed_scales,
     "sigmoid_only": sigmoid_only, "tanh_only": tanh_only, "conv1d_dynamic": conv1d_dynamic,
     "add_broadcast": add_broadcast, "permute": permute, "leaky": leaky, "elementwise": elementwise,
-    "lstm_seq": lstm_seq,
+    "lstm": lstm, "lstm_seq": lstm_seq, "strided": strided,
 }
 # Built with an unknown batch and converted without edgeloop's batch pinning.
 DYNAMIC = {"conv1d_dynamic"}
@@ -262,6 +272,7 @@ OPS = {
     "elementwise": {"SUB", "MUL", "MAXIMUM", "MINIMUM", "PRELU", "HARD_SWISH"},
     "lstm": {"UNIDIRECTIONAL_SEQUENCE_LSTM", "STRIDED_SLICE", "FULLY_CONNECTED"},
     "lstm_seq": {"UNIDIRECTIONAL_SEQUENCE_LSTM", "FULLY_CONNECTED"},
+    "strided": {"CONV_2D", "STRIDED_SLICE", "CONCATENATION"},
 }
 
 SEED = 20261122
@@ -270,7 +281,7 @@ SEED = 20261122
 def build(name: str):
     keras = _tf_keras()[0] if name in LEGACY else _keras()[0]
     keras.utils.set_random_seed(SEED)
-    builder = ZOO.get(name) or {"unsupported": unsupported, "lstm": lstm}[name]
+    builder = ZOO.get(name) or {"unsupported": unsupported}[name]
     model = builder()
     # Random init leaves biases at zero, which hides bias bugs: give every
     # bias a fixed non-zero value, and spread the weights a little.

@@ -40,6 +40,7 @@ KERNELS = {
     54: "prelu",               # PRELU
     6: "dequantize",           # DEQUANTIZE (int8 -> float32)
     44: "lstm",                # UNIDIRECTIONAL_SEQUENCE_LSTM
+    45: "transpose",           # STRIDED_SLICE (forward steps: the same gather from a start byte)
 }
 
 # --- generated kernel versions: do not edit ---

@@ -456,6 +456,7 @@ def _transpose(m, p, N, fixed):
 
 
 def _lstm(m, p, N, fixed):
+    _need(len(p) > fixed, "%d params, expected more than %d", len(p), fixed)
     _pos(p, N, "BATCHES", "STEPS", "FEATURES", "UNITS")
     b, t, f, u = p[N["BATCHES"]], p[N["STEPS"]], p[N["FEATURES"]], p[N["UNITS"]]
     _need(f <= m.arena and u <= m.arena and b * t <= m.arena, "the LSTM is larger than the %d-byte arena", m.arena)

@@ -20,8 +20,9 @@ from .tflite import Operator, Tensor, TFLiteModel
 
 @dataclass(frozen=True)
 class Arena:
-    """Byte offset of an activation tensor in the board's arena."""
+    """Byte offset of an activation tensor in the board's arena (plus `offset` bytes into it)."""
     tensor: int
+    offset: int = 0
 
 
 @dataclass(frozen=True, eq=False)

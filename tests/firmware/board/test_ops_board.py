@@ -2,7 +2,7 @@
 
 A representative subset of the keras_zoo models: together they use ADD
 (with broadcast-free requantization of both inputs), CONCATENATION, QUANTIZE,
-MAX/AVERAGE pooling, MEAN, TRANSPOSE, UNIDIRECTIONAL_SEQUENCE_LSTM, and the table ops RELU, RELU6, LOGISTIC, TANH,
+MAX/AVERAGE pooling, MEAN, TRANSPOSE, STRIDED_SLICE, UNIDIRECTIONAL_SEQUENCE_LSTM, and the table ops RELU, RELU6, LOGISTIC, TANH,
 besides RUNTIME's CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, SOFTMAX.
 The runtime is the deployed firmware; models and inputs go through the same
 deploy library, one model per raw-REPL execution (the board collects
@@ -17,7 +17,7 @@ from tests.tools.board_models import assert_board_matches_tflm  # noqa: E402
 
 pytestmark = [pytest.mark.sim, pytest.mark.tf]
 
-SUBSET = ["residual", "mixed_scales", "global_pool", "activations", "pooling", "permute", "lstm_seq"]
+SUBSET = ["residual", "mixed_scales", "global_pool", "activations", "pooling", "permute", "lstm_seq", "lstm", "strided"]
 
 
 @pytest.fixture(scope="module")

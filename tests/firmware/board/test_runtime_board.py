@@ -205,7 +205,7 @@ def test_edgeloop_predict_port_on_the_virtual_board_equals_tflm(virtual_board, t
 
 
 ZOO_LOCKED = ["conv2d", "pooling", "residual", "activations", "mixed_scales", "add_broadcast", "global_pool",
-              "conv1d_dynamic", "dense_mlp", "conv1d", "permute", "lstm_seq"]
+              "conv1d_dynamic", "dense_mlp", "conv1d", "permute", "lstm"]
 
 
 @pytest.mark.tf

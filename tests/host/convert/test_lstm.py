@@ -17,18 +17,19 @@ from tests.tools.runtime_helpers import edgeloop_interpreter, edgeloop_run, tflm
 
 pytestmark = pytest.mark.tf
 
-# (time steps, features, units, seed): odd sizes, one unit, more units than features.
-SHAPES = [(9, 5, 7, 1), (1, 3, 1, 2), (16, 2, 13, 3), (6, 11, 4, 4)]
+# (time steps, features, units, seed, every step or the last): odd sizes, one unit, more units
+# than features. Keras' last state is the whole sequence and a STRIDED_SLICE after conversion.
+SHAPES = [(9, 5, 7, 1, True), (1, 3, 1, 2, True), (16, 2, 13, 3, False), (6, 11, 4, 4, False), (20, 6, 12, 5, False)]
 
 
-def _convert(steps, feats, units, seed):
+def _convert(steps, feats, units, seed, sequences=True):
     tf = pytest.importorskip("tensorflow", reason="TensorFlow is not installed (pip install 'edgeloop[tf]')")
     keras = pytest.importorskip("tf_keras", reason="tf_keras is not installed (pip install 'edgeloop[tf]')")
     from edgeloop.convert.int8 import convert_tflite_bytes
 
     keras.utils.set_random_seed(seed)
     inp = keras.Input((steps, feats), batch_size=1)
-    model = keras.Model(inp, keras.layers.LSTM(units, return_sequences=True)(inp))
+    model = keras.Model(inp, keras.layers.LSTM(units, return_sequences=sequences)(inp))
     rng = np.random.default_rng(seed)
     for w in model.weights:  # non-zero biases, or a bias bug hides
         if "bias" in w.name:
@@ -41,7 +42,8 @@ def _convert(steps, feats, units, seed):
     conv.inference_input_type = conv.inference_output_type = tf.int8
     tflite = bytes(conv.convert())
     t = convert_tflite_bytes(tflite, "lstm")
-    assert [o.name for o in t.ops] == ["UNIDIRECTIONAL_SEQUENCE_LSTM"], [o.name for o in t.ops]
+    want_ops = ["UNIDIRECTIONAL_SEQUENCE_LSTM"] + ([] if sequences else ["STRIDED_SLICE"])
+    assert [o.name for o in t.ops] == want_ops, [o.name for o in t.ops]
     check(io.BytesIO(t.data))  # the board's model-file check takes every field
     runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime",
                                   reason="tflite-micro (the TFLM reference) is not installed")
@@ -58,15 +60,15 @@ def _inputs(ours, x, seed):
             + [np.full(shape, -128, np.int8), np.full(shape, 127, np.int8)])
 
 
-@pytest.mark.parametrize("steps,feats,units,seed", SHAPES)
-def test_lstm_matches_tflm_byte_for_byte(steps, feats, units, seed):
-    _tflite, ours, ref, x = _convert(steps, feats, units, seed)
+@pytest.mark.parametrize("steps,feats,units,seed,sequences", SHAPES)
+def test_lstm_matches_tflm_byte_for_byte(steps, feats, units, seed, sequences):
+    _tflite, ours, ref, x = _convert(steps, feats, units, seed, sequences)
     outputs = set()
     for i, xi in enumerate(_inputs(ours, x, seed)):
         want = tflm_run(ref, xi)
         got = edgeloop_run(ours, xi).reshape(want.shape)
         diff = np.argwhere(got != want)
-        assert diff.size == 0, (f"input #{i}: {len(diff)} bytes differ, first at (batch, step, unit) "
+        assert diff.size == 0, (f"input #{i}: {len(diff)} bytes differ, first at "
                                 f"{diff[:4].tolist()}: edgeloop {got[got != want][:4]} vs TFLM {want[got != want][:4]}")
         outputs.add(want.tobytes())
     assert len(outputs) > 4, "the LSTM gives the same output for different inputs: the comparison proves nothing"
