@@ -216,6 +216,28 @@ def _load(tf, path: Path):
     return "keras", model, None, None, shape
 
 
+RECURRENT = ("LSTM", "GRU", "SimpleRNN", "RNN", "Bidirectional", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D")
+LSTM_HINT = ("build it with tf_keras (Keras 2), convert it to full int8 with tf.lite.TFLiteConverter."
+             "from_keras_model and give edgeloop the .tflite (docs/runtime-kernels.md, LSTM)")
+
+
+def _refuse_loops(kind, obj, sig, path):
+    """Keras 3 lowers recurrent layers (and a SavedModel keeps them) as a WHILE loop, and
+    TFLite's int8 calibrator crashes the whole process on it: refuse before converting."""
+    if kind == "keras":
+        for layer in obj._flatten_layers(include_self=False):
+            if type(layer).__name__ in RECURRENT:
+                raise ConversionError(f"{path}: layer '{layer.name}' ({type(layer).__name__}) becomes a loop that "
+                                      f"TFLite's int8 calibrator cannot run; {LSTM_HINT}")
+        return
+    kinds = {op.type for op in sig.graph.get_operations()}
+    for f in sig.graph.as_graph_def().library.function:
+        kinds |= {n.op for n in f.node_def}
+    if kinds & {"While", "StatelessWhile"}:
+        raise ConversionError(f"SavedModel {path} has a loop (a recurrent layer?) that TFLite's int8 calibrator "
+                              f"cannot run; {LSTM_HINT}")
+
+
 def _batch1_converter(tf, kind, obj, sig, name, shape):
     if kind == "keras":
         import keras
@@ -279,6 +301,7 @@ def convert_keras(path: str | os.PathLike, calibration: np.ndarray | str | os.Pa
         raise ConversionError(
             f"full-integer int8 needs representative data: pass --calib data.npz (or .npy) "
             f"with float samples shaped {expected}, as the model sees them in use")
+    _refuse_loops(kind, obj, sig, path)
     representative, n_samples = representative_dataset(calibration, shape, progress)
     converter = _batch1_converter(tf, kind, obj, sig, name, shape)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]

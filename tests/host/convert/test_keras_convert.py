@@ -140,6 +140,22 @@ def test_unsupported_op_is_refused_with_its_name_and_layer(tmp_path):
     assert not (tmp_path / "l.elm").exists()
 
 
+def test_keras3_lstm_is_refused_before_the_calibrator_crashes(tmp_path):
+    """Keras 3's LSTM is a WHILE loop after conversion, and TFLite's int8 calibrator dies
+    on it with a segmentation fault (no message at all): convert must refuse first."""
+    pytest.importorskip("tensorflow")
+    import keras
+
+    inp = keras.Input((20, 6), batch_size=1)
+    model = keras.Model(inp, keras.layers.Dense(4)(keras.layers.LSTM(12, name="gesture_lstm")(inp)))
+    model.save(tmp_path / "lstm.keras")
+    np.save(tmp_path / "c.npy", np.zeros((4, 20, 6), np.float32))
+    line = one_line_error(CliRunner().invoke(cli, ["convert", str(tmp_path / "lstm.keras"), "--calib",
+                                                   str(tmp_path / "c.npy"), "-o", str(tmp_path / "l.elm")]))
+    assert "gesture_lstm" in line and "tf_keras" in line and ".tflite" in line
+    assert not (tmp_path / "l.elm").exists()
+
+
 def test_missing_tensorflow_says_how_to_install(saved, monkeypatch):
     d, _, _ = saved
     monkeypatch.setitem(sys.modules, "tensorflow", None)  # import tensorflow now raises ImportError
