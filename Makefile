@@ -15,11 +15,14 @@ LOADED_TESTS  ?= -m sim
 # Debian packages first: they bring npm (and Node) for the last step.
 setup: system-packages $(VENV)/.installed node_modules/.installed
 
-$(VENV)/.installed: pyproject.toml | system-packages
+$(VENV)/.installed: pyproject.toml Makefile | system-packages
 	@echo "setup: Python packages into $(VENV) (TensorFlow is a download of several hundred MB)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PY) -m pip install --progress-bar on --upgrade pip
 	$(PY) -m pip install --progress-bar on -e '.[tf,torch,dev]'
+	@# Keras 2, for LSTM models (only its LSTM becomes TFLite's fused UNIDIRECTIONAL_SEQUENCE_LSTM).
+	@# Without its dependencies: it names "tensorflow", which tensorflow-cpu above already is.
+	$(PY) -m pip install --progress-bar on --no-deps 'tf-keras==2.21.0'
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json | system-packages

@@ -25,7 +25,7 @@ def _keras():
 def _tf_keras():
     import pytest
 
-    tf_keras = pytest.importorskip("tf_keras", reason="tf_keras is not installed (pip install 'edgeloop[tf]')")
+    tf_keras = pytest.importorskip("tf_keras", reason="tf_keras is not installed (make setup installs it)")
 
     return tf_keras, tf_keras.layers
 

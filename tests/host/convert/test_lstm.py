@@ -24,7 +24,7 @@ SHAPES = [(9, 5, 7, 1, True), (1, 3, 1, 2, True), (16, 2, 13, 3, False), (6, 11,
 
 def _convert(steps, feats, units, seed, sequences=True):
     tf = pytest.importorskip("tensorflow", reason="TensorFlow is not installed (pip install 'edgeloop[tf]')")
-    keras = pytest.importorskip("tf_keras", reason="tf_keras is not installed (pip install 'edgeloop[tf]')")
+    keras = pytest.importorskip("tf_keras", reason="tf_keras is not installed (make setup installs it)")
     from edgeloop.convert.int8 import convert_tflite_bytes
 
     keras.utils.set_random_seed(seed)
