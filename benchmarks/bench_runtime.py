@@ -153,6 +153,27 @@ def bytecodes_per_mac(interp, x: bytes, macs: int) -> float:
     return count / macs
 
 
+def add_lstm(inputs: dict) -> None:
+    """The zoo's gesture LSTM (20 steps x 6 features -> LSTM(12) -> Dense(4)), converted here
+    into a temporary .tflite, when tf_keras is installed (make setup)."""
+    import tempfile
+
+    try:
+        import tf_keras  # noqa: F401
+    except ImportError:
+        print("lstm_gesture skipped: tf_keras is not installed (make setup installs it)")
+        return
+    from tests.tools import keras_zoo
+    from tflite_micro.python.tflite_micro import runtime
+
+    d = Path(tempfile.mkdtemp(prefix="bench_lstm_"))
+    path = d / "lstm_gesture.tflite"
+    path.write_bytes(keras_zoo.to_tflite("lstm", d))
+    q = runtime.Interpreter.from_file(str(path)).get_input_details(0)["quantization_parameters"]
+    MODELS["lstm_gesture"] = path
+    inputs["lstm_gesture"] = keras_zoo.int8_inputs("lstm", float(q["scales"][0]), int(q["zero_points"][0]))[0]
+
+
 def main() -> None:
     from tests.tools.runtime_helpers import speech_features
     from tflite_micro.python.tflite_micro import runtime
@@ -163,8 +184,9 @@ def main() -> None:
     from edgeloop_fw.runtime.interpreter import Interpreter
     from edgeloop_fw.runtime.loader import Model
 
-    models = {name: convert_tflite(path) for name, path in MODELS.items()}
     inputs = {"hello_world": np.array([[93]], np.int8), "micro_speech": speech_features("yes")}
+    add_lstm(inputs)
+    models = {name: convert_tflite(path) for name, path in MODELS.items()}
     ok, why = node_status()
     board = board_figures(models, inputs) if ok else None
     print(f"{'model':<13} {'MACs':>7} | {'heap after load':>15} {'+inference':>10} {'peak':>7} "
@@ -182,6 +204,7 @@ def main() -> None:
         ref = runtime.Interpreter.from_file(str(MODELS[name]))
         start = time.perf_counter()
         for _ in range(runs * 20):
+            ref.reset()  # an LSTM starts from its reset state, as on edgeloop
             ref.set_input(inputs[name], 0)
             ref.invoke()
         tflm = conv.macs * runs * 20 / (time.perf_counter() - start)
