@@ -167,11 +167,40 @@ void el_requant_out(const int32_t *acc, const el_chan *chan, int32_t n, int slow
 #define EL_WIDE 0
 #endif
 
-/* Scratch of a conv/depthwise call over `rows` output channels with dot length k:
+/* ARMv6-M's conv: MULS and ADD per MAC over int32 weights (el_dw4_v6m.S,
+ * 2.5 instructions per MAC against 3.6 for the byte loop, whose LDRSB takes
+ * only a register offset). The weights of whole 4-row blocks are widened once
+ * per call, interleaved per tap (w[4 t + r]), and each pixel's column once per
+ * pixel (amortized over every output channel: a 1x1 conv is a matrix multiply
+ * whose column is just the pixel's channels). The widened weights are capped
+ * at EL_I32_BYTES; rows past the cap take the byte loop. */
+#if defined(__ARM_ARCH_6M__) && !defined(EL_PORTABLE)
+#define EL_I32 1
+void el_dw4_v6m(const int32_t *x, const int32_t *w, int32_t kp, int32_t *acc);
+#else
+#define EL_I32 0
+#endif
+#define EL_I32_BYTES 16384
+
+/* rows (a multiple of 4) of `rows` whose weights ARMv6-M widens to int32 */
+static int32_t i32_rows(int32_t k, int32_t rows) {
+    if (!EL_I32)
+        return 0;
+    int32_t cap = EL_I32_BYTES / (16 * round4(k)) * 4, r = rows & ~3;
+    return r < cap ? r : cap;
+}
+
+/* Scratch of a depthwise gather call over `rows` output channels with dot length k:
  * the column, per channel its constants and sum, and on ARMv7E-M the widened
  * weights of the rows that go four at a time. */
-int32_t el_conv_scratch_bytes(int32_t k, int32_t rows) {
+static int32_t gather_scratch_bytes(int32_t k, int32_t rows) {
     return round4(k) + (int32_t)(sizeof(el_chan) + 4) * rows + (EL_WIDE ? 2 * round4(k) * (rows & ~3) : 0);
+}
+
+/* Scratch of a conv call: the same, plus on ARMv6-M the int32 column and weights. */
+int32_t el_conv_scratch_bytes(int32_t k, int32_t rows) {
+    int32_t ni = i32_rows(k, rows);
+    return gather_scratch_bytes(k, rows) + (ni ? 4 * round4(k) * (1 + ni) : 0);
 }
 
 /* acc[c] = chan[c].fold + rows c of w (k bytes each; w16: rows [0, count & ~3)
@@ -204,6 +233,37 @@ static int16_t *widen(const int8_t *w, int32_t k, int32_t count, int16_t *o) {
             o[3] = i + 3 < k ? w[i + 3] : 0;
         }
     return o;
+}
+
+/* ARMv6-M: the first `count` rows (a multiple of 4) as int32 for el_dw4_v6m,
+ * block b (rows 4b..4b+3) at wi + 4 b k4 holding w[4 t + r]; taps past k are 0
+ * in the weights and in the column xi (whose first k entries each pixel sets). */
+static void widen32(const int8_t *w, int32_t k, int32_t count, int32_t *xi, int32_t *wi) {
+    int32_t k4 = round4(k);
+    for (int32_t t = k; t < k4; t++)
+        xi[t] = 0;
+    for (int32_t r = 0; r < count; r++, w += k) {
+        int32_t *o = wi + (r >> 2) * 4 * k4 + (r & 3);
+        for (int32_t t = 0; t < k4; t++)
+            o[4 * t] = t < k ? w[t] : 0;
+    }
+}
+
+/* acc[c] = chan[c].fold + the widened rows c < count against col (widened into xi) */
+static void rows32(const int8_t *col, int32_t *xi, const int32_t *wi, int32_t k, int32_t count,
+                   const el_chan *chan, int32_t *acc) {
+#if EL_I32
+    int32_t k4 = round4(k);
+    for (int32_t t = 0; t < k; t++)
+        xi[t] = col[t];
+    for (int32_t c = 0; c < count; c += 4, wi += 4 * k4) {
+        acc[c] = chan[c].fold; acc[c + 1] = chan[c + 1].fold;
+        acc[c + 2] = chan[c + 2].fold; acc[c + 3] = chan[c + 3].fold;
+        el_dw4_v6m(xi, wi, k4, acc + c);
+    }
+#else
+    (void)col; (void)xi; (void)wi; (void)k; (void)count; (void)chan; (void)acc;
+#endif
 }
 
 void el_fully_connected_s8(const int8_t *x, const int8_t *w, int8_t *y,
@@ -330,6 +390,10 @@ void el_conv_2d_s8_range(const el_geom *g, const int8_t *x, const int8_t *w, int
     int16_t *w16 = EL_WIDE && cn >= 4 ? (int16_t *)(acc + cn) : 0;
     if (w16)
         widen(w, k, cn & ~3, w16);
+    int32_t ni = i32_rows(k, cn), k4 = round4(k);
+    int32_t *xi = (int32_t *)(acc + cn), *wi = xi + k4;
+    if (ni)
+        widen32(w, k, ni, xi, wi);
     int slow = 0;
     for (int32_t c = 0; c < cn; c++)
         slow |= prep(chan + c, q, w + c * k, k, c0 + c);
@@ -340,7 +404,9 @@ void el_conv_2d_s8_range(const el_geom *g, const int8_t *x, const int8_t *w, int
         for (int32_t oy = 0; oy < g->out_h; oy++)
             for (int32_t ox = 0; ox < g->out_w; ox++, yp += g->out_c) {
                 gather(g, xb, oy * g->stride_h - g->pad_h, ox * g->stride_w - g->pad_w, 0, g->in_c, pad, col);
-                rows(col, w, w16, k, cn, chan, acc);
+                if (ni)
+                    rows32(col, xi, wi, k, ni, chan, acc);
+                rows(col, w + ni * k, w16, k, cn - ni, chan + ni, acc + ni);
                 requant(acc, chan, cn, slow, q, yp);
             }
     }
@@ -351,7 +417,7 @@ int32_t el_depthwise_scratch_bytes(const el_geom *g, int32_t in) {
         return el_dw1_scratch(g, in);
     if (el_dw_strip_ok(g))
         return el_dw_strip_scratch(g);
-    return el_conv_scratch_bytes(g->filter_h * g->filter_w, in * g->depth_multiplier);
+    return gather_scratch_bytes(g->filter_h * g->filter_w, in * g->depth_multiplier);
 }
 
 int32_t el_depthwise_conv_2d_scratch_size(const el_geom *g) {
