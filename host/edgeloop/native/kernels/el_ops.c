@@ -37,8 +37,13 @@ static inline int32_t srdhm64(int32_t a, int32_t b) {
  * ab + 2^30 = 2^32*H + 2^16*S + (al*bl mod 2^16) with
  *   H = ah*bh + (ah*bl >> 16) + (al*bh >> 16)          (arithmetic shifts)
  *   S = (al*bl >> 16) + (ah*bl & 0xffff) + (al*bh & 0xffff) + 2^14  (>= 0)
- * every product and sum fitting 32 bits, so the floor is 2H + (S >> 15). */
+ * every product and sum fitting 32 bits, so the floor is 2H + (S >> 15).
+ * When a fits 16 bits, ab + 2^30 = 2^16 (a bh + 2^14) + a bl with a bl in 32
+ * bits, so the floor is (a bh + (a bl >> 16) + 2^14) >> 15: two products
+ * (el_requant_v6m.S takes this short case; bh < 2^15, so a bh fits). */
 static inline int32_t srdhm16(int32_t a, int32_t b) {
+    if (a == (int16_t)a)
+        return (a * (b >> 16) + ((a * (int32_t)((uint32_t)b & 0xffffu)) >> 16) + (1 << 14)) >> 15;
     uint32_t al = (uint32_t)a & 0xffffu, bl = (uint32_t)b & 0xffffu;
     int32_t ah = a >> 16, bh = b >> 16;
     uint32_t lo = al * bl;
@@ -167,7 +172,7 @@ void el_requant_out(const int32_t *acc, const el_chan *chan, int32_t n, int slow
 #define EL_WIDE 0
 #endif
 
-/* ARMv6-M's conv: MULS and ADD per MAC over int32 weights (el_dw4_v6m.S,
+/* ARMv6-M's conv: MULS and ADD per MAC over int32 weights (el_pw4_v6m.S,
  * 2.5 instructions per MAC against 3.6 for the byte loop, whose LDRSB takes
  * only a register offset). The weights of whole 4-row blocks are widened once
  * per call, interleaved per tap (w[4 t + r]), and each pixel's column once per
@@ -176,7 +181,7 @@ void el_requant_out(const int32_t *acc, const el_chan *chan, int32_t n, int slow
  * at EL_I32_BYTES; rows past the cap take the byte loop. */
 #if defined(__ARM_ARCH_6M__) && !defined(EL_PORTABLE)
 #define EL_I32 1
-void el_dw4_v6m(const int32_t *x, const int32_t *w, int32_t kp, int32_t *acc);
+void el_pw4_v6m(const int32_t *x, const int32_t *w, int32_t kp, int32_t *acc, int32_t n);
 #else
 #define EL_I32 0
 #endif
@@ -235,7 +240,7 @@ static int16_t *widen(const int8_t *w, int32_t k, int32_t count, int16_t *o) {
     return o;
 }
 
-/* ARMv6-M: the first `count` rows (a multiple of 4) as int32 for el_dw4_v6m,
+/* ARMv6-M: the first `count` rows (a multiple of 4) as int32 for el_pw4_v6m,
  * block b (rows 4b..4b+3) at wi + 4 b k4 holding w[4 t + r]; taps past k are 0
  * in the weights and in the column xi (whose first k entries each pixel sets). */
 static void widen32(const int8_t *w, int32_t k, int32_t count, int32_t *xi, int32_t *wi) {
@@ -253,14 +258,11 @@ static void widen32(const int8_t *w, int32_t k, int32_t count, int32_t *xi, int3
 static void rows32(const int8_t *col, int32_t *xi, const int32_t *wi, int32_t k, int32_t count,
                    const el_chan *chan, int32_t *acc) {
 #if EL_I32
-    int32_t k4 = round4(k);
     for (int32_t t = 0; t < k; t++)
         xi[t] = col[t];
-    for (int32_t c = 0; c < count; c += 4, wi += 4 * k4) {
-        acc[c] = chan[c].fold; acc[c + 1] = chan[c + 1].fold;
-        acc[c + 2] = chan[c + 2].fold; acc[c + 3] = chan[c + 3].fold;
-        el_dw4_v6m(xi, wi, k4, acc + c);
-    }
+    for (int32_t c = 0; c < count; c++)
+        acc[c] = chan[c].fold;
+    el_pw4_v6m(xi, wi, round4(k), acc, count);
 #else
     (void)col; (void)xi; (void)wi; (void)k; (void)count; (void)chan; (void)acc;
 #endif
