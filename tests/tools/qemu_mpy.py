@@ -207,11 +207,23 @@ def runtime_files(arch: str, native_module: bytes | None = None, ops=None) -> di
     return files
 
 
+def romfs_image(files: dict[str, bytes]) -> bytes:
+    """A ROMFS image (MicroPython's read-only, memory-mapped filesystem, mounted with
+    vfs.VfsRom) holding `files` at its root, written by mpremote's own writer."""
+    from mpremote.romfs import VfsRomWriter
+
+    w = VfsRomWriter()
+    for name, data in files.items():
+        w.mkfile(name, data)
+    return w.finalise()
+
+
 _LOAD = """
-import io, gc
+import io, gc, vfs
 from edgeloop_fw.runtime.loader import Model
 from edgeloop_fw.runtime.interpreter import Interpreter
-m = Model(F.pop('/model.bin'))
+vfs.mount(vfs.VfsRom(F.pop('/model.rom')), '/rom')  # as ROMFS in a board's flash: read in place
+m = Model(open('/rom/model.elm', 'rb'))
 try:  # the native level's weight buffer, allocated while the heap was in one piece
     from edgeloop_fw.runtime import native
     native._bufs[0] = PRE
@@ -239,7 +251,8 @@ print('LEVEL', it.kernel_levels, 'OUT', it.get_output().hex())
 def level_runs(firmware, core: str, blob: bytes, x: bytes, levels=("kernels", "viper", "native"),
                native_module: bytes | None = None) -> dict:
     """{level: (instructions of the model's heavy op, output bytes, level actually used)}
-    for a single-heavy-op model run by the board's runtime at each kernel level."""
+    for a single-heavy-op model run by the board's runtime at each kernel level, the
+    model file in a ROMFS image (memory-mapped, so the native level reads weights in place)."""
     import io
 
     from edgeloop_fw.runtime.loader import Model
@@ -253,7 +266,7 @@ def level_runs(firmware, core: str, blob: bytes, x: bytes, levels=("kernels", "v
         # The module's machine code needs one contiguous block: load it before the
         # model and input take their share of this 140 KB heap.
         board.exec("try:\n from edgeloop_fw.runtime import native\nexcept ImportError:\n pass")
-        board.put_stream("/model.bin", blob)
+        board.put("/model.rom", romfs_image({"model.elm": blob}))
         board.put("/x.bin", x)
         board.exec(_LOAD)
         outs = []

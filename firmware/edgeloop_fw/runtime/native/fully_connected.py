@@ -19,6 +19,10 @@ def eval(p, arena, model):
     depth = p[DEPTH]
     units = p[UNITS]
     wofs = p[WEIGHTS]
+    mapped = getattr(model, "mapped", None)
+    if mapped is not None:  # the file is in memory: every row in place, one call
+        _fc(p, arena, mapped, 0, units, wofs)
+        return
     g = group(units, depth)
     u = 0
     while u < units:

@@ -18,6 +18,8 @@
  * On ARMv7E-M, conv and depthwise first widen their weights to int16 pairs
  * in scratch (once per call) so that the inner loop splits only the input.
  */
+#include <stddef.h>
+
 #include "el_kernels.h"
 #include "el_internal.h"
 
@@ -181,7 +183,8 @@ void el_requant_out(const int32_t *acc, const el_chan *chan, int32_t n, int slow
  * at EL_I32_BYTES; rows past the cap take the byte loop. */
 #if defined(__ARM_ARCH_6M__) && !defined(EL_PORTABLE)
 #define EL_I32 1
-void el_pw4_v6m(const int32_t *x, const int32_t *w, int32_t kp, int32_t *acc, int32_t n);
+void el_pw4_v6m(const int32_t *x, const int32_t *w, int32_t kp, int32_t *acc, int32_t n, const int32_t *fold);
+_Static_assert(sizeof(el_chan) == 32 && offsetof(el_chan, fold) == 0, "el_pw4_v6m.S reads fold every 32 bytes");
 #else
 #define EL_I32 0
 #endif
@@ -260,9 +263,7 @@ static void rows32(const int8_t *col, int32_t *xi, const int32_t *wi, int32_t k,
 #if EL_I32
     for (int32_t t = 0; t < k; t++)
         xi[t] = col[t];
-    for (int32_t c = 0; c < count; c++)
-        acc[c] = chan[c].fold;
-    el_pw4_v6m(xi, wi, round4(k), acc, count);
+    el_pw4_v6m(xi, wi, round4(k), acc, count, &chan->fold);
 #else
     (void)col; (void)xi; (void)wi; (void)k; (void)count; (void)chan; (void)acc;
 #endif
@@ -405,10 +406,16 @@ void el_conv_2d_s8_range(const el_geom *g, const int8_t *x, const int8_t *w, int
         int8_t *yp = y + b * g->out_h * g->out_w * g->out_c + c0;
         for (int32_t oy = 0; oy < g->out_h; oy++)
             for (int32_t ox = 0; ox < g->out_w; ox++, yp += g->out_c) {
-                gather(g, xb, oy * g->stride_h - g->pad_h, ox * g->stride_w - g->pad_w, 0, g->in_c, pad, col);
-                if (ni)
-                    rows32(col, xi, wi, k, ni, chan, acc);
-                rows(col, w + ni * k, w16, k, cn - ni, chan + ni, acc + ni);
+                int32_t iy = oy * g->stride_h - g->pad_h, ix = ox * g->stride_w - g->pad_w;
+                if (ni == cn && k == g->in_c && iy >= 0 && iy < g->in_h && ix >= 0 && ix < g->in_w) {
+                    /* a 1x1 window inside the image is the pixel itself: no gather */
+                    rows32(xb + (iy * g->in_w + ix) * k, xi, wi, k, ni, chan, acc);
+                } else {
+                    gather(g, xb, iy, ix, 0, g->in_c, pad, col);
+                    if (ni)
+                        rows32(col, xi, wi, k, ni, chan, acc);
+                    rows(col, w + ni * k, w16, k, cn - ni, chan + ni, acc + ni);
+                }
                 requant(acc, chan, cn, slow, q, yp);
             }
     }

@@ -1,15 +1,17 @@
 @ ARMv6-M (Cortex-M0/M0+), conv on int32 weights (el_ops.c's rows32; a 1x1
 @ conv is a matrix multiply, and any conv is one after the pixel's gather):
-@ acc[4 b + r] += sum_t x[t] * w[4 kp b + 4 t + r], r = 0..3, for every block
-@ b < n / 4, in one call per pixel.
-@ void el_pw4_v6m(const int32_t *x, const int32_t *w, int32_t kp, int32_t *acc, int32_t n)
+@ acc[4 b + r] = fold[8 (4 b + r)] + sum_t x[t] * w[4 kp b + 4 t + r], r = 0..3,
+@ for every block b < n / 4, in one call per pixel.
+@ void el_pw4_v6m(const int32_t *x, const int32_t *w, int32_t kp, int32_t *acc, int32_t n,
+@                 const int32_t *fold)
+@ fold: the first channel's folded bias in el_ops.c's el_chan (8 words per channel).
 @ kp (> 0) and n (> 0) are multiples of 4; x and w int32 (the pixel's column
 @ and the weights widened once per call, each block's taps interleaved so that
 @ one LDM brings a tap's four rows). The tap loop is el_dw4_v6m.S's: per MAC
 @ one MULS (into the weight register) and one ADD into r8-r11, 40
 @ instructions per 16 MACs; the blocks loop here, so a block costs 17 more
-@ instead of a C call (~40). The weights of the blocks are contiguous, so
-@ their pointer just runs on; x restarts from the stack.
+@ instead of a C call and a C loop setting the sums (~60). The weights of the
+@ blocks are contiguous, so their pointer just runs on; x restarts from the stack.
     .syntax unified
     .thumb
     .text
@@ -30,7 +32,8 @@ el_pw4_v6m:
     lsls r2, r2, #2
     adds r2, r0, r2
     mov r12, r2             @ end of x
-    push {r0, r3, r4}       @ [sp] x, [sp, #4] this block's acc, [sp, #8] end of acc
+    ldr r5, [sp, #40]       @ fold
+    push {r0, r3, r4, r5}   @ [sp] x, [sp, #4] this block's acc, [sp, #8] end of acc, [sp, #12] fold
     mov r3, r1              @ weights
     .macro TAP xv
     ldm r3!, {r4-r7}
@@ -44,8 +47,13 @@ el_pw4_v6m:
     add r11, r7
     .endm
 2:
-    ldr r1, [sp, #4]
-    ldm r1!, {r4-r7}
+    ldr r1, [sp, #12]
+    ldr r4, [r1, #0]
+    ldr r5, [r1, #32]
+    ldr r6, [r1, #64]
+    ldr r7, [r1, #96]
+    adds r1, #128
+    str r1, [sp, #12]
     mov r8, r4
     mov r9, r5
     mov r10, r6
@@ -70,7 +78,7 @@ el_pw4_v6m:
     ldr r2, [sp, #8]
     cmp r1, r2
     bne 2b
-    add sp, #12
+    add sp, #16
     pop {r4-r7}
     mov r8, r4
     mov r9, r5
