@@ -111,7 +111,7 @@ def levels_in_micropython(levels=("kernels", "viper", "native"), layers=LEVEL_LA
               f" {FIRMWARE_ENV['m7']} for Cortex-M7 (mps2-an500))")
         return
     print()
-    print("In MicroPython (qemu port), instructions per MAC of the heavy op's eval, weights streamed from the model"
+    print("In MicroPython (qemu port), instructions per MAC of the heavy op's eval, weights read in place from a ROMFS model"
           " file; every level's output compared with TFLM:")
     print(f"{'layer':44} {'core':4} | {'portable':>9} {'viper':>7} {'native':>7} | {'bare C':>7} {'CMSIS-NN':>8}"
           f" | {'native/bare':>11} | equal TFLM")

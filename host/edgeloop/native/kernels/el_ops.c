@@ -125,16 +125,20 @@ static int prep(el_chan *ch, const el_requant *q, const int8_t *w, int32_t k, in
 
 #if defined(__ARM_ARCH_6M__) && !defined(EL_PORTABLE)
 void el_requant_v6m(const int32_t *acc, const int32_t *chan, int32_t n, int8_t *out, const int32_t *o);
+#define EL_REQUANT_ASM(acc, chan, n, out, o) el_requant_v6m(acc, &(chan)->bl, n, out, o)
+#elif defined(__ARM_FEATURE_DSP) && defined(__ARM_ARCH) && !defined(EL_PORTABLE)
+void el_requant_v7em(const int32_t *acc, const int32_t *chan, int32_t n, int8_t *out, const int32_t *o);
+#define EL_REQUANT_ASM(acc, chan, n, out, o) el_requant_v7em(acc, &(chan)->lshift, n, out, o)
 #endif
 
 /* out[c] for c < n from acc[c] and chan[c] */
 static void requant(const int32_t *acc, const el_chan *chan, int32_t n, int slow, const el_requant *q,
                     int8_t *out) {
     int32_t off = q->output_offset, lo = q->act_min, hi = q->act_max;
-#if defined(__ARM_ARCH_6M__) && !defined(EL_PORTABLE)
+#ifdef EL_REQUANT_ASM
     if (!slow && n > 0) {
         int32_t o[3] = {off, lo, hi};
-        el_requant_v6m(acc, &chan->bl, n, out, o);
+        EL_REQUANT_ASM(acc, chan, n, out, o);
         return;
     }
 #endif
