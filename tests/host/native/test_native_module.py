@@ -301,7 +301,7 @@ p = array('i', [1, 3, 2, 0, 3, 0, 0, 3, 0, -128, 127, 10, 1 << 30, 0, -5, 1 << 3
 arena = bytearray(5)
 for args in ((p, arena, bytes(6), 1, 2), (p, bytearray(4), bytes(6), 0, 2), (p, arena, bytes(5), 0, 2),
              (p[:14], arena, bytes(6), 0, 2), (p, arena, bytes(9), 0, 2, 4), (p, arena, bytes(9), 0, 2, -1),
-             (p, arena, bytes(9), 0, 2, 10)):
+             (p, arena, bytes(9), 0, 2, 10), (p, arena, bytes(9), 0), (p, arena, bytes(5))):
     try:
         elnative.fully_connected(*args)
         print('NO ERROR')
@@ -313,9 +313,13 @@ print(list(arena))
 arena[3:5] = bytes(2)
 elnative.fully_connected(p, arena, bytes([9, 9, 9, 1, 1, 1, 2, 0, 255]), 0, 2, 3)  # weights 3 bytes in
 print(list(arena))
+arena[3:5] = bytes(2)
+p[5] = 2  # WEIGHTS: the whole layer from a file whose rows start at byte 2
+elnative.fully_connected(p, arena, bytes([9, 9, 1, 1, 1, 2, 0, 255]))
+print(list(arena))
 """)
     # an offset past the buffer, negative, or leaving too few bytes is refused like a short buffer
-    assert out.split() == ["VE"] * 7 + ["[1,", "2,", "3,", "8,", "250]"] * 2
+    assert out.split() == ["VE"] * 9 + ["[1,", "2,", "3,", "8,", "250]"] * 3
 
 
 def test_bad_softmax_calls_raise_instead_of_reading_outside_the_arena(board):

@@ -23,7 +23,7 @@ def eval(p, arena, model):
     wofs = p[WEIGHTS]
     g = group(oc, k)
     s = view(1, elnative.scratch_size(k, g))
-    mapped = getattr(model, "mapped", None)  # the file in memory: groups read in place
+    mapped = model.mapped  # the file in memory: groups read in place
     c = 0
     while c < oc:
         n = oc - c if oc - c < g else g

@@ -25,7 +25,7 @@ def eval(p, arena, model):
     wofs = p[WEIGHTS]
     g = group(ic, k * dm)
     s = view(1, elnative.dw_scratch_size(p, g))
-    mapped = getattr(model, "mapped", None)  # the file in memory: groups read in place
+    mapped = model.mapped  # the file in memory: groups read in place
     i = 0
     while i < ic:
         n = ic - i if ic - i < g else g

@@ -16,13 +16,13 @@ _fc = elnative.fully_connected
 
 
 def eval(p, arena, model):
+    mapped = model.mapped
+    if mapped is not None:  # the file is in memory: every row in place, one call
+        _fc(p, arena, mapped)  # the C takes UNITS and WEIGHTS from p
+        return
     depth = p[DEPTH]
     units = p[UNITS]
     wofs = p[WEIGHTS]
-    mapped = getattr(model, "mapped", None)
-    if mapped is not None:  # the file is in memory: every row in place, one call
-        _fc(p, arena, mapped, 0, units, wofs)
-        return
     g = group(units, depth)
     u = 0
     while u < units:

@@ -5,6 +5,7 @@
  * file into `w` (the runtime keeps weights in the file; see
  * docs/native-modules.md "Weights"):
  *   fully_connected(p, arena, w, u0, n[, at])    units u0..u0+n-1
+ *   fully_connected(p, arena, file)              every unit, weights at p's WEIGHTS offset in file
  *   conv_2d(p, arena, w, scratch, c0, n[, at])   output channels c0..c0+n-1
  *   depthwise_conv_2d(p, arena, w, scratch, i0, n[, at]) input channels i0..i0+n-1
  *   (`at`: where the group's weights start in w, so w can be the whole model
@@ -30,7 +31,8 @@
 
 #define EL_API 6 /* 2: scratch sized by scratch_size(); 3: depthwise by dw_scratch_size() (row strip);
                   4: the light ops pool_2d, add, mean, lut8, concatenation; 5: softmax;
-                  6: fully_connected, conv_2d, depthwise_conv_2d take an optional offset into w */
+                  6: fully_connected, conv_2d, depthwise_conv_2d take an optional offset into w,
+                  fully_connected(p, arena, file) the whole layer */
 
 /* The qstrs this module uses, in mp_native_qstr_table order from index 1
  * (0 is the file name). The linker reads this section and drops it. */
@@ -107,10 +109,22 @@ static el_requant requant(const call_bufs *b, int32_t first, int32_t in_off, int
 static mp_obj_t fully_connected(size_t n_args, const mp_obj_t *args) {
     call_bufs b;
     bufs(args, &b);
-    weights_at(n_args, args, 5, &b);
-    int32_t u0 = get_int(args[3]), n = get_int(args[4]);
     if (b.np < EL_FC_PER_UNIT)
         fail("native: fully_connected params too short");
+    int32_t u0 = 0, n = b.p[EL_FC_UNITS];
+    if (n_args == 3) { /* the whole layer from the mapped model file: the fewest Python steps */
+        int32_t at = b.p[EL_FC_WEIGHTS];
+        if (at < 0 || (size_t)at > b.nw)
+            fail("native: weights offset outside w");
+        b.w += at;
+        b.nw -= (size_t)at;
+    } else {
+        if (n_args < 5)
+            fail("native: fully_connected takes (p, arena, file) or (p, arena, w, u0, n[, at])");
+        weights_at(n_args, args, 5, &b);
+        u0 = get_int(args[3]);
+        n = get_int(args[4]);
+    }
     const int32_t *p = b.p;
     int32_t batches = p[EL_FC_BATCHES], depth = p[EL_FC_DEPTH], units = p[EL_FC_UNITS];
     int32_t x = p[EL_FC_INPUT], y = p[EL_FC_OUTPUT];
@@ -396,7 +410,7 @@ static mp_obj_t softmax(size_t n_args, const mp_obj_t *args) {
 }
 
 /* Function objects: their type pointer is patched by the loader (mp_fun_table[81]). */
-static const el_fun_var fc_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(5, 6), fully_connected};
+static const el_fun_var fc_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(3, 6), fully_connected};
 static const el_fun_var conv_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(6, 7), conv_2d};
 static const el_fun_var dw_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(6, 7), depthwise_conv_2d};
 static const el_fun_var size_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(2, 2), scratch_size};
