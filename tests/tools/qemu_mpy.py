@@ -236,18 +236,20 @@ it = None
 gc.collect()
 it = Interpreter(m, ({level!r},))
 it.set_input(F['/x.bin'])
-heavy = True
-hash(0)  # the markers alone, subtracted from the op's region (bare-metal counts exclude theirs)
-if heavy:
+def op(ev, p, a, m):  # as Interpreter.invoke calls an op: from locals
+    hash(0)
+    ev(p, a, m)
     callable(0)
+def markers():  # the markers alone, subtracted from the op's region (bare-metal counts exclude theirs)
+    hash(0)
+    callable(0)
+markers()
 for ev, p in it.steps:
-    heavy = m.ops[len(L)][1] in ('fully_connected', 'conv_2d', 'depthwise_conv_2d')
+    if m.ops[len(L)][1] in ('fully_connected', 'conv_2d', 'depthwise_conv_2d'):
+        op(ev, p, it.arena, m)
+    else:
+        ev(p, it.arena, m)
     L.append(0)
-    if heavy:
-        hash(0)
-    ev(p, it.arena, m)
-    if heavy:
-        callable(0)
 print('LEVEL', it.kernel_levels, 'OUT', it.get_output().hex())
 """
 
