@@ -29,6 +29,8 @@ KERNELS = {
     114: "lut8",               # QUANTIZE (int8 -> int8)
     43: "reshape",             # SQUEEZE (same bytes, new shape)
     70: "reshape",             # EXPAND_DIMS
+    34: "pad",                 # PAD
+    60: "pad",                 # PADV2
 }
 
 # --- generated kernel versions: do not edit ---
@@ -43,5 +45,6 @@ VERSIONS = {
     "concatenation": 1,
     "softmax": 1,
     "reshape": 1,
+    "pad": 1,
 }
 # --- end generated ---

@@ -91,6 +91,12 @@ OPS = {
         "input_multiplier", "input_left_shift", "diff_min",  # TFLM's SoftmaxParams, for tools
     ), None, False),
     "reshape": (1, (), None, False),
+    "pad": (1, (      # PAD, PADV2; shapes right-aligned to 4-D
+        "input", "output",
+        "value",          # the pad byte: the output zero point (PAD) or PADV2's constant
+        ("in_dims", 4), ("out_dims", 4),
+        ("before", 4),    # padding before each dimension
+    ), None, False),
 }
 
 

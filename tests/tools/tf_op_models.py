@@ -1,0 +1,107 @@
+"""Small int8 .tflite models of one op each, built from a tf.function by the TFLite converter,
+and the byte-for-byte comparison of every output under TFLM and under edgeloop's runtime.
+
+One conversion per model (each takes seconds): a test puts several randomized
+cases of its op into one function, one input and one output per case, so
+every case is converted once. Calibration data is drawn per input with its
+own spread, so the inputs' scales and zero points differ.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+def quantized(x):
+    """`x + x`: an ADD in front of the op under test. The converter leaves a graph of data
+    movement alone in float; after an ADD every tensor gets int8 (and a zero point of
+    its own, from the calibration data's offset)."""
+    return x + x
+
+
+def convert(fn, shapes: list[tuple[int, ...]], seed: int = 0) -> bytes:
+    """Full-integer int8 .tflite of `fn(*inputs)` for float inputs of `shapes`."""
+    tf = pytest.importorskip("tensorflow", reason="TensorFlow is not installed (pip install 'edgeloop[tf]')")
+    names = ["in%02d" % k for k in range(len(shapes))]  # the converter orders inputs by name
+    specs = [tf.TensorSpec(s, tf.float32, name=n) for s, n in zip(shapes, names)]
+    module = tf.Module()
+    module.f = tf.function(fn, input_signature=specs)
+    concrete = module.f.get_concrete_function()
+    rng = np.random.default_rng(seed)
+    spread = [(rng.uniform(-1.5, 0.5), rng.uniform(0.3, 3.0)) for _ in shapes]
+
+    def representative():
+        for _ in range(12):
+            yield {n: (rng.normal(0, 1, s) * w + m).astype(np.float32)
+                   for n, s, (m, w) in zip(names, shapes, spread)}
+
+    conv = tf.lite.TFLiteConverter.from_concrete_functions([concrete], module)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = representative
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = conv.inference_output_type = tf.int8
+    return bytes(conv.convert())
+
+
+def tflm_interpreter(tflite: bytes):
+    runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime",
+                                  reason="tflite-micro (the TFLM reference) is not installed")
+    return runtime.Interpreter.from_bytes(tflite)
+
+
+def random_inputs(tflite: bytes, seed: int) -> list[np.ndarray]:
+    """Full-range int8 codes for every model input, shaped as the model says."""
+    ref = tflm_interpreter(tflite)
+    rng = np.random.default_rng(seed)
+    out = []
+    i = 0
+    while True:
+        try:
+            shape = ref.get_input_details(i)["shape"]
+        except Exception:  # no input i
+            return out
+        out.append(rng.integers(-128, 128, size=tuple(shape), dtype=np.int8))
+        i += 1
+
+
+def tflm_outputs(tflite: bytes, xs: list[np.ndarray]) -> list[bytes]:
+    ref = tflm_interpreter(tflite)
+    for i, x in enumerate(xs):
+        ref.set_input(x, i)
+    ref.invoke()
+    out = []
+    while True:
+        try:
+            out.append(ref.get_output(len(out)).tobytes())
+        except Exception:  # no output len(out)
+            return out
+
+
+def edgeloop_outputs(blob: bytes, xs: list[np.ndarray]) -> list[bytes]:
+    from tests.tools.runtime_helpers import edgeloop_interpreter
+
+    ours = edgeloop_interpreter(blob)
+    for i, x in enumerate(xs):
+        ours.set_input(np.ascontiguousarray(x, np.int8).tobytes(), i)
+    ours.invoke()
+    return [ours.get_output(i) for i in range(len(ours.model.outputs))]
+
+
+def op_names(tflite: bytes) -> list[str]:
+    from edgeloop.convert.tflite import read_tflite
+    return [op.name for op in read_tflite(tflite).operators]
+
+
+def assert_same_bytes(tflite: bytes, blob: bytes, seeds=(1, 2, 3)):
+    """Every output byte of edgeloop equals TFLM's, for random inputs of each seed."""
+    for seed in seeds:
+        xs = random_inputs(tflite, seed)
+        want = tflm_outputs(tflite, xs)
+        got = edgeloop_outputs(blob, xs)
+        assert len(got) == len(want), f"{len(got)} outputs, TFLM has {len(want)}"
+        for k, (g, w) in enumerate(zip(got, want)):
+            g, w = np.frombuffer(g, np.int8), np.frombuffer(w, np.int8)
+            diff = np.flatnonzero(g != w) if g.size == w.size else np.arange(max(g.size, w.size))
+            assert diff.size == 0, (f"seed {seed} output {k}: {diff.size} of {w.size} bytes differ, first at "
+                                    f"{diff[:5]}: edgeloop {g[diff[:5]]} vs TFLM {w[diff[:5]]}")
