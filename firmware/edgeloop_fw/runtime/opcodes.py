@@ -31,6 +31,13 @@ KERNELS = {
     70: "reshape",             # EXPAND_DIMS
     34: "pad",                 # PAD
     60: "pad",                 # PADV2
+    65: "strided_slice",       # SLICE
+    45: "strided_slice",       # STRIDED_SLICE
+    49: "split",               # SPLIT
+    102: "split",              # SPLIT_V
+    83: "concatenation",       # PACK (CONCATENATION's bytes)
+    88: "split",               # UNPACK
+    36: "gather",              # GATHER
 }
 
 # --- generated kernel versions: do not edit ---
@@ -46,5 +53,8 @@ VERSIONS = {
     "softmax": 1,
     "reshape": 1,
     "pad": 1,
+    "strided_slice": 1,
+    "split": 1,
+    "gather": 1,
 }
 # --- end generated ---

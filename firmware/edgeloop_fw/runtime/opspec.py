@@ -97,6 +97,19 @@ OPS = {
         ("in_dims", 4), ("out_dims", 4),
         ("before", 4),    # padding before each dimension
     ), None, False),
+    "strided_slice": (1, (  # SLICE, STRIDED_SLICE; shapes right-aligned to 4-D
+        "input",
+        "start",          # byte offset of the first element read, inside INPUT
+        "output",
+        ("counts", 4),    # output size per dimension
+        ("steps", 4),     # input bytes between neighbours per dimension (negative: backwards)
+    ), None, False),
+    "split": (1, (    # SPLIT, SPLIT_V, UNPACK: CONCATENATION's inverse
+        "outer", "input", "n_outputs",
+    ), ("outputs", "n_outputs", ("output", "size")), False),
+    "gather": (1, (   # GATHER with constant indices
+        "outer", "axis_size", "inner", "input", "output", "n_indices",
+    ), ("indices", "n_indices", ("index",)), False),
 }
 
 
