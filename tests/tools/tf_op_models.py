@@ -105,3 +105,31 @@ def assert_same_bytes(tflite: bytes, blob: bytes, seeds=(1, 2, 3)):
             diff = np.flatnonzero(g != w) if g.size == w.size else np.arange(max(g.size, w.size))
             assert diff.size == 0, (f"seed {seed} output {k}: {diff.size} of {w.size} bytes differ, first at "
                                     f"{diff[:5]}: edgeloop {g[diff[:5]]} vs TFLM {w[diff[:5]]}")
+
+
+MOVEMENT_OPS = {"PAD", "PADV2", "SLICE", "STRIDED_SLICE", "SPLIT", "SPLIT_V", "UNPACK", "PACK", "GATHER"}
+
+
+def movement(x):
+    """Every data-movement op in one chain from one [1, 6, 5, 4] input to one output, for the
+    board tests that run a model per op family (single input, output 0). Every output of
+    UNPACK and SPLIT_V is used: the converter leaves them in float when one is not."""
+    import tensorflow as tf
+
+    x = quantized(x)
+    a = tf.pad(x, [[0, 0], [1, 2], [0, 1], [1, 0]])                      # PAD       1x9x6x5
+    b = tf.pad(x, [[0, 0], [1, 0], [2, 0], [0, 0]], constant_values=0.5)  # PADV2     1x7x7x4
+    a = tf.slice(a, [0, 1, 1, 0], [1, 6, 5, 4])                           # SLICE     1x6x5x4
+    b = tf.strided_slice(b, [0, -1, 1, 0], [1, 0, 7, 4], [1, -1, 2, 1],
+                         begin_mask=1, end_mask=11)                       # STRIDED_SLICE 1x7x3x4
+    p1, p2 = tf.split(a, 2, axis=-1)                                      # SPLIT     1x6x5x2
+    s1, s2 = tf.split(b, [1, -1], axis=1)                                 # SPLIT_V   1x1x3x4, 1x6x3x4
+    u = tf.unstack(p1, axis=2)                                            # UNPACK    5 x 1x6x2
+    st = tf.stack([u[0], u[3], u[4], u[2], u[1]], axis=-2)                # PACK      1x6x5x2
+    g = tf.gather(s2, [2, 0, 0, 1, 2], axis=-2)                           # GATHER    1x6x5x4
+    h = tf.gather(tf.gather(s1, [0] * 6, axis=1), [1, 1, 0, 2, 2], axis=2)  # GATHER  1x6x5x4
+    return tf.concat([st, g, h, p2], axis=-1)                             # 1x6x5x12
+
+
+def movement_tflite() -> bytes:
+    return convert(movement, [(1, 6, 5, 4)], seed=3)

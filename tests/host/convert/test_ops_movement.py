@@ -22,12 +22,18 @@ def shape(rng, rank, lo=1, hi=5):
 
 
 def converted(fn, shapes, want_ops, seed=0):
+    """The .tflite and edgeloop's model file, which must pass the board's full model check."""
+    import io
+
     from edgeloop.convert.int8 import convert_tflite_bytes
+    from edgeloop_fw.runtime.validate import check
 
     tflite = convert(fn, shapes, seed)
     names = set(op_names(tflite))
     assert want_ops <= names, f"the converter no longer emits {want_ops - names}; ops are {sorted(names)}"
-    return tflite, convert_tflite_bytes(tflite, "test").data
+    blob = convert_tflite_bytes(tflite, "test").data
+    check(io.BytesIO(blob))
+    return tflite, blob
 
 
 def test_pad_and_padv2_match_tflm():
