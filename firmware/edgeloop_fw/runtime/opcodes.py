@@ -38,6 +38,7 @@ KERNELS = {
     83: "concatenation",       # PACK (CONCATENATION's bytes)
     88: "split",               # UNPACK
     36: "gather",              # GATHER
+    67: "transpose_conv",      # TRANSPOSE_CONV
 }
 
 # --- generated kernel versions: do not edit ---
@@ -56,5 +57,6 @@ VERSIONS = {
     "strided_slice": 1,
     "split": 1,
     "gather": 1,
+    "transpose_conv": 1,
 }
 # --- end generated ---

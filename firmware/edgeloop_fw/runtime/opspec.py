@@ -110,6 +110,14 @@ OPS = {
     "gather": (1, (   # GATHER with constant indices
         "outer", "axis_size", "inner", "input", "output", "n_indices",
     ), ("indices", "n_indices", ("index",)), False),
+    "transpose_conv": (1, (
+        "batches", "in_h", "in_w", "in_c", "out_h", "out_w", "out_c",
+        "filter_h", "filter_w", "stride_h", "stride_w", "pad_h", "pad_w",
+        "input", "output",
+        "weights",        # file: int8 [OUT_C, FILTER_H, FILTER_W, IN_C]
+        "scratch",        # arena, FILTER_H * FILTER_W * IN_C bytes: one output channel's filter
+        "input_offset", "output_offset", "act_min", "act_max",
+    ), ("per_channel", "out_c", ("bias", "multiplier", "shift")), True),
 }
 
 

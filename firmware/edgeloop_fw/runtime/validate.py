@@ -240,7 +240,9 @@ def _fully_connected(m, p, N, fixed):
 def _conv(m, p, N, fixed, depthwise):
     _need(len(p) > fixed, "%d params, expected more than %d", len(p), fixed)
     _pos(p, N, "BATCHES", "IN_H", "IN_W", "IN_C", "OUT_H", "OUT_W", "OUT_C", "FILTER_H", "FILTER_W",
-         "STRIDE_H", "STRIDE_W", "DILATION_H", "DILATION_W")
+         "STRIDE_H", "STRIDE_W")
+    if "DILATION_H" in N:  # TRANSPOSE_CONV has none
+        _pos(p, N, "DILATION_H", "DILATION_W")
     g = [p[N[k]] for k in ("BATCHES", "IN_H", "IN_W", "IN_C", "OUT_H", "OUT_W", "OUT_C", "FILTER_H",
                            "FILTER_W")]
     b, ih, iw, ic, oh, ow, oc, fh, fw = g
@@ -269,6 +271,10 @@ def _conv_2d(m, p, N, fixed):
 
 def _depthwise_conv_2d(m, p, N, fixed):
     _conv(m, p, N, fixed, True)
+
+
+def _transpose_conv(m, p, N, fixed):
+    _conv(m, p, N, fixed, False)  # same fields as CONV_2D but dilation; the kernel bounds every tap
 
 
 def _pool_2d(m, p, N, fixed):
@@ -450,4 +456,5 @@ OPS_CHECK = {
     "pool_2d": _pool_2d, "add": _add, "mean": _mean, "lut8": _lut8, "concatenation": _concatenation,
     "softmax": _softmax, "reshape": _reshape,
     "pad": _pad, "strided_slice": _strided_slice, "split": _split, "gather": _gather,
+    "transpose_conv": _transpose_conv,
 }
