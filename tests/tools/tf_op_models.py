@@ -133,3 +133,20 @@ def movement(x):
 
 def movement_tflite() -> bytes:
     return convert(movement, [(1, 6, 5, 4)], seed=3)
+
+
+def transpose_conv(x):
+    """Two TRANSPOSE_CONVs from one [1, 4, 3, 3] input: stride 2 SAME with a bias and a fused
+    RELU, then stride (1, 3) VALID without a bias (per-channel weights, fixed seed)."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(67)
+    w1 = rng.normal(0, 1, (3, 2, 4, 3)).astype(np.float32)
+    w2 = rng.normal(0, 1, (2, 3, 2, 4)).astype(np.float32) * np.float32([0.3, 2.0])[None, None, :, None]
+    y = tf.nn.relu(tf.nn.conv2d_transpose(quantized(x), w1, (1, 8, 6, 4), (1, 2, 2, 1), "SAME")
+                   + rng.normal(0, 1, 4).astype(np.float32))
+    return tf.nn.conv2d_transpose(y, w2, (1, 9, 18, 2), (1, 1, 3, 1), "VALID")
+
+
+def transpose_conv_tflite() -> bytes:
+    return convert(transpose_conv, [(1, 4, 3, 3)], seed=4)
