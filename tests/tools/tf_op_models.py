@@ -50,19 +50,18 @@ def tflm_interpreter(tflite: bytes):
     return runtime.Interpreter.from_bytes(tflite)
 
 
+def _io_counts(tflite: bytes) -> tuple[int, int]:
+    from edgeloop.convert.tflite import read_tflite
+    m = read_tflite(tflite)
+    return len(m.inputs), len(m.outputs)
+
+
 def random_inputs(tflite: bytes, seed: int) -> list[np.ndarray]:
     """Full-range int8 codes for every model input, shaped as the model says."""
     ref = tflm_interpreter(tflite)
     rng = np.random.default_rng(seed)
-    out = []
-    i = 0
-    while True:
-        try:
-            shape = ref.get_input_details(i)["shape"]
-        except Exception:  # no input i
-            return out
-        out.append(rng.integers(-128, 128, size=tuple(shape), dtype=np.int8))
-        i += 1
+    return [rng.integers(-128, 128, size=tuple(ref.get_input_details(i)["shape"]), dtype=np.int8)
+            for i in range(_io_counts(tflite)[0])]
 
 
 def tflm_outputs(tflite: bytes, xs: list[np.ndarray]) -> list[bytes]:
@@ -70,12 +69,7 @@ def tflm_outputs(tflite: bytes, xs: list[np.ndarray]) -> list[bytes]:
     for i, x in enumerate(xs):
         ref.set_input(x, i)
     ref.invoke()
-    out = []
-    while True:
-        try:
-            out.append(ref.get_output(len(out)).tobytes())
-        except Exception:  # no output len(out)
-            return out
+    return [ref.get_output(k).tobytes() for k in range(_io_counts(tflite)[1])]
 
 
 def edgeloop_outputs(blob: bytes, xs: list[np.ndarray]) -> list[bytes]:
@@ -150,3 +144,17 @@ def transpose_conv(x):
 
 def transpose_conv_tflite() -> bytes:
     return convert(transpose_conv, [(1, 4, 3, 3)], seed=4)
+
+
+def batch_matmul(x):
+    """BATCH_MATMUL of two activations of one [2, 4, 6] input: x+x times relu(x) transposed,
+    then the product (broadcast over a batch of 1) times x+x."""
+    import tensorflow as tf
+
+    a = quantized(x)
+    p = tf.matmul(a, tf.nn.relu(x), transpose_b=True)          # 2x4x4
+    return tf.matmul(p[:1], a)                                  # 1x4x4 @ 2x4x6 -> 2x4x6
+
+
+def batch_matmul_tflite() -> bytes:
+    return convert(batch_matmul, [(2, 4, 6)], seed=6)

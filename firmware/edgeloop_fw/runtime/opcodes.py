@@ -39,6 +39,7 @@ KERNELS = {
     88: "split",               # UNPACK
     36: "gather",              # GATHER
     67: "transpose_conv",      # TRANSPOSE_CONV
+    126: "batch_matmul",       # BATCH_MATMUL
 }
 
 # --- generated kernel versions: do not edit ---
@@ -58,5 +59,6 @@ VERSIONS = {
     "split": 1,
     "gather": 1,
     "transpose_conv": 1,
+    "batch_matmul": 1,
 }
 # --- end generated ---

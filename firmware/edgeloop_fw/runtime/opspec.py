@@ -118,6 +118,17 @@ OPS = {
         "scratch",        # arena, FILTER_H * FILTER_W * IN_C bytes: one output channel's filter
         "input_offset", "output_offset", "act_min", "act_max",
     ), ("per_channel", "out_c", ("bias", "multiplier", "shift")), True),
+    "batch_matmul": (1, (
+        ("batches", 2),   # the output's two leading (broadcast) dimensions, 1 when absent
+        "rows", "cols", "depth",
+        "lhs", ("lhs_batch", 2),  # arena; bytes per step of each batch dimension, 0 where broadcast
+        "lhs_row", "lhs_k",       # bytes per row / per depth step (adj_x swaps them)
+        "rhs", ("rhs_batch", 2),
+        "rhs_k", "rhs_col",
+        "output", "lhs_offset", "rhs_offset", "output_offset",
+        "multiplier", "shift",
+        ("limbs", 3),     # qmath.split(MULTIPLIER)
+    ), None, False),
 }
 
 

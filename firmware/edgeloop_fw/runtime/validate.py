@@ -451,10 +451,33 @@ def _gather(m, p, N, fixed):
     _arena(m, "output", p[N["OUTPUT"]], outer * k * inner)
 
 
+def _batch_matmul(m, p, N, fixed):
+    _count(p, fixed)
+    _pos(p, N, "ROWS", "COLS", "DEPTH")
+    b0, b1 = p[N["BATCHES"]], p[N["BATCHES"] + 1]
+    _need(b0 >= 1 and b1 >= 1, "batches %d, %d", b0, b1)
+    rows, cols, depth = p[N["ROWS"]], p[N["COLS"]], p[N["DEPTH"]]
+    for side, inner in (("LHS", ("ROW", "K")), ("RHS", ("K", "COL"))):
+        last = 0
+        for k, n in ((N[side + "_BATCH"], b0), (N[side + "_BATCH"] + 1, b1)):
+            _need(p[k] >= 0, "%s batch stride %d is negative", side.lower(), p[k])
+            last += (n - 1) * p[k]
+        for name, n in zip(inner, (rows, depth) if side == "LHS" else (depth, cols)):
+            st = p[N[side + "_" + name]]
+            _need(st >= 0, "%s %s stride %d is negative", side.lower(), name.lower(), st)
+            last += (n - 1) * st
+        _arena(m, side.lower(), p[N[side]], last + 1)
+    _arena(m, "output", p[N["OUTPUT"]], b0 * b1 * rows * cols)
+    _neg_zp(p, N, "LHS_OFFSET", "RHS_OFFSET")
+    _int8(p, N, "OUTPUT_OFFSET")
+    _shift("shift", p[N["SHIFT"]])
+    _limbs(p, N["LIMBS"], 1)
+
+
 OPS_CHECK = {
     "fully_connected": _fully_connected, "conv_2d": _conv_2d, "depthwise_conv_2d": _depthwise_conv_2d,
     "pool_2d": _pool_2d, "add": _add, "mean": _mean, "lut8": _lut8, "concatenation": _concatenation,
     "softmax": _softmax, "reshape": _reshape,
     "pad": _pad, "strided_slice": _strided_slice, "split": _split, "gather": _gather,
-    "transpose_conv": _transpose_conv,
+    "transpose_conv": _transpose_conv, "batch_matmul": _batch_matmul,
 }

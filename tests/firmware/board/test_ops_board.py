@@ -69,7 +69,7 @@ def test_zoo_subset_on_micropython_matches_tflm(converted, any_board):
 def test_data_movement_ops_on_micropython_match_tflm(any_board):
     """PAD, PADV2, SLICE, STRIDED_SLICE, SPLIT, SPLIT_V, UNPACK, PACK and GATHER, chained in one
     model, then a model of several inputs and outputs (SPLIT, UNPACK: each output read back),
-    and two TRANSPOSE_CONVs."""
+    two TRANSPOSE_CONVs and two BATCH_MATMULs."""
     pytest.importorskip("tensorflow", reason="TensorFlow is not installed (pip install 'edgeloop[tf]')")
     import tensorflow as tf
 
@@ -82,7 +82,8 @@ def test_data_movement_ops_on_micropython_match_tflm(any_board):
                         [(3, 5, 2), (3, 4)], seed=5)
     files, code, want = {}, ["from edgeloop_fw.runtime.loader import Model",
                              "from edgeloop_fw.runtime.interpreter import Interpreter"], {}
-    for name, tflite in (("chain", chain), ("multi", multi), ("tconv", tom.transpose_conv_tflite())):
+    for name, tflite in (("chain", chain), ("multi", multi), ("tconv", tom.transpose_conv_tflite()),
+                          ("matmul", tom.batch_matmul_tflite())):
         files[f"/{name}.elm"] = convert_tflite_bytes(tflite, name).data
         part = [f"it = Interpreter(Model(open('/{name}.elm', 'rb')))"]
         for k in range(3):

@@ -222,7 +222,8 @@ def test_every_op_runs_allocation_free_on_the_virtual_board(board, tmp_path):
     from tests.tools import tf_op_models
 
     files, want, ops = {}, {}, set()
-    built = {"movement": tf_op_models.movement_tflite, "transpose_conv": tf_op_models.transpose_conv_tflite}
+    built = {"movement": tf_op_models.movement_tflite, "transpose_conv": tf_op_models.transpose_conv_tflite,
+             "batch_matmul": tf_op_models.batch_matmul_tflite}
     for name in ZOO_LOCKED + list(built):  # built: ops from a tf.function (keras_zoo has no such layers)
         tflite = built[name]() if name in built else keras_zoo.to_tflite(name, tmp_path)
         conv = convert_tflite_bytes(tflite, name)
