@@ -11,10 +11,12 @@ load), after one uncounted warm-up inference; a second counted inference gives
 the per-op split. The output bytes of every level are compared with TFLM's on
 the same seeded random input.
 
-The model file is placed in the emulated flash (M0) or RAM (M7) by QEMU's
-generic loader and read through `uctypes.bytearray_at` (the 140 KB heap of the
-port cannot hold the 285 KB VWW and AD files), so weight reads cost a slice
-copy, as from a board's memory-mapped flash.
+The model file is placed in a ROMFS image (MicroPython's memory-mapped
+read-only filesystem) that QEMU's generic loader puts in the emulated flash
+(M0) or RAM (M7), mounted with `vfs.VfsRom` (the 140 KB heap of the port
+cannot hold the 285 KB VWW and AD files): as on a board whose model sits in a
+ROMFS partition, the native kernels read weights in place (Model.mapped); from
+a littlefs file they would be copied in groups first.
 
 The published MLPerf Tiny keyword-spotting results are cycles; QEMU counts
 instructions (a Cortex-M0+ spends two cycles on loads, stores and taken
@@ -68,38 +70,13 @@ LEVELS = {"kernels": ("kernels",), "viper": ("viper", "kernels"), "native": ("na
 LABEL = {"kernels": "portable", "viper": "viper", "native": "native"}
 
 _SETUP = """
-import uctypes, gc
+import uctypes, gc, vfs
 from edgeloop_fw.runtime.loader import Model
 from edgeloop_fw.runtime.interpreter import Interpreter
-class RomFile:  # the model file in memory-mapped flash, read like a file
-    def __init__(s, addr, n):
-        s.m = memoryview(uctypes.bytearray_at(addr, n))
-        s.n = n
-        s.p = 0
-    def seek(s, off, whence=0):
-        s.p = off if whence == 0 else (s.n + off if whence == 2 else s.p + off)
-        return s.p
-    def tell(s):
-        return s.p
-    def read(s, k=-1):
-        e = s.n if k < 0 else min(s.n, s.p + k)
-        b = bytes(s.m[s.p:e])
-        s.p = e
-        return b
-    def readinto(s, buf):
-        k = min(len(buf), s.n - s.p)
-        try:
-            memoryview(buf)[:k] = s.m[s.p:s.p + k]
-        except ValueError:  # array('i'): the params, read once at load; kernels read into bytes
-            k = min(4 * len(buf), s.n - s.p)
-            uctypes.bytearray_at(uctypes.addressof(buf), k)[:] = s.m[s.p:s.p + k]
-        s.p += k
-        return k
-    def close(s):
-        pass
+vfs.mount(vfs.VfsRom(uctypes.bytearray_at({addr}, {size})), '/rom')  # a ROMFS partition in flash
 RES = None
 gc.collect()
-m = Model(RomFile({addr}, {size}))
+m = Model(open('/rom/model.elm', 'rb'))
 try:  # the native level's weight buffer, allocated while the heap is in one piece
     from edgeloop_fw.runtime import native
     native._bufs[0] = PRE
@@ -140,8 +117,8 @@ def run_core(firmware: str, core: str, blob: bytes, x: bytes, levels, native_mod
     per_level = 2 + n_ops  # the whole invoke, each op, then the tail after the last op's probe
     results = {}
     with tempfile.TemporaryDirectory() as d:
-        model = Path(d) / "model.elm"
-        model.write_bytes(blob)
+        model = Path(d) / "model.rom"
+        model.write_bytes(qemu_mpy.romfs_image({"model.elm": blob}))
         at = model_address(firmware)
         qemu_args = ("-icount", "shift=0", "-device", f"loader,file={model},addr={at:#x}",
                      *EXTRA_QEMU[core])
@@ -167,7 +144,7 @@ def run_core(firmware: str, core: str, blob: bytes, x: bytes, levels, native_mod
                     p[1:-4].replace("/", ".") for p in files if not p.endswith("__init__.mpy"))
                 board.exec("for n in %r:\n try:\n  __import__(n)\n except ImportError:\n  pass\n"
                            "import gc\ngc.collect()" % (mods,))
-                board.exec(_SETUP.format(addr=at, size=len(blob)))
+                board.exec(_SETUP.format(addr=at, size=model.stat().st_size))
                 out = board.exec(_RUN.format(levels=LEVELS[level]), timeout=3600)
             regions = board.regions()
             if len(regions) != per_level:

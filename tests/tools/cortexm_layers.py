@@ -33,8 +33,17 @@ LAYERS = {
                                                         weight_spread=4)),
     "dw1_valid_zpmax": ("dw", (8, 9, 5), dict(kernel_size=(2, 3), strides=(2, 1), calib=(-40.0, 5.0))),
     "dw1_dilated_valid": ("dw", (10, 9, 8), dict(kernel_size=3, dilation_rate=(2, 3))),
+    # 1x1 conv (ARMv6-M's int32 path): DS-CNN's 64->64 pointwise layer; 13->11 channels
+    # (2 blocks of 4 rows + 3 on the byte loop, dot length padded 13 -> 16) with the
+    # zero point at -128 and weights scaled by 10**-4..10**4 under relu6 (window gathered);
+    # 6->8 with stride 2 and the zero point at 127 (every row widened: the pixel read in place)
+    "pw_dscnn": ("conv", (25, 5, 64), dict(filters=64, kernel_size=1, activation="relu")),
+    "pw_odd_zpmin_spread": ("conv", (7, 6, 13), dict(filters=11, kernel_size=1, activation="relu6",
+                                                     calib=(40.0, 5.0), weight_spread=4)),
+    "pw_zpmax_s2": ("conv", (5, 4, 6), dict(filters=8, kernel_size=1, strides=2, calib=(-40.0, 5.0))),
 }
-BENCH = ("speech_dw", "speech_fc", "anchor_conv", "anchor_fc", "dw1_dscnn")
+BENCH = ("speech_dw", "speech_fc", "anchor_conv", "anchor_fc", "dw1_dscnn", "pw_dscnn")
+SCRATCH = 32768  # bytes: the largest case's el_*_scratch_size on any core (pw_dscnn on ARMv6-M: ~19 KB)
 
 
 def extremes(kw: dict, calib=(0.1, 1.0)):

@@ -209,11 +209,23 @@ def runtime_files(arch: str, native_module: bytes | None = None, ops=None) -> di
     return files
 
 
+def romfs_image(files: dict[str, bytes]) -> bytes:
+    """A ROMFS image (MicroPython's read-only, memory-mapped filesystem, mounted with
+    vfs.VfsRom) holding `files` at its root, written by mpremote's own writer."""
+    from mpremote.romfs import VfsRomWriter
+
+    w = VfsRomWriter()
+    for name, data in files.items():
+        w.mkfile(name, data)
+    return w.finalise()
+
+
 _LOAD = """
-import io, gc
+import io, gc, vfs
 from edgeloop_fw.runtime.loader import Model
 from edgeloop_fw.runtime.interpreter import Interpreter
-m = Model(F.pop('/model.bin'))
+vfs.mount(vfs.VfsRom(F.pop('/model.rom')), '/rom')  # as ROMFS in a board's flash: read in place
+m = Model(open('/rom/model.elm', 'rb'))
 try:  # the native level's weight buffer, allocated while the heap was in one piece
     from edgeloop_fw.runtime import native
     native._bufs[0] = PRE
@@ -226,22 +238,29 @@ it = None
 gc.collect()
 it = Interpreter(m, ({level!r},))
 it.set_input(F['/x.bin'])
+def op(ev, p, a, m):  # as Interpreter.invoke calls an op: from locals
+    hash(0)
+    ev(p, a, m)
+    callable(0)
+def markers():  # the markers alone, subtracted from the op's region (bare-metal counts exclude theirs)
+    hash(0)
+    callable(0)
+markers()
 for ev, p in it.steps:
-    heavy = m.ops[len(L)][1] in ('fully_connected', 'conv_2d', 'depthwise_conv_2d')
+    if m.ops[len(L)][1] in ('fully_connected', 'conv_2d', 'depthwise_conv_2d'):
+        op(ev, p, it.arena, m)
+    else:
+        ev(p, it.arena, m)
     L.append(0)
-    if heavy:
-        hash(0)
-    ev(p, it.arena, m)
-    if heavy:
-        callable(0)
 print('LEVEL', it.kernel_levels, 'OUT', it.get_output().hex())
 """
 
 
 def level_runs(firmware, core: str, blob: bytes, x: bytes, levels=("kernels", "viper", "native"),
                native_module: bytes | None = None) -> dict:
-    """{level: (instructions of the model's heavy op, output bytes, level actually used)}
-    for a single-heavy-op model run by the board's runtime at each kernel level."""
+    """{level: (instructions of the model's heavy op without the markers' own, output bytes, level used)}
+    for a single-heavy-op model run by the board's runtime at each kernel level, the
+    model file in a ROMFS image (memory-mapped, so the native level reads weights in place)."""
     import io
 
     from edgeloop_fw.runtime.loader import Model
@@ -255,7 +274,7 @@ def level_runs(firmware, core: str, blob: bytes, x: bytes, levels=("kernels", "v
         # The module's machine code needs one contiguous block: load it before the
         # model and input take their share of this 140 KB heap.
         board.exec("try:\n from edgeloop_fw.runtime import native\nexcept ImportError:\n pass")
-        board.put_stream("/model.bin", blob)
+        board.put("/model.rom", romfs_image({"model.elm": blob}))
         board.put("/x.bin", x)
         board.exec(_LOAD)
         outs = []
@@ -263,9 +282,10 @@ def level_runs(firmware, core: str, blob: bytes, x: bytes, levels=("kernels", "v
             out = board.exec("L = []\n" + _RUN.format(level=level), timeout=3600)
             outs.append((level, out))
     counts = board.regions()
-    if len(counts) != len(levels):
+    if len(counts) != 2 * len(levels):
         raise EdgeloopError(f"counted {len(counts)} regions for {len(levels)} levels on {core}")
-    for (level, out), n in zip(outs, counts):
+    for (level, out), markers, n in zip(outs, counts[0::2], counts[1::2]):
+        n -= markers
         used = out.split("LEVEL ", 1)[1].split(" OUT")[0]
         results[level] = (n, bytes.fromhex(out.split("OUT ", 1)[1].split()[0]), used)
     return results

@@ -114,6 +114,10 @@ class Model:
 
     def __init__(self, f, verify=True):
         self.file = f
+        try:  # a ROMFS file (MicroPython >= 1.25) is memory-mapped: kernels may read constants in place
+            self.mapped = memoryview(f)
+        except TypeError:
+            self.mapped = None
         head, _flags, file_size, digest = read_header(f)
         self.verified = _check_hash(f, F.HASHED_FROM, file_size, digest) if verify else False
         (self.arena_size, params_at, n_params, self.const_offset, self.const_size, n_tensors, n_ops,

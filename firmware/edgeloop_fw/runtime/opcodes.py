@@ -39,8 +39,18 @@ KERNELS = {
     117: "lut8",               # HARD_SWISH (table: host/edgeloop/convert/ops/hard_swish.py)
     54: "prelu",               # PRELU
     6: "dequantize",           # DEQUANTIZE (int8 -> float32)
+    34: "pad",                 # PAD
+    60: "pad",                 # PADV2
+    65: "strided_slice",       # SLICE
+    45: "strided_slice",       # STRIDED_SLICE
+    49: "split",               # SPLIT
+    102: "split",              # SPLIT_V
+    83: "concatenation",       # PACK (CONCATENATION's bytes)
+    88: "split",               # UNPACK
+    36: "gather",              # GATHER
+    67: "transpose_conv",      # TRANSPOSE_CONV
+    126: "batch_matmul",       # BATCH_MATMUL
     44: "lstm",                # UNIDIRECTIONAL_SEQUENCE_LSTM
-    45: "transpose",           # STRIDED_SLICE (forward steps: the same gather from a start byte)
 }
 
 # --- generated kernel versions: do not edit ---
@@ -61,6 +71,12 @@ VERSIONS = {
     "maximum_minimum": 1,
     "prelu": 1,
     "dequantize": 1,
+    "pad": 1,
+    "strided_slice": 1,
+    "split": 1,
+    "gather": 1,
+    "transpose_conv": 1,
+    "batch_matmul": 1,
     "lstm": 1,
 }
 # --- end generated ---

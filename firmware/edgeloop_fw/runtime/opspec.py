@@ -135,6 +135,45 @@ OPS = {
         "table",          # file: 256 little-endian float32, indexed by x + 128
         "scratch",        # arena, 1024 bytes
     ), None, False),
+    # --- ops2: data movement, TRANSPOSE_CONV, BATCH_MATMUL ---
+    "pad": (1, (      # PAD, PADV2; shapes right-aligned to 4-D
+        "input", "output",
+        "value",          # the pad byte: the output zero point (PAD) or PADV2's constant
+        ("in_dims", 4), ("out_dims", 4),
+        ("before", 4),    # padding before each dimension
+    ), None, False),
+    "strided_slice": (1, (  # SLICE, STRIDED_SLICE; shapes right-aligned to 4-D
+        "input",
+        "start",          # byte offset of the first element read, inside INPUT
+        "output",
+        ("counts", 4),    # output size per dimension
+        ("steps", 4),     # input bytes between neighbours per dimension (negative: backwards)
+    ), None, False),
+    "split": (1, (    # SPLIT, SPLIT_V, UNPACK: CONCATENATION's inverse
+        "outer", "input", "n_outputs",
+    ), ("outputs", "n_outputs", ("output", "size")), False),
+    "gather": (1, (   # GATHER with constant indices
+        "outer", "axis_size", "inner", "input", "output", "n_indices",
+    ), ("indices", "n_indices", ("index",)), False),
+    "transpose_conv": (1, (
+        "batches", "in_h", "in_w", "in_c", "out_h", "out_w", "out_c",
+        "filter_h", "filter_w", "stride_h", "stride_w", "pad_h", "pad_w",
+        "input", "output",
+        "weights",        # file: int8 [OUT_C, FILTER_H, FILTER_W, IN_C]
+        "scratch",        # arena, FILTER_H * FILTER_W * IN_C bytes: one output channel's filter
+        "input_offset", "output_offset", "act_min", "act_max",
+    ), ("per_channel", "out_c", ("bias", "multiplier", "shift")), True),
+    "batch_matmul": (1, (
+        ("batches", 2),   # the output's two leading (broadcast) dimensions, 1 when absent
+        "rows", "cols", "depth",
+        "lhs", ("lhs_batch", 2),  # arena; bytes per step of each batch dimension, 0 where broadcast
+        "lhs_row", "lhs_k",       # bytes per row / per depth step (adj_x swaps them)
+        "rhs", ("rhs_batch", 2),
+        "rhs_k", "rhs_col",
+        "output", "lhs_offset", "rhs_offset", "output_offset",
+        "multiplier", "shift",
+        ("limbs", 3),     # qmath.split(MULTIPLIER)
+    ), None, False),
     "lstm": (1, (
         "batches", "steps", "features", "units", "input", "output",
         "weights",        # file: int8 [4 gates (input, forget, cell, output)][UNITS][FEATURES + UNITS]:

@@ -240,7 +240,9 @@ def _fully_connected(m, p, N, fixed):
 def _conv(m, p, N, fixed, depthwise):
     _need(len(p) > fixed, "%d params, expected more than %d", len(p), fixed)
     _pos(p, N, "BATCHES", "IN_H", "IN_W", "IN_C", "OUT_H", "OUT_W", "OUT_C", "FILTER_H", "FILTER_W",
-         "STRIDE_H", "STRIDE_W", "DILATION_H", "DILATION_W")
+         "STRIDE_H", "STRIDE_W")
+    if "DILATION_H" in N:  # TRANSPOSE_CONV has none
+        _pos(p, N, "DILATION_H", "DILATION_W")
     g = [p[N[k]] for k in ("BATCHES", "IN_H", "IN_W", "IN_C", "OUT_H", "OUT_W", "OUT_C", "FILTER_H",
                            "FILTER_W")]
     b, ih, iw, ic, oh, ow, oc, fh, fw = g
@@ -269,6 +271,10 @@ def _conv_2d(m, p, N, fixed):
 
 def _depthwise_conv_2d(m, p, N, fixed):
     _conv(m, p, N, fixed, True)
+
+
+def _transpose_conv(m, p, N, fixed):
+    _conv(m, p, N, fixed, False)  # same fields as CONV_2D but dilation; the kernel bounds every tap
 
 
 def _pool_2d(m, p, N, fixed):
@@ -455,6 +461,91 @@ def _transpose(m, p, N, fixed):
     _arena(m, "output", p[N["OUTPUT"]], n)
 
 
+def _dims4(p, at, what):
+    total = 1
+    for d in p[at:at + 4]:
+        _need(d >= 1, "%s dimension %d", what, d)
+        total *= d
+    return total
+
+
+def _pad(m, p, N, fixed):
+    _count(p, fixed)
+    _int8(p, N, "VALUE")
+    n_in = _dims4(p, N["IN_DIMS"], "input")
+    n_out = _dims4(p, N["OUT_DIMS"], "output")
+    for k in range(4):
+        i, o, b = p[N["IN_DIMS"] + k], p[N["OUT_DIMS"] + k], p[N["BEFORE"] + k]
+        _need(0 <= b and b + i <= o, "padding %d before %d inputs leaves the %d outputs", b, i, o)
+    _arena(m, "input", p[N["INPUT"]], n_in)
+    _arena(m, "output", p[N["OUTPUT"]], n_out)
+
+
+def _strided_slice(m, p, N, fixed):
+    _count(p, fixed)
+    n = _dims4(p, N["COUNTS"], "output")
+    _arena(m, "output", p[N["OUTPUT"]], n)
+    # the lowest and highest byte read, from the first element and each dimension's reach
+    lo = hi = p[N["INPUT"]] + p[N["START"]]
+    for k in range(4):
+        reach = (p[N["COUNTS"] + k] - 1) * p[N["STEPS"] + k]
+        if reach < 0:
+            lo += reach
+        else:
+            hi += reach
+    _need(p[N["INPUT"]] <= lo, "the slice reads before its input")
+    _arena(m, "input", lo, hi - lo + 1)
+
+
+def _split(m, p, N, fixed):
+    _need(len(p) >= fixed, "%d params, expected at least %d", len(p), fixed)
+    _pos(p, N, "OUTER", "N_OUTPUTS")
+    outer, k = p[N["OUTER"]], p[N["N_OUTPUTS"]]
+    step = N["OUTPUTS_STEP"]
+    _count(p, fixed + step * k)
+    total = 0
+    for i in range(k):
+        q = fixed + step * i
+        size = p[q + N["SIZE"]]
+        _need(size >= 1, "output %d size %d", i, size)
+        _arena(m, "output %d" % i, p[q + N["OUTPUT"]], outer * size)
+        total += size
+    _arena(m, "input", p[N["INPUT"]], outer * total)
+
+
+def _gather(m, p, N, fixed):
+    _need(len(p) >= fixed, "%d params, expected at least %d", len(p), fixed)
+    _pos(p, N, "OUTER", "AXIS_SIZE", "INNER", "N_INDICES")
+    outer, axis, inner, k = p[N["OUTER"]], p[N["AXIS_SIZE"]], p[N["INNER"]], p[N["N_INDICES"]]
+    _count(p, fixed + N["INDICES_STEP"] * k)
+    for i in range(k):
+        v = p[fixed + N["INDICES_STEP"] * i + N["INDEX"]]
+        _need(0 <= v < axis, "index %d is outside [0, %d)", v, axis)
+    _arena(m, "input", p[N["INPUT"]], outer * axis * inner)
+    _arena(m, "output", p[N["OUTPUT"]], outer * k * inner)
+
+
+def _batch_matmul(m, p, N, fixed):
+    _count(p, fixed)
+    _pos(p, N, "ROWS", "COLS", "DEPTH")
+    b0, b1 = p[N["BATCHES"]], p[N["BATCHES"] + 1]
+    _need(b0 >= 1 and b1 >= 1, "batches %d, %d", b0, b1)
+    rows, cols, depth = p[N["ROWS"]], p[N["COLS"]], p[N["DEPTH"]]
+    for side, inner in (("LHS", ("ROW", "K")), ("RHS", ("K", "COL"))):
+        last = 0
+        for k, n in ((N[side + "_BATCH"], b0), (N[side + "_BATCH"] + 1, b1)):
+            _need(p[k] >= 0, "%s batch stride %d is negative", side.lower(), p[k])
+            last += (n - 1) * p[k]
+        for name, n in zip(inner, (rows, depth) if side == "LHS" else (depth, cols)):
+            st = p[N[side + "_" + name]]
+            _need(st >= 0, "%s %s stride %d is negative", side.lower(), name.lower(), st)
+            last += (n - 1) * st
+        _arena(m, side.lower(), p[N[side]], last + 1)
+    _arena(m, "output", p[N["OUTPUT"]], b0 * b1 * rows * cols)
+    _neg_zp(p, N, "LHS_OFFSET", "RHS_OFFSET")
+    _int8(p, N, "OUTPUT_OFFSET")
+    _shift("shift", p[N["SHIFT"]])
+    _limbs(p, N["LIMBS"], 1)
 def _lstm(m, p, N, fixed):
     _need(len(p) > fixed, "%d params, expected more than %d", len(p), fixed)
     _pos(p, N, "BATCHES", "STEPS", "FEATURES", "UNITS")
@@ -484,5 +575,8 @@ OPS_CHECK = {
     "softmax": _softmax, "reshape": _reshape, "transpose": _transpose,
     # ops1
     "sub": _sub, "mul": _mul, "maximum_minimum": _maximum_minimum, "prelu": _prelu, "dequantize": _dequantize,
+    # ops2
+    "pad": _pad, "strided_slice": _strided_slice, "split": _split, "gather": _gather,
+    "transpose_conv": _transpose_conv, "batch_matmul": _batch_matmul,
     "lstm": _lstm,
 }

@@ -20,9 +20,8 @@ from .tflite import Operator, Tensor, TFLiteModel
 
 @dataclass(frozen=True)
 class Arena:
-    """Byte offset of an activation tensor in the board's arena (plus `offset` bytes into it)."""
+    """Byte offset of an activation tensor in the board's arena."""
     tensor: int
-    offset: int = 0
 
 
 @dataclass(frozen=True, eq=False)

@@ -75,7 +75,7 @@ def write_model(model, ops, plans, buffers, arena_size, root) -> bytes:
         start = len(params)
         for v in p.params:
             if isinstance(v, Arena):
-                params.append(buffers[root(v.tensor)].offset + v.offset)
+                params.append(buffers[root(v.tensor)].offset)
             elif isinstance(v, Const):
                 params.append(const_offset[id(v)])
             elif isinstance(v, Scratch):

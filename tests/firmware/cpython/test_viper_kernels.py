@@ -119,6 +119,24 @@ def test_zoo_model_viper_equals_tflm_and_portable(board, tmp_path, name):
     check(*run_both(board, blob, xs), want)
 
 
+
+@pytest.mark.tf
+def test_transpose_conv_viper_equals_tflm_and_portable(board):
+    """Two TRANSPOSE_CONVs (stride 2 SAME with bias and RELU, stride (1, 3) VALID without bias)."""
+    from edgeloop.convert.int8 import convert_tflite_bytes
+    from tests.tools import tf_op_models
+
+    tflite = tf_op_models.transpose_conv_tflite()
+    xs = [tf_op_models.random_inputs(tflite, seed)[0] for seed in range(4)]
+    want = [np.frombuffer(tf_op_models.tflm_outputs(tflite, [x])[0], np.int8) for x in xs]
+    levels, fast, slow = run_both(board, convert_tflite_bytes(tflite).data, xs)
+    assert levels["transpose_conv"] == "viper", levels
+    want = np.stack(want)
+    bad = np.argwhere(fast != want)
+    assert not len(bad), f"viper vs TFLM differ at (input, byte) {bad[:8].tolist()}"
+    assert np.array_equal(slow, want), "portable kernels differ from TFLM in the same MicroPython"
+    assert len({w.tobytes() for w in want}) == len(xs)
+
 # --- requantization on hostile values ------------------------------------------------------
 
 def _srdhm(a: int, b: int) -> int:

@@ -21,7 +21,7 @@ VIPER = ROOT / "firmware" / "edgeloop_fw" / "runtime" / "viper"
 SOURCES = sorted(VIPER.glob("*.py"))
 # MicroPython's MP_NATIVE_ARCH_* numbers (py/persistentcode.h): RP2040, Nicla Vision (M7), ESP32-S3.
 ARCHS = {"armv6m": 4, "armv7emdp": 8, "xtensawin": 10}
-KERNELS = {"fully_connected", "conv_2d", "depthwise_conv_2d"}
+KERNELS = {"fully_connected", "conv_2d", "depthwise_conv_2d", "transpose_conv"}
 
 
 def test_viper_sources_cover_the_heavy_ops():

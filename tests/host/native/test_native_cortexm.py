@@ -50,7 +50,8 @@ def _assert_bare_metal_equals_tflm(cases, scratch: int, core: str, tmp_path):
 
 @pytest.mark.parametrize("core", ["m0", "m7"])
 def test_bare_metal_kernels_equal_tflm(layer_cases, tmp_path, core):
-    _assert_bare_metal_equals_tflm(layer_cases, 16384, core, tmp_path)
+    from tests.tools.cortexm_layers import SCRATCH
+    _assert_bare_metal_equals_tflm(layer_cases, SCRATCH, core, tmp_path)
 
 
 @pytest.mark.parametrize("core", ["m0", "m7"])

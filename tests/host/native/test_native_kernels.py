@@ -89,6 +89,9 @@ def test_requantization_matches_tflm_formula_on_hostile_values(kernels):
         cases.append((a, m, s))
         small = rng.randrange(-2**20, 2**20)
         cases.append((small, m, rng.randrange(0, 10)))  # left shifts that stay inside int32
+        # sums that fit 16 bits take ARMv6-M's two-product short case (any multiplier sign)
+        cases.append((rng.randrange(-2**15, 2**15), rng.randrange(-2**31 + 1, 2**31), rng.randrange(-31, 1)))
+    cases += [(a, m, s) for a in (-2**15, 2**15 - 1, -2**15 + 1) for m in mults for s in (-12, 0, 1)]
     bad = [(a, m, s) for a, m, s in cases if kernels.mbqm(a, m, s) != _mbqm(a, m, s)]
     assert not bad, bad[:5]
     # ARMv6-M's high product from four 16x16 multiplies (no 64-bit multiply there)

@@ -286,7 +286,7 @@ def test_unloadable_module_falls_back_to_viper(board, tmp_path, cache, case):
     elif case == "absent":
         mod.unlink()
     else:  # glue and module disagree on the calling convention
-        glue(root, "API = 5", "API = 6")
+        glue(root, "API = 6", "API = 7")
     xs = [np.array([[v]], np.int8) for v in (-128, 0, 77)]
     info, outs = run_levels(root, convert_tflite(need(HELLO)).data, xs)
     assert info["native"][1] == {"fully_connected": "viper"}
@@ -301,7 +301,8 @@ from edgeloop_fw.runtime.native import elnative
 p = array('i', [1, 3, 2, 0, 3, 0, 0, 3, 0, -128, 127, 10, 1 << 30, 0, -5, 1 << 30, 1])
 arena = bytearray(5)
 for args in ((p, arena, bytes(6), 1, 2), (p, bytearray(4), bytes(6), 0, 2), (p, arena, bytes(5), 0, 2),
-             (p[:14], arena, bytes(6), 0, 2)):
+             (p[:14], arena, bytes(6), 0, 2), (p, arena, bytes(9), 0, 2, 4), (p, arena, bytes(9), 0, 2, -1),
+             (p, arena, bytes(9), 0, 2, 10), (p, arena, bytes(9), 0), (p, arena, bytes(5))):
     try:
         elnative.fully_connected(*args)
         print('NO ERROR')
@@ -310,8 +311,16 @@ for args in ((p, arena, bytes(6), 1, 2), (p, bytearray(4), bytes(6), 0, 2), (p, 
 arena[0:3] = bytes([1, 2, 3])
 elnative.fully_connected(p, arena, bytes([1, 1, 1, 2, 0, 255]), 0, 2)
 print(list(arena))
+arena[3:5] = bytes(2)
+elnative.fully_connected(p, arena, bytes([9, 9, 9, 1, 1, 1, 2, 0, 255]), 0, 2, 3)  # weights 3 bytes in
+print(list(arena))
+arena[3:5] = bytes(2)
+p[5] = 2  # WEIGHTS: the whole layer from a file whose rows start at byte 2
+elnative.fully_connected(p, arena, bytes([9, 9, 1, 1, 1, 2, 0, 255]))
+print(list(arena))
 """)
-    assert out.split() == ["VE"] * 4 + ["[1,", "2,", "3,", "8,", "250]"]
+    # an offset past the buffer, negative, or leaving too few bytes is refused like a short buffer
+    assert out.split() == ["VE"] * 9 + ["[1,", "2,", "3,", "8,", "250]"] * 3
 
 
 def test_bad_softmax_calls_raise_instead_of_reading_outside_the_arena(board):

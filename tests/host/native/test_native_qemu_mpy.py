@@ -99,9 +99,9 @@ def test_micro_speech_depthwise_at_every_level_equals_tflm(board):
         assert count > 0
 
 
-HEAP_LOCKED_VIPER = """
+HEAP_LOCKED = """
 import micropython
-it = Interpreter(m, ('viper',))
+it = Interpreter(m, ({level!r},))
 def locked(it):  # in a function: a new global would need the heap while it is locked
     gc.collect()
     a = gc.mem_alloc()
@@ -119,24 +119,29 @@ print('LOCKED', r, grew, it.kernel_levels['fully_connected'], it.get_output().he
 """
 
 
-def test_viper_inference_allocates_nothing_on_a_32_bit_port(board):
+@pytest.mark.parametrize("level", ["viper", "native"])
+def test_inference_allocates_nothing_on_a_32_bit_port(board, level):
     """hello_world at the viper level under heap_lock on the 32-bit qemu port: the multipliers
-    (>= 2**30) were read as Python ints, one heap object per unit per inference (issue 20, 7)."""
+    (>= 2**30) were read as Python ints, one heap object per unit per inference (issue 20, 7).
+    The native level with the model in ROMFS (weights read in place, no group buffer) too."""
     import numpy as np
 
     from edgeloop.convert.int8 import convert_tflite
     from tests.tools import qemu_mpy
     from tests.tools.runtime_helpers import HELLO, need, tflm, tflm_run
 
-    core, firmware, _module = board
+    core, firmware, module = board
     x = np.array([[93]], np.int8)
     with qemu_mpy.QemuMicroPython(firmware, core) as qb:
-        for path, data in qemu_mpy.runtime_files(qemu_mpy.ARCH[core], None, {"fully_connected"}).items():
+        qb.exec("PRE = bytearray(0)")  # no group buffer: the mapped model needs none
+        files = qemu_mpy.runtime_files(qemu_mpy.ARCH[core], module if level == "native" else None,
+                                       {"fully_connected"})
+        for path, data in files.items():
             qb.put(path, data)
-        qb.put_stream("/model.bin", convert_tflite(need(HELLO)).data)
+        qb.put("/model.rom", qemu_mpy.romfs_image({"model.elm": convert_tflite(need(HELLO)).data}))
         qb.put("/x.bin", x.tobytes())
         qb.exec(qemu_mpy._LOAD)
-        out = qb.exec(HEAP_LOCKED_VIPER, timeout=600)
+        out = qb.exec(HEAP_LOCKED.format(level=level), timeout=600)
     fields = out.split("LOCKED ")[1].split()
-    assert fields[:3] == ["ok", "0", "viper"], out
+    assert fields[:3] == ["ok", "0", level], out
     assert fields[3] == tflm_run(tflm(HELLO), x).tobytes().hex()

@@ -12,12 +12,19 @@ groups into one buffer shared by all ops (they run one at a time): at most
 BUDGET bytes, but always at least one channel's filter. The buffers grow on
 the first inference only; views are cached by size so later inferences
 allocate nothing per group.
+
+When the model file is addressable (`Model.mapped`: a ROMFS file, whose bytes
+sit in memory-mapped flash), nothing is copied: the C reads each group's
+weights in place, given the whole file and an offset, and FULLY_CONNECTED
+(which uses each weight byte once, so the copy cost as much as its MACs)
+runs in one call.
 """
 
 from . import elnative
 
-API = 5  # 2: conv scratch sized by elnative.scratch_size (per arch); 3: depthwise by dw_scratch_size;
-#         4: pool_2d, add, mean, lut8, concatenation in C; 5: softmax in C
+API = 6  # 2: conv scratch sized by elnative.scratch_size (per arch); 3: depthwise by dw_scratch_size;
+#         4: pool_2d, add, mean, lut8, concatenation in C; 5: softmax in C;
+#         6: the heavy ops take an offset into w (weights read in place from a mapped model file)
 if elnative.API != API:
     raise ImportError("elnative.mpy speaks API %d, this glue %d: deploy again" % (elnative.API, API))
 

@@ -23,10 +23,14 @@ def eval(p, arena, model):
     wofs = p[WEIGHTS]
     g = group(oc, k)
     s = view(1, elnative.scratch_size(k, g))
+    mapped = model.mapped  # the file in memory: groups read in place
     c = 0
     while c < oc:
         n = oc - c if oc - c < g else g
-        w = view(0, n * k)
-        model.read_const(wofs + c * k, w)
-        _conv(p, arena, w, s, c, n)
+        if mapped is not None:
+            _conv(p, arena, mapped, s, c, n, wofs + c * k)
+        else:
+            w = view(0, n * k)
+            model.read_const(wofs + c * k, w)
+            _conv(p, arena, w, s, c, n)
         c += n

@@ -25,10 +25,14 @@ def eval(p, arena, model):
     wofs = p[WEIGHTS]
     g = group(ic, k * dm)
     s = view(1, elnative.dw_scratch_size(p, g))
+    mapped = model.mapped  # the file in memory: groups read in place
     i = 0
     while i < ic:
         n = ic - i if ic - i < g else g
-        w = view(0, n * dm * k)
-        model.read_const(wofs + i * dm * k, w)
-        _dw(p, arena, w, s, i, n)
+        if mapped is not None:
+            _dw(p, arena, mapped, s, i, n, wofs + i * dm * k)
+        else:
+            w = view(0, n * dm * k)
+            model.read_const(wofs + i * dm * k, w)
+            _dw(p, arena, w, s, i, n)
         i += n

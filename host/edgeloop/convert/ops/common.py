@@ -70,3 +70,27 @@ def bias_values(ctx, b, channels: int) -> np.ndarray:
     if b.dtype != "int32":
         raise ctx.refuse(f"bias '{b.name}' is {b.dtype}; edgeloop needs int32 bias")
     return data.astype(np.int64).reshape(-1)
+
+
+def right_align4(ctx, shape, role: str = "tensor") -> list[int]:
+    """A shape of rank <= 4 as 4 dimensions, leading ones added (TFLM's RuntimeShape::ExtendedShape)."""
+    shape = [int(d) for d in shape]
+    if len(shape) > 4:
+        raise ctx.refuse(f"{role} has rank {len(shape)}; edgeloop's data-movement kernels take rank 1 to 4")
+    return [1] * (4 - len(shape)) + shape
+
+
+def constant_ints(ctx, t, role: str) -> list[int]:
+    """An int32/int64 constant input (paddings, begins, sizes, axes, indices) as Python ints."""
+    data = ctx.need_constant(t, role)
+    if t.dtype not in ("int32", "int64"):
+        raise ctx.refuse(f"{role} '{t.name}' is {t.dtype}; expected int32 or int64")
+    return [int(v) for v in np.asarray(data).reshape(-1)]
+
+
+def axis_of(ctx, axis: int, rank: int) -> int:
+    """A possibly negative axis as 0..rank-1, or a refusal."""
+    a = axis + rank if axis < 0 else axis
+    if not 0 <= a < rank:
+        raise ctx.refuse(f"axis {axis} does not fit rank {rank}")
+    return a

@@ -6,6 +6,8 @@ int8) in front of such an input, which edgeloop runs as a table (lut8). So
 here, as in TFLM, unequal quantization is refused rather than rescaled.
 
 The tensors are seen as [OUTER, size_i] with size_i = dim_i(axis) * INNER.
+PACK is the same copy: its inputs lack the axis (one element along it each),
+so size_i = INNER; TFLM's int8 PACK copies bytes too.
 Params: edgeloop_fw/runtime/opspec.py ("concatenation").
 """
 
@@ -18,14 +20,18 @@ from edgeloop_fw.runtime.opspec import pack
 from ..graph import Arena, Context, OpPlan
 
 
+PACK = 83
+
+
 def prepare(ctx: Context) -> OpPlan:
     y = ctx.tensor(0, outputs=True)
     ctx.need_int8(y, "output")
     rank = len(y.shape)
-    axis = ctx.op.options.int32(0)
-    axis = axis + rank if axis < 0 else axis
+    packing = ctx.op.opcode == PACK
+    given = ctx.op.options.int32(1 if packing else 0)  # PackOptions.axis / ConcatenationOptions.axis
+    axis = given + rank if given < 0 else given
     if not 0 <= axis < rank:
-        raise ctx.refuse(f"axis {ctx.op.options.int32(0)} does not fit an output of rank {rank}")
+        raise ctx.refuse(f"axis {given} does not fit an output of rank {rank}")
     outer = int(np.prod(y.shape[:axis], dtype=np.int64))
     inner = int(np.prod(y.shape[axis + 1:], dtype=np.int64))
     inputs = [ctx.tensor(i) for i in range(len(ctx.op.inputs))]
@@ -35,12 +41,15 @@ def prepare(ctx: Context) -> OpPlan:
         ctx.need_int8(x, f"input {i}")
         if x.is_constant:
             raise ctx.refuse(f"input {i} '{x.name}' is a constant; edgeloop concatenates activations only")
-        if len(x.shape) != rank or any(a != b for d, (a, b) in enumerate(zip(x.shape, y.shape)) if d != axis):
+        if packing:
+            if list(x.shape) != list(y.shape[:axis]) + list(y.shape[axis + 1:]):
+                raise ctx.refuse(f"input {i} {x.shape} does not fit the output {y.shape} packed along axis {axis}")
+        elif len(x.shape) != rank or any(a != b for d, (a, b) in enumerate(zip(x.shape, y.shape)) if d != axis):
             raise ctx.refuse(f"input {i} {x.shape} does not fit the output {y.shape} along axis {axis}")
         if float(np.float32(ctx.scale(x))) != float(np.float32(ctx.scale(y))) or ctx.zero_point(x) != ctx.zero_point(y):
             raise ctx.refuse(f"input {i} '{x.name}' is quantized differently from the output; TFLM's int8 "
                              "CONCATENATION needs equal scales (the TFLite converter adds a QUANTIZE op for that)")
-        size = x.shape[axis] * inner
+        size = inner if packing else x.shape[axis] * inner
         total += size
         units.append((Arena(x.index), size))
     if total * outer != int(np.prod(y.shape, dtype=np.int64)):

@@ -1,14 +1,13 @@
-"""STRIDED_SLICE (int8), host half: tflite::reference_ops::StridedSlice as the TRANSPOSE gather.
+"""SLICE and STRIDED_SLICE (int8), host half: TFLM's slice / strided_slice Prepare.
 
-A Keras LSTM that returns only its last state becomes the whole sequence and a
-STRIDED_SLICE taking the last time step. A slice with positive steps moves
-bytes and changes no value (input and output share one quantization), so it is
-the transpose kernel's walk of at most four extents from a start byte: the
-start goes into the input's arena offset, each extent's step is the input
-stride times the slice step. The begin/end rules follow TFLite's
-strided_slice_logic (negative indices from the end, clamping, the masks);
-ellipsis and new axes, the `offset` form and negative steps are refused.
-Params: edgeloop_fw/runtime/opspec.py ("transpose").
+Both become one strided copy: per dimension a first index, a step and a
+count, worked out here with TFLM's strided_slice_logic (negative indices
+wrap, then clamp; begin/end masks take the whole axis in the stride's
+direction; a shrink axis keeps one element; `offset` makes END relative to
+BEGIN). The board walks the four right-aligned dimensions and never sees a
+mask. TFLM's int8 kernels copy bytes, so quantization is not touched.
+Ellipsis and new-axis masks are refused (the converter lowers them; TFLM's
+kernel does not read them). Params: edgeloop_fw/runtime/opspec.py ("strided_slice").
 """
 
 from __future__ import annotations
@@ -18,12 +17,32 @@ import numpy as np
 from edgeloop_fw.runtime.opspec import pack
 
 from ..graph import Arena, Context, OpPlan
+from .common import constant_ints, right_align4
 
-MAX_RANK = 4
+SLICE = 65
 
 
-def _clamp(v: int, dim: int) -> int:
-    return min(max(v + dim if v < 0 else v, 0), dim)
+def _clamp(v: int, lo: int, hi: int) -> int:
+    return hi if v > hi else lo if v < lo else v
+
+
+def axis_range(size: int, begin: int, end: int, stride: int, begin_mask: bool, end_mask: bool,
+               shrink: bool, offset: bool) -> tuple[int, int]:
+    """(first index, count) of one axis: StridedSliceStartForAxis / EndForAxis and the loop condition."""
+    start = begin + size if begin < 0 else begin
+    start = _clamp(start, 0, size) if stride > 0 else _clamp(start, -1, size - 1)
+    if begin_mask:
+        start = 0 if stride > 0 else size - 1
+    if shrink:
+        stop = start if start >= size else start + 1
+    else:
+        stop = end + start if offset else end
+        stop = stop + size if stop < 0 else stop
+        stop = _clamp(stop, 0, size) if stride > 0 else _clamp(stop, -1, size - 1)
+        if end_mask:
+            stop = size if stride > 0 else -1
+    count = max(0, -(-(stop - start) // stride)) if stride > 0 else max(0, -(-(start - stop) // -stride))
+    return start, count
 
 
 def prepare(ctx: Context) -> OpPlan:
@@ -32,41 +51,46 @@ def prepare(ctx: Context) -> OpPlan:
     ctx.need_int8(y, "output")
     if x.is_constant:
         raise ctx.refuse("slicing a constant is not supported; fold it in the converter")
-    rank = len(x.shape)
-    if rank > MAX_RANK:
-        raise ctx.refuse(f"a rank-{rank} slice is not supported (at most {MAX_RANK} axes)")
-    begin, end, steps = (
-        [int(v) for v in np.asarray(ctx.need_constant(ctx.tensor(i), what)).reshape(-1)]
-        for i, what in ((1, "the slice begin"), (2, "the slice end"), (3, "the slice strides")))
-    if not len(begin) == len(end) == len(steps) == rank:
-        raise ctx.refuse(f"begin/end/strides of {len(begin)}/{len(end)}/{len(steps)} values do not fit rank {rank}")
-    o = ctx.op.options
-    begin_mask, end_mask, ellipsis, new_axis, shrink = (o.int32(k) for k in range(5))
-    if ellipsis or new_axis or o.bool(5):
-        raise ctx.refuse("a strided slice with an ellipsis, new axes or offset ends is not supported")
-    if any(s <= 0 for s in steps):
-        raise ctx.refuse(f"slice steps {steps} are not all positive; only forward slices are supported")
-    if float(np.float32(ctx.scale(x))) != float(np.float32(ctx.scale(y))) or ctx.zero_point(x) != ctx.zero_point(y):
-        raise ctx.refuse("input and output are quantized differently; TFLM's STRIDED_SLICE copies values unchanged")
-    in_strides = [int(np.prod(x.shape[a + 1:], dtype=np.int64)) for a in range(rank)]
-    start_byte, dims, strides, kept = 0, [], [], []
-    for a in range(rank):
-        dim = int(x.shape[a])
-        start = 0 if begin_mask >> a & 1 else _clamp(begin[a], dim)
-        if shrink >> a & 1:
-            stop = start + 1
-        else:
-            stop = dim if end_mask >> a & 1 else _clamp(end[a], dim)
-            kept.append(a)
-        n = max(0, -(-(stop - start) // steps[a]))
-        start_byte += start * in_strides[a]
-        dims.append(n)
-        strides.append(in_strides[a] * steps[a])
-    if int(np.prod(dims)) != int(np.prod(y.shape)):
-        raise ctx.refuse(f"the slice gives {[dims[a] for a in kept]}, not the output's {list(y.shape)}")
-    if int(np.prod(dims)) == 0:
-        raise ctx.refuse("the slice is empty")
-    pad = MAX_RANK - rank
-    params = pack("transpose", input=Arena(x.index, start_byte), output=Arena(y.index),
-                  dims=[1] * pad + dims, strides=[0] * pad + strides)
-    return OpPlan(params, reads=[x.index], writes=[y.index], macs=0)
+    dims = [int(d) for d in x.shape]
+    rank = len(dims)
+    begin = constant_ints(ctx, ctx.tensor(1), "begin")
+    if ctx.op.opcode == SLICE:
+        size = constant_ints(ctx, ctx.tensor(2), "size")
+        if len(begin) != rank or len(size) != rank:
+            raise ctx.refuse(f"begin {begin} and size {size} do not fit an input of rank {rank}")
+        ranges = []
+        for d, b, n in zip(dims, begin, size):
+            n = d - b if n == -1 else n
+            if b < 0 or n < 0 or b + n > d:
+                raise ctx.refuse(f"slice begin {begin} size {size} is outside the input {dims}")
+            ranges.append((b, n, 1))
+    else:
+        end = constant_ints(ctx, ctx.tensor(2), "end")
+        strides = constant_ints(ctx, ctx.tensor(3), "strides")
+        o = ctx.op.options
+        begin_mask, end_mask, ellipsis, new_axis, shrink = (o.int32(k) for k in range(5))
+        offset = o.bool(5)
+        if ellipsis or new_axis:
+            raise ctx.refuse("STRIDED_SLICE with an ellipsis or new-axis mask is not supported "
+                             "(TFLM's kernel ignores them); reshape around the slice instead")
+        if not len(begin) == len(end) == len(strides) == rank:
+            raise ctx.refuse(f"begin {begin}, end {end}, strides {strides} do not fit an input of rank {rank}")
+        if 0 in strides:
+            raise ctx.refuse(f"strides {strides} hold a zero")
+        ranges = []
+        for i, (d, b, e, s) in enumerate(zip(dims, begin, end, strides)):
+            bit = 1 << i
+            first, n = axis_range(d, b, e, s, bool(begin_mask & bit), bool(end_mask & bit), bool(shrink & bit),
+                                  offset)
+            ranges.append((first, n, s))
+    count = int(np.prod([n for _f, n, _s in ranges], dtype=np.int64))
+    if count != int(np.prod(y.shape, dtype=np.int64)):
+        raise ctx.refuse(f"the slice has {count} elements, the output {list(y.shape)} does not")
+    in_strides = [int(np.prod(dims[i + 1:], dtype=np.int64)) for i in range(rank)]
+    start = sum(f * st for (f, n, _s), st in zip(ranges, in_strides) if n)
+    pad = 4 - rank
+    right_align4(ctx, dims, "the input")
+    params = pack("strided_slice", input=Arena(x.index), start=start, output=Arena(y.index),
+                  counts=[1] * pad + [n for _f, n, _s in ranges],
+                  steps=[0] * pad + [s * st for (_f, _n, s), st in zip(ranges, in_strides)])
+    return OpPlan(params, reads=[x.index], writes=[y.index])

@@ -18,14 +18,11 @@ import numpy as np
 from edgeloop_fw.runtime.opspec import pack
 
 from ..graph import Arena, Context, OpPlan
-from . import strided_slice
 
 MAX_RANK = 4
 
 
 def prepare(ctx: Context) -> OpPlan:
-    if ctx.op.name == "STRIDED_SLICE":  # the same gather, from a start byte
-        return strided_slice.prepare(ctx)
     x, y = ctx.tensor(0), ctx.tensor(0, outputs=True)
     ctx.need_int8(x, "input")
     ctx.need_int8(y, "output")

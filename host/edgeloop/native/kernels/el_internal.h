@@ -6,13 +6,14 @@
 
 /* One output channel's constants, prepared once per call: the folded bias
  * and the multiplier split the way the requantization uses it.
- * el_requant_v6m.S reads this layout (8 words). */
+ * el_requant_v6m.S (from bl), el_requant_v7em.S (from lshift) and
+ * el_pw4_v6m.S (fold) read this layout (8 words). */
 typedef struct {
     int32_t fold;          /* bias + input_offset * sum(w), wrapping like TFLM's int32 sum */
-    int32_t mult;
     int32_t bl, bh;        /* mult's low (unsigned) and high (signed) 16 bits */
     int32_t lshift, rshift;
     int32_t mask, half;    /* 2^rshift - 1 and 2^(rshift - 1) (0 when rshift is 0) */
+    int32_t mult;
 } el_chan;
 
 /* Channel c's constants from q and its k weights; returns 1 when the channel

@@ -4,9 +4,12 @@
  * output channels whose weights the caller has just streamed from the model
  * file into `w` (the runtime keeps weights in the file; see
  * docs/native-modules.md "Weights"):
- *   fully_connected(p, arena, w, u0, n)          units u0..u0+n-1
- *   conv_2d(p, arena, w, scratch, c0, n)         output channels c0..c0+n-1
- *   depthwise_conv_2d(p, arena, w, scratch, i0, n) input channels i0..i0+n-1
+ *   fully_connected(p, arena, w, u0, n[, at])    units u0..u0+n-1
+ *   fully_connected(p, arena, file)              every unit, weights at p's WEIGHTS offset in file
+ *   conv_2d(p, arena, w, scratch, c0, n[, at])   output channels c0..c0+n-1
+ *   depthwise_conv_2d(p, arena, w, scratch, i0, n[, at]) input channels i0..i0+n-1
+ *   (`at`: where the group's weights start in w, so w can be the whole model
+ *   file when it is addressable, a ROMFS file: no copy; default 0)
  *   scratch_size(k, rows)                        scratch bytes for conv_2d
  *   dw_scratch_size(p, n)                        scratch bytes for depthwise_conv_2d over n input channels
  *   pool_2d(p, arena), add(p, arena), mean(p, arena), concatenation(p, arena)
@@ -26,8 +29,10 @@
 #include "el_kernels.h"
 #include "el_params.h" /* the params' indices, generated from opspec.py */
 
-#define EL_API 5 /* 2: scratch sized by scratch_size(); 3: depthwise by dw_scratch_size() (row strip);
-                  4: the light ops pool_2d, add, mean, lut8, concatenation; 5: softmax */
+#define EL_API 6 /* 2: scratch sized by scratch_size(); 3: depthwise by dw_scratch_size() (row strip);
+                  4: the light ops pool_2d, add, mean, lut8, concatenation; 5: softmax;
+                  6: fully_connected, conv_2d, depthwise_conv_2d take an optional offset into w,
+                  fully_connected(p, arena, file) the whole layer */
 
 /* The qstrs this module uses, in mp_native_qstr_table order from index 1
  * (0 is the file name). The linker reads this section and drops it. */
@@ -70,6 +75,17 @@ static void bufs(const mp_obj_t *args, call_bufs *b) {
     b->w = get_buf(args[2], &b->nw, EL_BUFFER_READ);
 }
 
+/* the optional last argument `at` (args[i] when given): the weights start `at` bytes into w */
+static void weights_at(size_t n_args, const mp_obj_t *args, size_t i, call_bufs *b) {
+    if (n_args <= i)
+        return;
+    int32_t at = get_int(args[i]);
+    if (at < 0 || (size_t)at > b->nw)
+        fail("native: weights offset outside w");
+    b->w += at;
+    b->nw -= (size_t)at;
+}
+
 /* [at, at + n) inside a buffer of `size` bytes, without overflow */
 static int inside(int32_t at, int64_t n, size_t size) {
     return at >= 0 && n >= 0 && (uint64_t)at + (uint64_t)n <= (uint64_t)size;
@@ -93,12 +109,24 @@ static el_requant requant(const call_bufs *b, int32_t first, int32_t in_off, int
 
 /* ---- FULLY_CONNECTED: EL_FC_PER_UNIT + 3u: (bias', mult, shift) */
 static mp_obj_t fully_connected(size_t n_args, const mp_obj_t *args) {
-    (void)n_args;
     call_bufs b;
     bufs(args, &b);
-    int32_t u0 = get_int(args[3]), n = get_int(args[4]);
     if (b.np < EL_FC_PER_UNIT)
         fail("native: fully_connected params too short");
+    int32_t u0 = 0, n = b.p[EL_FC_UNITS];
+    if (n_args == 3) { /* the whole layer from the mapped model file: the fewest Python steps */
+        int32_t at = b.p[EL_FC_WEIGHTS];
+        if (at < 0 || (size_t)at > b.nw)
+            fail("native: weights offset outside w");
+        b.w += at;
+        b.nw -= (size_t)at;
+    } else {
+        if (n_args < 5)
+            fail("native: fully_connected takes (p, arena, file) or (p, arena, w, u0, n[, at])");
+        weights_at(n_args, args, 5, &b);
+        u0 = get_int(args[3]);
+        n = get_int(args[4]);
+    }
     const int32_t *p = b.p;
     int32_t batches = p[EL_FC_BATCHES], depth = p[EL_FC_DEPTH], units = p[EL_FC_UNITS];
     int32_t x = p[EL_FC_INPUT], y = p[EL_FC_OUTPUT];
@@ -137,9 +165,9 @@ static int geom_ok(const el_geom *g, const call_bufs *b, int32_t x, int32_t y) {
 
 /* ---- CONV_2D: EL_CONV_PER_CHANNEL + 3c: (bias, mult, shift) */
 static mp_obj_t conv_2d(size_t n_args, const mp_obj_t *args) {
-    (void)n_args;
     call_bufs b;
     bufs(args, &b);
+    weights_at(n_args, args, 6, &b);
     int32_t c0 = get_int(args[4]), n = get_int(args[5]);
     if (b.np < EL_CONV_PER_CHANNEL)
         fail("native: conv_2d params too short");
@@ -163,9 +191,9 @@ static el_geom dw_geom(const int32_t *p) {
 
 /* ---- DEPTHWISE_CONV_2D: EL_DW_PER_CHANNEL + 3c: (bias, mult, shift) */
 static mp_obj_t depthwise_conv_2d(size_t n_args, const mp_obj_t *args) {
-    (void)n_args;
     call_bufs b;
     bufs(args, &b);
+    weights_at(n_args, args, 6, &b);
     int32_t i0 = get_int(args[4]), n = get_int(args[5]);
     if (b.np < EL_DW_PER_CHANNEL)
         fail("native: depthwise_conv_2d params too short");
@@ -386,9 +414,9 @@ static mp_obj_t softmax(size_t n_args, const mp_obj_t *args) {
 #include "el_audio_glue.h" /* audio_frame, audio_work_size: the keyword front end */
 
 /* Function objects: their type pointer is patched by the loader (mp_fun_table[81]). */
-static const el_fun_var fc_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(5, 5), fully_connected};
-static const el_fun_var conv_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(6, 6), conv_2d};
-static const el_fun_var dw_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(6, 6), depthwise_conv_2d};
+static const el_fun_var fc_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(3, 6), fully_connected};
+static const el_fun_var conv_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(6, 7), conv_2d};
+static const el_fun_var dw_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(6, 7), depthwise_conv_2d};
 static const el_fun_var size_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(2, 2), scratch_size};
 static const el_fun_var dw_size_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(2, 2), dw_scratch_size};
 static const el_fun_var pool_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(2, 2), pool_2d};
