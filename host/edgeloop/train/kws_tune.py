@@ -129,6 +129,21 @@ def tune(interpreter, classes: list[str], tflite: bytes, stream: Stream, feature
     if outputs is None:
         step = int(np.gcd.reduce([s.get("every", 4) for s in settings_list]))
         outputs = hop_outputs(tflite, features, step)
-    rows = sweep(interpreter, classes, outputs, len(features), len(stream.x), stream.marks, settings_list)
+    return rank(sweep(interpreter, classes, outputs, len(features), len(stream.x), stream.marks, settings_list),
+                alarm_cost)
+
+
+def rank(rows: list[dict], alarm_cost: float = ALARM_COST) -> list[dict]:
+    """rows (sweep's, in grid order) best first: highest objective, then most keywords, then grid order."""
     order = sorted(range(len(rows)), key=lambda i: (-objective(rows[i], alarm_cost), -rows[i]["detected"], i))
     return [rows[i] for i in order]
+
+
+def dominating(rows: list[dict], reference: dict) -> list[dict]:
+    """The rows that detect at least as many keywords as `reference` with no more false alarms, and
+    beat it on one of the two: settings better without choosing a price for a false alarm. Fewest
+    false alarms first, then most keywords."""
+    d0, f0 = reference["detected"], reference["false_alarms"]
+    out = [r for r in rows if r["detected"] >= d0 and r["false_alarms"] <= f0
+           and (r["detected"] > d0 or r["false_alarms"] < f0)]
+    return sorted(out, key=lambda r: (r["false_alarms"], -r["detected"]))

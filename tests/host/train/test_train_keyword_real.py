@@ -343,3 +343,17 @@ def test_the_tuning_stream_holds_only_training_speakers(tmp_path):
         for _, at in st[name].marks:
             who = speaker[x[at:at + 16000].astype(np.int16).tobytes()]
             assert (who in held) == want_held, (name, who)
+
+
+def test_settings_better_on_both_figures_are_found_by_hand():
+    """Hand-worked rows: only settings with at least the reference's keywords and at most its false
+    alarms, better on one of the two, whatever a false alarm is worth."""
+    from edgeloop.train import kws_tune as T
+
+    ref = {"detected": 10, "false_alarms": 5}
+    rows = [{"detected": d, "false_alarms": f, "settings": {"n": i}}
+            for i, (d, f) in enumerate([(10, 5), (12, 6), (9, 1), (10, 4), (11, 5), (11, 3), (20, 50), (10, 6)])]
+    assert [r["settings"]["n"] for r in T.dominating(rows, ref)] == [5, 3, 4]
+    # keywords - 2 x false alarms: 0, 0, 7, 2, 1, 5, -80, -2; on a tie the one with more keywords
+    assert [r["settings"]["n"] for r in T.rank(rows, 2.0)] == [2, 5, 3, 4, 1, 0, 7, 6]
+    assert [r["settings"]["n"] for r in T.rank(rows, 0.0)][:2] == [6, 1]
