@@ -14,8 +14,11 @@ the speakers they are scored on would report a figure no new speaker gets.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -147,3 +150,89 @@ def dominating(rows: list[dict], reference: dict) -> list[dict]:
     out = [r for r in rows if r["detected"] >= d0 and r["false_alarms"] <= f0
            and (r["detected"] > d0 or r["false_alarms"] < f0)]
     return sorted(out, key=lambda r: (r["false_alarms"], -r["detected"]))
+
+
+def hop_outputs_cached(tflite: bytes, features: np.ndarray, cache: Path | None, step: int = 2) -> dict[int, bytes]:
+    """hop_outputs, kept in `cache` by the model's and the features' content (~1 minute a stream)."""
+    path = None
+    if cache is not None:
+        h = hashlib.sha256(tflite + features.tobytes()).hexdigest()[:24]
+        path = Path(cache) / f"hops-{step}-{h}.npz"
+        if path.is_file():
+            z = np.load(path)
+            return dict(zip(z["fc"].tolist(), (bytes(r) for r in z["out"])))
+    out = hop_outputs(tflite, features, step)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fc = np.array(sorted(out), np.int64)
+        np.savez(path, fc=fc, out=np.array([np.frombuffer(out[f], np.int8) for f in fc]))
+    return out
+
+
+@dataclass
+class Report:
+    """What tune_model found: training-stream rows best first (for costs[0]), the choice per price
+    of a false alarm, the current settings' figures, the rows better on both figures, and the
+    held-out figures of the current and each chosen setting ({"current" | cost: row})."""
+
+    streams: dict[str, Stream]
+    rows: list[dict]
+    costs: list[float]
+    chosen: dict[float, dict]
+    current_train: dict
+    better: list[dict]
+    held_out: dict = field(default_factory=dict)
+
+
+def tune_model(model_dir: str | Path, recordings: str | Path, cache: str | Path | None = None,
+               costs=(ALARM_COST,), settings_list: list[dict] | None = None, progress=None) -> Report:
+    """Tune a keyword model trained with --recordings on its own training speakers and report the
+    choice on its held-out ones. The split is recomputed from recipe.json and must give the
+    held-out speakers it lists (else ModelError: another folder than the one it was trained on)."""
+    from ..errors import ModelError
+    from ..modelinfo import load as load_info
+    from . import real_speech as R
+
+    d = Path(model_dir)
+    try:
+        info = load_info(d)
+        doc = json.loads((d / "recipe.json").read_text())
+        elm, tflite = (d / "keyword.elm").read_bytes(), (d / "keyword.tflite").read_bytes()
+    except (OSError, ValueError) as e:
+        raise ModelError(f"{d}: not a keyword model folder ({e}); give the folder `edgeloop train keyword` wrote") from None
+    r = doc.get("recipe", {})
+    if info.task != "keyword" or not r.get("recordings") or not doc.get("held_out_speakers"):
+        raise ModelError(f"{d} was not trained on real recordings (train keyword --recordings): "
+                         "it has no training speakers to tune the spotter on")
+    clips = R.load(recordings, r["words"])
+    train, test, _, test_spk = R.split(clips, r["held_out"], r["seed"])
+    if sorted(test_spk) != sorted(doc["held_out_speakers"]):
+        raise ModelError(f"{recordings}: its speakers split otherwise than {d / 'recipe.json'} records; give the "
+                         f"folder the model was trained on ({r['recordings']})")
+    cache = Path(cache) if cache is not None else None
+    interp = S.TflmInterpreter(elm, tflite)
+    costs = list(costs)
+    current = dict(info.kws or {})
+    out = {}
+    for name, st in streams(train, test, r.get("stream_seed", 0)).items():
+        if progress:
+            progress(f"{name} stream", 0, 2)
+        feats = S.stream_features(st.x, cache)
+        if progress:
+            progress(f"{name} stream", 1, 2)
+        out[name] = (st, feats, hop_outputs_cached(tflite, feats, cache))
+        if progress:
+            progress(f"{name} stream", 2, 2)
+
+    st, feats, outs = out["train"]
+    rows = tune(interp, info.classes, tflite, st, feats, settings_list, costs[0], outs)
+    chosen = {c: rank(rows, c)[0] for c in costs}
+    cur = sweep(interp, info.classes, outs, len(feats), len(st.x), st.marks, [current])[0]
+    rep = Report({k: v[0] for k, v in out.items()}, rows, costs, chosen, cur, dominating(rows, cur))
+    st, feats, outs = out["held-out"]
+    for key, s in [("current", current)] + [(c, chosen[c]["settings"]) for c in costs]:
+        rep.held_out[key] = sweep(interp, info.classes, outs, len(feats), len(st.x), st.marks, [s])[0]
+    if rep.better:
+        rep.held_out["better"] = sweep(interp, info.classes, outs, len(feats), len(st.x), st.marks,
+                                       [rep.better[0]["settings"]])[0]
+    return rep

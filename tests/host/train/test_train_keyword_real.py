@@ -357,3 +357,26 @@ def test_settings_better_on_both_figures_are_found_by_hand():
     # keywords - 2 x false alarms: 0, 0, 7, 2, 1, 5, -80, -2; on a tie the one with more keywords
     assert [r["settings"]["n"] for r in T.rank(rows, 2.0)] == [2, 5, 3, 4, 1, 0, 7, 6]
     assert [r["settings"]["n"] for r in T.rank(rows, 0.0)][:2] == [6, 1]
+
+
+def test_tuning_on_another_folder_or_a_synthetic_model_is_one_line(tmp_path):
+    """The training speakers come from recomputing the model's split: on a folder that splits
+    otherwise they could be held-out ones, so the command refuses (and a model trained on
+    espeak-ng speech has no training speakers at all)."""
+    root = make_slice(tmp_path / "sc", 12)
+    model = Path(__file__).parents[3] / "models" / "keyword"
+    result = CliRunner().invoke(cli, ["train", "spotter", "--model", str(model), "--recordings", str(root)])
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert result.exit_code != 0 and "Traceback" not in result.output and len(lines) == 1, result.output
+    assert "split otherwise" in lines[0] and "speech_commands" in lines[0]
+    syn = tmp_path / "syn"
+    syn.mkdir()
+    for f in ("model.json", "keyword.elm", "keyword.tflite"):
+        (syn / f).write_bytes((model / f).read_bytes())
+    doc = json.loads((model / "recipe.json").read_text())
+    doc["recipe"]["recordings"] = None
+    (syn / "recipe.json").write_text(json.dumps(doc))
+    result = CliRunner().invoke(cli, ["train", "spotter", "--model", str(syn), "--recordings", str(root)])
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert result.exit_code != 0 and "Traceback" not in result.output and len(lines) == 1, result.output
+    assert "not trained on real recordings" in lines[0]
