@@ -16,6 +16,7 @@ from edgeloop.cli import LazyGroup
 SUBCOMMANDS: dict[str, str] = {
     "gesture": "Train a gesture model from accelerometer recordings.",
     "keyword": "Train a keyword spotter for your own words (espeak-ng speech or real recordings).",
+    "spotter": "Tune a keyword model's spotter settings on its training speakers, report held-out ones.",
 }
 
 

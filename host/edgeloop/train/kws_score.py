@@ -173,6 +173,14 @@ def stream_score(interpreter, classes: list[str], x: np.ndarray, marks: list[tup
     else:
         for row in features:
             k.push_features(row)
+    return match(found, marks, len(x), settings, late_ms)
+
+
+def match(found: list[tuple[int, int, int]], marks: list[tuple[int, int]], n_samples: int, settings: dict,
+          late_ms: int = 750) -> dict:
+    """Detections (ms, class, score) against the keywords (label, start sample) of a stream of
+    n_samples: each keyword takes the first unused report of its class from its start to late_ms
+    after its end; every other report is a false alarm."""
     used = set()
     hits = 0
     for lab, start in marks:
@@ -183,7 +191,7 @@ def stream_score(interpreter, classes: list[str], x: np.ndarray, marks: list[tup
                 hits += 1
                 break
     false = len(found) - len(used)
-    hours = len(x) / 16000 / 3600
+    hours = n_samples / 16000 / 3600
     return {"keywords": len(marks), "detected": hits, "missed": len(marks) - hits, "false_alarms": false,
             "hours": hours, "false_alarms_per_hour": false / hours if hours else 0.0,
             "detected_rate": hits / len(marks) if marks else None, "settings": dict(settings),

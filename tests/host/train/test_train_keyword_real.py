@@ -230,3 +230,153 @@ def test_retrain_from_a_parent_trained_on_recordings_is_one_line(tmp_path):
     assert result.exit_code != 0 and "Traceback" not in result.output and len(lines) == 1, result.output
     assert "trained on real recordings" in lines[0] and "--recordings" in lines[0]
     assert not (tmp_path / "o").exists()
+
+
+def test_replayed_model_outputs_decide_as_the_spotter_running_the_model(tmp_path):
+    """The spotter tuning runs the model once per two hops and replays those outputs through the
+    spotter's decision for each setting; the board runs the model at each of its own inferences.
+    Same detections (time, class, score) for every setting tried, over TFLM's recordings."""
+    pytest.importorskip("tflite_micro.python.tflite_micro.runtime", reason="tflite-micro is not installed")
+    from array import array
+
+    from edgeloop.convert.int8 import convert_tflite
+    from edgeloop.train import kws_score as S
+    from edgeloop.train import kws_tune as T
+    from edgeloop.train.speech import read_wav16k
+    from edgeloop_fw.kws import KeywordSpotter
+
+    speech = need(MS / "micro_speech_quantized.tflite")
+    tfl = speech.read_bytes()
+    elm = convert_tflite(speech).data
+    x = np.concatenate([read_wav16k(need(MS / f"{p}_1000ms.wav")) for p in
+                        ("silence", "yes", "silence", "no", "noise", "yes", "no", "silence")])
+    classes = ["silence", "unknown", "yes", "no"]
+    feats = S.stream_features(x, tmp_path)
+    outs = T.hop_outputs(tfl, feats, 2)
+    interp = S.TflmInterpreter(elm, tfl)
+    seen = 0
+    for s in ({"every": 4}, {"every": 2, "average_ms": 300, "threshold": 128, "suppression_ms": 500,
+                             "minimum_count": 1}, {"every": 4, "average_ms": 750, "threshold": 160}):
+        found = []
+        k = KeywordSpotter(S.TflmInterpreter(elm, tfl), classes, **s,
+                           listener=lambda k, c: found.append((k.detected_ms, c, k.detected_score)) if c >= 0 else None)
+        k.feed(array("h", x.astype("<i2").tobytes()))
+        assert T.replay(interp, classes, outs, len(feats), s) == found
+        seen += len(found)
+    assert seen >= 4  # the settings are not all silent
+    with pytest.raises(ValueError, match="step"):
+        T.replay(interp, classes, outs, len(feats), {"every": 3})
+
+
+def test_the_tuner_chooses_what_recognize_commands_over_tflm_scores_best(tmp_path):
+    """The reference: TFLM's own preprocessor and interpreter over the stream, RecognizeCommands as
+    TFLM describes it (tests/tools/kws_reference), detections matched to the spoken words here, and
+    keywords detected - 2 x false alarms. The settings are ordered so that a tuner that ignores false
+    alarms, one that only minimises them, or one that scores the wrong frames chooses another one."""
+    runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime", reason="tflite-micro is not installed")
+    from edgeloop.convert.int8 import convert_tflite
+    from edgeloop.train import kws_score as S
+    from edgeloop.train import kws_tune as T
+    from edgeloop.train.speech import read_wav16k
+    from tests.tools.kws_reference import recognize, tflm_stream_features
+
+    speech = need(MS / "micro_speech_quantized.tflite")
+    parts = ("silence", "yes", "silence", "no", "noise", "yes", "no", "silence")
+    x = np.concatenate([read_wav16k(need(MS / f"{p}_1000ms.wav")) for p in parts])
+    words = [(i * 1000, {"yes": 2, "no": 3}[p]) for i, p in enumerate(parts) if p in ("yes", "no")]
+    settings = [{"every": 4, "average_ms": 1000, "threshold": 230, "suppression_ms": 1500, "minimum_count": 3},
+                {"every": 2, "average_ms": 300, "threshold": 40, "suppression_ms": 500, "minimum_count": 1},
+                {"every": 4, "average_ms": 300, "threshold": 230, "suppression_ms": 500, "minimum_count": 1},
+                {"every": 2, "average_ms": 1000, "threshold": 200, "suppression_ms": 1500, "minimum_count": 1},
+                {"every": 4, "average_ms": 300, "threshold": 245, "suppression_ms": 1500, "minimum_count": 3},
+                {"every": 2, "average_ms": 1000, "threshold": 245, "suppression_ms": 1500, "minimum_count": 1}]
+
+    feats = tflm_stream_features(x)
+    model = runtime.Interpreter.from_file(str(speech))
+    scores = {}
+    for end in range(49, len(feats) + 1):
+        model.set_input(feats[end - 49:end].reshape(1, 1960), 0)
+        model.invoke()
+        scores[end] = model.get_output(0).reshape(-1).astype(np.int64) + 128
+    expected = []
+    for s in settings:
+        ends = list(range(49, len(feats) + 1, s["every"]))
+        found = [(t, c) for t, c, _ in recognize([(e - 1) * 20 + 30 for e in ends], np.array([scores[e] for e in ends]),
+                                                 s["average_ms"], s["threshold"], s["suppression_ms"], s["minimum_count"])
+                 if c >= 2]
+        used = set()
+        for start, word in words:  # the word's own class, from its start to 750 ms after its end
+            j = next((j for j, (t, c) in enumerate(found) if j not in used and c == word
+                      and start <= t <= start + 1750), None)
+            if j is not None:
+                used.add(j)
+        expected.append((len(used), len(found) - len(used)))
+    assert len({d - 2 * f for d, f in expected}) >= 4 and max(d for d, _ in expected) == len(words)
+    rank = sorted(range(len(settings)), key=lambda i: (-(expected[i][0] - 2 * expected[i][1]), -expected[i][0], i))
+
+    stream = T.Stream(x, [(w, t * 16) for t, w in words], [])
+    interp = S.TflmInterpreter(convert_tflite(speech).data, speech.read_bytes())
+    rows = T.tune(interp, ["silence", "unknown", "yes", "no"], speech.read_bytes(), stream,
+                  S.stream_features(x, tmp_path), settings)
+    assert [r["settings"] for r in rows] == [settings[i] for i in rank]
+    assert [(r["detected"], r["false_alarms"]) for r in rows] == [expected[i] for i in rank]
+    assert rows[0]["settings"] == settings[3]
+
+
+def test_the_tuning_stream_holds_only_training_speakers(tmp_path):
+    """Each keyword in each stream is cut out (no background bed in this slice, so it is the clip's
+    samples) and found among the folder's clips; its speaker, read from the file name here, must be
+    a training speaker in the training stream and a held-out one in the held-out stream."""
+    from edgeloop.train import kws_tune as T
+    from edgeloop.train import real_speech as R
+
+    root = make_slice(tmp_path / "sc", 24, silence=0)
+    clips = R.load(root, ["yes", "no"])
+    train, test, _, held = R.split(clips, 0.25, 0)
+    speaker = {R.read_clip(p).tobytes(): p.name.split("_nohash_")[0].split("_")[-1]
+               for p in root.rglob("*") if p.is_file() or p.is_symlink()}
+    st = T.streams(train, test, 0)
+    n_kw = sum(c.label >= 2 for c in test)
+    assert len(st["train"].marks) == len(st["held-out"].marks) == n_kw > 0
+    for name, want_held in (("train", False), ("held-out", True)):
+        x = st[name].x
+        for _, at in st[name].marks:
+            who = speaker[x[at:at + 16000].astype(np.int16).tobytes()]
+            assert (who in held) == want_held, (name, who)
+
+
+def test_settings_better_on_both_figures_are_found_by_hand():
+    """Hand-worked rows: only settings with at least the reference's keywords and at most its false
+    alarms, better on one of the two, whatever a false alarm is worth."""
+    from edgeloop.train import kws_tune as T
+
+    ref = {"detected": 10, "false_alarms": 5}
+    rows = [{"detected": d, "false_alarms": f, "settings": {"n": i}}
+            for i, (d, f) in enumerate([(10, 5), (12, 6), (9, 1), (10, 4), (11, 5), (11, 3), (20, 50), (10, 6)])]
+    assert [r["settings"]["n"] for r in T.dominating(rows, ref)] == [5, 3, 4]
+    # keywords - 2 x false alarms: 0, 0, 7, 2, 1, 5, -80, -2; on a tie the one with more keywords
+    assert [r["settings"]["n"] for r in T.rank(rows, 2.0)] == [2, 5, 3, 4, 1, 0, 7, 6]
+    assert [r["settings"]["n"] for r in T.rank(rows, 0.0)][:2] == [6, 1]
+
+
+def test_tuning_on_another_folder_or_a_synthetic_model_is_one_line(tmp_path):
+    """The training speakers come from recomputing the model's split: on a folder that splits
+    otherwise they could be held-out ones, so the command refuses (and a model trained on
+    espeak-ng speech has no training speakers at all)."""
+    root = make_slice(tmp_path / "sc", 12)
+    model = Path(__file__).parents[3] / "models" / "keyword"
+    result = CliRunner().invoke(cli, ["train", "spotter", "--model", str(model), "--recordings", str(root)])
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert result.exit_code != 0 and "Traceback" not in result.output and len(lines) == 1, result.output
+    assert "split otherwise" in lines[0] and "speech_commands" in lines[0]
+    syn = tmp_path / "syn"
+    syn.mkdir()
+    for f in ("model.json", "keyword.elm", "keyword.tflite"):
+        (syn / f).write_bytes((model / f).read_bytes())
+    doc = json.loads((model / "recipe.json").read_text())
+    doc["recipe"]["recordings"] = None
+    (syn / "recipe.json").write_text(json.dumps(doc))
+    result = CliRunner().invoke(cli, ["train", "spotter", "--model", str(syn), "--recordings", str(root)])
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert result.exit_code != 0 and "Traceback" not in result.output and len(lines) == 1, result.output
+    assert "not trained on real recordings" in lines[0]
