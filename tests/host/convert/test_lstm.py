@@ -90,3 +90,40 @@ def test_every_inference_starts_from_the_reset_state():
     assert not np.array_equal(carried, first), "TFLM's carried state made no difference"
     assert np.array_equal(tflm_run(ref, a).reshape(first.shape), first)
 
+
+
+def _with_cell_clip(tflite: bytes, clip: float) -> bytes:
+    """The model with the LSTM's cell_clip option rewritten (Keras' 10.0 never binds in int16)."""
+    import flatbuffers
+
+    from tests.tools.op_models import schema
+
+    s = schema()
+    model = s.ModelT.InitFromObj(s.Model.GetRootAsModel(tflite, 0))
+    for op in model.subgraphs[0].operators:
+        if model.operatorCodes[op.opcodeIndex].builtinCode == s.BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM:
+            op.builtinOptions.cellClip = clip
+    b = flatbuffers.Builder(1024)
+    b.Finish(model.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
+def test_a_binding_cell_clip_matches_tflm():
+    """With a clip below the cell state's int16 range TFLM clamps the cell every step: the
+    outputs must follow it, and differ from the unclipped model's (the clip really binds)."""
+    from edgeloop.convert.int8 import convert_tflite_bytes
+
+    tflite, plain, _ref, x = _convert(12, 4, 6, 7)
+    clipped = _with_cell_clip(tflite, 0.25)
+    t = convert_tflite_bytes(clipped, "clipped")
+    check(io.BytesIO(t.data))
+    ours = edgeloop_interpreter(t.data)
+    runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
+    ref = runtime.Interpreter.from_bytes(clipped)
+    changed = 0
+    for i, xi in enumerate(_inputs(ours, x, 7)):
+        want = tflm_run(ref, xi)
+        got = edgeloop_run(ours, xi).reshape(want.shape)
+        assert np.array_equal(got, want), f"input #{i}: {np.flatnonzero(got != want).size} bytes differ"
+        changed += not np.array_equal(edgeloop_run(plain, xi).reshape(want.shape), want)
+    assert changed, "the clip changed no output: it does not bind"
