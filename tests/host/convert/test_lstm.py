@@ -1,8 +1,5 @@
 """UNIDIRECTIONAL_SEQUENCE_LSTM (int8, int16 cell) under edgeloop's portable kernel (CPython)
-vs TensorFlow Lite Micro: identical bytes, on Keras LSTMs of several shapes.
-
-The models are built with tf_keras: its LSTM is what the TFLite converter fuses into
-one UNIDIRECTIONAL_SEQUENCE_LSTM (Keras 3's becomes a WHILE loop).
+vs TensorFlow Lite Micro: identical bytes, on Keras LSTMs of several shapes (tests/tools/lstm_models.py).
 """
 
 from __future__ import annotations
@@ -13,34 +10,15 @@ import numpy as np
 import pytest
 
 from edgeloop_fw.runtime.validate import check
+from tests.tools import lstm_models
 from tests.tools.runtime_helpers import edgeloop_interpreter, edgeloop_run, tflm_run
 
 pytestmark = pytest.mark.tf
 
-# (time steps, features, units, seed, every step or the last): odd sizes, one unit, more units
-# than features. Keras' last state is the whole sequence and a STRIDED_SLICE after conversion.
-SHAPES = [(9, 5, 7, 1, True), (1, 3, 1, 2, True), (16, 2, 13, 3, False), (6, 11, 4, 4, False), (20, 6, 12, 5, False)]
-
-
 def _convert(steps, feats, units, seed, sequences=True):
-    tf = pytest.importorskip("tensorflow", reason="TensorFlow is not installed (pip install 'edgeloop[tf]')")
-    keras = pytest.importorskip("tf_keras", reason="tf_keras is not installed (make setup installs it)")
     from edgeloop.convert.int8 import convert_tflite_bytes
 
-    keras.utils.set_random_seed(seed)
-    inp = keras.Input((steps, feats), batch_size=1)
-    model = keras.Model(inp, keras.layers.LSTM(units, return_sequences=sequences)(inp))
-    rng = np.random.default_rng(seed)
-    for w in model.weights:  # non-zero biases, or a bias bug hides
-        if "bias" in w.name:
-            w.assign(rng.normal(0, 0.5, w.shape).astype("float32"))
-    x = (rng.normal(0, 1, (24, steps, feats)) * (0.5 + 2 * rng.random(feats))).astype(np.float32)
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = lambda: ([x[i:i + 1]] for i in range(len(x)))
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = conv.inference_output_type = tf.int8
-    tflite = bytes(conv.convert())
+    tflite, x = lstm_models.convert(steps, feats, units, seed, sequences)
     t = convert_tflite_bytes(tflite, "lstm")
     want_ops = ["UNIDIRECTIONAL_SEQUENCE_LSTM"] + ([] if sequences else ["STRIDED_SLICE"])
     assert [o.name for o in t.ops] == want_ops, [o.name for o in t.ops]
@@ -51,16 +29,11 @@ def _convert(steps, feats, units, seed, sequences=True):
 
 
 def _inputs(ours, x, seed):
-    """Calibration-like samples, full-range random codes, and both extremes."""
     t = ours.model.inputs[0]
-    q = np.clip(np.floor(x[:3] / t.scale + 0.5) + t.zero_point, -128, 127).astype(np.int8)
-    rng = np.random.default_rng(seed + 100)
-    shape = (1,) + x.shape[1:]
-    return ([q[i:i + 1] for i in range(3)] + [rng.integers(-128, 128, shape, dtype=np.int8) for _ in range(3)]
-            + [np.full(shape, -128, np.int8), np.full(shape, 127, np.int8)])
+    return lstm_models.inputs(t.scale, t.zero_point, x, seed)
 
 
-@pytest.mark.parametrize("steps,feats,units,seed,sequences", SHAPES)
+@pytest.mark.parametrize("steps,feats,units,seed,sequences", lstm_models.SHAPES)
 def test_lstm_matches_tflm_byte_for_byte(steps, feats, units, seed, sequences):
     _tflite, ours, ref, x = _convert(steps, feats, units, seed, sequences)
     outputs = set()

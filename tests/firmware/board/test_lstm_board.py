@@ -1,0 +1,28 @@
+"""The random LSTMs of tests/tools/lstm_models.py on the virtual board and the unix ports,
+byte for byte against TFLM (reset before each reference run, as edgeloop starts every
+inference from the reset state)."""
+
+import pytest
+
+from tests.tools import lstm_models
+from tests.tools.board_models import assert_board_matches_tflm
+
+pytestmark = [pytest.mark.sim, pytest.mark.tf]
+
+
+@pytest.fixture(scope="module")
+def cases():
+    runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
+    from edgeloop.convert.int8 import convert_tflite_bytes
+
+    out = {}
+    for steps, feats, units, seed, sequences in lstm_models.SHAPES:
+        tflite, x = lstm_models.convert(steps, feats, units, seed, sequences)
+        q = runtime.Interpreter.from_bytes(tflite).get_input_details(0)["quantization_parameters"]
+        xs = lstm_models.inputs(float(q["scales"][0]), int(q["zero_points"][0]), x, seed)[2:6]
+        out[f"lstm_{steps}x{feats}_{units}"] = (tflite, convert_tflite_bytes(tflite, "lstm").data, xs)
+    return out
+
+
+def test_random_lstms_on_the_board_match_tflm(cases, any_board):
+    assert_board_matches_tflm(any_board, cases)

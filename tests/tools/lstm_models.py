@@ -1,0 +1,45 @@
+"""Random Keras LSTMs converted to full int8, for the LSTM tests on the host and the boards.
+
+Built with tf_keras: its LSTM is what the TFLite converter fuses into one
+UNIDIRECTIONAL_SEQUENCE_LSTM (Keras 3's becomes a WHILE loop). Every bias is
+non-zero (a bias bug would hide behind Keras' zeros) and the calibration
+spread differs per feature.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+# (time steps, features, units, seed, every step or the last): odd sizes, one unit, more units
+# than features. Keras' last state is the whole sequence and a STRIDED_SLICE after conversion.
+SHAPES = [(9, 5, 7, 1, True), (1, 3, 1, 2, True), (16, 2, 13, 3, False), (6, 11, 4, 4, False), (20, 6, 12, 5, False)]
+
+
+def convert(steps: int, feats: int, units: int, seed: int, sequences: bool = True) -> tuple[bytes, np.ndarray]:
+    """(int8 .tflite, the float calibration samples)."""
+    tf = pytest.importorskip("tensorflow", reason="TensorFlow is not installed (pip install 'edgeloop[tf]')")
+    keras = pytest.importorskip("tf_keras", reason="tf_keras is not installed (make setup installs it)")
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((steps, feats), batch_size=1)
+    model = keras.Model(inp, keras.layers.LSTM(units, return_sequences=sequences)(inp))
+    rng = np.random.default_rng(seed)
+    for w in model.weights:
+        if "bias" in w.name:
+            w.assign(rng.normal(0, 0.5, w.shape).astype("float32"))
+    x = (rng.normal(0, 1, (24, steps, feats)) * (0.5 + 2 * rng.random(feats))).astype(np.float32)
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: ([x[i:i + 1]] for i in range(len(x)))
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = conv.inference_output_type = tf.int8
+    return bytes(conv.convert()), x
+
+
+def inputs(scale: float, zero_point: int, x: np.ndarray, seed: int) -> list[np.ndarray]:
+    """Calibration-like samples, full-range random codes, and both extremes."""
+    q = np.clip(np.floor(x[:3] / scale + 0.5) + zero_point, -128, 127).astype(np.int8)
+    rng = np.random.default_rng(seed + 100)
+    shape = (1,) + x.shape[1:]
+    return ([q[i:i + 1] for i in range(3)] + [rng.integers(-128, 128, shape, dtype=np.int8) for _ in range(3)]
+            + [np.full(shape, -128, np.int8), np.full(shape, 127, np.int8)])
