@@ -105,3 +105,13 @@ def mbqm_wide(x, multiplier, shift):
     if shift > 0:
         return srdhm(x << shift, multiplier)
     return rdbpot(srdhm(x, multiplier), -shift)
+
+
+def mbqm64(acc, reduced, total_shift):
+    """tflite::MultiplyByQuantizedMultiplier for an int64 accumulator (the 16x8 kernels).
+
+    TFLM rounds the multiplier to 16 bits (`reduced`, host-computed, <= 0x7FFF) and
+    shifts right by `total_shift` = 15 - shift with round-half-up: exact here on
+    unbounded ints, as C's arithmetic >> on int64. The product can pass 2**30, so on a
+    32-bit port each call may allocate (docs/runtime-kernels.md, "16x8")."""
+    return (acc * reduced + (1 << (total_shift - 1))) >> total_shift

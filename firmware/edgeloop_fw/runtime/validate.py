@@ -19,7 +19,7 @@ there (host/edgeloop/deploy/board_check.py).
 import struct
 
 from . import format as F
-from .loader import ModelFileError, _check_hash, kernel_of, read_header
+from .loader import ModelFileError, _check_hash, is_wide, kernel_of, read_header
 from .opspec import OPS, names
 
 # The largest arena any board we know can hold (ESP32-S3 with 8 MiB PSRAM);
@@ -78,6 +78,12 @@ def check(f, heap=None):
     m = _Model(f, arena, const_at, const_size)
     for i in range(n_tensors):
         _tensor(m, tables, i, names_at, names_size)
+    wide = False
+    for i in range(n_tensors):
+        wide = wide or tables[i * F.TENSOR_SIZE] == F.DTYPE_INT16
+    version = struct.unpack_from(F.HEADER_FMT, head, 0)[1]
+    if wide != (version == F.FORMAT_VERSION_16X8):  # the version says whether int16 tensors may appear
+        _fail("the model %s int16 tensors but is format version %d", "has" if wide else "has no", version)
     io = struct.unpack_from("<%dH" % (n_in + n_out), tables, io_at - F.TABLES_AT)
     for k, t in enumerate(io):
         if t >= n_tensors:
@@ -89,7 +95,10 @@ def check(f, heap=None):
     for i in range(n_ops):
         opcode, ver, start, count, first_in, first_out = struct.unpack_from(F.OP_FMT, tables, at)
         at += F.OP_SIZE
-        name = kernel_of(i, opcode, ver)
+        for t in (first_in, first_out):
+            if t != 0xFFFF and t >= n_tensors:
+                _fail("op %d names tensor %d of %d", i, t, n_tensors)
+        name = kernel_of(i, opcode, ver, is_wide(tables, n_tensors, first_in, first_out))
         if start + count > n_params:
             _fail("op %d (%s) params %d..%d are past the %d params", i, name, start, start + count, n_params)
         for t in (first_in, first_out):

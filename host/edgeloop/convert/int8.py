@@ -12,7 +12,7 @@ import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgeloop_fw.runtime.opcodes import KERNELS
+from edgeloop_fw.runtime.opcodes import KERNELS, KERNELS_16X8, kernel_name
 
 from ..errors import ConversionError, ModelError
 from .graph import Context, OpPlan
@@ -69,9 +69,16 @@ def _refuse_float(model: TFLiteModel, source: str) -> None:
                 "edgeloop runs full-integer int8 models: convert the Keras model or SavedModel with "
                 "`edgeloop convert MODEL --calib data.npz`, or export an int8 .tflite "
                 "(representative dataset, int8 input and output)")
-        if t.dtype != "int8":
+        if t.dtype not in ("int8", "int16"):
             raise ConversionError(f"{source}: model input/output '{t.name}' is {t.dtype}; "
-                                  "edgeloop's runtime takes int8 inputs and outputs")
+                                  "edgeloop's runtime takes int8 (or, in 16x8 mode, int16) inputs and outputs")
+
+
+def is_wide(model: TFLiteModel, op) -> bool:
+    """Whether `op` runs in TFLM's 16x8 mode: its first input or output is int16 (the loader's rule,
+    runtime/loader.is_wide, over the same tensors)."""
+    ends = [op.inputs[0] if op.inputs else -1, op.outputs[0] if op.outputs else -1]
+    return any(t >= 0 and model.tensors[t].dtype == "int16" for t in ends)
 
 
 def prepare_ops(model: TFLiteModel, chunk_bytes: int = 512) -> list[OpPlan]:
@@ -80,7 +87,13 @@ def prepare_ops(model: TFLiteModel, chunk_bytes: int = 512) -> list[OpPlan]:
                               "edgeloop runs single-subgraph models")
     plans = []
     for op in model.operators:
-        kernel = KERNELS.get(op.opcode) if op.opcode != 32 else None
+        wide = is_wide(model, op)
+        kernel = kernel_name(op.opcode, wide) if op.opcode != 32 else None
+        if kernel is None and wide and op.opcode in KERNELS:
+            from .tflite import op_name
+            raise ConversionError(
+                f"op {op.name} (layer '{model.layer(op)}') has int16 activations (16x8 mode), which edgeloop's "
+                f"runtime does not run for this op; 16x8 ops: {', '.join(sorted({op_name(c) for c in KERNELS_16X8}))}")
         if kernel is None:
             raise ConversionError(
                 f"op {op.name} (layer '{model.layer(op)}') is not supported by edgeloop's runtime; "
