@@ -390,8 +390,113 @@ def _reshape(m, p, N, fixed):
     _count(p, 0)
 
 
+# ---- 16x8 ops (int16 activations, byte offsets of two bytes per value) ----------------------
+
+def _act16(p, N):
+    lo, hi = p[N["ACT_MIN"]], p[N["ACT_MAX"]]
+    _need(-32768 <= lo <= hi <= 32767, "act_min %d, act_max %d are not an int16 range", lo, hi)
+
+
+def _units64(p, N, fixed, units, tail):
+    """The repeated (bias_hi, bias_lo, multiplier, shift, reduced, total_shift) units."""
+    step = N[tail + "_STEP"]
+    _need(len(p) == fixed + step * units, "%d params, expected %d", len(p), fixed + step * units)
+    for c in range(units):
+        q = fixed + step * c
+        _need(0 <= p[q + N["MULTIPLIER"]], "channel %d multiplier %d is negative", c, p[q + N["MULTIPLIER"]])
+        s = p[q + N["SHIFT"]]
+        _need(-31 <= s <= 7, "channel %d shift %d is outside [-31, 7]", c, s)
+        _need(0 <= p[q + N["REDUCED"]] <= 0x7FFF, "channel %d reduced multiplier %d is not 15-bit", c,
+              p[q + N["REDUCED"]])
+        _need(p[q + N["TOTAL_SHIFT"]] == 15 - s, "channel %d total_shift %d is not 15 - shift", c,
+              p[q + N["TOTAL_SHIFT"]])
+
+
+def _fully_connected_16x8(m, p, N, fixed):
+    _pos(p, N, "BATCHES", "DEPTH", "UNITS", "CHUNK")
+    b, depth, units, chunk = p[N["BATCHES"]], p[N["DEPTH"]], p[N["UNITS"]], p[N["CHUNK"]]
+    _need(chunk <= depth, "chunk %d is larger than depth %d", chunk, depth)
+    _arena(m, "input", p[N["INPUT"]], 2 * b * depth)
+    _arena(m, "output", p[N["OUTPUT"]], 2 * b * units)
+    _arena(m, "scratch", p[N["SCRATCH"]], chunk)
+    _const(m, "weights", p[N["WEIGHTS"]], units * depth)
+    _act16(p, N)
+    _units64(p, N, fixed, units, "PER_UNIT")
+
+
+def _conv_16x8(m, p, N, fixed, depthwise):
+    _need(len(p) > fixed, "%d params, expected more than %d", len(p), fixed)
+    _pos(p, N, "BATCHES", "IN_H", "IN_W", "IN_C", "OUT_H", "OUT_W", "OUT_C", "FILTER_H", "FILTER_W",
+         "STRIDE_H", "STRIDE_W", "DILATION_H", "DILATION_W")
+    b, ih, iw, ic, oh, ow, oc, fh, fw = [p[N[k]] for k in ("BATCHES", "IN_H", "IN_W", "IN_C", "OUT_H", "OUT_W",
+                                                            "OUT_C", "FILTER_H", "FILTER_W")]
+    _need(p[N["PAD_H"]] >= 0 and p[N["PAD_W"]] >= 0, "padding %d, %d is negative", p[N["PAD_H"]],
+          p[N["PAD_W"]])
+    taps = fh * fw
+    if depthwise:
+        _pos(p, N, "DEPTH_MULTIPLIER")
+        _need(oc == ic * p[N["DEPTH_MULTIPLIER"]], "out_c %d is not in_c %d x depth_multiplier %d", oc, ic,
+              p[N["DEPTH_MULTIPLIER"]])
+    else:
+        taps *= ic
+    _arena(m, "input", p[N["INPUT"]], 2 * b * ih * iw * ic)
+    _arena(m, "output", p[N["OUTPUT"]], 2 * b * oh * ow * oc)
+    _arena(m, "scratch", p[N["SCRATCH"]], taps)
+    _const(m, "weights", p[N["WEIGHTS"]], oc * taps)
+    _act16(p, N)
+    _units64(p, N, fixed, oc, "PER_CHANNEL")
+
+
+def _conv_2d_16x8(m, p, N, fixed):
+    _conv_16x8(m, p, N, fixed, False)
+
+
+def _depthwise_conv_2d_16x8(m, p, N, fixed):
+    _conv_16x8(m, p, N, fixed, True)
+
+
+class _Wide:
+    """The arena seen by the int8 checks in elements of two bytes (same layout, int16 values)."""
+    __slots__ = ("arena", "const_at", "const_end", "file")
+
+    def __init__(self, m):
+        self.arena, self.const_at, self.const_end, self.file = m.arena, m.const_at, m.const_end, m.file
+
+
+def _halved(p, N, fields):
+    """p with the byte offsets in `fields` halved, so the int8 geometry checks count int16 elements;
+    an odd offset is refused (a value never straddles two elements)."""
+    q = list(p)
+    for k in fields:
+        _need(q[N[k]] % 2 == 0, "%s offset %d is odd", k.lower(), q[N[k]])
+        q[N[k]] //= 2
+    return q
+
+
+def _pool_2d_16x8(m, p, N, fixed):
+    w = _Wide(m)
+    w.arena = m.arena // 2
+    q = _halved(p, N, ("INPUT", "OUTPUT"))
+    q[N["ACT_MIN"]] = q[N["ACT_MAX"]] = 0  # the int8 check of the clamp: done in int16 below
+    _pool_2d(w, q, N, fixed)
+    _act16(p, N)
+
+
+def _add_16x8(m, p, N, fixed):
+    w = _Wide(m)
+    w.arena = m.arena // 2
+    q = _halved(p, N, ("INPUT1", "INPUT2", "OUTPUT"))
+    q[N["ACT_MIN"]] = q[N["ACT_MAX"]] = 0
+    _add(w, q, N, fixed)
+    _act16(p, N)
+
+
 OPS_CHECK = {
     "fully_connected": _fully_connected, "conv_2d": _conv_2d, "depthwise_conv_2d": _depthwise_conv_2d,
     "pool_2d": _pool_2d, "add": _add, "mean": _mean, "lut8": _lut8, "concatenation": _concatenation,
     "softmax": _softmax, "reshape": _reshape,
 }
+OPS_CHECK.update({  # 16x8 (opcodes.KERNELS_16X8)
+    "fully_connected_16x8": _fully_connected_16x8, "conv_2d_16x8": _conv_2d_16x8,
+    "depthwise_conv_2d_16x8": _depthwise_conv_2d_16x8, "pool_2d_16x8": _pool_2d_16x8, "add_16x8": _add_16x8,
+})
