@@ -1,0 +1,227 @@
+"""TFLM's 16x8 mode (int16 activations, int8 weights, int64 bias) under edgeloop's runtime
+(CPython running the board's portable kernels) vs TensorFlow Lite Micro: identical bytes.
+
+Each case is one op of random geometry and random input scale (the calibration
+data is spread by a random power of ten, so the requantization multipliers and
+shifts differ per case), quantized by the TFLite converter's own 16x8 mode;
+then a DS-CNN-style Keras model through `edgeloop convert --activations int16`.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from tests.tools.runtime_helpers import edgeloop_interpreter
+
+pytestmark = pytest.mark.tf
+
+SEED = 20261207
+
+
+@pytest.fixture(scope="module")
+def tf():
+    return pytest.importorskip("tensorflow", reason="TensorFlow is not installed (pip install 'edgeloop[tf]')")
+
+
+def tflm(tflite: bytes):
+    runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime",
+                                  reason="tflite-micro (the TFLM reference) is not installed")
+    return runtime.Interpreter.from_bytes(tflite)
+
+
+def to_16x8(tf, model, x) -> bytes:
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: ([x[i:i + 1]] for i in range(len(x)))
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+    conv.inference_input_type = conv.inference_output_type = tf.int16
+    return bytes(conv.convert())
+
+
+def single_op(kind: str, rng):
+    """A Keras model whose 16x8 conversion is `kind` (plus what Keras needs around it), of random geometry."""
+    import keras
+    from keras import layers as L
+
+    act = [None, "relu", "relu6"][rng.integers(3)]
+    if kind == "fully_connected":
+        inp = keras.Input((int(rng.integers(1, 40)),), batch_size=1)
+        return keras.Model(inp, L.Dense(int(rng.integers(1, 20)), activation=act)(inp))
+    h, w, c = int(rng.integers(3, 12)), int(rng.integers(3, 12)), int(rng.integers(1, 6))
+    inp = keras.Input((h, w, c), batch_size=1)
+    pad = ["same", "valid"][rng.integers(2)]
+    k = (int(rng.integers(1, min(h, 4) + 1)), int(rng.integers(1, min(w, 4) + 1)))
+    dilated = rng.random() < 0.3 and pad == "same"
+    stride = (1, 1) if dilated else (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
+    dil = (int(rng.integers(1, 3)), int(rng.integers(1, 3))) if dilated else (1, 1)
+    if kind == "conv_2d":
+        y = L.Conv2D(int(rng.integers(1, 7)), k, strides=stride, padding=pad, dilation_rate=dil, activation=act)(inp)
+    elif kind == "depthwise_conv_2d":
+        y = L.DepthwiseConv2D(k, strides=stride, padding=pad, dilation_rate=dil,
+                              depth_multiplier=int(rng.integers(1, 3)), activation=act)(inp)
+    elif kind in ("max_pool_2d", "average_pool_2d"):
+        pool = L.MaxPooling2D if kind == "max_pool_2d" else L.AveragePooling2D
+        y = pool(k, strides=stride, padding=pad)(inp)
+    elif kind == "add":  # two 1x1 convolutions of different scales into the ADD
+        a = L.Conv2D(c, 1)(inp)
+        b = L.Conv2D(c, 1, kernel_initializer=keras.initializers.RandomNormal(0, float(rng.uniform(0.1, 3))))(inp)
+        y = L.Add()([a, b])  # no activation: a fused ReLU can leave a degenerate output scale
+    elif kind == "reshape":
+        y = L.Dense(3)(L.Reshape((h * w * c,))(inp))
+    return keras.Model(inp, y)
+
+
+def randomize(model, rng):
+    """Non-zero biases (random init leaves them at 0 and would hide a bias bug)."""
+    for layer in model.layers:
+        for v in layer.weights:
+            if "bias" in v.path:
+                v.assign(rng.normal(0, 0.5, v.shape).astype("float32"))
+
+
+def inputs(shape, scale, x, rng) -> list[np.ndarray]:
+    """Calibration samples as the model sees them, full-range random codes, the two extremes."""
+    q = np.clip(np.round(x[:2] / scale), -32768, 32767).astype(np.int16)
+    out = [q[i:i + 1].reshape(shape) for i in range(len(q))]
+    out += [rng.integers(-32768, 32768, size=shape).astype(np.int16) for _ in range(2)]
+    return out + [np.full(shape, -32768, np.int16), np.full(shape, 32767, np.int16)]
+
+
+def assert_identical(tflite: bytes, elm: bytes, xs) -> set:
+    ours, ref = edgeloop_interpreter(elm), tflm(tflite)
+    outs = set()
+    for i, x in enumerate(xs):
+        ref.set_input(x, 0)  # TFLM overwrites its input during invoke: set it every time
+        ref.invoke()
+        want = ref.get_output(0).copy()
+        assert want.dtype == np.int16
+        ours.set_input(np.ascontiguousarray(x).tobytes())
+        ours.invoke()
+        got = np.frombuffer(ours.get_output(), np.int16).reshape(want.shape)
+        diff = np.flatnonzero(got != want)
+        assert diff.size == 0, (f"input #{i}: {diff.size} values differ, first at {diff[:5]}: "
+                                f"edgeloop {got.reshape(-1)[diff[:5]]} vs TFLM {want.reshape(-1)[diff[:5]]}")
+        outs.add(want.tobytes())
+    return outs
+
+
+KINDS = ["fully_connected", "conv_2d", "depthwise_conv_2d", "add", "max_pool_2d", "average_pool_2d", "reshape"]
+CASES = [(kind, n) for kind in KINDS for n in range(3)]
+
+
+@pytest.mark.parametrize("kind,n", CASES)
+def test_random_16x8_op_matches_tflm(tf, kind, n):
+    import keras
+
+    from edgeloop.convert.int8 import convert_tflite_bytes
+
+    rng = np.random.default_rng([SEED, KINDS.index(kind), n])
+    keras.utils.set_random_seed(int(rng.integers(1 << 30)))
+    model = single_op(kind, rng)
+    randomize(model, rng)
+    shape = (1,) + tuple(model.inputs[0].shape[1:])
+    x = (rng.normal(0, 1, (16,) + shape[1:]) * 10.0 ** rng.uniform(-2, 2)).astype(np.float32)
+    tflite = to_16x8(tf, model, x)
+    converted = convert_tflite_bytes(tflite, kind)
+    names = {o.name for o in converted.ops}
+    assert kind.upper() in names or kind == "add" and "ADD" in names, names
+    assert converted.data[4:6] == b"\x02\x00"  # format version 2: an int8-only runtime refuses it
+    t = edgeloop_interpreter(converted.data).model.inputs[0]
+    outs = assert_identical(tflite, converted.data, inputs(shape, t.scale, x, rng))
+    assert len(outs) > 2, "the same output for every input: the comparison proves nothing"
+
+
+def ds_cnn(keras, L):
+    """DS-CNN's shape (MLPerf Tiny KWS) at a tenth of its size: conv, depthwise-separable blocks,
+    average pooling, flatten, dense."""
+    inp = keras.Input((25, 10, 1), batch_size=1)
+    x = L.Conv2D(16, (5, 3), strides=(2, 2), padding="same", activation="relu")(inp)
+    for _ in range(2):
+        x = L.DepthwiseConv2D(3, padding="same", activation="relu")(x)
+        x = L.Conv2D(16, 1, activation="relu")(x)
+    x = L.AveragePooling2D(pool_size=(13, 5))(x)
+    x = L.Flatten()(x)
+    return keras.Model(inp, L.Dense(4)(x))
+
+
+def test_ds_cnn_through_the_cli_with_int16_activations_matches_tflm(tf, tmp_path):
+    import keras
+    from keras import layers as L
+
+    from edgeloop.cli import cli
+    from edgeloop.convert.keras import convert_keras
+
+    rng = np.random.default_rng(SEED)
+    keras.utils.set_random_seed(SEED)
+    model = ds_cnn(keras, L)
+    randomize(model, rng)
+    model.save(tmp_path / "ds.keras")
+    x = rng.normal(0, 1, (40, 25, 10, 1)).astype(np.float32) * 3
+    np.savez(tmp_path / "calib.npz", x=x[:24])
+    y = np.asarray(model(x[24:])).argmax(axis=1)
+    y[:3] = (y[:3] + 1) % 4  # some wrong labels: accuracy is not trivially 100 %
+    np.savez(tmp_path / "val.npz", x=x[24:], y=y)
+    r = CliRunner().invoke(cli, ["convert", str(tmp_path / "ds.keras"), "--calib", str(tmp_path / "calib.npz"),
+                                 "--activations", "int16", "-o", str(tmp_path / "ds.elm"),
+                                 "--validate", str(tmp_path / "val.npz"), "--board", "rp2040"])
+    assert r.exit_code == 0, r.output
+    assert "identical to TFLM on 16/16" in r.output, r.output
+    assert "16x8 TFLite (TFLM)" in r.output and "float (TensorFlow)" in r.output
+    elm = (tmp_path / "ds.elm").read_bytes()
+    # The same conversion as a library call gives the .tflite TFLM runs: compare on every kind of input.
+    tflite = convert_keras(tmp_path / "ds.keras", x[:24], activations="int16").tflite
+    from edgeloop.convert.int8 import convert_tflite_bytes
+    assert convert_tflite_bytes(tflite, "ds").data == elm
+    t = edgeloop_interpreter(elm).model.inputs[0]
+    assert t.dtype == 7 and t.zero_point == 0
+    outs = assert_identical(tflite, elm, inputs((1, 25, 10, 1), t.scale, x[24:], rng))
+    assert len(outs) > 2
+
+
+def test_int16_softmax_is_refused_naming_the_op(tf, tmp_path):
+    import keras
+    from keras import layers as L
+
+    from edgeloop.convert.int8 import convert_tflite_bytes
+    from edgeloop.errors import ConversionError
+
+    inp = keras.Input((6,), batch_size=1)
+    model = keras.Model(inp, L.Softmax()(L.Dense(4)(inp)))
+    tflite = to_16x8(tf, model, np.random.default_rng(1).normal(0, 1, (8, 6)).astype(np.float32))
+    with pytest.raises(ConversionError, match=r"op SOFTMAX .* int16 activations \(16x8 mode\).*FULLY_CONNECTED"):
+        convert_tflite_bytes(tflite, "softmax")
+
+
+def test_an_int8_only_reader_refuses_a_16x8_model_by_version(tf):
+    """What a board of before 16x8 does: its loader reads version 1 only (the header check is the
+    one the old loader has), so a 16x8 file is refused instead of read as int8 bytes."""
+    import keras
+    from keras import layers as L
+
+    from edgeloop.convert.int8 import convert_tflite_bytes
+    from edgeloop_fw.runtime import format as F
+    from edgeloop_fw.runtime.loader import ModelFileError, read_header
+
+    inp = keras.Input((5,), batch_size=1)
+    tflite = to_16x8(tf, keras.Model(inp, L.Dense(3)(inp)), np.ones((4, 5), np.float32))
+    data = convert_tflite_bytes(tflite, "fc").data
+    head, *_ = read_header(io.BytesIO(data))
+    assert int.from_bytes(head[4:6], "little") == F.FORMAT_VERSION_16X8 != F.FORMAT_VERSION
+    bad = bytearray(data)
+    bad[4:6] = (F.FORMAT_VERSION_16X8 + 1).to_bytes(2, "little")
+    with pytest.raises(ModelFileError, match="format version 3"):
+        read_header(io.BytesIO(bytes(bad)))
+
+
+def test_cli_refuses_int16_for_an_int8_tflite(tmp_path):
+    from edgeloop.cli import cli
+    from tests.tools.runtime_helpers import HELLO, need
+
+    r = CliRunner().invoke(cli, ["convert", str(need(HELLO)), "--activations", "int16", "-o", str(tmp_path / "h.elm")])
+    assert r.exit_code != 0 and "Traceback" not in r.output
+    assert "already quantized with int8 activations" in r.output
+    assert not (tmp_path / "h.elm").exists()
