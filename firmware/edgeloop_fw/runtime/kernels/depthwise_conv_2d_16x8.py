@@ -77,7 +77,9 @@ def eval(p, arena, model, w=None):
     for c in range(oc):
         model.read_const(wofs + c * taps, w)
         q = PER_CHANNEL + PER_CHANNEL_STEP * c
-        bias = (p[q + BIAS_HI] << 32) + p[q + BIAS_LO]
+        bias = p[q + BIAS_LO]
+        if p[q + BIAS_HI]:  # a bias beyond int32 (a shift by 32 is never a small int)
+            bias += p[q + BIAS_HI] << 32
         red = p[q + REDUCED]
         ts = p[q + TOTAL_SHIFT]
         ci = c // dm

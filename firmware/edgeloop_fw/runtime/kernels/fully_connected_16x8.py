@@ -69,7 +69,9 @@ def eval(p, arena, model, views=None):
                     acc += ws[k] * ((arena[xo + 1] << 8) | (arena[xo] & 255))
                     xo += 2
                 d += n
-            acc += (p[q + BIAS_HI] << 32) + p[q + BIAS_LO]
+            acc += p[q + BIAS_LO]
+            if p[q + BIAS_HI]:  # a bias beyond int32 (a shift by 32 is never a small int)
+                acc += p[q + BIAS_HI] << 32
             acc = mbqm64(acc, p[q + REDUCED], p[q + TOTAL_SHIFT])
             if acc < lo:
                 acc = lo
