@@ -45,6 +45,7 @@ KERNELS_16X8 = {
     22: "reshape",                 # RESHAPE (same bytes, any dtype)
     43: "reshape",                 # SQUEEZE
     70: "reshape",                 # EXPAND_DIMS
+    2: "concatenation",            # CONCATENATION (a byte copy: sizes are bytes)
 }
 
 

@@ -95,9 +95,6 @@ def check(f, heap=None):
     for i in range(n_ops):
         opcode, ver, start, count, first_in, first_out = struct.unpack_from(F.OP_FMT, tables, at)
         at += F.OP_SIZE
-        for t in (first_in, first_out):
-            if t != 0xFFFF and t >= n_tensors:
-                _fail("op %d names tensor %d of %d", i, t, n_tensors)
         name = kernel_of(i, opcode, ver, is_wide(tables, n_tensors, first_in, first_out))
         if start + count > n_params:
             _fail("op %d (%s) params %d..%d are past the %d params", i, name, start, start + count, n_params)

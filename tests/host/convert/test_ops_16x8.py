@@ -70,6 +70,9 @@ def single_op(kind: str, rng):
         a = L.Conv2D(c, 1)(inp)
         b = L.Conv2D(c, 1, kernel_initializer=keras.initializers.RandomNormal(0, float(rng.uniform(0.1, 3))))(inp)
         y = L.Add()([a, b])  # no activation: a fused ReLU can leave a degenerate output scale
+    elif kind == "concatenation":  # two branches of one scale (a MaxPool keeps its input's)
+        a = L.Conv2D(int(rng.integers(1, 5)), 1)(inp)
+        y = L.Concatenate(axis=int(rng.integers(1, 4)))([a, L.MaxPooling2D(1)(a)])
     elif kind == "reshape":
         y = L.Dense(3)(L.Reshape((h * w * c,))(inp))
     return keras.Model(inp, y)
@@ -109,7 +112,8 @@ def assert_identical(tflite: bytes, elm: bytes, xs) -> set:
     return outs
 
 
-KINDS = ["fully_connected", "conv_2d", "depthwise_conv_2d", "add", "max_pool_2d", "average_pool_2d", "reshape"]
+KINDS = ["fully_connected", "conv_2d", "depthwise_conv_2d", "add", "max_pool_2d", "average_pool_2d", "reshape",
+         "concatenation"]
 CASES = [(kind, n) for kind in KINDS for n in range(3)]
 
 
