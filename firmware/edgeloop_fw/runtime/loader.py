@@ -85,8 +85,9 @@ def read_header(f):
     if magic != F.MAGIC:
         raise ModelFileError("not an edgeloop model (magic %r); convert it with `edgeloop convert`" % magic)
     if version != F.FORMAT_VERSION and version != F.FORMAT_VERSION_16X8:
-        raise ModelFileError("model format version %d, this runtime reads version %d; "
-                             "convert the model again or update the runtime" % (version, F.FORMAT_VERSION))
+        raise ModelFileError("model format version %d, this runtime reads versions %d and %d (16x8); "
+                             "convert the model again or update the runtime"
+                             % (version, F.FORMAT_VERSION, F.FORMAT_VERSION_16X8))
     if size < file_size:
         raise ModelFileError("model file is truncated: %d of %d bytes; copy it again" % (size, file_size))
     if size > file_size:

@@ -46,6 +46,7 @@ KERNELS_16X8 = {
     43: "reshape",                 # SQUEEZE
     70: "reshape",                 # EXPAND_DIMS
     2: "concatenation",            # CONCATENATION (a byte copy: sizes are bytes)
+    40: "mean_16x8",               # MEAN
 }
 
 
@@ -71,5 +72,6 @@ VERSIONS = {
     "depthwise_conv_2d_16x8": 1,
     "pool_2d_16x8": 1,
     "add_16x8": 1,
+    "mean_16x8": 1,
 }
 # --- end generated ---

@@ -134,6 +134,12 @@ OPS = {
         ("dims", 4), ("strides1", 4), ("strides2", 4),
         ("limbs", 9),     # qmath.split of INPUT1, INPUT2, OUTPUT multipliers
     ), None, False),
+    "mean_16x8": (1, (    # as "mean", over int16 values with an int16 clamp
+        "outer", "count", "inner", "input", "output",
+        "bias",           # -zero_point_in * COUNT
+        "multiplier", "shift", "output_zp",
+        ("limbs", 3),     # qmath.split(MULTIPLIER)
+    ), None, False),
 }
 
 

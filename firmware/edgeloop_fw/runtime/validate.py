@@ -479,6 +479,14 @@ def _pool_2d_16x8(m, p, N, fixed):
     _act16(p, N)
 
 
+def _mean_16x8(m, p, N, fixed):
+    w = _Wide(m)
+    w.arena = m.arena // 2
+    q = _halved(p, N, ("INPUT", "OUTPUT"))
+    _mean(w, q, N, fixed)
+    _need(p[N["COUNT"]] <= 1 << 16, "count %d would overflow the int32 sum of int16 values", p[N["COUNT"]])
+
+
 def _add_16x8(m, p, N, fixed):
     w = _Wide(m)
     w.arena = m.arena // 2
@@ -496,4 +504,5 @@ OPS_CHECK = {
 OPS_CHECK.update({  # 16x8 (opcodes.KERNELS_16X8)
     "fully_connected_16x8": _fully_connected_16x8, "conv_2d_16x8": _conv_2d_16x8,
     "depthwise_conv_2d_16x8": _depthwise_conv_2d_16x8, "pool_2d_16x8": _pool_2d_16x8, "add_16x8": _add_16x8,
+    "mean_16x8": _mean_16x8,
 })

@@ -13,8 +13,8 @@ pytestmark = [pytest.mark.sim, pytest.mark.tf]
 
 
 def every_16x8_op():
-    """One small model through every 16x8 kernel: CONV_2D, DEPTHWISE_CONV_2D, ADD,
-    AVERAGE/MAX_POOL_2D, RESHAPE, FULLY_CONNECTED."""
+    """One small model through every 16x8 kernel: CONV_2D, DEPTHWISE_CONV_2D, ADD (also
+    broadcast), AVERAGE/MAX_POOL_2D, MEAN, RESHAPE, FULLY_CONNECTED."""
     import keras
     from keras import layers as L
 
@@ -25,6 +25,7 @@ def every_16x8_op():
     x = L.Add()([x, L.Conv2D(10, 1)(x)])
     x = L.AveragePooling2D(2, padding="same")(x)
     x = L.MaxPooling2D((2, 1))(x)
+    x = L.Add()([x, L.GlobalAveragePooling2D(keepdims=True)(x)])  # MEAN, broadcast back by the ADD
     model = keras.Model(inp, L.Dense(4, activation="relu6")(L.Flatten()(x)))
     rng = np.random.default_rng(3)
     for layer in model.layers:
@@ -48,7 +49,7 @@ def test_a_16x8_model_on_the_board_matches_tflm(board):  # noqa: F811
     tflite = bytes(conv.convert())
     converted = convert_tflite_bytes(tflite, "every_16x8_op")
     assert {o.name for o in converted.ops} >= {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "AVERAGE_POOL_2D",
-                                                "MAX_POOL_2D", "RESHAPE", "FULLY_CONNECTED"}
+                                                "MAX_POOL_2D", "MEAN", "RESHAPE", "FULLY_CONNECTED"}
     ref = runtime.Interpreter.from_bytes(tflite)
     scale = float(ref.get_input_details(0)["quantization_parameters"]["scales"][0])
     rng = np.random.default_rng(11)

@@ -73,6 +73,9 @@ def single_op(kind: str, rng):
     elif kind == "concatenation":  # two branches of one scale (a MaxPool keeps its input's)
         a = L.Conv2D(int(rng.integers(1, 5)), 1)(inp)
         y = L.Concatenate(axis=int(rng.integers(1, 4)))([a, L.MaxPooling2D(1)(a)])
+    elif kind == "mean":
+        y = L.GlobalAveragePooling2D()(inp) if rng.random() < 0.5 else L.GlobalAveragePooling1D()(
+            L.Reshape((h * w, c))(inp))
     elif kind == "reshape":
         y = L.Dense(3)(L.Reshape((h * w * c,))(inp))
     return keras.Model(inp, y)
@@ -113,7 +116,7 @@ def assert_identical(tflite: bytes, elm: bytes, xs) -> set:
 
 
 KINDS = ["fully_connected", "conv_2d", "depthwise_conv_2d", "add", "max_pool_2d", "average_pool_2d", "reshape",
-         "concatenation"]
+         "concatenation", "mean"]
 CASES = [(kind, n) for kind in KINDS for n in range(3)]
 
 
@@ -198,6 +201,24 @@ def test_int16_softmax_is_refused_naming_the_op(tf, tmp_path):
     tflite = to_16x8(tf, model, np.random.default_rng(1).normal(0, 1, (8, 6)).astype(np.float32))
     with pytest.raises(ConversionError, match=r"op SOFTMAX .* int16 activations \(16x8 mode\).*FULLY_CONNECTED"):
         convert_tflite_bytes(tflite, "softmax")
+
+
+def test_int16_mean_over_more_values_than_tflms_int32_sum_holds_is_refused(tf):
+    """257 * 256 int16 values of 32767 sum past 2**31 in TFLM's int32 accumulator: refused, not wrapped."""
+    import keras
+    from keras import layers as L
+
+    from edgeloop.convert.int8 import convert_tflite_bytes
+    from edgeloop.errors import ConversionError
+
+    inp = keras.Input((257, 256, 1), batch_size=1)
+    x = np.random.default_rng(2).normal(0, 1, (4, 257, 256, 1)).astype(np.float32)
+    tflite = to_16x8(tf, keras.Model(inp, L.GlobalAveragePooling2D()(inp)), x)
+    with pytest.raises(ConversionError, match=r"mean over 65792 int16 values can overflow TFLM's int32 sum"):
+        convert_tflite_bytes(tflite, "mean")
+    inp = keras.Input((256, 256, 1), batch_size=1)  # 2**16 values: the sum still fits
+    tflite = to_16x8(tf, keras.Model(inp, L.GlobalAveragePooling2D()(inp)), x[:, :256])
+    assert [o.name for o in convert_tflite_bytes(tflite, "mean").ops] == ["MEAN"]
 
 
 def test_an_int8_only_reader_refuses_a_16x8_model_by_version(tf):
