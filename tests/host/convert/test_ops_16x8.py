@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from tests.tools.models_16x8 import ds_cnn_small, int16_inputs, randomize, to_16x8
 from tests.tools.runtime_helpers import edgeloop_interpreter
 
 pytestmark = pytest.mark.tf
@@ -31,15 +32,6 @@ def tflm(tflite: bytes):
     runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime",
                                   reason="tflite-micro (the TFLM reference) is not installed")
     return runtime.Interpreter.from_bytes(tflite)
-
-
-def to_16x8(tf, model, x) -> bytes:
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = lambda: ([x[i:i + 1]] for i in range(len(x)))
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
-    conv.inference_input_type = conv.inference_output_type = tf.int16
-    return bytes(conv.convert())
 
 
 def single_op(kind: str, rng):
@@ -79,22 +71,6 @@ def single_op(kind: str, rng):
     elif kind == "reshape":
         y = L.Dense(3)(L.Reshape((h * w * c,))(inp))
     return keras.Model(inp, y)
-
-
-def randomize(model, rng):
-    """Non-zero biases (random init leaves them at 0 and would hide a bias bug)."""
-    for layer in model.layers:
-        for v in layer.weights:
-            if "bias" in v.path:
-                v.assign(rng.normal(0, 0.5, v.shape).astype("float32"))
-
-
-def inputs(shape, scale, x, rng) -> list[np.ndarray]:
-    """Calibration samples as the model sees them, full-range random codes, the two extremes."""
-    q = np.clip(np.round(x[:2] / scale), -32768, 32767).astype(np.int16)
-    out = [q[i:i + 1].reshape(shape) for i in range(len(q))]
-    out += [rng.integers(-32768, 32768, size=shape).astype(np.int16) for _ in range(2)]
-    return out + [np.full(shape, -32768, np.int16), np.full(shape, 32767, np.int16)]
 
 
 def assert_identical(tflite: bytes, elm: bytes, xs) -> set:
@@ -138,33 +114,19 @@ def test_random_16x8_op_matches_tflm(tf, kind, n):
     assert kind.upper() in names or kind == "add" and "ADD" in names, names
     assert converted.data[4:6] == b"\x02\x00"  # format version 2: an int8-only runtime refuses it
     t = edgeloop_interpreter(converted.data).model.inputs[0]
-    outs = assert_identical(tflite, converted.data, inputs(shape, t.scale, x, rng))
+    outs = assert_identical(tflite, converted.data, int16_inputs(shape, t.scale, x, rng))
     assert len(outs) > 2, "the same output for every input: the comparison proves nothing"
-
-
-def ds_cnn(keras, L):
-    """DS-CNN's shape (MLPerf Tiny KWS) at a tenth of its size: conv, depthwise-separable blocks,
-    average pooling, flatten, dense."""
-    inp = keras.Input((25, 10, 1), batch_size=1)
-    x = L.Conv2D(16, (5, 3), strides=(2, 2), padding="same", activation="relu")(inp)
-    for _ in range(2):
-        x = L.DepthwiseConv2D(3, padding="same", activation="relu")(x)
-        x = L.Conv2D(16, 1, activation="relu")(x)
-    x = L.AveragePooling2D(pool_size=(13, 5))(x)
-    x = L.Flatten()(x)
-    return keras.Model(inp, L.Dense(4)(x))
 
 
 def test_ds_cnn_through_the_cli_with_int16_activations_matches_tflm(tf, tmp_path):
     import keras
-    from keras import layers as L
 
     from edgeloop.cli import cli
     from edgeloop.convert.keras import convert_keras
 
     rng = np.random.default_rng(SEED)
     keras.utils.set_random_seed(SEED)
-    model = ds_cnn(keras, L)
+    model = ds_cnn_small()
     randomize(model, rng)
     model.save(tmp_path / "ds.keras")
     x = rng.normal(0, 1, (40, 25, 10, 1)).astype(np.float32) * 3
@@ -185,7 +147,7 @@ def test_ds_cnn_through_the_cli_with_int16_activations_matches_tflm(tf, tmp_path
     assert convert_tflite_bytes(tflite, "ds").data == elm
     t = edgeloop_interpreter(elm).model.inputs[0]
     assert t.dtype == 7 and t.zero_point == 0
-    outs = assert_identical(tflite, elm, inputs((1, 25, 10, 1), t.scale, x[24:], rng))
+    outs = assert_identical(tflite, elm, int16_inputs((1, 25, 10, 1), t.scale, x[24:], rng))
     assert len(outs) > 2
 
 

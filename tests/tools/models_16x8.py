@@ -1,0 +1,74 @@
+"""Keras models in TFLM's 16x8 mode (int16 activations, int8 weights, int64 bias) and their inputs,
+for the host tests (tests/host/convert/test_ops_16x8.py) and the board tests
+(tests/firmware/board/test_runtime_16x8_board.py) from one place.
+
+The reference each is compared with is the TFLite converter's own 16x8 mode run by TFLM.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def to_16x8(tf, model, x) -> bytes:
+    """The TFLite converter's 16x8 quantization of `model`, calibrated on the float samples `x`."""
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: ([x[i:i + 1]] for i in range(len(x)))
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+    conv.inference_input_type = conv.inference_output_type = tf.int16
+    return bytes(conv.convert())
+
+
+def randomize(model, rng) -> None:
+    """Non-zero biases (random init leaves them at 0 and would hide a bias bug); BatchNormalization's
+    statistics away from 0 and 1 (so folding them into the convolution changes its weights)."""
+    for layer in model.layers:
+        for v in layer.weights:
+            if "bias" in v.path or v.path.endswith("beta"):
+                v.assign(rng.normal(0, 0.5, v.shape).astype("float32"))
+            elif v.path.endswith("gamma") or v.path.endswith("moving_variance"):
+                v.assign(rng.uniform(0.5, 2, v.shape).astype("float32"))
+            elif v.path.endswith("moving_mean"):
+                v.assign(rng.normal(0, 0.3, v.shape).astype("float32"))
+
+
+def int16_inputs(shape, scale, x, rng) -> list[np.ndarray]:
+    """Calibration samples as the model sees them, full-range random codes, the two extremes."""
+    q = np.clip(np.round(x[:2] / scale), -32768, 32767).astype(np.int16)
+    out = [q[i:i + 1].reshape(shape) for i in range(len(q))]
+    out += [rng.integers(-32768, 32768, size=shape).astype(np.int16) for _ in range(2)]
+    return out + [np.full(shape, -32768, np.int16), np.full(shape, 32767, np.int16)]
+
+
+def ds_cnn_small():
+    """DS-CNN's shape (MLPerf Tiny KWS) at a tenth of its size: conv, depthwise-separable blocks,
+    average pooling, flatten, dense."""
+    import keras
+    from keras import layers as L
+
+    inp = keras.Input((25, 10, 1), batch_size=1)
+    x = L.Conv2D(16, (5, 3), strides=(2, 2), padding="same", activation="relu")(inp)
+    for _ in range(2):
+        x = L.DepthwiseConv2D(3, padding="same", activation="relu")(x)
+        x = L.Conv2D(16, 1, activation="relu")(x)
+    x = L.AveragePooling2D(pool_size=(13, 5))(x)
+    x = L.Flatten()(x)
+    return keras.Model(inp, L.Dense(4)(x))
+
+
+def ds_cnn_kws():
+    """MLPerf Tiny's keyword-spotting DS-CNN at its real size (49x10 MFCC in, a 10x4 stride-2
+    convolution to 64 channels, four depthwise-separable blocks with batch normalization, 25x5
+    average pooling, 12 classes; 2.6 M MACs), less the final softmax, which has no 16x8 kernel."""
+    import keras
+    from keras import layers as L
+
+    inp = keras.Input((49, 10, 1), batch_size=1)
+    x = L.Conv2D(64, (10, 4), strides=(2, 2), padding="same")(inp)
+    x = L.ReLU()(L.BatchNormalization()(x))
+    for _ in range(4):
+        x = L.ReLU()(L.BatchNormalization()(L.DepthwiseConv2D(3, padding="same")(x)))
+        x = L.ReLU()(L.BatchNormalization()(L.Conv2D(64, 1)(x)))
+    x = L.AveragePooling2D(pool_size=(25, 5))(x)
+    return keras.Model(inp, L.Dense(12)(L.Flatten()(x)))
