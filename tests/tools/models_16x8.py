@@ -72,3 +72,42 @@ def ds_cnn_kws():
         x = L.ReLU()(L.BatchNormalization()(L.Conv2D(64, 1)(x)))
     x = L.AveragePooling2D(pool_size=(25, 5))(x)
     return keras.Model(inp, L.Dense(12)(L.Flatten()(x)))
+
+
+def quantize_model(in_dtype: str, out_dtype: str, s_in: float, zp_in: int, s_out: float, zp_out: int,
+                   n: int) -> bytes:
+    """A .tflite of one QUANTIZE from a [1, n] `in_dtype` tensor to an `out_dtype` one: int8 <-> int16
+    QUANTIZE is legal in TFLite and run by TFLM, but the converter's 16x8 mode (int16 input and
+    output only) never emits it, so the flatbuffer is built here with TensorFlow's own schema classes."""
+    return quantize_chain([(in_dtype, s_in, zp_in), (out_dtype, s_out, zp_out)], n)
+
+
+def quantize_chain(tensors, n: int) -> bytes:
+    """A .tflite of QUANTIZE ops from each [1, n] tensor (dtype, scale, zero point) to the next."""
+    import flatbuffers
+    from tensorflow.lite.python import schema_py_generated as S
+
+    def tensor(i, dtype, scale, zp):
+        t = S.TensorT()
+        t.name, t.shape, t.buffer = f"t{i}", [1, n], i + 1
+        t.type = {"int8": S.TensorType.INT8, "int16": S.TensorType.INT16}[dtype]
+        t.quantization = S.QuantizationParametersT()
+        t.quantization.scale, t.quantization.zeroPoint = [scale], [zp]
+        return t
+
+    code = S.OperatorCodeT()
+    code.builtinCode = code.deprecatedBuiltinCode = S.BuiltinOperator.QUANTIZE
+    code.version = 1
+    graph = S.SubGraphT()
+    graph.tensors = [tensor(i, *t) for i, t in enumerate(tensors)]
+    graph.inputs, graph.outputs, graph.operators = [0], [len(tensors) - 1], []
+    for i in range(len(tensors) - 1):
+        op = S.OperatorT()
+        op.opcodeIndex, op.inputs, op.outputs = 0, [i], [i + 1]
+        graph.operators.append(op)
+    model = S.ModelT()
+    model.version, model.operatorCodes, model.subgraphs = 3, [code], [graph]
+    model.buffers = [S.BufferT() for _ in range(len(tensors) + 1)]
+    b = flatbuffers.Builder(1024)
+    b.Finish(model.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())

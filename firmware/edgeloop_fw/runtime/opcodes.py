@@ -47,6 +47,7 @@ KERNELS_16X8 = {
     70: "reshape",                 # EXPAND_DIMS
     2: "concatenation",            # CONCATENATION (a byte copy: sizes are bytes)
     40: "mean_16x8",               # MEAN
+    114: "quantize_16x8",          # QUANTIZE (int16 -> int16, int8 <-> int16)
 }
 
 
@@ -73,5 +74,6 @@ VERSIONS = {
     "pool_2d_16x8": 1,
     "add_16x8": 1,
     "mean_16x8": 1,
+    "quantize_16x8": 1,
 }
 # --- end generated ---

@@ -140,6 +140,12 @@ OPS = {
         "multiplier", "shift", "output_zp",
         ("limbs", 3),     # qmath.split(MULTIPLIER)
     ), None, False),
+    "quantize_16x8": (1, (  # QUANTIZE with an int16 end: int16 -> int16, int8 -> int16, int16 -> int8
+        "n", "input", "output",
+        "in_bytes", "out_bytes",  # 1 (int8) or 2 (int16) a value
+        "input_zp", "shift", "output_zp",
+        ("limbs", 3),     # qmath.split of the s_in / s_out multiplier
+    ), None, False),
 }
 
 

@@ -487,6 +487,22 @@ def _mean_16x8(m, p, N, fixed):
     _need(p[N["COUNT"]] <= 1 << 16, "count %d would overflow the int32 sum of int16 values", p[N["COUNT"]])
 
 
+def _quantize_16x8(m, p, N, fixed):
+    _count(p, fixed)
+    _pos(p, N, "N")
+    wi, wo = p[N["IN_BYTES"]], p[N["OUT_BYTES"]]
+    _need(wi in (1, 2) and wo in (1, 2) and wi + wo > 2, "value widths %d -> %d are not int16 -> int16, "
+          "int8 -> int16 or int16 -> int8", wi, wo)
+    for what, off, w, zp in (("input", p[N["INPUT"]], wi, p[N["INPUT_ZP"]]),
+                             ("output", p[N["OUTPUT"]], wo, p[N["OUTPUT_ZP"]])):
+        _arena(m, what, off, p[N["N"]] * w)
+        _need(off % w == 0, "%s offset %d is odd", what, off)
+        _need(zp == 0 if w == 2 else _INT8_LO <= zp <= _INT8_HI, "%s zero point %d is not one of its type",
+              what, zp)
+    _shift("shift", p[N["SHIFT"]])
+    _limbs(p, N["LIMBS"], 1)
+
+
 def _add_16x8(m, p, N, fixed):
     w = _Wide(m)
     w.arena = m.arena // 2
@@ -504,5 +520,5 @@ OPS_CHECK = {
 OPS_CHECK.update({  # 16x8 (opcodes.KERNELS_16X8)
     "fully_connected_16x8": _fully_connected_16x8, "conv_2d_16x8": _conv_2d_16x8,
     "depthwise_conv_2d_16x8": _depthwise_conv_2d_16x8, "pool_2d_16x8": _pool_2d_16x8, "add_16x8": _add_16x8,
-    "mean_16x8": _mean_16x8,
+    "mean_16x8": _mean_16x8, "quantize_16x8": _quantize_16x8,
 })

@@ -122,7 +122,10 @@ def convert_tflite_bytes(data: bytes, source: str = "model", *, chunk_bytes: int
     for t in set(list(model.inputs) + list(model.outputs) + [t for p in plans for t in p.reads + p.writes]):
         r = root(t)
         sizes[r] = max(sizes.get(r, 0), model.tensors[t].nbytes)
-    buffers, arena = plan_memory(sizes, plans, list(model.inputs), list(model.outputs), alias_of)
+    # With int16 tensors every buffer is placed at an even offset (an int8 one beside them, from a
+    # QUANTIZE int8 <-> int16, would otherwise shift them); int8-only models keep their layout.
+    align = 2 if any(t.dtype == "int16" for t in model.tensors) else 1
+    buffers, arena = plan_memory(sizes, plans, list(model.inputs), list(model.outputs), alias_of, align)
     blob = write_model(model, model.operators, plans, buffers, arena, root)
     ops = [OpSummary(op.name, model.layer(op), p.macs, p.scratch, p.acc_bound) for op, p in zip(model.operators, plans)]
     return Converted(blob, arena, ops, model)

@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.sim, pytest.mark.tf]
 
 def every_16x8_op():
     """One small model through every 16x8 kernel: CONV_2D, DEPTHWISE_CONV_2D, ADD (also
-    broadcast), AVERAGE/MAX_POOL_2D, MEAN, RESHAPE, FULLY_CONNECTED."""
+    broadcast), AVERAGE/MAX_POOL_2D, MEAN, QUANTIZE, CONCATENATION, RESHAPE, FULLY_CONNECTED."""
     import keras
     from keras import layers as L
 
@@ -29,6 +29,8 @@ def every_16x8_op():
     x = L.AveragePooling2D(2, padding="same")(x)
     x = L.MaxPooling2D((2, 1))(x)
     x = L.Add()([x, L.GlobalAveragePooling2D(keepdims=True)(x)])  # MEAN, broadcast back by the ADD
+    wide = L.Conv2D(3, 1, kernel_initializer=keras.initializers.RandomNormal(0, 4))(x)
+    x = L.Concatenate()([x, wide])  # of two scales: the converter puts a QUANTIZE before it
     model = keras.Model(inp, L.Dense(4, activation="relu6")(L.Flatten()(x)))
     rng = np.random.default_rng(3)
     randomize(model, rng)
@@ -44,7 +46,8 @@ def test_a_16x8_model_on_the_board_matches_tflm(board):  # noqa: F811
     tflite = to_16x8(tf, model, x)
     converted = convert_tflite_bytes(tflite, "every_16x8_op")
     assert {o.name for o in converted.ops} >= {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "AVERAGE_POOL_2D",
-                                                "MAX_POOL_2D", "MEAN", "RESHAPE", "FULLY_CONNECTED"}
+                                                "MAX_POOL_2D", "MEAN", "QUANTIZE", "CONCATENATION", "RESHAPE",
+                                                "FULLY_CONNECTED"}
     ref = runtime.Interpreter.from_bytes(tflite)
     scale = float(ref.get_input_details(0)["quantization_parameters"]["scales"][0])
     rng = np.random.default_rng(11)

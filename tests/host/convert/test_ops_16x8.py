@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.tools.models_16x8 import ds_cnn_small, int16_inputs, randomize, to_16x8
-from tests.tools.runtime_helpers import edgeloop_interpreter
+from tests.tools.runtime_helpers import edgeloop_interpreter, tflm_run
 
 pytestmark = pytest.mark.tf
 
@@ -28,10 +28,10 @@ def tf():
     return pytest.importorskip("tensorflow", reason="TensorFlow is not installed (pip install 'edgeloop[tf]')")
 
 
-def tflm(tflite: bytes):
+def tflm(tflite: bytes, arena_size=None):
     runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime",
                                   reason="tflite-micro (the TFLM reference) is not installed")
-    return runtime.Interpreter.from_bytes(tflite)
+    return runtime.Interpreter.from_bytes(tflite, arena_size=arena_size)
 
 
 def single_op(kind: str, rng):
@@ -65,6 +65,11 @@ def single_op(kind: str, rng):
     elif kind == "concatenation":  # two branches of one scale (a MaxPool keeps its input's)
         a = L.Conv2D(int(rng.integers(1, 5)), 1)(inp)
         y = L.Concatenate(axis=int(rng.integers(1, 4)))([a, L.MaxPooling2D(1)(a)])
+    elif kind == "quantize":  # two 1x1 convolutions of different scales into one CONCATENATION:
+        a = L.Conv2D(int(rng.integers(1, 4)), 1)(inp)  # the converter requantizes one to the other's
+        b = L.Conv2D(int(rng.integers(1, 4)), 1,
+                     kernel_initializer=keras.initializers.RandomNormal(0, float(rng.uniform(2, 5))))(inp)
+        y = L.Concatenate()([a, b])
     elif kind == "mean":
         y = L.GlobalAveragePooling2D()(inp) if rng.random() < 0.5 else L.GlobalAveragePooling1D()(
             L.Reshape((h * w, c))(inp))
@@ -92,7 +97,7 @@ def assert_identical(tflite: bytes, elm: bytes, xs) -> set:
 
 
 KINDS = ["fully_connected", "conv_2d", "depthwise_conv_2d", "add", "max_pool_2d", "average_pool_2d", "reshape",
-         "concatenation", "mean"]
+         "concatenation", "mean", "quantize"]
 CASES = [(kind, n) for kind in KINDS for n in range(3)]
 
 
@@ -163,6 +168,88 @@ def test_int16_softmax_is_refused_naming_the_op(tf, tmp_path):
     tflite = to_16x8(tf, model, np.random.default_rng(1).normal(0, 1, (8, 6)).astype(np.float32))
     with pytest.raises(ConversionError, match=r"op SOFTMAX .* int16 activations \(16x8 mode\).*FULLY_CONNECTED"):
         convert_tflite_bytes(tflite, "softmax")
+
+
+QUANTIZE_ENDS = [("int8", "int16"), ("int16", "int8"), ("int16", "int16")]
+
+
+@pytest.mark.parametrize("ends", QUANTIZE_ENDS, ids=["->".join(e) for e in QUANTIZE_ENDS])
+@pytest.mark.parametrize("n", range(4))
+def test_quantize_with_an_int16_end_matches_tflm_on_every_input_code(tf, ends, n):
+    """One QUANTIZE, random scales (ratios from 1/1000 to 1000, equal ones and powers of two too)
+    and int8 zero points; the input holds every code of its type once."""
+    from tests.tools.models_16x8 import quantize_model
+
+    src, dst = ends
+    rng = np.random.default_rng([SEED, 7, QUANTIZE_ENDS.index(ends), n])
+    s_in = float(10.0 ** rng.uniform(-4, 0))
+    ratio = [1.0, 2.0 ** int(rng.integers(-8, 9)), 10.0 ** rng.uniform(-3, 3), 10.0 ** rng.uniform(-3, 3)][n]
+    zp = {"int8": lambda: int(rng.integers(-128, 128)), "int16": lambda: 0}
+    codes = np.arange(-128, 128) if src == "int8" else np.arange(-32768, 32768)
+    assert_quantize_matches(quantize_model(src, dst, s_in, zp[src](), s_in / ratio, zp[dst](), codes.size),
+                            codes.astype(src), dst)
+
+
+def assert_quantize_matches(tflite: bytes, codes: np.ndarray, dst: str) -> None:
+    from edgeloop.convert.int8 import convert_tflite_bytes
+
+    converted = convert_tflite_bytes(tflite, "quantize")
+    assert [o.name for o in converted.ops] == ["QUANTIZE"]
+    ours, ref = edgeloop_interpreter(converted.data), tflm(tflite, arena_size=1 << 20)
+    x = codes.reshape(1, -1)
+    ref.set_input(x, 0)
+    ref.invoke()
+    want = ref.get_output(0).copy()
+    assert want.dtype == np.dtype(dst) and len(np.unique(want)) > 2
+    ours.set_input(x.tobytes())
+    ours.invoke()
+    got = np.frombuffer(ours.get_output(), dst).reshape(want.shape)
+    diff = np.flatnonzero(got != want)
+    assert diff.size == 0, (f"{diff.size} codes differ, first {codes[diff[:5]]}: edgeloop {got[0, diff[:5]]} "
+                            f"vs TFLM {want[0, diff[:5]]}")
+
+
+def test_a_chain_of_quantize_through_an_odd_sized_int8_tensor_matches_tflm(tf):
+    from edgeloop.convert.int8 import convert_tflite_bytes
+    from tests.tools.models_16x8 import quantize_chain
+
+    tflite = quantize_chain([("int16", 0.001, 0), ("int8", 0.05, 3), ("int16", 0.0003, 0),
+                             ("int16", 0.002, 0)], 7)
+    x = np.array([[-32768, -2500, -1, 0, 3, 900, 32767]], np.int16)
+    ours, ref = edgeloop_interpreter(convert_tflite_bytes(tflite, "chain").data), tflm(tflite)
+    ours.set_input(x.tobytes())
+    ours.invoke()
+    assert np.frombuffer(ours.get_output(), np.int16).tolist() == tflm_run(ref, x).reshape(-1).tolist()
+
+
+def test_the_memory_plan_keeps_int16_buffers_at_even_offsets_beside_odd_int8_ones():
+    """Largest first, a 6-byte buffer living beside a 7-byte int8 one would start at byte 7; the
+    board's check refuses an odd offset for an int16 tensor, so a 16x8 plan pads (align 2)."""
+    from edgeloop.convert.graph import OpPlan
+    from edgeloop.convert.plan import plan_memory
+
+    plans = [OpPlan([], reads=[0], writes=[1]), OpPlan([], reads=[1], writes=[2])]
+    sizes = {0: 7, 1: 6, 2: 6}
+    odd, _ = plan_memory(sizes, plans, [0], [2], {})
+    assert odd[1].offset == 7  # what the plan gives without padding: the case is real
+    even, arena = plan_memory(sizes, plans, [0], [2], {}, align=2)
+    assert all(b.offset % 2 == 0 for b in even.values()) and arena % 2 == 0
+
+
+def test_quantize_whose_rescale_overflows_tflms_int32_is_refused(tf):
+    from edgeloop.convert.int8 import convert_tflite_bytes
+    from edgeloop.errors import ConversionError
+    from tests.tools.models_16x8 import quantize_model
+
+    tflite = quantize_model("int16", "int16", 1.0, 0, 2.0 ** -16, 0, 8)  # a left shift of 17: 32767 << 17
+    with pytest.raises(ConversionError, match="overflows TFLM's int32 rescale"):
+        convert_tflite_bytes(tflite, "quantize")
+    tflite = quantize_model("int8", "int16", 1.0, -128, 2.0 ** -23, 0, 8)  # (127 + 128) << 24 passes 2**31
+    with pytest.raises(ConversionError, match="overflows TFLM's int32 rescale"):
+        convert_tflite_bytes(tflite, "quantize")
+    # A shift of 16 takes -32768 to -2**31 exactly: still TFLM's int32, and the same bytes here.
+    codes = np.arange(-32768, 32768).astype(np.int16)
+    assert_quantize_matches(quantize_model("int16", "int16", 1.0, 0, 2.0 ** -15, 0, codes.size), codes, "int16")
 
 
 def test_int16_mean_over_more_values_than_tflms_int32_sum_holds_is_refused(tf):
