@@ -41,6 +41,28 @@ def int16_inputs(shape, scale, x, rng) -> list[np.ndarray]:
     return out + [np.full(shape, -32768, np.int16), np.full(shape, 32767, np.int16)]
 
 
+def every_16x8_op():
+    """One small model through every 16x8 kernel: CONV_2D, DEPTHWISE_CONV_2D, ADD (also
+    broadcast), AVERAGE/MAX_POOL_2D, MEAN, QUANTIZE, CONCATENATION, RESHAPE, FULLY_CONNECTED."""
+    import keras
+    from keras import layers as L
+
+    keras.utils.set_random_seed(7)
+    inp = keras.Input((9, 7, 2), batch_size=1)
+    x = L.Conv2D(5, 3, strides=(2, 1), padding="same", activation="relu")(inp)
+    x = L.DepthwiseConv2D(3, padding="same", depth_multiplier=2)(x)
+    x = L.Add()([x, L.Conv2D(10, 1)(x)])
+    x = L.AveragePooling2D(2, padding="same")(x)
+    x = L.MaxPooling2D((2, 1))(x)
+    x = L.Add()([x, L.GlobalAveragePooling2D(keepdims=True)(x)])  # MEAN, broadcast back by the ADD
+    wide = L.Conv2D(3, 1, kernel_initializer=keras.initializers.RandomNormal(0, 4))(x)
+    x = L.Concatenate()([x, wide])  # of two scales: the converter puts a QUANTIZE before it
+    model = keras.Model(inp, L.Dense(4, activation="relu6")(L.Flatten()(x)))
+    rng = np.random.default_rng(3)
+    randomize(model, rng)
+    return model, (rng.normal(0, 2, (16, 9, 7, 2))).astype(np.float32)
+
+
 def ds_cnn_small():
     """DS-CNN's shape (MLPerf Tiny KWS) at a tenth of its size: conv, depthwise-separable blocks,
     average pooling, flatten, dense."""

@@ -410,6 +410,7 @@ def _units64(p, N, fixed, units, tail):
 
 
 def _fully_connected_16x8(m, p, N, fixed):
+    _need(len(p) >= fixed, "%d params, expected at least %d", len(p), fixed)
     _pos(p, N, "BATCHES", "DEPTH", "UNITS", "CHUNK")
     b, depth, units, chunk = p[N["BATCHES"]], p[N["DEPTH"]], p[N["UNITS"]], p[N["CHUNK"]]
     _need(chunk <= depth, "chunk %d is larger than depth %d", chunk, depth)
@@ -460,9 +461,10 @@ class _Wide:
         self.arena, self.const_at, self.const_end, self.file = m.arena, m.const_at, m.const_end, m.file
 
 
-def _halved(p, N, fields):
-    """p with the byte offsets in `fields` halved, so the int8 geometry checks count int16 elements;
-    an odd offset is refused (a value never straddles two elements)."""
+def _halved(p, N, fixed, fields):
+    """p (of exactly `fixed` params) with the byte offsets in `fields` halved, so the int8 geometry
+    checks count int16 elements; an odd offset is refused (a value never straddles two elements)."""
+    _count(p, fixed)
     q = list(p)
     for k in fields:
         _need(q[N[k]] % 2 == 0, "%s offset %d is odd", k.lower(), q[N[k]])
@@ -473,7 +475,7 @@ def _halved(p, N, fields):
 def _pool_2d_16x8(m, p, N, fixed):
     w = _Wide(m)
     w.arena = m.arena // 2
-    q = _halved(p, N, ("INPUT", "OUTPUT"))
+    q = _halved(p, N, fixed, ("INPUT", "OUTPUT"))
     q[N["ACT_MIN"]] = q[N["ACT_MAX"]] = 0  # the int8 check of the clamp: done in int16 below
     _pool_2d(w, q, N, fixed)
     _act16(p, N)
@@ -482,7 +484,7 @@ def _pool_2d_16x8(m, p, N, fixed):
 def _mean_16x8(m, p, N, fixed):
     w = _Wide(m)
     w.arena = m.arena // 2
-    q = _halved(p, N, ("INPUT", "OUTPUT"))
+    q = _halved(p, N, fixed, ("INPUT", "OUTPUT"))
     _mean(w, q, N, fixed)
     _need(p[N["COUNT"]] <= 1 << 16, "count %d would overflow the int32 sum of int16 values", p[N["COUNT"]])
 
@@ -506,7 +508,7 @@ def _quantize_16x8(m, p, N, fixed):
 def _add_16x8(m, p, N, fixed):
     w = _Wide(m)
     w.arena = m.arena // 2
-    q = _halved(p, N, ("INPUT1", "INPUT2", "OUTPUT"))
+    q = _halved(p, N, fixed, ("INPUT1", "INPUT2", "OUTPUT"))
     q[N["ACT_MIN"]] = q[N["ACT_MAX"]] = 0
     _add(w, q, N, fixed)
     _act16(p, N)

@@ -9,32 +9,10 @@ import numpy as np
 import pytest
 
 from tests.firmware.board.test_runtime_board import HEAP_LOCKED, board  # noqa: F401  (the fixture)
-from tests.tools.models_16x8 import ds_cnn_kws, int16_inputs, randomize, to_16x8
+from tests.tools.models_16x8 import ds_cnn_kws, every_16x8_op, int16_inputs, randomize, to_16x8
 from tests.tools.runtime_helpers import tflm_run
 
 pytestmark = [pytest.mark.sim, pytest.mark.tf]
-
-
-def every_16x8_op():
-    """One small model through every 16x8 kernel: CONV_2D, DEPTHWISE_CONV_2D, ADD (also
-    broadcast), AVERAGE/MAX_POOL_2D, MEAN, QUANTIZE, CONCATENATION, RESHAPE, FULLY_CONNECTED."""
-    import keras
-    from keras import layers as L
-
-    keras.utils.set_random_seed(7)
-    inp = keras.Input((9, 7, 2), batch_size=1)
-    x = L.Conv2D(5, 3, strides=(2, 1), padding="same", activation="relu")(inp)
-    x = L.DepthwiseConv2D(3, padding="same", depth_multiplier=2)(x)
-    x = L.Add()([x, L.Conv2D(10, 1)(x)])
-    x = L.AveragePooling2D(2, padding="same")(x)
-    x = L.MaxPooling2D((2, 1))(x)
-    x = L.Add()([x, L.GlobalAveragePooling2D(keepdims=True)(x)])  # MEAN, broadcast back by the ADD
-    wide = L.Conv2D(3, 1, kernel_initializer=keras.initializers.RandomNormal(0, 4))(x)
-    x = L.Concatenate()([x, wide])  # of two scales: the converter puts a QUANTIZE before it
-    model = keras.Model(inp, L.Dense(4, activation="relu6")(L.Flatten()(x)))
-    rng = np.random.default_rng(3)
-    randomize(model, rng)
-    return model, (rng.normal(0, 2, (16, 9, 7, 2))).astype(np.float32)
 
 
 def test_a_16x8_model_on_the_board_matches_tflm(board):  # noqa: F811
