@@ -43,7 +43,8 @@ def int16_inputs(shape, scale, x, rng) -> list[np.ndarray]:
 
 def every_16x8_op():
     """One small model through every 16x8 kernel: CONV_2D, DEPTHWISE_CONV_2D, ADD (also
-    broadcast), AVERAGE/MAX_POOL_2D, MEAN, QUANTIZE, CONCATENATION, RESHAPE, FULLY_CONNECTED."""
+    broadcast), AVERAGE/MAX_POOL_2D, MEAN, QUANTIZE, CONCATENATION, RESHAPE, FULLY_CONNECTED,
+    SOFTMAX."""
     import keras
     from keras import layers as L
 
@@ -57,7 +58,7 @@ def every_16x8_op():
     x = L.Add()([x, L.GlobalAveragePooling2D(keepdims=True)(x)])  # MEAN, broadcast back by the ADD
     wide = L.Conv2D(3, 1, kernel_initializer=keras.initializers.RandomNormal(0, 4))(x)
     x = L.Concatenate()([x, wide])  # of two scales: the converter puts a QUANTIZE before it
-    model = keras.Model(inp, L.Dense(4, activation="relu6")(L.Flatten()(x)))
+    model = keras.Model(inp, L.Softmax()(L.Dense(4, activation="relu6")(L.Flatten()(x))))
     rng = np.random.default_rng(3)
     randomize(model, rng)
     return model, (rng.normal(0, 2, (16, 9, 7, 2))).astype(np.float32)

@@ -48,6 +48,7 @@ KERNELS_16X8 = {
     2: "concatenation",            # CONCATENATION (a byte copy: sizes are bytes)
     40: "mean_16x8",               # MEAN
     114: "quantize_16x8",          # QUANTIZE (int16 -> int16, int8 <-> int16)
+    25: "softmax_16x8",            # SOFTMAX
 }
 
 
@@ -75,5 +76,6 @@ VERSIONS = {
     "add_16x8": 1,
     "mean_16x8": 1,
     "quantize_16x8": 1,
+    "softmax_16x8": 1,
 }
 # --- end generated ---

@@ -146,6 +146,13 @@ OPS = {
         "input_zp", "shift", "output_zp",
         ("limbs", 3),     # qmath.split of the s_in / s_out multiplier
     ), None, False),
+    "softmax_16x8": (1, (  # int16 -> int16, TFLM's SoftmaxInt16
+        "outer", "depth", "input", "output",
+        "luts",           # file: 513 exp then 513 1/(1+x) little-endian int16 (TFLM's gen_lut)
+        "scratch",        # arena, 2052 bytes the LUTs are read into
+        "shift",          # of the input_diff rescale (multiplier: LIMBS)
+        ("limbs", 3),     # qmath.split(input multiplier)
+    ), None, False),
 }
 
 

@@ -505,6 +505,19 @@ def _quantize_16x8(m, p, N, fixed):
     _limbs(p, N["LIMBS"], 1)
 
 
+def _softmax_16x8(m, p, N, fixed):
+    _count(p, fixed)
+    _pos(p, N, "OUTER", "DEPTH")
+    n = 2 * p[N["OUTER"]] * p[N["DEPTH"]]
+    _need(p[N["DEPTH"]] <= 1 << 16, "depth %d would overflow the int32 sum of exps", p[N["DEPTH"]])
+    _arena(m, "input", p[N["INPUT"]], n)
+    _arena(m, "output", p[N["OUTPUT"]], n)
+    _arena(m, "scratch", p[N["SCRATCH"]], 2052)
+    _const(m, "luts", p[N["LUTS"]], 2052)
+    _need(0 <= p[N["SHIFT"]] + 31 and p[N["SHIFT"]] <= 15, "shift %d is outside [-31, 15]", p[N["SHIFT"]])
+    _limbs(p, N["LIMBS"], 1)
+
+
 def _add_16x8(m, p, N, fixed):
     w = _Wide(m)
     w.arena = m.arena // 2
@@ -522,5 +535,5 @@ OPS_CHECK = {
 OPS_CHECK.update({  # 16x8 (opcodes.KERNELS_16X8)
     "fully_connected_16x8": _fully_connected_16x8, "conv_2d_16x8": _conv_2d_16x8,
     "depthwise_conv_2d_16x8": _depthwise_conv_2d_16x8, "pool_2d_16x8": _pool_2d_16x8, "add_16x8": _add_16x8,
-    "mean_16x8": _mean_16x8, "quantize_16x8": _quantize_16x8,
+    "mean_16x8": _mean_16x8, "quantize_16x8": _quantize_16x8, "softmax_16x8": _softmax_16x8,
 })
