@@ -44,13 +44,14 @@ def int16_inputs(shape, scale, x, rng) -> list[np.ndarray]:
 def every_16x8_op():
     """One small model through every 16x8 kernel: CONV_2D, DEPTHWISE_CONV_2D, ADD (also
     broadcast), AVERAGE/MAX_POOL_2D, MEAN, QUANTIZE, CONCATENATION, RESHAPE, FULLY_CONNECTED,
-    SOFTMAX."""
+    SOFTMAX, RELU6."""
     import keras
     from keras import layers as L
 
     keras.utils.set_random_seed(7)
     inp = keras.Input((9, 7, 2), batch_size=1)
-    x = L.Conv2D(5, 3, strides=(2, 1), padding="same", activation="relu")(inp)
+    x = L.ReLU(max_value=6.0)(inp)  # first in the model: a RELU6 of its own, nothing to fuse into
+    x = L.Conv2D(5, 3, strides=(2, 1), padding="same", activation="relu")(x)
     x = L.DepthwiseConv2D(3, padding="same", depth_multiplier=2)(x)
     x = L.Add()([x, L.Conv2D(10, 1)(x)])
     x = L.AveragePooling2D(2, padding="same")(x)

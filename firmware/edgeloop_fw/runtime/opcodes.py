@@ -49,6 +49,8 @@ KERNELS_16X8 = {
     40: "mean_16x8",               # MEAN
     114: "quantize_16x8",          # QUANTIZE (int16 -> int16, int8 <-> int16)
     25: "softmax_16x8",            # SOFTMAX
+    19: "relu_16x8",               # RELU
+    21: "relu_16x8",               # RELU6
 }
 
 
@@ -77,5 +79,6 @@ VERSIONS = {
     "mean_16x8": 1,
     "quantize_16x8": 1,
     "softmax_16x8": 1,
+    "relu_16x8": 1,
 }
 # --- end generated ---

@@ -153,6 +153,12 @@ OPS = {
         "shift",          # of the input_diff rescale (multiplier: LIMBS)
         ("limbs", 3),     # qmath.split(input multiplier)
     ), None, False),
+    "relu_16x8": (1, (    # RELU (rescaled, then clamped) and RELU6 (clamped only), int16
+        "n", "input", "output",
+        "rescale",        # 1: OUTPUT_ZP + mbqm(x - INPUT_ZP); 0: x as it is (TFLM's Relu6Quantized)
+        "input_zp", "shift", "output_zp", "lo", "hi",
+        ("limbs", 3),     # qmath.split of the s_in / s_out multiplier
+    ), None, False),
 }
 
 

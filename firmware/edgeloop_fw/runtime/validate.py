@@ -518,6 +518,20 @@ def _softmax_16x8(m, p, N, fixed):
     _limbs(p, N["LIMBS"], 1)
 
 
+def _relu_16x8(m, p, N, fixed):
+    _count(p, fixed)
+    _pos(p, N, "N")
+    _arena(m, "input", p[N["INPUT"]], 2 * p[N["N"]])
+    _arena(m, "output", p[N["OUTPUT"]], 2 * p[N["N"]])
+    _need(p[N["RESCALE"]] in (0, 1), "rescale %d is neither 0 nor 1", p[N["RESCALE"]])
+    lo, hi = p[N["LO"]], p[N["HI"]]
+    _need(-32768 <= lo <= hi <= 32767, "lo %d, hi %d are not an int16 range", lo, hi)
+    _need(p[N["INPUT_ZP"]] == 0 and p[N["OUTPUT_ZP"]] == 0, "int16 zero points %d, %d are not 0",
+          p[N["INPUT_ZP"]], p[N["OUTPUT_ZP"]])
+    _shift("shift", p[N["SHIFT"]])
+    _limbs(p, N["LIMBS"], 1)
+
+
 def _add_16x8(m, p, N, fixed):
     w = _Wide(m)
     w.arena = m.arena // 2
@@ -536,4 +550,5 @@ OPS_CHECK.update({  # 16x8 (opcodes.KERNELS_16X8)
     "fully_connected_16x8": _fully_connected_16x8, "conv_2d_16x8": _conv_2d_16x8,
     "depthwise_conv_2d_16x8": _depthwise_conv_2d_16x8, "pool_2d_16x8": _pool_2d_16x8, "add_16x8": _add_16x8,
     "mean_16x8": _mean_16x8, "quantize_16x8": _quantize_16x8, "softmax_16x8": _softmax_16x8,
+    "relu_16x8": _relu_16x8,
 })

@@ -25,7 +25,7 @@ def test_a_16x8_model_on_the_board_matches_tflm(board):  # noqa: F811
     converted = convert_tflite_bytes(tflite, "every_16x8_op")
     assert {o.name for o in converted.ops} >= {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "AVERAGE_POOL_2D",
                                                 "MAX_POOL_2D", "MEAN", "QUANTIZE", "CONCATENATION", "RESHAPE",
-                                                "FULLY_CONNECTED", "SOFTMAX"}
+                                                "FULLY_CONNECTED", "SOFTMAX", "RELU6"}
     ref = runtime.Interpreter.from_bytes(tflite)
     scale = float(ref.get_input_details(0)["quantization_parameters"]["scales"][0])
     rng = np.random.default_rng(11)

@@ -180,6 +180,34 @@ def test_int16_softmax_matches_tflm_on_many_rows_and_scales(tf, n):
     assert len(assert_identical(tflite, converted.data, xs)) > 40
 
 
+@pytest.mark.parametrize("act", ["relu", "relu6"])
+@pytest.mark.parametrize("n", range(3))
+def test_int16_relu_matches_tflm_on_every_input_code(tf, act, n):
+    """A standalone RELU / RELU6 (first in the model, so nothing fuses it) of random input scale;
+    the input holds every int16 code once. TFLM's RELU6 clamps the codes without rescaling them."""
+    import keras
+    from keras import layers as L
+
+    from edgeloop.convert.int8 import convert_tflite_bytes
+
+    rng = np.random.default_rng([SEED, 19, n, act == "relu6"])
+    inp = keras.Input((65536,), batch_size=1)
+    layer = L.ReLU(max_value=6.0) if act == "relu6" else L.ReLU()
+    x = (rng.normal(0, 1, (8, 65536)) * 10.0 ** rng.uniform(-1, 1.5)).astype(np.float32)
+    tflite = to_16x8(tf, keras.Model(inp, layer(inp)), x)
+    converted = convert_tflite_bytes(tflite, act)
+    assert [o.name for o in converted.ops] == [act.upper()]
+    codes = np.arange(-32768, 32768).astype(np.int16).reshape(1, -1)
+    ours, ref = edgeloop_interpreter(converted.data), tflm(tflite, arena_size=1 << 20)
+    want = tflm_run(ref, codes)
+    ours.set_input(codes.tobytes())
+    ours.invoke()
+    got = np.frombuffer(ours.get_output(), np.int16).reshape(want.shape)
+    assert len(np.unique(want)) > 100
+    diff = np.flatnonzero(got != want)
+    assert diff.size == 0, f"{diff.size} codes differ, first {codes[0, diff[:5]]}: {got[0, diff[:5]]} vs {want[0, diff[:5]]}"
+
+
 def test_int16_logistic_is_refused_naming_the_op(tf, tmp_path):
     """TFLM's int16 LOGISTIC/TANH interpolate in a fixed 256-entry sigmoid table that no formula
     gives back (it is neither the rounded, floored nor ceiled 2**16 sigmoid(i/24)): not run."""
