@@ -112,10 +112,10 @@ def _loaded_by_name() -> set[str]:
     """Modules the package loads by name rather than by an import statement."""
     from edgeloop.cli import COMMANDS
     from edgeloop.cli.train import SUBCOMMANDS as TRAIN
-    from edgeloop_fw.runtime.opcodes import KERNELS
+    from edgeloop_fw.runtime.opcodes import KERNELS, KERNELS_16X8
 
     names = {f"edgeloop.cli.{name}" for name in COMMANDS} | {f"edgeloop.cli.train_{name}" for name in TRAIN}
-    return names | {f"edgeloop.convert.ops.{k}" for k in KERNELS.values()}
+    return names | {f"edgeloop.convert.ops.{k}" for k in [*KERNELS.values(), *KERNELS_16X8.values()]}
 
 
 def test_no_module_exists_only_for_tests_or_benchmarks():

@@ -5,7 +5,7 @@ tests/host/test_ops_table.py fails when the committed page is stale. The
 columns read the registries, never a hand-kept list:
 - int8: the op is in edgeloop_fw/runtime/opcodes.KERNELS (its host `prepare`
   may still refuse some parameters; that refusal names them);
-- int16x8: the opcode is in `opcodes.INT16X8` (int16 activations, int8
+- int16x8: the opcode is in `opcodes.KERNELS_16X8` (int16 activations, int8
   weights), when the runtime has that table;
 - viper / native: the op's kernel has a module in runtime/viper/ or
   runtime/native/ (the faster levels; otherwise the portable kernel runs);
@@ -32,7 +32,7 @@ YES, NO = "yes", ""
 def rows() -> list[tuple[str, ...]]:
     version, tflm = tflm_ops.read()
     ours = {op_name(code): code for code in opcodes.KERNELS}
-    int16x8 = set(getattr(opcodes, "INT16X8", ()))
+    int16x8 = set(opcodes.KERNELS_16X8)
     out = []
     for name in sorted(set(tflm) | set(ours)):
         code = ours.get(name)
@@ -62,7 +62,7 @@ def render() -> str:
         "  probed per member of the TFLite schema's BuiltinOperator enum by `python -m tests.tools.tflm_ops`.",
         "- **int8**: a kernel in `firmware/edgeloop_fw/runtime/opcodes.py` (int8 activations and weights;",
         "  the host's `prepare` refuses, by name, parameters the kernel cannot do exactly).",
-        "- **int16x8**: int16 activations with int8 weights (`opcodes.INT16X8`).",
+        "- **int16x8**: int16 activations with int8 weights (`opcodes.KERNELS_16X8`).",
         "- **viper** / **native**: a faster kernel level for the op (`runtime/viper/`, `runtime/native/`);",
         "  where it is empty the portable kernel (`runtime/kernels/`) runs at every level.",
         "",

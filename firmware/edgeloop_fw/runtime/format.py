@@ -9,6 +9,11 @@ from . import const
 
 MAGIC = b"EDLM"
 FORMAT_VERSION = const(1)
+# A model with int16 activations (TFLM's 16x8 mode) is written as version 2:
+# the tensor table's dtype may then be int16 and its ops run the 16x8 kernels
+# (opcodes.KERNELS_16X8). A runtime of before 16x8 refuses it by version
+# instead of reading 16-bit tensors as int8 bytes; int8 models stay version 1.
+FORMAT_VERSION_16X8 = const(2)
 
 # magic, version, flags, file_size, sha256 (of bytes [HASHED_FROM, file_size))
 HEADER_FMT = "<4sHHI32s"

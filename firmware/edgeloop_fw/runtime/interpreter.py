@@ -93,7 +93,8 @@ class Interpreter:
         return self.arena[t.offset:t.offset + t.nbytes]
 
     def set_input(self, data, index=0):
-        """Copy raw int8 bytes (bytes, bytearray or array('b')) into input `index`."""
+        """Copy raw bytes (bytes, bytearray or array('b')) into input `index`: int8 values, or
+        little-endian int16 ones for a 16x8 model's int16 input."""
         t = self._tensor(self.model.inputs, index, "input")
         n = len(data)
         if n != t.nbytes:
@@ -101,7 +102,7 @@ class Interpreter:
         self.arena[t.offset:t.offset + n] = memoryview(data).cast("b") if _HAS_CAST and not isinstance(data, array) else data
 
     def get_output(self, index=0):
-        """The raw int8 bytes of output `index` (a copy)."""
+        """The raw bytes of output `index` (a copy): int8, or little-endian int16 in 16x8 mode."""
         t = self._tensor(self.model.outputs, index, "output")
         return bytes(self.arena[t.offset:t.offset + t.nbytes])
 

@@ -11,7 +11,7 @@ import struct
 from array import array
 
 from . import format as F
-from .opcodes import KERNELS, VERSIONS
+from .opcodes import VERSIONS, kernel_name
 
 try:
     import hashlib
@@ -84,9 +84,10 @@ def read_header(f):
     magic, version, flags, file_size, digest = struct.unpack_from(F.HEADER_FMT, head, 0)
     if magic != F.MAGIC:
         raise ModelFileError("not an edgeloop model (magic %r); convert it with `edgeloop convert`" % magic)
-    if version != F.FORMAT_VERSION:
-        raise ModelFileError("model format version %d, this runtime reads version %d; "
-                             "convert the model again or update the runtime" % (version, F.FORMAT_VERSION))
+    if version != F.FORMAT_VERSION and version != F.FORMAT_VERSION_16X8:
+        raise ModelFileError("model format version %d, this runtime reads versions %d and %d (16x8); "
+                             "convert the model again or update the runtime"
+                             % (version, F.FORMAT_VERSION, F.FORMAT_VERSION_16X8))
     if size < file_size:
         raise ModelFileError("model file is truncated: %d of %d bytes; copy it again" % (size, file_size))
     if size > file_size:
@@ -94,12 +95,21 @@ def read_header(f):
     return head, flags, file_size, digest
 
 
-def kernel_of(i, opcode, ver):
+def is_wide(tables, n_tensors, first_in, first_out):
+    """Whether an op runs in 16x8 mode: its first input or first output tensor is int16
+    (the writer picks the kernel by the same rule; `tables` starts at the tensor table)."""
+    for t in (first_in, first_out):
+        if t < n_tensors and tables[t * F.TENSOR_SIZE] == F.DTYPE_INT16:
+            return True
+    return False
+
+
+def kernel_of(i, opcode, ver, wide=False):
     """The kernel name of op `i`, refused when this runtime lacks it or reads its params otherwise."""
-    name = KERNELS.get(opcode)
+    name = kernel_name(opcode, wide)
     if name is None:
-        raise ModelFileError("op %d has opcode %d, which this runtime has no kernel for; "
-                             "update the runtime on the board" % (i, opcode))
+        raise ModelFileError("op %d has opcode %d%s, which this runtime has no kernel for; "
+                             "update the runtime on the board" % (i, opcode, " with int16 tensors" if wide else ""))
     if ver != VERSIONS[name]:  # another param layout: reading it would give wrong bytes
         raise ModelFileError("op %d (%s) kernel version %d, this runtime has %d; convert the model "
                              "again" % (i, name, ver, VERSIONS[name]))
@@ -138,9 +148,9 @@ class Model:
         pv = memoryview(self.params)
         ops = []
         for i in range(n_ops):
-            opcode, ver, start, count, _first_in, first_out = struct.unpack_from(F.OP_FMT, tables, at)
+            opcode, ver, start, count, first_in, first_out = struct.unpack_from(F.OP_FMT, tables, at)
             at += F.OP_SIZE
-            name = kernel_of(i, opcode, ver)
+            name = kernel_of(i, opcode, ver, is_wide(tables, n_tensors, first_in, first_out))
             ops.append((opcode, name, pv[start:start + count], first_out))
         self.ops = ops
 

@@ -53,6 +53,34 @@ KERNELS = {
     44: "lstm",                # UNIDIRECTIONAL_SEQUENCE_LSTM
 }
 
+# TFLM's 16x8 mode (int16 activations, int8 weights, int64 bias): an op whose
+# first input or first output tensor is int16 runs the kernel named here, in a
+# model file of format.FORMAT_VERSION_16X8. An opcode missing here is refused
+# for int16 tensors, at convert time and at load.
+KERNELS_16X8 = {
+    9: "fully_connected_16x8",     # FULLY_CONNECTED
+    3: "conv_2d_16x8",             # CONV_2D
+    4: "depthwise_conv_2d_16x8",   # DEPTHWISE_CONV_2D
+    0: "add_16x8",                 # ADD
+    1: "pool_2d_16x8",             # AVERAGE_POOL_2D
+    17: "pool_2d_16x8",            # MAX_POOL_2D
+    22: "reshape",                 # RESHAPE (same bytes, any dtype)
+    43: "reshape",                 # SQUEEZE
+    70: "reshape",                 # EXPAND_DIMS
+    2: "concatenation",            # CONCATENATION (a byte copy: sizes are bytes)
+    40: "mean_16x8",               # MEAN
+    114: "quantize_16x8",          # QUANTIZE (int16 -> int16, int8 <-> int16)
+    25: "softmax_16x8",            # SOFTMAX
+    19: "relu_16x8",               # RELU
+    21: "relu_16x8",               # RELU6
+}
+
+
+def kernel_name(opcode, wide):
+    """The kernel of `opcode`, for an op touching int16 tensors when `wide`; None if there is none."""
+    return (KERNELS_16X8 if wide else KERNELS).get(opcode)
+
+
 # --- generated kernel versions: do not edit ---
 VERSIONS = {
     "fully_connected": 1,
@@ -78,5 +106,14 @@ VERSIONS = {
     "transpose_conv": 1,
     "batch_matmul": 1,
     "lstm": 1,
+    "fully_connected_16x8": 1,
+    "conv_2d_16x8": 1,
+    "depthwise_conv_2d_16x8": 1,
+    "pool_2d_16x8": 1,
+    "add_16x8": 1,
+    "mean_16x8": 1,
+    "quantize_16x8": 1,
+    "softmax_16x8": 1,
+    "relu_16x8": 1,
 }
 # --- end generated ---

@@ -187,6 +187,74 @@ OPS = {
         ("sigmoid", 256),  # 65536 * sigmoid(k / 24), the int16 sigmoid/tanh interpolation table
     ), ("per_unit", "units", ("in_i", "rec_i", "in_f", "rec_f", "in_c", "rec_c", "in_o", "rec_o")),
         False),  # per gate: input FC bias (input offset folded), recurrent FC bias (hidden offset folded)
+    # TFLM's 16x8 mode (opcodes.KERNELS_16X8): int16 activations (zero point 0),
+    # int8 weights, int64 bias as BIAS_HI * 2**32 + BIAS_LO (both int32). The
+    # accumulator is int64 and TFLM requantizes it with the int64
+    # MultiplyByQuantizedMultiplier: (acc * REDUCED + 2**(TOTAL_SHIFT-1)) >> TOTAL_SHIFT,
+    # REDUCED the multiplier rounded to 16 bits, TOTAL_SHIFT = 15 - SHIFT
+    # (MULTIPLIER and SHIFT are TFLM's, kept for tools). Arena offsets are bytes.
+    "fully_connected_16x8": (1, (
+        "batches", "depth", "units", "input", "output",
+        "weights",        # file: int8 [UNITS, DEPTH]
+        "scratch",        # arena, CHUNK bytes
+        "chunk",          # bytes per weight read, <= DEPTH
+        "act_min", "act_max",
+    ), ("per_unit", "units", ("bias_hi", "bias_lo", "multiplier", "shift", "reduced", "total_shift")), False),
+    "conv_2d_16x8": (1, (
+        "batches", "in_h", "in_w", "in_c", "out_h", "out_w", "out_c",
+        "filter_h", "filter_w", "stride_h", "stride_w", "dilation_h", "dilation_w", "pad_h", "pad_w",
+        "input", "output",
+        "weights",        # file: int8 [OUT_C, FILTER_H, FILTER_W, IN_C]
+        "scratch",        # arena, FILTER_H * FILTER_W * IN_C bytes
+        "act_min", "act_max",
+    ), ("per_channel", "out_c", ("bias_hi", "bias_lo", "multiplier", "shift", "reduced", "total_shift")), False),
+    "depthwise_conv_2d_16x8": (1, (
+        "batches", "in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "depth_multiplier",
+        "filter_h", "filter_w", "stride_h", "stride_w", "dilation_h", "dilation_w", "pad_h", "pad_w",
+        "input", "output",
+        "weights",        # file: int8 [OUT_C, FILTER_H, FILTER_W]
+        "scratch",        # arena, FILTER_H * FILTER_W bytes
+        "act_min", "act_max",
+    ), ("per_channel", "out_c", ("bias_hi", "bias_lo", "multiplier", "shift", "reduced", "total_shift")), False),
+    "pool_2d_16x8": (1, (
+        "mode",           # 0 average, 1 max
+        "batches", "in_h", "in_w", "depth", "out_h", "out_w",
+        "stride_h", "stride_w", "filter_h", "filter_w", "pad_h", "pad_w", "act_min", "act_max",
+        "input", "output",
+    ), None, False),
+    "add_16x8": (1, (     # as "add", with LEFT_SHIFT 15 (TFLM's for int16)
+        "n", "broadcast", "input1", "input2", "output",
+        "input1_offset", "input2_offset", "output_offset", "left_shift",
+        "input1_multiplier", "input1_shift", "input2_multiplier", "input2_shift",
+        "output_multiplier", "output_shift", "act_min", "act_max",
+        ("dims", 4), ("strides1", 4), ("strides2", 4),
+        ("limbs", 9),     # qmath.split of INPUT1, INPUT2, OUTPUT multipliers
+    ), None, False),
+    "mean_16x8": (1, (    # as "mean", over int16 values with an int16 clamp
+        "outer", "count", "inner", "input", "output",
+        "bias",           # -zero_point_in * COUNT
+        "multiplier", "shift", "output_zp",
+        ("limbs", 3),     # qmath.split(MULTIPLIER)
+    ), None, False),
+    "quantize_16x8": (1, (  # QUANTIZE with an int16 end: int16 -> int16, int8 -> int16, int16 -> int8
+        "n", "input", "output",
+        "in_bytes", "out_bytes",  # 1 (int8) or 2 (int16) a value
+        "input_zp", "shift", "output_zp",
+        ("limbs", 3),     # qmath.split of the s_in / s_out multiplier
+    ), None, False),
+    "softmax_16x8": (1, (  # int16 -> int16, TFLM's SoftmaxInt16
+        "outer", "depth", "input", "output",
+        "luts",           # file: 513 exp then 513 1/(1+x) little-endian int16 (TFLM's gen_lut)
+        "scratch",        # arena, 2052 bytes the LUTs are read into
+        "shift",          # of the input_diff rescale (multiplier: LIMBS)
+        ("limbs", 3),     # qmath.split(input multiplier)
+    ), None, False),
+    "relu_16x8": (1, (    # RELU (rescaled, then clamped) and RELU6 (clamped only), int16
+        "n", "input", "output",
+        "rescale",        # 1: OUTPUT_ZP + mbqm(x - INPUT_ZP); 0: x as it is (TFLM's Relu6Quantized)
+        "input_zp", "shift", "output_zp", "lo", "hi",
+        ("limbs", 3),     # qmath.split of the s_in / s_out multiplier
+    ), None, False),
 }
 
 

@@ -105,3 +105,36 @@ def mbqm_wide(x, multiplier, shift):
     if shift > 0:
         return srdhm(x << shift, multiplier)
     return rdbpot(srdhm(x, multiplier), -shift)
+
+
+def mbqm64(acc, reduced, total_shift):
+    """tflite::MultiplyByQuantizedMultiplier for an int64 accumulator (the 16x8 kernels).
+
+    TFLM rounds the multiplier to 16 bits (`reduced`, host-computed, <= 0x7FFF) and
+    computes (acc * reduced + 2**(total_shift-1)) >> total_shift, total_shift = 15 - shift
+    in [8, 46], C's arithmetic shift on int64. For |acc| <= 2**30 this is done in small
+    ints, allocation-free: acc * reduced = A * 2**15 + B with A = (acc >> 15) * reduced and
+    B = (acc & 0x7FFF) * reduced, each below 2**30 in magnitude.
+    - total_shift >= 16: the rounding term folds into A; then floor((v + 2**(s-1)) / 2**s)
+      with v = A + (B >> 15), s = total_shift - 15, halved once so it stays below 2**30.
+      Exact.
+    - total_shift < 16 (a multiplier of 1/2 or more): the result is A * 2**k + the rounded
+      B / 2**total_shift, k = 15 - total_shift. Exact while |A| < 2**(29-k); beyond, the
+      true value is past +-2**28 and +-(2**30 - 1) is returned: every caller clamps to
+      int16 next, so the bytes are TFLM's.
+    Larger accumulators take the plain formula on Python's exact ints (allocating on a
+    32-bit port)."""
+    if -_SMALL - 1 <= acc <= _SMALL:
+        a = (acc >> 15) * reduced
+        if total_shift >= 16:
+            a += ((acc & _LIMB) * reduced) >> 15
+            if total_shift == 16:
+                return (a >> 1) + (a & 1)
+            return ((a >> 1) + (1 << (total_shift - 17))) >> (total_shift - 16)
+        k = 15 - total_shift
+        if a >= (1 << (29 - k)):
+            return _SMALL
+        if a < -(1 << (29 - k)):
+            return -_SMALL
+        return (a << k) + (((acc & _LIMB) * reduced + (1 << (total_shift - 1))) >> total_shift)
+    return (acc * reduced + (1 << (total_shift - 1))) >> total_shift

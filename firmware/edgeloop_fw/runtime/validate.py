@@ -19,7 +19,7 @@ there (host/edgeloop/deploy/board_check.py).
 import struct
 
 from . import format as F
-from .loader import ModelFileError, _check_hash, kernel_of, read_header
+from .loader import ModelFileError, _check_hash, is_wide, kernel_of, read_header
 from .opspec import OPS, names
 
 # The largest arena any board we know can hold (ESP32-S3 with 8 MiB PSRAM);
@@ -78,6 +78,12 @@ def check(f, heap=None):
     m = _Model(f, arena, const_at, const_size)
     for i in range(n_tensors):
         _tensor(m, tables, i, names_at, names_size)
+    wide = False
+    for i in range(n_tensors):
+        wide = wide or tables[i * F.TENSOR_SIZE] == F.DTYPE_INT16
+    version = struct.unpack_from(F.HEADER_FMT, head, 0)[1]
+    if wide != (version == F.FORMAT_VERSION_16X8):  # the version says whether int16 tensors may appear
+        _fail("the model %s int16 tensors but is format version %d", "has" if wide else "has no", version)
     io = struct.unpack_from("<%dH" % (n_in + n_out), tables, io_at - F.TABLES_AT)
     for k, t in enumerate(io):
         if t >= n_tensors:
@@ -89,7 +95,7 @@ def check(f, heap=None):
     for i in range(n_ops):
         opcode, ver, start, count, first_in, first_out = struct.unpack_from(F.OP_FMT, tables, at)
         at += F.OP_SIZE
-        name = kernel_of(i, opcode, ver)
+        name = kernel_of(i, opcode, ver, is_wide(tables, n_tensors, first_in, first_out))
         if start + count > n_params:
             _fail("op %d (%s) params %d..%d are past the %d params", i, name, start, start + count, n_params)
         for t in (first_in, first_out):
@@ -569,6 +575,160 @@ def _lstm(m, p, N, fixed):
               "sigmoid table entry %d (%d) is not a rising uint16 curve", k, p[table + k])
 
 
+# ---- 16x8 ops (int16 activations, byte offsets of two bytes per value) ----------------------
+
+def _act16(p, N):
+    lo, hi = p[N["ACT_MIN"]], p[N["ACT_MAX"]]
+    _need(-32768 <= lo <= hi <= 32767, "act_min %d, act_max %d are not an int16 range", lo, hi)
+
+
+def _units64(p, N, fixed, units, tail):
+    """The repeated (bias_hi, bias_lo, multiplier, shift, reduced, total_shift) units."""
+    step = N[tail + "_STEP"]
+    _need(len(p) == fixed + step * units, "%d params, expected %d", len(p), fixed + step * units)
+    for c in range(units):
+        q = fixed + step * c
+        _need(0 <= p[q + N["MULTIPLIER"]], "channel %d multiplier %d is negative", c, p[q + N["MULTIPLIER"]])
+        s = p[q + N["SHIFT"]]
+        _need(-31 <= s <= 7, "channel %d shift %d is outside [-31, 7]", c, s)
+        _need(0 <= p[q + N["REDUCED"]] <= 0x7FFF, "channel %d reduced multiplier %d is not 15-bit", c,
+              p[q + N["REDUCED"]])
+        _need(p[q + N["TOTAL_SHIFT"]] == 15 - s, "channel %d total_shift %d is not 15 - shift", c,
+              p[q + N["TOTAL_SHIFT"]])
+
+
+def _fully_connected_16x8(m, p, N, fixed):
+    _need(len(p) >= fixed, "%d params, expected at least %d", len(p), fixed)
+    _pos(p, N, "BATCHES", "DEPTH", "UNITS", "CHUNK")
+    b, depth, units, chunk = p[N["BATCHES"]], p[N["DEPTH"]], p[N["UNITS"]], p[N["CHUNK"]]
+    _need(chunk <= depth, "chunk %d is larger than depth %d", chunk, depth)
+    _arena(m, "input", p[N["INPUT"]], 2 * b * depth)
+    _arena(m, "output", p[N["OUTPUT"]], 2 * b * units)
+    _arena(m, "scratch", p[N["SCRATCH"]], chunk)
+    _const(m, "weights", p[N["WEIGHTS"]], units * depth)
+    _act16(p, N)
+    _units64(p, N, fixed, units, "PER_UNIT")
+
+
+def _conv_16x8(m, p, N, fixed, depthwise):
+    _need(len(p) > fixed, "%d params, expected more than %d", len(p), fixed)
+    _pos(p, N, "BATCHES", "IN_H", "IN_W", "IN_C", "OUT_H", "OUT_W", "OUT_C", "FILTER_H", "FILTER_W",
+         "STRIDE_H", "STRIDE_W", "DILATION_H", "DILATION_W")
+    b, ih, iw, ic, oh, ow, oc, fh, fw = [p[N[k]] for k in ("BATCHES", "IN_H", "IN_W", "IN_C", "OUT_H", "OUT_W",
+                                                            "OUT_C", "FILTER_H", "FILTER_W")]
+    _need(p[N["PAD_H"]] >= 0 and p[N["PAD_W"]] >= 0, "padding %d, %d is negative", p[N["PAD_H"]],
+          p[N["PAD_W"]])
+    taps = fh * fw
+    if depthwise:
+        _pos(p, N, "DEPTH_MULTIPLIER")
+        _need(oc == ic * p[N["DEPTH_MULTIPLIER"]], "out_c %d is not in_c %d x depth_multiplier %d", oc, ic,
+              p[N["DEPTH_MULTIPLIER"]])
+    else:
+        taps *= ic
+    _arena(m, "input", p[N["INPUT"]], 2 * b * ih * iw * ic)
+    _arena(m, "output", p[N["OUTPUT"]], 2 * b * oh * ow * oc)
+    _arena(m, "scratch", p[N["SCRATCH"]], taps)
+    _const(m, "weights", p[N["WEIGHTS"]], oc * taps)
+    _act16(p, N)
+    _units64(p, N, fixed, oc, "PER_CHANNEL")
+
+
+def _conv_2d_16x8(m, p, N, fixed):
+    _conv_16x8(m, p, N, fixed, False)
+
+
+def _depthwise_conv_2d_16x8(m, p, N, fixed):
+    _conv_16x8(m, p, N, fixed, True)
+
+
+class _Wide:
+    """The arena seen by the int8 checks in elements of two bytes (same layout, int16 values)."""
+    __slots__ = ("arena", "const_at", "const_end", "file")
+
+    def __init__(self, m):
+        self.arena, self.const_at, self.const_end, self.file = m.arena, m.const_at, m.const_end, m.file
+
+
+def _halved(p, N, fixed, fields):
+    """p (of exactly `fixed` params) with the byte offsets in `fields` halved, so the int8 geometry
+    checks count int16 elements; an odd offset is refused (a value never straddles two elements)."""
+    _count(p, fixed)
+    q = list(p)
+    for k in fields:
+        _need(q[N[k]] % 2 == 0, "%s offset %d is odd", k.lower(), q[N[k]])
+        q[N[k]] //= 2
+    return q
+
+
+def _pool_2d_16x8(m, p, N, fixed):
+    w = _Wide(m)
+    w.arena = m.arena // 2
+    q = _halved(p, N, fixed, ("INPUT", "OUTPUT"))
+    q[N["ACT_MIN"]] = q[N["ACT_MAX"]] = 0  # the int8 check of the clamp: done in int16 below
+    _pool_2d(w, q, N, fixed)
+    _act16(p, N)
+
+
+def _mean_16x8(m, p, N, fixed):
+    w = _Wide(m)
+    w.arena = m.arena // 2
+    q = _halved(p, N, fixed, ("INPUT", "OUTPUT"))
+    _mean(w, q, N, fixed)
+    _need(p[N["COUNT"]] <= 1 << 16, "count %d would overflow the int32 sum of int16 values", p[N["COUNT"]])
+
+
+def _quantize_16x8(m, p, N, fixed):
+    _count(p, fixed)
+    _pos(p, N, "N")
+    wi, wo = p[N["IN_BYTES"]], p[N["OUT_BYTES"]]
+    _need(wi in (1, 2) and wo in (1, 2) and wi + wo > 2, "value widths %d -> %d are not int16 -> int16, "
+          "int8 -> int16 or int16 -> int8", wi, wo)
+    for what, off, w, zp in (("input", p[N["INPUT"]], wi, p[N["INPUT_ZP"]]),
+                             ("output", p[N["OUTPUT"]], wo, p[N["OUTPUT_ZP"]])):
+        _arena(m, what, off, p[N["N"]] * w)
+        _need(off % w == 0, "%s offset %d is odd", what, off)
+        _need(zp == 0 if w == 2 else _INT8_LO <= zp <= _INT8_HI, "%s zero point %d is not one of its type",
+              what, zp)
+    _shift("shift", p[N["SHIFT"]])
+    _limbs(p, N["LIMBS"], 1)
+
+
+def _softmax_16x8(m, p, N, fixed):
+    _count(p, fixed)
+    _pos(p, N, "OUTER", "DEPTH")
+    n = 2 * p[N["OUTER"]] * p[N["DEPTH"]]
+    _need(p[N["DEPTH"]] <= 1 << 16, "depth %d would overflow the int32 sum of exps", p[N["DEPTH"]])
+    _arena(m, "input", p[N["INPUT"]], n)
+    _arena(m, "output", p[N["OUTPUT"]], n)
+    _arena(m, "scratch", p[N["SCRATCH"]], 2052)
+    _const(m, "luts", p[N["LUTS"]], 2052)
+    _need(0 <= p[N["SHIFT"]] + 31 and p[N["SHIFT"]] <= 15, "shift %d is outside [-31, 15]", p[N["SHIFT"]])
+    _limbs(p, N["LIMBS"], 1)
+
+
+def _relu_16x8(m, p, N, fixed):
+    _count(p, fixed)
+    _pos(p, N, "N")
+    _arena(m, "input", p[N["INPUT"]], 2 * p[N["N"]])
+    _arena(m, "output", p[N["OUTPUT"]], 2 * p[N["N"]])
+    _need(p[N["RESCALE"]] in (0, 1), "rescale %d is neither 0 nor 1", p[N["RESCALE"]])
+    lo, hi = p[N["LO"]], p[N["HI"]]
+    _need(-32768 <= lo <= hi <= 32767, "lo %d, hi %d are not an int16 range", lo, hi)
+    _need(p[N["INPUT_ZP"]] == 0 and p[N["OUTPUT_ZP"]] == 0, "int16 zero points %d, %d are not 0",
+          p[N["INPUT_ZP"]], p[N["OUTPUT_ZP"]])
+    _shift("shift", p[N["SHIFT"]])
+    _limbs(p, N["LIMBS"], 1)
+
+
+def _add_16x8(m, p, N, fixed):
+    w = _Wide(m)
+    w.arena = m.arena // 2
+    q = _halved(p, N, fixed, ("INPUT1", "INPUT2", "OUTPUT"))
+    q[N["ACT_MIN"]] = q[N["ACT_MAX"]] = 0
+    _add(w, q, N, fixed)
+    _act16(p, N)
+
+
 OPS_CHECK = {
     "fully_connected": _fully_connected, "conv_2d": _conv_2d, "depthwise_conv_2d": _depthwise_conv_2d,
     "pool_2d": _pool_2d, "add": _add, "mean": _mean, "lut8": _lut8, "concatenation": _concatenation,
@@ -580,3 +740,9 @@ OPS_CHECK = {
     "transpose_conv": _transpose_conv, "batch_matmul": _batch_matmul,
     "lstm": _lstm,
 }
+OPS_CHECK.update({  # 16x8 (opcodes.KERNELS_16X8)
+    "fully_connected_16x8": _fully_connected_16x8, "conv_2d_16x8": _conv_2d_16x8,
+    "depthwise_conv_2d_16x8": _depthwise_conv_2d_16x8, "pool_2d_16x8": _pool_2d_16x8, "add_16x8": _add_16x8,
+    "mean_16x8": _mean_16x8, "quantize_16x8": _quantize_16x8, "softmax_16x8": _softmax_16x8,
+    "relu_16x8": _relu_16x8,
+})

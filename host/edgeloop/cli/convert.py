@@ -28,10 +28,14 @@ from edgeloop.convert.sklearn_trees import MAX_NODES
                    f"(checked before converting; the board's format holds at most {MAX_NODES}).")
 @click.option("--backend", type=click.Choice(["portable", "native"]), default="portable", show_default=True,
               help="native: also build the C kernels as a MicroPython native module for --board's arch.")
+@click.option("--activations", type=click.Choice(["int8", "int16"]), default="int8", show_default=True,
+              help="int16: TFLite's 16x8 mode (int16 activations and input/output, int8 weights), for a Keras "
+                   "model or a float .tflite with --calib; more precise, twice the arena, slower on the board.")
 @click.option("--audio-frontend", is_flag=True,
               help="MODEL is TFLM's audio preprocessor (.tflite of signal-library ops): write the board's "
                    "front-end parameters (OUT .py and its .bin tables) instead of a model file.")
-def convert(model, out, board, calib, validate, report_path, c_header, backend, audio_frontend, max_nodes):
+def convert(model, out, board, calib, validate, report_path, c_header, backend, activations, audio_frontend,
+            max_nodes):
     """Convert a model into edgeloop's on-board model file (.elm).
 
     MODEL is an int8 .tflite, or a Keras .keras file / SavedModel directory /
@@ -57,6 +61,7 @@ def convert(model, out, board, calib, validate, report_path, c_header, backend, 
       edgeloop convert micro_speech_quantized.tflite --out speech.elm --board rp2040
       edgeloop convert gesture.keras --calib calib.npz --validate test.npz --report report.html
       edgeloop convert net.pt2 --calib calib.npy --board rp2040
+      edgeloop convert gesture.keras --calib calib.npz --activations int16
       edgeloop convert forest.pkl --out forest.csv --c-header forest.h --validate test.npz --board rp2040
       edgeloop convert micro_speech_quantized.tflite --backend native --board rp2040
       edgeloop convert audio_preprocessor_int8.tflite --audio-frontend -o micro_speech_params.py
@@ -65,7 +70,8 @@ def convert(model, out, board, calib, validate, report_path, c_header, backend, 
 
     kind = "audio-frontend" if audio_frontend else model_kind(model)
     given = {"--board": board, "--calib": calib, "--validate": validate, "--report": report_path,
-             "--c-header": c_header, "--backend native": backend == "native", "--max-nodes": max_nodes}
+             "--c-header": c_header, "--backend native": backend == "native", "--max-nodes": max_nodes,
+             "--activations int16": activations == "int16"}
     check_arguments(kind, model, given, {"--out": out, "--report": report_path, "--c-header": c_header})
     if audio_frontend:
         from edgeloop.convert.audio_params import write_params
@@ -88,7 +94,7 @@ def convert(model, out, board, calib, validate, report_path, c_header, backend, 
     from edgeloop.convert.int8 import convert_tflite_bytes
 
     from edgeloop.cli.convert_console import load_with_progress, make_report, show_report
-    source = load_with_progress(model, calib)
+    source = load_with_progress(model, calib, activations)
     result = convert_tflite_bytes(source.tflite, str(model))
     lines = []
     if board:
@@ -115,7 +121,8 @@ def convert(model, out, board, calib, validate, report_path, c_header, backend, 
 # option -> the kinds of MODEL it means something for
 APPLIES = {"--board": ("keras", "tflite", "torch", "sklearn"), "--calib": ("keras", "tflite", "torch"),
            "--validate": ("keras", "tflite", "torch", "sklearn"), "--report": ("keras", "tflite", "torch"),
-           "--c-header": ("sklearn",), "--backend native": ("keras", "tflite", "torch"), "--max-nodes": ("sklearn",)}
+           "--c-header": ("sklearn",), "--backend native": ("keras", "tflite", "torch"), "--max-nodes": ("sklearn",),
+           "--activations int16": ("keras", "tflite")}
 KIND_NAMES = {"keras": "a Keras model", "tflite": "a .tflite model", "torch": "a PyTorch model",
               "sklearn": "scikit-learn trees",
               "audio-frontend": "--audio-frontend"}

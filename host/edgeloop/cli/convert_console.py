@@ -26,14 +26,14 @@ def stage_bar():
     return progress_bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
 
 
-def load_with_progress(model: Path, calib: Path | None) -> Source:
+def load_with_progress(model: Path, calib: Path | None, activations: str = "int8") -> Source:
     with stage_bar() as bar:
         task = bar.add_task("calibrating", total=None)
 
         def progress(done, total):
             bar.update(task, completed=done, total=total)
 
-        return load_source(model, calib, progress)
+        return load_source(model, calib, progress, activations)
 
 
 def make_report(source: Source, converted: Converted, labelled: tuple | None) -> Report:

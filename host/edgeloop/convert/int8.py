@@ -12,7 +12,7 @@ import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgeloop_fw.runtime.opcodes import KERNELS
+from edgeloop_fw.runtime.opcodes import KERNELS, KERNELS_16X8, kernel_name
 
 from ..errors import ConversionError, ModelError
 from .graph import Context, OpPlan
@@ -78,10 +78,17 @@ def _refuse_float(model: TFLiteModel, source: str) -> list[str]:
                 "edgeloop runs full-integer int8 models: convert the Keras model or SavedModel with "
                 "`edgeloop convert MODEL --calib data.npz`, or export an int8 .tflite "
                 "(representative dataset, int8 input and output)")
-        if t.dtype != "int8":
+        if t.dtype not in ("int8", "int16"):
             problems.append(f"model input/output '{t.name}' is {t.dtype} (edgeloop's runtime takes int8 "
-                            "inputs and int8 outputs, or float32 outputs made by DEQUANTIZE)")
+                            "inputs and outputs, int16 ones in 16x8 mode, or float32 outputs made by DEQUANTIZE)")
     return problems
+
+
+def is_wide(model: TFLiteModel, op) -> bool:
+    """Whether `op` runs in TFLM's 16x8 mode: its first input or output is int16 (the loader's rule,
+    runtime/loader.is_wide, over the same tensors)."""
+    ends = [op.inputs[0] if op.inputs else -1, op.outputs[0] if op.outputs else -1]
+    return any(t >= 0 and model.tensors[t].dtype == "int16" for t in ends)
 
 
 def prepare_ops(model: TFLiteModel, chunk_bytes: int = 512, source: str = "model",
@@ -99,7 +106,13 @@ def prepare_ops(model: TFLiteModel, chunk_bytes: int = 512, source: str = "model
     missing: dict[str, list[str]] = {}
     plans = []
     for op in model.operators:
-        kernel = KERNELS.get(op.opcode) if op.opcode != 32 else None
+        wide = is_wide(model, op)
+        kernel = kernel_name(op.opcode, wide) if op.opcode != 32 else None
+        if kernel is None and wide and op.opcode in KERNELS:
+            from .tflite import op_name
+            raise ConversionError(
+                f"op {op.name} (layer '{model.layer(op)}') has int16 activations (16x8 mode), which edgeloop's "
+                f"runtime does not run for this op; 16x8 ops: {', '.join(sorted({op_name(c) for c in KERNELS_16X8}))}")
         if kernel is None:
             missing.setdefault(op.name, []).append(model.layer(op))
             continue
@@ -140,7 +153,10 @@ def convert_tflite_bytes(data: bytes, source: str = "model", *, chunk_bytes: int
     for t in set(list(model.inputs) + list(model.outputs) + [t for p in plans for t in p.reads + p.writes]):
         r = root(t)
         sizes[r] = max(sizes.get(r, 0), model.tensors[t].nbytes)
-    buffers, arena = plan_memory(sizes, plans, list(model.inputs), list(model.outputs), alias_of)
+    # With int16 tensors every buffer is placed at an even offset (an int8 one beside them, from a
+    # QUANTIZE int8 <-> int16, would otherwise shift them); int8-only models keep their layout.
+    align = 2 if any(t.dtype == "int16" for t in model.tensors) else 1
+    buffers, arena = plan_memory(sizes, plans, list(model.inputs), list(model.outputs), alias_of, align)
     blob = write_model(model, model.operators, plans, buffers, arena, root)
     ops = [OpSummary(op.name, model.layer(op), p.macs, p.scratch, p.acc_bound) for op, p in zip(model.operators, plans)]
     return Converted(blob, arena, ops, model)

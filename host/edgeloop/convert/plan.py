@@ -23,8 +23,9 @@ class Buffer:
 
 
 def plan_memory(sizes: dict[int, int], plans, n_inputs_from: list[int], outputs: list[int],
-                alias_of: dict[int, int]) -> tuple[dict[object, Buffer], int]:
-    """Place every buffer. `alias_of` maps a tensor to the tensor whose bytes it reuses.
+                alias_of: dict[int, int], align: int = 1) -> tuple[dict[object, Buffer], int]:
+    """Place every buffer. `alias_of` maps a tensor to the tensor whose bytes it reuses; every
+    size is rounded up to `align`, so every offset is a multiple of it.
 
     Returns the buffers by key (tensor representative or ("scratch", i)) and the arena size.
     """
@@ -52,6 +53,7 @@ def plan_memory(sizes: dict[int, int], plans, n_inputs_from: list[int], outputs:
     buffers = {}
     for key, (first, last) in life.items():
         size = plans[key[1]].scratch if isinstance(key, tuple) else sizes[key]
+        size = -(-size // align) * align
         buffers[key] = Buffer(key, size, first, last)
     placed: list[Buffer] = []
     for b in sorted(buffers.values(), key=lambda b: (-b.size, b.first, str(b.key))):

@@ -68,11 +68,13 @@ def model_kind(path: str | os.PathLike) -> str:
 
 
 def load_source(path: str | os.PathLike, calibration=None,
-                progress: Callable[[int, int], None] | None = None) -> Source:
+                progress: Callable[[int, int], None] | None = None, activations: str = "int8") -> Source:
+    """`activations` ("int8" or "int16", TFLite's 16x8 mode) is what a Keras model or a float
+    .tflite is quantized to; an already-quantized .tflite must already be that."""
     path = Path(path)
     kind = model_kind(path)
     if kind == "keras":
-        result = keras_source.convert_keras(path, calibration, progress)
+        result = keras_source.convert_keras(path, calibration, progress, activations)
         return Source(result.tflite, result.source_kind, path)
     if kind == "torch":
         return Source(convert_torch(path, calibration, progress), "torch", path)
@@ -86,13 +88,18 @@ def load_source(path: str | os.PathLike, calibration=None,
     model = read_tflite(data, str(path))
     io_types = {model.tensors[i].dtype for i in list(model.inputs) + list(model.outputs)}
     if calibration is None or not io_types & {"float32", "float16"}:
+        if activations == "int16" and io_types & {"int8"} and "int16" not in io_types:
+            raise ConversionError(f"{path} is already quantized with int8 activations; --activations int16 "
+                                  "quantizes a Keras model or a float .tflite (with --calib): give one of those")
         return Source(data, "tflite", path)
-    return Source(quantize_float_tflite(data, model, calibration, str(path), progress), "float-tflite", path)
+    return Source(quantize_float_tflite(data, model, calibration, str(path), progress, activations),
+                  "float-tflite", path)
 
 
 def quantize_float_tflite(data: bytes, model, calibration, source: str,
-                          progress: Callable[[int, int], None] | None = None) -> bytes:
-    """Post-training full-int8 quantization of a float .tflite with TFLite's calibrator."""
+                          progress: Callable[[int, int], None] | None = None, activations: str = "int8") -> bytes:
+    """Post-training full-integer quantization of a float .tflite with TFLite's calibrator
+    (int8 activations, or int16 ones with int8 weights: the 16x8 mode)."""
     tf = keras_source.import_tensorflow()
     if len(model.inputs) != 1:
         raise ConversionError(f"{source} has {len(model.inputs)} inputs; edgeloop converts single-input models")
@@ -101,11 +108,13 @@ def quantize_float_tflite(data: bytes, model, calibration, source: str,
 
     from tensorflow.lite.python.optimize import calibrator
 
+    kind = tf.int16 if activations == "int16" else tf.int8
+
     try:
         with warnings.catch_warnings(), keras_source._quiet():
             warnings.simplefilter("ignore")
             quantized = calibrator.Calibrator(data).calibrate_and_quantize(
-                samples, input_type=tf.int8, output_type=tf.int8, allow_float=False, activations_type=tf.int8)
+                samples, input_type=kind, output_type=kind, allow_float=False, activations_type=kind)
     except Exception as e:
         raise ConversionError(f"TFLite's calibrator could not quantize {source}: {keras_source._last_line(e)}") from None
     return bytes(quantized)

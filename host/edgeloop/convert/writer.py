@@ -14,7 +14,7 @@ import struct
 
 from edgeloop_fw.runtime import format as F
 from edgeloop_fw.runtime import opspec
-from edgeloop_fw.runtime.opcodes import KERNELS
+from edgeloop_fw.runtime.opcodes import kernel_name
 
 from ..errors import ConversionError
 from .graph import Arena, Const, Scratch
@@ -84,7 +84,8 @@ def write_model(model, ops, plans, buffers, arena_size, root) -> bytes:
                 params.append(int(v))
         first_in = table_index.get(p.reads[0], 0xFFFF) if p.reads else 0xFFFF
         first_out = table_index.get(p.writes[0], 0xFFFF) if p.writes else 0xFFFF
-        version = opspec.version(KERNELS[op.opcode])  # the param layout its params were packed in
+        wide = any(t != 0xFFFF and model.tensors[order[t]].dtype == "int16" for t in (first_in, first_out))
+        version = opspec.version(kernel_name(op.opcode, wide))  # the param layout its params were packed in
         op_rows.append(struct.pack(F.OP_FMT, op.opcode, version, start, len(p.params), first_in, first_out))
     for v in params:
         if not -(1 << 31) <= v < (1 << 31):
@@ -100,4 +101,6 @@ def write_model(model, ops, plans, buffers, arena_size, root) -> bytes:
     body += consts
     file_size = F.HASHED_FROM + len(body)
     digest = hashlib.sha256(bytes(body)).digest()
-    return struct.pack(F.HEADER_FMT, F.MAGIC, F.FORMAT_VERSION, 0, file_size, digest) + bytes(body)
+    wide = any(model.tensors[t].dtype == "int16" for t in order)  # 16x8: a version old boards refuse
+    version = F.FORMAT_VERSION_16X8 if wide else F.FORMAT_VERSION
+    return struct.pack(F.HEADER_FMT, F.MAGIC, version, 0, file_size, digest) + bytes(body)

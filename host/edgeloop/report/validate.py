@@ -52,11 +52,12 @@ def load_labelled(path) -> tuple[np.ndarray, np.ndarray, list[str] | None]:
     return x, y, names
 
 
-def quantize_input(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
-    """Float → int8 the way TFLite's QUANTIZE does (round half away from zero)."""
+def quantize_input(x: np.ndarray, scale: float, zero_point: int, dtype=np.int8) -> np.ndarray:
+    """Float → int8 (or int16, in 16x8 mode) the way TFLite's QUANTIZE does (round half away from zero)."""
     v = np.asarray(x, np.float64) / np.float64(np.float32(scale))
     v = np.sign(v) * np.floor(np.abs(v) + 0.5) + zero_point
-    return np.clip(v, -128, 127).astype(np.int8)
+    info = np.iinfo(dtype)
+    return np.clip(v, info.min, info.max).astype(dtype)
 
 
 def validate(converted: Converted, tflite: bytes, x: np.ndarray, y: np.ndarray, *,
@@ -77,9 +78,15 @@ def validate(converted: Converted, tflite: bytes, x: np.ndarray, y: np.ndarray, 
     if n_out < 2:
         raise ModelError(f"the model has {n_out} output value, not one score per class (a regression model?): "
                          "--validate scores a classifier's classes; drop --validate")
-    xq = x.astype(np.int8) if x.dtype == np.int8 else quantize_input(x, t_in.scale, t_in.zero_point)
+    from edgeloop_fw.runtime import format as F
+
+    in_type = np.int16 if t_in.dtype == F.DTYPE_INT16 else np.int8
+    out_type = np.int16 if ours.model.outputs[0].dtype == F.DTYPE_INT16 else np.int8
+    quantized = x.dtype == in_type  # already the model's integers (an int8 set for an int8 model)
+    xq = x if quantized else quantize_input(x, t_in.scale, t_in.zero_point, in_type)
     ref = tflm.optional_interpreter(tflite)
-    preds = {"int8 TFLite (TFLM)": []} if ref is not None else {}
+    tflm_name = "int8 TFLite (TFLM)" if in_type is np.int8 else "16x8 TFLite (TFLM)"
+    preds = {tflm_name: []} if ref is not None else {}
     preds["edgeloop"] = []
     same = 0
     n = len(x)
@@ -87,15 +94,15 @@ def validate(converted: Converted, tflite: bytes, x: np.ndarray, y: np.ndarray, 
         sample = np.ascontiguousarray(xq[i:i + 1].reshape(want))
         ours.set_input(sample.tobytes())
         ours.invoke()
-        out = np.frombuffer(ours.get_output(), np.int8)
+        out = np.frombuffer(ours.get_output(), out_type)
         preds["edgeloop"].append(int(out.argmax()))
         if ref is not None:
             r = tflm.invoke(ref, sample).reshape(-1)
-            preds["int8 TFLite (TFLM)"].append(int(r.argmax()))
+            preds[tflm_name].append(int(r.argmax()))
             same += int(r.tobytes() == out.tobytes())
         if progress:
             progress(i + 1, n)
-    if float_predict is not None and x.dtype != np.int8:
+    if float_predict is not None and not quantized:
         out = np.concatenate([np.asarray(float_predict(x[i:i + 64])).reshape(len(x[i:i + 64]), -1)
                               for i in range(0, n, 64)])
         preds = {"float (TensorFlow)": out.argmax(axis=1).tolist(), **preds}

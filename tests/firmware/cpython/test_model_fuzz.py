@@ -152,3 +152,41 @@ def test_any_one_field_of_an_elementwise_op_changed_is_refused_or_runs(m):
     blob, field, value = m
     verdict, detail = M.outcome(M.mutate(blob, field, value))
     assert verdict in ("refused", "ran")
+
+
+@pytest.fixture(scope="module")
+def wide_model() -> bytes:
+    """A 16x8 model through every 16x8 kernel (tests.tools.models_16x8), converted by edgeloop."""
+    tf = pytest.importorskip("tensorflow", reason="TensorFlow is not installed (pip install 'edgeloop[tf]')")
+    from edgeloop.convert.int8 import convert_tflite_bytes
+    from tests.tools.models_16x8 import every_16x8_op, to_16x8
+
+    model, x = every_16x8_op()
+    return convert_tflite_bytes(to_16x8(tf, model, x), "every_16x8_op").data
+
+
+@pytest.mark.tf
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_one_field_of_a_16x8_model_changed_is_refused_or_runs(wide_model, data):
+    """The 16x8 checks (int16 offsets, 64-bit bias units, QUANTIZE's value widths, MEAN's count)
+    against the same mutations as the int8 models'."""
+    assert M.outcome(wide_model)[0] == "ran"
+    field = data.draw(st.sampled_from(M.fields(wide_model)))
+    old = M.value_of(wide_model, field)
+    value = data.draw(st.one_of(st.sampled_from(M.INTERESTING), st.integers(-2 ** 31, 2 ** 32 - 1),
+                                st.integers(-3, 3).map(lambda d: old + d), st.just(old * 2), st.just(old // 2)))
+    verdict, detail = M.outcome(M.mutate(wide_model, field, value))
+    assert verdict in ("refused", "ran")
+    if verdict == "refused":
+        assert "\n" not in detail
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("opcode", [0, 1, 9, 40, 114])  # ADD, AVERAGE_POOL_2D, FULLY_CONNECTED, MEAN, QUANTIZE
+def test_a_16x8_op_given_another_ops_opcode_is_refused_in_one_line(wide_model, opcode):
+    """The 16x8 checks read a layout's fields only once the param count fits it (an IndexError
+    escaped them before: the fuzz test above found it)."""
+    conc = [f for f in M.fields(wide_model) if f.name.endswith(".opcode") and M.value_of(wide_model, f) == 2][0]
+    assert "params" in _refusal(M.mutate(wide_model, conc, opcode))

@@ -182,3 +182,63 @@ def test_round_is_half_away_from_zero():
 ])
 def test_activation_range(act, scale, zp, want):
     assert activation_range(act, scale, zp) == want
+
+
+# ---- the 16x8 kernels' int64 requantization (qmath.mbqm64) ------------------------------------
+
+def tflm_mbqm64(x: int, m: int, shift: int) -> int:
+    """TFLM's MultiplyByQuantizedMultiplier(int64_t x, int32_t m, int shift), written from its definition:
+    the multiplier rounded to 16 bits (0x7FFF at the top), then a rounding right shift by 15 - shift."""
+    reduced = (m + (1 << 15)) >> 16 if m < 0x7FFF0000 else 0x7FFF
+    total = 15 - shift
+    return (x * reduced + (1 << (total - 1))) >> total
+
+
+def mbqm64_args(m: int, shift: int) -> tuple[int, int]:
+    from edgeloop.convert.ops.wide import requant64
+
+    _m, _s, reduced, total = requant64(None, m, shift)
+    return reduced, total
+
+
+@pytest.mark.parametrize("x,m,shift,want", [
+    (1000, 1 << 30, -1, 250),         # x * 0.5 * 0.5: 16384 * 1000 >> 16 = 250
+    (3, 1 << 30, -1, 1),              # 0.75 rounds half up to 1
+    (-3, 1 << 30, -1, -1),            # -0.75 -> -1 (floor of -0.75 + 0.5)
+    (-2, 1 << 30, -1, 0),             # -0.5 rounds up to 0 (half up, not away from zero)
+    (2, 1 << 30, -1, 1),              # 0.5 rounds up to 1
+    (1 << 20, 1 << 30, -20, 1),       # 2**20 * 2**-21 = 0.5: (2**34 + 2**34) >> 35 = 1
+    (0x7FFF << 15, 0x7FFFFFFF, -31, 0),  # multiplier ~1 reduced to 0x7FFF: 0.4999... * 2**30 / 2**30 -> 0
+])
+def test_mbqm64_hand_vectors(x, m, shift, want):
+    from edgeloop_fw.runtime.qmath import mbqm64
+
+    assert tflm_mbqm64(x, m, shift) == want
+    assert mbqm64(x, *mbqm64_args(m, shift)) == want
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.integers(-2**30, 2**30 - 1), st.integers(1 << 30, 2**31 - 1), st.integers(-31, 7))
+def test_mbqm64_equals_tflm_through_the_int16_clamp_in_small_ints(x, m, shift):
+    from edgeloop_fw.runtime.qmath import mbqm64
+
+    reduced, total = mbqm64_args(m, shift)
+    want = tflm_mbqm64(x, m, shift)
+    got = mbqm64(Small(x), Small(reduced), total)  # every intermediate a small int
+    if total >= 16 or abs(want) < 1 << 28:
+        assert got == want
+    else:  # a multiplier >= 1/2 on a large accumulator: beyond int16 on the same side, as TFLM
+        assert abs(got) >= 1 << 28 and (got > 0) == (want > 0)
+    assert max(-32768, min(32767, got)) == max(-32768, min(32767, want))  # the kernels' clamp
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(-2**47, 2**47 - 1), st.integers(1 << 30, 2**31 - 1), st.integers(-31, 7))
+def test_mbqm64_beyond_small_ints_is_still_tflm(x, m, shift):
+    from edgeloop_fw.runtime.qmath import mbqm64
+
+    got, want = mbqm64(x, *mbqm64_args(m, shift)), tflm_mbqm64(x, m, shift)
+    if abs(x) > 2**30:  # the plain formula: exact
+        assert got == want
+    else:
+        assert max(-32768, min(32767, got)) == max(-32768, min(32767, want))

@@ -31,12 +31,12 @@ def smaller_than_one(real: float, ctx: Context) -> tuple[int, int]:
     return m, shift
 
 
-def add_params(s1: float, s2: float, s_out: float, ctx: Context) -> list[int]:
+def add_params(s1: float, s2: float, s_out: float, ctx: Context, left_shift: int = LEFT_SHIFT) -> list[int]:
     s1, s2, s_out = (float(np.float32(s)) for s in (s1, s2, s_out))
     twice_max = 2.0 * max(s1, s2)
     m1 = smaller_than_one(s1 / twice_max, ctx)
     m2 = smaller_than_one(s2 / twice_max, ctx)
-    mo = smaller_than_one(twice_max / ((1 << LEFT_SHIFT) * s_out), ctx)
+    mo = smaller_than_one(twice_max / ((1 << left_shift) * s_out), ctx)
     return [*m1, *m2, *mo]
 
 
@@ -54,6 +54,13 @@ def prepare(ctx: Context) -> OpPlan:
     a, b, y = ctx.tensor(0), ctx.tensor(1), ctx.tensor(0, outputs=True)
     for t, role in ((a, "first input"), (b, "second input"), (y, "output")):
         ctx.need_int8(t, role)
+    return plan(ctx, "add", LEFT_SHIFT, -128, 127)
+
+
+def plan(ctx: Context, kernel: str, left_shift: int, qmin: int, qmax: int) -> OpPlan:
+    """The params of `kernel` (add or add_16x8: one layout) once the dtypes are checked."""
+    a, b, y = ctx.tensor(0), ctx.tensor(1), ctx.tensor(0, outputs=True)
+    for t, role in ((a, "first input"), (b, "second input"), (y, "output")):
         if t.is_constant:
             raise ctx.refuse(f"{role} '{t.name}' is a constant; edgeloop's ADD takes two activations")
     if len(y.shape) > 4:
@@ -65,11 +72,11 @@ def prepare(ctx: Context) -> OpPlan:
             raise ctx.refuse(f"input {t.shape} does not broadcast to the output {y.shape}")
     n = int(np.prod(y.shape, dtype=np.int64))
     broadcast = int(tuple(a.shape) != tuple(y.shape) or tuple(b.shape) != tuple(y.shape))
-    act_min, act_max = activation_range(ctx.op.options.int8(0), ctx.scale(y), ctx.zero_point(y))
-    m1, s1, m2, s2, mo, so = add_params(ctx.scale(a), ctx.scale(b), ctx.scale(y), ctx)
-    params = pack("add", n=n, broadcast=broadcast, input1=Arena(a.index), input2=Arena(b.index),
+    act_min, act_max = activation_range(ctx.op.options.int8(0), ctx.scale(y), ctx.zero_point(y), qmin, qmax)
+    m1, s1, m2, s2, mo, so = add_params(ctx.scale(a), ctx.scale(b), ctx.scale(y), ctx, left_shift)
+    params = pack(kernel, n=n, broadcast=broadcast, input1=Arena(a.index), input2=Arena(b.index),
                   output=Arena(y.index), input1_offset=-ctx.zero_point(a), input2_offset=-ctx.zero_point(b),
-                  output_offset=ctx.zero_point(y), left_shift=LEFT_SHIFT, input1_multiplier=m1,
+                  output_offset=ctx.zero_point(y), left_shift=left_shift, input1_multiplier=m1,
                   input1_shift=s1, input2_multiplier=m2, input2_shift=s2, output_multiplier=mo,
                   output_shift=so, act_min=act_min, act_max=act_max, dims=out4,
                   strides1=broadcast_strides(a.shape, out4), strides2=broadcast_strides(b.shape, out4),

@@ -25,7 +25,9 @@ PACK = 83
 
 def prepare(ctx: Context) -> OpPlan:
     y = ctx.tensor(0, outputs=True)
-    ctx.need_int8(y, "output")
+    width = 2 if y.dtype == "int16" else 1  # 16x8 mode: the same byte copy, two bytes a value
+    if width == 1:
+        ctx.need_int8(y, "output")
     rank = len(y.shape)
     packing = ctx.op.opcode == PACK
     given = ctx.op.options.int32(1 if packing else 0)  # PackOptions.axis / ConcatenationOptions.axis
@@ -38,7 +40,9 @@ def prepare(ctx: Context) -> OpPlan:
     units = []
     total = 0
     for i, x in enumerate(inputs):
-        ctx.need_int8(x, f"input {i}")
+        if x.dtype != y.dtype:
+            raise ctx.refuse(f"input {i} '{x.name}' is {x.dtype}, the output {y.dtype}; "
+                             "concatenation copies values of one type")
         if x.is_constant:
             raise ctx.refuse(f"input {i} '{x.name}' is a constant; edgeloop concatenates activations only")
         if packing:
@@ -49,10 +53,10 @@ def prepare(ctx: Context) -> OpPlan:
         if float(np.float32(ctx.scale(x))) != float(np.float32(ctx.scale(y))) or ctx.zero_point(x) != ctx.zero_point(y):
             raise ctx.refuse(f"input {i} '{x.name}' is quantized differently from the output; TFLM's int8 "
                              "CONCATENATION needs equal scales (the TFLite converter adds a QUANTIZE op for that)")
-        size = inner if packing else x.shape[axis] * inner
+        size = (inner if packing else x.shape[axis] * inner) * width  # bytes
         total += size
         units.append((Arena(x.index), size))
-    if total * outer != int(np.prod(y.shape, dtype=np.int64)):
+    if total * outer != width * int(np.prod(y.shape, dtype=np.int64)):
         raise ctx.refuse(f"inputs do not add up to the output {y.shape}")
     params = pack("concatenation", outer=outer, output=Arena(y.index), n_inputs=len(inputs), inputs=units)
     return OpPlan(params, reads=[x.index for x in inputs], writes=[y.index], macs=0)

@@ -34,6 +34,13 @@ def prepare(ctx: Context) -> OpPlan:
     x, y = ctx.tensor(0), ctx.tensor(0, outputs=True)
     ctx.need_int8(x, "input")
     ctx.need_int8(y, "output")
+    return plan(ctx, "mean", 128)
+
+
+def plan(ctx: Context, kernel: str, magnitude: int) -> OpPlan:
+    """The params of `kernel` (mean or mean_16x8: one layout) once the dtypes are checked;
+    `magnitude` bounds |value| (128 for int8, 32768 for int16)."""
+    x, y = ctx.tensor(0), ctx.tensor(0, outputs=True)
     axes = ctx.need_constant(ctx.tensor(1), "the axis")
     rank = len(x.shape)
     resolved = sorted({int(a) + rank if int(a) < 0 else int(a) for a in np.asarray(axes).reshape(-1)})
@@ -49,8 +56,8 @@ def prepare(ctx: Context) -> OpPlan:
     if count == 0:
         raise ctx.refuse("mean over an empty axis")
     m, shift = mean_multiplier(ctx.scale(x), ctx.scale(y), count)
-    params = pack("mean", outer=outer, count=count, inner=inner, input=Arena(x.index), output=Arena(y.index),
+    params = pack(kernel, outer=outer, count=count, inner=inner, input=Arena(x.index), output=Arena(y.index),
                   bias=-ctx.zero_point(x) * count, multiplier=m, shift=shift, output_zp=ctx.zero_point(y),
                   limbs=split(m))
     return OpPlan(params, reads=[x.index], writes=[y.index], macs=outer * count * inner,
-                  acc_bound=abs(ctx.zero_point(x) * count) + 128 * count)
+                  acc_bound=abs(ctx.zero_point(x) * count) + magnitude * count)

@@ -37,6 +37,12 @@ def prepare(ctx: Context) -> OpPlan:
     x, y = ctx.tensor(0), ctx.tensor(0, outputs=True)
     ctx.need_int8(x, "input")
     ctx.need_int8(y, "output")
+    return plan(ctx, "pool_2d", -128, 127)
+
+
+def plan(ctx: Context, kernel: str, qmin: int, qmax: int) -> OpPlan:
+    """The params of `kernel` (pool_2d or pool_2d_16x8: one layout) once the dtypes are checked."""
+    x, y = ctx.tensor(0), ctx.tensor(0, outputs=True)
     if len(x.shape) != 4 or len(y.shape) != 4:
         raise ctx.refuse(f"pooling needs 4-D NHWC tensors, got {x.shape} -> {y.shape}")
     if abs(ctx.scale(x) - ctx.scale(y)) > 1e-6 or ctx.zero_point(x) != ctx.zero_point(y):
@@ -52,9 +58,9 @@ def prepare(ctx: Context) -> OpPlan:
         raise ctx.refuse(f"output {y.shape} does not follow from input {x.shape}, filter and strides")
     pad_h = pad_before(stride_h, 1, in_h, filter_h, out_h)
     pad_w = pad_before(stride_w, 1, in_w, filter_w, out_w)
-    act_min, act_max = activation_range(act, ctx.scale(y), ctx.zero_point(y))
+    act_min, act_max = activation_range(act, ctx.scale(y), ctx.zero_point(y), qmin, qmax)
     mode = MODE_MAX if ctx.op.name == "MAX_POOL_2D" else MODE_AVERAGE
-    params = pack("pool_2d", mode=mode, batches=batches, in_h=in_h, in_w=in_w, depth=depth, out_h=out_h,
+    params = pack(kernel, mode=mode, batches=batches, in_h=in_h, in_w=in_w, depth=depth, out_h=out_h,
                   out_w=out_w, stride_h=stride_h, stride_w=stride_w, filter_h=filter_h, filter_w=filter_w,
                   pad_h=pad_h, pad_w=pad_w, act_min=act_min, act_max=act_max, input=Arena(x.index),
                   output=Arena(y.index))
