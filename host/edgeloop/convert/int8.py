@@ -110,9 +110,10 @@ def prepare_ops(model: TFLiteModel, chunk_bytes: int = 512, source: str = "model
         kernel = kernel_name(op.opcode, wide) if op.opcode != 32 else None
         if kernel is None and wide and op.opcode in KERNELS:
             from .tflite import op_name
-            raise ConversionError(
+            problems.append(
                 f"op {op.name} (layer '{model.layer(op)}') has int16 activations (16x8 mode), which edgeloop's "
-                f"runtime does not run for this op; 16x8 ops: {', '.join(sorted({op_name(c) for c in KERNELS_16X8}))}")
+                f"runtime does not run for this op (16x8 ops: {', '.join(sorted({op_name(c) for c in KERNELS_16X8}))})")
+            continue
         if kernel is None:
             missing.setdefault(op.name, []).append(model.layer(op))
             continue

@@ -14,8 +14,8 @@ from tests.tools.op_models import Op, T
 
 
 def many_problems() -> bytes:
-    """x -> SQUARED_DIFFERENCE -> FC with a zero-point filter -> EXP -> ADD of two int16 -> int16 output,
-    plus a supported RELU that must not be named."""
+    """x -> SQUARED_DIFFERENCE -> FC with a zero-point filter -> EXP, a TANH in 16x8 mode (no such
+    kernel), an int32 output, plus a supported RELU that must not be named."""
     s = M.schema()
     B = s.BuiltinOperator
     q = dict(scale=0.05, zero_point=1)
@@ -24,8 +24,9 @@ def many_problems() -> bytes:
         T("fc_w", (4, 8), scale=0.01, zero_point=3, data=np.ones((4, 8), np.int8)),
         T("fc_b", (4,), dtype="int32", scale=0.0005, data=np.zeros(4, np.int32)),
         T("fc", (1, 4), **q), T("relu", (1, 4), **q), T("e", (1, 4), **q), T("e2", (1, 4), **q),
-        T("sum", (1, 4), dtype="int16", scale=0.001, zero_point=0),
-        T("out", (1, 4), dtype="int16", scale=0.001, zero_point=0),
+        T("h", (1, 4), dtype="int16", scale=0.001, zero_point=0),
+        T("th", (1, 4), dtype="int16", scale=1 / 32768, zero_point=0),
+        T("out", (1, 4), dtype="int32", scale=0.001, zero_point=0),
     ]
     ops = [
         Op(B.SQUARED_DIFFERENCE, ["x", "x"], ["sq"]),
@@ -34,7 +35,7 @@ def many_problems() -> bytes:
         Op(B.RELU, ["fc"], ["relu"]),
         Op(B.EXP, ["relu"], ["e"]),
         Op(B.EXP, ["relu"], ["e2"]),
-        Op(B.ADD, ["out", "out"], ["sum"], M.options("AddOptions"), "AddOptions"),
+        Op(B.TANH, ["h"], ["th"]),
     ]
     return M.build(tensors, ops, ["x"], ["out"])
 
@@ -47,9 +48,9 @@ def test_every_problem_is_named_with_its_layer():
     assert "op SQUARED_DIFFERENCE (layer 'sq') is not supported" in msg
     assert "op EXP (layers 'e', 'e2') is not supported" in msg  # one op, all its layers
     assert "FULLY_CONNECTED (layer 'fc')" in msg and "non-zero zero point" in msg
-    assert "ADD (layer 'sum')" in msg and "int16" in msg
-    assert "model input/output 'out' is int16" in msg
-    assert "RELU" not in msg.split("supported ops:")[0]  # a supported op is not a problem
+    assert "op TANH (layer 'th') has int16 activations (16x8 mode)" in msg
+    assert "model input/output 'out' is int32" in msg
+    assert "'relu'" not in msg  # a supported op's layer is not a problem
     assert "\n" not in msg
 
 
