@@ -66,7 +66,13 @@ class KeywordSpotter:
         self.ring = array("b", bytes(2 * nf * nch))
         mv = memoryview(self.ring)
         self._views = [mv[p * nch:(p + nf) * nch] for p in range(nf)]
-        self._slots = [mv[p * nch:(p + 1) * nch] for p in range(2 * nf)]  # one frame each
+        # One view per frame slot, for a copy without a Python loop: only beside the
+        # native front end, where the loop was a third of the hop; beside the portable
+        # front end (10 M instructions a hop) it saves nothing and its ~3.5 KB of views
+        # is what a small board's keyword app lacks (rp2040 with capture rules).
+        self._slots = None
+        if getattr(frontend, "level", None) == "native":
+            self._slots = [mv[p * nch:(p + 1) * nch] for p in range(2 * nf)]
         self._input = interpreter.arena[t_in.offset:t_in.offset + t_in.nbytes]
         self._out_at = t_out.offset
         # Results of the last average_ms: times (ms) and scores (0..255), a ring of cap rows.
@@ -148,10 +154,16 @@ class KeywordSpotter:
         # two copies into views made once (memcpy; a computed slice would allocate a
         # slice object per hop): a Python loop over the channels cost ~50,000
         # instructions per hop on a Cortex-M0, a third of the native front end's hop
-        try:
-            self._slots[self._pos][:] = feats
-            self._slots[self._pos + nf][:] = feats
-        except (TypeError, ValueError):  # not an array('b') (a list, a numpy row): item by item
+        copied = False
+        slots = self._slots
+        if slots is not None:
+            try:
+                slots[self._pos][:] = feats
+                slots[self._pos + nf][:] = feats
+                copied = True
+            except (TypeError, ValueError):  # not an array('b') (a list, a numpy row)
+                pass
+        if not copied:  # item by item
             for i in range(nch):
                 v = feats[i]
                 ring[a + i] = v

@@ -14,7 +14,6 @@ the stage-level tests compare with TFLM's intermediate tensors.
 
 from array import array
 
-from . import native as _native
 from . import params as _params
 from .fft import Rfft16
 from .filterbank import energy_pass, filterbank_pass, sqrt_pass
@@ -35,6 +34,20 @@ def _primed(gen):
     return gen
 
 
+def _native_frame():
+    # audio.native (its packing code and name tables) is imported only on a board
+    # that has the C: on the others its ~2 KB of heap would buy nothing.
+    try:
+        from ..runtime.native import elnative
+    except (ImportError, ValueError, SyntaxError, NotImplementedError):
+        return None
+    if not hasattr(elnative, "audio_frame"):
+        return None
+    from . import native as _native
+
+    return _native.frame()
+
+
 class AudioFrontend:
     """Stateful per clip (the noise estimate): call reset() before each new clip."""
 
@@ -48,7 +61,7 @@ class AudioFrontend:
         self.frame_length = p.FRAME_LENGTH
         self.num_channels = nch = p.NUM_CHANNELS
         self.features = array("b", bytes(nch))
-        fn = _native.frame() if level != "portable" else None
+        fn = _native_frame() if level != "portable" else None
         if level == "native" and fn is None:
             raise ValueError("no native audio front end on this board (elnative.mpy with audio_frame)")
         self._c = fn
@@ -56,6 +69,8 @@ class AudioFrontend:
         if fn:
             # The C keeps nothing: parameters packed once, one work buffer whose tail
             # is the noise estimate (4 bytes per channel).
+            from . import native as _native
+
             self._hdr, self._tables = _native.pack(p)
             self._work = bytearray(_native.work_size(self._hdr, self._tables))
             self._noise_at = len(self._work) - 4 * nch

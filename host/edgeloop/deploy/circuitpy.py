@@ -138,7 +138,7 @@ def deploy(*, drive=None, port=None, board=None, models=(), points=None, progres
     MicroPython's), no module that needs a native emitter (CircuitPython has none), and
     a boot.py that enables usb_cdc.data. The serial path is the deploy library's
     (staged, hashed on the board, journalled), so it is as atomic as the drive path."""
-    from edgeloop.deploy.firmware import firmware_files, model_files
+    from edgeloop.deploy.firmware import firmware_files, model_files, without_native_glue
     from edgeloop.resources import firmware_dir
 
     try:
@@ -148,7 +148,7 @@ def deploy(*, drive=None, port=None, board=None, models=(), points=None, progres
             raise
         target = None
     files, skipped = firmware_files(fw_dir or firmware_dir(), arch=None, source_only=True)
-    files = files + model_files(models)
+    files = without_native_glue(files, skipped) + model_files(models)  # CircuitPython loads no native module
     if target is not None:
         result = deploy_to_drive(target, files, progress=progress)
         result.skipped = skipped

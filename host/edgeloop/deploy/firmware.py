@@ -85,6 +85,19 @@ def firmware_files(fw_dir: Path, *, arch: str | None, source_only: bool = False,
     return files, skipped
 
 
+NATIVE_GLUE = f"{LIB}/{PACKAGE}/runtime/native/"
+
+
+def without_native_glue(files: list[DeployFile], skipped: list) -> list[DeployFile]:
+    """The firmware without runtime/native/ (the Python side of the C kernels), for a board
+    that gets no elnative.mpy: there the glue can only fail to import, and each failed
+    import of its package left ~2.7 KB of the WebAssembly board's heap taken for good."""
+    kept = [f for f in files if not f.remote.startswith(NATIVE_GLUE)]
+    if len(kept) != len(files):
+        skipped.append((f"firmware/{PACKAGE}/runtime/native/", "no native module for this board"))
+    return kept
+
+
 def model_files(paths: Sequence[str | Path]) -> list[DeployFile]:
     out = []
     for p in paths:
@@ -129,6 +142,8 @@ def deploy_firmware(device: Device, *, board: str | None = None, fw_dir: Path | 
         if native.data:
             files.append(DeployFile(REMOTE, native.data, f"elnative.mpy ({native.arch})", FW))
         result.notes.append(native.note)
+    if circuitpython or not native.data:
+        files = without_native_glue(files, skipped)
     if profile and not circuitpython and session.info.get("mpy") not in (None, profile.mpy_value):
         reported = boards.decode_mpy(session.info["mpy"])
         result.notes.append(f"the board reports .mpy {reported['abi']} arch {reported['arch'] or 'none'}, "

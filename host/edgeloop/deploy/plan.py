@@ -223,8 +223,16 @@ def deploy_files(device: Device, files: Sequence, *, group: str = "files", prune
         session.write_files([StagedFile(f"{STAGE}/journal", journal, sha256_hex(journal), JOURNAL)])
         session.run(f"_el_ap_move({session.path(STAGE + '/journal')!r},{session.path(JOURNAL)!r})")
         committed = True
-        while session.call(f"print(el_apply({session.root!r},{APPLY_BATCH}))", timeout=120) < 0:
-            pass
+        try:
+            while session.call(f"print(el_apply({session.root!r},{APPLY_BATCH}))", timeout=120) < 0:
+                pass
+        except BoardException as e:
+            if "MemoryError" not in e.traceback or session.root:
+                raise
+            # What the REPL still holds (an app the deploy interrupted) left the roll-forward
+            # no heap: a soft reset frees it, and opening a session finishes the journal.
+            device.soft_reset()
+            open_session(device)
     except (DeviceError, BoardException) as e:
         if not committed:
             _discard_stage(session)

@@ -203,11 +203,12 @@ def test_circuitpython_without_drive_deploys_over_serial(virtual_board, tmp_path
     flash = Path(vb.flash_dir)
     boot = (flash / "boot.py").read_text()
     assert "usb_cdc.enable(console=True, data=True)" in boot and "# edgeloop: finish a deploy" in boot
-    # sources as in firmware/, no .mpy (CircuitPython's format differs), nothing needing a native emitter
+    # sources as in firmware/, no .mpy (CircuitPython's format differs), nothing needing a native emitter or module
     fw = firmware_dir() / "edgeloop_fw"
     for src in fw.rglob("*.py"):
         on_board = flash / "lib" / src.relative_to(firmware_dir())
-        native = b"@micropython.viper" in src.read_bytes() or b"@micropython.native" in src.read_bytes()
+        native = any(b"@micropython." + kind in src.read_bytes() for kind in (b"viper", b"native", b"asm_xtensa", b"asm_thumb"))
+        native = native or src.parent.name == "native" and src.parent.parent.name == "runtime"  # no elnative.mpy
         assert on_board.is_file() != native, src
         if not native:
             assert on_board.read_bytes() == src.read_bytes()
