@@ -228,6 +228,35 @@ def elementwise():
     return keras.Model(inp, L.Dense(3)(L.Flatten()(x)))
 
 
+def mobilenet_block():
+    """A MobileNetV3-style block as users build one: strided stem, hard swish, depthwise 3x3,
+    hard swish, squeeze-and-excite (global pool, Dense relu, Dense hard_sigmoid, scale), pointwise,
+    global pool, classifier. The converter lowers hard_sigmoid to a relu6 FULLY_CONNECTED and a MUL
+    by 1/6; the excitation's MUL broadcasts a 1x1 per-channel vector over the feature map."""
+    keras, L = _keras()
+    inp = keras.Input((16, 16, 3), batch_size=1)
+    x = L.Activation("hard_swish")(L.Conv2D(8, 3, strides=2, padding="same")(inp))
+    x = L.Activation("hard_swish")(L.DepthwiseConv2D(3, padding="same")(x))
+    s = L.GlobalAveragePooling2D(keepdims=True)(x)
+    s = L.Dense(8, activation="hard_sigmoid")(L.Dense(4, activation="relu")(s))
+    x = L.Conv2D(16, 1)(L.Multiply()([x, s]))
+    x = L.GlobalAveragePooling2D()(x)
+    return keras.Model(inp, L.Dense(4, activation="softmax")(x))
+
+
+def autoencoder():
+    """A small convolutional autoencoder: two strided convolutions down (16 -> 8 -> 4), two
+    strided transposed convolutions back up, sigmoid on the reconstruction. With non-zero biases
+    the converter fuses the decoder's relu into its TRANSPOSE_CONV (a bias-free one keeps a
+    standalone RELU)."""
+    keras, L = _keras()
+    inp = keras.Input((16, 16, 1), batch_size=1)
+    x = L.Conv2D(8, 3, strides=2, padding="same", activation="relu")(inp)
+    x = L.Conv2D(16, 3, strides=2, padding="same", activation="relu")(x)
+    x = L.Conv2DTranspose(8, 3, strides=2, padding="same", activation="relu")(x)
+    return keras.Model(inp, L.Conv2DTranspose(1, 3, strides=2, padding="same", activation="sigmoid")(x))
+
+
 def unsupported():
     """ELU is not an edgeloop op: conversion must name it and its layer."""
     keras, L = _keras()
@@ -244,6 +273,7 @@ ZOO = {
     "sigmoid_only": sigmoid_only, "tanh_only": tanh_only, "conv1d_dynamic": conv1d_dynamic,
     "add_broadcast": add_broadcast, "permute": permute, "leaky": leaky, "elementwise": elementwise,
     "lstm": lstm, "lstm_seq": lstm_seq, "strided": strided,
+    "mobilenet_block": mobilenet_block, "autoencoder": autoencoder,
 }
 # Built with an unknown batch and converted without edgeloop's batch pinning.
 DYNAMIC = {"conv1d_dynamic"}
@@ -273,6 +303,8 @@ OPS = {
     "lstm": {"UNIDIRECTIONAL_SEQUENCE_LSTM", "STRIDED_SLICE", "FULLY_CONNECTED"},
     "lstm_seq": {"UNIDIRECTIONAL_SEQUENCE_LSTM", "FULLY_CONNECTED"},
     "strided": {"CONV_2D", "STRIDED_SLICE", "CONCATENATION"},
+    "mobilenet_block": {"CONV_2D", "HARD_SWISH", "DEPTHWISE_CONV_2D", "MEAN", "FULLY_CONNECTED", "MUL", "SOFTMAX"},
+    "autoencoder": {"CONV_2D", "TRANSPOSE_CONV", "LOGISTIC"},
 }
 
 SEED = 20261122
