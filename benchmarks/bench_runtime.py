@@ -77,27 +77,13 @@ def runtime_files(compiled: bool) -> dict[str, bytes]:
     return files
 
 
-def settled_heap(dev) -> int:
-    """gc.mem_alloc() once two reads, each after a collection between executions, agree."""
-    last = None
-    for _ in range(20):
-        dev.exec("gc.collect()")
-        now = int(dev.exec("print(gc.mem_alloc())").decode())
-        if now == last:
-            return now
-        last = now
-    raise RuntimeError(f"the board's heap did not settle (last {last} B)")
-
-
 def board_figures(models: dict, inputs: dict) -> dict:
     from edgeloop.link.device import Device
     from edgeloop.sim import VirtualBoard
 
-    from edgeloop_fw.runtime.opcodes import KERNELS
+    from tests.tools.fw_board import runtime_imports, settled_heap
 
-    imports = ("from edgeloop_fw.runtime.loader import Model\n"
-               "from edgeloop_fw.runtime.interpreter import Interpreter\n"
-               + "".join(f"import edgeloop_fw.runtime.kernels.{k}\n" for k in sorted(set(KERNELS.values()))))
+    imports = runtime_imports()
     out = {"modules": {}}
     with VirtualBoard(board="rp2040", register=False) as vb:
         for compiled in (False, True):
@@ -226,7 +212,7 @@ def main() -> None:
         for name in models:
             b = board[name]
             print(f"{name}: loaded-model objects besides arena and params {b['loaded'] - b['arena'] - b['params']} B")
-        print(f"runtime modules on the board after import (loader, interpreter, every kernel): "
+        print(f"runtime modules on the board after import (loader, interpreter, every int8 and 16x8 kernel): "
               f"{board['modules']['.py']} B from .py, {board['modules']['.mpy']} B from the .mpy "
               f"files edgeloop deploy installs")
 

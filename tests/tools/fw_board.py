@@ -91,6 +91,30 @@ class FirmwareBoard:
         self.close()
 
 
+def settled_heap(dev) -> int:
+    """gc.mem_alloc() once two reads, each after a collection between executions, agree
+    (the WebAssembly board collects only between executions; `gc` must be imported)."""
+    last = None
+    for _ in range(20):
+        dev.exec("gc.collect()")
+        now = int(dev.exec("print(gc.mem_alloc())").decode())
+        if now == last:
+            return now
+        last = now
+    raise RuntimeError(f"the board's heap did not settle (last {last} B)")
+
+
+def runtime_imports() -> str:
+    """Code importing the loader, the interpreter and every portable kernel (int8 and 16x8):
+    the most of the runtime a board can hold, which convert/fit.py budgets for."""
+    from edgeloop_fw.runtime.opcodes import KERNELS, KERNELS_16X8
+
+    kernels = sorted(set(KERNELS.values()) | set(KERNELS_16X8.values()))
+    return ("from edgeloop_fw.runtime.loader import Model\n"
+            "from edgeloop_fw.runtime.interpreter import Interpreter\n"
+            + "".join(f"import edgeloop_fw.runtime.kernels.{k}\n" for k in kernels))
+
+
 def execs(dev, parts: Iterable[str], *, timeout: float = 300) -> str:
     """Each part in its own raw-REPL execution (the board collects garbage between them)."""
     return "".join(dev.exec(code, timeout=timeout).decode("utf-8", "replace") for code in parts)

@@ -35,17 +35,15 @@ def _primed(gen):
 
 
 def _native_frame():
-    # audio.native (its packing code and name tables) is imported only on a board
-    # that has the C: on the others its ~2 KB of heap would buy nothing.
+    """elnative.audio_frame, or None when the native module is absent (CPython,
+    CircuitPython, the WebAssembly board, no deploy) or is a build without the front
+    end. Probed here, not in audio.native, so that its packing code and name tables
+    (~2 KB of heap) load only on a board that runs the C."""
     try:
         from ..runtime.native import elnative
     except (ImportError, ValueError, SyntaxError, NotImplementedError):
         return None
-    if not hasattr(elnative, "audio_frame"):
-        return None
-    from . import native as _native
-
-    return _native.frame()
+    return getattr(elnative, "audio_frame", None)
 
 
 class AudioFrontend:

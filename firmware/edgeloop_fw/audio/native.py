@@ -3,9 +3,9 @@
 The C (host/edgeloop/native/kernels/el_audio.c) takes the parameters as one
 int32 header and one int16 table blob; this module packs them from the loaded
 parameters, by the names of the header indices in el_audio.h (a host test
-checks the two orders are the same). `frame()` is None when the native module
-is absent (CPython, CircuitPython, the WebAssembly board, no deploy) or is a
-build without the front end; the front end then runs the portable Python.
+checks the two orders are the same). The front end (audio/frontend.py) imports
+it only once it has found elnative.audio_frame; without it the front end runs
+the portable Python.
 """
 
 from array import array
@@ -18,15 +18,6 @@ SCALARS = ("FRAME_LENGTH", "WINDOW_SHIFT", "FFT_LENGTH", "ENERGY_START", "ENERGY
            "LOG_OUTPUT_SCALE", "OUT_MUL", "OUT_ADD", "OUT_DIV", "OUT_OFFSET", "OUT_MIN", "OUT_MAX")
 TABLES = ("WINDOW", "FB_WEIGHTS", "FB_UNWEIGHTS", "FB_FREQ_STARTS", "FB_WEIGHT_STARTS", "FB_WIDTHS",
           "PCAN_LUT", "FFT_TW_RE", "FFT_TW_IM", "FFT_SUPER_RE", "FFT_SUPER_IM", "LOG_LUT")
-
-
-def frame():
-    """elnative.audio_frame, or None when this board cannot run the C front end."""
-    try:
-        from ..runtime.native import elnative
-    except (ImportError, ValueError, SyntaxError, NotImplementedError):
-        return None
-    return getattr(elnative, "audio_frame", None)
 
 
 def work_size(header, tables):

@@ -13,30 +13,16 @@ import pytest
 pytestmark = [pytest.mark.sim]
 
 
-def _settled(dev) -> int:
-    last = None
-    for _ in range(20):
-        dev.exec("gc.collect()")
-        now = int(dev.exec("print(gc.mem_alloc())").decode())
-        if now == last:
-            return now
-        last = now
-    raise AssertionError(f"the board's heap did not settle (last {last} B)")
-
-
 def test_every_kernel_imported_fits_the_runtime_budget_convert_uses(fw_board):
     from edgeloop.convert import fit
 
-    from edgeloop_fw.runtime.opcodes import KERNELS, KERNELS_16X8
+    from tests.tools.fw_board import runtime_imports, settled_heap
 
-    imports = ("from edgeloop_fw.runtime.loader import Model\n"
-               "from edgeloop_fw.runtime.interpreter import Interpreter\n"
-               + "".join(f"import edgeloop_fw.runtime.kernels.{k}\n" for k in sorted(set(KERNELS.values()) | set(KERNELS_16X8.values()))))
     with fw_board.session() as dev:
         dev.exec("import gc, edgeloop_fw, edgeloop_fw.runtime")
-        base = _settled(dev)
-        dev.exec(imports, timeout=120)
-        used = _settled(dev) - base
+        base = settled_heap(dev)
+        dev.exec(runtime_imports(), timeout=120)
+        used = settled_heap(dev) - base
     print(f"runtime modules after import: {used} B; convert budgets {fit.RUNTIME_MODULES_BYTES} B")
     assert used <= fit.RUNTIME_MODULES_BYTES, f"the runtime takes {used} B, convert budgets {fit.RUNTIME_MODULES_BYTES}"
     # Not a generous round number either: a budget far above the runtime refuses models that fit.
