@@ -111,6 +111,16 @@ def open_session(device: Device, root: str = "") -> BoardSession:
     return session
 
 
+def _fresh_session_after(e: BoardException, device: Device, session: BoardSession) -> BoardSession:
+    """After a MemoryError on the board: a soft reset frees what the REPL held, and a new
+    session (receiver sent again, a committed journal rolled forward) takes over. Any other
+    error, or a session under a test root (CPython, no reset), is raised again."""
+    if "MemoryError" not in e.traceback or session.root:
+        raise e
+    device.soft_reset()
+    return open_session(device)
+
+
 def read_manifest(session: BoardSession) -> dict | None:
     """The board's manifest, or None when missing or unreadable (for tools and tests; deploy does not need it)."""
     raw = session.read(MANIFEST)
@@ -172,13 +182,10 @@ def deploy_files(device: Device, files: Sequence, *, group: str = "files", prune
     try:
         planned = session.call(plan_call, timeout=300)
     except BoardException as e:
-        if "MemoryError" not in e.traceback or session.root:
-            raise
-        # What the REPL still holds (modules an earlier command imported) left the plan no heap:
-        # a soft reset frees it (nothing is staged yet), and the receiver is sent again.
-        device.soft_reset()
+        # What the REPL still holds (modules an earlier command imported) left the plan no heap;
+        # nothing is staged yet.
         compress_now = session.compress
-        session = open_session(device)
+        session = _fresh_session_after(e, device, session)
         session.compress = compress_now
         planned = session.call(plan_call, timeout=300)
     changed_idx, hashed, removals, manifest_ok, applier_ok, folders = planned
@@ -227,12 +234,9 @@ def deploy_files(device: Device, files: Sequence, *, group: str = "files", prune
             while session.call(f"print(el_apply({session.root!r},{APPLY_BATCH}))", timeout=120) < 0:
                 pass
         except BoardException as e:
-            if "MemoryError" not in e.traceback or session.root:
-                raise
-            # What the REPL still holds (an app the deploy interrupted) left the roll-forward
-            # no heap: a soft reset frees it, and opening a session finishes the journal.
-            device.soft_reset()
-            open_session(device)
+            # An app the deploy interrupted left the roll-forward no heap; opening the
+            # fresh session finishes the journal.
+            _fresh_session_after(e, device, session)
     except (DeviceError, BoardException) as e:
         if not committed:
             _discard_stage(session)
