@@ -20,8 +20,9 @@ def quantized(x):
     return x + x
 
 
-def convert(fn, shapes: list[tuple[int, ...]], seed: int = 0) -> bytes:
-    """Full-integer int8 .tflite of `fn(*inputs)` for float inputs of `shapes`."""
+def convert(fn, shapes: list[tuple[int, ...]], seed: int = 0, int16: bool = False) -> bytes:
+    """Full-integer int8 .tflite of `fn(*inputs)` for float inputs of `shapes`; with `int16`, the
+    converter's 16x8 mode (int16 activations, int8 weights), as TFLM runs it."""
     tf = pytest.importorskip("tensorflow", reason="TensorFlow is not installed (pip install 'edgeloop[tf]')")
     names = ["in%02d" % k for k in range(len(shapes))]  # the converter orders inputs by name
     specs = [tf.TensorSpec(s, tf.float32, name=n) for s, n in zip(shapes, names)]
@@ -39,8 +40,12 @@ def convert(fn, shapes: list[tuple[int, ...]], seed: int = 0) -> bytes:
     conv = tf.lite.TFLiteConverter.from_concrete_functions([concrete], module)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     conv.representative_dataset = representative
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = conv.inference_output_type = tf.int8
+    if int16:
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+        conv.inference_input_type = conv.inference_output_type = tf.int16
+    else:
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        conv.inference_input_type = conv.inference_output_type = tf.int8
     return bytes(conv.convert())
 
 
@@ -57,11 +62,15 @@ def _io_counts(tflite: bytes) -> tuple[int, int]:
 
 
 def random_inputs(tflite: bytes, seed: int) -> list[np.ndarray]:
-    """Full-range int8 codes for every model input, shaped as the model says."""
+    """Full-range codes of its type (int8 or int16) for every model input, shaped as the model says."""
     ref = tflm_interpreter(tflite)
     rng = np.random.default_rng(seed)
-    return [rng.integers(-128, 128, size=tuple(ref.get_input_details(i)["shape"]), dtype=np.int8)
-            for i in range(_io_counts(tflite)[0])]
+    out = []
+    for i in range(_io_counts(tflite)[0]):
+        d = ref.get_input_details(i)
+        info = np.iinfo(d["dtype"])
+        out.append(rng.integers(info.min, info.max + 1, size=tuple(d["shape"])).astype(d["dtype"]))
+    return out
 
 
 def tflm_outputs(tflite: bytes, xs: list[np.ndarray]) -> list[bytes]:
@@ -77,7 +86,7 @@ def edgeloop_outputs(blob: bytes, xs: list[np.ndarray]) -> list[bytes]:
 
     ours = edgeloop_interpreter(blob)
     for i, x in enumerate(xs):
-        ours.set_input(np.ascontiguousarray(x, np.int8).tobytes(), i)
+        ours.set_input(np.ascontiguousarray(x).tobytes(), i)
     ours.invoke()
     return [ours.get_output(i) for i in range(len(ours.model.outputs))]
 

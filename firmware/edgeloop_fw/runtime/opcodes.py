@@ -73,6 +73,16 @@ KERNELS_16X8 = {
     25: "softmax_16x8",            # SOFTMAX
     19: "relu_16x8",               # RELU
     21: "relu_16x8",               # RELU6
+    # --- data movement (copies of two-byte values; GATHER: TFLM refuses int16) ---
+    34: "pad",                     # PAD
+    60: "pad",                     # PADV2
+    65: "strided_slice",           # SLICE
+    45: "strided_slice",           # STRIDED_SLICE
+    49: "split",                   # SPLIT
+    102: "split",                  # SPLIT_V
+    83: "concatenation",           # PACK
+    88: "split",                   # UNPACK
+    39: "transpose",               # TRANSPOSE
 }
 
 
@@ -99,7 +109,7 @@ VERSIONS = {
     "maximum_minimum": 1,
     "prelu": 1,
     "dequantize": 1,
-    "pad": 1,
+    "pad": 2,
     "strided_slice": 1,
     "split": 1,
     "gather": 1,

@@ -136,11 +136,12 @@ OPS = {
         "scratch",        # arena, 1024 bytes
     ), None, False),
     # --- ops2: data movement, TRANSPOSE_CONV, BATCH_MATMUL ---
-    "pad": (1, (      # PAD, PADV2; shapes right-aligned to 4-D
+    "pad": (2, (      # PAD, PADV2; shapes right-aligned to 4-D, the last dimension in bytes
         "input", "output",
-        "value",          # the pad byte: the output zero point (PAD) or PADV2's constant
+        "value",          # the pad value: the output zero point (PAD) or PADV2's constant
         ("in_dims", 4), ("out_dims", 4),
         ("before", 4),    # padding before each dimension
+        "width",          # bytes per value: 1 int8, 2 int16 (VALUE's low byte first)
     ), None, False),
     "strided_slice": (1, (  # SLICE, STRIDED_SLICE; shapes right-aligned to 4-D
         "input",

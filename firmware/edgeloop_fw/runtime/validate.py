@@ -477,7 +477,14 @@ def _dims4(p, at, what):
 
 def _pad(m, p, N, fixed):
     _count(p, fixed)
-    _int8(p, N, "VALUE")
+    w = p[N["WIDTH"]]
+    _need(w in (1, 2), "width %d is neither 1 (int8) nor 2 (int16)", w)
+    if w == 1:
+        _int8(p, N, "VALUE")
+    else:
+        _need(-32768 <= p[N["VALUE"]] <= 32767, "value %d is not an int16", p[N["VALUE"]])
+        for k in ("IN_DIMS", "OUT_DIMS", "BEFORE"):
+            _need(p[N[k] + 3] % 2 == 0, "%s's last dimension %d is not whole int16 values", k.lower(), p[N[k] + 3])
     n_in = _dims4(p, N["IN_DIMS"], "input")
     n_out = _dims4(p, N["OUT_DIMS"], "output")
     for k in range(4):

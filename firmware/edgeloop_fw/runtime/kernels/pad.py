@@ -1,20 +1,23 @@
-"""PAD / PADV2 (int8): tflite::reference_ops::Pad, one output byte at a time.
+"""PAD / PADV2 (int8, int16): tflite::reference_ops::Pad, one output byte at a time.
 
-Each output position takes the input byte it covers, or VALUE where it lies
-in the padding; the four dimensions are walked in order so the output is
-written sequentially.
+Each output position takes the input byte it covers, or the pad value's byte
+where it lies in the padding; the four dimensions are walked in order so the
+output is written sequentially. The last dimension counts bytes, so an int16
+value is two positions: its low byte at even ones (WIDTH - 1 masks the parity;
+for int8 both halves are VALUE).
 """
 
 from .. import const
 
 # --- generated from opspec: do not edit ---
-KERNEL_VERSION = const(1)
+KERNEL_VERSION = const(2)
 INPUT = const(0)
 OUTPUT = const(1)
 VALUE = const(2)
 IN_DIMS = const(3)
 OUT_DIMS = const(7)
 BEFORE = const(11)
+WIDTH = const(15)
 # --- end generated ---
 
 
@@ -22,6 +25,12 @@ def eval(p, arena, model):
     x = p[INPUT]
     y = p[OUTPUT]
     value = p[VALUE]
+    odd = p[WIDTH] - 1
+    lo = value
+    hi = value
+    if odd:
+        lo = ((value + 128) & 255) - 128
+        hi = value >> 8
     i1 = p[IN_DIMS + 1]
     i2 = p[IN_DIMS + 2]
     i3 = p[IN_DIMS + 3]
@@ -46,10 +55,15 @@ def eval(p, arena, model):
                     for d in range(o3):
                         if b3 <= d < b3 + i3:
                             arena[y] = arena[row + d]
+                        elif d & odd:
+                            arena[y] = hi
                         else:
-                            arena[y] = value
+                            arena[y] = lo
                         y += 1
                 else:
                     for d in range(o3):
-                        arena[y] = value
+                        if d & odd:
+                            arena[y] = hi
+                        else:
+                            arena[y] = lo
                         y += 1

@@ -94,3 +94,38 @@ def axis_of(ctx, axis: int, rank: int) -> int:
     if not 0 <= a < rank:
         raise ctx.refuse(f"axis {axis} does not fit rank {rank}")
     return a
+
+
+def value_width(ctx, t, role: str) -> int:
+    """Bytes per value of a data-movement op's tensor: 1 for int8, 2 for int16 (TFLM's 16x8 mode).
+
+    These ops copy codes and never compute with them, so an int16 tensor's zero point and scale
+    are TFLM's concern only as they are for int8 (equal where TFLM checks them)."""
+    if t.dtype == "int16":
+        return 2
+    ctx.need_int8(t, role)
+    return 1
+
+
+def with_byte_axis(ctx, counts: list[int], steps: list[int], width: int, role: str) -> tuple[list[int], list[int]]:
+    """A 4-D (count, byte step) walk over values of `width` bytes as a 4-D walk over bytes.
+
+    The board's strided copies (TRANSPOSE, SLICE, STRIDED_SLICE) move one byte per innermost
+    step. For int16 values the innermost axis becomes the value's two bytes (count 2, step 1),
+    which leaves room for three value axes: an axis of count 1 is dropped (a model's batch axis
+    nearly always), or two neighbours that are one run in the input are merged; with neither,
+    the op is refused."""
+    if width == 1:
+        return counts, steps
+    counts, steps = list(counts), list(steps)
+    for k in range(3):
+        if 1 not in counts and steps[k] == counts[k + 1] * steps[k + 1]:
+            counts[k + 1] *= counts[k]
+            counts[k], steps[k] = 1, 0
+    keep = [k for k in range(4) if counts[k] != 1]
+    if len(keep) == 4:
+        raise ctx.refuse(f"an int16 {role} over four axes of sizes {counts} is not supported "
+                         "(edgeloop's strided copy has room for three int16 axes); reshape to rank 3")
+    keep = [None] * (3 - len(keep)) + keep
+    return ([1 if k is None else counts[k] for k in keep] + [width],
+            [0 if k is None else steps[k] for k in keep] + [1])

@@ -1,8 +1,8 @@
-"""SPLIT, SPLIT_V and UNPACK (int8), host half: TFLM's split / split_v / unpack Prepare.
+"""SPLIT, SPLIT_V and UNPACK (int8 and int16), host half: TFLM's split / split_v / unpack Prepare.
 
 All three copy the input's bytes out, unchanged (TFLM's int8 kernels do not
 requantize): seen as [OUTER, dim(axis) * INNER], each output takes the next
-SIZE bytes of every row -- CONCATENATION backwards. UNPACK is a split into
+SIZE bytes of every row -- CONCATENATION backwards (int16: two bytes a value). UNPACK is a split into
 dim(axis) pieces of one element along the axis, which its outputs drop.
 Several outputs are several arena tensors in the params, nothing more.
 Params: edgeloop_fw/runtime/opspec.py ("split").
@@ -15,7 +15,7 @@ import numpy as np
 from edgeloop_fw.runtime.opspec import pack
 
 from ..graph import Arena, Context, OpPlan
-from .common import axis_of, constant_ints
+from .common import axis_of, constant_ints, value_width
 
 SPLIT, SPLIT_V, UNPACK = 49, 102, 88
 
@@ -31,7 +31,7 @@ def prepare(ctx: Context) -> OpPlan:
     else:
         x = ctx.tensor(0)
         axes = [ctx.op.options.int32(1)]
-    ctx.need_int8(x, "input")
+    width = value_width(ctx, x, "input")
     if x.is_constant:
         raise ctx.refuse("splitting a constant is not supported; fold it in the converter")
     if len(axes) != 1:
@@ -39,11 +39,12 @@ def prepare(ctx: Context) -> OpPlan:
     dims = [int(d) for d in x.shape]
     axis = axis_of(ctx, axes[0], len(dims))
     outer = int(np.prod(dims[:axis], dtype=np.int64))
-    inner = int(np.prod(dims[axis + 1:], dtype=np.int64))
+    inner = int(np.prod(dims[axis + 1:], dtype=np.int64)) * width  # bytes
     ys = [ctx.tensor(i, outputs=True) for i in range(len(ctx.op.outputs))]
     units = []
     for i, y in enumerate(ys):
-        ctx.need_int8(y, f"output {i}")
+        if value_width(ctx, y, f"output {i}") != width:
+            raise ctx.refuse(f"output {i} is {y.dtype}, the input {x.dtype}; a split copies values of one type")
         if code == UNPACK:
             along = 1
             want = dims[:axis] + dims[axis + 1:]

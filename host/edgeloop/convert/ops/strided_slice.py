@@ -1,11 +1,12 @@
-"""SLICE and STRIDED_SLICE (int8), host half: TFLM's slice / strided_slice Prepare.
+"""SLICE and STRIDED_SLICE (int8 and int16), host half: TFLM's slice / strided_slice Prepare.
 
 Both become one strided copy: per dimension a first index, a step and a
 count, worked out here with TFLM's strided_slice_logic (negative indices
 wrap, then clamp; begin/end masks take the whole axis in the stride's
 direction; a shrink axis keeps one element; `offset` makes END relative to
 BEGIN). The board walks the four right-aligned dimensions and never sees a
-mask. TFLM's int8 kernels copy bytes, so quantization is not touched.
+mask. TFLM's int8 and int16 kernels copy values, so quantization is not touched;
+an int16 value's two bytes are the innermost axis (common.with_byte_axis).
 Ellipsis and new-axis masks are refused (the converter lowers them; TFLM's
 kernel does not read them). Params: edgeloop_fw/runtime/opspec.py ("strided_slice").
 """
@@ -17,7 +18,7 @@ import numpy as np
 from edgeloop_fw.runtime.opspec import pack
 
 from ..graph import Arena, Context, OpPlan
-from .common import constant_ints, right_align4
+from .common import constant_ints, right_align4, value_width, with_byte_axis
 
 SLICE = 65
 
@@ -47,8 +48,9 @@ def axis_range(size: int, begin: int, end: int, stride: int, begin_mask: bool, e
 
 def prepare(ctx: Context) -> OpPlan:
     x, y = ctx.tensor(0), ctx.tensor(0, outputs=True)
-    ctx.need_int8(x, "input")
-    ctx.need_int8(y, "output")
+    width = value_width(ctx, x, "input")
+    if value_width(ctx, y, "output") != width:
+        raise ctx.refuse(f"input is {x.dtype}, output {y.dtype}; a slice copies values of one type")
     if x.is_constant:
         raise ctx.refuse("slicing a constant is not supported; fold it in the converter")
     dims = [int(d) for d in x.shape]
@@ -87,10 +89,12 @@ def prepare(ctx: Context) -> OpPlan:
     if count != int(np.prod(y.shape, dtype=np.int64)):
         raise ctx.refuse(f"the slice has {count} elements, the output {list(y.shape)} does not")
     in_strides = [int(np.prod(dims[i + 1:], dtype=np.int64)) for i in range(rank)]
-    start = sum(f * st for (f, n, _s), st in zip(ranges, in_strides) if n)
+    start = width * sum(f * st for (f, n, _s), st in zip(ranges, in_strides) if n)
     pad = 4 - rank
     right_align4(ctx, dims, "the input")
+    counts, steps = with_byte_axis(ctx, [1] * pad + [n for _f, n, _s in ranges],
+                                   [0] * pad + [s * st * width for (_f, _n, s), st in zip(ranges, in_strides)],
+                                   width, "slice")
     params = pack("strided_slice", input=Arena(x.index), start=start, output=Arena(y.index),
-                  counts=[1] * pad + [n for _f, n, _s in ranges],
-                  steps=[0] * pad + [s * st for (_f, _n, s), st in zip(ranges, in_strides)])
+                  counts=counts, steps=steps)
     return OpPlan(params, reads=[x.index], writes=[y.index])

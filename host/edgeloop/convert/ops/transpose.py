@@ -1,10 +1,12 @@
-"""TRANSPOSE (int8), host half: tflite::reference_ops::Transpose as strides.
+"""TRANSPOSE (int8 and int16), host half: tflite::reference_ops::Transpose as strides.
 
 A permutation moves bytes and changes no value (TFLM's int8 kernel copies;
 the converter gives input and output one quantization), so all the work is
 done here: the output is walked in order through at most four nested loops,
 and each loop's step in the input is the input stride of the axis it came
-from. Lower ranks are padded with leading axes of size 1.
+from. Lower ranks are padded with leading axes of size 1. Steps are bytes; int16
+values (16x8 mode, TFLM's int16 TRANSPOSE copies too) take an innermost axis
+of their two bytes (common.with_byte_axis).
 
 PyTorch models bring it (litert-torch keeps NCHW semantics: a Flatten after
 a convolution becomes TRANSPOSE + RESHAPE), and so do Keras Permute layers.
@@ -18,14 +20,16 @@ import numpy as np
 from edgeloop_fw.runtime.opspec import pack
 
 from ..graph import Arena, Context, OpPlan
+from .common import value_width, with_byte_axis
 
 MAX_RANK = 4
 
 
 def prepare(ctx: Context) -> OpPlan:
     x, y = ctx.tensor(0), ctx.tensor(0, outputs=True)
-    ctx.need_int8(x, "input")
-    ctx.need_int8(y, "output")
+    width = value_width(ctx, x, "input")
+    if value_width(ctx, y, "output") != width:
+        raise ctx.refuse(f"input is {x.dtype}, output {y.dtype}; TRANSPOSE copies values of one type")
     if x.is_constant:
         raise ctx.refuse("transposing a constant is not supported; fold it in the converter")
     perm = [int(p) for p in np.asarray(ctx.need_constant(ctx.tensor(1), "the permutation")).reshape(-1)]
@@ -42,6 +46,7 @@ def prepare(ctx: Context) -> OpPlan:
     in_strides = [int(np.prod(x.shape[a + 1:], dtype=np.int64)) for a in range(rank)]
     pad = MAX_RANK - rank
     dims = [1] * pad + [x.shape[p] for p in perm]
-    strides = [0] * pad + [in_strides[p] for p in perm]
+    strides = [0] * pad + [in_strides[p] * width for p in perm]
+    dims, strides = with_byte_axis(ctx, dims, strides, width, "transpose")
     params = pack("transpose", input=Arena(x.index), output=Arena(y.index), dims=dims, strides=strides)
     return OpPlan(params, reads=[x.index], writes=[y.index], macs=0)
