@@ -244,3 +244,36 @@ def test_gather_matches_tflm():
 
     tflite, blob = converted(fn, [c[0] for c in cases], {"GATHER"})
     assert_same_bytes(tflite, blob)
+
+
+@MODES
+def test_transpose_matches_tflm(int16):
+    """Random permutations of ranks 2-4 (in 16x8 mode a rank-4 input of batch 1 too, whose
+    value axes then take all three of the strided copy's axes)."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(39 + 1000 * int16)
+    cases = []
+    for rank in (2, 3, 3, 4, 4, 4):
+        s = shape(rng, rank, 2, 5, int16=int16)
+        cases.append((s, [int(v) for v in rng.permutation(rank)]))
+
+    def fn(*xs):
+        return [tf.transpose(quantized(x), p) for x, (_s, p) in zip(xs, cases)]
+
+    tflite, blob = converted(fn, [c[0] for c in cases], {"TRANSPOSE"}, int16=int16)
+    assert_same_bytes(tflite, blob)
+
+
+def test_an_int16_transpose_over_four_real_axes_is_refused_in_one_line():
+    """TFLM runs it; edgeloop's strided copy has room for three int16 axes, so it says which
+    shape to change instead of guessing."""
+    from edgeloop.convert.int8 import convert_tflite_bytes
+    from edgeloop.errors import ConversionError
+    from tests.tools.op_models import T, Op, build
+
+    tflite = build([T("x", (2, 3, 4, 5), "int16", 0.01), T("p", (4,), "int32", data=np.array([3, 2, 1, 0], np.int32)),
+                    T("y", (5, 4, 3, 2), "int16", 0.01)], [Op(39, ["x", "p"], ["y"])], ["x"], ["y"])
+    with pytest.raises(ConversionError, match=r"int16 transpose over four axes .*reshape to rank 3") as e:
+        convert_tflite_bytes(tflite, "t")
+    assert "\n" not in str(e.value)
