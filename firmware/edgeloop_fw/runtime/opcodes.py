@@ -83,6 +83,8 @@ KERNELS_16X8 = {
     83: "concatenation",           # PACK
     88: "split",                   # UNPACK
     39: "transpose",               # TRANSPOSE
+    55: "maximum_minimum",         # MAXIMUM
+    57: "maximum_minimum",         # MINIMUM
 }
 
 
@@ -106,7 +108,7 @@ VERSIONS = {
     "transpose": 1,
     "sub": 1,
     "mul": 1,
-    "maximum_minimum": 1,
+    "maximum_minimum": 2,
     "prelu": 1,
     "dequantize": 1,
     "pad": 2,

@@ -116,11 +116,12 @@ OPS = {
         ("dims", 4), ("strides1", 4), ("strides2", 4),  # as in "sub"
         ("limbs", 3),     # qmath.split(OUTPUT_MULTIPLIER)
     ), None, False),
-    "maximum_minimum": (1, (
+    "maximum_minimum": (2, (
         "n", "broadcast", "input1", "input2", "output",
         "const", "const_size", "const_to",  # as in "sub"
         "mode",           # 0 MAXIMUM, 1 MINIMUM
-        ("dims", 4), ("strides1", 4), ("strides2", 4),  # as in "sub"
+        ("dims", 4), ("strides1", 4), ("strides2", 4),  # as in "sub" (strides count values)
+        "width",          # bytes per value: 1 int8, 2 int16 (then BROADCAST is 1: the strided walk)
     ), None, False),
     "prelu": (1, (
         "n", "broadcast", "input1", "input2", "output",  # INPUT2 is alpha

@@ -369,7 +369,22 @@ def _mul(m, p, N, fixed):
 
 
 def _maximum_minimum(m, p, N, fixed):
-    _binary(m, p, N, fixed)
+    _count(p, fixed)
+    w = p[N["WIDTH"]]
+    _need(w in (1, 2), "width %d is neither 1 (int8) nor 2 (int16)", w)
+    if w == 1:
+        _binary(m, p, N, fixed)
+    else:  # int16: the int8 checks on a model seen in two-byte elements
+        _need(p[N["BROADCAST"]] == 1, "int16 values take the strided walk (broadcast 1), not %d",
+              p[N["BROADCAST"]])
+        wide = _Wide(m)
+        wide.arena = m.arena // 2
+        q = _halved(p, N, fixed, ("INPUT1", "INPUT2", "OUTPUT", "CONST_TO"))
+        _need(q[N["CONST_SIZE"]] % 2 == 0, "const_size %d is not whole int16 values", q[N["CONST_SIZE"]])
+        q[N["CONST_SIZE"]] //= 2
+        _binary(wide, q, N, fixed)
+        if q[N["CONST_SIZE"]]:
+            _const(m, "constant input", p[N["CONST"]], p[N["CONST_SIZE"]])
     _need(p[N["MODE"]] in (0, 1), "mode %d is neither 0 (max) nor 1 (min)", p[N["MODE"]])
 
 

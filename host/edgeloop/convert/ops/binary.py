@@ -28,10 +28,12 @@ class Binary:
     scratch: int
 
 
-def operands(ctx: Context, second: str = "second input") -> Binary:
+def operands(ctx: Context, second: str = "second input", int16: bool = False) -> Binary:
+    """The operands; with `int16`, all three may be int16 instead of int8 (one type for all)."""
     a, b, y = ctx.tensor(0), ctx.tensor(1), ctx.tensor(0, outputs=True)
     for t, role in ((a, "first input"), (b, second), (y, "output")):
-        ctx.need_int8(t, role)
+        if not (int16 and t.dtype == "int16" == a.dtype == b.dtype == y.dtype):
+            ctx.need_int8(t, role)
         if t.per_channel:
             raise ctx.refuse(f"{role} '{t.name}' is quantized per channel; {ctx.op.name} takes one scale per tensor")
     if a.is_constant and b.is_constant:
@@ -48,7 +50,7 @@ def operands(ctx: Context, second: str = "second input") -> Binary:
     where = []
     for t in (a, b):
         if t.is_constant:
-            data = np.ascontiguousarray(t.data, dtype=np.int8).tobytes()
+            data = np.ascontiguousarray(t.data, dtype=np.dtype(t.dtype).newbyteorder("<")).tobytes()
             const, const_size, const_to, scratch = Const(data), len(data), Scratch(), len(data)
             where.append(Scratch())
         else:
