@@ -85,6 +85,7 @@ KERNELS_16X8 = {
     39: "transpose",               # TRANSPOSE
     55: "maximum_minimum",         # MAXIMUM
     57: "maximum_minimum",         # MINIMUM
+    6: "dequantize_16x8",          # DEQUANTIZE (int16 -> float32)
 }
 
 
@@ -127,5 +128,6 @@ VERSIONS = {
     "quantize_16x8": 1,
     "softmax_16x8": 1,
     "relu_16x8": 1,
+    "dequantize_16x8": 1,
 }
 # --- end generated ---

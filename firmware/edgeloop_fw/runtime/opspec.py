@@ -257,6 +257,12 @@ OPS = {
         "input_zp", "shift", "output_zp", "lo", "hi",
         ("limbs", 3),     # qmath.split of the s_in / s_out multiplier
     ), None, False),
+    "dequantize_16x8": (1, (  # int16 -> float32: TFLM's float(double(scale) * (x - zero_point))
+        "n", "input", "output",  # OUTPUT: N float32 values, 4 * N bytes
+        "zero_point",
+        "mant_hi", "mant_lo",  # the scale's 24-bit mantissa as two 12-bit halves
+        "bias",           # the float32 exponent field of mantissa * |x - zero_point| before any rounding shift
+    ), None, False),
 }
 
 

@@ -742,6 +742,19 @@ def _relu_16x8(m, p, N, fixed):
     _limbs(p, N["LIMBS"], 1)
 
 
+def _dequantize_16x8(m, p, N, fixed):
+    _count(p, fixed)
+    _pos(p, N, "N")
+    n = p[N["N"]]
+    _arena(m, "input", p[N["INPUT"]], 2 * n)
+    _arena(m, "output", p[N["OUTPUT"]], 4 * n)
+    _need(-32768 <= p[N["ZERO_POINT"]] <= 32767, "zero point %d is not an int16", p[N["ZERO_POINT"]])
+    _need(2048 <= p[N["MANT_HI"]] < 4096 and 0 <= p[N["MANT_LO"]] < 4096,
+          "mantissa halves %d, %d are not a normalized 24-bit mantissa", p[N["MANT_HI"]], p[N["MANT_LO"]])
+    _need(1 <= p[N["BIAS"]] and p[N["BIAS"]] + 17 <= 254, "exponent field %d leaves float32's normal range",
+          p[N["BIAS"]])
+
+
 def _add_16x8(m, p, N, fixed):
     w = _Wide(m)
     w.arena = m.arena // 2
@@ -767,4 +780,5 @@ OPS_CHECK.update({  # 16x8 (opcodes.KERNELS_16X8)
     "depthwise_conv_2d_16x8": _depthwise_conv_2d_16x8, "pool_2d_16x8": _pool_2d_16x8, "add_16x8": _add_16x8,
     "mean_16x8": _mean_16x8, "quantize_16x8": _quantize_16x8, "softmax_16x8": _softmax_16x8,
     "relu_16x8": _relu_16x8,
+    "dequantize_16x8": _dequantize_16x8,
 })

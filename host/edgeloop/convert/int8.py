@@ -64,10 +64,11 @@ def supported_ops() -> list[str]:
 def _refuse_float(model: TFLiteModel, source: str) -> list[str]:
     """A float model is refused at once (it needs --calib, not edits); an I/O tensor
     of another dtype is one problem among the model's others. A float32 output that a
-    DEQUANTIZE of an int8 tensor makes is an int8 model's answer in floats: accepted."""
+    DEQUANTIZE of an int8 (or, in 16x8 mode, int16) tensor makes is an integer model's answer
+    in floats: accepted."""
     problems = []
     dequantized = {op.outputs[0] for op in model.operators
-                   if op.opcode == 6 and op.outputs and model.tensors[op.inputs[0]].dtype == "int8"}
+                   if op.opcode == 6 and op.outputs and model.tensors[op.inputs[0]].dtype in ("int8", "int16")}
     for i in list(model.inputs) + list(model.outputs):
         t = model.tensors[i]
         if t.dtype == "float32" and i in dequantized and i in model.outputs:

@@ -58,3 +58,37 @@ def test_int16_maximum_minimum_match_tflm_on_random_models(op):
         assert not bad, f"{case.name}: run {bad[0]}: edgeloop {got[bad[0]][:16].hex()} vs TFLM {want[bad[0]][:16].hex()}"
         outputs.update(want)
     assert len(outputs) > len(SEEDS)
+
+
+@pytest.mark.parametrize("n", range(6))
+def test_int16_dequantize_matches_tflm_on_every_code(n):
+    """DEQUANTIZE int16 -> float32 of every int16 code, scales across ten decades (and a few
+    exact powers of two), zero points 0 and not: the float32 bits equal TFLM's, which rounds the
+    double product once; a truncating, double-rounding or low-bit-dropping kernel differs."""
+    rng = np.random.default_rng([6, 16, n])
+    scale = float(np.float32(2.0 ** int(rng.integers(-20, 4)) if n == 5 else 10 ** rng.uniform(-8, 2)))
+    zp = 0 if n < 3 else int(rng.integers(-32768, 32768))
+    codes = rng.permutation(np.arange(-32768, 32768)).astype(np.int16).reshape(1, 256, 256)
+    tflite = M.build([T("x", codes.shape, "int16", scale, zp), T("y", codes.shape, "float32")],
+                     [Op(M.schema().BuiltinOperator.DEQUANTIZE, ["x"], ["y"])], ["x"], ["y"])
+    case = E.Case(f"DEQUANTIZE int16 scale {scale} zp {zp}", tflite, [[codes]])
+    runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
+    ref = runtime.Interpreter.from_bytes(tflite, arena_size=1 << 20)
+    ref.set_input(codes, 0)
+    ref.invoke()
+    want = ref.get_output(0).copy()
+    blob = convert_tflite_bytes(tflite, case.name).data
+    check(io.BytesIO(blob))
+    got = np.frombuffer(E.edgeloop(case, blob)[0], "<f4").reshape(want.shape)
+    diff = np.flatnonzero(got.view(np.uint32) != want.view(np.uint32))
+    assert diff.size == 0, (f"{case.name}: {diff.size} values differ, first codes {codes.reshape(-1)[diff[:3]]}: "
+                            f"{got.reshape(-1)[diff[:3]]} vs TFLM {want.reshape(-1)[diff[:3]]}")
+
+
+def test_an_int16_dequantize_whose_values_leave_float32s_normal_range_is_refused():
+    from edgeloop.errors import ConversionError
+
+    tflite = M.build([T("x", (1, 4), "int16", 1e-42, 0), T("y", (1, 4), "float32")],
+                     [Op(M.schema().BuiltinOperator.DEQUANTIZE, ["x"], ["y"])], ["x"], ["y"])
+    with pytest.raises(ConversionError, match="outside float32's normal range"):
+        convert_tflite_bytes(tflite, "tiny")
