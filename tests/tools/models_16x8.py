@@ -135,3 +135,51 @@ def quantize_chain(tensors, n: int) -> bytes:
     b = flatbuffers.Builder(1024)
     b.Finish(model.Pack(b), file_identifier=b"TFL3")
     return bytes(b.Output())
+
+
+def movement_16x8() -> bytes:
+    """One int16 model through every 16x8 data-movement and selection kernel, schema-built (no
+    TensorFlow; the converter leaves PADV2's constant in float32, which TFLM refuses): PAD, PADV2
+    with an int16 constant, SLICE, STRIDED_SLICE (backwards), MAXIMUM, MINIMUM with a broadcast
+    constant, TRANSPOSE, SPLIT, UNPACK, PACK, SPLIT_V, then DEQUANTIZE to float32 from [1, 4, 5, 6]."""
+    from tests.tools.op_models import T, Op, build, options
+
+    s = 0.003
+
+    def t(name, shape, **kw):
+        return T(name, shape, "int16", s, 0, **kw)
+
+    def ints(name, v):
+        v = np.asarray(v, np.int32)
+        return T(name, v.shape, "int32", data=v)
+
+    rng = np.random.default_rng(1816)
+    tensors = [t("x", (1, 4, 5, 6)),
+               ints("pa", [[0, 0], [1, 0], [0, 2], [1, 1]]), t("a", (1, 5, 7, 8)),
+               ints("pb", [[0, 0], [0, 1], [1, 0], [0, 0]]), t("c", (1,), data=np.array([-12345], np.int16)),
+               t("b", (1, 5, 6, 6)),
+               ints("sb", [0, 1, 1, 0]), ints("sn", [1, 4, 5, 6]), t("a2", (1, 4, 5, 6)),
+               ints("b0", [0, 4, 1, 0]), ints("e0", [1, 0, 6, 6]), ints("st", [1, -1, 1, 1]), t("b2", (1, 4, 5, 6)),
+               t("m", (1, 4, 5, 6)),
+               t("k", (1, 1, 1, 6), data=rng.integers(-20000, 20000, size=(1, 1, 1, 6)).astype(np.int16)),
+               t("n", (1, 4, 5, 6)),
+               ints("perm", [0, 2, 1, 3]), t("tr", (1, 5, 4, 6)),
+               ints("ax3", 3), t("s0", (1, 5, 4, 3)), t("s1", (1, 5, 4, 3)),
+               *[t(f"u{i}", (1, 4, 3)) for i in range(5)],
+               t("p", (1, 3, 4, 3)),
+               ints("sizes", [3, 2]), ints("ax1", 1), t("v0", (1, 3, 4, 3)), t("v1", (1, 2, 4, 3)),
+               t("q", (1, 3, 4, 3)), T("out", (1, 3, 4, 3), "float32")]
+    ops = [Op(34, ["x", "pa"], ["a"]),                                           # PAD
+           Op(60, ["x", "pb", "c"], ["b"]),                                      # PADV2
+           Op(65, ["a", "sb", "sn"], ["a2"]),                                    # SLICE
+           Op(45, ["b", "b0", "e0", "st"], ["b2"], options("StridedSliceOptions"), "StridedSliceOptions"),
+           Op(55, ["a2", "b2"], ["m"]),                                          # MAXIMUM
+           Op(57, ["m", "k"], ["n"]),                                            # MINIMUM, broadcast constant
+           Op(39, ["n", "perm"], ["tr"]),                                        # TRANSPOSE
+           Op(49, ["ax3", "tr"], ["s0", "s1"], options("SplitOptions", numSplits=2), "SplitOptions"),
+           Op(88, ["s0"], [f"u{i}" for i in range(5)], options("UnpackOptions", num=5, axis=1), "UnpackOptions"),
+           Op(83, ["u4", "u0", "u2"], ["p"], options("PackOptions", valuesCount=3, axis=1), "PackOptions"),
+           Op(102, ["s1", "sizes", "ax1"], ["v0", "v1"], options("SplitVOptions", numSplits=2), "SplitVOptions"),
+           Op(55, ["p", "v0"], ["q"]),                                           # MAXIMUM
+           Op(6, ["q"], ["out"])]                                                # DEQUANTIZE
+    return build(tensors, ops, ["x"], ["out"])

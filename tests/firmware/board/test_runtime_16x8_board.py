@@ -2,14 +2,15 @@
 interpreters, byte for byte against TFLM: the board's own integers (MicroPython's
 small ints and long ints; a 16x8 accumulator passes 2**30) give TFLM's int64 results;
 MLPerf Tiny's keyword-spotting DS-CNN, converted by `edgeloop convert --activations int16`,
-gives TFLM's bytes on the board too.
+gives TFLM's bytes on the board too; the 16x8 data-movement and selection kernels and DEQUANTIZE
+give TFLM's bytes there without allocating.
 """
 
 import numpy as np
 import pytest
 
 from tests.firmware.board.test_runtime_board import HEAP_LOCKED, board  # noqa: F401  (the fixture)
-from tests.tools.models_16x8 import ds_cnn_kws, every_16x8_op, int16_inputs, randomize, to_16x8
+from tests.tools.models_16x8 import ds_cnn_kws, every_16x8_op, int16_inputs, movement_16x8, randomize, to_16x8
 from tests.tools.runtime_helpers import tflm_run
 
 pytestmark = [pytest.mark.sim, pytest.mark.tf]
@@ -95,4 +96,36 @@ def test_mlperf_kws_ds_cnn_converted_with_int16_activations_on_the_board_matches
         out = dev.exec(f"it.set_input(open('/x{i}.bin', 'rb').read()); it.invoke(); "
                        "print('OUT', it.get_output().hex())", timeout=600).decode()
         got.append(out.split("OUT ")[1].split()[0])
+    assert got == want
+
+
+def test_16x8_data_movement_and_dequantize_on_the_board_match_tflm_allocation_free(board):  # noqa: F811
+    """PAD, PADV2, SLICE, STRIDED_SLICE, MAXIMUM, MINIMUM, TRANSPOSE, SPLIT, UNPACK, PACK, SPLIT_V
+    and DEQUANTIZE on int16 values in one model (tests.tools.models_16x8.movement_16x8), every
+    inference under heap_lock; its float32 output's bits against TFLM's."""
+    runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
+    from edgeloop.convert.int8 import convert_tflite_bytes
+
+    tflite = movement_16x8()
+    converted = convert_tflite_bytes(tflite, "movement_16x8")
+    assert {o.name for o in converted.ops} == {"PAD", "PADV2", "SLICE", "STRIDED_SLICE", "MAXIMUM", "MINIMUM",
+                                               "TRANSPOSE", "SPLIT", "UNPACK", "PACK", "SPLIT_V", "DEQUANTIZE"}
+    rng = np.random.default_rng(18)
+    xs = [rng.integers(-32768, 32768, size=(1, 4, 5, 6)).astype(np.int16),
+          np.where(rng.random((1, 4, 5, 6)) < 0.5, -32768, 32767).astype(np.int16),
+          rng.integers(-300, 300, size=(1, 4, 5, 6)).astype(np.int16)]
+    ref = runtime.Interpreter.from_bytes(tflite)
+    want = [tflm_run(ref, v).astype("<f4").tobytes().hex() for v in xs]
+    assert len(set(want)) == len(want), "the inputs give equal outputs: the comparison proves little"
+    dev = board({"mv.elm": converted.data, **{f"x{i}.bin": v.tobytes() for i, v in enumerate(xs)}})
+    dev.exec(HEAP_LOCKED.split("it = Interpreter")[0] + "it = Interpreter(Model(open('/mv.elm', 'rb')))\n",
+             timeout=60)
+    got = []
+    for i in range(len(xs)):
+        out = dev.exec(f"it.set_input(open('/x{i}.bin', 'rb').read())\n"
+                       "result, grew = locked_invoke(it)\n"
+                       "print('RUN', result, grew, it.get_output().hex())\n", timeout=300).decode()
+        fields = out.split("RUN ")[1].split()
+        assert fields[:2] == ["ok", "0"], f"input {i}: invoke() allocated ({fields[:2]})"
+        got.append(fields[2])
     assert got == want
