@@ -55,7 +55,8 @@ def test_int16_maximum_minimum_match_tflm_on_random_models(op):
         check(io.BytesIO(blob))
         got = E.edgeloop(case, blob)
         bad = [k for k, (w, g) in enumerate(zip(want, got)) if w != g]
-        assert not bad, f"{case.name}: run {bad[0]}: edgeloop {got[bad[0]][:16].hex()} vs TFLM {want[bad[0]][:16].hex()}"
+        assert not bad, (f"{case.name}: run {bad[0]}: edgeloop {got[bad[0]][:16].hex()} "
+                         f"vs TFLM {want[bad[0]][:16].hex()}")
         outputs.update(want)
     assert len(outputs) > len(SEEDS)
 
