@@ -1,10 +1,13 @@
-"""Data-movement ops (PAD, PADV2, SLICE, STRIDED_SLICE, SPLIT, SPLIT_V, PACK, UNPACK, GATHER)
+"""Data-movement ops (PAD, PADV2, SLICE, STRIDED_SLICE, SPLIT, SPLIT_V, PACK, UNPACK, GATHER, TRANSPOSE)
 under edgeloop's runtime (CPython) vs TensorFlow Lite Micro: identical output bytes.
 
 Each test converts one tf.function holding several randomized cases of its op
 (ranks 1-4, odd shapes, negative axes), one input and output per case, and
 feeds full-range random int8 codes. The cases are drawn from a fixed seed so
-a failure reproduces.
+a failure reproduces. Each op (and TRANSPOSE) runs again in the converter's
+16x8 mode (int16 activations, full-range int16 codes; other cases from another
+seed); 16x8 PADV2, whose converter-made constant TFLM refuses, from a
+schema-built model with an int16 constant.
 """
 
 from __future__ import annotations
