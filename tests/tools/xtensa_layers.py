@@ -78,7 +78,8 @@ def plan(kind: str, a: dict):
                         n = fx1 - fx0
                         st = dw * ic
                         w = c * fh * fw + fy0 * fw + fx0
-                        calls.append(("dots", outs, c, [n, runs, row * dh - n * st, fw - n, off,
+                        fn = "dw3" if (fh, fw, runs, n) == (3, 3, 3, 3) else "dots"  # a whole 3x3 window
+                        calls.append((fn, outs, c, [n, runs, row * dh - n * st, fw - n, off,
                                                         xo + c // g["depth_multiplier"], w, st, count, sw * ic]))
     return calls
 
