@@ -33,6 +33,13 @@ LAYERS = {
                                                         weight_spread=4)),
     "dw1_valid_zpmax": ("dw", (8, 9, 5), dict(kernel_size=(2, 3), strides=(2, 1), calib=(-40.0, 5.0))),
     "dw1_dilated_valid": ("dw", (10, 9, 8), dict(kernel_size=3, dilation_rate=(2, 3))),
+    # 3x3 windows the Xtensa dw3 takes (viper/xtensa.py): a dilated SAME window on an input
+    # too narrow for some outputs' shifted taps (those stay in the viper loop), multiplier 2,
+    # zero point 127; strides (2, 3) with multiplier 3, zero point -128, spread scales
+    "dw3_narrow": ("dw", (6, 5, 3), dict(kernel_size=3, dilation_rate=2, depth_multiplier=2, padding="same",
+                                         calib=(-40.0, 5.0))),
+    "dw3_s2_m3": ("dw", (11, 8, 4), dict(kernel_size=3, strides=(2, 3), depth_multiplier=3, padding="same",
+                                         calib=(40.0, 5.0), weight_spread=3)),
     # 1x1 conv (ARMv6-M's int32 path): DS-CNN's 64->64 pointwise layer; 13->11 channels
     # (2 blocks of 4 rows + 3 on the byte loop, dot length padded 13 -> 16) with the
     # zero point at -128 and weights scaled by 10**-4..10**4 under relu6 (window gathered);
