@@ -151,6 +151,16 @@ def _dw(acc: int, i: int, w: ptr8, a: ptr8, p, model, wbuf, use: int, dot, prm, 
     elif ow < ACC_CAP:
         rpc = ACC_CAP
     rpc = rpc // ow
+    # the windows' _pat3, once per inference: columns at w3buf's halfwords 6.., rows after
+    pt = ptr16(w3buf)
+    if use == 2:
+        j = 0
+        while j < ow:
+            pt[6 + j] = int(_pat3(j * sw - pw, dw, iw))
+            j += 1
+        while j < ow + oh:
+            pt[6 + j] = int(_pat3((j - ow) * sh - ph, dh, ih))
+            j += 1
     if use:
         pp = ptr32(prm)
         pa = ptr32(accs)
@@ -195,15 +205,15 @@ def _dw(acc: int, i: int, w: ptr8, a: ptr8, p, model, wbuf, use: int, dot, prm, 
                         r1 = oh
                     ra = r0
                     while ra < r1:
-                        qy = int(_pat3(ra * sh - ph, dh, ih))
+                        qy = pt[6 + ow + ra]
                         re = ra + 1
-                        while re < r1 and int(_pat3(re * sh - ph, dh, ih)) == qy:
+                        while re < r1 and pt[6 + ow + re] == qy:
                             re += 1
                         xa = 0
                         while (qy >> 12) and xa < ow:
-                            qx = int(_pat3(xa * sw - pw, dw, iw))
+                            qx = pt[6 + xa]
                             xe = xa + 1
-                            while xe < ow and int(_pat3(xe * sw - pw, dw, iw)) == qx:
+                            while xe < ow and pt[6 + xe] == qx:
                                 xe += 1
                             if qx >> 12:
                                 by = ((qy >> 8) & 15) - 4
@@ -236,7 +246,7 @@ def _dw(acc: int, i: int, w: ptr8, a: ptr8, p, model, wbuf, use: int, dot, prm, 
                     fy1 -= 1
                 rok = 0
                 if use == 2:
-                    rok = int(_pat3(y0, dh, ih)) >> 12
+                    rok = pt[6 + ow + oy] >> 12
                 ox = 0
                 while ox < ow:
                     x0 = ox * sw - pw
@@ -247,7 +257,7 @@ def _dw(acc: int, i: int, w: ptr8, a: ptr8, p, model, wbuf, use: int, dot, prm, 
                     while fx1 > fx0 and x0 + (fx1 - 1) * dw >= iw:
                         fx1 -= 1
                     acc = bias
-                    if rok and int(_pat3(x0, dw, iw)) >> 12:
+                    if rok and pt[6 + ox] >> 12:
                         t = pa[(oy - r0) * ow + ox]
                         if t & sign:
                             t -= wrap
@@ -346,7 +356,9 @@ def bind(p, arena):
     n = p[OUT_W]
     if p[FILTER_H] == 3 and p[FILTER_W] == 3:
         n = max(n, min(p[OUT_H] * n, ACC_CAP))
-        return w, 2, array("i", bytes(4 * P_SIZE)), array("i", bytes(4 * n)), bytearray(9), _dot3
+        # the 9 shifted taps, then (from byte 12) the rows' and columns' window patterns
+        w3 = bytearray(12 + 2 * (p[OUT_W] + p[OUT_H]))
+        return w, 2, array("i", bytes(4 * P_SIZE)), array("i", bytes(4 * n)), w3, _dot3
     return w, 1, array("i", bytes(4 * P_SIZE)), array("i", bytes(4 * n)), w, _dot
 
 
