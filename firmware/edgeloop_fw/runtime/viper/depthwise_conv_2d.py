@@ -6,6 +6,9 @@ pixel of that channel. The window is clipped to the input once per
 row/column, so the MAC loop has no bounds tests; the taps of one filter row
 are contiguous, the input under them is DILATION_W * IN_C bytes apart
 (1 for micro_speech's layer, which then shares one index with the taps).
+On an xtensawin board the MACs go to viper/xtensa.py: `dots` for the inside
+of each row, or, for a 3x3 window (DS-CNN's), `dw3` for blocks of outputs
+edges included (docs/xtensa.md); requantization stays here.
 Requantization: see the docstring of fully_connected.py (the same generated block).
 Param layout: ../opspec.py.
 """
