@@ -9,7 +9,9 @@ counted with tests/tools/qemu_count_plugin.c (tests.tools.xtensa_qemu).
   whole calls (entry, set-up, loops, return) over the layer's MACs; the outputs are checked
   against TFLM in the same run. Not included: the Python call from viper (one per call
   listed) and the requantization, which stays in viper.
-- "asm loop": the slope, one more block of four MACs in the innermost loop.
+- "asm loop": the function the layer's inner loop is in, and its slope: one more block of
+  four MACs in the innermost loop (dw3: one more output of a block, over its nine MACs).
+- The MLPerf Tiny KWS DS-CNN: each of its layer shapes, and the MAC-weighted whole model.
 - "viper loop": viper's own inner MAC loop (the same statements as the kernel's, compiled
   by the same mpy-cross for xtensawin), run under the same QEMU with a stand-in function
   table (its argument conversions) and counted the same way; the slope between 64 and
@@ -36,6 +38,14 @@ CASES = {
     "speech_dw": "depthwise 49x40x1, 10x8, mult 8, stride 2",
     "dw1_dscnn": "depthwise 25x5x64, 3x3, mult 1 (DS-CNN)",
 }
+# The MLPerf Tiny KWS DS-CNN (/work/shared/data/mlperf_tiny/kws_ref_model.tflite): its
+# layer shapes and how often each occurs; the counts depend on the shapes only.
+DSCNN = (
+    ("conv_dscnn", "conv 49x10x1->64, 10x4, stride 2", 1),
+    ("dw1_dscnn", "depthwise 25x5x64, 3x3, mult 1", 4),
+    ("pw_dscnn", "conv 25x5x64->64, 1x1", 4),
+    ("fc_dscnn", "fully connected 64->12", 1),
+)
 # Viper's inner loops, statement for statement as in viper/*.py (FC; CONV_2D rows and
 # DEPTHWISE with dilation 1 and one channel; DEPTHWISE over channels, x strided).
 VIPER = {
@@ -114,9 +124,36 @@ def viper_count(runner, code: bytes, ident: bytes, n: int) -> int:
     return counts[0]
 
 
+def requant_source() -> str:
+    """A viper loop over outputs running the kernels' generated requantization (the setup
+    and per-output blocks copied from viper/depthwise_conv_2d.py, markers to markers) on
+    sums of both signs with a right shift, storing each byte: its slope is the per-output
+    cost the Xtensa path leaves in viper."""
+    import textwrap
+
+    src = (ROOT / "firmware" / "edgeloop_fw" / "runtime" / "viper" / "depthwise_conv_2d.py").read_text()
+
+    def block(start: str) -> str:
+        a = src.index("\n", src.index(start)) + 1
+        return textwrap.dedent(src[a:src.rindex("\n", a, src.index("# --- end generated ---", a)) + 1])
+
+    return ("@micropython.viper\ndef mac(acc: int, i: int, w: ptr8, x: ptr8, n: int, off: int) -> int:\n"
+            "    half = 0x20000000\n    half += half\n    mult = half + 0x1234567\n    shift = 0 - 7\n"
+            "    zp = 3\n    lo = 0 - 128\n    hi = 127\n"
+            + textwrap.indent(block("# --- generated requant setup: do not edit ---"), "    ")
+            + "    j = 0\n    while j < n:\n        acc = j * 7919 - 4000000 + off\n"
+            + textwrap.indent(block("# --- generated requant: do not edit ---"), "        ")
+            + "        x[j & 63] = v\n        j += 1\n    return 0\n")
+
+
 def main() -> None:
+    import contextlib
+    import io
+
     from edgeloop.convert.int8 import convert_tflite_bytes
+    from edgeloop_fw.runtime.loader import Model
     from tests.tools import cortexm_layers, xtensa_layers, xtensa_qemu as xq
+    from tests.tools.native_params import depthwise_args
 
     why = xq.unavailable()
     if why:
@@ -130,29 +167,65 @@ def main() -> None:
         code = viper_text(source)
         viper[op] = (viper_count(runner, code, ident, 1064) - viper_count(runner, code, ident, 64)) / 1000
 
+    code = viper_text(requant_source())
+    requant = (viper_count(runner, code, ident, 1064) - viper_count(runner, code, ident, 64)) / 1000
+
     # the innermost loops' slopes: 4 more MACs in each function
     slope = {}
     for fn in ("dot0", "dot", "dots"):
-        prm = [struct.pack("<10i", n, 1, 0, 0, 3 if fn != "dot0" else 0, 0, 0, 2, 1, 0) for n in (64, 68)]
+        prm = [struct.pack("<14i", n, 1, 0, 0, 3 if fn != "dot0" else 0, 0, 0, 2, 1, 0, 1, 0, 0, 0) for n in (64, 68)]
         bufs = [bytes(256), bytes(256)] + [prm[0], bytes(4), prm[1], bytes(4)]
         counts = runner.run(codes[fn], bufs, [[xq.Buf(0), xq.Buf(1), xq.Buf(2), xq.Buf(3)],
                                               [xq.Buf(0), xq.Buf(1), xq.Buf(4), xq.Buf(5)]], count=True)[2]
         slope[fn] = (counts[1] - counts[0]) / 4
+    # dw3: one more output of a block (nine MACs)
+    prm = [struct.pack("<14i", 3, 3, 0, 0, 3, 0, 0, 2, n, 1, 1, 0, 0, 0) for n in (8, 9)]
+    bufs = [bytes(256), bytes(16)] + [prm[0], bytes(64), prm[1], bytes(64)]
+    counts = runner.run(codes["dw3"], bufs, [[xq.Buf(0), xq.Buf(1), xq.Buf(2), xq.Buf(3)],
+                                             [xq.Buf(0), xq.Buf(1), xq.Buf(4), xq.Buf(5)]], count=True)[2]
+    slope["dw3"] = (counts[1] - counts[0]) / 9
 
     print("Xtensa (ESP32-S3, xtensawin) under qemu-xtensa dc233c: instructions per MAC, exact counts")
-    print(f"{'layer':44} {'asm':>6} {'calls':>6} {'asm loop':>9} {'viper loop':>11} {'viper/asm':>10}  goal <= {GOAL:g}")
+    print(f"{'layer':44} {'asm':>6} {'calls':>6} {'asm loop':>11} {'viper loop':>11} {'viper/asm':>10}  goal <= {GOAL:g}")
     ok = True
-    for case, label in CASES.items():
-        tflite, x, want = cortexm_layers.build(case)
+    done = {}
+
+    def layer(case, label):
+        nonlocal ok
+        with contextlib.redirect_stdout(io.StringIO()):  # TensorFlow's export chatter
+            tflite, x, want = cortexm_layers.build(case)
         blob = convert_tflite_bytes(tflite, case).data
         y, n, calls = xtensa_layers.run_layer(blob, x, codes, runner, count=True)
-        kind = "fully_connected" if "fc" in case else ("conv_2d" if "conv" in case else "depthwise_conv_2d")
+        kind = {"fc": "fully_connected", "conv": "conv_2d", "dw": "depthwise_conv_2d"}[cortexm_layers.LAYERS[case][0]]
         fn = {"fully_connected": "dot0", "conv_2d": "dot", "depthwise_conv_2d": "dots"}[kind]
+        if kind == "depthwise_conv_2d" and "dw3" in {c[0] for c in xtensa_layers.plan(
+                kind, depthwise_args(next(p for _o, k, p, _t in Model(io.BytesIO(blob)).ops if k == kind)), bytes(4096))}:
+            fn = "dw3"
         macs = xtensa_layers.layer_macs(blob)
         per = n / macs
         ok &= y == want
-        print(f"{label:44} {per:6.2f} {calls:6d} {slope[fn]:9.2f} {viper[kind]:11.2f} {viper[kind] / per:9.1f}x"
+        print(f"{label:44} {per:6.2f} {calls:6d} {fn:>5} {slope[fn]:5.2f} {viper[kind]:11.2f} {viper[kind] / per:9.1f}x"
               f"  {'met' if per <= GOAL else 'NOT met'}{'' if y == want else '  OUTPUT DIFFERS FROM TFLM'}")
+        done[case] = (n, macs, calls, len(y))
+
+    for case, label in CASES.items():
+        layer(case, label)
+    print()
+    print("MLPerf Tiny KWS DS-CNN (kws_ref_model.tflite), its layer shapes:")
+    for case, label, times in DSCNN:
+        layer(case, f"{times} x {label}")
+    n = sum(done[c][0] * t for c, _l, t in DSCNN)
+    macs = sum(done[c][1] * t for c, _l, t in DSCNN)
+    calls = sum(done[c][2] * t for c, _l, t in DSCNN)
+    outs = sum(done[c][3] * t for c, _l, t in DSCNN)
+    print(f"{'whole model, MAC loops only':44} {n / macs:6.2f} {calls:6d}  {n} instructions over {macs} MACs "
+          f"({n / 240e3:.1f} ms at 240 MHz, 1 instruction per cycle)")
+    print(f"{'requantization in viper, per output':44} {requant:6.1f}  x {outs} outputs = {requant * outs:.0f} "
+          f"instructions ({requant * outs / 240e3:.1f} ms)")
+    print(f"{'whole model, MAC loops + requantization':44} {(n + requant * outs) / macs:6.2f}  "
+          f"{n + requant * outs:.0f} instructions ({(n + requant * outs) / 240e3:.1f} ms)")
+    print(f"not counted: {calls} Python calls from viper into the loops, the pooling, softmax and each op's "
+          "viper set-up; cycles (the LX7 stalls on some load-use pairs)")
     print("outputs equal TFLM's on every layer" if ok else "SOME OUTPUTS DIFFER FROM TFLM")
     if not ok:
         raise SystemExit(1)

@@ -33,6 +33,18 @@ LAYERS = {
                                                         weight_spread=4)),
     "dw1_valid_zpmax": ("dw", (8, 9, 5), dict(kernel_size=(2, 3), strides=(2, 1), calib=(-40.0, 5.0))),
     "dw1_dilated_valid": ("dw", (10, 9, 8), dict(kernel_size=3, dilation_rate=(2, 3))),
+    # 3x3 windows the Xtensa dw3 takes (viper/xtensa.py): a dilated SAME window on an input
+    # too narrow for some outputs' shifted taps (those stay in the viper loop), multiplier 2,
+    # zero point 127; strides (2, 3) with multiplier 3, zero point -128, spread scales
+    "dw3_narrow": ("dw", (6, 5, 3), dict(kernel_size=3, dilation_rate=2, depth_multiplier=2, padding="same",
+                                         calib=(-40.0, 5.0))),
+    "dw3_s2_m3": ("dw", (11, 8, 4), dict(kernel_size=3, strides=(2, 3), depth_multiplier=3, padding="same",
+                                         calib=(40.0, 5.0), weight_spread=3)),
+    # the MLPerf Tiny KWS DS-CNN's other layer shapes (kws_ref_model.tflite: the 10x4 stride-2
+    # stem over the 49x10 MFCCs, the 64->12 classifier; dw1_dscnn, pw_dscnn are its blocks)
+    "conv_dscnn": ("conv", (49, 10, 1), dict(filters=64, kernel_size=(10, 4), strides=2, padding="same",
+                                             activation="relu")),
+    "fc_dscnn": ("fc", (64,), dict(units=12)),
     # 1x1 conv (ARMv6-M's int32 path): DS-CNN's 64->64 pointwise layer; 13->11 channels
     # (2 blocks of 4 rows + 3 on the byte loop, dot length padded 13 -> 16) with the
     # zero point at -128 and weights scaled by 10**-4..10**4 under relu6 (window gathered);
@@ -96,7 +108,12 @@ def build(case: str):
     return tflite, x.tobytes(), ref.get_output(0).astype(np.int8).tobytes()
 
 
-def cases(names=tuple(LAYERS)):
+# used by the Xtensa proof and benchmark only (tests/firmware/cpython/test_xtensa_asm.py,
+# benchmarks/bench_xtensa.py); the bare-metal Cortex-M program keeps its own set
+XTENSA_ONLY = ("dw3_narrow", "dw3_s2_m3", "conv_dscnn", "fc_dscnn")
+
+
+def cases(names=tuple(k for k in LAYERS if k not in XTENSA_ONLY)):
     """[(Case, TFLM bytes)] for the bare-metal program."""
     from edgeloop.convert.int8 import convert_tflite_bytes
     from tests.tools.cortexm import case_from_model

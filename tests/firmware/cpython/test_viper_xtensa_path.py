@@ -61,6 +61,32 @@ def dot0(x, w, prm, acc):
 
 def dots(x, w, prm, acc):
     return _run("dots", x, w, prm, acc, prm[7], False)
+
+
+def dw3(x, w, prm, acc):
+    CALLS["dw3"] = CALLS.get("dw3", 0) + 1
+    xskip = prm[2]
+    off = prm[4]
+    s = prm[7]
+    nout = prm[8]
+    xout = prm[9]
+    nrow = prm[10]
+    assert nout >= 1 and nrow >= 1 and prm[12] % 4 == 0 and prm[13] % 4 == 0
+    k = prm[12] // 4
+    for r in range(nrow):
+        for j in range(nout):
+            xi = prm[5] + r * (nout * xout + prm[11]) + j * xout
+            v = 0
+            for i in range(3):
+                for t in range(3):
+                    b = w[prm[6] + 3 * i + t] & 0xFF  # signed as the machine code's SEXT reads it,
+                    xv = x[xi + i * (3 * s + xskip) + t * s] & 0xFF  # whatever the buffer's type
+                    v += ((b ^ 0x80) - 0x80) * (((xv ^ 0x80) - 0x80) + off)
+            acc[k] = v
+            k += 1
+        k += prm[13] // 4
+    prm[10] = 0
+    return 0
 '''
 
 RUN = """
@@ -149,3 +175,20 @@ def test_zoo_model_through_the_xtensa_branch(board, tmp_path, name):
     _levels, calls, got = run(board, blob, xs)
     assert np.array_equal(got, want)
     assert sum(calls.values()) > 0
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("case", ["dw1_dscnn", "dw3_narrow", "dw3_s2_m3", "dw1_same_s2_zpmin_spread", "speech_dw"])
+def test_depthwise_layers_through_dw3(board, case):
+    """DEPTHWISE_CONV_2D: the 3x3 layers' blocks go to dw3 (DS-CNN's shape; a narrow dilated
+    input whose other outputs stay in viper's loop; strides 2x3 with multiplier 3; zero
+    point -128 with spread scales), speech's 10x8 window to dots; TFLM's bytes."""
+    pytest.importorskip("tensorflow", reason="TensorFlow is not installed (pip install 'edgeloop[tf]')")
+    from edgeloop.convert.int8 import convert_tflite_bytes
+    from tests.tools import cortexm_layers
+
+    tflite, x, want = cortexm_layers.build(case)
+    blob = convert_tflite_bytes(tflite, case).data
+    _levels, calls, got = run(board, blob, [np.frombuffer(x, np.int8)])
+    assert got.tobytes() == want
+    assert (calls.get("dw3", 0) > 0) == (case != "speech_dw") and (calls.get("dots", 0) > 0) == (case == "speech_dw")

@@ -9,6 +9,7 @@ them, requantized by the runtime's qmath) with TFLM's own output bytes.
 
 from __future__ import annotations
 
+import io
 import struct
 
 import numpy as np
@@ -78,7 +79,7 @@ def test_sums_equal_tflm_reference(codes, runner, fn):
     bufs, calls = [], []
     for x, w, prm, bias in cases:
         i = len(bufs)
-        bufs += [x.tobytes(), w.tobytes(), struct.pack("<10i", *prm), struct.pack(f"<{len(bias)}i", *bias)]
+        bufs += [x.tobytes(), w.tobytes(), struct.pack("<14i", *prm, 1, 0, 0, 0), struct.pack(f"<{len(bias)}i", *bias)]
         calls.append([xq.Buf(i), xq.Buf(i + 1), xq.Buf(i + 2), xq.Buf(i + 3)])
     rets, outs, _ = runner.run(codes[fn], bufs, calls)
     assert rets == [0] * len(cases)  # a small int: the call allocates nothing on the board
@@ -88,13 +89,59 @@ def test_sums_equal_tflm_reference(codes, runner, fn):
         assert outs[4 * k] == x.tobytes() and outs[4 * k + 1] == w.tobytes()  # inputs untouched
 
 
+def _reference_dw3(x, w, prm, acc):
+    """dw3's contract (viper/xtensa.py's docstring) on exact integers: the block's sums
+    written (no bias) at A, rows ASKIP bytes apart; every other word untouched."""
+    _n, _runs, xskip, _wskip, off, x0, w0, s, nout, xout, nrow, yskip, a, askip = prm
+    acc, k = list(acc), a // 4
+    for r in range(nrow):
+        for j in range(nout):
+            xi = x0 + r * (nout * xout + yskip) + j * xout
+            v = sum(int(w[w0 + 3 * i + t]) * (int(x[xi + i * (3 * s + xskip) + t * s]) + off)
+                    for i in range(3) for t in range(3))
+            acc[k] = (v + 2**31) % 2**32 - 2**31
+            k += 1
+        k += askip // 4
+    return acc
+
+
+def test_dw3_sums_equal_tflm_reference(codes, runner):
+    """Random blocks (1..5 outputs by 1..4 rows, any tap step, row skip, output and row
+    steps, both extreme zero points) and the extreme bytes; the sums land at A, rows
+    ASKIP apart, and nothing else in acc changes."""
+    rng = np.random.default_rng(3)
+    bufs, calls, cases = [], [], []
+    for k in range(60):
+        off = int(rng.choice([0, 128, -127, int(rng.integers(-127, 129))]))
+        nout, nrow = int(rng.integers(1, 6)), int(rng.integers(1, 5))
+        s, xskip, xout, yskip = (int(rng.integers(lo, hi)) for lo, hi in ((1, 70), (0, 200), (0, 130), (0, 100)))
+        a, askip = 4 * int(rng.integers(0, 3)), 4 * int(rng.integers(0, 3))
+        prm = [int(rng.integers(0, 9)), int(rng.integers(0, 9)), xskip, int(rng.integers(0, 9)), off, 3, 2, s,
+               nout, xout, nrow, yskip, a, askip]  # N, RUNS, WSKIP: ignored
+        x = rng.integers(-128, 128, 3 * (3 * s + xskip) + nrow * (nout * xout + yskip) + 8, dtype=np.int8)
+        w = rng.integers(-128, 128, 12, dtype=np.int8)
+        if k < 5:
+            x[:], w[:], prm[4] = ((-128, -128, -127), (127, -128, -127), (-128, 127, 128), (127, 127, 128),
+                                  (-128, -128, 128))[k]
+        acc = [int(b) for b in rng.integers(-2**31, 2**31, a // 4 + nrow * (nout + askip // 4) + 2)]
+        i = len(bufs)
+        bufs += [x.tobytes(), w.tobytes(), struct.pack("<14i", *prm), struct.pack(f"<{len(acc)}i", *acc)]
+        calls.append([xq.Buf(i), xq.Buf(i + 1), xq.Buf(i + 2), xq.Buf(i + 3)])
+        cases.append((x, w, prm, acc))
+    rets, outs, _ = runner.run(codes["dw3"], bufs, calls)
+    assert rets == [0] * len(cases)
+    for k, (x, w, prm, acc) in enumerate(cases):
+        assert list(struct.unpack(f"<{len(acc)}i", outs[4 * k + 3])) == _reference_dw3(x, w, prm, acc), prm
+        assert outs[4 * k] == x.tobytes() and outs[4 * k + 1] == w.tobytes()
+
+
 def test_the_reader_takes_the_bytes_mpy_cross_wrote(codes):
     """Each function is the .mpy's own machine code: it starts with the jump over its
     literal pool and ENTRY (windowed ABI), and ends with RETW.N."""
     from edgeloop.deploy.mpy import compile_source
 
     mpy = compile_source(SRC.read_bytes(), "edgeloop_fw/runtime/viper/xtensa.py", arch="xtensawin")
-    assert set(codes) == {"dot", "dot0", "dots"}
+    assert set(codes) == {"dot", "dot0", "dots", "dw3"}
     for code in codes.values():
         assert code in mpy
         assert code[0] & 0x3F == 0x06  # J over the literal pool ...
@@ -110,7 +157,7 @@ def test_plugin_counts_equal_the_execution_log(codes, runner):
     x = bytes(range(200))
     calls, bufs = [], [x, x]
     for n in (1, 4, 8, 64, 4):
-        bufs += [struct.pack("<10i", n, 1, 0, 0, 0, 0, 0, 1, 1, 0), struct.pack("<i", 0)]
+        bufs += [struct.pack("<14i", n, 1, 0, 0, 0, 0, 0, 1, 1, 0, 1, 0, 0, 0), struct.pack("<i", 0)]
         calls.append([xq.Buf(0), xq.Buf(1), xq.Buf(len(bufs) - 2), xq.Buf(len(bufs) - 1)])
     plugin = runner.run(codes["dot0"], bufs, calls, count=True)[2]
     log = runner.run(codes["dot0"], bufs, calls, log=True)[2]
@@ -124,7 +171,7 @@ def test_viper_kernels_use_the_same_parameter_block():
     import re
 
     want = dict(re.findall(r"^(P_\w+) = const\((\d+)\)", SRC.read_text(), re.M))
-    assert len(want) == 11
+    assert len(want) == 15
     for name in ("fully_connected", "conv_2d", "depthwise_conv_2d"):
         text = (SRC.parent / f"{name}.py").read_text()
         assert dict(re.findall(r"^(P_\w+) = const\((\d+)\)", text, re.M)) == want, name
@@ -132,7 +179,9 @@ def test_viper_kernels_use_the_same_parameter_block():
 
 
 LAYERS = ("speech_fc", "anchor_fc", "odd_fc", "anchor_conv", "odd_conv", "speech_dw", "odd_dw", "odd_dw4",
-          "dw1_dscnn", "dw1_same_s2_zpmin_spread", "dw1_valid_zpmax", "dw1_dilated_valid", "odd_dw4_dilated")
+          "dw1_dscnn", "dw1_same_s2_zpmin_spread", "dw1_valid_zpmax", "dw1_dilated_valid", "odd_dw4_dilated",
+          "dw3_narrow", "dw3_s2_m3")
+DW3 = ("dw1_dscnn", "dw1_same_s2_zpmin_spread", "dw1_dilated_valid", "dw3_narrow", "dw3_s2_m3")
 
 
 @pytest.mark.parametrize("case", LAYERS)
@@ -141,9 +190,16 @@ def test_layers_give_tflm_bytes(codes, runner, case):
     and 127, per-channel multipliers across 8 decades; TFLM's output bytes."""
     pytest.importorskip("tensorflow")
     from edgeloop.convert.int8 import convert_tflite_bytes
+    from edgeloop_fw.runtime.loader import Model
     from tests.tools import cortexm_layers, xtensa_layers
+    from tests.tools.native_params import depthwise_args
 
     tflite, x, want = cortexm_layers.build(case)
-    y, _, calls = xtensa_layers.run_layer(convert_tflite_bytes(tflite, case).data, x, codes, runner)
+    blob = convert_tflite_bytes(tflite, case).data
+    y, _, calls = xtensa_layers.run_layer(blob, x, codes, runner)
     assert calls > 0
     assert y == want
+    if case in DW3:  # the 3x3 layers went through dw3 (dw3_narrow: and the outputs it cannot take)
+        p = next(p for _o, n, p, _t in Model(io.BytesIO(blob)).ops if n == "depthwise_conv_2d")
+        fns = [c[0] for c in xtensa_layers.plan("depthwise_conv_2d", depthwise_args(p), bytes(4096))]
+        assert "dw3" in fns and (("dots" in fns) == (case == "dw3_narrow")), fns

@@ -67,7 +67,11 @@ P_W = const(6)
 P_XSTEP = const(7)
 P_NOUT = const(8)
 P_XOUT = const(9)
-P_SIZE = const(10)
+P_NROW = const(10)
+P_YSKIP = const(11)
+P_A = const(12)
+P_ASKIP = const(13)
+P_SIZE = const(14)
 
 
 @micropython.viper

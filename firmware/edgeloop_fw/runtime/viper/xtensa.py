@@ -1,7 +1,7 @@
 """The viper kernels' MAC loops in Xtensa assembler, for xtensawin boards (ESP32-S3).
 
 Viper's own loops spend 34-46 instructions per MAC on xtensawin (no
-sign-extending byte load, few values kept in registers); these spend 5.5-7.25
+sign-extending byte load, few values kept in registers); these spend 4.4-7.25
 in the loop (docs/xtensa.md, benchmarks/bench_xtensa.py). Deploy compiles this file only for an xtensawin
 board (`-march=xtensawin`); elsewhere it is absent, the viper kernels' import
 of it fails and they keep their own loops, so every board gets the same bytes.
@@ -35,7 +35,23 @@ channel's taps lie IN_C * dilation_w bytes apart); both overwrite prm[P_W].
 offset into the bias) and w runs on from one output to the next instead of
 starting again at W (the weight rows lie one after another).
 NOUT and RUNS must be at least 1 (the caller skips an empty window: its sum is
-the bias); N may be 0. The functions have no forward branch: this mpy-cross
+the bias); N may be 0.
+
+`dw3` is DEPTHWISE_CONV_2D's 3x3 window (DS-CNN's layers), where `dots` pays
+its run and output set-up for 9 MACs (11.6 instructions per MAC). It keeps the
+nine taps in registers (two 16-bit halves each), folds OFF * sum(w) into the
+start value, and covers a block of NROW x NOUT outputs per call, so one output
+is 40 instructions (4.4 per MAC). It writes the sums (no bias: the caller adds
+it) instead of adding to acc, ignores N, RUNS and WSKIP (always 3 x 3 taps at W,
+row after row; a tap the window clips is a 0 weight over an in-bounds byte, the
+caller's job), and counts P_NROW down to 0:
+    for r in range(NROW):
+        for j in range(NOUT):
+            x = X + r * (NOUT * XOUT + YSKIP) + j * XOUT
+            acc[A // 4 + r * (NOUT + ASKIP // 4) + j] = sum(
+                buf_w[W + 3 * i + k] * (buf_x[x + i * (3 * XSTEP + XSKIP) + k * XSTEP] + OFF)
+                for i in range(3) for k in range(3))
+NOUT and NROW at least 1; A and ASKIP in bytes. The functions have no forward branch: this mpy-cross
 (1.29) stopped with a label assertion on a pair of them.
 """
 
@@ -52,7 +68,11 @@ P_W = const(6)
 P_XSTEP = const(7)
 P_NOUT = const(8)
 P_XOUT = const(9)
-P_SIZE = const(10)
+P_NROW = const(10)
+P_YSKIP = const(11)
+P_A = const(12)
+P_ASKIP = const(13)
+P_SIZE = const(14)
 
 # Instruction words (little-endian 24-bit, Xtensa ISA encodings).
 _SEXT7 = const(0x230000)  # SEXT ar, as, 7: | ar << 12 | as << 8
@@ -60,6 +80,7 @@ _MULA_LL = const(0x780004)  # MULA.AA.LL as, at: | as << 8 | at << 4
 _LOOPNEZ = const(0x009076)  # LOOPNEZ as, body: | as << 8 | (bytes - 1) << 16
 _WSR_ACCLO = const(0x131000)  # | at << 4
 _RSR_ACCLO = const(0x031000)
+_MULA_LH = const(0x7A0004)  # MULA.AA.LH as, at: ACC += as.L * at.H
 
 
 @micropython.asm_xtensa
@@ -271,4 +292,123 @@ def dots(a2, a3, a4, a5):
     add(a2, a2, a12)
     addi(a6, a6, -1)
     bnez(a6, out)
+    movi(a2, 0)
+
+
+@micropython.asm_xtensa
+def dw3(a2, a3, a4, a5):
+    l32i(a6, a4, 20)  # X
+    add(a2, a2, a6)
+    l32i(a6, a4, 24)  # W
+    add(a3, a3, a6)
+    l32i(a6, a4, 48)  # A
+    add(a5, a5, a6)
+    # the nine taps, sign-extended, two to a register: tap 2k in the low half, 2k+1 high
+    l8ui(a6, a3, 0)
+    data(3, _SEXT7 | 6 << 12 | 6 << 8)
+    slli(a6, a6, 16)
+    srli(a6, a6, 8)
+    srli(a6, a6, 8)  # the low half alone (srli stops at 15)
+    l8ui(a15, a3, 1)
+    slli(a15, a15, 24)
+    srai(a15, a15, 8)
+    add(a6, a6, a15)
+    l8ui(a7, a3, 2)
+    data(3, _SEXT7 | 7 << 12 | 7 << 8)
+    slli(a7, a7, 16)
+    srli(a7, a7, 8)
+    srli(a7, a7, 8)
+    l8ui(a15, a3, 3)
+    slli(a15, a15, 24)
+    srai(a15, a15, 8)
+    add(a7, a7, a15)
+    l8ui(a8, a3, 4)
+    data(3, _SEXT7 | 8 << 12 | 8 << 8)
+    slli(a8, a8, 16)
+    srli(a8, a8, 8)
+    srli(a8, a8, 8)
+    l8ui(a15, a3, 5)
+    slli(a15, a15, 24)
+    srai(a15, a15, 8)
+    add(a8, a8, a15)
+    l8ui(a9, a3, 6)
+    data(3, _SEXT7 | 9 << 12 | 9 << 8)
+    slli(a9, a9, 16)
+    srli(a9, a9, 8)
+    srli(a9, a9, 8)
+    l8ui(a15, a3, 7)
+    slli(a15, a15, 24)
+    srai(a15, a15, 8)
+    add(a9, a9, a15)
+    l8ui(a10, a3, 8)
+    data(3, _SEXT7 | 10 << 12 | 10 << 8)
+    # OFF * sum(w), each output's start: the loop then multiplies the bare bytes
+    l32i(a15, a4, 16)  # OFF
+    movi(a14, 0)
+    data(3, _WSR_ACCLO | 14 << 4)
+    data(3, _MULA_LL | 15 << 8 | 6 << 4)
+    data(3, _MULA_LH | 15 << 8 | 6 << 4)
+    data(3, _MULA_LL | 15 << 8 | 7 << 4)
+    data(3, _MULA_LH | 15 << 8 | 7 << 4)
+    data(3, _MULA_LL | 15 << 8 | 8 << 4)
+    data(3, _MULA_LH | 15 << 8 | 8 << 4)
+    data(3, _MULA_LL | 15 << 8 | 9 << 4)
+    data(3, _MULA_LH | 15 << 8 | 9 << 4)
+    data(3, _MULA_LL | 15 << 8 | 10 << 4)
+    data(3, _RSR_ACCLO | 14 << 4)
+    l32i(a11, a4, 28)  # XSTEP
+    l32i(a12, a4, 8)  # XSKIP
+    add(a12, a12, a11)  # from a row's last tap to the next row's first
+    l32i(a13, a4, 36)  # XOUT
+    label(row)
+    l32i(a3, a4, 32)  # NOUT
+    data(3, _LOOPNEZ | 3 << 8 | 119 << 16)  # 40 instructions: one output, nine MACs
+    data(3, _WSR_ACCLO | 14 << 4)
+    l8ui(a3, a2, 0)
+    data(3, _SEXT7 | 3 << 12 | 3 << 8)
+    data(3, _MULA_LL | 3 << 8 | 6 << 4)
+    add(a15, a2, a11)
+    l8ui(a3, a15, 0)
+    data(3, _SEXT7 | 3 << 12 | 3 << 8)
+    data(3, _MULA_LH | 3 << 8 | 6 << 4)
+    add(a15, a15, a11)
+    l8ui(a3, a15, 0)
+    data(3, _SEXT7 | 3 << 12 | 3 << 8)
+    data(3, _MULA_LL | 3 << 8 | 7 << 4)
+    add(a15, a15, a12)
+    l8ui(a3, a15, 0)
+    data(3, _SEXT7 | 3 << 12 | 3 << 8)
+    data(3, _MULA_LH | 3 << 8 | 7 << 4)
+    add(a15, a15, a11)
+    l8ui(a3, a15, 0)
+    data(3, _SEXT7 | 3 << 12 | 3 << 8)
+    data(3, _MULA_LL | 3 << 8 | 8 << 4)
+    add(a15, a15, a11)
+    l8ui(a3, a15, 0)
+    data(3, _SEXT7 | 3 << 12 | 3 << 8)
+    data(3, _MULA_LH | 3 << 8 | 8 << 4)
+    add(a15, a15, a12)
+    l8ui(a3, a15, 0)
+    data(3, _SEXT7 | 3 << 12 | 3 << 8)
+    data(3, _MULA_LL | 3 << 8 | 9 << 4)
+    add(a15, a15, a11)
+    l8ui(a3, a15, 0)
+    data(3, _SEXT7 | 3 << 12 | 3 << 8)
+    data(3, _MULA_LH | 3 << 8 | 9 << 4)
+    add(a15, a15, a11)
+    l8ui(a3, a15, 0)
+    data(3, _SEXT7 | 3 << 12 | 3 << 8)
+    data(3, _MULA_LL | 3 << 8 | 10 << 4)
+    data(3, _RSR_ACCLO | 3 << 4)
+    s32i(a3, a5, 0)
+    addi(a5, a5, 4)
+    add(a2, a2, a13)
+    l32i(a3, a4, 44)  # YSKIP
+    add(a2, a2, a3)
+    l32i(a3, a4, 52)  # ASKIP
+    add(a5, a5, a3)
+    l32i(a3, a4, 40)  # NROW, counted down in prm (no register left)
+    addi(a3, a3, -1)
+    s32i(a3, a4, 40)
+    bnez(a3, row)
     movi(a2, 0)
