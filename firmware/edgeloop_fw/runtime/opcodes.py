@@ -73,6 +73,8 @@ KERNELS_16X8 = {
     25: "softmax_16x8",            # SOFTMAX
     19: "relu_16x8",               # RELU
     21: "relu_16x8",               # RELU6
+    14: "logistic_16x8",           # LOGISTIC
+    28: "logistic_16x8",           # TANH
 }
 
 
@@ -115,5 +117,6 @@ VERSIONS = {
     "quantize_16x8": 1,
     "softmax_16x8": 1,
     "relu_16x8": 1,
+    "logistic_16x8": 1,
 }
 # --- end generated ---

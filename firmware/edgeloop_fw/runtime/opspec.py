@@ -255,6 +255,14 @@ OPS = {
         "input_zp", "shift", "output_zp", "lo", "hi",
         ("limbs", 3),     # qmath.split of the s_in / s_out multiplier
     ), None, False),
+    "logistic_16x8": (1, (  # LOGISTIC and TANH, int16 -> int16 Q0.15: TFLM's table interpolation
+        "n", "input", "output",
+        "tanh",           # 1: TANH (a 2**-8 table step, output 2 sigmoid(2x) - 1); 0: LOGISTIC (2**-9)
+        "multiplier",     # the input rescale to the table's 1/(3 * 4096) scale: (x * MULT + round) >> SHIFT
+        "shift",
+        "table",          # file: 256 little-endian uint16, 65536 sigmoid(k / 24) (TFLM's sigmoid_table_uint16)
+        "scratch",        # arena, 512 bytes the table is read into
+    ), None, False),
 }
 
 

@@ -720,6 +720,18 @@ def _relu_16x8(m, p, N, fixed):
     _limbs(p, N["LIMBS"], 1)
 
 
+def _logistic_16x8(m, p, N, fixed):
+    _count(p, fixed)
+    _pos(p, N, "N")
+    _arena(m, "input", p[N["INPUT"]], 2 * p[N["N"]])
+    _arena(m, "output", p[N["OUTPUT"]], 2 * p[N["N"]])
+    _arena(m, "scratch", p[N["SCRATCH"]], 512)
+    _const(m, "table", p[N["TABLE"]], 512)
+    _need(p[N["TANH"]] in (0, 1), "tanh %d is neither 0 nor 1", p[N["TANH"]])
+    _need(1 <= p[N["MULTIPLIER"]] <= 32767, "multiplier %d is outside [1, 32767]", p[N["MULTIPLIER"]])
+    _need(0 <= p[N["SHIFT"]] <= 31, "shift %d is outside [0, 31]", p[N["SHIFT"]])
+
+
 def _add_16x8(m, p, N, fixed):
     w = _Wide(m)
     w.arena = m.arena // 2
@@ -744,5 +756,5 @@ OPS_CHECK.update({  # 16x8 (opcodes.KERNELS_16X8)
     "fully_connected_16x8": _fully_connected_16x8, "conv_2d_16x8": _conv_2d_16x8,
     "depthwise_conv_2d_16x8": _depthwise_conv_2d_16x8, "pool_2d_16x8": _pool_2d_16x8, "add_16x8": _add_16x8,
     "mean_16x8": _mean_16x8, "quantize_16x8": _quantize_16x8, "softmax_16x8": _softmax_16x8,
-    "relu_16x8": _relu_16x8,
+    "relu_16x8": _relu_16x8, "logistic_16x8": _logistic_16x8,
 })
