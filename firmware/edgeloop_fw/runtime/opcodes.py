@@ -75,6 +75,9 @@ KERNELS_16X8 = {
     21: "relu_16x8",               # RELU6
     14: "logistic_16x8",           # LOGISTIC
     28: "logistic_16x8",           # TANH
+    41: "sub_16x8",                # SUB
+    18: "mul_16x8",                # MUL
+    98: "leaky_relu_16x8",         # LEAKY_RELU
 }
 
 
@@ -118,5 +121,8 @@ VERSIONS = {
     "softmax_16x8": 1,
     "relu_16x8": 1,
     "logistic_16x8": 1,
+    "sub_16x8": 1,
+    "mul_16x8": 1,
+    "leaky_relu_16x8": 1,
 }
 # --- end generated ---

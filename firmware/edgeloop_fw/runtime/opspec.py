@@ -263,6 +263,27 @@ OPS = {
         "table",          # file: 256 little-endian uint16, 65536 sigmoid(k / 24) (TFLM's sigmoid_table_uint16)
         "scratch",        # arena, 512 bytes the table is read into
     ), None, False),
+    "sub_16x8": (1, (     # as "sub" over int16 values: LEFT_SHIFT 15, offsets 0, CONST_SIZE in bytes
+        "n", "broadcast", "input1", "input2", "output",
+        "const", "const_size", "const_to",
+        "input1_offset", "input2_offset", "output_offset", "left_shift",
+        "input1_multiplier", "input1_shift", "input2_multiplier", "input2_shift",
+        "output_multiplier", "output_shift", "act_min", "act_max",
+        ("dims", 4), ("strides1", 4), ("strides2", 4),  # strides in elements
+        ("limbs", 9),     # qmath.split of INPUT1, INPUT2, OUTPUT multipliers
+    ), None, False),
+    "mul_16x8": (1, (     # as "mul" over int16 values: offsets 0, CONST_SIZE in bytes
+        "n", "broadcast", "input1", "input2", "output",
+        "const", "const_size", "const_to",
+        "input1_offset", "input2_offset", "output_offset",
+        "output_multiplier", "output_shift", "act_min", "act_max",
+        ("dims", 4), ("strides1", 4), ("strides2", 4),  # strides in elements
+        ("limbs", 3),     # qmath.split(OUTPUT_MULTIPLIER)
+    ), None, False),
+    "leaky_relu_16x8": (1, (  # int16, zero points 0: x >= 0 rescaled by s_in / s_out, x < 0 by s_in alpha / s_out
+        "n", "input", "output", "identity_shift", "alpha_shift",
+        ("limbs", 6),     # qmath.split of the identity, then the alpha multiplier
+    ), None, False),
 }
 
 

@@ -732,6 +732,45 @@ def _logistic_16x8(m, p, N, fixed):
     _need(0 <= p[N["SHIFT"]] <= 31, "shift %d is outside [0, 31]", p[N["SHIFT"]])
 
 
+def _binary_16x8(m, p, N, fixed):
+    """ops/binary.py's fields over int16 values: the int8 checks on halved offsets (a constant's
+    bytes checked in bytes), zero points 0, an int16 clamp."""
+    w = _Wide(m)
+    w.arena = m.arena // 2
+    q = _halved(p, N, fixed, ("INPUT1", "INPUT2", "OUTPUT", "CONST_TO", "CONST_SIZE"))
+    q[N["CONST"]] = m.const_at  # checked below in bytes
+    _binary(w, q, N, fixed)
+    if p[N["CONST_SIZE"]]:
+        _const(m, "constant input", p[N["CONST"]], p[N["CONST_SIZE"]])
+    for k in ("INPUT1_OFFSET", "INPUT2_OFFSET", "OUTPUT_OFFSET"):
+        _need(p[N[k]] == 0, "%s %d is not 0 (int16 zero points are 0)", k.lower(), p[N[k]])
+    _act16(p, N)
+
+
+def _sub_16x8(m, p, N, fixed):
+    _binary_16x8(m, p, N, fixed)
+    _need(p[N["LEFT_SHIFT"]] == 15, "left_shift %d is not 15", p[N["LEFT_SHIFT"]])
+    for k in ("INPUT1_SHIFT", "INPUT2_SHIFT", "OUTPUT_SHIFT"):
+        _need(-_SHIFT <= p[N[k]] <= 0, "%s %d is outside [-31, 0]", k.lower(), p[N[k]])
+    _limbs(p, N["LIMBS"], 3)
+
+
+def _mul_16x8(m, p, N, fixed):
+    _binary_16x8(m, p, N, fixed)
+    _need(-_SHIFT <= p[N["OUTPUT_SHIFT"]] <= 0, "output_shift %d is outside [-31, 0]", p[N["OUTPUT_SHIFT"]])
+    _limbs(p, N["LIMBS"], 1)
+
+
+def _leaky_relu_16x8(m, p, N, fixed):
+    _count(p, fixed)
+    _pos(p, N, "N")
+    _arena(m, "input", p[N["INPUT"]], 2 * p[N["N"]])
+    _arena(m, "output", p[N["OUTPUT"]], 2 * p[N["N"]])
+    for k in ("IDENTITY_SHIFT", "ALPHA_SHIFT"):
+        _need(-_SHIFT <= p[N[k]] <= 15, "%s %d is outside [-31, 15]", k.lower(), p[N[k]])
+    _limbs(p, N["LIMBS"], 2)
+
+
 def _add_16x8(m, p, N, fixed):
     w = _Wide(m)
     w.arena = m.arena // 2
@@ -757,4 +796,5 @@ OPS_CHECK.update({  # 16x8 (opcodes.KERNELS_16X8)
     "depthwise_conv_2d_16x8": _depthwise_conv_2d_16x8, "pool_2d_16x8": _pool_2d_16x8, "add_16x8": _add_16x8,
     "mean_16x8": _mean_16x8, "quantize_16x8": _quantize_16x8, "softmax_16x8": _softmax_16x8,
     "relu_16x8": _relu_16x8, "logistic_16x8": _logistic_16x8,
+    "sub_16x8": _sub_16x8, "mul_16x8": _mul_16x8, "leaky_relu_16x8": _leaky_relu_16x8,
 })

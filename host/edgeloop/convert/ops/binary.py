@@ -16,6 +16,7 @@ import numpy as np
 
 from ..graph import Arena, Const, Context, Scratch
 from .add import broadcast_strides
+from .wide import need_int16
 
 
 @dataclass
@@ -28,10 +29,15 @@ class Binary:
     scratch: int
 
 
-def operands(ctx: Context, second: str = "second input") -> Binary:
+def operands(ctx: Context, second: str = "second input", wide: bool = False) -> Binary:
+    """`wide`: int16 tensors (the 16x8 kernels): a constant operand goes to the file as
+    little-endian int16 and CONST_SIZE counts its bytes; N, strides and dims stay in elements."""
     a, b, y = ctx.tensor(0), ctx.tensor(1), ctx.tensor(0, outputs=True)
     for t, role in ((a, "first input"), (b, second), (y, "output")):
-        ctx.need_int8(t, role)
+        if wide:
+            need_int16(ctx, t, role)
+        else:
+            ctx.need_int8(t, role)
         if t.per_channel:
             raise ctx.refuse(f"{role} '{t.name}' is quantized per channel; {ctx.op.name} takes one scale per tensor")
     if a.is_constant and b.is_constant:
@@ -48,7 +54,7 @@ def operands(ctx: Context, second: str = "second input") -> Binary:
     where = []
     for t in (a, b):
         if t.is_constant:
-            data = np.ascontiguousarray(t.data, dtype=np.int8).tobytes()
+            data = np.ascontiguousarray(t.data, dtype="<i2" if wide else np.int8).tobytes()
             const, const_size, const_to, scratch = Const(data), len(data), Scratch(), len(data)
             where.append(Scratch())
         else:

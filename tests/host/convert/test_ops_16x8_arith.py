@@ -1,0 +1,94 @@
+"""int16 SUB, MUL and LEAKY_RELU (TFLM's 16x8 mode) under edgeloop's runtime vs TensorFlow Lite
+Micro: identical bytes. Each model is the TFLite converter's own 16x8 quantization of a random
+Keras model (random weights, input spread by a random power of ten, so the rescale multipliers
+and shifts differ per case): two activations of different scales, one broadcast over the other,
+and one a constant; LEAKY_RELU on every int16 code.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.host.convert.test_ops_16x8 import assert_identical, tflm
+from tests.tools.models_16x8 import int16_inputs, randomize, to_16x8
+from tests.tools.runtime_helpers import edgeloop_interpreter, tflm_run
+
+pytestmark = pytest.mark.tf
+
+SEED = 20261207
+SHAPES = ["same", "broadcast", "constant"]
+
+
+@pytest.fixture(scope="module")
+def tf():
+    return pytest.importorskip("tensorflow", reason="TensorFlow is not installed (pip install 'edgeloop[tf]')")
+
+
+def binary_model(op: str, shape: str, rng):
+    """`op` ("sub" or "mul") of two 1x1-convolution branches of different scales; `shape`:
+    both full size, the second averaged to one value per channel (broadcast over H and W),
+    or the model's input and a constant per channel."""
+    import keras
+    from keras import layers as L
+
+    h, w, c = int(rng.integers(2, 7)), int(rng.integers(2, 7)), int(rng.integers(1, 5))
+    inp = keras.Input((h, w, c), batch_size=1)
+    a = L.Conv2D(c, 1)(inp)
+    b = L.Conv2D(c, 1, kernel_initializer=keras.initializers.RandomNormal(0, float(rng.uniform(0.2, 3))))(inp)
+    if shape == "broadcast":
+        b = L.GlobalAveragePooling2D(keepdims=True)(b)
+    elif shape == "constant":  # of the model's input: a constant after a convolution folds into it
+        a, b = inp, rng.normal(0, float(rng.uniform(0.5, 4)), (1, 1, 1, c)).astype(np.float32)
+    fn = keras.ops.subtract if op == "sub" else keras.ops.multiply
+    y = fn(a, b) if rng.random() < 0.5 or shape == "constant" else fn(b, a)
+    return keras.Model(inp, y)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("op", ["sub", "mul"])
+@pytest.mark.parametrize("n", range(3))
+def test_random_16x8_sub_and_mul_match_tflm(tf, op, shape, n):
+    import keras
+
+    from edgeloop.convert.int8 import convert_tflite_bytes
+
+    rng = np.random.default_rng([SEED, 41, op == "mul", SHAPES.index(shape), n])
+    keras.utils.set_random_seed(int(rng.integers(1 << 30)))
+    model = binary_model(op, shape, rng)
+    randomize(model, rng)
+    in_shape = (1,) + tuple(model.inputs[0].shape[1:])
+    x = (rng.normal(0, 1, (16,) + in_shape[1:]) * 10.0 ** rng.uniform(-1.5, 1.5)).astype(np.float32)
+    tflite = to_16x8(tf, model, x)
+    converted = convert_tflite_bytes(tflite, op)
+    assert op.upper() in {o.name for o in converted.ops}
+    t = edgeloop_interpreter(converted.data).model.inputs[0]
+    outs = assert_identical(tflite, converted.data, int16_inputs(in_shape, t.scale, x, rng))
+    assert len(outs) > 2, "the same output for every input: the comparison proves nothing"
+
+
+@pytest.mark.parametrize("n", range(4))
+def test_int16_leaky_relu_matches_tflm_on_every_input_code(tf, n):
+    """A standalone LEAKY_RELU of random alpha (0..1, and above 1 once) and input scale; the
+    input holds every int16 code once."""
+    import keras
+    from keras import layers as L
+
+    from edgeloop.convert.int8 import convert_tflite_bytes
+
+    rng = np.random.default_rng([SEED, 98, n])
+    alpha = float(rng.uniform(1, 3)) if n == 3 else float(rng.uniform(0, 1))
+    inp = keras.Input((65536,), batch_size=1)
+    x = (rng.normal(0, 1, (8, 65536)) * 10.0 ** rng.uniform(-1, 1.5)).astype(np.float32)
+    tflite = to_16x8(tf, keras.Model(inp, L.LeakyReLU(negative_slope=alpha)(inp)), x)
+    converted = convert_tflite_bytes(tflite, "leaky_relu")
+    assert [o.name for o in converted.ops] == ["LEAKY_RELU"]
+    codes = np.arange(-32768, 32768).astype(np.int16).reshape(1, -1)
+    ours, ref = edgeloop_interpreter(converted.data), tflm(tflite, arena_size=1 << 20)
+    want = tflm_run(ref, codes)
+    ours.set_input(codes.tobytes())
+    ours.invoke()
+    got = np.frombuffer(ours.get_output(), np.int16).reshape(want.shape)
+    assert len(np.unique(want)) > 100
+    diff = np.flatnonzero(got != want)
+    assert diff.size == 0, f"{diff.size} codes differ, first {codes[0, diff[:5]]}: {got[0, diff[:5]]} vs {want[0, diff[:5]]}"
