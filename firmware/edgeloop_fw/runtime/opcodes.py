@@ -78,6 +78,7 @@ KERNELS_16X8 = {
     41: "sub_16x8",                # SUB
     18: "mul_16x8",                # MUL
     98: "leaky_relu_16x8",         # LEAKY_RELU
+    67: "transpose_conv_16x8",     # TRANSPOSE_CONV
 }
 
 
@@ -124,5 +125,6 @@ VERSIONS = {
     "sub_16x8": 1,
     "mul_16x8": 1,
     "leaky_relu_16x8": 1,
+    "transpose_conv_16x8": 1,
 }
 # --- end generated ---

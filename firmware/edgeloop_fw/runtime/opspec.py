@@ -284,6 +284,14 @@ OPS = {
         "n", "input", "output", "identity_shift", "alpha_shift",
         ("limbs", 6),     # qmath.split of the identity, then the alpha multiplier
     ), None, False),
+    "transpose_conv_16x8": (1, (  # "transpose_conv"'s geometry, conv_2d_16x8's int64 bias and requantization
+        "batches", "in_h", "in_w", "in_c", "out_h", "out_w", "out_c",
+        "filter_h", "filter_w", "stride_h", "stride_w", "pad_h", "pad_w",
+        "input", "output",
+        "weights",        # file: int8 [OUT_C, FILTER_H, FILTER_W, IN_C]
+        "scratch",        # arena, FILTER_H * FILTER_W * IN_C bytes: one output channel's filter
+        "act_min", "act_max",
+    ), ("per_channel", "out_c", ("bias_hi", "bias_lo", "multiplier", "shift", "reduced", "total_shift")), False),
 }
 
 

@@ -771,6 +771,22 @@ def _leaky_relu_16x8(m, p, N, fixed):
     _limbs(p, N["LIMBS"], 2)
 
 
+def _transpose_conv_16x8(m, p, N, fixed):
+    _need(len(p) > fixed, "%d params, expected more than %d", len(p), fixed)
+    _pos(p, N, "BATCHES", "IN_H", "IN_W", "IN_C", "OUT_H", "OUT_W", "OUT_C", "FILTER_H", "FILTER_W",
+         "STRIDE_H", "STRIDE_W")
+    b, ih, iw, ic, oh, ow, oc, fh, fw = [p[N[k]] for k in ("BATCHES", "IN_H", "IN_W", "IN_C", "OUT_H", "OUT_W",
+                                                            "OUT_C", "FILTER_H", "FILTER_W")]
+    _need(p[N["PAD_H"]] >= 0 and p[N["PAD_W"]] >= 0, "padding %d, %d is negative", p[N["PAD_H"]],
+          p[N["PAD_W"]])
+    _arena(m, "input", p[N["INPUT"]], 2 * b * ih * iw * ic)
+    _arena(m, "output", p[N["OUTPUT"]], 2 * b * oh * ow * oc)
+    _arena(m, "scratch", p[N["SCRATCH"]], fh * fw * ic)
+    _const(m, "weights", p[N["WEIGHTS"]], oc * fh * fw * ic)
+    _act16(p, N)
+    _units64(p, N, fixed, oc, "PER_CHANNEL")
+
+
 def _add_16x8(m, p, N, fixed):
     w = _Wide(m)
     w.arena = m.arena // 2
@@ -797,4 +813,5 @@ OPS_CHECK.update({  # 16x8 (opcodes.KERNELS_16X8)
     "mean_16x8": _mean_16x8, "quantize_16x8": _quantize_16x8, "softmax_16x8": _softmax_16x8,
     "relu_16x8": _relu_16x8, "logistic_16x8": _logistic_16x8,
     "sub_16x8": _sub_16x8, "mul_16x8": _mul_16x8, "leaky_relu_16x8": _leaky_relu_16x8,
+    "transpose_conv_16x8": _transpose_conv_16x8,
 })

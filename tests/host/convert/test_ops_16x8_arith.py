@@ -92,3 +92,30 @@ def test_int16_leaky_relu_matches_tflm_on_every_input_code(tf, n):
     assert len(np.unique(want)) > 100
     diff = np.flatnonzero(got != want)
     assert diff.size == 0, f"{diff.size} codes differ, first {codes[0, diff[:5]]}: {got[0, diff[:5]]} vs {want[0, diff[:5]]}"
+
+
+@pytest.mark.parametrize("n", range(6))
+def test_random_16x8_transpose_conv_matches_tflm(tf, n):
+    """Conv2DTranspose of random geometry (stride 1..3, filters 1..4, same/valid padding, a fused
+    ReLU or none), random weights and biases, input scale spread by a random power of ten."""
+    import keras
+    from keras import layers as L
+
+    from edgeloop.convert.int8 import convert_tflite_bytes
+
+    rng = np.random.default_rng([SEED, 67, n])
+    keras.utils.set_random_seed(int(rng.integers(1 << 30)))
+    h, w, c = int(rng.integers(1, 6)), int(rng.integers(1, 6)), int(rng.integers(1, 4))
+    inp = keras.Input((h, w, c), batch_size=1)
+    layer = L.Conv2DTranspose(int(rng.integers(1, 5)), (int(rng.integers(1, 5)), int(rng.integers(1, 5))),
+                              strides=(int(rng.integers(1, 4)), int(rng.integers(1, 4))),
+                              padding=["same", "valid"][n % 2], activation=[None, "relu"][n // 2 % 2])
+    model = keras.Model(inp, layer(inp))
+    randomize(model, rng)
+    x = (rng.normal(0, 1, (16, h, w, c)) * 10.0 ** rng.uniform(-1.5, 1.5)).astype(np.float32)
+    tflite = to_16x8(tf, model, x)
+    converted = convert_tflite_bytes(tflite, "transpose_conv")
+    assert "TRANSPOSE_CONV" in {o.name for o in converted.ops}
+    t = edgeloop_interpreter(converted.data).model.inputs[0]
+    outs = assert_identical(tflite, converted.data, int16_inputs((1, h, w, c), t.scale, x, rng))
+    assert len(outs) > 2, "the same output for every input: the comparison proves nothing"
