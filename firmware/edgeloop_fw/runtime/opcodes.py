@@ -79,6 +79,7 @@ KERNELS_16X8 = {
     18: "mul_16x8",                # MUL
     98: "leaky_relu_16x8",         # LEAKY_RELU
     67: "transpose_conv_16x8",     # TRANSPOSE_CONV
+    126: "batch_matmul_16x8",      # BATCH_MATMUL
 }
 
 
@@ -126,5 +127,6 @@ VERSIONS = {
     "mul_16x8": 1,
     "leaky_relu_16x8": 1,
     "transpose_conv_16x8": 1,
+    "batch_matmul_16x8": 1,
 }
 # --- end generated ---

@@ -292,6 +292,16 @@ OPS = {
         "scratch",        # arena, FILTER_H * FILTER_W * IN_C bytes: one output channel's filter
         "act_min", "act_max",
     ), ("per_channel", "out_c", ("bias_hi", "bias_lo", "multiplier", "shift", "reduced", "total_shift")), False),
+    "batch_matmul_16x8": (1, (  # "batch_matmul"'s geometry over int16 values (strides in bytes), zero points 0
+        ("batches", 2),
+        "rows", "cols", "depth",
+        "lhs", ("lhs_batch", 2),
+        "lhs_row", "lhs_k",
+        "rhs", ("rhs_batch", 2),
+        "rhs_k", "rhs_col",
+        "output",
+        "reduced", "total_shift",  # TFLM's int64 requantization (qmath.mbqm64)
+    ), None, False),
 }
 
 

@@ -787,6 +787,29 @@ def _transpose_conv_16x8(m, p, N, fixed):
     _units64(p, N, fixed, oc, "PER_CHANNEL")
 
 
+def _batch_matmul_16x8(m, p, N, fixed):
+    _count(p, fixed)
+    _pos(p, N, "ROWS", "COLS", "DEPTH")
+    b0, b1 = p[N["BATCHES"]], p[N["BATCHES"] + 1]
+    _need(b0 >= 1 and b1 >= 1, "batches %d, %d", b0, b1)
+    rows, cols, depth = p[N["ROWS"]], p[N["COLS"]], p[N["DEPTH"]]
+    for side, inner in (("LHS", ("ROW", "K")), ("RHS", ("K", "COL"))):
+        last = 0
+        for k, n in ((N[side + "_BATCH"], b0), (N[side + "_BATCH"] + 1, b1)):
+            _need(p[k] >= 0 and p[k] % 2 == 0, "%s batch stride %d is not a whole int16 step", side.lower(), p[k])
+            last += (n - 1) * p[k]
+        for name, n in zip(inner, (rows, depth) if side == "LHS" else (depth, cols)):
+            st = p[N[side + "_" + name]]
+            _need(st >= 0 and st % 2 == 0, "%s %s stride %d is not a whole int16 step", side.lower(), name.lower(),
+                  st)
+            last += (n - 1) * st
+        _arena(m, side.lower(), p[N[side]], last + 2)
+    _arena(m, "output", p[N["OUTPUT"]], 2 * b0 * b1 * rows * cols)
+    _need(0 <= p[N["REDUCED"]] <= 0x7FFF and 8 <= p[N["TOTAL_SHIFT"]] <= 46,
+          "reduced multiplier %d, total shift %d are not TFLM's int64 requantization", p[N["REDUCED"]],
+          p[N["TOTAL_SHIFT"]])
+
+
 def _add_16x8(m, p, N, fixed):
     w = _Wide(m)
     w.arena = m.arena // 2
@@ -813,5 +836,5 @@ OPS_CHECK.update({  # 16x8 (opcodes.KERNELS_16X8)
     "mean_16x8": _mean_16x8, "quantize_16x8": _quantize_16x8, "softmax_16x8": _softmax_16x8,
     "relu_16x8": _relu_16x8, "logistic_16x8": _logistic_16x8,
     "sub_16x8": _sub_16x8, "mul_16x8": _mul_16x8, "leaky_relu_16x8": _leaky_relu_16x8,
-    "transpose_conv_16x8": _transpose_conv_16x8,
+    "transpose_conv_16x8": _transpose_conv_16x8, "batch_matmul_16x8": _batch_matmul_16x8,
 })

@@ -119,3 +119,71 @@ def test_random_16x8_transpose_conv_matches_tflm(tf, n):
     t = edgeloop_interpreter(converted.data).model.inputs[0]
     outs = assert_identical(tflite, converted.data, int16_inputs((1, h, w, c), t.scale, x, rng))
     assert len(outs) > 2, "the same output for every input: the comparison proves nothing"
+
+
+def matmul_16x8(tf, la, ra, adj_x, adj_y, rng) -> bytes:
+    """The converter's 16x8 .tflite of one tf.matmul of two model inputs (spread differently)."""
+    specs = [tf.TensorSpec(la, tf.float32, name="in0"), tf.TensorSpec(ra, tf.float32, name="in1")]
+    module = tf.Module()
+    module.f = tf.function(lambda a, b: tf.matmul(a, b, transpose_a=adj_x, transpose_b=adj_y),
+                           input_signature=specs)
+    spread = [10.0 ** rng.uniform(-1.5, 1.5) for _ in range(2)]
+
+    def representative():
+        for _ in range(12):
+            yield {"in0": (rng.normal(0, 1, la) * spread[0]).astype(np.float32),
+                   "in1": (rng.normal(0, 1, ra) * spread[1]).astype(np.float32)}
+
+    conv = tf.lite.TFLiteConverter.from_concrete_functions([module.f.get_concrete_function()], module)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = representative
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+    conv.inference_input_type = conv.inference_output_type = tf.int16
+    return bytes(conv.convert())
+
+
+BMM_CASES = [(3, None), (3, "lhs"), (4, None), (4, "rhs"), (4, "mixed"), (3, "rhs")]  # rank 2: the converter makes a FULLY_CONNECTED
+
+
+@pytest.mark.parametrize("rank,bcast", BMM_CASES)
+def test_random_16x8_batch_matmul_matches_tflm(tf, rank, bcast):
+    """tf.matmul of two int16 activations: ranks 3-4, random adj_x/adj_y, broadcast batches;
+    calibrated, full-range random and extreme codes."""
+    from edgeloop.convert.int8 import convert_tflite_bytes
+
+    rng = np.random.default_rng([SEED, 126, BMM_CASES.index((rank, bcast))])
+    batch = [int(v) for v in rng.integers(2, 4, size=rank - 2)]
+    r, k, c = (int(v) for v in rng.integers(1, 7, size=3))
+    adj_x, adj_y = bool(rng.integers(0, 2)), bool(rng.integers(0, 2))
+    lb, rb = list(batch), list(batch)
+    if bcast == "lhs":
+        lb[-1] = 1
+    elif bcast == "rhs":
+        rb[0] = 1
+    elif bcast == "mixed":
+        lb[0], rb[-1] = 1, 1
+    la = tuple(lb) + ((k, r) if adj_x else (r, k))
+    ra = tuple(rb) + ((c, k) if adj_y else (k, c))
+    tflite = matmul_16x8(tf, la, ra, adj_x, adj_y, rng)
+    converted = convert_tflite_bytes(tflite, "batch_matmul")
+    assert [o.name for o in converted.ops] == ["BATCH_MATMUL"]
+    ours, ref = edgeloop_interpreter(converted.data), tflm(tflite)
+    ins = ours.model.inputs
+    shapes = [tuple(t.shape) for t in ins]
+    outs = set()
+    for kind in range(4):
+        xs = [(rng.integers(-32768, 32768, size=s) if kind == 0 else
+               np.clip(np.round(rng.normal(0, 0.3, s) * 32767), -32768, 32767) if kind == 1 else
+               np.full(s, [-32768, 32767][kind - 2])).astype(np.int16) for s in shapes]
+        ref.reset()
+        for i, x in enumerate(xs):
+            ref.set_input(x, i)
+        ref.invoke()
+        want = ref.get_output(0).copy()
+        for i, x in enumerate(xs):
+            ours.set_input(x.tobytes(), i)
+        ours.invoke()
+        got = np.frombuffer(ours.get_output(), np.int16).reshape(want.shape)
+        assert np.array_equal(got, want), f"inputs #{kind}: edgeloop {got.ravel()[:8]} vs TFLM {want.ravel()[:8]}"
+        outs.add(want.tobytes())
+    assert len(outs) > 2
