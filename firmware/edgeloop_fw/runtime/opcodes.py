@@ -80,6 +80,7 @@ KERNELS_16X8 = {
     98: "leaky_relu_16x8",         # LEAKY_RELU
     67: "transpose_conv_16x8",     # TRANSPOSE_CONV
     126: "batch_matmul_16x8",      # BATCH_MATMUL
+    54: "prelu_16x8",              # PRELU (int8 alpha)
 }
 
 
@@ -128,5 +129,6 @@ VERSIONS = {
     "leaky_relu_16x8": 1,
     "transpose_conv_16x8": 1,
     "batch_matmul_16x8": 1,
+    "prelu_16x8": 1,
 }
 # --- end generated ---

@@ -302,6 +302,14 @@ OPS = {
         "output",
         "reduced", "total_shift",  # TFLM's int64 requantization (qmath.mbqm64)
     ), None, False),
+    "prelu_16x8": (1, (   # as "prelu": int16 input and output (offsets 0), int8 alpha (INPUT2)
+        "n", "broadcast", "input1", "input2", "output",
+        "const", "const_size", "const_to",  # a constant alpha: int8, CONST_SIZE bytes
+        "input_offset", "alpha_offset", "output_offset",
+        "output_multiplier_1", "output_shift_1", "output_multiplier_2", "output_shift_2",
+        ("dims", 4), ("strides1", 4), ("strides2", 4),  # strides in elements
+        ("limbs", 6),     # qmath.split of OUTPUT_MULTIPLIER_1, OUTPUT_MULTIPLIER_2
+    ), None, False),
 }
 
 

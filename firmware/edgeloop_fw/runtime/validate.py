@@ -810,6 +810,41 @@ def _batch_matmul_16x8(m, p, N, fixed):
           p[N["TOTAL_SHIFT"]])
 
 
+def _prelu_16x8(m, p, N, fixed):
+    """int16 input and output, int8 alpha: each operand's extent in its own element size."""
+    _count(p, fixed)
+    _pos(p, N, "N")
+    n = p[N["N"]]
+    _need(p[N["BROADCAST"]] in (0, 1), "broadcast %d is neither 0 nor 1", p[N["BROADCAST"]])
+    _arena(m, "output", p[N["OUTPUT"]], 2 * n)
+    last1, last2 = n - 1, n - 1
+    if p[N["BROADCAST"]]:
+        dims = p[N["DIMS"]:N["DIMS"] + 4]
+        total = 1
+        for d in dims:
+            _need(d >= 1, "broadcast dimension %d", d)
+            total *= d
+        _need(total == n, "broadcast dims %s hold %d values, not n = %d", list(dims), total, n)
+        last1, last2 = 0, 0
+        for d, s1, s2 in zip(dims, p[N["STRIDES1"]:N["STRIDES1"] + 4], p[N["STRIDES2"]:N["STRIDES2"] + 4]):
+            _need(s1 >= 0 and s2 >= 0, "strides %d, %d: one is negative", s1, s2)
+            last1 += (d - 1) * s1
+            last2 += (d - 1) * s2
+    _arena(m, "input", p[N["INPUT1"]], 2 * (last1 + 1))
+    _arena(m, "alpha", p[N["INPUT2"]], last2 + 1)
+    size = p[N["CONST_SIZE"]]
+    _need(size >= 0, "const_size %d is negative", size)
+    if size:
+        _const(m, "constant alpha", p[N["CONST"]], size)
+        _arena(m, "constant alpha's copy", p[N["CONST_TO"]], size)
+    _need(p[N["INPUT_OFFSET"]] == 0 and p[N["OUTPUT_OFFSET"]] == 0, "input/output offsets %d, %d are not 0",
+          p[N["INPUT_OFFSET"]], p[N["OUTPUT_OFFSET"]])
+    _neg_zp(p, N, "ALPHA_OFFSET")
+    _need(-_SHIFT <= p[N["OUTPUT_SHIFT_1"]] <= 15 and -_SHIFT <= p[N["OUTPUT_SHIFT_2"]] <= 7,
+          "output shifts %d, %d are outside [-31, 15], [-31, 7]", p[N["OUTPUT_SHIFT_1"]], p[N["OUTPUT_SHIFT_2"]])
+    _limbs(p, N["LIMBS"], 2)
+
+
 def _add_16x8(m, p, N, fixed):
     w = _Wide(m)
     w.arena = m.arena // 2
@@ -837,4 +872,5 @@ OPS_CHECK.update({  # 16x8 (opcodes.KERNELS_16X8)
     "relu_16x8": _relu_16x8, "logistic_16x8": _logistic_16x8,
     "sub_16x8": _sub_16x8, "mul_16x8": _mul_16x8, "leaky_relu_16x8": _leaky_relu_16x8,
     "transpose_conv_16x8": _transpose_conv_16x8, "batch_matmul_16x8": _batch_matmul_16x8,
+    "prelu_16x8": _prelu_16x8,
 })

@@ -29,12 +29,16 @@ class Binary:
     scratch: int
 
 
-def operands(ctx: Context, second: str = "second input", wide: bool = False) -> Binary:
-    """`wide`: int16 tensors (the 16x8 kernels): a constant operand goes to the file as
-    little-endian int16 and CONST_SIZE counts its bytes; N, strides and dims stay in elements."""
+def operands(ctx: Context, second: str = "second input", wide: bool = False, wide_second: bool | None = None) -> Binary:
+    """`wide`: int16 tensors (the 16x8 kernels), all three unless `wide_second` says otherwise
+    for the second input (int16 PRELU's alpha is int8). A constant int16 operand goes to the
+    file as little-endian int16 and CONST_SIZE counts its bytes; N, strides and dims stay in
+    elements."""
     a, b, y = ctx.tensor(0), ctx.tensor(1), ctx.tensor(0, outputs=True)
-    for t, role in ((a, "first input"), (b, second), (y, "output")):
-        if wide:
+    if wide_second is None:
+        wide_second = wide
+    for t, role, w in ((a, "first input", wide), (b, second, wide_second), (y, "output", wide)):
+        if w:
             need_int16(ctx, t, role)
         else:
             ctx.need_int8(t, role)
@@ -54,7 +58,7 @@ def operands(ctx: Context, second: str = "second input", wide: bool = False) -> 
     where = []
     for t in (a, b):
         if t.is_constant:
-            data = np.ascontiguousarray(t.data, dtype="<i2" if wide else np.int8).tobytes()
+            data = np.ascontiguousarray(t.data, dtype="<i2" if t.dtype == "int16" else np.int8).tobytes()
             const, const_size, const_to, scratch = Const(data), len(data), Scratch(), len(data)
             where.append(Scratch())
         else:
