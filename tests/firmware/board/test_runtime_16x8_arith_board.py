@@ -1,6 +1,7 @@
 """The 16x8 kernels of LOGISTIC, TANH, SUB, MUL, LEAKY_RELU, TRANSPOSE_CONV and BATCH_MATMUL on
 the virtual board and the unix-port interpreters, byte for byte against TFLM: one small
-model through all of them (the converter's own 16x8 quantization). The calibrated input runs
+model through all of them (the converter's own 16x8 quantization), and a hand-built PRELU
+with an int8 alpha (which the converter does not emit). The calibrated input runs
 heap-locked (nothing allocated); full-range and extreme codes run unlocked (a MUL of -32768
 by -32768 or an int64 BATCH_MATMUL sum past 2**30 takes Python's exact long ints).
 """
@@ -71,3 +72,34 @@ def test_the_new_16x8_ops_on_the_board_match_tflm(board):  # noqa: F811
     want = [tflm_run(ref, v).astype("<i2").tobytes().hex() for v in xs]
     assert len(set(want)) == len(want), "the inputs give equal outputs: the comparison proves little"
     assert got == want
+
+
+def test_a_hand_built_int16_prelu_on_the_board_matches_tflm(board):  # noqa: F811
+    """PRELU with an int16 input and an int8 per-channel alpha (the converter's 16x8 mode does
+    not emit it): 1024 random codes and both extremes, heap-locked."""
+    runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
+    from edgeloop.convert.int8 import convert_tflite_bytes
+    from tests.tools import op_models as M
+    from tests.tools.op_models import Op, T
+
+    rng = np.random.default_rng(54)
+    shape = (1, 16, 64)
+    tensors = [T("x", shape, dtype="int16", scale=3e-3),
+               T("a", (64,), dtype="int8", scale=0.01, zero_point=-7,
+                 data=rng.integers(-128, 128, size=64).astype(np.int8)),
+               T("y", shape, dtype="int16", scale=2e-3)]
+    tflite = M.build(tensors, [Op(M.schema().BuiltinOperator.PRELU, ["x", "a"], ["y"])], ["x"], ["y"])
+    converted = convert_tflite_bytes(tflite, "prelu_16x8")
+    ref = runtime.Interpreter.from_bytes(tflite)
+    x = rng.integers(-32768, 32768, size=shape).astype(np.int16)
+    x.ravel()[:2] = (-32768, 32767)
+    dev = board({"p16.elm": converted.data, "x.bin": x.tobytes()})
+    out = dev.exec(HEAP_LOCKED.split("it = Interpreter")[0] + "it = Interpreter(Model(open('/p16.elm', 'rb')))\n"
+                   "with open('/x.bin', 'rb') as f:\n    it.set_input(f.read())\n"
+                   "result, grew = locked_invoke(it)\nprint('RUN', result, grew, it.get_output().hex())\n",
+                   timeout=120).decode()
+    fields = out.split("RUN ")[1].split()
+    assert fields[:2] == ["ok", "0"], f"invoke() allocated ({fields[:2]})"
+    want = tflm_run(ref, x)
+    assert len(np.unique(want)) > 500
+    assert fields[2] == want.astype("<i2").tobytes().hex()
