@@ -29,7 +29,8 @@ class Binary:
     scratch: int
 
 
-def operands(ctx: Context, second: str = "second input", wide: bool = False, wide_second: bool | None = None) -> Binary:
+def operands(ctx: Context, second: str = "second input", wide: bool = False,
+             wide_second: bool | None = None) -> Binary:
     """`wide`: int16 tensors (the 16x8 kernels), all three unless `wide_second` says otherwise
     for the second input (int16 PRELU's alpha is int8). A constant int16 operand goes to the
     file as little-endian int16 and CONST_SIZE counts its bytes; N, strides and dims stay in

@@ -3,8 +3,9 @@
 Two multipliers through QuantizeMultiplier: s_in * alpha / s_out for negative inputs,
 s_in / s_out for the rest, in double from the float32 scales and alpha. (TFLM's source
 reads as float32 arithmetic widened afterwards; the installed TFLM's outputs are those of
-the double one -- the float32 products missed by one in up to 31 of the 65536 codes.) A negative alpha is refused, as in the int8 table (ops/leaky_relu.py); so is a
-left shift past 15, where TFLM's int32 product could overflow.
+the double one -- the float32 products missed by one in up to 31 of the 65536 codes.)
+A negative alpha is refused, as in the int8 table (ops/leaky_relu.py); so is a left
+shift past 15, where TFLM's int32 product could overflow.
 
 Params: edgeloop_fw/runtime/opspec.py ("leaky_relu_16x8").
 """
