@@ -86,6 +86,14 @@ KERNELS_16X8 = {
     55: "maximum_minimum",         # MAXIMUM
     57: "maximum_minimum",         # MINIMUM
     6: "dequantize_16x8",          # DEQUANTIZE (int16 -> float32)
+    14: "logistic_16x8",           # LOGISTIC
+    28: "logistic_16x8",           # TANH
+    41: "sub_16x8",                # SUB
+    18: "mul_16x8",                # MUL
+    98: "leaky_relu_16x8",         # LEAKY_RELU
+    67: "transpose_conv_16x8",     # TRANSPOSE_CONV
+    126: "batch_matmul_16x8",      # BATCH_MATMUL
+    54: "prelu_16x8",              # PRELU (int8 alpha)
 }
 
 
@@ -129,5 +137,12 @@ VERSIONS = {
     "softmax_16x8": 1,
     "relu_16x8": 1,
     "dequantize_16x8": 1,
+    "logistic_16x8": 1,
+    "sub_16x8": 1,
+    "mul_16x8": 1,
+    "leaky_relu_16x8": 1,
+    "transpose_conv_16x8": 1,
+    "batch_matmul_16x8": 1,
+    "prelu_16x8": 1,
 }
 # --- end generated ---

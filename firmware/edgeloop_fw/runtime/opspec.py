@@ -263,6 +263,61 @@ OPS = {
         "mant_hi", "mant_lo",  # the scale's 24-bit mantissa as two 12-bit halves
         "bias",           # the float32 exponent field of mantissa * |x - zero_point| before any rounding shift
     ), None, False),
+    "logistic_16x8": (1, (  # LOGISTIC and TANH, int16 -> int16 Q0.15: TFLM's table interpolation
+        "n", "input", "output",
+        "tanh",           # 1: TANH (a 2**-8 table step, output 2 sigmoid(2x) - 1); 0: LOGISTIC (2**-9)
+        "multiplier",     # the input rescale to the table's 1/(3 * 4096) scale: (x * MULT + round) >> SHIFT
+        "shift",
+        "table",          # file: 256 little-endian uint16, 65536 sigmoid(k / 24) (TFLM's sigmoid_table_uint16)
+        "scratch",        # arena, 512 bytes the table is read into
+    ), None, False),
+    "sub_16x8": (1, (     # as "sub" over int16 values: LEFT_SHIFT 15, offsets 0, CONST_SIZE in bytes
+        "n", "broadcast", "input1", "input2", "output",
+        "const", "const_size", "const_to",
+        "input1_offset", "input2_offset", "output_offset", "left_shift",
+        "input1_multiplier", "input1_shift", "input2_multiplier", "input2_shift",
+        "output_multiplier", "output_shift", "act_min", "act_max",
+        ("dims", 4), ("strides1", 4), ("strides2", 4),  # strides in elements
+        ("limbs", 9),     # qmath.split of INPUT1, INPUT2, OUTPUT multipliers
+    ), None, False),
+    "mul_16x8": (1, (     # as "mul" over int16 values: offsets 0, CONST_SIZE in bytes
+        "n", "broadcast", "input1", "input2", "output",
+        "const", "const_size", "const_to",
+        "input1_offset", "input2_offset", "output_offset",
+        "output_multiplier", "output_shift", "act_min", "act_max",
+        ("dims", 4), ("strides1", 4), ("strides2", 4),  # strides in elements
+        ("limbs", 3),     # qmath.split(OUTPUT_MULTIPLIER)
+    ), None, False),
+    "leaky_relu_16x8": (1, (  # int16, zero points 0: x >= 0 rescaled by s_in / s_out, x < 0 by s_in alpha / s_out
+        "n", "input", "output", "identity_shift", "alpha_shift",
+        ("limbs", 6),     # qmath.split of the identity, then the alpha multiplier
+    ), None, False),
+    "transpose_conv_16x8": (1, (  # "transpose_conv"'s geometry, conv_2d_16x8's int64 bias and requantization
+        "batches", "in_h", "in_w", "in_c", "out_h", "out_w", "out_c",
+        "filter_h", "filter_w", "stride_h", "stride_w", "pad_h", "pad_w",
+        "input", "output",
+        "weights",        # file: int8 [OUT_C, FILTER_H, FILTER_W, IN_C]
+        "scratch",        # arena, FILTER_H * FILTER_W * IN_C bytes: one output channel's filter
+        "act_min", "act_max",
+    ), ("per_channel", "out_c", ("bias_hi", "bias_lo", "multiplier", "shift", "reduced", "total_shift")), False),
+    "batch_matmul_16x8": (1, (  # "batch_matmul"'s geometry over int16 values (strides in bytes), zero points 0
+        ("batches", 2),
+        "rows", "cols", "depth",
+        "lhs", ("lhs_batch", 2),
+        "lhs_row", "lhs_k",
+        "rhs", ("rhs_batch", 2),
+        "rhs_k", "rhs_col",
+        "output",
+        "reduced", "total_shift",  # TFLM's int64 requantization (qmath.mbqm64)
+    ), None, False),
+    "prelu_16x8": (1, (   # as "prelu": int16 input and output (offsets 0), int8 alpha (INPUT2)
+        "n", "broadcast", "input1", "input2", "output",
+        "const", "const_size", "const_to",  # a constant alpha: int8, CONST_SIZE bytes
+        "input_offset", "alpha_offset", "output_offset",
+        "output_multiplier_1", "output_shift_1", "output_multiplier_2", "output_shift_2",
+        ("dims", 4), ("strides1", 4), ("strides2", 4),  # strides in elements
+        ("limbs", 6),     # qmath.split of OUTPUT_MULTIPLIER_1, OUTPUT_MULTIPLIER_2
+    ), None, False),
 }
 
 

@@ -755,6 +755,131 @@ def _dequantize_16x8(m, p, N, fixed):
           p[N["BIAS"]])
 
 
+def _logistic_16x8(m, p, N, fixed):
+    _count(p, fixed)
+    _pos(p, N, "N")
+    _arena(m, "input", p[N["INPUT"]], 2 * p[N["N"]])
+    _arena(m, "output", p[N["OUTPUT"]], 2 * p[N["N"]])
+    _arena(m, "scratch", p[N["SCRATCH"]], 512)
+    _const(m, "table", p[N["TABLE"]], 512)
+    _need(p[N["TANH"]] in (0, 1), "tanh %d is neither 0 nor 1", p[N["TANH"]])
+    _need(1 <= p[N["MULTIPLIER"]] <= 32767, "multiplier %d is outside [1, 32767]", p[N["MULTIPLIER"]])
+    _need(0 <= p[N["SHIFT"]] <= 31, "shift %d is outside [0, 31]", p[N["SHIFT"]])
+
+
+def _binary_16x8(m, p, N, fixed):
+    """ops/binary.py's fields over int16 values: the int8 checks on halved offsets (a constant's
+    bytes checked in bytes), zero points 0, an int16 clamp."""
+    w = _Wide(m)
+    w.arena = m.arena // 2
+    q = _halved(p, N, fixed, ("INPUT1", "INPUT2", "OUTPUT", "CONST_TO", "CONST_SIZE"))
+    q[N["CONST"]] = m.const_at  # checked below in bytes
+    _binary(w, q, N, fixed)
+    if p[N["CONST_SIZE"]]:
+        _const(m, "constant input", p[N["CONST"]], p[N["CONST_SIZE"]])
+    for k in ("INPUT1_OFFSET", "INPUT2_OFFSET", "OUTPUT_OFFSET"):
+        _need(p[N[k]] == 0, "%s %d is not 0 (int16 zero points are 0)", k.lower(), p[N[k]])
+    _act16(p, N)
+
+
+def _sub_16x8(m, p, N, fixed):
+    _binary_16x8(m, p, N, fixed)
+    _need(p[N["LEFT_SHIFT"]] == 15, "left_shift %d is not 15", p[N["LEFT_SHIFT"]])
+    for k in ("INPUT1_SHIFT", "INPUT2_SHIFT", "OUTPUT_SHIFT"):
+        _need(-_SHIFT <= p[N[k]] <= 0, "%s %d is outside [-31, 0]", k.lower(), p[N[k]])
+    _limbs(p, N["LIMBS"], 3)
+
+
+def _mul_16x8(m, p, N, fixed):
+    _binary_16x8(m, p, N, fixed)
+    _need(-_SHIFT <= p[N["OUTPUT_SHIFT"]] <= 0, "output_shift %d is outside [-31, 0]", p[N["OUTPUT_SHIFT"]])
+    _limbs(p, N["LIMBS"], 1)
+
+
+def _leaky_relu_16x8(m, p, N, fixed):
+    _count(p, fixed)
+    _pos(p, N, "N")
+    _arena(m, "input", p[N["INPUT"]], 2 * p[N["N"]])
+    _arena(m, "output", p[N["OUTPUT"]], 2 * p[N["N"]])
+    for k in ("IDENTITY_SHIFT", "ALPHA_SHIFT"):
+        _need(-_SHIFT <= p[N[k]] <= 15, "%s %d is outside [-31, 15]", k.lower(), p[N[k]])
+    _limbs(p, N["LIMBS"], 2)
+
+
+def _transpose_conv_16x8(m, p, N, fixed):
+    _need(len(p) > fixed, "%d params, expected more than %d", len(p), fixed)
+    _pos(p, N, "BATCHES", "IN_H", "IN_W", "IN_C", "OUT_H", "OUT_W", "OUT_C", "FILTER_H", "FILTER_W",
+         "STRIDE_H", "STRIDE_W")
+    b, ih, iw, ic, oh, ow, oc, fh, fw = [p[N[k]] for k in ("BATCHES", "IN_H", "IN_W", "IN_C", "OUT_H", "OUT_W",
+                                                            "OUT_C", "FILTER_H", "FILTER_W")]
+    _need(p[N["PAD_H"]] >= 0 and p[N["PAD_W"]] >= 0, "padding %d, %d is negative", p[N["PAD_H"]],
+          p[N["PAD_W"]])
+    _arena(m, "input", p[N["INPUT"]], 2 * b * ih * iw * ic)
+    _arena(m, "output", p[N["OUTPUT"]], 2 * b * oh * ow * oc)
+    _arena(m, "scratch", p[N["SCRATCH"]], fh * fw * ic)
+    _const(m, "weights", p[N["WEIGHTS"]], oc * fh * fw * ic)
+    _act16(p, N)
+    _units64(p, N, fixed, oc, "PER_CHANNEL")
+
+
+def _batch_matmul_16x8(m, p, N, fixed):
+    _count(p, fixed)
+    _pos(p, N, "ROWS", "COLS", "DEPTH")
+    b0, b1 = p[N["BATCHES"]], p[N["BATCHES"] + 1]
+    _need(b0 >= 1 and b1 >= 1, "batches %d, %d", b0, b1)
+    rows, cols, depth = p[N["ROWS"]], p[N["COLS"]], p[N["DEPTH"]]
+    for side, inner in (("LHS", ("ROW", "K")), ("RHS", ("K", "COL"))):
+        last = 0
+        for k, n in ((N[side + "_BATCH"], b0), (N[side + "_BATCH"] + 1, b1)):
+            _need(p[k] >= 0 and p[k] % 2 == 0, "%s batch stride %d is not a whole int16 step", side.lower(), p[k])
+            last += (n - 1) * p[k]
+        for name, n in zip(inner, (rows, depth) if side == "LHS" else (depth, cols)):
+            st = p[N[side + "_" + name]]
+            _need(st >= 0 and st % 2 == 0, "%s %s stride %d is not a whole int16 step", side.lower(), name.lower(),
+                  st)
+            last += (n - 1) * st
+        _arena(m, side.lower(), p[N[side]], last + 2)
+    _arena(m, "output", p[N["OUTPUT"]], 2 * b0 * b1 * rows * cols)
+    _need(0 <= p[N["REDUCED"]] <= 0x7FFF and 8 <= p[N["TOTAL_SHIFT"]] <= 46,
+          "reduced multiplier %d, total shift %d are not TFLM's int64 requantization", p[N["REDUCED"]],
+          p[N["TOTAL_SHIFT"]])
+
+
+def _prelu_16x8(m, p, N, fixed):
+    """int16 input and output, int8 alpha: each operand's extent in its own element size."""
+    _count(p, fixed)
+    _pos(p, N, "N")
+    n = p[N["N"]]
+    _need(p[N["BROADCAST"]] in (0, 1), "broadcast %d is neither 0 nor 1", p[N["BROADCAST"]])
+    _arena(m, "output", p[N["OUTPUT"]], 2 * n)
+    last1, last2 = n - 1, n - 1
+    if p[N["BROADCAST"]]:
+        dims = p[N["DIMS"]:N["DIMS"] + 4]
+        total = 1
+        for d in dims:
+            _need(d >= 1, "broadcast dimension %d", d)
+            total *= d
+        _need(total == n, "broadcast dims %s hold %d values, not n = %d", list(dims), total, n)
+        last1, last2 = 0, 0
+        for d, s1, s2 in zip(dims, p[N["STRIDES1"]:N["STRIDES1"] + 4], p[N["STRIDES2"]:N["STRIDES2"] + 4]):
+            _need(s1 >= 0 and s2 >= 0, "strides %d, %d: one is negative", s1, s2)
+            last1 += (d - 1) * s1
+            last2 += (d - 1) * s2
+    _arena(m, "input", p[N["INPUT1"]], 2 * (last1 + 1))
+    _arena(m, "alpha", p[N["INPUT2"]], last2 + 1)
+    size = p[N["CONST_SIZE"]]
+    _need(size >= 0, "const_size %d is negative", size)
+    if size:
+        _const(m, "constant alpha", p[N["CONST"]], size)
+        _arena(m, "constant alpha's copy", p[N["CONST_TO"]], size)
+    _need(p[N["INPUT_OFFSET"]] == 0 and p[N["OUTPUT_OFFSET"]] == 0, "input/output offsets %d, %d are not 0",
+          p[N["INPUT_OFFSET"]], p[N["OUTPUT_OFFSET"]])
+    _neg_zp(p, N, "ALPHA_OFFSET")
+    _need(-_SHIFT <= p[N["OUTPUT_SHIFT_1"]] <= 15 and -_SHIFT <= p[N["OUTPUT_SHIFT_2"]] <= 7,
+          "output shifts %d, %d are outside [-31, 15], [-31, 7]", p[N["OUTPUT_SHIFT_1"]], p[N["OUTPUT_SHIFT_2"]])
+    _limbs(p, N["LIMBS"], 2)
+
+
 def _add_16x8(m, p, N, fixed):
     w = _Wide(m)
     w.arena = m.arena // 2
@@ -779,6 +904,8 @@ OPS_CHECK.update({  # 16x8 (opcodes.KERNELS_16X8)
     "fully_connected_16x8": _fully_connected_16x8, "conv_2d_16x8": _conv_2d_16x8,
     "depthwise_conv_2d_16x8": _depthwise_conv_2d_16x8, "pool_2d_16x8": _pool_2d_16x8, "add_16x8": _add_16x8,
     "mean_16x8": _mean_16x8, "quantize_16x8": _quantize_16x8, "softmax_16x8": _softmax_16x8,
-    "relu_16x8": _relu_16x8,
-    "dequantize_16x8": _dequantize_16x8,
+    "relu_16x8": _relu_16x8, "dequantize_16x8": _dequantize_16x8, "logistic_16x8": _logistic_16x8,
+    "sub_16x8": _sub_16x8, "mul_16x8": _mul_16x8, "leaky_relu_16x8": _leaky_relu_16x8,
+    "transpose_conv_16x8": _transpose_conv_16x8, "batch_matmul_16x8": _batch_matmul_16x8,
+    "prelu_16x8": _prelu_16x8,
 })

@@ -7,16 +7,16 @@ from ..errors import ConversionError
 
 # Heap the runtime itself takes on a board besides the arena and the params,
 # measured on the virtual board (MicroPython 1.27) by benchmarks/bench_runtime.py
-# (gc.mem_alloc() after collections; modules 2026-12-07 with the 16x8 data-movement kernels, the rest 2026-11-22):
+# (gc.mem_alloc() after collections; modules 2026-12-07 with every 16x8 kernel, the rest 2026-11-22):
 # - its modules after import, from the .mpy files `edgeloop deploy` installs:
-#   loader, interpreter, format, opcodes, qmath and every portable kernel 48,624 B
+#   loader, interpreter, format, opcodes, qmath and every portable kernel 57,312 B
 #   (int8 and 16x8; a board imports only its model's kernels, so this is
 #   the most they take; tests/firmware/board/test_runtime_heap_board.py re-measures it);
 # - one loaded model's objects besides arena and params (open file, I/O tensor
 #   descriptions, op tuples, params and arena views, closures): 1,408 B for
 #   hello_world (3 ops), 1,272 B for micro_speech (4 ops); the larger is used.
 # An inference adds nothing: it allocates no heap (heap_lock-tested).
-RUNTIME_MODULES_BYTES = 48_624
+RUNTIME_MODULES_BYTES = 57_312
 MODEL_OBJECTS_BYTES = 1_408
 RUNTIME_HEAP_BYTES = RUNTIME_MODULES_BYTES + MODEL_OBJECTS_BYTES
 

@@ -14,8 +14,8 @@ from tests.tools.op_models import Op, T
 
 
 def many_problems() -> bytes:
-    """x -> SQUARED_DIFFERENCE -> FC with a zero-point filter -> EXP, a TANH in 16x8 mode (no such
-    kernel), an int32 output, plus a supported RELU that must not be named."""
+    """x -> SQUARED_DIFFERENCE -> FC with a zero-point filter -> EXP, a HARD_SWISH in 16x8 mode (no such
+    kernel, in TFLM either), an int32 output, plus a supported RELU that must not be named."""
     s = M.schema()
     B = s.BuiltinOperator
     q = dict(scale=0.05, zero_point=1)
@@ -35,7 +35,7 @@ def many_problems() -> bytes:
         Op(B.RELU, ["fc"], ["relu"]),
         Op(B.EXP, ["relu"], ["e"]),
         Op(B.EXP, ["relu"], ["e2"]),
-        Op(B.TANH, ["h"], ["th"]),
+        Op(B.HARD_SWISH, ["h"], ["th"]),
     ]
     return M.build(tensors, ops, ["x"], ["out"])
 
@@ -48,7 +48,7 @@ def test_every_problem_is_named_with_its_layer():
     assert "op SQUARED_DIFFERENCE (layer 'sq') is not supported" in msg
     assert "op EXP (layers 'e', 'e2') is not supported" in msg  # one op, all its layers
     assert "FULLY_CONNECTED (layer 'fc')" in msg and "non-zero zero point" in msg
-    assert "op TANH (layer 'th') has int16 activations (16x8 mode)" in msg
+    assert "op HARD_SWISH (layer 'th') has int16 activations (16x8 mode)" in msg
     assert "model input/output 'out' is int32" in msg
     assert "'relu'" not in msg  # a supported op's layer is not a problem
     assert "\n" not in msg

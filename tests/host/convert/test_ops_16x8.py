@@ -208,22 +208,6 @@ def test_int16_relu_matches_tflm_on_every_input_code(tf, act, n):
     assert diff.size == 0, f"{diff.size} codes differ, first {codes[0, diff[:5]]}: {got[0, diff[:5]]} vs {want[0, diff[:5]]}"
 
 
-def test_int16_logistic_is_refused_naming_the_op(tf, tmp_path):
-    """TFLM's int16 LOGISTIC/TANH interpolate in a fixed 256-entry sigmoid table that no formula
-    gives back (it is neither the rounded, floored nor ceiled 2**16 sigmoid(i/24)): not run."""
-    import keras
-    from keras import layers as L
-
-    from edgeloop.convert.int8 import convert_tflite_bytes
-    from edgeloop.errors import ConversionError
-
-    inp = keras.Input((6,), batch_size=1)
-    model = keras.Model(inp, L.Activation("sigmoid")(L.Dense(4)(inp)))
-    tflite = to_16x8(tf, model, np.random.default_rng(1).normal(0, 1, (8, 6)).astype(np.float32))
-    with pytest.raises(ConversionError, match=r"op LOGISTIC .* int16 activations \(16x8 mode\).*SOFTMAX"):
-        convert_tflite_bytes(tflite, "logistic")
-
-
 QUANTIZE_ENDS = [("int8", "int16"), ("int16", "int8"), ("int16", "int16")]
 
 

@@ -22,7 +22,7 @@ from ..quant import conv_multiplier_per_tensor, quantize_multiplier
 
 
 def _batch_strides(ctx, shape, out_batches, role):
-    """Bytes per step of the output's two batch dimensions in an operand (0 where it broadcasts)."""
+    """Elements per step of the output's two batch dimensions in an operand (0 where it broadcasts)."""
     dims = [1] * (4 - len(shape)) + [int(d) for d in shape]
     per = dims[2] * dims[3]
     strides = [dims[1] * per, per]
@@ -38,12 +38,25 @@ def prepare(ctx: Context) -> OpPlan:
     a, b, y = ctx.tensor(0), ctx.tensor(1), ctx.tensor(0, outputs=True)
     for t, role in ((a, "lhs"), (b, "rhs"), (y, "output")):
         ctx.need_int8(t, role)
+    fields, n, depth = geometry(ctx, 1)
+    mult, shift = quantize_multiplier(conv_multiplier_per_tensor(ctx.scale(a), ctx.scale(b), ctx.scale(y)))
+    params = pack("batch_matmul", **fields, lhs_offset=-ctx.zero_point(a), rhs_offset=-ctx.zero_point(b),
+                  output_offset=ctx.zero_point(y), multiplier=mult, shift=shift, limbs=split(mult))
+    return OpPlan(params, reads=[a.index, b.index], writes=[y.index], macs=n * depth,
+                  acc_bound=depth * 255 * 255)
+
+
+def geometry(ctx: Context, size: int) -> tuple[dict, int, int]:
+    """The shape and stride fields (strides in bytes: elements of `size` bytes), the output's
+    element count and the depth, once the dtypes are checked."""
+    a, b, y = ctx.tensor(0), ctx.tensor(1), ctx.tensor(0, outputs=True)
+    for t, role in ((a, "lhs"), (b, "rhs"), (y, "output")):
         if t.is_constant:
             raise ctx.refuse(f"{role} '{t.name}' is a constant; edgeloop's BATCH_MATMUL multiplies two activations")
         if not 2 <= len(t.shape) <= 4:
             raise ctx.refuse(f"{role} has rank {len(t.shape)}; edgeloop's BATCH_MATMUL takes rank 2 to 4")
         if t.scale.size > 1:
-            raise ctx.refuse(f"{role} '{t.name}' is quantized per channel; TFLM's int8 BATCH_MATMUL is per tensor")
+            raise ctx.refuse(f"{role} '{t.name}' is quantized per channel; TFLM's BATCH_MATMUL is per tensor")
     adj_x, adj_y = ctx.op.options.bool(0), ctx.op.options.bool(1)
     ar, ac = int(a.shape[-2]), int(a.shape[-1])
     br, bc = int(b.shape[-2]), int(b.shape[-1])
@@ -55,14 +68,9 @@ def prepare(ctx: Context) -> OpPlan:
     if ydims[2:] != [rows, cols]:
         raise ctx.refuse(f"output {list(y.shape)} is not {rows} x {cols}")
     batches = ydims[:2]
-    mult, shift = quantize_multiplier(conv_multiplier_per_tensor(ctx.scale(a), ctx.scale(b), ctx.scale(y)))
-    params = pack("batch_matmul", batches=batches, rows=rows, cols=cols, depth=depth,
-                  lhs=Arena(a.index), lhs_batch=_batch_strides(ctx, a.shape, batches, "lhs"),
-                  lhs_row=1 if adj_x else ac, lhs_k=ac if adj_x else 1,
-                  rhs=Arena(b.index), rhs_batch=_batch_strides(ctx, b.shape, batches, "rhs"),
-                  rhs_k=1 if adj_y else bc, rhs_col=bc if adj_y else 1,
-                  output=Arena(y.index), lhs_offset=-ctx.zero_point(a), rhs_offset=-ctx.zero_point(b),
-                  output_offset=ctx.zero_point(y), multiplier=mult, shift=shift, limbs=split(mult))
-    n = int(np.prod(batches)) * rows * cols
-    return OpPlan(params, reads=[a.index, b.index], writes=[y.index], macs=n * depth,
-                  acc_bound=depth * 255 * 255)
+    fields = dict(batches=batches, rows=rows, cols=cols, depth=depth,
+                  lhs=Arena(a.index), lhs_batch=[size * v for v in _batch_strides(ctx, a.shape, batches, "lhs")],
+                  lhs_row=size * (1 if adj_x else ac), lhs_k=size * (ac if adj_x else 1),
+                  rhs=Arena(b.index), rhs_batch=[size * v for v in _batch_strides(ctx, b.shape, batches, "rhs")],
+                  rhs_k=size * (1 if adj_y else bc), rhs_col=size * (bc if adj_y else 1), output=Arena(y.index))
+    return fields, int(np.prod(batches)) * rows * cols, depth

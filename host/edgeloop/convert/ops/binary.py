@@ -16,6 +16,7 @@ import numpy as np
 
 from ..graph import Arena, Const, Context, Scratch
 from .add import broadcast_strides
+from .wide import need_int16
 
 
 @dataclass
@@ -28,11 +29,19 @@ class Binary:
     scratch: int
 
 
-def operands(ctx: Context, second: str = "second input", int16: bool = False) -> Binary:
-    """The operands; with `int16`, all three may be int16 instead of int8 (one type for all)."""
+def operands(ctx: Context, second: str = "second input", wide: bool = False,
+             wide_second: bool | None = None) -> Binary:
+    """`wide`: int16 tensors (the 16x8 kernels), all three unless `wide_second` says otherwise
+    for the second input (int16 PRELU's alpha is int8). A constant int16 operand goes to the
+    file as little-endian int16 and CONST_SIZE counts its bytes; N, strides and dims stay in
+    elements."""
     a, b, y = ctx.tensor(0), ctx.tensor(1), ctx.tensor(0, outputs=True)
-    for t, role in ((a, "first input"), (b, second), (y, "output")):
-        if not (int16 and t.dtype == "int16" == a.dtype == b.dtype == y.dtype):
+    if wide_second is None:
+        wide_second = wide
+    for t, role, w in ((a, "first input", wide), (b, second, wide_second), (y, "output", wide)):
+        if w:
+            need_int16(ctx, t, role)
+        else:
             ctx.need_int8(t, role)
         if t.per_channel:
             raise ctx.refuse(f"{role} '{t.name}' is quantized per channel; {ctx.op.name} takes one scale per tensor")
@@ -50,7 +59,7 @@ def operands(ctx: Context, second: str = "second input", int16: bool = False) ->
     where = []
     for t in (a, b):
         if t.is_constant:
-            data = np.ascontiguousarray(t.data, dtype=np.dtype(t.dtype).newbyteorder("<")).tobytes()
+            data = np.ascontiguousarray(t.data, dtype="<i2" if t.dtype == "int16" else np.int8).tobytes()
             const, const_size, const_to, scratch = Const(data), len(data), Scratch(), len(data)
             where.append(Scratch())
         else:

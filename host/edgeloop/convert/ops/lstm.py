@@ -46,8 +46,10 @@ def sigmoid_table() -> list[int]:
 
     Entry k is 65536 * sigmoid(k / 24) lifted by half the linear interpolation's
     error at the middle of the interval after it (so the interpolation errs on
-    both sides equally), rounded; the last entry is the curve's end, 65535.
-    Checked against TFLM's outputs by the LSTM tests, not against its source.
+    both sides equally), rounded; the last entry is the curve's 16-bit end, 65535
+    (the formula gives 65534 there). TFLM stores the table as a constant; these are
+    its values, as TFLM's own outputs show: the LSTM tests, and the int16 LOGISTIC /
+    TANH (ops/logistic_16x8.py) on every input code at many input scales.
     """
     def f(x):
         return 65536.0 / (1.0 + math.exp(-x))

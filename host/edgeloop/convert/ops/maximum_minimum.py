@@ -21,7 +21,7 @@ MODES = {"MAXIMUM": 0, "MINIMUM": 1}
 
 
 def prepare(ctx: Context) -> OpPlan:
-    op = operands(ctx, int16=True)
+    op = operands(ctx, wide=ctx.tensor(0).dtype == "int16")  # one kernel for both widths
     width = 2 if op.y.dtype == "int16" else 1
     if width == 2:
         op.fields["broadcast"] = 1  # the kernel's int16 walk is the strided one
