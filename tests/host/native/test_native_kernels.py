@@ -185,6 +185,21 @@ LAYERS = {
                                                      activation="relu")),
     "conv_1x1_wide": ("conv", (5, 7, 33), dict(filters=6, kernel_size=1, activation="relu6")),
     "conv_even_kernel_same": ("conv", (9, 8, 2), dict(filters=4, kernel_size=(4, 2), padding="same", strides=2)),
+    # 1-3 input channels (el_ops.c's row strip; dilated columns keep the gather): models/keyword's
+    # first layer; filter counts not a multiple of 4 (a block padded with zero rows); row
+    # dilation; strides 3x2 and 1x3; inputs all positive or all negative (zero point -128 /
+    # 127) with per-channel weight scales 1e-3..1e3 (long right shifts to left shifts)
+    "conv_c1_keyword": ("conv", (49, 40, 1), dict(filters=8, kernel_size=(10, 8), strides=2, padding="same",
+                                                  activation="relu")),
+    "conv_c1_valid_dilated_rows_zpmin": ("conv", (12, 11, 1), dict(filters=6, kernel_size=(3, 4),
+                                                                   dilation_rate=(2, 1), calib=(40.0, 5.0),
+                                                                   weight_spread=3)),
+    "conv_c2_same_s3x2_zpmax": ("conv", (11, 9, 2), dict(filters=5, kernel_size=(4, 3), strides=(3, 2),
+                                                         padding="same", activation="relu6", calib=(-40.0, 5.0),
+                                                         weight_spread=3)),
+    "conv_c3_same_s1x3": ("conv", (9, 10, 3), dict(filters=9, kernel_size=(2, 5), strides=(1, 3), padding="same")),
+    "conv_c3_dilated_cols_gather": ("conv", (10, 12, 3), dict(filters=4, kernel_size=3, dilation_rate=(1, 2),
+                                                              padding="same", activation="relu")),
     "dw_mult1_same": ("dw", (9, 11, 6), dict(kernel_size=3, padding="same", strides=(2, 3))),
     "dw_mult3_dilated": ("dw", (11, 10, 2), dict(kernel_size=(3, 2), depth_multiplier=3, dilation_rate=2)),
     "dw_mult8_microspeech_like": ("dw", (17, 13, 1), dict(kernel_size=(10, 8), depth_multiplier=8,
