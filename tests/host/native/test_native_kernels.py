@@ -251,3 +251,29 @@ def test_layer(kernels, case):
     xs += [np.full((1, *shape), v, np.int8) for v in (-128, 127)]
     op = {"conv": "conv_2d", "dw": "depthwise_conv_2d", "fc": "fully_connected"}[kind]
     compare(kernels, convert_tflite_bytes(tflite, case).data, runtime.Interpreter.from_bytes(tflite), xs, [op])
+
+
+def _geom(in_hwc, out_hwc, filt, stride=(1, 1), dilation=(1, 1), pad=(0, 0)):
+    import ctypes
+    vals = (1, *in_hwc, *out_hwc, *filt, *stride, *dilation, *pad, 1)
+    return (ctypes.c_int32 * 16)(*vals)
+
+
+@pytest.mark.parametrize("case", [
+    # one channel, 20x20 filters: weights of 40 rows (the board's group for k = 400) are
+    # too many for the strip's 16 KB cap, those of 8 are not, so a last group of 8
+    # takes the strip while the first groups gather
+    ((80, 79, 1), (61, 60, 40), (20, 20)),
+    ((49, 40, 1), (25, 20, 8), (10, 8), (2, 2)),       # models/keyword's layer: every group on the strip
+    ((32, 200, 3), (30, 66, 16), (3, 3), (1, 3)),      # three channels; the strip itself near its cap
+    ((12, 11, 2), (10, 5, 7), (3, 2), (1, 1), (1, 2)),  # dilated columns: gather only
+])
+def test_conv_scratch_never_shrinks_as_rows_grow(kernels, case):
+    """The board sizes one scratch buffer by scratch_size(p, group) and runs a smaller last
+    group in it: whichever path (strip or gather) a smaller call takes must fit."""
+    import ctypes
+    fn = kernels.lib.el_conv_range_scratch_bytes
+    fn.argtypes, fn.restype = [ctypes.c_void_p, ctypes.c_int32], ctypes.c_int32
+    g = _geom(*case)
+    sizes = [fn(ctypes.addressof(g), n) for n in range(1, case[1][2] + 1)]
+    assert all(a <= b for a, b in zip(sizes, sizes[1:])), sizes

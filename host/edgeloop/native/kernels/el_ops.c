@@ -447,12 +447,20 @@ static int32_t strip_len(const el_geom *g) {
     return strip_width(g) * g->filter_h * g->in_c + 3;
 }
 
-static int strip_ok(const el_geom *g, int32_t rows) {
+/* the most rows whose laid-out weights fit EL_I32_BYTES (a multiple of 4; 0: the
+ * geometry never takes the strip) */
+static int32_t strip_rows(const el_geom *g) {
     if (g->dilation_w != 1 || g->in_c > EL_STRIP_MAX_C || g->out_w <= 0 || g->stride_w <= 0)
         return 0;
     int64_t k4 = round4(g->filter_h * g->filter_w * g->in_c);
     int64_t len = (int64_t)((g->out_w - 1) * (int64_t)g->stride_w + g->filter_w) * g->filter_h * g->in_c + 3;
-    return (int64_t)sizeof(strip_t) * len <= EL_STRIP_BYTES && 4 * k4 * round4(rows) <= EL_I32_BYTES;
+    if ((int64_t)sizeof(strip_t) * len > EL_STRIP_BYTES || 4 * k4 > EL_I32_BYTES)
+        return 0;
+    return (EL_I32_BYTES / (4 * (int32_t)k4)) & ~3; /* int32: ARMv6-M's 64-bit division is a long call */
+}
+
+static int strip_ok(const el_geom *g, int32_t rows) {
+    return rows <= strip_rows(g);
 }
 
 /* bytes of the laid-out weights of r4 rows: int32 taps, or on ARMv7E-M the
@@ -468,10 +476,17 @@ static int32_t strip_scratch_bytes(const el_geom *g, int32_t rows) {
            strip_weight_bytes(k, r4);
 }
 
+/* Enough for any call of up to `rows` channels, whichever path it takes: the
+ * board sizes one buffer for its largest group, and a smaller last group may
+ * take the strip when the large one does not (so the figure never falls as
+ * rows grow). */
 int32_t el_conv_range_scratch_bytes(const el_geom *g, int32_t rows) {
-    if (strip_ok(g, rows))
-        return strip_scratch_bytes(g, rows);
-    return el_conv_scratch_bytes(g->filter_h * g->filter_w * g->in_c, rows);
+    int32_t gather = el_conv_scratch_bytes(g->filter_h * g->filter_w * g->in_c, rows);
+    int32_t sr = strip_rows(g);
+    if (sr < 1)
+        return gather;
+    int32_t strip = strip_scratch_bytes(g, rows < sr ? rows : sr);
+    return strip > gather ? strip : gather;
 }
 
 /* The filter_h input rows of one output row (top row iy0) into the strip. */
