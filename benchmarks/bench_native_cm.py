@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))  # the checkout: tests.tools
 # (M0 CMSIS-NN, M0 TFLM-style ref, M7 CMSIS-NN, M7 TFLM-style ref), instructions per MAC
 ANCHORS = {
     "speech_dw": ("depthwise 49x40x1, 10x8, mult 8, stride 2", (7.76, 62.8, 4.49, 30.4)),
+    "kws_conv": ("conv 49x40x1->8, 10x8, stride 2 (keyword)", (float("nan"),) * 4),
     "speech_fc": ("fully connected 4000->4", (6.54, 11.0, 1.90, 7.02)),
     "anchor_conv": ("conv 25x20x8->16, 3x3, stride 1", (8.69, 18.9, 2.92, 12.2)),
     "anchor_fc": ("fully connected 256->64", (6.43, 11.5, 2.08, 7.26)),

@@ -14,6 +14,9 @@ LAYERS = {
     "speech_dw": ("dw", (49, 40, 1), dict(kernel_size=(10, 8), depth_multiplier=8, strides=2, padding="same",
                                            activation="relu")),
     "speech_fc": ("fc", (4000,), dict(units=4)),
+    # models/keyword's first layer: one input channel, 8 filters of 10x8, stride 2
+    "kws_conv": ("conv", (49, 40, 1), dict(filters=8, kernel_size=(10, 8), strides=2, padding="same",
+                                            activation="relu")),
     "anchor_conv": ("conv", (25, 20, 8), dict(filters=16, kernel_size=3, padding="same", activation="relu")),
     "anchor_fc": ("fc", (256,), dict(units=64, activation="relu")),
     "odd_conv": ("conv", (13, 10, 5), dict(filters=7, kernel_size=3, strides=(3, 2), padding="same")),
@@ -53,8 +56,18 @@ LAYERS = {
     "pw_odd_zpmin_spread": ("conv", (7, 6, 13), dict(filters=11, kernel_size=1, activation="relu6",
                                                      calib=(40.0, 5.0), weight_spread=4)),
     "pw_zpmax_s2": ("conv", (5, 4, 6), dict(filters=8, kernel_size=1, strides=2, calib=(-40.0, 5.0))),
+    # 1-3 input channels (el_ops.c's row strip, el_pw4_v6m against the strip in place on
+    # ARMv6-M): filter counts not a multiple of 4, row dilation, strides 3x2 / 1x3, zero
+    # points -128 / 127 with weight scales 1e-3..1e3 (kws_conv above is models/keyword's layer)
+    "conv_c1_valid_dilated_rows_zpmin": ("conv", (12, 11, 1), dict(filters=6, kernel_size=(3, 4),
+                                                                   dilation_rate=(2, 1), calib=(40.0, 5.0),
+                                                                   weight_spread=3)),
+    "conv_c2_same_s3x2_zpmax": ("conv", (11, 9, 2), dict(filters=5, kernel_size=(4, 3), strides=(3, 2),
+                                                         padding="same", activation="relu6", calib=(-40.0, 5.0),
+                                                         weight_spread=3)),
+    "conv_c3_same_s1x3": ("conv", (9, 10, 3), dict(filters=9, kernel_size=(2, 5), strides=(1, 3), padding="same")),
 }
-BENCH = ("speech_dw", "speech_fc", "anchor_conv", "anchor_fc", "dw1_dscnn", "pw_dscnn")
+BENCH = ("speech_dw", "kws_conv", "speech_fc", "anchor_conv", "anchor_fc", "dw1_dscnn", "pw_dscnn")
 SCRATCH = 32768  # bytes: the largest case's el_*_scratch_size on any core (pw_dscnn on ARMv6-M: ~19 KB)
 
 

@@ -185,6 +185,21 @@ LAYERS = {
                                                      activation="relu")),
     "conv_1x1_wide": ("conv", (5, 7, 33), dict(filters=6, kernel_size=1, activation="relu6")),
     "conv_even_kernel_same": ("conv", (9, 8, 2), dict(filters=4, kernel_size=(4, 2), padding="same", strides=2)),
+    # 1-3 input channels (el_ops.c's row strip; dilated columns keep the gather): models/keyword's
+    # first layer; filter counts not a multiple of 4 (a block padded with zero rows); row
+    # dilation; strides 3x2 and 1x3; inputs all positive or all negative (zero point -128 /
+    # 127) with per-channel weight scales 1e-3..1e3 (long right shifts to left shifts)
+    "conv_c1_keyword": ("conv", (49, 40, 1), dict(filters=8, kernel_size=(10, 8), strides=2, padding="same",
+                                                  activation="relu")),
+    "conv_c1_valid_dilated_rows_zpmin": ("conv", (12, 11, 1), dict(filters=6, kernel_size=(3, 4),
+                                                                   dilation_rate=(2, 1), calib=(40.0, 5.0),
+                                                                   weight_spread=3)),
+    "conv_c2_same_s3x2_zpmax": ("conv", (11, 9, 2), dict(filters=5, kernel_size=(4, 3), strides=(3, 2),
+                                                         padding="same", activation="relu6", calib=(-40.0, 5.0),
+                                                         weight_spread=3)),
+    "conv_c3_same_s1x3": ("conv", (9, 10, 3), dict(filters=9, kernel_size=(2, 5), strides=(1, 3), padding="same")),
+    "conv_c3_dilated_cols_gather": ("conv", (10, 12, 3), dict(filters=4, kernel_size=3, dilation_rate=(1, 2),
+                                                              padding="same", activation="relu")),
     "dw_mult1_same": ("dw", (9, 11, 6), dict(kernel_size=3, padding="same", strides=(2, 3))),
     "dw_mult3_dilated": ("dw", (11, 10, 2), dict(kernel_size=(3, 2), depth_multiplier=3, dilation_rate=2)),
     "dw_mult8_microspeech_like": ("dw", (17, 13, 1), dict(kernel_size=(10, 8), depth_multiplier=8,
@@ -236,3 +251,29 @@ def test_layer(kernels, case):
     xs += [np.full((1, *shape), v, np.int8) for v in (-128, 127)]
     op = {"conv": "conv_2d", "dw": "depthwise_conv_2d", "fc": "fully_connected"}[kind]
     compare(kernels, convert_tflite_bytes(tflite, case).data, runtime.Interpreter.from_bytes(tflite), xs, [op])
+
+
+def _geom(in_hwc, out_hwc, filt, stride=(1, 1), dilation=(1, 1), pad=(0, 0)):
+    import ctypes
+    vals = (1, *in_hwc, *out_hwc, *filt, *stride, *dilation, *pad, 1)
+    return (ctypes.c_int32 * 16)(*vals)
+
+
+@pytest.mark.parametrize("case", [
+    # one channel, 20x20 filters: weights of 40 rows (the board's group for k = 400) are
+    # too many for the strip's 16 KB cap, those of 8 are not, so a last group of 8
+    # takes the strip while the first groups gather
+    ((80, 79, 1), (61, 60, 40), (20, 20)),
+    ((49, 40, 1), (25, 20, 8), (10, 8), (2, 2)),       # models/keyword's layer: every group on the strip
+    ((32, 200, 3), (30, 66, 16), (3, 3), (1, 3)),      # three channels; the strip itself near its cap
+    ((12, 11, 2), (10, 5, 7), (3, 2), (1, 1), (1, 2)),  # dilated columns: gather only
+])
+def test_conv_scratch_never_shrinks_as_rows_grow(kernels, case):
+    """The board sizes one scratch buffer by scratch_size(p, group) and runs a smaller last
+    group in it: whichever path (strip or gather) a smaller call takes must fit."""
+    import ctypes
+    fn = kernels.lib.el_conv_range_scratch_bytes
+    fn.argtypes, fn.restype = [ctypes.c_void_p, ctypes.c_int32], ctypes.c_int32
+    g = _geom(*case)
+    sizes = [fn(ctypes.addressof(g), n) for n in range(1, case[1][2] + 1)]
+    assert all(a <= b for a, b in zip(sizes, sizes[1:])), sizes

@@ -286,7 +286,7 @@ def test_unloadable_module_falls_back_to_viper(board, tmp_path, cache, case):
     elif case == "absent":
         mod.unlink()
     else:  # glue and module disagree on the calling convention
-        glue(root, "API = 6", "API = 7")
+        glue(root, "API = 7", "API = 8")
     xs = [np.array([[v]], np.int8) for v in (-128, 0, 77)]
     info, outs = run_levels(root, convert_tflite(need(HELLO)).data, xs)
     assert info["native"][1] == {"fully_connected": "viper"}

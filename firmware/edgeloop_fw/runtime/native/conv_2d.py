@@ -22,7 +22,7 @@ def eval(p, arena, model):
     oc = p[OUT_C]
     wofs = p[WEIGHTS]
     g = group(oc, k)
-    s = view(1, elnative.scratch_size(k, g))
+    s = view(1, elnative.scratch_size(p, g))
     mapped = model.mapped  # the file in memory: groups read in place
     c = 0
     while c < oc:

@@ -61,8 +61,12 @@ int32_t el_conv_2d_scratch_size(const el_geom *g);
 void el_conv_2d_s8(const el_geom *g, const int8_t *x, const int8_t *w, int8_t *y,
                    const el_requant *q, void *scratch);
 
+/* Bytes of scratch el_conv_2d_s8_range needs for `rows` output channels (few
+ * input channels use a row strip whose size depends on the geometry). */
+int32_t el_conv_range_scratch_bytes(const el_geom *g, int32_t rows);
+
 /* Output channels c0..c0+cn-1 only; w holds just their cn filters and scratch
- * needs el_conv_scratch_bytes(K, cn) bytes, word aligned. For callers that
+ * needs el_conv_range_scratch_bytes(g, cn) bytes, word aligned. For callers that
  * stream weights by group. */
 void el_conv_2d_s8_range(const el_geom *g, const int8_t *x, const int8_t *w, int8_t *y,
                          const el_requant *q, void *scratch, int32_t c0, int32_t cn);

@@ -410,8 +410,202 @@ static void gather(const el_geom *g, const int8_t *xb, int32_t y0, int32_t x0, i
     }
 }
 
+/* Conv with few input channels on a transposed row strip (as el_dw.c does
+ * for depthwise). With one input channel a filter row is only filter_w bytes,
+ * so the per-pixel gather (a copy per filter row) and, on ARMv6-M, the
+ * column's widening cost more than the MACs (models/keyword's 10x8 first
+ * layer: ~2,000 of ~3,600 instructions per pixel on ARMv6-M). Instead, per
+ * output row, the filter_h input rows it reads are copied once, column by
+ * column:
+ *   strip[(j * fh + fy) * in_c + c] = x[iy0 + fy * dh, j - pad_w, c]
+ * (the input zero point outside the image, as the gather pads). Without
+ * horizontal dilation the window of output column ox is then the kp
+ * consecutive elements from ox * stride_w * fh * in_c, provided the filters'
+ * taps are reordered the same way, (fx, fy, c), once per call. So a pixel
+ * needs no gather: one el_pw4_* call runs every block against the strip in
+ * place (ARMv6-M: int32 strip and weights, w[4 t + r]; ARMv7E-M: int8 strip
+ * read as words, unaligned, and the int16 pairs of widen_blocked; elsewhere
+ * the same int32 layout in C). Rows past a multiple of 4 ride in a block of
+ * zero weights (their sums are computed and dropped), and taps past k meet
+ * zero weights, so the window may run 3 elements past the strip (kept 0). */
+#if EL_WIDE
+typedef int8_t strip_t;
+#else
+typedef int32_t strip_t;
+#endif
+/* more channels: the gather's row copies are long enough (on ARMv7E-M, whose
+ * gather copies words, the strip gains only for one channel) */
+#define EL_STRIP_MAX_C (EL_WIDE ? 1 : 4)
+#define EL_STRIP_BYTES 8192     /* cap on the strip itself */
+
+static int32_t strip_width(const el_geom *g) {
+    return (g->out_w - 1) * g->stride_w + g->filter_w;
+}
+
+/* elements of the strip, 3 of slack included */
+static int32_t strip_len(const el_geom *g) {
+    return strip_width(g) * g->filter_h * g->in_c + 3;
+}
+
+/* the most rows whose laid-out weights fit EL_I32_BYTES (a multiple of 4; 0: the
+ * geometry never takes the strip) */
+static int32_t strip_rows(const el_geom *g) {
+    if (g->dilation_w != 1 || g->in_c > EL_STRIP_MAX_C || g->out_w <= 0 || g->stride_w <= 0)
+        return 0;
+    int64_t k4 = round4(g->filter_h * g->filter_w * g->in_c);
+    int64_t len = (int64_t)((g->out_w - 1) * (int64_t)g->stride_w + g->filter_w) * g->filter_h * g->in_c + 3;
+    if ((int64_t)sizeof(strip_t) * len > EL_STRIP_BYTES || 4 * k4 > EL_I32_BYTES)
+        return 0;
+    return (EL_I32_BYTES / (4 * (int32_t)k4)) & ~3; /* int32: ARMv6-M's 64-bit division is a long call */
+}
+
+static int strip_ok(const el_geom *g, int32_t rows) {
+    return rows <= strip_rows(g);
+}
+
+/* bytes of the laid-out weights of r4 rows: int32 taps, or on ARMv7E-M the
+ * reordered int8 rows followed by their int16 pairs */
+static int32_t strip_weight_bytes(int32_t k, int32_t r4) {
+    return EL_WIDE ? round4(k * r4) + 2 * round4(k) * r4 : 4 * round4(k) * r4;
+}
+
+/* scratch: chan and acc for round4(rows) channels, the strip, the weights */
+static int32_t strip_scratch_bytes(const el_geom *g, int32_t rows) {
+    int32_t r4 = round4(rows), k = g->filter_h * g->filter_w * g->in_c;
+    return r4 * (int32_t)(sizeof(el_chan) + 4) + round4((int32_t)sizeof(strip_t) * strip_len(g)) +
+           strip_weight_bytes(k, r4);
+}
+
+/* Enough for any call of up to `rows` channels, whichever path it takes: the
+ * board sizes one buffer for its largest group, and a smaller last group may
+ * take the strip when the large one does not (so the figure never falls as
+ * rows grow). */
+int32_t el_conv_range_scratch_bytes(const el_geom *g, int32_t rows) {
+    int32_t gather = el_conv_scratch_bytes(g->filter_h * g->filter_w * g->in_c, rows);
+    int32_t sr = strip_rows(g);
+    if (sr < 1)
+        return gather;
+    int32_t strip = strip_scratch_bytes(g, rows < sr ? rows : sr);
+    return strip > gather ? strip : gather;
+}
+
+/* The filter_h input rows of one output row (top row iy0) into the strip. */
+static void fill_strip(const el_geom *g, const int8_t *xb, int32_t iy0, int32_t pad, strip_t *s) {
+    int32_t fh = g->filter_h, in_c = g->in_c, col = fh * in_c, w = strip_width(g);
+    int32_t lo = g->pad_w < w ? g->pad_w : w, hi = g->pad_w + g->in_w < w ? g->pad_w + g->in_w : w;
+    if (hi < lo)
+        hi = lo;
+    for (int32_t fy = 0; fy < fh; fy++) {
+        int32_t iy = iy0 + fy * g->dilation_h;
+        strip_t *o = s + fy * in_c;
+        if (iy < 0 || iy >= g->in_h) {
+            for (int32_t j = 0; j < w; j++, o += col)
+                for (int32_t c = 0; c < in_c; c++)
+                    o[c] = (strip_t)pad;
+            continue;
+        }
+        const int8_t *xr = xb + (iy * g->in_w + lo - g->pad_w) * in_c;
+        int32_t j = 0;
+        for (; j < lo; j++, o += col)
+            for (int32_t c = 0; c < in_c; c++)
+                o[c] = (strip_t)pad;
+        if (in_c == 1) {
+            for (; j < hi; j++, o += col)
+                *o = *xr++;
+        } else {
+            for (; j < hi; j++, o += col, xr += in_c)
+                for (int32_t c = 0; c < in_c; c++)
+                    o[c] = xr[c];
+        }
+        for (; j < w; j++, o += col)
+            for (int32_t c = 0; c < in_c; c++)
+                o[c] = (strip_t)pad;
+    }
+}
+
+/* acc[4 b + r] = fold + the window x against block b's row r, for the n4 / 4 blocks
+ * (el_pw4_*'s contract; kp taps, a multiple of 4) */
+static void strip_dot(const strip_t *x, const void *w, int32_t kp, int32_t *acc, int32_t n4, const el_chan *chan) {
+#if EL_I32
+    el_pw4_v6m(x, (const int32_t *)w, kp, acc, n4, &chan->fold);
+#elif EL_WIDE
+    el_pw4_v7em(x, (const int16_t *)w, kp >> 2, acc, n4, &chan->fold);
+#else
+    const int32_t *wi = (const int32_t *)w;
+    for (int32_t b = 0; b < n4; b += 4, wi += 4 * kp)
+        for (int32_t r = 0; r < 4; r++) {
+            uint32_t a = (uint32_t)chan[b + r].fold;
+            for (int32_t t = 0; t < kp; t++)
+                a += (uint32_t)(x[t] * wi[4 * t + r]);
+            acc[b + r] = (int32_t)a;
+        }
+#endif
+}
+
+/* noinline: inlined into el_conv_2d_s8_range it changed the register allocation of
+ * the gather path's pixel loop (+4,400 instructions on DS-CNN's 1x1 layer on ARMv6-M) */
+__attribute__((noinline)) static void conv_strip(const el_geom *g, const int8_t *x, const int8_t *w, int8_t *y, const el_requant *q,
+                       void *scratch, int32_t c0, int32_t cn) {
+    int32_t fh = g->filter_h, fw = g->filter_w, in_c = g->in_c, k = fh * fw * in_c, k4 = round4(k);
+    int32_t r4 = round4(cn);
+    el_chan *chan = (el_chan *)scratch;
+    int32_t *acc = (int32_t *)(chan + r4);
+    strip_t *s = (strip_t *)(acc + r4);
+    void *wt = (int8_t *)s + round4((int32_t)sizeof(strip_t) * strip_len(g));
+    int slow = 0;
+    for (int32_t c = 0; c < r4; c++) {
+        if (c < cn) {
+            slow |= prep(chan + c, q, w + c * k, k, c0 + c);
+        } else {
+            chan[c] = chan[0];
+            chan[c].fold = 0;
+        }
+    }
+    /* the taps reordered to t' = (fx * fh + fy) * in_c + ci; rows past cn zero */
+#if EL_WIDE
+    int8_t *wr8 = (int8_t *)wt;
+    void *wb = wr8 + round4(k * r4);
+    for (int32_t r = 0; r < r4; r++) {
+        int8_t *o = wr8 + r * k;
+        const int8_t *wr = w + r * k;
+        for (int32_t fx = 0; fx < fw; fx++)
+            for (int32_t fy = 0; fy < fh; fy++)
+                for (int32_t ci = 0; ci < in_c; ci++)
+                    *o++ = r < cn ? wr[(fy * fw + fx) * in_c + ci] : 0;
+    }
+    widen_blocked(wr8, k, r4, wb);
+#else
+    void *wb = wt;
+    for (int32_t r = 0; r < r4; r++) {
+        int32_t *o = (int32_t *)wt + (r >> 2) * 4 * k4 + (r & 3);
+        const int8_t *wr = w + r * k;
+        for (int32_t fx = 0; fx < fw; fx++)
+            for (int32_t fy = 0; fy < fh; fy++)
+                for (int32_t ci = 0; ci < in_c; ci++, o += 4)
+                    *o = r < cn ? wr[(fy * fw + fx) * in_c + ci] : 0;
+        for (int32_t t = k; t < k4; t++, o += 4)
+            *o = 0;
+    }
+#endif
+    strip_t *tail = s + strip_len(g) - 3;
+    tail[0] = tail[1] = tail[2] = 0;
+    int32_t pad = -q->input_offset, step = g->stride_w * fh * in_c;
+    for (int32_t b = 0; b < g->batches; b++) {
+        const int8_t *xb = x + b * g->in_h * g->in_w * in_c;
+        int8_t *yp = y + b * g->out_h * g->out_w * g->out_c + c0;
+        for (int32_t oy = 0; oy < g->out_h; oy++) {
+            fill_strip(g, xb, oy * g->stride_h - g->pad_h, pad, s);
+            const strip_t *xs = s;
+            for (int32_t ox = 0; ox < g->out_w; ox++, yp += g->out_c, xs += step) {
+                strip_dot(xs, wb, k4, acc, r4, chan);
+                requant(acc, chan, cn, slow, q, yp);
+            }
+        }
+    }
+}
+
 int32_t el_conv_2d_scratch_size(const el_geom *g) {
-    return el_conv_scratch_bytes(g->filter_h * g->filter_w * g->in_c, g->out_c);
+    return el_conv_range_scratch_bytes(g, g->out_c);
 }
 
 void el_conv_2d_s8(const el_geom *g, const int8_t *x, const int8_t *w, int8_t *y,
@@ -421,6 +615,10 @@ void el_conv_2d_s8(const el_geom *g, const int8_t *x, const int8_t *w, int8_t *y
 
 void el_conv_2d_s8_range(const el_geom *g, const int8_t *x, const int8_t *w, int8_t *y,
                          const el_requant *q, void *scratch, int32_t c0, int32_t cn) {
+    if (strip_ok(g, cn)) {
+        conv_strip(g, x, w, y, q, scratch, c0, cn);
+        return;
+    }
     int32_t k = g->filter_h * g->filter_w * g->in_c;
     int8_t *col = (int8_t *)scratch;
     el_chan *chan = (el_chan *)(col + round4(k));

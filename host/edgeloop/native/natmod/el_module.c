@@ -10,7 +10,7 @@
  *   depthwise_conv_2d(p, arena, w, scratch, i0, n[, at]) input channels i0..i0+n-1
  *   (`at`: where the group's weights start in w, so w can be the whole model
  *   file when it is addressable, a ROMFS file: no copy; default 0)
- *   scratch_size(k, rows)                        scratch bytes for conv_2d
+ *   scratch_size(p, n)                           scratch bytes for conv_2d over n output channels
  *   dw_scratch_size(p, n)                        scratch bytes for depthwise_conv_2d over n input channels
  *   pool_2d(p, arena), add(p, arena), mean(p, arena), concatenation(p, arena)
  *   lut8(p, arena)                               table already read into the op's scratch
@@ -29,10 +29,11 @@
 #include "el_kernels.h"
 #include "el_params.h" /* the params' indices, generated from opspec.py */
 
-#define EL_API 6 /* 2: scratch sized by scratch_size(); 3: depthwise by dw_scratch_size() (row strip);
+#define EL_API 7 /* 2: scratch sized by scratch_size(); 3: depthwise by dw_scratch_size() (row strip);
                   4: the light ops pool_2d, add, mean, lut8, concatenation; 5: softmax;
                   6: fully_connected, conv_2d, depthwise_conv_2d take an optional offset into w,
-                  fully_connected(p, arena, file) the whole layer */
+                  fully_connected(p, arena, file) the whole layer;
+                  7: scratch_size(p, n) from conv's params (few input channels: a row strip) */
 
 /* The qstrs this module uses, in mp_native_qstr_table order from index 1
  * (0 is the file name). The linker reads this section and drops it. */
@@ -177,7 +178,7 @@ static mp_obj_t conv_2d(size_t n_args, const mp_obj_t *args) {
     int64_t k = (int64_t)g.filter_h * g.filter_w * g.in_c;
     if (!geom_ok(&g, &b, x, y) || c0 < 0 || n < 0 || c0 + n > g.out_c || k * n > (int64_t)b.nw)
         fail("native: conv_2d call outside its buffers");
-    void *s = scratch_arg(args[3], el_conv_scratch_bytes((int32_t)k, n));
+    void *s = scratch_arg(args[3], el_conv_range_scratch_bytes(&g, n));
     el_requant q = requant(&b, EL_CONV_PER_CHANNEL, p[EL_CONV_INPUT_OFFSET], p[EL_CONV_OUTPUT_OFFSET],
                            p[EL_CONV_ACT_MIN], p[EL_CONV_ACT_MAX], g.out_c);
     el_conv_2d_s8_range(&g, b.arena + x, b.w, b.arena + y, &q, s, c0, n);
@@ -211,15 +212,23 @@ static mp_obj_t depthwise_conv_2d(size_t n_args, const mp_obj_t *args) {
     return (mp_obj_t)mp_fun_table.const_none;
 }
 
-/* ---- scratch_size(k, rows): bytes of scratch conv_2d / depthwise_conv_2d need for
- *      `rows` output channels of dot length k on this arch (ARMv7E-M keeps widened
- *      weights there) */
+/* ---- scratch_size(p, n): bytes of scratch conv_2d needs for n output channels of
+ *      the op with params p on this arch (ARMv7E-M keeps widened weights there; few
+ *      input channels take a row strip whose size depends on the geometry) */
 static mp_obj_t scratch_size(size_t n_args, const mp_obj_t *args) {
     (void)n_args;
-    int32_t k = get_int(args[0]), rows = get_int(args[1]);
-    if (k <= 0 || rows <= 0 || k > (1 << 20) || rows > (1 << 16))
-        fail("native: scratch_size needs 0 < k <= 2**20 and 0 < rows <= 2**16");
-    return mp_fun_table.native_to_obj((uintptr_t)el_conv_scratch_bytes(k, rows), EL_NATIVE_TYPE_INT);
+    size_t np;
+    const int32_t *p = get_buf(args[0], &np, EL_BUFFER_READ);
+    int32_t n = get_int(args[1]);
+    if (np / 4 < EL_CONV_PER_CHANNEL)
+        fail("native: conv_2d params too short");
+    el_geom g = EL_GEOM(p, CONV, 1);
+    int64_t k = (int64_t)g.filter_h * g.filter_w * g.in_c;
+    if (n <= 0 || n > (1 << 16) || g.filter_h <= 0 || g.filter_w <= 0 || g.in_c <= 0 || k > (1 << 20) ||
+        g.filter_h > (1 << 10) || g.filter_w > (1 << 10) || g.out_w <= 0 || g.out_w > (1 << 16) ||
+        g.stride_w <= 0 || g.stride_w > (1 << 10))
+        fail("native: scratch_size on a geometry out of range");
+    return mp_fun_table.native_to_obj((uintptr_t)el_conv_range_scratch_bytes(&g, n), EL_NATIVE_TYPE_INT);
 }
 
 /* ---- dw_scratch_size(p, n): bytes of scratch depthwise_conv_2d needs for n input
