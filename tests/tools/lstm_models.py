@@ -43,3 +43,28 @@ def inputs(scale: float, zero_point: int, x: np.ndarray, seed: int) -> list[np.n
     shape = (1,) + x.shape[1:]
     return ([q[i:i + 1] for i in range(3)] + [rng.integers(-128, 128, shape, dtype=np.int8) for _ in range(3)]
             + [np.full(shape, -128, np.int8), np.full(shape, 127, np.int8)])
+
+
+def to_16x8(tflite: bytes) -> bytes:
+    """The int8 LSTM model (return_sequences, so the LSTM is its only op) rebuilt by hand in TFLM's
+    16x8 form, which TFLite's converter refuses to make: int16 input, hidden state and output
+    (zero point 0, 1/256 of the int8 scale), int64 biases, the int8 weights and int16 cell kept."""
+    import flatbuffers
+
+    from tests.tools.op_models import schema
+
+    s = schema()
+    model = s.ModelT.InitFromObj(s.Model.GetRootAsModel(tflite, 0))
+    sub = model.subgraphs[0]
+    (op,) = sub.operators
+    for i in (op.inputs[0], op.inputs[18], op.outputs[0]):
+        t = sub.tensors[i]
+        t.type = s.TensorType.INT16
+        t.quantization.scale, t.quantization.zeroPoint = [float(t.quantization.scale[0]) / 256], [0]
+    for i in op.inputs[12:16]:
+        t, buf = sub.tensors[i], model.buffers[sub.tensors[i].buffer]
+        buf.data = list(np.frombuffer(bytes(bytearray(buf.data)), np.int32).astype("<i8").tobytes())
+        t.type = s.TensorType.INT64
+    b = flatbuffers.Builder(1024)
+    b.Finish(model.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())

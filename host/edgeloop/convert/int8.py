@@ -20,6 +20,13 @@ from .plan import plan_memory
 from .tflite import TFLiteModel, read_tflite
 from .writer import write_model
 
+# Why an op edgeloop runs in int8 has no 16x8 kernel, where the answer is not "TFLM has none".
+NOT_16X8 = {
+    # TFLM runs a hand-built 16x8 LSTM, but TFLite's converter makes none (docs/runtime-kernels.md).
+    44: ("; it runs the LSTM in int8 only, as TFLite's converter makes no 16x8 LSTM: "
+         "quantize it with int8 activations"),
+}
+
 
 @dataclass
 class OpSummary:
@@ -113,7 +120,8 @@ def prepare_ops(model: TFLiteModel, chunk_bytes: int = 512, source: str = "model
             from .tflite import op_name
             problems.append(
                 f"op {op.name} (layer '{model.layer(op)}') has int16 activations (16x8 mode), which edgeloop's "
-                f"runtime does not run for this op (16x8 ops: {', '.join(sorted({op_name(c) for c in KERNELS_16X8}))})")
+                f"runtime does not run for this op{NOT_16X8.get(op.opcode, '')} "
+                f"(16x8 ops: {', '.join(sorted({op_name(c) for c in KERNELS_16X8}))})")
             continue
         if kernel is None:
             missing.setdefault(op.name, []).append(model.layer(op))

@@ -100,3 +100,24 @@ def test_a_binding_cell_clip_matches_tflm():
         assert np.array_equal(got, want), f"input #{i}: {np.flatnonzero(got != want).size} bytes differ"
         changed += not np.array_equal(edgeloop_run(plain, xi).reshape(want.shape), want)
     assert changed, "the clip changed no output: it does not bind"
+
+
+def test_a_16x8_lstm_that_tflm_runs_is_refused_by_name():
+    """TFLite's converter makes no 16x8 LSTM, but TFLM runs a hand-built one (int16 input and
+    hidden state, int64 biases): edgeloop, which has no such kernel, names the op and the fix."""
+    from edgeloop.convert.int8 import convert_tflite_bytes
+    from edgeloop.errors import ConversionError
+
+    tflite, _x = lstm_models.convert(9, 5, 7, 1)
+    wide = lstm_models.to_16x8(tflite)
+    runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
+    ref = runtime.Interpreter.from_bytes(wide)
+    rng = np.random.default_rng(9)
+    outs = {tflm_run(ref, rng.integers(-32768, 32768, (1, 9, 5)).astype(np.int16)).tobytes() for _ in range(4)}
+    assert len(outs) == 4, "TFLM's 16x8 LSTM gave one output for different inputs: it does not really run"
+    with pytest.raises(ConversionError) as e:
+        convert_tflite_bytes(wide, "lstm16.tflite")
+    msg = str(e.value)
+    assert "op UNIDIRECTIONAL_SEQUENCE_LSTM (layer" in msg and "has int16 activations (16x8 mode)" in msg, msg
+    assert "quantize it with int8 activations" in msg and "\n" not in msg, msg
+
