@@ -46,24 +46,42 @@ def _native_frame():
     return getattr(elnative, "audio_frame", None)
 
 
+def _viper_stages():
+    """audio.viper (machine code for the window and the FFT), or None where it cannot
+    load: CPython (no micropython module), CircuitPython (no viper decorator), a board
+    without a native emitter (deploy skipped the file) or a .mpy for another arch."""
+    try:
+        from . import viper
+    except (ImportError, SyntaxError, ValueError, AttributeError, NameError):
+        return None
+    return viper
+
+
 class AudioFrontend:
     """Stateful per clip (the noise estimate): call reset() before each new clip."""
 
     STRIDE = 320  # 20 ms at 16 kHz, the step micro_speech was trained with
 
     def __init__(self, params=None, level=None):
-        """level: "native" (the C in elnative.mpy), "portable" (this package's Python) or
-        None for native when the board has it."""
+        """level: "native" (the C in elnative.mpy), "viper" (audio/viper.py's machine code
+        for the window and the FFT, the rest portable), "portable" (this package's Python)
+        or None for the fastest the board has, in that order."""
         p = params if isinstance(params, _params.Params) else _params.load(params)
         self.params = p
         self.frame_length = p.FRAME_LENGTH
         self.num_channels = nch = p.NUM_CHANNELS
         self.features = array("b", bytes(nch))
-        fn = _native_frame() if level != "portable" else None
+        if level not in (None, "native", "viper", "portable"):
+            raise ValueError("level %r: use 'native', 'viper', 'portable' or None" % (level,))
+        fn = _native_frame() if level in (None, "native") else None
         if level == "native" and fn is None:
             raise ValueError("no native audio front end on this board (elnative.mpy with audio_frame)")
         self._c = fn
-        self.level = "native" if fn else "portable"
+        vp = _viper_stages() if fn is None and level in (None, "viper") else None
+        if level == "viper" and vp is None:
+            raise ValueError("no viper audio front end here (needs MicroPython with a native emitter)")
+        self._v = vp
+        self.level = "native" if fn else "viper" if vp else "portable"
         if fn:
             # The C keeps nothing: parameters packed once, one work buffer whose tail
             # is the noise estimate (4 bytes per channel).
@@ -74,14 +92,19 @@ class AudioFrontend:
             self._noise_at = len(self._work) - 4 * nch
             return
         bins = p.FFT_LENGTH // 2 + 1
-        fft = Rfft16(p.FFT_LENGTH, p.FFT_TW_RE, p.FFT_TW_IM, p.FFT_SUPER_RE, p.FFT_SUPER_IM)
+        fft = Rfft16(p.FFT_LENGTH, p.FFT_TW_RE, p.FFT_TW_IM, p.FFT_SUPER_RE, p.FFT_SUPER_IM,
+                     int16_work=bool(vp))
         # The FFT input: windowed, auto-scaled samples (int16); the tail stays zero.
         self.windowed = array("h", range(p.FFT_LENGTH))
         for i in range(p.FFT_LENGTH):
             self.windowed[i] = 0
         self.scale_bits = 0
-        self.spectrum_re = [0] * bins
-        self.spectrum_im = [0] * bins
+        if vp:  # int16, as the viper FFT stores them (TFLM's own type)
+            self.spectrum_re = array("h", bytes(2 * bins))
+            self.spectrum_im = array("h", bytes(2 * bins))
+        else:
+            self.spectrum_re = [0] * bins
+            self.spectrum_im = [0] * bins
         # Energy outside [ENERGY_START, ENERGY_END) is zero, as the graph's
         # slice + zero-concat makes it; the energy stage only writes inside.
         self.energy = [0] * bins
@@ -94,8 +117,9 @@ class AudioFrontend:
         self.log = [0] * nch
         self._src = [None]  # the samples of the frame being processed
         self._window = _primed(window_pass(self._src, p.WINDOW, p.WINDOW_SHIFT, self.windowed))
+        self._fft = fft
         self._stages = [_primed(g) for g in (
-            fft.passes(self.windowed, self.spectrum_re, self.spectrum_im),
+            (self._viper_pass if vp else fft.passes)(self.windowed, self.spectrum_re, self.spectrum_im),
             energy_pass(self.spectrum_re, self.spectrum_im, p.ENERGY_START, p.ENERGY_END, self.energy),
             filterbank_pass(self.energy, p.FB_WEIGHTS, p.FB_UNWEIGHTS, p.FB_FREQ_STARTS,
                             p.FB_WEIGHT_STARTS, p.FB_WIDTHS, nch, self.filterbank_hi, self.filterbank_lo))]
@@ -105,6 +129,27 @@ class AudioFrontend:
             pcan_pass(p.PCAN_LUT, p.PCAN_SNR_SHIFT, self.noise, self.denoised, nch, self.gained),
             log_pass(self.gained, nch, p.LOG_CORRECTION_BITS, p.LOG_OUTPUT_SCALE, p.LOG_LUT, self.log),
             int8_pass(p, self.log, nch, self.features))]
+
+    def _viper_pass(self, x, out_r, out_i):
+        """The FFT stage at the viper level, as a generator like the portable stages."""
+        v = self._v
+        fft = self._fft
+        n = fft.n
+        wr = fft._wr
+        wi = fft._wi
+        perm2 = fft._perm2
+        twr = fft._twr
+        twi = fft._twi
+        sr = fft._str
+        si = fft._sti
+        load = v._load
+        bfly4 = v._bfly4
+        split = v._split
+        while True:
+            yield
+            load(x, perm2, wr, wi, n)
+            bfly4(wr, wi, twr, twi, n)
+            split(wr, wi, sr, si, n, out_r, out_i)
 
     @property
     def filterbank(self):
@@ -131,9 +176,17 @@ class AudioFrontend:
         if self._c:
             self._c(self._hdr, self._tables, self._work, samples, offset, self.features)
             return self.features
-        self._src[0] = samples
-        self.scale_bits = bits = self._window.send(offset)
-        self._src[0] = None
+        if self._v:
+            # viper reads without bounds checks: the frame must lie in samples (an int16 array)
+            n = self.frame_length
+            if offset < 0 or offset + n > len(samples):
+                raise ValueError("samples[%d:%d] is outside the %d samples" % (offset, offset + n, len(samples)))
+            p = self.params
+            self.scale_bits = bits = self._v.window(samples, offset, p.WINDOW, n, p.WINDOW_SHIFT, self.windowed)
+        else:
+            self._src[0] = samples
+            self.scale_bits = bits = self._window.send(offset)
+            self._src[0] = None
         for g in self._stages:
             next(g)
         self._sqrt.send(bits)

@@ -1,0 +1,224 @@
+"""The front end's heaviest stages as `@micropython.viper` machine code (the viper level).
+
+For boards with a native emitter but no elnative.mpy (the xtensawin ESP32-S3
+until its C toolchain is in). `AudioFrontend` imports this module when it can:
+CPython (no `micropython` module), CircuitPython (no viper decorator) and the
+WebAssembly board (no native emitter; deploy skips the file) fail the import
+and keep the portable Python. Each function is the same arithmetic as its
+portable stage (window.py, fft.py), so the features stay TFLM's byte for byte.
+
+Measured first (docs/audio-frontend.md): window + auto-scale and the FFT are
+about three quarters of a portable frame, so they are the stages here.
+
+Why this is exact on 32- and 64-bit machine words alike:
+- every buffer is int16 (`ptr16`), which loads zero-extended: `(v ^ 0x8000) -
+  0x8000` gives back the signed value;
+- a `ptr16` store keeps the low 16 bits, which is exactly C's int16 store, so
+  KissFFT's butterfly outputs wrap as TFLM's do without a mask;
+- every intermediate is below 2**31 (products of int16 by Q15 twiddles, sums
+  of two such), and `>>` on a viper int is arithmetic, as in TFLM's build.
+viper does no bounds checks: frontend.py checks the sample offset before the call,
+and every other buffer is made by the front end at the size these loops use.
+"""
+
+import micropython
+
+
+@micropython.viper
+def window(x: ptr16, off: int, w: ptr16, n: int, shift: int, out: ptr16) -> int:
+    """window.window_pass for one frame: out[:n] = sat16((x[off + i] * w[i]) >> shift), then
+    FftAutoScale's shift (returned). MaxAbs16's int16 peak wraps on -32768 as in C."""
+    peak = 0
+    i = 0
+    while i < n:
+        s = int(x[off + i])
+        s = (s ^ 0x8000) - 0x8000
+        k = int(w[i])
+        k = (k ^ 0x8000) - 0x8000
+        v = (s * k) >> shift
+        if v > 32767:
+            v = 32767
+        elif v < -32768:
+            v = -32768
+        out[i] = v
+        if v > peak:
+            peak = v
+        elif 0 - v > peak:
+            if v == -32768:
+                peak = -32768
+            else:
+                peak = 0 - v
+        i += 1
+    if peak <= 0:
+        return 0
+    m = 0  # bit length of peak (< 2**15)
+    while peak >> m:
+        m += 1
+    bits = 15 - m
+    if bits <= 0:
+        return 0
+    i = 0
+    while i < n:  # the int16 store wraps a shifted -32768 as C does
+        v = int(out[i])
+        out[i] = ((v ^ 0x8000) - 0x8000) << bits
+        i += 1
+    return bits
+
+
+@micropython.viper
+def _bfly4(wr: ptr16, wi: ptr16, twr: ptr16, twi: ptr16, n: int):
+    """KissFFT's forward radix-4 stages for m = 4, 16, ... (fft.py's inner loops)."""
+    m = 4
+    while m < n:
+        fstride = n // (4 * m)
+        m2 = 2 * m
+        m3 = 3 * m
+        base = 0
+        while base < n:
+            k = 0
+            while k < m:
+                a = base + k
+                t1 = k * fstride
+                t2 = t1 + t1
+                t3 = t2 + t1
+                v = int(wr[a])
+                ar = (((v ^ 0x8000) - 0x8000) * 8191 + 16384) >> 15
+                v = int(wi[a])
+                ai = (((v ^ 0x8000) - 0x8000) * 8191 + 16384) >> 15
+                v = int(wr[a + m])
+                br = (((v ^ 0x8000) - 0x8000) * 8191 + 16384) >> 15
+                v = int(wi[a + m])
+                bi = (((v ^ 0x8000) - 0x8000) * 8191 + 16384) >> 15
+                v = int(wr[a + m2])
+                cr = (((v ^ 0x8000) - 0x8000) * 8191 + 16384) >> 15
+                v = int(wi[a + m2])
+                ci = (((v ^ 0x8000) - 0x8000) * 8191 + 16384) >> 15
+                v = int(wr[a + m3])
+                dr = (((v ^ 0x8000) - 0x8000) * 8191 + 16384) >> 15
+                v = int(wi[a + m3])
+                di = (((v ^ 0x8000) - 0x8000) * 8191 + 16384) >> 15
+                w_r = int(twr[t1])
+                w_r = (w_r ^ 0x8000) - 0x8000
+                w_i = int(twi[t1])
+                w_i = (w_i ^ 0x8000) - 0x8000
+                s0r = (br * w_r - bi * w_i + 16384) >> 15
+                s0i = (br * w_i + bi * w_r + 16384) >> 15
+                w_r = int(twr[t2])
+                w_r = (w_r ^ 0x8000) - 0x8000
+                w_i = int(twi[t2])
+                w_i = (w_i ^ 0x8000) - 0x8000
+                s1r = (cr * w_r - ci * w_i + 16384) >> 15
+                s1i = (cr * w_i + ci * w_r + 16384) >> 15
+                w_r = int(twr[t3])
+                w_r = (w_r ^ 0x8000) - 0x8000
+                w_i = int(twi[t3])
+                w_i = (w_i ^ 0x8000) - 0x8000
+                s2r = (dr * w_r - di * w_i + 16384) >> 15
+                s2i = (dr * w_i + di * w_r + 16384) >> 15
+                s5r = ar - s1r
+                s5i = ai - s1i
+                ar += s1r
+                ai += s1i
+                s3r = s0r + s2r
+                s3i = s0i + s2i
+                s4r = s0r - s2r
+                s4i = s0i - s2i
+                wr[a + m2] = ar - s3r
+                wi[a + m2] = ai - s3i
+                wr[a] = ar + s3r
+                wi[a] = ai + s3i
+                wr[a + m] = s5r + s4i
+                wi[a + m] = s5i - s4r
+                wr[a + m3] = s5r - s4i
+                wi[a + m3] = s5i + s4r
+                k += 1
+            base += 4 * m
+        m *= 4
+
+
+@micropython.viper
+def _load(x: ptr16, perm2: ptr16, wr: ptr16, wi: ptr16, n: int):
+    """The digit-reversed load fused with the first radix-4 stage (twiddles (32767, 0)),
+    as in fft.py: no value leaves int16 here."""
+    a = 0
+    while a < n:
+        j = int(perm2[a])
+        v = int(x[j])
+        ar = (((v ^ 0x8000) - 0x8000) * 8191 + 16384) >> 15
+        v = int(x[j + 1])
+        ai = (((v ^ 0x8000) - 0x8000) * 8191 + 16384) >> 15
+        j = int(perm2[a + 1])
+        v = int(x[j])
+        s0r = (((v ^ 0x8000) - 0x8000) * 8191 + 16384) >> 15
+        v = int(x[j + 1])
+        s0i = (((v ^ 0x8000) - 0x8000) * 8191 + 16384) >> 15
+        j = int(perm2[a + 2])
+        v = int(x[j])
+        s1r = (((v ^ 0x8000) - 0x8000) * 8191 + 16384) >> 15
+        v = int(x[j + 1])
+        s1i = (((v ^ 0x8000) - 0x8000) * 8191 + 16384) >> 15
+        j = int(perm2[a + 3])
+        v = int(x[j])
+        s2r = (((v ^ 0x8000) - 0x8000) * 8191 + 16384) >> 15
+        v = int(x[j + 1])
+        s2i = (((v ^ 0x8000) - 0x8000) * 8191 + 16384) >> 15
+        s5r = ar - s1r
+        s5i = ai - s1i
+        ar += s1r
+        ai += s1i
+        s3r = s0r + s2r
+        s3i = s0i + s2i
+        s4r = s0r - s2r
+        s4i = s0i - s2i
+        wr[a + 2] = ar - s3r
+        wi[a + 2] = ai - s3i
+        wr[a] = ar + s3r
+        wi[a] = ai + s3i
+        wr[a + 1] = s5r + s4i
+        wi[a + 1] = s5i - s4r
+        wr[a + 3] = s5r - s4i
+        wi[a + 3] = s5i + s4r
+        a += 4
+
+
+@micropython.viper
+def _split(wr: ptr16, wi: ptr16, sr: ptr16, si: ptr16, n: int, out_r: ptr16, out_i: ptr16):
+    """kiss_fftr's split of the two interleaved real FFTs (fft.py's last loop)."""
+    v = int(wr[0])
+    dcr = (((v ^ 0x8000) - 0x8000) * 16383 + 16384) >> 15
+    v = int(wi[0])
+    dci = (((v ^ 0x8000) - 0x8000) * 16383 + 16384) >> 15
+    out_r[0] = dcr + dci
+    out_r[n] = dcr - dci
+    out_i[0] = 0
+    out_i[n] = 0
+    half = n >> 1
+    k = 1
+    while k <= half:
+        v = int(wr[k])
+        pr = (((v ^ 0x8000) - 0x8000) * 16383 + 16384) >> 15
+        v = int(wi[k])
+        pi = (((v ^ 0x8000) - 0x8000) * 16383 + 16384) >> 15
+        v = int(wr[n - k])
+        qr = (((v ^ 0x8000) - 0x8000) * 16383 + 16384) >> 15
+        v = int(wi[n - k])
+        qi = 0 - ((v ^ 0x8000) - 0x8000)  # conj, stored as int16: only -(-32768) wraps
+        if qi == 32768:
+            qi = -32768
+        qi = (qi * 16383 + 16384) >> 15
+        f1r = pr + qr
+        f1i = pi + qi
+        f2r = pr - qr
+        f2i = pi - qi
+        w_r = int(sr[k - 1])
+        w_r = (w_r ^ 0x8000) - 0x8000
+        w_i = int(si[k - 1])
+        w_i = (w_i ^ 0x8000) - 0x8000
+        tr = (((f2r * w_r - f2i * w_i + 16384) >> 15) + 32768 & 0xFFFF) - 32768
+        ti = (((f2r * w_i + f2i * w_r + 16384) >> 15) + 32768 & 0xFFFF) - 32768
+        out_r[k] = (f1r + tr) >> 1
+        out_i[k] = (f1i + ti) >> 1
+        out_r[n - k] = (f1r - tr) >> 1
+        out_i[n - k] = (ti - f1i) >> 1
+        k += 1
+
