@@ -47,7 +47,7 @@ def _native_frame():
 
 
 def _viper_stages():
-    """audio.viper (machine code for the window and the FFT), or None where it cannot
+    """audio.viper (machine code from the window to the filterbank), or None where it cannot
     load: CPython (no micropython module), CircuitPython (no viper decorator), a board
     without a native emitter (deploy skipped the file) or a .mpy for another arch."""
     try:
@@ -57,6 +57,42 @@ def _viper_stages():
     return viper
 
 
+def _viper_bands(p):
+    """viper.fb_sqrt's band table (int16: start, weight start, width per band, then the
+    energy bounds), or None when the parameters leave what it computes exactly or could
+    make it read past a table (viper checks no bounds): every band inside the spectrum
+    and the weight tables, weights in 0..4096 summing to at most 2**16 per channel."""
+    nch = p.NUM_CHANNELS
+    bins = p.FFT_LENGTH // 2 + 1
+    fs, ws, wd = p.FB_FREQ_STARTS, p.FB_WEIGHT_STARTS, p.FB_WIDTHS
+    wt, uw = p.FB_WEIGHTS, p.FB_UNWEIGHTS
+    if len(fs) < nch + 1 or len(ws) < nch + 1 or len(wd) < nch + 1:
+        return None
+    if not (0 <= p.ENERGY_START <= p.ENERGY_END <= bins) or not len(p.WINDOW) == p.FRAME_LENGTH <= p.FFT_LENGTH:
+        return None
+    band = array("h", bytes(2 * (3 * nch + 5)))
+    prev = 0
+    for c in range(nch + 1):
+        f, w, n = fs[c], ws[c], wd[c]
+        if f < 0 or w < 0 or n < 0 or f + n > bins or w + n > len(wt) or w + n > len(uw):
+            return None
+        total = prev
+        prev = 0
+        for j in range(w, w + n):
+            if not (0 <= wt[j] <= 4096 and 0 <= uw[j] <= 4096):
+                return None
+            total += wt[j]
+            prev += uw[j]
+        if total > 65536:
+            return None
+        band[3 * c] = f
+        band[3 * c + 1] = w
+        band[3 * c + 2] = n
+    band[3 * nch + 3] = p.ENERGY_START
+    band[3 * nch + 4] = p.ENERGY_END
+    return band
+
+
 class AudioFrontend:
     """Stateful per clip (the noise estimate): call reset() before each new clip."""
 
@@ -64,7 +100,7 @@ class AudioFrontend:
 
     def __init__(self, params=None, level=None):
         """level: "native" (the C in elnative.mpy), "viper" (audio/viper.py's machine code
-        for the window and the FFT, the rest portable), "portable" (this package's Python)
+        from the window to the filterbank's square root, the rest portable), "portable" (this package's Python)
         or None for the fastest the board has, in that order."""
         p = params if isinstance(params, _params.Params) else _params.load(params)
         self.params = p
@@ -80,6 +116,10 @@ class AudioFrontend:
         vp = _viper_stages() if fn is None and level in (None, "viper") else None
         if level == "viper" and vp is None:
             raise ValueError("no viper audio front end here (needs MicroPython with a native emitter)")
+        band = _viper_bands(p) if vp else None
+        if level == "viper" and band is None:
+            raise ValueError("these front-end parameters are outside what the viper filterbank sums exactly")
+        vp = vp if band else None
         self._v = vp
         self.level = "native" if fn else "viper" if vp else "portable"
         if fn:
@@ -117,13 +157,20 @@ class AudioFrontend:
         self.log = [0] * nch
         self._src = [None]  # the samples of the frame being processed
         self._window = _primed(window_pass(self._src, p.WINDOW, p.WINDOW_SHIFT, self.windowed))
-        self._fft = fft
-        self._stages = [_primed(g) for g in (
-            (self._viper_pass if vp else fft.passes)(self.windowed, self.spectrum_re, self.spectrum_im),
-            energy_pass(self.spectrum_re, self.spectrum_im, p.ENERGY_START, p.ENERGY_END, self.energy),
-            filterbank_pass(self.energy, p.FB_WEIGHTS, p.FB_UNWEIGHTS, p.FB_FREQ_STARTS,
-                            p.FB_WEIGHT_STARTS, p.FB_WIDTHS, nch, self.filterbank_hi, self.filterbank_lo))]
-        self._sqrt = _primed(sqrt_pass(self.filterbank_hi, self.filterbank_lo, nch, self.amplitude))
+        if vp:
+            # window and FFT through the filterbank's square root in machine code
+            self.amplitude = array("i", bytes(4 * nch))
+            self._fft = fft
+            self._band = band
+            self._stages = ()
+            self._sqrt = _primed(self._viper_pass(self.windowed, self.spectrum_re, self.spectrum_im))
+        else:
+            self._stages = [_primed(g) for g in (
+                fft.passes(self.windowed, self.spectrum_re, self.spectrum_im),
+                energy_pass(self.spectrum_re, self.spectrum_im, p.ENERGY_START, p.ENERGY_END, self.energy),
+                filterbank_pass(self.energy, p.FB_WEIGHTS, p.FB_UNWEIGHTS, p.FB_FREQ_STARTS,
+                                p.FB_WEIGHT_STARTS, p.FB_WIDTHS, nch, self.filterbank_hi, self.filterbank_lo))]
+            self._sqrt = _primed(sqrt_pass(self.filterbank_hi, self.filterbank_lo, nch, self.amplitude))
         self._tail = [_primed(g) for g in (
             spectral_subtraction_pass(p, self.amplitude, nch, self.noise, self.denoised),
             pcan_pass(p.PCAN_LUT, p.PCAN_SNR_SHIFT, self.noise, self.denoised, nch, self.gained),
@@ -131,7 +178,8 @@ class AudioFrontend:
             int8_pass(p, self.log, nch, self.features))]
 
     def _viper_pass(self, x, out_r, out_i):
-        """The FFT stage at the viper level, as a generator like the portable stages."""
+        """FFT to amplitudes at the viper level, a generator like the portable stages:
+        `send(scale_bits)` runs one frame."""
         v = self._v
         fft = self._fft
         n = fft.n
@@ -145,11 +193,19 @@ class AudioFrontend:
         load = v._load
         bfly4 = v._bfly4
         split = v._split
+        fb_sqrt = v.fb_sqrt
+        band = self._band
+        p = self.params
+        weights = p.FB_WEIGHTS
+        unweights = p.FB_UNWEIGHTS
+        nch = self.num_channels
+        amp = self.amplitude
         while True:
-            yield
+            bits = yield
             load(x, perm2, wr, wi, n)
             bfly4(wr, wi, twr, twi, n)
             split(wr, wi, sr, si, n, out_r, out_i)
+            fb_sqrt(out_r, out_i, band, weights, unweights, nch, bits, amp)
 
     @property
     def filterbank(self):

@@ -222,3 +222,89 @@ def _split(wr: ptr16, wi: ptr16, sr: ptr16, si: ptr16, n: int, out_r: ptr16, out
         out_i[n - k] = (ti - f1i) >> 1
         k += 1
 
+
+
+@micropython.viper
+def fb_sqrt(re: ptr16, im: ptr16, band: ptr16, weights: ptr16, unweights: ptr16, nch: int, bits: int,
+            out: ptr32):
+    """SignalEnergy, SignalFilterBank and SignalFilterBankSquareRoot in one pass, from the
+    int16 spectrum to the amplitudes (out[c] = round(sqrt(sum_c)) >> bits).
+
+    band: int16 rows (freq_start, weight_start, width) for the nch + 1 bands, then the
+    energy bounds (start, end). TFLM sums in uint64; here each energy and each sum is
+    hi * 2**18 + lo with lo < 2**18, carried after every bin. frontend.py allows this
+    level only for weights in 0..4096 summing to <= 2**16 per channel (micro_speech:
+    triangles in Q12), so a sum is below 2**31 * 2**16 = 2**47, hi stays below 2**29 and
+    every product below 2**30 on any word size. The root is taken one bit pair at a
+    time from the two limbs (root < 2**24, remainder <= 2 * root), then rounded as
+    Sqrt32 / Sqrt64 do.
+    """
+    start = int(band[3 * nch + 3])
+    end = int(band[3 * nch + 4])
+    acc_h = 0
+    acc_l = 0
+    c = 0
+    while c <= nch:
+        nh = 0
+        nl = 0
+        f = int(band[3 * c])
+        w = int(band[3 * c + 1])
+        stop = f + int(band[3 * c + 2])
+        while f < stop:
+            eh = 0
+            el = 0
+            if start <= f and f < end:  # Energy leaves the other bins zero
+                v = int(re[f])
+                v = (v ^ 0x8000) - 0x8000
+                p = v * v
+                eh = p >> 18
+                el = p & 0x3FFFF
+                v = int(im[f])
+                v = (v ^ 0x8000) - 0x8000
+                p = v * v
+                eh += p >> 18
+                el += p & 0x3FFFF
+                eh += el >> 18
+                el &= 0x3FFFF
+            k = int(weights[w])
+            acc_h += k * eh
+            acc_l += k * el
+            acc_h += acc_l >> 18
+            acc_l &= 0x3FFFF
+            k = int(unweights[w])
+            nh += k * eh
+            nl += k * el
+            nh += nl >> 18
+            nl &= 0x3FFFF
+            f += 1
+            w += 1
+        if c:
+            # skip the leading zero bit pairs of the 48-bit sum, then one root bit per pair
+            m = 46
+            while m >= 18 and (acc_h >> (m - 18)) == 0:
+                m -= 2
+            if m < 18:
+                while m > 0 and (acc_l >> m) == 0:
+                    m -= 2
+            r = 0
+            rem = 0
+            while m >= 0:
+                if m >= 18:
+                    d = (acc_h >> (m - 18)) & 3
+                else:
+                    d = (acc_l >> m) & 3
+                rem = (rem << 2) | d
+                y = (r << 2) | 1
+                r <<= 1
+                if rem >= y:
+                    rem -= y
+                    r |= 1
+                m -= 2
+            # round half up, except that Sqrt32 (sums below 2**32) saturates at 0xFFFF; a sum
+            # of 2**32 or more has a root above 0xFFFF, and Sqrt64's cannot saturate here
+            if rem > r and r != 0xFFFF:
+                r += 1
+            out[c - 1] = r >> bits
+        acc_h = nh
+        acc_l = nl
+        c += 1

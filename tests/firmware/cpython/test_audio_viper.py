@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.firmware.cpython.test_audio_frontend import (MODEL, T_AUDIO, T_RFFT, T_SCALE_BITS, T_SCALED,
+from tests.firmware.cpython.test_audio_frontend import (MODEL, T_AUDIO, T_RFFT, T_SCALE_BITS, T_FILTERBANK, T_SCALED, T_SQRT,
                                                          _hostile_frames, read_wav, run, tflm_cut)
 from tests.tools import viper_board
 
@@ -65,9 +65,10 @@ for k in range(len(xs) // 480):
     w = fe.windowed
     for i in range(480):
         w[i] = xs[k * 480 + i]
-    fe._stages[0].send(None)
+    fe._sqrt.send(k % 15)  # FFT, energy, filterbank, square root with scale bits k % 15
     out.write(fe.spectrum_re)
     out.write(fe.spectrum_im)
+    out.write(fe.amplitude)
 out.close()
 """
 
@@ -102,24 +103,29 @@ def test_picks_viper_and_every_clip_equals_tflm_with_no_allocation(board):
     assert out.split().count("VE") == 2 and "NO ERROR" not in out
 
 
-def test_window_and_fft_equal_tflm_on_hostile_input(board):
+def test_window_fft_filterbank_and_sqrt_equal_tflm_on_hostile_input(board):
+    """Each viper stage alone against the model cut to that stage: the window on hostile
+    frames, then the same frames raw into FFT .. square root, where full-scale values wrap
+    the butterflies and push filterbank sums past 2**32 (Sqrt64)."""
     frames = _hostile_frames()
     (board / "frames.bin").write_bytes(np.concatenate(frames).astype("<i2").tobytes())
     viper_board.run(board, STAGE_JOB)
     got = np.frombuffer((board / "out.bin").read_bytes(), dtype="<i2")
     win = tflm_cut(0, 2, [T_AUDIO], [T_SCALED, T_SCALE_BITS])
-    fft = tflm_cut(3, 3, [T_SCALED], [T_RFFT])
-    per = 512 + 1 + 2 * 257
+    fft = tflm_cut(3, 10, [T_SCALED, T_SCALE_BITS], [T_RFFT, T_SQRT])
+    per = 512 + 1 + 2 * 257 + 2 * 40
     assert len(got) == per * len(frames)
     for i, frame in enumerate(frames):
         g = got[i * per:(i + 1) * per]
         run(win, frame.reshape(1, 480))
         assert np.array_equal(g[:480], win.get_output(0).reshape(-1)), f"window, frame {i}"
         assert int(g[512]) == int(win.get_output(1)), f"scale bits, frame {i}"
-        run(fft, frame)
+        run(fft, frame, np.array(i % 15, dtype=np.int32))
         ref = fft.get_output(0).reshape(-1)  # interleaved re, im
         assert np.array_equal(g[513:513 + 257], ref[0::2]), f"fft re, frame {i}"
-        assert np.array_equal(g[513 + 257:], ref[1::2]), f"fft im, frame {i}"
+        assert np.array_equal(g[513 + 257:513 + 514], ref[1::2]), f"fft im, frame {i}"
+        amp = np.frombuffer(g[513 + 514:].tobytes(), dtype="<i4")
+        assert np.array_equal(amp, fft.get_output(1).reshape(-1).astype(np.int64)), f"sqrt, frame {i}"
 
 
 def test_cpython_has_no_viper_level():
@@ -130,3 +136,70 @@ def test_cpython_has_no_viper_level():
     assert AudioFrontend().level == "portable"
     with pytest.raises(ValueError, match="viper"):
         AudioFrontend(level="viper")
+
+
+SQRT_JOB = """
+from array import array
+from edgeloop_fw.audio import viper
+xs = array('h', open('spectra.bin', 'rb').read())
+band = array('h', open('band.bin', 'rb').read())
+wt = array('h', open('weights.bin', 'rb').read())
+uw = array('h', bytes(len(wt) * 2))
+amp = array('i', [0])
+re = array('h', bytes(514))
+im = array('h', bytes(514))
+out = open('amp.bin', 'wb')
+for k in range(len(xs) // 514):
+    for i in range(257):
+        re[i] = xs[k * 514 + 2 * i]
+        im[i] = xs[k * 514 + 2 * i + 1]
+    for bits in (0, 5):
+        viper.fb_sqrt(re, im, band, wt, uw, 1, bits, amp)
+        out.write(amp)
+out.close()
+"""
+
+
+def _squares(target: int, weight: int, count: int) -> tuple[list[int], int]:
+    """Greedy: up to `count` values v <= 32767 with weight * sum(v*v) <= target; returns (vs, rest)."""
+    from math import isqrt
+
+    vs = []
+    for _ in range(count):
+        v = min(isqrt(target // weight), 32767)
+        vs.append(v)
+        target -= weight * v * v
+    return vs, target
+
+
+def test_fb_sqrt_equals_tflm_at_every_sqrt_boundary(board):
+    """Filterbank sums at Sqrt32/Sqrt64's rounding and saturation boundaries (0xFFFF below
+    2**32) and at every power of two up to 2**45, built from a spectrum: one channel whose
+    band weighs four bins by 4096 and sixteen by 1, the bins chosen so the sum is exact."""
+    xs = {v for k in range(46) for v in (2**k - 1, 2**k, 2**k + 1)}
+    for r in (0xFFFE, 0xFFFF, 0x10000, 2**20 + 3, 2**22 + 5):
+        xs |= {r * r - 1, r * r, r * r + 1, r * r + r, r * r + r + 1}
+    xs = sorted(v for v in xs if 0 <= v < 2**45)
+    spectra = []
+    for target in xs:
+        big, rest = _squares(target, 4096, 8)
+        small, left = _squares(rest, 1, 32)
+        assert left == 0, target
+        s = np.zeros(514, np.int16)
+        s[2 * 10:2 * 14] = big  # bins 10..13 (re, im), weight 4096
+        s[2 * 20:2 * 36] = small  # bins 20..35, weight 1
+        spectra.append(s)
+    band = np.array([0, 0, 0, 10, 0, 26, 5, 241], np.int16)  # band 0 empty; band 1 = bins 10..35
+    weights = np.zeros(26, np.int16)
+    weights[:4] = 4096
+    weights[10:] = 1
+    (board / "spectra.bin").write_bytes(np.concatenate(spectra).astype("<i2").tobytes())
+    (board / "band.bin").write_bytes(band.astype("<i2").tobytes())
+    (board / "weights.bin").write_bytes(weights.astype("<i2").tobytes())
+    viper_board.run(board, SQRT_JOB)
+    got = np.frombuffer((board / "amp.bin").read_bytes(), dtype="<i4").reshape(len(xs), 2)
+    interp = tflm_cut(10, 10, [T_FILTERBANK, T_SCALE_BITS], [T_SQRT])
+    for i, v in enumerate(xs):
+        for j, bits in enumerate((0, 5)):
+            run(interp, np.array([v] + [0] * 39, dtype=np.uint64), np.array(bits, dtype=np.int32))
+            assert int(got[i, j]) == int(interp.get_output(0).reshape(-1)[0]), f"sum {v}, bits {bits}"
