@@ -93,6 +93,24 @@ def _viper_bands(p):
     return band
 
 
+def _viper_tail(p, vp):
+    """viper.tail's int16 scalars, or None when the parameters leave the ranges it computes
+    exactly in (u)int32 (then the tail stays portable): coefficients and shifts below 2**15,
+    PCAN's LUT giving a non-negative int16 gain for every noise estimate."""
+    cfg = (p.SS_SMOOTHING_BITS, p.SS_SPECTRAL_SUBTRACTION_BITS, 15 - p.SS_SPECTRAL_SUBTRACTION_BITS,
+           1 if p.SS_CLAMPING else 0, p.SS_MIN_SIGNAL_REMAINING, p.SS_SMOOTHING, p.SS_ONE_MINUS_SMOOTHING,
+           p.SS_ALTERNATE_SMOOTHING, p.SS_ALTERNATE_ONE_MINUS_SMOOTHING, p.PCAN_SNR_SHIFT,
+           15 - p.PCAN_SNR_SHIFT, p.LOG_CORRECTION_BITS, p.LOG_OUTPUT_SCALE)
+    signed = (p.OUT_MUL, p.OUT_ADD, p.OUT_DIV, p.OUT_OFFSET, p.OUT_MIN, p.OUT_MAX)
+    if cfg[0] > 16 or cfg[11] > 16 or not all(0 <= v < 32768 for v in cfg):
+        return None
+    if not all(-32768 <= v < 32768 for v in signed) or p.OUT_DIV <= 0 or len(p.LOG_LUT) < 129:
+        return None
+    if not vp.pcan_ok(p.PCAN_LUT, len(p.PCAN_LUT)):
+        return None
+    return array("h", cfg + signed)
+
+
 class AudioFrontend:
     """Stateful per clip (the noise estimate): call reset() before each new clip."""
 
@@ -159,7 +177,7 @@ class AudioFrontend:
         self._window = _primed(window_pass(self._src, p.WINDOW, p.WINDOW_SHIFT, self.windowed))
         if vp:
             # window and FFT through the filterbank's square root in machine code
-            self.amplitude = array("i", bytes(4 * nch))
+            self.amplitude = array("I", bytes(4 * nch))
             self._fft = fft
             self._band = band
             self._stages = ()
@@ -171,6 +189,11 @@ class AudioFrontend:
                 filterbank_pass(self.energy, p.FB_WEIGHTS, p.FB_UNWEIGHTS, p.FB_FREQ_STARTS,
                                 p.FB_WEIGHT_STARTS, p.FB_WIDTHS, nch, self.filterbank_hi, self.filterbank_lo))]
             self._sqrt = _primed(sqrt_pass(self.filterbank_hi, self.filterbank_lo, nch, self.amplitude))
+        tail_cfg = _viper_tail(p, vp) if vp else None
+        if tail_cfg:
+            self.noise = array("I", bytes(4 * nch))  # uint32, as viper.tail keeps it
+            self._tail = [_primed(self._viper_tail_pass(tail_cfg))]
+            return
         self._tail = [_primed(g) for g in (
             spectral_subtraction_pass(p, self.amplitude, nch, self.noise, self.denoised),
             pcan_pass(p.PCAN_LUT, p.PCAN_SNR_SHIFT, self.noise, self.denoised, nch, self.gained),
@@ -206,6 +229,20 @@ class AudioFrontend:
             bfly4(wr, wi, twr, twi, n)
             split(wr, wi, sr, si, n, out_r, out_i)
             fb_sqrt(out_r, out_i, band, weights, unweights, nch, bits, amp)
+
+    def _viper_tail_pass(self, cfg):
+        """Spectral subtraction .. int8 at the viper level: a generator, one next() per frame."""
+        tail = self._v.tail
+        amp = self.amplitude
+        noise = self.noise
+        p = self.params
+        pcan_lut = p.PCAN_LUT
+        log_lut = p.LOG_LUT
+        nch = self.num_channels
+        out = self.features
+        while True:
+            yield
+            tail(amp, noise, cfg, pcan_lut, log_lut, nch, out)
 
     @property
     def filterbank(self):

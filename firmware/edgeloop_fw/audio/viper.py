@@ -308,3 +308,197 @@ def fb_sqrt(re: ptr16, im: ptr16, band: ptr16, weights: ptr16, unweights: ptr16,
         acc_h = nh
         acc_l = nl
         c += 1
+
+
+@micropython.viper
+def tail(amp: ptr32, noise: ptr32, cfg: ptr16, pcan_lut: ptr16, log_lut: ptr16, nch: int, out: ptr8):
+    """Spectral subtraction, PCAN, log and the int8 tail (noise.py, logscale.py) per channel.
+
+    amp: the amplitudes (< 2**24); noise: the uint32 noise estimates, updated in place;
+    cfg: the int16 scalars in frontend._viper_tail's order. uint32 arithmetic is done in
+    `uint` and masked with 0xFFFFFFFF (built at run time) where C truncates, so x64's
+    64-bit words give C's values too. The products are split at 2**15 as in noise.py;
+    PCAN's gain must be a non-negative int16 (frontend.py checks the LUT with pcan_ok).
+    """
+    mask = uint(0xFFFF)
+    mask = (mask << 16) | mask
+    sbits = uint(cfg[0])
+    ssbits = uint(cfg[1])
+    up_shift = uint(cfg[2])
+    clamp = int(cfg[3])
+    floor_mul = uint(cfg[4])
+    snr_shift = uint(cfg[9])
+    pcan_up = uint(cfg[10])
+    corr = uint(cfg[11])
+    scale = uint(cfg[12])
+    v = int(cfg[13])
+    mul = (v ^ 0x8000) - 0x8000
+    v = int(cfg[14])
+    add = (v ^ 0x8000) - 0x8000
+    div = int(cfg[15])
+    v = int(cfg[16])
+    offset = (v ^ 0x8000) - 0x8000
+    v = int(cfg[17])
+    lo = (v ^ 0x8000) - 0x8000
+    v = int(cfg[18])
+    hi = (v ^ 0x8000) - 0x8000
+    i = 0
+    while i < nch:
+        # spectral subtraction
+        if i & 1:
+            s = uint(cfg[7])
+            k = uint(cfg[8])
+        else:
+            s = uint(cfg[5])
+            k = uint(cfg[6])
+        x = uint(amp[i])
+        up = (x << sbits) & mask
+        est = uint(noise[i]) & mask
+        est = (((((up >> 15) * s + (est >> 15) * k) << up_shift)
+                + (((up & 0x7FFF) * s + (est & 0x7FFF) * k) >> ssbits)) & mask)
+        noise[i] = est
+        if est > up:
+            est = up
+            if clamp:
+                noise[i] = est
+        floor = ((((x >> 15) * floor_mul) << up_shift) + (((x & 0x7FFF) * floor_mul) >> ssbits)) & mask
+        x = (up - est) >> sbits
+        if floor > x:
+            x = floor
+        # PCAN: gain from the noise estimate, then the shrink
+        nv = uint(noise[i]) & mask
+        if nv <= uint(2):
+            g = int(pcan_lut[nv])
+            g = (g ^ 0x8000) - 0x8000
+        else:
+            m = uint(0)  # bit length of nv, inline (a call would box a uint32 above 2**30)
+            t = nv
+            if t >> 16:
+                t >>= 16
+                m += 16
+            if t >> 8:
+                t >>= 8
+                m += 8
+            if t >> 4:
+                t >>= 4
+                m += 4
+            if t >> 2:
+                t >>= 2
+                m += 2
+            if t >> 1:
+                t >>= 1
+                m += 1
+            m += t
+            interval = int(m)
+            base = 4 * interval - 6
+            if interval < 11:
+                frac = int((nv << uint(11 - interval)) & 0x3FF)
+            else:
+                frac = int((nv >> uint(interval - 11)) & 0x3FF)
+            c2 = int(pcan_lut[base + 2])
+            c2 = (c2 ^ 0x8000) - 0x8000
+            c1 = int(pcan_lut[base + 1])
+            c1 = (c1 ^ 0x8000) - 0x8000
+            c0 = int(pcan_lut[base])
+            c0 = (c0 ^ 0x8000) - 0x8000
+            g = (c2 * frac) >> 5
+            g += c1 << 5
+            g *= frac
+            g = (g + 16384) >> 15
+            g += c0
+            g = ((g + 32768) & 0xFFFF) - 32768
+        gain = uint(g)
+        snr = (((((x >> 15) * gain) << pcan_up) + (((x & 0x7FFF) * gain) >> snr_shift)) & mask)
+        if snr < uint(8192):  # 2 << kPcanSnrBits
+            x = (snr * snr) >> 20  # 2 + 2 * 12 - 6
+        else:
+            x = (snr >> 6) - 64  # kPcanSnrBits - kPcanOutputBits, 1 << kPcanOutputBits
+        # log
+        x = (x << corr) & mask
+        if x <= uint(1):
+            lv = 0
+        else:
+            m = uint(0)  # bit length of x, inline (a call would box a uint32 above 2**30)
+            t = x
+            if t >> 16:
+                t >>= 16
+                m += 16
+            if t >> 8:
+                t >>= 8
+                m += 8
+            if t >> 4:
+                t >>= 4
+                m += 4
+            if t >> 2:
+                t >>= 2
+                m += 2
+            if t >> 1:
+                t >>= 1
+                m += 1
+            m += t
+            integer = m - 1
+            ufrac = x - (uint(1) << integer)
+            if integer < uint(16):
+                ufrac = ufrac << (16 - integer)
+            else:
+                ufrac = ufrac >> (integer - 16)
+            frac = int(ufrac)
+            seg = frac >> 9
+            c0 = int(log_lut[seg])  # uint16 table
+            c1 = int(log_lut[seg + 1])
+            log2 = (int(integer) << 16) + frac + c0 + (((c1 - c0) * (frac - (seg << 9))) >> 16)
+            loge = (45426 * (log2 >> 14) + ((45426 * (log2 & 0x3FFF) + 32768) >> 14)) >> 2
+            u = ((scale * uint(loge) + 32768) & mask) >> 16
+            lv = int(u)
+            if u >= uint(32767):
+                lv = 32767
+        # int8: DIV truncates toward zero
+        v = lv * mul + add
+        if v < 0:
+            v = 0 - ((0 - v) // div)
+        else:
+            v = v // div
+        v += offset
+        if v > hi:
+            v = hi
+        if v < lo:
+            v = lo
+        out[i] = v
+        i += 1
+
+
+@micropython.viper
+def pcan_ok(lut: ptr16, n: int) -> int:
+    """1 when WideDynamicFunction's gain is a non-negative int16 with int32 intermediates
+    below 2**30 for every uint32 noise estimate this LUT can see (tail() relies on it)."""
+    if n < 4 * 32 - 6 + 3:
+        return 0
+    interval = 2
+    while interval <= 32:
+        base = 4 * interval - 6
+        c2 = int(lut[base + 2])
+        c2 = (c2 ^ 0x8000) - 0x8000
+        c1 = int(lut[base + 1])
+        c1 = (c1 ^ 0x8000) - 0x8000
+        c0 = int(lut[base])
+        c0 = (c0 ^ 0x8000) - 0x8000
+        frac = 0
+        while frac < 1024:
+            g = (c2 * frac) >> 5
+            g += c1 << 5
+            if g >= 1048576 or g <= -1048576:  # g * frac stays below 2**30
+                return 0
+            g *= frac
+            g = (g + 16384) >> 15
+            g += c0
+            if g < 0 or g > 32767:
+                return 0
+            frac += 1
+        interval += 1
+    v = 0
+    while v <= 2:
+        g = int(lut[v])
+        if g > 32767:
+            return 0
+        v += 1
+    return 1
