@@ -202,7 +202,7 @@ def qemu_main() -> None:
         print(f"  front end, native C (elnative.audio_frame), per hop  {mean['fe_native']:>12,.0f}   (49 hops = TFLM's bytes)")
         print(f"  front end, portable Python, per hop                 {mean['fe_portable']:>12,.0f}   "
               f"({mean['fe_portable'] / mean['fe_native']:.0f}x the native; {len(r['fe_portable'][0])} hops = TFLM's bytes)")
-        print(f"  front end, viper (window .. square root), per hop   {mean['fe_viper']:>12,.0f}   "
+        print(f"  front end, viper level (audio/viper.py), per hop    {mean['fe_viper']:>12,.0f}   "
               f"({mean['fe_portable'] / mean['fe_viper']:.1f}x fewer than portable; "
               f"{len(r['fe_viper'][0])} hops = TFLM's bytes)")
         print(f"  models/keyword inference (native kernels)           {mean['invoke']:>12,.0f}")

@@ -226,9 +226,9 @@ class AudioFrontend:
         while True:
             bits = yield
             load(x, perm2, wr, wi, n)
-            bfly4(wr, wi, twr, twi, n)
+            bfly4(0, 0, 0, wr, wi, twr, twi, n)
             split(wr, wi, sr, si, n, out_r, out_i)
-            fb_sqrt(out_r, out_i, band, weights, unweights, nch, bits, amp)
+            fb_sqrt(0, 0, 0, out_r, out_i, band, weights, unweights, nch, bits, amp)
 
     def _viper_tail_pass(self, cfg):
         """Spectral subtraction .. int8 at the viper level: a generator, one next() per frame."""
@@ -275,7 +275,8 @@ class AudioFrontend:
             if offset < 0 or offset + n > len(samples):
                 raise ValueError("samples[%d:%d] is outside the %d samples" % (offset, offset + n, len(samples)))
             p = self.params
-            self.scale_bits = bits = self._v.window(samples, offset, p.WINDOW, n, p.WINDOW_SHIFT, self.windowed)
+            self.scale_bits = bits = self._v.window(0, 0, 0, samples, offset, p.WINDOW, n, p.WINDOW_SHIFT,
+                                                    self.windowed)
         else:
             self._src[0] = samples
             self.scale_bits = bits = self._window.send(offset)

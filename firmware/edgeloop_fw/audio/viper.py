@@ -19,17 +19,19 @@ Why this is exact on 32- and 64-bit machine words alike:
   of two such), and `>>` on a viper int is arithmetic, as in TFLM's build.
 viper does no bounds checks: frontend.py checks the sample offset before the call,
 and every other buffer is made by the front end at the size these loops use.
+
+Only a viper function's first three locals live in registers (REG_LOCAL_NUM is 3 on
+every arch), so the hottest loop variables are the first three parameters of
+window, _bfly4 and fb_sqrt, and the callers pass 0 for them.
 """
 
 import micropython
 
 
 @micropython.viper
-def window(x: ptr16, off: int, w: ptr16, n: int, shift: int, out: ptr16) -> int:
+def window(i: int, v: int, peak: int, x: ptr16, off: int, w: ptr16, n: int, shift: int, out: ptr16) -> int:
     """window.window_pass for one frame: out[:n] = sat16((x[off + i] * w[i]) >> shift), then
     FftAutoScale's shift (returned). MaxAbs16's int16 peak wraps on -32768 as in C."""
-    peak = 0
-    i = 0
     while i < n:
         s = int(x[off + i])
         s = (s ^ 0x8000) - 0x8000
@@ -66,7 +68,7 @@ def window(x: ptr16, off: int, w: ptr16, n: int, shift: int, out: ptr16) -> int:
 
 
 @micropython.viper
-def _bfly4(wr: ptr16, wi: ptr16, twr: ptr16, twi: ptr16, n: int):
+def _bfly4(a: int, v: int, k: int, wr: ptr16, wi: ptr16, twr: ptr16, twi: ptr16, n: int):
     """KissFFT's forward radix-4 stages for m = 4, 16, ... (fft.py's inner loops)."""
     m = 4
     while m < n:
@@ -225,8 +227,8 @@ def _split(wr: ptr16, wi: ptr16, sr: ptr16, si: ptr16, n: int, out_r: ptr16, out
 
 
 @micropython.viper
-def fb_sqrt(re: ptr16, im: ptr16, band: ptr16, weights: ptr16, unweights: ptr16, nch: int, bits: int,
-            out: ptr32):
+def fb_sqrt(m: int, r: int, rem: int, re: ptr16, im: ptr16, band: ptr16, weights: ptr16, unweights: ptr16,
+            nch: int, bits: int, out: ptr32):
     """SignalEnergy, SignalFilterBank and SignalFilterBankSquareRoot in one pass, from the
     int16 spectrum to the amplitudes (out[c] = round(sqrt(sum_c)) >> bits).
 

@@ -155,7 +155,7 @@ for k in range(len(xs) // 514):
         re[i] = xs[k * 514 + 2 * i]
         im[i] = xs[k * 514 + 2 * i + 1]
     for bits in (0, 5):
-        viper.fb_sqrt(re, im, band, wt, uw, 1, bits, amp)
+        viper.fb_sqrt(0, 0, 0, re, im, band, wt, uw, 1, bits, amp)
         out.write(amp)
 out.close()
 """
