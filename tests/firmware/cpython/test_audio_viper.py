@@ -242,3 +242,20 @@ def test_tail_equals_tflm_over_a_long_random_sequence(board):
         g = got[f * per:(f + 1) * per]
         assert np.array_equal(np.frombuffer(g[:160], "<u4"), interp.get_output(0).reshape(-1)), f"noise, frame {f}"
         assert g[160:] == interp.get_output(1).astype(np.int8).tobytes(), f"features, frame {f}"
+
+
+@pytest.mark.parametrize("arch, number", [("armv6m", 4), ("armv7emdp", 8), ("xtensawin", 10)])
+def test_deploy_compiles_the_viper_front_end_for_each_board_arch(tmp_path, arch, number):
+    """audio/viper.py becomes machine code for the RP2040, the Nicla Vision and the ESP32-S3
+    (the board it is for), and is left off a board without a native emitter."""
+    from edgeloop.deploy.firmware import firmware_files
+    from edgeloop.deploy.mpy import mpy_header
+    from tests.tools.paths import REPO
+
+    rel = "/edgeloop_fw/audio/viper.mpy"
+    files, _ = firmware_files(REPO / "firmware", arch=arch, cache_dir=tmp_path)
+    ours = [f for f in files if f.remote.endswith(rel)]
+    assert len(ours) == 1 and mpy_header(ours[0].data)["arch"] == number
+    files, skipped = firmware_files(REPO / "firmware", arch=None, cache_dir=tmp_path)
+    assert not [f for f in files if f.remote.endswith(rel)]
+    assert "firmware/edgeloop_fw/audio/viper.py" in [s for s, _why in skipped]
