@@ -269,8 +269,9 @@ class AudioFrontend:
         if self._c:
             self._c(self._hdr, self._tables, self._work, samples, offset, self.features)
             return self.features
-        if self._v:
-            # viper reads without bounds checks: the frame must lie in samples (an int16 array)
+        if self._v and type(samples) is array:
+            # viper reads without bounds checks: the frame must lie in samples, an array('h')
+            # (any other sequence goes through the portable window below)
             n = self.frame_length
             if offset < 0 or offset + n > len(samples):
                 raise ValueError("samples[%d:%d] is outside the %d samples" % (offset, offset + n, len(samples)))

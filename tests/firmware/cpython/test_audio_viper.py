@@ -44,6 +44,11 @@ micropython.heap_lock()
 hops(49)
 micropython.heap_unlock()
 print('ALLOC', gc.mem_alloc() - before)
+L = list(S[:800])
+fe.reset()
+a = bytes(fe.process(L, 320))  # other sequences: the portable window stage
+fe.reset()
+print('LIST', a == bytes(fe.process(S, 320)), a == bytes(40))
 for off in (-1, len(S) - 479):
     try:
         fe.process(S, off)
@@ -102,6 +107,7 @@ def test_picks_viper_and_every_clip_equals_tflm_with_no_allocation(board):
         assert feats[name] == tflm_stream_features(xs[name]).tobytes(), name
     assert ["ALLOC", "0"] in lines
     assert out.split().count("VE") == 2 and "NO ERROR" not in out
+    assert ["LIST", "True", "False"] in lines
 
 
 def test_window_fft_filterbank_and_sqrt_equal_tflm_on_hostile_input(board):
