@@ -21,8 +21,8 @@ noise, yes, silence: 349 frames):
 
 `--qemu` instead counts instructions per 20 ms hop inside a real MicroPython
 (MicroPython's qemu port on Cortex-M0 and Cortex-M7, the board's .mpy files,
-elnative.mpy; tests.tools.qemu_kws): the front end alone (native C and portable
-Python, features checked against TFLM), one models/keyword inference, and
+elnative.mpy; tests.tools.qemu_kws): the front end alone (native C, viper and
+portable Python, features checked against TFLM), one models/keyword inference, and
 steady spotter hops with the model every 4th hop, printed next to the goals
 (M0: 665,000 = 25 % of RP2040's 133 MHz per 20 ms; M7: 480,000 = 5 % of Nicla
 Vision's 480 MHz). Needs EDGELOOP_QEMU_MICROPYTHON / EDGELOOP_QEMU_MICROPYTHON_M7
@@ -191,7 +191,7 @@ def qemu_main() -> None:
         with tempfile.TemporaryDirectory() as d:
             mod = native_module(qemu_mpy.ARCH[core], Path(d))
         r = qemu_kws.run(firmware, core, blob, x.astype("<i2").tobytes(), mod, kws_hops=8)
-        for name in ("fe_native", "fe_portable"):
+        for name in ("fe_native", "fe_portable", "fe_viper"):
             got = bytes.fromhex(r[name][1].split()[-1])
             if got != want[:len(got)]:
                 raise SystemExit(f"{core} {name}: features differ from TFLM's")
@@ -202,11 +202,16 @@ def qemu_main() -> None:
         print(f"  front end, native C (elnative.audio_frame), per hop  {mean['fe_native']:>12,.0f}   (49 hops = TFLM's bytes)")
         print(f"  front end, portable Python, per hop                 {mean['fe_portable']:>12,.0f}   "
               f"({mean['fe_portable'] / mean['fe_native']:.0f}x the native; {len(r['fe_portable'][0])} hops = TFLM's bytes)")
+        print(f"  front end, viper level (audio/viper.py), per hop    {mean['fe_viper']:>12,.0f}   "
+              f"({mean['fe_portable'] / mean['fe_viper']:.1f}x fewer than portable; "
+              f"{len(r['fe_viper'][0])} hops = TFLM's bytes)")
         print(f"  models/keyword inference (native kernels)           {mean['invoke']:>12,.0f}")
         print(f"  spotter hop, native front end, window in place      {hop:>12,.0f}   "
               f"goal <= {goal:,} ({why}): {'met' if hop <= goal else 'MISSED'}, {hop / goal:.0%} of it")
         print(f"  spotter hop, native front end, through feed()       {mean['kws_native_feed']:>12,.0f}   "
               "(the Windower copies 320 + 480 samples in Python)")
+        print(f"  spotter hop, viper front end, window in place       {mean['kws_viper']:>12,.0f}   "
+              f"({mean['kws_viper'] / hop:.1f}x)")
         print(f"  spotter hop, portable front end, window in place    {mean['kws_portable']:>12,.0f}   "
               f"({mean['kws_portable'] / hop:.1f}x)")
 

@@ -7,11 +7,14 @@ counts exactly (TCG plugin, -icount) each hash() .. callable() region:
 - every hop of the front end alone at the native level over the first clip (its
   features are printed: the test compares them with TFLM's);
 - a few hops of the portable front end (same clip, features printed too);
+- every hop of the clip at the viper level (audio/viper.py compiled for the core;
+  features printed);
 - one model invoke (native kernels first);
 - steady-state spotter hops (ring full, model every `every` hops) with each front end,
   a multiple of `every` hops, so the model's cost is amortized as on a board: each
   30 ms window read in place (`push_audio`), and, with the native front end, 320 new
-  samples per hop through `feed` (its Windower copies them in Python).
+  samples per hop through `feed` (its Windower copies them in Python), and with the
+  viper front end in place.
 """
 
 from __future__ import annotations
@@ -111,22 +114,29 @@ def board_files(arch: str, native_module: bytes | None, blob: bytes) -> dict[str
     for src in sorted((fw / "edgeloop_fw" / "audio").glob("*.py")) + [fw / "edgeloop_fw" / "kws.py",
                                                                           fw / "edgeloop_fw" / "window.py"]:
         rel = src.relative_to(fw).as_posix()
-        files["/" + rel[:-3] + ".mpy"] = mpy.compile_source(src.read_bytes(), rel)
+        data = src.read_bytes()
+        files["/" + rel[:-3] + ".mpy"] = mpy.compile_source(
+            data, rel, arch=arch if mpy.needs_native(rel, data) else None)  # audio/viper.py
     files["/edgeloop_fw/audio/micro_speech_params.bin"] = (
         fw / "edgeloop_fw" / "audio" / "micro_speech_params.bin").read_bytes()
     return files
 
 
 def run(firmware: str, core: str, blob: bytes, stream: bytes, native_module: bytes | None, *,
-        fe_frames=49, portable_frames=3, every=4, kws_hops=8, portable_kws=True, input_bytes=1960) -> dict:
+        fe_frames=49, portable_frames=3, viper_frames=49, every=4, kws_hops=8, portable_kws=True,
+        viper_kws=True, input_bytes=1960) -> dict:
     """Counts and outputs; see the module docstring. `stream`: int16 little-endian samples,
     at least (49 + kws_hops + 2) hops long."""
     plan = [("fe_native", fe_frames, _FE.format(level="native", frames=fe_frames)),
             ("fe_portable", portable_frames, _FE.format(level="portable", frames=portable_frames)),
+            ("fe_viper", viper_frames, _FE.format(level="viper", frames=viper_frames)),
             ("invoke", 1, _INVOKE.format(nbytes=input_bytes)),
             ("kws_native", kws_hops, _KWS.format(every=every, level="native", warm=49, hops=kws_hops, feed=False)),
             ("kws_native_feed", kws_hops, _KWS.format(every=every, level="native", warm=49, hops=kws_hops,
                                                       feed=True))]
+    if viper_kws:
+        plan.append(("kws_viper", kws_hops, _KWS.format(every=every, level="viper", warm=49, hops=kws_hops,
+                                                        feed=False)))
     if portable_kws:
         plan.append(("kws_portable", kws_hops, _KWS.format(every=every, level="portable", warm=49, hops=kws_hops,
                                                            feed=False)))

@@ -20,7 +20,8 @@ class Rfft16:
     FFT of fft_length / 2 points, str_/sti for the real split.
     """
 
-    def __init__(self, fft_length, twr, twi, str_, sti):
+    def __init__(self, fft_length, twr, twi, str_, sti, int16_work=False):
+        """int16_work: int16 arrays as work buffers, which the viper level needs."""
         n = fft_length // 2
         digits = 0
         while (1 << (2 * digits)) < n:
@@ -47,8 +48,12 @@ class Rfft16:
         self._sti = sti
         # The complex FFT's work buffers (lists: MicroPython indexes them a
         # little faster than arrays, and this is the hottest loop).
-        self._wr = [0] * n
-        self._wi = [0] * n
+        if int16_work:
+            self._wr = array("h", bytes(2 * n))
+            self._wi = array("h", bytes(2 * n))
+        else:
+            self._wr = [0] * n
+            self._wi = [0] * n
         stages = []  # (m, fstride) of the radix-4 stages after the first
         m = 4
         while m < n:

@@ -2,8 +2,8 @@
 (`microbit`, armv6m module) and Cortex-M7 (`mps2-an500`, armv7emdp module), the board's
 own front end (edgeloop_fw.audio, .mpy as deploy compiles it) picking elnative.audio_frame.
 
-Every hop of TFLM's yes clip gives TFLM's features at the native level, the first hops
-at the portable level too, and the keyword spotter runs the shipped models/keyword model
+Every hop of TFLM's yes clip gives TFLM's features at the native and viper levels, the
+first hops at the portable level too, and the keyword spotter runs the shipped models/keyword model
 on the native kernels. EDGELOOP_QEMU_MICROPYTHON / EDGELOOP_QEMU_MICROPYTHON_M7 name
 the firmwares (960 KB-heap builds, docs/mlperf.md); each core skips when its is unset.
 """
@@ -40,12 +40,14 @@ def test_native_front_end_in_micropython_equals_tflm(core, tmp_path):
     x = np.concatenate([np.frombuffer(read_wav(c), dtype=np.int16) for c in ("yes_1000ms", "no_1000ms")])
     blob = (REPO / "models" / "keyword" / "keyword.elm").read_bytes()
     r = qemu_kws.run(firmware, core, blob, x.tobytes(), native_module(qemu_mpy.ARCH[core], tmp_path),
-                     kws_hops=4, portable_kws=False)
+                     kws_hops=4, portable_kws=False, viper_kws=False)
     want = tflm_stream_features(x[:16000]).tobytes()
     level, native_hex = r["fe_native"][1].split()[1:]
     assert level == "native" and bytes.fromhex(native_hex) == want
     level, portable_hex = r["fe_portable"][1].split()[1:]
     assert level == "portable" and bytes.fromhex(portable_hex) == want[:len(portable_hex) // 2]
+    level, viper_hex = r["fe_viper"][1].split()[1:]  # audio/viper.py on 32-bit machine words
+    assert level == "viper" and bytes.fromhex(viper_hex) == want
     assert "'conv_2d': 'native'" in r["invoke"][1]
     # one inference when the ring fills (hop 49), one more in the 4 steady hops
     assert r["kws_native"][1] == r["kws_native_feed"][1] == "KWS native 2"
