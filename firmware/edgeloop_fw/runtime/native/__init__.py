@@ -22,9 +22,10 @@ runs in one call.
 
 from . import elnative
 
-API = 6  # 2: conv scratch sized by elnative.scratch_size (per arch); 3: depthwise by dw_scratch_size;
+API = 7  # 2: conv scratch sized by elnative.scratch_size (per arch); 3: depthwise by dw_scratch_size;
 #         4: pool_2d, add, mean, lut8, concatenation in C; 5: softmax in C;
-#         6: the heavy ops take an offset into w (weights read in place from a mapped model file)
+#         6: the heavy ops take an offset into w (weights read in place from a mapped model file);
+#         7: transpose_conv
 if elnative.API != API:
     raise ImportError("elnative.mpy speaks API %d, this glue %d: deploy again" % (elnative.API, API))
 

@@ -83,6 +83,13 @@ int32_t el_depthwise_scratch_bytes(const el_geom *g, int32_t in);
 void el_depthwise_conv_2d_s8_range(const el_geom *g, const int8_t *x, const int8_t *w, int8_t *y,
                                    const el_requant *q, void *scratch, int32_t i0, int32_t in);
 
+/* TRANSPOSE_CONV (per-channel, el_tconv.c): x NHWC, w [out_c, filter_h, filter_w, in_c];
+ * output channels c0..c0+cn-1 only, w holding just their cn filters. Padding is
+ * TFLM's (from the output size, never negative); dilation is unused. */
+int32_t el_transpose_conv_scratch_bytes(const el_geom *g, int32_t rows);
+void el_transpose_conv_s8_range(const el_geom *g, const int8_t *x, const int8_t *w, int8_t *y,
+                                const el_requant *q, void *scratch, int32_t c0, int32_t cn);
+
 /* ---- light ops (el_misc.c); the structs are the runtime's params from the
  *      given index, so callers point into the params array. */
 typedef struct {   /* pool_2d params BATCHES..ACT_MAX (opspec.py; el_module.c checks each member) */
