@@ -41,6 +41,17 @@ LAYERS = {
     "pw_odd_zpmin_spread": ("conv", (7, 6, 13), dict(filters=11, kernel_size=1, activation="relu6",
                                                      calib=(40.0, 5.0), weight_spread=4)),
     "pw_zpmax_s2": ("conv", (5, 4, 6), dict(filters=8, kernel_size=1, strides=2, calib=(-40.0, 5.0))),
+    # TRANSPOSE_CONV (el_tconv.c): 9 output channels = 2 groups of 4 (the assembly dot4 over
+    # 16 input channels) + 1 alone, stride 2 SAME; 3 channels (dot1 only) over 5 inputs with
+    # strides (1, 3) VALID and the zero point at -128 (Keras's zero bias keeps a RELU
+    # unfused, so none here: test_native_kernels' chains fuse it); 6 channels over 11 inputs
+    # (dot length 11: 8 in assembly plus 3), a 4x4 filter at stride 3 SAME (taps skipped by
+    # the stride phase), zero point 127 and weights scaled 10**-3..10**3
+    "tconv_same_s2": ("tconv", (5, 4, 16), dict(filters=9, kernel_size=3, strides=2, padding="same")),
+    "tconv_valid_zpmin": ("tconv", (4, 3, 5), dict(filters=3, kernel_size=(2, 3), strides=(1, 3),
+                                                   calib=(40.0, 5.0))),
+    "tconv_s3_zpmax_spread": ("tconv", (3, 5, 11), dict(filters=6, kernel_size=4, strides=3, padding="same",
+                                                        calib=(-40.0, 5.0), weight_spread=3)),
 }
 BENCH = ("speech_dw", "speech_fc", "anchor_conv", "anchor_fc", "dw1_dscnn", "pw_dscnn")
 SCRATCH = 32768  # bytes: the largest case's el_*_scratch_size on any core (pw_dscnn on ARMv6-M: ~19 KB)
@@ -78,7 +89,7 @@ def build(case: str):
     keras.utils.set_random_seed(sum(map(ord, case)))
     inp = keras.Input(shape, batch_size=1)
     L = keras.layers
-    layer = {"conv": L.Conv2D, "dw": L.DepthwiseConv2D, "fc": L.Dense}[kind](**kw)
+    layer = {"conv": L.Conv2D, "dw": L.DepthwiseConv2D, "fc": L.Dense, "tconv": L.Conv2DTranspose}[kind](**kw)
     model = keras.Model(inp, layer(inp))
     spread(layer)
     rng = np.random.default_rng(2)
