@@ -71,3 +71,4 @@ def tconv_args(p) -> dict:
                 weight_bytes=p[TCONV["OUT_C"]] * p[TCONV["FILTER_H"]] * p[TCONV["FILTER_W"]] * p[TCONV["IN_C"]],
                 **_pick(p, TCONV, ("input", "output", "weights", "input_offset", "output_offset", "act_min",
                                    "act_max")))
+BMM = dict(block=names("batch_matmul")["BATCHES"])  # el_bmm = BATCHES..SHIFT

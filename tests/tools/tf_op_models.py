@@ -195,5 +195,30 @@ def batch_matmul(x):
     return tf.matmul(p[:1], a)                                  # 1x4x4 @ 2x4x6 -> 2x4x6
 
 
+def batch_matmul_chain(seed: int):
+    """(fn, input shape): three BATCH_MATMULs of activations from one [2, 3, n, m] input
+    (n 3-9, m 2-11: column counts that leave 0-3 over the C's groups of 4): x+x times relu(x)
+    transposed (adj_y); a slice broadcast over each batch dimension in turn ([2, 1] against
+    [1, 3]), with adj_x drawn; relu(x) transposed (adj_x) times that. One input, one output."""
+    rng = np.random.default_rng(seed)
+    n, m = int(rng.integers(3, 10)), int(rng.integers(2, 12))
+    adj = bool(rng.integers(0, 2))
+
+    def fn(x):
+        import tensorflow as tf
+
+        a, b = quantized(x), tf.nn.relu(x)
+        p = tf.matmul(a, b, transpose_b=True)                    # 2x3xnxn
+        q = tf.matmul(p[:, :1], a[:1], transpose_a=adj)          # 2x1xnxn @ 1x3xnxm -> 2x3xnxm
+        return tf.matmul(b, q, transpose_a=True)                 # 2x3xmxn @ 2x3xnxm -> 2x3xmxm
+
+    return fn, (2, 3, n, m)
+
+
+def batch_matmul_chain_tflite(seed: int) -> bytes:
+    fn, shape = batch_matmul_chain(seed)
+    return convert(fn, [shape], seed=seed)
+
+
 def batch_matmul_tflite() -> bytes:
     return convert(batch_matmul, [(2, 4, 6)], seed=6)

@@ -260,3 +260,26 @@ def test_transpose_conv_chain(kernels, seed):
     ops = [n for _o, n, _p, _t in Model(io.BytesIO(blob)).ops]
     assert ops.count("transpose_conv") == 3
     compare(kernels, blob, tf_op_models.tflm_interpreter(tflite), xs, set(ops) & set(NATIVE))
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("seed", range(4))
+def test_batch_matmul_chain(kernels, seed):
+    """Three BATCH_MATMULs of activations (tf_op_models.batch_matmul_chain: adj_x, adj_y,
+    broadcast over either batch dimension, column counts around the groups of 4) on el_bmm.c,
+    on random and extreme inputs."""
+    import io
+
+    from edgeloop.convert.int8 import convert_tflite_bytes
+    from edgeloop_fw.runtime.loader import Model
+    from tests.tools import tf_op_models
+
+    tflite = tf_op_models.batch_matmul_chain_tflite(seed)
+    shape = tuple(tf_op_models.random_inputs(tflite, 0)[0].shape)
+    rng = np.random.default_rng(seed)
+    xs = [rng.integers(-128, 128, shape, dtype=np.int8) for _ in range(4)]
+    xs += [np.full(shape, v, np.int8) for v in (-128, 127)]
+    blob = convert_tflite_bytes(tflite, "bmm").data
+    ops = [n for _o, n, _p, _t in Model(io.BytesIO(blob)).ops]
+    assert ops.count("batch_matmul") == 3, ops
+    compare(kernels, blob, tf_op_models.tflm_interpreter(tflite), xs, set(ops) & set(NATIVE))

@@ -26,10 +26,10 @@ from tests.tools.runtime_helpers import CLIPS, HELLO, SPEECH, need, speech_featu
 ARCHS = [a for a, cc in (("x64", "gcc"), ("armv6m", "arm-none-eabi-gcc"), ("armv7emdp", "arm-none-eabi-gcc"))]
 # every op with a C kernel must run at the native level (reshape moves no bytes and stays viper/portable)
 HEAVY = {"fully_connected", "conv_2d", "depthwise_conv_2d", "pool_2d", "add", "mean", "lut8", "concatenation",
-         "softmax", "transpose_conv"}
+         "softmax", "transpose_conv", "batch_matmul"}
 QSTRS = ["ValueError", "fully_connected", "conv_2d", "depthwise_conv_2d", "API", "scratch_size", "dw_scratch_size",
          "pool_2d", "add", "mean", "lut8", "concatenation", "softmax", "audio_frame", "audio_work_size",
-         "transpose_conv", "tconv_scratch_size"]
+         "transpose_conv", "tconv_scratch_size", "batch_matmul", "bmm_scratch_size"]
 
 
 def _need_cc(arch):
@@ -72,8 +72,8 @@ def test_module_parses_with_the_independent_reader_and_round_trips(arch, cache):
     assert 6 in dests  # the module's qstr table
     assert 9 + 81 in dests  # the function objects' type (mp_fun_table.type_fun_builtin_var)
     # eleven ops' functions + the audio front end's audio_frame and audio_work_size
-    # + transpose_conv and tconv_scratch_size
-    assert sum(d == 9 + 81 for d in dests) == 1 and sum(1 for _, d in adj if d == 9 + 81) == 15
+    # + transpose_conv, tconv_scratch_size, batch_matmul and bmm_scratch_size
+    assert sum(d == 9 + 81 for d in dests) == 1 and sum(1 for _, d in adj if d == 9 + 81) == 17
     # every text-relative word points inside the text once loaded at 0
     for w, d in adj:
         if d == 0:
@@ -281,6 +281,25 @@ def test_transpose_conv_chain_native_equals_tflm_viper_portable(board, tmp_path,
     want = [np.frombuffer(tf_op_models.tflm_outputs(tflite, [x])[0], np.int8) for x in xs]
     info = check(root, convert_tflite_bytes(tflite).data, xs, want)
     assert info["native"][1]["transpose_conv"] == "native"
+    assert len({w.tobytes() for w in want}) == len(xs)
+
+
+@pytest.mark.tf
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1, 3])
+def test_batch_matmul_chain_native_equals_tflm_viper_portable(board, seed):
+    """Three BATCH_MATMULs (tf_op_models.batch_matmul_chain: adj_x, adj_y, broadcast batches)
+    on el_bmm.c in the module, the viper kernel and the portable one."""
+    from edgeloop.convert.int8 import convert_tflite_bytes
+    from tests.tools import tf_op_models
+
+    tflite = tf_op_models.batch_matmul_chain_tflite(seed)
+    shape = tuple(tf_op_models.random_inputs(tflite, 0)[0].shape)
+    rng = np.random.default_rng(seed)
+    xs = [rng.integers(-128, 128, shape, dtype=np.int8) for _ in range(3)] + [np.full(shape, 127, np.int8)]
+    want = [np.frombuffer(tf_op_models.tflm_outputs(tflite, [x])[0], np.int8) for x in xs]
+    info = check(board, convert_tflite_bytes(tflite).data, xs, want)
+    assert info["native"][1]["batch_matmul"] == "native"
     assert len({w.tobytes() for w in want}) == len(xs)
 
 

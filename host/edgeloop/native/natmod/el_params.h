@@ -242,4 +242,26 @@
 #define EL_TCONV_MULTIPLIER 1
 #define EL_TCONV_SHIFT 2
 
+/* batch_matmul */
+#define EL_BMM_VERSION 1
+#define EL_BMM_BATCHES 0
+#define EL_BMM_ROWS 2
+#define EL_BMM_COLS 3
+#define EL_BMM_DEPTH 4
+#define EL_BMM_LHS 5
+#define EL_BMM_LHS_BATCH 6
+#define EL_BMM_LHS_ROW 8
+#define EL_BMM_LHS_K 9
+#define EL_BMM_RHS 10
+#define EL_BMM_RHS_BATCH 11
+#define EL_BMM_RHS_K 13
+#define EL_BMM_RHS_COL 14
+#define EL_BMM_OUTPUT 15
+#define EL_BMM_LHS_OFFSET 16
+#define EL_BMM_RHS_OFFSET 17
+#define EL_BMM_OUTPUT_OFFSET 18
+#define EL_BMM_MULTIPLIER 19
+#define EL_BMM_SHIFT 20
+#define EL_BMM_LIMBS 21
+
 #endif
