@@ -244,7 +244,7 @@ def case_from_model(blob: bytes, x: bytes, name: str) -> Case:
 def _light_calls() -> dict[str, str]:
     """The light ops' C calls: the structs are runs of the params (params.py), activations
     live in a copy of the model's arena at the planned offsets, tables are const arrays."""
-    from .native_params import ADD as a, LUT8 as t, MEAN as m, POOL as o, SOFTMAX as s
+    from .native_params import ADD as a, BMM as b, LUT8 as t, MEAN as m, POOL as o, SOFTMAX as s
 
     return {
         "pool_2d": f"el_pool_2d_s8((const el_pool *)(P + {o['geom']}), P[{o['mode']}] == {o['max_mode']}, "
@@ -255,6 +255,7 @@ def _light_calls() -> dict[str, str]:
         "softmax": f"el_softmax_s8(P[{s['outer']}], P[{s['depth']}], (const uint8_t *)T, P[{s['count']}], "
                    f"A + P[{s['input']}], A + P[{s['output']}]);",
         "lut8": f"el_lut8_s8(T, A + P[{t['input']}], A + P[{t['output']}], P[{t['n']}]);",
+        "batch_matmul": f"el_batch_matmul_s8((const el_bmm *)(P + {b['block']}), A, scratch);",
     }
 
 

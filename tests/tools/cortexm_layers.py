@@ -124,6 +124,11 @@ def cases(names=tuple(LAYERS)):
 def _light_model(case: str):
     import keras
     L = keras.layers
+    if case.startswith("batch_matmul"):  # two activations, one broadcast over the other's batches
+        # named so that the converter's (sorted) input order is Keras's: the calibration feeds by position
+        a = keras.Input((3, 5, 7) if case == "batch_matmul" else (1, 9, 5), batch_size=1, name="a_lhs")
+        b = keras.Input((1, 7, 6) if case == "batch_matmul" else (4, 5, 11), batch_size=1, name="b_rhs")
+        return keras.Model([a, b], keras.ops.matmul(a, b))
     if case.startswith("add"):
         a = keras.Input((5, 7, 3), batch_size=1)
         b = keras.Input((5, 7, 3) if case == "add" else (1, 7, 1), batch_size=1)
@@ -139,7 +144,8 @@ def _light_model(case: str):
     return keras.Model(inp, layer(inp))
 
 
-LIGHT = ("avg_pool_same", "avg_pool_valid", "max_pool_same", "add", "add_broadcast", "softmax", "softmax_wide")
+LIGHT = ("avg_pool_same", "avg_pool_valid", "max_pool_same", "add", "add_broadcast", "softmax", "softmax_wide",
+         "batch_matmul", "batch_matmul_bcast_lhs")
 
 
 def build_light(case: str):

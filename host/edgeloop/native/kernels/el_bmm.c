@@ -61,16 +61,16 @@ void el_batch_matmul_s8(const el_bmm *m, int8_t *arena, void *scratch) {
                 int32_t acc[4];
                 for (int32_t j = 0; j < cols; j += 4) {
                     int32_t n = cols - j < 4 ? cols - j : 4;
+                    for (int32_t c = 0; c < n; c++)
+                        acc[c] = (int32_t)(rsum + (uint32_t)csum[j + c]);
                     if (n == 4) {
-                        acc[0] = acc[1] = acc[2] = acc[3] = 0;
                         el_dot4_s8(l, rt + j * depth, depth, depth, acc);
                     } else {
                         for (int32_t c = 0; c < n; c++)
-                            acc[c] = el_dot1_s8(l, rt + (j + c) * depth, depth);
+                            acc[c] += el_dot1_s8(l, rt + (j + c) * depth, depth);
                     }
                     for (int32_t c = 0; c < n; c++) {
-                        int32_t t = (int32_t)((uint32_t)acc[c] + rsum + (uint32_t)csum[j + c]);
-                        int32_t v = el_mbqm(t, m->multiplier, m->shift) + m->output_offset;
+                        int32_t v = el_mbqm(acc[c], m->multiplier, m->shift) + m->output_offset;
                         v = v < -128 ? -128 : v;
                         *y++ = (int8_t)(v > 127 ? 127 : v);
                     }
