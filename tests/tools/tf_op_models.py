@@ -220,5 +220,14 @@ def batch_matmul_chain_tflite(seed: int) -> bytes:
     return convert(fn, [shape], seed=seed)
 
 
+def batch_matmul_single_tflite() -> bytes:
+    """One BATCH_MATMUL of two activations from one [2, 3, 9, 13] input: x+x times x
+    transposed (adj_y; depth 13, 9 columns: two groups of 4 and one left over; only an ADD
+    besides, so a board with few kernels runs it)."""
+    import tensorflow as tf
+
+    return convert(lambda x: tf.matmul(quantized(x), x, transpose_b=True), [(2, 3, 9, 13)], seed=9)
+
+
 def batch_matmul_tflite() -> bytes:
     return convert(batch_matmul, [(2, 4, 6)], seed=6)
