@@ -332,7 +332,7 @@ def test_unloadable_module_falls_back_to_viper(board, tmp_path, cache, case):
     elif case == "absent":
         mod.unlink()
     else:  # glue and module disagree on the calling convention
-        glue(root, "API = 6", "API = 7")
+        glue(root, "API = 7", "API = 8")
     xs = [np.array([[v]], np.int8) for v in (-128, 0, 77)]
     info, outs = run_levels(root, convert_tflite(need(HELLO)).data, xs)
     assert info["native"][1] == {"fully_connected": "viper"}
@@ -394,6 +394,52 @@ elnative.softmax(array('i', good), arena)
 print(list(arena[4:8]))
 """)
     assert out.split() == ["VE"] * 7 + ["SHORT", "[192,", "192,", "192,", "192]"]
+
+
+def test_bad_batch_matmul_and_transpose_conv_calls_raise(board):
+    """Every operand's reach (dims times byte strides), the output, the scratch and the params'
+    length are checked before a byte moves. A good call: [[1, 2, 3], [0, 1, 0]] times the
+    columns [1, 0, 1] and [0, 1, 1] (right operand k-major), multiplier 2**30 with shift 1 (x1):
+    [4, 5, 0, 1]."""
+    out = viper_board.run(board, """
+from array import array
+from edgeloop_fw.runtime.native import elnative
+good = [1, 1, 2, 2, 3, 0, 0, 0, 3, 1, 6, 0, 0, 2, 1, 12, 0, 0, 0, 1 << 30, 1, 0, 0, 0]
+arena = bytearray(bytes(array('b', [1, 2, 3, 0, 1, 0, 1, 0, 0, 1, 1, 1]))) + bytearray(4)
+s = bytearray(64)
+for i, v in ((2, 5), (15, 13), (9, -1), (3, 0), (4, 1 << 25), (10, 11), (5, -1), (13, 5)):
+    p = array('i', good)
+    p[i] = v
+    try:
+        elnative.batch_matmul(p, arena, s)
+        print('NO ERROR')
+    except ValueError as e:
+        print('VE')
+for p, sc in ((array('i', good[:20]), s), (array('i', good), bytearray(4))):
+    try:
+        elnative.batch_matmul(p, arena, sc)
+        print('NO ERROR')
+    except ValueError:
+        print('SHORT')
+p = array('i', good)
+print(elnative.bmm_scratch_size(p) <= len(s))
+elnative.batch_matmul(p, arena, s)
+print(list(arena[12:]))
+tc = array('i', [1, 1, 1, 1, 2, 2, 1, 2, 2, 1, 1, 0, 0, 0, 1, 0, 0, 0, 0, -128, 127, 0, 1 << 30, 1])
+for i, v in ((9, 0), (11, -1), (6, 2), (4, 9)):
+    p = array('i', tc)
+    p[i] = v
+    try:
+        elnative.transpose_conv(p, bytearray(5), bytes(4), bytearray(256), 0, 1)
+        print('NO ERROR')
+    except ValueError as e:
+        print('VE')
+a = bytearray([3, 0, 0, 0, 0])
+elnative.transpose_conv(array('i', tc), a, bytes([1, 2, 3, 4]), bytearray(elnative.tconv_scratch_size(tc, 1)), 0, 1)
+print(list(a))
+""")
+    assert out.split() == ["VE"] * 8 + ["SHORT", "SHORT", "True", "[4,", "5,", "0,", "1]"] + ["VE"] * 4 + \
+        ["[3,", "3,", "6,", "9,", "12]"]
 
 
 # --- bad input on the host --------------------------------------------------------------------
