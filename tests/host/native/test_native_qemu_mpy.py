@@ -104,7 +104,7 @@ def test_micro_speech_depthwise_at_every_level_equals_tflm(board):
 def test_transpose_conv_and_batch_matmul_native_and_viper_equal_tflm(board, case):
     """el_tconv.c and el_bmm.c through the board's runtime and the module, next to the
     viper kernels: two Conv2DTranspose layers of cortexm_layers, and a BATCH_MATMUL of two
-    activations (tf_op_models.batch_matmul_single_tflite) on a random input."""
+    activations of one input (tf_op_models.batch_matmul_single_tflite) on a random input."""
     pytest.importorskip("tflite_micro.python.tflite_micro.runtime", reason="tflite-micro is not installed")
     import numpy as np
 
