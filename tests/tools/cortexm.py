@@ -191,7 +191,7 @@ def count_regions(core: str, elf: Path, timeout: float = 600) -> list[int]:
 
 
 def case_from_model(blob: bytes, x: bytes, name: str) -> Case:
-    """The model's one heavy op (FC, CONV_2D or DEPTHWISE) as a bare-metal call on input `x`.
+    """The model's one heavy op (FC, CONV_2D, DEPTHWISE or TRANSPOSE_CONV) as a bare-metal call on input `x`.
 
     For single-layer models: the op reads the model input (a RESHAPE before it
     only aliases) and writes the model output, so TFLM's output is the reference."""
@@ -199,14 +199,16 @@ def case_from_model(blob: bytes, x: bytes, name: str) -> Case:
 
     from edgeloop_fw.runtime.loader import Model
 
-    from tests.tools.native_params import conv_args, depthwise_args, fc_args
+    from tests.tools.native_params import conv_args, depthwise_args, fc_args, tconv_args
 
     model = Model(io.BytesIO(blob))
-    ops = [(n, p) for _o, n, p, _t in model.ops if n in ("fully_connected", "conv_2d", "depthwise_conv_2d")]
+    ops = [(n, p) for _o, n, p, _t in model.ops
+           if n in ("fully_connected", "conv_2d", "depthwise_conv_2d", "transpose_conv")]
     if len(ops) != 1:
         raise EdgeloopError(f"{name}: expected one heavy op, found {[n for n, _ in ops]}")
     kind, p = ops[0]
-    a = {"fully_connected": fc_args, "conv_2d": conv_args, "depthwise_conv_2d": depthwise_args}[kind](p)
+    a = {"fully_connected": fc_args, "conv_2d": conv_args, "depthwise_conv_2d": depthwise_args,
+         "transpose_conv": tconv_args}[kind](p)
     out_t = model.outputs[0]
     nw = a["units"] * a["depth"] if kind == "fully_connected" else a["weight_bytes"]
     w = bytearray(nw)
@@ -226,11 +228,15 @@ def case_from_model(blob: bytes, x: bytes, name: str) -> Case:
         g = a["geom"]
         fields = ("batches", "in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "filter_h", "filter_w",
                   "stride_h", "stride_w", "dilation_h", "dilation_w", "pad_h", "pad_w", "depth_multiplier")
-        fn = "el_conv_2d_s8" if kind == "conv_2d" else "el_depthwise_conv_2d_s8"
+        fn, tail = {"conv_2d": ("el_conv_2d_s8", ""), "depthwise_conv_2d": ("el_depthwise_conv_2d_s8", ""),
+                    "transpose_conv": ("el_transpose_conv_s8_range", f", 0, {g['out_c']}")}[kind]
         call = (f"{q} static const el_geom g = {{{', '.join(str(g[f]) for f in fields)}}}; "
-                f"el_bench_begin(); {fn}(&g, X_{s}, W_{s}, Y_{s}, &q, scratch); el_bench_end();")
-        k = g["filter_h"] * g["filter_w"] * (g["in_c"] if kind == "conv_2d" else 1)
-        macs = g["batches"] * g["out_h"] * g["out_w"] * g["out_c"] * k
+                f"el_bench_begin(); {fn}(&g, X_{s}, W_{s}, Y_{s}, &q, scratch{tail}); el_bench_end();")
+        if kind == "transpose_conv":  # every input pixel meets every tap once (TFLM's scatter)
+            macs = g["batches"] * g["in_h"] * g["in_w"] * g["in_c"] * g["filter_h"] * g["filter_w"] * g["out_c"]
+        else:
+            k = g["filter_h"] * g["filter_w"] * (g["in_c"] if kind == "conv_2d" else 1)
+            macs = g["batches"] * g["out_h"] * g["out_w"] * g["out_c"] * k
     return Case(name=s, call=call, arrays=arrays, out=f"Y_{s}", out_len=out_t.nbytes, macs=macs)
 
 
@@ -238,7 +244,7 @@ def case_from_model(blob: bytes, x: bytes, name: str) -> Case:
 def _light_calls() -> dict[str, str]:
     """The light ops' C calls: the structs are runs of the params (params.py), activations
     live in a copy of the model's arena at the planned offsets, tables are const arrays."""
-    from .native_params import ADD as a, LUT8 as t, MEAN as m, POOL as o, SOFTMAX as s
+    from .native_params import ADD as a, BMM as b, LUT8 as t, MEAN as m, POOL as o, SOFTMAX as s
 
     return {
         "pool_2d": f"el_pool_2d_s8((const el_pool *)(P + {o['geom']}), P[{o['mode']}] == {o['max_mode']}, "
@@ -249,6 +255,7 @@ def _light_calls() -> dict[str, str]:
         "softmax": f"el_softmax_s8(P[{s['outer']}], P[{s['depth']}], (const uint8_t *)T, P[{s['count']}], "
                    f"A + P[{s['input']}], A + P[{s['output']}]);",
         "lut8": f"el_lut8_s8(T, A + P[{t['input']}], A + P[{t['output']}], P[{t['n']}]);",
+        "batch_matmul": f"el_batch_matmul_s8((const el_bmm *)(P + {b['block']}), A, scratch);",
     }
 
 

@@ -66,6 +66,17 @@ LAYERS = {
                                                          padding="same", activation="relu6", calib=(-40.0, 5.0),
                                                          weight_spread=3)),
     "conv_c3_same_s1x3": ("conv", (9, 10, 3), dict(filters=9, kernel_size=(2, 5), strides=(1, 3), padding="same")),
+    # TRANSPOSE_CONV (el_tconv.c): 9 output channels = 2 groups of 4 (the assembly dot4 over
+    # 16 input channels) + 1 alone, stride 2 SAME; 3 channels (dot1 only) over 5 inputs with
+    # strides (1, 3) VALID and the zero point at -128 (Keras's zero bias keeps a RELU
+    # unfused, so none here: test_native_kernels' chains fuse it); 6 channels over 11 inputs
+    # (dot length 11: 8 in assembly plus 3), a 4x4 filter at stride 3 SAME (taps skipped by
+    # the stride phase), zero point 127 and weights scaled 10**-3..10**3
+    "tconv_same_s2": ("tconv", (5, 4, 16), dict(filters=9, kernel_size=3, strides=2, padding="same")),
+    "tconv_valid_zpmin": ("tconv", (4, 3, 5), dict(filters=3, kernel_size=(2, 3), strides=(1, 3),
+                                                   calib=(40.0, 5.0))),
+    "tconv_s3_zpmax_spread": ("tconv", (3, 5, 11), dict(filters=6, kernel_size=4, strides=3, padding="same",
+                                                        calib=(-40.0, 5.0), weight_spread=3)),
 }
 BENCH = ("speech_dw", "kws_conv", "speech_fc", "anchor_conv", "anchor_fc", "dw1_dscnn", "pw_dscnn")
 SCRATCH = 32768  # bytes: the largest case's el_*_scratch_size on any core (pw_dscnn on ARMv6-M: ~19 KB)
@@ -103,7 +114,7 @@ def build(case: str):
     keras.utils.set_random_seed(sum(map(ord, case)))
     inp = keras.Input(shape, batch_size=1)
     L = keras.layers
-    layer = {"conv": L.Conv2D, "dw": L.DepthwiseConv2D, "fc": L.Dense}[kind](**kw)
+    layer = {"conv": L.Conv2D, "dw": L.DepthwiseConv2D, "fc": L.Dense, "tconv": L.Conv2DTranspose}[kind](**kw)
     model = keras.Model(inp, layer(inp))
     spread(layer)
     rng = np.random.default_rng(2)
@@ -143,6 +154,11 @@ def cases(names=tuple(k for k in LAYERS if k not in XTENSA_ONLY)):
 def _light_model(case: str):
     import keras
     L = keras.layers
+    if case.startswith("batch_matmul"):  # two activations, one broadcast over the other's batches
+        # named so that the converter's (sorted) input order is Keras's: the calibration feeds by position
+        a = keras.Input((3, 5, 7) if case == "batch_matmul" else (1, 9, 5), batch_size=1, name="a_lhs")
+        b = keras.Input((1, 7, 6) if case == "batch_matmul" else (4, 5, 11), batch_size=1, name="b_rhs")
+        return keras.Model([a, b], keras.ops.matmul(a, b))
     if case.startswith("add"):
         a = keras.Input((5, 7, 3), batch_size=1)
         b = keras.Input((5, 7, 3) if case == "add" else (1, 7, 1), batch_size=1)
@@ -158,7 +174,8 @@ def _light_model(case: str):
     return keras.Model(inp, layer(inp))
 
 
-LIGHT = ("avg_pool_same", "avg_pool_valid", "max_pool_same", "add", "add_broadcast", "softmax", "softmax_wide")
+LIGHT = ("avg_pool_same", "avg_pool_valid", "max_pool_same", "add", "add_broadcast", "softmax", "softmax_wide",
+         "batch_matmul", "batch_matmul_bcast_lhs")
 
 
 def build_light(case: str):

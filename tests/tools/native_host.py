@@ -12,7 +12,7 @@ import ctypes
 from pathlib import Path
 
 from edgeloop.native import build
-from tests.tools.native_params import ADD, CONCAT, LUT8, MEAN, POOL, SOFTMAX, conv_args, depthwise_args, fc_args
+from tests.tools.native_params import ADD, BMM, CONCAT, LUT8, MEAN, POOL, SOFTMAX, conv_args, depthwise_args, fc_args, tconv_args
 
 
 class Requant(ctypes.Structure):
@@ -44,6 +44,10 @@ class HostKernels:
         self.lib.el_depthwise_conv_2d_s8.argtypes = self.lib.el_conv_2d_s8.argtypes
         self.lib.el_conv_2d_scratch_size.argtypes = [v]
         self.lib.el_depthwise_conv_2d_scratch_size.argtypes = [v]
+        self.lib.el_transpose_conv_s8_range.argtypes = [v, v, v, v, v, v, i32, i32]
+        self.lib.el_transpose_conv_scratch_bytes.argtypes = [v, i32]
+        self.lib.el_batch_matmul_s8.argtypes = [v, v, v]
+        self.lib.el_batch_matmul_scratch_bytes.argtypes = [v]
         self.lib.el_mbqm.argtypes = [i32, i32, i32]
         self.lib.el_mbqm.restype = i32
         self.lib.el_mbqm_halves.argtypes = [i32, i32, i32]
@@ -93,6 +97,24 @@ class HostKernels:
         self._conv(p, arena, model, depthwise_args, self.lib.el_depthwise_conv_2d_s8,
                    self.lib.el_depthwise_conv_2d_scratch_size)
 
+    def transpose_conv(self, p, arena, model) -> None:
+        """Every output channel in one call (the board streams groups; test_native_module covers those)."""
+        a = tconv_args(p)
+        g = Geom(**a["geom"])
+        oc = g.out_c
+        w = bytearray(a["weight_bytes"])
+        model.read_const(a["weights"], w)
+        scratch = (ctypes.c_int32 * ((self.lib.el_transpose_conv_scratch_bytes(ctypes.byref(g), oc) + 3) // 4))()
+        base = _addr(arena)
+        q = self._requant(p, base, a)
+        self.lib.el_transpose_conv_s8_range(ctypes.byref(g), base + a["input"], _addr(w), base + a["output"],
+                                            ctypes.byref(q), scratch, 0, oc)
+
+    def batch_matmul(self, p, arena, model) -> None:
+        m = _addr(p) + 4 * BMM["block"]
+        scratch = (ctypes.c_int32 * ((self.lib.el_batch_matmul_scratch_bytes(m) + 3) // 4 + 1))()
+        self.lib.el_batch_matmul_s8(m, _addr(arena), scratch)
+
     # --- light ops: the C structs are runs of the params, passed by address
 
     def pool_2d(self, p, arena, model) -> None:
@@ -133,4 +155,5 @@ class HostKernels:
         return {"fully_connected": self.fully_connected, "conv_2d": self.conv_2d,
                 "depthwise_conv_2d": self.depthwise_conv_2d, "pool_2d": self.pool_2d, "add": self.add,
                 "mean": self.mean, "lut8": self.lut8, "concatenation": self.concatenation,
-                "softmax": self.softmax}
+                "softmax": self.softmax, "transpose_conv": self.transpose_conv,
+                "batch_matmul": self.batch_matmul}

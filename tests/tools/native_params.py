@@ -59,3 +59,16 @@ LUT8 = {k.lower(): v for k, v in names("lut8").items()}
 CONCAT = {k.lower(): v for k, v in names("concatenation").items()}  # INPUTS: (INPUT, SIZE) per input
 SOFTMAX = {k.lower(): v for k, v in names("softmax").items() if k in ("OUTER", "DEPTH", "INPUT", "OUTPUT", "TABLE",
                                                                        "COUNT", "SCRATCH")}
+
+TCONV = names("transpose_conv")
+
+
+def tconv_args(p) -> dict:
+    """TRANSPOSE_CONV's geometry (no dilation) and requantization block."""
+    geom = dict(_pick(p, TCONV, GEOM + ("filter_h", "filter_w", "stride_h", "stride_w", "pad_h", "pad_w")),
+                dilation_h=1, dilation_w=1, depth_multiplier=1)
+    return dict(geom=geom, per_channel=TCONV["PER_CHANNEL"],
+                weight_bytes=p[TCONV["OUT_C"]] * p[TCONV["FILTER_H"]] * p[TCONV["FILTER_W"]] * p[TCONV["IN_C"]],
+                **_pick(p, TCONV, ("input", "output", "weights", "input_offset", "output_offset", "act_min",
+                                   "act_max")))
+BMM = dict(block=names("batch_matmul")["BATCHES"])  # el_bmm = BATCHES..SHIFT

@@ -40,7 +40,7 @@ OPCODES = RUNTIME / "opcodes.py"
 LEVELS = ("kernels", "viper", "native")
 C_PREFIX = {"fully_connected": "FC", "conv_2d": "CONV", "depthwise_conv_2d": "DW", "pool_2d": "POOL",
             "add": "ADD", "mean": "MEAN", "lut8": "LUT8", "concatenation": "CONCAT", "softmax": "SOFTMAX",
-            "reshape": "RESHAPE", "transpose": "TRANSPOSE", "lstm": "LSTM"}
+            "reshape": "RESHAPE", "transpose": "TRANSPOSE", "lstm": "LSTM", "transpose_conv": "TCONV", "batch_matmul": "BMM"}
 
 BLOCK = re.compile(r"^([ \t]*)# --- generated (.+?): do not edit ---\n.*?^[ \t]*# --- end generated ---\n",
                    re.M | re.S)

@@ -155,6 +155,45 @@ def transpose_conv_tflite() -> bytes:
     return convert(transpose_conv, [(1, 4, 3, 3)], seed=4)
 
 
+def transpose_conv_chain(seed: int):
+    """(fn, input shape): a chain of three randomized TRANSPOSE_CONVs from one input (filter
+    1-4, strides 1-3, SAME/VALID, 1-9 output channels so the C's groups of 4 leave 0-3 over,
+    bias or none, fused RELU or none, per-channel scales 0.05-5), each layer's input zero
+    point its own; one input and one output, as the board tests' runners take."""
+    rng = np.random.default_rng(seed)
+    shape = (1, int(rng.integers(1, 5)), int(rng.integers(1, 5)), int(rng.integers(1, 7)))
+    layers, (h, w, c) = [], shape[1:]
+    for _ in range(3):
+        fh, fw = (int(v) for v in rng.integers(1, 5, size=2))
+        sh, sw = (1 if h > 12 else int(rng.integers(1, 4)), 1 if w > 12 else int(rng.integers(1, 4)))
+        pad = "SAME" if rng.random() < 0.5 else "VALID"
+        oh, ow = (h * sh, w * sw) if pad == "SAME" else ((h - 1) * sh + max(fh, sh), (w - 1) * sw + max(fw, sw))
+        oc = int(rng.integers(1, 10))
+        wt = rng.normal(0, 1, (fh, fw, oc, c)) * np.exp(rng.uniform(-3, 1.6, size=oc))[None, None, :, None]
+        bias = rng.normal(0, 2, oc).astype(np.float32) if rng.random() < 0.7 else None
+        layers.append((wt.astype(np.float32), bias, (1, oh, ow, oc), (1, sh, sw, 1), pad, rng.random() < 0.4))
+        h, w, c = oh, ow, oc
+
+    def fn(x):
+        import tensorflow as tf
+
+        y = quantized(x)
+        for wt, bias, oshape, strides, pad, relu in layers:
+            y = tf.nn.conv2d_transpose(y, wt, oshape, strides, pad)
+            if bias is not None:
+                y = y + bias
+            if relu:
+                y = tf.nn.relu(y)
+        return y
+
+    return fn, shape
+
+
+def transpose_conv_chain_tflite(seed: int) -> bytes:
+    fn, shape = transpose_conv_chain(seed)
+    return convert(fn, [shape], seed=seed)
+
+
 def batch_matmul(x):
     """BATCH_MATMUL of two activations of one [2, 4, 6] input: x+x times relu(x) transposed,
     then the product (broadcast over a batch of 1) times x+x."""
@@ -163,6 +202,41 @@ def batch_matmul(x):
     a = quantized(x)
     p = tf.matmul(a, tf.nn.relu(x), transpose_b=True)          # 2x4x4
     return tf.matmul(p[:1], a)                                  # 1x4x4 @ 2x4x6 -> 2x4x6
+
+
+def batch_matmul_chain(seed: int):
+    """(fn, input shape): three BATCH_MATMULs of activations from one [2, 3, n, m] input
+    (n 3-9, m 2-11: column counts that leave 0-3 over the C's groups of 4): x+x times relu(x)
+    transposed (adj_y); a slice broadcast over each batch dimension in turn ([2, 1] against
+    [1, 3]), with adj_x drawn; relu(x) transposed (adj_x) times that. One input, one output."""
+    rng = np.random.default_rng(seed)
+    n, m = int(rng.integers(3, 10)), int(rng.integers(2, 12))
+    adj = bool(rng.integers(0, 2))
+
+    def fn(x):
+        import tensorflow as tf
+
+        a, b = quantized(x), tf.nn.relu(x)
+        p = tf.matmul(a, b, transpose_b=True)                    # 2x3xnxn
+        q = tf.matmul(p[:, :1], a[:1], transpose_a=adj)          # 2x1xnxn @ 1x3xnxm -> 2x3xnxm
+        return tf.matmul(b, q, transpose_a=True)                 # 2x3xmxn @ 2x3xnxm -> 2x3xmxm
+
+    return fn, (2, 3, n, m)
+
+
+def batch_matmul_chain_tflite(seed: int) -> bytes:
+    fn, shape = batch_matmul_chain(seed)
+    return convert(fn, [shape], seed=seed)
+
+
+def batch_matmul_single_tflite() -> bytes:
+    """One BATCH_MATMUL and nothing else from one [2, 3, 9, 13] input: x times x transposed
+    (adj_y; depth 13, 9 columns: two groups of 4 and one left over), for runners that load
+    a single kernel level (qemu_mpy.level_runs). Both operands share a zero point; the
+    chains above give them different ones."""
+    import tensorflow as tf
+
+    return convert(lambda x: tf.matmul(x, x, transpose_b=True), [(2, 3, 9, 13)], seed=9)
 
 
 def batch_matmul_tflite() -> bytes:

@@ -17,7 +17,7 @@ from pathlib import Path
 from ..errors import EdgeloopError, ToolMissing
 
 KERNELS = Path(__file__).resolve().parent / "kernels"
-C_SOURCES = ("el_ops.c", "el_dot.c", "el_dw.c", "el_dw1.c", "el_misc.c", "el_softmax.c",
+C_SOURCES = ("el_ops.c", "el_dot.c", "el_dw.c", "el_dw1.c", "el_misc.c", "el_softmax.c", "el_tconv.c", "el_bmm.c",
              "el_audio.c")  # el_audio.c: the keyword front end (docs/audio-frontend.md)
 # Keeps gcc from turning copy/fill loops into memcpy/memset calls: a native
 # module and the bare-metal tests link no libc.

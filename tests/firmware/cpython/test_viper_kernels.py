@@ -137,6 +137,28 @@ def test_transpose_conv_viper_equals_tflm_and_portable(board):
     assert np.array_equal(slow, want), "portable kernels differ from TFLM in the same MicroPython"
     assert len({w.tobytes() for w in want}) == len(xs)
 
+@pytest.mark.tf
+@pytest.mark.parametrize("seed", range(4))
+def test_batch_matmul_chain_viper_equals_tflm_and_portable(board, seed):
+    """Three BATCH_MATMULs of activations (tf_op_models.batch_matmul_chain: adj_x, adj_y,
+    broadcast over either batch dimension) on random and extreme inputs."""
+    from edgeloop.convert.int8 import convert_tflite_bytes
+    from tests.tools import tf_op_models
+
+    tflite = tf_op_models.batch_matmul_chain_tflite(seed)
+    shape = tuple(tf_op_models.random_inputs(tflite, 0)[0].shape)
+    rng = np.random.default_rng(seed)
+    xs = [rng.integers(-128, 128, shape, dtype=np.int8) for _ in range(3)]
+    xs += [np.full(shape, v, np.int8) for v in (-128, 127)]
+    want = np.stack([np.frombuffer(tf_op_models.tflm_outputs(tflite, [x])[0], np.int8) for x in xs])
+    levels, fast, slow = run_both(board, convert_tflite_bytes(tflite).data, xs)
+    assert levels["batch_matmul"] == "viper", levels
+    bad = np.argwhere(fast != want)
+    assert not len(bad), f"viper vs TFLM differ at (input, byte) {bad[:8].tolist()}"
+    assert np.array_equal(slow, want), "portable kernels differ from TFLM in the same MicroPython"
+    assert len({w.tobytes() for w in want}) == len(xs)
+
+
 # --- requantization on hostile values ------------------------------------------------------
 
 def _srdhm(a: int, b: int) -> int:

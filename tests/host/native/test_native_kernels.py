@@ -277,3 +277,50 @@ def test_conv_scratch_never_shrinks_as_rows_grow(kernels, case):
     g = _geom(*case)
     sizes = [fn(ctypes.addressof(g), n) for n in range(1, case[1][2] + 1)]
     assert all(a <= b for a, b in zip(sizes, sizes[1:])), sizes
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("seed", range(4))
+def test_transpose_conv_chain(kernels, seed):
+    """Three randomized TRANSPOSE_CONVs in a row (tf_op_models.transpose_conv_chain: filters,
+    strides, SAME/VALID, 1-9 channels, bias or none, RELU or none, per-channel scales), every
+    one on el_tconv.c, on random and extreme inputs."""
+    import io
+
+    from edgeloop.convert.int8 import convert_tflite_bytes
+    from edgeloop_fw.runtime.loader import Model
+    from tests.tools import tf_op_models
+
+    tflite = tf_op_models.transpose_conv_chain_tflite(seed)
+    assert tf_op_models.op_names(tflite).count("TRANSPOSE_CONV") == 3
+    shape = tuple(tf_op_models.random_inputs(tflite, 0)[0].shape)
+    rng = np.random.default_rng(seed)
+    xs = [rng.integers(-128, 128, shape, dtype=np.int8) for _ in range(4)]
+    xs += [np.full(shape, v, np.int8) for v in (-128, 127)]
+    blob = convert_tflite_bytes(tflite, "tconv").data
+    ops = [n for _o, n, _p, _t in Model(io.BytesIO(blob)).ops]
+    assert ops.count("transpose_conv") == 3
+    compare(kernels, blob, tf_op_models.tflm_interpreter(tflite), xs, set(ops) & set(NATIVE))
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("seed", range(4))
+def test_batch_matmul_chain(kernels, seed):
+    """Three BATCH_MATMULs of activations (tf_op_models.batch_matmul_chain: adj_x, adj_y,
+    broadcast over either batch dimension, column counts around the groups of 4) on el_bmm.c,
+    on random and extreme inputs."""
+    import io
+
+    from edgeloop.convert.int8 import convert_tflite_bytes
+    from edgeloop_fw.runtime.loader import Model
+    from tests.tools import tf_op_models
+
+    tflite = tf_op_models.batch_matmul_chain_tflite(seed)
+    shape = tuple(tf_op_models.random_inputs(tflite, 0)[0].shape)
+    rng = np.random.default_rng(seed)
+    xs = [rng.integers(-128, 128, shape, dtype=np.int8) for _ in range(4)]
+    xs += [np.full(shape, v, np.int8) for v in (-128, 127)]
+    blob = convert_tflite_bytes(tflite, "bmm").data
+    ops = [n for _o, n, _p, _t in Model(io.BytesIO(blob)).ops]
+    assert ops.count("batch_matmul") == 3, ops
+    compare(kernels, blob, tf_op_models.tflm_interpreter(tflite), xs, set(ops) & set(NATIVE))

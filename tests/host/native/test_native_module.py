@@ -26,9 +26,10 @@ from tests.tools.runtime_helpers import CLIPS, HELLO, SPEECH, need, speech_featu
 ARCHS = [a for a, cc in (("x64", "gcc"), ("armv6m", "arm-none-eabi-gcc"), ("armv7emdp", "arm-none-eabi-gcc"))]
 # every op with a C kernel must run at the native level (reshape moves no bytes and stays viper/portable)
 HEAVY = {"fully_connected", "conv_2d", "depthwise_conv_2d", "pool_2d", "add", "mean", "lut8", "concatenation",
-         "softmax"}
+         "softmax", "transpose_conv", "batch_matmul"}
 QSTRS = ["ValueError", "fully_connected", "conv_2d", "depthwise_conv_2d", "API", "scratch_size", "dw_scratch_size",
-         "pool_2d", "add", "mean", "lut8", "concatenation", "softmax", "audio_frame", "audio_work_size"]
+         "pool_2d", "add", "mean", "lut8", "concatenation", "softmax", "audio_frame", "audio_work_size",
+         "transpose_conv", "tconv_scratch_size", "batch_matmul", "bmm_scratch_size"]
 
 
 def _need_cc(arch):
@@ -71,7 +72,8 @@ def test_module_parses_with_the_independent_reader_and_round_trips(arch, cache):
     assert 6 in dests  # the module's qstr table
     assert 9 + 81 in dests  # the function objects' type (mp_fun_table.type_fun_builtin_var)
     # eleven ops' functions + the audio front end's audio_frame and audio_work_size
-    assert sum(d == 9 + 81 for d in dests) == 1 and sum(1 for _, d in adj if d == 9 + 81) == 13
+    # + transpose_conv, tconv_scratch_size, batch_matmul and bmm_scratch_size
+    assert sum(d == 9 + 81 for d in dests) == 1 and sum(1 for _, d in adj if d == 9 + 81) == 17
     # every text-relative word points inside the text once loaded at 0
     for w, d in adj:
         if d == 0:
@@ -257,6 +259,50 @@ def test_zoo_model_native_equals_tflm_viper_portable(board, tmp_path, name):
     check(board, blob, xs, [tflm_run(ref, x) for x in xs])
 
 
+@pytest.mark.tf
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 5])
+@pytest.mark.parametrize("budget", [16384, 64])
+def test_transpose_conv_chain_native_equals_tflm_viper_portable(board, tmp_path, seed, budget):
+    """Three randomized TRANSPOSE_CONVs (tf_op_models.transpose_conv_chain) on el_tconv.c in
+    the module; BUDGET 64 streams their filters in groups of 1-4 output channels."""
+    from edgeloop.convert.int8 import convert_tflite_bytes
+    from tests.tools import tf_op_models
+
+    root = board
+    if budget != 16384:
+        root = tmp_path / "b"
+        shutil.copytree(board / "lib", root / "lib")
+        glue(root, "BUDGET = 16384", "BUDGET = %d" % budget)
+    tflite = tf_op_models.transpose_conv_chain_tflite(seed)
+    shape = tuple(tf_op_models.random_inputs(tflite, 0)[0].shape)
+    rng = np.random.default_rng(seed)
+    xs = [rng.integers(-128, 128, shape, dtype=np.int8) for _ in range(3)] + [np.full(shape, -128, np.int8)]
+    want = [np.frombuffer(tf_op_models.tflm_outputs(tflite, [x])[0], np.int8) for x in xs]
+    info = check(root, convert_tflite_bytes(tflite).data, xs, want)
+    assert info["native"][1]["transpose_conv"] == "native"
+    assert len({w.tobytes() for w in want}) == len(xs)
+
+
+@pytest.mark.tf
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1, 3])
+def test_batch_matmul_chain_native_equals_tflm_viper_portable(board, seed):
+    """Three BATCH_MATMULs (tf_op_models.batch_matmul_chain: adj_x, adj_y, broadcast batches)
+    on el_bmm.c in the module, the viper kernel and the portable one."""
+    from edgeloop.convert.int8 import convert_tflite_bytes
+    from tests.tools import tf_op_models
+
+    tflite = tf_op_models.batch_matmul_chain_tflite(seed)
+    shape = tuple(tf_op_models.random_inputs(tflite, 0)[0].shape)
+    rng = np.random.default_rng(seed)
+    xs = [rng.integers(-128, 128, shape, dtype=np.int8) for _ in range(3)] + [np.full(shape, 127, np.int8)]
+    want = [np.frombuffer(tf_op_models.tflm_outputs(tflite, [x])[0], np.int8) for x in xs]
+    info = check(board, convert_tflite_bytes(tflite).data, xs, want)
+    assert info["native"][1]["batch_matmul"] == "native"
+    assert len({w.tobytes() for w in want}) == len(xs)
+
+
 @pytest.mark.slow
 def test_mpy_ld_module_loads_and_gives_the_same_bytes(board, tmp_path, cache):
     if not os.environ.get("MPY_DIR"):
@@ -286,7 +332,7 @@ def test_unloadable_module_falls_back_to_viper(board, tmp_path, cache, case):
     elif case == "absent":
         mod.unlink()
     else:  # glue and module disagree on the calling convention
-        glue(root, "API = 7", "API = 8")
+        glue(root, "API = 8", "API = 9")
     xs = [np.array([[v]], np.int8) for v in (-128, 0, 77)]
     info, outs = run_levels(root, convert_tflite(need(HELLO)).data, xs)
     assert info["native"][1] == {"fully_connected": "viper"}
@@ -348,6 +394,52 @@ elnative.softmax(array('i', good), arena)
 print(list(arena[4:8]))
 """)
     assert out.split() == ["VE"] * 7 + ["SHORT", "[192,", "192,", "192,", "192]"]
+
+
+def test_bad_batch_matmul_and_transpose_conv_calls_raise(board):
+    """Every operand's reach (dims times byte strides), the output, the scratch and the params'
+    length are checked before a byte moves. A good call: [[1, 2, 3], [0, 1, 0]] times the
+    columns [1, 0, 1] and [0, 1, 1] (right operand k-major), multiplier 2**30 with shift 1 (x1):
+    [4, 5, 0, 1]."""
+    out = viper_board.run(board, """
+from array import array
+from edgeloop_fw.runtime.native import elnative
+good = [1, 1, 2, 2, 3, 0, 0, 0, 3, 1, 6, 0, 0, 2, 1, 12, 0, 0, 0, 1 << 30, 1, 0, 0, 0]
+arena = bytearray(bytes(array('b', [1, 2, 3, 0, 1, 0, 1, 0, 0, 1, 1, 1]))) + bytearray(4)
+s = bytearray(64)
+for i, v in ((2, 5), (15, 13), (9, -1), (3, 0), (4, 1 << 25), (10, 11), (5, -1), (13, 5)):
+    p = array('i', good)
+    p[i] = v
+    try:
+        elnative.batch_matmul(p, arena, s)
+        print('NO ERROR')
+    except ValueError as e:
+        print('VE')
+for p, sc in ((array('i', good[:20]), s), (array('i', good), bytearray(4))):
+    try:
+        elnative.batch_matmul(p, arena, sc)
+        print('NO ERROR')
+    except ValueError:
+        print('SHORT')
+p = array('i', good)
+print(elnative.bmm_scratch_size(p) <= len(s))
+elnative.batch_matmul(p, arena, s)
+print(list(arena[12:]))
+tc = array('i', [1, 1, 1, 1, 2, 2, 1, 2, 2, 1, 1, 0, 0, 0, 1, 0, 0, 0, 0, -128, 127, 0, 1 << 30, 1])
+for i, v in ((9, 0), (11, -1), (6, 2), (4, 9)):
+    p = array('i', tc)
+    p[i] = v
+    try:
+        elnative.transpose_conv(p, bytearray(5), bytes(4), bytearray(256), 0, 1)
+        print('NO ERROR')
+    except ValueError as e:
+        print('VE')
+a = bytearray([3, 0, 0, 0, 0])
+elnative.transpose_conv(array('i', tc), a, bytes([1, 2, 3, 4]), bytearray(elnative.tconv_scratch_size(tc, 1)), 0, 1)
+print(list(a))
+""")
+    assert out.split() == ["VE"] * 8 + ["SHORT", "SHORT", "True", "[4,", "5,", "0,", "1]"] + ["VE"] * 4 + \
+        ["[3,", "3,", "6,", "9,", "12]"]
 
 
 # --- bad input on the host --------------------------------------------------------------------

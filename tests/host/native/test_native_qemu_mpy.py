@@ -99,6 +99,37 @@ def test_micro_speech_depthwise_at_every_level_equals_tflm(board):
         assert count > 0
 
 
+@pytest.mark.tf
+@pytest.mark.parametrize("case", ["tconv_same_s2", "tconv_s3_zpmax_spread", "batch_matmul"])
+def test_transpose_conv_and_batch_matmul_native_and_viper_equal_tflm(board, case):
+    """el_tconv.c and el_bmm.c through the board's runtime and the module, next to the
+    viper kernels: two Conv2DTranspose layers of cortexm_layers, and a BATCH_MATMUL of two
+    activations of one input (tf_op_models.batch_matmul_single_tflite) on a random input."""
+    pytest.importorskip("tflite_micro.python.tflite_micro.runtime", reason="tflite-micro is not installed")
+    import numpy as np
+
+    from edgeloop.convert.int8 import convert_tflite_bytes
+    from tests.tools import cortexm_layers, tf_op_models
+    from tests.tools.qemu_mpy import level_runs
+
+    core, firmware, module_bytes = board
+    if case == "batch_matmul":
+        tflite = tf_op_models.batch_matmul_single_tflite()
+        x = tf_op_models.random_inputs(tflite, 3)[0]
+        want, x = tf_op_models.tflm_outputs(tflite, [x])[0], np.ascontiguousarray(x).tobytes()
+        op = "batch_matmul"
+    else:
+        tflite, x, want = cortexm_layers.build(case)
+        op = "transpose_conv"
+    runs = level_runs(firmware, core, convert_tflite_bytes(tflite, case).data, x, ("native", "viper"),
+                      module_bytes)
+    for level, (count, out, used) in runs.items():
+        assert f"'{op}': '{level}'" in used, (level, used)
+        assert out == want, f"{level} on {core} differs from TFLM"
+        assert count > 0
+    print(case, core, {level: count for level, (count, _o, _u) in runs.items()})
+
+
 HEAP_LOCKED = """
 import micropython
 it = Interpreter(m, ({level!r},))

@@ -87,6 +87,24 @@ int32_t el_depthwise_scratch_bytes(const el_geom *g, int32_t in);
 void el_depthwise_conv_2d_s8_range(const el_geom *g, const int8_t *x, const int8_t *w, int8_t *y,
                                    const el_requant *q, void *scratch, int32_t i0, int32_t in);
 
+/* TRANSPOSE_CONV (per-channel, el_tconv.c): x NHWC, w [out_c, filter_h, filter_w, in_c];
+ * output channels c0..c0+cn-1 only, w holding just their cn filters. Padding is
+ * TFLM's (from the output size, never negative); dilation is unused. */
+int32_t el_transpose_conv_scratch_bytes(const el_geom *g, int32_t rows);
+void el_transpose_conv_s8_range(const el_geom *g, const int8_t *x, const int8_t *w, int8_t *y,
+                                const el_requant *q, void *scratch, int32_t c0, int32_t cn);
+
+/* BATCH_MATMUL (el_bmm.c): the runtime's params BATCHES..SHIFT (opspec.py; el_module.c
+ * checks each member and that every stride stays inside the arena). Offsets are into
+ * `arena`; the output is contiguous [batches][rows][cols]. */
+typedef struct {
+    int32_t batches[2], rows, cols, depth, lhs, lhs_batch[2], lhs_row, lhs_k;
+    int32_t rhs, rhs_batch[2], rhs_k, rhs_col, output, lhs_offset, rhs_offset, output_offset;
+    int32_t multiplier, shift;
+} el_bmm;
+int32_t el_batch_matmul_scratch_bytes(const el_bmm *m);
+void el_batch_matmul_s8(const el_bmm *m, int8_t *arena, void *scratch);
+
 /* ---- light ops (el_misc.c); the structs are the runtime's params from the
  *      given index, so callers point into the params array. */
 typedef struct {   /* pool_2d params BATCHES..ACT_MAX (opspec.py; el_module.c checks each member) */

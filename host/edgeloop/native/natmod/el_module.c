@@ -11,6 +11,9 @@
  *   (`at`: where the group's weights start in w, so w can be the whole model
  *   file when it is addressable, a ROMFS file: no copy; default 0)
  *   scratch_size(p, n)                           scratch bytes for conv_2d over n output channels
+ *   transpose_conv(p, arena, w, scratch, c0, n[, at]) output channels c0..c0+n-1
+ *   tconv_scratch_size(p, n)                     scratch bytes for transpose_conv over n output channels
+ *   batch_matmul(p, arena, scratch), bmm_scratch_size(p)
  *   dw_scratch_size(p, n)                        scratch bytes for depthwise_conv_2d over n input channels
  *   pool_2d(p, arena), add(p, arena), mean(p, arena), concatenation(p, arena)
  *   lut8(p, arena)                               table already read into the op's scratch
@@ -29,21 +32,23 @@
 #include "el_kernels.h"
 #include "el_params.h" /* the params' indices, generated from opspec.py */
 
-#define EL_API 7 /* 2: scratch sized by scratch_size(); 3: depthwise by dw_scratch_size() (row strip);
+#define EL_API 8 /* 2: scratch sized by scratch_size(); 3: depthwise by dw_scratch_size() (row strip);
                   4: the light ops pool_2d, add, mean, lut8, concatenation; 5: softmax;
                   6: fully_connected, conv_2d, depthwise_conv_2d take an optional offset into w,
                   fully_connected(p, arena, file) the whole layer;
-                  7: scratch_size(p, n) from conv's params (few input channels: a row strip) */
+                  7: scratch_size(p, n) from conv's params (few input channels: a row strip);
+                  8: transpose_conv, batch_matmul */
 
 /* The qstrs this module uses, in mp_native_qstr_table order from index 1
  * (0 is the file name). The linker reads this section and drops it. */
 static const char qstr_names[] __attribute__((section(".el_qstrs"), used)) =
     "ValueError\0fully_connected\0conv_2d\0depthwise_conv_2d\0API\0scratch_size\0dw_scratch_size\0"
     "pool_2d\0add\0mean\0lut8\0concatenation\0softmax\0"
-    "audio_frame\0audio_work_size\0";
+    "audio_frame\0audio_work_size\0transpose_conv\0tconv_scratch_size\0batch_matmul\0bmm_scratch_size\0";
 enum { Q_ValueError = 1, Q_fully_connected, Q_conv_2d, Q_depthwise_conv_2d, Q_API, Q_scratch_size,
        Q_dw_scratch_size, Q_pool_2d, Q_add, Q_mean, Q_lut8, Q_concatenation, Q_softmax,
-       Q_audio_frame, Q_audio_work_size };
+       Q_audio_frame, Q_audio_work_size, Q_transpose_conv, Q_tconv_scratch_size,
+       Q_batch_matmul, Q_bmm_scratch_size };
 
 static void fail(const char *msg) {
     mp_fun_table.raise_msg(mp_fun_table.load_global(mp_native_qstr_table[Q_ValueError]), msg);
@@ -210,6 +215,60 @@ static mp_obj_t depthwise_conv_2d(size_t n_args, const mp_obj_t *args) {
                            p[EL_DW_ACT_MIN], p[EL_DW_ACT_MAX], g.out_c);
     el_depthwise_conv_2d_s8_range(&g, b.arena + x, b.w, b.arena + y, &q, s, i0, n);
     return (mp_obj_t)mp_fun_table.const_none;
+}
+
+/* el_geom from TRANSPOSE_CONV's params (no dilation: 1) */
+static el_geom tconv_geom(const call_bufs *b) {
+    const int32_t *p = b->p;
+    if (b->np < EL_TCONV_PER_CHANNEL)
+        fail("native: transpose_conv params too short");
+    el_geom g = {p[EL_TCONV_BATCHES], p[EL_TCONV_IN_H], p[EL_TCONV_IN_W], p[EL_TCONV_IN_C], p[EL_TCONV_OUT_H],
+                 p[EL_TCONV_OUT_W], p[EL_TCONV_OUT_C], p[EL_TCONV_FILTER_H], p[EL_TCONV_FILTER_W],
+                 p[EL_TCONV_STRIDE_H], p[EL_TCONV_STRIDE_W], 1, 1, p[EL_TCONV_PAD_H], p[EL_TCONV_PAD_W], 1};
+    /* the gather divides by the strides and walks taps from (o + pad) / stride down */
+    if (g.stride_h <= 0 || g.stride_w <= 0 || g.pad_h < 0 || g.pad_w < 0 || g.filter_h <= 0 || g.filter_w <= 0 ||
+        (int64_t)g.filter_h * g.filter_w > (1 << 16) || g.out_c <= 0 || g.out_c > (1 << 16) ||
+        (int64_t)g.out_h + g.pad_h > (1 << 24) || (int64_t)g.out_w + g.pad_w > (1 << 24))
+        fail("native: transpose_conv geometry out of range");
+    return g;
+}
+
+/* n output channels' scratch, checked to stay far inside int32 */
+static int32_t tconv_scratch(const el_geom *g, int32_t n) {
+    if (n < 0 || n > g->out_c || (int64_t)(64 + 4 * g->filter_h * g->filter_w) * n > (1 << 30))
+        fail("native: transpose_conv channel count out of range");
+    return el_transpose_conv_scratch_bytes(g, n);
+}
+
+/* ---- TRANSPOSE_CONV: EL_TCONV_PER_CHANNEL + 3c: (bias, mult, shift) */
+static mp_obj_t transpose_conv(size_t n_args, const mp_obj_t *args) {
+    call_bufs b;
+    bufs(args, &b);
+    weights_at(n_args, args, 6, &b);
+    int32_t c0 = get_int(args[4]), n = get_int(args[5]);
+    el_geom g = tconv_geom(&b);
+    const int32_t *p = b.p;
+    int32_t x = p[EL_TCONV_INPUT], y = p[EL_TCONV_OUTPUT];
+    int64_t k = (int64_t)g.filter_h * g.filter_w * g.in_c;
+    if (!geom_ok(&g, &b, x, y) || c0 < 0 || n < 0 || c0 + n > g.out_c || k * n > (int64_t)b.nw)
+        fail("native: transpose_conv call outside its buffers");
+    void *s = scratch_arg(args[3], tconv_scratch(&g, n));
+    el_requant q = requant(&b, EL_TCONV_PER_CHANNEL, p[EL_TCONV_INPUT_OFFSET], p[EL_TCONV_OUTPUT_OFFSET],
+                           p[EL_TCONV_ACT_MIN], p[EL_TCONV_ACT_MAX], g.out_c);
+    el_transpose_conv_s8_range(&g, b.arena + x, b.w, b.arena + y, &q, s, c0, n);
+    return (mp_obj_t)mp_fun_table.const_none;
+}
+
+/* ---- tconv_scratch_size(p, n): bytes of scratch transpose_conv needs for n output channels */
+static mp_obj_t tconv_scratch_size(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    call_bufs b;
+    size_t len;
+    b.p = get_buf(args[0], &len, EL_BUFFER_READ);
+    b.np = len / 4;
+    int32_t n = get_int(args[1]);
+    el_geom g = tconv_geom(&b);
+    return mp_fun_table.native_to_obj(tconv_scratch(&g, n), EL_NATIVE_TYPE_INT);
 }
 
 /* ---- scratch_size(p, n): bytes of scratch conv_2d needs for n output channels of
@@ -420,6 +479,65 @@ static mp_obj_t softmax(size_t n_args, const mp_obj_t *args) {
     return (mp_obj_t)mp_fun_table.const_none;
 }
 
+#define EL_BMM_AT(m, M) EL_RUN(el_bmm, m, EL_BMM_BATCHES, EL_BMM_##M)
+EL_BMM_AT(batches, BATCHES); EL_BMM_AT(rows, ROWS); EL_BMM_AT(cols, COLS); EL_BMM_AT(depth, DEPTH);
+EL_BMM_AT(lhs, LHS); EL_BMM_AT(lhs_batch, LHS_BATCH); EL_BMM_AT(lhs_row, LHS_ROW); EL_BMM_AT(lhs_k, LHS_K);
+EL_BMM_AT(rhs, RHS); EL_BMM_AT(rhs_batch, RHS_BATCH); EL_BMM_AT(rhs_k, RHS_K); EL_BMM_AT(rhs_col, RHS_COL);
+EL_BMM_AT(output, OUTPUT); EL_BMM_AT(lhs_offset, LHS_OFFSET); EL_BMM_AT(rhs_offset, RHS_OFFSET);
+EL_BMM_AT(output_offset, OUTPUT_OFFSET); EL_BMM_AT(multiplier, MULTIPLIER); EL_BMM_AT(shift, SHIFT);
+_Static_assert(sizeof(el_bmm) == 4 * (EL_BMM_LIMBS - EL_BMM_BATCHES), "el_bmm");
+
+/* the byte past the furthest an operand at `at` reaches over dims n[i] with strides s[i]; -1 when a
+ * dimension or stride is out of range */
+static int64_t bmm_reach(int32_t at, const int32_t *n, const int32_t *s) {
+    int64_t r = at;
+    for (int i = 0; i < 4; i++) {
+        if (n[i] <= 0 || n[i] > (1 << 24) || s[i] < 0 || s[i] > (1 << 24))
+            return -1;
+        r += (int64_t)(n[i] - 1) * s[i];
+    }
+    return r + 1;
+}
+
+/* the params as el_bmm, every read and write checked against the arena */
+static const el_bmm *bmm_checked(const mp_obj_t *args, call_bufs *b) {
+    bufs2(args, b, EL_BMM_LIMBS, "native: batch_matmul params too short");
+    const el_bmm *m = (const el_bmm *)(b->p + EL_BMM_BATCHES);
+    const int32_t nl[4] = {m->batches[0], m->batches[1], m->rows, m->depth};
+    const int32_t sl[4] = {m->lhs_batch[0], m->lhs_batch[1], m->lhs_row, m->lhs_k};
+    const int32_t nr[4] = {m->batches[0], m->batches[1], m->cols, m->depth};
+    const int32_t sr[4] = {m->rhs_batch[0], m->rhs_batch[1], m->rhs_col, m->rhs_k};
+    int64_t rl = bmm_reach(m->lhs, nl, sl), rr = bmm_reach(m->rhs, nr, sr);
+    if (rl < 0 || rr < 0 || m->lhs < 0 || m->rhs < 0 || rl > (int64_t)b->na || rr > (int64_t)b->na ||
+        (int64_t)m->cols * m->depth > (1 << 28) ||
+        !inside(m->output, prod(m->batches[0], m->batches[1], m->rows, m->cols), b->na))
+        fail(BAD);
+    return m;
+}
+
+/* batch_matmul: el_bmm, then the limbs (for the portable level); scratch from bmm_scratch_size */
+static mp_obj_t batch_matmul(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    call_bufs b;
+    const el_bmm *m = bmm_checked(args, &b);
+    void *s = scratch_arg(args[2], el_batch_matmul_scratch_bytes(m));
+    el_batch_matmul_s8(m, b.arena, s);
+    return (mp_obj_t)mp_fun_table.const_none;
+}
+
+static mp_obj_t bmm_scratch_size(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    call_bufs b;
+    b.p = get_buf(args[0], &b.np, EL_BUFFER_READ);
+    b.np /= 4;
+    if (b.np < EL_BMM_LIMBS)
+        fail("native: batch_matmul params too short");
+    const el_bmm *m = (const el_bmm *)(b.p + EL_BMM_BATCHES);
+    if (m->cols <= 0 || m->depth <= 0 || m->cols > (1 << 24) || (int64_t)m->cols * m->depth > (1 << 28))
+        fail(BAD);
+    return mp_fun_table.native_to_obj(el_batch_matmul_scratch_bytes(m), EL_NATIVE_TYPE_INT);
+}
+
 #include "el_audio_glue.h" /* audio_frame, audio_work_size: the keyword front end */
 
 /* Function objects: their type pointer is patched by the loader (mp_fun_table[81]). */
@@ -434,6 +552,10 @@ static const el_fun_var mean_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(2, 2)
 static const el_fun_var lut8_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(2, 2), lut8};
 static const el_fun_var concat_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(2, 2), concatenation};
 static const el_fun_var softmax_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(2, 2), softmax};
+static const el_fun_var tconv_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(6, 7), transpose_conv};
+static const el_fun_var tconv_size_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(2, 2), tconv_scratch_size};
+static const el_fun_var bmm_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(3, 3), batch_matmul};
+static const el_fun_var bmm_size_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(1, 1), bmm_scratch_size};
 
 /* The entry point: the linker puts this function at offset 0 of the text, where
  * the loader starts the module (as a viper function called with self first). */
@@ -453,6 +575,10 @@ mp_obj_t mpy_init(const el_fun_bc *self, size_t n_args, size_t n_kw, mp_obj_t *a
     mp_fun_table.store_global(mp_native_qstr_table[Q_softmax], (mp_obj_t)&softmax_obj);
     mp_fun_table.store_global(mp_native_qstr_table[Q_audio_frame], (mp_obj_t)&audio_frame_obj);
     mp_fun_table.store_global(mp_native_qstr_table[Q_audio_work_size], (mp_obj_t)&audio_work_size_obj);
+    mp_fun_table.store_global(mp_native_qstr_table[Q_transpose_conv], (mp_obj_t)&tconv_obj);
+    mp_fun_table.store_global(mp_native_qstr_table[Q_tconv_scratch_size], (mp_obj_t)&tconv_size_obj);
+    mp_fun_table.store_global(mp_native_qstr_table[Q_batch_matmul], (mp_obj_t)&bmm_obj);
+    mp_fun_table.store_global(mp_native_qstr_table[Q_bmm_scratch_size], (mp_obj_t)&bmm_size_obj);
     mp_fun_table.store_global(mp_native_qstr_table[Q_API],
                               mp_fun_table.native_to_obj(EL_API, EL_NATIVE_TYPE_INT));
     mp_fun_table.swap_globals(old);

@@ -213,4 +213,55 @@
 #define EL_LSTM_IN_O 6
 #define EL_LSTM_REC_O 7
 
+/* transpose_conv */
+#define EL_TCONV_VERSION 1
+#define EL_TCONV_BATCHES 0
+#define EL_TCONV_IN_H 1
+#define EL_TCONV_IN_W 2
+#define EL_TCONV_IN_C 3
+#define EL_TCONV_OUT_H 4
+#define EL_TCONV_OUT_W 5
+#define EL_TCONV_OUT_C 6
+#define EL_TCONV_FILTER_H 7
+#define EL_TCONV_FILTER_W 8
+#define EL_TCONV_STRIDE_H 9
+#define EL_TCONV_STRIDE_W 10
+#define EL_TCONV_PAD_H 11
+#define EL_TCONV_PAD_W 12
+#define EL_TCONV_INPUT 13
+#define EL_TCONV_OUTPUT 14
+#define EL_TCONV_WEIGHTS 15
+#define EL_TCONV_SCRATCH 16
+#define EL_TCONV_INPUT_OFFSET 17
+#define EL_TCONV_OUTPUT_OFFSET 18
+#define EL_TCONV_ACT_MIN 19
+#define EL_TCONV_ACT_MAX 20
+#define EL_TCONV_PER_CHANNEL 21
+#define EL_TCONV_PER_CHANNEL_STEP 3
+#define EL_TCONV_BIAS 0
+#define EL_TCONV_MULTIPLIER 1
+#define EL_TCONV_SHIFT 2
+
+/* batch_matmul */
+#define EL_BMM_VERSION 1
+#define EL_BMM_BATCHES 0
+#define EL_BMM_ROWS 2
+#define EL_BMM_COLS 3
+#define EL_BMM_DEPTH 4
+#define EL_BMM_LHS 5
+#define EL_BMM_LHS_BATCH 6
+#define EL_BMM_LHS_ROW 8
+#define EL_BMM_LHS_K 9
+#define EL_BMM_RHS 10
+#define EL_BMM_RHS_BATCH 11
+#define EL_BMM_RHS_K 13
+#define EL_BMM_RHS_COL 14
+#define EL_BMM_OUTPUT 15
+#define EL_BMM_LHS_OFFSET 16
+#define EL_BMM_RHS_OFFSET 17
+#define EL_BMM_OUTPUT_OFFSET 18
+#define EL_BMM_MULTIPLIER 19
+#define EL_BMM_SHIFT 20
+#define EL_BMM_LIMBS 21
+
 #endif
