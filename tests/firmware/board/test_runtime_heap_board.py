@@ -71,3 +71,21 @@ def test_a_real_models_kernels_together_stay_within_their_budget(fw_board):
     budget = fit.runtime_bytes(names) - fit.MODEL_OBJECTS_BYTES
     print(f"{names}: {used} B on the board, convert budgets {budget} B")
     assert used <= budget, f"those kernels take {used} B together, convert budgets {budget} B"
+
+
+def test_the_viper_figures_match_their_measurement_on_a_cortex_m0():
+    """A board with a native emitter imports the viper kernels (machine code, on the heap of a
+    bare-metal port) instead of the portable ones: measured on MicroPython's qemu port (armv6m)."""
+    import os
+    import shutil
+
+    from edgeloop.convert import fit
+
+    from tests.tools.runtime_heap import measure_viper, viper_modules
+
+    firmware = os.environ.get("EDGELOOP_QEMU_MICROPYTHON", "")
+    if not firmware or not shutil.which("qemu-system-arm"):
+        pytest.skip("EDGELOOP_QEMU_MICROPYTHON (a Cortex-M0 qemu-port firmware.elf) or qemu-system-arm is missing")
+    assert sorted(fit.VIPER_MODULE_BYTES) == viper_modules()
+    for name, used in measure_viper(firmware).items():
+        _within(f"viper module {name}", fit.VIPER_MODULE_BYTES[name], used)
