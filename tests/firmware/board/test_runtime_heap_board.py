@@ -73,19 +73,40 @@ def test_a_real_models_kernels_together_stay_within_their_budget(fw_board):
     assert used <= budget, f"those kernels take {used} B together, convert budgets {budget} B"
 
 
-def test_the_viper_figures_match_their_measurement_on_a_cortex_m0():
-    """A board with a native emitter imports the viper kernels (machine code, on the heap of a
-    bare-metal port) instead of the portable ones: measured on MicroPython's qemu port (armv6m)."""
+def _qemu_firmware():
     import os
     import shutil
 
+    firmware = os.environ.get("EDGELOOP_QEMU_MICROPYTHON", "")
+    for tool in ("qemu-system-arm", "arm-none-eabi-gcc"):
+        if not shutil.which(tool):
+            pytest.skip(f"{tool} is not installed (make system-packages)")
+    if not firmware:
+        pytest.skip("EDGELOOP_QEMU_MICROPYTHON (a Cortex-M0 qemu-port firmware.elf) is unset")
+    return firmware
+
+
+def test_the_native_figures_match_their_measurement_on_a_cortex_m0():
+    """A board with edgeloop's native module loads its machine code at a model's first kernel
+    lookup and then the glue of each kernel it has: measured on MicroPython's qemu port (armv6m)."""
+    from edgeloop.convert import fit
+
+    from tests.tools.runtime_heap import measure_native, native_modules
+
+    package, glue = measure_native(_qemu_firmware())
+    assert sorted(fit.NATIVE_MODULE_BYTES) == native_modules()
+    _within("the native package (elnative.mpy)", fit.NATIVE_PACKAGE_BYTES, package)
+    for name, used in glue.items():
+        _within(f"native glue {name}", fit.NATIVE_MODULE_BYTES[name], used)
+
+
+def test_the_viper_figures_match_their_measurement_on_a_cortex_m0():
+    """A board with a native emitter imports the viper kernels (machine code, on the heap of a
+    bare-metal port) instead of the portable ones: measured on MicroPython's qemu port (armv6m)."""
     from edgeloop.convert import fit
 
     from tests.tools.runtime_heap import measure_viper, viper_modules
 
-    firmware = os.environ.get("EDGELOOP_QEMU_MICROPYTHON", "")
-    if not firmware or not shutil.which("qemu-system-arm"):
-        pytest.skip("EDGELOOP_QEMU_MICROPYTHON (a Cortex-M0 qemu-port firmware.elf) or qemu-system-arm is missing")
     assert sorted(fit.VIPER_MODULE_BYTES) == viper_modules()
-    for name, used in measure_viper(firmware).items():
+    for name, used in measure_viper(_qemu_firmware()).items():
         _within(f"viper module {name}", fit.VIPER_MODULE_BYTES[name], used)
