@@ -18,8 +18,9 @@ driven over its pty through edgeloop.link.device like hardware), per model:
   runtime source executes in one inference (sys.settrace opcode events),
   divided by the model's MACs. MicroPython's bytecode is a little coarser.
 And once: the heap the runtime's modules take after import, as .py source and
-as the .mpy files `edgeloop deploy` installs -- the figure behind
-edgeloop.convert.fit.RUNTIME_HEAP_BYTES.
+as the .mpy files `edgeloop deploy` installs (every kernel at once: the most a board
+could import; edgeloop.convert.fit budgets a model only its own kernel modules, from the
+per-module table tests/tools/runtime_heap.py measures).
 """
 
 from __future__ import annotations

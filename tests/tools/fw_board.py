@@ -106,7 +106,8 @@ def settled_heap(dev) -> int:
 
 def runtime_imports() -> str:
     """Code importing the loader, the interpreter and every portable kernel (int8 and 16x8):
-    the most of the runtime a board can hold, which convert/fit.py budgets for."""
+    the most of the runtime a board can hold (convert/fit.py budgets a model only its own
+    kernel modules: tests/tools/runtime_heap.py)."""
     from edgeloop_fw.runtime.opcodes import KERNELS, KERNELS_16X8
 
     kernels = sorted(set(KERNELS.values()) | set(KERNELS_16X8.values()))

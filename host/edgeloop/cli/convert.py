@@ -99,8 +99,9 @@ def convert(model, out, board, calib, validate, report_path, c_header, backend, 
     lines = []
     if board:
         from edgeloop.boards import profiles as boards
-        from edgeloop.convert.fit import check_fit
-        lines = check_fit(len(result.data), result.arena_size, result.params_bytes, boards.load(board))
+        from edgeloop.convert.fit import check_fit, model_kernels
+        lines = check_fit(len(result.data), result.arena_size, result.params_bytes, model_kernels(result.data),
+                          boards.load(board))
     report = make_report(source, result, labelled)  # bad --validate data fails before anything is written
     out = out or model.with_suffix(".elm")
     write_bytes_atomic(out, result.data)

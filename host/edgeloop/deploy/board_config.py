@@ -53,7 +53,7 @@ class CheckedModel:
     source: ModelSource
     data: bytes
     facts: list[str] = field(default_factory=list)  # what was checked, for the summary
-    heap: tuple[int, int, int] | None = None  # .elm: (file bytes, arena, params) for the fit check
+    heap: tuple | None = None  # .elm: (file bytes, arena, params, kernel modules) for the fit check
     trees: object = None  # trees CSV: the parsed forest
 
 
@@ -122,7 +122,8 @@ def _check_elm(src: ModelSource, data: bytes) -> CheckedModel:
                                f"{info.window}-frame window of {info.sensor['channels']} channels")
     return CheckedModel(src, data, [f"{src.file.name}: {len(model.ops)} ops, {n_out} classes, "
                                     f"SHA-256 verified"],
-                        heap=(len(data), model.arena_size, 4 * len(model.params)))
+                        heap=(len(data), model.arena_size, 4 * len(model.params),
+                              frozenset(name for _opcode, name, _p, _out in model.ops)))
 
 
 def _check_trees(src: ModelSource, data: bytes) -> CheckedModel:

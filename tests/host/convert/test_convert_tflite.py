@@ -109,11 +109,60 @@ def test_cli_errors_are_one_line(tmp_path):
 
 def test_cli_board_fit_refusal_gives_the_numbers(tmp_path, monkeypatch):
     from edgeloop.convert import fit
-    monkeypatch.setattr(fit, "RUNTIME_HEAP_BYTES", 10 ** 9)
+    monkeypatch.setattr(fit, "RUNTIME_BASE_BYTES", 10 ** 9)
     line = one_line_error(CliRunner().invoke(cli, ["convert", str(need(SPEECH)), "-o", str(tmp_path / "s.elm"),
                                                    "--board", "rp2040"]))
-    assert "bytes of heap" in line and "arena 6040" in line
+    assert "bytes of heap" in line and "arena 6040" in line and "for 4 kernel modules" in line
     assert not (tmp_path / "s.elm").exists()
+
+
+def test_the_fit_check_budgets_the_models_own_kernels_once_each():
+    """micro_speech runs DEPTHWISE_CONV_2D, FULLY_CONNECTED, RESHAPE and SOFTMAX (the reader generated
+    from TFLite's schema, not ours): its runtime budget is the base plus those four modules, not every kernel."""
+    import dataclasses
+
+    from edgeloop.boards import profiles
+    from edgeloop.convert import fit
+
+    schema = pytest.importorskip("tflite_micro.tensorflow.lite.micro.python.schema_py_generated")
+    ref = schema.ModelT.InitFromObj(schema.Model.GetRootAs(need(SPEECH).read_bytes(), 0))
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    ops = {names[max(ref.operatorCodes[op.opcodeIndex].builtinCode, ref.operatorCodes[op.opcodeIndex].deprecatedBuiltinCode)]
+           for op in ref.subgraphs[0].operators}
+    assert ops == {"DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "RESHAPE", "SOFTMAX"}
+    conv = convert_tflite(need(SPEECH))
+    kernels = fit.model_kernels(conv.data)
+    assert kernels == {"depthwise_conv_2d", "fully_connected", "reshape", "softmax"}
+    portable = fit.runtime_bytes(kernels)
+    assert portable == fit.runtime_bytes(sorted(kernels) * 3)  # an op used twice imports its module once
+    # A native emitter: the viper depthwise and FC modules replace the portable ones.
+    viper = fit.runtime_bytes(kernels, native_emitter=True)
+    assert viper == portable + sum(fit.VIPER_MODULE_BYTES[k] - fit.KERNEL_MODULE_BYTES[k]
+                                   for k in ("depthwise_conv_2d", "fully_connected"))
+    # And edgeloop's native module (the nano's armv6m): its code is loaded for any model.
+    runtime = fit.runtime_bytes(kernels, native_emitter=True, native_module=True)
+    assert runtime == portable + fit.NATIVE_PACKAGE_BYTES + sum(
+        fit.NATIVE_MODULE_BYTES[k] - fit.KERNEL_MODULE_BYTES[k] for k in ("depthwise_conv_2d", "fully_connected", "softmax"))
+    every = fit.runtime_bytes(fit.KERNEL_MODULE_BYTES)
+    assert portable < every - 30_000  # not every kernel (the old 57,312 B budget)
+    need_heap = conv.arena_size + conv.params_bytes + runtime
+    # A board with exactly that heap takes it (the single every-kernel figure refused it) ...
+    board = dataclasses.replace(profiles.load("nano_rp2040_connect"), heap_bytes=need_heap)
+    lines = fit.check_fit(len(conv.data), conv.arena_size, conv.params_bytes, kernels, board)
+    assert f"heap {need_heap} B" in lines[1] and "depthwise_conv_2d, fully_connected, reshape, softmax" in lines[1]
+    # ... and one byte less does not, with the numbers.
+    with pytest.raises(ConversionError, match=f"needs {need_heap} bytes of heap .*runtime {runtime} for 4 kernel"):
+        fit.check_fit(len(conv.data), conv.arena_size, conv.params_bytes, kernels,
+                      dataclasses.replace(board, heap_bytes=need_heap - 1))
+
+
+def test_a_kernel_module_without_a_measured_figure_is_refused_not_budgeted_as_nothing():
+    from edgeloop.convert import fit
+    from edgeloop_fw.runtime.opcodes import KERNELS, KERNELS_16X8
+
+    assert set(fit.KERNEL_MODULE_BYTES) == set(KERNELS.values()) | set(KERNELS_16X8.values())
+    with pytest.raises(ValueError, match="runtime_heap --write"):
+        fit.runtime_bytes(["reshape", "a_new_kernel"])
 
 
 def test_cli_convert_names_an_op_whose_accumulators_outgrow_small_ints(tmp_path, monkeypatch):
