@@ -506,7 +506,8 @@ def output_files(recipe: KeywordRecipe, result: KeywordResult, elm: bytes, tflit
         recipe_doc["held_out_speakers"] = result.held_out["held_out_speakers"]
         data = {"recordings": recipe.recordings, "sha256": result.held_out["data_sha256"],
                 "speakers": result.held_out["speakers"],
-                "held_out": {k: result.held_out[k] for k in ("summary", "top1", "thresholds", "stream")},
+                "held_out": {k: result.held_out[k] for k in ("summary", "top1", "thresholds", "stream", "teacher")
+                             if k in result.held_out},
                 "instructions": result.instructions}
     info = ModelInfo(data=data, 
         task="keyword", kind="cnn", classes=result.classes, rate_hz=16000, window=480, hop=320, split=split,
