@@ -46,8 +46,15 @@ def _cache_dir() -> str:
 @click.option("--blocks", type=int, default=2, show_default=True, help="dscnn: depthwise-separable blocks.")
 @click.option("--threshold", type=click.IntRange(0, 255), default=200, show_default=True,
               help="The spotter's detection threshold (of 255) written to model.json and scored.")
+@click.option("--teacher", type=click.Path(dir_okay=False),
+              help="With --recordings: distil from this bigger model (MLPerf Tiny's kws_ref_model.tflite): every "
+                   "training copy is also labelled by its softened outputs.")
+@click.option("--temperature", type=click.FloatRange(min=0.1), default=4.0, show_default=True,
+              help="With --teacher: softening temperature of the teacher's and the student's outputs.")
+@click.option("--alpha", type=click.FloatRange(0.0, 1.0), default=0.5, show_default=True,
+              help="With --teacher: weight of the true label in the loss (the teacher gets 1 - alpha).")
 def keyword(words, out, voices, voice_names, seed, epochs, renditions, augment, data_dir, cache_dir, jobs,
-            recordings, synthetic, copies, arch, width, blocks, threshold):
+            recordings, synthetic, copies, arch, width, blocks, threshold, teacher, temperature, alpha):
     """Train a keyword spotter for your own words from synthetic speech.
 
     Speech comes from espeak-ng (many accents, voices, speeds and pitches),
@@ -68,10 +75,14 @@ def keyword(words, out, voices, voice_names, seed, epochs, renditions, augment, 
 
     from edgeloop.train.keyword import KeywordRecipe, train_keyword
 
+    if teacher and not recordings:
+        raise click.UsageError("--teacher labels real recordings: give --recordings too")
+
     recipe = KeywordRecipe(words=words.split(","), voices=voices, voice_names=list(voice_names) or None,
                            seed=seed, epochs=epochs, renditions=renditions, augment=augment,
                            recordings=recordings, synthetic=synthetic, copies=copies, arch=arch, width=width,
-                           blocks=blocks, kws_threshold=threshold)
+                           blocks=blocks, kws_threshold=threshold, teacher=teacher, teacher_temperature=temperature,
+                           teacher_alpha=alpha)
     command = "edgeloop " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["train"] else \
         f"edgeloop train keyword --words {words} --out {out} --voices {voices} --seed {seed} --epochs {epochs}"
     with step_progress() as progress:
@@ -90,6 +101,11 @@ def keyword(words, out, voices, voice_names, seed, epochs, renditions, augment, 
         click.echo(f"{title} ({acc.samples} clips): " +
                    ", ".join(f"{r} {100 * v:.1f} %" for r, v in acc.overall.items()))
     if res.held_out:
+        if res.held_out.get("teacher"):
+            t = res.held_out["teacher"]
+            click.echo(f"teacher {t['model']} on the held-out speakers: class-balanced "
+                       f"{100 * t['top1']['balanced_accuracy']:.1f} %, false keyword on unknown words "
+                       f"{100 * t['top1']['false_keyword_unknown']:.1f} % (T {t['temperature']}, alpha {t['alpha']})")
         _print_field(res)
     if res.stream:
         st = res.stream

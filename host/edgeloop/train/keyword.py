@@ -66,6 +66,12 @@ class KeywordRecipe(D.DataRecipe):
     kws_average_ms: int = 500
     kws_threshold: int = 200
     kws_suppression_ms: int = 1500
+    # Distillation (kws_teacher): a bigger model's soft outputs on every training copy, softened at
+    # `teacher_temperature`, mixed with the true label: loss = alpha * CE(label) + (1 - alpha) *
+    # T^2 * CE(teacher at T, student at T) (Hinton et al. 2015). None: the true label alone.
+    teacher: str | None = None
+    teacher_temperature: float = 4.0
+    teacher_alpha: float = 0.5
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -129,7 +135,28 @@ def build_model(n_classes: int, conv2_filters: int = 0, arch: str = "tiny", widt
     return keras.Model(inp, out, name="keyword_cnn")
 
 
-def train_model(x: np.ndarray, y: np.ndarray, n_classes: int, recipe: KeywordRecipe, progress: Progress | None):
+def distillation_loss(n_classes: int, temperature: float, alpha: float):
+    """Keras loss for targets [one-hot label | teacher's softened distribution] against the student's
+    softmax: the student's distribution at temperature T is softmax(log p / T) (the logits' constant
+    offset cancels), and T^2 keeps the soft term's gradient on the hard term's scale."""
+    from keras import ops
+
+    T, a = float(temperature), float(alpha)
+
+    def loss(y_true, y_pred):
+        hard, soft = y_true[:, :n_classes], y_true[:, n_classes:]
+        logp = ops.log(ops.clip(y_pred, 1e-7, 1.0))
+        ce_hard = -ops.sum(hard * logp, axis=-1)
+        ce_soft = -ops.sum(soft * ops.log_softmax(logp / T, axis=-1), axis=-1)
+        return a * ce_hard + (1.0 - a) * T * T * ce_soft
+
+    return loss
+
+
+def train_model(x: np.ndarray, y: np.ndarray, n_classes: int, recipe: KeywordRecipe, progress: Progress | None,
+                soft: np.ndarray | None = None):
+    """The recipe's model fitted to labels y, or (with `soft`, the teacher's softened outputs per clip)
+    to the distillation loss of the true label and the teacher."""
     from ..convert.keras import _quiet, import_tensorflow
 
     import_tensorflow()  # one clear line if TensorFlow is missing, and its logging quietened
@@ -137,9 +164,12 @@ def train_model(x: np.ndarray, y: np.ndarray, n_classes: int, recipe: KeywordRec
 
     keras.utils.set_random_seed(recipe.seed)
     model = build_model(n_classes, recipe.conv2_filters, recipe.arch, recipe.width, recipe.blocks, recipe.dropout)
-    model.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate),
-                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing),
-                  metrics=["accuracy"])
+    if soft is None:
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing)
+        metrics = ["accuracy"]
+    else:
+        loss, metrics = distillation_loss(n_classes, recipe.teacher_temperature, recipe.teacher_alpha), []
+    model.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate), loss=loss, metrics=metrics)
 
     class Report(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
@@ -150,8 +180,15 @@ def train_model(x: np.ndarray, y: np.ndarray, n_classes: int, recipe: KeywordRec
     counts = np.bincount(y, minlength=n_classes).astype(np.float64)
     weights = {i: float(len(y) / (n_classes * c)) if c else 1.0 for i, c in enumerate(counts)}
     with _quiet():
-        model.fit(as_float(x), np.eye(n_classes, dtype=np.float32)[y], epochs=recipe.epochs, batch_size=recipe.batch_size, verbose=0,
-                  class_weight=weights, shuffle=True, callbacks=[Report()])
+        if soft is None:
+            model.fit(as_float(x), np.eye(n_classes, dtype=np.float32)[y], epochs=recipe.epochs,
+                      batch_size=recipe.batch_size, verbose=0, class_weight=weights, shuffle=True,
+                      callbacks=[Report()])
+        else:
+            target = np.concatenate([np.eye(n_classes, dtype=np.float32)[y], soft.astype(np.float32)], axis=1)
+            sample_weight = np.array([weights[int(c)] for c in y], np.float32)
+            model.fit(as_float(x), target, sample_weight=sample_weight, epochs=recipe.epochs,
+                      batch_size=recipe.batch_size, verbose=0, shuffle=True, callbacks=[Report()])
     return model
 
 
@@ -211,10 +248,10 @@ def recipe_from_json(doc: dict) -> KeywordRecipe:
 
 
 def fit_and_quantize(x_train: np.ndarray, y_train: np.ndarray, n_classes: int, recipe: KeywordRecipe,
-                     progress: Progress | None):
-    """The recipe's model trained on (x_train, y_train), then quantized with a seeded calibration sample:
-    (Keras model, int8 .tflite bytes, converted edgeloop model)."""
-    model = train_model(x_train, y_train, n_classes, recipe, progress)
+                     progress: Progress | None, soft: np.ndarray | None = None):
+    """The recipe's model trained on (x_train, y_train) (and the teacher's `soft` targets), then
+    quantized with a seeded calibration sample: (Keras model, int8 .tflite bytes, converted edgeloop model)."""
+    model = train_model(x_train, y_train, n_classes, recipe, progress, soft)
     rng = np.random.default_rng([recipe.seed, 3])
     calib_idx = rng.permutation(len(x_train))[:300]
     tflite, converted = quantize(model, x_train[calib_idx], progress)
@@ -293,6 +330,11 @@ def _train_real(recipe: KeywordRecipe, out_dir: Path, data_dir: Path, background
     from . import real_speech as R
 
     classes = recipe.classes()
+    teacher = None
+    if recipe.teacher:  # a missing file or a keyword it does not know: one line before any work
+        from . import kws_teacher as K
+        teacher = K.Teacher(recipe.teacher)
+        K.class_map(classes)
     step = (lambda d, t: progress("read recordings", d, t)) if progress else None
     clips = R.load(recipe.recordings, recipe.words, progress=step)
     missing = R.missing_words(clips, recipe.words)
@@ -318,7 +360,10 @@ def _train_real(recipe: KeywordRecipe, out_dir: Path, data_dir: Path, background
     feats = D.features(c_train + c_test, cache / "features" if cache else None, jobs, step)
     x_train, x_test = feats[:len(c_train)], feats[len(c_train):]
 
-    model, tflite, converted = fit_and_quantize(x_train, y_train, len(classes), recipe, progress)
+    soft, teacher_doc = None, {}
+    if teacher is not None:
+        soft, teacher_doc = _teach(teacher, recipe, classes, c_train, c_test, y_test, progress)
+    model, tflite, converted = fit_and_quantize(x_train, y_train, len(classes), recipe, progress, soft)
     accuracy, real, stream = score_all(model, tflite, converted, classes, {"held-out speakers": (x_test, y_test)},
                                        recipe, data_dir, progress)
     scores = S.clip_scores(tflite, x_test)
@@ -328,6 +373,8 @@ def _train_real(recipe: KeywordRecipe, out_dir: Path, data_dir: Path, background
              "top1": S.summary(scores, y_test, classes, 0),
              "thresholds": S.threshold_table(scores, y_test, classes),
              "words_in_unknown": sorted({c.word for c in clips if c.label == 1})}
+    if teacher_doc:
+        scores_doc["teacher"] = teacher_doc
     kw = [c for c in test if c.label >= 2]
     other = [c.audio for c in test if c.label == 1]
     bed = [c.audio for c in test if c.label == 0]
@@ -350,6 +397,19 @@ def _train_real(recipe: KeywordRecipe, out_dir: Path, data_dir: Path, background
     result.seconds = round(time.monotonic() - t0, 1)
     _write(out_dir, recipe, result, converted.data, tflite, command)
     return result
+
+
+def _teach(teacher, recipe: KeywordRecipe, classes: list[str], c_train, c_test, y_test, progress: Progress | None):
+    """The teacher's softened outputs on every training copy, and its own held-out figures (the
+    same kws_score table as the student's, so the card says how good the teacher was)."""
+    from . import kws_score as S
+    from . import kws_teacher as K
+
+    step = (lambda d, t: progress("teacher", d, t)) if progress else None
+    soft = K.soft_targets(teacher.probabilities(c_train, step), classes, recipe.teacher_temperature)
+    held = teacher.scores(c_test, classes)
+    return soft, {"model": Path(recipe.teacher).name, "temperature": recipe.teacher_temperature,
+                  "alpha": recipe.teacher_alpha, "top1": S.summary(held, y_test, classes, 0)}
 
 
 def _instructions(converted) -> dict:
@@ -446,7 +506,8 @@ def output_files(recipe: KeywordRecipe, result: KeywordResult, elm: bytes, tflit
         recipe_doc["held_out_speakers"] = result.held_out["held_out_speakers"]
         data = {"recordings": recipe.recordings, "sha256": result.held_out["data_sha256"],
                 "speakers": result.held_out["speakers"],
-                "held_out": {k: result.held_out[k] for k in ("summary", "top1", "thresholds", "stream")},
+                "held_out": {k: result.held_out[k] for k in ("summary", "top1", "thresholds", "stream", "teacher")
+                             if k in result.held_out},
                 "instructions": result.instructions}
     info = ModelInfo(data=data, 
         task="keyword", kind="cnn", classes=result.classes, rate_hz=16000, window=480, hop=320, split=split,

@@ -192,6 +192,7 @@ def real_card(recipe, result, command: str) -> str:
         "", "## Model", "",
         _net(r) + f"; Adam (lr {r.learning_rate}), {r.epochs} epochs, batch {r.batch_size}, class-balanced "
         f"weights, seed {r.seed}. Quantized to full int8 by TFLite's converter through `edgeloop.convert.keras`.",
+        *_teacher_lines(result),
         "", "| | |", "|---|---|",
         *_size_rows(result),
         f"| training run | {result.seconds} s |", "",
@@ -206,6 +207,20 @@ def real_card(recipe, result, command: str) -> str:
             "made of the same held-out clips, not a real conversation. A board's microphone, room and talkers "
             "differ: record with `edgeloop record --mic` and retrain.", ""]
     return "\n".join(out)
+
+
+def _teacher_lines(result) -> list[str]:
+    """Distillation: which teacher, its settings, and its own held-out figures (the same table)."""
+    t = (result.held_out or {}).get("teacher")
+    if not t:
+        return []
+    top = t["top1"]
+    return ["", f"Distilled from `{t['model']}` (MLPerf Tiny's DS-CNN on 49x10 MFCC, run int8 under TFLM on "
+            "every training copy): loss = alpha x cross-entropy with the true label + (1 - alpha) x T^2 x "
+            f"cross-entropy with the teacher's outputs, both softened at T = {t['temperature']}, alpha = "
+            f"{t['alpha']}. The teacher itself on the held-out speakers (top-1): class-balanced "
+            f"{_pct(top['balanced_accuracy'])}, false keyword on unknown words {_opt(top['false_keyword_unknown'])}, "
+            f"on noise {_opt(top['false_keyword_silence'])}; it does not run on the board."]
 
 
 def _size_rows(result) -> list[str]:
