@@ -36,6 +36,15 @@ LAYERS = {
                                                         weight_spread=4)),
     "dw1_valid_zpmax": ("dw", (8, 9, 5), dict(kernel_size=(2, 3), strides=(2, 1), calib=(-40.0, 5.0))),
     "dw1_dilated_valid": ("dw", (10, 9, 8), dict(kernel_size=3, dilation_rate=(2, 3))),
+    # 3x3, stride 1 down the rows (ARMv7E-M's row-pair planes, el_dw3_v7em.S): VALID with
+    # stride 2 across, 11 channels (2 blocks of 4 + 3 on the generic loop), 8 output rows,
+    # inputs all negative (zero point 127); SAME over 7 rows (the odd last row) with inputs
+    # all positive (zero point -128) under relu; SAME with stride 2 across (padding on the
+    # right only)
+    "dw3_valid_sw2_zpmax": ("dw", (10, 11, 11), dict(kernel_size=3, strides=(1, 2), calib=(-40.0, 5.0))),
+    "dw3_same_odd_zpmin": ("dw", (7, 4, 8), dict(kernel_size=3, padding="same", activation="relu",
+                                                 calib=(40.0, 5.0))),
+    "dw3_same_sw2": ("dw", (9, 8, 12), dict(kernel_size=3, strides=(1, 2), padding="same")),
     # 3x3 windows the Xtensa dw3 takes (viper/xtensa.py): a dilated SAME window on an input
     # too narrow for some outputs' shifted taps (those stay in the viper loop), multiplier 2,
     # zero point 127; strides (2, 3) with multiplier 3, zero point -128, spread scales

@@ -152,8 +152,18 @@ static inline uint32_t lo16(uint32_t a) {
     return a & 0xffffu;
 }
 
-void el_dw3_pack_v7em(const int8_t *a, const int8_t *b, int32_t step_a, int32_t step_b, int32_t n, int32_t *plane,
-                      int32_t plane_bytes);
+typedef struct {
+    const int8_t *a, *b;   /* 0: rows 2i and 2i + 1 at the first inside column (or a word of zero points) */
+    int32_t step_a, step_b;/* 8: bytes to the next column (in_c, or 0 on a row of padding) */
+    int32_t n;             /* 16: inside columns */
+    int32_t *plane;        /* 20: word (i, first inside column) of channel 0's plane */
+    int32_t plane_bytes;   /* 24: bytes between the 4 channels' planes */
+    int32_t pairs;         /* 28: rows of words */
+    int32_t adv;           /* 32: input bytes from row 2i to 2i + 2 */
+    int32_t pstride;       /* 36: plane bytes per row of words */
+} el_dw3_pack;
+_Static_assert(offsetof(el_dw3_pack, pstride) == 36, "el_dw3_v7em.S's offsets");
+void el_dw3_pack_v7em(const el_dw3_pack *k);
 
 static void dw3(const el_geom *g, const int8_t *x, const int8_t *w, int8_t *y, const el_requant *q,
                 void *scratch, const el_chan *chan, int32_t i0, int32_t n4) {
@@ -166,7 +176,15 @@ static void dw3(const el_geom *g, const int8_t *x, const int8_t *w, int8_t *y, c
     int32_t *plane = (int32_t *)scratch;
     uint32_t zp4 = (uint32_t)(uint8_t)(int8_t)(-q->input_offset) * 0x01010101u;
     int32_t zz = (int32_t)(lo16((uint32_t)-q->input_offset) | ((uint32_t)-q->input_offset << 16));
+    /* what no channel changes: every word of the 4 planes starts as two zero points; the
+     * packing below rewrites the inside columns of the rows of words that touch the image */
+    for (int32_t i = 0; i < 4 * pw; i++)
+        plane[i] = zz;
+    /* rows of words with both rows inside the image: i_lo .. i_hi - 1 */
+    int32_t i_lo = (pad_h + 1) >> 1, i_hi = (in_h + pad_h) >> 1;
+    i_hi = i_hi > pairs ? pairs : i_hi;
     el_dw3_run r;
+    el_dw3_pack k;
     r.S = cols * 4;
     r.colstep = g->stride_w * 4;
     r.ostride = g->out_w * g->out_c;
@@ -174,25 +192,28 @@ static void dw3(const el_geom *g, const int8_t *x, const int8_t *w, int8_t *y, c
     r.out_w = g->out_w;
     r.n2 = g->out_h >> 1;
     r.odd = g->out_h & 1;
+    k.n = jhi - jlo;
+    k.plane_bytes = pw * 4;
+    k.adv = 2 * row;
+    k.pstride = cols * 4;
     for (int32_t b = 0; b < g->batches; b++) {
-        const int8_t *xb = x + b * in_h * row + i0;
+        const int8_t *xb = x + b * in_h * row + i0 + (jlo - g->pad_w) * in_c;
         int8_t *yb = y + b * g->out_h * g->out_w * g->out_c + i0;
         for (int32_t cb = 0; cb < n4; cb += 4) {
-            /* the 4 channels' planes in one pass; padding columns are the zero point */
-            for (int32_t i = 0, r0 = -pad_h; i < pairs; i++, r0 += 2) {
-                int32_t *p = plane + i * cols;
-                for (int32_t j = 0; j < cols; j++)
-                    if (j == jlo)
-                        j = jhi - 1;
-                    else
-                        p[j] = p[j + pw] = p[j + 2 * pw] = p[j + 3 * pw] = zz;
-                if (jhi > jlo) {
-                    int ina = r0 >= 0 && r0 < in_h, inb = r0 + 1 >= 0 && r0 + 1 < in_h;
-                    const int8_t *ra = ina ? xb + r0 * row + (jlo - g->pad_w) * in_c + cb : (const int8_t *)&zp4;
-                    const int8_t *rb = inb ? xb + (r0 + 1) * row + (jlo - g->pad_w) * in_c + cb
-                                           : (const int8_t *)&zp4;
-                    el_dw3_pack_v7em(ra, rb, ina ? in_c : 0, inb ? in_c : 0, jhi - jlo, p + jlo, pw * 4);
-                }
+            /* the 4 channels' planes in one pass: whole rows of words in one call, rows of
+             * words half in the padding one at a time */
+            for (int32_t i = 0; i < pairs && k.n > 0;) {
+                int32_t r0 = 2 * i - pad_h;
+                int ina = r0 >= 0 && r0 < in_h, inb = r0 + 1 >= 0 && r0 + 1 < in_h;
+                k.a = ina ? xb + r0 * row + cb : (const int8_t *)&zp4;
+                k.b = inb ? xb + (r0 + 1) * row + cb : (const int8_t *)&zp4;
+                k.step_a = ina ? in_c : 0;
+                k.step_b = inb ? in_c : 0;
+                k.plane = plane + i * cols + jlo;
+                k.pairs = i >= i_lo && i < i_hi ? i_hi - i : 1;
+                if (ina || inb)
+                    el_dw3_pack_v7em(&k);
+                i += k.pairs;
             }
             for (int32_t j = 0; j < 4; j++) {
                 int32_t c = cb + j;

@@ -134,23 +134,35 @@ el_dw3_v7em:
     pop {r4-r11, pc}
     .size el_dw3_v7em, . - el_dw3_v7em
 
-@ void el_dw3_pack_v7em(const int8_t *a, const int8_t *b, int32_t step_a, int32_t step_b,
-@                       int32_t n, int32_t *plane, int32_t plane_bytes)
-@ n words of 4 channels' planes (el_dw1.c's dw3): input words a (row 2i)
-@ and b (row 2i + 1) of 4 channels each, `step` bytes to the next column (0
-@ for a row of padding, which then reads one word of zero points); SXTB16
-@ splits a word into channels (0, 2) and, rotated by 8, (1, 3), PKHBT/PKHTB
-@ pair each channel's two rows: 18 instructions per 8 elements.
+@ void el_dw3_pack_v7em(const el_dw3_pack *k)   (struct layout in el_dw1.c)
+@ The inside columns of `pairs` rows of words of 4 channels' planes
+@ (el_dw1.c's dw3): per column the input words a (row 2i) and b (row 2i + 1)
+@ of 4 channels each, `step` bytes to the next column (0 for a row of
+@ padding, which then reads one word of zero points); SXTB16 splits a word
+@ into channels (0, 2) and, rotated by 8, (1, 3), PKHBT/PKHTB pair each
+@ channel's two rows: 18 instructions per 8 elements.
+@ Frame: 0 the struct, 4 pairs left, 8 a, 12 b, 16 plane row.
     .align 2
     .global el_dw3_pack_v7em
     .type el_dw3_pack_v7em, %function
     .thumb_func
 el_dw3_pack_v7em:
     push {r4-r11, lr}
-    ldrd r12, lr, [sp, #36]     @ n, plane
-    ldr r4, [sp, #44]           @ bytes between the channels' planes
+    sub sp, sp, #20
+    str r0, [sp]
+    ldr r4, [r0, #24]           @ bytes between the channels' planes
     add r5, r4, r4              @ to channel 2
     add r6, r5, r4              @ to channel 3
+    ldr r7, [r0, #28]
+    str r7, [sp, #4]            @ pairs
+    ldr lr, [r0, #20]           @ plane
+    mov r7, r0
+    ldrd r0, r1, [r7]           @ a, b
+    ldrd r2, r3, [r7, #8]       @ steps
+2:
+    strd r0, r1, [sp, #8]
+    str lr, [sp, #16]
+    ldr r12, [r7, #16]          @ columns
 1:
     ldr r7, [r0]
     add r0, r0, r2
@@ -170,5 +182,18 @@ el_dw3_pack_v7em:
     str r11, [lr], #4           @ channel 0
     subs r12, r12, #1
     bne 1b
+    ldr r7, [sp]
+    ldrd r0, r1, [sp, #8]
+    ldr r8, [r7, #32]           @ input bytes from row 2i to row 2i + 2
+    add r0, r0, r8
+    add r1, r1, r8
+    ldr lr, [sp, #16]
+    ldr r8, [r7, #36]           @ plane bytes per row of words
+    add lr, lr, r8
+    ldr r8, [sp, #4]
+    subs r8, r8, #1
+    str r8, [sp, #4]
+    bne 2b
+    add sp, sp, #20
     pop {r4-r11, pc}
     .size el_dw3_pack_v7em, . - el_dw3_pack_v7em
