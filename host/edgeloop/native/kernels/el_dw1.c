@@ -123,14 +123,18 @@ void el_dw3_v7em(const el_dw3_run *r);
 
 typedef uint32_t u32_unaligned __attribute__((aligned(1), may_alias));
 
-static int dw3_geom(const el_geom *g) {
-    return g->filter_h == 3 && g->filter_w == 3 && g->stride_h == 1 && g->dilation_h == 1 && g->dilation_w == 1 &&
-           g->stride_w >= 1 && g->out_h > 0 && g->out_w > 0;
-}
-
 /* words of one channel's plane: rows of pairs (out_h + 2 rows, even) by the columns read */
 static int32_t dw3_plane_words(const el_geom *g) {
     return ((g->out_h + 3) >> 1) * ((g->out_w - 1) * g->stride_w + 3);
+}
+
+/* the 4 planes are capped like ARMv6-M's int32 conv weights (el_ops.c): a larger
+ * image (VWW's 48x48 layers: 20 KB) keeps the generic loop's small scratch */
+#define EL_DW3_BYTES 16384
+
+static int dw3_geom(const el_geom *g) {
+    return g->filter_h == 3 && g->filter_w == 3 && g->stride_h == 1 && g->dilation_h == 1 && g->dilation_w == 1 &&
+           g->stride_w >= 1 && g->out_h > 0 && g->out_w > 0 && 16 * dw3_plane_words(g) <= EL_DW3_BYTES;
 }
 
 /* 1 when every channel of the call fits the exact short requantization;
