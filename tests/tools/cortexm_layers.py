@@ -69,6 +69,9 @@ LAYERS = {
     "pw_odd_zpmin_spread": ("conv", (7, 6, 13), dict(filters=11, kernel_size=1, activation="relu6",
                                                      calib=(40.0, 5.0), weight_spread=4)),
     "pw_zpmax_s2": ("conv", (5, 4, 6), dict(filters=8, kernel_size=1, strides=2, calib=(-40.0, 5.0))),
+    # rounding ties through the short requantization (ARMv7E-M, el_requant_sat_v7em.S): the
+    # output scale rewritten so right shifts are 1-3, inputs within 1 of the zero point
+    "pw_ties": ("conv", (6, 5, 8), dict(filters=8, kernel_size=1, max_multiplier=0.4, x_near_zp=1)),
     # 1-3 input channels (el_ops.c's row strip, el_pw4_v6m against the strip in place on
     # ARMv6-M): filter counts not a multiple of 4, row dilation, strides 3x2 / 1x3, zero
     # points -128 / 127 with weight scales 1e-3..1e3 (kws_conv above is models/keyword's layer)

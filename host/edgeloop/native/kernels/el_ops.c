@@ -104,8 +104,27 @@ static inline int32_t round4(int32_t n) {
 }
 
 
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_ARCH) && !defined(EL_PORTABLE)
+/* ARMv7E-M's short requantization (el_requant_sat_v7em.S): for a channel with
+ * a right shift e of 1..22, a multiplier >= 2^30, the activation range
+ * [-128, 127] and |a| < 2^30 for every accumulator a the window can give
+ * (|fold| + k 2^15 bounds it whether the kernel sums x w on a folded bias or
+ * (x + offset) w on the bias), TFLM's result is
+ *   SSAT8((SMMLAR(2a, m, c) - (a < 0)) >> e),   c = 2^(e-1) + offset 2^e
+ * (el_dw3_v7em.S derives it). prep() leaves c in bh, which only ARMv6-M reads. */
+#define EL_SAT_REQUANT 1
+void el_requant_sat_v7em(const int32_t *acc, const int32_t *chan, int32_t n, int8_t *out);
+
+static int sat_ok(const el_chan *ch, const el_requant *q, int32_t k) {
+    int64_t f = ch->fold < 0 ? -(int64_t)ch->fold : ch->fold;
+    return k > 0 && ch->lshift == 0 && ch->rshift >= 1 && ch->rshift <= 22 && ch->mult >= 0x40000000 &&
+           q->act_min == -128 && q->act_max == 127 && f + (int64_t)k * 32768 < ((int64_t)1 << 30);
+}
+#endif
+
 /* returns 1 when the channel needs the slow path (the INT32_MIN multiplier,
- * whose high product can saturate) */
+ * whose high product can saturate); on ARMv7E-M 2 when it needs the long
+ * requantization (not sat_ok) */
 static int prep(el_chan *ch, const el_requant *q, const int8_t *w, int32_t k, int32_t c) {
     int32_t at = c * q->stride;
     uint32_t b = q->bias ? (uint32_t)q->bias[at] : 0u;
@@ -120,7 +139,16 @@ static int prep(el_chan *ch, const el_requant *q, const int8_t *w, int32_t k, in
     ch->rshift = s > 0 ? 0 : -s;
     ch->mask = (int32_t)((1u << ch->rshift) - 1u);
     ch->half = ch->rshift ? 1 << (ch->rshift - 1) : 0;
+#ifdef EL_SAT_REQUANT
+    if (m == INT32_MIN_)
+        return 1;
+    if (!sat_ok(ch, q, k))
+        return 2;
+    ch->bh = ch->half + q->output_offset * (1 << ch->rshift);
+    return 0;
+#else
     return m == INT32_MIN_;
+#endif
 }
 
 #if defined(__ARM_ARCH_6M__) && !defined(EL_PORTABLE)
@@ -135,7 +163,17 @@ void el_requant_v7em(const int32_t *acc, const int32_t *chan, int32_t n, int8_t 
 static void requant(const int32_t *acc, const el_chan *chan, int32_t n, int slow, const el_requant *q,
                     int8_t *out) {
     int32_t off = q->output_offset, lo = q->act_min, hi = q->act_max;
-#ifdef EL_REQUANT_ASM
+#ifdef EL_SAT_REQUANT
+    if (!slow && n > 0) {
+        el_requant_sat_v7em(acc, &chan->bh, n, out);
+        return;
+    }
+    if (!(slow & 1) && n > 0) {
+        int32_t o[3] = {off, lo, hi};
+        EL_REQUANT_ASM(acc, chan, n, out, o);
+        return;
+    }
+#elif defined(EL_REQUANT_ASM)
     if (!slow && n > 0) {
         int32_t o[3] = {off, lo, hi};
         EL_REQUANT_ASM(acc, chan, n, out, o);
