@@ -116,9 +116,10 @@ static inline int32_t round4(int32_t n) {
 void el_requant_sat_v7em(const int32_t *acc, const int32_t *chan, int32_t n, int8_t *out);
 
 static int sat_ok(const el_chan *ch, const el_requant *q, int32_t k) {
-    int64_t f = ch->fold < 0 ? -(int64_t)ch->fold : ch->fold;
-    return k > 0 && ch->lshift == 0 && ch->rshift >= 1 && ch->rshift <= 22 && ch->mult >= 0x40000000 &&
-           q->act_min == -128 && q->act_max == 127 && f + (int64_t)k * 32768 < ((int64_t)1 << 30);
+    /* rshift 1..22 (a left shift has rshift 0); |fold| < lim = 2^30 - k 2^15 in unsigned arithmetic */
+    uint32_t lim = (1u << 30) - (uint32_t)k * 32768u;
+    return (uint32_t)ch->rshift - 1u < 22u && ch->mult >= 0x40000000 && q->act_min == -128 && q->act_max == 127 &&
+           k > 0 && k < 32768 && (uint32_t)ch->fold + (lim - 1u) < 2u * lim - 1u;
 }
 #endif
 
