@@ -36,6 +36,19 @@ LAYERS = {
                                                         weight_spread=4)),
     "dw1_valid_zpmax": ("dw", (8, 9, 5), dict(kernel_size=(2, 3), strides=(2, 1), calib=(-40.0, 5.0))),
     "dw1_dilated_valid": ("dw", (10, 9, 8), dict(kernel_size=3, dilation_rate=(2, 3))),
+    # 3x3, stride 1 down the rows (ARMv7E-M's row-pair planes, el_dw3_v7em.S): VALID with
+    # stride 2 across, 11 channels (2 blocks of 4 + 3 on the generic loop), 8 output rows,
+    # inputs all negative (zero point 127); SAME over 7 rows (the odd last row) with inputs
+    # all positive (zero point -128) under relu; SAME with stride 2 across (padding on the
+    # right only)
+    "dw3_valid_sw2_zpmax": ("dw", (10, 11, 11), dict(kernel_size=3, strides=(1, 2), calib=(-40.0, 5.0))),
+    "dw3_same_odd_zpmin": ("dw", (7, 4, 8), dict(kernel_size=3, padding="same", activation="relu",
+                                                 calib=(40.0, 5.0))),
+    "dw3_same_sw2": ("dw", (9, 8, 12), dict(kernel_size=3, strides=(1, 2), padding="same")),
+    # rounding ties: the output scale rewritten so the largest multiplier is 0.4 (right shifts
+    # of 1-3) and inputs within 3 of the zero point, so most outputs are unclamped and many
+    # land exactly half way, of both signs (TFLM rounds those away from zero)
+    "dw3_ties": ("dw", (12, 6, 8), dict(kernel_size=3, padding="same", max_multiplier=0.4, x_near_zp=3)),
     # 3x3 windows the Xtensa dw3 takes (viper/xtensa.py): a dilated SAME window on an input
     # too narrow for some outputs' shifted taps (those stay in the viper loop), multiplier 2,
     # zero point 127; strides (2, 3) with multiplier 3, zero point -128, spread scales
@@ -56,6 +69,9 @@ LAYERS = {
     "pw_odd_zpmin_spread": ("conv", (7, 6, 13), dict(filters=11, kernel_size=1, activation="relu6",
                                                      calib=(40.0, 5.0), weight_spread=4)),
     "pw_zpmax_s2": ("conv", (5, 4, 6), dict(filters=8, kernel_size=1, strides=2, calib=(-40.0, 5.0))),
+    # rounding ties through the short requantization (ARMv7E-M, el_requant_sat_v7em.S): the
+    # output scale rewritten so right shifts are 1-3, inputs within 1 of the zero point
+    "pw_ties": ("conv", (6, 5, 8), dict(filters=8, kernel_size=1, max_multiplier=0.4, x_near_zp=1)),
     # 1-3 input channels (el_ops.c's row strip, el_pw4_v6m against the strip in place on
     # ARMv6-M): filter counts not a multiple of 4, row dilation, strides 3x2 / 1x3, zero
     # points -128 / 127 with weight scales 1e-3..1e3 (kws_conv above is models/keyword's layer)
@@ -93,6 +109,8 @@ def extremes(kw: dict, calib=(0.1, 1.0)):
     kw = dict(kw)
     calib = kw.pop("calib", calib)
     spread = kw.pop("weight_spread", 0)
+    kw.pop("max_multiplier", None)
+    kw.pop("x_near_zp", None)
 
     def apply(layer):
         if spread:
@@ -126,10 +144,35 @@ def build(case: str):
     conv.inference_input_type = conv.inference_output_type = tf.int8
     tflite = bytes(conv.convert())
     x = rng.integers(-128, 128, (1, *shape), dtype=np.int8)
+    opts = LAYERS[case][2]
+    if "max_multiplier" in opts:
+        tflite, zp = _rescale_output(tflite, opts["max_multiplier"])
+        k = opts["x_near_zp"]
+        x = np.clip(zp + rng.integers(-k, k + 1, (1, *shape)), -128, 127).astype(np.int8)
     ref = runtime.Interpreter.from_bytes(tflite)
     ref.set_input(x, 0)
     ref.invoke()
     return tflite, x.tobytes(), ref.get_output(0).astype(np.int8).tobytes()
+
+
+def _rescale_output(tflite: bytes, top: float):
+    """The model with its output scale set so that the largest per-channel multiplier
+    (input scale * weight scale / output scale) is `top`, and the input zero point.
+    TFLM derives its multipliers from these scales, so it stays the reference."""
+    import flatbuffers
+
+    from tests.tools.op_models import schema
+
+    s = schema()
+    model = s.ModelT.InitFromObj(s.Model.GetRootAsModel(tflite, 0))
+    sub = model.subgraphs[0]
+    (op,) = [o for o in sub.operators if len(o.inputs) >= 2]
+    x_t, w_t, y_t = sub.tensors[op.inputs[0]], sub.tensors[op.inputs[1]], sub.tensors[op.outputs[0]]
+    s_in = float(x_t.quantization.scale[0])
+    y_t.quantization.scale = [s_in * max(float(v) for v in w_t.quantization.scale) / top]
+    b = flatbuffers.Builder(1024)
+    b.Finish(model.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output()), int(x_t.quantization.zeroPoint[0])
 
 
 # used by the Xtensa proof and benchmark only (tests/firmware/cpython/test_xtensa_asm.py,

@@ -104,8 +104,28 @@ static inline int32_t round4(int32_t n) {
 }
 
 
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_ARCH) && !defined(EL_PORTABLE)
+/* ARMv7E-M's short requantization (el_requant_sat_v7em.S): for a channel with
+ * a right shift e of 1..22, a multiplier >= 2^30, the activation range
+ * [-128, 127] and |a| < 2^30 for every accumulator a the window can give
+ * (|fold| + k 2^15 bounds it whether the kernel sums x w on a folded bias or
+ * (x + offset) w on the bias), TFLM's result is
+ *   SSAT8((SMMLAR(2a, m, c) - (a < 0)) >> e),   c = 2^(e-1) + offset 2^e
+ * (el_dw3_v7em.S derives it). prep() leaves c in bh, which only ARMv6-M reads. */
+#define EL_SAT_REQUANT 1
+void el_requant_sat_v7em(const int32_t *acc, const int32_t *chan, int32_t n, int8_t *out);
+
+static int sat_ok(const el_chan *ch, const el_requant *q, int32_t k) {
+    /* rshift 1..22 (a left shift has rshift 0); |fold| < lim = 2^30 - k 2^15 in unsigned arithmetic */
+    uint32_t lim = (1u << 30) - (uint32_t)k * 32768u;
+    return (uint32_t)ch->rshift - 1u < 22u && ch->mult >= 0x40000000 && q->act_min == -128 && q->act_max == 127 &&
+           k > 0 && k < 32768 && (uint32_t)ch->fold + (lim - 1u) < 2u * lim - 1u;
+}
+#endif
+
 /* returns 1 when the channel needs the slow path (the INT32_MIN multiplier,
- * whose high product can saturate) */
+ * whose high product can saturate); on ARMv7E-M 2 when it needs the long
+ * requantization (not sat_ok) */
 static int prep(el_chan *ch, const el_requant *q, const int8_t *w, int32_t k, int32_t c) {
     int32_t at = c * q->stride;
     uint32_t b = q->bias ? (uint32_t)q->bias[at] : 0u;
@@ -120,7 +140,16 @@ static int prep(el_chan *ch, const el_requant *q, const int8_t *w, int32_t k, in
     ch->rshift = s > 0 ? 0 : -s;
     ch->mask = (int32_t)((1u << ch->rshift) - 1u);
     ch->half = ch->rshift ? 1 << (ch->rshift - 1) : 0;
+#ifdef EL_SAT_REQUANT
+    if (m == INT32_MIN_)
+        return 1;
+    if (!sat_ok(ch, q, k))
+        return 2;
+    ch->bh = ch->half + q->output_offset * (1 << ch->rshift);
+    return 0;
+#else
     return m == INT32_MIN_;
+#endif
 }
 
 #if defined(__ARM_ARCH_6M__) && !defined(EL_PORTABLE)
@@ -135,7 +164,17 @@ void el_requant_v7em(const int32_t *acc, const int32_t *chan, int32_t n, int8_t 
 static void requant(const int32_t *acc, const el_chan *chan, int32_t n, int slow, const el_requant *q,
                     int8_t *out) {
     int32_t off = q->output_offset, lo = q->act_min, hi = q->act_max;
-#ifdef EL_REQUANT_ASM
+#ifdef EL_SAT_REQUANT
+    if (!slow && n > 0) {
+        el_requant_sat_v7em(acc, &chan->bh, n, out);
+        return;
+    }
+    if (!(slow & 1) && n > 0) {
+        int32_t o[3] = {off, lo, hi};
+        EL_REQUANT_ASM(acc, chan, n, out, o);
+        return;
+    }
+#elif defined(EL_REQUANT_ASM)
     if (!slow && n > 0) {
         int32_t o[3] = {off, lo, hi};
         EL_REQUANT_ASM(acc, chan, n, out, o);
@@ -200,6 +239,9 @@ void el_pw4_v6m(const int32_t *x, const int32_t *w, int32_t kp, int32_t *acc, in
 #endif
 #if EL_WIDE
 void el_pw4_v7em(const int8_t *x, const int16_t *w, int32_t n4, int32_t *acc, int32_t n, const int32_t *fold);
+void el_pw4x_v7em(const int32_t *xp, const int16_t *w, int32_t n4, int32_t *acc, int32_t n, const int32_t *fold);
+typedef uint32_t uint32_t_unaligned __attribute__((aligned(1), may_alias));
+#include <arm_acle.h>
 #endif
 _Static_assert(sizeof(el_chan) == 32 && offsetof(el_chan, fold) == 0, "el_pw4_*.S read fold every 32 bytes");
 #define EL_I32_BYTES 16384
@@ -225,7 +267,7 @@ static int32_t gather_scratch_bytes(int32_t k, int32_t rows) {
  * (ARMv7E-M's blocked weights take the widened weights' place). */
 int32_t el_conv_scratch_bytes(int32_t k, int32_t rows) {
     int32_t nb = EL_I32 ? blocked_rows(k, rows) : 0;
-    return gather_scratch_bytes(k, rows) + (nb ? 4 * round4(k) * (1 + nb) : 0);
+    return gather_scratch_bytes(k, rows) + (nb ? 4 * round4(k) * (1 + nb) : 0) + (EL_WIDE ? 2 * round4(k) : 0);
 }
 
 /* acc[c] = chan[c].fold + rows c of w (k bytes each; w16: rows [0, count & ~3)
@@ -298,6 +340,19 @@ static void blocked(const int8_t *x, void *wb, int32_t k, int32_t count, const e
         xi[t] = x[t];
     el_pw4_v6m(xi, xi + round4(k), round4(k), acc, count, &chan->fold);
 #elif EL_WIDE
+    if (count > 16) {
+        /* the column's SXTB16 pairs once per pixel (after the widened weights; scratch
+         * holds 2 round4(k) bytes more), so each block's step loads them with one LDM:
+         * 7 instructions per 4 taps once against 2 per 4 taps and block: worth it past 4 blocks */
+        int32_t *xp = (int32_t *)((int16_t *)wb + round4(k) * count);
+        for (int32_t t = 0; t < k; t += 4) {
+            uint32_t u = *(const uint32_t_unaligned *)(x + t);
+            *xp++ = (int32_t)__sxtb16((int8x4_t)u);
+            *xp++ = (int32_t)__sxtb16((int8x4_t)((u >> 8) | (u << 24)));
+        }
+        el_pw4x_v7em(xp - 2 * (round4(k) >> 2), (const int16_t *)wb, round4(k) >> 2, acc, count, &chan->fold);
+        return;
+    }
     el_pw4_v7em(x, (const int16_t *)wb, round4(k) >> 2, acc, count, &chan->fold);
 #else
     (void)x; (void)wb; (void)k; (void)count; (void)chan; (void)acc;

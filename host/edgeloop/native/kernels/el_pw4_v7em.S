@@ -69,3 +69,60 @@ el_pw4_v7em:
     add sp, #16
     pop {r4-r11, pc}
     .size el_pw4_v7em, . - el_pw4_v7em
+
+@ void el_pw4x_v7em(const int32_t *xp, const int16_t *w, int32_t n4, int32_t *acc, int32_t n,
+@                   const int32_t *fold)
+@ The same with the pixel's column already split into SXTB16's pairs, (x0, x2)
+@ and (x1, x3) per 4 taps (el_ops.c's blocked(), once per pixel for every
+@ block): per step one LDM of the pairs, 2 LDM of weights, 8 SMLAD, 24
+@ instructions per 32 MACs with the loop.
+    .align 2
+    .global el_pw4x_v7em
+    .type el_pw4x_v7em, %function
+    .thumb_func
+el_pw4x_v7em:
+    push {r4-r11, lr}
+    ldr r4, [sp, #36]           @ n
+    ldr r5, [sp, #40]           @ fold
+    add r4, r3, r4, lsl #2      @ end of acc
+    push {r0, r2, r4, r5}       @ [sp] x, [sp, #4] n4, [sp, #8] end of acc, [sp, #12] fold
+    .macro STEPX
+    ldm r0!, {r12, lr}
+    ldm r1!, {r4-r7}
+    smlad r8, r12, r4, r8
+    smlad r8, lr, r5, r8
+    smlad r9, r12, r6, r9
+    smlad r9, lr, r7, r9
+    ldm r1!, {r4-r7}
+    smlad r10, r12, r4, r10
+    smlad r10, lr, r5, r10
+    smlad r11, r12, r6, r11
+    smlad r11, lr, r7, r11
+    .endm
+4:
+    ldr r4, [sp, #12]
+    ldr r8, [r4, #0]
+    ldr r9, [r4, #32]
+    ldr r10, [r4, #64]
+    ldr r11, [r4, #96]
+    add r4, r4, #128
+    str r4, [sp, #12]
+    ldr r0, [sp]
+    ldr r2, [sp, #4]
+    lsrs r2, r2, #1             @ pairs of steps; carry = odd count
+    bcc 1f
+    adds r2, r2, #1
+    b 2f
+1:
+    STEPX
+2:
+    STEPX
+    subs r2, r2, #1
+    bne 1b
+    stm r3!, {r8-r11}
+    ldr r4, [sp, #8]
+    cmp r3, r4
+    bne 4b
+    add sp, #16
+    pop {r4-r11, pc}
+    .size el_pw4x_v7em, . - el_pw4x_v7em
