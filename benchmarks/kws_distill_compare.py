@@ -21,8 +21,7 @@ import numpy as np
 
 from edgeloop.train import keyword_data as D
 from edgeloop.train import kws_score as S
-from edgeloop.train import real_speech as R
-from edgeloop.train.keyword import KeywordRecipe, _instructions, fit_and_quantize
+from edgeloop.train.keyword import KeywordRecipe, _instructions, fit_and_quantize, real_training_set
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
@@ -44,15 +43,8 @@ def main() -> None:
     recipe = KeywordRecipe(words=a.words.split(","), recordings=str(DATA / "speech_commands"), copies=a.copies,
                            epochs=a.epochs, arch=a.arch, width=16 if a.arch == "dscnn" else 8, teacher=a.teacher)
     classes = recipe.classes()
-    clips = R.load(recipe.recordings, recipe.words)
-    train, test, _trs, _tes = R.split(clips, recipe.held_out, recipe.seed)
-    backgrounds = D.load_backgrounds(DATA / "tflm" / "micro_speech")
-    noises = [c.audio for c in train if c.label == 0] + [backgrounds[0]]
-    c_train, y_train = R.training_clips(train, noises, recipe.copies, recipe.seed, recipe.unknown_copies)
-    c_test = [c.audio for c in test]
-    y_test = np.array([c.label for c in test], np.int64)
-    feats = D.features(c_train + c_test, a.cache / "features", a.jobs)
-    x_train, x_test = feats[:len(c_train)], feats[len(c_train):]
+    data = real_training_set(recipe, D.load_backgrounds(DATA / "tflm" / "micro_speech"), a.cache, a.jobs)
+    c_train, y_train, x_train, x_test, y_test = data.c_train, data.y_train, data.x_train, data.x_test, data.y_test
     print(name, "clips", len(c_train), "loaded in", round(time.time() - t0), "s", flush=True)
     soft = None
     if a.teacher:

@@ -321,20 +321,28 @@ def train_keyword(recipe: KeywordRecipe, out_dir: str | os.PathLike, *, data_dir
     return result
 
 
-def _train_real(recipe: KeywordRecipe, out_dir: Path, data_dir: Path, backgrounds, cache: Path | None, jobs,
-                command: str, progress: Progress | None, t0: float) -> KeywordResult:
-    """train_keyword on real recordings: speakers split, training copies augmented, held-out speakers
-    scored clip by clip (kws_score) and as one long stream through the board's spotter."""
-    from ..reference.arena import smallest_arena
-    from . import kws_score as S
+@dataclass
+class RealTrainingSet:
+    """The clips `train keyword --recordings` learns from and scores on, split by speaker."""
+    clips: list
+    test: list
+    train_spk: list
+    test_spk: list
+    c_train: list
+    y_train: np.ndarray
+    x_train: np.ndarray
+    c_test: list
+    y_test: np.ndarray
+    x_test: np.ndarray
+    voices: list
+
+
+def real_training_set(recipe: KeywordRecipe, backgrounds, cache: Path | None, jobs,
+                      progress: Progress | None = None) -> RealTrainingSet:
+    """Speakers split, training copies augmented, features through the board's front end: one
+    place, so train keyword and the candidate benchmarks see the same clips."""
     from . import real_speech as R
 
-    classes = recipe.classes()
-    teacher = None
-    if recipe.teacher:  # a missing file or a keyword it does not know: one line before any work
-        from . import kws_teacher as K
-        teacher = K.Teacher(recipe.teacher)
-        K.class_map(classes)
     step = (lambda d, t: progress("read recordings", d, t)) if progress else None
     clips = R.load(recipe.recordings, recipe.words, progress=step)
     missing = R.missing_words(clips, recipe.words)
@@ -359,6 +367,29 @@ def _train_real(recipe: KeywordRecipe, out_dir: Path, data_dir: Path, background
     step = (lambda d, t: progress("features", d, t)) if progress else None
     feats = D.features(c_train + c_test, cache / "features" if cache else None, jobs, step)
     x_train, x_test = feats[:len(c_train)], feats[len(c_train):]
+    return RealTrainingSet(clips, test, train_spk, test_spk, c_train, y_train, x_train, c_test, y_test, x_test,
+                           voices)
+
+
+def _train_real(recipe: KeywordRecipe, out_dir: Path, data_dir: Path, backgrounds, cache: Path | None, jobs,
+                command: str, progress: Progress | None, t0: float) -> KeywordResult:
+    """train_keyword on real recordings: speakers split, training copies augmented, held-out speakers
+    scored clip by clip (kws_score) and as one long stream through the board's spotter."""
+    from ..reference.arena import smallest_arena
+    from . import kws_score as S
+    from . import real_speech as R
+
+    classes = recipe.classes()
+    teacher = None
+    if recipe.teacher:  # a missing file or a keyword it does not know: one line before any work
+        from . import kws_teacher as K
+        teacher = K.Teacher(recipe.teacher)
+        K.class_map(classes)
+    data = real_training_set(recipe, backgrounds, cache, jobs, progress)
+    clips, train_spk, test_spk, test = data.clips, data.train_spk, data.test_spk, data.test
+    c_train, y_train, x_train = data.c_train, data.y_train, data.x_train
+    c_test, y_test, x_test = data.c_test, data.y_test, data.x_test
+    voices = data.voices
 
     soft, teacher_doc = None, {}
     if teacher is not None:
