@@ -2,6 +2,9 @@
 # Set-up is idempotent: each step re-runs only when its inputs change.
 PYTHON ?= python3.11
 VENV   := .venv
+# onnx2tf (ONNX -> float TFLite) pins TensorFlow 2.19 and numpy 1.26, which cannot share .venv with
+# the tf extra: edgeloop runs it as a program from this environment (EDGELOOP_ONNX2TF, docs/pytorch.md).
+ONNX2TF_VENV := .venv-onnx2tf
 PY     := $(VENV)/bin/python
 # command:Debian-package pairs; a command already on PATH (or in /usr/sbin, where Debian puts
 # mosquitto and which a normal user's PATH lacks) is not reinstalled.
@@ -13,7 +16,7 @@ LOADED_TESTS  ?= -m sim
 
 .PHONY: setup demo test test-loaded system-packages clean-venv
 # Debian packages first: they bring npm (and Node) for the last step.
-setup: system-packages $(VENV)/.installed node_modules/.installed
+setup: system-packages $(VENV)/.installed node_modules/.installed $(ONNX2TF_VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml Makefile | system-packages
 	@echo "setup: Python packages into $(VENV) (TensorFlow is a download of several hundred MB)"
@@ -23,6 +26,12 @@ $(VENV)/.installed: pyproject.toml Makefile | system-packages
 	@# Keras 2, for LSTM models (only its LSTM becomes TFLite's fused UNIDIRECTIONAL_SEQUENCE_LSTM).
 	@# Without its dependencies: it names "tensorflow", which tensorflow-cpu above already is.
 	$(PY) -m pip install --progress-bar on --no-deps 'tf-keras==2.21.0'
+	@touch $@
+
+$(ONNX2TF_VENV)/.installed: Makefile | system-packages
+	@echo "setup: onnx2tf for ONNX models, in its own environment $(ONNX2TF_VENV) (its own TensorFlow)"
+	@test -x $(ONNX2TF_VENV)/bin/python || $(PYTHON) -m venv $(ONNX2TF_VENV) || python3 -m venv $(ONNX2TF_VENV)
+	$(ONNX2TF_VENV)/bin/python -m pip install --progress-bar on 'onnx2tf==1.29.24'
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json | system-packages

@@ -39,7 +39,8 @@ def convert(model, out, board, calib, validate, report_path, c_header, backend, 
     """Convert a model into edgeloop's on-board model file (.elm).
 
     MODEL is an int8 .tflite, or a Keras .keras file / SavedModel directory /
-    float .tflite / PyTorch .pt2 (torch.export.save; needs the torch extra),
+    float .tflite / PyTorch .pt2 (torch.export.save; needs the torch extra) /
+    ONNX .onnx (through onnx2tf in its own environment: docs/pytorch.md),
     which are quantized to full int8 with --calib data. A
     pickled/joblib scikit-learn DecisionTree/RandomForest/ExtraTrees classifier
     (.pkl, .joblib) becomes emlearn's tree CSV (features must be int16 integers:
@@ -61,6 +62,7 @@ def convert(model, out, board, calib, validate, report_path, c_header, backend, 
       edgeloop convert micro_speech_quantized.tflite --out speech.elm --board rp2040
       edgeloop convert gesture.keras --calib calib.npz --validate test.npz --report report.html
       edgeloop convert net.pt2 --calib calib.npy --board rp2040
+      EDGELOOP_ONNX2TF=~/.onnx2tf/bin/onnx2tf edgeloop convert net.onnx --calib calib.npy
       edgeloop convert gesture.keras --calib calib.npz --activations int16
       edgeloop convert forest.pkl --out forest.csv --c-header forest.h --validate test.npz --board rp2040
       edgeloop convert micro_speech_quantized.tflite --backend native --board rp2040
@@ -120,11 +122,13 @@ def convert(model, out, board, calib, validate, report_path, c_header, backend, 
 
 
 # option -> the kinds of MODEL it means something for
-APPLIES = {"--board": ("keras", "tflite", "torch", "sklearn"), "--calib": ("keras", "tflite", "torch"),
-           "--validate": ("keras", "tflite", "torch", "sklearn"), "--report": ("keras", "tflite", "torch"),
-           "--c-header": ("sklearn",), "--backend native": ("keras", "tflite", "torch"), "--max-nodes": ("sklearn",),
-           "--activations int16": ("keras", "tflite")}
+APPLIES = {"--board": ("keras", "tflite", "torch", "onnx", "sklearn"), "--calib": ("keras", "tflite", "torch", "onnx"),
+           "--validate": ("keras", "tflite", "torch", "onnx", "sklearn"),
+           "--report": ("keras", "tflite", "torch", "onnx"), "--c-header": ("sklearn",),
+           "--backend native": ("keras", "tflite", "torch", "onnx"), "--max-nodes": ("sklearn",),
+           "--activations int16": ("keras", "tflite", "onnx")}
 KIND_NAMES = {"keras": "a Keras model", "tflite": "a .tflite model", "torch": "a PyTorch model",
+              "onnx": "an ONNX model",
               "sklearn": "scikit-learn trees",
               "audio-frontend": "--audio-frontend"}
 

@@ -4,8 +4,9 @@ Four inputs reach the same place: a Keras `.keras` file or SavedModel
 directory (quantized by the TFLite converter with the calibration data), a
 `.tflite` that is already int8 (taken as it is), a float `.tflite` with
 calibration data (quantized by TFLite's own post-training calibrator, the
-one the converter uses internally), and a PyTorch `.pt2` (made a float
-`.tflite` by litert-torch, then calibrated the same way). A float `.tflite` without calibration
+one the converter uses internally), a PyTorch `.pt2` (made a float
+`.tflite` by litert-torch, then calibrated the same way) and an `.onnx` (made a float `.tflite`
+by onnx2tf in its own environment, then calibrated the same way). A float `.tflite` without calibration
 data passes through unchanged and is refused by the int8 path with an
 explanation.
 """
@@ -22,14 +23,14 @@ import numpy as np
 
 from ..errors import ConversionError, ModelError
 from . import keras as keras_source
-from . import torch_source
+from . import onnx_source, torch_source
 from .tflite import read_tflite
 
 
 @dataclass(frozen=True)
 class Source:
     tflite: bytes
-    kind: str  # "keras", "savedmodel", "tflite", "float-tflite", "torch"
+    kind: str  # "keras", "savedmodel", "tflite", "float-tflite", "torch", "onnx"
     path: Path
 
     def float_predictor(self) -> Callable[[np.ndarray], np.ndarray] | None:
@@ -40,16 +41,18 @@ class Source:
             from . import torch_source
 
             return torch_source.float_predictor(self.path)
+        if self.kind == "onnx":
+            return onnx_source.float_predictor(self.path)
         return None
 
 
 SKLEARN_SUFFIXES = (".pkl", ".pickle", ".joblib")
-GIVE = ("give a .keras file, a SavedModel directory (with saved_model.pb), a .tflite file, a PyTorch .pt2 file "
-        "or a pickled sklearn tree model")
+GIVE = ("give a .keras file, a SavedModel directory (with saved_model.pb), a .tflite file, a PyTorch .pt2 file, "
+        "an .onnx file or a pickled sklearn tree model")
 
 
 def model_kind(path: str | os.PathLike) -> str:
-    """"keras" (a .keras file or SavedModel directory), "tflite", "torch" (.pt2) or "sklearn", from a look at
+    """"keras" (a .keras file or SavedModel directory), "tflite", "torch" (.pt2), "onnx" or "sklearn", from a look at
     the path alone: a wrong path is refused in a second, before TensorFlow is imported."""
     path = Path(path)
     if not path.exists():
@@ -58,6 +61,8 @@ def model_kind(path: str | os.PathLike) -> str:
         return "sklearn"
     if path.is_file() and torch_source.is_torch_source(path):
         return "torch"
+    if path.is_file() and onnx_source.is_onnx_source(path):
+        return "onnx"
     if keras_source.is_keras_source(path):
         if path.is_file():
             keras_source.check_keras_file(path)
@@ -78,6 +83,8 @@ def load_source(path: str | os.PathLike, calibration=None,
         return Source(result.tflite, result.source_kind, path)
     if kind == "torch":
         return Source(convert_torch(path, calibration, progress), "torch", path)
+    if kind == "onnx":
+        return Source(onnx_source.convert_onnx(path, calibration, progress, activations), "onnx", path)
     if path.suffix.lower() != ".tflite":
         raise ConversionError(f"{path} is not a TensorFlow model; give a .keras file, "
                               "a SavedModel directory (with saved_model.pb) or a .tflite file")
