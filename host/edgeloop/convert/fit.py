@@ -57,6 +57,7 @@ KERNEL_MODULE_BYTES = {
     'leaky_relu_16x8': 576,
     'logistic_16x8': 880,
     'lstm': 1824,
+    'lstm_16x8': 3184,
     'lut8': 480,
     'maximum_minimum': 1392,
     'mean': 608,
