@@ -15,6 +15,7 @@ recurrent weights), so one read gives a unit both of its dot products.
 Only the plain LSTM Keras and the converter produce is taken: no peephole,
 projection, layer norm or CIFG, a tanh cell, batch-major input (or time-major
 with one batch). Params: edgeloop_fw/runtime/opspec.py ("lstm").
+The 16x8 LSTM (ops/lstm_16x8.py) shares the checks and geometry (`plain_lstm`).
 """
 
 from __future__ import annotations
