@@ -61,11 +61,11 @@ def with_cell_clip(tflite: bytes, clip: float) -> bytes:
     return bytes(b.Output())
 
 
-def to_16x8(tflite: bytes) -> bytes:
+def to_16x8(tflite: bytes, bias64: bool = True) -> bytes:
     """The int8 LSTM model rebuilt by hand in TFLM's 16x8 form, which TFLite's converter refuses to
     make: every int8 activation (input, hidden state, output, and a last-step STRIDED_SLICE's
-    output) int16 at zero point 0 and 1/256 of its int8 scale, int64 biases, the int8 weights
-    and int16 cell kept."""
+    output) int16 at zero point 0 and 1/256 of its int8 scale, int64 biases (int32 ones kept
+    when not `bias64`), the int8 weights and int16 cell kept."""
     import flatbuffers
 
     from tests.tools.op_models import schema
@@ -80,7 +80,7 @@ def to_16x8(tflite: bytes) -> bytes:
         if t.type == s.TensorType.INT8 and i not in weights:
             t.type = s.TensorType.INT16
             t.quantization.scale, t.quantization.zeroPoint = [float(t.quantization.scale[0]) / 256], [0]
-    for i in op.inputs[12:16]:
+    for i in op.inputs[12:16] if bias64 else ():
         t, buf = sub.tensors[i], model.buffers[sub.tensors[i].buffer]
         buf.data = list(np.frombuffer(bytes(bytearray(buf.data)), np.int32).astype("<i8").tobytes())
         t.type = s.TensorType.INT64

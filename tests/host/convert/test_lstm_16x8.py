@@ -123,9 +123,52 @@ def test_every_inference_starts_from_the_reset_state():
     assert np.array_equal(tflm_run(ref, a).reshape(-1), first)
 
 
+def test_a_16x8_lstm_with_int32_biases_is_refused_in_one_line():
+    """TFLM runs such a model without an error but gives one output for every input
+    (docs/runtime-kernels.md): edgeloop names the bias and the type it takes."""
+    from edgeloop.convert.int8 import convert_tflite_bytes
+    from edgeloop.errors import ConversionError
+
+    tflite, _x = _keras(9, 5, 7, 1, True)
+    with pytest.raises(ConversionError) as e:
+        convert_tflite_bytes(lstm_models.to_16x8(tflite, bias64=False), "lstm16.tflite")
+    msg = str(e.value)
+    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" in msg and "is int32" in msg and "int64 bias" in msg, msg
+    assert "\n" not in msg
+
+
 def test_the_16x8_params_keep_lstms_table_index():
     """kernels/lstm_16x8.py calls kernels/lstm.py's sigmoid and tanh, which read the table at
     lstm's SIGMOID: both layouts must put it there."""
     from edgeloop_fw.runtime import opspec
 
     assert opspec.names("lstm_16x8")["SIGMOID"] == opspec.names("lstm")["SIGMOID"]
+
+
+def test_any_one_field_of_a_16x8_lstm_changed_is_refused_or_runs():
+    """validate._lstm_16x8 against crafted params: the board's check refuses in one line or the
+    model runs (an IndexError, a ZeroDivisionError or a hang would be the bug)."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from tests.tools import model_mutations as M
+
+    tflite, _x = _keras(6, 11, 4, 4, False)
+    t, _ours, _ref = _both(lstm_models.to_16x8(tflite))
+    blob = t.data
+    assert M.outcome(blob)[0] == "ran"
+    fields = M.fields(blob)
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(data=st.data())
+    def mutated(data):
+        field = data.draw(st.sampled_from(fields))
+        old = M.value_of(blob, field)
+        value = data.draw(st.one_of(st.sampled_from(M.INTERESTING), st.integers(-2 ** 31, 2 ** 32 - 1),
+                                    st.integers(-3, 3).map(lambda d: old + d), st.just(old * 2)))
+        verdict, detail = M.outcome(M.mutate(blob, field, value))
+        assert verdict in ("refused", "ran")
+        if verdict == "refused":
+            assert "\n" not in detail
+
+    mutated()
