@@ -45,10 +45,27 @@ def inputs(scale: float, zero_point: int, x: np.ndarray, seed: int) -> list[np.n
             + [np.full(shape, -128, np.int8), np.full(shape, 127, np.int8)])
 
 
-def to_16x8(tflite: bytes) -> bytes:
-    """The int8 LSTM model (return_sequences, so the LSTM is its only op) rebuilt by hand in TFLM's
-    16x8 form, which TFLite's converter refuses to make: int16 input, hidden state and output
-    (zero point 0, 1/256 of the int8 scale), int64 biases, the int8 weights and int16 cell kept."""
+def with_cell_clip(tflite: bytes, clip: float) -> bytes:
+    """The model with the LSTM's cell_clip option rewritten (Keras' 10.0 never binds in int16)."""
+    import flatbuffers
+
+    from tests.tools.op_models import schema
+
+    s = schema()
+    model = s.ModelT.InitFromObj(s.Model.GetRootAsModel(tflite, 0))
+    for op in model.subgraphs[0].operators:
+        if model.operatorCodes[op.opcodeIndex].builtinCode == s.BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM:
+            op.builtinOptions.cellClip = clip
+    b = flatbuffers.Builder(1024)
+    b.Finish(model.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
+def to_16x8(tflite: bytes, bias64: bool = True) -> bytes:
+    """The int8 LSTM model rebuilt by hand in TFLM's 16x8 form, which TFLite's converter refuses to
+    make: every int8 activation (input, hidden state, output, and a last-step STRIDED_SLICE's
+    output) int16 at zero point 0 and 1/256 of its int8 scale, int64 biases (int32 ones kept
+    when not `bias64`), the int8 weights and int16 cell kept."""
     import flatbuffers
 
     from tests.tools.op_models import schema
@@ -56,12 +73,14 @@ def to_16x8(tflite: bytes) -> bytes:
     s = schema()
     model = s.ModelT.InitFromObj(s.Model.GetRootAsModel(tflite, 0))
     sub = model.subgraphs[0]
-    (op,) = sub.operators
-    for i in (op.inputs[0], op.inputs[18], op.outputs[0]):
-        t = sub.tensors[i]
-        t.type = s.TensorType.INT16
-        t.quantization.scale, t.quantization.zeroPoint = [float(t.quantization.scale[0]) / 256], [0]
-    for i in op.inputs[12:16]:
+    (op,) = [o for o in sub.operators
+             if model.operatorCodes[o.opcodeIndex].builtinCode == s.BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM]
+    weights = set(op.inputs[1:9])
+    for i, t in enumerate(sub.tensors):
+        if t.type == s.TensorType.INT8 and i not in weights:
+            t.type = s.TensorType.INT16
+            t.quantization.scale, t.quantization.zeroPoint = [float(t.quantization.scale[0]) / 256], [0]
+    for i in op.inputs[12:16] if bias64 else ():
         t, buf = sub.tensors[i], model.buffers[sub.tensors[i].buffer]
         buf.data = list(np.frombuffer(bytes(bytearray(buf.data)), np.int32).astype("<i8").tobytes())
         t.type = s.TensorType.INT64

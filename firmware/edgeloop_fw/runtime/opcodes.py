@@ -94,6 +94,7 @@ KERNELS_16X8 = {
     67: "transpose_conv_16x8",     # TRANSPOSE_CONV
     126: "batch_matmul_16x8",      # BATCH_MATMUL
     54: "prelu_16x8",              # PRELU (int8 alpha)
+    44: "lstm_16x8",               # UNIDIRECTIONAL_SEQUENCE_LSTM (hand-built: no converter makes one)
 }
 
 
@@ -144,5 +145,6 @@ VERSIONS = {
     "transpose_conv_16x8": 1,
     "batch_matmul_16x8": 1,
     "prelu_16x8": 1,
+    "lstm_16x8": 1,
 }
 # --- end generated ---

@@ -318,6 +318,21 @@ OPS = {
         ("dims", 4), ("strides1", 4), ("strides2", 4),  # strides in elements
         ("limbs", 6),     # qmath.split of OUTPUT_MULTIPLIER_1, OUTPUT_MULTIPLIER_2
     ), None, False),
+    # TFLM's integer LSTM with int16 input, hidden state and output (zero point 0), int8
+    # weights, int64 biases: "lstm"'s layout up to SIGMOID (the kernel calls kernels/lstm.py's
+    # sigmoid and tanh, which read the table at lstm's SIGMOID), int64 gate FCs.
+    "lstm_16x8": (1, (
+        "batches", "steps", "features", "units", "input", "output",
+        "weights",        # file: int8, "lstm"'s rows: [4 gates][UNITS][FEATURES + UNITS]
+        "scratch",        # arena, FEATURES + UNITS bytes: one unit's two rows
+        "hidden_zp",      # 0: TFLM's int16 state is symmetric (kept so SIGMOID is lstm's index)
+        "cell_clip",      # quantized cell clip, 0 = none
+        "cell_tanh_mult", "cell_tanh_shift",  # tanh(cell) input rescale: (c * MULT + round) >> SHIFT
+        ("gate_q", 32),   # per gate: input FC (multiplier, shift, reduced, total_shift), recurrent FC (same)
+        ("mul_q", 12),    # forget*cell, input*cell gate, output*tanh(cell): (m0, m1, m2, shift)
+        ("sigmoid", 256),  # 65536 * sigmoid(k / 24), the int16 sigmoid/tanh interpolation table
+    ), ("per_unit", "units", ("hi_i", "lo_i", "hi_f", "lo_f", "hi_c", "lo_c", "hi_o", "lo_o")),
+        False),  # per gate: the int64 input FC bias as HI * 2**32 + LO (TFLM's recurrent FC has none)
 }
 
 

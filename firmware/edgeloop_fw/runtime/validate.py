@@ -585,10 +585,18 @@ def _lstm(m, p, N, fixed):
     _arena(m, "scratch", p[N["SCRATCH"]], f + u)
     _const(m, "weights", p[N["WEIGHTS"]], 4 * u * (f + u))
     _int8(p, N, "HIDDEN_ZP")
+    for at in [N["GATE_Q"] + 4 * k for k in range(8)]:
+        _limbs(p, at, 1)
+        _shift("LSTM shift", p[at + 3])
+    _lstm_cell(p, N)
+
+
+def _lstm_cell(p, N):
+    """What the int8 and 16x8 LSTMs share: the cell's clip and tanh rescale, the Muls, the table."""
     _need(0 <= p[N["CELL_CLIP"]] <= 32767, "cell_clip %d is outside [0, 32767]", p[N["CELL_CLIP"]])
     _need(0 < p[N["CELL_TANH_MULT"]] <= 3 << 15 and 0 <= p[N["CELL_TANH_SHIFT"]] <= 15,
           "cell tanh rescale %d >> %d is not TFLM's", p[N["CELL_TANH_MULT"]], p[N["CELL_TANH_SHIFT"]])
-    for at in [N["GATE_Q"] + 4 * k for k in range(8)] + [N["MUL_Q"] + 4 * k for k in range(3)]:
+    for at in [N["MUL_Q"] + 4 * k for k in range(3)]:
         _limbs(p, at, 1)
         _shift("LSTM shift", p[at + 3])
     table = N["SIGMOID"]
@@ -630,6 +638,24 @@ def _fully_connected_16x8(m, p, N, fixed):
     _const(m, "weights", p[N["WEIGHTS"]], units * depth)
     _act16(p, N)
     _units64(p, N, fixed, units, "PER_UNIT")
+
+
+def _lstm_16x8(m, p, N, fixed):
+    _need(len(p) > fixed, "%d params, expected more than %d", len(p), fixed)
+    _pos(p, N, "BATCHES", "STEPS", "FEATURES", "UNITS")
+    b, t, f, u = p[N["BATCHES"]], p[N["STEPS"]], p[N["FEATURES"]], p[N["UNITS"]]
+    _need(f <= m.arena and u <= m.arena and b * t <= m.arena, "the LSTM is larger than the %d-byte arena", m.arena)
+    _count(p, fixed + N["PER_UNIT_STEP"] * u)
+    _arena(m, "input", p[N["INPUT"]], 2 * b * t * f)
+    _arena(m, "output", p[N["OUTPUT"]], 2 * b * t * u)
+    _arena(m, "scratch", p[N["SCRATCH"]], f + u)
+    _const(m, "weights", p[N["WEIGHTS"]], 4 * u * (f + u))
+    _need(p[N["HIDDEN_ZP"]] == 0, "hidden_zp %d is not 0 (int16 state is symmetric)", p[N["HIDDEN_ZP"]])
+    for at in [N["GATE_Q"] + 4 * k for k in range(8)]:  # (multiplier, shift, reduced, total_shift)
+        _need(0 <= p[at] and -31 <= p[at + 1] <= 7 and 0 <= p[at + 2] <= 0x7FFF and p[at + 3] == 15 - p[at + 1],
+              "LSTM gate requantization %d, %d, %d, %d is not TFLM's int64 one", p[at], p[at + 1], p[at + 2],
+              p[at + 3])
+    _lstm_cell(p, N)
 
 
 def _conv_16x8(m, p, N, fixed, depthwise):
@@ -907,5 +933,5 @@ OPS_CHECK.update({  # 16x8 (opcodes.KERNELS_16X8)
     "relu_16x8": _relu_16x8, "dequantize_16x8": _dequantize_16x8, "logistic_16x8": _logistic_16x8,
     "sub_16x8": _sub_16x8, "mul_16x8": _mul_16x8, "leaky_relu_16x8": _leaky_relu_16x8,
     "transpose_conv_16x8": _transpose_conv_16x8, "batch_matmul_16x8": _batch_matmul_16x8,
-    "prelu_16x8": _prelu_16x8,
+    "prelu_16x8": _prelu_16x8, "lstm_16x8": _lstm_16x8,
 })

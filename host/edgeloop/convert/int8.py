@@ -21,11 +21,7 @@ from .tflite import TFLiteModel, read_tflite
 from .writer import write_model
 
 # Why an op edgeloop runs in int8 has no 16x8 kernel, where the answer is not "TFLM has none".
-NOT_16X8 = {
-    # TFLM runs a hand-built 16x8 LSTM, but TFLite's converter makes none (docs/runtime-kernels.md).
-    44: ("; it runs the LSTM in int8 only, as TFLite's converter makes no 16x8 LSTM: "
-         "quantize it with int8 activations"),
-}
+NOT_16X8: dict[int, str] = {}
 
 
 @dataclass

@@ -15,11 +15,13 @@ recurrent weights), so one read gives a unit both of its dot products.
 Only the plain LSTM Keras and the converter produce is taken: no peephole,
 projection, layer norm or CIFG, a tanh cell, batch-major input (or time-major
 with one batch). Params: edgeloop_fw/runtime/opspec.py ("lstm").
+The 16x8 LSTM (ops/lstm_16x8.py) shares the checks and geometry (`plain_lstm`).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -66,10 +68,37 @@ def _q(m: tuple[int, int]) -> list[int]:
     return [*split(m[0]), m[1]]
 
 
-def prepare(ctx: Context) -> OpPlan:
+@dataclass
+class Plain:
+    """What TFLM's integer LSTM Prepare fixes for either activation width (ops/lstm_16x8.py too)."""
+    x: object
+    y: object
+    batches: int
+    steps: int
+    feats: int
+    units: int
+    h_scale: float
+    h_zp: int
+    c_scale: float
+    cell_mult: int
+    cell_shift: int
+    q_clip: int
+    w_in: list
+    w_rec: list
+    rows: bytes  # each gate's and unit's input-weight row, then its recurrent-weight row
+
+    def mul_q(self) -> list[int]:
+        """TFLM's CreateInterGateMulParams: the scales' product and quotient in double."""
+        return (_q(quantize_multiplier(GATE_SCALE * self.c_scale / self.c_scale))
+                + _q(quantize_multiplier(GATE_SCALE * GATE_SCALE / self.c_scale))
+                + _q(quantize_multiplier(GATE_SCALE * GATE_SCALE / float(np.float32(self.h_scale)))))
+
+
+def plain_lstm(ctx: Context, need) -> Plain:
+    """The checks and geometry of a plain LSTM; `need(tensor, role)` refuses a wrong activation type."""
     x, y = ctx.tensor(0), ctx.tensor(0, outputs=True)
-    ctx.need_int8(x, "input")
-    ctx.need_int8(y, "output")
+    need(x, "input")
+    need(y, "output")
     for pos, what in UNSUPPORTED.items():
         if ctx.tensor(pos) is not None:
             raise ctx.refuse(f"an LSTM with {what} weights is not supported (a plain Keras LSTM has none)")
@@ -82,7 +111,7 @@ def prepare(ctx: Context) -> OpPlan:
     hidden, cell = ctx.tensor(HIDDEN), ctx.tensor(CELL)
     if hidden is None or cell is None:
         raise ctx.refuse("the hidden and cell state tensors are missing")
-    ctx.need_int8(hidden, "hidden state")
+    need(hidden, "hidden state")
     if cell.dtype != "int16":
         raise ctx.refuse(f"cell state '{cell.name}' is {cell.dtype}; edgeloop runs TFLM's int16 cell state")
     if len(x.shape) != 3 or len(y.shape) != 3:
@@ -114,34 +143,40 @@ def prepare(ctx: Context) -> OpPlan:
     cell_mult, cell_shift = (3 << tanh_left, 0) if tanh_left >= 0 else (3, -tanh_left)
     clip = float(np.float32(opts.float32(1)))
     q_clip = int(min(max(clip / c_scale, -32768.0), 32767.0)) if clip > 0 else 0
+    rows = np.concatenate([np.concatenate([w_in[g], w_rec[g]], axis=1).astype(np.int8) for g in range(4)])
+    return Plain(x, y, int(batches), int(steps), feats, units, h_scale, h_zp, c_scale, cell_mult, cell_shift,
+                 q_clip, w_in, w_rec, rows.tobytes())
 
+
+def gate_multipliers(ctx: Context, p: Plain, g: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """TFLM's CreateGateParams: gate g's input and recurrent FC multipliers to Q3.12."""
+    return (quantize_multiplier(conv_multiplier_per_tensor(ctx.scale(p.x), ctx.scale(ctx.tensor(INPUT_WEIGHTS[g])),
+                                                           FC_OUTPUT_SCALE)),
+            quantize_multiplier(conv_multiplier_per_tensor(p.h_scale, ctx.scale(ctx.tensor(RECURRENT_WEIGHTS[g])),
+                                                           FC_OUTPUT_SCALE)))
+
+
+def prepare(ctx: Context) -> OpPlan:
+    p = plain_lstm(ctx, ctx.need_int8)
+    x, y, units = p.x, p.y, p.units
     biases = []
     for i in BIASES:
         b = ctx.tensor(i)
         biases.append(np.zeros(units, np.int64) if b is None else
                       ctx.need_constant(b, "the LSTM bias").astype(np.int64).reshape(-1))
-    in_off, h_off = -ctx.zero_point(x), -h_zp
+    in_off, h_off = -ctx.zero_point(x), -p.h_zp
     gate_q, per_unit = [], [[] for _ in range(units)]
-    rows = []
     for g in range(4):
-        wi, wr = w_in[g].astype(np.int64), w_rec[g].astype(np.int64)
-        m_in = quantize_multiplier(conv_multiplier_per_tensor(ctx.scale(x), ctx.scale(ctx.tensor(INPUT_WEIGHTS[g])),
-                                                              FC_OUTPUT_SCALE))
-        m_rec = quantize_multiplier(conv_multiplier_per_tensor(h_scale, ctx.scale(ctx.tensor(RECURRENT_WEIGHTS[g])),
-                                                               FC_OUTPUT_SCALE))
+        wi, wr = p.w_in[g].astype(np.int64), p.w_rec[g].astype(np.int64)
+        m_in, m_rec = gate_multipliers(ctx, p, g)
         gate_q += _q(m_in) + _q(m_rec)
         b_in = biases[g] + in_off * wi.sum(axis=1)
         b_rec = h_off * wr.sum(axis=1)
         for k in range(units):
             per_unit[k] += [int(b_in[k]), int(b_rec[k])]
-        rows.append(np.concatenate([w_in[g], w_rec[g]], axis=1).astype(np.int8))
-    # TFLM's CreateInterGateMulParams: the scales' product and quotient in double.
-    mul_q = (_q(quantize_multiplier(GATE_SCALE * c_scale / c_scale))
-             + _q(quantize_multiplier(GATE_SCALE * GATE_SCALE / c_scale))
-             + _q(quantize_multiplier(GATE_SCALE * GATE_SCALE / float(np.float32(h_scale)))))
-    params = pack("lstm", batches=batches, steps=steps, features=feats, units=units, input=Arena(x.index),
-                  output=Arena(y.index), weights=Const(np.concatenate(rows).tobytes()), scratch=Scratch(),
-                  hidden_zp=h_zp, cell_clip=q_clip, cell_tanh_mult=cell_mult, cell_tanh_shift=cell_shift,
-                  gate_q=gate_q, mul_q=mul_q, sigmoid=sigmoid_table(), per_unit=per_unit)
-    return OpPlan(params, reads=[x.index], writes=[y.index], scratch=feats + units,
-                  macs=batches * steps * 4 * units * (feats + units))
+    params = pack("lstm", batches=p.batches, steps=p.steps, features=p.feats, units=units, input=Arena(x.index),
+                  output=Arena(y.index), weights=Const(p.rows), scratch=Scratch(),
+                  hidden_zp=p.h_zp, cell_clip=p.q_clip, cell_tanh_mult=p.cell_mult, cell_tanh_shift=p.cell_shift,
+                  gate_q=gate_q, mul_q=p.mul_q(), sigmoid=sigmoid_table(), per_unit=per_unit)
+    return OpPlan(params, reads=[x.index], writes=[y.index], scratch=p.feats + units,
+                  macs=p.batches * p.steps * 4 * units * (p.feats + units))
