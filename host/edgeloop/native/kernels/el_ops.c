@@ -267,7 +267,10 @@ static int32_t gather_scratch_bytes(int32_t k, int32_t rows) {
  * (ARMv7E-M's blocked weights take the widened weights' place). */
 int32_t el_conv_scratch_bytes(int32_t k, int32_t rows) {
     int32_t nb = EL_I32 ? blocked_rows(k, rows) : 0;
-    return gather_scratch_bytes(k, rows) + (nb ? 4 * round4(k) * (1 + nb) : 0) + (EL_WIDE ? 2 * round4(k) : 0);
+    /* ARMv7E-M: a pixel's SXTB16 pairs (2 round4(k) bytes), or conv_pairs's stream (the
+     * widened rows plus 20 bytes a row) and two pixels' pairs */
+    return gather_scratch_bytes(k, rows) + (nb ? 4 * round4(k) * (1 + nb) : 0) +
+           (EL_WIDE ? 2 * round4(k) * (rows & 3) + 20 * rows + 4 * round4(k) : 0);
 }
 
 /* acc[c] = chan[c].fold + rows c of w (k bytes each; w16: rows [0, count & ~3)
@@ -358,6 +361,71 @@ static void blocked(const int8_t *x, void *wb, int32_t k, int32_t count, const e
     (void)x; (void)wb; (void)k; (void)count; (void)chan; (void)acc;
 #endif
 }
+
+#if EL_WIDE
+void el_pw2p_v7em(const int8_t *x0, const int8_t *x1, int32_t n4, int8_t *y, const int32_t *wp, int32_t nb,
+                  int32_t ystride, int32_t *pairs);
+
+/* 1x1 convs whose every window is its pixel inside the image, with an even number
+ * of rows (k a multiple of 4): el_pw2p_v7em runs two pixels per call, two rows per
+ * block, and requantizes in the call, so every channel must take the short
+ * requantization (slow == 0). */
+static int pairs_ok(const el_geom *g, int32_t k, int32_t cn) {
+    return g->filter_h == 1 && g->filter_w == 1 && k == g->in_c && k > 0 && !(k & 3) && cn > 0 && !(cn & 1) &&
+           g->pad_h == 0 && g->pad_w == 0 && (g->out_h - 1) * g->stride_h < g->in_h &&
+           (g->out_w - 1) * g->stride_w < g->in_w;
+}
+
+/* el_pw2p_v7em's stream at o: per block of rows a, b their doubled folds (twice),
+ * per 4 taps a's doubled (w0, w2), (w1, w3) and b's as int16 pairs, then a's and
+ * b's short-requantization constants c, e, m. */
+static int32_t *pair_stream(const int8_t *w, int32_t k, int32_t cn, const el_chan *chan, int32_t *o) {
+    for (int32_t r = 0; r < cn; r += 2, w += 2 * k) {
+        const el_chan *a = chan + r, *b = a + 1;
+        o[0] = o[2] = (int32_t)((uint32_t)a->fold << 1);
+        o[1] = o[3] = (int32_t)((uint32_t)b->fold << 1);
+        int16_t *h = (int16_t *)(o + 4);
+        for (int32_t i = 0; i < k; i += 4, h += 8)
+            for (int32_t j = 0; j < 2; j++) {
+                const int8_t *wr = w + j * k + i;
+                h[4 * j] = (int16_t)(2 * wr[0]);
+                h[4 * j + 1] = (int16_t)(2 * wr[2]);
+                h[4 * j + 2] = (int16_t)(2 * wr[1]);
+                h[4 * j + 3] = (int16_t)(2 * wr[3]);
+            }
+        o = (int32_t *)h;
+        o[0] = a->bh; o[1] = a->rshift; o[2] = a->mult;
+        o[3] = b->bh; o[4] = b->rshift; o[5] = b->mult;
+        o += 6;
+    }
+    return o;
+}
+
+/* Every pixel of the batch, two per el_pw2p_v7em call (an odd last one twice onto
+ * the same outputs). */
+static void conv_pairs(const el_geom *g, const int8_t *x, const int8_t *w, int8_t *y, void *scratch,
+                       const el_chan *chan, int32_t k, int32_t c0, int32_t cn) {
+    int32_t *wp = (int32_t *)scratch;
+    int32_t *pairs = pair_stream(w, k, cn, chan, wp);
+    int32_t total = g->batches * g->out_h * g->out_w, b = 0, oy = 0, ox = 0;
+    const int8_t *xp[2];
+    y += c0;
+    for (int32_t p = 0; p < total; p += 2, y += 2 * g->out_c) {
+        for (int32_t j = 0; j < 2 && p + j < total; j++) {
+            xp[j] = x + (((b * g->in_h + oy * g->stride_h) * g->in_w) + ox * g->stride_w) * k;
+            if (++ox == g->out_w) {
+                ox = 0;
+                if (++oy == g->out_h) {
+                    oy = 0;
+                    b++;
+                }
+            }
+        }
+        int last = p + 1 == total;
+        el_pw2p_v7em(xp[0], last ? xp[0] : xp[1], k >> 2, y, wp, cn >> 1, last ? 0 : g->out_c, pairs);
+    }
+}
+#endif
 
 void el_fully_connected_s8(const int8_t *x, const int8_t *w, int8_t *y,
                            int32_t batches, int32_t depth, int32_t units, const el_requant *q) {
@@ -680,11 +748,17 @@ void el_conv_2d_s8_range(const el_geom *g, const int8_t *x, const int8_t *w, int
     int32_t *acc = (int32_t *)(chan + cn);
     int32_t nb = blocked_rows(k, cn);
     void *wb = acc + cn;
-    if (nb)
-        widen_blocked(w, k, nb, wb);
     int slow = 0;
     for (int32_t c = 0; c < cn; c++)
         slow |= prep(chan + c, q, w + c * k, k, c0 + c);
+#if EL_WIDE
+    if (!slow && pairs_ok(g, k, cn)) {
+        conv_pairs(g, x, w, y, wb, chan, k, c0, cn);
+        return;
+    }
+#endif
+    if (nb)
+        widen_blocked(w, k, nb, wb);
     int8_t pad = (int8_t)(-q->input_offset);
     for (int32_t b = 0; b < g->batches; b++) {
         const int8_t *xb = x + b * g->in_h * g->in_w * g->in_c;
