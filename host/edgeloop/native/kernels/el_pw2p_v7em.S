@@ -74,12 +74,12 @@ el_pw2p_v7em:
     smlad lr, r4, r8, lr
     smlad lr, r5, r9, lr
     .endm
-    .macro OUT s, c, e, m, y, off
+    .macro OUT s, c, e, m, y
     sub r0, \c, \s, lsr #31
     smmlar r0, \s, \m, r0
     asr r0, r0, \e
     ssat r0, #8, r0
-    strb r0, [\y, #\off]
+    strb r0, [\y], #1
     .endm
 4:
     ldm r1!, {r10, r11, r12, lr} @ sums a0, b0, a1, b1 from the doubled folds
@@ -98,12 +98,10 @@ el_pw2p_v7em:
     bne 1b
     ldm r1!, {r2-r7}            @ ca, ea, ma, cb, eb, mb
     ldrd r8, r9, [sp, #12]
-    OUT r10, r2, r3, r4, r8, 0
-    OUT r12, r2, r3, r4, r9, 0
-    OUT r11, r5, r6, r7, r8, 1
-    OUT lr, r5, r6, r7, r9, 1
-    adds r8, r8, #2
-    adds r9, r9, #2
+    OUT r10, r2, r3, r4, r8
+    OUT r12, r2, r3, r4, r9
+    OUT r11, r5, r6, r7, r8
+    OUT lr, r5, r6, r7, r9
     strd r8, r9, [sp, #12]
     ldr r2, [sp, #20]
     cmp r8, r2
