@@ -92,15 +92,29 @@ int32_t el_mbqm_halves(int32_t x, int32_t multiplier, int32_t shift) {
     return mbqm_with(x, multiplier, shift, 1);
 }
 
-static int32_t row_sum(const int8_t *w, int32_t n) {
-    int32_t s = 0;
-    while (n--)
-        s += *w++;
-    return s;
-}
-
 static inline int32_t round4(int32_t n) {
     return (n + 3) & ~3;
+}
+
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_ARCH) && !defined(EL_PORTABLE)
+#include <arm_acle.h>
+typedef uint32_t uint32_t_unaligned __attribute__((aligned(1), may_alias));
+#define EL_ONES16 0x00010001
+#endif
+
+static int32_t row_sum(const int8_t *w, int32_t n) {
+    int32_t s = 0;
+#ifdef EL_ONES16
+    /* a word's four bytes in 5 instructions instead of 16: SXTB16's pairs summed by SMLAD */
+    for (; n >= 4; n -= 4, w += 4) {
+        uint32_t u = *(const uint32_t_unaligned *)w;
+        s = __smlad(__sxtb16((int8x4_t)u), (int16x2_t)EL_ONES16, s);
+        s = __smlad(__sxtb16((int8x4_t)((u >> 8) | (u << 24))), (int16x2_t)EL_ONES16, s);
+    }
+#endif
+    while (n-- > 0)
+        s += *w++;
+    return s;
 }
 
 
@@ -240,8 +254,6 @@ void el_pw4_v6m(const int32_t *x, const int32_t *w, int32_t kp, int32_t *acc, in
 #if EL_WIDE
 void el_pw4_v7em(const int8_t *x, const int16_t *w, int32_t n4, int32_t *acc, int32_t n, const int32_t *fold);
 void el_pw4x_v7em(const int32_t *xp, const int16_t *w, int32_t n4, int32_t *acc, int32_t n, const int32_t *fold);
-typedef uint32_t uint32_t_unaligned __attribute__((aligned(1), may_alias));
-#include <arm_acle.h>
 #endif
 _Static_assert(sizeof(el_chan) == 32 && offsetof(el_chan, fold) == 0, "el_pw4_*.S read fold every 32 bytes");
 #define EL_I32_BYTES 16384
@@ -384,16 +396,20 @@ static int32_t *pair_stream(const int8_t *w, int32_t k, int32_t cn, const el_cha
         const el_chan *a = chan + r, *b = a + 1;
         o[0] = o[2] = (int32_t)((uint32_t)a->fold << 1);
         o[1] = o[3] = (int32_t)((uint32_t)b->fold << 1);
-        int16_t *h = (int16_t *)(o + 4);
-        for (int32_t i = 0; i < k; i += 4, h += 8)
-            for (int32_t j = 0; j < 2; j++) {
-                const int8_t *wr = w + j * k + i;
-                h[4 * j] = (int16_t)(2 * wr[0]);
-                h[4 * j + 1] = (int16_t)(2 * wr[2]);
-                h[4 * j + 2] = (int16_t)(2 * wr[1]);
-                h[4 * j + 3] = (int16_t)(2 * wr[3]);
-            }
-        o = (int32_t *)h;
+        o += 4;
+        /* per 4 taps and row, SXTB16's pairs doubled by SADD16 (both halves at once) */
+        for (int32_t i = 0; i < k; i += 4, o += 4) {
+            uint32_t ua = *(const uint32_t_unaligned *)(w + i), ub = *(const uint32_t_unaligned *)(w + k + i);
+            int16x2_t p;
+            p = __sxtb16((int8x4_t)ua);
+            o[0] = (int32_t)__sadd16(p, p);
+            p = __sxtb16((int8x4_t)((ua >> 8) | (ua << 24)));
+            o[1] = (int32_t)__sadd16(p, p);
+            p = __sxtb16((int8x4_t)ub);
+            o[2] = (int32_t)__sadd16(p, p);
+            p = __sxtb16((int8x4_t)((ub >> 8) | (ub << 24)));
+            o[3] = (int32_t)__sadd16(p, p);
+        }
         o[0] = a->bh; o[1] = a->rshift; o[2] = a->mult;
         o[3] = b->bh; o[4] = b->rshift; o[5] = b->mult;
         o += 6;
