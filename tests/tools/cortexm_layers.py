@@ -92,6 +92,10 @@ LAYERS = {
     "conv_c2_same_s3x2_zpmax": ("conv", (11, 9, 2), dict(filters=5, kernel_size=(4, 3), strides=(3, 2),
                                                          padding="same", activation="relu6", calib=(-40.0, 5.0),
                                                          weight_spread=3)),
+    # one input channel on ARMv7E-M's two-pixel kernel (el_pw2p_v7em.S on two strips):
+    # a 3x3 window (9 taps, the last step part zero) over 7x7 outputs, so pixel pairs
+    # straddle rows, 4 filters; the MLPerf KWS stem shape is conv_dscnn
+    "conv_c1_k9_rows": ("conv", (7, 7, 1), dict(filters=4, kernel_size=3, padding="same", activation="relu")),
     "conv_c3_same_s1x3": ("conv", (9, 10, 3), dict(filters=9, kernel_size=(2, 5), strides=(1, 3), padding="same")),
     # TRANSPOSE_CONV (el_tconv.c): 9 output channels = 2 groups of 4 (the assembly dot4 over
     # 16 input channels) + 1 alone, stride 2 SAME; 3 channels (dot1 only) over 5 inputs with

@@ -388,9 +388,17 @@ static int pairs_ok(const el_geom *g, int32_t k, int32_t cn) {
            (g->out_w - 1) * g->stride_w < g->in_w;
 }
 
-/* el_pw2p_v7em's stream at o: per block of rows a, b their doubled folds (twice),
- * per 4 taps a's doubled (w0, w2), (w1, w3) and b's as int16 pairs, then a's and
- * b's short-requantization constants c, e, m. */
+/* the 4 bytes from p as a word, those past n (< 4) zero */
+static inline uint32_t word_upto(const int8_t *p, int32_t n) {
+    uint32_t u = 0;
+    for (int32_t i = 0; i < n; i++)
+        u |= (uint32_t)(uint8_t)p[i] << (8 * i);
+    return u;
+}
+
+/* el_pw2p_v7em's stream at o: per block of rows a, b (k bytes each, consecutive) their
+ * doubled folds (twice), per 4 taps a's doubled (w0, w2), (w1, w3) and b's as int16
+ * pairs (taps past k zero), then a's and b's short-requantization constants c, e, m. */
 static int32_t *pair_stream(const int8_t *w, int32_t k, int32_t cn, const el_chan *chan, int32_t *o) {
     for (int32_t r = 0; r < cn; r += 2, w += 2 * k) {
         const el_chan *a = chan + r, *b = a + 1;
@@ -399,7 +407,14 @@ static int32_t *pair_stream(const int8_t *w, int32_t k, int32_t cn, const el_cha
         o += 4;
         /* per 4 taps and row, SXTB16's pairs doubled by SADD16 (both halves at once) */
         for (int32_t i = 0; i < k; i += 4, o += 4) {
-            uint32_t ua = *(const uint32_t_unaligned *)(w + i), ub = *(const uint32_t_unaligned *)(w + k + i);
+            uint32_t ua, ub;
+            if (i + 4 <= k) {
+                ua = *(const uint32_t_unaligned *)(w + i);
+                ub = *(const uint32_t_unaligned *)(w + k + i);
+            } else {
+                ua = word_upto(w + i, k - i);
+                ub = word_upto(w + k + i, k - i);
+            }
             int16x2_t p;
             p = __sxtb16((int8x4_t)ua);
             o[0] = (int32_t)__sadd16(p, p);
@@ -609,10 +624,19 @@ static int32_t strip_weight_bytes(int32_t k, int32_t r4) {
 }
 
 /* scratch: chan and acc for round4(rows) channels, the strip, the weights */
+/* ARMv7E-M's strip takes el_pw2p_v7em (conv_strip) when two strips fit this */
+#define EL_PAIR_STRIP_BYTES 1024
+
+static int strip_pairs_geom(const el_geom *g) {
+    return EL_WIDE && strip_len(g) <= EL_PAIR_STRIP_BYTES;
+}
+
 static int32_t strip_scratch_bytes(const el_geom *g, int32_t rows) {
     int32_t r4 = round4(rows), k = g->filter_h * g->filter_w * g->in_c;
-    return r4 * (int32_t)(sizeof(el_chan) + 4) + round4((int32_t)sizeof(strip_t) * strip_len(g)) +
-           strip_weight_bytes(k, r4);
+    int32_t strip = round4((int32_t)sizeof(strip_t) * strip_len(g));
+    /* two pixels per call: the stream's 20 bytes a row more, two pixels' pairs, a second strip */
+    int32_t pairs = strip_pairs_geom(g) ? 20 * r4 + 4 * round4(k) + strip : 0;
+    return r4 * (int32_t)(sizeof(el_chan) + 4) + strip + strip_weight_bytes(k, r4) + pairs;
 }
 
 /* Enough for any call of up to `rows` channels, whichever path it takes: the
@@ -681,6 +705,44 @@ static void strip_dot(const strip_t *x, const void *w, int32_t kp, int32_t *acc,
 #endif
 }
 
+#if EL_WIDE
+/* Two output pixels per el_pw2p_v7em call on the strip: consecutive pixels in raster
+ * order, so an odd row's last pixel pairs with the next row's first, whose strip goes
+ * to the other of two buffers (s, and one after the stream and the pixels' pairs).
+ * wr8: the reordered rows, k bytes each. */
+static void strip_pairs(const el_geom *g, const int8_t *x, int8_t *y, const el_requant *q, const el_chan *chan,
+                        const int8_t *wr8, void *wb, strip_t *s, int32_t c0, int32_t cn) {
+    int32_t fh = g->filter_h, in_c = g->in_c, k = fh * g->filter_w * in_c;
+    int32_t *pairs = pair_stream(wr8, k, cn, chan, (int32_t *)wb);
+    strip_t *st[2] = {s, (strip_t *)(pairs + round4(k))};
+    int32_t len = strip_len(g), key[2] = {-1, -1}, pad = -q->input_offset, step = g->stride_w * fh * in_c;
+    for (int32_t i = 0; i < 2; i++)
+        st[i][len - 3] = st[i][len - 2] = st[i][len - 1] = 0; /* the 3 bytes of slack a window may read */
+    int32_t total = g->batches * g->out_h * g->out_w, row = 0, ox = 0;
+    const strip_t *xp[2];
+    y += c0;
+    for (int32_t p = 0; p < total; p += 2, y += 2 * g->out_c) {
+        for (int32_t j = 0; j < 2 && p + j < total; j++) {
+            /* row: batch * out_h + output row */
+            int32_t i = row & 1;
+            if (key[i] != row) {
+                int32_t b = row / g->out_h, oy = row - b * g->out_h;
+                fill_strip(g, x + b * g->in_h * g->in_w * in_c, oy * g->stride_h - g->pad_h, pad, st[i]);
+                key[i] = row;
+            }
+            xp[j] = st[i] + ox * step;
+            if (++ox == g->out_w) {
+                ox = 0;
+                row++;
+            }
+        }
+        int last = p + 1 == total;
+        el_pw2p_v7em(xp[0], last ? xp[0] : xp[1], round4(k) >> 2, y, (const int32_t *)wb, cn >> 1,
+                     last ? 0 : g->out_c, pairs);
+    }
+}
+#endif
+
 /* noinline: inlined into el_conv_2d_s8_range it changed the register allocation of
  * the gather path's pixel loop (+4,400 instructions on DS-CNN's 1x1 layer on ARMv6-M) */
 __attribute__((noinline)) static void conv_strip(const el_geom *g, const int8_t *x, const int8_t *w, int8_t *y, const el_requant *q,
@@ -712,6 +774,12 @@ __attribute__((noinline)) static void conv_strip(const el_geom *g, const int8_t 
                 for (int32_t ci = 0; ci < in_c; ci++)
                     *o++ = r < cn ? wr[(fy * fw + fx) * in_c + ci] : 0;
     }
+#if EL_WIDE
+    if (!slow && !(cn & 1) && strip_pairs_geom(g)) {
+        strip_pairs(g, x, y, q, chan, wr8, wb, s, c0, cn);
+        return;
+    }
+#endif
     widen_blocked(wr8, k, r4, wb);
 #else
     void *wb = wt;
