@@ -399,32 +399,32 @@ static inline uint32_t word_upto(const int8_t *p, int32_t n) {
 /* el_pw2p_v7em's stream at o: per block of rows a, b (k bytes each, consecutive) their
  * doubled folds (twice), per 4 taps a's doubled (w0, w2), (w1, w3) and b's as int16
  * pairs (taps past k zero), then a's and b's short-requantization constants c, e, m. */
+/* a step of el_pw2p_v7em's stream: rows a's and b's 4 taps (words ua, ub) as SXTB16's
+ * pairs doubled by SADD16 (both halves at once) */
+static inline int32_t *pair_step(int32_t *o, uint32_t ua, uint32_t ub) {
+    int16x2_t p;
+    p = __sxtb16((int8x4_t)ua);
+    o[0] = (int32_t)__sadd16(p, p);
+    p = __sxtb16((int8x4_t)((ua >> 8) | (ua << 24)));
+    o[1] = (int32_t)__sadd16(p, p);
+    p = __sxtb16((int8x4_t)ub);
+    o[2] = (int32_t)__sadd16(p, p);
+    p = __sxtb16((int8x4_t)((ub >> 8) | (ub << 24)));
+    o[3] = (int32_t)__sadd16(p, p);
+    return o + 4;
+}
+
 static int32_t *pair_stream(const int8_t *w, int32_t k, int32_t cn, const el_chan *chan, int32_t *o) {
     for (int32_t r = 0; r < cn; r += 2, w += 2 * k) {
         const el_chan *a = chan + r, *b = a + 1;
         o[0] = o[2] = (int32_t)((uint32_t)a->fold << 1);
         o[1] = o[3] = (int32_t)((uint32_t)b->fold << 1);
         o += 4;
-        /* per 4 taps and row, SXTB16's pairs doubled by SADD16 (both halves at once) */
-        for (int32_t i = 0; i < k; i += 4, o += 4) {
-            uint32_t ua, ub;
-            if (i + 4 <= k) {
-                ua = *(const uint32_t_unaligned *)(w + i);
-                ub = *(const uint32_t_unaligned *)(w + k + i);
-            } else {
-                ua = word_upto(w + i, k - i);
-                ub = word_upto(w + k + i, k - i);
-            }
-            int16x2_t p;
-            p = __sxtb16((int8x4_t)ua);
-            o[0] = (int32_t)__sadd16(p, p);
-            p = __sxtb16((int8x4_t)((ua >> 8) | (ua << 24)));
-            o[1] = (int32_t)__sadd16(p, p);
-            p = __sxtb16((int8x4_t)ub);
-            o[2] = (int32_t)__sadd16(p, p);
-            p = __sxtb16((int8x4_t)((ub >> 8) | (ub << 24)));
-            o[3] = (int32_t)__sadd16(p, p);
-        }
+        int32_t i = 0;
+        for (; i + 4 <= k; i += 4)
+            o = pair_step(o, *(const uint32_t_unaligned *)(w + i), *(const uint32_t_unaligned *)(w + k + i));
+        if (i < k)
+            o = pair_step(o, word_upto(w + i, k - i), word_upto(w + k + i, k - i));
         o[0] = a->bh; o[1] = a->rshift; o[2] = a->mult;
         o[3] = b->bh; o[4] = b->rshift; o[5] = b->mult;
         o += 6;
