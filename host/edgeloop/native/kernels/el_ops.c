@@ -112,7 +112,7 @@ static int32_t row_sum(const int8_t *w, int32_t n) {
         s = __smlad(__sxtb16((int8x4_t)((u >> 8) | (u << 24))), (int16x2_t)EL_ONES16, s);
     }
 #endif
-    while (n-- > 0)
+    while (n--)
         s += *w++;
     return s;
 }
@@ -833,16 +833,22 @@ void el_conv_2d_s8_range(const el_geom *g, const int8_t *x, const int8_t *w, int
     int32_t nb = blocked_rows(k, cn);
     void *wb = acc + cn;
     int slow = 0;
+#if EL_WIDE
+    /* the channels first: whether every one takes the short requantization picks the path */
     for (int32_t c = 0; c < cn; c++)
         slow |= prep(chan + c, q, w + c * k, k, c0 + c);
-#if EL_WIDE
     if (!slow && pairs_ok(g, k, cn)) {
         conv_pairs(g, x, w, y, wb, chan, k, c0, cn);
         return;
     }
-#endif
     if (nb)
         widen_blocked(w, k, nb, wb);
+#else
+    if (nb)
+        widen_blocked(w, k, nb, wb);
+    for (int32_t c = 0; c < cn; c++)
+        slow |= prep(chan + c, q, w + c * k, k, c0 + c);
+#endif
     int8_t pad = (int8_t)(-q->input_offset);
     for (int32_t b = 0; b < g->batches; b++) {
         const int8_t *xb = x + b * g->in_h * g->in_w * g->in_c;
