@@ -72,6 +72,17 @@ LAYERS = {
     # rounding ties through the short requantization (ARMv7E-M, el_requant_sat_v7em.S): the
     # output scale rewritten so right shifts are 1-3, inputs within 1 of the zero point
     "pw_ties": ("conv", (6, 5, 8), dict(filters=8, kernel_size=1, max_multiplier=0.4, x_near_zp=1)),
+    # ARMv7E-M's two-pixel 1x1 kernel (el_pw2p_v7em.S, requantized in the call): 72 input
+    # channels (18 steps of 4: a first pass of 2 into the 16-step unrolled loop, then one of
+    # 16) onto 6 filters (3 blocks of 2 rows, not a multiple of 4) over 15 pixels (the last
+    # one alone); 20 channels (5 steps) onto 10 filters with stride 2 over 5x3 pixels and
+    # rounding ties (right shifts 1-3, inputs within 1 of the zero point); 16 channels onto
+    # 12 filters with weight scales 1e-4..1e4 under relu6 (some channels need the long
+    # requantization, so the layer takes the one-pixel kernels)
+    "pw2p_k72_c6_odd": ("conv", (5, 3, 72), dict(filters=6, kernel_size=1, activation="relu", calib=(40.0, 5.0))),
+    "pw2p_k20_s2_ties": ("conv", (9, 5, 20), dict(filters=10, kernel_size=1, strides=2, padding="same",
+                                                  max_multiplier=0.4, x_near_zp=1)),
+    "pw2p_spread": ("conv", (4, 3, 16), dict(filters=12, kernel_size=1, activation="relu6", weight_spread=4)),
     # 1-3 input channels (el_ops.c's row strip, el_pw4_v6m against the strip in place on
     # ARMv6-M): filter counts not a multiple of 4, row dilation, strides 3x2 / 1x3, zero
     # points -128 / 127 with weight scales 1e-3..1e3 (kws_conv above is models/keyword's layer)
@@ -81,6 +92,10 @@ LAYERS = {
     "conv_c2_same_s3x2_zpmax": ("conv", (11, 9, 2), dict(filters=5, kernel_size=(4, 3), strides=(3, 2),
                                                          padding="same", activation="relu6", calib=(-40.0, 5.0),
                                                          weight_spread=3)),
+    # one input channel on ARMv7E-M's two-pixel kernel (el_pw2p_v7em.S on two strips):
+    # a 3x3 window (9 taps, the last step part zero) over 7x7 outputs, so pixel pairs
+    # straddle rows, 4 filters; the MLPerf KWS stem shape is conv_dscnn
+    "conv_c1_k9_rows": ("conv", (7, 7, 1), dict(filters=4, kernel_size=3, padding="same", activation="relu")),
     "conv_c3_same_s1x3": ("conv", (9, 10, 3), dict(filters=9, kernel_size=(2, 5), strides=(1, 3), padding="same")),
     # TRANSPOSE_CONV (el_tconv.c): 9 output channels = 2 groups of 4 (the assembly dot4 over
     # 16 input channels) + 1 alone, stride 2 SAME; 3 channels (dot1 only) over 5 inputs with

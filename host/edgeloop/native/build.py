@@ -41,7 +41,7 @@ TARGETS = {
     "host": Target("host", "gcc", ("-O2", "-fPIC")),
     "armv6m": Target("armv6m", "arm-none-eabi-gcc", ("-O2", "-mthumb", "-mcpu=cortex-m0plus"),
                      asm=("el_dot4_v6m.S", "el_requant_v6m.S", "el_dw4_v6m.S", "el_dw1_v6m.S", "el_pw4_v6m.S"), install="Debian's gcc-arm-none-eabi (sudo apt-get install gcc-arm-none-eabi)"),
-    "armv7emdp": Target("armv7emdp", "arm-none-eabi-gcc", asm=("el_dot4_v7em.S", "el_dot4w_v7em.S", "el_dw4_v7em.S", "el_dw1_v7em.S", "el_dw3_v7em.S", "el_requant_v7em.S", "el_requant_sat_v7em.S", "el_pw4_v7em.S"), flags=
+    "armv7emdp": Target("armv7emdp", "arm-none-eabi-gcc", asm=("el_dot4_v7em.S", "el_dot4w_v7em.S", "el_dw4_v7em.S", "el_dw1_v7em.S", "el_dw3_v7em.S", "el_requant_v7em.S", "el_requant_sat_v7em.S", "el_pw4_v7em.S", "el_pw2p_v7em.S"), flags=
                         ("-O2", "-mthumb", "-mcpu=cortex-m7", "-mfpu=fpv5-d16", "-mfloat-abi=hard"),
                         install="Debian's gcc-arm-none-eabi (sudo apt-get install gcc-arm-none-eabi)"),
     "xtensawin": Target("xtensawin", "xtensa-esp32s3-elf-gcc", ("-O2", "-mlongcalls"),

@@ -92,15 +92,29 @@ int32_t el_mbqm_halves(int32_t x, int32_t multiplier, int32_t shift) {
     return mbqm_with(x, multiplier, shift, 1);
 }
 
+static inline int32_t round4(int32_t n) {
+    return (n + 3) & ~3;
+}
+
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_ARCH) && !defined(EL_PORTABLE)
+#include <arm_acle.h>
+typedef uint32_t uint32_t_unaligned __attribute__((aligned(1), may_alias));
+#define EL_ONES16 0x00010001
+#endif
+
 static int32_t row_sum(const int8_t *w, int32_t n) {
     int32_t s = 0;
+#ifdef EL_ONES16
+    /* a word's four bytes in 5 instructions instead of 16: SXTB16's pairs summed by SMLAD */
+    for (; n >= 4; n -= 4, w += 4) {
+        uint32_t u = *(const uint32_t_unaligned *)w;
+        s = __smlad(__sxtb16((int8x4_t)u), (int16x2_t)EL_ONES16, s);
+        s = __smlad(__sxtb16((int8x4_t)((u >> 8) | (u << 24))), (int16x2_t)EL_ONES16, s);
+    }
+#endif
     while (n--)
         s += *w++;
     return s;
-}
-
-static inline int32_t round4(int32_t n) {
-    return (n + 3) & ~3;
 }
 
 
@@ -240,8 +254,6 @@ void el_pw4_v6m(const int32_t *x, const int32_t *w, int32_t kp, int32_t *acc, in
 #if EL_WIDE
 void el_pw4_v7em(const int8_t *x, const int16_t *w, int32_t n4, int32_t *acc, int32_t n, const int32_t *fold);
 void el_pw4x_v7em(const int32_t *xp, const int16_t *w, int32_t n4, int32_t *acc, int32_t n, const int32_t *fold);
-typedef uint32_t uint32_t_unaligned __attribute__((aligned(1), may_alias));
-#include <arm_acle.h>
 #endif
 _Static_assert(sizeof(el_chan) == 32 && offsetof(el_chan, fold) == 0, "el_pw4_*.S read fold every 32 bytes");
 #define EL_I32_BYTES 16384
@@ -267,7 +279,10 @@ static int32_t gather_scratch_bytes(int32_t k, int32_t rows) {
  * (ARMv7E-M's blocked weights take the widened weights' place). */
 int32_t el_conv_scratch_bytes(int32_t k, int32_t rows) {
     int32_t nb = EL_I32 ? blocked_rows(k, rows) : 0;
-    return gather_scratch_bytes(k, rows) + (nb ? 4 * round4(k) * (1 + nb) : 0) + (EL_WIDE ? 2 * round4(k) : 0);
+    /* ARMv7E-M: a pixel's SXTB16 pairs (2 round4(k) bytes), or conv_pairs's stream (the
+     * widened rows plus 20 bytes a row) and two pixels' pairs */
+    return gather_scratch_bytes(k, rows) + (nb ? 4 * round4(k) * (1 + nb) : 0) +
+           (EL_WIDE ? 2 * round4(k) * (rows & 3) + 20 * rows + 4 * round4(k) : 0);
 }
 
 /* acc[c] = chan[c].fold + rows c of w (k bytes each; w16: rows [0, count & ~3)
@@ -358,6 +373,90 @@ static void blocked(const int8_t *x, void *wb, int32_t k, int32_t count, const e
     (void)x; (void)wb; (void)k; (void)count; (void)chan; (void)acc;
 #endif
 }
+
+#if EL_WIDE
+void el_pw2p_v7em(const int8_t *x0, const int8_t *x1, int32_t n4, int8_t *y, const int32_t *wp, int32_t nb,
+                  int32_t ystride, int32_t *pairs);
+
+/* 1x1 convs whose every window is its pixel inside the image, with an even number
+ * of rows (k a multiple of 4): el_pw2p_v7em runs two pixels per call, two rows per
+ * block, and requantizes in the call, so every channel must take the short
+ * requantization (slow == 0). */
+static int pairs_ok(const el_geom *g, int32_t k, int32_t cn) {
+    return g->filter_h == 1 && g->filter_w == 1 && k == g->in_c && k > 0 && !(k & 3) && cn > 0 && !(cn & 1) &&
+           g->pad_h == 0 && g->pad_w == 0 && (g->out_h - 1) * g->stride_h < g->in_h &&
+           (g->out_w - 1) * g->stride_w < g->in_w;
+}
+
+/* the 4 bytes from p as a word, those past n (< 4) zero */
+static inline uint32_t word_upto(const int8_t *p, int32_t n) {
+    uint32_t u = 0;
+    for (int32_t i = 0; i < n; i++)
+        u |= (uint32_t)(uint8_t)p[i] << (8 * i);
+    return u;
+}
+
+/* el_pw2p_v7em's stream at o: per block of rows a, b (k bytes each, consecutive) their
+ * doubled folds (twice), per 4 taps a's doubled (w0, w2), (w1, w3) and b's as int16
+ * pairs (taps past k zero), then a's and b's short-requantization constants c, e, m. */
+/* a step of el_pw2p_v7em's stream: rows a's and b's 4 taps (words ua, ub) as SXTB16's
+ * pairs doubled by SADD16 (both halves at once) */
+static inline int32_t *pair_step(int32_t *o, uint32_t ua, uint32_t ub) {
+    int16x2_t p;
+    p = __sxtb16((int8x4_t)ua);
+    o[0] = (int32_t)__sadd16(p, p);
+    p = __sxtb16((int8x4_t)((ua >> 8) | (ua << 24)));
+    o[1] = (int32_t)__sadd16(p, p);
+    p = __sxtb16((int8x4_t)ub);
+    o[2] = (int32_t)__sadd16(p, p);
+    p = __sxtb16((int8x4_t)((ub >> 8) | (ub << 24)));
+    o[3] = (int32_t)__sadd16(p, p);
+    return o + 4;
+}
+
+static int32_t *pair_stream(const int8_t *w, int32_t k, int32_t cn, const el_chan *chan, int32_t *o) {
+    for (int32_t r = 0; r < cn; r += 2, w += 2 * k) {
+        const el_chan *a = chan + r, *b = a + 1;
+        o[0] = o[2] = (int32_t)((uint32_t)a->fold << 1);
+        o[1] = o[3] = (int32_t)((uint32_t)b->fold << 1);
+        o += 4;
+        int32_t i = 0;
+        for (; i + 4 <= k; i += 4)
+            o = pair_step(o, *(const uint32_t_unaligned *)(w + i), *(const uint32_t_unaligned *)(w + k + i));
+        if (i < k)
+            o = pair_step(o, word_upto(w + i, k - i), word_upto(w + k + i, k - i));
+        o[0] = a->bh; o[1] = a->rshift; o[2] = a->mult;
+        o[3] = b->bh; o[4] = b->rshift; o[5] = b->mult;
+        o += 6;
+    }
+    return o;
+}
+
+/* Every pixel of the batch, two per el_pw2p_v7em call (an odd last one twice onto
+ * the same outputs). */
+static void conv_pairs(const el_geom *g, const int8_t *x, const int8_t *w, int8_t *y, void *scratch,
+                       const el_chan *chan, int32_t k, int32_t c0, int32_t cn) {
+    int32_t *wp = (int32_t *)scratch;
+    int32_t *pairs = pair_stream(w, k, cn, chan, wp);
+    int32_t total = g->batches * g->out_h * g->out_w, b = 0, oy = 0, ox = 0;
+    const int8_t *xp[2];
+    y += c0;
+    for (int32_t p = 0; p < total; p += 2, y += 2 * g->out_c) {
+        for (int32_t j = 0; j < 2 && p + j < total; j++) {
+            xp[j] = x + (((b * g->in_h + oy * g->stride_h) * g->in_w) + ox * g->stride_w) * k;
+            if (++ox == g->out_w) {
+                ox = 0;
+                if (++oy == g->out_h) {
+                    oy = 0;
+                    b++;
+                }
+            }
+        }
+        int last = p + 1 == total;
+        el_pw2p_v7em(xp[0], last ? xp[0] : xp[1], k >> 2, y, wp, cn >> 1, last ? 0 : g->out_c, pairs);
+    }
+}
+#endif
 
 void el_fully_connected_s8(const int8_t *x, const int8_t *w, int8_t *y,
                            int32_t batches, int32_t depth, int32_t units, const el_requant *q) {
@@ -525,10 +624,19 @@ static int32_t strip_weight_bytes(int32_t k, int32_t r4) {
 }
 
 /* scratch: chan and acc for round4(rows) channels, the strip, the weights */
+/* ARMv7E-M's strip takes el_pw2p_v7em (conv_strip) when two strips fit this */
+#define EL_PAIR_STRIP_BYTES 1024
+
+static int strip_pairs_geom(const el_geom *g) {
+    return EL_WIDE && strip_len(g) <= EL_PAIR_STRIP_BYTES;
+}
+
 static int32_t strip_scratch_bytes(const el_geom *g, int32_t rows) {
     int32_t r4 = round4(rows), k = g->filter_h * g->filter_w * g->in_c;
-    return r4 * (int32_t)(sizeof(el_chan) + 4) + round4((int32_t)sizeof(strip_t) * strip_len(g)) +
-           strip_weight_bytes(k, r4);
+    int32_t strip = round4((int32_t)sizeof(strip_t) * strip_len(g));
+    /* two pixels per call: the stream's 20 bytes a row more, two pixels' pairs, a second strip */
+    int32_t pairs = strip_pairs_geom(g) ? 20 * r4 + 4 * round4(k) + strip : 0;
+    return r4 * (int32_t)(sizeof(el_chan) + 4) + strip + strip_weight_bytes(k, r4) + pairs;
 }
 
 /* Enough for any call of up to `rows` channels, whichever path it takes: the
@@ -597,6 +705,44 @@ static void strip_dot(const strip_t *x, const void *w, int32_t kp, int32_t *acc,
 #endif
 }
 
+#if EL_WIDE
+/* Two output pixels per el_pw2p_v7em call on the strip: consecutive pixels in raster
+ * order, so an odd row's last pixel pairs with the next row's first, whose strip goes
+ * to the other of two buffers (s, and one after the stream and the pixels' pairs).
+ * wr8: the reordered rows, k bytes each. */
+static void strip_pairs(const el_geom *g, const int8_t *x, int8_t *y, const el_requant *q, const el_chan *chan,
+                        const int8_t *wr8, void *wb, strip_t *s, int32_t c0, int32_t cn) {
+    int32_t fh = g->filter_h, in_c = g->in_c, k = fh * g->filter_w * in_c;
+    int32_t *pairs = pair_stream(wr8, k, cn, chan, (int32_t *)wb);
+    strip_t *st[2] = {s, (strip_t *)(pairs + round4(k))};
+    int32_t len = strip_len(g), key[2] = {-1, -1}, pad = -q->input_offset, step = g->stride_w * fh * in_c;
+    for (int32_t i = 0; i < 2; i++)
+        st[i][len - 3] = st[i][len - 2] = st[i][len - 1] = 0; /* the 3 bytes of slack a window may read */
+    int32_t total = g->batches * g->out_h * g->out_w, row = 0, ox = 0;
+    const strip_t *xp[2];
+    y += c0;
+    for (int32_t p = 0; p < total; p += 2, y += 2 * g->out_c) {
+        for (int32_t j = 0; j < 2 && p + j < total; j++) {
+            /* row: batch * out_h + output row */
+            int32_t i = row & 1;
+            if (key[i] != row) {
+                int32_t b = row / g->out_h, oy = row - b * g->out_h;
+                fill_strip(g, x + b * g->in_h * g->in_w * in_c, oy * g->stride_h - g->pad_h, pad, st[i]);
+                key[i] = row;
+            }
+            xp[j] = st[i] + ox * step;
+            if (++ox == g->out_w) {
+                ox = 0;
+                row++;
+            }
+        }
+        int last = p + 1 == total;
+        el_pw2p_v7em(xp[0], last ? xp[0] : xp[1], round4(k) >> 2, y, (const int32_t *)wb, cn >> 1,
+                     last ? 0 : g->out_c, pairs);
+    }
+}
+#endif
+
 /* noinline: inlined into el_conv_2d_s8_range it changed the register allocation of
  * the gather path's pixel loop (+4,400 instructions on DS-CNN's 1x1 layer on ARMv6-M) */
 __attribute__((noinline)) static void conv_strip(const el_geom *g, const int8_t *x, const int8_t *w, int8_t *y, const el_requant *q,
@@ -628,6 +774,12 @@ __attribute__((noinline)) static void conv_strip(const el_geom *g, const int8_t 
                 for (int32_t ci = 0; ci < in_c; ci++)
                     *o++ = r < cn ? wr[(fy * fw + fx) * in_c + ci] : 0;
     }
+#if EL_WIDE
+    if (!slow && !(cn & 1) && strip_pairs_geom(g)) {
+        strip_pairs(g, x, y, q, chan, wr8, wb, s, c0, cn);
+        return;
+    }
+#endif
     widen_blocked(wr8, k, r4, wb);
 #else
     void *wb = wt;
@@ -680,11 +832,23 @@ void el_conv_2d_s8_range(const el_geom *g, const int8_t *x, const int8_t *w, int
     int32_t *acc = (int32_t *)(chan + cn);
     int32_t nb = blocked_rows(k, cn);
     void *wb = acc + cn;
-    if (nb)
-        widen_blocked(w, k, nb, wb);
     int slow = 0;
+#if EL_WIDE
+    /* the channels first: whether every one takes the short requantization picks the path */
     for (int32_t c = 0; c < cn; c++)
         slow |= prep(chan + c, q, w + c * k, k, c0 + c);
+    if (!slow && pairs_ok(g, k, cn)) {
+        conv_pairs(g, x, w, y, wb, chan, k, c0, cn);
+        return;
+    }
+    if (nb)
+        widen_blocked(w, k, nb, wb);
+#else
+    if (nb)
+        widen_blocked(w, k, nb, wb);
+    for (int32_t c = 0; c < cn; c++)
+        slow |= prep(chan + c, q, w + c * k, k, c0 + c);
+#endif
     int8_t pad = (int8_t)(-q->input_offset);
     for (int32_t b = 0; b < g->batches; b++) {
         const int8_t *xb = x + b * g->in_h * g->in_w * g->in_c;
