@@ -12,7 +12,7 @@ level. Every level's output is compared with TFLM's on the same input.
 
 Needs EDGELOOP_QEMU_MICROPYTHON (Cortex-M0) and, for --cores m0,m7,
 EDGELOOP_QEMU_MICROPYTHON_M7: the 960 KB-heap qemu-port builds of docs/mlperf.md.
-TensorFlow with tf_keras builds the model. About 3 minutes per core.
+TensorFlow with tf_keras builds the model. About 3 minutes per core (figures: docs/runtime-kernels.md).
 
     PYTHONPATH=host:firmware .venv/bin/python benchmarks/bench_lstm.py [--cores m0,m7] [--levels kernels,viper,native]
 """
