@@ -11,7 +11,7 @@ import pytest
 HEAVY = ("fully_connected", "conv_2d", "depthwise_conv_2d")
 # every kernel with a C version (el_misc.c adds the light ops, el_softmax.c SOFTMAX); reshape moves no bytes
 NATIVE = HEAVY + ("pool_2d", "add", "mean", "lut8", "concatenation", "softmax", "transpose_conv",
-                    "batch_matmul")
+                    "batch_matmul", "lstm")
 
 
 def host_kernels(tmp_path_factory):

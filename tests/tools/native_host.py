@@ -48,6 +48,7 @@ class HostKernels:
         self.lib.el_transpose_conv_scratch_bytes.argtypes = [v, i32]
         self.lib.el_batch_matmul_s8.argtypes = [v, v, v]
         self.lib.el_batch_matmul_scratch_bytes.argtypes = [v]
+        self.lib.el_mat_vec_s8.argtypes = [v, i32, i32, v, i32, v]
         self.lib.el_mbqm.argtypes = [i32, i32, i32]
         self.lib.el_mbqm.restype = i32
         self.lib.el_mbqm_halves.argtypes = [i32, i32, i32]
@@ -115,6 +116,25 @@ class HostKernels:
         scratch = (ctypes.c_int32 * ((self.lib.el_batch_matmul_scratch_bytes(m) + 3) // 4 + 1))()
         self.lib.el_batch_matmul_s8(m, _addr(arena), scratch)
 
+    def lstm(self, p, arena, model) -> None:
+        """kernels/lstm.py's time loop and gate arithmetic with the gate sums from el_mat_vec_s8,
+        as native/lstm.py calls it (rows FEATURES + UNITS apart, input half then recurrent)."""
+        from array import array
+
+        from edgeloop_fw.runtime.kernels import lstm as k
+
+        f, u = p[k.FEATURES], p[k.UNITS]
+        w = bytearray(4 * u * (f + u))
+        model.read_const(p[k.WEIGHTS], w)
+        views = k.bind(p, arena) + (array("i", bytes(32 * u)),)
+
+        def dots(views, arena, x):
+            out = _addr(views[4])
+            self.lib.el_mat_vec_s8(_addr(w), f + u, 4 * u, _addr(arena) + x, f, out)
+            self.lib.el_mat_vec_s8(_addr(w) + f, f + u, 4 * u, _addr(views[1]), u, out + 16 * u)
+
+        k.eval(p, arena, model, views, dots)
+
     # --- light ops: the C structs are runs of the params, passed by address
 
     def pool_2d(self, p, arena, model) -> None:
@@ -156,4 +176,4 @@ class HostKernels:
                 "depthwise_conv_2d": self.depthwise_conv_2d, "pool_2d": self.pool_2d, "add": self.add,
                 "mean": self.mean, "lut8": self.lut8, "concatenation": self.concatenation,
                 "softmax": self.softmax, "transpose_conv": self.transpose_conv,
-                "batch_matmul": self.batch_matmul}
+                "batch_matmul": self.batch_matmul, "lstm": self.lstm}

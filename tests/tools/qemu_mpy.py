@@ -247,7 +247,8 @@ def markers():  # the markers alone, subtracted from the op's region (bare-metal
     callable(0)
 markers()
 for ev, p in it.steps:
-    if m.ops[len(L)][1] in ('fully_connected', 'conv_2d', 'depthwise_conv_2d', 'transpose_conv', 'batch_matmul'):
+    if m.ops[len(L)][1] in ('fully_connected', 'conv_2d', 'depthwise_conv_2d', 'transpose_conv', 'batch_matmul',
+                           'lstm'):
         op(ev, p, it.arena, m)
     else:
         ev(p, it.arena, m)

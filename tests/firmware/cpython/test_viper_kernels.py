@@ -159,6 +159,30 @@ def test_batch_matmul_chain_viper_equals_tflm_and_portable(board, seed):
     assert len({w.tobytes() for w in want}) == len(xs)
 
 
+@pytest.mark.tf
+@pytest.mark.parametrize("shape", [(9, 5, 7, 1, True), (1, 3, 1, 2, True), (20, 6, 12, 5, False)],
+                         ids=lambda s: "%dx%dx%d" % s[:3])
+def test_lstm_viper_equals_tflm_and_portable(board, shape):
+    """The LSTM with its gate sums in viper (viper/lstm.py): odd sizes, one unit, the gesture
+    shape; calibration-like, random and extreme inputs."""
+    runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
+    from edgeloop.convert.int8 import convert_tflite_bytes
+    from tests.tools import lstm_models
+
+    steps, feats, units, seed, sequences = shape
+    tflite, x = lstm_models.convert(steps, feats, units, seed, sequences)
+    ref = runtime.Interpreter.from_bytes(tflite)
+    q = ref.get_input_details(0)["quantization_parameters"]
+    xs = lstm_models.inputs(float(q["scales"][0]), int(q["zero_points"][0]), x, seed)
+    want = np.stack([tflm_run(ref, xi).reshape(-1) for xi in xs])
+    levels, fast, slow = run_both(board, convert_tflite_bytes(tflite, "lstm").data, xs)
+    assert levels["lstm"] == "viper", levels
+    bad = np.argwhere(fast != want)
+    assert not len(bad), f"viper vs TFLM differ at (input, byte) {bad[:8].tolist()}"
+    assert np.array_equal(slow, want), "portable kernels differ from TFLM in the same MicroPython"
+    assert len({w.tobytes() for w in want}) > 4
+
+
 # --- requantization on hostile values ------------------------------------------------------
 
 def _srdhm(a: int, b: int) -> int:

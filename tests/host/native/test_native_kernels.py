@@ -135,13 +135,33 @@ def test_softmax_rows_scales_and_depths_equal_tflm_formula(kernels):
         assert _c_softmax(kernels, rows, mult, shift, diff_min) == want, (scale, len(rows[0]))
 
 
+@pytest.mark.tf
+@pytest.mark.parametrize("shape", [(9, 5, 7, 1, True), (1, 3, 1, 2, True), (16, 2, 13, 3, False),
+                                   (6, 11, 4, 4, False), (20, 6, 12, 5, False)], ids=lambda s: "%dx%dx%d" % s[:3])
+def test_lstm_gate_sums(kernels, shape):
+    """The LSTM's gate sums from el_mat_vec_s8 (4 UNITS rows, all in blocks of four; dot
+    lengths 1-13, odd and below 8) under kernels/lstm.py's gate arithmetic, on
+    calibration-like, random and extreme inputs. The single-row path of el_mat_vec_s8:
+    test_native_module's mat_vec case."""
+    from edgeloop.convert.int8 import convert_tflite_bytes
+    from tests.tools import lstm_models
+
+    runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
+    steps, feats, units, seed, sequences = shape
+    tflite, x = lstm_models.convert(steps, feats, units, seed, sequences)
+    ref = runtime.Interpreter.from_bytes(tflite)
+    q = ref.get_input_details(0)["quantization_parameters"]
+    xs = lstm_models.inputs(float(q["scales"][0]), int(q["zero_points"][0]), x, seed)
+    compare(kernels, convert_tflite_bytes(tflite, "lstm").data, ref, xs, ["lstm"])
+
+
 # --- Keras models ---------------------------------------------------------------------------
 
 @pytest.mark.tf
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["dense_mlp", "conv1d", "conv2d", "depthwise", "residual", "mixed_scales",
                                   "global_pool", "pooling", "activations", "add_broadcast", "sigmoid_only",
-                                  "tanh_only"])
+                                  "tanh_only", "lstm", "lstm_seq"])
 def test_zoo_model(kernels, tmp_path, name):
     pytest.importorskip("tensorflow", reason="TensorFlow is not installed (pip install 'edgeloop[tf]')")
     import io

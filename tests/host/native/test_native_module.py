@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.tools import lstm_models
 from tests.tools import native_mpy_reader as reader
 from tests.tools import viper_board
 from tests.tools.runtime_helpers import CLIPS, HELLO, SPEECH, need, speech_features, tflm, tflm_run
@@ -26,10 +27,10 @@ from tests.tools.runtime_helpers import CLIPS, HELLO, SPEECH, need, speech_featu
 ARCHS = [a for a, cc in (("x64", "gcc"), ("armv6m", "arm-none-eabi-gcc"), ("armv7emdp", "arm-none-eabi-gcc"))]
 # every op with a C kernel must run at the native level (reshape moves no bytes and stays viper/portable)
 HEAVY = {"fully_connected", "conv_2d", "depthwise_conv_2d", "pool_2d", "add", "mean", "lut8", "concatenation",
-         "softmax", "transpose_conv", "batch_matmul"}
+         "softmax", "transpose_conv", "batch_matmul", "lstm"}
 QSTRS = ["ValueError", "fully_connected", "conv_2d", "depthwise_conv_2d", "API", "scratch_size", "dw_scratch_size",
          "pool_2d", "add", "mean", "lut8", "concatenation", "softmax", "audio_frame", "audio_work_size",
-         "transpose_conv", "tconv_scratch_size", "batch_matmul", "bmm_scratch_size"]
+         "transpose_conv", "tconv_scratch_size", "batch_matmul", "bmm_scratch_size", "mat_vec"]
 
 
 def _need_cc(arch):
@@ -72,8 +73,8 @@ def test_module_parses_with_the_independent_reader_and_round_trips(arch, cache):
     assert 6 in dests  # the module's qstr table
     assert 9 + 81 in dests  # the function objects' type (mp_fun_table.type_fun_builtin_var)
     # eleven ops' functions + the audio front end's audio_frame and audio_work_size
-    # + transpose_conv, tconv_scratch_size, batch_matmul and bmm_scratch_size
-    assert sum(d == 9 + 81 for d in dests) == 1 and sum(1 for _, d in adj if d == 9 + 81) == 17
+    # + transpose_conv, tconv_scratch_size, batch_matmul and bmm_scratch_size + mat_vec (the LSTM's sums)
+    assert sum(d == 9 + 81 for d in dests) == 1 and sum(1 for _, d in adj if d == 9 + 81) == 18
     # every text-relative word points inside the text once loaded at 0
     for w, d in adj:
         if d == 0:
@@ -303,6 +304,69 @@ def test_batch_matmul_chain_native_equals_tflm_viper_portable(board, seed):
     assert len({w.tobytes() for w in want}) == len(xs)
 
 
+LSTM_MAPPED = """
+m = Model(open('model.elm', 'rb'))
+m.mapped = memoryview(open('model.elm', 'rb').read())  # as a ROMFS file: weights read in place
+xs = open('x.bin', 'rb').read()
+n = m.inputs[0].nbytes
+it = Interpreter(m)
+print('LEVEL', it.kernel_levels['lstm'])
+out = open('mapped.bin', 'wb')
+for k in range(len(xs) // n):
+    it.set_input(xs[k * n:(k + 1) * n])
+    it.invoke()
+    out.write(it.get_output())
+out.close()
+"""
+
+
+@pytest.mark.tf
+@pytest.mark.slow
+@pytest.mark.parametrize("shape", lstm_models.SHAPES, ids=lambda s: "%dx%dx%d" % s[:3])
+def test_lstm_native_equals_tflm_viper_portable(board, shape):
+    """The LSTM's gate sums through elnative.mat_vec (the model file copied into the shared
+    buffer, and read in place as if mapped) and through the viper loop, against TFLM:
+    odd sizes, one unit, more units than features, the gesture shape; calibration-like,
+    random and extreme inputs."""
+    runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
+    from edgeloop.convert.int8 import convert_tflite_bytes
+
+    steps, feats, units, seed, sequences = shape
+    tflite, x = lstm_models.convert(steps, feats, units, seed, sequences)
+    ref = runtime.Interpreter.from_bytes(tflite)
+    q = ref.get_input_details(0)["quantization_parameters"]
+    xs = lstm_models.inputs(float(q["scales"][0]), int(q["zero_points"][0]), x, seed)
+    want = np.stack([tflm_run(ref, xi).reshape(-1) for xi in xs])
+    blob = convert_tflite_bytes(tflite, "lstm").data
+    info = check(board, blob, xs, want)
+    assert info["native"][1]["lstm"] == "native" and info["viper"][1]["lstm"] == "viper", info
+    out = viper_board.run(board, LSTM_MAPPED)
+    assert "LEVEL native" in out, out
+    mapped = np.frombuffer((board / "mapped.bin").read_bytes(), np.int8).reshape(want.shape)
+    assert np.array_equal(mapped, want), "native LSTM on the mapped file differs from TFLM"
+    assert len({w.tobytes() for w in want}) > 4
+
+
+@pytest.mark.tf
+@pytest.mark.slow
+def test_lstm_past_the_budget_keeps_the_portable_macs(board, tmp_path):
+    """BUDGET 64: the LSTM's weights (4 * 7 * 12 bytes) do not fit the shared buffer of an
+    unmapped file, so the native level runs the portable MACs, still TFLM's bytes."""
+    runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
+    from edgeloop.convert.int8 import convert_tflite_bytes
+
+    root = tmp_path / "b"
+    shutil.copytree(board / "lib", root / "lib")
+    glue(root, "BUDGET = 16384", "BUDGET = 64")
+    tflite, x = lstm_models.convert(9, 5, 7, 1, True)
+    ref = runtime.Interpreter.from_bytes(tflite)
+    q = ref.get_input_details(0)["quantization_parameters"]
+    xs = lstm_models.inputs(float(q["scales"][0]), int(q["zero_points"][0]), x, 1)[2:6]
+    want = np.stack([tflm_run(ref, xi).reshape(-1) for xi in xs])
+    info = check(root, convert_tflite_bytes(tflite, "lstm").data, xs, want)
+    assert info["native"][1]["lstm"] == "native"
+
+
 @pytest.mark.slow
 def test_mpy_ld_module_loads_and_gives_the_same_bytes(board, tmp_path, cache):
     if not os.environ.get("MPY_DIR"):
@@ -332,7 +396,7 @@ def test_unloadable_module_falls_back_to_viper(board, tmp_path, cache, case):
     elif case == "absent":
         mod.unlink()
     else:  # glue and module disagree on the calling convention
-        glue(root, "API = 8", "API = 9")
+        glue(root, "API = 9", "API = 10")
     xs = [np.array([[v]], np.int8) for v in (-128, 0, 77)]
     info, outs = run_levels(root, convert_tflite(need(HELLO)).data, xs)
     assert info["native"][1] == {"fully_connected": "viper"}
@@ -367,6 +431,40 @@ print(list(arena))
 """)
     # an offset past the buffer, negative, or leaving too few bytes is refused like a short buffer
     assert out.split() == ["VE"] * 9 + ["[1,", "2,", "3,", "8,", "250]"] * 3
+
+
+def test_mat_vec_gives_raw_sums_and_refuses_calls_outside_its_buffers(board):
+    """mat_vec (the LSTM's gate sums): 7 rows of stride 11 (one block of 4 through el_dot4_s8,
+    3 single rows), 9 bytes of v from offset 2, into out from offset 1, against numpy; then
+    every argument that would reach outside w, v or out raises ValueError."""
+    rng = np.random.default_rng(3)
+    w = rng.integers(-128, 128, 5 + 6 * 11 + 9, dtype=np.int8)
+    v = rng.integers(-128, 128, 12, dtype=np.int8)
+    w[5:14] = -128
+    v[2:11] = -128  # the largest products
+    out = viper_board.run(board, """
+from array import array
+from edgeloop_fw.runtime.native import elnative
+w = bytes(%r)
+v = bytes(%r)
+out = array('i', [7] * 9)
+elnative.mat_vec(w, 5, 11, 7, v, 2, 9, out, 1)
+print(' '.join(str(x) for x in out))
+good = [w, 5, 11, 7, v, 2, 9, out, 1]
+for i, bad in ((1, 6), (1, -1), (2, 12), (2, -1), (3, 9), (3, -1), (5, 4), (5, -1), (6, 11), (6, -1),
+               (7, array('i', [0] * 7)), (8, 3), (8, -1), (0, w[:-1]), (4, v[:10])):
+    args = list(good)
+    args[i] = bad
+    try:
+        elnative.mat_vec(*args)
+        print('NO ERROR', i, bad)
+    except ValueError:
+        print('VE')
+""" % (w.tobytes(), v.tobytes()))
+    rows = np.array([w[5 + 11 * r:5 + 11 * r + 9].astype(np.int64) @ v[2:11].astype(np.int64) for r in range(7)])
+    lines = out.split("\n")
+    assert [int(t) for t in lines[0].split()] == [7, *rows.tolist(), 7]
+    assert lines[1:-1] == ["VE"] * 15, out
 
 
 def test_bad_softmax_calls_raise_instead_of_reading_outside_the_arena(board):

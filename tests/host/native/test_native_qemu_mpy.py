@@ -130,6 +130,34 @@ def test_transpose_conv_and_batch_matmul_native_and_viper_equal_tflm(board, case
     print(case, core, {level: count for level, (count, _o, _u) in runs.items()})
 
 
+@pytest.mark.tf
+def test_lstm_native_and_viper_equal_tflm(board):
+    """The LSTM's gate sums through elnative.mat_vec (el_dot4_s8 of the board's arch) and
+    the viper loop, in the board's runtime with the model in ROMFS (weights read in place
+    at the native level): lstm_models' 9 steps x 5 features x 7 units on a random input."""
+    runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime", reason="tflite-micro is not installed")
+    import numpy as np
+
+    from edgeloop.convert.int8 import convert_tflite_bytes
+    from tests.tools import lstm_models
+    from tests.tools.qemu_mpy import level_runs
+    from tests.tools.runtime_helpers import tflm_run
+
+    core, firmware, module_bytes = board
+    tflite, xf = lstm_models.convert(9, 5, 7, 1, True)
+    ref = runtime.Interpreter.from_bytes(tflite)
+    q = ref.get_input_details(0)["quantization_parameters"]
+    x = lstm_models.inputs(float(q["scales"][0]), int(q["zero_points"][0]), xf, 1)[3]
+    want = tflm_run(ref, x).tobytes()
+    runs = level_runs(firmware, core, convert_tflite_bytes(tflite, "lstm").data, np.ascontiguousarray(x).tobytes(),
+                      ("native", "viper"), module_bytes)
+    for level, (count, out, used) in runs.items():
+        assert f"'lstm': '{level}'" in used, (level, used)
+        assert out == want, f"{level} on {core} differs from TFLM"
+        assert count > 0
+    print("lstm", core, {level: count for level, (count, _o, _u) in runs.items()})
+
+
 HEAP_LOCKED = """
 import micropython
 it = Interpreter(m, ({level!r},))
@@ -146,7 +174,7 @@ def locked(it):  # in a function: a new global would need the heap while it is l
     return r, gc.mem_alloc() - a
 it.set_input(F['/x.bin'])
 r, grew = locked(it)
-print('LOCKED', r, grew, it.kernel_levels['fully_connected'], it.get_output().hex())
+print('LOCKED', r, grew, it.kernel_levels[{op!r}], it.get_output().hex())
 """
 
 
@@ -172,7 +200,39 @@ def test_inference_allocates_nothing_on_a_32_bit_port(board, level):
         qb.put("/model.rom", qemu_mpy.romfs_image({"model.elm": convert_tflite(need(HELLO)).data}))
         qb.put("/x.bin", x.tobytes())
         qb.exec(qemu_mpy._LOAD)
-        out = qb.exec(HEAP_LOCKED.format(level=level), timeout=600)
+        out = qb.exec(HEAP_LOCKED.format(level=level, op="fully_connected"), timeout=600)
     fields = out.split("LOCKED ")[1].split()
     assert fields[:3] == ["ok", "0", level], out
     assert fields[3] == tflm_run(tflm(HELLO), x).tobytes().hex()
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("level", ["viper", "native"])
+def test_lstm_inference_allocates_nothing(board, level):
+    """The LSTM at the viper level (weights buffer and int32 sums made at load) and the
+    native level (model in ROMFS, rows read in place) under heap_lock: no object per step
+    or per gate, and TFLM's bytes."""
+    runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime", reason="tflite-micro is not installed")
+    import numpy as np
+
+    from edgeloop.convert.int8 import convert_tflite_bytes
+    from tests.tools import lstm_models, qemu_mpy
+    from tests.tools.runtime_helpers import tflm_run
+
+    core, firmware, module = board
+    tflite, xf = lstm_models.convert(9, 5, 7, 1, True)
+    ref = runtime.Interpreter.from_bytes(tflite)
+    q = ref.get_input_details(0)["quantization_parameters"]
+    x = lstm_models.inputs(float(q["scales"][0]), int(q["zero_points"][0]), xf, 1)[4]
+    with qemu_mpy.QemuMicroPython(firmware, core) as qb:
+        qb.exec("PRE = bytearray(0)")  # no group buffer: the mapped model needs none
+        files = qemu_mpy.runtime_files(qemu_mpy.ARCH[core], module if level == "native" else None, {"lstm"})
+        for path, data in files.items():
+            qb.put(path, data)
+        qb.put("/model.rom", qemu_mpy.romfs_image({"model.elm": convert_tflite_bytes(tflite, "lstm").data}))
+        qb.put("/x.bin", np.ascontiguousarray(x).tobytes())
+        qb.exec(qemu_mpy._LOAD)
+        out = qb.exec(HEAP_LOCKED.format(level=level, op="lstm"), timeout=600)
+    fields = out.split("LOCKED ")[1].split()
+    assert fields[:3] == ["ok", "0", level], out
+    assert fields[3] == tflm_run(ref, x).tobytes().hex()

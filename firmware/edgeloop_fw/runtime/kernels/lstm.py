@@ -13,6 +13,11 @@ Keras layer that is not `stateful` does; TFLM itself carries it from one
 invoke to the next until reset. The states and gate values live in arrays made once at load
 (`bind`); each unit's weight rows are read from the model file into the
 op's scratch, so an inference allocates nothing. Param layout: ../opspec.py.
+
+The viper and native levels (viper/lstm.py, native/lstm.py) run this same
+time loop and gate arithmetic and replace only the MACs: `eval`'s `dots`
+writes one step's raw int32 sums of all 4 * UNITS rows (input half, then
+recurrent half; no bias) into an int32 array carried as views[4].
 """
 
 from array import array
@@ -91,12 +96,21 @@ def _tanh(p, v, mult, shift):
     return ((1 << 23) - r + 127) >> 8
 
 
-def eval(p, arena, model, views=None):
-    w, hid, cell, gates = views or bind(p, arena)
+def eval(p, arena, model, views=None, dots=None):
+    """`dots(views, arena, x)` (viper/native levels): views[4][r] = W_in[r] . x and
+    views[4][4 UNITS + r] = W_rec[r] . hidden for each gate row r; None: the Python MACs."""
+    if views is None:
+        views = bind(p, arena)
+    w = views[0]
+    hid = views[1]
+    cell = views[2]
+    gates = views[3]
+    sums = views[4] if dots is not None else None
     feats = p[FEATURES]
     units = p[UNITS]
     steps = p[STEPS]
     row = feats + units
+    rows = 4 * units
     weights = p[WEIGHTS]
     zp = p[HIDDEN_ZP]
     clip = p[CELL_CLIP]
@@ -109,17 +123,23 @@ def eval(p, arena, model, views=None):
         x = p[INPUT] + b * steps * feats
         y = p[OUTPUT] + b * steps * units
         for _ in range(steps):
+            if dots is not None:
+                dots(views, arena, x)
             for g in range(4):
                 q = GATE_Q + 8 * g
                 for k in range(units):
-                    model.read_const(weights + (g * units + k) * row, w)
                     u = PER_UNIT + PER_UNIT_STEP * k + 2 * g
                     acc = p[u]
-                    for d in range(feats):
-                        acc += w[d] * arena[x + d]
                     rec = p[u + 1]
-                    for d in range(units):
-                        rec += w[feats + d] * hid[d]
+                    if dots is None:
+                        model.read_const(weights + (g * units + k) * row, w)
+                        for d in range(feats):
+                            acc += w[d] * arena[x + d]
+                        for d in range(units):
+                            rec += w[feats + d] * hid[d]
+                    else:
+                        acc += sums[g * units + k]
+                        rec += sums[rows + g * units + k]
                     v = _sat16(_sat16(mbqm(acc, p[q], p[q + 1], p[q + 2], p[q + 3]))
                                + _sat16(mbqm(rec, p[q + 4], p[q + 5], p[q + 6], p[q + 7])))
                     gates[g * units + k] = _tanh(p, v, 3, 0) if g == 2 else _sigmoid(p, v)

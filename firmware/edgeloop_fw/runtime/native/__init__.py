@@ -22,11 +22,12 @@ runs in one call.
 
 from . import elnative
 
-API = 8  # 2: conv scratch sized by elnative.scratch_size (per arch); 3: depthwise by dw_scratch_size;
+API = 9  # 2: conv scratch sized by elnative.scratch_size (per arch); 3: depthwise by dw_scratch_size;
 #         4: pool_2d, add, mean, lut8, concatenation in C; 5: softmax in C;
 #         6: the heavy ops take an offset into w (weights read in place from a mapped model file);
 #         7: scratch_size(p, n) from conv's params (few input channels use a geometry-sized row strip)
 #         8: transpose_conv, batch_matmul, tconv/bmm_scratch_size
+#         9: mat_vec (raw int32 sums of weight rows: the LSTM)
 if elnative.API != API:
     raise ImportError("elnative.mpy speaks API %d, this glue %d: deploy again" % (elnative.API, API))
 

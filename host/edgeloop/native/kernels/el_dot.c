@@ -115,3 +115,17 @@ int32_t el_dot1_s8(const int8_t *x, const int8_t *w, int32_t n) {
 }
 
 #endif
+
+/* Raw sums for a caller that requantizes them itself (the LSTM's gates: TFLM takes each
+ * half of a gate to int16 with its own multiplier). Every row goes through the target's
+ * el_dot4_s8 in blocks of four, summing straight into out (no local array: gcc may
+ * zero one through a VFP register, which a bare-metal M7 leaves off). */
+void el_mat_vec_s8(const int8_t *w, int32_t stride, int32_t rows, const int8_t *x, int32_t n, int32_t *out) {
+    int32_t r = 0;
+    for (; r + 4 <= rows; r += 4) {
+        out[r] = out[r + 1] = out[r + 2] = out[r + 3] = 0;
+        el_dot4_s8(x, w + r * stride, stride, n, out + r);
+    }
+    for (; r < rows; r++)
+        out[r] = el_dot1_s8(x, w + r * stride, n);
+}

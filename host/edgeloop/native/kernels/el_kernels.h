@@ -52,6 +52,10 @@ void el_dot4w_s8(const int8_t *x, const int16_t *w16, int32_t wstride, int32_t n
 /* sum_k x[k] * w[k] */
 int32_t el_dot1_s8(const int8_t *x, const int8_t *w, int32_t n);
 
+/* out[r] = sum_k x[k] * w[r * stride + k], r < rows: raw int32 sums, no bias or requantization
+ * (the LSTM's gate halves, which the caller requantizes to int16). out is int32 aligned. */
+void el_mat_vec_s8(const int8_t *w, int32_t stride, int32_t rows, const int8_t *x, int32_t n, int32_t *out);
+
 /* FULLY_CONNECTED: y[b, u] from x[b, depth] and w[units, depth]. No scratch. */
 void el_fully_connected_s8(const int8_t *x, const int8_t *w, int8_t *y,
                            int32_t batches, int32_t depth, int32_t units, const el_requant *q);

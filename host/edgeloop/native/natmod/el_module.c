@@ -14,6 +14,8 @@
  *   transpose_conv(p, arena, w, scratch, c0, n[, at]) output channels c0..c0+n-1
  *   tconv_scratch_size(p, n)                     scratch bytes for transpose_conv over n output channels
  *   batch_matmul(p, arena, scratch), bmm_scratch_size(p)
+ *   mat_vec(w, at, stride, rows, v, v_at, n, out, o)  out[o + r] = sum_k w[at + r stride + k] v[v_at + k]
+ *                                                (int32 array out, raw sums: the LSTM's gate halves)
  *   dw_scratch_size(p, n)                        scratch bytes for depthwise_conv_2d over n input channels
  *   pool_2d(p, arena), add(p, arena), mean(p, arena), concatenation(p, arena)
  *   lut8(p, arena)                               table already read into the op's scratch
@@ -32,23 +34,24 @@
 #include "el_kernels.h"
 #include "el_params.h" /* the params' indices, generated from opspec.py */
 
-#define EL_API 8 /* 2: scratch sized by scratch_size(); 3: depthwise by dw_scratch_size() (row strip);
+#define EL_API 9 /* 2: scratch sized by scratch_size(); 3: depthwise by dw_scratch_size() (row strip);
                   4: the light ops pool_2d, add, mean, lut8, concatenation; 5: softmax;
                   6: fully_connected, conv_2d, depthwise_conv_2d take an optional offset into w,
                   fully_connected(p, arena, file) the whole layer;
                   7: scratch_size(p, n) from conv's params (few input channels: a row strip);
-                  8: transpose_conv, batch_matmul */
+                  8: transpose_conv, batch_matmul; 9: mat_vec (raw int32 sums) */
 
 /* The qstrs this module uses, in mp_native_qstr_table order from index 1
  * (0 is the file name). The linker reads this section and drops it. */
 static const char qstr_names[] __attribute__((section(".el_qstrs"), used)) =
     "ValueError\0fully_connected\0conv_2d\0depthwise_conv_2d\0API\0scratch_size\0dw_scratch_size\0"
     "pool_2d\0add\0mean\0lut8\0concatenation\0softmax\0"
-    "audio_frame\0audio_work_size\0transpose_conv\0tconv_scratch_size\0batch_matmul\0bmm_scratch_size\0";
+    "audio_frame\0audio_work_size\0transpose_conv\0tconv_scratch_size\0batch_matmul\0bmm_scratch_size\0"
+    "mat_vec\0";
 enum { Q_ValueError = 1, Q_fully_connected, Q_conv_2d, Q_depthwise_conv_2d, Q_API, Q_scratch_size,
        Q_dw_scratch_size, Q_pool_2d, Q_add, Q_mean, Q_lut8, Q_concatenation, Q_softmax,
        Q_audio_frame, Q_audio_work_size, Q_transpose_conv, Q_tconv_scratch_size,
-       Q_batch_matmul, Q_bmm_scratch_size };
+       Q_batch_matmul, Q_bmm_scratch_size, Q_mat_vec };
 
 static void fail(const char *msg) {
     mp_fun_table.raise_msg(mp_fun_table.load_global(mp_native_qstr_table[Q_ValueError]), msg);
@@ -538,6 +541,23 @@ static mp_obj_t bmm_scratch_size(size_t n_args, const mp_obj_t *args) {
     return mp_fun_table.native_to_obj(el_batch_matmul_scratch_bytes(m), EL_NATIVE_TYPE_INT);
 }
 
+/* mat_vec(w, at, stride, rows, v, v_at, n, out, o): the rows' raw int32 sums against v's n bytes */
+static mp_obj_t mat_vec(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    size_t nw, nv, no;
+    const int8_t *w = get_buf(args[0], &nw, EL_BUFFER_READ);
+    int32_t at = get_int(args[1]), stride = get_int(args[2]), rows = get_int(args[3]);
+    const int8_t *v = get_buf(args[4], &nv, EL_BUFFER_READ);
+    int32_t v_at = get_int(args[5]), n = get_int(args[6]);
+    int32_t *out = get_buf(args[7], &no, EL_BUFFER_WRITE);
+    int32_t o = get_int(args[8]);
+    if (rows < 0 || n < 0 || stride < 0 || ((uintptr_t)out & 3) || !inside(v_at, n, nv) ||
+        !inside(o, rows, no / 4) || (rows && !inside(at, (int64_t)(rows - 1) * stride + n, nw)))
+        fail(BAD);
+    el_mat_vec_s8(w + at, stride, rows, v + v_at, n, out + o);
+    return (mp_obj_t)mp_fun_table.const_none;
+}
+
 #include "el_audio_glue.h" /* audio_frame, audio_work_size: the keyword front end */
 
 /* Function objects: their type pointer is patched by the loader (mp_fun_table[81]). */
@@ -556,6 +576,7 @@ static const el_fun_var tconv_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(6, 7
 static const el_fun_var tconv_size_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(2, 2), tconv_scratch_size};
 static const el_fun_var bmm_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(3, 3), batch_matmul};
 static const el_fun_var bmm_size_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(1, 1), bmm_scratch_size};
+static const el_fun_var mat_vec_obj = {{&mp_type_fun_builtin_var}, EL_FUN_SIG(9, 9), mat_vec};
 
 /* The entry point: the linker puts this function at offset 0 of the text, where
  * the loader starts the module (as a viper function called with self first). */
@@ -579,6 +600,7 @@ mp_obj_t mpy_init(const el_fun_bc *self, size_t n_args, size_t n_kw, mp_obj_t *a
     mp_fun_table.store_global(mp_native_qstr_table[Q_tconv_scratch_size], (mp_obj_t)&tconv_size_obj);
     mp_fun_table.store_global(mp_native_qstr_table[Q_batch_matmul], (mp_obj_t)&bmm_obj);
     mp_fun_table.store_global(mp_native_qstr_table[Q_bmm_scratch_size], (mp_obj_t)&bmm_size_obj);
+    mp_fun_table.store_global(mp_native_qstr_table[Q_mat_vec], (mp_obj_t)&mat_vec_obj);
     mp_fun_table.store_global(mp_native_qstr_table[Q_API],
                               mp_fun_table.native_to_obj(EL_API, EL_NATIVE_TYPE_INT));
     mp_fun_table.swap_globals(old);
