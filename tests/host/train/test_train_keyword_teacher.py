@@ -166,3 +166,31 @@ def test_a_small_slice_distilled_beats_the_floor_on_speakers_it_never_heard(tmp_
     card = (out / "MODEL_CARD.md").read_text()
     assert "Distilled from `kws_ref_model.tflite`" in card
     assert "teacher kws_ref_model.tflite on the held-out speakers" in result.output
+
+
+def test_distill_benchmark_trains_what_train_keyword_would_from_the_same_options(monkeypatch, tmp_path):
+    """benchmarks/kws_distill_compare.py's rows stand for `train keyword` commands in the docs'
+    candidates table: the same options must give train keyword's recipe, field for field (a
+    width, block count, T or alpha dropped on the way would put a figure under the wrong row)."""
+    import importlib.util
+
+    import edgeloop.train.keyword as K
+    from tests.tools.paths import REPO
+
+    spec = importlib.util.spec_from_file_location("kws_distill_compare", REPO / "benchmarks" / "kws_distill_compare.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    got = {}
+
+    def capture(recipe, *a, **k):
+        got["recipe"] = recipe
+        raise SystemExit(0)
+
+    monkeypatch.setattr(K, "train_keyword", capture)
+    opts = ["--words", "yes,no,up,down", "--copies", "6", "--epochs", "12", "--arch", "dscnn", "--width", "24",
+            "--blocks", "3", "--teacher", str(tmp_path / "teacher.tflite"), "--temperature", "2.5", "--alpha", "0.3"]
+    CliRunner().invoke(cli, ["train", "keyword", "--recordings", str(bench.DATA / "speech_commands"),
+                             "--out", str(tmp_path / "o"), *opts])
+    mine = bench.recipe_from_args(bench.parser().parse_args(["--out", str(tmp_path / "b"), *opts]))
+    assert got["recipe"].to_json() == mine.to_json()
+    assert (mine.width, mine.blocks, mine.teacher_temperature, mine.teacher_alpha) == (24, 3, 2.5, 0.3)
