@@ -45,9 +45,16 @@ def _outputs(tflite: bytes, x: np.ndarray, product):
         ours = edgeloop_interpreter(convert_tflite_bytes(tflite, "tie").data)
     finally:
         mp.undo()
-    ours.set_input(np.ascontiguousarray(x).tobytes())
+    xs = x if isinstance(x, list) else [x]
+    for i, xi in enumerate(xs):
+        ours.set_input(np.ascontiguousarray(xi).tobytes(), i)
     ours.invoke()
-    want = M.tflm_outputs(tflite, [x])[0]
+    ref = pytest.importorskip("tflite_micro.python.tflite_micro.runtime").Interpreter.from_bytes(
+        tflite, arena_size=1 << 18)  # its own estimate is short for an int16 BATCH_MATMUL
+    for i, xi in enumerate(xs):
+        ref.set_input(xi, i)
+    ref.invoke()
+    want = ref.get_output(0)
     return ours.get_output(), np.ascontiguousarray(want).tobytes()
 
 
@@ -116,3 +123,24 @@ def test_convolution_per_tensor_tie_matches_tflm(wide, depthwise):
          T("b", (ch,), bias_dt, float(np.float32(si) * np.float32(sw)), 0, b), T("y", x.shape, dt, so, zp_out)],
         [op], ["x"], ["y"])
     _check(tflite, x)
+
+
+@pytest.mark.parametrize("wide", [False, True], ids=["int8", "16x8"])
+def test_batch_matmul_tie_matches_tflm(wide):
+    """Two activations, each with one scale: TFLM's batch_matmul Prepare calls the
+    float32-in-the-source GetQuantizedConvolutionMultipler directly."""
+    s = M.schema()
+    rng = np.random.default_rng(RNG_SEED + 2)
+    dt, lo, hi, zp_a, zp_out = _io(wide)
+    zp_b = 0 if wide else 4
+    r, k, c = 64, 12, 16
+    sa, sb, so = 0.0123, 0.00731, 0.05 if not wide else 10.0
+    a = rng.integers(lo, hi + 1, (1, r, k)).astype(dt)
+    b = rng.integers(lo, hi + 1, (1, k, c)).astype(dt)
+    acc = (a.astype(np.int64) - zp_a) @ (b.astype(np.int64) - zp_b)
+    so = tie_scale(acc, sa, sb, so, zp_out, lo, hi, wide)
+    tflite = M.build(
+        [T("a", a.shape, dt, sa, zp_a), T("b", b.shape, dt, sb, zp_b), T("y", (1, r, c), dt, so, zp_out)],
+        [Op(s.BuiltinOperator.BATCH_MATMUL, ["a", "b"], ["y"], M.options("BatchMatMulOptions"),
+            "BatchMatMulOptions")], ["a", "b"], ["y"])
+    _check(tflite, [a, b])
