@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
-DTYPES = {"float32": 0, "int32": 2, "int8": 9, "int16": 7, "uint8": 3}
+DTYPES = {"float32": 0, "int32": 2, "int8": 9, "int16": 7, "uint8": 3, "int64": 4}
 
 
 def schema():

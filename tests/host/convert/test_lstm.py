@@ -109,3 +109,39 @@ def test_a_hand_built_16x8_lstm_converts_and_matches_tflm_byte_for_byte():
         assert np.frombuffer(ours.get_output(), "<i2").tolist() == want.reshape(-1).tolist()
         outs.add(want.tobytes())
     assert len(outs) == 4, "TFLM's 16x8 LSTM gave one output for different inputs: it does not really run"
+
+
+def test_gate_multipliers_at_a_scale_product_tie_match_tflm():
+    """The installed TFLM takes each gate FC's input*weight scale product in double, though its
+    source reads a float32 product (docs/runtime-kernels.md, the LSTM 16x8 section). With the
+    input scale of SHAPES[0]'s model stepped 2,692 float32 ulps up (found by a scan comparing
+    the two products' outputs), one random input's bytes differ between the products: the
+    float32 one misses TFLM there (tests/tools/scale_tie.py), the converter's matches."""
+    import flatbuffers
+
+    from edgeloop.convert.int8 import convert_tflite_bytes
+    from edgeloop.convert.ops import lstm
+    from tests.tools.op_models import schema
+    from tests.tools.scale_tie import float32_product
+
+    runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime",
+                                  reason="tflite-micro (the TFLM reference) is not installed")
+    tflite, _x = lstm_models.convert(9, 5, 7, 1, True)
+    s = schema()
+    model = s.ModelT.InitFromObj(s.Model.GetRootAsModel(tflite, 0))
+    sg = model.subgraphs[0]
+    sg.tensors[sg.operators[0].inputs[0]].quantization.scale = [0.054192766547203064]
+    b = flatbuffers.Builder(1024)
+    b.Finish(model.Pack(b), file_identifier=b"TFL3")
+    tie = bytes(b.Output())
+    xi = np.random.default_rng(2).integers(-128, 128, (1, 9, 5)).astype(np.int8)
+    want = tflm_run(runtime.Interpreter.from_bytes(tie), xi).reshape(-1)
+    mp = pytest.MonkeyPatch()
+    try:
+        mp.setattr(lstm, "conv_multiplier_per_tensor", float32_product)
+        old = edgeloop_run(edgeloop_interpreter(convert_tflite_bytes(tie, "lstm").data), xi).reshape(-1)
+    finally:
+        mp.undo()
+    assert not np.array_equal(old, want), "the float32 product gave TFLM's bytes: the model holds no tie"
+    got = edgeloop_run(edgeloop_interpreter(convert_tflite_bytes(tie, "lstm").data), xi).reshape(-1)
+    assert np.array_equal(got, want)

@@ -80,9 +80,9 @@ def test_lstm_16x8_matches_tflm(steps, feats, units, seed, sequences):
 
 
 def test_a_float32_scale_product_misses_tflm_by_one():
-    """TFLM rounds the gate FC multiplier to 16 bits; with the int8 LSTM's float32 scale product
-    one recurrent multiplier of SHAPES[4]'s model lies exactly on that rounding's tie and values
-    drift by a unit, so the host takes the product in double (ops/lstm_16x8._multipliers). Every
+    """TFLM rounds the gate FC multiplier to 16 bits; with a float32 scale product (the int8
+    LSTM's until 2026-12-07, patched in here) one recurrent multiplier of SHAPES[4]'s model lies exactly on that rounding's tie and values
+    drift by a unit, so the host takes the product in double (quant.conv_multiplier_per_tensor). Every
     step's output (return_sequences) shows it; the last step alone does not for these inputs."""
     from edgeloop.convert.ops import lstm, lstm_16x8
 
@@ -91,8 +91,11 @@ def test_a_float32_scale_product_misses_tflm_by_one():
     wide = lstm_models.to_16x8(tflite)
     _t, ours, ref = _both(wide)
     _compare(ours, ref, _inputs(ours, x, seed))
+    from tests.tools.scale_tie import float32_product
+
     mp = pytest.MonkeyPatch()
     try:
+        mp.setattr(lstm, "conv_multiplier_per_tensor", float32_product)  # the int8 LSTM's product until 2026-12-07
         mp.setattr(lstm_16x8, "_multipliers", lstm.gate_multipliers)
         _t, float32, _ref = _both(wide)
     finally:

@@ -3,7 +3,8 @@
 out[b, i, j] = requantize(sum_k (lhs'[b, i, k] - lhs_zp) * (rhs'[b, k, j] - rhs_zp)),
 lhs' = lhs transposed in its last two dimensions when adj_x, rhs' likewise with
 adj_y; batch dimensions broadcast. The multiplier is TFLM's
-(GetQuantizedConvolutionMultipler: the scales' product in float32), the clamp
+(GetQuantizedConvolutionMultipler: the scales' product in double, as the
+installed TFLM computes it; quant.conv_multiplier_per_tensor), the clamp
 the full int8 range. Transposition and broadcast become byte strides here, so
 the board kernel is one loop nest. A constant operand is refused (the converter
 makes a matmul by constant weights a FULLY_CONNECTED). Params:

@@ -12,28 +12,22 @@ Params: edgeloop_fw/runtime/opspec.py ("lstm_16x8").
 
 from __future__ import annotations
 
-import numpy as np
-
 from edgeloop_fw.runtime.opspec import pack
 
 from ..graph import Arena, Const, Context, OpPlan, Scratch
-from ..quant import quantize_multiplier
-from .lstm import BIASES, FC_OUTPUT_SCALE, INPUT_WEIGHTS, RECURRENT_WEIGHTS, Plain, plain_lstm, sigmoid_table
+from .lstm import BIASES, Plain, gate_multipliers, plain_lstm, sigmoid_table
 from .wide import bias64, need_int16, split64, requant64
 
 
 def _multipliers(ctx: Context, p: Plain, g: int) -> tuple[tuple[int, int], tuple[int, int]]:
-    """Gate g's input and recurrent FC multipliers to Q3.12, the scales' product taken in double.
+    """Gate g's input and recurrent FC multipliers to Q3.12: the int8 LSTM's (scales' product in double).
 
     TFLM's int64 requantization keeps only 16 bits of the multiplier, rounded half up, and a
-    float32 scale product (ops/lstm.gate_multipliers, the int8 LSTM's) gives a 31-bit
-    multiplier that is a multiple of 128, so one in 512 lands exactly on that rounding's tie.
-    The installed TFLM's bytes follow the double product there (a float32 product's tie sent
-    a recurrent FC of -100.49 to -101 instead of -100: tests/host/convert/test_lstm_16x8.py)."""
-    def m(a: float, w: int) -> tuple[int, int]:
-        return quantize_multiplier(float(np.float32(a)) * float(np.float32(ctx.scale(ctx.tensor(w))))
-                                   / FC_OUTPUT_SCALE)
-    return m(ctx.scale(p.x), INPUT_WEIGHTS[g]), m(p.h_scale, RECURRENT_WEIGHTS[g])
+    float32 scale product (what TFLM's source reads) gives a 31-bit multiplier that is a
+    multiple of 128, so one in 512 lands exactly on that rounding's tie. The installed TFLM's
+    bytes follow the double product there (a float32 product's tie sent a recurrent FC of
+    -100.49 to -101 instead of -100: tests/host/convert/test_lstm_16x8.py)."""
+    return gate_multipliers(ctx, p, g)
 
 
 def prepare(ctx: Context) -> OpPlan:
