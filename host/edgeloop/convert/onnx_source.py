@@ -122,13 +122,18 @@ def model_inputs(path: Path, onnx2tf: Path | None = None) -> list[tuple[str, lis
         raise ModelError(f"{path} is not an ONNX model onnx can read") from None
 
 
-def float_tflite(path: Path) -> bytes:
-    """The float32 `.tflite` onnx2tf makes of `path`, with every input's layout kept."""
-    onnx2tf = find_onnx2tf()
+def single_input(path: Path, onnx2tf: Path | None = None) -> tuple[str, list]:
+    """(name, shape) of the model's one input; edgeloop converts single-input models only."""
     inputs = model_inputs(path, onnx2tf)
     if len(inputs) != 1:
         raise ConversionError(f"{path.name} has {len(inputs)} inputs; edgeloop converts single-input models")
-    (name, shape), = inputs
+    return inputs[0]
+
+
+def float_tflite(path: Path) -> bytes:
+    """The float32 `.tflite` onnx2tf makes of `path`, with every input's layout kept."""
+    onnx2tf = find_onnx2tf()
+    name, shape = single_input(path, onnx2tf)
     with tempfile.TemporaryDirectory(prefix="edgeloop-onnx2tf-") as tmp:
         args = [onnx2tf, "-i", path, "-o", tmp, "-b", "1"]
         if 3 <= len(shape) <= 5:
@@ -147,10 +152,7 @@ def convert_onnx(path: Path, calibration, progress: Callable[[int, int], None] |
     from .tflite import read_tflite
 
     if calibration is None:
-        inputs = model_inputs(path)
-        if len(inputs) != 1:
-            raise ConversionError(f"{path.name} has {len(inputs)} inputs; edgeloop converts single-input models")
-        (_name, shape), = inputs
+        _name, shape = single_input(path)
         dims = ", ".join("?" if d in (None, 0) else str(d) for d in shape[1:])
         raise ConversionError(f"full-integer quantization needs representative data: pass --calib data.npz (or "
                               f"a .npy) with float samples shaped (N, {dims}), in the ONNX model's own layout")
