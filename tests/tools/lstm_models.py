@@ -87,3 +87,14 @@ def to_16x8(tflite: bytes, bias64: bool = True) -> bytes:
     b = flatbuffers.Builder(1024)
     b.Finish(model.Pack(b), file_identifier=b"TFL3")
     return bytes(b.Output())
+
+
+def reference(steps: int, feats: int, units: int, seed: int, sequences: bool = True):
+    """(int8 .tflite, TFLM's interpreter of it, the inputs of `inputs` at its input scale): what
+    every LSTM test against TFLM starts from."""
+    runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime",
+                                  reason="tflite-micro (the TFLM reference) is not installed")
+    tflite, x = convert(steps, feats, units, seed, sequences)
+    ref = runtime.Interpreter.from_bytes(tflite)
+    q = ref.get_input_details(0)["quantization_parameters"]
+    return tflite, ref, inputs(float(q["scales"][0]), int(q["zero_points"][0]), x, seed)

@@ -8,6 +8,7 @@ windows), which litert-torch keeps too: the converted model must be fed the same
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 SEED = 20261207
 
@@ -80,3 +81,28 @@ def save(name: str, folder):
     calib = folder / f"{name}_calib.npy"
     np.save(calib, x)
     return pt2, calib
+
+
+def int8_gap(name: str, tflite: bytes) -> tuple[float, float]:
+    """(largest error, largest output span) of TFLM's int8 run of `tflite`, dequantized, against
+    PyTorch's float model `name` on calibration-like inputs: a layout mix-up (NCHW read as
+    NHWC) shows as an error near the span, rounding as a small fraction of it."""
+    import torch
+
+    from tests.tools.runtime_helpers import tflm_run
+
+    runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
+    module = build(name)
+    ref = runtime.Interpreter.from_bytes(tflite)
+    ind, outd = ref.get_input_details(0), ref.get_output_details(0)
+    (s_in,), (z_in,) = ind["quantization_parameters"]["scales"], ind["quantization_parameters"]["zero_points"]
+    (s_out,), (z_out,) = outd["quantization_parameters"]["scales"], outd["quantization_parameters"]["zero_points"]
+    errs, spans = [], []
+    for row in calibration(name, n=8, seed=11):
+        q = np.clip(np.round(row / s_in) + z_in, -128, 127).astype(np.int8)[None]
+        got = (tflm_run(ref, q).astype(np.float32) - z_out) * s_out
+        with torch.no_grad():
+            want = module(torch.from_numpy(row[None])).numpy()
+        errs.append(np.abs(got.reshape(-1) - want.reshape(-1)).max())
+        spans.append(np.ptp(want))
+    return max(errs), max(spans)

@@ -12,15 +12,13 @@ pytestmark = [pytest.mark.sim, pytest.mark.tf]
 
 @pytest.fixture(scope="module")
 def cases():
-    runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
     from edgeloop.convert.int8 import convert_tflite_bytes
 
     out = {}
-    for steps, feats, units, seed, sequences in lstm_models.SHAPES:
-        tflite, x = lstm_models.convert(steps, feats, units, seed, sequences)
-        q = runtime.Interpreter.from_bytes(tflite).get_input_details(0)["quantization_parameters"]
-        xs = lstm_models.inputs(float(q["scales"][0]), int(q["zero_points"][0]), x, seed)[2:6]
-        out[f"lstm_{steps}x{feats}_{units}"] = (tflite, convert_tflite_bytes(tflite, "lstm").data, xs)
+    for shape in lstm_models.SHAPES:
+        tflite, _ref, xs = lstm_models.reference(*shape)
+        steps, feats, units = shape[:3]
+        out[f"lstm_{steps}x{feats}_{units}"] = (tflite, convert_tflite_bytes(tflite, "lstm").data, xs[2:6])
     return out
 
 

@@ -165,15 +165,10 @@ def test_batch_matmul_chain_viper_equals_tflm_and_portable(board, seed):
 def test_lstm_viper_equals_tflm_and_portable(board, shape):
     """The LSTM with its gate sums in viper (viper/lstm.py): odd sizes, one unit, the gesture
     shape; calibration-like, random and extreme inputs."""
-    runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
     from edgeloop.convert.int8 import convert_tflite_bytes
     from tests.tools import lstm_models
 
-    steps, feats, units, seed, sequences = shape
-    tflite, x = lstm_models.convert(steps, feats, units, seed, sequences)
-    ref = runtime.Interpreter.from_bytes(tflite)
-    q = ref.get_input_details(0)["quantization_parameters"]
-    xs = lstm_models.inputs(float(q["scales"][0]), int(q["zero_points"][0]), x, seed)
+    tflite, ref, xs = lstm_models.reference(*shape)
     want = np.stack([tflm_run(ref, xi).reshape(-1) for xi in xs])
     levels, fast, slow = run_both(board, convert_tflite_bytes(tflite, "lstm").data, xs)
     assert levels["lstm"] == "viper", levels

@@ -72,25 +72,8 @@ def test_onnx_model_runs_as_tflm_runs_it(converted, name):
 def test_int8_model_follows_pytorchs_float_model(converted, name):
     """Dequantized int8 output against PyTorch's float output on calibration-like inputs: an
     input read in the wrong layout would give unrelated numbers, not a rounding error."""
-    import torch
-
-    runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
-    source, _ = converted[name]
-    module = torch_zoo.build(name)
-    ref = runtime.Interpreter.from_bytes(source.tflite)
-    ind, outd = ref.get_input_details(0), ref.get_output_details(0)
-    (s_in,), (z_in,) = ind["quantization_parameters"]["scales"], ind["quantization_parameters"]["zero_points"]
-    (s_out,), (z_out,) = outd["quantization_parameters"]["scales"], outd["quantization_parameters"]["zero_points"]
-    x = torch_zoo.calibration(name, n=8, seed=11)
-    errs, spans = [], []
-    for row in x:
-        q = np.clip(np.round(row / s_in) + z_in, -128, 127).astype(np.int8)[None]
-        got = (tflm_run(ref, q).astype(np.float32) - z_out) * s_out
-        with torch.no_grad():
-            want = module(torch.from_numpy(row[None])).numpy()
-        errs.append(np.abs(got.reshape(-1) - want.reshape(-1)).max())
-        spans.append(np.ptp(want))
-    assert max(errs) < 0.1 * max(spans), f"int8 drifts from float: max error {max(errs):.3f}, output span {max(spans):.3f}"
+    err, span = torch_zoo.int8_gap(name, converted[name][0].tflite)
+    assert err < 0.1 * span, f"int8 drifts from float: max error {err:.3f}, output span {span:.3f}"
 
 
 def test_the_float_reference_is_the_onnx_model(converted, onnx2tf, monkeypatch):

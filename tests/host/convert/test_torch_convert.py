@@ -64,25 +64,8 @@ def test_pytorch_model_runs_as_tflm_runs_it(converted, name):
 def test_int8_model_follows_the_float_pytorch_model(converted, exported, name):
     """TFLM's int8 output, dequantized, against torch's float output on calibration-like inputs:
     a layout mix-up (NCHW read as NHWC) would give unrelated numbers, not a rounding error."""
-    import torch
-
-    runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
-    source, _ = converted[name]
-    module = torch_zoo.build(name)
-    ref = runtime.Interpreter.from_bytes(source.tflite)
-    ind, outd = ref.get_input_details(0), ref.get_output_details(0)
-    (s_in,), (z_in,) = ind["quantization_parameters"]["scales"], ind["quantization_parameters"]["zero_points"]
-    (s_out,), (z_out,) = outd["quantization_parameters"]["scales"], outd["quantization_parameters"]["zero_points"]
-    x = torch_zoo.calibration(name, n=8, seed=11)
-    errs, spans = [], []
-    for row in x:
-        q = np.clip(np.round(row / s_in) + z_in, -128, 127).astype(np.int8)[None]
-        got = (tflm_run(ref, q).astype(np.float32) - z_out) * s_out
-        with torch.no_grad():
-            want = module(torch.from_numpy(row[None])).numpy()
-        errs.append(np.abs(got.reshape(-1) - want.reshape(-1)).max())
-        spans.append(np.ptp(want))
-    assert max(errs) < 0.1 * max(spans), f"int8 drifts from float: max error {max(errs):.3f}, output span {max(spans):.3f}"
+    err, span = torch_zoo.int8_gap(name, converted[name][0].tflite)
+    assert err < 0.1 * span, f"int8 drifts from float: max error {err:.3f}, output span {span:.3f}"
 
 
 def test_cli_writes_the_model_file(exported, tmp_path):

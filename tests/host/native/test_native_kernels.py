@@ -146,12 +146,7 @@ def test_lstm_gate_sums(kernels, shape):
     from edgeloop.convert.int8 import convert_tflite_bytes
     from tests.tools import lstm_models
 
-    runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
-    steps, feats, units, seed, sequences = shape
-    tflite, x = lstm_models.convert(steps, feats, units, seed, sequences)
-    ref = runtime.Interpreter.from_bytes(tflite)
-    q = ref.get_input_details(0)["quantization_parameters"]
-    xs = lstm_models.inputs(float(q["scales"][0]), int(q["zero_points"][0]), x, seed)
+    tflite, ref, xs = lstm_models.reference(*shape)
     compare(kernels, convert_tflite_bytes(tflite, "lstm").data, ref, xs, ["lstm"])
 
 

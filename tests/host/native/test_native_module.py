@@ -328,14 +328,9 @@ def test_lstm_native_equals_tflm_viper_portable(board, shape):
     buffer, and read in place as if mapped) and through the viper loop, against TFLM:
     odd sizes, one unit, more units than features, the gesture shape; calibration-like,
     random and extreme inputs."""
-    runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
     from edgeloop.convert.int8 import convert_tflite_bytes
 
-    steps, feats, units, seed, sequences = shape
-    tflite, x = lstm_models.convert(steps, feats, units, seed, sequences)
-    ref = runtime.Interpreter.from_bytes(tflite)
-    q = ref.get_input_details(0)["quantization_parameters"]
-    xs = lstm_models.inputs(float(q["scales"][0]), int(q["zero_points"][0]), x, seed)
+    tflite, ref, xs = lstm_models.reference(*shape)
     want = np.stack([tflm_run(ref, xi).reshape(-1) for xi in xs])
     blob = convert_tflite_bytes(tflite, "lstm").data
     info = check(board, blob, xs, want)
@@ -352,16 +347,13 @@ def test_lstm_native_equals_tflm_viper_portable(board, shape):
 def test_lstm_past_the_budget_keeps_the_portable_macs(board, tmp_path):
     """BUDGET 64: the LSTM's weights (4 * 7 * 12 bytes) do not fit the shared buffer of an
     unmapped file, so the native level runs the portable MACs, still TFLM's bytes."""
-    runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime")
     from edgeloop.convert.int8 import convert_tflite_bytes
 
     root = tmp_path / "b"
     shutil.copytree(board / "lib", root / "lib")
     glue(root, "BUDGET = 16384", "BUDGET = 64")
-    tflite, x = lstm_models.convert(9, 5, 7, 1, True)
-    ref = runtime.Interpreter.from_bytes(tflite)
-    q = ref.get_input_details(0)["quantization_parameters"]
-    xs = lstm_models.inputs(float(q["scales"][0]), int(q["zero_points"][0]), x, 1)[2:6]
+    tflite, ref, xs = lstm_models.reference(9, 5, 7, 1, True)
+    xs = xs[2:6]
     want = np.stack([tflm_run(ref, xi).reshape(-1) for xi in xs])
     info = check(root, convert_tflite_bytes(tflite, "lstm").data, xs, want)
     assert info["native"][1]["lstm"] == "native"

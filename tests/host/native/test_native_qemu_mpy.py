@@ -135,7 +135,6 @@ def test_lstm_native_and_viper_equal_tflm(board):
     """The LSTM's gate sums through elnative.mat_vec (el_dot4_s8 of the board's arch) and
     the viper loop, in the board's runtime with the model in ROMFS (weights read in place
     at the native level): lstm_models' 9 steps x 5 features x 7 units on a random input."""
-    runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime", reason="tflite-micro is not installed")
     import numpy as np
 
     from edgeloop.convert.int8 import convert_tflite_bytes
@@ -144,10 +143,8 @@ def test_lstm_native_and_viper_equal_tflm(board):
     from tests.tools.runtime_helpers import tflm_run
 
     core, firmware, module_bytes = board
-    tflite, xf = lstm_models.convert(9, 5, 7, 1, True)
-    ref = runtime.Interpreter.from_bytes(tflite)
-    q = ref.get_input_details(0)["quantization_parameters"]
-    x = lstm_models.inputs(float(q["scales"][0]), int(q["zero_points"][0]), xf, 1)[3]
+    tflite, ref, xs = lstm_models.reference(9, 5, 7, 1, True)
+    x = xs[3]
     want = tflm_run(ref, x).tobytes()
     runs = level_runs(firmware, core, convert_tflite_bytes(tflite, "lstm").data, np.ascontiguousarray(x).tobytes(),
                       ("native", "viper"), module_bytes)
@@ -212,7 +209,6 @@ def test_lstm_inference_allocates_nothing(board, level):
     """The LSTM at the viper level (weights buffer and int32 sums made at load) and the
     native level (model in ROMFS, rows read in place) under heap_lock: no object per step
     or per gate, and TFLM's bytes."""
-    runtime = pytest.importorskip("tflite_micro.python.tflite_micro.runtime", reason="tflite-micro is not installed")
     import numpy as np
 
     from edgeloop.convert.int8 import convert_tflite_bytes
@@ -220,10 +216,8 @@ def test_lstm_inference_allocates_nothing(board, level):
     from tests.tools.runtime_helpers import tflm_run
 
     core, firmware, module = board
-    tflite, xf = lstm_models.convert(9, 5, 7, 1, True)
-    ref = runtime.Interpreter.from_bytes(tflite)
-    q = ref.get_input_details(0)["quantization_parameters"]
-    x = lstm_models.inputs(float(q["scales"][0]), int(q["zero_points"][0]), xf, 1)[4]
+    tflite, ref, xs = lstm_models.reference(9, 5, 7, 1, True)
+    x = xs[4]
     with qemu_mpy.QemuMicroPython(firmware, core) as qb:
         qb.exec("PRE = bytearray(0)")  # no group buffer: the mapped model needs none
         files = qemu_mpy.runtime_files(qemu_mpy.ARCH[core], module if level == "native" else None, {"lstm"})
