@@ -5,7 +5,7 @@ int64 gate sums and int16 values, and an inference allocates nothing."""
 import numpy as np
 import pytest
 
-from tests.firmware.board.test_runtime_board import HEAP_LOCKED, board  # noqa: F401  (the fixture)
+from tests.firmware.board.test_runtime_board import board, locked_outputs  # noqa: F401  (the fixture)
 from tests.tools import lstm_models
 from tests.tools.runtime_helpers import tflm_run
 
@@ -29,14 +29,4 @@ def test_a_16x8_lstm_on_the_board_matches_tflm_allocation_free(board):  # noqa: 
     want = [tflm_run(ref, v).astype("<i2").tobytes().hex() for v in xs]
     assert len(set(want)) == len(want), "the inputs give equal outputs: the comparison proves little"
     dev = board({"l16.elm": converted.data, **{f"x{i}.bin": v.astype("<i2").tobytes() for i, v in enumerate(xs)}})
-    dev.exec(HEAP_LOCKED.split("it = Interpreter")[0] + "it = Interpreter(Model(open('/l16.elm', 'rb')))\n",
-             timeout=60)
-    got = []
-    for i in range(len(xs)):
-        out = dev.exec(f"it.set_input(open('/x{i}.bin', 'rb').read())\n"
-                       "result, grew = locked_invoke(it)\n"
-                       "print('RUN', result, grew, it.get_output().hex())\n", timeout=300).decode()
-        fields = out.split("RUN ")[1].split()
-        assert fields[:2] == ["ok", "0"], f"input {i}: invoke() allocated ({fields[:2]})"
-        got.append(fields[2])
-    assert got == want
+    assert locked_outputs(dev, "l16.elm", len(xs)) == want

@@ -9,7 +9,7 @@ give TFLM's bytes there without allocating.
 import numpy as np
 import pytest
 
-from tests.firmware.board.test_runtime_board import HEAP_LOCKED, board  # noqa: F401  (the fixture)
+from tests.firmware.board.test_runtime_board import HEAP_LOCKED, board, locked_outputs  # noqa: F401  (the fixture)
 from tests.tools.models_16x8 import ds_cnn_kws, every_16x8_op, int16_inputs, movement_16x8, randomize, to_16x8
 from tests.tools.runtime_helpers import tflm_run
 
@@ -118,14 +118,4 @@ def test_16x8_data_movement_and_dequantize_on_the_board_match_tflm_allocation_fr
     want = [tflm_run(ref, v).astype("<f4").tobytes().hex() for v in xs]
     assert len(set(want)) == len(want), "the inputs give equal outputs: the comparison proves little"
     dev = board({"mv.elm": converted.data, **{f"x{i}.bin": v.tobytes() for i, v in enumerate(xs)}})
-    dev.exec(HEAP_LOCKED.split("it = Interpreter")[0] + "it = Interpreter(Model(open('/mv.elm', 'rb')))\n",
-             timeout=60)
-    got = []
-    for i in range(len(xs)):
-        out = dev.exec(f"it.set_input(open('/x{i}.bin', 'rb').read())\n"
-                       "result, grew = locked_invoke(it)\n"
-                       "print('RUN', result, grew, it.get_output().hex())\n", timeout=300).decode()
-        fields = out.split("RUN ")[1].split()
-        assert fields[:2] == ["ok", "0"], f"input {i}: invoke() allocated ({fields[:2]})"
-        got.append(fields[2])
-    assert got == want
+    assert locked_outputs(dev, "mv.elm", len(xs)) == want

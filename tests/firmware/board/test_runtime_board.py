@@ -135,6 +135,22 @@ print('LEVELS', sorted(set(it.kernel_levels.values())))
 """
 
 
+def locked_outputs(dev, model: str, n: int) -> list[str]:
+    """The board's outputs (hex) for /x0.bin .. /x{n-1}.bin through /{model}, each inference
+    under heap_lock: one that allocates fails here."""
+    dev.exec(HEAP_LOCKED.split("it = Interpreter")[0] + f"it = Interpreter(Model(open('/{model}', 'rb')))\n",
+             timeout=60)
+    got = []
+    for i in range(n):
+        out = dev.exec(f"it.set_input(open('/x{i}.bin', 'rb').read())\n"
+                       "result, grew = locked_invoke(it)\n"
+                       "print('RUN', result, grew, it.get_output().hex())\n", timeout=300).decode()
+        fields = out.split("RUN ")[1].split()
+        assert fields[:2] == ["ok", "0"], f"input {i}: invoke() allocated ({fields[:2]})"
+        got.append(fields[2])
+    return got
+
+
 @pytest.mark.parametrize("model", ["hello_world", "micro_speech"])
 def test_an_inference_allocates_nothing_on_the_virtual_board(board, model):
     """heap_lock makes any allocation during invoke() a MemoryError: none may happen,
